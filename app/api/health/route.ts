@@ -1,0 +1,2 @@
+export { handleHealth as GET } from '#lib/http/health';
+export const dynamic = 'force-dynamic';

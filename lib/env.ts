@@ -1,0 +1,44 @@
+import { z } from 'zod';
+
+const schema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  /** Empty: the embedded SQLite file data/sandbox.db. `file:/path.db` or `postgresql://…`. */
+  DATABASE_URL: z.string().optional().default(''),
+  PORT: z.coerce.number().int().min(1).max(65535).default(3000),
+  /** Public origin of the sandbox (issuer and FHIR base are derived from it). */
+  PUBLIC_ORIGIN: z.string().url().optional(),
+  /** Seed of the default synthetic dataset. */
+  SEED: z.coerce.number().int().default(42),
+  /** Number of generated patients in the default dataset (the edge-case roster is added). */
+  SEED_PATIENTS: z.coerce.number().int().min(0).max(10000).default(100),
+  /** Anchor date of generated data (YYYY-MM-DD); default today. */
+  SEED_ANCHOR_DATE: z.string().regex(/^\d{4}-\d{2}-\d{2}$/).optional(),
+  /** Secret for next-auth session cookies; generated and stored in the database when unset. */
+  NEXTAUTH_SECRET: z.string().min(16).optional(),
+  /** Access token lifetime in seconds. */
+  ACCESS_TOKEN_TTL: z.coerce.number().int().min(10).max(86400).default(3600),
+  /** Results above this count mark an audit record as excessive access. */
+  AUDIT_EXCESSIVE_RESULTS: z.coerce.number().int().min(1).default(10000),
+  /** Console account (required when NODE_ENV=production or not on localhost). */
+  CONSOLE_USER: z.string().optional(),
+  CONSOLE_PASSWORD: z.string().optional(),
+});
+
+export type Env = z.infer<typeof schema>;
+
+function readEnv(): Env {
+  const parsed = schema.safeParse(process.env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new Error(`Invalid environment:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}
+
+/** The validated environment: the only place process.env is read. */
+export const env: Env = readEnv();
+
+/** Kind of database selected by DATABASE_URL. */
+export function databaseKind(url: string = env.DATABASE_URL): 'sqlite' | 'postgresql' {
+  return /^postgres(ql)?:\/\//.test(url) ? 'postgresql' : 'sqlite';
+}

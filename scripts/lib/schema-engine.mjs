@@ -1,0 +1,114 @@
+// Drives Prisma's schema engine compiled to WebAssembly through the same driver adapter the app
+// uses, so migrations run offline on SQLite and PostgreSQL (no engine binary is downloaded).
+import { readFileSync, readdirSync, existsSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { bindMigrationAwareSqlAdapterFactory } from '@prisma/driver-adapter-utils';
+import { root, schemaPath } from '../prisma-schemas.mjs';
+
+const require = createRequire(import.meta.url);
+
+let enginePanic = '';
+globalThis.PRISMA_WASM_PANIC_REGISTRY ??= { set_message: (m) => (enginePanic = m) };
+let engineModule;
+async function loadEngineModule() {
+  engineModule ??= instantiateEngineModule();
+  return engineModule;
+}
+
+async function instantiateEngineModule() {
+  const dir = dirname(require.resolve('@prisma/schema-engine-wasm/schema_engine_bg'));
+  const bg = await import(join(dir, 'schema_engine_bg.js'));
+  const bytes = readFileSync(join(dir, 'schema_engine_bg.wasm'));
+  const { instance } = await WebAssembly.instantiate(bytes, { './schema_engine_bg.js': bg });
+  bg.__wbg_set_wasm(instance.exports);
+  instance.exports.__wbindgen_start?.();
+  return bg;
+}
+
+/** Returns { kind, url } for a DATABASE_URL (empty → the embedded SQLite file). */
+export function databaseTarget(url = process.env.DATABASE_URL) {
+  if (url && /^postgres(ql)?:\/\//.test(url)) return { kind: 'postgresql', url };
+  const file = url?.startsWith('file:') ? url.slice(5) : join(root, 'data', 'sandbox.db');
+  return { kind: 'sqlite', url: `file:${file}`, file };
+}
+
+export async function createAdapterFactory(target) {
+  if (target.kind === 'sqlite') {
+    mkdirSync(dirname(target.file), { recursive: true });
+    const { PrismaBetterSqlite3 } = await import('@prisma/adapter-better-sqlite3');
+    return new PrismaBetterSqlite3({ url: target.file });
+  }
+  const { PrismaPg } = await import('@prisma/adapter-pg');
+  return new PrismaPg({ connectionString: target.url });
+}
+
+export function migrationsDir(kind) {
+  return join(root, 'prisma', kind, 'migrations');
+}
+
+export function readMigrations(kind) {
+  const baseDir = migrationsDir(kind);
+  const dirs = existsSync(baseDir)
+    ? readdirSync(baseDir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort()
+    : [];
+  const lockPath = join(baseDir, 'migration_lock.toml');
+  return {
+    baseDir,
+    lockfile: { path: 'migration_lock.toml', content: existsSync(lockPath) ? readFileSync(lockPath, 'utf8') : null },
+    shadowDbInitScript: '',
+    migrationDirectories: dirs.map((name) => ({
+      path: name,
+      migrationFile: { path: 'migration.sql', content: { tag: 'ok', value: readFileSync(join(baseDir, name, 'migration.sql'), 'utf8') } },
+    })),
+  };
+}
+
+const noFilter = { externalTables: [], externalEnums: [] };
+
+/** Opens the schema engine on a database. Call engine.free() and dispose() when done. */
+export async function openEngine(target) {
+  const bg = await loadEngineModule();
+  const factory = await createAdapterFactory(target);
+  const bound = bindMigrationAwareSqlAdapterFactory(factory);
+  const schema = readFileSync(schemaPath(target.kind), 'utf8');
+  const logs = [];
+  const engine = await bg.SchemaEngine.new({ datamodels: [[schemaPath(target.kind), schema]] }, (msg) => logs.push(msg), bound);
+  return { engine, schema, logs };
+}
+
+/** Applies every pending migration; returns the names applied. Idempotent. */
+export async function applyMigrations(target) {
+  const { engine } = await openEngine(target);
+  try {
+    const out = await engine.applyMigrations({ migrationsList: readMigrations(target.kind), filters: noFilter });
+    return out.appliedMigrationNames;
+  } catch (err) {
+    throw new Error(`schema engine: ${enginePanic || describe(err)}`);
+  } finally {
+    engine.free();
+  }
+}
+
+function describe(err) {
+  return typeof err === 'object' && err && 'message' in err ? err.message : JSON.stringify(err);
+}
+
+/** SQL that takes a database with the checked-in migrations to the current schema ('' if none). */
+export async function diffMigrationsToSchema(target) {
+  const { engine, schema } = await openEngine(target);
+  try {
+    const list = readMigrations(target.kind);
+    const from = list.migrationDirectories.length ? { tag: 'migrations', ...list } : { tag: 'empty' };
+    const res = await engine.diff({
+      from,
+      to: { tag: 'schemaDatamodel', files: [{ path: schemaPath(target.kind), content: schema }] },
+      script: true,
+      exitCode: null,
+      filters: noFilter,
+    });
+    return res.stdout ?? '';
+  } finally {
+    engine.free();
+  }
+}
