@@ -9,7 +9,7 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'unit', include: ['lib/**/*.test.ts', 'test/unit/**/*.test.ts'], environment: 'node', setupFiles: ['test/setup-unit.ts'] },
+        test: { name: 'unit', include: ['lib/**/*.test.ts', 'test/unit/**/*.test.ts'], environment: 'node', setupFiles: ['test/setup-unit.ts'], globalSetup: ['test/unit-global-setup.ts'] },
       },
       {
         extends: true,
