@@ -1,0 +1,45 @@
+/**
+ * Typed failures of the FHIR layer. The HTTP status of each kind is decided in exactly one
+ * place (statusOf in outcomes.ts); code here only says what went wrong.
+ */
+export type FhirErrorKind =
+  | 'invalid' // malformed input: bad JSON, bad id, bad search value → 400
+  | 'unprocessable' // well-formed but not a valid resource, or body type ≠ URL type → 422 / 400
+  | 'unknown-type' // not an R4 resource type → 404 (URL) / 400 (body)
+  | 'not-found' // no such resource, or outside the caller's compartment → 404
+  | 'gone' // deleted → 410
+  | 'version-conflict' // If-Match does not match the current version → 412
+  | 'conflict' // concurrent change or duplicate → 409
+  | 'not-supported' // interaction not implemented → 405
+  | 'unsupported-media-type' // → 415
+  | 'forbidden' // the token's scopes do not allow the interaction → 403
+  | 'unauthorized' // no or bad token → 401
+  | 'too-many-requests'; // → 429
+
+/** OperationOutcome.issue.code for each kind. */
+export const issueCodeOf: Record<FhirErrorKind, string> = {
+  invalid: 'invalid',
+  unprocessable: 'processing',
+  'unknown-type': 'not-supported',
+  'not-found': 'not-found',
+  gone: 'deleted',
+  'version-conflict': 'conflict',
+  conflict: 'conflict',
+  'not-supported': 'not-supported',
+  'unsupported-media-type': 'not-supported',
+  forbidden: 'forbidden',
+  unauthorized: 'login',
+  'too-many-requests': 'throttled',
+};
+
+export class FhirError extends Error {
+  constructor(
+    readonly kind: FhirErrorKind,
+    message: string,
+    /** FHIRPath-ish location of the problem (OperationOutcome.issue.expression). */
+    readonly expression?: string,
+  ) {
+    super(message);
+    this.name = 'FhirError';
+  }
+}

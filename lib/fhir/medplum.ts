@@ -1,0 +1,11 @@
+// The one entry point to @medplum/core: the shim must be evaluated before Medplum loads.
+import './websocket-shim';
+export {
+  indexSearchParameterBundle,
+  indexStructureDefinitionBundle,
+  parseFhirPath,
+  evalFhirPathTyped,
+  toTypedValue,
+  validateResource,
+} from '@medplum/core';
+export type { FhirPathAtom, TypedValue } from '@medplum/core';
