@@ -1,0 +1,64 @@
+// Starts the built app (`next start`) on a free port against a given database, for integration
+// and end-to-end tests. The database is migrated and seeded with a small dataset first.
+import { spawn, execFileSync } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { root } from '../prisma-schemas.mjs';
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+/** Migrates and seeds a database (small default dataset unless SEED_PATIENTS is set). */
+export function prepareDatabase(databaseUrl, extraEnv = {}) {
+  execFileSync(process.execPath, [join(root, 'scripts', 'prepare-db.mjs')], {
+    cwd: root,
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, DATABASE_URL: databaseUrl, SEED_PATIENTS: process.env.TEST_SEED_PATIENTS ?? '12', ...extraEnv },
+  });
+}
+
+/** Starts `next start`; resolves { url, stop() } once /api/health answers. */
+export async function startServer({ databaseUrl, port, env = {} }) {
+  port ??= await freePort();
+  const url = `http://localhost:${port}`;
+  const child = spawn(process.execPath, [join(root, 'node_modules', 'next', 'dist', 'bin', 'next'), 'start', '-p', String(port)], {
+    cwd: root,
+    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), NODE_ENV: 'production', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`next start exited early:\n${output}`);
+    try {
+      const res = await fetch(`${url}/api/health`);
+      if (res.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`server did not answer within 60 s:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return {
+    url,
+    port,
+    output: () => output,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
+    },
+  };
+}

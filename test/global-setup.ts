@@ -1,0 +1,40 @@
+// Integration tests run against the built app over real HTTP, on SQLite (TEST_DB=sqlite, the
+// default) or PostgreSQL (TEST_DB=postgresql with TEST_DATABASE_URL naming a server database).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+// @ts-expect-error plain ESM helper without types
+import { prepareDatabase, startServer } from '../scripts/lib/test-server.mjs';
+// @ts-expect-error plain ESM helper without types
+import { freshPostgresDatabase } from '../scripts/lib/pg-database.mjs';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    baseUrl: string;
+    databaseUrl: string;
+    databaseKind: 'sqlite' | 'postgresql';
+  }
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const kind = process.env.TEST_DB === 'postgresql' ? 'postgresql' : 'sqlite';
+  let databaseUrl: string;
+  let dir: string | undefined;
+  if (kind === 'postgresql') {
+    if (!process.env.TEST_DATABASE_URL) throw new Error('TEST_DB=postgresql needs TEST_DATABASE_URL');
+    databaseUrl = await freshPostgresDatabase(process.env.TEST_DATABASE_URL, 'it');
+  } else {
+    dir = mkdtempSync(join(tmpdir(), 'sandbox-it-'));
+    databaseUrl = `file:${join(dir, 'it.db')}`;
+  }
+  prepareDatabase(databaseUrl);
+  const server = await startServer({ databaseUrl });
+  project.provide('baseUrl', server.url);
+  project.provide('databaseUrl', databaseUrl);
+  project.provide('databaseKind', kind);
+  return async () => {
+    await server.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  };
+}
