@@ -1,0 +1,127 @@
+// npm run bench [-- name ...]: named benchmarks against a production build on loopback, always
+// with two baselines measured in the same run (a trivial Next.js route handler and a bare Node
+// http server returning a constant). Prints a table and writes bench/results/<time>.json.
+import { createServer } from 'node:http';
+import { mkdirSync, mkdtempSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import autocannon from 'autocannon';
+import type { Patient, Observation } from '@medplum/fhirtypes';
+import { benchmarks as extraBenchmarks } from './suites';
+import type { BenchContext, BenchResult } from './types';
+// @ts-expect-error plain ESM helper without types
+import { prepareDatabase, startServer, freePort } from '../scripts/lib/test-server.mjs';
+// @ts-expect-error plain ESM helper without types
+import { findPgBin, startCluster } from '../scripts/lib/pg-cluster.mjs';
+// @ts-expect-error plain ESM helper without types
+import { applyMigrations, databaseTarget } from '../scripts/lib/schema-engine.mjs';
+
+const root = join(import.meta.dirname, '..');
+const duration = Number(process.env.BENCH_SECONDS ?? 5);
+const only = process.argv.slice(2);
+
+async function http(name: string, url: string, opts: Partial<autocannon.Options> = {}): Promise<BenchResult> {
+  const r = await autocannon({ url, duration, connections: 10, ...opts });
+  return { name, unit: 'req/s', rate: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.non2xx, total: r.requests.total };
+}
+
+/** Runs fn with `concurrency` parallel loops for `seconds`; reports ops/s and latency. */
+async function inProcess(name: string, fn: (i: number) => Promise<unknown>, concurrency = 4, seconds = duration): Promise<BenchResult> {
+  const latencies: number[] = [];
+  let errors = 0;
+  let i = 0;
+  const end = performance.now() + seconds * 1000;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < end) {
+        const t = performance.now();
+        try {
+          await fn(i++);
+        } catch {
+          errors++;
+        }
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  latencies.sort((a, b) => a - b);
+  const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
+  return { name, unit: 'ops/s', rate: latencies.length / ((performance.now() - started) / 1000), p50: q(0.5), p99: q(0.99), errors, total: latencies.length };
+}
+
+async function storeBenchmarks(kind: string, databaseUrl: string): Promise<BenchResult[]> {
+  process.env.DATABASE_URL = databaseUrl;
+  const { createDb } = await import('../lib/db');
+  const { ResourceStore } = await import('../lib/fhir/store');
+  const { db } = createDb(databaseUrl);
+  const store = new ResourceStore(db);
+  const ids: string[] = [];
+  const write = await inProcess(`store write (${kind})`, async (i) => {
+    const p = await store.create('bench', { resourceType: 'Patient', name: [{ family: `Bench${i}`, given: ['Load'] }], birthDate: '1980-01-01', gender: 'female' } as Patient);
+    await store.create('bench', { resourceType: 'Observation', status: 'final', code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] }, subject: { reference: `Patient/${p.resource.id}` }, effectiveDateTime: '2024-01-01', valueQuantity: { value: 70, unit: '/min' } } as Observation);
+    ids.push(p.resource.id!);
+  });
+  write.rate *= 2; // two resources per operation
+  write.unit = 'resources/s';
+  const read = await inProcess(`store read (${kind})`, (i) => store.read('bench', 'Patient', ids[i % ids.length]!));
+  await db.$disconnect();
+  return [write, read];
+}
+
+function table(results: BenchResult[], node: BenchResult, next: BenchResult): string {
+  const rows = results.map((r) => [r.name, `${r.rate.toFixed(0)} ${r.unit}`, r.p50.toFixed(2), r.p99.toFixed(2), `${((r.rate / next.rate) * 100).toFixed(0)}%`, `${((r.rate / node.rate) * 100).toFixed(1)}%`, String(r.errors)]);
+  const head = ['benchmark', 'rate', 'p50 ms', 'p99 ms', 'vs Next route', 'vs bare Node', 'errors'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(join(root, '.next', 'BUILD_ID'))) execFileSync(join(root, 'node_modules', '.bin', 'next'), ['build'], { cwd: root, stdio: 'inherit' });
+  const dir = mkdtempSync(join(tmpdir(), 'sandbox-bench-'));
+  const databaseUrl = `file:${join(dir, 'bench.db')}`;
+  prepareDatabase(databaseUrl, { SEED_PATIENTS: process.env.BENCH_PATIENTS ?? '20' });
+  const server = await startServer({ databaseUrl });
+  const bare = createServer((_req, res) => res.end('ok'));
+  const barePort: number = await freePort();
+  await new Promise<void>((r) => bare.listen(barePort, '127.0.0.1', r));
+
+  const results: BenchResult[] = [];
+  try {
+    const node = await http('baseline: bare Node http', `http://127.0.0.1:${barePort}/`);
+    const next = await http('baseline: trivial Next route', `${server.url}/api/bench/trivial`);
+    results.push(node, next);
+    const want = (name: string) => !only.length || only.some((o) => name.includes(o));
+
+    if (want('store')) {
+      const sqliteUrl = `file:${join(dir, 'store.db')}`;
+      await applyMigrations(databaseTarget(sqliteUrl));
+      results.push(...(await storeBenchmarks('SQLite', sqliteUrl)));
+      if (findPgBin()) {
+        const cluster = await startCluster();
+        try {
+          await applyMigrations(databaseTarget(cluster.url));
+          results.push(...(await storeBenchmarks('PostgreSQL', cluster.url)));
+        } finally {
+          await cluster.stop();
+        }
+      } else console.log('PostgreSQL store benchmark skipped: no server binaries');
+    }
+    const ctx: BenchContext = { baseUrl: server.url, databaseUrl, http, inProcess };
+    for (const b of extraBenchmarks) if (want(b.name)) results.push(...(await b.run(ctx)));
+
+    const out = table(results, node, next);
+    console.log(`\n${out}\n`);
+    mkdirSync(join(root, 'bench', 'results'), { recursive: true });
+    const file = join(root, 'bench', 'results', `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+    writeFileSync(file, JSON.stringify({ at: new Date().toISOString(), durationSeconds: duration, results, baselines: { node: node.rate, next: next.rate } }, null, 2));
+    console.log(`written ${file}`);
+  } finally {
+    bare.close();
+    await server.stop();
+  }
+}
+
+await main();
