@@ -70,10 +70,29 @@ const noFilter = { externalTables: [], externalEnums: [] };
 export async function openEngine(target) {
   const bg = await loadEngineModule();
   const factory = await createAdapterFactory(target);
-  const bound = bindMigrationAwareSqlAdapterFactory(factory);
+  // Keep every connection the engine opens, so it can be closed with the engine (a SQLite
+  // connection left open keeps its lock and blocks the next writer).
+  const opened = [];
+  const tracked = Object.create(factory);
+  tracked.connect = async (...args) => {
+    const adapter = await factory.connect(...args);
+    opened.push(adapter);
+    return adapter;
+  };
+  tracked.connectToShadowDb = async (...args) => {
+    const adapter = await factory.connectToShadowDb(...args);
+    opened.push(adapter);
+    return adapter;
+  };
+  const bound = bindMigrationAwareSqlAdapterFactory(tracked);
   const schema = readFileSync(schemaPath(target.kind), 'utf8');
   const logs = [];
   const engine = await bg.SchemaEngine.new({ datamodels: [[schemaPath(target.kind), schema]] }, (msg) => logs.push(msg), bound);
+  const free = engine.free.bind(engine);
+  engine.free = () => {
+    free();
+    for (const adapter of opened) adapter.dispose?.().catch?.(() => undefined);
+  };
   return { engine, schema, logs };
 }
 
