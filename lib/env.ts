@@ -8,15 +8,19 @@ const schema = z.object({
   /** Public origin of the sandbox (issuer and FHIR base are derived from it). */
   PUBLIC_ORIGIN: z.string().url().optional(),
   /** Seed of the default synthetic dataset. */
-  SEED: z.coerce.number().int().default(42),
+  SEED: z.coerce.number().int().min(0).default(42),
   /** Number of generated patients in the default dataset (the edge-case roster is added). */
-  SEED_PATIENTS: z.coerce.number().int().min(0).max(10000).default(100),
+  SEED_PATIENTS: z.coerce.number().int().min(1).max(10000).default(100),
   /** Anchor date of generated data (YYYY-MM-DD); default today. */
   SEED_ANCHOR_DATE: z.string().regex(/^\d{4}-\d{2}-\d{2}$/).optional(),
   /** Secret for next-auth session cookies; generated and stored in the database when unset. */
   NEXTAUTH_SECRET: z.string().min(16).optional(),
   /** Access token lifetime in seconds. */
   ACCESS_TOKEN_TTL: z.coerce.number().int().min(10).max(86400).default(3600),
+  /** Refresh token lifetime in seconds for offline_access (ONC: at least 3 months; renewed on each refresh). */
+  REFRESH_TOKEN_TTL: z.coerce.number().int().min(60).max(31_536_000).default(8_640_000),
+  /** Let anyone call /oauth/introspect without authenticating (checklist #134: Inferno's "open introspection" switch). */
+  OAUTH_INTROSPECTION_OPEN: z.stringbool().default(false),
   /** Results above this count mark an audit record as excessive access. */
   AUDIT_EXCESSIVE_RESULTS: z.coerce.number().int().min(1).default(10000),
   /** Console account (required when NODE_ENV=production or not on localhost). */

@@ -41,8 +41,8 @@ if (anchorDate !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(anchorDate)) {
 const summary = await seedDataset({
   databaseUrl: env.DATABASE_URL,
   sandboxId: values.sandbox!,
-  patients: intOption('patients', values.patients, env.SEED_PATIENTS, 0, 10_000),
-  seed: intOption('seed', values.seed, env.SEED, -2_147_483_648, 2_147_483_647),
+  patients: intOption('patients', values.patients, env.SEED_PATIENTS, 1, 10_000),
+  seed: intOption('seed', values.seed, env.SEED, 0, 2_147_483_647),
   anchorDate,
   condition: values.condition,
   minAge: values['min-age'] === undefined ? undefined : intOption('min-age', values['min-age'], 0, 0, 120),

@@ -14,6 +14,22 @@ export interface SearchParamDef {
   expression: string;
   atom: FhirPathAtom;
   targets: string[];
+  /**
+   * Top-level elements the expression starts from (e.g. ['subject'] or ['value'] for value[x]);
+   * null when it cannot be told, in which case the expression is always evaluated.
+   */
+  roots: string[] | null;
+}
+
+/** Top-level elements a per-type expression reads first, or null if any branch is not a plain path. */
+function rootsOf(resourceType: string, expression: string): string[] | null {
+  const roots = new Set<string>();
+  for (const branch of splitUnion(expression)) {
+    const m = new RegExp(`^\\(?${resourceType}\\.([a-zA-Z]+)`).exec(branch.trim());
+    if (!m) return null;
+    roots.add(m[1]!);
+  }
+  return [...roots];
 }
 
 export interface TypeDefinition {
@@ -122,6 +138,7 @@ function build(): Definitions {
         expression,
         atom: parseFhirPath(expression),
         targets: sp.target ?? [],
+        roots: rootsOf(resourceType, expression),
       });
     }
   }
@@ -130,7 +147,7 @@ function build(): Definitions {
     for (const code of ['_tag', '_profile', '_security']) {
       const path = code === '_tag' ? 'meta.tag' : code === '_profile' ? 'meta.profile' : 'meta.security';
       const expression = `${def.resourceType}.${path}`;
-      def.params.set(code, { code, type: code === '_profile' ? 'uri' : 'token', expression, atom: parseFhirPath(expression), targets: [] });
+      def.params.set(code, { code, type: code === '_profile' ? 'uri' : 'token', expression, atom: parseFhirPath(expression), targets: [], roots: ['meta'] });
     }
   }
   for (const r of compartment.resource ?? []) {

@@ -153,7 +153,11 @@ export function indexResource(resource: Resource): ResourceIndex {
   const root = toTypedValue(resource);
   const compartment = new Set<string>();
   if (resource.resourceType === 'Patient' && resource.id) compartment.add(resource.id);
+  const present = Object.keys(resource);
   for (const param of def.params.values()) {
+    // Most parameters of a type are absent from a given resource: skip evaluating those whose
+    // starting element (or value[x] choice) is not there. This is most of the indexing cost.
+    if (param.roots && !param.roots.some((r) => present.some((k) => k === r || (k.startsWith(r) && k.length > r.length && k[r.length]! >= 'A' && k[r.length]! <= 'Z')))) continue;
     const values = evaluate(param, root);
     if (!values.length) continue;
     for (const tv of values) {

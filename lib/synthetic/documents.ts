@@ -1,0 +1,106 @@
+import type { DiagnosticReport, DocumentReference, Provenance, Reference } from '@medplum/fhirtypes';
+import type { Chart, Visit } from './chart';
+import { PROFILE, SYSTEM, concept, loinc } from './codes';
+import type { Code } from './codes';
+import { toDateTime } from './dates';
+
+export const NOTE_TYPE = {
+  progress: loinc('11506-3', 'Progress note'),
+  consult: loinc('11488-4', 'Consult note'),
+  discharge: loinc('18842-5', 'Discharge summary'),
+  emergency: loinc('34111-5', 'Emergency department Note'),
+  historyPhysical: loinc('34117-2', 'History and physical note'),
+} as const;
+
+export const IMAGING = {
+  chestXray: { code: loinc('36643-5', 'XR Chest 2 Views'), category: loinc('LP29684-5', 'Radiology') },
+  ecg: { code: loinc('11524-6', 'EKG study'), category: loinc('LP29708-2', 'Cardiology') },
+  mammogram: { code: loinc('24606-6', 'MG Breast Screening'), category: loinc('LP29684-5', 'Radiology') },
+  obUltrasound: { code: loinc('11525-3', 'US Pelvis Fetus for pregnancy'), category: loinc('LP29684-5', 'Radiology') },
+} as const;
+export type ImagingKey = keyof typeof IMAGING;
+
+const CLINICAL_NOTE = { system: SYSTEM.usCoreDocCategory, code: 'clinical-note', display: 'Clinical Note' } as const;
+
+function base64(text: string): string {
+  return Buffer.from(text, 'utf8').toString('base64');
+}
+
+/** Clinical note of a visit as a US Core DocumentReference with a text/plain attachment. */
+export function recordNote(chart: Chart, visit: Visit, type: Code, text: string): DocumentReference {
+  const when = toDateTime(visit.endDay, visit.end + 10);
+  const doc: DocumentReference = {
+    resourceType: 'DocumentReference',
+    id: chart.id('doc'),
+    meta: { profile: [PROFILE.documentReference] },
+    identifier: [{ system: 'urn:ietf:rfc:3986', value: `urn:uuid:${uuidFrom(chart, visit)}` }],
+    status: 'current',
+    docStatus: 'final',
+    type: concept(type),
+    category: [concept(CLINICAL_NOTE)],
+    subject: chart.subject,
+    date: when,
+    author: [{ reference: `Practitioner/${visit.practitioner.id}`, display: `Dr. ${visit.practitioner.given} ${visit.practitioner.family}` }],
+    custodian: { reference: `Organization/${visit.practitioner.organizationId}` },
+    content: [
+      {
+        attachment: { contentType: 'text/plain; charset=utf-8', language: 'en-US', data: base64(text), title: type.display, creation: when },
+        format: { system: 'http://ihe.net/fhir/ihe.formatcode.fhir/CodeSystem/formatcode', code: 'urn:ihe:iti:xds:2017:mimeTypeSufficient', display: 'mimeType Sufficient' },
+      },
+    ],
+    context: { encounter: [visit.ref], period: { start: toDateTime(visit.day, visit.start), end: toDateTime(visit.endDay, visit.end) } },
+  };
+  return chart.add(doc, visit);
+}
+
+/** Deterministic RFC 4122-shaped UUID drawn from the patient's stream. */
+function uuidFrom(chart: Chart, _visit: Visit): string {
+  const hex = (n: number): string => {
+    let s = '';
+    for (let i = 0; i < n; i++) s += Math.floor(chart.rng.next() * 16).toString(16);
+    return s;
+  };
+  return `${hex(8)}-${hex(4)}-4${hex(3)}-${'89ab'[chart.rng.int(0, 3)] ?? '8'}${hex(3)}-${hex(12)}`;
+}
+
+/** Imaging or ECG report (US Core DiagnosticReport for Report and Note Exchange) with its narrative as presentedForm. */
+export function recordImagingReport(chart: Chart, visit: Visit, key: ImagingKey, impression: string): DiagnosticReport {
+  const def = IMAGING[key];
+  const text = `${def.code.display}\nDate: ${toDateTime(visit.day, visit.start + 40)}\n\nIMPRESSION:\n${impression}\n`;
+  const report: DiagnosticReport = {
+    resourceType: 'DiagnosticReport',
+    id: chart.id('dr'),
+    meta: { profile: [PROFILE.diagnosticReportNote] },
+    status: 'final',
+    category: [concept(def.category)],
+    code: concept(def.code),
+    subject: chart.subject,
+    encounter: visit.ref,
+    effectiveDateTime: toDateTime(visit.day, visit.start + 40),
+    issued: toDateTime(visit.day, visit.start + 100),
+    performer: [{ reference: `Practitioner/${visit.practitioner.id}` }],
+    conclusion: impression,
+    presentedForm: [{ contentType: 'text/plain; charset=utf-8', language: 'en-US', data: base64(text), title: def.code.display }],
+  };
+  return chart.add(report, visit);
+}
+
+/** US Core Provenance: the practitioner authored, on behalf of the organization, what the visit produced. */
+export function recordProvenance(chart: Chart, visit: Visit): Provenance {
+  const target: Reference[] = visit.produced.map((r) => ({ reference: `${r.resourceType}/${r.id ?? ''}` }));
+  const prov: Provenance = {
+    resourceType: 'Provenance',
+    id: chart.id('prov'),
+    meta: { profile: [PROFILE.provenance] },
+    target,
+    recorded: toDateTime(visit.endDay, visit.end + 15),
+    agent: [
+      {
+        type: { coding: [{ system: SYSTEM.provenanceParticipant, code: 'author', display: 'Author' }], text: 'Author' },
+        who: { reference: `Practitioner/${visit.practitioner.id}`, display: `Dr. ${visit.practitioner.given} ${visit.practitioner.family}` },
+        onBehalfOf: { reference: `Organization/${visit.practitioner.organizationId}` },
+      },
+    ],
+  };
+  return chart.add(prov);
+}
