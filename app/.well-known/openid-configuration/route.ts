@@ -1,0 +1,2 @@
+export { handleOpenIdConfiguration as GET, handleDiscoveryPreflight as OPTIONS } from '#lib/smart/discovery';
+export const dynamic = 'force-dynamic';

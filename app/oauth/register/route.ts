@@ -1,0 +1,2 @@
+export { handleRegister as POST } from '#lib/oauth/endpoints/register';
+export const dynamic = 'force-dynamic';

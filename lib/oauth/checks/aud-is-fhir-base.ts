@@ -1,0 +1,16 @@
+/**
+ * aud is required and must be this FHIR server's base URL, compared after normalising a trailing
+ * slash and the case of scheme and host (SMART App Launch 2.2 §app-launch; checklist #4, #42; G10 9.4).
+ */
+import { normalizeBaseUrl } from '../access-token';
+import { InvalidRequest } from '../errors';
+import type { AuthorizeCheck } from './context';
+
+export const audIsFhirBase: AuthorizeCheck = ({ params, call }) => {
+  const aud = params.get('aud');
+  if (aud === null) throw new InvalidRequest(`aud is required: send the FHIR base URL ${call.fhirBase} (SMART App Launch 2.2 §app-launch)`);
+  const want = normalizeBaseUrl(call.fhirBase);
+  if (normalizeBaseUrl(aud) === null || normalizeBaseUrl(aud) !== want) {
+    throw new InvalidRequest(`aud '${aud.slice(0, 300)}' is not this FHIR server: use ${call.fhirBase} (SMART App Launch 2.2 §app-launch)`);
+  }
+};

@@ -1,0 +1,15 @@
+/** client_id must name a registered client; otherwise an error page, never a redirect (RFC 6749 §4.1.2.1; checklist #39, #170). */
+import { getClient } from '../clients';
+import { UnsafeToRedirect } from '../errors';
+import type { AuthorizeCheck } from './context';
+
+export const clientIsRegistered: AuthorizeCheck = async (ctx) => {
+  const clientId = ctx.params.get('client_id');
+  if (clientId === null) throw new UnsafeToRedirect('Missing client_id', 'The authorization request has no client_id.');
+  ctx.call.audit.clientId = clientId.slice(0, 200);
+  const client = await getClient(clientId, { sandboxId: ctx.call.sandboxId });
+  if (!client) {
+    throw new UnsafeToRedirect('Unknown client', `No client is registered with client_id '${clientId.slice(0, 200)}'. Register the app in the sandbox console or through the registration endpoint first.`);
+  }
+  ctx.client = client;
+};

@@ -1,0 +1,24 @@
+/**
+ * redirect_uri must be present and equal, as a string, to one registered for the client; only then
+ * may errors be sent back to it (RFC 6749 §3.1.2.3, §4.1.2.1; RFC 9700 §2.1, §4.1; checklist #39, #168).
+ */
+import { UnsafeToRedirect } from '../errors';
+import type { AuthorizeCheck } from './context';
+import { clientOf } from './context';
+
+export const redirectUriIsRegistered: AuthorizeCheck = (ctx) => {
+  const client = clientOf(ctx);
+  const redirectUri = ctx.params.get('redirect_uri');
+  if (redirectUri === null) {
+    throw new UnsafeToRedirect('Missing redirect_uri', `The authorization request has no redirect_uri. Send one of the URIs registered for '${client.clientId}' (SMART App Launch 2.2 §app-launch).`);
+  }
+  if (!client.redirectUris.includes(redirectUri)) {
+    const registered = client.redirectUris.length ? client.redirectUris.map((u) => `'${u}'`).join(', ') : '(none)';
+    throw new UnsafeToRedirect(
+      'redirect_uri not registered',
+      `redirect_uri '${redirectUri.slice(0, 500)}' does not exactly match a URI registered for client '${client.clientId}'. Registered: ${registered}. The comparison is an exact string match (RFC 9700 §2.1).`,
+    );
+  }
+  ctx.redirectUri = redirectUri;
+  ctx.call.redirectTarget = { kind: 'redirect', redirectUri, state: ctx.params.all('state')[0] ?? null, issuer: ctx.call.issuer };
+};

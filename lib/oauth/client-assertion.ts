@@ -1,0 +1,126 @@
+/**
+ * private_key_jwt client authentication: validation of the client assertion exactly as SMART App
+ * Launch 2.2 §client-confidential-asymmetric and RFC 7523 §3 require (checklist #69–#75, #141, #178).
+ */
+import type { JWK, JWTPayload, ProtectedHeaderParameters } from 'jose';
+import { decodeJwt, decodeProtectedHeader, errors as joseErrors, importJWK, jwtVerify } from 'jose';
+import { getDb } from '../db';
+import type { PublicJwk } from './client-metadata';
+import { getRemoteClientJwks } from './client-jwks';
+import type { OAuthClient } from './clients';
+import { getClient } from './clients';
+import { ASSERTION_MAX_LIFETIME_SECONDS, CLOCK_SKEW_SECONDS } from './config';
+import { isUniqueViolation, nowSeconds } from './crypto';
+import { InvalidClient } from './errors';
+
+/** Algorithms accepted for client assertions: the two SMART requires servers to validate (checklist #70). */
+export const ASSERTION_ALGS = ['RS384', 'ES384'] as const;
+type AssertionAlg = (typeof ASSERTION_ALGS)[number];
+
+export interface AssertionContext {
+  sandboxId: string;
+  /** The token endpoint URL: the required `aud` (SMART App Launch 2.2 §client-confidential-asymmetric). */
+  tokenEndpoint: string;
+  /** The issuer identifier, also accepted as `aud` (RFC 7523 §3; draft-ietf-oauth-rfc7523bis recommends it). */
+  issuer: string;
+}
+
+function fail(description: string, replay = false): InvalidClient {
+  return new InvalidClient(`client assertion rejected: ${description}`, replay ? { flags: ['assertion-replay'] } : {});
+}
+
+function keyFitsAlg(jwk: PublicJwk, alg: AssertionAlg): boolean {
+  if (alg === 'RS384' && jwk.kty !== 'RSA') return false;
+  if (alg === 'ES384' && (jwk.kty !== 'EC' || jwk.crv !== 'P-384')) return false;
+  if (jwk.alg !== undefined && jwk.alg !== alg) return false;
+  if (jwk.use !== undefined && jwk.use !== 'sig') return false;
+  if (jwk.key_ops !== undefined && !jwk.key_ops.includes('verify')) return false;
+  return true;
+}
+
+// The single key whose kid matches and whose kty fits alg (checklist #73): zero or two is a failure.
+async function selectKey(client: OAuthClient, header: ProtectedHeaderParameters & { kid: string; alg: AssertionAlg }): Promise<PublicJwk> {
+  const pick = (keys: readonly PublicJwk[]) => keys.filter((k) => k.kid === header.kid && keyFitsAlg(k, header.alg));
+  let candidates: PublicJwk[];
+  if (client.jwksUri) {
+    const first = await getRemoteClientJwks(client.jwksUri);
+    candidates = pick(first.keys);
+    // A key rotated since we cached the set: fetch once more (still within Cache-Control rules: a fresh read).
+    if (candidates.length === 0 && first.fromCache) candidates = pick((await getRemoteClientJwks(client.jwksUri, { fresh: true })).keys);
+  } else {
+    candidates = pick(client.jwks?.keys ?? []);
+  }
+  if (candidates.length === 0) {
+    throw fail(`no registered key has kid '${header.kid}' and suits ${header.alg} (${header.alg === 'RS384' ? 'kty RSA' : 'kty EC, crv P-384'}, use sig)`);
+  }
+  if (candidates.length > 1) throw fail(`${candidates.length} registered keys have kid '${header.kid}' for ${header.alg}; kids must be unique`);
+  return candidates[0]!;
+}
+
+/** Verifies a client assertion and returns the client it authenticates. Throws invalid_client. */
+export async function verifyClientAssertion(assertion: string, ctx: AssertionContext): Promise<OAuthClient> {
+  let header: ProtectedHeaderParameters;
+  let unverified: JWTPayload;
+  try {
+    header = decodeProtectedHeader(assertion);
+    unverified = decodeJwt(assertion);
+  } catch {
+    throw fail('client_assertion is not a signed JWT (compact JWS)');
+  }
+  if (!(ASSERTION_ALGS as readonly string[]).includes(header.alg ?? '')) {
+    throw fail(`alg '${header.alg ?? '(none)'}' is not accepted: sign with RS384 or ES384 (SMART App Launch 2.2 §client-confidential-asymmetric)`);
+  }
+  if (typeof header.kid !== 'string' || header.kid === '') throw fail('the JWT header has no kid (SMART App Launch 2.2 §client-confidential-asymmetric)');
+  // SMART App Launch 2.2 §client-confidential-asymmetric: typ is required, fixed value JWT.
+  if (typeof header.typ !== 'string' || header.typ.toUpperCase() !== 'JWT') {
+    throw fail(`the JWT header needs typ: "JWT"${header.typ === undefined ? '' : `, not "${String(header.typ)}"`} (SMART App Launch 2.2 §client-confidential-asymmetric)`);
+  }
+  const { iss, sub } = unverified;
+  if (typeof iss !== 'string' || iss === '') throw fail('iss is missing');
+  if (sub !== iss) throw fail('iss and sub must both be the client_id (RFC 7523 §3)');
+  const client = await getClient(iss, { sandboxId: ctx.sandboxId });
+  if (!client) throw fail(`iss '${iss.slice(0, 100)}' is not a registered client_id`);
+  if (client.tokenEndpointAuthMethod !== 'private_key_jwt') throw fail(`client '${client.clientId}' is registered for ${client.tokenEndpointAuthMethod}, not private_key_jwt`);
+
+  // jku must be the registered JWKS URL, if sent at all (checklist #73, #178).
+  if (header.jku !== undefined && header.jku !== client.jwksUri) {
+    throw fail(`jku '${String(header.jku).slice(0, 200)}' is not the client's registered jwks_uri`);
+  }
+
+  const jwk = await selectKey(client, header as ProtectedHeaderParameters & { kid: string; alg: AssertionAlg });
+  let payload: JWTPayload;
+  try {
+    const key = await importJWK(jwk as JWK, header.alg);
+    ({ payload } = await jwtVerify(assertion, key, { algorithms: [header.alg!], clockTolerance: CLOCK_SKEW_SECONDS }));
+  } catch (err) {
+    if (err instanceof joseErrors.JWTExpired) throw fail('exp is in the past');
+    if (err instanceof joseErrors.JWTClaimValidationFailed) throw fail(`${err.claim} is not valid (${err.reason})`);
+    if (err instanceof joseErrors.JWSSignatureVerificationFailed) throw fail(`the signature does not verify with key '${header.kid}'`);
+    throw fail(`the JWT could not be verified with key '${header.kid}'`);
+  }
+
+  const now = nowSeconds();
+  if (typeof payload.exp !== 'number') throw fail('exp is required (RFC 7523 §3)');
+  if (payload.exp > now + ASSERTION_MAX_LIFETIME_SECONDS + CLOCK_SKEW_SECONDS) {
+    throw fail(`exp is ${payload.exp - now} s in the future; at most ${ASSERTION_MAX_LIFETIME_SECONDS} s is allowed (SMART App Launch 2.2 §client-confidential-asymmetric)`);
+  }
+  const audiences = Array.isArray(payload.aud) ? payload.aud : payload.aud === undefined ? [] : [payload.aud];
+  if (!audiences.some((a) => a === ctx.tokenEndpoint || a === ctx.issuer)) {
+    throw fail(`aud must be the token endpoint URL ${ctx.tokenEndpoint}${audiences.length ? `, not ${audiences.map((a) => `'${String(a).slice(0, 200)}'`).join(', ')}` : ''}`);
+  }
+  if (typeof payload.jti !== 'string' || payload.jti === '' || payload.jti.length > 255) throw fail('jti is required (a unique string of at most 255 characters)');
+
+  // Replay: a jti may be used once within the assertion's lifetime (checklist #72; RFC 7523 §3 item 7).
+  const db = getDb();
+  const expiresAt = new Date((payload.exp + CLOCK_SKEW_SECONDS) * 1000);
+  await db.assertionJti.deleteMany({ where: { clientId: client.clientId, jti: payload.jti, expiresAt: { lt: new Date() } } });
+  try {
+    await db.assertionJti.create({ data: { clientId: client.clientId, jti: payload.jti, expiresAt } });
+  } catch (err) {
+    if (isUniqueViolation(err)) throw fail(`jti '${payload.jti.slice(0, 100)}' was already used: every assertion needs a new jti`, true);
+    throw err;
+  }
+  // Housekeeping: forget expired jti values now and then.
+  if (Math.random() < 0.02) await db.assertionJti.deleteMany({ where: { expiresAt: { lt: new Date() } } }).catch(() => undefined);
+  return client;
+}

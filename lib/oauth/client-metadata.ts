@@ -1,0 +1,109 @@
+/**
+ * Validation rules for client metadata: redirect URIs, launch URLs, JWKS URLs and inline JWKS.
+ * Each rule returns a reason string (shown to the developer) or null.
+ */
+import { z } from 'zod';
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+// Schemes that must never be a redirect target (they run code or read local data).
+const FORBIDDEN_SCHEMES = new Set(['javascript:', 'data:', 'vbscript:', 'file:', 'blob:', 'about:', 'filesystem:', 'view-source:', 'ws:', 'wss:', 'ftp:']);
+
+/** True for loopback hosts: localhost, 127.0.0.0/8 and ::1 (RFC 8252 §7.3). */
+export function isLoopbackHost(hostname: string): boolean {
+  return LOOPBACK_HOSTS.has(hostname) || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+}
+
+/**
+ * Why a redirect_uri cannot be registered, or null. https everywhere; http only on loopback
+ * (RFC 9700 §2.6 and RFC 8252 §7.3; checklist #2); private-use schemes for native apps in reverse
+ * domain form (RFC 8252 §7.1); no fragment (RFC 6749 §3.1.2); no credentials in the URL.
+ */
+export function redirectUriProblem(uri: string): string | null {
+  if (uri.length > 2000) return 'is longer than 2000 characters';
+  if (/\s/.test(uri)) return 'contains whitespace';
+  if (uri.includes('#')) return 'contains a fragment (#), which a redirect URI must not have (RFC 6749 §3.1.2)';
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    return 'is not an absolute URL (RFC 6749 §3.1.2)';
+  }
+  if (FORBIDDEN_SCHEMES.has(url.protocol)) return `uses the ${url.protocol} scheme, which can never be a redirect target`;
+  if (url.username || url.password) return 'contains user credentials';
+  if (url.protocol === 'https:') return url.hostname ? null : 'has no host';
+  if (url.protocol === 'http:') {
+    return isLoopbackHost(url.hostname) ? null : 'uses http on a non-loopback host: use https (http is allowed only for localhost, 127.0.0.1 or [::1]; RFC 9700 §2.6)';
+  }
+  // Native apps: a private-use scheme in reverse-domain form, e.g. com.example.app:/callback (RFC 8252 §7.1).
+  const scheme = url.protocol.slice(0, -1);
+  if (/^[a-z][a-z0-9+-]*(\.[a-z0-9+-]+)+$/.test(scheme)) return null;
+  return `uses the scheme '${scheme}': use https, http on loopback, or a reverse-domain private-use scheme such as com.example.app (RFC 8252 §7.1)`;
+}
+
+/** Why a launch URL or JWKS URL cannot be registered (https, or http on loopback), or null. */
+export function webUrlProblem(uri: string): string | null {
+  if (uri.length > 2000) return 'is longer than 2000 characters';
+  if (uri.includes('#')) return 'contains a fragment (#)';
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    return 'is not an absolute URL';
+  }
+  if (url.username || url.password) return 'contains user credentials';
+  if (url.protocol === 'https:') return null;
+  if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return null;
+  return 'must use https (or http on localhost, 127.0.0.1 or [::1])';
+}
+
+const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
+
+/** A public JWK as registered for private_key_jwt (SMART App Launch 2.2 §client-confidential-asymmetric; checklist #34). */
+export const publicJwkSchema = z
+  .looseObject({
+    kty: z.string(),
+    kid: z.string().min(1, 'kid must not be empty').max(200),
+    alg: z.string().optional(),
+    use: z.string().optional(),
+    key_ops: z.array(z.string()).optional(),
+    n: z.string().optional(),
+    e: z.string().optional(),
+    crv: z.string().optional(),
+    x: z.string().optional(),
+    y: z.string().optional(),
+  })
+  .superRefine((jwk, ctx) => {
+    for (const m of PRIVATE_MEMBERS) {
+      if (Object.hasOwn(jwk, m)) ctx.addIssue({ code: 'custom', message: `key '${jwk.kid}' contains the private member '${m}': register the public key only` });
+    }
+    if (jwk.kty === 'RSA') {
+      if (!jwk.n || !jwk.e) ctx.addIssue({ code: 'custom', message: `RSA key '${jwk.kid}' needs n and e` });
+    } else if (jwk.kty === 'EC') {
+      if (!jwk.crv || !jwk.x || !jwk.y) ctx.addIssue({ code: 'custom', message: `EC key '${jwk.kid}' needs crv, x and y` });
+    } else {
+      ctx.addIssue({ code: 'custom', message: `key '${jwk.kid}' has kty '${jwk.kty}': use RSA (RS384) or EC (ES384)` });
+    }
+  });
+
+export const publicJwksSchema = z.object({ keys: z.array(publicJwkSchema).min(1, 'the JWKS has no keys').max(20, 'the JWKS has more than 20 keys') });
+
+export type PublicJwk = z.infer<typeof publicJwkSchema>;
+export type PublicJwks = z.infer<typeof publicJwksSchema>;
+
+/** The first zod issue as one sentence, with its path. */
+export function describeZodError(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (!issue) return 'invalid value';
+  const path = issue.path.map(String).join('.');
+  return path ? `${path}: ${issue.message}` : issue.message;
+}
+
+/** Origin of a URL (for CORS allow-lists), or null for non-web URLs. */
+export function webOrigin(uri: string): string | null {
+  try {
+    const url = new URL(uri);
+    return url.protocol === 'https:' || url.protocol === 'http:' ? url.origin : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * The one wrapper around every OAuth endpoint: resolves the request's issuer and FHIR base, maps
+ * thrown OAuth errors to responses (through errors.ts), adds no-store / CORS / page headers, and
+ * writes exactly one audit record per request (DESIGN.md "Every request … writes exactly one
+ * audit record"), without tokens or secrets.
+ */
+import type { AuditFlag } from '../audit/record';
+import { recordAudit, requestSource } from '../audit/record';
+import { fhirBaseOf, issuerOf } from '../http/origin';
+import { DEFAULT_SANDBOX_ID } from '../sandbox';
+import type { ErrorTarget } from './errors';
+import { NO_STORE_HEADERS, PAGE_SECURITY_HEADERS, toErrorResponse } from './errors';
+import { corsFor } from './http';
+
+/** What the handler learned, for the audit record. */
+export interface AuditNotes {
+  clientId?: string | null;
+  userId?: string | null;
+  patientId?: string | null;
+  launchId?: string | null;
+  scopes?: string | null;
+  detail?: string | null;
+  flags: AuditFlag[];
+}
+
+/** One OAuth request in progress. */
+export interface OAuthCall {
+  readonly req: Request;
+  readonly sandboxId: string;
+  /** Issuer = origin of the sandbox (RFC 8414 / OIDC Discovery `issuer`). */
+  readonly issuer: string;
+  /** FHIR base URL, the audience of access tokens. */
+  readonly fhirBase: string;
+  readonly audit: AuditNotes;
+  /** Set once the request's Origin is known to be a registered origin of a public client (checklist #66). */
+  corsOrigin: string | null;
+  /** Set at /oauth/authorize once client_id + redirect_uri matched a registration: errors may then redirect. */
+  redirectTarget: Extract<ErrorTarget, { kind: 'redirect' }> | null;
+}
+
+export interface EndpointOptions {
+  /** Path recorded in the audit trail. */
+  readonly endpoint: string;
+  /** json: token-style endpoints (no-store, RFC 6749 §5.2 errors); authorize: page or redirect errors. */
+  readonly style: 'json' | 'authorize';
+}
+
+/** Wraps an endpoint body into a `(req) => Promise<Response>` with error mapping and audit. */
+export function oauthEndpoint(options: EndpointOptions, run: (call: OAuthCall) => Promise<Response>): (req: Request) => Promise<Response> {
+  return async (req: Request): Promise<Response> => {
+    const started = performance.now();
+    const call: OAuthCall = {
+      req,
+      sandboxId: DEFAULT_SANDBOX_ID,
+      issuer: issuerOf(req),
+      fhirBase: fhirBaseOf(req),
+      audit: { flags: [] },
+      corsOrigin: null,
+      redirectTarget: null,
+    };
+    let response: Response;
+    let errorCode: string | null = null;
+    try {
+      response = await run(call);
+    } catch (thrown) {
+      const target: ErrorTarget = options.style === 'json' ? { kind: 'json' } : (call.redirectTarget ?? { kind: 'page' });
+      const { response: errorResponse, error } = toErrorResponse(thrown, target);
+      response = errorResponse;
+      errorCode = error.code;
+      call.audit.flags.push(...error.flags);
+      call.audit.detail = call.audit.detail ? `${call.audit.detail}; ${error.message}` : error.message;
+    }
+    const extra = options.style === 'json' ? { ...NO_STORE_HEADERS, ...(call.corsOrigin ? corsFor(call.corsOrigin) : {}) } : PAGE_SECURITY_HEADERS;
+    for (const [name, value] of Object.entries(extra)) if (!response.headers.has(name)) response.headers.set(name, value);
+
+    await recordAudit({
+      sandboxId: call.sandboxId,
+      kind: 'oauth',
+      method: req.method,
+      endpoint: options.endpoint,
+      clientId: call.audit.clientId ?? null,
+      userId: call.audit.userId ?? null,
+      patientId: call.audit.patientId ?? null,
+      launchId: call.audit.launchId ?? null,
+      scopes: call.audit.scopes ?? null,
+      status: response.status,
+      errorCode,
+      detail: call.audit.detail ?? null,
+      latencyMs: performance.now() - started,
+      ...requestSource(req),
+      flags: [...new Set(call.audit.flags)],
+    });
+    return response;
+  };
+}

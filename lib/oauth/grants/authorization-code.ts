@@ -1,0 +1,96 @@
+/**
+ * grant_type=authorization_code (RFC 6749 §4.1.3; RFC 7636 §4.6; SMART App Launch 2.2 §app-launch;
+ * checklist #53–#60, #173). The code is single-use: a second use revokes everything the grant
+ * produced and flags the audit record 'code-replay' (RFC 6749 §4.1.2).
+ */
+import { createHash } from 'node:crypto';
+import { parseScopeString } from '../../shared/scopes';
+import type { OAuthClient } from '../clients';
+import { accessTokenTtl, ONLINE_REFRESH_TTL_SECONDS, refreshTokenTtl } from '../config';
+import { constantTimeEqual, sha256 } from '../crypto';
+import type { OAuthCall } from '../endpoint';
+import { InvalidGrant, InvalidRequest } from '../errors';
+import { findGrant, revokeGrant } from '../grants';
+import type { OAuthParams } from '../http';
+import type { TokenResponseBody } from '../tokens';
+import { issueTokens } from '../tokens';
+import { getDb } from '../../db';
+
+// RFC 7636 §4.1: 43–128 characters of [A-Z] / [a-z] / [0-9] / "-" / "." / "_" / "~".
+const VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
+
+/** Refresh-token policy of a grant: offline_access wins over online_access (checklist #83). */
+export function refreshKind(scope: string): 'offline' | 'online' | null {
+  const names = scope.split(' ');
+  if (names.includes('offline_access')) return 'offline';
+  if (names.includes('online_access')) return 'online';
+  return null;
+}
+
+export function refreshTtl(kind: 'offline' | 'online'): number {
+  return kind === 'offline' ? refreshTokenTtl() : Math.min(ONLINE_REFRESH_TTL_SECONDS, refreshTokenTtl());
+}
+
+export async function authorizationCodeGrant(call: OAuthCall, client: OAuthClient, form: OAuthParams): Promise<TokenResponseBody> {
+  const code = form.get('code');
+  if (code === null) throw new InvalidRequest('code is required');
+  const redirectUri = form.get('redirect_uri');
+  if (redirectUri === null) throw new InvalidRequest('redirect_uri is required and must equal the one sent to /oauth/authorize (RFC 6749 §4.1.3)');
+  const verifier = form.get('code_verifier');
+
+  const db = getDb();
+  const codeHash = sha256(code);
+  const stored = await db.authCode.findUnique({ where: { codeHash } });
+  if (!stored) throw new InvalidGrant('the authorization code is not valid (unknown, mistyped, or from another server)');
+  const grant = await findGrant(stored.grantId);
+  if (!grant || grant.sandboxId !== call.sandboxId) throw new InvalidGrant('the authorization code is not valid');
+  call.audit.userId = grant.userId;
+  call.audit.patientId = grant.context.patient;
+  call.audit.launchId = grant.launchId;
+  if (stored.clientId !== client.clientId) throw new InvalidGrant('the authorization code was issued to another client (RFC 6749 §4.1.3)');
+  if (stored.expiresAt.getTime() <= Date.now()) throw new InvalidGrant('the authorization code has expired (codes live 60 seconds): start the authorization again');
+
+  // Single use, atomically: only one request can flip `used` (RFC 6749 §4.1.2).
+  const taken = await db.authCode.updateMany({ where: { codeHash, used: false }, data: { used: true } });
+  if (taken.count === 0) {
+    await revokeGrant(grant.id);
+    throw new InvalidGrant('the authorization code was already used; every token issued with it has been revoked (RFC 6749 §4.1.2)', { flags: ['code-replay'] });
+  }
+  if (grant.revoked) throw new InvalidGrant('the authorization grant has been revoked');
+  if (redirectUri !== stored.redirectUri) throw new InvalidGrant('redirect_uri does not match the one sent to /oauth/authorize (RFC 6749 §4.1.3)');
+
+  // PKCE for every client type, confidential ones included (RFC 7636 §4.6; RFC 9700 §2.1.1; checklist #55).
+  if (stored.codeChallenge) {
+    if (verifier === null) throw new InvalidGrant('code_verifier is required: the authorization request carried a code_challenge (RFC 7636 §4.5)');
+    if (!VERIFIER.test(verifier)) throw new InvalidGrant('code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636 §4.1)');
+    const computed = createHash('sha256').update(verifier, 'ascii').digest('base64url');
+    if (!constantTimeEqual(computed, stored.codeChallenge)) {
+      throw new InvalidGrant('code_verifier does not match the code_challenge (BASE64URL(SHA256(code_verifier)) must equal it; RFC 7636 §4.6)');
+    }
+  } else if (verifier !== null) {
+    // A verifier for a code without a challenge is a PKCE downgrade attempt (RFC 9700 §2.1.1).
+    throw new InvalidGrant('code_verifier was sent, but the authorization request had no code_challenge');
+  }
+
+  const scope = grant.scope;
+  const parsed = parseScopeString(scope).scopes;
+  const kind = refreshKind(scope);
+  const openid = parsed.some((s) => s.kind === 'identity' && s.name === 'openid');
+  call.audit.scopes = scope;
+  const issued = await issueTokens({
+    sandboxId: call.sandboxId,
+    client,
+    grantId: grant.id,
+    userId: grant.userId,
+    context: grant.context,
+    launchId: grant.launchId,
+    scope,
+    accessTtlSeconds: grant.context.accessTtlSeconds ?? accessTokenTtl(),
+    issuer: call.issuer,
+    fhirBase: call.fhirBase,
+    refresh: kind && client.grantTypes.includes('refresh_token') ? { scope, ttlSeconds: refreshTtl(kind), parentId: null } : null,
+    idToken: openid ? { nonce: stored.nonce } : null,
+  });
+  call.audit.detail = `issued access token ${issued.accessJti.slice(0, 8)}…${issued.refreshId ? ' + refresh token' : ''}${openid ? ' + id_token' : ''}`;
+  return issued.body;
+}

@@ -1,0 +1,47 @@
+/**
+ * grant_type=client_credentials for backend services: private_key_jwt only, system/ scopes within
+ * the client's pre-authorisation, short-lived tokens, no refresh token
+ * (SMART App Launch 2.2 §backend-services; checklist #138–#146, #179).
+ */
+import { formatScope, formatScopes, intersectScopes, parseScopeString } from '../../shared/scopes';
+import type { OAuthClient } from '../clients';
+import { clientAllowedScopes } from '../clients';
+import { accessTokenTtl, BACKEND_TOKEN_TTL_SECONDS } from '../config';
+import type { OAuthCall } from '../endpoint';
+import { InvalidScope, UnauthorizedClient } from '../errors';
+import type { OAuthParams } from '../http';
+import type { TokenResponseBody } from '../tokens';
+import { issueTokens } from '../tokens';
+import type { TokenEndpointAuthMethod } from '../clients';
+
+export async function clientCredentialsGrant(call: OAuthCall, client: OAuthClient, method: TokenEndpointAuthMethod, form: OAuthParams): Promise<TokenResponseBody> {
+  if (method !== 'private_key_jwt') throw new UnauthorizedClient('client_credentials requires private_key_jwt client authentication (SMART App Launch 2.2 §backend-services)');
+  const requested = form.get('scope');
+  if (requested === null) throw new InvalidScope('scope is required for client_credentials, e.g. "system/*.rs" (SMART App Launch 2.2 §backend-services)');
+  const parsed = parseScopeString(requested);
+  if (parsed.errors.length) throw new InvalidScope(parsed.errors.map((e) => e.reason).join('; '));
+  const notSystem = parsed.scopes.find((s) => s.kind !== 'resource' || s.context !== 'system');
+  if (notSystem) throw new InvalidScope(`'${formatScope(notSystem)}' cannot be granted to a backend client: only system/ scopes (SMART App Launch 2.2 §backend-services)`);
+
+  // Down-scope to the pre-authorisation and return what was actually granted (checklist #142, #179).
+  const granted = intersectScopes(parsed.scopes, clientAllowedScopes(client));
+  if (granted.length === 0) throw new InvalidScope(`none of the requested scopes is pre-authorised for client '${client.clientId}' (pre-authorised: ${client.scope || '(none)'})`);
+  const scope = formatScopes(granted);
+  call.audit.scopes = scope;
+  const issued = await issueTokens({
+    sandboxId: call.sandboxId,
+    client,
+    grantId: null,
+    userId: null,
+    context: { patient: null, encounter: null, fhirUser: null, launchKind: 'backend' },
+    launchId: null,
+    scope,
+    accessTtlSeconds: Math.min(BACKEND_TOKEN_TTL_SECONDS, accessTokenTtl()),
+    issuer: call.issuer,
+    fhirBase: call.fhirBase,
+    refresh: null, // SHOULD NOT issue refresh tokens to backend services (checklist #92)
+    idToken: null,
+  });
+  call.audit.detail = `issued backend access token ${issued.accessJti.slice(0, 8)}…${scope !== requested.trim() ? ` (requested: ${requested.slice(0, 300)})` : ''}`;
+  return issued.body;
+}

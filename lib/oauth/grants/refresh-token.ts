@@ -1,0 +1,78 @@
+/**
+ * grant_type=refresh_token (RFC 6749 §6; SMART App Launch 2.2 §app-launch "refresh access token";
+ * RFC 9700 §4.14; checklist #84–#90, #177). Refresh tokens rotate on every use; a rotated token
+ * used again revokes the whole grant and flags 'refresh-replay'. `scope` may narrow, never widen.
+ */
+import { formatScopes, narrowScopes, parseScopeString } from '../../shared/scopes';
+import { getDb } from '../../db';
+import type { OAuthClient } from '../clients';
+import { accessTokenTtl } from '../config';
+import { sha256 } from '../crypto';
+import type { OAuthCall } from '../endpoint';
+import { InvalidGrant, InvalidRequest, InvalidScope } from '../errors';
+import { findGrant, revokeGrant } from '../grants';
+import type { OAuthParams } from '../http';
+import type { TokenResponseBody } from '../tokens';
+import { issueTokens } from '../tokens';
+import { refreshKind, refreshTtl } from './authorization-code';
+
+export async function refreshTokenGrant(call: OAuthCall, client: OAuthClient, form: OAuthParams): Promise<TokenResponseBody> {
+  const presented = form.get('refresh_token');
+  if (presented === null) throw new InvalidRequest('refresh_token is required');
+  const db = getDb();
+  const row = await db.token.findUnique({ where: { tokenHash: sha256(presented) } });
+  if (!row || row.kind !== 'refresh' || row.sandboxId !== call.sandboxId) throw new InvalidGrant('the refresh token is not valid (unknown or mistyped)');
+  call.audit.userId = row.userId;
+  call.audit.patientId = row.patientId;
+  // Bound to the client it was issued to (SMART App Launch 2.2 §app-launch; checklist #84).
+  if (row.clientId !== client.clientId) throw new InvalidGrant('the refresh token was issued to another client');
+  const grant = row.grantId ? await findGrant(row.grantId) : null;
+  if (!grant) throw new InvalidGrant('the refresh token is not valid');
+  call.audit.launchId = grant.launchId;
+  if (row.rotated) {
+    // Reuse of a rotated token: either the client or an attacker holds a stolen copy (RFC 9700 §4.14.2).
+    await revokeGrant(grant.id);
+    throw new InvalidGrant('the refresh token was already used and replaced by a newer one; the grant has been revoked (RFC 9700 §4.14.2)', { flags: ['refresh-replay'] });
+  }
+  if (row.revoked || grant.revoked) throw new InvalidGrant('the refresh token has been revoked');
+  if (row.expiresAt.getTime() <= Date.now()) throw new InvalidGrant('the refresh token has expired: authorize again');
+
+  // Narrowing (RFC 6749 §6): the new access token gets the requested subset; the refresh token keeps its scope.
+  const original = parseScopeString(row.scope).scopes;
+  let scope = row.scope;
+  const requested = form.get('scope');
+  if (requested !== null) {
+    const parsed = parseScopeString(requested);
+    if (parsed.errors.length) throw new InvalidScope(parsed.errors.map((e) => e.reason).join('; '));
+    const narrowed = narrowScopes(original, parsed.scopes);
+    if (!narrowed.ok) throw new InvalidScope(`scope may only narrow the original grant; not granted before: ${formatScopes(narrowed.uncovered)} (RFC 6749 §6)`);
+    scope = formatScopes(narrowed.scopes);
+  }
+
+  // Rotate atomically: only one request can retire this token.
+  const taken = await db.token.updateMany({ where: { id: row.id, rotated: false, revoked: false }, data: { rotated: true } });
+  if (taken.count === 0) {
+    await revokeGrant(grant.id);
+    throw new InvalidGrant('the refresh token was already used and replaced by a newer one; the grant has been revoked (RFC 9700 §4.14.2)', { flags: ['refresh-replay'] });
+  }
+
+  const kind = refreshKind(row.scope) ?? 'offline';
+  call.audit.scopes = scope;
+  const issued = await issueTokens({
+    sandboxId: call.sandboxId,
+    client,
+    grantId: grant.id,
+    userId: row.userId,
+    context: grant.context,
+    launchId: grant.launchId,
+    scope,
+    accessTtlSeconds: grant.context.accessTtlSeconds ?? accessTokenTtl(),
+    issuer: call.issuer,
+    fhirBase: call.fhirBase,
+    // A fresh lifetime on every refresh (ONC: renewable without re-authorisation; checklist #91).
+    refresh: { scope: row.scope, ttlSeconds: refreshTtl(kind), parentId: row.id },
+    idToken: null,
+  });
+  call.audit.detail = `refresh token rotated; issued access token ${issued.accessJti.slice(0, 8)}…`;
+  return issued.body;
+}
