@@ -1,9 +1,9 @@
 // Adds a migration for both databases: `npm run db:diff -- <name>`. Needs a PostgreSQL server for
 // the PostgreSQL diff (TEST_DATABASE_URL or the throwaway cluster started by scripts/lib/pg-cluster.mjs).
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeSchemas } from './prisma-schemas.mjs';
-import { diffMigrationsToSchema, migrationsDir } from './lib/schema-engine.mjs';
+import { writeSchemas, schemaPath } from './prisma-schemas.mjs';
+import { diffMigrationsToSchema, migrationsDir, snapshotPath } from './lib/schema-engine.mjs';
 import { startCluster } from './lib/pg-cluster.mjs';
 import { tmpdir } from 'node:os';
 
@@ -23,12 +23,14 @@ try {
     const sql = await diffMigrationsToSchema(target);
     if (!sql.trim() || /^-- This is an empty migration/.test(sql.trim())) {
       console.log(`${target.kind}: schema matches the migrations`);
+      writeFileSync(snapshotPath(target.kind), readFileSync(schemaPath(target.kind), 'utf8'));
       continue;
     }
     const dir = join(migrationsDir(target.kind), `${stamp}_${name}`);
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'migration.sql'), sql);
     writeFileSync(join(migrationsDir(target.kind), 'migration_lock.toml'), `provider = "${target.kind}"\n`);
+    writeFileSync(snapshotPath(target.kind), readFileSync(schemaPath(target.kind), 'utf8'));
     console.log(`${target.kind}: wrote ${dir}`);
   }
 } finally {

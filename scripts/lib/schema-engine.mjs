@@ -113,12 +113,20 @@ function describe(err) {
   return typeof err === 'object' && err && 'message' in err ? err.message : JSON.stringify(err);
 }
 
+/** The schema the checked-in migrations of a provider lead to. */
+export function snapshotPath(kind) {
+  return join(migrationsDir(kind), 'schema.snapshot.prisma');
+}
+
 /** SQL that takes a database with the checked-in migrations to the current schema ('' if none). */
 export async function diffMigrationsToSchema(target) {
+  // The migrations folder keeps a snapshot of the schema it leads to; the next migration is
+  // the diff between two datamodels, which needs no shadow database (the wasm engine cannot
+  // create one on SQLite, and cannot introspect PostgreSQL: "Column type 'char'").
+  const snapshot = snapshotPath(target.kind);
   const { engine, schema } = await openEngine(target);
   try {
-    const list = readMigrations(target.kind);
-    const from = list.migrationDirectories.length ? { tag: 'migrations', ...list } : { tag: 'empty' };
+    const from = existsSync(snapshot) ? { tag: 'schemaDatamodel', files: [{ path: schemaPath(target.kind), content: readFileSync(snapshot, 'utf8') }] } : { tag: 'empty' };
     const res = await engine.diff({
       from,
       to: { tag: 'schemaDatamodel', files: [{ path: schemaPath(target.kind), content: schema }] },

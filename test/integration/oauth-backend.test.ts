@@ -34,7 +34,8 @@ function assertionAuth(privateKey: CryptoKey, kid: string): oauth.ClientAuth {
   return oauth.PrivateKeyJwt(
     { key: privateKey, kid },
     {
-      [oauth.modifyAssertion]: (_header, payload) => {
+      [oauth.modifyAssertion]: (header, payload) => {
+        header.typ = 'JWT';
         payload.aud = as.token_endpoint;
       },
     },
