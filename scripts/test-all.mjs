@@ -36,10 +36,11 @@ function skip(name, reason) {
   }
 }
 
+// The build comes first: it writes the route types (.next/types) the type check validates.
+const built = step('build', bin('next'), ['build'], { NEXT_DIST_DIR: '.next' });
 step('typecheck', bin('tsc'), ['--noEmit']);
 step('lint', bin('eslint'), ['.', '--max-warnings=0']);
 step('unit', bin('vitest'), ['run', '--project', 'unit']);
-const built = step('build', bin('next'), ['build'], { NEXT_DIST_DIR: '.next' });
 
 if (built) {
   step('integration (SQLite)', bin('vitest'), ['run', '--project', 'integration'], { TEST_DB: 'sqlite' });
