@@ -1,0 +1,7 @@
+import { handleInteractionConsent } from '#lib/auth/interaction-handlers';
+
+type Context = { params: Promise<{ id: string }> };
+
+export async function POST(req: Request, ctx: Context): Promise<Response> {
+  return handleInteractionConsent(req, (await ctx.params).id);
+}

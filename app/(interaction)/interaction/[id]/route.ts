@@ -1,0 +1,9 @@
+import { handleInteractionPage } from '#lib/auth/interaction-handlers';
+
+type Context = { params: Promise<{ id: string }> };
+
+export const dynamic = 'force-dynamic';
+
+export async function GET(req: Request, ctx: Context): Promise<Response> {
+  return handleInteractionPage(req, (await ctx.params).id);
+}

@@ -1,0 +1,36 @@
+'use server';
+
+import { headers } from 'next/headers';
+import { findPatients, previewPatient } from '#lib/launcher/directory';
+import type { PatientPreview } from '#lib/launcher/directory';
+import { createShareLink } from '#lib/launcher/share-links';
+import { launchConfigSchema } from '#lib/launcher/launch-config';
+import { originFromHeaders } from '#lib/launcher/origin';
+import { registerAdHocApp, startLaunch } from '#lib/launcher/start-launch';
+import type { LaunchStart } from '#lib/launcher/start-launch';
+import type { PatientSearch, PatientSummary } from '#lib/smart/patient-directory';
+
+// Server actions of the launcher page: thin adapters onto lib/launcher.
+
+export async function searchPatientsAction(search: PatientSearch): Promise<PatientSummary[]> {
+  return findPatients(search);
+}
+
+export async function previewPatientAction(patientId: string): Promise<PatientPreview | null> {
+  return previewPatient(patientId);
+}
+
+export async function startLaunchAction(config: unknown): Promise<LaunchStart> {
+  return startLaunch(config, originFromHeaders(await headers()));
+}
+
+export async function registerAdHocAppAction(input: { name?: string; launchUrl: string; redirectUri: string }) {
+  return registerAdHocApp(input);
+}
+
+export async function createShareLinkAction(config: unknown): Promise<{ ok: true; url: string } | { ok: false; error: string }> {
+  const parsed = launchConfigSchema.safeParse(config);
+  if (!parsed.success) return { ok: false, error: 'The configuration is incomplete.' };
+  const code = await createShareLink(parsed.data);
+  return { ok: true, url: `${originFromHeaders(await headers())}/l/${code}` };
+}

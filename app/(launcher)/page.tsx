@@ -1,0 +1,45 @@
+import { headers } from 'next/headers';
+import { findPatients, listLauncherClients, listLauncherUsers } from '#lib/launcher/directory';
+import { originFromHeaders } from '#lib/launcher/origin';
+import { ensureSampleAppClient } from '#lib/launcher/sample-app';
+import { findShareLink } from '#lib/launcher/share-links';
+import { LauncherClient } from './launcher-client';
+
+export const dynamic = 'force-dynamic';
+
+export default async function LauncherPage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
+  const origin = originFromHeaders(await headers());
+  await ensureSampleAppClient(origin);
+  const share = (await searchParams).share;
+  const shareCode = typeof share === 'string' ? share : null;
+  const [clients, users, patients, shared] = await Promise.all([
+    listLauncherClients(),
+    listLauncherUsers(),
+    findPatients({ limit: 30 }),
+    shareCode ? findShareLink(shareCode) : Promise.resolve(null),
+  ]);
+  return (
+    <>
+      <nav className="top">
+        <strong>SMART Sandbox</strong>
+        <a href="/">Launcher</a>
+        <a href="/console">Console</a>
+        <a href="/fhir/.well-known/smart-configuration">SMART configuration</a>
+        <span className="muted-on-dark">FHIR base: {origin}/fhir</span>
+      </nav>
+      <main>
+        <h1>Launch a SMART app</h1>
+        <p className="muted">Pick an app, a launch type and a patient, then launch. Everything here is synthetic: no real PHI.</p>
+        {shareCode && !shared ? <p className="error" role="alert">This shared launch link is unknown or no longer valid.</p> : null}
+        <LauncherClient
+          origin={origin}
+          clients={clients}
+          practitioners={users.practitioners}
+          patientPersonas={users.patients}
+          initialPatients={patients}
+          shared={shared}
+        />
+      </main>
+    </>
+  );
+}

@@ -1,0 +1,11 @@
+import NextAuth from 'next-auth';
+import { getAuthOptions } from '#lib/auth/options';
+
+type Context = { params: Promise<{ nextauth: string[] }> };
+
+// The options are built per request: the secret may come from the database (lib/auth/secret.ts).
+async function handler(req: Request, ctx: Context): Promise<Response> {
+  return (NextAuth as unknown as (req: Request, ctx: Context, options: unknown) => Promise<Response>)(req, ctx, await getAuthOptions());
+}
+
+export { handler as GET, handler as POST };

@@ -1,0 +1,80 @@
+import { headers } from 'next/headers';
+import { notFound } from 'next/navigation';
+import { getEhrFrame } from '#lib/launcher/ehr-frame';
+import { originFromHeaders } from '#lib/launcher/origin';
+import { describeSimulatedError } from '#lib/launcher/simulated-errors';
+
+export const dynamic = 'force-dynamic';
+
+function age(birthDate: string | null): string {
+  if (!birthDate) return '';
+  const born = new Date(`${birthDate.slice(0, 10)}T00:00:00Z`);
+  if (Number.isNaN(born.getTime())) return '';
+  const now = new Date();
+  let years = now.getUTCFullYear() - born.getUTCFullYear();
+  if (now.getUTCMonth() < born.getUTCMonth() || (now.getUTCMonth() === born.getUTCMonth() && now.getUTCDate() < born.getUTCDate())) years--;
+  return ` (${years} y)`;
+}
+
+// The mock EHR: chrome, patient banner, and the app in an iframe opened at its launch URL with
+// iss and launch (SMART App Launch 2.2 §launch-app-ehr-launch; checklist #155, #158).
+export default async function EhrFramePage({ params }: { params: Promise<{ launchId: string }> }) {
+  const { launchId } = await params;
+  const frame = await getEhrFrame(launchId, originFromHeaders(await headers()));
+  if (!frame) notFound();
+  const b = frame.banner;
+  return (
+    <div className="ehr">
+      <header className="ehr-chrome">
+        <strong>Riverbend EHR</strong>
+        <span className="muted-on-dark">SMART Sandbox mock EHR</span>
+        <span className="ehr-user">{frame.user ? `${frame.user.name}` : 'No EHR user'}</span>
+        <a href="/">Back to launcher</a>
+      </header>
+      {b ? (
+        <section className="patient-banner" aria-label="Patient banner" data-testid="patient-banner">
+          <strong className="patient-name" data-testid="banner-name">
+            {b.name}
+          </strong>
+          <span>
+            DOB <b>{b.birthDate ?? 'unknown'}</b>
+            {age(b.birthDate)}
+          </span>
+          <span>
+            Sex <b>{b.gender ?? 'unknown'}</b>
+          </span>
+          <span>
+            MRN <b>{b.mrn ?? '—'}</b>
+          </span>
+          <span className={b.allergies.length ? 'badge danger' : 'badge'} title={b.allergies.join(', ')}>
+            {b.allergies.length ? `Allergies (${b.allergies.length}): ${b.allergies.slice(0, 3).join(', ')}${b.allergies.length > 3 ? '…' : ''}` : 'NKA'}
+          </span>
+          {b.deceased ? <span className="badge danger">Deceased</span> : null}
+          {frame.encounter ? (
+            <span className="muted">
+              Encounter {frame.encounter.start?.slice(0, 10) ?? ''} · {frame.encounter.description}
+            </span>
+          ) : null}
+        </section>
+      ) : null}
+      <div className="ehr-body">
+        <aside className="ehr-nav" aria-label="EHR navigation">
+          <p>Chart</p>
+          <p>Results</p>
+          <p>Medications</p>
+          <p className="active">{frame.clientName}</p>
+          {frame.options.simulatedError ? <p className="error">Simulated: {describeSimulatedError(frame.options.simulatedError)}</p> : null}
+          {frame.stale ? <p className="muted">This launch was already used. Launch again from the launcher to get a new one.</p> : null}
+        </aside>
+        <iframe
+          className="ehr-app"
+          title={frame.clientName}
+          src={frame.appUrl}
+          sandbox="allow-forms allow-scripts allow-same-origin allow-popups allow-popups-to-escape-sandbox allow-modals allow-downloads"
+          allow="clipboard-write"
+          referrerPolicy="no-referrer"
+        />
+      </div>
+    </div>
+  );
+}

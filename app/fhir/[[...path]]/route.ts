@@ -1,0 +1,6 @@
+// FHIR R4 API: one framework-free handler (lib/fhir/router.ts) for every method.
+export { handleFhirRequest as GET } from '#lib/fhir/router';
+export { handleFhirRequest as POST } from '#lib/fhir/router';
+export { handleFhirRequest as PUT } from '#lib/fhir/router';
+export { handleFhirRequest as DELETE } from '#lib/fhir/router';
+export { handleFhirRequest as OPTIONS } from '#lib/fhir/router';

@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_LAUNCH_OPTIONS } from '../launcher/launch-config';
+import { decideStep } from './interaction-flow';
+import type { InteractionDetails } from './interaction-port';
+import type { PersonaSession } from './session';
+
+function interaction(patch: Partial<InteractionDetails> = {}): InteractionDetails {
+  return {
+    id: 'i1',
+    clientId: 'app',
+    clientName: 'App',
+    requestedScope: 'launch/patient openid fhirUser patient/*.rs',
+    droppedScopes: [],
+    launchId: null,
+    patientId: null,
+    encounterId: null,
+    userFhirUser: null,
+    options: DEFAULT_LAUNCH_OPTIONS,
+    needsPatient: true,
+    needsEncounter: false,
+    ...patch,
+  };
+}
+
+const doctor: PersonaSession = { kind: 'practitioner', fhirUser: 'Practitioner/p1', name: 'Dr', sid: 's1' };
+const patient: PersonaSession = { kind: 'patient', fhirUser: 'Patient/a', name: 'Pat', sid: 's2' };
+
+describe('interaction steps', () => {
+  it('asks to sign in first', () => {
+    expect(decideStep(interaction(), null, {}).kind).toBe('login');
+  });
+
+  it('a practitioner picks a patient, then consents for that patient', () => {
+    expect(decideStep(interaction(), doctor, {})).toEqual({ kind: 'patient' });
+    expect(decideStep(interaction(), doctor, { patient: 'x' })).toEqual({ kind: 'consent', patientId: 'x', encounterId: null });
+  });
+
+  it('a patient is their own patient context and sees no picker', () => {
+    expect(decideStep(interaction(), patient, { patient: 'someone-else' })).toEqual({ kind: 'consent', patientId: 'a', encounterId: null });
+  });
+
+  it('patient/ scopes need a patient even without launch/patient', () => {
+    expect(decideStep(interaction({ requestedScope: 'openid patient/Observation.rs', needsPatient: false }), doctor, {}).kind).toBe('patient');
+  });
+
+  it('the EHR launch context is kept and cannot be changed by the query string', () => {
+    const ehr = interaction({ patientId: 'ctx', needsPatient: false, launchId: 'L' });
+    expect(decideStep(ehr, doctor, { patient: 'other' })).toEqual({ kind: 'consent', patientId: 'ctx', encounterId: null });
+  });
+
+  it('refuses a patient signing in to another patient’s launch', () => {
+    const ehr = interaction({ patientId: 'ctx', needsPatient: false, launchId: 'L' });
+    expect(decideStep(ehr, patient, {}).kind).toBe('refused');
+  });
+
+  it('asks another user to switch when the launch was made for a given EHR user', () => {
+    const ehr = interaction({ patientId: 'ctx', needsPatient: false, launchId: 'L', userFhirUser: 'Practitioner/p2' });
+    const step = decideStep(ehr, doctor, {});
+    expect(step.kind).toBe('login');
+    expect(step.kind === 'login' && step.message).toContain('Practitioner/p2');
+  });
+
+  it('launch/encounter adds an encounter picker, with "none" allowed', () => {
+    const it2 = interaction({ needsEncounter: true });
+    expect(decideStep(it2, doctor, { patient: 'x' })).toEqual({ kind: 'encounter', patientId: 'x' });
+    expect(decideStep(it2, doctor, { patient: 'x', encounter: 'e1' })).toEqual({ kind: 'consent', patientId: 'x', encounterId: 'e1' });
+    expect(decideStep(it2, doctor, { patient: 'x', encounter: 'none' })).toEqual({ kind: 'consent', patientId: 'x', encounterId: null });
+  });
+
+  it('no patient context when no patient scope is asked for', () => {
+    expect(decideStep(interaction({ requestedScope: 'openid fhirUser user/Patient.rs', needsPatient: false }), doctor, {})).toEqual({ kind: 'consent', patientId: null, encounterId: null });
+  });
+});

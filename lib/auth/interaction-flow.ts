@@ -1,0 +1,60 @@
+import { parseScopeString } from '../shared/scopes';
+import type { InteractionDetails } from './interaction-port';
+import { parseFhirUser } from './personas';
+import type { PersonaSession } from './session';
+
+/** The screen an interaction shows next. */
+export type InteractionStep =
+  | { readonly kind: 'login'; readonly message?: string }
+  | { readonly kind: 'patient' }
+  | { readonly kind: 'encounter'; readonly patientId: string }
+  | { readonly kind: 'consent'; readonly patientId: string | null; readonly encounterId: string | null }
+  | { readonly kind: 'refused'; readonly message: string };
+
+/** What the user picked so far (query string on GET, hidden fields on the consent POST). */
+export interface InteractionSelection {
+  readonly patient?: string | null;
+  /** An encounter id, or 'none' to continue without one. */
+  readonly encounter?: string | null;
+}
+
+/** True when the request has patient/ resource scopes (a patient must then be in context, checklist #46). */
+export function hasPatientScopes(scope: string): boolean {
+  return parseScopeString(scope).scopes.some((s) => s.kind === 'resource' && s.context === 'patient');
+}
+
+/**
+ * The next step of an interaction: sign in → (practitioners) pick a patient → pick an encounter →
+ * consent. Patients are their own patient context; an EHR launch's context is never changed here
+ * (SMART App Launch 2.2 §app-launch; checklist #46, #48, #157, #160).
+ */
+export function decideStep(interaction: InteractionDetails, session: PersonaSession | null, selection: InteractionSelection): InteractionStep {
+  if (!session) return { kind: 'login' };
+  const user = parseFhirUser(session.fhirUser);
+  if (!user) return { kind: 'login' };
+  // An EHR launch was made for one user (checklist #154): anyone else must switch user first.
+  if (interaction.userFhirUser && interaction.userFhirUser !== session.fhirUser) {
+    return { kind: 'login', message: `This launch was made for the EHR user ${interaction.userFhirUser}. Continue as that user, or sign in as them.` };
+  }
+  const needsPatient = interaction.needsPatient || hasPatientScopes(interaction.requestedScope);
+
+  let patientId: string | null = null;
+  if (interaction.patientId) {
+    if (user.kind === 'patient' && user.id !== interaction.patientId) {
+      return { kind: 'refused', message: 'This launch opens another patient’s record. Sign in as that patient, or as a practitioner.' };
+    }
+    patientId = interaction.patientId;
+  } else if (user.kind === 'patient') {
+    patientId = needsPatient || interaction.needsEncounter ? user.id : null;
+  } else if (needsPatient) {
+    if (!selection.patient) return { kind: 'patient' };
+    patientId = selection.patient;
+  }
+
+  let encounterId: string | null = interaction.encounterId;
+  if (!encounterId && interaction.needsEncounter && patientId) {
+    if (!selection.encounter) return { kind: 'encounter', patientId };
+    encounterId = selection.encounter === 'none' ? null : selection.encounter;
+  }
+  return { kind: 'consent', patientId, encounterId };
+}

@@ -1,0 +1,246 @@
+import { originOf } from '../http/origin';
+import { DEFAULT_SANDBOX_ID } from '../sandbox';
+import { findEncounter, findPatientSummary, listEncounters, searchPatients } from '../smart/patient-directory';
+import type { EncounterSummary, PatientSummary } from '../smart/patient-directory';
+import { approveAll, buildConsentModel, grantedScopeFrom, parseConsentForm } from './consent';
+import { BINDING_COOKIE, bindingCookie, createCsrfToken, isSameOriginPost, newBinding, verifyCsrfToken } from './csrf';
+import { htmlPage, seeOther } from './html';
+import { decideStep } from './interaction-flow';
+import type { InteractionSelection, InteractionStep } from './interaction-flow';
+import { InteractionNotFoundError } from '../oauth/interaction';
+import { OAuthError } from '../oauth/errors';
+import { finishInteraction, loadInteraction, rejectInteraction } from './interaction-port';
+import type { InteractionDetails } from './interaction-port';
+import { consentView, encounterPickerView, errorView, loginView, patientPickerView, whoHeader } from './interaction-views';
+import { findPersonaByFhirUser, listFeaturedPersonas, verifyPersonaCredentials } from './personas';
+import type { Persona } from './personas';
+import { clearSessionCookie, createSessionCookie, parseCookies, readPersonaSession, useSecureCookies } from './session';
+import type { PersonaSession } from './session';
+
+/**
+ * The resource owner's screens behind /oauth/authorize (SMART App Launch 2.2 §app-launch;
+ * checklist #47, #48, #50, #51, #159): framework-free Request → Response handlers that
+ * app/(interaction)/interaction/[id]/** re-exports.
+ */
+
+const SANDBOX = DEFAULT_SANDBOX_ID;
+const ID_PATTERN = /^[A-Za-z0-9_-]{8,200}$/;
+const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
+const LOGIN_ERRORS: Record<string, string> = {
+  credentials: 'Unknown username or wrong password.',
+  csrf: 'The form expired. Please try again.',
+};
+
+function expiredPage(): Response {
+  return htmlPage(errorView('This authorization request has expired', 'The sign-in link is unknown, expired or already used.'), { title: 'Expired', status: 400 });
+}
+
+function forbiddenPost(): Response {
+  return htmlPage(errorView('Request refused', 'This form was not submitted from the sandbox’s own pages.'), { title: 'Refused', status: 403 });
+}
+
+function page(id: string): string {
+  return `/interaction/${encodeURIComponent(id)}`;
+}
+
+async function readForm(req: Request): Promise<URLSearchParams> {
+  const type = req.headers.get('content-type') ?? '';
+  if (!type.startsWith('application/x-www-form-urlencoded')) return new URLSearchParams();
+  const text = await req.text();
+  return text.length > 64 * 1024 ? new URLSearchParams() : new URLSearchParams(text);
+}
+
+function fhirIdOrNull(value: string | null | undefined): string | null {
+  return value && FHIR_ID.test(value) ? value : null;
+}
+
+interface Resolved {
+  readonly step: InteractionStep;
+  readonly patient: PatientSummary | null;
+  readonly encounter: EncounterSummary | null;
+  readonly problem: string | null;
+}
+
+/** Decides the step and checks that the chosen patient and encounter exist and belong together. */
+async function resolveStep(interaction: InteractionDetails, session: PersonaSession | null, selection: InteractionSelection): Promise<Resolved> {
+  let problem: string | null = null;
+  let sel = selection;
+  if (sel.patient && !interaction.patientId) {
+    if (!fhirIdOrNull(sel.patient) || !(await findPatientSummary(SANDBOX, sel.patient))) {
+      problem = 'That patient does not exist (any more). Choose another one.';
+      sel = {};
+    }
+  }
+  let step = decideStep(interaction, session, sel);
+  if (step.kind === 'consent' && step.encounterId && step.encounterId !== interaction.encounterId) {
+    const encounter = fhirIdOrNull(step.encounterId) ? await findEncounter(SANDBOX, step.encounterId) : null;
+    if (!encounter || encounter.patientId !== step.patientId) {
+      problem = 'That encounter does not belong to the chosen patient.';
+      step = { kind: 'encounter', patientId: step.patientId ?? '' };
+    }
+  }
+  const patientId = step.kind === 'consent' ? step.patientId : step.kind === 'encounter' ? step.patientId : null;
+  const patient = patientId ? await findPatientSummary(SANDBOX, patientId) : null;
+  if (patientId && !patient) {
+    return { step: { kind: 'refused', message: 'The patient of this launch no longer exists.' }, patient: null, encounter: null, problem };
+  }
+  const encounter = step.kind === 'consent' && step.encounterId ? await findEncounter(SANDBOX, step.encounterId) : null;
+  return { step, patient, encounter, problem };
+}
+
+/** The redirect URL, or an error page when the authorization server refuses the result (its message says why). */
+async function redirectOrError(produce: () => Promise<string>, cookies: readonly string[] = []): Promise<Response> {
+  let location: string;
+  try {
+    location = await produce();
+  } catch (err) {
+    if (err instanceof InteractionNotFoundError) return expiredPage();
+    const message = err instanceof OAuthError ? err.message : 'The authorization server could not complete this request.';
+    if (!(err instanceof OAuthError)) console.error('interaction: completing failed', err);
+    return htmlPage(errorView('The app cannot be authorized', message), { title: 'Error', status: 400, setCookies: cookies });
+  }
+  return seeOther(location, cookies);
+}
+
+function completeWith(interaction: InteractionDetails, session: PersonaSession, step: Extract<InteractionStep, { kind: 'consent' }>, grantedScope: string): Promise<string> {
+  return finishInteraction(interaction.id, {
+    userId: session.fhirUser,
+    fhirUser: session.fhirUser,
+    ...(step.patientId ? { patientId: step.patientId } : {}),
+    ...(step.encounterId ? { encounterId: step.encounterId } : {}),
+    grantedScope,
+    sessionId: session.sid,
+  });
+}
+
+/** GET /interaction/{id}: the next screen of the interaction (or straight on, with skip sign-in / skip consent). */
+export async function handleInteractionPage(req: Request, id: string): Promise<Response> {
+  if (!ID_PATTERN.test(id)) return expiredPage();
+  const interaction = await loadInteraction(id);
+  if (!interaction) return expiredPage();
+  const url = new URL(req.url);
+  const cookies: string[] = [];
+
+  let binding = parseCookies(req.headers.get('cookie')).get(BINDING_COOKIE) ?? '';
+  if (!binding) {
+    binding = newBinding();
+    cookies.push(bindingCookie(binding, useSecureCookies()));
+  }
+
+  let session = await readPersonaSession(req);
+  let launchUser: Persona | null = null;
+  if (interaction.userFhirUser) launchUser = await findPersonaByFhirUser(SANDBOX, interaction.userFhirUser);
+  // Skip sign-in: the EHR user is already signed in to the EHR (SSO, checklist #159).
+  if (!session && interaction.options.skipLogin && launchUser) {
+    const signedIn = await createSessionCookie(launchUser);
+    cookies.push(signedIn.cookie);
+    session = signedIn.session;
+  }
+
+  const selection: InteractionSelection = { patient: url.searchParams.get('patient'), encounter: url.searchParams.get('encounter') };
+  const { step, patient, encounter, problem } = await resolveStep(interaction, session, selection);
+  const logoutCsrf = session ? await createCsrfToken('logout', id, binding, session.sid) : null;
+  const header = whoHeader(id, session, logoutCsrf);
+
+  switch (step.kind) {
+    case 'login': {
+      const errorKey = url.searchParams.get('error') ?? '';
+      const body = loginView({
+        interaction,
+        personas: await listFeaturedPersonas(SANDBOX, { practitioners: 4, patients: 4 }),
+        launchUser,
+        csrf: await createCsrfToken('login', id, binding),
+        error: (Object.hasOwn(LOGIN_ERRORS, errorKey) ? LOGIN_ERRORS[errorKey] : undefined) ?? step.message ?? null,
+        username: (url.searchParams.get('username') ?? '').slice(0, 200),
+      });
+      return htmlPage(body, { title: 'Sign in', header, setCookies: cookies });
+    }
+    case 'patient': {
+      const query = {
+        name: (url.searchParams.get('name') ?? '').slice(0, 200),
+        birthdate: (url.searchParams.get('birthdate') ?? '').slice(0, 10),
+        identifier: (url.searchParams.get('identifier') ?? '').slice(0, 200),
+      };
+      const searched = Boolean(query.name || query.birthdate || query.identifier);
+      const results = await searchPatients(SANDBOX, { ...query, limit: 25 });
+      return htmlPage(patientPickerView({ interaction, query, results, searched, error: problem }), { title: 'Choose a patient', header, setCookies: cookies });
+    }
+    case 'encounter': {
+      if (!patient) return expiredPage();
+      const encounters = await listEncounters(SANDBOX, patient.id, 50);
+      return htmlPage(encounterPickerView({ interaction, patient, encounters }), { title: 'Choose an encounter', header, setCookies: cookies });
+    }
+    case 'consent': {
+      if (!session) return expiredPage();
+      const model = buildConsentModel(interaction.requestedScope);
+      if (interaction.options.skipConsent) {
+        const granted = grantedScopeFrom(interaction.requestedScope, approveAll(model));
+        const signedIn = session;
+        return redirectOrError(() => completeWith(interaction, signedIn, step, granted), cookies);
+      }
+      const csrf = await createCsrfToken('consent', id, binding, session.sid);
+      return htmlPage(consentView({ interaction, session, model, patient, encounter, csrf }), { title: 'Allow access', header, setCookies: cookies });
+    }
+    case 'refused':
+      return htmlPage(errorView('This sign-in cannot continue', step.message), { title: 'Refused', header, status: 403, setCookies: cookies });
+  }
+}
+
+/** POST /interaction/{id}/login: a one-click persona or username/password; 303 back to the interaction. */
+export async function handleInteractionLogin(req: Request, id: string): Promise<Response> {
+  if (!ID_PATTERN.test(id)) return expiredPage();
+  if (!isSameOriginPost(req, originOf(req))) return forbiddenPost();
+  const form = await readForm(req);
+  const binding = parseCookies(req.headers.get('cookie')).get(BINDING_COOKIE) ?? '';
+  if (!(await verifyCsrfToken(form.get('csrf') ?? '', 'login', id, binding))) return seeOther(`${page(id)}?error=csrf`);
+  const interaction = await loadInteraction(id);
+  if (!interaction) return expiredPage();
+
+  let persona: Persona | null = null;
+  const oneClick = form.get('persona');
+  const username = (form.get('username') ?? '').slice(0, 200);
+  // One-click personas need no password: the sandbox password is public anyway.
+  if (oneClick) persona = await findPersonaByFhirUser(SANDBOX, oneClick);
+  else persona = await verifyPersonaCredentials(SANDBOX, username, form.get('password') ?? '');
+  if (!persona) return seeOther(`${page(id)}?error=credentials&username=${encodeURIComponent(username)}`);
+  const { cookie } = await createSessionCookie(persona);
+  return seeOther(page(id), [cookie]);
+}
+
+/** POST /interaction/{id}/logout: signs the persona out and shows the sign-in screen again. */
+export async function handleInteractionLogout(req: Request, id: string): Promise<Response> {
+  if (!ID_PATTERN.test(id)) return expiredPage();
+  if (!isSameOriginPost(req, originOf(req))) return forbiddenPost();
+  const form = await readForm(req);
+  const binding = parseCookies(req.headers.get('cookie')).get(BINDING_COOKIE) ?? '';
+  const session = await readPersonaSession(req);
+  if (session && !(await verifyCsrfToken(form.get('csrf') ?? '', 'logout', id, binding, session.sid))) return seeOther(page(id));
+  return seeOther(page(id), [clearSessionCookie()]);
+}
+
+/** POST /interaction/{id}/consent: Allow (code) or Deny (access_denied); 303 to the app's redirect_uri. */
+export async function handleInteractionConsent(req: Request, id: string): Promise<Response> {
+  if (!ID_PATTERN.test(id)) return expiredPage();
+  if (!isSameOriginPost(req, originOf(req))) return forbiddenPost();
+  const form = await readForm(req);
+  const binding = parseCookies(req.headers.get('cookie')).get(BINDING_COOKIE) ?? '';
+  const session = await readPersonaSession(req);
+  if (!session) return seeOther(page(id));
+  if (!(await verifyCsrfToken(form.get('csrf') ?? '', 'consent', id, binding, session.sid))) return seeOther(page(id));
+  const interaction = await loadInteraction(id);
+  if (!interaction) return expiredPage();
+
+  // RFC 6749 §4.1.2.1: the user said no → error=access_denied with the app's state (checklist #50).
+  if (form.get('decision') === 'deny') return redirectOrError(() => rejectInteraction(id));
+  if (form.get('decision') !== 'allow') return seeOther(page(id));
+
+  const selection: InteractionSelection = { patient: form.get('patient') || null, encounter: form.get('encounter') || null };
+  const { step } = await resolveStep(interaction, session, selection);
+  if (step.kind !== 'consent') {
+    const query = selection.patient ? `?patient=${encodeURIComponent(selection.patient)}` : '';
+    return seeOther(`${page(id)}${query}`);
+  }
+  const model = buildConsentModel(interaction.requestedScope);
+  const granted = grantedScopeFrom(interaction.requestedScope, parseConsentForm(form, model));
+  return redirectOrError(() => completeWith(interaction, session, step, granted));
+}

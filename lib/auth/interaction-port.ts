@@ -1,0 +1,79 @@
+/**
+ * The one place the interaction screens meet the authorization server's interaction API
+ * (lib/oauth/interaction.ts): everything else in lib/auth works on InteractionDetails.
+ */
+import { completeInteraction, denyInteraction, getInteractionOrThrow } from '../oauth/interaction';
+import { formatScopes } from '../shared/scopes';
+import { parseLaunchOptions } from '../launcher/launch-config';
+import type { LaunchOptions } from '../launcher/launch-config';
+
+export interface InteractionDetails {
+  readonly id: string;
+  readonly clientId: string;
+  readonly clientName: string;
+  /** The requested scopes this client may be granted: what the consent screen offers. */
+  readonly requestedScope: string;
+  /** Requested scopes that will not be granted, with the reason (shown so the developer sees why). */
+  readonly droppedScopes: readonly { readonly scope: string; readonly reason: string }[];
+  readonly launchId: string | null;
+  /** Context fixed by the EHR launch (null when not set by the launch). */
+  readonly patientId: string | null;
+  readonly encounterId: string | null;
+  /** The EHR user the launch was made for, as `Practitioner/{id}` or `Patient/{id}`. */
+  readonly userFhirUser: string | null;
+  readonly options: LaunchOptions;
+  /** A patient must be chosen (launch/patient or patient/ scopes without a patient in context). */
+  readonly needsPatient: boolean;
+  /** An encounter may be chosen (launch/encounter without an encounter in context). */
+  readonly needsEncounter: boolean;
+}
+
+export interface InteractionResult {
+  readonly userId: string;
+  readonly fhirUser: string;
+  readonly patientId?: string;
+  readonly encounterId?: string;
+  readonly grantedScope: string;
+  readonly sessionId?: string;
+}
+
+function toFhirUser(userId: string | null | undefined): string | null {
+  if (!userId) return null;
+  if (/^(Practitioner|Patient)\//.test(userId)) return userId;
+  return null;
+}
+
+/** The interaction, or null when it is unknown, expired or already finished. */
+export async function loadInteraction(id: string): Promise<InteractionDetails | null> {
+  let interaction: Awaited<ReturnType<typeof getInteractionOrThrow>>;
+  try {
+    interaction = await getInteractionOrThrow(id);
+  } catch {
+    return null;
+  }
+  const launch = interaction.launch;
+  return {
+    id,
+    clientId: interaction.client.clientId,
+    clientName: interaction.client.name,
+    requestedScope: formatScopes(interaction.scopes),
+    droppedScopes: interaction.droppedScopes,
+    launchId: launch?.id ?? null,
+    patientId: launch?.patientId ?? null,
+    encounterId: launch?.encounterId ?? null,
+    userFhirUser: toFhirUser(launch?.userId),
+    options: parseLaunchOptions(JSON.stringify(launch?.options ?? {})),
+    needsPatient: interaction.needsPatient,
+    needsEncounter: interaction.needsEncounter,
+  };
+}
+
+/** Issues the code; returns the app's redirect URL (code + state). */
+export async function finishInteraction(id: string, result: InteractionResult): Promise<string> {
+  return completeInteraction(id, result);
+}
+
+/** Ends the interaction with access_denied; returns the app's redirect URL (error + state). */
+export async function rejectInteraction(id: string): Promise<string> {
+  return denyInteraction(id);
+}

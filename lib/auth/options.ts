@@ -1,0 +1,46 @@
+import type { NextAuthOptions } from 'next-auth';
+import CredentialsProvider from 'next-auth/providers/credentials';
+import { DEFAULT_SANDBOX_ID } from '../sandbox';
+import { verifyPersonaCredentials } from './personas';
+import { getAuthSecret } from './secret';
+import { SESSION_MAX_AGE_SECONDS, sessionClaims, useSecureCookies } from './session';
+
+/** next-auth provider id of the sandbox personas. */
+export const PERSONA_PROVIDER_ID = 'persona';
+
+/**
+ * next-auth options: sandbox personas through a Credentials provider, JWT sessions carrying
+ * `fhirUser` and a per-sign-in `sid`. The interaction screens sign personas in with the same
+ * cookie format (lib/auth/session.ts), so both paths produce one kind of session.
+ */
+export async function getAuthOptions(): Promise<NextAuthOptions> {
+  return {
+    secret: await getAuthSecret(),
+    useSecureCookies: useSecureCookies(),
+    session: { strategy: 'jwt', maxAge: SESSION_MAX_AGE_SECONDS },
+    providers: [
+      CredentialsProvider({
+        id: PERSONA_PROVIDER_ID,
+        name: 'Sandbox persona',
+        credentials: {
+          username: { label: 'Username', type: 'text', placeholder: 'first.last' },
+          password: { label: 'Password', type: 'password' },
+        },
+        async authorize(credentials) {
+          const persona = await verifyPersonaCredentials(DEFAULT_SANDBOX_ID, credentials?.username ?? '', credentials?.password ?? '');
+          return persona ? { id: persona.fhirUser, name: persona.name } : null;
+        },
+      }),
+    ],
+    callbacks: {
+      async jwt({ token, user }) {
+        if (!user) return token;
+        const claims = sessionClaims({ kind: user.id.startsWith('Practitioner/') ? 'practitioner' : 'patient', id: user.id.split('/')[1] ?? '', fhirUser: user.id as `Patient/${string}`, name: user.name ?? user.id, username: '', detail: '' });
+        return { ...token, ...claims };
+      },
+      async session({ session, token }) {
+        return { ...session, user: { ...session.user, name: token.name, fhirUser: token.fhirUser, personaKind: token.personaKind } } as typeof session;
+      },
+    },
+  };
+}

@@ -1,0 +1,98 @@
+import { randomUUID } from 'node:crypto';
+import { decode, encode } from 'next-auth/jwt';
+import type { JWT } from 'next-auth/jwt';
+import { env } from '../env';
+import { getAuthSecret } from './secret';
+import { parseFhirUser } from './personas';
+import type { FhirUserRef, Persona, PersonaKind } from './personas';
+
+/** How long a persona stays signed in (next-auth session and JWT). */
+export const SESSION_MAX_AGE_SECONDS = 8 * 60 * 60;
+
+/** Who is signed in, as the interaction screens and the authorization server need it. */
+export interface PersonaSession {
+  readonly kind: PersonaKind;
+  readonly fhirUser: FhirUserRef;
+  readonly name: string;
+  /** Random id of this sign-in: `online_access` refresh tokens die with it. */
+  readonly sid: string;
+}
+
+/**
+ * Whether session cookies carry the `__Secure-` prefix and the Secure flag. next-auth decides from
+ * NEXTAUTH_URL; we pin the same answer in its options (`useSecureCookies`) so both agree.
+ */
+export function useSecureCookies(): boolean {
+  return env.PUBLIC_ORIGIN?.startsWith('https://') ?? false;
+}
+
+/** next-auth's session cookie name. */
+export function sessionCookieName(secure: boolean = useSecureCookies()): string {
+  return `${secure ? '__Secure-' : ''}next-auth.session-token`;
+}
+
+/** Cookie header → name/value map (first occurrence wins). */
+export function parseCookies(header: string | null): Map<string, string> {
+  const map = new Map<string, string>();
+  for (const part of (header ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) continue;
+    const name = part.slice(0, eq).trim();
+    if (map.has(name)) continue;
+    const raw = part.slice(eq + 1).trim();
+    try {
+      map.set(name, decodeURIComponent(raw));
+    } catch {
+      map.set(name, raw);
+    }
+  }
+  return map;
+}
+
+/** The persona claims next-auth's jwt callback puts in the token (see lib/auth/options.ts). */
+export function toPersonaSession(token: JWT | null): PersonaSession | null {
+  if (!token) return null;
+  const fhirUser = typeof token.fhirUser === 'string' ? token.fhirUser : typeof token.sub === 'string' ? token.sub : '';
+  const parsed = parseFhirUser(fhirUser);
+  if (!parsed) return null;
+  const sid = typeof token.sid === 'string' && token.sid ? token.sid : `legacy-${fhirUser}`;
+  return { kind: parsed.kind, fhirUser: fhirUser as FhirUserRef, name: typeof token.name === 'string' ? token.name : fhirUser, sid };
+}
+
+/** The claims of a new sign-in. */
+export function sessionClaims(persona: Persona): JWT {
+  return { sub: persona.fhirUser, name: persona.name, fhirUser: persona.fhirUser, personaKind: persona.kind, sid: randomUUID() };
+}
+
+/** The signed-in persona of a request (next-auth session cookie), or null. */
+export async function readPersonaSession(req: Request): Promise<PersonaSession | null> {
+  const cookies = parseCookies(req.headers.get('cookie'));
+  const token = cookies.get(sessionCookieName()) ?? cookies.get(`${sessionCookieName()}.0`);
+  if (!token) return null;
+  try {
+    return toPersonaSession(await decode({ token, secret: await getAuthSecret() }));
+  } catch {
+    return null;
+  }
+}
+
+function cookieAttributes(maxAge: number): string {
+  return `Path=/; HttpOnly; SameSite=Lax; Max-Age=${maxAge}${useSecureCookies() ? '; Secure' : ''}`;
+}
+
+/**
+ * A `Set-Cookie` value signing the persona in: the same encrypted JWT next-auth issues, so
+ * `getServerSession`, `/api/auth/session` and next-auth's sign-out all see this session.
+ */
+export async function createSessionCookie(persona: Persona): Promise<{ cookie: string; session: PersonaSession }> {
+  const claims = sessionClaims(persona);
+  const token = await encode({ token: claims, secret: await getAuthSecret(), maxAge: SESSION_MAX_AGE_SECONDS });
+  const session = toPersonaSession(claims);
+  if (!session) throw new Error('persona claims do not form a session');
+  return { cookie: `${sessionCookieName()}=${token}; ${cookieAttributes(SESSION_MAX_AGE_SECONDS)}`, session };
+}
+
+/** A `Set-Cookie` value that signs the persona out. */
+export function clearSessionCookie(): string {
+  return `${sessionCookieName()}=; ${cookieAttributes(0)}`;
+}

@@ -1,0 +1,633 @@
+/**
+ * The FHIR R4 REST API as one framework-free handler `(req: Request) => Promise<Response>`
+ * (DESIGN.md: app/ route files re-export it in one line). Order of every request: CORS preflight →
+ * route → format → token → access decision (403) → policy-bound query (404 for anything hidden) →
+ * response → exactly one audit record.
+ */
+import type { Bundle, BundleEntry, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
+import type { Db } from '../db';
+import { getDb } from '../db';
+import { env } from '../env';
+import type { AuditEntry, AuditFlag } from '../audit/record';
+import { recordAudit, requestSource } from '../audit/record';
+import { originOf } from '../http/origin';
+import { DEFAULT_SANDBOX_ID } from '../sandbox';
+import { parseScopeString } from '../shared/scopes';
+import type { AccessPolicy, AllowedDecision, FhirInteraction } from '../smart/access-policy';
+import { compileAccessPolicy, SHARED_RESOURCE_TYPES } from '../smart/access-policy';
+import { assertWriteAllowed, decideOrThrow, scopeOf } from './access';
+import type { Authenticate, TokenClaims } from './auth';
+import { bearerTokenOf, wwwAuthenticate } from './auth';
+import { verifyAccessToken } from '../oauth/access-token';
+import { bundle, outcomeEntry, searchEntry, selectElements, withoutText } from './bundle';
+import { capabilityStatement } from './capability';
+import { patientCompartmentTypes } from './definitions';
+import { FhirError } from './errors';
+import type { ResponseFormat } from './http';
+import { assertJsonBody, corsHeaders, etagOf, fhirResponse, httpDate, negotiateFormat, parseIfMatch, preflightResponse, readBodyText } from './http';
+import { FhirAuthError, FhirForbiddenError, informationOutcome, internalErrorOutcome, operationOutcome, outcomeOf, statusOf } from './outcomes';
+import type { ResourceRow } from './search/execute';
+import {
+  everythingPage,
+  existsForAudit,
+  historyPage,
+  readManyVisible,
+  readVisible,
+  referencesFrom,
+  referringVisible,
+  resourceOf,
+  searchCount,
+  searchPage,
+} from './search/execute';
+import type { SearchRequest } from './search/parse';
+import { encodeCursor, MAX_COUNT, parseDateValue, parseSearch } from './search/parse';
+import type { AccessScope } from './search/sql';
+import { assertId, assertResourceType, parseResourceBody, ResourceStore } from './store';
+
+export interface FhirHandlerOptions {
+  db?: Db;
+  store?: ResourceStore;
+  /** Access-token verification (default: lib/oauth's verifyAccessToken). */
+  authenticate?: Authenticate;
+  sandboxId?: string;
+  /** Path of the FHIR base on the origin (default `/fhir`). */
+  basePath?: string;
+  /** Result counts above this mark the audit record as excessive access. */
+  excessiveResults?: number;
+  /** Audit sink (default: recordAudit). */
+  audit?: (entry: AuditEntry) => Promise<void>;
+}
+
+/** What the audit record of a request accumulates while it is handled. */
+interface AuditState {
+  interaction: string;
+  resourceType: string | null;
+  resourceId: string | null;
+  claims: TokenClaims | null;
+  scopes: string | null;
+  resultCount: number | null;
+  flags: AuditFlag[];
+  detail: string | null;
+  errorCode: string | null;
+}
+
+interface Ctx {
+  req: Request;
+  url: URL;
+  method: string;
+  segments: string[];
+  origin: string;
+  base: string;
+  sandboxId: string;
+  format: ResponseFormat;
+  audit: AuditState;
+  db: Db;
+  store: ResourceStore;
+  policy: AccessPolicy | null;
+}
+
+const SEARCH_FORM = 'application/x-www-form-urlencoded';
+const INCLUDE_LIMIT = 1000;
+const SHARED = new Set(SHARED_RESOURCE_TYPES);
+const PATIENT_PARAMS = new Set(['patient', 'subject', 'beneficiary', 'link']);
+
+function decodeSegment(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    throw new FhirError('invalid', 'Malformed URL path');
+  }
+}
+
+function prefer(req: Request, key: string): string | null {
+  const header = req.headers.get('prefer');
+  if (!header) return null;
+  for (const part of header.split(/[;,]/)) {
+    const [k, v] = part.split('=').map((s) => s.trim());
+    if (k?.toLowerCase() === key) return (v ?? '').replace(/"/g, '').toLowerCase();
+  }
+  return null;
+}
+
+/** Builds the FHIR API handler. */
+export function createFhirHandler(options: FhirHandlerOptions = {}): (req: Request) => Promise<Response> {
+  const authenticate = options.authenticate ?? verifyAccessToken;
+  const basePath = options.basePath ?? '/fhir';
+  const excessive = options.excessiveResults ?? env.AUDIT_EXCESSIVE_RESULTS;
+  const audit = options.audit ?? recordAudit;
+
+  return async function handleFhir(req: Request): Promise<Response> {
+    if (req.method === 'OPTIONS') return preflightResponse(req);
+    const started = performance.now();
+    const db = options.db ?? getDb();
+    const store = options.store ?? new ResourceStore(db);
+    const sandboxId = options.sandboxId ?? DEFAULT_SANDBOX_ID;
+    const url = new URL(req.url);
+    const origin = originOf(req);
+    const base = `${origin}${basePath}`;
+    const state: AuditState = { interaction: 'unknown', resourceType: null, resourceId: null, claims: null, scopes: null, resultCount: null, flags: [], detail: null, errorCode: null };
+    let format: ResponseFormat = { contentType: 'application/fhir+json', pretty: url.searchParams.get('_pretty') === 'true' };
+    let response: Response;
+    let isMetadata = false;
+    try {
+      const path = url.pathname.startsWith(basePath) ? url.pathname.slice(basePath.length) : url.pathname;
+      const segments = path.split('/').filter((s) => s !== '').map(decodeSegment);
+      isMetadata = segments.length === 1 && segments[0] === 'metadata';
+      format = negotiateFormat(url, req.headers.get('accept'));
+      const ctx: Ctx = { req, url, method: req.method, segments, origin, base, sandboxId, format, audit: state, db, store, policy: null };
+      response = await route(ctx, authenticate);
+    } catch (err) {
+      response = errorResponse(err, format, base, state);
+    }
+    for (const [k, v] of Object.entries(corsHeaders(req))) response.headers.set(k, v);
+    if (!isMetadata) {
+      const count = state.resultCount;
+      if (count !== null && count > excessive) state.flags.push('excessive-results');
+      await audit({
+        sandboxId,
+        kind: 'fhir',
+        method: req.method,
+        endpoint: `${url.pathname}${url.search}`.slice(0, 500),
+        resourceType: state.resourceType,
+        resourceId: state.resourceId,
+        clientId: state.claims?.clientId ?? null,
+        userId: state.claims?.userId ?? null,
+        patientId: state.claims?.patientId ?? null,
+        launchId: state.claims?.launchId ?? null,
+        scopes: state.scopes,
+        status: response.status,
+        errorCode: state.errorCode,
+        detail: state.detail ? `${state.interaction}: ${state.detail}` : state.interaction,
+        resultCount: count,
+        latencyMs: performance.now() - started,
+        ...requestSource(req),
+        flags: state.flags,
+      });
+    }
+    return response;
+  };
+}
+
+function errorResponse(err: unknown, format: ResponseFormat, base: string, state: AuditState): Response {
+  if (!(err instanceof FhirError)) {
+    console.error('FHIR request failed:', err instanceof Error ? (err.stack ?? err.message) : String(err));
+    state.errorCode = 'exception';
+    state.detail = 'unexpected server error';
+    return fhirResponse(internalErrorOutcome(), 500, format);
+  }
+  const status = statusOf(err.kind);
+  const headers: Record<string, string> = {};
+  state.errorCode = err instanceof FhirAuthError ? (err.oauthError ?? 'no_token') : err instanceof FhirForbiddenError ? 'insufficient_scope' : err.kind;
+  state.detail ??= err.message;
+  if (err instanceof FhirAuthError) headers['www-authenticate'] = wwwAuthenticate(base, err);
+  if (err instanceof FhirForbiddenError) {
+    headers['www-authenticate'] = `Bearer realm="${base}", error="insufficient_scope", scope="${err.wouldAllow.replace(/["\\]/g, '')}"`;
+    state.detail = err.message;
+  }
+  if (err.kind === 'not-supported') headers.allow = 'GET, POST, PUT, DELETE, OPTIONS';
+  return fhirResponse(outcomeOf(err), status, format, headers);
+}
+
+async function authenticateRequest(ctx: Ctx, authenticate: Authenticate): Promise<AccessPolicy> {
+  const jwt = bearerTokenOf(ctx.req);
+  const result = await authenticate(jwt, { sandboxId: ctx.sandboxId, fhirBase: ctx.base });
+  if (!result.ok) {
+    ctx.audit.flags.push('invalid-token');
+    throw new FhirAuthError(result.description || 'The access token is not valid', 'invalid_token');
+  }
+  const claims = result.token;
+  ctx.audit.claims = claims;
+  const { scopes } = parseScopeString(claims.scope);
+  const policy = compileAccessPolicy(scopes, { patientId: claims.patientId ?? undefined, fhirUser: claims.fhirUser ?? undefined });
+  ctx.policy = policy;
+  return policy;
+}
+
+function decide(ctx: Ctx, policy: AccessPolicy, interaction: FhirInteraction, type: string, level?: 'instance' | 'type'): AllowedDecision {
+  try {
+    const d = decideOrThrow(policy, interaction, type, level ? { level } : undefined);
+    ctx.audit.scopes = d.grantedBy.join(' ');
+    return d;
+  } catch (err) {
+    ctx.audit.scopes = ctx.audit.claims?.scope ?? null;
+    throw err;
+  }
+}
+
+async function route(ctx: Ctx, authenticate: Authenticate): Promise<Response> {
+  const { segments, method } = ctx;
+  const [first, second, third, fourth, ...rest] = segments;
+  if (first === 'metadata' && segments.length === 1) {
+    ctx.audit.interaction = 'capabilities';
+    if (method !== 'GET') throw new FhirError('not-supported', `${method} is not supported on metadata`);
+    return fhirResponse(capabilityStatement(ctx.origin, ctx.base), 200, ctx.format);
+  }
+  // Every other request needs a token, before anything about the URL is revealed (g10 1.9.10).
+  const policy = await authenticateRequest(ctx, authenticate);
+  if (first === undefined) {
+    ctx.audit.interaction = method === 'POST' ? 'batch' : 'search-system';
+    throw new FhirError('not-supported', method === 'POST' ? 'Batch and transaction Bundles are not supported' : 'System-level search is not supported; search a resource type');
+  }
+  assertResourceType(first);
+  ctx.audit.resourceType = first;
+  if (rest.length) throw new FhirError('not-found', 'Unknown FHIR URL');
+  if (second === undefined) {
+    if (method === 'GET') return search(ctx, policy, first, [...ctx.url.searchParams]);
+    if (method === 'POST') return create(ctx, policy, first);
+    throw new FhirError('not-supported', `${method} is not supported on a resource type`);
+  }
+  if (second === '_search' && third === undefined) {
+    if (method !== 'POST' && method !== 'GET') throw new FhirError('not-supported', `${method} is not supported on _search`);
+    return search(ctx, policy, first, method === 'POST' ? await searchFormParams(ctx) : [...ctx.url.searchParams]);
+  }
+  if (second === '_history' && third === undefined) {
+    if (method !== 'GET') throw new FhirError('not-supported', `${method} is not supported on _history`);
+    return history(ctx, policy, first, null);
+  }
+  if (second.startsWith('$') || second.startsWith('_')) throw new FhirError('not-supported', `Operation ${second.slice(0, 40)} is not supported on ${first}`);
+  assertId(second);
+  ctx.audit.resourceId = second;
+  if (third === undefined) {
+    if (method === 'GET') return read(ctx, policy, first, second);
+    if (method === 'PUT') return update(ctx, policy, first, second);
+    if (method === 'DELETE') return remove(ctx, policy, first, second);
+    throw new FhirError('not-supported', `${method} is not supported on a resource (PATCH is not implemented)`);
+  }
+  if (third === '$everything' && first === 'Patient' && fourth === undefined) {
+    if (method !== 'GET' && method !== 'POST') throw new FhirError('not-supported', `${method} is not supported on $everything`);
+    return everything(ctx, policy, second);
+  }
+  if (third === '_history') {
+    if (method !== 'GET') throw new FhirError('not-supported', `${method} is not supported on _history`);
+    if (fourth === undefined) return history(ctx, policy, first, second);
+    return vread(ctx, policy, first, second, fourth);
+  }
+  if (third.startsWith('$')) throw new FhirError('not-supported', `Operation ${third.slice(0, 40)} is not supported on ${first}`);
+  throw new FhirError('not-found', 'Unknown FHIR URL');
+}
+
+async function searchFormParams(ctx: Ctx): Promise<[string, string][]> {
+  const type = ctx.req.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase() ?? '';
+  const text = await readBodyText(ctx.req);
+  if (text.trim() !== '' && type !== SEARCH_FORM) throw new FhirError('unsupported-media-type', `POST _search takes ${SEARCH_FORM}, not '${type.slice(0, 60) || '(none)'}'`);
+  // FHIR R4 http.html §3.1.0.9: parameters from the URL and the body are combined.
+  return [...ctx.url.searchParams, ...new URLSearchParams(text)];
+}
+
+function resourceHeaders(ctx: Ctx, resource: Resource, versionId: number, lastUpdated: Date): Record<string, string> {
+  return {
+    etag: etagOf(versionId),
+    'last-modified': httpDate(lastUpdated),
+    'content-location': `${ctx.base}/${resource.resourceType}/${resource.id ?? ''}/_history/${versionId}`,
+  };
+}
+
+/** A 404 for something the policy hid or that does not exist — the same answer either way. */
+async function notFound(ctx: Ctx, type: string, id: string): Promise<never> {
+  if (await existsForAudit(ctx.db, ctx.sandboxId, type, id)) {
+    ctx.audit.flags.push('suspected-bola');
+    ctx.audit.detail = `${type}/${id} exists but is outside the token's access (compartment or granular scope)`;
+  }
+  throw new FhirError('not-found', `${type}/${id} is not known`);
+}
+
+async function read(ctx: Ctx, policy: AccessPolicy, type: string, id: string): Promise<Response> {
+  ctx.audit.interaction = 'read';
+  const d = decide(ctx, policy, 'read', type);
+  const row = await readVisible(ctx.db, ctx.sandboxId, type, id, scopeOf(d));
+  if (!row) return notFound(ctx, type, id);
+  if (row.deleted) throw new FhirError('gone', `${type}/${id} has been deleted`);
+  const resource = resourceOf(row);
+  ctx.audit.resultCount = 1;
+  return fhirResponse(resource, 200, ctx.format, resourceHeaders(ctx, resource, row.versionId, row.lastUpdated));
+}
+
+async function vread(ctx: Ctx, policy: AccessPolicy, type: string, id: string, versionText: string): Promise<Response> {
+  ctx.audit.interaction = 'vread';
+  const d = decide(ctx, policy, 'vread', type);
+  if (!/^\d{1,9}$/.test(versionText)) throw new FhirError('not-found', `${type}/${id}/_history/${versionText.slice(0, 20)} is not known`);
+  const row = await readVisible(ctx.db, ctx.sandboxId, type, id, scopeOf(d));
+  if (!row) return notFound(ctx, type, id);
+  const stored = await ctx.store.vread(ctx.sandboxId, type, id, Number(versionText));
+  ctx.audit.resultCount = 1;
+  return fhirResponse(stored.resource, 200, ctx.format, resourceHeaders(ctx, stored.resource, stored.versionId, stored.lastUpdated));
+}
+
+function selfUrl(ctx: Ctx, path: string, params: [string, string][]): string {
+  const q = new URLSearchParams(params).toString();
+  return `${ctx.base}/${path}${q ? `?${q}` : ''}`;
+}
+
+/**
+ * Audit-only: a search that names a patient other than the token's compartment patient
+ * (`Observation?subject=Patient/B`, `Patient?_id=B`) is a cross-compartment attempt even though it
+ * answers an empty Bundle.
+ */
+function flagCrossPatientSearch(ctx: Ctx, req: SearchRequest, access: AccessScope): void {
+  const own = access.compartmentPatientId;
+  if (own === null) return;
+  const named = req.filters.flatMap((f) => {
+    if (f.kind === 'reference') return f.values.filter((v) => v.type === 'Patient' || (v.type === null && PATIENT_PARAMS.has(f.code))).map((v) => v.id);
+    if (f.kind === 'id' && req.resourceType === 'Patient') return f.values;
+    return [];
+  });
+  if (named.some((id) => id !== own)) {
+    ctx.audit.flags.push('suspected-bola');
+    ctx.audit.detail = `search names a patient outside the token's compartment (${own})`;
+  }
+}
+
+async function search(ctx: Ctx, policy: AccessPolicy, type: string, params: [string, string][]): Promise<Response> {
+  ctx.audit.interaction = 'search';
+  const d = decide(ctx, policy, 'search', type);
+  const strict = prefer(ctx.req, 'handling') === 'strict';
+  const req = parseSearch(type, params, { strict, base: ctx.base });
+  const access = scopeOf(d);
+  flagCrossPatientSearch(ctx, req, access);
+  const issues: OperationOutcomeIssue[] = req.ignored.map((i) => ({ severity: 'warning', code: 'not-supported', diagnostics: `Parameter '${i.name}' ignored: ${i.reason}` }));
+  const selfParams = [...req.echo];
+  if (req.cursor) selfParams.push(['_cursor', encodeCursor(req.cursor)]);
+
+  if (req.summary === 'count' || req.count === 0) {
+    const total = await searchCount(ctx.db, ctx.sandboxId, req, access);
+    ctx.audit.resultCount = 0;
+    const entries = issues.length ? [outcomeEntry({ resourceType: 'OperationOutcome', issue: issues })] : [];
+    return fhirResponse(bundle('searchset', entries, { total, links: [{ relation: 'self', url: selfUrl(ctx, type, selfParams) }] }), 200, ctx.format);
+  }
+
+  const page = await searchPage(ctx.db, ctx.sandboxId, req, access);
+  let total: number | undefined;
+  if (req.total === 'accurate' || req.total === 'estimate') total = await searchCount(ctx.db, ctx.sandboxId, req, access);
+  else if (!req.cursor && !page.next) total = page.rows.length;
+
+  const matches = page.rows.map(resourceOf);
+  const included = await includes(ctx, policy, req, page.rows, issues);
+  const shown = (r: Resource) => (req.elements ? selectElements(r, req.elements) : req.summary === 'data' ? withoutText(r) : r);
+  const entries: BundleEntry[] = [...matches.map((r) => searchEntry(ctx.base, shown(r), 'match')), ...included.map((r) => searchEntry(ctx.base, r, 'include'))];
+  if (issues.length) entries.push(outcomeEntry({ resourceType: 'OperationOutcome', issue: issues }));
+  const links = [{ relation: 'self', url: selfUrl(ctx, type, selfParams) }];
+  if (page.next) links.push({ relation: 'next', url: selfUrl(ctx, type, [...req.echo, ['_cursor', encodeCursor(page.next)]]) });
+  ctx.audit.resultCount = total ?? matches.length + included.length;
+  const result: Bundle = bundle('searchset', entries, { total, links });
+  return fhirResponse(result, 200, ctx.format);
+}
+
+/**
+ * _include and _revinclude, each through the policy of the included type: an included resource
+ * is read with the same compartment and granular restrictions as a direct read would be.
+ * Types the token has no scope for are left out and reported in the outcome entry.
+ */
+async function includes(ctx: Ctx, policy: AccessPolicy, req: SearchRequest, rows: ResourceRow[], issues: OperationOutcomeIssue[]): Promise<Resource[]> {
+  if (!rows.length || (!req.include.length && !req.revinclude.length)) return [];
+  const seen = new Set(rows.map((r) => `${r.type}/${r.id}`));
+  const out: Resource[] = [];
+  const add = (found: ResourceRow[]) => {
+    for (const row of found) {
+      const key = `${row.type}/${row.id}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      out.push(resourceOf(row));
+    }
+  };
+  const ids = rows.map((r) => r.id);
+  for (const spec of req.include) {
+    const refs = await referencesFrom(ctx.db, ctx.sandboxId, req.resourceType, ids, spec.param);
+    const byType = new Map<string, string[]>();
+    for (const ref of refs) {
+      if (!spec.targetTypes.includes(ref.targetType)) continue;
+      byType.set(ref.targetType, [...(byType.get(ref.targetType) ?? []), ref.targetId]);
+    }
+    for (const [targetType, targetIds] of byType) {
+      const d = policy.decide('read', targetType);
+      if (!d.allowed) {
+        issues.push({ severity: 'information', code: 'suppressed', diagnostics: `_include=${spec.text}: ${targetType} resources left out (${d.reason}; ${d.wouldAllow} would allow them)` });
+        continue;
+      }
+      add(await readManyVisible(ctx.db, ctx.sandboxId, targetType, [...new Set(targetIds)].slice(0, INCLUDE_LIMIT), scopeOf(d), INCLUDE_LIMIT));
+    }
+  }
+  for (const spec of req.revinclude) {
+    const d = policy.decide('search', spec.sourceType);
+    if (!d.allowed) {
+      issues.push({ severity: 'information', code: 'suppressed', diagnostics: `_revinclude=${spec.text}: ${spec.sourceType} resources left out (${d.reason}; ${d.wouldAllow} would allow them)` });
+      continue;
+    }
+    add(await referringVisible(ctx.db, ctx.sandboxId, spec, rows.map((r) => ({ type: r.type, id: r.id })), scopeOf(d), INCLUDE_LIMIT));
+  }
+  return out;
+}
+
+async function everything(ctx: Ctx, policy: AccessPolicy, id: string): Promise<Response> {
+  ctx.audit.interaction = 'operation:everything';
+  const d = decide(ctx, policy, 'read', 'Patient');
+  const patient = await readVisible(ctx.db, ctx.sandboxId, 'Patient', id, scopeOf(d));
+  if (!patient) return notFound(ctx, 'Patient', id);
+  if (patient.deleted) throw new FhirError('gone', `Patient/${id} has been deleted`);
+  const params = ctx.method === 'POST' ? await searchFormParams(ctx) : [...ctx.url.searchParams];
+  let count = MAX_COUNT;
+  let cursor: { type: string; id: string } | null = null;
+  let only: Set<string> | null = null;
+  const echo: [string, string][] = [];
+  for (const [k, v] of params) {
+    if (k === '_count') {
+      if (!/^\d{1,9}$/.test(v) || Number(v) < 1) throw new FhirError('invalid', '_count must be a positive integer');
+      count = Math.min(Number(v), MAX_COUNT);
+      echo.push([k, v]);
+    } else if (k === '_cursor') {
+      const [t, i] = Buffer.from(v, 'base64url').toString('utf8').split('/');
+      if (!t || !i || !/^[A-Z][A-Za-z]+$/.test(t) || !/^[A-Za-z0-9\-.]{1,64}$/.test(i)) throw new FhirError('invalid', '_cursor is not a paging cursor from this server');
+      cursor = { type: t, id: i };
+    } else if (k === '_type') {
+      only = new Set(v.split(',').map((s) => s.trim()));
+      echo.push([k, v]);
+    } else if (k !== '_format' && k !== '_pretty' && prefer(ctx.req, 'handling') === 'strict') {
+      throw new FhirError('invalid', `Parameter '${k.slice(0, 60)}' is not supported on $everything`);
+    }
+  }
+  const types: { type: string; access: AccessScope }[] = [];
+  const left: string[] = [];
+  for (const type of patientCompartmentTypes()) {
+    if (only && !only.has(type)) continue;
+    const td = policy.decide(type === 'Patient' ? 'read' : 'search', type);
+    if (td.allowed) types.push({ type, access: scopeOf(td) });
+    else if (type !== 'Patient' && policy.scopes.length) left.push(type);
+  }
+  const page = await everythingPage(ctx.db, ctx.sandboxId, id, types, count, cursor);
+  const matches = page.rows.map(resourceOf);
+  // Shared resources the patient's data refers to (medications, practitioners, organizations, locations).
+  const included: Resource[] = [];
+  const refs = new Map<string, Set<string>>();
+  const pageIdsByType = new Map<string, string[]>();
+  for (const row of page.rows) pageIdsByType.set(row.type, [...(pageIdsByType.get(row.type) ?? []), row.id]);
+  for (const [type, ids] of pageIdsByType) {
+    const found = await ctx.db.searchReference.findMany({
+      where: { sandboxId: ctx.sandboxId, type, resourceId: { in: ids }, targetType: { in: SHARED_RESOURCE_TYPES as string[] } },
+      select: { targetType: true, targetId: true },
+      distinct: ['targetType', 'targetId'],
+    });
+    for (const f of found) refs.set(f.targetType, (refs.get(f.targetType) ?? new Set()).add(f.targetId));
+  }
+  for (const [type, ids] of refs) {
+    if (!SHARED.has(type)) continue;
+    const td = policy.decide('read', type);
+    if (!td.allowed) continue;
+    for (const row of await readManyVisible(ctx.db, ctx.sandboxId, type, [...ids].slice(0, INCLUDE_LIMIT), scopeOf(td), INCLUDE_LIMIT)) included.push(resourceOf(row));
+  }
+  const entries: BundleEntry[] = [...matches.map((r) => searchEntry(ctx.base, r, 'match')), ...included.map((r) => searchEntry(ctx.base, r, 'include'))];
+  const links = [{ relation: 'self', url: selfUrl(ctx, `Patient/${id}/$everything`, cursor ? [...echo, ['_cursor', Buffer.from(`${cursor.type}/${cursor.id}`).toString('base64url')]] : echo) }];
+  if (page.next) links.push({ relation: 'next', url: selfUrl(ctx, `Patient/${id}/$everything`, [...echo, ['_cursor', Buffer.from(`${page.next.type}/${page.next.id}`).toString('base64url')]]) });
+  if (left.length && !cursor) entries.push(outcomeEntry(operationOutcome('information', 'suppressed', `Types without a granted scope are not included: ${left.join(', ')}`)));
+  ctx.audit.resultCount = matches.length + included.length;
+  const total = !cursor && !page.next ? matches.length : undefined;
+  return fhirResponse(bundle('searchset', entries, { total, links }), 200, ctx.format);
+}
+
+async function history(ctx: Ctx, policy: AccessPolicy, type: string, id: string | null): Promise<Response> {
+  ctx.audit.interaction = id === null ? 'history-type' : 'history-instance';
+  const d = decide(ctx, policy, 'history', type, id === null ? 'type' : 'instance');
+  const access = scopeOf(d);
+  if (id !== null && !(await readVisible(ctx.db, ctx.sandboxId, type, id, access))) return notFound(ctx, type, id);
+  let count = 100;
+  let since: Date | null = null;
+  let cursor: { at: number; id: string; v: number } | null = null;
+  const echo: [string, string][] = [];
+  for (const [k, v] of ctx.url.searchParams) {
+    if (k === '_count') {
+      if (!/^\d{1,9}$/.test(v) || Number(v) < 1) throw new FhirError('invalid', '_count must be a positive integer');
+      count = Math.min(Number(v), MAX_COUNT);
+      echo.push([k, v]);
+    } else if (k === '_since') {
+      since = new Date(parseDateValue('_since', v).start);
+      echo.push([k, v]);
+    } else if (k === '_cursor') {
+      const m = /^(-?\d{1,16})\.([A-Za-z0-9\-.]{1,64})\.(\d{1,9})$/.exec(Buffer.from(v, 'base64url').toString('utf8'));
+      if (!m) throw new FhirError('invalid', '_cursor is not a paging cursor from this server');
+      cursor = { at: Number(m[1]), id: m[2]!, v: Number(m[3]) };
+    } else if (k !== '_format' && k !== '_pretty' && prefer(ctx.req, 'handling') === 'strict') {
+      throw new FhirError('invalid', `Parameter '${k.slice(0, 60)}' is not supported on _history`);
+    }
+  }
+  const page = await historyPage(ctx.db, ctx.sandboxId, type, id, access, { count, since, cursor });
+  const entries: BundleEntry[] = page.rows.map((row) => {
+    const url = `${type}/${row.id}`;
+    const entry: BundleEntry = {
+      fullUrl: `${ctx.base}/${url}`,
+      request: { method: row.method === 'DELETE' ? 'DELETE' : row.method === 'POST' ? 'POST' : 'PUT', url: row.method === 'POST' ? type : url },
+      response: { status: row.deleted ? '204' : row.method === 'POST' ? '201' : '200', etag: etagOf(row.versionId), lastModified: row.lastUpdated.toISOString() },
+    };
+    if (!row.deleted) entry.resource = resourceOf(row);
+    return entry;
+  });
+  const path = id === null ? `${type}/_history` : `${type}/${id}/_history`;
+  const links = [{ relation: 'self', url: selfUrl(ctx, path, echo) }];
+  if (page.next) links.push({ relation: 'next', url: selfUrl(ctx, path, [...echo, ['_cursor', Buffer.from(`${page.next.at}.${page.next.id}.${page.next.v}`).toString('base64url')]]) });
+  ctx.audit.resultCount = entries.length;
+  return fhirResponse(bundle('history', entries, { total: !cursor && !page.next ? entries.length : undefined, links }), 200, ctx.format);
+}
+
+/** The representation Prefer: return= asks for after a write (FHIR R4 http.html §3.1.0.8.1). */
+function writeResponse(ctx: Ctx, resource: Resource, versionId: number, lastUpdated: Date, status: number, location: boolean): Response {
+  const headers = resourceHeaders(ctx, resource, versionId, lastUpdated);
+  if (location) headers.location = `${ctx.base}/${resource.resourceType}/${resource.id ?? ''}/_history/${versionId}`;
+  const ret = prefer(ctx.req, 'return');
+  if (ret === 'minimal') return new Response(null, { status, headers });
+  if (ret === 'operationoutcome') return fhirResponse(informationOutcome(`${resource.resourceType}/${resource.id ?? ''} version ${versionId} saved`), status, ctx.format, headers);
+  return fhirResponse(resource, status, ctx.format, headers);
+}
+
+async function readBody(ctx: Ctx, type: string): Promise<Resource> {
+  assertJsonBody(ctx.req.headers.get('content-type'));
+  return parseResourceBody(await readBodyText(ctx.req), type);
+}
+
+async function create(ctx: Ctx, policy: AccessPolicy, type: string): Promise<Response> {
+  ctx.audit.interaction = 'create';
+  const d = decide(ctx, policy, 'create', type);
+  const body = await readBody(ctx, type);
+  const resource = { ...body } as Resource;
+  delete (resource as { id?: string }).id; // FHIR R4 http.html §3.1.0.8: the server assigns the id.
+  assertWriteAllowed(resource, d, 'new');
+  const ifNoneExist = ctx.req.headers.get('if-none-exist');
+  if (ifNoneExist !== null && ifNoneExist.trim() !== '') {
+    // Conditional create (FHIR R4 http.html §3.1.0.8.1): the condition is searched within what the
+    // token may create, so it can never reveal a match outside the caller's compartment.
+    const query = ifNoneExist.includes('?') ? ifNoneExist.slice(ifNoneExist.indexOf('?') + 1) : ifNoneExist;
+    const req = parseSearch(type, [...new URLSearchParams(query)], { strict: true, base: ctx.base });
+    if (!req.filters.length) throw new FhirError('invalid', 'If-None-Exist has no search criteria');
+    const page = await searchPage(ctx.db, ctx.sandboxId, { ...req, count: 2, cursor: null, sort: { code: '_id', descending: false, kind: 'id' } }, scopeOf(d));
+    if (page.rows.length > 1) throw new FhirError('version-conflict', 'If-None-Exist matches more than one resource');
+    const existing = page.rows[0];
+    if (existing) {
+      ctx.audit.resourceId = existing.id;
+      ctx.audit.detail = 'conditional create matched an existing resource';
+      ctx.audit.resultCount = 1;
+      return writeResponse(ctx, resourceOf(existing), existing.versionId, existing.lastUpdated, 200, true);
+    }
+  }
+  const stored = await ctx.store.create(ctx.sandboxId, resource);
+  ctx.audit.resourceId = stored.resource.id ?? null;
+  ctx.audit.resultCount = 1;
+  return writeResponse(ctx, stored.resource, stored.versionId, stored.lastUpdated, 201, true);
+}
+
+async function update(ctx: Ctx, policy: AccessPolicy, type: string, id: string): Promise<Response> {
+  ctx.audit.interaction = 'update';
+  const d = decide(ctx, policy, 'update', type);
+  const resource = await readBody(ctx, type);
+  if (resource.id === undefined) throw new FhirError('invalid', 'The resource must carry its id on update', `${type}.id`);
+  if (resource.id !== id) throw new FhirError('invalid', `Resource id '${resource.id}' does not match the URL id '${id}'`, `${type}.id`);
+  const clientIfMatch = parseIfMatch(ctx.req.headers.get('if-match'));
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const current = await readVisible(ctx.db, ctx.sandboxId, type, id, scopeOf(d));
+    if (!current) {
+      if (await existsForAudit(ctx.db, ctx.sandboxId, type, id)) return notFound(ctx, type, id);
+      // Update as create (FHIR R4 http.html §3.1.0.4.2): needs the create permission as well.
+      const c = decide(ctx, policy, 'create', type);
+      assertWriteAllowed(resource, c, 'new');
+      assertWriteAllowed(resource, d, 'new');
+      if (clientIfMatch !== undefined) throw new FhirError('version-conflict', `If-Match version ${clientIfMatch} does not match: ${type}/${id} does not exist`);
+      const stored = await ctx.store.update(ctx.sandboxId, type, id, resource);
+      ctx.audit.resultCount = 1;
+      return writeResponse(ctx, stored.resource, stored.versionId, stored.lastUpdated, stored.created ? 201 : 200, stored.created);
+    }
+    if (!current.deleted) assertWriteAllowed(resourceOf(current), d, 'current');
+    assertWriteAllowed(resource, d, 'new');
+    if (clientIfMatch !== undefined && clientIfMatch !== current.versionId) throw new FhirError('version-conflict', `If-Match version ${clientIfMatch} does not match the current version ${current.versionId}`);
+    try {
+      // The version checked above is the version replaced: a concurrent change cannot slip between.
+      const stored = await ctx.store.update(ctx.sandboxId, type, id, resource, { ifMatch: current.versionId });
+      ctx.audit.resultCount = 1;
+      return writeResponse(ctx, stored.resource, stored.versionId, stored.lastUpdated, 200, false);
+    } catch (err) {
+      if (clientIfMatch === undefined && err instanceof FhirError && err.kind === 'version-conflict') continue;
+      throw err;
+    }
+  }
+  throw new FhirError('conflict', `${type}/${id} is being changed concurrently; try again`);
+}
+
+async function remove(ctx: Ctx, policy: AccessPolicy, type: string, id: string): Promise<Response> {
+  ctx.audit.interaction = 'delete';
+  const d = decide(ctx, policy, 'delete', type);
+  const clientIfMatch = parseIfMatch(ctx.req.headers.get('if-match'));
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const current = await readVisible(ctx.db, ctx.sandboxId, type, id, scopeOf(d));
+    if (!current) return notFound(ctx, type, id);
+    if (current.deleted) return new Response(null, { status: 204 });
+    assertWriteAllowed(resourceOf(current), d, 'current');
+    if (clientIfMatch !== undefined && clientIfMatch !== current.versionId) throw new FhirError('version-conflict', `If-Match version ${clientIfMatch} does not match the current version ${current.versionId}`);
+    try {
+      await ctx.store.delete(ctx.sandboxId, type, id, { ifMatch: current.versionId });
+      ctx.audit.resultCount = 0;
+      return new Response(null, { status: 204 });
+    } catch (err) {
+      if (clientIfMatch === undefined && err instanceof FhirError && err.kind === 'version-conflict') continue;
+      throw err;
+    }
+  }
+  throw new FhirError('conflict', `${type}/${id} is being changed concurrently; try again`);
+}
+
+
+/** The sandbox's FHIR API with the real token verification. */
+export const handleFhirRequest = createFhirHandler();

@@ -1,0 +1,245 @@
+/**
+ * Runs searches with the access policy inside the query. Every function here takes an
+ * AccessScope argument (there is no default): a query without a policy cannot be written by
+ * mistake. Paging is keyset-based on (sort key, id), so pages stay consistent while data changes.
+ */
+import type { Resource } from '@medplum/fhirtypes';
+import type { Db } from '../../db';
+import type { SearchRequest, SearchFilter, Cursor, IncludeSpec } from './parse';
+import type { AccessScope, Sql, Target } from './sql';
+import { accessSql, ands, filterSql, join, raw, sortKeySql, sql } from './sql';
+
+export interface ResourceRow {
+  type: string;
+  id: string;
+  versionId: number;
+  lastUpdated: Date;
+  deleted: boolean;
+  content: string;
+}
+
+export interface Page {
+  rows: ResourceRow[];
+  /** Cursor of the next page, or null when this is the last one. */
+  next: Cursor | null;
+}
+
+const R = raw('r."id"');
+const COLS = raw('r."type", r."id", r."versionId", r."lastUpdated", r."deleted", r."content"');
+
+function toDate(v: unknown): Date {
+  return v instanceof Date ? v : new Date(String(v));
+}
+
+function toRow(row: Record<string, unknown>): ResourceRow {
+  return {
+    type: String(row.type),
+    id: String(row.id),
+    versionId: Number(row.versionId),
+    lastUpdated: toDate(row.lastUpdated),
+    deleted: row.deleted === true || row.deleted === 1 || row.deleted === 1n,
+    content: String(row.content),
+  };
+}
+
+/** Parses a stored row into its resource. */
+export function resourceOf(row: ResourceRow): Resource {
+  return JSON.parse(row.content) as Resource;
+}
+
+function target(sandboxId: string, type: string): Target {
+  return { sandboxId, type, idCol: R };
+}
+
+/** The WHERE of a search: tenant, type, not deleted, the policy, then the client's criteria. */
+function searchWhere(sandboxId: string, req: SearchRequest, access: AccessScope): Sql {
+  const t = target(sandboxId, req.resourceType);
+  const driver = driverOf(req.filters, access);
+  return ands([
+    sql`r."sandboxId" = ${sandboxId}`,
+    sql`r."type" = ${req.resourceType}`,
+    raw('r."deleted" = false'),
+    accessSql(t, access, driver === 'granular' ? 'in' : 'exists'),
+    ...req.filters.map((f) => filterSql(t, f, raw('r."lastUpdated"'), f === driver ? 'in' : 'exists')),
+  ]);
+}
+
+/**
+ * The one criterion the query is driven from (see JoinForm): the compartment when the policy has
+ * one, else `_id`, else a reference (patient=, subject=), else the first positive criterion, else
+ * the granular scope filter.
+ */
+function driverOf(filters: SearchFilter[], access: AccessScope): SearchFilter | 'compartment' | 'granular' | null {
+  if (access.compartmentPatientId !== null) return 'compartment';
+  const positive = filters.filter((f) => f.kind !== 'missing' && !(f.kind === 'token' && f.modifier === 'not') && f.kind !== 'lastUpdated');
+  const pick = positive.find((f) => f.kind === 'id') ?? positive.find((f) => f.kind === 'reference') ?? positive.find((f) => f.kind === 'token') ?? positive[0];
+  if (pick) return pick.kind === 'id' ? 'compartment' : pick;
+  return access.filters !== null ? 'granular' : null;
+}
+
+function cursorValue(req: SearchRequest, c: Cursor): number | string | Date | null {
+  if (req.sort.kind === 'lastUpdated') return typeof c.v === 'number' ? new Date(c.v) : null;
+  return c.v;
+}
+
+/** One page of a search. */
+export async function searchPage(db: Db, sandboxId: string, req: SearchRequest, access: AccessScope): Promise<Page> {
+  const where = searchWhere(sandboxId, req, access);
+  const key = sortKeySql(target(sandboxId, req.resourceType), req.sort);
+  const dir = raw(req.sort.descending ? 'DESC' : 'ASC');
+  const conds: Sql[] = [where];
+  if (req.cursor) {
+    const cv = cursorValue(req, req.cursor);
+    if (key && cv !== null) {
+      const cmp = raw(req.sort.descending ? '<' : '>');
+      conds.push(sql`(${key} ${cmp} ${cv} OR (${key} = ${cv} AND r."id" > ${req.cursor.i}))`);
+    } else if (!key) {
+      conds.push(req.sort.descending ? sql`r."id" < ${req.cursor.i}` : sql`r."id" > ${req.cursor.i}`);
+    }
+  }
+  const take = req.count + 1;
+  const query = key
+    ? sql`SELECT ${COLS}, ${key} AS "sk" FROM "Resource" r WHERE ${ands(conds)} ORDER BY "sk" ${dir}, r."id" ASC LIMIT ${take}`
+    : sql`SELECT ${COLS} FROM "Resource" r WHERE ${ands(conds)} ORDER BY r."id" ${dir} LIMIT ${take}`;
+  const raws = await db.$queryRaw<Record<string, unknown>[]>(query);
+  const more = raws.length > req.count;
+  const pageRaws = more ? raws.slice(0, req.count) : raws;
+  const rows = pageRaws.map(toRow);
+  let next: Cursor | null = null;
+  const last = pageRaws[pageRaws.length - 1];
+  if (more && last) {
+    let v: number | string | null = null;
+    if (req.sort.kind === 'lastUpdated') v = toDate(last.lastUpdated).getTime();
+    else if (key) v = typeof last.sk === 'string' ? last.sk : Number(last.sk);
+    next = { v, i: String(last.id) };
+  }
+  return { rows, next };
+}
+
+/** Number of matches of a search (same WHERE as the page, policy included). */
+export async function searchCount(db: Db, sandboxId: string, req: SearchRequest, access: AccessScope): Promise<number> {
+  const rows = await db.$queryRaw<{ n: unknown }[]>(sql`SELECT COUNT(*) AS "n" FROM "Resource" r WHERE ${searchWhere(sandboxId, req, access)}`);
+  return Number(rows[0]?.n ?? 0);
+}
+
+/**
+ * Reads one resource (deleted or not) only if the policy allows it: the id lookup and the policy
+ * are one query, so a hidden resource is indistinguishable from an absent one.
+ */
+export async function readVisible(db: Db, sandboxId: string, type: string, id: string, access: AccessScope): Promise<ResourceRow | null> {
+  const t = target(sandboxId, type);
+  const rows = await db.$queryRaw<Record<string, unknown>[]>(
+    sql`SELECT ${COLS} FROM "Resource" r WHERE r."sandboxId" = ${sandboxId} AND r."type" = ${type} AND r."id" = ${id} AND ${accessSql(t, access)}`,
+  );
+  const row = rows[0];
+  return row ? toRow(row) : null;
+}
+
+/** Whether a resource exists at all (for the audit record only: never for a response). */
+export async function existsForAudit(db: Db, sandboxId: string, type: string, id: string): Promise<boolean> {
+  const row = await db.resource.findUnique({ where: { sandboxId_type_id: { sandboxId, type, id } }, select: { id: true } });
+  return row !== null;
+}
+
+/** Current, non-deleted resources of one type by id, restricted by the policy. */
+export async function readManyVisible(db: Db, sandboxId: string, type: string, ids: string[], access: AccessScope, limit: number): Promise<ResourceRow[]> {
+  if (!ids.length) return [];
+  const t = target(sandboxId, type);
+  const rows = await db.$queryRaw<Record<string, unknown>[]>(
+    sql`SELECT ${COLS} FROM "Resource" r WHERE r."sandboxId" = ${sandboxId} AND r."type" = ${type} AND r."deleted" = false AND r."id" IN (${join(ids)}) AND ${accessSql(t, access)} ORDER BY r."id" LIMIT ${limit}`,
+  );
+  return rows.map(toRow);
+}
+
+/** References (type/id) held by the given resources through one reference parameter. */
+export async function referencesFrom(db: Db, sandboxId: string, sourceType: string, sourceIds: string[], param: string): Promise<{ targetType: string; targetId: string }[]> {
+  if (!sourceIds.length) return [];
+  return db.searchReference.findMany({
+    where: { sandboxId, type: sourceType, resourceId: { in: sourceIds }, param },
+    select: { targetType: true, targetId: true },
+    distinct: ['targetType', 'targetId'],
+  });
+}
+
+/** Resources of `spec.sourceType` whose reference parameter points at one of the targets (revinclude), under the policy. */
+export async function referringVisible(db: Db, sandboxId: string, spec: IncludeSpec, targets: { type: string; id: string }[], access: AccessScope, limit: number): Promise<ResourceRow[]> {
+  if (!targets.length) return [];
+  const t = target(sandboxId, spec.sourceType);
+  const pairs = targets.map((x) => sql`(x."targetType" = ${x.type} AND x."targetId" = ${x.id})`);
+  const rows = await db.$queryRaw<Record<string, unknown>[]>(
+    sql`SELECT ${COLS} FROM "Resource" r WHERE r."sandboxId" = ${sandboxId} AND r."type" = ${spec.sourceType} AND r."deleted" = false
+      AND r."id" IN (SELECT x."resourceId" FROM "SearchReference" x WHERE x."sandboxId" = ${sandboxId} AND x."type" = ${spec.sourceType} AND x."param" = ${spec.param} AND (${join(pairs, ' OR ')}))
+      AND ${accessSql(t, access)} ORDER BY r."id" LIMIT ${limit}`,
+  );
+  return rows.map(toRow);
+}
+
+/** A type's access for $everything: one patient's compartment, intersected with the type's policy. */
+export interface EverythingType {
+  type: string;
+  access: AccessScope;
+}
+
+/**
+ * One page of Patient/$everything: resources in `patientId`'s compartment of the allowed types,
+ * each type under its own policy, ordered by (type, id).
+ */
+export async function everythingPage(db: Db, sandboxId: string, patientId: string, types: EverythingType[], count: number, cursor: { type: string; id: string } | null): Promise<{ rows: ResourceRow[]; next: { type: string; id: string } | null }> {
+  // The compartment of `patientId` is enforced below for every row, so a type whose policy is that
+  // same compartment (or none) and has no granular filter needs no clause of its own; a type
+  // confined to another patient's compartment can contribute nothing.
+  const usable = types.filter(({ access }) => access.compartmentPatientId === null || access.compartmentPatientId === patientId);
+  if (!usable.length) return { rows: [], next: null };
+  const whole = usable.filter(({ access }) => access.filters === null).map(({ type }) => type);
+  const perType = usable
+    .filter(({ access }) => access.filters !== null)
+    .map(({ type, access }) => sql`(r."type" = ${type} AND ${accessSql(target(sandboxId, type), access)})`);
+  if (whole.length) perType.unshift(sql`r."type" IN (${join(whole)})`);
+  const conds: Sql[] = [
+    sql`r."sandboxId" = ${sandboxId}`,
+    raw('r."deleted" = false'),
+    sql`EXISTS (SELECT 1 FROM "CompartmentMember" cm WHERE cm."sandboxId" = ${sandboxId} AND cm."patientId" = ${patientId} AND cm."type" = r."type" AND cm."resourceId" = r."id")`,
+    sql`(${join(perType, ' OR ')})`,
+  ];
+  if (cursor) conds.push(sql`(r."type" > ${cursor.type} OR (r."type" = ${cursor.type} AND r."id" > ${cursor.id}))`);
+  const raws = await db.$queryRaw<Record<string, unknown>[]>(sql`SELECT ${COLS} FROM "Resource" r WHERE ${ands(conds)} ORDER BY r."type" ASC, r."id" ASC LIMIT ${count + 1}`);
+  const more = raws.length > count;
+  const rows = (more ? raws.slice(0, count) : raws).map(toRow);
+  const last = rows[rows.length - 1];
+  return { rows, next: more && last ? { type: last.type, id: last.id } : null };
+}
+
+export interface VersionRow extends ResourceRow {
+  method: string;
+}
+
+/**
+ * History rows (newest first) of one resource or of a whole type, with the policy applied to the
+ * resource ids (compartment membership survives deletion, so a deleted resource's history stays
+ * confined to its owner).
+ */
+export async function historyPage(
+  db: Db,
+  sandboxId: string,
+  type: string,
+  id: string | null,
+  access: AccessScope,
+  opts: { count: number; since: Date | null; cursor: { at: number; id: string; v: number } | null },
+): Promise<{ rows: VersionRow[]; next: { at: number; id: string; v: number } | null }> {
+  const t: Target = { sandboxId, type, idCol: raw('v."id"') };
+  const conds: Sql[] = [sql`v."sandboxId" = ${sandboxId}`, sql`v."type" = ${type}`, accessSql(t, access)];
+  if (id !== null) conds.push(sql`v."id" = ${id}`);
+  if (opts.since) conds.push(sql`v."lastUpdated" >= ${opts.since}`);
+  if (opts.cursor) {
+    const at = new Date(opts.cursor.at);
+    conds.push(sql`(v."lastUpdated" < ${at} OR (v."lastUpdated" = ${at} AND (v."id" > ${opts.cursor.id} OR (v."id" = ${opts.cursor.id} AND v."versionId" < ${opts.cursor.v}))))`);
+  }
+  const raws = await db.$queryRaw<Record<string, unknown>[]>(
+    sql`SELECT v."type", v."id", v."versionId", v."lastUpdated", v."deleted", v."content", v."method" FROM "ResourceVersion" v WHERE ${ands(conds)}
+      ORDER BY v."lastUpdated" DESC, v."id" ASC, v."versionId" DESC LIMIT ${opts.count + 1}`,
+  );
+  const more = raws.length > opts.count;
+  const rows = (more ? raws.slice(0, opts.count) : raws).map((r) => ({ ...toRow(r), method: String(r.method) }));
+  const last = rows[rows.length - 1];
+  return { rows, next: more && last ? { at: last.lastUpdated.getTime(), id: last.id, v: last.versionId } : null };
+}

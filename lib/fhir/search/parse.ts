@@ -1,0 +1,389 @@
+/**
+ * FHIR search parameters → a typed search request (FHIR R4 search.html). Everything a client sends
+ * is checked here against the R4 + US Core definitions (an allow-list): unknown parameters are
+ * collected (reported in an OperationOutcome, or 400 with `Prefer: handling=strict`), bad values
+ * and unknown modifiers are 400.
+ */
+import { z } from 'zod';
+import { FhirError } from '../errors';
+import { getTypeDefinition } from '../definitions';
+import type { SearchParamDef } from '../definitions';
+import { dateRange } from '../dates';
+import { normalizeString } from '../indexer';
+import { ID_PATTERN } from '../store';
+
+export type Prefix = 'eq' | 'ne' | 'gt' | 'lt' | 'ge' | 'le' | 'sa' | 'eb' | 'ap';
+const PREFIXES: readonly Prefix[] = ['eq', 'ne', 'gt', 'lt', 'ge', 'le', 'sa', 'eb', 'ap'];
+
+/** A date value as the inclusive instant range its precision covers (epoch ms). */
+export interface DateValue {
+  prefix: Prefix;
+  start: number;
+  end: number;
+}
+
+/** `system|code`: system undefined = any system; null = no system (`|code`); code undefined = any code (`system|`). */
+export interface TokenValue {
+  system: string | null | undefined;
+  code: string | undefined;
+}
+
+export interface NumberValue {
+  prefix: Prefix;
+  value: number;
+  /** Implicit range of the value's precision (FHIR R4 search.html §3.1.1.4.1). */
+  low: number;
+  high: number;
+  system: string | null | undefined;
+  code: string | undefined;
+}
+
+export interface ReferenceValue {
+  type: string | null;
+  id: string;
+}
+
+/** One search criterion; the values of one criterion are OR-ed, criteria are AND-ed. */
+export type SearchFilter =
+  | { kind: 'id'; code: '_id'; values: string[] }
+  | { kind: 'lastUpdated'; code: '_lastUpdated'; values: DateValue[] }
+  | { kind: 'token'; code: string; modifier: null | 'not'; values: TokenValue[] }
+  | { kind: 'token-text'; code: string; values: string[] }
+  | { kind: 'string'; code: string; modifier: null | 'exact' | 'contains'; values: string[] }
+  | { kind: 'date'; code: string; values: DateValue[] }
+  | { kind: 'reference'; code: string; values: ReferenceValue[] }
+  | { kind: 'number'; code: string; values: NumberValue[] }
+  | { kind: 'missing'; code: string; table: IndexTable; missing: boolean };
+
+export type IndexTable = 'SearchToken' | 'SearchString' | 'SearchDate' | 'SearchReference' | 'SearchQuantity';
+
+export interface SortSpec {
+  code: string;
+  descending: boolean;
+  kind: 'id' | 'lastUpdated' | 'date' | 'number' | 'string';
+}
+
+export interface IncludeSpec {
+  /** The type whose reference parameter is followed (the searched type for _include). */
+  sourceType: string;
+  param: string;
+  /** Restricts the target type (`MedicationRequest:medication:Medication`), else every target of the param. */
+  targetTypes: string[];
+  /** The text as written, for self links. */
+  text: string;
+}
+
+export interface Cursor {
+  /** Sort key of the last entry of the previous page (null when sorting by _id). */
+  v: number | string | null;
+  /** Id of the last entry of the previous page. */
+  i: string;
+}
+
+export interface SearchRequest {
+  resourceType: string;
+  filters: SearchFilter[];
+  count: number;
+  sort: SortSpec;
+  summary: 'count' | 'data' | null;
+  elements: string[] | null;
+  include: IncludeSpec[];
+  revinclude: IncludeSpec[];
+  total: 'none' | 'estimate' | 'accurate' | null;
+  cursor: Cursor | null;
+  /** Parameters that were ignored (lenient handling), with the reason. */
+  ignored: { name: string; reason: string }[];
+  /** The accepted parameters as given, for self/next links (without _cursor, _format). */
+  echo: [string, string][];
+}
+
+export const DEFAULT_COUNT = 100;
+export const MAX_COUNT = 1000;
+
+const CONTROL = new Set(['_count', '_sort', '_summary', '_elements', '_include', '_revinclude', '_total', '_cursor', '_format', '_pretty']);
+
+function tableOf(def: SearchParamDef): IndexTable {
+  switch (def.type) {
+    case 'token':
+    case 'uri':
+      return 'SearchToken';
+    case 'string':
+      return 'SearchString';
+    case 'date':
+      return 'SearchDate';
+    case 'reference':
+      return 'SearchReference';
+    case 'quantity':
+    case 'number':
+      return 'SearchQuantity';
+  }
+}
+
+/** Splits on unescaped `sep` (FHIR R4 search.html §3.1.1.1.8: `\,` `\|` `\$` `\\`). */
+export function splitEscaped(value: string, sep: ',' | '|'): string[] {
+  const out: string[] = [];
+  let cur = '';
+  for (let i = 0; i < value.length; i++) {
+    const ch = value[i]!;
+    if (ch === '\\' && i + 1 < value.length) {
+      cur += ch + value[i + 1]!;
+      i++;
+    } else if (ch === sep) {
+      out.push(cur);
+      cur = '';
+    } else cur += ch;
+  }
+  out.push(cur);
+  return out;
+}
+
+function unescape(value: string): string {
+  return value.replace(/\\([\\,|$])/g, '$1');
+}
+
+function splitOnce(value: string): [string, string | undefined] {
+  const parts = splitEscaped(value, '|');
+  if (parts.length === 1) return [parts[0]!, undefined];
+  return [parts[0]!, parts.slice(1).join('|')];
+}
+
+function bad(name: string, message: string): FhirError {
+  return new FhirError('invalid', `Search parameter '${name.slice(0, 60)}': ${message}`, name.slice(0, 60));
+}
+
+function parsePrefix(raw: string): [Prefix, string] {
+  const p = raw.slice(0, 2) as Prefix;
+  if (PREFIXES.includes(p) && /^[a-z]{2}[-+0-9.]/.test(raw)) return [p, raw.slice(2)];
+  return ['eq', raw];
+}
+
+export function parseDateValue(name: string, raw: string): DateValue {
+  // An unencoded `+` in a timezone arrives as a space from form decoding; a space is never valid here.
+  const [prefix, text] = parsePrefix(raw.trim().replace(/ /g, '+'));
+  const range = dateRange(text);
+  if (!range) throw bad(name, `'${raw.slice(0, 40)}' is not a FHIR date (YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDThh:mm:ss[.sss]Z|±hh:mm), optionally prefixed by ${PREFIXES.join(' ')}`);
+  return { prefix, start: range[0], end: range[1] };
+}
+
+function parseToken(raw: string): TokenValue {
+  const [a, b] = splitOnce(raw);
+  if (b === undefined) return { system: undefined, code: unescape(a) };
+  return { system: a === '' ? null : unescape(a), code: b === '' ? undefined : unescape(b) };
+}
+
+function parseNumber(name: string, raw: string, quantity: boolean): NumberValue {
+  const parts = quantity ? splitEscaped(raw, '|') : [raw];
+  const [prefix, num] = parsePrefix(parts[0]!);
+  if (!/^-?\d+(\.\d+)?$/.test(num)) throw bad(name, `'${raw.slice(0, 40)}' is not a number`);
+  const value = Number(num);
+  const decimals = num.includes('.') ? num.split('.')[1]!.length : 0;
+  const half = 0.5 * 10 ** -decimals;
+  const system = parts.length > 1 ? (parts[1] === '' ? undefined : unescape(parts[1]!)) : undefined;
+  const code = parts.length > 2 && parts[2] !== '' ? unescape(parts.slice(2).join('|')) : undefined;
+  return { prefix, value, low: value - half, high: value + half, system, code };
+}
+
+function parseReference(name: string, raw: string, def: SearchParamDef, typeModifier: string | null, base: string | null): ReferenceValue {
+  let text = unescape(raw.trim());
+  if (base && text.startsWith(`${base}/`)) text = text.slice(base.length + 1);
+  const m = /^(?:(?:https?:\/\/[^\s]+\/)?([A-Z][A-Za-z]+)\/)?([A-Za-z0-9\-.]{1,64})(?:\/_history\/\d+)?$/.exec(text);
+  if (!m) throw bad(name, `'${raw.slice(0, 60)}' is not a reference (id, Type/id or an absolute URL of one)`);
+  const type = m[1] ?? typeModifier ?? (def.targets.length === 1 ? def.targets[0]! : null);
+  if (m[1] && typeModifier && m[1] !== typeModifier) throw bad(name, `'${raw.slice(0, 60)}' contradicts the :${typeModifier} modifier`);
+  if (type && def.targets.length && !def.targets.includes(type)) throw bad(name, `${type} is not a target type of this parameter (${def.targets.join(', ')})`);
+  return { type, id: m[2]! };
+}
+
+/**
+ * Parses the values of one search parameter (already split on commas) with an optional
+ * modifier. Used for client parameters and for granular scope filters alike.
+ */
+export function parseFilter(resourceType: string, name: string, modifier: string | null, rawValues: string[], base: string | null = null): SearchFilter {
+  const values = rawValues.filter((v) => v !== '');
+  if (name === '_id') {
+    if (modifier !== null) throw bad(name, `modifier :${modifier} is not supported on _id`);
+    for (const v of values) if (!ID_PATTERN.test(unescape(v))) throw bad(name, `'${v.slice(0, 70)}' is not a FHIR id`);
+    return { kind: 'id', code: '_id', values: values.map(unescape) };
+  }
+  if (name === '_lastUpdated') {
+    if (modifier !== null) throw bad(name, `modifier :${modifier} is not supported on _lastUpdated`);
+    return { kind: 'lastUpdated', code: '_lastUpdated', values: values.map((v) => parseDateValue(name, v)) };
+  }
+  const def = getTypeDefinition(resourceType)?.params.get(name);
+  if (!def) throw new FhirError('invalid', `Unknown search parameter '${name.slice(0, 60)}' for ${resourceType}`, name.slice(0, 60));
+  if (modifier === 'missing') {
+    if (values.length !== 1 || (values[0] !== 'true' && values[0] !== 'false')) throw bad(name, ':missing takes true or false');
+    return { kind: 'missing', code: name, table: tableOf(def), missing: values[0] === 'true' };
+  }
+  switch (def.type) {
+    case 'token':
+    case 'uri':
+      if (modifier === 'text') return { kind: 'token-text', code: name, values: values.map((v) => normalizeString(unescape(v))) };
+      if (modifier !== null && modifier !== 'not') throw bad(name, `modifier :${modifier} is not supported (use :text, :not or :missing)`);
+      return { kind: 'token', code: name, modifier, values: def.type === 'uri' ? values.map((v) => ({ system: undefined, code: unescape(v) })) : values.map(parseToken) };
+    case 'string':
+      if (modifier !== null && modifier !== 'exact' && modifier !== 'contains') throw bad(name, `modifier :${modifier} is not supported (use :exact, :contains or :missing)`);
+      return { kind: 'string', code: name, modifier, values: values.map((v) => (modifier === 'exact' ? unescape(v) : normalizeString(unescape(v)))) };
+    case 'date':
+      if (modifier !== null) throw bad(name, `modifier :${modifier} is not supported on dates`);
+      return { kind: 'date', code: name, values: values.map((v) => parseDateValue(name, v)) };
+    case 'reference': {
+      let typeModifier: string | null = null;
+      if (modifier !== null) {
+        if (!/^[A-Z][A-Za-z]+$/.test(modifier) || !getTypeDefinition(modifier)) throw bad(name, `modifier :${modifier} is not supported (use :[ResourceType] or :missing)`);
+        typeModifier = modifier;
+      }
+      return { kind: 'reference', code: name, values: values.map((v) => parseReference(name, v, def, typeModifier, base)) };
+    }
+    case 'number':
+    case 'quantity':
+      if (modifier !== null) throw bad(name, `modifier :${modifier} is not supported on numbers`);
+      return { kind: 'number', code: name, values: values.map((v) => parseNumber(name, v, def.type === 'quantity')) };
+  }
+}
+
+const cursorSchema = z.object({ v: z.union([z.number(), z.string().max(300), z.null()]), i: z.string().regex(ID_PATTERN) });
+
+/** Encodes a paging cursor (an opaque, URL-safe keyset position). */
+export function encodeCursor(c: Cursor): string {
+  return Buffer.from(JSON.stringify(c)).toString('base64url');
+}
+
+function decodeCursor(text: string): Cursor {
+  try {
+    return cursorSchema.parse(JSON.parse(Buffer.from(text, 'base64url').toString('utf8')));
+  } catch {
+    throw bad('_cursor', 'not a paging cursor from this server');
+  }
+}
+
+function parseCount(raw: string): number {
+  if (!/^\d{1,9}$/.test(raw)) throw bad('_count', 'must be a non-negative integer');
+  return Math.min(Number(raw), MAX_COUNT);
+}
+
+function parseSort(resourceType: string, raw: string, ignored: SearchRequest['ignored']): SortSpec {
+  const keys = raw.split(',').map((k) => k.trim()).filter(Boolean);
+  const first = keys[0];
+  if (!first) throw bad('_sort', 'is empty');
+  if (keys.length > 1) ignored.push({ name: '_sort', reason: `only the first sort key is used ('${first}'); results are then ordered by _id` });
+  const descending = first.startsWith('-');
+  const code = descending ? first.slice(1) : first;
+  if (code === '_id') return { code, descending, kind: 'id' };
+  if (code === '_lastUpdated') return { code, descending, kind: 'lastUpdated' };
+  const def = getTypeDefinition(resourceType)?.params.get(code);
+  if (!def) throw bad('_sort', `unknown parameter '${code.slice(0, 60)}' for ${resourceType}`);
+  if (def.type === 'date') return { code, descending, kind: 'date' };
+  if (def.type === 'number' || def.type === 'quantity') return { code, descending, kind: 'number' };
+  if (def.type === 'string') return { code, descending, kind: 'string' };
+  throw bad('_sort', `sorting by the ${def.type} parameter '${code}' is not supported (use a date, number or string parameter, _id or _lastUpdated)`);
+}
+
+function parseInclude(name: '_include' | '_revinclude', raw: string, resourceType: string, ignored: SearchRequest['ignored']): IncludeSpec | null {
+  if (raw === '*') {
+    ignored.push({ name, reason: `${name}=* is not supported; name the parameter (e.g. MedicationRequest:medication)` });
+    return null;
+  }
+  const [sourceType = '', param = '', target, ...rest] = raw.split(':');
+  const def = getTypeDefinition(sourceType)?.params.get(param);
+  if (!def || def.type !== 'reference' || rest.length) throw bad(name, `'${raw.slice(0, 80)}' is not Type:reference-parameter[:TargetType]`);
+  if (name === '_include' && sourceType !== resourceType) {
+    ignored.push({ name, reason: `'${raw}' does not start from ${resourceType}` });
+    return null;
+  }
+  if (target !== undefined && !def.targets.includes(target)) throw bad(name, `${target.slice(0, 60)} is not a target of ${sourceType}:${param}`);
+  if (name === '_revinclude' && def.targets.length && !def.targets.includes(resourceType) && !def.targets.includes('Resource')) {
+    ignored.push({ name, reason: `${sourceType}:${param} cannot refer to ${resourceType}` });
+    return null;
+  }
+  const targetTypes = target !== undefined ? [target] : name === '_revinclude' ? [resourceType] : def.targets;
+  return { sourceType, param, targetTypes, text: raw };
+}
+
+/**
+ * Parses a search (URL query and, for POST _search, the form body) for one resource type.
+ * `strict` (Prefer: handling=strict) turns ignored parameters into a 400.
+ */
+export function parseSearch(resourceType: string, params: [string, string][], opts: { strict: boolean; base: string | null }): SearchRequest {
+  const req: SearchRequest = {
+    resourceType,
+    filters: [],
+    count: DEFAULT_COUNT,
+    sort: { code: '_id', descending: false, kind: 'id' },
+    summary: null,
+    elements: null,
+    include: [],
+    revinclude: [],
+    total: null,
+    cursor: null,
+    ignored: [],
+    echo: [],
+  };
+  let sawSort = false;
+  for (const [key, value] of params) {
+    if (key.length > 100) throw bad(key, 'name too long');
+    if (value.length > 4000) throw bad(key, 'value too long');
+    const colon = key.indexOf(':');
+    const name = colon < 0 ? key : key.slice(0, colon);
+    const modifier = colon < 0 ? null : key.slice(colon + 1);
+    if (name === '_format' || name === '_pretty') continue;
+    if (name === '_cursor') {
+      req.cursor = decodeCursor(value);
+      continue;
+    }
+    if (CONTROL.has(name)) {
+      switch (name) {
+        case '_count':
+          req.count = parseCount(value);
+          break;
+        case '_sort':
+          if (sawSort) throw bad('_sort', 'given twice');
+          sawSort = true;
+          req.sort = parseSort(resourceType, value, req.ignored);
+          break;
+        case '_summary':
+          if (value === 'count') req.summary = 'count';
+          else if (value === 'data') req.summary = 'data';
+          else if (value === 'false') req.summary = null;
+          else if (value === 'true' || value === 'text') req.ignored.push({ name: key, reason: `_summary=${value} is not supported; full resources are returned` });
+          else throw bad('_summary', 'must be true, text, data, count or false');
+          break;
+        case '_elements': {
+          const els = value.split(',').map((e) => e.trim()).filter(Boolean);
+          for (const e of els) if (!/^[a-z][A-Za-z0-9]{0,63}(\[x\])?$/.test(e)) throw bad('_elements', `'${e.slice(0, 40)}' is not a top-level element name`);
+          req.elements = [...(req.elements ?? []), ...els];
+          break;
+        }
+        case '_include':
+        case '_revinclude': {
+          if (modifier !== null && modifier !== 'iterate' && modifier !== 'recurse') throw bad(key, `modifier :${modifier} is not supported`);
+          if (modifier !== null) req.ignored.push({ name: key, reason: ':iterate is not supported; one level of inclusion is returned' });
+          for (const one of value.split(',')) {
+            const spec = parseInclude(name, one.trim(), resourceType, req.ignored);
+            if (spec) (name === '_include' ? req.include : req.revinclude).push(spec);
+          }
+          break;
+        }
+        case '_total':
+          if (value !== 'none' && value !== 'estimate' && value !== 'accurate') throw bad('_total', 'must be none, estimate or accurate');
+          req.total = value;
+          break;
+      }
+      req.echo.push([key, value]);
+      continue;
+    }
+    if (value === '') continue; // FHIR R4 search.html §3.1.1.1.1: empty parameters are ignored.
+    const def = name === '_id' || name === '_lastUpdated' ? true : getTypeDefinition(resourceType)?.params.get(name);
+    if (!def || name.includes('.') || name === '_has') {
+      req.ignored.push({ name: key, reason: name.includes('.') || name === '_has' ? 'chained and reverse-chained parameters are not supported' : `unknown search parameter for ${resourceType}` });
+      continue;
+    }
+    req.filters.push(parseFilter(resourceType, name, modifier, splitEscaped(value, ','), opts.base));
+    req.echo.push([key, value]);
+  }
+  if (opts.strict && req.ignored.length) {
+    const first = req.ignored[0]!;
+    throw new FhirError('invalid', `Search parameter '${first.name.slice(0, 60)}' was not understood (${first.reason}); Prefer: handling=strict forbids ignoring it`, first.name.slice(0, 60));
+  }
+  return req;
+}

@@ -1,0 +1,51 @@
+import { listFeaturedPersonas } from '../auth/personas';
+import type { Persona } from '../auth/personas';
+import { listClients } from '../oauth/clients';
+import { DEFAULT_SANDBOX_ID } from '../sandbox';
+import { countResourcesByType, findPatientBanner, listEncounters, listPractitioners, searchPatients } from '../smart/patient-directory';
+import type { EncounterSummary, PatientBanner, PatientSearch, PatientSummary, PractitionerSummary } from '../smart/patient-directory';
+
+/** What the launcher page shows about registered apps (never secrets). */
+export interface LauncherClient {
+  readonly clientId: string;
+  readonly name: string;
+  readonly clientType: string;
+  readonly launchUrl: string | null;
+  readonly redirectUris: readonly string[];
+  readonly scope: string;
+  readonly pkceRequired: boolean;
+}
+
+/** Registered clients for the app picker, the sample app first. */
+export async function listLauncherClients(): Promise<LauncherClient[]> {
+  const clients = await listClients();
+  return clients
+    .map((c) => ({ clientId: c.clientId, name: c.name, clientType: c.clientType, launchUrl: c.launchUris[0] ?? null, redirectUris: c.redirectUris, scope: c.scope, pkceRequired: c.pkceRequired }))
+    .sort((a, b) => Number(b.clientId === 'sample-app') - Number(a.clientId === 'sample-app'));
+}
+
+export interface PatientPreview {
+  readonly banner: PatientBanner;
+  readonly counts: readonly { type: string; count: number }[];
+  readonly encounters: readonly EncounterSummary[];
+}
+
+/** Demographics, resource counts and recent encounters of one patient. */
+export async function previewPatient(patientId: string): Promise<PatientPreview | null> {
+  if (!/^[A-Za-z0-9\-.]{1,64}$/.test(patientId)) return null;
+  const banner = await findPatientBanner(DEFAULT_SANDBOX_ID, patientId);
+  if (!banner) return null;
+  const [counts, encounters] = await Promise.all([countResourcesByType(DEFAULT_SANDBOX_ID, patientId), listEncounters(DEFAULT_SANDBOX_ID, patientId, 30)]);
+  return { banner, counts, encounters };
+}
+
+/** Patient search for the launcher's picker. */
+export function findPatients(search: PatientSearch): Promise<PatientSummary[]> {
+  return searchPatients(DEFAULT_SANDBOX_ID, { ...search, limit: Math.min(search.limit ?? 30, 100) });
+}
+
+/** Users the launcher offers: practitioners (and the featured patients). */
+export async function listLauncherUsers(): Promise<{ practitioners: PractitionerSummary[]; patients: Persona[] }> {
+  const [practitioners, personas] = await Promise.all([listPractitioners(DEFAULT_SANDBOX_ID, 100), listFeaturedPersonas(DEFAULT_SANDBOX_ID, { practitioners: 0, patients: 8 })]);
+  return { practitioners, patients: personas.filter((p) => p.kind === 'patient') };
+}

@@ -1,0 +1,52 @@
+import { findPersonaByFhirUser } from '../auth/personas';
+import type { Persona } from '../auth/personas';
+import { getClient } from '../oauth/clients';
+import { DEFAULT_SANDBOX_ID } from '../sandbox';
+import { findLaunch } from '../smart/launch';
+import { findEncounter, findPatientBanner } from '../smart/patient-directory';
+import type { EncounterSummary, PatientBanner } from '../smart/patient-directory';
+import { parseLaunchOptions } from './launch-config';
+import type { LaunchOptions } from './launch-config';
+import { appLaunchUrl } from './start-launch';
+
+/** What the EHR frame shows: chrome, patient banner and the app's launch URL for the iframe. */
+export interface EhrFrame {
+  readonly launchId: string;
+  readonly clientName: string;
+  readonly appUrl: string;
+  readonly appOrigin: string;
+  readonly banner: PatientBanner | null;
+  readonly encounter: EncounterSummary | null;
+  readonly user: Persona | null;
+  readonly options: LaunchOptions;
+  /** The launch was already used or has expired: reloading the frame cannot launch again. */
+  readonly stale: boolean;
+}
+
+/** The EHR frame of a launch, or null when the launch is unknown or has no app launch URL. */
+export async function getEhrFrame(launchId: string, origin: string): Promise<EhrFrame | null> {
+  const launch = await findLaunch(launchId);
+  if (!launch || !launch.clientId) return null;
+  const client = await getClient(launch.clientId, { sandboxId: launch.sandboxId });
+  if (!client) return null;
+  const stored = launch.options as Record<string, unknown>;
+  const launchUrl = typeof stored.launchUrl === 'string' && client.launchUris.includes(stored.launchUrl) ? stored.launchUrl : client.launchUris[0];
+  if (!launchUrl) return null;
+  const scope = typeof stored.appScope === 'string' ? stored.appScope : undefined;
+  const [banner, encounter, user] = await Promise.all([
+    launch.patientId ? findPatientBanner(DEFAULT_SANDBOX_ID, launch.patientId) : Promise.resolve(null),
+    launch.encounterId ? findEncounter(DEFAULT_SANDBOX_ID, launch.encounterId) : Promise.resolve(null),
+    launch.userId ? findPersonaByFhirUser(DEFAULT_SANDBOX_ID, launch.userId) : Promise.resolve(null),
+  ]);
+  return {
+    launchId,
+    clientName: client.name,
+    appUrl: appLaunchUrl(launchUrl, { iss: `${origin}/fhir`, launch: launchId, scope }),
+    appOrigin: new URL(launchUrl).origin,
+    banner,
+    encounter,
+    user,
+    options: parseLaunchOptions(JSON.stringify(launch.options)),
+    stale: launch.consumedAt !== null || launch.expiresAt.getTime() <= Date.now(),
+  };
+}

@@ -1,0 +1,46 @@
+import { getDb } from '../db';
+import type { Db } from '../db';
+import { DEFAULT_SANDBOX_ID } from '../sandbox';
+import { parseLaunchOptions } from './launch-config';
+import type { LaunchOptions } from './launch-config';
+import type { SimulatedError } from './simulated-errors';
+
+/** How long the launcher "arms" a standalone launch for the next authorization of its client. */
+export const ARMED_LAUNCH_TTL_SECONDS = 10 * 60;
+
+/**
+ * The launcher's options of a launch (skip sign-in/consent, PKCE, token lifetime, simulated error),
+ * or null when the launch does not exist. The authorization server and FHIR API call this with
+ * `Grant.launchId` (see lib/launcher/simulated-errors.ts for what each option must do).
+ */
+export async function getLaunchOptions(launchId: string, db: Db = getDb()): Promise<LaunchOptions | null> {
+  if (!launchId || launchId.length > 200) return null;
+  const row = await db.launch.findUnique({ where: { id: launchId }, select: { options: true } });
+  return row ? parseLaunchOptions(row.options) : null;
+}
+
+/** The simulated error of a launch, or null (no launch, or none chosen). */
+export async function getSimulatedError(launchId: string | null | undefined, db: Db = getDb()): Promise<SimulatedError | null> {
+  if (!launchId) return null;
+  return (await getLaunchOptions(launchId, db))?.simulatedError ?? null;
+}
+
+/**
+ * The newest unconsumed, unexpired launch the launcher armed for a client's next standalone or
+ * backend authorization (no `launch` parameter reaches the server in those flows), or null.
+ * /oauth/authorize (without `launch`) and the client_credentials grant should consume it with
+ * consumeLaunch() so its options apply once.
+ */
+export async function findArmedLaunch(clientId: string, sandboxId: string = DEFAULT_SANDBOX_ID, db: Db = getDb()): Promise<{ id: string; options: LaunchOptions } | null> {
+  const rows = await db.launch.findMany({
+    where: { sandboxId, clientId, consumedAt: null, expiresAt: { gt: new Date() } },
+    orderBy: { createdAt: 'desc' },
+    take: 10,
+    select: { id: true, options: true },
+  });
+  for (const row of rows) {
+    const options = parseLaunchOptions(row.options);
+    if (options.launchType !== 'provider-ehr' && options.launchType !== 'patient-portal') return { id: row.id, options };
+  }
+  return null;
+}

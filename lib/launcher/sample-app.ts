@@ -1,0 +1,44 @@
+import { getClient, registerClient, updateClient } from '../oauth/clients';
+import type { OAuthClient } from '../oauth/clients';
+
+/** client_id of the built-in sample app (app/sample-app, written with fhirclient like a third-party app). */
+export const SAMPLE_APP_CLIENT_ID = 'sample-app';
+
+/** The sample app's URLs on an origin. */
+export function sampleAppUrls(origin: string): { launchUrl: string; redirectUri: string } {
+  return { launchUrl: `${origin}/sample-app/launch`, redirectUri: `${origin}/sample-app` };
+}
+
+/**
+ * Registers the sample app as a public client, idempotently, with this origin's launch URL and
+ * redirect URI (the sandbox may be reached on several origins: localhost, a LAN name, a test port).
+ */
+export async function ensureSampleAppClient(origin: string): Promise<OAuthClient> {
+  const { launchUrl, redirectUri } = sampleAppUrls(origin);
+  const existing = await getClient(SAMPLE_APP_CLIENT_ID);
+  if (existing) {
+    if (existing.redirectUris.includes(redirectUri) && existing.launchUris.includes(launchUrl)) return existing;
+    const updated = await updateClient(SAMPLE_APP_CLIENT_ID, {
+      redirectUris: [...new Set([...existing.redirectUris, redirectUri])].slice(-20),
+      launchUris: [...new Set([...existing.launchUris, launchUrl])].slice(-20),
+    });
+    return updated ?? existing;
+  }
+  try {
+    const { client } = await registerClient({
+      clientId: SAMPLE_APP_CLIENT_ID,
+      name: 'SMART Sandbox sample app',
+      clientType: 'public',
+      redirectUris: [redirectUri],
+      launchUris: [launchUrl],
+      pkceRequired: true,
+      softwareId: 'smart-sandbox-sample-app',
+    });
+    return client;
+  } catch (err) {
+    // Another request registered it meanwhile.
+    const again = await getClient(SAMPLE_APP_CLIENT_ID);
+    if (again) return ensureSampleAppClient(origin);
+    throw err;
+  }
+}

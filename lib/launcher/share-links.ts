@@ -1,0 +1,47 @@
+import { randomBytes } from 'node:crypto';
+import { getDb } from '../db';
+import type { Db } from '../db';
+import { launchConfigSchema } from './launch-config';
+import type { LaunchConfig } from './launch-config';
+
+/**
+ * Shareable launch links (`/l/{code}`): a short random code for a launch configuration, kept in the
+ * Setting table. The configuration never holds a client secret (launchConfigSchema has no field
+ * for one), unlike smart-launcher-v2's base64 URL.
+ */
+const PREFIX = 'launcher.share.';
+const ALPHABET = 'abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789';
+export const SHARE_CODE_PATTERN = /^[a-km-zA-HJ-NP-Z2-9]{10}$/;
+
+function newCode(): string {
+  const bytes = randomBytes(10);
+  return [...bytes].map((b) => ALPHABET[b % ALPHABET.length]).join('');
+}
+
+/** Stores a configuration and returns its code. */
+export async function createShareLink(config: LaunchConfig, db: Db = getDb()): Promise<string> {
+  const value = JSON.stringify(launchConfigSchema.parse(config));
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const code = newCode();
+    try {
+      await db.setting.create({ data: { key: PREFIX + code, value } });
+      return code;
+    } catch {
+      // Collision: try another code.
+    }
+  }
+  throw new Error('could not allocate a share code');
+}
+
+/** The configuration behind a code, or null (unknown code, or stored by an incompatible version). */
+export async function findShareLink(code: string, db: Db = getDb()): Promise<LaunchConfig | null> {
+  if (!SHARE_CODE_PATTERN.test(code)) return null;
+  const row = await db.setting.findUnique({ where: { key: PREFIX + code } });
+  if (!row) return null;
+  try {
+    const parsed = launchConfigSchema.safeParse(JSON.parse(row.value));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}
