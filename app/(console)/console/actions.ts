@@ -1,0 +1,82 @@
+'use server';
+
+import { revalidatePath } from 'next/cache';
+import { redirect } from 'next/navigation';
+import { requireConsoleSession } from '#lib/console/auth';
+import type { ClientFormResult, FormFields } from '#lib/console/clients';
+import { cloneClient, registerClientFromForm, updateClientFromForm } from '#lib/console/clients';
+import { defaultReseedInput, parseReseedInput, startReseed } from '#lib/console/data';
+import { revokeTokenFromConsole } from '#lib/console/tokens';
+import { deleteClient, rotateClientSecret } from '#lib/oauth/clients';
+
+// Server actions are POSTs that Next.js checks against the Origin header (its CSRF protection);
+// each one checks the console session again, since an action is reachable without its page.
+
+function fields(form: FormData): FormFields {
+  const out: FormFields = {};
+  for (const [k, v] of form.entries()) if (typeof v === 'string') out[k] = v;
+  return out;
+}
+
+/** Revokes a token; the app's next FHIR call with it gets 401. */
+export async function revokeTokenAction(form: FormData): Promise<void> {
+  const session = await requireConsoleSession('/console/tokens');
+  const id = String(form.get('id') ?? '');
+  await revokeTokenFromConsole(id, session.user);
+  revalidatePath(`/console/tokens/${id}`);
+  redirect(`/console/tokens/${encodeURIComponent(id)}?revoked=1`);
+}
+
+export type ClientActionState = ClientFormResult | null;
+
+/** Registers a client (the secret comes back once, in the action state). */
+export async function registerClientAction(_prev: ClientActionState, form: FormData): Promise<ClientActionState> {
+  await requireConsoleSession('/console/clients/new');
+  return registerClientFromForm(fields(form));
+}
+
+/** Saves the edit form. */
+export async function updateClientAction(_prev: ClientActionState, form: FormData): Promise<ClientActionState> {
+  await requireConsoleSession('/console/clients');
+  const result = await updateClientFromForm(String(form.get('originalClientId') ?? ''), fields(form));
+  revalidatePath('/console/clients');
+  return result;
+}
+
+/** Rotates a symmetric client's secret; the new one is shown once. */
+export async function rotateSecretAction(_prev: ClientActionState, form: FormData): Promise<ClientActionState> {
+  await requireConsoleSession('/console/clients');
+  const clientId = String(form.get('clientId') ?? '');
+  const rotated = await rotateClientSecret(clientId);
+  if (!rotated) return { ok: false, error: 'this client has no secret to rotate' };
+  const { getClient } = await import('#lib/oauth/clients');
+  const client = await getClient(clientId);
+  return client ? { ok: true, client, clientSecret: rotated.clientSecret, message: 'New secret issued; the old one stopped working.' } : { ok: false, error: 'client not found' };
+}
+
+/** Clones a client for a workshop. */
+export async function cloneClientAction(_prev: ClientActionState, form: FormData): Promise<ClientActionState> {
+  await requireConsoleSession('/console/clients');
+  const result = await cloneClient(String(form.get('clientId') ?? ''));
+  revalidatePath('/console/clients');
+  return result;
+}
+
+/** Deletes a client and revokes its tokens. */
+export async function deleteClientAction(form: FormData): Promise<void> {
+  await requireConsoleSession('/console/clients');
+  await deleteClient(String(form.get('clientId') ?? ''));
+  revalidatePath('/console/clients');
+  redirect('/console/clients?deleted=1');
+}
+
+export type ReseedActionState = { ok: boolean; message: string } | null;
+
+/** Starts a reseed with the form's seed and size, or the default dataset for "reset". */
+export async function reseedAction(_prev: ReseedActionState, form: FormData): Promise<ReseedActionState> {
+  await requireConsoleSession('/console/data');
+  const input = form.get('reset') === '1' ? defaultReseedInput() : parseReseedInput(fields(form));
+  if ('error' in input) return { ok: false, message: input.error };
+  const started = await startReseed(input);
+  return started.started ? { ok: true, message: `Reseeding with seed ${input.seed}, ${input.patients} patients…` } : { ok: false, message: started.reason ?? 'not started' };
+}

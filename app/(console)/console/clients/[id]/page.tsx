@@ -1,0 +1,49 @@
+import Link from 'next/link';
+import { notFound } from 'next/navigation';
+import { requireConsoleSession } from '#lib/console/auth';
+import { getClient } from '#lib/oauth/clients';
+import { cloneClientAction, deleteClientAction, rotateSecretAction, updateClientAction } from '../../actions';
+import { ClientActionButton, ClientForm } from '../client-form-client';
+
+export const metadata = { title: 'Client · SMART Sandbox console' };
+
+type Props = { params: Promise<{ id: string }> };
+
+export default async function ClientPage({ params }: Props) {
+  const { id } = await params;
+  await requireConsoleSession(`/console/clients/${id}`);
+  const c = await getClient(id);
+  if (!c) notFound();
+  return (
+    <>
+      <p><Link href="/console/clients">← Clients</Link></p>
+      <h1>{c.name} <code className="muted-small">{c.clientId}</code></h1>
+      <div className="card actions">
+        {c.hasSecret ? <ClientActionButton action={rotateSecretAction} clientId={c.clientId} label="Rotate secret" /> : null}
+        <ClientActionButton action={cloneClientAction} clientId={c.clientId} label="Clone this client" />
+        <Link className="button secondary" href={`/console/tokens?clientId=${encodeURIComponent(c.clientId)}`}>Tokens</Link>
+        <Link className="button secondary" href={`/console/audit?clientId=${encodeURIComponent(c.clientId)}`}>Audit</Link>
+        <form action={deleteClientAction} className="inline">
+          <input type="hidden" name="clientId" value={c.clientId} />
+          <button type="submit" className="danger">Delete (revokes its tokens)</button>
+        </form>
+      </div>
+      <ClientForm
+        action={updateClientAction}
+        mode="edit"
+        values={{
+          clientId: c.clientId,
+          name: c.name,
+          clientType: c.clientType,
+          tokenEndpointAuthMethod: c.tokenEndpointAuthMethod === 'client_secret_post' ? 'client_secret_post' : 'client_secret_basic',
+          redirectUris: c.redirectUris.join('\n'),
+          launchUris: c.launchUris.join('\n'),
+          scope: c.scope,
+          jwks: c.jwks ? JSON.stringify(c.jwks, null, 2) : '',
+          jwksUri: c.jwksUri ?? '',
+          pkceRequired: c.pkceRequired,
+        }}
+      />
+    </>
+  );
+}

@@ -1,0 +1,41 @@
+import type { ReactNode } from 'react';
+import { headers } from 'next/headers';
+import Link from 'next/link';
+import { readConsoleSession } from '#lib/console/auth';
+import { SignOutButton } from './sign-out-client';
+import './console.css';
+
+export const dynamic = 'force-dynamic';
+
+const TABS: [string, string][] = [
+  ['/console/tokens', 'Tokens'],
+  ['/console/audit', 'Audit'],
+  ['/console/alerts', 'Alerts'],
+  ['/console/flows', 'Flows'],
+  ['/console/scopes', 'Scopes'],
+  ['/console/clients', 'Clients'],
+  ['/console/data', 'Data'],
+];
+
+export default async function ConsoleLayout({ children }: { children: ReactNode }) {
+  const session = await readConsoleSession(await headers());
+  return (
+    <div className="console">
+      <nav className="console-nav" aria-label="Console">
+        <Link className="brand" href="/console">SMART Sandbox console</Link>
+        {session ? TABS.map(([href, label]) => <Link key={href} className="tab" href={href}>{label}</Link>) : null}
+        <span className="spacer" />
+        {session ? (
+          <span className="who">
+            <span>
+              {session.user}
+              {session.account === 'development' ? ' (development account)' : ''}
+            </span>
+            <SignOutButton />
+          </span>
+        ) : null}
+      </nav>
+      <main>{children}</main>
+    </div>
+  );
+}

@@ -1,0 +1,125 @@
+import { headers } from 'next/headers';
+import Link from 'next/link';
+import { notFound } from 'next/navigation';
+import { requireConsoleSession } from '#lib/console/auth';
+import { firstParam } from '#lib/console/format';
+import { originFromHeaders } from '#lib/console/request';
+import { getTokenDetail } from '#lib/console/tokens';
+import { revokeTokenAction } from '../../actions';
+import { ExpiryCountdown } from '../countdown-client';
+
+export const metadata = { title: 'Token · SMART Sandbox console' };
+
+type Props = { params: Promise<{ id: string }>; searchParams: Promise<Record<string, string | string[] | undefined>> };
+
+export default async function TokenPage({ params, searchParams }: Props) {
+  const { id } = await params;
+  await requireConsoleSession(`/console/tokens/${id}`);
+  const detail = await getTokenDetail(id, { origin: originFromHeaders(await headers()) });
+  if (!detail) notFound();
+  const { token } = detail;
+  const justRevoked = firstParam((await searchParams).revoked) === '1';
+  return (
+    <>
+      <p><Link href="/console/tokens">← Tokens</Link></p>
+      <h1>
+        {token.kind === 'access' ? 'Access token' : 'Refresh token'} <code>{token.id.slice(0, 12)}…</code>{' '}
+        <span className={`badge ${token.status}`} data-testid="token-status">{token.status}</span>
+      </h1>
+      {justRevoked ? <p className="notice warn" role="status">Revoked. The app&apos;s next call with this token gets 401 invalid_token.</p> : null}
+      <div className="card">
+        <dl className="kv">
+          <dt>Client</dt><dd>{detail.clientName ? `${detail.clientName} ` : ''}<code>{token.clientId}</code></dd>
+          <dt>User</dt><dd>{token.userId ?? '— (no user)'}</dd>
+          <dt>Patient</dt><dd>{token.patientId ? <Link href={`/console/data/patients/${encodeURIComponent(token.patientId)}`}>{token.patientId}</Link> : '—'}</dd>
+          <dt>Encounter</dt><dd>{detail.encounterId ?? '—'}</dd>
+          <dt>Issued</dt><dd>{token.issuedAt.toISOString()}</dd>
+          <dt>Expires</dt><dd>{token.expiresAt.toISOString()} — <ExpiryCountdown expiresAt={token.expiresAt.toISOString()} revoked={token.status === 'revoked'} /></dd>
+          <dt>Grant</dt><dd>{token.grantId ? <Link href={`/console/flows/${encodeURIComponent(token.grantId)}`}>flow of grant {token.grantId.slice(0, 10)}…</Link> : '— (backend token, no grant)'}</dd>
+        </dl>
+        <div className="actions" style={{ marginTop: 12 }}>
+          {token.status !== 'revoked' ? (
+            <form action={revokeTokenAction} className="inline">
+              <input type="hidden" name="id" value={token.id} />
+              <button type="submit" className="danger">Revoke</button>
+            </form>
+          ) : null}
+          <Link className="button secondary" href={`/console/audit?clientId=${encodeURIComponent(token.clientId)}${token.patientId ? `&patientId=${encodeURIComponent(token.patientId)}` : ''}`}>Audit records of this client{token.patientId ? ' and patient' : ''}</Link>
+          <Link className="button secondary" href={`/console/scopes?token=${encodeURIComponent(token.id)}`}>Test a request with this token</Link>
+        </div>
+      </div>
+
+      {detail.claims ? (
+        <>
+          <h2>Decoded JWT</h2>
+          <p className="notice" data-testid="reconstructed-note">
+            The server does not keep issued access tokens (only their <code>jti</code>), so the raw JWT cannot be shown. Below are its header and
+            claims exactly as they were signed, rebuilt from the token&apos;s row.
+          </p>
+          <div className="grid2">
+            <div><h3>Header</h3><pre className="json">{JSON.stringify(detail.header, null, 2)}</pre></div>
+            <div><h3>Claims</h3><pre className="json" data-testid="token-claims">{JSON.stringify(detail.claims, null, 2)}</pre></div>
+          </div>
+        </>
+      ) : (
+        <p className="notice">A refresh token is an opaque random string, stored only as its SHA-256 hash: there is nothing to decode.</p>
+      )}
+
+      <h2>Granted scopes, explained</h2>
+      <div data-testid="scope-explanations">
+        {detail.scopes.map((s) => (
+          <div key={s.scope} className="card scope-card">
+            <h3><code>{s.scope}</code> {s.version ? <span className="badge">SMART v{s.version}</span> : <span className="badge">{s.kind}</span>}</h3>
+            <p style={{ margin: 0 }}>{s.explanation}</p>
+            {s.kind === 'resource' ? (
+              <ul>
+                <li>Resource types: {s.resourceTypes}</li>
+                <li>Interactions: {s.interactions.join(', ')}</li>
+                {s.compartment ? <li>{s.compartment}</li> : null}
+                {s.filter ? <li>{s.filter}</li> : null}
+                {s.otherVersion ? <li className="muted">Same scope in SMART v{s.version === 1 ? 2 : 1}: <code>{s.otherVersion}</code></li> : null}
+              </ul>
+            ) : null}
+          </div>
+        ))}
+        {detail.scopeErrors.map((e) => <p key={e} className="error">{e}</p>)}
+      </div>
+
+      <h2>Launch context</h2>
+      <div className="card">
+        {detail.grant ? (
+          <dl className="kv">
+            <dt>Launch kind</dt><dd>{detail.grant.context.launchKind}</dd>
+            <dt>patient</dt><dd>{detail.grant.context.patient ?? '—'}</dd>
+            <dt>encounter</dt><dd>{detail.grant.context.encounter ?? '—'}</dd>
+            <dt>fhirUser</dt><dd>{detail.grant.context.fhirUser ?? '—'}</dd>
+            {detail.grant.context.needPatientBanner !== undefined ? <><dt>need_patient_banner</dt><dd>{String(detail.grant.context.needPatientBanner)}</dd></> : null}
+            {detail.grant.context.intent ? <><dt>intent</dt><dd>{detail.grant.context.intent}</dd></> : null}
+            {detail.grant.context.fhirContext?.length ? <><dt>fhirContext</dt><dd><code>{JSON.stringify(detail.grant.context.fhirContext)}</code></dd></> : null}
+            <dt>EHR launch id</dt><dd>{detail.launch ? <><code>{detail.launch.id}</code> (created {detail.launch.createdAt.toISOString()})</> : '— (standalone)'}</dd>
+            {detail.launch && detail.launch.options !== '{}' ? <><dt>Launch options</dt><dd><code>{detail.launch.options}</code></dd></> : null}
+          </dl>
+        ) : (
+          <p className="muted" style={{ margin: 0 }}>No grant: a backend (client_credentials) token has no launch context.</p>
+        )}
+      </div>
+
+      <h2>Refresh chain</h2>
+      <table data-testid="refresh-chain">
+        <thead><tr><th>Token</th><th>Kind</th><th>Issued from</th><th>Status</th><th>Issued</th><th>Scope</th></tr></thead>
+        <tbody>
+          {detail.chain.map((t) => (
+            <tr key={t.id} className={t.id === token.id ? 'flagged' : undefined}>
+              <td><Link href={`/console/tokens/${encodeURIComponent(t.id)}`}><code>{t.id.slice(0, 10)}…</code></Link>{t.id === token.id ? ' (this one)' : ''}</td>
+              <td>{t.kind}{t.rotated ? ' (rotated)' : ''}</td>
+              <td>{t.parentId ? <code>{t.parentId.slice(0, 10)}…</code> : 'authorization code'}</td>
+              <td><span className={`badge ${t.status}`}>{t.status}</span></td>
+              <td>{t.issuedAt.toISOString()}</td>
+              <td><code>{t.scope}</code></td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </>
+  );
+}

@@ -1,0 +1,251 @@
+/**
+ * Console sign-in through next-auth: a Credentials provider (id `console`) and the rule deciding
+ * which account may sign in. On a loopback host in development the built-in account admin/admin
+ * works out of the box; with NODE_ENV=production, on a non-loopback host, or whenever
+ * CONSOLE_USER/CONSOLE_PASSWORD are set, only the configured account is accepted and the default
+ * pair is refused (issue 7 §1).
+ *
+ * The console keeps its own session cookie (CONSOLE_SESSION_COOKIE), separate from the persona
+ * session of the interaction screens: an instructor signed in to the console who then signs in as
+ * a persona to launch an app must not be signed out of the console (and vice versa).
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { NextAuthOptions, User } from 'next-auth';
+import type { JWT } from 'next-auth/jwt';
+import { decode } from 'next-auth/jwt';
+import CredentialsProvider from 'next-auth/providers/credentials';
+import { getAuthSecret } from '../auth/secret';
+import { parseCookies, useSecureCookies } from '../auth/session';
+import { env } from '../env';
+
+/** next-auth provider id of console accounts. */
+export const CONSOLE_PROVIDER_ID = 'console';
+/** The development account that works on localhost when nothing is configured. */
+export const DEFAULT_CONSOLE_USER = 'admin';
+export const DEFAULT_CONSOLE_PASSWORD = 'admin';
+/** How long a console sign-in lasts. */
+export const CONSOLE_SESSION_MAX_AGE_SECONDS = 12 * 60 * 60;
+/** Base path of the console's next-auth route (app/api/console/auth/[...nextauth]). */
+export const CONSOLE_AUTH_BASE_PATH = '/api/console/auth';
+
+/** Name of the console session cookie (`__Secure-` prefixed behind https). */
+export function consoleSessionCookieName(secure: boolean = useSecureCookies()): string {
+  return `${secure ? '__Secure-' : ''}sandbox-console.session-token`;
+}
+
+/** Which console account the server accepts for a request, and why. */
+export type ConsoleAccountMode =
+  | { readonly kind: 'development'; readonly user: string; readonly password: string }
+  | { readonly kind: 'configured'; readonly user: string; readonly why: string }
+  | { readonly kind: 'unavailable'; readonly why: string };
+
+export interface AccountModeInput {
+  nodeEnv: string;
+  configuredUser?: string | undefined;
+  configuredPassword?: string | undefined;
+  /** The request reached us on a loopback host (localhost, 127.0.0.0/8, ::1). */
+  loopback: boolean;
+}
+
+/** The sign-in rule (pure): development account only in development, on loopback, with nothing configured. */
+export function consoleAccountMode(input: AccountModeInput): ConsoleAccountMode {
+  const user = input.configuredUser?.trim() ?? '';
+  const password = input.configuredPassword ?? '';
+  const production = input.nodeEnv === 'production';
+  if (user !== '' && password !== '') {
+    const why = production ? 'NODE_ENV=production' : !input.loopback ? 'the server is reached through a non-loopback host' : 'CONSOLE_USER and CONSOLE_PASSWORD are set';
+    return { kind: 'configured', user, why };
+  }
+  if (user !== '' || password !== '') return { kind: 'unavailable', why: 'only one of CONSOLE_USER and CONSOLE_PASSWORD is set: set both' };
+  if (production) return { kind: 'unavailable', why: 'the server runs with NODE_ENV=production: set CONSOLE_USER and CONSOLE_PASSWORD to create the console account' };
+  if (!input.loopback) return { kind: 'unavailable', why: 'the server is reached through a non-loopback host: set CONSOLE_USER and CONSOLE_PASSWORD to create the console account' };
+  return { kind: 'development', user: DEFAULT_CONSOLE_USER, password: DEFAULT_CONSOLE_PASSWORD };
+}
+
+function hostnameOf(host: string): string {
+  const h = host.trim().toLowerCase();
+  if (h.startsWith('[')) return h.slice(0, h.indexOf(']') + 1);
+  const colon = h.lastIndexOf(':');
+  return colon >= 0 && h.indexOf(':') === colon ? h.slice(0, colon) : h;
+}
+
+/** True for localhost, *.localhost, 127.0.0.0/8 and ::1 (with or without a port). */
+export function isLoopbackHost(host: string | null | undefined): boolean {
+  if (!host) return false;
+  const name = hostnameOf(host);
+  return name === 'localhost' || name.endsWith('.localhost') || /^127(\.\d{1,3}){3}$/.test(name) || name === '[::1]' || name === '::1';
+}
+
+/** Minimal view of a request's headers (next-auth passes a plain object, route handlers a Headers). */
+export type HeaderSource = Headers | Record<string, string | string[] | undefined>;
+
+function header(headers: HeaderSource, name: string): string | null {
+  if (headers instanceof Headers) return headers.get(name);
+  const v = headers[name] ?? headers[name.toLowerCase()];
+  return Array.isArray(v) ? (v[0] ?? null) : (v ?? null);
+}
+
+/**
+ * Whether a request counts as local: its Host (and X-Forwarded-Host, when a proxy set one) is
+ * loopback, and PUBLIC_ORIGIN (if set) is loopback too. Host headers can be forged by non-browser
+ * clients, so production mode never relies on this alone.
+ */
+export function isLocalRequest(headers: HeaderSource): boolean {
+  if (env.PUBLIC_ORIGIN) {
+    try {
+      if (!isLoopbackHost(new URL(env.PUBLIC_ORIGIN).host)) return false;
+    } catch {
+      return false;
+    }
+  }
+  const forwarded = header(headers, 'x-forwarded-host');
+  if (forwarded !== null && !isLoopbackHost(forwarded.split(',')[0])) return false;
+  return isLoopbackHost(header(headers, 'host'));
+}
+
+/** The account mode for a request (reads the environment). */
+export function accountModeFor(headers: HeaderSource): ConsoleAccountMode {
+  return consoleAccountMode({ nodeEnv: env.NODE_ENV, configuredUser: env.CONSOLE_USER, configuredPassword: env.CONSOLE_PASSWORD, loopback: isLocalRequest(headers) });
+}
+
+function sameSecret(a: string, b: string): boolean {
+  // Hash first so lengths match and the comparison is constant-time (STYLE.md habit 7).
+  const ha = createHash('sha256').update(a).digest();
+  const hb = createHash('sha256').update(b).digest();
+  return timingSafeEqual(ha, hb);
+}
+
+/** Who is signed in to the console. */
+export interface ConsoleSession {
+  readonly user: string;
+  /** development: the built-in admin/admin; configured: CONSOLE_USER. */
+  readonly account: 'development' | 'configured';
+}
+
+/**
+ * Checks console credentials against the mode. The default pair is refused whenever the mode is not
+ * `development`, even when someone configured CONSOLE_USER=admin CONSOLE_PASSWORD=admin.
+ */
+export function verifyConsoleCredentials(mode: ConsoleAccountMode, username: string, password: string): ConsoleSession | null {
+  if (mode.kind === 'unavailable') return null;
+  if (mode.kind === 'development') {
+    const ok = sameSecret(username, mode.user) && sameSecret(password, mode.password);
+    return ok ? { user: mode.user, account: 'development' } : null;
+  }
+  if (sameSecret(username, DEFAULT_CONSOLE_USER) && sameSecret(password, DEFAULT_CONSOLE_PASSWORD)) return null;
+  const ok = sameSecret(username, mode.user) && sameSecret(password, env.CONSOLE_PASSWORD ?? '');
+  return ok ? { user: mode.user, account: 'configured' } : null;
+}
+
+/** The user object next-auth receives from the console provider. */
+interface ConsoleUser extends User {
+  consoleAccount: ConsoleSession['account'];
+}
+
+function isConsoleUser(user: unknown): user is ConsoleUser {
+  return typeof user === 'object' && user !== null && 'consoleAccount' in user;
+}
+
+/** The Credentials provider (id `console`) to list in NextAuth options. */
+export function consoleProvider() {
+  return CredentialsProvider({
+    id: CONSOLE_PROVIDER_ID,
+    name: 'Console account',
+    credentials: {
+      username: { label: 'Username', type: 'text' },
+      password: { label: 'Password', type: 'password' },
+    },
+    async authorize(credentials, req) {
+      const mode = accountModeFor(req.headers ?? {});
+      const session = verifyConsoleCredentials(mode, credentials?.username ?? '', credentials?.password ?? '');
+      if (!session) return null;
+      const user: ConsoleUser = { id: `console:${session.user}`, name: session.user, consoleAccount: session.account };
+      return user;
+    },
+  });
+}
+
+/** The JWT claims a console sign-in adds (merge into the jwt callback when `user` is a console user). */
+export function consoleJwtClaims(token: JWT, user: unknown): JWT {
+  if (!isConsoleUser(user)) return token;
+  return { ...token, sub: user.id, name: user.name ?? user.id, console: { user: user.name ?? '', account: user.consoleAccount } };
+}
+
+/** The console session a decoded next-auth JWT carries, or null. */
+export function consoleSessionOf(token: JWT | null): ConsoleSession | null {
+  const c = token?.console;
+  if (typeof c !== 'object' || c === null) return null;
+  const { user, account } = c as { user?: unknown; account?: unknown };
+  if (typeof user !== 'string' || (account !== 'development' && account !== 'configured')) return null;
+  return { user, account };
+}
+
+/** next-auth options of the console's own route (app/api/console/auth/[...nextauth]). */
+export async function getConsoleAuthOptions(): Promise<NextAuthOptions> {
+  const secure = useSecureCookies();
+  const cookie = (name: string, httpOnly = true) => ({ name: `${secure ? '__Secure-' : ''}${name}`, options: { httpOnly, sameSite: 'lax' as const, path: '/', secure } });
+  return {
+    secret: await getAuthSecret(),
+    useSecureCookies: secure,
+    session: { strategy: 'jwt', maxAge: CONSOLE_SESSION_MAX_AGE_SECONDS },
+    // Own cookie names: the persona session (next-auth.session-token) and the console session live side by side.
+    cookies: {
+      sessionToken: { name: consoleSessionCookieName(secure), options: cookie('').options },
+      csrfToken: cookie('sandbox-console.csrf-token'),
+      callbackUrl: cookie('sandbox-console.callback-url'),
+    },
+    pages: { signIn: '/console/login', error: '/console/login' },
+    providers: [consoleProvider()],
+    callbacks: {
+      async jwt({ token, user }) {
+        return user ? consoleJwtClaims(token, user) : token;
+      },
+      async session({ session, token }) {
+        return { ...session, console: consoleSessionOf(token) } as typeof session;
+      },
+    },
+  };
+}
+
+/**
+ * The console session of a request: the console cookie (or, when the provider was merged into the
+ * main next-auth options, the main session cookie) decoded, and still acceptable under the current
+ * account rule: a development-account session stops working once the request is not local.
+ */
+export async function readConsoleSession(headers: HeaderSource): Promise<ConsoleSession | null> {
+  const cookies = parseCookies(header(headers, 'cookie'));
+  const secret = await getAuthSecret();
+  const names = [consoleSessionCookieName(), `${useSecureCookies() ? '__Secure-' : ''}next-auth.session-token`];
+  for (const name of names) {
+    const raw = cookies.get(name);
+    if (!raw) continue;
+    let session: ConsoleSession | null = null;
+    try {
+      session = consoleSessionOf(await decode({ token: raw, secret }));
+    } catch {
+      session = null;
+    }
+    if (!session) continue;
+    const mode = accountModeFor(headers);
+    if (session.account === 'development' && mode.kind !== 'development') return null;
+    if (session.account === 'configured' && (mode.kind !== 'configured' || mode.user !== session.user)) return null;
+    return session;
+  }
+  return null;
+}
+
+/** Route-handler guard: the session, or a 401 JSON response. */
+export async function consoleSessionOrResponse(req: Request): Promise<ConsoleSession | Response> {
+  const session = await readConsoleSession(req.headers);
+  if (session) return session;
+  return new Response(JSON.stringify({ error: 'console sign-in required' }), { status: 401, headers: { 'content-type': 'application/json', 'cache-control': 'no-store' } });
+}
+
+/** Page guard: the console session, or a redirect to /console/login (server components and actions only). */
+export async function requireConsoleSession(returnTo = '/console'): Promise<ConsoleSession> {
+  const { headers } = await import('next/headers');
+  const { redirect } = await import('next/navigation');
+  const session = await readConsoleSession(await headers());
+  if (!session) return redirect(`/console/login?callbackUrl=${encodeURIComponent(returnTo)}`);
+  return session;
+}

@@ -1,0 +1,216 @@
+/**
+ * Console queries and actions on issued tokens: the list with filters, one token's page (claims,
+ * explained scopes, launch context, refresh chain) and revocation. Raw access tokens are never
+ * stored (only their jti; refresh tokens only hashed), so a token's claims are rebuilt from its row.
+ */
+import { recordAudit } from '../audit/record';
+import { getDb } from '../db';
+import type { Prisma, Token as TokenRow } from '../generated/sqlite/client';
+import type { GrantRecord } from '../oauth/grants';
+import { toGrant } from '../oauth/grants';
+import { DEFAULT_SANDBOX_ID } from '../sandbox';
+import { parseScopeString } from '../shared/scopes';
+import type { ExplainedScope } from './scope-explain';
+import { explainParsedScope } from './scope-explain';
+
+export const TOKEN_STATUSES = ['active', 'expired', 'revoked'] as const;
+export type TokenStatus = (typeof TOKEN_STATUSES)[number];
+
+export interface TokenFilters {
+  clientId?: string;
+  userId?: string;
+  patientId?: string;
+  status?: TokenStatus;
+  kind?: 'access' | 'refresh';
+  grantId?: string;
+}
+
+/** A token row as the console lists it. */
+export interface TokenSummary {
+  readonly id: string;
+  readonly kind: string;
+  readonly clientId: string;
+  readonly userId: string | null;
+  readonly patientId: string | null;
+  readonly scope: string;
+  readonly status: TokenStatus;
+  readonly issuedAt: Date;
+  readonly expiresAt: Date;
+  readonly grantId: string | null;
+  readonly parentId: string | null;
+  readonly rotated: boolean;
+}
+
+/** active / expired / revoked, revoked first (a revoked token stays revoked after it expires). */
+export function tokenStatus(row: Pick<TokenRow, 'revoked' | 'expiresAt'>, now: Date = new Date()): TokenStatus {
+  if (row.revoked) return 'revoked';
+  return row.expiresAt.getTime() <= now.getTime() ? 'expired' : 'active';
+}
+
+function toSummary(row: TokenRow, now: Date): TokenSummary {
+  return {
+    id: row.id,
+    kind: row.kind,
+    clientId: row.clientId,
+    userId: row.userId,
+    patientId: row.patientId,
+    scope: row.scope,
+    status: tokenStatus(row, now),
+    issuedAt: row.issuedAt,
+    expiresAt: row.expiresAt,
+    grantId: row.grantId,
+    parentId: row.parentId,
+    rotated: row.rotated,
+  };
+}
+
+/** Reads token filters from query parameters (unknown values ignored). */
+export function parseTokenFilters(params: URLSearchParams): TokenFilters {
+  const f: TokenFilters = {};
+  const text = (name: string) => {
+    const v = params.get(name)?.trim();
+    return v && v.length <= 200 ? v : undefined;
+  };
+  const clientId = text('clientId');
+  if (clientId) f.clientId = clientId;
+  const userId = text('userId');
+  if (userId) f.userId = userId;
+  const patientId = text('patientId');
+  if (patientId) f.patientId = patientId;
+  const grantId = text('grantId');
+  if (grantId) f.grantId = grantId;
+  const status = params.get('status');
+  if (status && (TOKEN_STATUSES as readonly string[]).includes(status)) f.status = status as TokenStatus;
+  const kind = params.get('kind');
+  if (kind === 'access' || kind === 'refresh') f.kind = kind;
+  return f;
+}
+
+/** Tokens of the sandbox, newest first. */
+export async function listTokens(filters: TokenFilters, options: { limit?: number; now?: Date; sandboxId?: string } = {}): Promise<TokenSummary[]> {
+  const now = options.now ?? new Date();
+  const where: Prisma.TokenWhereInput = { sandboxId: options.sandboxId ?? DEFAULT_SANDBOX_ID };
+  if (filters.clientId) where.clientId = filters.clientId;
+  if (filters.userId) where.userId = filters.userId;
+  if (filters.patientId) where.patientId = filters.patientId;
+  if (filters.kind) where.kind = filters.kind;
+  if (filters.grantId) where.grantId = filters.grantId;
+  if (filters.status === 'revoked') where.revoked = true;
+  if (filters.status === 'active') Object.assign(where, { revoked: false, expiresAt: { gt: now } });
+  if (filters.status === 'expired') Object.assign(where, { revoked: false, expiresAt: { lte: now } });
+  const rows = await getDb().token.findMany({ where, orderBy: [{ issuedAt: 'desc' }, { id: 'asc' }], take: Math.min(options.limit ?? 200, 1000) });
+  return rows.map((r) => toSummary(r, now));
+}
+
+/** Distinct values for the filter drop-downs. */
+export async function tokenFilterOptions(sandboxId: string = DEFAULT_SANDBOX_ID): Promise<{ clients: string[]; users: string[]; patients: string[] }> {
+  const db = getDb();
+  const [clients, users, patients] = await Promise.all([
+    db.token.findMany({ where: { sandboxId }, distinct: ['clientId'], select: { clientId: true }, take: 200 }),
+    db.token.findMany({ where: { sandboxId, userId: { not: null } }, distinct: ['userId'], select: { userId: true }, take: 200 }),
+    db.token.findMany({ where: { sandboxId, patientId: { not: null } }, distinct: ['patientId'], select: { patientId: true }, take: 200 }),
+  ]);
+  return {
+    clients: clients.map((c) => c.clientId).sort(),
+    users: users.flatMap((u) => (u.userId ? [u.userId] : [])).sort(),
+    patients: patients.flatMap((p) => (p.patientId ? [p.patientId] : [])).sort(),
+  };
+}
+
+export interface TokenDetail {
+  readonly token: TokenSummary;
+  readonly encounterId: string | null;
+  readonly clientName: string | null;
+  readonly grant: GrantRecord | null;
+  /** Decoded header and claims as the server signed them, rebuilt from the row (the JWT itself is not stored). */
+  readonly header: Record<string, string> | null;
+  readonly claims: Record<string, string | number> | null;
+  readonly scopes: readonly ExplainedScope[];
+  readonly scopeErrors: readonly string[];
+  /** Tokens of the same grant, oldest first, with their parent (refresh chain). */
+  readonly chain: readonly TokenSummary[];
+  readonly launch: { id: string; patientId: string | null; encounterId: string | null; userId: string | null; options: string; createdAt: Date } | null;
+}
+
+/** One token with everything its console page shows, or null. */
+export async function getTokenDetail(id: string, options: { origin: string; now?: Date; sandboxId?: string }): Promise<TokenDetail | null> {
+  const now = options.now ?? new Date();
+  const db = getDb();
+  const row = await db.token.findUnique({ where: { id } });
+  if (!row || row.sandboxId !== (options.sandboxId ?? DEFAULT_SANDBOX_ID)) return null;
+  const [grantRow, client, chainRows, key] = await Promise.all([
+    row.grantId ? db.grant.findUnique({ where: { id: row.grantId } }) : Promise.resolve(null),
+    db.client.findUnique({ where: { clientId: row.clientId }, select: { name: true } }),
+    row.grantId ? db.token.findMany({ where: { grantId: row.grantId }, orderBy: [{ issuedAt: 'asc' }, { kind: 'asc' }], take: 200 }) : Promise.resolve([row]),
+    db.signingKey.findFirst({ where: { alg: 'ES256', createdAt: { lte: row.issuedAt } }, orderBy: { createdAt: 'desc' }, select: { kid: true } }),
+  ]);
+  const grant = grantRow ? toGrant(grantRow) : null;
+  const launchRow = grant?.launchId ? await db.launch.findUnique({ where: { id: grant.launchId } }) : null;
+  const parsed = parseScopeString(row.scope);
+
+  let header: Record<string, string> | null = null;
+  let claims: Record<string, string | number> | null = null;
+  if (row.kind === 'access') {
+    header = { alg: 'ES256', typ: 'at+jwt', ...(key ? { kid: key.kid } : {}) };
+    const c: Record<string, string | number> = {
+      iss: options.origin,
+      sub: row.userId ?? row.clientId,
+      aud: `${options.origin}/fhir`,
+      jti: row.id,
+      iat: Math.floor(row.issuedAt.getTime() / 1000),
+      exp: Math.floor(row.expiresAt.getTime() / 1000),
+      client_id: row.clientId,
+      scope: row.scope,
+    };
+    if (row.patientId) c.patient = row.patientId;
+    if (row.encounterId) c.encounter = row.encounterId;
+    if (grant?.context.fhirUser) c.fhirUser = grant.context.fhirUser;
+    if (grant?.launchId) c.launch_id = grant.launchId;
+    claims = c;
+  }
+
+  return {
+    token: toSummary(row, now),
+    encounterId: row.encounterId,
+    clientName: client?.name ?? null,
+    grant,
+    header,
+    claims,
+    scopes: parsed.scopes.map(explainParsedScope),
+    scopeErrors: parsed.errors.map((e) => e.reason),
+    chain: chainRows.map((r) => toSummary(r, now)),
+    launch: launchRow ? { id: launchRow.id, patientId: launchRow.patientId, encounterId: launchRow.encounterId, userId: launchRow.userId, options: launchRow.options, createdAt: launchRow.createdAt } : null,
+  };
+}
+
+/**
+ * Revokes one token from the console: the FHIR API's next call with it gets 401 (the verifier
+ * checks the row). Revoking a refresh token also revokes the access tokens issued from it.
+ * Writes a `console` audit record.
+ */
+export async function revokeTokenFromConsole(id: string, actor: string, options: { sandboxId?: string } = {}): Promise<{ revoked: number } | null> {
+  const db = getDb();
+  const row = await db.token.findUnique({ where: { id } });
+  if (!row || row.sandboxId !== (options.sandboxId ?? DEFAULT_SANDBOX_ID)) return null;
+  const started = performance.now();
+  const ids = [id];
+  if (row.kind === 'refresh') {
+    const children = await db.token.findMany({ where: { parentId: id, kind: 'access' }, select: { id: true } });
+    ids.push(...children.map((c) => c.id));
+  }
+  const result = await db.token.updateMany({ where: { id: { in: ids }, revoked: false }, data: { revoked: true } });
+  await recordAudit({
+    sandboxId: row.sandboxId,
+    kind: 'console',
+    method: 'POST',
+    endpoint: `/console/tokens/${id}/revoke`,
+    clientId: row.clientId,
+    userId: row.userId,
+    patientId: row.patientId,
+    scopes: row.scope,
+    status: 200,
+    detail: `${row.kind} token ${id.slice(0, 8)}… revoked from the console by ${actor}${ids.length > 1 ? ` (with ${ids.length - 1} access token(s) issued from it)` : ''}`,
+    latencyMs: performance.now() - started,
+  });
+  return { revoked: result.count };
+}
