@@ -52,7 +52,6 @@ async function inProcess(name: string, fn: (i: number) => Promise<unknown>, conc
 }
 
 async function storeBenchmarks(kind: string, databaseUrl: string): Promise<BenchResult[]> {
-  process.env.DATABASE_URL = databaseUrl;
   const { createDb } = await import('../lib/db');
   const { ResourceStore } = await import('../lib/fhir/store');
   const { db } = createDb(databaseUrl);
@@ -82,7 +81,10 @@ async function main(): Promise<void> {
   if (!existsSync(join(root, '.next', 'BUILD_ID'))) execFileSync(join(root, 'node_modules', '.bin', 'next'), ['build'], { cwd: root, stdio: 'inherit' });
   const dir = mkdtempSync(join(tmpdir(), 'sandbox-bench-'));
   const databaseUrl = `file:${join(dir, 'bench.db')}`;
-  prepareDatabase(databaseUrl, { SEED_PATIENTS: process.env.BENCH_PATIENTS ?? '20' });
+  // Benchmarks that prepare data in-process (codes, tokens) write to the server's database.
+  process.env.DATABASE_URL = databaseUrl;
+  console.log(`seeding ${process.env.BENCH_PATIENTS ?? '1000'} patients for the benchmark database…`);
+  prepareDatabase(databaseUrl, { SEED_PATIENTS: process.env.BENCH_PATIENTS ?? '1000' });
   const server = await startServer({ databaseUrl });
   const bare = createServer((_req, res) => res.end('ok'));
   const barePort: number = await freePort();

@@ -1,4 +1,135 @@
-import type { Benchmark } from './types';
+import { createHash, randomBytes } from 'node:crypto';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import type { Benchmark, BenchContext, BenchResult } from './types';
+
+const b64url = (b: Buffer) => b.toString('base64url');
+
+function pkcePair(): { verifier: string; challenge: string } {
+  const verifier = b64url(randomBytes(32));
+  return { verifier, challenge: b64url(createHash('sha256').update(verifier).digest()) };
+}
+
+interface Code {
+  code: string;
+  verifier: string;
+}
+
+/** Authorization codes made the way a browser would: /oauth/authorize over HTTP, then consent. */
+async function makeCodes(ctx: BenchContext, clientId: string, redirectUri: string, patientId: string, n: number): Promise<Code[]> {
+  const { completeInteraction } = await import('../lib/oauth/interaction');
+  const codes: Code[] = [];
+  const scope = 'openid fhirUser launch/patient patient/*.rs offline_access';
+  for (let i = 0; i < n; i++) {
+    const { verifier, challenge } = pkcePair();
+    const q = new URLSearchParams({ response_type: 'code', client_id: clientId, redirect_uri: redirectUri, scope, state: `s${i}`, aud: `${ctx.baseUrl}/fhir`, code_challenge: challenge, code_challenge_method: 'S256' });
+    const res = await fetch(`${ctx.baseUrl}/oauth/authorize?${q}`, { redirect: 'manual' });
+    const id = /\/interaction\/([^/?#]+)/.exec(res.headers.get('location') ?? '')?.[1];
+    if (!id) throw new Error(`authorize did not start an interaction: ${res.status}`);
+    const redirect = new URL(await completeInteraction(id, { userId: 'Practitioner/practitioner-1', fhirUser: 'Practitioner/practitioner-1', patientId, grantedScope: scope }));
+    codes.push({ code: redirect.searchParams.get('code')!, verifier });
+  }
+  return codes;
+}
+
+function form(params: Record<string, string>): string {
+  return new URLSearchParams(params).toString();
+}
+
+const oauth: Benchmark = {
+  name: 'oauth',
+  async run(ctx) {
+    const { registerClient } = await import('../lib/oauth/clients');
+    const results: BenchResult[] = [];
+    const redirectUri = 'http://127.0.0.1:9/callback';
+    const reg = await registerClient({ name: 'bench app', clientType: 'confidential-symmetric', tokenEndpointAuthMethod: 'client_secret_basic', redirectUris: [redirectUri], scope: 'openid fhirUser launch/patient patient/*.rs offline_access' });
+    const clientId = reg.client.clientId;
+    const basic = `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(reg.clientSecret!)}`).toString('base64')}`;
+    const headers = { 'content-type': 'application/x-www-form-urlencoded', authorization: basic };
+    const seconds = Number(process.env.BENCH_SECONDS ?? 5);
+
+    // Token exchange (authorization_code + PKCE + id_token): every request needs a fresh code.
+    const codes = await makeCodes(ctx, clientId, redirectUri, 'roster-growth', Number(process.env.BENCH_CODES ?? 2500));
+    let next = 0;
+    const refreshTokens: string[] = [];
+    const exchange = await ctx.http('token exchange (code + PKCE + id_token)', `${ctx.baseUrl}/oauth/token`, {
+      amount: codes.length,
+      duration: seconds,
+      requests: [
+        {
+          method: 'POST',
+          headers,
+          setupRequest: (req) => {
+            const c = codes[next++ % codes.length]!;
+            return { ...req, body: form({ grant_type: 'authorization_code', code: c.code, code_verifier: c.verifier, redirect_uri: redirectUri }) };
+          },
+          onResponse: (status, body) => {
+            if (status === 200) refreshTokens.push((JSON.parse(body) as { refresh_token: string }).refresh_token);
+          },
+        },
+      ],
+    });
+    results.push(exchange);
+    const accessToken = await (async () => {
+      const c = (await makeCodes(ctx, clientId, redirectUri, 'roster-growth', 1))[0]!;
+      const res = await fetch(`${ctx.baseUrl}/oauth/token`, { method: 'POST', headers, body: form({ grant_type: 'authorization_code', code: c.code, code_verifier: c.verifier, redirect_uri: redirectUri }) });
+      return ((await res.json()) as { access_token: string }).access_token;
+    })();
+
+    // Refresh with rotation: each refresh token is single-use.
+    let r = 0;
+    results.push(
+      await ctx.http('refresh (rotation)', `${ctx.baseUrl}/oauth/token`, {
+        amount: refreshTokens.length,
+        duration: seconds,
+        requests: [{ method: 'POST', headers, setupRequest: (req) => ({ ...req, body: form({ grant_type: 'refresh_token', refresh_token: refreshTokens[r++ % refreshTokens.length]! }) }) }],
+      }),
+    );
+
+    // Introspection of one active token by a confidential client.
+    results.push(await ctx.http('introspection', `${ctx.baseUrl}/oauth/introspect`, { method: 'POST', headers, body: form({ token: accessToken }) }));
+
+    // client_credentials with private_key_jwt (ES384): every assertion has its own jti.
+    const { publicKey, privateKey } = await generateKeyPair('ES384', { extractable: true });
+    const jwk = { ...(await exportJWK(publicKey)), kty: 'EC', kid: 'bench-es384', alg: 'ES384' };
+    const backend = await registerClient({ name: 'bench backend', clientType: 'backend', jwks: { keys: [jwk] }, scope: 'system/*.rs', grantTypes: ['client_credentials'] });
+    const tokenUrl = `${ctx.baseUrl}/oauth/token`;
+    const assertions: string[] = [];
+    const now = Math.floor(Date.now() / 1000);
+    for (let i = 0; i < Number(process.env.BENCH_ASSERTIONS ?? 6000); i++) {
+      assertions.push(
+        await new SignJWT({})
+          .setProtectedHeader({ alg: 'ES384', kid: 'bench-es384', typ: 'JWT' })
+          .setIssuer(backend.client.clientId)
+          .setSubject(backend.client.clientId)
+          .setAudience(tokenUrl)
+          .setExpirationTime(now + 290)
+          .setJti(b64url(randomBytes(16)))
+          .sign(privateKey),
+      );
+    }
+    let a = 0;
+    results.push(
+      await ctx.http('client_credentials (private_key_jwt ES384)', tokenUrl, {
+        amount: assertions.length,
+        duration: seconds,
+        requests: [
+          {
+            method: 'POST',
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            setupRequest: (req) => ({ ...req, body: form({ grant_type: 'client_credentials', scope: 'system/Patient.rs', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertions[a++ % assertions.length]! }) }),
+          },
+        ],
+      }),
+    );
+
+    // FHIR with the patient token: read by id, and the US Core vital-signs search.
+    const auth = { authorization: `Bearer ${accessToken}` };
+    results.push(await ctx.http('FHIR read Patient/{id} (token, policy, audit)', `${ctx.baseUrl}/fhir/Patient/roster-growth`, { headers: auth }));
+    const cat = encodeURIComponent('http://terminology.hl7.org/CodeSystem/observation-category|vital-signs');
+    results.push(await ctx.http('FHIR Observation?patient&category&date', `${ctx.baseUrl}/fhir/Observation?patient=roster-growth&category=${cat}&date=ge2000-01-01`, { headers: auth }));
+    return results;
+  },
+};
 
 /** Benchmarks beyond the baselines and the store; each capability adds its own here. */
-export const benchmarks: Benchmark[] = [];
+export const benchmarks: Benchmark[] = [oauth];
