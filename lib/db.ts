@@ -28,7 +28,11 @@ export function createDb(url: string): { db: Db; kind: DbKind } {
   const file = sqliteFile(url);
   mkdirSync(dirname(file), { recursive: true });
   const adapter = new PrismaBetterSqlite3({ url: file, timeout: 10_000 });
-  return { db: new SqliteClient({ adapter }), kind };
+  const db = new SqliteClient({ adapter });
+  // WAL (set persistently by the migration step) with synchronous=NORMAL: commits survive a
+  // process crash and cost no fsync each; only an OS crash can lose the last commits.
+  void db.$queryRawUnsafe('PRAGMA synchronous = NORMAL').catch(() => undefined);
+  return { db, kind };
 }
 
 const globalForDb = globalThis as unknown as { __sandboxDb?: { db: Db; kind: DbKind } };

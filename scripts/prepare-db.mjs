@@ -26,6 +26,7 @@ if (args.has('--reset')) {
 }
 
 const applied = await applyMigrations(target);
+
 console.log(applied.length ? `applied migrations: ${applied.join(', ')}` : `database schema up to date (${target.kind})`);
 
 if (!args.has('--no-seed')) {

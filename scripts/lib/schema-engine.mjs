@@ -91,7 +91,7 @@ export async function openEngine(target) {
   const free = engine.free.bind(engine);
   engine.free = () => {
     free();
-    for (const adapter of opened) adapter.dispose?.().catch?.(() => undefined);
+    engine.closed = Promise.all(opened.map((adapter) => adapter.dispose?.().catch?.(() => undefined)));
   };
   return { engine, schema, logs };
 }
@@ -99,14 +99,24 @@ export async function openEngine(target) {
 /** Applies every pending migration; returns the names applied. Idempotent. */
 export async function applyMigrations(target) {
   const { engine } = await openEngine(target);
+  let applied;
   try {
     const out = await engine.applyMigrations({ migrationsList: readMigrations(target.kind), filters: noFilter });
-    return out.appliedMigrationNames;
+    applied = out.appliedMigrationNames;
   } catch (err) {
     throw new Error(`schema engine: ${enginePanic || describe(err)}`);
   } finally {
     engine.free();
   }
+  await engine.closed;
+  if (target.kind === 'sqlite') {
+    // Write-ahead logging lets readers and one writer work at once; it stays set in the file.
+    const { default: Database } = await import('better-sqlite3');
+    const db = new Database(target.file, { timeout: 10_000 });
+    db.pragma('journal_mode = WAL');
+    db.close();
+  }
+  return applied;
 }
 
 function describe(err) {
