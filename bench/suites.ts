@@ -131,5 +131,49 @@ const oauth: Benchmark = {
   },
 };
 
+const seeding: Benchmark = {
+  name: 'seed',
+  async run(ctx) {
+    const { generateDataset } = await import('../lib/synthetic');
+    const { seedDataset } = await import('../lib/seed/seed-dataset');
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    // @ts-expect-error plain ESM helper without types
+    const { applyMigrations, databaseTarget } = await import('../scripts/lib/schema-engine.mjs');
+    const n = Number(process.env.BENCH_SEED_PATIENTS ?? 200);
+    const results: BenchResult[] = [];
+
+    let resources = 0;
+    const t0 = performance.now();
+    for (const item of generateDataset({ seed: 7, patients: n, anchorDate: '2026-01-01', includeRoster: false })) resources += item.kind === 'patient' ? item.record.resources.length : item.resources.length;
+    const genSeconds = (performance.now() - t0) / 1000;
+    results.push({ name: `generate ${n} patients in memory (${Math.round(resources / n)} resources/patient)`, unit: 'patients/s', rate: n / genSeconds, p50: 0, p99: 0, errors: 0, total: resources });
+
+    const targets: { kind: string; url: string; stop?: () => Promise<void> }[] = [];
+    const dir = mkdtempSync(join(tmpdir(), 'sandbox-seed-bench-'));
+    targets.push({ kind: 'SQLite', url: `file:${join(dir, 'seed.db')}` });
+    // @ts-expect-error plain ESM helper without types
+    const { findPgBin, startCluster } = await import('../scripts/lib/pg-cluster.mjs');
+    if (findPgBin()) {
+      const cluster = await startCluster();
+      targets.push({ kind: 'PostgreSQL', url: cluster.url, stop: cluster.stop });
+    }
+    for (const target of targets) {
+      try {
+        await applyMigrations(databaseTarget(target.url));
+        const summary = await seedDataset({ databaseUrl: target.url, sandboxId: 'bench', patients: n, seed: 7, anchorDate: '2026-01-01', includeRoster: false, reset: false, ifEmpty: false });
+        results.push({ name: `generate + store with index rows (${target.kind})`, unit: 'resources/s', rate: summary.resources / summary.seconds, p50: 0, p99: 0, errors: 0, total: summary.resources });
+        const perThousand = (1000 * (summary.resources / n)) / (summary.resources / summary.seconds);
+        console.log(`seed ${target.kind}: ${n} patients, ${summary.resources} resources in ${summary.seconds.toFixed(1)} s; 1,000 patients ≈ ${perThousand.toFixed(0)} s; peak RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`);
+      } finally {
+        await target.stop?.();
+      }
+    }
+    void ctx;
+    return results;
+  },
+};
+
 /** Benchmarks beyond the baselines and the store; each capability adds its own here. */
-export const benchmarks: Benchmark[] = [oauth];
+export const benchmarks: Benchmark[] = [oauth, seeding];
