@@ -226,7 +226,11 @@ export function SampleAppClient() {
       return;
     }
     loadFhirClient()
-      .then((FHIR) => FHIR.oauth2.ready())
+      .then((FHIR) => {
+        // RFC 6749 §6: this server identifies a public client's refresh request by its client_id.
+        FHIR.oauth2.settings.refreshTokenWithClientId = true;
+        return FHIR.oauth2.ready();
+      })
       .then((client) => {
         clientRef.current = client;
         setTokenResponse(client.state.tokenResponse as Record<string, unknown> | undefined);

@@ -1,9 +1,10 @@
 /**
  * Bearer tokens on the FHIR API (RFC 6750; SMART App Launch 2.2 §access-fhir-api, checklist
  * #113–#115). Verification itself belongs to lib/oauth; this module reads the header and maps
- * failures to 401s with the right challenge.
+ * failures to 401s with the right challenge, and types the 429 of a throttled caller.
  */
 import type { VerifiedAccessToken, VerifyAccessTokenResult } from '../oauth/access-token';
+import { FhirError } from './errors';
 import { FhirAuthError } from './outcomes';
 
 /** What a verified access token says (lib/oauth/access-token). */
@@ -31,4 +32,15 @@ export function wwwAuthenticate(realm: string, err: FhirAuthError): string {
   const q = (s: string) => s.replace(/["\\]/g, '').slice(0, 200);
   if (err.oauthError === null) return `Bearer realm="${q(realm)}"`;
   return `Bearer realm="${q(realm)}", error="${err.oauthError}", error_description="${q(err.message)}"`;
+}
+
+/** A 429: the caller must wait `retryAfterSeconds` (RFC 6585 §4; the router sends Retry-After). */
+export class FhirThrottledError extends FhirError {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super('too-many-requests', message);
+    this.name = 'FhirThrottledError';
+  }
 }

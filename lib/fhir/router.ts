@@ -17,8 +17,9 @@ import type { AccessPolicy, AllowedDecision, FhirInteraction } from '../smart/ac
 import { compileAccessPolicy, SHARED_RESOURCE_TYPES } from '../smart/access-policy';
 import { assertWriteAllowed, decideOrThrow, scopeOf } from './access';
 import type { Authenticate, TokenClaims } from './auth';
-import { bearerTokenOf, wwwAuthenticate } from './auth';
+import { bearerTokenOf, FhirThrottledError, wwwAuthenticate } from './auth';
 import { verifyAccessToken } from '../oauth/access-token';
+import { simulatedDeletedPatient, simulatedErrorOfLaunch, simulatedFhirFailure, simulatedNote } from '../launcher/apply-simulated-error';
 import { bundle, outcomeEntry, searchEntry, selectElements, withoutText } from './bundle';
 import { capabilityStatement } from './capability';
 import { patientCompartmentTypes } from './definitions';
@@ -84,12 +85,16 @@ interface Ctx {
   db: Db;
   store: ResourceStore;
   policy: AccessPolicy | null;
+  /** The patient whose record looks deleted (the launch's simulated error patient_deleted), or null. */
+  deletedPatientId: string | null;
 }
 
 const SEARCH_FORM = 'application/x-www-form-urlencoded';
 const INCLUDE_LIMIT = 1000;
 const SHARED = new Set(SHARED_RESOURCE_TYPES);
 const PATIENT_PARAMS = new Set(['patient', 'subject', 'beneficiary', 'link']);
+// Not a FHIR id ([A-Za-z0-9-.]{1,64}): a compartment no resource is in.
+const NO_PATIENT = '#deleted';
 
 function decodeSegment(s: string): string {
   try {
@@ -134,7 +139,7 @@ export function createFhirHandler(options: FhirHandlerOptions = {}): (req: Reque
       const segments = path.split('/').filter((s) => s !== '').map(decodeSegment);
       isMetadata = segments.length === 1 && segments[0] === 'metadata';
       format = negotiateFormat(url, req.headers.get('accept'));
-      const ctx: Ctx = { req, url, method: req.method, segments, origin, base, sandboxId, format, audit: state, db, store, policy: null };
+      const ctx: Ctx = { req, url, method: req.method, segments, origin, base, sandboxId, format, audit: state, db, store, policy: null, deletedPatientId: null };
       response = await route(ctx, authenticate);
     } catch (err) {
       response = errorResponse(err, format, base, state);
@@ -180,6 +185,10 @@ function errorResponse(err: unknown, format: ResponseFormat, base: string, state
   state.errorCode = err instanceof FhirAuthError ? (err.oauthError ?? 'no_token') : err instanceof FhirForbiddenError ? 'insufficient_scope' : err.kind;
   state.detail ??= err.message;
   if (err instanceof FhirAuthError) headers['www-authenticate'] = wwwAuthenticate(base, err);
+  if (err instanceof FhirThrottledError) {
+    headers['retry-after'] = String(err.retryAfterSeconds);
+    state.flags.push('rate-limited');
+  }
   if (err instanceof FhirForbiddenError) {
     headers['www-authenticate'] = `Bearer realm="${base}", error="insufficient_scope", scope="${err.wouldAllow.replace(/["\\]/g, '')}"`;
     state.detail = err.message;
@@ -200,7 +209,36 @@ async function authenticateRequest(ctx: Ctx, authenticate: Authenticate): Promis
   const { scopes } = parseScopeString(claims.scope);
   const policy = compileAccessPolicy(scopes, { patientId: claims.patientId ?? undefined, fhirUser: claims.fhirUser ?? undefined });
   ctx.policy = policy;
+  // The launch's simulated FHIR behaviour (lib/launcher/apply-simulated-error): a 429, or a deleted patient in context.
+  const simulated = await simulatedErrorOfLaunch(claims.launchId, ctx.db);
+  const throttled = simulatedFhirFailure(simulated);
+  ctx.deletedPatientId = simulatedDeletedPatient(simulated, claims.patientId);
+  if (simulated && (throttled || ctx.deletedPatientId)) ctx.audit.detail = simulatedNote(simulated);
+  if (throttled) throw throttled;
   return policy;
+}
+
+/**
+ * Simulated "patient in context deleted": the patient and its compartment are gone, as after a
+ * cascading delete. A read of any of it answers 410 Gone, like a read of a deleted resource.
+ */
+async function assertNotInDeletedRecord(ctx: Ctx, type: string, id: string): Promise<void> {
+  const deleted = ctx.deletedPatientId;
+  if (deleted === null) return;
+  const inRecord = type === 'Patient' ? id === deleted : (await readVisible(ctx.db, ctx.sandboxId, type, id, { compartmentPatientId: deleted, filters: null })) !== null;
+  if (inRecord) throw new FhirError('gone', `${type}/${id} has been deleted`);
+}
+
+/**
+ * Simulated "patient in context deleted" for searches: one within the patient's compartment (any
+ * search under its patient/ token, or one naming it) finds nothing, in the query itself, so paging
+ * and totals stay right.
+ */
+function withoutDeletedRecord(ctx: Ctx, req: SearchRequest, access: AccessScope): AccessScope {
+  const deleted = ctx.deletedPatientId;
+  if (deleted === null) return access;
+  const within = access.compartmentPatientId === deleted || patientsNamedIn(req).includes(deleted);
+  return within ? { ...access, compartmentPatientId: NO_PATIENT } : access;
 }
 
 function decide(ctx: Ctx, policy: AccessPolicy, interaction: FhirInteraction, type: string, level?: 'instance' | 'type'): AllowedDecision {
@@ -296,6 +334,7 @@ async function read(ctx: Ctx, policy: AccessPolicy, type: string, id: string): P
   const d = decide(ctx, policy, 'read', type);
   const row = await readVisible(ctx.db, ctx.sandboxId, type, id, scopeOf(d));
   if (!row) return notFound(ctx, type, id);
+  await assertNotInDeletedRecord(ctx, type, id);
   if (row.deleted) throw new FhirError('gone', `${type}/${id} has been deleted`);
   const resource = resourceOf(row);
   ctx.audit.resultCount = 1;
@@ -326,15 +365,19 @@ function selfUrl(ctx: Ctx, path: string, params: [string, string][]): string {
 function flagCrossPatientSearch(ctx: Ctx, req: SearchRequest, access: AccessScope): void {
   const own = access.compartmentPatientId;
   if (own === null) return;
-  const named = req.filters.flatMap((f) => {
+  if (patientsNamedIn(req).some((id) => id !== own)) {
+    ctx.audit.flags.push('suspected-bola');
+    ctx.audit.detail = `search names a patient outside the token's compartment (${own})`;
+  }
+}
+
+/** The patient ids a search names (`patient=`, `subject=Patient/…`, `Patient?_id=`). */
+function patientsNamedIn(req: SearchRequest): string[] {
+  return req.filters.flatMap((f) => {
     if (f.kind === 'reference') return f.values.filter((v) => v.type === 'Patient' || (v.type === null && PATIENT_PARAMS.has(f.code))).map((v) => v.id);
     if (f.kind === 'id' && req.resourceType === 'Patient') return f.values;
     return [];
   });
-  if (named.some((id) => id !== own)) {
-    ctx.audit.flags.push('suspected-bola');
-    ctx.audit.detail = `search names a patient outside the token's compartment (${own})`;
-  }
 }
 
 async function search(ctx: Ctx, policy: AccessPolicy, type: string, params: [string, string][]): Promise<Response> {
@@ -342,8 +385,9 @@ async function search(ctx: Ctx, policy: AccessPolicy, type: string, params: [str
   const d = decide(ctx, policy, 'search', type);
   const strict = prefer(ctx.req, 'handling') === 'strict';
   const req = parseSearch(type, params, { strict, base: ctx.base });
-  const access = scopeOf(d);
-  flagCrossPatientSearch(ctx, req, access);
+  const granted = scopeOf(d);
+  flagCrossPatientSearch(ctx, req, granted);
+  const access = withoutDeletedRecord(ctx, req, granted);
   const issues: OperationOutcomeIssue[] = req.ignored.map((i) => ({ severity: 'warning', code: 'not-supported', diagnostics: `Parameter '${i.name}' ignored: ${i.reason}` }));
   const selfParams = [...req.echo];
   if (req.cursor) selfParams.push(['_cursor', encodeCursor(req.cursor)]);
@@ -422,6 +466,7 @@ async function everything(ctx: Ctx, policy: AccessPolicy, id: string): Promise<R
   const d = decide(ctx, policy, 'read', 'Patient');
   const patient = await readVisible(ctx.db, ctx.sandboxId, 'Patient', id, scopeOf(d));
   if (!patient) return notFound(ctx, 'Patient', id);
+  await assertNotInDeletedRecord(ctx, 'Patient', id);
   if (patient.deleted) throw new FhirError('gone', `Patient/${id} has been deleted`);
   const params = ctx.method === 'POST' ? await searchFormParams(ctx) : [...ctx.url.searchParams];
   let count = MAX_COUNT;

@@ -3,95 +3,99 @@ import { z } from 'zod';
 /**
  * Simulated failures: the one place that knows them all (STYLE.md habit 12). The launcher stores
  * the chosen one in the Launch record's `options.simulatedError` (lib/launcher/launch-options.ts);
- * the authorization server and the FHIR API read it with `getLaunchOptions(launchId)` and make the
- * real endpoint misbehave in exactly the documented way, for this launch only, with the same
- * status, error code and headers a real failure has (so apps are tested against the real thing,
- * unlike smart-launcher-v2, where 3 of 11 simulated errors do nothing for app launches).
+ * lib/launcher/apply-simulated-error.ts turns it into the real endpoint's failure, with the same
+ * status, error code, headers and description a real failure has, for this launch only (apps are
+ * tested against the real thing, unlike smart-launcher-v2, where 3 of 11 simulated errors do
+ * nothing for app launches).
  *
- * How a launch is found from each endpoint:
- * - /oauth/authorize: the `launch` parameter (EHR launches). For standalone launches the launcher
- *   creates an "armed" Launch record for the client (`options.launchType` is a standalone type);
- *   `findArmedLaunch(clientId)` (lib/launcher/launch-options.ts) returns the newest unconsumed one,
- *   which /oauth/authorize should consume when the request carries no `launch`.
- * - /oauth/token, /fhir: through the grant the token belongs to (`Grant.launchId`). For backend
- *   services (no grant), the token endpoint asks `findArmedLaunch(clientId)` on client_credentials.
+ * How a request is tied to its launch:
+ * - /oauth/authorize: the `launch` parameter (EHR launches). Without one, the client's "armed"
+ *   standalone launch (`findArmedLaunch(clientId)`, the newest unconsumed one) is used up by the
+ *   request, so its options and simulated error apply once. Its patient, encounter and user are
+ *   not imposed (a standalone app's user picks them), except the user when skip sign-in is on.
+ * - /oauth/token: the grant of the code or refresh token (`Grant.launchId`); client_credentials
+ *   uses up the backend client's armed launch.
+ * - Tokens carry the launch id (`launch_id` claim, `Grant.launchId`): access-token verification
+ *   (FHIR API, introspection) and the FHIR router read the simulated error from it.
  *
- * What each one must do (the `applies` field says which endpoint owns it):
+ * What each one does (`applies` names the endpoint that fails):
  */
 export const SIMULATED_ERRORS = {
   invalid_client_id: {
     label: 'Invalid client id',
     applies: 'authorize',
     effect:
-      '/oauth/authorize treats client_id as unknown: HTTP 400 error page naming the client_id, and no redirect (checklist #39).',
+      '/oauth/authorize answers exactly as for an unregistered client_id: an HTTP 400 "Unknown client" page and no redirect (checklist #39). The launch is used up.',
   },
   invalid_redirect_uri: {
     label: 'Invalid redirect URI',
     applies: 'authorize',
-    effect: '/oauth/authorize treats redirect_uri as unregistered: HTTP 400 error page, and no redirect (checklist #39).',
+    effect:
+      '/oauth/authorize answers exactly as for an unregistered redirect_uri: an HTTP 400 "redirect_uri not registered" page and no redirect (checklist #39). The launch is used up.',
   },
   invalid_scope: {
     label: 'Invalid scope',
     applies: 'authorize',
-    effect: '/oauth/authorize redirects to the redirect_uri with error=invalid_scope, an error_description and the same state.',
+    effect: '/oauth/authorize redirects to the redirect_uri with error=invalid_scope, an error_description, the same state and iss; no code is issued.',
   },
   invalid_client_secret: {
     label: 'Invalid client secret',
     applies: 'token',
     effect:
-      'The authorization_code exchange fails client authentication: HTTP 401, error=invalid_client, WWW-Authenticate: Basic (RFC 6749 §5.2); the code is not consumed.',
+      'Every token request of this launch fails client authentication as if the credential were wrong: HTTP 401 error=invalid_client with WWW-Authenticate (wrong secret for secret clients, bad signature for private_key_jwt clients, unknown client_id for public clients). The code is not consumed.',
   },
   invalid_access_token: {
     label: 'Invalid access token on FHIR calls',
     applies: 'fhir',
     effect:
-      'Every FHIR call with this launch’s access tokens answers HTTP 401 with WWW-Authenticate: Bearer error="invalid_token" and an OperationOutcome; introspection says {"active": false}.',
+      'Every access token of this launch, refreshed ones included, is refused: FHIR calls answer HTTP 401 with WWW-Authenticate: Bearer error="invalid_token" and an OperationOutcome; introspection says {"active": false}.',
   },
   expired_access_token: {
     label: 'Expired access token on FHIR calls',
     applies: 'fhir',
     effect:
-      'Every FHIR call with this launch’s access tokens answers HTTP 401 with WWW-Authenticate: Bearer error="invalid_token", error_description="The access token expired"; a refresh still works.',
+      'The access token from the code exchange (or client_credentials) is refused as expired before its expires_in: FHIR calls answer HTTP 401 Bearer error="invalid_token", error_description="the access token has expired"; introspection says inactive. A token obtained with the refresh token works.',
   },
   expired_refresh_token: {
     label: 'Expired refresh token',
     applies: 'token',
-    effect: 'A refresh_token grant with this launch’s refresh token answers HTTP 400 error=invalid_grant ("refresh token expired").',
+    effect:
+      'Refresh tokens of this launch are stored already expired: a refresh_token grant answers HTTP 400 error=invalid_grant ("the refresh token has expired") and introspection of it says {"active": false}.',
   },
   refresh_token_revoked: {
     label: 'Refresh token revoked',
     applies: 'token',
     effect:
-      'The refresh token is recorded as revoked as soon as it is issued: a refresh_token grant answers HTTP 400 error=invalid_grant and introspection of it says {"active": false}.',
+      'Refresh tokens of this launch are stored revoked: a refresh_token grant answers HTTP 400 error=invalid_grant ("the refresh token has been revoked") and introspection of it says {"active": false}.',
   },
   invalid_jti: {
     label: 'Invalid jti (client assertion replay)',
     applies: 'token',
     effect:
-      'The token endpoint treats the private_key_jwt client assertion’s jti as already used: HTTP 401 error=invalid_client (RFC 7523 §3, checklist replay rule). Asymmetric and backend clients only.',
+      'The token endpoint refuses the private_key_jwt client assertion as a replayed jti: HTTP 401 error=invalid_client (RFC 7523 §3), audit flag assertion-replay. Clients that authenticate with private_key_jwt (backend services, asymmetric apps) only.',
   },
   backend_invalid_scope: {
     label: 'Token endpoint invalid_scope (backend services)',
     applies: 'token',
-    effect: 'A client_credentials request from this client answers HTTP 400 error=invalid_scope with an error_description naming the scope.',
+    effect: 'The client_credentials request of this backend launch answers HTTP 400 error=invalid_scope with an error_description naming the scope.',
   },
   token_expires_soon: {
     label: 'Access token expires after N seconds',
     applies: 'token',
     effect:
-      'Access tokens of this launch are issued with expires_in = seconds and a matching exp; after that FHIR answers 401 invalid_token and the app must refresh.',
+      'Access tokens of this launch (refreshed ones too) are issued with expires_in = N and exp = iat + N; after that the FHIR API answers 401 invalid_token ("the access token has expired") and the app must refresh.',
   },
   fhir_rate_limited: {
     label: 'FHIR calls rate-limited (429)',
     applies: 'fhir',
     effect:
-      'Every FHIR call with this launch’s tokens answers HTTP 429 with Retry-After: retryAfterSeconds and an OperationOutcome with code "throttled".',
+      'Every FHIR call with this launch’s tokens answers HTTP 429 with Retry-After: retryAfterSeconds and an OperationOutcome with code "throttled"; the audit record is flagged rate-limited.',
   },
   patient_deleted: {
     label: 'Patient in context deleted',
     applies: 'fhir',
     effect:
-      'Reads of the patient in context answer HTTP 410 Gone (OperationOutcome "deleted"), and searches in that patient’s compartment return an empty Bundle; the stored data is untouched.',
+      'The patient in context looks deleted with its record: reads of Patient/{id}, of Patient/{id}/$everything and of any resource in its compartment answer HTTP 410 Gone (OperationOutcome "deleted"); searches in its compartment return an empty Bundle. The stored data is untouched.',
   },
 } as const satisfies Record<string, { label: string; applies: 'authorize' | 'token' | 'fhir'; effect: string }>;
 
@@ -132,4 +136,39 @@ export function describeSimulatedError(error: SimulatedError): string {
   if (error.kind === 'token_expires_soon') return `${label.replace('N', String(error.seconds))}`;
   if (error.kind === 'fhir_rate_limited') return `${label}, Retry-After ${error.retryAfterSeconds} s`;
   return label;
+}
+
+/** What decides whether a simulated error can happen in a launch (pure: the launcher page uses it too). */
+export interface SimulatedErrorFit {
+  readonly launchType: 'provider-ehr' | 'patient-portal' | 'provider-standalone' | 'patient-standalone' | 'backend-service';
+  readonly tokenEndpointAuthMethod: 'none' | 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
+}
+
+/**
+ * Why a simulated error cannot show in a launch of this type and client (so the launcher can refuse
+ * it instead of arming an error that never fires), or null when it will fire.
+ */
+export function simulatedErrorProblem(error: SimulatedError, fit: SimulatedErrorFit): string | null {
+  const backend = fit.launchType === 'backend-service';
+  switch (error.kind) {
+    case 'invalid_client_id':
+    case 'invalid_redirect_uri':
+    case 'invalid_scope':
+      return backend ? 'a backend service never calls /oauth/authorize: choose a token or FHIR error' : null;
+    case 'expired_refresh_token':
+    case 'refresh_token_revoked':
+      return backend ? 'backend services get no refresh token (SMART App Launch 2.2 §backend-services)' : null;
+    case 'patient_deleted':
+      return backend ? 'a backend service has no patient in context' : null;
+    case 'backend_invalid_scope':
+      return backend ? null : 'only a backend service launch makes a client_credentials request';
+    case 'invalid_jti':
+      return fit.tokenEndpointAuthMethod === 'private_key_jwt' ? null : 'only clients that authenticate with private_key_jwt send a jti (backend services, asymmetric apps)';
+    case 'invalid_client_secret':
+    case 'invalid_access_token':
+    case 'expired_access_token':
+    case 'token_expires_soon':
+    case 'fhir_rate_limited':
+      return null;
+  }
 }

@@ -7,6 +7,7 @@ import type { JWTPayload } from 'jose';
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
 import { getDb } from '../db';
 import type { Token as TokenRow } from '../generated/sqlite/client';
+import { simulatedAccessTokenRejection, simulatedErrorOfLaunch } from '../launcher/apply-simulated-error';
 import { getVerificationKey } from './keys';
 import { ACCESS_TOKEN_ALG, ACCESS_TOKEN_TYP } from './tokens';
 
@@ -80,6 +81,9 @@ export async function verifyAccessTokenCore(
   if (row.sandboxId !== opts.sandboxId) return { ok: false, description: 'the access token belongs to another sandbox' };
   if (row.revoked) return { ok: false, description: 'the access token has been revoked' };
   if (row.expiresAt.getTime() <= Date.now()) return { ok: false, description: 'the access token has expired' };
+  // The launch's simulated invalid or expired token: refused here, so the FHIR API and introspection agree.
+  const simulated = simulatedAccessTokenRejection(await simulatedErrorOfLaunch(typeof payload.launch_id === 'string' ? payload.launch_id : null), { refreshed: row.parentId !== null });
+  if (simulated) return { ok: false, description: simulated };
   return { ok: true, payload, row };
 }
 

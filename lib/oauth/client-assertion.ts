@@ -29,6 +29,16 @@ function fail(description: string, replay = false): InvalidClient {
   return new InvalidClient(`client assertion rejected: ${description}`, replay ? { flags: ['assertion-replay'] } : {});
 }
 
+/** A client assertion whose signature does not verify (also the simulated invalid_client_secret of private_key_jwt clients). */
+export function assertionSignatureError(kid: string): InvalidClient {
+  return fail(`the signature does not verify with key '${kid.slice(0, 100)}'`);
+}
+
+/** A client assertion whose jti was seen before (RFC 7523 §3 item 7; also the simulated error invalid_jti). */
+export function assertionReplayError(jti: string): InvalidClient {
+  return fail(`jti '${jti.slice(0, 100)}' was already used: every assertion needs a new jti`, true);
+}
+
 function keyFitsAlg(jwk: PublicJwk, alg: AssertionAlg): boolean {
   if (alg === 'RS384' && jwk.kty !== 'RSA') return false;
   if (alg === 'ES384' && (jwk.kty !== 'EC' || jwk.crv !== 'P-384')) return false;
@@ -95,7 +105,7 @@ export async function verifyClientAssertion(assertion: string, ctx: AssertionCon
   } catch (err) {
     if (err instanceof joseErrors.JWTExpired) throw fail('exp is in the past');
     if (err instanceof joseErrors.JWTClaimValidationFailed) throw fail(`${err.claim} is not valid (${err.reason})`);
-    if (err instanceof joseErrors.JWSSignatureVerificationFailed) throw fail(`the signature does not verify with key '${header.kid}'`);
+    if (err instanceof joseErrors.JWSSignatureVerificationFailed) throw assertionSignatureError(header.kid);
     throw fail(`the JWT could not be verified with key '${header.kid}'`);
   }
 
@@ -117,7 +127,7 @@ export async function verifyClientAssertion(assertion: string, ctx: AssertionCon
   try {
     await db.assertionJti.create({ data: { clientId: client.clientId, jti: payload.jti, expiresAt } });
   } catch (err) {
-    if (isUniqueViolation(err)) throw fail(`jti '${payload.jti.slice(0, 100)}' was already used: every assertion needs a new jti`, true);
+    if (isUniqueViolation(err)) throw assertionReplayError(payload.jti);
     throw err;
   }
   // Housekeeping: forget expired jti values now and then.

@@ -44,6 +44,17 @@ function parseBasic(header: string): BasicCredentials {
   }
 }
 
+/**
+ * The failure of a credential that does not check out, per method (also what the simulated error
+ * invalid_client_secret answers). Same words for an unknown client and a wrong secret: no
+ * client-id oracle. private_key_jwt failures come from client-assertion.ts.
+ */
+export function wrongCredentialsError(method: Exclude<TokenEndpointAuthMethod, 'private_key_jwt'>, clientId: string): InvalidClient {
+  if (method === 'client_secret_basic') return new InvalidClient('unknown client_id or wrong client secret (HTTP Basic)');
+  if (method === 'client_secret_post') return new InvalidClient('unknown client_id or wrong client secret (client_secret_post)');
+  return new InvalidClient(`unknown client_id '${clientId.slice(0, 100)}'`);
+}
+
 function methodMismatch(client: OAuthClient, used: TokenEndpointAuthMethod): InvalidClient {
   const how: Record<TokenEndpointAuthMethod, string> = {
     none: 'client_id only (public client)',
@@ -86,7 +97,7 @@ export async function authenticateClient(call: OAuthCall, form: OAuthParams): Pr
     // Same error for an unknown client and a wrong secret: no client-id oracle.
     if (!client || !(await verifyClientSecret(creds.clientId, creds.secret))) {
       if (client && client.tokenEndpointAuthMethod !== 'client_secret_basic' && client.tokenEndpointAuthMethod !== 'client_secret_post') throw methodMismatch(client, 'client_secret_basic');
-      throw new InvalidClient('unknown client_id or wrong client secret (HTTP Basic)');
+      throw wrongCredentialsError('client_secret_basic', creds.clientId);
     }
     if (client.tokenEndpointAuthMethod !== 'client_secret_basic') throw methodMismatch(client, 'client_secret_basic');
     return { client, method: 'client_secret_basic' };
@@ -97,7 +108,7 @@ export async function authenticateClient(call: OAuthCall, form: OAuthParams): Pr
     const client = await getClient(bodyClientId, { sandboxId: call.sandboxId });
     if (!client || !(await verifyClientSecret(bodyClientId, bodySecret))) {
       if (client && client.tokenEndpointAuthMethod !== 'client_secret_basic' && client.tokenEndpointAuthMethod !== 'client_secret_post') throw methodMismatch(client, 'client_secret_post');
-      throw new InvalidClient('unknown client_id or wrong client secret (client_secret_post)');
+      throw wrongCredentialsError('client_secret_post', bodyClientId);
     }
     if (client.tokenEndpointAuthMethod !== 'client_secret_post') throw methodMismatch(client, 'client_secret_post');
     return { client, method: 'client_secret_post' };
@@ -124,7 +135,7 @@ export async function authenticateClient(call: OAuthCall, form: OAuthParams): Pr
 
   if (bodyClientId !== null) {
     const client = await getClient(bodyClientId, { sandboxId: call.sandboxId });
-    if (!client) throw new InvalidClient(`unknown client_id '${bodyClientId.slice(0, 100)}'`);
+    if (!client) throw wrongCredentialsError('none', bodyClientId);
     if (client.tokenEndpointAuthMethod !== 'none') throw methodMismatch(client, 'none');
     return { client, method: 'none' };
   }

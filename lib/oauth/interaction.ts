@@ -35,6 +35,10 @@ export interface StoredAuthorizeRequest {
   scope: string;
   droppedScopes: ScopeError[];
   launchId: string | null;
+  /** launchId is a standalone launch armed by the launcher: its options apply, not its context. */
+  standaloneLaunch?: boolean;
+  /** Accepted without PKCE because the launch is a legacy PKCE-optional one (checklist #52). */
+  legacyPkceOptional?: boolean;
   issuer: string;
   fhirBase: string;
   prompt: string | null;
@@ -132,6 +136,18 @@ interface LoadedInteraction {
   request: StoredAuthorizeRequest;
   scopes: ParsedScope[];
   launch: LaunchRecord | null;
+  /** launch is an EHR launch (its context applies), not an armed standalone launch. */
+  ehrLaunch: boolean;
+}
+
+/**
+ * An armed standalone launch lends its options (skip sign-in/consent, token lifetime, simulated
+ * error), not its context: in a standalone launch the user picks patient and encounter at the
+ * authorization server. Its user stands only when skip sign-in is on (the launcher's user is then
+ * the one signed in).
+ */
+function standaloneLaunchView(launch: LaunchRecord): LaunchRecord {
+  return { ...launch, patientId: null, encounterId: null, userId: launch.options.skipLogin === true ? launch.userId : null };
 }
 
 async function loadInteraction(id: string): Promise<LoadedInteraction> {
@@ -142,8 +158,9 @@ async function loadInteraction(id: string): Promise<LoadedInteraction> {
   const client = await getClient(row.clientId, { sandboxId: row.sandboxId });
   // The client was deleted while the user was signing in.
   if (!client || !client.redirectUris.includes(request.redirectUri)) throw new InteractionNotFoundError(id);
-  const launch = request.launchId ? await findLaunch(request.launchId) : null;
-  return { id, sandboxId: row.sandboxId, expiresAt: row.expiresAt, client, request, scopes: parseScopeString(request.scope).scopes, launch };
+  const found = request.launchId ? await findLaunch(request.launchId) : null;
+  const launch = found && request.standaloneLaunch ? standaloneLaunchView(found) : found;
+  return { id, sandboxId: row.sandboxId, expiresAt: row.expiresAt, client, request, scopes: parseScopeString(request.scope).scopes, launch, ehrLaunch: found !== null && !request.standaloneLaunch };
 }
 
 function has(scopes: readonly ParsedScope[], pred: (s: ParsedScope) => boolean): boolean {
@@ -168,7 +185,7 @@ export async function getInteractionOrThrow(id: string): Promise<InteractionView
     scopes,
     droppedScopes: request.droppedScopes,
     launch: launch ? { id: launch.id, patientId: launch.patientId, encounterId: launch.encounterId, userId: launch.userId, options: launch.options } : null,
-    ehrLaunch: launch !== null,
+    ehrLaunch: it.ehrLaunch,
     needsPatient: wantsPatientContext(scopes) && !launch?.patientId,
     needsEncounter: wantsEncounterContext(scopes) && !launch?.encounterId,
     openid: has(scopes, (s) => s.kind === 'identity' && s.name === 'openid'),
@@ -206,7 +223,7 @@ function checkFhirUser(fhirUser: string, fhirBase: string): string {
 export async function completeInteraction(id: string, input: CompleteInteractionInput): Promise<string> {
   const started = performance.now();
   const it = await loadInteraction(id);
-  const { request, launch, client } = it;
+  const { request, launch, client, ehrLaunch } = it;
 
   // What the user approved must lie within what was requested and allowed (checklist #103).
   const granted = parseScopeString(input.grantedScope);
@@ -237,10 +254,10 @@ export async function completeInteraction(id: string, input: CompleteInteraction
     patient,
     encounter,
     fhirUser,
-    launchKind: launch ? 'ehr' : 'standalone',
+    launchKind: ehrLaunch ? 'ehr' : 'standalone',
     ...(options.fhirContext?.length ? { fhirContext: options.fhirContext } : {}),
     // need_patient_banner and smart_style_url go with EHR launches (checklist #109, #110, #157) and with any patient context.
-    ...(launch || patient ? { needPatientBanner: options.needPatientBanner ?? true, smartStyleUrl: options.smartStyleUrl ?? oauthUrls(request.issuer).smartStyle } : {}),
+    ...(ehrLaunch || patient ? { needPatientBanner: options.needPatientBanner ?? true, smartStyleUrl: options.smartStyleUrl ?? oauthUrls(request.issuer).smartStyle } : {}),
     ...(options.intent ? { intent: options.intent } : {}),
     ...(options.tenant ? { tenant: options.tenant } : {}),
     ...(typeof options.tokenLifetimeSeconds === 'number' && options.tokenLifetimeSeconds >= 10 && options.tokenLifetimeSeconds <= 86_400
@@ -291,7 +308,7 @@ export async function completeInteraction(id: string, input: CompleteInteraction
     launchId: launch?.id ?? null,
     scopes: grantedScope,
     status: 303,
-    detail: `user approved${request.droppedScopes.length ? `; not granted: ${request.droppedScopes.map((d) => d.scope).join(' ')}` : ''}`,
+    detail: `user approved${request.legacyPkceOptional ? '; without PKCE: legacy PKCE-optional launch' : ''}${request.droppedScopes.length ? `; not granted: ${request.droppedScopes.map((d) => d.scope).join(' ')}` : ''}`,
     latencyMs: performance.now() - started,
   });
   return appendToRedirectUri(request.redirectUri, { code, state: request.state, iss: request.issuer });

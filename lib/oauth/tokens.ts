@@ -6,6 +6,7 @@
 import { SignJWT } from 'jose';
 import { getDb } from '../db';
 import type { Prisma } from '../generated/sqlite/client';
+import { simulatedErrorOfLaunch, simulatedIssuance } from '../launcher/apply-simulated-error';
 import type { OAuthClient } from './clients';
 import { nowSeconds, randomToken, sha256 } from './crypto';
 import type { GrantContext } from './grants';
@@ -77,8 +78,14 @@ export function contextResponseFields(context: GrantContext): Partial<TokenRespo
 
 /** Signs an access token, records its row (and the refresh token's), and builds the response body. */
 export async function issueTokens(input: IssueInput): Promise<IssuedTokens> {
+  // The launch's simulated lifetimes or refresh-token state (token_expires_soon, expired/revoked refresh token).
+  const issuance = simulatedIssuance(await simulatedErrorOfLaunch(input.launchId), {
+    accessTtlSeconds: input.accessTtlSeconds,
+    refreshTtlSeconds: input.refresh?.ttlSeconds ?? null,
+    refreshRevoked: false,
+  });
   const iat = nowSeconds();
-  const exp = iat + input.accessTtlSeconds;
+  const exp = iat + issuance.accessTtlSeconds;
   const jti = randomToken(18);
   const subject = input.userId ?? input.client.clientId;
 
@@ -98,7 +105,7 @@ export async function issueTokens(input: IssueInput): Promise<IssuedTokens> {
     .setExpirationTime(exp)
     .sign(accessKey.privateKey);
 
-  const body: TokenResponseBody = { access_token: accessToken, token_type: 'Bearer', expires_in: input.accessTtlSeconds, scope: input.scope };
+  const body: TokenResponseBody = { access_token: accessToken, token_type: 'Bearer', expires_in: issuance.accessTtlSeconds, scope: input.scope };
 
   if (input.idToken) {
     // OpenID Connect Core §2 / SMART App Launch 2.2 §scopes-and-launch-context (checklist #76–#80).
@@ -156,7 +163,8 @@ export async function issueTokens(input: IssueInput): Promise<IssuedTokens> {
       tokenHash: sha256(refreshToken),
       parentId: input.refresh.parentId,
       issuedAt: new Date(iat * 1000),
-      expiresAt: new Date((iat + input.refresh.ttlSeconds) * 1000),
+      expiresAt: new Date((iat + (issuance.refreshTtlSeconds ?? input.refresh.ttlSeconds)) * 1000),
+      revoked: issuance.refreshRevoked,
     });
   }
   await getDb().token.createMany({ data });

@@ -1,5 +1,6 @@
 /** The state an authorization request accumulates while its checks run, in order. */
 import type { ParsedScope, ScopeError } from '../../shared/scopes';
+import type { LaunchOptions as LauncherOptions } from '../../launcher/launch-config';
 import type { LaunchRecord } from '../../smart/launch';
 import type { OAuthClient } from '../clients';
 import type { OAuthCall } from '../endpoint';
@@ -19,7 +20,14 @@ export interface AuthorizeContext {
   /** Requested scopes that cannot be granted to this client, with the reason. */
   droppedScopes: ScopeError[];
   codeChallenge: string | null;
+  /** No code_challenge, accepted because the launch is a legacy PKCE-optional one (checklist #52). */
+  pkceWaivedByLaunch: boolean;
+  /** The launcher's launch the request belongs to, found but not yet used up (launch-is-found). */
+  pendingLaunch: { readonly id: string; readonly standalone: boolean; readonly options: LauncherOptions } | null;
+  /** The launch, used up by this request (launch-is-live). */
   launch: LaunchRecord | null;
+  /** `launch` is a standalone launch armed by the launcher: its options apply, not its context. */
+  standaloneLaunch: boolean;
 }
 
 /** One rule of /oauth/authorize: throws a typed OAuth error when the request breaks it. */

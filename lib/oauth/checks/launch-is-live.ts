@@ -2,6 +2,8 @@
  * EHR launch: `launch` must be a live launch record created for this client, and is used up here
  * (single-use). The `launch` scope and the `launch` parameter go together. A refused launch
  * leaks no context (SMART App Launch 2.2 §app-launch; checklist #45, #156, #171).
+ * Standalone launch: the launch the launcher armed for this client (launch-is-found) is used up
+ * too, so its options and simulated error apply to this authorization only.
  * Runs last, because it consumes the launch.
  */
 import { consumeLaunch } from '../../smart/launch';
@@ -17,6 +19,16 @@ export const launchIsLive: AuthorizeCheck = async (ctx) => {
   if (launchId === null) {
     if (wantsLaunch) {
       throw new InvalidRequest("the 'launch' scope is for EHR launches and needs the launch parameter the EHR sent to the app; a standalone launch asks for 'launch/patient' instead (SMART App Launch 2.2 §app-launch)");
+    }
+    const armed = ctx.pendingLaunch;
+    if (armed?.standalone) {
+      const taken = await consumeLaunch(armed.id, client.clientId, ctx.call.sandboxId);
+      // Lost to a concurrent authorization of the same client: that one carries the launch.
+      if (taken.ok) {
+        ctx.launch = taken.launch;
+        ctx.standaloneLaunch = true;
+        ctx.call.audit.launchId = taken.launch.id;
+      }
     }
     return;
   }

@@ -12,13 +12,16 @@ export const redirectUriIsRegistered: AuthorizeCheck = (ctx) => {
   if (redirectUri === null) {
     throw new UnsafeToRedirect('Missing redirect_uri', `The authorization request has no redirect_uri. Send one of the URIs registered for '${client.clientId}' (SMART App Launch 2.2 §app-launch).`);
   }
-  if (!client.redirectUris.includes(redirectUri)) {
-    const registered = client.redirectUris.length ? client.redirectUris.map((u) => `'${u}'`).join(', ') : '(none)';
-    throw new UnsafeToRedirect(
-      'redirect_uri not registered',
-      `redirect_uri '${redirectUri.slice(0, 500)}' does not exactly match a URI registered for client '${client.clientId}'. Registered: ${registered}. The comparison is an exact string match (RFC 9700 §2.1).`,
-    );
-  }
+  if (!client.redirectUris.includes(redirectUri)) throw unregisteredRedirectUriError(client.clientId, redirectUri, client.redirectUris);
   ctx.redirectUri = redirectUri;
   ctx.call.redirectTarget = { kind: 'redirect', redirectUri, state: ctx.params.all('state')[0] ?? null, issuer: ctx.call.issuer };
 };
+
+/** The page a redirect_uri outside the registration gets (also what the simulated error invalid_redirect_uri shows). */
+export function unregisteredRedirectUriError(clientId: string, redirectUri: string, registeredUris: readonly string[]): UnsafeToRedirect {
+  const registered = registeredUris.length ? registeredUris.map((u) => `'${u}'`).join(', ') : '(none)';
+  return new UnsafeToRedirect(
+    'redirect_uri not registered',
+    `redirect_uri '${redirectUri.slice(0, 500)}' does not exactly match a URI registered for client '${clientId}'. Registered: ${registered}. The comparison is an exact string match (RFC 9700 §2.1).`,
+  );
+}

@@ -12,7 +12,9 @@ import { clientIsRegistered } from '../checks/client-is-registered';
 import { clientMayUseCodeFlow } from '../checks/client-may-use-code-flow';
 import type { AuthorizeCheck, AuthorizeContext } from '../checks/context';
 import { clientOf } from '../checks/context';
+import { launchIsFound } from '../checks/launch-is-found';
 import { launchIsLive } from '../checks/launch-is-live';
+import { launchSimulatedError } from '../checks/launch-simulated-error';
 import { noRepeatedParameters } from '../checks/no-repeated-parameters';
 import { noRequestObjects } from '../checks/no-request-objects';
 import { pkceS256 } from '../checks/pkce-s256';
@@ -32,6 +34,8 @@ export const AUTHORIZE_CHECKS: readonly AuthorizeCheck[] = [
   redirectUriIsRegistered,
   // From here on, errors go back to the registered redirect_uri.
   noRepeatedParameters,
+  launchIsFound, // the launcher's launch: its options decide PKCE and the simulated error
+  launchSimulatedError,
   responseTypeIsCode,
   clientMayUseCodeFlow,
   noRequestObjects,
@@ -53,7 +57,10 @@ export const handleAuthorize = oauthEndpoint({ endpoint: '/oauth/authorize', sty
     scopes: [],
     droppedScopes: [],
     codeChallenge: null,
+    pkceWaivedByLaunch: false,
+    pendingLaunch: null,
     launch: null,
+    standaloneLaunch: false,
   };
   for (const check of AUTHORIZE_CHECKS) await check(ctx);
 
@@ -72,6 +79,8 @@ export const handleAuthorize = oauthEndpoint({ endpoint: '/oauth/authorize', sty
       scope: formatScopes(ctx.scopes),
       droppedScopes: ctx.droppedScopes,
       launchId: ctx.launch?.id ?? null,
+      ...(ctx.standaloneLaunch ? { standaloneLaunch: true } : {}),
+      ...(ctx.pkceWaivedByLaunch ? { legacyPkceOptional: true } : {}),
       issuer: call.issuer,
       fhirBase: call.fhirBase,
       prompt: ctx.params.get('prompt'),
@@ -79,7 +88,7 @@ export const handleAuthorize = oauthEndpoint({ endpoint: '/oauth/authorize', sty
       maxAge: maxAge !== null && /^\d{1,9}$/.test(maxAge) ? Number(maxAge) : null,
     },
   });
-  call.audit.detail = `interaction ${id}${ctx.droppedScopes.length ? `; not grantable: ${ctx.droppedScopes.map((d) => d.scope).join(' ')}` : ''}`;
+  call.audit.detail = `interaction ${id}${ctx.pkceWaivedByLaunch ? '; without PKCE: legacy PKCE-optional launch' : ''}${ctx.droppedScopes.length ? `; not grantable: ${ctx.droppedScopes.map((d) => d.scope).join(' ')}` : ''}`;
   // 303 so a POSTed form is followed with GET (RFC 9700 §4.12; checklist #51). No CORS headers here (checklist #182).
   return new Response(null, { status: 303, headers: { ...PAGE_SECURITY_HEADERS, location: oauthUrls(call.issuer).interaction(id) } });
 });

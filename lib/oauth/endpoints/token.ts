@@ -1,17 +1,26 @@
 /**
  * POST /oauth/token: grant type first (an unknown one is 400 unsupported_grant_type whatever the
- * credentials; G10 8.1.02), then client authentication, then the grant's own module.
+ * credentials; G10 8.1.02), then client authentication, then the launch's simulated failure (if
+ * any), then the grant's own module.
  * No-store headers on success and error (checklist #59); CORS for public clients' origins (#66).
  */
+import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { getDb } from '../../db';
+import { simulatedErrorOfLaunch, simulatedNote, simulatedTokenFailure } from '../../launcher/apply-simulated-error';
+import { findArmedLaunch } from '../../launcher/launch-options';
 import { DEFAULT_SANDBOX_ID } from '../../sandbox';
+import { consumeLaunch } from '../../smart/launch';
 import { authenticateClient } from '../client-auth';
-import type { GrantType } from '../clients';
+import type { GrantType, OAuthClient } from '../clients';
 import { allowPublicClientOrigin, handleCorsPreflight } from '../cors';
 import { oauthEndpoint } from '../endpoint';
+import { sha256 } from '../crypto';
+import type { OAuthCall } from '../endpoint';
 import { InvalidRequest, UnauthorizedClient, UnsupportedGrantType } from '../errors';
 import { authorizationCodeGrant } from '../grants/authorization-code';
 import { clientCredentialsGrant } from '../grants/client-credentials';
 import { refreshTokenGrant } from '../grants/refresh-token';
+import type { OAuthParams } from '../http';
 import { jsonNoStore, readForm } from '../http';
 
 const SUPPORTED: readonly GrantType[] = ['authorization_code', 'refresh_token', 'client_credentials'];
@@ -33,15 +42,66 @@ export const handleToken = oauthEndpoint({ endpoint: '/oauth/token', style: 'jso
   if (!client.grantTypes.includes(grantType as GrantType)) {
     throw new UnauthorizedClient(`client '${client.clientId}' is not registered for the ${grantType} grant (registered: ${client.grantTypes.join(', ')})`);
   }
+
+  // The launch's simulated failure (lib/launcher/apply-simulated-error), before the grant uses anything up.
+  const launchId = await launchOfTokenRequest(call, client, grantType as GrantType, form);
+  if (launchId) call.audit.launchId = launchId;
+  const simulated = await simulatedErrorOfLaunch(launchId);
+  const failure = simulatedTokenFailure(simulated, { grantType: grantType as GrantType, clientId: client.clientId, method, assertion: assertionFacts(form), scope: form.get('scope') });
+  if (simulated && failure) {
+    call.audit.detail = `${grantType}; ${simulatedNote(simulated)}`;
+    throw failure;
+  }
+
   switch (grantType as GrantType) {
     case 'authorization_code':
       return jsonNoStore(await authorizationCodeGrant(call, client, form));
     case 'refresh_token':
       return jsonNoStore(await refreshTokenGrant(call, client, form));
     case 'client_credentials':
-      return jsonNoStore(await clientCredentialsGrant(call, client, method, form));
+      return jsonNoStore(await clientCredentialsGrant(call, client, method, form, launchId));
   }
 });
+
+/**
+ * The launcher's launch a token request belongs to, without using the code or refresh token up:
+ * the grant's launch for authorization_code and refresh_token; for client_credentials, the
+ * launch the launcher armed for this backend client, used up here so it applies to one request.
+ */
+async function launchOfTokenRequest(call: OAuthCall, client: OAuthClient, grantType: GrantType, form: OAuthParams): Promise<string | null> {
+  const db = getDb();
+  if (grantType === 'client_credentials') {
+    const armed = await findArmedLaunch(client.clientId, call.sandboxId);
+    if (!armed) return null;
+    const taken = await consumeLaunch(armed.id, client.clientId, call.sandboxId);
+    return taken.ok ? armed.id : null;
+  }
+  let grantId: string | null = null;
+  if (grantType === 'authorization_code') {
+    const code = form.get('code');
+    if (code !== null) grantId = (await db.authCode.findUnique({ where: { codeHash: sha256(code) }, select: { grantId: true } }))?.grantId ?? null;
+  } else {
+    const token = form.get('refresh_token');
+    if (token !== null) grantId = (await db.token.findUnique({ where: { tokenHash: sha256(token) }, select: { grantId: true } }))?.grantId ?? null;
+  }
+  if (grantId === null) return null;
+  const grant = await db.grant.findUnique({ where: { id: grantId }, select: { launchId: true, clientId: true } });
+  // Another client's code or token fails in its grant module, with no simulation.
+  return grant && grant.clientId === client.clientId ? grant.launchId : null;
+}
+
+/** jti and kid of a client assertion that authenticated the request (verified by then). */
+function assertionFacts(form: OAuthParams): { jti: string; kid: string } | null {
+  const assertion = form.get('client_assertion');
+  if (assertion === null) return null;
+  try {
+    const { jti } = decodeJwt(assertion);
+    const { kid } = decodeProtectedHeader(assertion);
+    return { jti: typeof jti === 'string' ? jti : '', kid: typeof kid === 'string' ? kid : '' };
+  } catch {
+    return null;
+  }
+}
 
 /** OPTIONS /oauth/token (CORS preflight). */
 export function handleTokenPreflight(req: Request): Promise<Response> {

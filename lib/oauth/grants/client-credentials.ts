@@ -14,7 +14,8 @@ import type { TokenResponseBody } from '../tokens';
 import { issueTokens } from '../tokens';
 import type { TokenEndpointAuthMethod } from '../clients';
 
-export async function clientCredentialsGrant(call: OAuthCall, client: OAuthClient, method: TokenEndpointAuthMethod, form: OAuthParams): Promise<TokenResponseBody> {
+/** `launchId`: the backend launch the launcher armed for this client and the token endpoint used up, or null. */
+export async function clientCredentialsGrant(call: OAuthCall, client: OAuthClient, method: TokenEndpointAuthMethod, form: OAuthParams, launchId: string | null = null): Promise<TokenResponseBody> {
   if (method !== 'private_key_jwt') throw new UnauthorizedClient('client_credentials requires private_key_jwt client authentication (SMART App Launch 2.2 §backend-services)');
   const requested = form.get('scope');
   if (requested === null) throw new InvalidScope('scope is required for client_credentials, e.g. "system/*.rs" (SMART App Launch 2.2 §backend-services)');
@@ -34,7 +35,8 @@ export async function clientCredentialsGrant(call: OAuthCall, client: OAuthClien
     grantId: null,
     userId: null,
     context: { patient: null, encounter: null, fhirUser: null, launchKind: 'backend' },
-    launchId: null,
+    // Carried in the token, so the launch's FHIR-side simulated errors apply to it.
+    launchId,
     scope,
     accessTtlSeconds: Math.min(BACKEND_TOKEN_TTL_SECONDS, accessTokenTtl()),
     issuer: call.issuer,
