@@ -5,6 +5,7 @@ export interface FhirBrowser {
   oauth2: {
     authorize(options: { clientId: string; scope: string; redirectUri: string; iss?: string; launch?: string; pkceMode?: 'ifSupported' | 'required' | 'disabled' | 'unsafeV1' }): Promise<string | void>;
     ready(): Promise<Client>;
+    settings: { refreshTokenWithClientId?: boolean };
   };
 }
 
