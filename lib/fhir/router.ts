@@ -21,6 +21,7 @@ import { bearerTokenOf, FhirThrottledError, wwwAuthenticate } from './auth';
 import { verifyAccessToken } from '../oauth/access-token';
 import { simulatedDeletedPatient, simulatedErrorOfLaunch, simulatedFhirFailure, simulatedNote } from '../launcher/apply-simulated-error';
 import { bundle, outcomeEntry, searchEntry, selectElements, withoutText } from './bundle';
+import { assertAuditReader, readAuditEvent, searchAuditEvents } from './audit-events';
 import { capabilityStatement } from './capability';
 import { patientCompartmentTypes } from './definitions';
 import { FhirError } from './errors';
@@ -269,6 +270,7 @@ async function route(ctx: Ctx, authenticate: Authenticate): Promise<Response> {
   assertResourceType(first);
   ctx.audit.resourceType = first;
   if (rest.length) throw new FhirError('not-found', 'Unknown FHIR URL');
+  if (first === 'AuditEvent') return auditEvents(ctx, policy, second, third);
   if (second === undefined) {
     if (method === 'GET') return search(ctx, policy, first, [...ctx.url.searchParams]);
     if (method === 'POST') return create(ctx, policy, first);
@@ -302,6 +304,25 @@ async function route(ctx: Ctx, authenticate: Authenticate): Promise<Response> {
   }
   if (third.startsWith('$')) throw new FhirError('not-supported', `Operation ${third.slice(0, 40)} is not supported on ${first}`);
   throw new FhirError('not-found', 'Unknown FHIR URL');
+}
+
+/** The audit trail as AuditEvents, read-only, for backend-services tokens (see audit-events.ts). */
+async function auditEvents(ctx: Ctx, policy: AccessPolicy, id: string | undefined, rest: string | undefined): Promise<Response> {
+  if (ctx.method !== 'GET') throw new FhirError('not-supported', 'AuditEvent is read-only');
+  if (id === undefined) {
+    ctx.audit.interaction = 'search';
+    assertAuditReader(policy, 'search');
+    const { body, count } = await searchAuditEvents(ctx.db, ctx.sandboxId, ctx.url);
+    ctx.audit.resultCount = count;
+    return fhirResponse(body, 200, ctx.format);
+  }
+  ctx.audit.interaction = 'read';
+  assertAuditReader(policy, 'read');
+  if (rest !== undefined) throw new FhirError('not-supported', 'AuditEvent has no history');
+  if (!/^[A-Za-z0-9\-.]{1,64}$/.test(id)) throw new FhirError('invalid', 'Invalid AuditEvent id');
+  ctx.audit.resourceId = id;
+  ctx.audit.resultCount = 1;
+  return fhirResponse(await readAuditEvent(ctx.db, ctx.sandboxId, id), 200, ctx.format);
 }
 
 async function searchFormParams(ctx: Ctx): Promise<[string, string][]> {
