@@ -18,6 +18,16 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // Development shortcut: run the suites against a server you started yourself (its own
+  // NEXT_DIST_DIR and database). Both variables must be set; the default path is unchanged.
+  const externalUrl = process.env.TEST_BASE_URL;
+  const externalDb = process.env.TEST_DATABASE_URL_OVERRIDE;
+  if (externalUrl && externalDb) {
+    project.provide('baseUrl', externalUrl.replace(/\/+$/, ''));
+    project.provide('databaseUrl', externalDb);
+    project.provide('databaseKind', /^postgres(ql)?:\/\//.test(externalDb) ? 'postgresql' : 'sqlite');
+    return async () => undefined;
+  }
   const kind = process.env.TEST_DB === 'postgresql' ? 'postgresql' : 'sqlite';
   let databaseUrl: string;
   let dir: string | undefined;

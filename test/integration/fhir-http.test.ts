@@ -1,0 +1,422 @@
+// The FHIR API over real HTTP with tokens from real flows: a patient-scoped token (v2 and v1
+// scopes) reaches its own data and nothing of another patient by any path (read, vread, history,
+// search by every compartment parameter and _id, _include/_revinclude, $everything, paging,
+// counts); 401 without a token; the CapabilityStatement's SMART block matches discovery; and
+// fhirclient (SMART's JS client, Node build) performs a launch and reads what an app reads.
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, it, expect, inject, beforeAll, afterAll } from 'vitest';
+import type * as oauth from 'oauth4webapi';
+import smart from 'fhirclient/lib/entry/node';
+import type { fhirclient } from 'fhirclient/lib/types';
+import { BrowserSession } from './support/browserless';
+import { bundleRefs, discover, fhirGet, registerPublicClient, registerSymmetricClient, runCodeFlow, smartConfiguration, systemToken } from './support/smart-client';
+import type { FhirJson } from './support/smart-client';
+
+const base = inject('baseUrl');
+// Deterministic seed (SEED=42). The victim has data of many types; the token holder is another patient.
+const VICTIM = 'pat-42-0';
+const HOLDER = 'pat-42-1';
+const COMPARTMENT_TYPES = [
+  'AllergyIntolerance',
+  'CarePlan',
+  'CareTeam',
+  'Condition',
+  'Coverage',
+  'DiagnosticReport',
+  'DocumentReference',
+  'Encounter',
+  'Goal',
+  'Immunization',
+  'MedicationRequest',
+  'Observation',
+  'Procedure',
+  'ServiceRequest',
+  'Specimen',
+] as const;
+
+let as: oauth.AuthorizationServer;
+let system = '';
+/** Every resource of the victim's compartment, as `Type/id`, found with a system/*.rs token. */
+const victimRefs = new Set<string>();
+/** Up to two ids per type of the victim's resources. */
+const victimSample = new Map<string, string[]>();
+/** Resources of the victim as read with the system token. */
+const victimResources = new Map<string, FhirJson>();
+/** Compartment search parameters each type supports, from the CapabilityStatement. */
+const compartmentParams = new Map<string, string[]>();
+
+async function searchAll(path: string, token: string): Promise<FhirJson[]> {
+  const out: FhirJson[] = [];
+  let url: string | null = `${base}/fhir/${path}`;
+  for (let page = 0; url && page < 50; page++) {
+    const res: Response = await fetch(url, { headers: { authorization: `Bearer ${token}`, accept: 'application/fhir+json' } });
+    expect(res.status, `${url}`).toBe(200);
+    const bundle = (await res.json()) as FhirJson;
+    for (const e of bundle.entry ?? []) if (e.resource) out.push(e.resource);
+    url = bundle.link?.find((l) => l.relation === 'next')?.url ?? null;
+  }
+  return out;
+}
+
+beforeAll(async () => {
+  as = await discover(base);
+  system = await systemToken(base, as, 'system/*.rs');
+  const cap = (await fhirGet(base, 'metadata')).body as { rest?: { resource?: { type: string; searchParam?: { name: string }[] }[] }[] };
+  for (const r of cap.rest?.[0]?.resource ?? []) {
+    compartmentParams.set(r.type, (r.searchParam ?? []).map((p) => p.name).filter((n) => ['patient', 'subject', 'beneficiary'].includes(n)));
+  }
+  victimRefs.add(`Patient/${VICTIM}`);
+  for (const type of COMPARTMENT_TYPES) {
+    const resources = await searchAll(`${type}?patient=${VICTIM}&_count=200`, system);
+    for (const r of resources) {
+      const ref = `${r.resourceType}/${r.id}`;
+      if (r.resourceType !== type) continue;
+      victimRefs.add(ref);
+      victimResources.set(ref, r);
+    }
+    victimSample.set(type, resources.filter((r) => r.resourceType === type).slice(0, 2).map((r) => r.id ?? ''));
+  }
+}, 120_000);
+
+function expectNoVictimData(bundle: FhirJson, context: string): void {
+  const leaked = bundleRefs(bundle).filter((ref) => victimRefs.has(ref));
+  expect(leaked, `${context} leaked the other patient's resources`).toEqual([]);
+  // Links echo the query (which may name the victim) but never carry ids the caller did not send.
+  for (const link of bundle.link ?? []) {
+    const named = [...victimRefs].filter((ref) => link.url.includes(ref.split('/')[1] ?? '') && !context.includes(ref.split('/')[1] ?? ''));
+    expect(named, `${context} ${link.relation} link`).toEqual([]);
+  }
+}
+
+async function patientToken(scope: string, patient: string): Promise<string> {
+  const reg = await registerSymmetricClient(base);
+  const flow = await runCodeFlow(base, as, reg, { scope, interaction: { persona: `Patient/${patient}` } });
+  expect(flow.tokens.patient).toBe(patient);
+  return flow.tokens.access_token;
+}
+
+describe('seed sanity', () => {
+  it('the victim has resources of many compartment types to try to reach', () => {
+    const typesWithData = [...victimSample].filter(([, ids]) => ids.length > 0).map(([t]) => t);
+    expect(typesWithData.length).toBeGreaterThanOrEqual(8);
+    expect(victimRefs.size).toBeGreaterThan(50);
+  });
+});
+
+// The unfiltered searches (the policy alone decides the compartment) run once, with the v2 token:
+// on PostgreSQL they are currently slow (see the report of this suite), and v1/v2 differ only in scope parsing.
+describe.each([
+  ['v2', 'launch/patient openid fhirUser patient/*.rs', true],
+  ['v1', 'launch/patient openid fhirUser patient/*.read', false],
+])('BOLA matrix with a %s patient token from a standalone launch (checklist #119, #122, §18 #175)', (_label, scope, unfiltered) => {
+  let token = '';
+
+  beforeAll(async () => {
+    token = await patientToken(scope, HOLDER);
+  });
+
+  it('reads its own Patient, an own Observation, and searches its own compartment', async () => {
+    const me = await fhirGet(base, `Patient/${HOLDER}`, token);
+    expect(me.status).toBe(200);
+    expect(me.body.id).toBe(HOLDER);
+    const obs = await fhirGet(base, `Observation?patient=${HOLDER}&_count=5&_total=accurate`, token);
+    expect(obs.status).toBe(200);
+    expect(obs.body.entry?.length).toBeGreaterThan(0);
+    const first = obs.body.entry?.[0]?.resource;
+    expect((await fhirGet(base, `Observation/${first?.id}`, token)).status).toBe(200);
+    // The unfiltered search is the own compartment: same total as the explicit patient filter.
+    if (unfiltered) {
+      const all = await fhirGet(base, 'Observation?_total=accurate&_count=1', token);
+      expect(all.body.total).toBe(obs.body.total);
+    }
+  });
+
+  it('read, vread and instance history of every sampled resource of the other patient answer 404', async () => {
+    const targets = [`Patient/${VICTIM}`, ...[...victimSample].flatMap(([type, ids]) => ids.map((id) => `${type}/${id}`))];
+    expect(targets.length).toBeGreaterThan(10);
+    for (const ref of targets) {
+      for (const path of [ref, `${ref}/_history/1`, `${ref}/_history`]) {
+        const res = await fhirGet(base, path, token);
+        expect(res.status, `GET ${path}`).toBe(404);
+        expect(res.body.resourceType, `GET ${path}`).toBe('OperationOutcome');
+        // Indistinguishable from a resource that does not exist (DESIGN.md: "exactly like").
+        const [type, id] = ref.split('/');
+        const missing = await fhirGet(base, path.replace(`${type}/${id}`, `${type}/does-not-exist-${id}`), token);
+        expect(missing.status, `GET ${path} vs a missing id`).toBe(404);
+        expect(JSON.stringify(res.body).replaceAll(`does-not-exist-${id}`, id ?? ''), `GET ${path} body`).toBe(JSON.stringify(missing.body).replaceAll(`does-not-exist-${id}`, id ?? ''));
+      }
+    }
+  });
+
+  it('search by patient / subject / beneficiary = the other patient (both reference forms, GET and POST _search) finds nothing', async () => {
+    for (const type of COMPARTMENT_TYPES) {
+      const params = compartmentParams.get(type) ?? [];
+      expect(params.length, `${type} has a compartment search parameter`).toBeGreaterThan(0);
+      for (const param of params) {
+        for (const value of [VICTIM, `Patient/${VICTIM}`]) {
+          const res = await fhirGet(base, `${type}?${param}=${encodeURIComponent(value)}&_total=accurate`, token);
+          expect(res.status, `${type}?${param}=${value}`).toBe(200);
+          expect(res.body.entry ?? [], `${type}?${param}=${value}`).toEqual([]);
+          expect(res.body.total ?? 0, `${type}?${param}=${value} total`).toBe(0);
+        }
+      }
+      const post = await fetch(`${base}/fhir/${type}/_search`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/fhir+json' },
+        body: new URLSearchParams({ patient: VICTIM }).toString(),
+      });
+      expect(post.status, `POST ${type}/_search`).toBe(200);
+      expectNoVictimData((await post.json()) as FhirJson, `POST ${type}/_search patient=${VICTIM}`);
+    }
+  });
+
+  it('search by _id (alone, and OR-ed with an own id), _summary=count and identifier/name find nothing of the other patient', async () => {
+    for (const [type, ids] of victimSample) {
+      for (const id of ids) {
+        const res = await fhirGet(base, `${type}?_id=${id}`, token);
+        expect(res.status, `${type}?_id=${id}`).toBe(200);
+        expect(res.body.entry ?? [], `${type}?_id=${id}`).toEqual([]);
+      }
+    }
+    const both = await fhirGet(base, `Patient?_id=${VICTIM},${HOLDER}`, token);
+    expect(bundleRefs(both.body)).toEqual([`Patient/${HOLDER}`]);
+    const allPatients = await fhirGet(base, 'Patient?_count=100', token);
+    expect(bundleRefs(allPatients.body)).toEqual([`Patient/${HOLDER}`]);
+    const count = await fhirGet(base, `Observation?patient=${VICTIM}&_summary=count`, token);
+    expect(count.status).toBe(200);
+    expect(count.body.total).toBe(0);
+
+    const victim = victimResources.get(`Patient/${VICTIM}`) ?? (await fhirGet(base, `Patient/${VICTIM}`, system)).body;
+    const identifier = (victim.identifier as { system?: string; value?: string }[] | undefined)?.[0];
+    if (identifier?.value) {
+      const byId = await fhirGet(base, `Patient?identifier=${encodeURIComponent(identifier.value)}`, token);
+      expect(byId.body.entry ?? []).toEqual([]);
+    }
+    const family = (victim.name as { family?: string }[] | undefined)?.[0]?.family;
+    if (family) {
+      const byName = await fhirGet(base, `Patient?name=${encodeURIComponent(family)}`, token);
+      expectNoVictimData(byName.body, `Patient?name=${family}`);
+    }
+  });
+
+  it('_include and _revinclude never bring in the other patient, not even through shared resources', async () => {
+    const paths = [
+      `Patient?_id=${VICTIM}&_revinclude=Observation:patient`,
+      `Patient?_id=${HOLDER}&_revinclude=Provenance:target`,
+      `Observation?patient=${VICTIM}&_include=Observation:patient`,
+      'Observation?_include=Observation:patient&_count=50',
+      'Encounter?_include=Encounter:patient&_include=Encounter:practitioner&_count=50',
+      'MedicationRequest?_include=MedicationRequest:medication&_include=MedicationRequest:patient',
+    ];
+    // A Practitioner and an Organization the victim's data points at: shared resources a patient token may read.
+    const shared = new Set<string>();
+    for (const [ref, r] of victimResources) {
+      if (!ref.startsWith('Encounter/') && !ref.startsWith('Coverage/')) continue;
+      const text = JSON.stringify(r);
+      for (const m of text.matchAll(/"reference":"((?:Practitioner|Organization)\/[A-Za-z0-9\-.]+)"/g)) shared.add(m[1] ?? '');
+    }
+    for (const ref of [...shared].slice(0, 4)) {
+      const [type, id] = ref.split('/');
+      if (type === 'Practitioner') paths.push(`Practitioner?_id=${id}&_revinclude=Encounter:practitioner&_revinclude=Encounter:participant`);
+      if (type === 'Organization') paths.push(`Organization?_id=${id}&_revinclude=Coverage:payor&_revinclude=Encounter:service-provider`);
+    }
+    let reachableWithSystemToken = 0;
+    for (const path of paths) {
+      const res = await fhirGet(base, path, token);
+      expect(res.status, path).toBe(200);
+      expectNoVictimData(res.body, path);
+      // Control: the same queries do reach the victim's data when the token allows it.
+      const control = await fhirGet(base, path, system);
+      reachableWithSystemToken += bundleRefs(control.body).filter((ref) => victimRefs.has(ref)).length;
+    }
+    expect(paths.length).toBeGreaterThan(6);
+    expect(reachableWithSystemToken).toBeGreaterThan(0);
+  });
+
+  it('$everything: the other patient is 404, the own record has data and nothing of the other patient', async () => {
+    const other = await fhirGet(base, `Patient/${VICTIM}/$everything`, token);
+    expect(other.status).toBe(404);
+    const own = await searchAll(`Patient/${HOLDER}/$everything`, token);
+    expect(own.length).toBeGreaterThan(5);
+    const refs = own.map((r) => `${r.resourceType}/${r.id}`);
+    expect(refs).toContain(`Patient/${HOLDER}`);
+    expect(refs.filter((r) => victimRefs.has(r))).toEqual([]);
+  });
+
+  it('type history and paging links stay inside the own compartment', async () => {
+    for (const type of ['Observation', 'Condition', 'Encounter', 'Patient']) {
+      const res = await fhirGet(base, `${type}/_history?_count=100`, token);
+      expect(res.status, `${type}/_history`).toBe(200);
+      expectNoVictimData(res.body, `${type}/_history`);
+    }
+    const pages = await searchAll(unfiltered ? 'Observation?_count=7' : `Observation?patient=${HOLDER}&_count=7`, token);
+    expect(pages.length).toBeGreaterThan(7);
+    expect(pages.map((r) => `${r.resourceType}/${r.id}`).filter((r) => victimRefs.has(r))).toEqual([]);
+  });
+});
+
+describe('authentication on the FHIR API (checklist #114, §18 N1)', () => {
+  it('N1: GET Patient/{id} without a token → 401 with WWW-Authenticate: Bearer realm', async () => {
+    const res = await fhirGet(base, `Patient/${HOLDER}`);
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toMatch(/^Bearer realm="/);
+    expect(res.body.resourceType).toBe('OperationOutcome');
+  });
+
+  it('search, $everything and a garbage token are refused with 401 too; metadata stays open', async () => {
+    for (const path of ['Observation?patient=pat-42-1', `Patient/${HOLDER}/$everything`]) {
+      const res = await fhirGet(base, path);
+      expect(res.status, path).toBe(401);
+      expect(res.headers.get('www-authenticate')).toMatch(/^Bearer /);
+    }
+    const bad = await fhirGet(base, `Patient/${HOLDER}`, 'not.a.token');
+    expect(bad.status).toBe(401);
+    expect(bad.headers.get('www-authenticate')).toMatch(/error="invalid_token"/);
+    expect((await fhirGet(base, 'metadata')).status).toBe(200);
+  });
+});
+
+describe('CapabilityStatement SMART security block (checklist #29, #30)', () => {
+  it('names the SMART-on-FHIR service and oauth-uris string-identical to .well-known/smart-configuration', async () => {
+    const cap = (await fhirGet(base, 'metadata')).body as {
+      rest?: { security?: { service?: { coding?: { system?: string; code?: string }[] }[]; extension?: { url: string; extension?: { url: string; valueUri?: string }[] }[] } }[];
+    };
+    const security = cap.rest?.[0]?.security;
+    expect(security?.service?.flatMap((s) => s.coding ?? [])).toContainEqual(expect.objectContaining({ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' }));
+    const uris = security?.extension?.find((e) => e.url === 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris');
+    const got = Object.fromEntries((uris?.extension ?? []).map((e) => [e.url, e.valueUri]));
+    const wk = await smartConfiguration(base);
+    const expected: Record<string, string | undefined> = {
+      authorize: wk.authorization_endpoint,
+      token: wk.token_endpoint,
+      register: wk.registration_endpoint,
+      manage: wk.management_endpoint,
+      introspect: wk.introspection_endpoint,
+      revoke: wk.revocation_endpoint,
+    };
+    // Present in one place ⇔ present in the other, and then identical (Inferno SMART 1.0 Test04).
+    for (const [name, value] of Object.entries(expected)) expect(got[name], name).toBe(value);
+    expect(Object.keys(got).sort()).toEqual(Object.keys(expected).filter((k) => expected[k] !== undefined).sort());
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// fhirclient (SMART's JavaScript client, Node entry) as a real app: a tiny HTTP server hosts its
+// /launch and /callback; the resource owner's side is driven over HTTP like above.
+
+interface AppServer {
+  readonly url: string;
+  readonly server: Server;
+  /** Resolves with what the app read after the callback. */
+  results: Promise<AppReadings>;
+}
+
+interface AppReadings {
+  readonly patient: FhirJson;
+  readonly vitals: FhirJson;
+  readonly everything: FhirJson;
+  readonly tokenPatient: string | null;
+  readonly scope: string;
+}
+
+function memoryStorage(): fhirclient.Storage {
+  const data = new Map<string, unknown>();
+  return {
+    set: async (key, value) => {
+      data.set(key, value);
+      return value;
+    },
+    get: async (key) => data.get(key),
+    unset: async (key) => data.delete(key),
+  };
+}
+
+async function startFhirclientApp(clientIdRef: { id: string }, scope: string): Promise<AppServer> {
+  const storage = memoryStorage();
+  let resolve: (r: AppReadings) => void = () => undefined;
+  let reject: (e: unknown) => void = () => undefined;
+  const results = new Promise<AppReadings>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  const handler = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    if (url.pathname === '/launch') {
+      // fhirclient's authorize(): discovery, PKCE S256, then a 302 to the authorization endpoint.
+      await smart(req, res, storage).authorize({ clientId: clientIdRef.id, scope, redirectUri: '/callback', iss: url.searchParams.get('iss') ?? `${base}/fhir` });
+      return;
+    }
+    if (url.pathname === '/callback') {
+      try {
+        const client = await smart(req, res, storage).ready();
+        const patient = (await client.patient.read()) as unknown as FhirJson;
+        const vitals = (await client.patient.request('Observation?category=vital-signs')) as FhirJson;
+        const everything = (await client.request(`Patient/${client.patient.id}/$everything`)) as FhirJson;
+        resolve({ patient, vitals, everything, tokenPatient: client.patient.id === null ? null : String(client.patient.id), scope: String(client.state.tokenResponse?.scope ?? '') });
+        res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+      } catch (err) {
+        reject(err);
+        res.writeHead(500, { 'content-type': 'text/plain' }).end(String(err));
+      }
+      return;
+    }
+    res.writeHead(404).end();
+  };
+  const server = createServer((req, res) => {
+    handler(req, res).catch((err: unknown) => {
+      reject(err);
+      if (!res.headersSent) res.writeHead(500).end(String(err));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, server, results };
+}
+
+describe('fhirclient (Node) as the app (issue 4: real client reads Patient, vital signs and $everything)', () => {
+  let app: AppServer;
+  const clientIdRef = { id: '' };
+
+  beforeAll(async () => {
+    app = await startFhirclientApp(clientIdRef, 'launch/patient openid fhirUser patient/*.rs');
+  });
+  afterAll(async () => {
+    await new Promise<void>((r) => app.server.close(() => r()));
+  });
+
+  it('standalone launch: authorize, sign-in and consent, token, then Patient, Observation?category=vital-signs and $everything', async () => {
+    const reg = await registerPublicClient(base, { redirect_uris: [`${app.url}/callback`], launch_uris: [`${app.url}/launch`] });
+    clientIdRef.id = reg.client.client_id;
+
+    const launch = await fetch(`${app.url}/launch?iss=${encodeURIComponent(`${base}/fhir`)}`, { redirect: 'manual' });
+    expect(launch.status).toBe(302);
+    const authorizeUrl = new URL(launch.headers.get('location') ?? '');
+    expect(authorizeUrl.href.startsWith((await smartConfiguration(base)).authorization_endpoint)).toBe(true);
+    expect(authorizeUrl.searchParams.get('code_challenge_method')).toBe('S256');
+    expect(authorizeUrl.searchParams.get('aud')).toBe(`${base}/fhir`);
+
+    const { callback } = await new BrowserSession(base).authorize(authorizeUrl, { persona: `Patient/${HOLDER}` });
+    expect(callback.origin).toBe(app.url);
+    const done = await fetch(callback, { redirect: 'manual' });
+    const readings = await app.results;
+    expect(done.status).toBe(200);
+
+    expect(readings.tokenPatient).toBe(HOLDER);
+    expect(readings.patient).toMatchObject({ resourceType: 'Patient', id: HOLDER });
+    expect(readings.vitals.resourceType).toBe('Bundle');
+    const vitals = (readings.vitals.entry ?? []).map((e) => e.resource);
+    expect(vitals.length).toBeGreaterThan(0);
+    for (const o of vitals) {
+      expect(o?.resourceType).toBe('Observation');
+      expect(JSON.stringify(o?.category)).toContain('vital-signs');
+      expect((o?.subject as { reference?: string } | undefined)?.reference).toBe(`Patient/${HOLDER}`);
+    }
+    expect(readings.everything.resourceType).toBe('Bundle');
+    const everything = bundleRefs(readings.everything);
+    expect(everything).toContain(`Patient/${HOLDER}`);
+    expect(everything.some((r) => r.startsWith('Observation/'))).toBe(true);
+    expect(everything.filter((r) => victimRefs.has(r))).toEqual([]);
+  });
+});
