@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { getDb } from '../db';
+import { exchange, getCode, newClient, ORIGIN } from '../oauth/test-support';
 import { auditNdjsonStream, parseAuditFilters, queryAudit } from './audit';
 import { summarizeAlerts } from './alerts';
 import { getFlow, listFlows } from './flows';
@@ -110,5 +111,22 @@ describe('flow view', () => {
     expect(fhir.map((s) => s.decision?.verdict)).toEqual(['allowed', 'denied', 'hidden']);
     expect(fhir[2]?.flags).toEqual(['suspected-bola']);
     expect(flow?.steps.find((s) => s.kind === 'patient')?.summary).toMatch(/from the EHR launch/);
+  });
+});
+
+describe('flow view of a real code exchange', () => {
+  it('shows the PKCE check recorded by the token endpoint: masked verifier, its SHA-256, the stored challenge, match', async () => {
+    const { client } = await newClient('public');
+    const { code, verifier } = await getCode(client);
+    expect((await exchange(code, verifier, { params: { client_id: client.clientId } })).status).toBe(200);
+    const grant = await getDb().grant.findFirstOrThrow({ where: { clientId: client.clientId } });
+    const stored = await getDb().authCode.findFirstOrThrow({ where: { grantId: grant.id } });
+    const record = await getDb().auditRecord.findFirstOrThrow({ where: { endpoint: '/oauth/token', clientId: client.clientId } });
+    expect(record.detail).not.toContain(verifier);
+
+    const flow = await getFlow(grant.id, { origin: ORIGIN });
+    const token = flow?.steps.find((s) => s.kind === 'token-request');
+    expect(token?.pkce).toMatchObject({ storedChallenge: stored.codeChallenge, verifierSha256: stored.codeChallenge, method: 'S256', match: 'yes' });
+    expect(token?.pkce?.verifier).toBe(`${verifier.slice(0, 4)}…${verifier.slice(-4)} (${verifier.length} chars)`);
   });
 });

@@ -15,6 +15,7 @@ import type { OAuthParams } from '../http';
 import type { TokenResponseBody } from '../tokens';
 import { issueTokens } from '../tokens';
 import { getDb } from '../../db';
+import { pkceAuditNote } from '../../console/pkce';
 
 // RFC 7636 §4.1: 43–128 characters of [A-Z] / [a-z] / [0-9] / "-" / "." / "_" / "~".
 const VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
@@ -92,5 +93,7 @@ export async function authorizationCodeGrant(call: OAuthCall, client: OAuthClien
     idToken: openid ? { nonce: stored.nonce } : null,
   });
   call.audit.detail = `issued access token ${issued.accessJti.slice(0, 8)}…${issued.refreshId ? ' + refresh token' : ''}${openid ? ' + id_token' : ''}`;
+  // The flow view shows the PKCE check; the note holds the verifier masked, plus its S256 hash (RFC 7636 §4.6).
+  if (stored.codeChallenge && verifier !== null) call.audit.detail += `; ${pkceAuditNote(verifier)}`;
   return issued.body;
 }

@@ -1,0 +1,148 @@
+import { test, expect } from '@playwright/test';
+import type { FrameLocator, Page } from '@playwright/test';
+// @ts-expect-error plain ESM helper without types
+import { startServer } from '../scripts/lib/test-server.mjs';
+import { allowIfAsked, failOnDialog, pickOrdinaryPatient } from './helpers';
+
+// Issue 7: what the developer console shows after a real sample-app EHR launch, and what a revocation
+// in the console does to the app. The launch runs on the shared e2e server; the console runs on a
+// second instance on the same database with a configured account (as in e2e/console.spec.ts), so
+// the revocation has to reach the app's server through the database.
+const CONSOLE_USER = 'e2e-teacher';
+const CONSOLE_PASSWORD = 'e2e-console-password-1';
+
+interface Launched {
+  readonly app: FrameLocator;
+  readonly patientId: string;
+  readonly jti: string;
+  readonly launchId: string;
+}
+
+/** EHR-launches the sample app from the launcher (as e2e/ehr-launch.spec.ts does) and waits for its FHIR calls. */
+async function launchSampleApp(page: Page): Promise<Launched> {
+  await page.goto('/');
+  await expect(page.getByLabel('App', { exact: true })).toHaveValue('sample-app');
+  await expect(page.getByLabel('Provider EHR launch')).toBeChecked();
+  const name = await pickOrdinaryPatient(page);
+  await page.getByRole('button', { name: 'Launch', exact: true }).click();
+  await page.waitForURL(/\/ehr\//);
+  const app = page.frameLocator('iframe.ehr-app');
+  await allowIfAsked(app);
+  await expect(app.getByTestId('sample-patient-name')).toHaveText(name, { timeout: 20_000 });
+  await expect(app.getByTestId('section-vitals')).toHaveAttribute('data-state', 'ok');
+  // The sample app prints the token response (secrets redacted) and the access token's claims.
+  const claims = JSON.parse((await app.locator('pre').nth(1).textContent()) ?? '{}') as Record<string, unknown>;
+  const { jti, patient, launch_id: launchId } = claims;
+  expect(typeof jti, 'the access token has a jti').toBe('string');
+  expect(typeof patient, 'the access token names the patient').toBe('string');
+  expect(typeof launchId, 'the access token names the EHR launch').toBe('string');
+  return { app, patientId: String(patient), jti: String(jti), launchId: String(launchId) };
+}
+
+async function signIn(page: Page, base: string): Promise<void> {
+  await page.goto(`${base}/console/login`);
+  await page.fill('#username', CONSOLE_USER);
+  await page.fill('#password', CONSOLE_PASSWORD);
+  await page.click('button[type=submit]');
+  await expect(page).toHaveURL(/\/console\/tokens/);
+}
+
+test.describe('the console after a sample-app EHR launch', () => {
+  let server: { url: string; stop: () => Promise<void> } | null = null;
+  test.beforeAll(async () => {
+    test.skip(!process.env.E2E_DATABASE_URL, 'needs the database of the e2e server (E2E_DATABASE_URL)');
+    server = (await startServer({ databaseUrl: process.env.E2E_DATABASE_URL, env: { CONSOLE_USER, CONSOLE_PASSWORD } })) as { url: string; stop: () => Promise<void> };
+  });
+  test.afterAll(async () => {
+    await server?.stop();
+  });
+
+  test('lists the token with its scopes explained, the audit records of the launch, and the flow with the PKCE check', async ({ page, context }) => {
+    failOnDialog(page);
+    const { jti, patientId, launchId } = await launchSampleApp(page);
+
+    const consolePage = await context.newPage();
+    const base = server?.url ?? '';
+    await signIn(consolePage, base);
+
+    // Tokens: the access token of the launch, active, for the launched patient.
+    const row = consolePage.getByTestId('tokens-table').locator('tbody tr').filter({ hasText: `${jti.slice(0, 10)}…` });
+    await expect(row).toHaveCount(1);
+    await expect(row).toContainText('access');
+    await expect(row).toContainText('active');
+    await expect(row).toContainText(patientId);
+
+    // Its page: claims, and each granted scope explained in plain language.
+    await row.getByRole('link').click();
+    await expect(consolePage.getByRole('heading', { level: 1 })).toContainText('Access token');
+    await expect(consolePage.getByTestId('token-status')).toHaveText('active');
+    await expect(consolePage.getByTestId('token-claims')).toContainText(`"jti": "${jti}"`);
+    const scopes = consolePage.getByTestId('scope-explanations');
+    for (const scope of ['launch', 'openid', 'fhirUser', 'patient/*.rs', 'offline_access']) {
+      await expect(scopes.locator('.scope-card h3 code', { hasText: new RegExp(`^${scope.replace(/[*.]/g, '\\$&')}$`) })).toHaveCount(1);
+    }
+    const wildcard = scopes.locator('.scope-card').filter({ has: consolePage.locator('h3 code', { hasText: /^patient\/\*\.rs$/ }) });
+    await expect(wildcard).toContainText('Resource types: every resource type');
+    await expect(wildcard).toContainText('Interactions:');
+
+    // Audit trail of the launch: authorize, consent, token exchange and the app's FHIR calls.
+    await consolePage.goto(`${base}/console/audit?launchId=${encodeURIComponent(launchId)}`);
+    const audit = consolePage.getByTestId('audit-table');
+    await expect(audit).toBeVisible();
+    await expect(audit.locator('tbody tr').filter({ hasText: 'GET /oauth/authorize' })).not.toHaveCount(0);
+    await expect(audit.locator('tbody tr').filter({ hasText: 'POST /oauth/token' }).first()).toContainText('200');
+    const patientRead = audit.locator('tbody tr').filter({ hasText: `GET /fhir/Patient/${patientId}` });
+    await expect(patientRead.first()).toContainText('200');
+    await expect(audit.locator('tbody tr').filter({ hasText: 'GET /fhir/Observation' }).first()).toBeVisible();
+
+    // Flow view: every step in order, then the FHIR calls, with the PKCE check of the token request.
+    await consolePage.goto(`${base}/console/tokens/${encodeURIComponent(jti)}`);
+    await consolePage.getByRole('link', { name: /^flow of grant/ }).click();
+    await expect(consolePage).toHaveURL(/\/console\/flows\//);
+    const timeline = consolePage.getByTestId('flow-timeline');
+    await expect(timeline).toBeVisible();
+    const kinds = await timeline.locator(':scope > li').evaluateAll((items) => items.map((li) => li.getAttribute('data-step')));
+    expect(kinds.slice(0, 8)).toEqual(['launch', 'authorize', 'sign-in', 'patient', 'consent', 'code', 'token-request', 'token-response']);
+    expect(kinds.slice(8).length, 'the FHIR calls follow the token response').toBeGreaterThan(0);
+    expect(kinds.slice(8).every((k) => k === 'fhir')).toBe(true);
+
+    const pkce = consolePage.getByTestId('pkce-check');
+    await expect(pkce).toHaveCount(1);
+    await expect(pkce).toContainText('PKCE check (S256)');
+    await expect(pkce).toContainText('✓ match');
+    const values = await pkce.locator('dd code').allTextContents();
+    const [verifier, verifierSha256, storedChallenge] = values;
+    // The verifier is shown masked (first and last 4 characters and its length), never whole.
+    expect(verifier).toMatch(/^[A-Za-z0-9\-._~]{4}…[A-Za-z0-9\-._~]{4} \(\d+ chars\)$/);
+    expect(verifierSha256).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(verifierSha256).toBe(storedChallenge);
+  });
+
+  test('revoking the token in the console makes the app\'s next FHIR call fail with 401, and the audit trail shows it', async ({ page, context }) => {
+    failOnDialog(page);
+    const { app, jti, patientId } = await launchSampleApp(page);
+
+    const consolePage = await context.newPage();
+    const base = server?.url ?? '';
+    await signIn(consolePage, base);
+    await consolePage.goto(`${base}/console/tokens/${encodeURIComponent(jti)}`);
+    await expect(consolePage.getByTestId('token-status')).toHaveText('active');
+    await consolePage.getByRole('button', { name: 'Revoke' }).click();
+    await expect(consolePage.getByTestId('token-status')).toHaveText('revoked');
+    await expect(consolePage.getByRole('status')).toContainText('next call with this token gets 401');
+
+    // Reload the app inside the EHR frame: fhirclient restores its session and calls the FHIR API again.
+    const frame = page.frames().find((f) => new URL(f.url()).pathname === '/sample-app');
+    expect(frame, 'the sample app runs in the EHR frame').toBeDefined();
+    await frame?.goto(frame.url());
+    await expect(app.getByTestId('sample-patient')).toContainText('Patient: denied (401)', { timeout: 20_000 });
+    await expect(app.getByTestId('section-vitals')).toHaveAttribute('data-state', 'denied');
+    await expect(app.getByTestId('fhir-calls').locator('tbody tr').filter({ hasText: `Patient/${patientId}` })).toContainText('401');
+
+    // The audit trail shows the refused call.
+    await consolePage.goto(`${base}/console/audit?outcome=denied&endpoint=${encodeURIComponent(`/fhir/Patient/${patientId}`)}`);
+    const denied = consolePage.getByTestId('audit-table').locator('tbody tr').filter({ hasText: `GET /fhir/Patient/${patientId}` });
+    await expect(denied.first()).toContainText('401');
+    await expect(denied.first()).toContainText('invalid_token');
+  });
+});
