@@ -175,5 +175,65 @@ const seeding: Benchmark = {
   },
 };
 
+const LAUNCH_RUNS = 10;
+const ORDINARY_NAME = /^[\p{L} .'’-]+$/u;
+
+// Issue 6 "Performance": Launch click → the sample app's first rendered FHIR data (the patient's name,
+// read with fhirclient), provider EHR launch in the EHR frame with skip sign-in and skip consent, in
+// Chromium. Timed from Node around the click, since the launch crosses several navigations and an
+// iframe; one unmeasured warm-up launch first, then the median of 10.
+const launchTime: Benchmark = {
+  name: 'launch',
+  async run(ctx) {
+    const { chromium } = await import('playwright-core');
+    // @ts-expect-error plain ESM helper without types
+    const { findChromium } = await import('../scripts/lib/chromium.mjs');
+    const found = findChromium() as { path: string | null } | null;
+    const browser = await chromium.launch({
+      executablePath: found ? (found.path ?? undefined) : '/usr/bin/chromium',
+      args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+    const timings: number[] = [];
+    let errors = 0;
+    try {
+      for (let i = 0; i <= LAUNCH_RUNS; i++) {
+        const context = await browser.newContext();
+        const page = await context.newPage();
+        try {
+          await page.goto(`${ctx.baseUrl}/`);
+          const picks = page.locator('.pick');
+          await picks.first().waitFor();
+          const names = await picks.locator('.patient-name').allTextContents();
+          const index = names.findIndex((n) => ORDINARY_NAME.test(n.trim()));
+          if (index < 0) throw new Error('no patient with an ordinary name is listed');
+          await picks.nth(index).click();
+          await page.getByTestId('patient-preview').waitFor();
+          await page.getByLabel('Skip sign-in (the user above is already signed in)').check();
+          await page.getByLabel('Skip consent (approve all requested scopes)').check();
+          const launch = page.getByRole('button', { name: 'Launch', exact: true });
+          const started = performance.now();
+          await launch.click();
+          await page.frameLocator('iframe.ehr-app').getByTestId('sample-patient-name').waitFor({ timeout: 30_000 });
+          const ms = performance.now() - started;
+          if (i > 0) timings.push(ms);
+        } catch (err) {
+          if (i > 0) errors++;
+          console.log(`launch ${i}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+        } finally {
+          await context.close();
+        }
+      }
+    } finally {
+      await browser.close();
+    }
+    console.log(`launch → first FHIR data, ms (${timings.length} runs): ${timings.map((t) => t.toFixed(0)).join(', ')}`);
+    const sorted = [...timings].sort((a, b) => a - b);
+    const mid = sorted.length / 2;
+    const median = sorted.length === 0 ? 0 : sorted.length % 2 ? sorted[Math.floor(mid)]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+    const max = sorted.at(-1) ?? 0;
+    return [{ name: 'launch click → first FHIR data (Chromium, EHR launch)', unit: 'ms', rate: median ? 1000 / median : 0, p50: median, p99: max, errors, total: timings.length }];
+  },
+};
+
 /** Benchmarks beyond the baselines and the store; each capability adds its own here. */
-export const benchmarks: Benchmark[] = [oauth, seeding];
+export const benchmarks: Benchmark[] = [oauth, seeding, launchTime];

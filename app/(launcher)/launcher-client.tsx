@@ -3,7 +3,7 @@
 import { useEffect, useMemo, useState, useTransition } from 'react';
 import type { FormEvent } from 'react';
 import { parseScopeString } from '#lib/shared/scopes';
-import { LAUNCH_TYPE_IDS, LAUNCH_TYPES } from '#lib/launcher/launch-config';
+import { allowsPatientList, LAUNCH_TYPE_IDS, LAUNCH_TYPES, MAX_LAUNCH_PATIENTS } from '#lib/launcher/launch-config';
 import type { LaunchConfig, LaunchType } from '#lib/launcher/launch-config';
 import { defaultSimulatedError, SIMULATED_ERROR_KINDS, SIMULATED_ERRORS } from '#lib/launcher/simulated-errors';
 import type { SimulatedError, SimulatedErrorKind } from '#lib/launcher/simulated-errors';
@@ -73,7 +73,17 @@ function PatientCard({ preview }: { preview: PatientPreview }) {
   );
 }
 
-function BackendInstructions({ result, scope }: { result: Extract<LaunchStart, { kind: 'backend' }>; scope: string }) {
+/** A patient chosen in the launcher: the id goes into the launch, the name into the summary. */
+interface ChosenPatient {
+  readonly id: string;
+  readonly name: string;
+}
+
+function patientNames(chosen: readonly ChosenPatient[]): string {
+  return chosen.map((p) => p.name).join(', ');
+}
+
+function BackendInstructions({ result, scope, patients }: { result: Extract<LaunchStart, { kind: 'backend' }>; scope: string; patients: readonly ChosenPatient[] }) {
   const curl = [
     `curl -s -X POST '${result.tokenUrl}' \\`,
     `  -H 'content-type: application/x-www-form-urlencoded' \\`,
@@ -99,6 +109,11 @@ function BackendInstructions({ result, scope }: { result: Extract<LaunchStart, {
       <p>
         Token URL: <code>{result.tokenUrl}</code> · client_id <code>{result.clientId}</code> · FHIR base <code>{result.fhirBase}</code>
       </p>
+      {result.patientIds.length ? (
+        <p data-testid="backend-patients">
+          Patients in this launch ({result.patientIds.length}): {patientNames(result.patientIds.map((id) => patients.find((p) => p.id === id) ?? { id, name: id }))}
+        </p>
+      ) : null}
       <p className="muted">The client must be registered with the public key (JWKS) of the key that signs its assertions. Register one with POST /oauth/register (token_endpoint_auth_method private_key_jwt, grant_types [client_credentials]).</p>
       <pre>{keygen}</pre>
       <pre>{curl}</pre>
@@ -116,7 +131,8 @@ export function LauncherClient(props: LauncherClientProps) {
   const [launchType, setLaunchType] = useState<LaunchType>(shared?.launchType ?? 'provider-ehr');
   const [search, setSearch] = useState({ name: '', birthdate: '', identifier: '', gender: '', condition: '', minAge: '', maxAge: '' });
   const [patients, setPatients] = useState<readonly PatientSummary[]>(props.initialPatients);
-  const [patientId, setPatientId] = useState<string | null>(shared?.patientIds[0] ?? null);
+  const [chosen, setChosen] = useState<readonly ChosenPatient[]>(() => (shared?.patientIds ?? []).map((id) => ({ id, name: props.initialPatients.find((p) => p.id === id)?.name ?? id })));
+  const [severalPatients, setSeveralPatients] = useState((shared?.patientIds.length ?? 0) > 1);
   const [preview, setPreview] = useState<PatientPreview | null>(null);
   const [encounter, setEncounter] = useState<LaunchConfig['encounter']>(shared?.encounter ?? { mode: 'none' });
   const [userFhirUser, setUserFhirUser] = useState<string>(shared?.userFhirUser ?? (props.practitioners[0] ? `Practitioner/${props.practitioners[0].id}` : ''));
@@ -135,6 +151,9 @@ export function LauncherClient(props: LauncherClientProps) {
   const type = LAUNCH_TYPES[launchType];
   const app = clients.find((c) => c.clientId === clientId) ?? null;
   const scopeCheck = useMemo(() => parseScopeString(scope), [scope]);
+  // The first chosen patient is the launch context; population apps may get more (issue 6 item 2).
+  const patientId = chosen[0]?.id ?? null;
+  const multiple = severalPatients && allowsPatientList(launchType);
 
   useEffect(() => {
     if (!patientId) {
@@ -158,12 +177,33 @@ export function LauncherClient(props: LauncherClientProps) {
     if (user === 'patient') setUserFhirUser(patientId ? `Patient/${patientId}` : '');
     else if (user === 'practitioner' && !userFhirUser.startsWith('Practitioner/')) setUserFhirUser(props.practitioners[0] ? `Practitioner/${props.practitioners[0].id}` : '');
     setSkipLogin(next === 'provider-ehr' || next === 'patient-portal');
+    if (!allowsPatientList(next)) {
+      setSeveralPatients(false);
+      setChosen((list) => list.slice(0, 1));
+    }
   }
 
-  function choosePatient(id: string) {
-    setPatientId(id);
+  function choosePatient(patient: PatientSummary) {
+    if (multiple) {
+      const without = chosen.filter((p) => p.id !== patient.id);
+      const next = without.length < chosen.length ? without : [...chosen, { id: patient.id, name: patient.name }].slice(0, MAX_LAUNCH_PATIENTS);
+      if (next[0]?.id !== patientId) setEncounter({ mode: 'none' });
+      setChosen(next);
+      return;
+    }
+    setChosen([{ id: patient.id, name: patient.name }]);
     setEncounter({ mode: 'none' });
-    if (type.user === 'patient') setUserFhirUser(`Patient/${id}`);
+    if (type.user === 'patient') setUserFhirUser(`Patient/${patient.id}`);
+  }
+
+  function removePatient(id: string) {
+    if (chosen[0]?.id === id) setEncounter({ mode: 'none' });
+    setChosen(chosen.filter((p) => p.id !== id));
+  }
+
+  function chooseSeveralPatients(on: boolean) {
+    setSeveralPatients(on);
+    if (!on) setChosen((list) => list.slice(0, 1));
   }
 
   function runSearch(e: FormEvent) {
@@ -188,7 +228,7 @@ export function LauncherClient(props: LauncherClientProps) {
     return {
       clientId,
       launchType,
-      patientIds: patientId ? [patientId] : [],
+      patientIds: allowsPatientList(launchType) ? chosen.map((p) => p.id) : chosen.slice(0, 1).map((p) => p.id),
       encounter,
       userFhirUser: userFhirUser || null,
       scope,
@@ -243,7 +283,7 @@ export function LauncherClient(props: LauncherClientProps) {
     });
   }
 
-  const needsPatient = launchType !== 'backend-service';
+  const summary = `${type.label} of ${app?.name ?? clientId} · ${chosen.length === 0 ? 'no patient' : `${chosen.length} ${chosen.length === 1 ? 'patient' : 'patients'}: ${patientNames(chosen)}`}`;
   const canLaunch = clientId !== ADHOC && scopeCheck.errors.length === 0 && (!(launchType === 'provider-ehr' || launchType === 'patient-portal') || patientId !== null);
 
   return (
@@ -300,94 +340,116 @@ export function LauncherClient(props: LauncherClientProps) {
         </div>
       </section>
 
-      {needsPatient ? (
-        <section className="card" aria-labelledby="patient-h">
-          <h2 id="patient-h">3. Patient</h2>
-          <form className="row" onSubmit={runSearch} role="search">
+      <section className="card" aria-labelledby="patient-h">
+        <h2 id="patient-h">3. {multiple ? 'Patients' : 'Patient'}</h2>
+        {allowsPatientList(launchType) ? (
+          <div className="choices">
             <label>
-              Name
-              <input value={search.name} onChange={(e) => setSearch({ ...search, name: e.target.value })} aria-label="Patient name" placeholder="e.g. smith" />
+              <input type="checkbox" checked={severalPatients} onChange={(e) => chooseSeveralPatients(e.target.checked)} /> Several patients (population app)
             </label>
+          </div>
+        ) : null}
+        <form className="row" onSubmit={runSearch} role="search">
+          <label>
+            Name
+            <input value={search.name} onChange={(e) => setSearch({ ...search, name: e.target.value })} aria-label="Patient name" placeholder="e.g. smith" />
+          </label>
+          <label>
+            Birth date
+            <input value={search.birthdate} onChange={(e) => setSearch({ ...search, birthdate: e.target.value })} placeholder="YYYY-MM-DD" size={11} />
+          </label>
+          <label>
+            Identifier
+            <input value={search.identifier} onChange={(e) => setSearch({ ...search, identifier: e.target.value })} placeholder="MRN…" size={14} />
+          </label>
+          <label>
+            Sex
+            <select value={search.gender} onChange={(e) => setSearch({ ...search, gender: e.target.value })}>
+              <option value="">any</option>
+              <option value="female">female</option>
+              <option value="male">male</option>
+              <option value="other">other</option>
+              <option value="unknown">unknown</option>
+            </select>
+          </label>
+          <label>
+            Age
+            <span className="row tight">
+              <input value={search.minAge} onChange={(e) => setSearch({ ...search, minAge: e.target.value })} size={3} aria-label="Minimum age" inputMode="numeric" />–
+              <input value={search.maxAge} onChange={(e) => setSearch({ ...search, maxAge: e.target.value })} size={3} aria-label="Maximum age" inputMode="numeric" />
+            </span>
+          </label>
+          <label>
+            Condition
+            <input value={search.condition} onChange={(e) => setSearch({ ...search, condition: e.target.value })} placeholder="diabetes" size={12} />
+          </label>
+          <button type="submit" disabled={pending}>
+            Search
+          </button>
+        </form>
+        <div className="picker" role="listbox" aria-label="Patients" aria-multiselectable={multiple}>
+          {patients.length === 0 ? <p className="muted">No patient matches.</p> : null}
+          {patients.map((p) => (
+            <button
+              type="button"
+              role="option"
+              aria-selected={chosen.some((c) => c.id === p.id)}
+              key={p.id}
+              className={chosen.some((c) => c.id === p.id) ? 'pick selected' : 'pick'}
+              onClick={() => choosePatient(p)}
+              data-patient-id={p.id}
+            >
+              <span className="patient-name">{p.name}</span>
+              <span className="muted">
+                {p.gender ?? '?'} · {p.birthDate ?? '?'}
+                {p.mrn ? ` · ${p.mrn}` : ''}
+                {p.deceased ? ' · deceased' : ''}
+              </span>
+            </button>
+          ))}
+        </div>
+        {multiple ? (
+          <div data-testid="selected-patients">
+            <h3>Selected patients ({chosen.length})</h3>
+            {chosen.length === 0 ? <p className="muted">Pick patients in the list; the first is the patient in context.</p> : null}
+            <ul aria-label="Selected patients">
+              {chosen.map((p, i) => (
+                <li key={p.id}>
+                  <span className="patient-name">{p.name}</span>
+                  {i === 0 ? <span className="muted"> (in context)</span> : null}{' '}
+                  <button type="button" className="secondary" onClick={() => removePatient(p.id)} aria-label={`Remove ${p.name}`}>
+                    Remove
+                  </button>
+                </li>
+              ))}
+            </ul>
+          </div>
+        ) : null}
+        {preview ? <PatientCard preview={preview} /> : patientId ? <p className="muted">Loading patient…</p> : <p className="muted">No patient selected{type.launch ? ' (an EHR launch needs one)' : type.user ? ': the app will ask' : ''}.</p>}
+        {patientId ? (
+          <div className="row">
             <label>
-              Birth date
-              <input value={search.birthdate} onChange={(e) => setSearch({ ...search, birthdate: e.target.value })} placeholder="YYYY-MM-DD" size={11} />
-            </label>
-            <label>
-              Identifier
-              <input value={search.identifier} onChange={(e) => setSearch({ ...search, identifier: e.target.value })} placeholder="MRN…" size={14} />
-            </label>
-            <label>
-              Sex
-              <select value={search.gender} onChange={(e) => setSearch({ ...search, gender: e.target.value })}>
-                <option value="">any</option>
-                <option value="female">female</option>
-                <option value="male">male</option>
-                <option value="other">other</option>
-                <option value="unknown">unknown</option>
+              Encounter
+              <select
+                aria-label="Encounter"
+                value={encounter.mode === 'id' ? encounter.id : encounter.mode}
+                onChange={(e) => {
+                  const v = e.target.value;
+                  setEncounter(v === 'none' || v === 'latest' ? { mode: v } : { mode: 'id', id: v });
+                }}
+              >
+                <option value="none">None</option>
+                <option value="latest">Latest encounter</option>
+                {(preview?.encounters ?? []).map((enc) => (
+                  <option key={enc.id} value={enc.id}>
+                    {enc.start?.slice(0, 10) ?? '????'} · {enc.description} {enc.classLabel ? `(${enc.classLabel})` : ''}
+                  </option>
+                ))}
               </select>
             </label>
-            <label>
-              Age
-              <span className="row tight">
-                <input value={search.minAge} onChange={(e) => setSearch({ ...search, minAge: e.target.value })} size={3} aria-label="Minimum age" inputMode="numeric" />–
-                <input value={search.maxAge} onChange={(e) => setSearch({ ...search, maxAge: e.target.value })} size={3} aria-label="Maximum age" inputMode="numeric" />
-              </span>
-            </label>
-            <label>
-              Condition
-              <input value={search.condition} onChange={(e) => setSearch({ ...search, condition: e.target.value })} placeholder="diabetes" size={12} />
-            </label>
-            <button type="submit" disabled={pending}>
-              Search
-            </button>
-          </form>
-          <div className="picker" role="listbox" aria-label="Patients">
-            {patients.length === 0 ? <p className="muted">No patient matches.</p> : null}
-            {patients.map((p) => (
-              <button
-                type="button"
-                role="option"
-                aria-selected={p.id === patientId}
-                key={p.id}
-                className={p.id === patientId ? 'pick selected' : 'pick'}
-                onClick={() => choosePatient(p.id)}
-                data-patient-id={p.id}
-              >
-                <span className="patient-name">{p.name}</span>
-                <span className="muted">
-                  {p.gender ?? '?'} · {p.birthDate ?? '?'}
-                  {p.mrn ? ` · ${p.mrn}` : ''}
-                  {p.deceased ? ' · deceased' : ''}
-                </span>
-              </button>
-            ))}
           </div>
-          {preview ? <PatientCard preview={preview} /> : patientId ? <p className="muted">Loading patient…</p> : <p className="muted">No patient selected{type.launch ? ' (an EHR launch needs one)' : ': the app will ask'}.</p>}
-          {patientId ? (
-            <div className="row">
-              <label>
-                Encounter
-                <select
-                  aria-label="Encounter"
-                  value={encounter.mode === 'id' ? encounter.id : encounter.mode}
-                  onChange={(e) => {
-                    const v = e.target.value;
-                    setEncounter(v === 'none' || v === 'latest' ? { mode: v } : { mode: 'id', id: v });
-                  }}
-                >
-                  <option value="none">None</option>
-                  <option value="latest">Latest encounter</option>
-                  {(preview?.encounters ?? []).map((enc) => (
-                    <option key={enc.id} value={enc.id}>
-                      {enc.start?.slice(0, 10) ?? '????'} · {enc.description} {enc.classLabel ? `(${enc.classLabel})` : ''}
-                    </option>
-                  ))}
-                </select>
-              </label>
-            </div>
-          ) : null}
-        </section>
-      ) : null}
+        ) : null}
+      </section>
 
       {type.user ? (
         <section className="card" aria-labelledby="user-h">
@@ -500,6 +562,9 @@ export function LauncherClient(props: LauncherClientProps) {
         {simulatedError ? <p className="muted">{SIMULATED_ERRORS[simulatedError.kind].effect}</p> : null}
       </section>
 
+      <p className="muted" data-testid="launch-summary">
+        {summary}
+      </p>
       <div className="actions sticky">
         <button type="button" className="big" onClick={launch} disabled={pending || !canLaunch}>
           {launchType === 'backend-service' ? 'Show backend instructions' : 'Launch'}
@@ -527,7 +592,7 @@ export function LauncherClient(props: LauncherClientProps) {
           </p>
         </div>
       ) : null}
-      {result && result.ok && result.kind === 'backend' ? <BackendInstructions result={result} scope={scope} /> : null}
+      {result && result.ok && result.kind === 'backend' ? <BackendInstructions result={result} scope={scope} patients={chosen} /> : null}
     </div>
   );
 }

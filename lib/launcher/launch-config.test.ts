@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LAUNCH_OPTIONS, launchConfigSchema, parseLaunchOptions, toLaunchOptions } from './launch-config';
+import { allowsPatientList, DEFAULT_LAUNCH_OPTIONS, findPatientListProblem, launchConfigSchema, MAX_LAUNCH_PATIENTS, parseLaunchOptions, toLaunchOptions } from './launch-config';
 import type { LaunchConfig } from './launch-config';
 import { defaultSimulatedError, describeSimulatedError, SIMULATED_ERROR_KINDS, SIMULATED_ERRORS, simulatedErrorAppliesTo, simulatedErrorSchema } from './simulated-errors';
 
@@ -59,5 +59,37 @@ describe('launch options', () => {
     const withSecret = launchConfigSchema.parse({ ...CONFIG, clientSecret: 's3cret' }) as Record<string, unknown>;
     expect(withSecret.clientSecret).toBeUndefined();
     expect(launchConfigSchema.safeParse({ ...CONFIG, patientIds: ['../etc'] }).success).toBe(false);
+  });
+});
+
+describe('several patients for population apps', () => {
+  const population: LaunchConfig = { ...CONFIG, launchType: 'provider-standalone', patientIds: ['pat-1', 'pat-2', 'pat-3'], framed: false };
+
+  it('provider standalone and backend service launches store every chosen patient, the context patient first', () => {
+    expect(allowsPatientList('provider-standalone')).toBe(true);
+    expect(allowsPatientList('backend-service')).toBe(true);
+    expect(findPatientListProblem(population)).toBeNull();
+    expect(toLaunchOptions(population).patientIds).toEqual(['pat-1', 'pat-2', 'pat-3']);
+    expect(toLaunchOptions({ ...population, launchType: 'backend-service' }).patientIds).toEqual(['pat-1', 'pat-2', 'pat-3']);
+    const stored = parseLaunchOptions(JSON.stringify(toLaunchOptions(population)));
+    expect(stored.patientIds).toEqual(['pat-1', 'pat-2', 'pat-3']);
+  });
+
+  it('EHR, portal and patient standalone launches keep one patient in context', () => {
+    for (const launchType of ['provider-ehr', 'patient-portal', 'patient-standalone'] as const) {
+      expect(allowsPatientList(launchType)).toBe(false);
+      expect(findPatientListProblem({ launchType, patientIds: ['pat-1'] })).toBeNull();
+      expect(findPatientListProblem({ launchType, patientIds: ['pat-1', 'pat-2'] })).toMatch(/one patient in context/);
+      expect(toLaunchOptions({ ...CONFIG, launchType }).patientIds).toEqual([]);
+    }
+  });
+
+  it('refuses duplicates, bad ids and oversized lists; older stored options read as no list', () => {
+    expect(findPatientListProblem({ launchType: 'backend-service', patientIds: ['pat-1', 'pat-1'] })).toMatch(/twice/);
+    expect(launchConfigSchema.safeParse({ ...population, patientIds: ['pat-1', 'bad id'] }).success).toBe(false);
+    const many = Array.from({ length: MAX_LAUNCH_PATIENTS + 1 }, (_, i) => `pat-${i}`);
+    expect(launchConfigSchema.safeParse({ ...population, patientIds: many }).success).toBe(false);
+    expect(parseLaunchOptions(JSON.stringify({ skipConsent: true })).patientIds).toEqual([]);
+    expect(parseLaunchOptions(JSON.stringify({ patientIds: ['../etc'] })).patientIds).toEqual([]);
   });
 });

@@ -9,12 +9,12 @@ import type { SimulatedError } from './simulated-errors';
  */
 
 export const LAUNCH_TYPES = {
-  'provider-ehr': { label: 'Provider EHR launch', user: 'practitioner', launch: true },
-  'patient-portal': { label: 'Patient portal launch', user: 'patient', launch: true },
-  'provider-standalone': { label: 'Provider standalone launch', user: 'practitioner', launch: false },
-  'patient-standalone': { label: 'Patient standalone launch', user: 'patient', launch: false },
-  'backend-service': { label: 'Backend service', user: null, launch: false },
-} as const satisfies Record<string, { label: string; user: 'practitioner' | 'patient' | null; launch: boolean }>;
+  'provider-ehr': { label: 'Provider EHR launch', user: 'practitioner', launch: true, population: false },
+  'patient-portal': { label: 'Patient portal launch', user: 'patient', launch: true, population: false },
+  'provider-standalone': { label: 'Provider standalone launch', user: 'practitioner', launch: false, population: true },
+  'patient-standalone': { label: 'Patient standalone launch', user: 'patient', launch: false, population: false },
+  'backend-service': { label: 'Backend service', user: null, launch: false, population: true },
+} as const satisfies Record<string, { label: string; user: 'practitioner' | 'patient' | null; launch: boolean; population: boolean }>;
 
 export type LaunchType = keyof typeof LAUNCH_TYPES;
 export const LAUNCH_TYPE_IDS = Object.keys(LAUNCH_TYPES) as LaunchType[];
@@ -23,6 +23,16 @@ export const LAUNCH_TYPE_IDS = Object.keys(LAUNCH_TYPES) as LaunchType[];
 export function isEhrLaunch(type: LaunchType): boolean {
   return LAUNCH_TYPES[type].launch;
 }
+
+/** True for launch types a population app uses, which may carry several patients (provider standalone, backend service). */
+export function allowsPatientList(type: LaunchType): boolean {
+  return LAUNCH_TYPES[type].population;
+}
+
+/** At most this many patients in one launch configuration. */
+export const MAX_LAUNCH_PATIENTS = 50;
+
+const fhirId = z.string().regex(/^[A-Za-z0-9\-.]{1,64}$/);
 
 /** Options stored in the Launch record (`Launch.options`), read by the authorization server and FHIR API. */
 // A type alias (not an interface) so it fits lib/smart/launch.ts's open options record.
@@ -39,6 +49,8 @@ export type LaunchOptions = {
   /** Opened inside the EHR frame, which shows its own banner: the token response says need_patient_banner=false. */
   readonly framed: boolean;
   readonly simulatedError: SimulatedError | null;
+  /** The patients chosen for a population app, launch context first; empty for single-patient launch types. */
+  readonly patientIds: readonly string[];
 };
 
 export const DEFAULT_LAUNCH_OPTIONS: LaunchOptions = {
@@ -49,6 +61,7 @@ export const DEFAULT_LAUNCH_OPTIONS: LaunchOptions = {
   tokenLifetimeSeconds: null,
   framed: false,
   simulatedError: null,
+  patientIds: [],
 };
 
 export const launchOptionsSchema = z.object({
@@ -59,6 +72,7 @@ export const launchOptionsSchema = z.object({
   tokenLifetimeSeconds: z.number().int().min(10).max(86_400).nullable(),
   framed: z.boolean(),
   simulatedError: simulatedErrorSchema.nullable(),
+  patientIds: z.array(fhirId).max(MAX_LAUNCH_PATIENTS),
 });
 
 /**
@@ -86,14 +100,12 @@ export function parseLaunchOptions(json: string | null | undefined): LaunchOptio
 /** Encounter choice in the launcher: none, the patient's latest, or one by id. */
 export type EncounterChoice = { readonly mode: 'none' } | { readonly mode: 'latest' } | { readonly mode: 'id'; readonly id: string };
 
-const fhirId = z.string().regex(/^[A-Za-z0-9\-.]{1,64}$/);
-
 /** What the launcher page submits and what a shareable link recreates (never a client secret). */
 export const launchConfigSchema = z.object({
   clientId: z.string().min(1).max(200),
   launchType: z.enum(LAUNCH_TYPE_IDS as [LaunchType, ...LaunchType[]]),
   /** One patient, or several for population apps (the first is the launch context). */
-  patientIds: z.array(fhirId).max(50),
+  patientIds: z.array(fhirId).max(MAX_LAUNCH_PATIENTS),
   encounter: z.union([z.object({ mode: z.literal('none') }), z.object({ mode: z.literal('latest') }), z.object({ mode: z.literal('id'), id: fhirId })]),
   /** `Practitioner/{id}` or `Patient/{id}`, or null to let the user sign in. */
   userFhirUser: z
@@ -126,5 +138,15 @@ export function toLaunchOptions(config: LaunchConfig): LaunchOptions & { needPat
     tokenLifetimeSeconds: config.tokenLifetimeSeconds,
     framed,
     simulatedError: config.simulatedError,
+    patientIds: allowsPatientList(config.launchType) ? [...new Set(config.patientIds)] : [],
   };
+}
+
+/** Why a configuration's patient list is not acceptable for its launch type, or null when it is. */
+export function findPatientListProblem(config: Pick<LaunchConfig, 'launchType' | 'patientIds'>): string | null {
+  if (new Set(config.patientIds).size !== config.patientIds.length) return 'The same patient is chosen twice.';
+  if (config.patientIds.length > 1 && !allowsPatientList(config.launchType)) {
+    return `A ${LAUNCH_TYPES[config.launchType].label.toLowerCase()} has one patient in context; several patients are for population apps (provider standalone, backend service).`;
+  }
+  return null;
 }

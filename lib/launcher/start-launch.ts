@@ -4,7 +4,7 @@ import { DEFAULT_SANDBOX_ID } from '../sandbox';
 import { createLaunch } from '../smart/launch';
 import { findPatientSummary, listEncounters } from '../smart/patient-directory';
 import { findPersonaByFhirUser } from '../auth/personas';
-import { isEhrLaunch, LAUNCH_TYPES, launchConfigSchema, toLaunchOptions } from './launch-config';
+import { findPatientListProblem, isEhrLaunch, LAUNCH_TYPES, launchConfigSchema, toLaunchOptions } from './launch-config';
 import type { LaunchConfig } from './launch-config';
 import { SAMPLE_APP_CLIENT_ID } from './sample-app';
 
@@ -17,7 +17,7 @@ import { SAMPLE_APP_CLIENT_ID } from './sample-app';
 export type LaunchStart =
   | { readonly ok: true; readonly kind: 'ehr'; readonly launchId: string; readonly appUrl: string; readonly frameUrl: string | null }
   | { readonly ok: true; readonly kind: 'standalone'; readonly launchId: string; readonly appUrl: string | null; readonly fhirBase: string }
-  | { readonly ok: true; readonly kind: 'backend'; readonly launchId: string; readonly clientId: string; readonly tokenUrl: string; readonly fhirBase: string }
+  | { readonly ok: true; readonly kind: 'backend'; readonly launchId: string; readonly clientId: string; readonly tokenUrl: string; readonly fhirBase: string; readonly patientIds: readonly string[] }
   | { readonly ok: false; readonly error: string };
 
 /** `{launch_url}?iss=…&launch=…` (SMART App Launch 2.2 §launch-app-ehr-launch; checklist #155), plus scope for the sample app. */
@@ -38,16 +38,20 @@ export async function startLaunch(input: unknown, origin: string): Promise<Launc
   if (!client) return { ok: false, error: `No registered client '${config.clientId}'.` };
   const fhirBase = `${origin}/fhir`;
   const type = LAUNCH_TYPES[config.launchType];
+  const patientListProblem = findPatientListProblem(config);
+  if (patientListProblem) return { ok: false, error: patientListProblem };
+  for (const id of config.patientIds) {
+    if (!(await findPatientSummary(DEFAULT_SANDBOX_ID, id))) return { ok: false, error: `Patient '${id}' does not exist.` };
+  }
 
   if (config.launchType === 'backend-service') {
     if (client.clientType !== 'backend') return { ok: false, error: `Client '${client.clientId}' is a ${client.clientType} client; a backend service launch needs a backend client (private_key_jwt, client_credentials).` };
     const launchId = await createLaunch({ clientId: client.clientId, options: toLaunchOptions(config) });
-    return { ok: true, kind: 'backend', launchId, clientId: client.clientId, tokenUrl: oauthUrls(origin).token, fhirBase };
+    return { ok: true, kind: 'backend', launchId, clientId: client.clientId, tokenUrl: oauthUrls(origin).token, fhirBase, patientIds: config.patientIds };
   }
   if (client.clientType === 'backend') return { ok: false, error: `Client '${client.clientId}' is a backend client: choose the backend service launch type.` };
 
   const patientId = config.patientIds[0] ?? null;
-  if (patientId && !(await findPatientSummary(DEFAULT_SANDBOX_ID, patientId))) return { ok: false, error: `Patient '${patientId}' does not exist.` };
   if (isEhrLaunch(config.launchType) && !patientId) return { ok: false, error: 'Choose a patient: an EHR launch opens the app for the patient in the EHR.' };
 
   let encounterId: string | null = null;
