@@ -25,7 +25,8 @@ export function negotiateFormat(url: URL, accept: string | null): ResponseFormat
   const fmt = url.searchParams.get('_format');
   if (fmt !== null) {
     const key = fmt.split(';')[0]!.trim().toLowerCase();
-    const type = JSON_FORMATS[key];
+    // Own keys only: `_format=__proto__` or `constructor` must not find Object.prototype members.
+    const type = Object.hasOwn(JSON_FORMATS, key) ? JSON_FORMATS[key] : undefined;
     if (type) return { contentType: type, pretty };
     if (XML_FORMATS.has(key)) throw new FhirError('unsupported-media-type', `_format '${fmt.slice(0, 60)}' is not supported: this server speaks JSON (application/fhir+json)`);
     throw new FhirError('unsupported-media-type', `Unknown _format '${fmt.slice(0, 60)}': use json or application/fhir+json`);

@@ -114,6 +114,8 @@ export async function verifyClientAssertion(assertion: string, ctx: AssertionCon
   if (payload.exp > now + ASSERTION_MAX_LIFETIME_SECONDS + CLOCK_SKEW_SECONDS) {
     throw fail(`exp is ${payload.exp - now} s in the future; at most ${ASSERTION_MAX_LIFETIME_SECONDS} s is allowed (SMART App Launch 2.2 §client-confidential-asymmetric)`);
   }
+  // jose checks that iat is a number, not that it has passed: a JWT issued in the future is refused (RFC 7519 §4.1.6).
+  if (typeof payload.iat === 'number' && payload.iat > now + CLOCK_SKEW_SECONDS) throw fail(`iat is ${payload.iat - now} s in the future: check the client's clock`);
   const audiences = Array.isArray(payload.aud) ? payload.aud : payload.aud === undefined ? [] : [payload.aud];
   if (!audiences.some((a) => a === ctx.tokenEndpoint || a === ctx.issuer)) {
     throw fail(`aud must be the token endpoint URL ${ctx.tokenEndpoint}${audiences.length ? `, not ${audiences.map((a) => `'${String(a).slice(0, 200)}'`).join(', ')}` : ''}`);

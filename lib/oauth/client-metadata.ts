@@ -14,6 +14,17 @@ export function isLoopbackHost(hostname: string): boolean {
 }
 
 /**
+ * http(s) URLs must spell their host after `//`: WHATWG URL parsing turns `https:///cb`,
+ * `https:\\evil.example` or `http:/localhost` into URLs with a host, but they are not absolute
+ * URIs with an authority (RFC 3986 §3.2; RFC 9110 §4.2.2), and the registered string must be
+ * exactly what is matched and redirected to.
+ */
+function hasLiteralAuthority(uri: string, url: URL): boolean {
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return true;
+  return /^https?:\/\/[^/?#\\]/i.test(uri);
+}
+
+/**
  * Why a redirect_uri cannot be registered, or null. https everywhere; http only on loopback
  * (RFC 9700 §2.6 and RFC 8252 §7.3; checklist #2); private-use schemes for native apps in reverse
  * domain form (RFC 8252 §7.1); no fragment (RFC 6749 §3.1.2); no credentials in the URL.
@@ -30,6 +41,7 @@ export function redirectUriProblem(uri: string): string | null {
   }
   if (FORBIDDEN_SCHEMES.has(url.protocol)) return `uses the ${url.protocol} scheme, which can never be a redirect target`;
   if (url.username || url.password) return 'contains user credentials';
+  if (!hasLiteralAuthority(uri, url)) return 'is not of the form scheme://host/… (the URL parser would fill in a host the string does not name)';
   if (url.protocol === 'https:') return url.hostname ? null : 'has no host';
   if (url.protocol === 'http:') {
     return isLoopbackHost(url.hostname) ? null : 'uses http on a non-loopback host: use https (http is allowed only for localhost, 127.0.0.1 or [::1]; RFC 9700 §2.6)';
@@ -51,6 +63,7 @@ export function webUrlProblem(uri: string): string | null {
     return 'is not an absolute URL';
   }
   if (url.username || url.password) return 'contains user credentials';
+  if (!hasLiteralAuthority(uri, url)) return 'is not of the form scheme://host/…';
   if (url.protocol === 'https:') return null;
   if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return null;
   return 'must use https (or http on localhost, 127.0.0.1 or [::1])';

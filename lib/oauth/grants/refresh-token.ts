@@ -44,6 +44,8 @@ export async function refreshTokenGrant(call: OAuthCall, client: OAuthClient, fo
   if (requested !== null) {
     const parsed = parseScopeString(requested);
     if (parsed.errors.length) throw new InvalidScope(parsed.errors.map((e) => e.reason).join('; '));
+    // Whitespace only: not a scope list (RFC 6749 §3.3), and not a request for a token that can do nothing.
+    if (parsed.scopes.length === 0) throw new InvalidScope('scope names no scope: omit it to keep the granted scope, or list a subset of it (RFC 6749 §6)');
     const narrowed = narrowScopes(original, parsed.scopes);
     if (!narrowed.ok) throw new InvalidScope(`scope may only narrow the original grant; not granted before: ${formatScopes(narrowed.uncovered)} (RFC 6749 §6)`);
     scope = formatScopes(narrowed.scopes);
