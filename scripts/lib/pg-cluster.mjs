@@ -15,7 +15,8 @@ export function findPgBin() {
   return versions.length ? join(base, versions[0], 'bin') : null;
 }
 
-function freePort() {
+/** A TCP port on loopback that is free right now. */
+export function freePort() {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.listen(0, '127.0.0.1', () => {

@@ -1,20 +1,11 @@
 // Starts the built app (`next start`) on a free port against a given database, for integration
 // and end-to-end tests. The database is migrated and seeded with a small dataset first.
 import { spawn, execFileSync } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { root } from '../prisma-schemas.mjs';
+import { freePort } from './pg-cluster.mjs';
 
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
+export { freePort };
 
 /** Migrates and seeds a database (small default dataset unless SEED_PATIENTS is set). */
 export function prepareDatabase(databaseUrl, extraEnv = {}) {
