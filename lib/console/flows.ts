@@ -15,7 +15,7 @@ import { splitList } from './format';
 import { parsePkceAuditNote } from './pkce';
 import { evaluatePlaygroundRequest } from './scope-playground';
 import { explainParsedScope } from './scope-explain';
-import { tokenStatus } from './tokens';
+import { accessTokenClaimsOf, tokenStatus } from './tokens';
 
 /** The parties of a SMART launch, left to right in the sequence diagram. */
 export const LANES = ['ehr', 'browser', 'app', 'auth', 'fhir'] as const;
@@ -346,20 +346,7 @@ export async function getFlow(grantId: string, options: { origin: string; sandbo
             ...(parseScopeString(grant.scope).scopes.some((s) => s.kind === 'identity' && s.name === 'openid') ? [{ name: 'id_token', value: '(RS256 JWT)', explanation: `Who signed in: sub ${grant.userId ?? '—'}${grant.context.fhirUser ? `, fhirUser ${options.origin}/fhir/${grant.context.fhirUser}` : ''}.` }] : []),
             { name: 'access token status now', value: status, explanation: 'active, expired or revoked.' },
           ];
-          const claims: Record<string, string | number> = {
-            iss: options.origin,
-            sub: firstAccess.userId ?? firstAccess.clientId,
-            aud: `${options.origin}/fhir`,
-            jti: firstAccess.id,
-            iat: Math.floor(firstAccess.issuedAt.getTime() / 1000),
-            exp: Math.floor(firstAccess.expiresAt.getTime() / 1000),
-            client_id: firstAccess.clientId,
-            scope: firstAccess.scope,
-            ...(firstAccess.patientId ? { patient: firstAccess.patientId } : {}),
-            ...(firstAccess.encounterId ? { encounter: firstAccess.encounterId } : {}),
-            ...(grant.context.fhirUser ? { fhirUser: grant.context.fhirUser } : {}),
-            ...(grant.launchId ? { launch_id: grant.launchId } : {}),
-          };
+          const claims = accessTokenClaimsOf(firstAccess, options.origin, grant);
           steps.push(step({
             key: `token-response-${r.id}`,
             kind: 'token-response',

@@ -8,6 +8,7 @@ import { getDb } from '../db';
 import type { Prisma, Token as TokenRow } from '../generated/sqlite/client';
 import type { GrantRecord } from '../oauth/grants';
 import { toGrant } from '../oauth/grants';
+import { accessTokenPrivateClaims } from '../oauth/tokens';
 import { DEFAULT_SANDBOX_ID } from '../sandbox';
 import { parseScopeString } from '../shared/scopes';
 import type { ExplainedScope } from './scope-explain';
@@ -42,6 +43,22 @@ export interface TokenSummary {
 }
 
 /** active / expired / revoked, revoked first (a revoked token stays revoked after it expires). */
+/**
+ * The claims an access token was signed with, rebuilt from its row and grant with the issuer's
+ * own claim builder (the JWT itself is not stored).
+ */
+export function accessTokenClaimsOf(row: Pick<TokenRow, 'id' | 'userId' | 'clientId' | 'issuedAt' | 'expiresAt' | 'scope' | 'patientId' | 'encounterId'>, origin: string, grant: Pick<GrantRecord, 'context' | 'launchId'> | null): Record<string, string | number> {
+  return {
+    iss: origin,
+    sub: row.userId ?? row.clientId,
+    aud: `${origin}/fhir`,
+    jti: row.id,
+    iat: Math.floor(row.issuedAt.getTime() / 1000),
+    exp: Math.floor(row.expiresAt.getTime() / 1000),
+    ...accessTokenPrivateClaims({ clientId: row.clientId, scope: row.scope, patient: row.patientId, encounter: row.encounterId, fhirUser: grant?.context.fhirUser, launchId: grant?.launchId }),
+  };
+}
+
 export function tokenStatus(row: Pick<TokenRow, 'revoked' | 'expiresAt'>, now: Date = new Date()): TokenStatus {
   if (row.revoked) return 'revoked';
   return row.expiresAt.getTime() <= now.getTime() ? 'expired' : 'active';
@@ -152,21 +169,7 @@ export async function getTokenDetail(id: string, options: { origin: string; now?
   let claims: Record<string, string | number> | null = null;
   if (row.kind === 'access') {
     header = { alg: 'ES256', typ: 'at+jwt', ...(key ? { kid: key.kid } : {}) };
-    const c: Record<string, string | number> = {
-      iss: options.origin,
-      sub: row.userId ?? row.clientId,
-      aud: `${options.origin}/fhir`,
-      jti: row.id,
-      iat: Math.floor(row.issuedAt.getTime() / 1000),
-      exp: Math.floor(row.expiresAt.getTime() / 1000),
-      client_id: row.clientId,
-      scope: row.scope,
-    };
-    if (row.patientId) c.patient = row.patientId;
-    if (row.encounterId) c.encounter = row.encounterId;
-    if (grant?.context.fhirUser) c.fhirUser = grant.context.fhirUser;
-    if (grant?.launchId) c.launch_id = grant.launchId;
-    claims = c;
+    claims = accessTokenClaimsOf(row, options.origin, grant);
   }
 
   return {

@@ -76,6 +76,16 @@ export function contextResponseFields(context: GrantContext): Partial<TokenRespo
   return out;
 }
 
+/** The SMART claims an access token carries besides iss, sub, aud, jti, iat and exp. */
+export function accessTokenPrivateClaims(t: { clientId: string; scope: string; patient?: string | null; encounter?: string | null; fhirUser?: string | null; launchId?: string | null }): Record<string, string> {
+  const claims: Record<string, string> = { client_id: t.clientId, scope: t.scope };
+  if (t.patient) claims.patient = t.patient;
+  if (t.encounter) claims.encounter = t.encounter;
+  if (t.fhirUser) claims.fhirUser = t.fhirUser;
+  if (t.launchId) claims.launch_id = t.launchId;
+  return claims;
+}
+
 /** Signs an access token, records its row (and the refresh token's), and builds the response body. */
 export async function issueTokens(input: IssueInput): Promise<IssuedTokens> {
   // The launch's simulated lifetimes or refresh-token state (token_expires_soon, expired/revoked refresh token).
@@ -90,11 +100,7 @@ export async function issueTokens(input: IssueInput): Promise<IssuedTokens> {
   const subject = input.userId ?? input.client.clientId;
 
   const accessKey = await getSigningKey(ACCESS_TOKEN_ALG);
-  const claims: Record<string, unknown> = { client_id: input.client.clientId, scope: input.scope };
-  if (input.context.patient) claims.patient = input.context.patient;
-  if (input.context.encounter) claims.encounter = input.context.encounter;
-  if (input.context.fhirUser) claims.fhirUser = input.context.fhirUser;
-  if (input.launchId) claims.launch_id = input.launchId;
+  const claims = accessTokenPrivateClaims({ clientId: input.client.clientId, scope: input.scope, patient: input.context.patient, encounter: input.context.encounter, fhirUser: input.context.fhirUser, launchId: input.launchId });
   const accessToken = await new SignJWT(claims)
     .setProtectedHeader({ alg: ACCESS_TOKEN_ALG, kid: accessKey.kid, typ: ACCESS_TOKEN_TYP })
     .setIssuer(input.issuer)
