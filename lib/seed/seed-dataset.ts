@@ -1,5 +1,6 @@
 import type { Writable } from 'node:stream';
 import type { Resource } from '@medplum/fhirtypes';
+import type { Db } from '../db';
 import { createDb } from '../db';
 import { createBulkWriter } from '../fhir/bulk-writer';
 import { generateDataset, ROSTER_IDS } from '../synthetic';
@@ -32,24 +33,19 @@ export interface SeedSummary {
   anchorDate: string;
 }
 
-/** Tables holding a sandbox's FHIR data (not its clients, tokens or audit). */
-async function wipeSandboxData(databaseUrl: string, sandboxId: string): Promise<void> {
-  const { db } = createDb(databaseUrl);
-  try {
-    const where = { sandboxId };
-    await db.$transaction([
-      db.searchToken.deleteMany({ where }),
-      db.searchString.deleteMany({ where }),
-      db.searchDate.deleteMany({ where }),
-      db.searchReference.deleteMany({ where }),
-      db.searchQuantity.deleteMany({ where }),
-      db.compartmentMember.deleteMany({ where }),
-      db.resourceVersion.deleteMany({ where }),
-      db.resource.deleteMany({ where }),
-    ]);
-  } finally {
-    await db.$disconnect();
-  }
+/** Deletes a sandbox's FHIR data (not its clients, tokens or audit). */
+async function wipeSandboxData(db: Db, sandboxId: string): Promise<void> {
+  const where = { sandboxId };
+  await db.$transaction([
+    db.searchToken.deleteMany({ where }),
+    db.searchString.deleteMany({ where }),
+    db.searchDate.deleteMany({ where }),
+    db.searchReference.deleteMany({ where }),
+    db.searchQuantity.deleteMany({ where }),
+    db.compartmentMember.deleteMany({ where }),
+    db.resourceVersion.deleteMany({ where }),
+    db.resource.deleteMany({ where }),
+  ]);
 }
 
 function progressBar(out: SeedOptions['progress'], total: number): (done: number, resources: number, final?: boolean) => void {
@@ -79,14 +75,17 @@ function progressBar(out: SeedOptions['progress'], total: number): (done: number
 export async function seedDataset(opts: SeedOptions): Promise<SeedSummary> {
   const anchorDate = opts.anchorDate ?? new Date().toISOString().slice(0, 10);
   const { db } = createDb(opts.databaseUrl);
-  let existing = 0;
   try {
-    existing = await db.resource.count({ where: { sandboxId: opts.sandboxId } });
-    if (opts.ifEmpty && existing > 0) return { skipped: true, existing, patients: 0, resources: 0, byType: {}, seconds: 0, seed: opts.seed, anchorDate };
+    return await seedWith(db, opts, anchorDate);
   } finally {
     await db.$disconnect();
   }
-  if (opts.reset && existing > 0) await wipeSandboxData(opts.databaseUrl, opts.sandboxId);
+}
+
+async function seedWith(db: Db, opts: SeedOptions, anchorDate: string): Promise<SeedSummary> {
+  const existing = await db.resource.count({ where: { sandboxId: opts.sandboxId } });
+  if (opts.ifEmpty && existing > 0) return { skipped: true, existing, patients: 0, resources: 0, byType: {}, seconds: 0, seed: opts.seed, anchorDate };
+  if (opts.reset && existing > 0) await wipeSandboxData(db, opts.sandboxId);
 
   const writer = createBulkWriter(opts.databaseUrl);
   const started = performance.now();
@@ -126,13 +125,8 @@ export async function seedDataset(opts: SeedOptions): Promise<SeedSummary> {
     }
     await flush();
     bar(patients, resources, true);
-    const { db: meta } = createDb(opts.databaseUrl);
-    try {
-      const value = JSON.stringify({ seed: opts.seed, anchorDate, patients: opts.patients, condition: opts.condition ?? null, roster: opts.includeRoster, at: new Date().toISOString() });
-      await meta.setting.upsert({ where: { key: `dataset:${opts.sandboxId}` }, create: { key: `dataset:${opts.sandboxId}`, value }, update: { value } });
-    } finally {
-      await meta.$disconnect();
-    }
+    const value = JSON.stringify({ seed: opts.seed, anchorDate, patients: opts.patients, condition: opts.condition ?? null, roster: opts.includeRoster, at: new Date().toISOString() });
+    await db.setting.upsert({ where: { key: `dataset:${opts.sandboxId}` }, create: { key: `dataset:${opts.sandboxId}`, value }, update: { value } });
   } finally {
     await writer.close();
   }
