@@ -146,6 +146,7 @@ export async function issueTokens(input: IssueInput): Promise<IssuedTokens> {
       encounterId: input.context.encounter,
       scope: input.scope,
       tokenHash: null,
+      jwt: body.access_token,
       parentId: input.refresh?.parentId ?? null,
       issuedAt: new Date(iat * 1000),
       expiresAt: new Date(exp * 1000),
