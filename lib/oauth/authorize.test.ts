@@ -3,7 +3,7 @@ import { getDb } from '../db';
 import { createLaunch } from '../smart/launch';
 import { handleAuthorize } from './endpoints/authorize';
 import { getInteractionOrThrow } from './interaction';
-import { authorizeGet, authorizeQuery, FHIR_BASE, interactionIdOf, location, newClient, ORIGIN, pkce, REDIRECT } from './test-support';
+import { assertionKeys, authorizeGet, authorizeQuery, FHIR_BASE, interactionIdOf, location, newClient, ORIGIN, pkce, REDIRECT } from './test-support';
 
 const { challenge } = pkce();
 
@@ -124,7 +124,7 @@ describe('/oauth/authorize: errors after redirect_uri validation redirect with e
   });
 
   it('backend clients cannot use /oauth/authorize: unauthorized_client', async () => {
-    const { client } = await newClient('backend', { jwks: { keys: [{ kty: 'EC', crv: 'P-384', x: 'x', y: 'y', kid: 'k' }] } });
+    const { client } = await newClient('backend', { jwks: { keys: [(await assertionKeys('ES384', 'k')).jwk as never] } });
     // A backend client has no redirect URI, so this is an error page.
     await expectPage(await authorizeGet(authorizeQuery({ client_id: client.clientId }, challenge)), /does not exactly match/);
   });

@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { decodeJwt, exportJWK, generateKeyPair } from 'jose';
 import { getDb } from '../db';
@@ -109,10 +110,29 @@ describe('client_credentials with private_key_jwt (checklist §13)', () => {
     // An RS384 signature claimed with the EC key's kid.
     const rsa = await generateKeyPair('RS384');
     await expectError(await cc(await signAssertion(rsa.privateKey, 'RS384', 'ES384-key', client.clientId)), 401, 'invalid_client', /no registered key/);
+    // Two keys with one kid cannot be registered inline; a jwks_uri set can hold them, and then an
+    // assertion naming that kid is refused.
     const a = await assertionKeys('ES384', 'same');
     const b = await assertionKeys('ES384', 'same');
-    const { client: dup } = await newClient('backend', { jwks: { keys: [a.jwk as never, b.jwk as never] } });
-    await expectError(await cc(await a.sign(dup.clientId)), 401, 'invalid_client', /2 registered keys/);
+    await expect(newClient('backend', { jwks: { keys: [a.jwk as never, b.jwk as never] } })).rejects.toThrow(/kid 'same' appears more than once/);
+    vi.stubGlobal('fetch', vi.fn(async () => new Response(JSON.stringify({ keys: [a.jwk, b.jwk] }), { status: 200, headers: { 'content-type': 'application/json' } })));
+    try {
+      const { client: dup } = await newClient('backend', { jwksUri: `http://localhost:4567/dup/jwks.json?${Math.random()}` });
+      await expectError(await cc(await a.sign(dup.clientId)), 401, 'invalid_client', /2 registered keys/);
+    } finally {
+      vi.unstubAllGlobals();
+    }
+  });
+
+  it('registration refuses keys that are not real public keys: an EC point off its curve, a P-256 key, RSA under 2048 bits', async () => {
+    const ec = await assertionKeys('ES384', 'ec');
+    const ecJwk = ec.jwk as unknown as Record<string, string>;
+    await expect(newClient('backend', { jwks: { keys: [{ ...ecJwk, y: ecJwk.x } as never] } })).rejects.toThrow(/key 'ec' is not a valid public key/);
+    await expect(newClient('backend', { jwks: { keys: [{ kty: 'EC', crv: 'P-384', x: 'AAAA', y: 'AAAA', kid: 'tiny' } as never] } })).rejects.toThrow(/not a valid public key/);
+    const p256 = { ...(await exportJWK((await generateKeyPair('ES256')).publicKey)), kid: 'p256' };
+    await expect(newClient('backend', { jwks: { keys: [p256 as never] } })).rejects.toThrow(/curve P-256: ES384 needs P-384/);
+    const weak = { ...generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ format: 'jwk' }), kid: 'weak' };
+    await expect(newClient('backend', { jwks: { keys: [weak as never] } })).rejects.toThrow(/RSA key of 1024 bits/);
   });
 
   it('a signature by another key with the right kid → invalid_client', async () => {

@@ -2,6 +2,7 @@
  * Validation rules for client metadata: redirect URIs, launch URLs, JWKS URLs and inline JWKS.
  * Each rule returns a reason string (shown to the developer) or null.
  */
+import { createPublicKey, type JsonWebKey as NodeJwk, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
@@ -90,15 +91,55 @@ export const publicJwkSchema = z
       if (Object.hasOwn(jwk, m)) ctx.addIssue({ code: 'custom', message: `key '${jwk.kid}' contains the private member '${m}': register the public key only` });
     }
     if (jwk.kty === 'RSA') {
-      if (!jwk.n || !jwk.e) ctx.addIssue({ code: 'custom', message: `RSA key '${jwk.kid}' needs n and e` });
+      if (!jwk.n || !jwk.e) return void ctx.addIssue({ code: 'custom', message: `RSA key '${jwk.kid}' needs n and e` });
     } else if (jwk.kty === 'EC') {
-      if (!jwk.crv || !jwk.x || !jwk.y) ctx.addIssue({ code: 'custom', message: `EC key '${jwk.kid}' needs crv, x and y` });
+      if (!jwk.crv || !jwk.x || !jwk.y) return void ctx.addIssue({ code: 'custom', message: `EC key '${jwk.kid}' needs crv, x and y` });
     } else {
-      ctx.addIssue({ code: 'custom', message: `key '${jwk.kid}' has kty '${jwk.kty}': use RSA (RS384) or EC (ES384)` });
+      return void ctx.addIssue({ code: 'custom', message: `key '${jwk.kid}' has kty '${jwk.kty}': use RSA (RS384) or EC (ES384)` });
     }
+    const problem = keyMaterialProblem(jwk);
+    if (problem) ctx.addIssue({ code: 'custom', message: `key '${jwk.kid}' ${problem}` });
   });
 
+/** The members that make up the key itself, without metadata (alg, use, key_ops). */
+function keyMembers(jwk: { kty: string; n?: string; e?: string; crv?: string; x?: string; y?: string }): NodeJwk {
+  return jwk.kty === 'RSA' ? { kty: 'RSA', n: jwk.n, e: jwk.e } : { kty: 'EC', crv: jwk.crv, x: jwk.x, y: jwk.y };
+}
+
+/**
+ * Whether the members describe a real public key usable for RS384 or ES384: the key must import
+ * (an EC point on its curve, a well-formed RSA modulus), RSA moduli have at least 2048 bits
+ * (RFC 7518 §3.3) and EC keys are on P-384 (ES384, RFC 7518 §3.4; SMART App Launch 2.2
+ * client-confidential-asymmetric).
+ */
+function keyMaterialProblem(jwk: { kty: string; n?: string; e?: string; crv?: string; x?: string; y?: string }): string | null {
+  let key: KeyObject;
+  try {
+    key = createPublicKey({ key: keyMembers(jwk), format: 'jwk' });
+  } catch {
+    return 'is not a valid public key (its members do not import)';
+  }
+  const details = key.asymmetricKeyDetails ?? {};
+  if (jwk.kty === 'RSA' && (details.modulusLength ?? 0) < 2048) return `is an RSA key of ${details.modulusLength ?? 0} bits: at least 2048 are required`;
+  if (jwk.kty === 'EC' && jwk.crv !== 'P-384') return `is on curve ${jwk.crv}: ES384 needs P-384`;
+  return null;
+}
+
+/** A JWK Set as served at a client's jwks_uri. */
 export const publicJwksSchema = z.object({ keys: z.array(publicJwkSchema).min(1, 'the JWKS has no keys').max(20, 'the JWKS has more than 20 keys') });
+
+/**
+ * A JWK Set registered inline: also refuses a kid used twice, or a client assertion's header could
+ * not say which key signed it. (A jwks_uri set may still change to hold duplicates; the token
+ * endpoint refuses an assertion naming such a kid, checklist #178.)
+ */
+export const registeredJwksSchema = publicJwksSchema.superRefine((jwks, ctx) => {
+  const seen = new Set<string>();
+  for (const jwk of jwks.keys) {
+    if (seen.has(jwk.kid)) ctx.addIssue({ code: 'custom', path: ['keys'], message: `kid '${jwk.kid}' appears more than once: each key needs its own kid` });
+    seen.add(jwk.kid);
+  }
+});
 
 export type PublicJwk = z.infer<typeof publicJwkSchema>;
 export type PublicJwks = z.infer<typeof publicJwksSchema>;

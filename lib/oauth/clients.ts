@@ -12,7 +12,7 @@ import { DEFAULT_SANDBOX_ID } from '../sandbox';
 import type { ParsedScope } from '../shared/scopes';
 import { formatScope, parseScopeString } from '../shared/scopes';
 import type { PublicJwks } from './client-metadata';
-import { describeZodError, publicJwksSchema, redirectUriProblem, webOrigin, webUrlProblem } from './client-metadata';
+import { describeZodError, registeredJwksSchema, redirectUriProblem, webOrigin, webUrlProblem } from './client-metadata';
 import { constantTimeEqual, isUniqueViolation, randomToken, sha256 } from './crypto';
 import { InvalidClientMetadata, InvalidRedirectUri } from './errors';
 
@@ -73,7 +73,7 @@ export const clientInputSchema = z.object({
   launchUris: z.array(z.string()).max(20, 'at most 20 launch URLs').default([]),
   scope: z.string().max(4000).optional(),
   grantTypes: z.array(z.enum(GRANT_TYPES)).optional(),
-  jwks: publicJwksSchema.nullable().optional(),
+  jwks: registeredJwksSchema.nullable().optional(),
   jwksUri: z.string().nullable().optional(),
   pkceRequired: z.boolean().default(true),
   allowedOrigins: z.array(z.string()).max(20).optional(),

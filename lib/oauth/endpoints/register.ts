@@ -11,7 +11,7 @@
 import { z } from 'zod';
 import type { ClientType, OAuthClient } from '../clients';
 import { GRANT_TYPES, registerClient } from '../clients';
-import { describeZodError, publicJwksSchema } from '../client-metadata';
+import { describeZodError, registeredJwksSchema } from '../client-metadata';
 import { nowSeconds } from '../crypto';
 import { oauthEndpoint } from '../endpoint';
 import { InvalidClientMetadata, InvalidRequest } from '../errors';
@@ -28,7 +28,7 @@ const registrationSchema = z.looseObject({
   scope: z.string().optional(),
   contacts: z.array(z.string()).optional(),
   jwks_uri: z.string().optional(),
-  jwks: publicJwksSchema.optional(),
+  jwks: registeredJwksSchema.optional(),
   software_id: z.string().optional(),
   software_version: z.string().optional(),
   launch_uris: z.array(z.string()).optional(),
