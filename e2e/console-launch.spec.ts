@@ -77,6 +77,22 @@ test.describe('the console after a sample-app EHR launch', () => {
     await expect(consolePage.getByRole('heading', { level: 1 })).toContainText('Access token');
     await expect(consolePage.getByTestId('token-status')).toHaveText('active');
     await expect(consolePage.getByTestId('token-claims')).toContainText(`"jti": "${jti}"`);
+
+    // The raw JWT as issued: its decoded payload is this token, its header ES256, its signature valid.
+    const raw = ((await consolePage.getByTestId('token-jwt').textContent()) ?? '').trim();
+    const [headerPart = '', payloadPart = '', signaturePart = ''] = raw.split('.');
+    expect(signaturePart).toMatch(/^[A-Za-z0-9_-]{86}$/); // 64-byte ES256 signature (RFC 7518 §3.4)
+    const decode = (part: string) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as Record<string, unknown>;
+    expect(decode(payloadPart).jti).toBe(jti);
+    expect(decode(payloadPart).patient).toBe(patientId);
+    expect(decode(headerPart)).toMatchObject({ alg: 'ES256', typ: 'at+jwt' });
+    await expect(consolePage.getByTestId('token-jwt').locator('.jwt-header')).toHaveText(headerPart);
+    await expect(consolePage.getByTestId('token-jwt').locator('.jwt-signature')).toHaveText(signaturePart);
+    await expect(consolePage.getByTestId('token-header').locator('tr[data-member="alg"]')).toContainText('ES256');
+    await expect(consolePage.getByTestId('token-header').locator('tr[data-member="kid"]')).toContainText(String(decode(headerPart).kid));
+    await expect(consolePage.getByTestId('token-signature')).toHaveAttribute('data-state', 'valid');
+    await expect(consolePage.getByTestId('reconstructed-note')).toHaveCount(0);
+    await consolePage.screenshot({ path: 'tmp/console-token-page.png', fullPage: true });
     const scopes = consolePage.getByTestId('scope-explanations');
     for (const scope of ['launch', 'openid', 'fhirUser', 'patient/*.rs', 'offline_access']) {
       await expect(scopes.locator('.scope-card h3 code', { hasText: new RegExp(`^${scope.replace(/[*.]/g, '\\$&')}$`) })).toHaveCount(1);
@@ -94,6 +110,15 @@ test.describe('the console after a sample-app EHR launch', () => {
     const patientRead = audit.locator('tbody tr').filter({ hasText: `GET /fhir/Patient/${patientId}` });
     await expect(patientRead.first()).toContainText('200');
     await expect(audit.locator('tbody tr').filter({ hasText: 'GET /fhir/Observation' }).first()).toBeVisible();
+
+    // The refresh token of the launch: not retrievable, only its stored hash prefix.
+    await consolePage.goto(`${base}/console/tokens/${encodeURIComponent(jti)}`);
+    await consolePage.getByTestId('refresh-chain').locator('tbody tr').filter({ hasText: 'refresh' }).first().getByRole('link').click();
+    await expect(consolePage.getByRole('heading', { level: 1 })).toContainText('Refresh token');
+    await expect(consolePage.getByTestId('refresh-not-retrievable')).toContainText('Not retrievable');
+    await expect(consolePage.getByTestId('refresh-not-retrievable').locator('code')).toHaveText(/^[A-Za-z0-9_-]{12}…$/);
+    await expect(consolePage.getByTestId('token-jwt')).toHaveCount(0);
+    await consolePage.screenshot({ path: 'tmp/console-refresh-token-page.png', fullPage: true });
 
     // Flow view: every step in order, then the FHIR calls, with the PKCE check of the token request.
     await consolePage.goto(`${base}/console/tokens/${encodeURIComponent(jti)}`);

@@ -1,14 +1,20 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { test, expect } from '@playwright/test';
 import type { Page } from '@playwright/test';
-import { failOnDialog, pickOrdinaryPatient } from './helpers';
+// @ts-expect-error plain ESM helper without types
+import { startServer } from '../scripts/lib/test-server.mjs';
+import { buildAuthorizationRequest, discover, registerSymmetricClient } from '../test/integration/support/smart-client';
+import { backendTokenRequest, failOnDialog, pickOrdinaryPatient, registerBackendClient, startBackendLaunch } from './helpers';
 
 // Issue 6: every simulated error produces, in the sample app, the failure it promises — made by the
 // real authorization server and FHIR API, for that launch only.
 
 /** Launches the sample app (provider EHR launch, not framed, skip sign-in and consent) with a simulated error. */
-async function launchWith(page: Page, kind: string, configure?: (page: Page) => Promise<void>): Promise<string> {
+async function launchWith(page: Page, kind: string, configure?: (page: Page) => Promise<void>, app = 'sample-app'): Promise<string> {
   failOnDialog(page);
   await page.goto('/');
+  await page.getByLabel('App', { exact: true }).selectOption(app);
   const name = await pickOrdinaryPatient(page);
   await page.getByLabel('Open inside the EHR frame').uncheck();
   await page.getByLabel('Skip consent (approve all requested scopes)').check();
@@ -27,14 +33,24 @@ async function appTokens(page: Page): Promise<{ accessToken: string; refreshToke
   });
 }
 
-/**
- * The app's refresh request (RFC 6749 §6, public client: client_id in the body). Sent from the test
- * because the sample app's Refresh button (fhirclient without refreshTokenWithClientId) omits client_id.
- */
+/** The app's refresh request (RFC 6749 §6, public client: client_id in the body), as fhirclient sends it. */
 async function refreshAsTheApp(page: Page): Promise<{ status: number; body: Record<string, unknown> }> {
   const { refreshToken, clientId } = await appTokens(page);
   const res = await page.request.post('/oauth/token', { form: { grant_type: 'refresh_token', refresh_token: refreshToken, client_id: clientId } });
   return { status: res.status(), body: (await res.json()) as Record<string, unknown> };
+}
+
+/** RFC 7662 introspection by a confidential client (public clients may not introspect), as a resource server would ask. */
+async function introspect(baseURL: string | undefined, token: string): Promise<Record<string, unknown>> {
+  const base = (baseURL ?? '').replace(/\/+$/, '');
+  const caller = await registerSymmetricClient(base, { client_name: 'e2e resource server' });
+  const res = await fetch(`${base}/oauth/introspect`, {
+    method: 'POST',
+    headers: { authorization: `Basic ${Buffer.from(`${caller.client.client_id}:${caller.secret ?? ''}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ token }),
+  });
+  expect(res.status).toBe(200);
+  return (await res.json()) as Record<string, unknown>;
 }
 
 test('invalid scope: the authorization server sends the app error=invalid_scope, and the app shows it', async ({ page }) => {
@@ -116,13 +132,221 @@ for (const [kind, reason] of [
   ['refresh_token_revoked', 'the refresh token has been revoked'],
   ['expired_refresh_token', 'the refresh token has expired'],
 ] as const) {
-  test(`${kind}: the app's data loads, its refresh answers 400 invalid_grant`, async ({ page }) => {
+  test(`${kind}: the app's data loads, its Refresh button fails with 400 invalid_grant, introspection says inactive`, async ({ page, baseURL }) => {
     await launchWith(page, kind);
     await page.waitForURL(/\/sample-app\?/);
     await expect(page.getByTestId('sample-patient-name')).toBeVisible({ timeout: 20_000 });
-    const refreshed = await refreshAsTheApp(page);
-    expect(refreshed.status).toBe(400);
-    expect(refreshed.body.error).toBe('invalid_grant');
-    expect(String(refreshed.body.error_description)).toContain(reason);
+    const { refreshToken } = await appTokens(page);
+    expect(refreshToken).not.toBe('');
+    const refresh = page.waitForResponse((r) => new URL(r.url()).pathname === '/oauth/token' && r.request().method() === 'POST');
+    await page.getByRole('button', { name: 'Refresh token' }).click();
+    const res = await refresh;
+    expect(res.status()).toBe(400);
+    expect(((await res.json()) as { error?: string }).error).toBe('invalid_grant');
+    await expect(page.getByTestId('refresh-message')).toContainText('Refresh failed');
+    await expect(page.getByTestId('refresh-message')).toContainText(`invalid_grant: ${reason}`);
+    expect(await introspect(baseURL, refreshToken)).toEqual({ active: false });
   });
 }
+
+test('invalid redirect URI: /oauth/authorize shows the 400 "redirect_uri not registered" page and does not redirect', async ({ page }) => {
+  const responses: number[] = [];
+  page.on('response', (r) => {
+    if (new URL(r.url()).pathname === '/oauth/authorize') responses.push(r.status());
+  });
+  await launchWith(page, 'invalid_redirect_uri');
+  await expect(page.getByRole('heading', { name: 'redirect_uri not registered' })).toBeVisible({ timeout: 20_000 });
+  expect(page.url()).toContain('/oauth/authorize');
+  expect(new URL(page.url()).pathname).not.toBe('/sample-app');
+  expect(responses).toContain(400);
+  await expect(page.locator('body')).toContainText('exact string match');
+});
+
+test('invalid access token: every FHIR call answers 401 invalid_token with an OperationOutcome, introspection says inactive, refreshed tokens too', async ({ page, baseURL }) => {
+  const exchange = page.waitForResponse((r) => new URL(r.url()).pathname === '/oauth/token' && r.request().method() === 'POST');
+  const firstRead = page.waitForResponse((r) => /^\/fhir\/Patient\/[^/]+$/.test(new URL(r.url()).pathname));
+  await launchWith(page, 'invalid_access_token');
+  // The tokens as the app received them (fhirclient forgets its session after a 401).
+  const tokens = (await (await exchange).json()) as { access_token: string; refresh_token: string; patient: string };
+  await page.waitForURL(/\/sample-app\?/);
+  const res = await firstRead;
+  expect(res.status()).toBe(401);
+  expect(res.headers()['www-authenticate']).toMatch(/^Bearer /);
+  expect(res.headers()['www-authenticate']).toContain('error="invalid_token"');
+  expect(((await res.json()) as { resourceType?: string }).resourceType).toBe('OperationOutcome');
+
+  // What the user sees: every section of the app denied with 401.
+  await expect(page.getByTestId('sample-patient')).toContainText('Patient: denied (401)', { timeout: 20_000 });
+  for (const section of ['vitals', 'conditions', 'medications']) {
+    await expect(page.getByTestId(`section-${section}`)).toHaveAttribute('data-state', 'denied');
+    await expect(page.getByTestId(`denied-${section}`)).toContainText('401');
+  }
+  await expect(page.getByTestId('fhir-calls').locator('tbody td', { hasText: /^200$/ })).toHaveCount(0);
+
+  expect(await introspect(baseURL, tokens.access_token)).toEqual({ active: false });
+
+  // A token obtained with the refresh token is refused the same way.
+  const refreshed = await page.request.post('/oauth/token', { form: { grant_type: 'refresh_token', refresh_token: tokens.refresh_token, client_id: 'sample-app' } });
+  expect(refreshed.status()).toBe(200);
+  const body = (await refreshed.json()) as { access_token: string };
+  const again = await page.request.get(`/fhir/Patient/${tokens.patient}`, { headers: { authorization: `Bearer ${body.access_token}` } });
+  expect(again.status()).toBe(401);
+  expect(again.headers()['www-authenticate']).toContain('error="invalid_token"');
+  expect(await introspect(baseURL, body.access_token)).toEqual({ active: false });
+});
+
+test('invalid client secret, public client (the sample app): the code exchange answers invalid_client as for an unknown client_id, and the app shows the failure', async ({ page }) => {
+  const exchange = page.waitForResponse((r) => new URL(r.url()).pathname === '/oauth/token' && r.request().method() === 'POST');
+  await launchWith(page, 'invalid_client_secret');
+  await page.waitForURL(/\/sample-app\?/);
+  const res = await exchange;
+  // 400, not 401: the app sent no credentials (RFC 6749 §5.2), and a 401 Basic challenge would make
+  // the browser hold the response behind a sign-in dialog.
+  expect(res.status()).toBe(400);
+  expect(res.headers()['www-authenticate']).toBeUndefined();
+  const body = (await res.json()) as { error?: string; error_description?: string };
+  expect(body.error).toBe('invalid_client');
+  expect(body.error_description).toContain("unknown client_id 'sample-app'");
+  await expect(page.getByTestId('sample-error')).toContainText('400', { timeout: 20_000 });
+  await expect(page.getByTestId('sample-error')).toContainText("invalid_client: unknown client_id 'sample-app'");
+  await expect(page.getByTestId('sample-patient')).toHaveCount(0);
+});
+
+test('invalid client secret, confidential app launched from the launcher: its code exchange with the right secret answers 401 invalid_client', async ({ page, baseURL }) => {
+  const base = (baseURL ?? '').replace(/\/+$/, '');
+  const as = await discover(base);
+  // The app's pages on a real loopback server (its launch URL and redirect URI just have to load).
+  const appServer = createServer((_req, res) => void res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>app</title><p>app</p>'));
+  await new Promise<void>((r) => appServer.listen(0, '127.0.0.1', r));
+  const appOrigin = `http://127.0.0.1:${(appServer.address() as AddressInfo).port}`;
+  try {
+    const redirectUri = `${appOrigin}/callback`;
+    const app = await registerSymmetricClient(base, { client_name: `e2e confidential app ${Date.now()}`, redirect_uris: [redirectUri], launch_uris: [`${appOrigin}/launch`] });
+
+    await launchWith(page, 'invalid_client_secret', undefined, app.client.client_id);
+    await page.waitForURL((url) => url.href.startsWith(`${appOrigin}/launch`));
+    const launchUrl = new URL(page.url());
+    expect(launchUrl.searchParams.get('iss')).toBe(`${base}/fhir`);
+    const launch = launchUrl.searchParams.get('launch') ?? '';
+    expect(launch).not.toBe('');
+
+    // The app authorizes with the launch (skip sign-in and consent are on) and gets a code…
+    const request = await buildAuthorizationRequest(as, app.client.client_id, { scope: 'launch openid fhirUser patient/*.rs', aud: `${base}/fhir`, launch, redirectUri });
+    await page.goto(request.url.href);
+    await page.waitForURL((url) => url.href.startsWith(redirectUri));
+    const code = new URL(page.url()).searchParams.get('code') ?? '';
+    expect(code).not.toBe('');
+
+    // …and its server exchanges it with its real secret (HTTP Basic): refused as a wrong credential.
+    const basic = `Basic ${Buffer.from(`${app.client.client_id}:${app.secret ?? ''}`).toString('base64')}`;
+    const exchange = () =>
+      fetch(as.token_endpoint ?? '', {
+        method: 'POST',
+        headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: request.verifier }),
+      });
+    const res = await exchange();
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toMatch(/^Basic /);
+    const body = (await res.json()) as { error?: string; error_description?: string };
+    expect(body.error).toBe('invalid_client');
+    expect(body.error_description).toContain('wrong client secret');
+    // Every token request of this launch fails the same way.
+    expect(((await (await exchange()).json()) as { error?: string }).error).toBe('invalid_client');
+    // The secret itself is right: the same credential authenticates at the introspection endpoint.
+    const control = await fetch(`${base}/oauth/introspect`, { method: 'POST', headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token: 'x' }) });
+    expect(control.status).toBe(200);
+  } finally {
+    await new Promise<void>((r) => appServer.close(() => r()));
+  }
+});
+
+test.describe('backend service launches', () => {
+  test('invalid client secret: the client_credentials request answers 401 invalid_client (bad assertion signature); the next one succeeds', async ({ page }) => {
+    const client = await registerBackendClient(page.request, `e2e backend secret ${Date.now()}`);
+    const shown = await startBackendLaunch(page, client.clientId, 'invalid_client_secret');
+    expect(shown.clientId).toBe(client.clientId);
+    const refused = await backendTokenRequest(page.request, client, shown.tokenUrl, shown.scope);
+    expect(refused.status).toBe(401);
+    expect(refused.headers['www-authenticate']).toBeTruthy();
+    expect(refused.body.error).toBe('invalid_client');
+    expect(String(refused.body.error_description)).toContain(`the signature does not verify with key '${client.kid}'`);
+    // For this launch only: the launch is used up, the same request then succeeds.
+    expect((await backendTokenRequest(page.request, client, shown.tokenUrl, shown.scope)).status).toBe(200);
+  });
+
+  test('token endpoint invalid_scope: the client_credentials request answers 400 invalid_scope naming the scope; the next one succeeds', async ({ page }) => {
+    const client = await registerBackendClient(page.request, `e2e backend scope ${Date.now()}`);
+    const shown = await startBackendLaunch(page, client.clientId, 'backend_invalid_scope');
+    expect(shown.scope).toBe('system/*.rs');
+    const refused = await backendTokenRequest(page.request, client, shown.tokenUrl, shown.scope);
+    expect(refused.status).toBe(400);
+    expect(refused.body.error).toBe('invalid_scope');
+    expect(String(refused.body.error_description)).toContain("'system/*.rs'");
+    expect(refused.body).not.toHaveProperty('access_token');
+    const next = await backendTokenRequest(page.request, client, shown.tokenUrl, shown.scope);
+    expect(next.status).toBe(200);
+    expect(next.body.scope).toBe('system/*.rs');
+  });
+
+  test.describe('with the console', () => {
+    const CONSOLE_USER = 'e2e-teacher';
+    const CONSOLE_PASSWORD = 'e2e-console-password-1';
+    let server: { url: string; stop: () => Promise<void> } | null = null;
+    test.beforeAll(async () => {
+      test.skip(!process.env.E2E_DATABASE_URL, 'needs the database of the e2e server (E2E_DATABASE_URL)');
+      server = (await startServer({ databaseUrl: process.env.E2E_DATABASE_URL, env: { CONSOLE_USER, CONSOLE_PASSWORD } })) as { url: string; stop: () => Promise<void> };
+    });
+    test.afterAll(async () => {
+      await server?.stop();
+    });
+
+    test('invalid jti: a fresh client assertion is refused as replayed (401 invalid_client), flagged assertion-replay in the audit trail', async ({ page }) => {
+      const client = await registerBackendClient(page.request, `e2e backend jti ${Date.now()}`);
+      const shown = await startBackendLaunch(page, client.clientId, 'invalid_jti');
+      const refused = await backendTokenRequest(page.request, client, shown.tokenUrl, shown.scope);
+      expect(refused.status).toBe(401);
+      expect(refused.headers['www-authenticate']).toBeTruthy();
+      expect(refused.body.error).toBe('invalid_client');
+      expect(String(refused.body.error_description)).toMatch(/jti '[^']+' was already used/);
+      expect((await backendTokenRequest(page.request, client, shown.tokenUrl, shown.scope)).status).toBe(200);
+
+      const base = server?.url ?? '';
+      await page.goto(`${base}/console/login`);
+      await page.fill('#username', CONSOLE_USER);
+      await page.fill('#password', CONSOLE_PASSWORD);
+      await page.click('button[type=submit]');
+      await expect(page).toHaveURL(/\/console\/tokens/);
+      await page.goto(`${base}/console/audit?flag=assertion-replay&clientId=${encodeURIComponent(client.clientId)}`);
+      const rows = page.getByTestId('audit-table').locator('tbody tr');
+      await expect(rows).toHaveCount(1);
+      await expect(rows.first()).toContainText('POST /oauth/token');
+      await expect(rows.first()).toContainText('401');
+      await expect(rows.first()).toContainText('invalid_client');
+      await expect(rows.first().locator('.badge.flag')).toHaveText('assertion-replay');
+    });
+  });
+});
+
+test('the launcher refuses a simulated error the chosen launch can never trigger', async ({ page }) => {
+  failOnDialog(page);
+  // invalid_jti needs a private_key_jwt client; the sample app is public.
+  await page.goto('/');
+  await pickOrdinaryPatient(page);
+  await page.getByLabel('Simulated error').selectOption('invalid_jti');
+  await page.getByRole('button', { name: 'Launch', exact: true }).click();
+  const refusal = page.locator('p.error[role=alert]');
+  await expect(refusal).toContainText('cannot happen in this launch');
+  await expect(refusal).toContainText('private_key_jwt');
+  expect(new URL(page.url()).pathname).toBe('/');
+
+  // invalid_scope is an /oauth/authorize error; a backend service never calls it.
+  const client = await registerBackendClient(page.request, `e2e backend refused ${Date.now()}`);
+  await page.goto('/');
+  await page.getByLabel('Backend service').check();
+  await page.getByLabel('App', { exact: true }).selectOption(client.clientId);
+  await page.getByLabel('Simulated error').selectOption('invalid_scope');
+  await page.getByRole('button', { name: 'Show backend instructions' }).click();
+  await expect(page.locator('p.error[role=alert]')).toContainText('a backend service never calls /oauth/authorize');
+  await expect(page.getByTestId('backend-instructions')).toHaveCount(0);
+});

@@ -171,6 +171,10 @@ export function LauncherClient(props: LauncherClientProps) {
 
   function chooseLaunchType(next: LaunchType) {
     setLaunchType(next);
+    // The app picker lists backend clients only for a backend launch and app clients otherwise: keep
+    // the choice on an app the list shows, or the form would launch one the user cannot see.
+    const fits = (c: LauncherApp) => (next === 'backend-service') === (c.clientType === 'backend');
+    if (clientId !== ADHOC && !clients.some((c) => c.clientId === clientId && fits(c))) setClientId(clients.find(fits)?.clientId ?? ADHOC);
     setScope(presetScope(defaultPresetFor(next)));
     setResult(null);
     const user = LAUNCH_TYPES[next].user;

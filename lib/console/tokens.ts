@@ -1,18 +1,23 @@
 /**
  * Console queries and actions on issued tokens: the list with filters, one token's page (claims,
- * explained scopes, launch context, refresh chain) and revocation. Raw access tokens are never
- * stored (only their jti; refresh tokens only hashed), so a token's claims are rebuilt from its row.
+ * explained scopes, launch context, refresh chain) and revocation. An access token's page shows the
+ * JWT as issued (`Token.jwt`) with its signature checked against the server's JWKS; tokens issued
+ * before that column existed get their claims rebuilt from the row. Refresh tokens are kept only as
+ * a hash and can never be shown.
  */
 import { recordAudit } from '../audit/record';
 import { getDb } from '../db';
 import type { Prisma, Token as TokenRow } from '../generated/sqlite/client';
 import type { GrantRecord } from '../oauth/grants';
 import { toGrant } from '../oauth/grants';
+import { getPublicJwks } from '../oauth/keys';
 import { accessTokenPrivateClaims } from '../oauth/tokens';
 import { DEFAULT_SANDBOX_ID } from '../sandbox';
 import { parseScopeString } from '../shared/scopes';
 import type { ExplainedScope } from './scope-explain';
 import { explainParsedScope } from './scope-explain';
+import type { DecodedTokenJwt } from './token-jwt';
+import { decodeTokenJwt } from './token-jwt';
 
 export const TOKEN_STATUSES = ['active', 'expired', 'revoked'] as const;
 export type TokenStatus = (typeof TOKEN_STATUSES)[number];
@@ -42,10 +47,9 @@ export interface TokenSummary {
   readonly rotated: boolean;
 }
 
-/** active / expired / revoked, revoked first (a revoked token stays revoked after it expires). */
 /**
  * The claims an access token was signed with, rebuilt from its row and grant with the issuer's
- * own claim builder (the JWT itself is not stored).
+ * own claim builder (for tokens issued before the JWT itself was stored).
  */
 export function accessTokenClaimsOf(row: Pick<TokenRow, 'id' | 'userId' | 'clientId' | 'issuedAt' | 'expiresAt' | 'scope' | 'patientId' | 'encounterId'>, origin: string, grant: Pick<GrantRecord, 'context' | 'launchId'> | null): Record<string, string | number> {
   return {
@@ -59,6 +63,7 @@ export function accessTokenClaimsOf(row: Pick<TokenRow, 'id' | 'userId' | 'clien
   };
 }
 
+/** active / expired / revoked, revoked first (a revoked token stays revoked after it expires). */
 export function tokenStatus(row: Pick<TokenRow, 'revoked' | 'expiresAt'>, now: Date = new Date()): TokenStatus {
   if (row.revoked) return 'revoked';
   return row.expiresAt.getTime() <= now.getTime() ? 'expired' : 'active';
@@ -139,9 +144,14 @@ export interface TokenDetail {
   readonly encounterId: string | null;
   readonly clientName: string | null;
   readonly grant: GrantRecord | null;
-  /** Decoded header and claims as the server signed them, rebuilt from the row (the JWT itself is not stored). */
-  readonly header: Record<string, string> | null;
-  readonly claims: Record<string, string | number> | null;
+  /** The stored JWT of an access token, decoded, with its signature checked (null: refresh token, or issued before JWTs were stored). */
+  readonly jwt: DecodedTokenJwt | null;
+  /** Decoded header and claims: from the stored JWT, else rebuilt from the row (`claimsSource`); null for a refresh token. */
+  readonly header: Record<string, unknown> | null;
+  readonly claims: Record<string, unknown> | null;
+  readonly claimsSource: 'jwt' | 'rebuilt' | null;
+  /** First characters of a refresh token's stored SHA-256 hash (the token itself is not retrievable). */
+  readonly refreshHashPrefix: string | null;
   readonly scopes: readonly ExplainedScope[];
   readonly scopeErrors: readonly string[];
   /** Tokens of the same grant, oldest first, with their parent (refresh chain). */
@@ -159,17 +169,27 @@ export async function getTokenDetail(id: string, options: { origin: string; now?
     row.grantId ? db.grant.findUnique({ where: { id: row.grantId } }) : Promise.resolve(null),
     db.client.findUnique({ where: { clientId: row.clientId }, select: { name: true } }),
     row.grantId ? db.token.findMany({ where: { grantId: row.grantId }, orderBy: [{ issuedAt: 'asc' }, { kind: 'asc' }], take: 200 }) : Promise.resolve([row]),
-    db.signingKey.findFirst({ where: { alg: 'ES256', createdAt: { lte: row.issuedAt } }, orderBy: { createdAt: 'desc' }, select: { kid: true } }),
+    row.kind === 'access' && !row.jwt ? db.signingKey.findFirst({ where: { alg: 'ES256', createdAt: { lte: row.issuedAt } }, orderBy: { createdAt: 'desc' }, select: { kid: true } }) : Promise.resolve(null),
   ]);
   const grant = grantRow ? toGrant(grantRow) : null;
   const launchRow = grant?.launchId ? await db.launch.findUnique({ where: { id: grant.launchId } }) : null;
   const parsed = parseScopeString(row.scope);
 
-  let header: Record<string, string> | null = null;
-  let claims: Record<string, string | number> | null = null;
+  let jwt: DecodedTokenJwt | null = null;
+  let header: Record<string, unknown> | null = null;
+  let claims: Record<string, unknown> | null = null;
+  let claimsSource: TokenDetail['claimsSource'] = null;
   if (row.kind === 'access') {
-    header = { alg: 'ES256', typ: 'at+jwt', ...(key ? { kid: key.kid } : {}) };
-    claims = accessTokenClaimsOf(row, options.origin, grant);
+    jwt = row.jwt ? await decodeTokenJwt(row.jwt, await getPublicJwks()) : null;
+    if (jwt) {
+      header = jwt.header;
+      claims = jwt.claims;
+      claimsSource = 'jwt';
+    } else {
+      header = { alg: 'ES256', typ: 'at+jwt', ...(key ? { kid: key.kid } : {}) };
+      claims = accessTokenClaimsOf(row, options.origin, grant);
+      claimsSource = 'rebuilt';
+    }
   }
 
   return {
@@ -177,8 +197,11 @@ export async function getTokenDetail(id: string, options: { origin: string; now?
     encounterId: row.encounterId,
     clientName: client?.name ?? null,
     grant,
+    jwt,
     header,
     claims,
+    claimsSource,
+    refreshHashPrefix: row.kind === 'refresh' && row.tokenHash ? row.tokenHash.slice(0, 12) : null,
     scopes: parsed.scopes.map(explainParsedScope),
     scopeErrors: parsed.errors.map((e) => e.reason),
     chain: chainRows.map((r) => toSummary(r, now)),

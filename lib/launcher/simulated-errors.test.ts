@@ -172,13 +172,13 @@ describe('/oauth/token: simulated errors', () => {
     expect(audit.detail).toMatch(/simulated error: Invalid client secret/);
   });
 
-  it('invalid_client_secret (public client): 401 invalid_client as for an unknown client_id, with WWW-Authenticate', async () => {
+  it('invalid_client_secret (public client): 400 invalid_client as for an unknown client_id, without a challenge a browser would prompt for', async () => {
     const { client } = await newClient('public');
     const launch = await launchFor(client, { simulatedError: { kind: 'invalid_client_secret' } });
     const { code, verifier } = await getCode(client, { params: { launch, scope: EHR_SCOPE }, complete: { patientId: PATIENT, grantedScope: EHR_SCOPE } });
     const res = await exchange(code, verifier, { params: { client_id: client.clientId } });
-    expect(res.status).toBe(401);
-    expect(res.headers.get('www-authenticate')).toMatch(/^Basic /);
+    expect(res.status).toBe(400);
+    expect(res.headers.get('www-authenticate')).toBeNull();
     expect(await json(res)).toMatchObject({ error: 'invalid_client', error_description: `unknown client_id '${client.clientId}'` });
   });
 

@@ -42,7 +42,7 @@ export const SIMULATED_ERRORS = {
     label: 'Invalid client secret',
     applies: 'token',
     effect:
-      'Every token request of this launch fails client authentication as if the credential were wrong: HTTP 401 error=invalid_client with WWW-Authenticate (wrong secret for secret clients, bad signature for private_key_jwt clients, unknown client_id for public clients). The code is not consumed.',
+      'Every token request of this launch fails client authentication as if the credential were wrong: error=invalid_client, HTTP 401 with WWW-Authenticate for a wrong secret (secret clients) or a bad signature (private_key_jwt clients), HTTP 400 "unknown client_id" for public clients, which send no credentials (RFC 6749 §5.2). The code is not consumed.',
   },
   invalid_access_token: {
     label: 'Invalid access token on FHIR calls',

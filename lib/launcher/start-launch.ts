@@ -7,6 +7,7 @@ import { findPersonaByFhirUser } from '../auth/personas';
 import { findPatientListProblem, isEhrLaunch, LAUNCH_TYPES, launchConfigSchema, toLaunchOptions } from './launch-config';
 import type { LaunchConfig } from './launch-config';
 import { SAMPLE_APP_CLIENT_ID } from './sample-app';
+import { SIMULATED_ERRORS, simulatedErrorProblem } from './simulated-errors';
 
 /**
  * Starting a launch from the launcher: validates the configuration, creates the server-side Launch
@@ -40,6 +41,9 @@ export async function startLaunch(input: unknown, origin: string): Promise<Launc
   const type = LAUNCH_TYPES[config.launchType];
   const patientListProblem = findPatientListProblem(config);
   if (patientListProblem) return { ok: false, error: patientListProblem };
+  // A simulated error this launch can never trigger is refused rather than armed to do nothing.
+  const simulatedProblem = config.simulatedError ? simulatedErrorProblem(config.simulatedError, { launchType: config.launchType, tokenEndpointAuthMethod: client.tokenEndpointAuthMethod }) : null;
+  if (config.simulatedError && simulatedProblem) return { ok: false, error: `The simulated error '${SIMULATED_ERRORS[config.simulatedError.kind].label}' cannot happen in this launch: ${simulatedProblem}.` };
   for (const id of config.patientIds) {
     if (!(await findPatientSummary(DEFAULT_SANDBOX_ID, id))) return { ok: false, error: `Patient '${id}' does not exist.` };
   }

@@ -4,11 +4,61 @@ import { notFound } from 'next/navigation';
 import { requireConsoleSession } from '#lib/console/auth';
 import { firstParam } from '#lib/console/format';
 import { originFromHeaders } from '#lib/console/request';
+import { explainJwtMember } from '#lib/console/token-jwt';
+import type { DecodedTokenJwt } from '#lib/console/token-jwt';
 import { getTokenDetail } from '#lib/console/tokens';
 import { revokeTokenAction } from '../../actions';
+import { CopyButton } from '../copy-button-client';
 import { ExpiryCountdown } from '../countdown-client';
 
 export const metadata = { title: 'Token · SMART Sandbox console' };
+
+const SIGNATURE_LABELS: Record<DecodedTokenJwt['signature']['state'], string> = {
+  valid: '✓ Signature valid',
+  invalid: '✗ Signature invalid',
+  'unknown-key': '? Signing key no longer published',
+};
+
+/** The access token as issued: header.payload.signature in three colours, a copy button and the signature check. */
+function RawJwt({ jwt }: { jwt: DecodedTokenJwt }) {
+  return (
+    <>
+      <h2>Raw JWT</h2>
+      <p className="muted">
+        The access token exactly as the app received it: three base64url parts separated by dots, <span className="jwt-header">header</span>.
+        <span className="jwt-payload">payload</span>.<span className="jwt-signature">signature</span>. Anyone holding it can call the FHIR API until it
+        expires or is revoked.
+      </p>
+      <div className="jwt-raw" data-testid="token-jwt">
+        <span className="jwt-header">{jwt.parts.header}</span>.<span className="jwt-payload">{jwt.parts.payload}</span>.<span className="jwt-signature">{jwt.parts.signature}</span>
+      </div>
+      <div className="actions" style={{ marginTop: 8 }}>
+        <CopyButton text={jwt.raw} label="Copy JWT" />
+        <span className="muted-small">{jwt.raw.length} characters</span>
+      </div>
+      <p className={jwt.signature.state === 'valid' ? 'notice' : 'notice bad'} data-testid="token-signature" data-state={jwt.signature.state}>
+        <strong>{SIGNATURE_LABELS[jwt.signature.state]}</strong> — {jwt.signature.detail}
+      </p>
+    </>
+  );
+}
+
+/** A header's or claims' members, each with its meaning. */
+function JwtMembers({ part, values, testId }: { part: 'header' | 'claims'; values: Record<string, unknown>; testId?: string }) {
+  return (
+    <table className="jwt-members" data-testid={testId}>
+      <tbody>
+        {Object.entries(values).map(([name, value]) => (
+          <tr key={name} data-member={name}>
+            <td><code>{name}</code></td>
+            <td><code>{typeof value === 'string' ? value : JSON.stringify(value)}</code></td>
+            <td className="muted-small">{explainJwtMember(part, name, value) ?? ''}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
 
 type Props = { params: Promise<{ id: string }>; searchParams: Promise<Record<string, string | string[] | undefined>> };
 
@@ -49,20 +99,37 @@ export default async function TokenPage({ params, searchParams }: Props) {
         </div>
       </div>
 
-      {detail.claims ? (
+      {detail.jwt ? <RawJwt jwt={detail.jwt} /> : null}
+      {detail.header && detail.claims ? (
         <>
           <h2>Decoded JWT</h2>
-          <p className="notice" data-testid="reconstructed-note">
-            The server does not keep issued access tokens (only their <code>jti</code>), so the raw JWT cannot be shown. Below are its header and
-            claims exactly as they were signed, rebuilt from the token&apos;s row.
-          </p>
+          {detail.claimsSource === 'rebuilt' ? (
+            <p className="notice" data-testid="reconstructed-note">
+              This token was issued before the server kept issued JWTs, so the raw token cannot be shown. Below are its header and claims exactly as
+              they were signed, rebuilt from the token&apos;s row.
+            </p>
+          ) : null}
           <div className="grid2">
-            <div><h3>Header</h3><pre className="json">{JSON.stringify(detail.header, null, 2)}</pre></div>
-            <div><h3>Claims</h3><pre className="json" data-testid="token-claims">{JSON.stringify(detail.claims, null, 2)}</pre></div>
+            <div>
+              <h3>Header</h3>
+              <JwtMembers part="header" values={detail.header} testId="token-header" />
+            </div>
+            <div>
+              <h3>Claims</h3>
+              <JwtMembers part="claims" values={detail.claims} />
+              <details>
+                <summary>Claims as JSON</summary>
+                <pre className="json" data-testid="token-claims">{JSON.stringify(detail.claims, null, 2)}</pre>
+              </details>
+            </div>
           </div>
         </>
       ) : (
-        <p className="notice">A refresh token is an opaque random string, stored only as its SHA-256 hash: there is nothing to decode.</p>
+        <div className="notice" data-testid="refresh-not-retrievable">
+          <strong>Not retrievable.</strong> A refresh token is an opaque random string that only the app holds: the server stores only its SHA-256
+          hash (to recognise it when the app uses it), so there is nothing to show or decode.
+          {detail.refreshHashPrefix ? <> Stored hash: <code>{detail.refreshHashPrefix}…</code></> : null}
+        </div>
       )}
 
       <h2>Granted scopes, explained</h2>
