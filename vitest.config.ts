@@ -9,7 +9,8 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'unit', include: ['lib/**/*.test.ts', 'test/unit/**/*.test.ts'], environment: 'node', setupFiles: ['test/setup-unit.ts'], globalSetup: ['test/unit-global-setup.ts'] },
+        // The timeout only guards against hangs: files share two cores with each other.
+        test: { name: 'unit', include: ['lib/**/*.test.ts', 'test/unit/**/*.test.ts'], environment: 'node', testTimeout: 30_000, setupFiles: ['test/setup-unit.ts'], globalSetup: ['test/unit-global-setup.ts'] },
       },
       {
         extends: true,
@@ -21,6 +22,19 @@ export default defineConfig({
           hookTimeout: 120_000,
           fileParallelism: false,
           globalSetup: ['test/global-setup.ts'],
+        },
+      },
+      {
+        // Load, faults and several instances: each file starts its own servers from the built app
+        // (NEXT_DIST_DIR) on its own databases; PostgreSQL ones live on TEST_DATABASE_URL's server.
+        extends: true,
+        test: {
+          name: 'resilience',
+          include: ['test/resilience/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 240_000,
+          hookTimeout: 240_000,
+          fileParallelism: false,
         },
       },
     ],

@@ -1,8 +1,10 @@
 // npm run bench [-- name ...]: named benchmarks against a production build on loopback, always
 // with two baselines measured in the same run (a trivial Next.js route handler and a bare Node
 // http server returning a constant). Prints a table and writes bench/results/<time>.json.
+// NEXT_DIST_DIR names the build; BENCH_DATABASE_TEMPLATE=<file.db> starts from a copy of a seeded
+// SQLite database instead of seeding BENCH_PATIENTS (1,000) patients; BENCH_SECONDS per benchmark.
 import { createServer } from 'node:http';
-import { mkdirSync, mkdtempSync, writeFileSync, existsSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -21,9 +23,52 @@ const root = join(import.meta.dirname, '..');
 const duration = Number(process.env.BENCH_SECONDS ?? 5);
 const only = process.argv.slice(2);
 
+// CPU time of the process serving a port (user + system, all threads; Linux /proc), in ms. On a
+// machine shared with other work, req/s and latency move with the load, but the server's CPU time
+// per request hardly does: it is the figure to compare between runs, and the ratio of two of them
+// is the req/s ratio the two requests would have on a server bound by its CPU.
+const clockTicks = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+const serverPids = new Map<string, number | null>();
+
+function serverPid(url: string): number | null {
+  const port = new URL(url).port;
+  if (!serverPids.has(port)) {
+    let pid: number | null = null;
+    try {
+      const out = execFileSync('ss', ['-ltnpH', `sport = :${port}`], { encoding: 'utf8' });
+      pid = Number(/pid=(\d+)/.exec(out)?.[1]) || null;
+    } catch {
+      pid = null;
+    }
+    serverPids.set(port, pid);
+  }
+  return serverPids.get(port) ?? null;
+}
+
+function cpuMs(pid: number | null): number | null {
+  if (pid === null) return null;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
+  } catch {
+    return null;
+  }
+}
+
 async function http(name: string, url: string, opts: Partial<autocannon.Options> = {}): Promise<BenchResult> {
+  const pid = serverPid(url);
+  const before = cpuMs(pid);
   const r = await autocannon({ url, duration, connections: 10, ...opts });
-  return { name, unit: 'req/s', rate: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.non2xx, total: r.requests.total };
+  const after = cpuMs(pid);
+  const cpuMsPerRequest = before !== null && after !== null && r.requests.total > 0 ? (after - before) / r.requests.total : undefined;
+  return { name, unit: 'req/s', rate: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.non2xx, total: r.requests.total, ...(cpuMsPerRequest === undefined ? {} : { cpuMsPerRequest }) };
 }
 
 /** Runs fn with `concurrency` parallel loops for `seconds`; reports ops/s and latency. */
@@ -70,22 +115,34 @@ async function storeBenchmarks(kind: string, databaseUrl: string): Promise<Bench
 }
 
 function table(results: BenchResult[], node: BenchResult, next: BenchResult): string {
-  const rows = results.map((r) => [r.name, `${r.rate.toFixed(0)} ${r.unit}`, r.p50.toFixed(2), r.p99.toFixed(2), `${((r.rate / next.rate) * 100).toFixed(0)}%`, `${((r.rate / node.rate) * 100).toFixed(1)}%`, String(r.errors)]);
-  const head = ['benchmark', 'rate', 'p50 ms', 'p99 ms', 'vs Next route', 'vs bare Node', 'errors'];
+  const cpu = (r: BenchResult) => (r.cpuMsPerRequest === undefined ? '' : r.cpuMsPerRequest.toFixed(2));
+  const cpuRatio = (r: BenchResult) => (r.cpuMsPerRequest && next.cpuMsPerRequest ? `${((next.cpuMsPerRequest / r.cpuMsPerRequest) * 100).toFixed(0)}%` : '');
+  const rows = results.map((r) => [r.name, `${r.rate.toFixed(0)} ${r.unit}`, r.p50.toFixed(2), r.p99.toFixed(2), `${((r.rate / next.rate) * 100).toFixed(0)}%`, `${((r.rate / node.rate) * 100).toFixed(1)}%`, cpu(r), cpuRatio(r), String(r.errors)]);
+  const head = ['benchmark', 'rate', 'p50 ms', 'p99 ms', 'vs Next route', 'vs bare Node', 'server CPU ms/req', 'CPU vs Next route', 'errors'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
 async function main(): Promise<void> {
-  if (!existsSync(join(root, '.next', 'BUILD_ID'))) execFileSync(join(root, 'node_modules', '.bin', 'next'), ['build'], { cwd: root, stdio: 'inherit' });
+  // The server below runs `next start`, which reads the build from NEXT_DIST_DIR (default .next).
+  if (!existsSync(join(root, process.env.NEXT_DIST_DIR ?? '.next', 'BUILD_ID'))) execFileSync(join(root, 'node_modules', '.bin', 'next'), ['build'], { cwd: root, stdio: 'inherit' });
   const dir = mkdtempSync(join(tmpdir(), 'sandbox-bench-'));
   const databaseUrl = `file:${join(dir, 'bench.db')}`;
   // Benchmarks that prepare data in-process (codes, tokens) write to the server's database.
   process.env.DATABASE_URL = databaseUrl;
-  console.log(`seeding ${process.env.BENCH_PATIENTS ?? '1000'} patients for the benchmark database…`);
-  prepareDatabase(databaseUrl, { SEED_PATIENTS: process.env.BENCH_PATIENTS ?? '1000' });
-  const server = await startServer({ databaseUrl });
+  const template = process.env.BENCH_DATABASE_TEMPLATE;
+  if (template) {
+    // A copy of a database seeded before (seeding 1,000 patients takes minutes), migrated if needed.
+    copyFileSync(template, join(dir, 'bench.db'));
+    prepareDatabase(databaseUrl);
+  } else {
+    console.log(`seeding ${process.env.BENCH_PATIENTS ?? '1000'} patients for the benchmark database…`);
+    prepareDatabase(databaseUrl, { SEED_PATIENTS: process.env.BENCH_PATIENTS ?? '1000' });
+  }
+  // Rate limits stay on (their counting statement is part of every request's cost) but never throttle a benchmark.
+  const limits = Object.fromEntries(['RATE_LIMIT_CLIENT', 'RATE_LIMIT_PATIENT', 'RATE_LIMIT_REGISTER_IP'].map((name) => [name, '1000000000']));
+  const server = await startServer({ databaseUrl, env: limits });
   const bare = createServer((_req, res) => res.end('ok'));
   const barePort: number = await freePort();
   await new Promise<void>((r) => bare.listen(barePort, '127.0.0.1', r));
@@ -123,6 +180,7 @@ async function main(): Promise<void> {
   } finally {
     bare.close();
     await server.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 

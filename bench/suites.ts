@@ -19,16 +19,46 @@ async function makeCodes(ctx: BenchContext, clientId: string, redirectUri: strin
   const { completeInteraction } = await import('../lib/oauth/interaction');
   const codes: Code[] = [];
   const scope = 'openid fhirUser launch/patient patient/*.rs offline_access';
-  for (let i = 0; i < n; i++) {
-    const { verifier, challenge } = pkcePair();
-    const q = new URLSearchParams({ response_type: 'code', client_id: clientId, redirect_uri: redirectUri, scope, state: `s${i}`, aud: `${ctx.baseUrl}/fhir`, code_challenge: challenge, code_challenge_method: 'S256' });
-    const res = await fetch(`${ctx.baseUrl}/oauth/authorize?${q}`, { redirect: 'manual' });
-    const id = /\/interaction\/([^/?#]+)/.exec(res.headers.get('location') ?? '')?.[1];
-    if (!id) throw new Error(`authorize did not start an interaction: ${res.status}`);
-    const redirect = new URL(await completeInteraction(id, { userId: 'Practitioner/practitioner-1', fhirUser: 'Practitioner/practitioner-1', patientId, grantedScope: scope }));
-    codes.push({ code: redirect.searchParams.get('code')!, verifier });
-  }
+  const started = performance.now();
+  let i = 0;
+  // Eight at a time: codes live 60 s, and all of them must still be alive when the exchange starts.
+  await Promise.all(
+    Array.from({ length: Math.min(8, n) }, async () => {
+      while (i < n) {
+        const { verifier, challenge } = pkcePair();
+        const q = new URLSearchParams({ response_type: 'code', client_id: clientId, redirect_uri: redirectUri, scope, state: `s${i++}`, aud: `${ctx.baseUrl}/fhir`, code_challenge: challenge, code_challenge_method: 'S256' });
+        const res = await fetch(`${ctx.baseUrl}/oauth/authorize?${q}`, { redirect: 'manual' });
+        const id = /\/interaction\/([^/?#]+)/.exec(res.headers.get('location') ?? '')?.[1];
+        if (!id) throw new Error(`authorize did not start an interaction: ${res.status}`);
+        const redirect = new URL(await completeInteraction(id, { userId: 'Practitioner/practitioner-1', fhirUser: 'Practitioner/practitioner-1', patientId, grantedScope: scope }));
+        codes.push({ code: redirect.searchParams.get('code')!, verifier });
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  if (n > 1) console.log(`${n} authorization codes made in ${seconds.toFixed(1)} s${seconds > 40 ? ' (codes live 60 s: lower BENCH_CODES if the exchange reports invalid_grant)' : ''}`);
   return codes;
+}
+
+/** Counts refused responses by status and OAuth error, for the log (a benchmark's errors must be explained). */
+function errorTally(): { add(status: number, body: string): void; print(name: string): void } {
+  const seen = new Map<string, number>();
+  return {
+    add(status, body) {
+      if (status < 300) return;
+      let error = '';
+      try {
+        error = String((JSON.parse(body) as { error?: string }).error ?? '');
+      } catch {
+        error = body.slice(0, 60);
+      }
+      const key = `${status} ${error}`;
+      seen.set(key, (seen.get(key) ?? 0) + 1);
+    },
+    print(name) {
+      if (seen.size) console.log(`${name}: refused responses ${[...seen].map(([k, v]) => `${v}× ${k}`).join(', ')}`);
+    },
+  };
 }
 
 function form(params: Record<string, string>): string {
@@ -51,6 +81,7 @@ const oauth: Benchmark = {
     const codes = await makeCodes(ctx, clientId, redirectUri, 'roster-growth', Number(process.env.BENCH_CODES ?? 2500));
     let next = 0;
     const refreshTokens: string[] = [];
+    const exchangeErrors = errorTally();
     const exchange = await ctx.http('token exchange (code + PKCE + id_token)', `${ctx.baseUrl}/oauth/token`, {
       amount: codes.length,
       duration: seconds,
@@ -64,10 +95,12 @@ const oauth: Benchmark = {
           },
           onResponse: (status, body) => {
             if (status === 200) refreshTokens.push((JSON.parse(body) as { refresh_token: string }).refresh_token);
+            exchangeErrors.add(status, body);
           },
         },
       ],
     });
+    exchangeErrors.print('token exchange');
     results.push(exchange);
     const accessToken = await (async () => {
       const c = (await makeCodes(ctx, clientId, redirectUri, 'roster-growth', 1))[0]!;
@@ -127,50 +160,211 @@ const oauth: Benchmark = {
     results.push(await ctx.http('FHIR read Patient/{id} (token, policy, audit)', `${ctx.baseUrl}/fhir/Patient/roster-growth`, { headers: auth }));
     const cat = encodeURIComponent('http://terminology.hl7.org/CodeSystem/observation-category|vital-signs');
     results.push(await ctx.http('FHIR Observation?patient&category&date', `${ctx.baseUrl}/fhir/Observation?patient=roster-growth&category=${cat}&date=ge2000-01-01`, { headers: auth }));
+    // The same two requests one at a time: latency without queueing behind other requests (with 10
+    // connections, latency is mostly the wait for the 9 requests ahead, like the baseline's own p99).
+    results.push(await ctx.http('FHIR read Patient/{id}, 1 connection', `${ctx.baseUrl}/fhir/Patient/roster-growth`, { headers: auth, connections: 1 }));
+    results.push(await ctx.http('FHIR Observation?patient&category&date, 1 connection', `${ctx.baseUrl}/fhir/Observation?patient=roster-growth&category=${cat}&date=ge2000-01-01`, { headers: auth, connections: 1 }));
     return results;
   },
 };
 
-const seeding: Benchmark = {
-  name: 'seed',
+// The FHIR read path alone (token check, access policy, store, audit record) with a patient token
+// from a real code exchange and a system token from client_credentials; `npm run bench -- fhir`.
+const fhir: Benchmark = {
+  name: 'fhir',
   async run(ctx) {
-    const { generateDataset } = await import('../lib/synthetic');
-    const { seedDataset } = await import('../lib/seed/seed-dataset');
+    const { registerClient } = await import('../lib/oauth/clients');
+    const redirectUri = 'http://127.0.0.1:9/callback';
+    const scope = 'openid fhirUser launch/patient patient/*.rs offline_access';
+    const reg = await registerClient({ name: 'bench fhir app', clientType: 'confidential-symmetric', tokenEndpointAuthMethod: 'client_secret_basic', redirectUris: [redirectUri], scope });
+    const basic = `Basic ${Buffer.from(`${encodeURIComponent(reg.client.clientId)}:${encodeURIComponent(reg.clientSecret!)}`).toString('base64')}`;
+    const tokenUrl = `${ctx.baseUrl}/oauth/token`;
+    const c = (await makeCodes(ctx, reg.client.clientId, redirectUri, 'roster-growth', 1))[0]!;
+    const exchanged = await fetch(tokenUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic }, body: form({ grant_type: 'authorization_code', code: c.code, code_verifier: c.verifier, redirect_uri: redirectUri }) });
+    const patientToken = ((await exchanged.json()) as { access_token: string }).access_token;
+
+    const { publicKey, privateKey } = await generateKeyPair('ES384', { extractable: true });
+    const jwk = { ...(await exportJWK(publicKey)), kty: 'EC', kid: 'bench-fhir', alg: 'ES384' };
+    const backend = await registerClient({ name: 'bench fhir backend', clientType: 'backend', jwks: { keys: [jwk] }, scope: 'system/*.rs', grantTypes: ['client_credentials'] });
+    const assertion = await new SignJWT({})
+      .setProtectedHeader({ alg: 'ES384', kid: 'bench-fhir', typ: 'JWT' })
+      .setIssuer(backend.client.clientId)
+      .setSubject(backend.client.clientId)
+      .setAudience(tokenUrl)
+      .setExpirationTime('4m')
+      .setJti(b64url(randomBytes(16)))
+      .sign(privateKey);
+    const system = await fetch(tokenUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form({ grant_type: 'client_credentials', scope: 'system/*.rs', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion }) });
+    const systemToken = ((await system.json()) as { access_token: string }).access_token;
+
+    const cat = encodeURIComponent('http://terminology.hl7.org/CodeSystem/observation-category|vital-signs');
+    // Warm-up: the first FHIR request loads the route's code; keep that out of the first figure.
+    for (let i = 0; i < 20; i++) {
+      const res = await fetch(`${ctx.baseUrl}/fhir/Patient/roster-growth`, { headers: { authorization: `Bearer ${i % 2 ? patientToken : systemToken}` } });
+      if (res.status !== 200) throw new Error(`FHIR read answered ${res.status}`);
+      await res.arrayBuffer();
+    }
+    return [
+      await ctx.http('FHIR read Patient/{id} (patient token)', `${ctx.baseUrl}/fhir/Patient/roster-growth`, { headers: { authorization: `Bearer ${patientToken}` } }),
+      await ctx.http('FHIR read Patient/{id} (system token)', `${ctx.baseUrl}/fhir/Patient/roster-growth`, { headers: { authorization: `Bearer ${systemToken}` } }),
+      await ctx.http('FHIR Observation?patient&category&date (patient token)', `${ctx.baseUrl}/fhir/Observation?patient=roster-growth&category=${cat}&date=ge2000-01-01`, { headers: { authorization: `Bearer ${patientToken}` } }),
+      await ctx.http('FHIR Patient?_count=10 (system token)', `${ctx.baseUrl}/fhir/Patient?_count=10`, { headers: { authorization: `Bearer ${systemToken}` } }),
+    ];
+  },
+};
+
+// Audit writes in-process, as concurrent request handlers make them: one Prisma create per record
+// (each its own write transaction) against the group-commit queue (one multi-row INSERT per batch),
+// on a fresh SQLite file and, when the server binaries are installed, PostgreSQL.
+const auditWrites: Benchmark = {
+  name: 'audit',
+  async run(ctx) {
+    const { createDb } = await import('../lib/db');
+    const { createAuditQueue } = await import('../lib/audit/record');
     const { mkdtempSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
     const { join } = await import('node:path');
+    const { randomUUID } = await import('node:crypto');
     // @ts-expect-error plain ESM helper without types
     const { applyMigrations, databaseTarget } = await import('../scripts/lib/schema-engine.mjs');
-    const n = Number(process.env.BENCH_SEED_PATIENTS ?? 200);
-    const results: BenchResult[] = [];
-
-    let resources = 0;
-    const t0 = performance.now();
-    for (const item of generateDataset({ seed: 7, patients: n, anchorDate: '2026-01-01', includeRoster: false })) resources += item.kind === 'patient' ? item.record.resources.length : item.resources.length;
-    const genSeconds = (performance.now() - t0) / 1000;
-    results.push({ name: `generate ${n} patients in memory (${Math.round(resources / n)} resources/patient)`, unit: 'patients/s', rate: n / genSeconds, p50: 0, p99: 0, errors: 0, total: resources });
-
-    const targets: { kind: string; url: string; stop?: () => Promise<void> }[] = [];
-    const dir = mkdtempSync(join(tmpdir(), 'sandbox-seed-bench-'));
-    targets.push({ kind: 'SQLite', url: `file:${join(dir, 'seed.db')}` });
     // @ts-expect-error plain ESM helper without types
     const { findPgBin, startCluster } = await import('../scripts/lib/pg-cluster.mjs');
+    const concurrency = Number(process.env.BENCH_AUDIT_CONCURRENCY ?? 64);
+    const row = () => ({ id: randomUUID(), sandboxId: 'bench', at: new Date(), kind: 'fhir', method: 'GET', endpoint: '/fhir/Patient/roster-growth', resourceType: 'Patient', resourceId: 'roster-growth', clientId: 'bench-client', userId: null, patientId: 'roster-growth', launchId: null, scopes: 'patient/*.rs', status: 200, errorCode: null, detail: 'read', resultCount: 1, latencyMs: 3.2, ip: '127.0.0.1', userAgent: 'autocannon', origin: null, flags: null });
+    const targets: { kind: string; url: string; stop?: () => Promise<void> }[] = [{ kind: 'SQLite', url: `file:${join(mkdtempSync(join(tmpdir(), 'sandbox-audit-bench-')), 'audit.db')}` }];
     if (findPgBin()) {
       const cluster = await startCluster();
       targets.push({ kind: 'PostgreSQL', url: cluster.url, stop: cluster.stop });
     }
+    const results: BenchResult[] = [];
     for (const target of targets) {
       try {
         await applyMigrations(databaseTarget(target.url));
-        const summary = await seedDataset({ databaseUrl: target.url, sandboxId: 'bench', patients: n, seed: 7, anchorDate: '2026-01-01', includeRoster: false, reset: false, ifEmpty: false });
-        results.push({ name: `generate + store with index rows (${target.kind})`, unit: 'resources/s', rate: summary.resources / summary.seconds, p50: 0, p99: 0, errors: 0, total: summary.resources });
-        const perThousand = (1000 * (summary.resources / n)) / (summary.resources / summary.seconds);
-        console.log(`seed ${target.kind}: ${n} patients, ${summary.resources} resources in ${summary.seconds.toFixed(1)} s; 1,000 patients ≈ ${perThousand.toFixed(0)} s; peak RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`);
+        const { db } = createDb(target.url);
+        results.push(await ctx.inProcess(`audit: one INSERT per record, ${concurrency} concurrent (${target.kind})`, () => db.auditRecord.create({ data: row() }), concurrency));
+        const queue = createAuditQueue(() => db);
+        const r = await ctx.inProcess(`audit: group commit, ${concurrency} concurrent (${target.kind})`, () => queue.enqueue(row()), concurrency);
+        console.log(`audit group commit ${target.kind}: ${queue.stats.written} records in ${queue.stats.batches} batches (${(queue.stats.written / Math.max(1, queue.stats.batches)).toFixed(1)} per batch)`);
+        results.push(r);
+        await db.$disconnect();
       } finally {
         await target.stop?.();
       }
     }
-    void ctx;
+    return results.map((r) => ({ ...r, unit: 'records/s' }));
+  },
+};
+
+// Issue 5 "Performance": generation alone, and generation + storage with every search index row
+// into SQLite and PostgreSQL. The baselines come from the same run: indexing with FHIRPath alone,
+// and seeding with FHIRPath on one thread (what seeding did before compiled search paths and the
+// worker pipeline). BENCH_SEED_PATIENTS patients (default 200); BENCH_SEED_RSS_PATIENTS=N also runs
+// the seed CLI for N patients into SQLite and reports its peak resident memory (Linux).
+const seeding: Benchmark = {
+  name: 'seed',
+  async run() {
+    const { generateDataset } = await import('../lib/synthetic');
+    const { indexResource } = await import('../lib/fhir/indexer');
+    const { warmDefinitions } = await import('../lib/fhir/definitions');
+    const { createBulkWriter } = await import('../lib/fhir/bulk-writer');
+    const { streamSeedBatches } = await import('../lib/seed/pipeline');
+    const { seedDataset } = await import('../lib/seed/seed-dataset');
+    const { existsSync, mkdtempSync, readFileSync, rmSync } = await import('node:fs');
+    const { spawn } = await import('node:child_process');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    // @ts-expect-error plain ESM helper without types
+    const { applyMigrations, databaseTarget } = await import('../scripts/lib/schema-engine.mjs');
+    // @ts-expect-error plain ESM helper without types
+    const { findPgBin, startCluster } = await import('../scripts/lib/pg-cluster.mjs');
+    const n = Number(process.env.BENCH_SEED_PATIENTS ?? 200);
+    const dataset = { seed: 7, patients: n, anchorDate: '2026-01-01', includeRoster: false };
+    const results: BenchResult[] = [];
+    const result = (name: string, unit: string, rate: number, total: number): BenchResult => ({ name, unit, rate, p50: 0, p99: 0, errors: 0, total });
+    const dir = mkdtempSync(join(tmpdir(), 'sandbox-seed-bench-'));
+
+    // Generation alone, one patient at a time; resources per patient (the Patient included).
+    warmDefinitions();
+    const sizes: number[] = [];
+    let t0 = performance.now();
+    for (const item of generateDataset(dataset)) if (item.kind === 'patient') sizes.push(1 + item.record.resources.length);
+    const genSeconds = (performance.now() - t0) / 1000;
+    sizes.sort((a, b) => a - b);
+    const median = sizes[Math.floor(sizes.length / 2)] ?? 0;
+    results.push(result(`generate ${n} patients in memory (median ${median} resources/patient)`, 'patients/s', n / genSeconds, sizes.reduce((a, b) => a + b, 0)));
+
+    // Search indexing alone, compiled paths against FHIRPath, on the first 50 patients' resources.
+    const sample: Parameters<typeof indexResource>[0][] = [];
+    for (const item of generateDataset({ ...dataset, patients: Math.min(n, 50) })) sample.push(...(item.kind === 'patient' ? [item.record.patient, ...item.record.resources] : item.resources));
+    const indexRate = (fhirPathOnly: boolean) => {
+      const t = performance.now();
+      for (const r of sample) indexResource(r, { fhirPathOnly });
+      return sample.length / ((performance.now() - t) / 1000);
+    };
+    const fhirPathRate = indexRate(true);
+    const compiledRate = indexRate(false);
+    results.push(result('index search rows with FHIRPath (baseline)', 'resources/s', fhirPathRate, sample.length));
+    results.push(result('index search rows, compiled paths', 'resources/s', compiledRate, sample.length));
+    console.log(`seed: indexing ${(compiledRate / fhirPathRate).toFixed(1)}× the FHIRPath baseline`);
+
+    const targets: { kind: string; urls: () => Promise<[string, string]>; stop?: () => Promise<void> }[] = [
+      { kind: 'SQLite', urls: async () => [`file:${join(dir, 'baseline.db')}`, `file:${join(dir, 'seed.db')}`] },
+    ];
+    if (findPgBin()) {
+      const cluster = await startCluster();
+      targets.push({ kind: 'PostgreSQL', urls: async () => [await cluster.createDatabase('seed_baseline'), await cluster.createDatabase('seed_pipeline')], stop: cluster.stop });
+    } else console.log('seed: PostgreSQL skipped (no server binaries)');
+    try {
+      for (const target of targets) {
+        const [baselineUrl, url] = await target.urls();
+        await applyMigrations(databaseTarget(baselineUrl));
+        await applyMigrations(databaseTarget(url));
+        // Baseline: FHIRPath indexing, generation, indexing and writes on one thread.
+        const writer = createBulkWriter(baselineUrl);
+        let stored = 0;
+        t0 = performance.now();
+        try {
+          for await (const batch of streamSeedBatches({ sandboxId: 'bench', dataset, fhirPathOnly: true }, { threads: 'inline' })) stored += await writer.writeBatch(batch);
+        } finally {
+          await writer.close();
+        }
+        const baseline = stored / ((performance.now() - t0) / 1000);
+        results.push(result(`generate + store with index rows, FHIRPath on one thread (${target.kind}, baseline)`, 'resources/s', baseline, stored));
+        // What `npm run seed` does.
+        const summary = await seedDataset({ databaseUrl: url, sandboxId: 'bench', patients: n, seed: 7, anchorDate: '2026-01-01', includeRoster: false, reset: false, ifEmpty: false });
+        const rate = summary.resources / summary.seconds;
+        results.push(result(`generate + store with index rows (${target.kind})`, 'resources/s', rate, summary.resources));
+        const perThousand = (1000 * sizes.reduce((a, b) => a + b, 0)) / n / rate;
+        console.log(`seed ${target.kind}: ${n} patients, ${summary.resources} resources in ${summary.seconds.toFixed(1)} s, ${(rate / baseline).toFixed(2)}× the baseline; 1,000 patients ≈ ${perThousand.toFixed(0)} s (baseline ≈ ${((perThousand * rate) / baseline).toFixed(0)} s)`);
+      }
+    } finally {
+      for (const target of targets) await target.stop?.();
+    }
+
+    // Peak memory of a large seed, measured on the CLI in a process of its own.
+    const rssPatients = Number(process.env.BENCH_SEED_RSS_PATIENTS ?? 0);
+    if (rssPatients > 0 && existsSync('/proc/self/status')) {
+      const url = `file:${join(dir, 'rss.db')}`;
+      await applyMigrations(databaseTarget(url));
+      const started = performance.now();
+      const child = spawn(process.execPath, ['--import', 'tsx', 'prisma/seed.ts', '--patients', String(rssPatients), '--seed', '7', '--anchor-date', '2026-01-01', '--quiet'], { cwd: join(import.meta.dirname, '..'), env: { ...process.env, DATABASE_URL: url }, stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      let peakKb = 0;
+      const poll = setInterval(() => {
+        try {
+          peakKb = Math.max(peakKb, Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0));
+        } catch {
+          // The process has ended.
+        }
+      }, 200);
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      clearInterval(poll);
+      const resources = Number(/seeded \d+ patients, (\d+) resources/.exec(out)?.[1] ?? 0);
+      console.log(`seed CLI, ${rssPatients} patients into SQLite: exit ${code}, ${resources} resources in ${((performance.now() - started) / 1000).toFixed(0)} s, peak RSS ${(peakKb / 1024).toFixed(0)} MiB`);
+      results.push({ ...result(`seed CLI ${rssPatients} patients into SQLite: peak RSS`, 'MiB', peakKb / 1024, resources), errors: code === 0 ? 0 : 1 });
+    }
+    rmSync(dir, { recursive: true, force: true });
     return results;
   },
 };
@@ -236,4 +430,4 @@ const launchTime: Benchmark = {
 };
 
 /** Benchmarks beyond the baselines and the store; each capability adds its own here. */
-export const benchmarks: Benchmark[] = [oauth, seeding, launchTime];
+export const benchmarks: Benchmark[] = [oauth, fhir, auditWrites, seeding, launchTime];

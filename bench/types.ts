@@ -8,6 +8,8 @@ export interface BenchResult {
   p99: number;
   errors: number;
   total: number;
+  /** CPU time of the server process per request (HTTP benchmarks on Linux). */
+  cpuMsPerRequest?: number;
 }
 
 export interface BenchContext {

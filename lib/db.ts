@@ -5,6 +5,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient as SqliteClient } from './generated/sqlite/client';
 import { PrismaClient as PgClient } from './generated/postgresql/client';
 import { env, databaseKind } from './env';
+import { isolateSqliteTransactions } from './sqlite-transactions';
 
 /**
  * Both generated clients expose the same model API (they come from one schema source); the app
@@ -22,12 +23,14 @@ export function sqliteFile(url: string): string {
 export function createDb(url: string): { db: Db; kind: DbKind } {
   const kind = databaseKind(url);
   if (kind === 'postgresql') {
-    const adapter = new PrismaPg({ connectionString: url, max: 10 });
+    // A connection that cannot be had within 10 s (server unreachable without a refusal, or every
+    // connection busy) fails the query instead of queueing it forever; callers answer 503 (lib/db-errors).
+    const adapter = new PrismaPg({ connectionString: url, max: 10, connectionTimeoutMillis: 10_000 });
     return { db: new PgClient({ adapter }) as unknown as Db, kind };
   }
   const file = sqliteFile(url);
   mkdirSync(dirname(file), { recursive: true });
-  const adapter = new PrismaBetterSqlite3({ url: file, timeout: 10_000 });
+  const adapter = isolateSqliteTransactions(new PrismaBetterSqlite3({ url: file, timeout: 10_000 }));
   const db = new SqliteClient({ adapter });
   // WAL (set persistently by the migration step) with synchronous=NORMAL: commits survive a
   // process crash and cost no fsync each; only an OS crash can lose the last commits.

@@ -23,6 +23,18 @@ const schema = z.object({
   OAUTH_INTROSPECTION_OPEN: z.stringbool().default(false),
   /** Results above this count mark an audit record as excessive access. */
   AUDIT_EXCESSIVE_RESULTS: z.coerce.number().int().min(1).default(10000),
+  /** Length of a rate-limit window in seconds (per-client, per-patient and registration limits). */
+  RATE_LIMIT_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
+  /** Requests per window per client_id on the FHIR API and the token, introspection and revocation endpoints together (0: no limit). */
+  RATE_LIMIT_CLIENT: z.coerce.number().int().min(0).default(1200),
+  /** FHIR requests per window per patient in a token's context, all clients together (0: no limit). */
+  RATE_LIMIT_PATIENT: z.coerce.number().int().min(0).default(600),
+  /** Failed sign-in attempts per persona per 15 minutes before sign-in is locked (0: no limit). */
+  RATE_LIMIT_SIGNIN_PERSONA: z.coerce.number().int().min(0).default(10),
+  /** Failed sign-in attempts per IP address per 15 minutes before sign-in is locked (0: no limit). */
+  RATE_LIMIT_SIGNIN_IP: z.coerce.number().int().min(0).default(50),
+  /** Dynamic client registrations per IP address per window (0: no limit). */
+  RATE_LIMIT_REGISTER_IP: z.coerce.number().int().min(0).default(60),
   /** Console account (required when NODE_ENV=production or not on localhost). */
   CONSOLE_USER: z.string().optional(),
   CONSOLE_PASSWORD: z.string().optional(),

@@ -2,11 +2,14 @@
 // `next start` runs in production mode, where the console refuses its default development
 // account; unless CONSOLE_USER/CONSOLE_PASSWORD are set, a console account with a random
 // password is created once (data/console-account.json, readable only by you) and printed.
+// `npm start -- --https` (or HTTPS=1) serves over https instead, with a local CA and certificate
+// made once in data/tls/ (scripts/lib/https-server.mjs).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { root } from './prisma-schemas.mjs';
+import { httpsRequested, planHttps } from './lib/https-server.mjs';
 
 const env = { ...process.env };
 const port = env.PORT || '3000';
@@ -30,11 +33,30 @@ if (!env.CONSOLE_USER && !env.CONSOLE_PASSWORD) {
   consoleNote = `console account: ${account.user} / ${account.password}  (kept in data/console-account.json; set CONSOLE_USER and CONSOLE_PASSWORD to choose your own)`;
 } else consoleNote = 'console account: from CONSOLE_USER / CONSOLE_PASSWORD';
 
-console.log(`\nSMART Sandbox on http://localhost:${port}`);
-console.log(`  launcher  http://localhost:${port}/`);
-console.log(`  FHIR      http://localhost:${port}/fhir`);
-console.log(`  console   http://localhost:${port}/console — ${consoleNote}\n`);
+let command = [join(root, 'node_modules', 'next', 'dist', 'bin', 'next'), 'start', '-p', port];
+let origin = `http://localhost:${port}`;
+let tlsNotes = [];
+if (httpsRequested()) {
+  let plan;
+  try {
+    plan = planHttps({ port, env });
+  } catch (err) {
+    console.error(`npm start --https: ${err.message}`);
+    process.exit(1);
+  }
+  Object.assign(env, plan.env);
+  command = plan.args;
+  origin = plan.origin;
+  tlsNotes = ['', `HTTPS with a local certificate authority${plan.tls.created ? ' (just made)' : ''}: trust it once to open ${origin} without warnings.`, ...plan.notes];
+}
 
-const child = spawn(process.execPath, [join(root, 'node_modules', 'next', 'dist', 'bin', 'next'), 'start', '-p', port], { cwd: root, env, stdio: 'inherit' });
+console.log(`\nSMART Sandbox on ${origin}`);
+console.log(`  launcher  ${origin}/`);
+console.log(`  FHIR      ${origin}/fhir`);
+console.log(`  console   ${origin}/console — ${consoleNote}`);
+for (const line of tlsNotes) console.log(line);
+console.log('');
+
+const child = spawn(process.execPath, command, { cwd: root, env, stdio: 'inherit' });
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

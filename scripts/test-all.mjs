@@ -45,20 +45,27 @@ step('unit', bin('vitest'), ['run', '--project', 'unit']);
 if (built) {
   step('integration (SQLite)', bin('vitest'), ['run', '--project', 'integration'], { TEST_DB: 'sqlite' });
 
+  // The PostgreSQL suites: integration, then resilience (load, faults, several instances).
+  const postgresSuites = (url) => {
+    step('integration (PostgreSQL)', bin('vitest'), ['run', '--project', 'integration'], { TEST_DB: 'postgresql', TEST_DATABASE_URL: url });
+    step('resilience', bin('vitest'), ['run', '--project', 'resilience'], { TEST_DATABASE_URL: url });
+  };
   let cluster;
   if (process.env.TEST_DATABASE_URL) {
-    step('integration (PostgreSQL)', bin('vitest'), ['run', '--project', 'integration'], { TEST_DB: 'postgresql' });
+    postgresSuites(process.env.TEST_DATABASE_URL);
   } else if (findPgBin()) {
     try {
       cluster = await startCluster();
-      step('integration (PostgreSQL)', bin('vitest'), ['run', '--project', 'integration'], { TEST_DB: 'postgresql', TEST_DATABASE_URL: cluster.url });
+      postgresSuites(cluster.url);
     } catch (err) {
       skip('integration (PostgreSQL)', `PostgreSQL could not start: ${err.message}`);
+      skip('resilience', `PostgreSQL could not start: ${err.message}`);
     } finally {
       await cluster?.stop();
     }
   } else {
     skip('integration (PostgreSQL)', 'no PostgreSQL server binaries (install the postgresql package, or set TEST_DATABASE_URL)');
+    skip('resilience', 'no PostgreSQL server binaries (install the postgresql package, or set TEST_DATABASE_URL)');
   }
 
   const chromium = findChromium();
@@ -66,6 +73,7 @@ if (built) {
   else skip('e2e (Chromium)', 'no Chromium (apt-get install chromium, or npx playwright install chromium)');
 } else {
   skip('integration', 'build failed');
+  skip('resilience', 'build failed');
   skip('e2e (Chromium)', 'build failed');
 }
 

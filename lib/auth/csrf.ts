@@ -1,5 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { getAuthSecret } from './secret';
+import { useSecureCookies } from './session';
 
 /**
  * CSRF protection of the interaction screens' forms. A random per-browser binding cookie plus an
@@ -8,6 +9,14 @@ import { getAuthSecret } from './secret';
  * header (RFC 9700 §4.12 keeps these POSTs same-origin).
  */
 export const BINDING_COOKIE = 'sandbox-interaction-binding';
+
+/**
+ * The binding cookie's name: `__Secure-` prefixed when served over https, so a network attacker
+ * cannot plant one over http (RFC 6265bis §4.1.3.1; `__Host-` needs Path=/, this one is /interaction).
+ */
+export function bindingCookieName(secure: boolean = useSecureCookies()): string {
+  return `${secure ? '__Secure-' : ''}${BINDING_COOKIE}`;
+}
 
 export type CsrfPurpose = 'login' | 'logout' | 'consent';
 
@@ -18,7 +27,7 @@ export function newBinding(): string {
 
 /** A `Set-Cookie` value for the binding cookie (session cookie, interaction paths only). */
 export function bindingCookie(value: string, secure: boolean): string {
-  return `${BINDING_COOKIE}=${value}; Path=/interaction; HttpOnly; SameSite=Lax${secure ? '; Secure' : ''}`;
+  return `${bindingCookieName(secure)}=${value}; Path=/interaction; HttpOnly; SameSite=Lax${secure ? '; Secure' : ''}`;
 }
 
 function mac(secret: string, purpose: CsrfPurpose, interactionId: string, binding: string, sid: string): string {

@@ -3,16 +3,19 @@ import { DEFAULT_SANDBOX_ID } from '../sandbox';
 import { findEncounter, findPatientSummary, listEncounters, searchPatients } from '../smart/patient-directory';
 import type { EncounterSummary, PatientSummary } from '../smart/patient-directory';
 import { approveAll, buildConsentModel, grantedScopeFrom, parseConsentForm } from './consent';
-import { BINDING_COOKIE, bindingCookie, createCsrfToken, isSameOriginPost, newBinding, verifyCsrfToken } from './csrf';
+import { bindingCookie, bindingCookieName, createCsrfToken, isSameOriginPost, newBinding, verifyCsrfToken } from './csrf';
 import { htmlPage, seeOther } from './html';
+import { isDatabaseUnavailable } from '../db-errors';
+import { withDatabaseUnavailablePage } from '../http/unavailable';
 import { decideStep } from './interaction-flow';
 import type { InteractionSelection, InteractionStep } from './interaction-flow';
 import { InteractionNotFoundError } from '../oauth/interaction';
+import { attemptSignIn, lockedErrorKey, lockedSignInMessage } from '../ratelimit/sign-in';
 import { OAuthError } from '../oauth/errors';
 import { finishInteraction, loadInteraction, rejectInteraction } from './interaction-port';
 import type { InteractionDetails } from './interaction-port';
 import { consentView, encounterPickerView, errorView, loginView, patientPickerView, whoHeader } from './interaction-views';
-import { findPersonaByFhirUser, listFeaturedPersonas, verifyPersonaCredentials } from './personas';
+import { findPersonaByFhirUser, listFeaturedPersonas } from './personas';
 import type { Persona } from './personas';
 import { clearSessionCookie, createSessionCookie, parseCookies, readPersonaSession, useSecureCookies } from './session';
 import type { PersonaSession } from './session';
@@ -95,6 +98,7 @@ async function redirectOrError(produce: () => Promise<string>, cookies: readonly
     location = await produce();
   } catch (err) {
     if (err instanceof InteractionNotFoundError) return expiredPage();
+    if (isDatabaseUnavailable(err)) throw err;
     const message = err instanceof OAuthError ? err.message : 'The authorization server could not complete this request.';
     if (!(err instanceof OAuthError)) console.error('interaction: completing failed', err);
     return htmlPage(errorView('The app cannot be authorized', message), { title: 'Error', status: 400, setCookies: cookies });
@@ -114,14 +118,14 @@ function completeWith(interaction: InteractionDetails, session: PersonaSession, 
 }
 
 /** GET /interaction/{id}: the next screen of the interaction (or straight on, with skip sign-in / skip consent). */
-export async function handleInteractionPage(req: Request, id: string): Promise<Response> {
+export const handleInteractionPage = withDatabaseUnavailablePage('interaction', async (req: Request, id: string): Promise<Response> => {
   if (!ID_PATTERN.test(id)) return expiredPage();
   const interaction = await loadInteraction(id);
   if (!interaction) return expiredPage();
   const url = new URL(req.url);
   const cookies: string[] = [];
 
-  let binding = parseCookies(req.headers.get('cookie')).get(BINDING_COOKIE) ?? '';
+  let binding = parseCookies(req.headers.get('cookie')).get(bindingCookieName()) ?? '';
   if (!binding) {
     binding = newBinding();
     cookies.push(bindingCookie(binding, useSecureCookies()));
@@ -150,7 +154,7 @@ export async function handleInteractionPage(req: Request, id: string): Promise<R
         personas: await listFeaturedPersonas(SANDBOX, { practitioners: 4, patients: 4 }),
         launchUser,
         csrf: await createCsrfToken('login', id, binding),
-        error: (Object.hasOwn(LOGIN_ERRORS, errorKey) ? LOGIN_ERRORS[errorKey] : undefined) ?? step.message ?? null,
+        error: lockedSignInMessage(errorKey, url.searchParams.get('retry')) ?? (Object.hasOwn(LOGIN_ERRORS, errorKey) ? LOGIN_ERRORS[errorKey] : undefined) ?? step.message ?? null,
         username: (url.searchParams.get('username') ?? '').slice(0, 200),
       });
       return htmlPage(body, { title: 'Sign in', header, setCookies: cookies });
@@ -184,46 +188,53 @@ export async function handleInteractionPage(req: Request, id: string): Promise<R
     case 'refused':
       return htmlPage(errorView('This sign-in cannot continue', step.message), { title: 'Refused', header, status: 403, setCookies: cookies });
   }
-}
+});
 
 /** POST /interaction/{id}/login: a one-click persona or username/password; 303 back to the interaction. */
-export async function handleInteractionLogin(req: Request, id: string): Promise<Response> {
+export const handleInteractionLogin = withDatabaseUnavailablePage('interaction', async (req: Request, id: string): Promise<Response> => {
   if (!ID_PATTERN.test(id)) return expiredPage();
   if (!isSameOriginPost(req, originOf(req))) return forbiddenPost();
   const form = await readForm(req);
-  const binding = parseCookies(req.headers.get('cookie')).get(BINDING_COOKIE) ?? '';
+  const binding = parseCookies(req.headers.get('cookie')).get(bindingCookieName()) ?? '';
   if (!(await verifyCsrfToken(form.get('csrf') ?? '', 'login', id, binding))) return seeOther(`${page(id)}?error=csrf`);
   const interaction = await loadInteraction(id);
   if (!interaction) return expiredPage();
 
-  let persona: Persona | null = null;
   const oneClick = form.get('persona');
   const username = (form.get('username') ?? '').slice(0, 200);
-  // One-click personas need no password: the sandbox password is public anyway.
-  if (oneClick) persona = await findPersonaByFhirUser(SANDBOX, oneClick);
-  else persona = await verifyPersonaCredentials(SANDBOX, username, form.get('password') ?? '');
-  if (!persona) return seeOther(`${page(id)}?error=credentials&username=${encodeURIComponent(username)}`);
-  const { cookie } = await createSessionCookie(persona);
+  // One-click personas need no password (the sandbox password is public anyway); both paths are
+  // under the failed-sign-in limits of lib/ratelimit/sign-in.
+  const attempt = await attemptSignIn({
+    sandboxId: SANDBOX,
+    oneClick,
+    username,
+    password: form.get('password') ?? '',
+    headers: req.headers,
+    audit: { endpoint: `${page(id)}/login`, clientId: interaction.clientId, launchId: interaction.launchId, failureStatus: 303 },
+  });
+  if (attempt.kind === 'locked') return seeOther(`${page(id)}?error=${lockedErrorKey(attempt.scope)}&retry=${attempt.retryAfterSeconds}&username=${encodeURIComponent(username)}`);
+  if (attempt.kind === 'failed') return seeOther(`${page(id)}?error=credentials&username=${encodeURIComponent(username)}`);
+  const { cookie } = await createSessionCookie(attempt.persona);
   return seeOther(page(id), [cookie]);
-}
+});
 
 /** POST /interaction/{id}/logout: signs the persona out and shows the sign-in screen again. */
-export async function handleInteractionLogout(req: Request, id: string): Promise<Response> {
+export const handleInteractionLogout = withDatabaseUnavailablePage('interaction', async (req: Request, id: string): Promise<Response> => {
   if (!ID_PATTERN.test(id)) return expiredPage();
   if (!isSameOriginPost(req, originOf(req))) return forbiddenPost();
   const form = await readForm(req);
-  const binding = parseCookies(req.headers.get('cookie')).get(BINDING_COOKIE) ?? '';
+  const binding = parseCookies(req.headers.get('cookie')).get(bindingCookieName()) ?? '';
   const session = await readPersonaSession(req);
   if (session && !(await verifyCsrfToken(form.get('csrf') ?? '', 'logout', id, binding, session.sid))) return seeOther(page(id));
   return seeOther(page(id), [clearSessionCookie()]);
-}
+});
 
 /** POST /interaction/{id}/consent: Allow (code) or Deny (access_denied); 303 to the app's redirect_uri. */
-export async function handleInteractionConsent(req: Request, id: string): Promise<Response> {
+export const handleInteractionConsent = withDatabaseUnavailablePage('interaction', async (req: Request, id: string): Promise<Response> => {
   if (!ID_PATTERN.test(id)) return expiredPage();
   if (!isSameOriginPost(req, originOf(req))) return forbiddenPost();
   const form = await readForm(req);
-  const binding = parseCookies(req.headers.get('cookie')).get(BINDING_COOKIE) ?? '';
+  const binding = parseCookies(req.headers.get('cookie')).get(bindingCookieName()) ?? '';
   const session = await readPersonaSession(req);
   if (!session) return seeOther(page(id));
   if (!(await verifyCsrfToken(form.get('csrf') ?? '', 'consent', id, binding, session.sid))) return seeOther(page(id));
@@ -243,4 +254,4 @@ export async function handleInteractionConsent(req: Request, id: string): Promis
   const model = buildConsentModel(interaction.requestedScope);
   const granted = grantedScopeFrom(interaction.requestedScope, parseConsentForm(form, model));
   return redirectOrError(() => completeWith(interaction, session, step, granted));
-}
+});

@@ -2,6 +2,7 @@
  * The one place the interaction screens meet the authorization server's interaction API
  * (lib/oauth/interaction.ts): everything else in lib/auth works on InteractionDetails.
  */
+import { isDatabaseUnavailable } from '../db-errors';
 import { completeInteraction, denyInteraction, getInteractionOrThrow } from '../oauth/interaction';
 import { formatScopes } from '../shared/scopes';
 import { parseLaunchOptions } from '../launcher/launch-config';
@@ -48,7 +49,9 @@ export async function loadInteraction(id: string): Promise<InteractionDetails | 
   let interaction: Awaited<ReturnType<typeof getInteractionOrThrow>>;
   try {
     interaction = await getInteractionOrThrow(id);
-  } catch {
+  } catch (err) {
+    // A database that is down is not an expired interaction: the screen answers 503 (lib/http/unavailable).
+    if (isDatabaseUnavailable(err)) throw err;
     return null;
   }
   const launch = interaction.launch;

@@ -1,7 +1,7 @@
 import type { NextAuthOptions } from 'next-auth';
 import CredentialsProvider from 'next-auth/providers/credentials';
 import { DEFAULT_SANDBOX_ID } from '../sandbox';
-import { verifyPersonaCredentials } from './personas';
+import { attemptSignIn } from '../ratelimit/sign-in';
 import { getAuthSecret } from './secret';
 import { SESSION_MAX_AGE_SECONDS, sessionClaims, useSecureCookies } from './session';
 
@@ -26,9 +26,17 @@ export async function getAuthOptions(): Promise<NextAuthOptions> {
           username: { label: 'Username', type: 'text', placeholder: 'first.last' },
           password: { label: 'Password', type: 'password' },
         },
-        async authorize(credentials) {
-          const persona = await verifyPersonaCredentials(DEFAULT_SANDBOX_ID, credentials?.username ?? '', credentials?.password ?? '');
-          return persona ? { id: persona.fhirUser, name: persona.name } : null;
+        async authorize(credentials, req) {
+          const attempt = await attemptSignIn({
+            sandboxId: DEFAULT_SANDBOX_ID,
+            username: credentials?.username ?? '',
+            password: credentials?.password ?? '',
+            headers: req.headers ?? {},
+            audit: { endpoint: `/api/auth/callback/${PERSONA_PROVIDER_ID}`, failureStatus: 401 },
+          });
+          // next-auth shows a thrown error's message on its sign-in error page.
+          if (attempt.kind === 'locked') throw new Error(attempt.message);
+          return attempt.kind === 'signed-in' ? { id: attempt.persona.fhirUser, name: attempt.persona.name } : null;
         },
       }),
     ],

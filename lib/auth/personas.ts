@@ -127,7 +127,8 @@ export async function findPersonaByUsername(sandboxId: string, username: string,
   return null;
 }
 
-function passwordMatches(password: string): boolean {
+/** Whether a password is the sandbox password (constant-time). */
+export function passwordMatches(password: string): boolean {
   const a = Buffer.from(password);
   const b = Buffer.from(PERSONA_PASSWORD);
   return a.length === b.length && timingSafeEqual(a, b);

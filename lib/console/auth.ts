@@ -191,7 +191,8 @@ export async function getConsoleAuthOptions(): Promise<NextAuthOptions> {
     // Own cookie names: the persona session (next-auth.session-token) and the console session live side by side.
     cookies: {
       sessionToken: { name: consoleSessionCookieName(secure), options: cookie('').options },
-      csrfToken: cookie('sandbox-console.csrf-token'),
+      // `__Host-` like next-auth's own CSRF cookie: no other host (a sibling subdomain) can overwrite it.
+      csrfToken: { name: `${secure ? '__Host-' : ''}sandbox-console.csrf-token`, options: cookie('').options },
       callbackUrl: cookie('sandbox-console.callback-url'),
     },
     pages: { signIn: '/console/login', error: '/console/login' },

@@ -4,6 +4,8 @@ import { dirname, join } from 'node:path';
 import type { Bundle, CompartmentDefinition, SearchParameter, StructureDefinition } from '@medplum/fhirtypes';
 import { indexSearchParameterBundle, indexStructureDefinitionBundle, parseFhirPath } from './medplum';
 import type { FhirPathAtom } from './medplum';
+import { compileSearchPath } from './search-path';
+import type { CompiledPath } from './search-path';
 
 export type SearchParamType = 'string' | 'token' | 'date' | 'reference' | 'quantity' | 'number' | 'uri';
 
@@ -19,6 +21,8 @@ export interface SearchParamDef {
    * null when it cannot be told, in which case the expression is always evaluated.
    */
   roots: string[] | null;
+  /** The expression as a direct property walk, or null when only FHIRPath evaluates it. */
+  compiled: CompiledPath | null;
 }
 
 /** Top-level elements a per-type expression reads first, or null if any branch is not a plain path. */
@@ -100,8 +104,9 @@ function splitUnion(expr: string): string[] {
 const supportedTypes = new Set<SearchParamType>(['string', 'token', 'date', 'reference', 'quantity', 'number', 'uri']);
 
 function build(): Definitions {
+  const resources = loadJson<Bundle<StructureDefinition>>('profiles-resources.json');
   indexStructureDefinitionBundle(loadJson<Bundle<StructureDefinition>>('profiles-types.json'));
-  indexStructureDefinitionBundle(loadJson<Bundle<StructureDefinition>>('profiles-resources.json'));
+  indexStructureDefinitionBundle(resources);
   const base = loadJson<Bundle<SearchParameter>>('search-parameters.json');
   const usCore = loadJson<Bundle<SearchParameter>>('search-parameters-uscore.json');
   indexSearchParameterBundle(base);
@@ -119,7 +124,6 @@ function build(): Definitions {
   };
 
   // Every concrete resource type, even those without search parameters of their own.
-  const resources = loadJson<Bundle<StructureDefinition>>('profiles-resources.json');
   for (const e of resources.entry ?? []) {
     const sd = e.resource;
     if (sd?.kind === 'resource' && !sd.abstract && sd.derivation !== 'constraint' && sd.type) typeOf(sd.type);
@@ -139,6 +143,7 @@ function build(): Definitions {
         atom: parseFhirPath(expression),
         targets: sp.target ?? [],
         roots: rootsOf(resourceType, expression),
+        compiled: compileSearchPath(resourceType, splitUnion(expression)),
       });
     }
   }
@@ -147,7 +152,7 @@ function build(): Definitions {
     for (const code of ['_tag', '_profile', '_security']) {
       const path = code === '_tag' ? 'meta.tag' : code === '_profile' ? 'meta.profile' : 'meta.security';
       const expression = `${def.resourceType}.${path}`;
-      def.params.set(code, { code, type: code === '_profile' ? 'uri' : 'token', expression, atom: parseFhirPath(expression), targets: [], roots: ['meta'] });
+      def.params.set(code, { code, type: code === '_profile' ? 'uri' : 'token', expression, atom: parseFhirPath(expression), targets: [], roots: ['meta'], compiled: compileSearchPath(def.resourceType, [expression]) });
     }
   }
   for (const r of compartment.resource ?? []) {

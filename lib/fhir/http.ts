@@ -1,4 +1,6 @@
+import { DATABASE_RETRY_AFTER_SECONDS, logDatabaseUnavailable } from '../db-errors';
 import { FhirError } from './errors';
+import { operationOutcome } from './outcomes';
 
 /** How the client asked to see the response (FHIR R4 http.html §3.1.0.1.9 `_format`, `_pretty`). */
 export interface ResponseFormat {
@@ -119,4 +121,15 @@ export function parseIfMatch(value: string | null): number | undefined {
 /** RFC 7231 IMF-fixdate for Last-Modified. */
 export function httpDate(d: Date): string {
   return d.toUTCString();
+}
+
+/**
+ * The answer to a request that failed because the database is unavailable (lib/db-errors): 503
+ * with Retry-After and an OperationOutcome of code `transient` (FHIR R4 valueset-issue-type:
+ * "may be resolved by a retry"), never a 500 — the same process answers again once it is back.
+ */
+export function databaseUnavailableResponse(format: ResponseFormat, err: unknown): Response {
+  logDatabaseUnavailable('FHIR', err);
+  const outcome = operationOutcome('error', 'transient', `The FHIR server cannot reach its database right now; retry in ${DATABASE_RETRY_AFTER_SECONDS} seconds`);
+  return fhirResponse(outcome, 503, format, { 'retry-after': String(DATABASE_RETRY_AFTER_SECONDS) });
 }

@@ -4,6 +4,7 @@ import type { TypedValue } from './medplum';
 import { getTypeDefinition } from './definitions';
 import type { SearchParamDef } from './definitions';
 import { dateRange, MAX_TIME, MIN_TIME } from './dates';
+import { NOT_COMPILED } from './search-path';
 
 export interface TokenRow { param: string; system: string | null; code: string | null; text: string | null }
 export interface StringRow { param: string; value: string; exact: string }
@@ -21,8 +22,12 @@ export interface ResourceIndex {
   compartments: string[];
 }
 
+const NON_ASCII = /[\u0080-\uffff]/;
+
 /** Lower-cases and strips accents: FHIR string search is case- and accent-insensitive. */
 export function normalizeString(value: string): string {
+  // ASCII text has nothing to decompose.
+  if (!NON_ASCII.test(value)) return value.toLowerCase().trim();
   return value.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase().trim();
 }
 
@@ -34,12 +39,40 @@ export function parseReference(reference: string): { type: string; id: string } 
   return m ? { type: m[1]!, id: m[2]! } : null;
 }
 
-function evaluate(def: SearchParamDef, root: TypedValue): TypedValue[] {
+function evaluateFhirPath(def: SearchParamDef, root: TypedValue): TypedValue[] {
   try {
     return def.atom.eval({ variables: { '%resource': root, '%rootResource': root } }, [root]);
   } catch {
     return [];
   }
+}
+
+function evaluate(def: SearchParamDef, root: TypedValue, fhirPathOnly: boolean): TypedValue[] {
+  if (def.compiled && !fhirPathOnly) {
+    try {
+      const values = def.compiled(root);
+      if (values !== NOT_COMPILED) return values;
+    } catch {
+      // Fall through: FHIRPath decides what an unexpected shape yields.
+    }
+  }
+  return evaluateFhirPath(def, root);
+}
+
+/**
+ * Names a resource's top-level keys can be searched from: each key, and for a choice element
+ * (`valueQuantity`, `effectivePeriod`) every prefix that ends before a capital letter.
+ */
+function presentRoots(resource: Resource): Set<string> {
+  const roots = new Set<string>();
+  for (const key in resource) {
+    roots.add(key);
+    for (let i = 1; i < key.length; i++) {
+      const c = key.charCodeAt(i);
+      if (c >= 65 && c <= 90) roots.add(key.slice(0, i));
+    }
+  }
+  return roots;
 }
 
 type Obj = Record<string, unknown>;
@@ -145,20 +178,29 @@ function addQuantities(rows: QuantityRow[], param: string, tv: TypedValue): void
   }
 }
 
+export interface IndexOptions {
+  /**
+   * Evaluate every expression with FHIRPath, never with its compiled form. Both give the same
+   * rows (lib/fhir/search-path.test.ts compares them); this is the reference to compare with.
+   */
+  fhirPathOnly?: boolean;
+}
+
 /** Computes search index rows and Patient-compartment owners from the R4 definitions. */
-export function indexResource(resource: Resource): ResourceIndex {
+export function indexResource(resource: Resource, options: IndexOptions = {}): ResourceIndex {
   const out: ResourceIndex = { tokens: [], strings: [], dates: [], references: [], quantities: [], compartments: [] };
   const def = getTypeDefinition(resource.resourceType);
   if (!def) return out;
+  const fhirPathOnly = options.fhirPathOnly === true;
   const root = toTypedValue(resource);
   const compartment = new Set<string>();
   if (resource.resourceType === 'Patient' && resource.id) compartment.add(resource.id);
-  const present = Object.keys(resource);
+  const present = presentRoots(resource);
   for (const param of def.params.values()) {
     // Most parameters of a type are absent from a given resource: skip evaluating those whose
-    // starting element (or value[x] choice) is not there. This is most of the indexing cost.
-    if (param.roots && !param.roots.some((r) => present.some((k) => k === r || (k.startsWith(r) && k.length > r.length && k[r.length]! >= 'A' && k[r.length]! <= 'Z')))) continue;
-    const values = evaluate(param, root);
+    // starting element (or value[x] choice) is not there.
+    if (param.roots && !param.roots.some((r) => present.has(r))) continue;
+    const values = evaluate(param, root, fhirPathOnly);
     if (!values.length) continue;
     for (const tv of values) {
       switch (param.type) {

@@ -19,6 +19,7 @@ import { assertWriteAllowed, decideOrThrow, scopeOf } from './access';
 import type { Authenticate, TokenClaims } from './auth';
 import { bearerTokenOf, FhirThrottledError, wwwAuthenticate } from './auth';
 import { verifyAccessToken } from '../oauth/access-token';
+import { assertFhirRateLimit } from '../ratelimit/fhir';
 import { simulatedDeletedPatient, simulatedErrorOfLaunch, simulatedFhirFailure, simulatedNote } from '../launcher/apply-simulated-error';
 import { bundle, outcomeEntry, searchEntry, selectElements, withoutText } from './bundle';
 import { assertAuditReader, readAuditEvent, searchAuditEvents } from './audit-events';
@@ -26,7 +27,8 @@ import { capabilityStatement } from './capability';
 import { patientCompartmentTypes } from './definitions';
 import { FhirError } from './errors';
 import type { ResponseFormat } from './http';
-import { assertJsonBody, corsHeaders, etagOf, fhirResponse, httpDate, negotiateFormat, parseIfMatch, preflightResponse, readBodyText } from './http';
+import { assertJsonBody, corsHeaders, databaseUnavailableResponse, etagOf, fhirResponse, httpDate, negotiateFormat, parseIfMatch, preflightResponse, readBodyText } from './http';
+import { isDatabaseUnavailable } from '../db-errors';
 import { FhirAuthError, FhirForbiddenError, informationOutcome, internalErrorOutcome, operationOutcome, outcomeOf, statusOf } from './outcomes';
 import type { ResourceRow } from './search/execute';
 import {
@@ -176,6 +178,11 @@ export function createFhirHandler(options: FhirHandlerOptions = {}): (req: Reque
 
 function errorResponse(err: unknown, format: ResponseFormat, base: string, state: AuditState): Response {
   if (!(err instanceof FhirError)) {
+    if (isDatabaseUnavailable(err)) {
+      state.errorCode = 'transient';
+      state.detail = 'database unavailable';
+      return databaseUnavailableResponse(format, err);
+    }
     console.error('FHIR request failed:', err instanceof Error ? (err.stack ?? err.message) : String(err));
     state.errorCode = 'exception';
     state.detail = 'unexpected server error';
@@ -207,6 +214,8 @@ async function authenticateRequest(ctx: Ctx, authenticate: Authenticate): Promis
   }
   const claims = result.token;
   ctx.audit.claims = claims;
+  // Per-client and per-patient limits (lib/ratelimit): one statement; over a limit → 429 throttled.
+  await assertFhirRateLimit(claims, ctx.db);
   const { scopes } = parseScopeString(claims.scope);
   const policy = compileAccessPolicy(scopes, { patientId: claims.patientId ?? undefined, fhirUser: claims.fhirUser ?? undefined });
   ctx.policy = policy;

@@ -75,7 +75,9 @@ export async function startLaunch(input: unknown, origin: string): Promise<Launc
   }
   if (config.skipLogin && !userFhirUser) return { ok: false, error: 'Skip sign-in needs a user: choose the user the app is launched for.' };
 
-  const launchUrl = client.launchUris[0] ?? null;
+  // The launch URL on the origin the launcher is used from, if registered (the sample app has one per
+  // origin the sandbox was reached on: another port, or https after http); else the first one.
+  const launchUrl = client.launchUris.find((u) => u.startsWith(`${origin}/`)) ?? client.launchUris[0] ?? null;
   const scope = client.clientId === SAMPLE_APP_CLIENT_ID && config.scope.trim() ? config.scope.trim() : undefined;
   const launchId = await createLaunch({
     clientId: client.clientId,

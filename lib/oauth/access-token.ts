@@ -6,10 +6,13 @@
 import type { JWTPayload } from 'jose';
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
 import { getDb } from '../db';
-import type { Token as TokenRow } from '../generated/sqlite/client';
+import { Prisma } from '../generated/sqlite/client';
 import { simulatedAccessTokenRejection, simulatedErrorOfLaunch } from '../launcher/apply-simulated-error';
 import { getVerificationKey } from './keys';
-import { ACCESS_TOKEN_ALG, ACCESS_TOKEN_TYP } from './tokens';
+import { nowSeconds } from './crypto';
+import type { GrantRecord } from './grants';
+import type { TokenRecord } from './tokens';
+import { ACCESS_TOKEN_ALG, ACCESS_TOKEN_TYP, GRANT_COLUMNS, grantOfRow, TOKEN_COLUMNS, tokenOfRow } from './tokens';
 
 export interface VerifiedAccessToken {
   readonly jti: string;
@@ -44,11 +47,21 @@ function invalid(description: string): VerifyAccessTokenResult {
 
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
-/** Verifies signature, typ and expiry of one of our access tokens; returns its claims and row. */
-export async function verifyAccessTokenCore(
-  jwt: string,
-  opts: { sandboxId: string; audience?: string },
-): Promise<{ ok: true; payload: JWTPayload; row: TokenRow } | { ok: false; description: string }> {
+// A signature check is a pure function of the JWT string and the key, and keys never change (a
+// rotated key keeps verifying until every token it signed has expired): so the payloads of
+// recently verified tokens are kept, bounded, and reused. Expiry is checked again on every use;
+// revocation and everything else comes from the token's row, read from the database every time.
+const VERIFIED_LIMIT = 10_000;
+const verifiedPayloads = new Map<string, JWTPayload>();
+
+async function verifiedPayload(jwt: string): Promise<{ ok: true; payload: JWTPayload } | { ok: false; description: string }> {
+  const seen = verifiedPayloads.get(jwt);
+  if (seen) {
+    // jose's rule (no clock tolerance): expired once exp <= now.
+    if (typeof seen.exp === 'number' && seen.exp > nowSeconds()) return { ok: true, payload: seen };
+    verifiedPayloads.delete(jwt);
+    return { ok: false, description: 'the access token has expired' };
+  }
   if (jwt.length > 8192 || !JWT_SHAPE.test(jwt)) return { ok: false, description: 'the access token is not a JWT issued by this server' };
   let kid: string | undefined;
   try {
@@ -69,6 +82,33 @@ export async function verifyAccessTokenCore(
     if (err instanceof joseErrors.JWTExpired) return { ok: false, description: 'the access token has expired' };
     return { ok: false, description: 'the access token signature or claims are not valid' };
   }
+  if (verifiedPayloads.size >= VERIFIED_LIMIT) verifiedPayloads.delete(verifiedPayloads.keys().next().value as string);
+  verifiedPayloads.set(jwt, payload);
+  return { ok: true, payload };
+}
+
+/** The Token row of a jti, and its grant when asked (one indexed read, raw: this runs on every FHIR request), or null. */
+async function findTokenRow(jti: string, withGrant: boolean): Promise<{ row: TokenRecord; grant: GrantRecord | null } | null> {
+  const rows = await getDb().$queryRaw<Record<string, unknown>[]>(
+    withGrant
+      ? Prisma.sql`SELECT ${TOKEN_COLUMNS}, ${GRANT_COLUMNS} FROM "Token" t LEFT JOIN "Grant" g ON g."id" = t."grantId" WHERE t."id" = ${jti}`
+      : Prisma.sql`SELECT ${TOKEN_COLUMNS} FROM "Token" t WHERE t."id" = ${jti}`,
+  );
+  const r = rows[0];
+  return r ? { row: tokenOfRow(r), grant: withGrant ? grantOfRow(r) : null } : null;
+}
+
+/**
+ * Verifies signature, typ and expiry of one of our access tokens; returns its claims and row, and
+ * with `withGrant` the grant it was issued under (null for grant-less backend tokens).
+ */
+export async function verifyAccessTokenCore(
+  jwt: string,
+  opts: { sandboxId: string; audience?: string; withGrant?: boolean },
+): Promise<{ ok: true; payload: JWTPayload; row: TokenRecord; grant: GrantRecord | null } | { ok: false; description: string }> {
+  const verified = await verifiedPayload(jwt);
+  if (!verified.ok) return verified;
+  const { payload } = verified;
   if (opts.audience !== undefined) {
     const want = normalizeBaseUrl(opts.audience);
     const auds = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
@@ -76,15 +116,16 @@ export async function verifyAccessTokenCore(
       return { ok: false, description: `the access token was issued for another FHIR server (aud ${String(payload.aud)})` };
     }
   }
-  const row = await getDb().token.findUnique({ where: { id: String(payload.jti) } });
-  if (!row || row.kind !== 'access') return { ok: false, description: 'the access token is not known to this server' };
+  const found = await findTokenRow(String(payload.jti), opts.withGrant === true);
+  if (!found || found.row.kind !== 'access') return { ok: false, description: 'the access token is not known to this server' };
+  const { row } = found;
   if (row.sandboxId !== opts.sandboxId) return { ok: false, description: 'the access token belongs to another sandbox' };
   if (row.revoked) return { ok: false, description: 'the access token has been revoked' };
   if (row.expiresAt.getTime() <= Date.now()) return { ok: false, description: 'the access token has expired' };
   // The launch's simulated invalid or expired token: refused here, so the FHIR API and introspection agree.
   const simulated = simulatedAccessTokenRejection(await simulatedErrorOfLaunch(typeof payload.launch_id === 'string' ? payload.launch_id : null), { refreshed: row.parentId !== null });
   if (simulated) return { ok: false, description: simulated };
-  return { ok: true, payload, row };
+  return { ok: true, payload, row, grant: found.grant };
 }
 
 /** Verifies a bearer access token for the FHIR API at `fhirBase` (fast: cached key, one indexed lookup). */

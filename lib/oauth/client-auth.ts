@@ -9,7 +9,7 @@
 import { decodeJwt } from 'jose';
 import { verifyClientAssertion } from './client-assertion';
 import type { OAuthClient, TokenEndpointAuthMethod } from './clients';
-import { getClient, verifyClientSecret } from './clients';
+import { clientSecretMatches, findClientForAuthentication, getClient } from './clients';
 import { CLIENT_ASSERTION_TYPE } from './config';
 import type { OAuthCall } from './endpoint';
 import { InvalidClient, InvalidRequest } from './errors';
@@ -96,9 +96,10 @@ export async function authenticateClient(call: OAuthCall, form: OAuthParams): Pr
     if (bodyClientId !== null && bodyClientId !== creds.clientId) {
       throw new InvalidRequest('client_id in the body differs from the client_id in the HTTP Basic credentials');
     }
-    const client = await getClient(creds.clientId, { sandboxId: call.sandboxId });
+    const found = await findClientForAuthentication(creds.clientId, call.sandboxId);
+    const client = found?.client ?? null;
     // Same error for an unknown client and a wrong secret: no client-id oracle.
-    if (!client || !(await verifyClientSecret(creds.clientId, creds.secret))) {
+    if (!client || !clientSecretMatches(found?.secretHash ?? null, creds.secret)) {
       if (client && client.tokenEndpointAuthMethod !== 'client_secret_basic' && client.tokenEndpointAuthMethod !== 'client_secret_post') throw methodMismatch(client, 'client_secret_basic');
       throw wrongCredentialsError('client_secret_basic', creds.clientId);
     }
@@ -108,8 +109,9 @@ export async function authenticateClient(call: OAuthCall, form: OAuthParams): Pr
 
   if (bodySecret !== null) {
     if (bodyClientId === null) throw new InvalidClient('client_secret was sent without client_id', { status: 400 });
-    const client = await getClient(bodyClientId, { sandboxId: call.sandboxId });
-    if (!client || !(await verifyClientSecret(bodyClientId, bodySecret))) {
+    const found = await findClientForAuthentication(bodyClientId, call.sandboxId);
+    const client = found?.client ?? null;
+    if (!client || !clientSecretMatches(found?.secretHash ?? null, bodySecret)) {
       if (client && client.tokenEndpointAuthMethod !== 'client_secret_basic' && client.tokenEndpointAuthMethod !== 'client_secret_post') throw methodMismatch(client, 'client_secret_post');
       throw wrongCredentialsError('client_secret_post', bodyClientId);
     }

@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import { getDb } from '../db';
 import type { Client as ClientRow } from '../generated/sqlite/client';
+import { Prisma } from '../generated/sqlite/client';
 import { DEFAULT_SANDBOX_ID } from '../sandbox';
 import type { ParsedScope } from '../shared/scopes';
 import { formatScope, parseScopeString } from '../shared/scopes';
@@ -353,20 +354,62 @@ export async function listClients(options: { sandboxId?: string } = {}): Promise
   return rows.map(toClient);
 }
 
+const CLIENT_COLUMNS = Prisma.raw(
+  ['sandboxId', 'clientId', 'name', 'clientType', 'tokenEndpointAuthMethod', 'secretHash', 'redirectUris', 'launchUris', 'scope', 'grantTypes', 'jwks', 'jwksUri', 'pkceRequired', 'metadata', 'createdAt', 'updatedAt']
+    .map((c) => `"${c}"`)
+    .join(', '),
+);
+
+// The token, introspection and revocation endpoints read a client on every request: one raw,
+// indexed read of the row (Prisma's query compilation costs more than the lookup itself).
+async function findClientRow(clientId: string): Promise<ClientRow | null> {
+  if (!clientId || clientId.length > 200) return null;
+  const rows = await getDb().$queryRaw<Record<string, unknown>[]>(Prisma.sql`SELECT ${CLIENT_COLUMNS} FROM "Client" WHERE "clientId" = ${clientId}`);
+  const r = rows[0];
+  if (!r) return null;
+  return {
+    sandboxId: String(r.sandboxId),
+    clientId: String(r.clientId),
+    name: String(r.name),
+    clientType: String(r.clientType),
+    tokenEndpointAuthMethod: String(r.tokenEndpointAuthMethod),
+    secretHash: r.secretHash === null || r.secretHash === undefined ? null : String(r.secretHash),
+    redirectUris: String(r.redirectUris),
+    launchUris: String(r.launchUris),
+    scope: String(r.scope),
+    grantTypes: String(r.grantTypes),
+    jwks: r.jwks === null || r.jwks === undefined ? null : String(r.jwks),
+    jwksUri: r.jwksUri === null || r.jwksUri === undefined ? null : String(r.jwksUri),
+    pkceRequired: r.pkceRequired === true || r.pkceRequired === 1 || r.pkceRequired === 1n,
+    metadata: String(r.metadata),
+    createdAt: r.createdAt instanceof Date ? r.createdAt : new Date(String(r.createdAt)),
+    updatedAt: r.updatedAt instanceof Date ? r.updatedAt : new Date(String(r.updatedAt)),
+  };
+}
+
 /** One client of a sandbox, or null. */
 export async function getClient(clientId: string, options: { sandboxId?: string } = {}): Promise<OAuthClient | null> {
-  if (!clientId || clientId.length > 200) return null;
-  const row = await getDb().client.findUnique({ where: { clientId } });
+  const row = await findClientRow(clientId);
   if (!row || row.sandboxId !== (options.sandboxId ?? DEFAULT_SANDBOX_ID)) return null;
   return toClient(row);
 }
 
-/** Checks a client secret in constant time (false for clients without a secret). */
-export async function verifyClientSecret(clientId: string, secret: string): Promise<boolean> {
-  const row = await getDb().client.findUnique({ where: { clientId }, select: { secretHash: true } });
-  // Compare against a dummy when there is no hash, so unknown clients take the same time.
-  const expected = row?.secretHash ?? sha256(`no-secret:${randomToken(8)}`);
-  return constantTimeEqual(sha256(secret), expected) && row?.secretHash != null;
+/**
+ * A client of a sandbox with its stored secret hash, for client authentication (one read; the
+ * hash never leaves the authentication code). Always read from the database: a deleted client or
+ * a rotated secret stops working at once on every instance.
+ */
+export async function findClientForAuthentication(clientId: string, sandboxId: string): Promise<{ client: OAuthClient; secretHash: string | null } | null> {
+  const row = await findClientRow(clientId);
+  if (!row || row.sandboxId !== sandboxId) return null;
+  return { client: toClient(row), secretHash: row.secretHash };
+}
+
+/** Checks a presented secret against a stored hash in constant time (false when there is no hash). */
+export function clientSecretMatches(secretHash: string | null, secret: string): boolean {
+  // Compare against a dummy when there is no hash, so clients without a secret take the same time.
+  const expected = secretHash ?? sha256(`no-secret:${randomToken(8)}`);
+  return constantTimeEqual(sha256(secret), expected) && secretHash !== null;
 }
 
 /** The parsed scopes a client may be granted. */

@@ -7,9 +7,11 @@
 import type { AuditFlag } from '../audit/record';
 import { recordAudit, requestSource } from '../audit/record';
 import { fhirBaseOf, issuerOf } from '../http/origin';
+import { databaseUnavailablePage } from '../http/unavailable';
 import { DEFAULT_SANDBOX_ID } from '../sandbox';
+import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable, logDatabaseUnavailable } from '../db-errors';
 import type { ErrorTarget } from './errors';
-import { NO_STORE_HEADERS, PAGE_SECURITY_HEADERS, toErrorResponse } from './errors';
+import { NO_STORE_HEADERS, OAuthError, PAGE_SECURITY_HEADERS, TemporarilyUnavailable, toErrorResponse } from './errors';
 import { corsFor } from './http';
 
 /** What the handler learned, for the audit record. */
@@ -45,6 +47,8 @@ export interface EndpointOptions {
   readonly style: 'json' | 'authorize';
 }
 
+const DATABASE_UNAVAILABLE_MESSAGE = 'The authorization server cannot reach its database right now; try again in a few seconds.';
+
 /** Wraps an endpoint body into a `(req) => Promise<Response>` with error mapping and audit. */
 export function oauthEndpoint(options: EndpointOptions, run: (call: OAuthCall) => Promise<Response>): (req: Request) => Promise<Response> {
   return async (req: Request): Promise<Response> => {
@@ -64,8 +68,13 @@ export function oauthEndpoint(options: EndpointOptions, run: (call: OAuthCall) =
       response = await run(call);
     } catch (thrown) {
       const target: ErrorTarget = options.style === 'json' ? { kind: 'json' } : (call.redirectTarget ?? { kind: 'page' });
-      const { response: errorResponse, error } = toErrorResponse(thrown, target);
-      response = errorResponse;
+      // A database that is down or restarting is neither the request's fault nor a bug: 503 with
+      // Retry-After and temporarily_unavailable (RFC 6749 §4.1.2.1), never server_error.
+      const unavailable = !(thrown instanceof OAuthError) && isDatabaseUnavailable(thrown);
+      if (unavailable) logDatabaseUnavailable(options.endpoint, thrown);
+      const { response: errorResponse, error } = toErrorResponse(unavailable ? new TemporarilyUnavailable(DATABASE_UNAVAILABLE_MESSAGE) : thrown, target);
+      response = unavailable && target.kind === 'page' ? databaseUnavailablePage() : errorResponse;
+      if (unavailable) response.headers.set('retry-after', String(DATABASE_RETRY_AFTER_SECONDS));
       errorCode = error.code;
       call.audit.flags.push(...error.flags);
       call.audit.detail = call.audit.detail ? `${call.audit.detail}; ${error.message}` : error.message;

@@ -36,6 +36,8 @@ export abstract class OAuthError extends Error {
   readonly status: number = 400;
   /** Value of WWW-Authenticate when the status is 401. */
   readonly challenge: string | null = null;
+  /** Retry-After in seconds (RFC 9110 §10.2.3), sent with JSON responses when set. */
+  readonly retryAfterSeconds: number | null = null;
   readonly flags: AuditFlag[];
 
   constructor(description: string, options: OAuthErrorOptions = {}) {
@@ -142,6 +144,20 @@ export class TemporarilyUnavailable extends OAuthError {
 }
 
 /**
+ * A rate limit was hit: 429 (RFC 6585 §4) with Retry-After. RFC 6749 registers no code for it;
+ * temporarily_unavailable (RFC 6749 §4.1.2.1) is the closest one, and the description names the limit.
+ */
+export class TooManyRequests extends OAuthError {
+  readonly code = 'temporarily_unavailable';
+  override readonly status = 429;
+  override readonly retryAfterSeconds: number;
+  constructor(description: string, retryAfterSeconds: number, options: OAuthErrorOptions = {}) {
+    super(description, { ...options, flags: [...(options.flags ?? []), 'rate-limited'] });
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+/**
  * A failure at /oauth/authorize before client_id and redirect_uri matched a registration: it is
  * shown as a 400 page and NEVER redirected (RFC 6749 §4.1.2.1; RFC 9700 §4.11; checklist #39).
  */
@@ -218,6 +234,7 @@ export function toErrorResponse(error: unknown, target: ErrorTarget): { response
   }
   const headers: Record<string, string> = { ...NO_STORE_HEADERS, 'content-type': 'application/json' };
   if (err.status === 401 && err.challenge) headers['www-authenticate'] = err.challenge;
+  if (err.retryAfterSeconds !== null) headers['retry-after'] = String(err.retryAfterSeconds);
   const body = JSON.stringify({ error: err.code, error_description: err.description });
   return { response: new Response(body, { status: err.status, headers }), error: err };
 }

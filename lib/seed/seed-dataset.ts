@@ -1,9 +1,9 @@
 import type { Writable } from 'node:stream';
-import type { Resource } from '@medplum/fhirtypes';
 import type { Db } from '../db';
 import { createDb } from '../db';
 import { createBulkWriter } from '../fhir/bulk-writer';
-import { generateDataset, ROSTER_IDS } from '../synthetic';
+import { ROSTER_IDS } from '../synthetic';
+import { streamSeedBatches } from './pipeline';
 
 export interface SeedOptions {
   databaseUrl: string;
@@ -82,9 +82,76 @@ export async function seedDataset(opts: SeedOptions): Promise<SeedSummary> {
   }
 }
 
+/** The options of a dataset, as kept in the seeding marker so an interrupted seed resumes the same data. */
+interface DatasetSpec {
+  seed: number;
+  anchorDate: string;
+  patients: number;
+  condition: string | null;
+  minAge: number | null;
+  maxAge: number | null;
+  roster: boolean;
+}
+
+/** Setting that exists while a seed of the sandbox is under way: a seed killed midway leaves it behind. */
+const seedingKey = (sandboxId: string) => `seeding:${sandboxId}`;
+/** Setting that describes the sandbox's dataset once it is complete. */
+const datasetKey = (sandboxId: string) => `dataset:${sandboxId}`;
+
+function parseSpec(value: string): DatasetSpec | null {
+  try {
+    const v = JSON.parse(value) as Partial<DatasetSpec>;
+    if (!Number.isInteger(v.seed) || !Number.isInteger(v.patients) || typeof v.anchorDate !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(v.anchorDate)) return null;
+    return {
+      seed: v.seed!,
+      anchorDate: v.anchorDate,
+      patients: v.patients!,
+      condition: typeof v.condition === 'string' ? v.condition : null,
+      minAge: typeof v.minAge === 'number' ? v.minAge : null,
+      maxAge: typeof v.maxAge === 'number' ? v.maxAge : null,
+      roster: v.roster !== false,
+    };
+  } catch {
+    return null;
+  }
+}
+
 async function seedWith(db: Db, opts: SeedOptions, anchorDate: string): Promise<SeedSummary> {
   const existing = await db.resource.count({ where: { sandboxId: opts.sandboxId } });
-  if (opts.ifEmpty && existing > 0) return { skipped: true, existing, patients: 0, resources: 0, byType: {}, seconds: 0, seed: opts.seed, anchorDate };
+  const marker = await db.setting.findUnique({ where: { key: seedingKey(opts.sandboxId) } });
+  const interrupted = marker ? parseSpec(marker.value) : null;
+  let spec: DatasetSpec = {
+    seed: opts.seed,
+    anchorDate,
+    patients: opts.patients,
+    condition: opts.condition ?? null,
+    minAge: opts.minAge ?? null,
+    maxAge: opts.maxAge ?? null,
+    roster: opts.includeRoster,
+  };
+  // Resources already stored by an interrupted run of the same dataset: skipped, the rest written.
+  let stored = new Set<string>();
+  if (opts.ifEmpty && existing > 0) {
+    // A sandbox with data and no marker holds a complete dataset (or data of its own): leave it.
+    if (!marker) return { skipped: true, existing, patients: 0, resources: 0, byType: {}, seconds: 0, seed: opts.seed, anchorDate };
+    if (interrupted) {
+      // The seed that left the marker was killed: finish that dataset (its batches hold whole
+      // patients, so what is stored is complete per patient) rather than calling it seeded.
+      spec = interrupted;
+      opts.progress?.write(`seed: resuming an interrupted seed (seed ${spec.seed}, ${spec.patients} patients, anchor date ${spec.anchorDate})\n`);
+      const rows = await db.resource.findMany({ where: { sandboxId: opts.sandboxId }, select: { type: true, id: true } });
+      stored = new Set(rows.map((r) => `${r.type}/${r.id}`));
+    } else {
+      // A marker that cannot be read: start the dataset again.
+      await wipeSandboxData(db, opts.sandboxId);
+    }
+  }
+  // The marker goes in before any data, the dataset record of what is about to be replaced goes out.
+  const markerValue = JSON.stringify({ ...spec, startedAt: new Date().toISOString() });
+  await db.$transaction([
+    db.setting.upsert({ where: { key: seedingKey(opts.sandboxId) }, create: { key: seedingKey(opts.sandboxId), value: markerValue }, update: { value: markerValue } }),
+    db.setting.deleteMany({ where: { key: datasetKey(opts.sandboxId) } }),
+  ]);
   if (opts.reset && existing > 0) await wipeSandboxData(db, opts.sandboxId);
 
   const writer = createBulkWriter(opts.databaseUrl);
@@ -92,54 +159,38 @@ async function seedWith(db: Db, opts: SeedOptions, anchorDate: string): Promise<
   const byType: Record<string, number> = {};
   let resources = 0;
   let patients = 0;
-  const rosterSize = opts.includeRoster ? ROSTER_IDS.length : 0;
-  const bar = progressBar(opts.progress, opts.patients + rosterSize);
-  // Small patients are grouped so a transaction carries a few hundred resources; a batch only
-  // ever holds whole patients.
-  let batch: Resource[] = [];
-  let batchPatients = 0;
-  const flush = async () => {
-    if (!batch.length) return;
-    await writer.write(opts.sandboxId, batch);
-    for (const r of batch) byType[r.resourceType] = (byType[r.resourceType] ?? 0) + 1;
-    resources += batch.length;
-    patients += batchPatients;
-    batch = [];
-    batchPatients = 0;
-    bar(patients, resources);
-  };
+  const rosterSize = spec.roster ? ROSTER_IDS.length : 0;
+  const bar = progressBar(opts.progress, spec.patients + rosterSize);
   try {
-    for (const item of generateDataset({
-      seed: opts.seed,
-      patients: opts.patients,
-      anchorDate,
-      condition: opts.condition,
-      minAge: opts.minAge,
-      maxAge: opts.maxAge,
-      includeRoster: opts.includeRoster,
+    // A large dataset is generated and indexed on a worker thread while this one writes (lib/seed/pipeline.ts).
+    for await (const batch of streamSeedBatches({
+      sandboxId: opts.sandboxId,
+      dataset: {
+        seed: spec.seed,
+        patients: spec.patients,
+        anchorDate: spec.anchorDate,
+        condition: spec.condition ?? undefined,
+        minAge: spec.minAge ?? undefined,
+        maxAge: spec.maxAge ?? undefined,
+        includeRoster: spec.roster,
+      },
+      skip: [...stored],
     })) {
-      const list = item.kind === 'patient' ? toResourceList([item.record.patient, ...item.record.resources]) : toResourceList(item.resources);
-      if (item.kind === 'patient') batchPatients++;
-      batch.push(...list);
-      if (batch.length >= 500) await flush();
+      await writer.writeBatch(batch);
+      for (const [type, n] of Object.entries(batch.byType)) byType[type] = (byType[type] ?? 0) + n;
+      resources += batch.count;
+      patients += batch.patients;
+      bar(patients, resources);
     }
-    await flush();
     bar(patients, resources, true);
-    const value = JSON.stringify({ seed: opts.seed, anchorDate, patients: opts.patients, condition: opts.condition ?? null, roster: opts.includeRoster, at: new Date().toISOString() });
-    await db.setting.upsert({ where: { key: `dataset:${opts.sandboxId}` }, create: { key: `dataset:${opts.sandboxId}`, value }, update: { value } });
+    // The dataset record and the marker change together: a dataset is either complete or marked as under way.
+    const value = JSON.stringify({ seed: spec.seed, anchorDate: spec.anchorDate, patients: spec.patients, condition: spec.condition, roster: spec.roster, at: new Date().toISOString() });
+    await db.$transaction([
+      db.setting.upsert({ where: { key: datasetKey(opts.sandboxId) }, create: { key: datasetKey(opts.sandboxId), value }, update: { value } }),
+      db.setting.deleteMany({ where: { key: seedingKey(opts.sandboxId) } }),
+    ]);
   } finally {
     await writer.close();
   }
-  return { skipped: false, existing, patients, resources, byType, seconds: (performance.now() - started) / 1000, seed: opts.seed, anchorDate };
-}
-
-/** Resources in order, without duplicates. */
-function toResourceList(list: Resource[]): Resource[] {
-  const seen = new Set<string>();
-  return list.filter((r) => {
-    const key = `${r.resourceType}/${r.id}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
+  return { skipped: false, existing, patients, resources, byType, seconds: (performance.now() - started) / 1000, seed: spec.seed, anchorDate: spec.anchorDate };
 }

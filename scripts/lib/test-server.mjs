@@ -47,9 +47,15 @@ export async function startServer({ databaseUrl, port, env = {} }) {
     url,
     port,
     output: () => output,
+    /** Kills the server at once (SIGKILL): no shutdown, in-flight requests are cut (fault tests). */
+    kill: async () => {
+      child.kill('SIGKILL');
+      await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once('exit', r)));
+    },
     stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
-      await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
+      await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once('exit', r)));
     },
   };
 }

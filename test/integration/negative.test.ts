@@ -4,6 +4,8 @@
 // well-formed parts of the flows go through oauth4webapi and the real interaction screens.
 import { randomUUID } from 'node:crypto';
 import { createHash } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, it, expect, inject, beforeAll } from 'vitest';
 import * as oauth from 'oauth4webapi';
 import { SignJWT, exportJWK, generateKeyPair, importJWK } from 'jose';
@@ -560,26 +562,42 @@ describe('checklist §18: requirements Inferno does not test (#168–#182)', () 
       await expectInvalidClient(await sign({ header: { kid: 'rsa' } }), 'kty/alg mismatch');
     });
 
-    it('two registered keys with the same kid', async () => {
+    it('two keys with the same kid: refused at registration, and refused at key selection when a jwks_uri serves them', async () => {
       const a = await generateKeyPair('ES384', { extractable: true });
       const b = await generateKeyPair('ES384', { extractable: true });
       const keys = [
         { ...(await exportJWK(a.publicKey)), kid: 'dup', alg: 'ES384' },
         { ...(await exportJWK(b.publicKey)), kid: 'dup', alg: 'ES384' },
       ];
-      const res = await fetch(`${base}/oauth/register`, {
+      const inline = await fetch(`${base}/oauth/register`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys }, scope: 'system/Patient.rs' }),
       });
-      // Registration accepts it (the checklist puts the failure at key selection, #73) …
-      expect(res.status).toBe(201);
-      const { client_id } = (await res.json()) as { client_id: string };
-      const jwt = await new SignJWT({ iss: client_id, sub: client_id, aud: tokenUrl(), jti: randomUUID(), exp: Math.floor(Date.now() / 1000) + 300 })
-        .setProtectedHeader({ alg: 'ES384', kid: 'dup', typ: 'JWT' })
-        .sign(a.privateKey);
-      // … and an assertion naming that kid is refused: two keys match.
-      await expectInvalidClient(jwt, 'duplicate kid');
+      expect(inline.status).toBe(400);
+      expect(((await inline.json()) as { error: string; error_description: string }).error_description).toMatch(/kid 'dup' appears more than once/);
+      // A JWK Set at a jwks_uri can change after registration; the checklist puts that failure at key selection (#73).
+      const jwksServer = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys })));
+      await new Promise<void>((resolve) => jwksServer.listen(0, '127.0.0.1', resolve));
+      try {
+        const { port } = jwksServer.address() as AddressInfo;
+        const res = await fetch(`${base}/oauth/register`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks_uri: `http://127.0.0.1:${port}/jwks.json`, scope: 'system/Patient.rs' }),
+        });
+        expect(res.status).toBe(201);
+        const { client_id } = (await res.json()) as { client_id: string };
+        const jwt = await new SignJWT({ iss: client_id, sub: client_id, aud: tokenUrl(), jti: randomUUID(), exp: Math.floor(Date.now() / 1000) + 300 })
+          .setProtectedHeader({ alg: 'ES384', kid: 'dup', typ: 'JWT' })
+          .sign(a.privateKey);
+        const refused = await tokenRequest({ grant_type: 'client_credentials', scope: 'system/Patient.rs', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: jwt });
+        expect([400, 401]).toContain(refused.status);
+        expect(refused.body.error).toBe('invalid_client');
+        expect(String(refused.body.error_description)).toMatch(/2 registered keys/);
+      } finally {
+        await new Promise((resolve) => jwksServer.close(resolve));
+      }
     });
 
     it('a jku off the allow-list', async () => {

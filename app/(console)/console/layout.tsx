@@ -11,6 +11,7 @@ const TABS: [string, string][] = [
   ['/console/tokens', 'Tokens'],
   ['/console/audit', 'Audit'],
   ['/console/alerts', 'Alerts'],
+  ['/console/rate-limits', 'Rate limits'],
   ['/console/flows', 'Flows'],
   ['/console/scopes', 'Scopes'],
   ['/console/clients', 'Clients'],

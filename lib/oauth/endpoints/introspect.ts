@@ -21,10 +21,12 @@ import { findGrant } from '../grants';
 import type { OAuthParams } from '../http';
 import { bearerToken, jsonNoStore, readForm } from '../http';
 import { absoluteFhirUser, contextResponseFields } from '../tokens';
+import { assertClientRateLimit } from '../../ratelimit/oauth';
 
 const INACTIVE = { active: false } as const;
 
-async function authorizeCaller(call: OAuthCall, form: OAuthParams): Promise<void> {
+/** Checks who is calling; returns the calling client's id (null for an anonymous caller when introspection is open). */
+async function authorizeCaller(call: OAuthCall, form: OAuthParams): Promise<string | null> {
   const bearer = bearerToken(call.req);
   if (bearer !== null) {
     const result = await verifyAccessToken(bearer, { sandboxId: call.sandboxId, fhirBase: call.fhirBase });
@@ -32,11 +34,11 @@ async function authorizeCaller(call: OAuthCall, form: OAuthParams): Promise<void
     const caller = await getClient(result.token.clientId, { sandboxId: call.sandboxId });
     if (!caller || caller.clientType === 'public') throw new InvalidToken('introspection needs a token issued to a confidential or backend client');
     call.audit.detail = `caller ${caller.clientId} (bearer)`;
-    return;
+    return caller.clientId;
   }
   const hasCredentials = call.req.headers.has('authorization') || form.has('client_secret') || form.has('client_assertion') || form.has('client_assertion_type');
   if (!hasCredentials) {
-    if (env.OAUTH_INTROSPECTION_OPEN) return;
+    if (env.OAUTH_INTROSPECTION_OPEN) return null;
     throw new InvalidClient('introspection requires authentication: a confidential client (HTTP Basic or private_key_jwt) or an access token of one as Bearer (RFC 7662 §2.1)', {
       status: 401,
       challenge: 'Basic realm="smart-sandbox", Bearer realm="smart-sandbox"',
@@ -45,13 +47,13 @@ async function authorizeCaller(call: OAuthCall, form: OAuthParams): Promise<void
   const { client } = await authenticateClient(call, form);
   if (client.clientType === 'public') throw new InvalidClient('public clients cannot introspect tokens', { status: 401 });
   call.audit.detail = `caller ${client.clientId}`;
+  return client.clientId;
 }
 
 async function introspectAccessToken(call: OAuthCall, token: string): Promise<Record<string, unknown> | null> {
-  const result = await verifyAccessTokenCore(token, { sandboxId: call.sandboxId });
+  const result = await verifyAccessTokenCore(token, { sandboxId: call.sandboxId, withGrant: true });
   if (!result.ok) return null;
-  const { payload, row } = result;
-  const grant = row.grantId ? await findGrant(row.grantId) : null;
+  const { payload, row, grant } = result;
   if (grant?.revoked) return null;
   call.audit.clientId = row.clientId;
   call.audit.userId = row.userId;
@@ -100,7 +102,8 @@ async function introspectRefreshToken(call: OAuthCall, token: string): Promise<R
 /** POST /oauth/introspect */
 export const handleIntrospect = oauthEndpoint({ endpoint: '/oauth/introspect', style: 'json' }, async (call) => {
   const form = await readForm(call.req);
-  await authorizeCaller(call, form);
+  const caller = await authorizeCaller(call, form);
+  if (caller !== null) await assertClientRateLimit(call, caller);
   const token = form.get('token');
   if (token === null) throw new InvalidRequest('token is required (RFC 7662 §2.1)');
   // token_type_hint only decides the lookup order (RFC 7662 §2.1).

@@ -16,6 +16,7 @@ import { nowSeconds } from '../crypto';
 import { oauthEndpoint } from '../endpoint';
 import { InvalidClientMetadata, InvalidRequest } from '../errors';
 import { jsonNoStore, mediaType, readBodyText } from '../http';
+import { assertRegistrationRateLimit } from '../../ratelimit/oauth';
 
 const registrationSchema = z.looseObject({
   redirect_uris: z.array(z.string()).optional(),
@@ -63,6 +64,7 @@ export function toRegistrationResponse(client: OAuthClient, clientSecret: string
 
 /** POST /oauth/register */
 export const handleRegister = oauthEndpoint({ endpoint: '/oauth/register', style: 'json' }, async (call) => {
+  await assertRegistrationRateLimit(call.req);
   if (mediaType(call.req) !== 'application/json') throw new InvalidRequest('send the client metadata as JSON (Content-Type: application/json; RFC 7591 §3.1)');
   let json: unknown;
   try {

@@ -15,6 +15,7 @@ import { oauthEndpoint } from '../endpoint';
 import { InvalidGrant, InvalidRequest } from '../errors';
 import { revokeGrant } from '../grants';
 import { jsonNoStore, readForm } from '../http';
+import { assertClientRateLimit } from '../../ratelimit/oauth';
 
 async function findTokenRow(sandboxId: string, token: string) {
   const db = getDb();
@@ -42,6 +43,7 @@ export const handleRevoke = oauthEndpoint({ endpoint: '/oauth/revoke', style: 'j
   await allowPublicClientOrigin(call, form.all('client_id')[0] ?? null);
   const { client } = await authenticateClient(call, form);
   call.audit.clientId = client.clientId;
+  await assertClientRateLimit(call, client.clientId);
   const token = form.get('token');
   if (token === null) throw new InvalidRequest('token is required (RFC 7009 §2.1)');
 

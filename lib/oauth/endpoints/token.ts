@@ -5,7 +5,6 @@
  * No-store headers on success and error (checklist #59); CORS for public clients' origins (#66).
  */
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import { getDb } from '../../db';
 import { simulatedErrorOfLaunch, simulatedNote, simulatedTokenFailure } from '../../launcher/apply-simulated-error';
 import { findArmedLaunch } from '../../launcher/launch-options';
 import { DEFAULT_SANDBOX_ID } from '../../sandbox';
@@ -14,14 +13,15 @@ import { authenticateClient } from '../client-auth';
 import type { GrantType, OAuthClient } from '../clients';
 import { allowPublicClientOrigin, handleCorsPreflight } from '../cors';
 import { oauthEndpoint } from '../endpoint';
-import { sha256 } from '../crypto';
 import type { OAuthCall } from '../endpoint';
 import { InvalidRequest, UnauthorizedClient, UnsupportedGrantType } from '../errors';
 import { authorizationCodeGrant } from '../grants/authorization-code';
 import { clientCredentialsGrant } from '../grants/client-credentials';
+import { launchOfPresentedGrant } from '../grants/presented';
 import { refreshTokenGrant } from '../grants/refresh-token';
 import type { OAuthParams } from '../http';
 import { jsonNoStore, readForm } from '../http';
+import { assertClientRateLimit } from '../../ratelimit/oauth';
 
 const SUPPORTED: readonly GrantType[] = ['authorization_code', 'refresh_token', 'client_credentials'];
 
@@ -39,6 +39,7 @@ export const handleToken = oauthEndpoint({ endpoint: '/oauth/token', style: 'jso
 
   const { client, method } = await authenticateClient(call, form);
   call.audit.clientId = client.clientId;
+  await assertClientRateLimit(call, client.clientId);
   if (!client.grantTypes.includes(grantType as GrantType)) {
     throw new UnauthorizedClient(`client '${client.clientId}' is not registered for the ${grantType} grant (registered: ${client.grantTypes.join(', ')})`);
   }
@@ -69,25 +70,15 @@ export const handleToken = oauthEndpoint({ endpoint: '/oauth/token', style: 'jso
  * launch the launcher armed for this backend client, used up here so it applies to one request.
  */
 async function launchOfTokenRequest(call: OAuthCall, client: OAuthClient, grantType: GrantType, form: OAuthParams): Promise<string | null> {
-  const db = getDb();
   if (grantType === 'client_credentials') {
     const armed = await findArmedLaunch(client.clientId, call.sandboxId);
     if (!armed) return null;
     const taken = await consumeLaunch(armed.id, client.clientId, call.sandboxId);
     return taken.ok ? armed.id : null;
   }
-  let grantId: string | null = null;
-  if (grantType === 'authorization_code') {
-    const code = form.get('code');
-    if (code !== null) grantId = (await db.authCode.findUnique({ where: { codeHash: sha256(code) }, select: { grantId: true } }))?.grantId ?? null;
-  } else {
-    const token = form.get('refresh_token');
-    if (token !== null) grantId = (await db.token.findUnique({ where: { tokenHash: sha256(token) }, select: { grantId: true } }))?.grantId ?? null;
-  }
-  if (grantId === null) return null;
-  const grant = await db.grant.findUnique({ where: { id: grantId }, select: { launchId: true, clientId: true } });
+  // The code or refresh token is read once with its grant; the grant module reuses that read.
   // Another client's code or token fails in its grant module, with no simulation.
-  return grant && grant.clientId === client.clientId ? grant.launchId : null;
+  return launchOfPresentedGrant(call, client, grantType, form);
 }
 
 /** jti and kid of a client assertion that authenticated the request (verified by then). */

@@ -7,14 +7,16 @@ import { createHash } from 'node:crypto';
 import { parseScopeString } from '../../shared/scopes';
 import type { OAuthClient } from '../clients';
 import { accessTokenTtl, ONLINE_REFRESH_TTL_SECONDS, refreshTokenTtl } from '../config';
-import { constantTimeEqual, sha256 } from '../crypto';
+import { constantTimeEqual } from '../crypto';
 import type { OAuthCall } from '../endpoint';
 import { InvalidGrant, InvalidRequest } from '../errors';
-import { findGrant, revokeGrant } from '../grants';
+import { revokeGrant } from '../grants';
 import type { OAuthParams } from '../http';
 import type { TokenResponseBody } from '../tokens';
-import { issueTokens } from '../tokens';
+import { IssuanceClaimLost, issueTokens } from '../tokens';
+import { findPresentedCode } from './presented';
 import { getDb } from '../../db';
+import { Prisma } from '../../generated/sqlite/client';
 import { pkceAuditNote } from '../../console/pkce';
 
 // RFC 7636 §4.1: 43–128 characters of [A-Z] / [a-z] / [0-9] / "-" / "." / "_" / "~".
@@ -39,11 +41,10 @@ export async function authorizationCodeGrant(call: OAuthCall, client: OAuthClien
   if (redirectUri === null) throw new InvalidRequest('redirect_uri is required and must equal the one sent to /oauth/authorize (RFC 6749 §4.1.3)');
   const verifier = form.get('code_verifier');
 
-  const db = getDb();
-  const codeHash = sha256(code);
-  const stored = await db.authCode.findUnique({ where: { codeHash } });
+  // The code and its grant in one read, shared with the token endpoint's launch lookup.
+  const stored = await findPresentedCode(call, code);
   if (!stored) throw new InvalidGrant('the authorization code is not valid (unknown, mistyped, or from another server)');
-  const grant = await findGrant(stored.grantId);
+  const grant = stored.grant;
   if (!grant || grant.sandboxId !== call.sandboxId) throw new InvalidGrant('the authorization code is not valid');
   call.audit.userId = grant.userId;
   call.audit.patientId = grant.context.patient;
@@ -51,26 +52,30 @@ export async function authorizationCodeGrant(call: OAuthCall, client: OAuthClien
   if (stored.clientId !== client.clientId) throw new InvalidGrant('the authorization code was issued to another client (RFC 6749 §4.1.3)');
   if (stored.expiresAt.getTime() <= Date.now()) throw new InvalidGrant('the authorization code has expired (codes live 60 seconds): start the authorization again');
 
-  // Single use, atomically: only one request can flip `used` (RFC 6749 §4.1.2).
-  const taken = await db.authCode.updateMany({ where: { codeHash, used: false }, data: { used: true } });
-  if (taken.count === 0) {
+  // Single use, atomically: only one request can flip `used` (RFC 6749 §4.1.2). The read above
+  // is not trusted for this: of two concurrent exchanges both read `used = false`, one UPDATE wins.
+  // On success the UPDATE runs in one transaction with the token rows (issueTokens `claim`).
+  const take = Prisma.sql`UPDATE "AuthCode" SET "used" = true WHERE "codeHash" = ${stored.codeHash} AND "used" = false`;
+  const replayed = async () => {
     await revokeGrant(grant.id);
-    throw new InvalidGrant('the authorization code was already used; every token issued with it has been revoked (RFC 6749 §4.1.2)', { flags: ['code-replay'] });
-  }
-  if (grant.revoked) throw new InvalidGrant('the authorization grant has been revoked');
-  if (redirectUri !== stored.redirectUri) throw new InvalidGrant('redirect_uri does not match the one sent to /oauth/authorize (RFC 6749 §4.1.3)');
+    return new InvalidGrant('the authorization code was already used; every token issued with it has been revoked (RFC 6749 §4.1.2)', { flags: ['code-replay'] });
+  };
+  // A request refused below uses the code up all the same; a code already used is a replay.
+  const refusal = async (error: InvalidGrant) => ((await getDb().$executeRaw(take)) === 0 ? replayed() : error);
+  if (grant.revoked) throw await refusal(new InvalidGrant('the authorization grant has been revoked'));
+  if (redirectUri !== stored.redirectUri) throw await refusal(new InvalidGrant('redirect_uri does not match the one sent to /oauth/authorize (RFC 6749 §4.1.3)'));
 
   // PKCE for every client type, confidential ones included (RFC 7636 §4.6; RFC 9700 §2.1.1; checklist #55).
   if (stored.codeChallenge) {
-    if (verifier === null) throw new InvalidGrant('code_verifier is required: the authorization request carried a code_challenge (RFC 7636 §4.5)');
-    if (!VERIFIER.test(verifier)) throw new InvalidGrant('code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636 §4.1)');
+    if (verifier === null) throw await refusal(new InvalidGrant('code_verifier is required: the authorization request carried a code_challenge (RFC 7636 §4.5)'));
+    if (!VERIFIER.test(verifier)) throw await refusal(new InvalidGrant('code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636 §4.1)'));
     const computed = createHash('sha256').update(verifier, 'ascii').digest('base64url');
     if (!constantTimeEqual(computed, stored.codeChallenge)) {
-      throw new InvalidGrant('code_verifier does not match the code_challenge (BASE64URL(SHA256(code_verifier)) must equal it; RFC 7636 §4.6)');
+      throw await refusal(new InvalidGrant('code_verifier does not match the code_challenge (BASE64URL(SHA256(code_verifier)) must equal it; RFC 7636 §4.6)'));
     }
   } else if (verifier !== null) {
     // A verifier for a code without a challenge is a PKCE downgrade attempt (RFC 9700 §2.1.1).
-    throw new InvalidGrant('code_verifier was sent, but the authorization request had no code_challenge');
+    throw await refusal(new InvalidGrant('code_verifier was sent, but the authorization request had no code_challenge'));
   }
 
   const scope = grant.scope;
@@ -91,6 +96,9 @@ export async function authorizationCodeGrant(call: OAuthCall, client: OAuthClien
     fhirBase: call.fhirBase,
     refresh: kind && client.grantTypes.includes('refresh_token') ? { scope, ttlSeconds: refreshTtl(kind), parentId: null } : null,
     idToken: openid ? { nonce: stored.nonce } : null,
+    claim: take,
+  }).catch(async (err: unknown) => {
+    throw err instanceof IssuanceClaimLost ? await replayed() : err;
   });
   call.audit.detail = `issued access token ${issued.accessJti.slice(0, 8)}…${issued.refreshId ? ' + refresh token' : ''}${openid ? ' + id_token' : ''}`;
   // The flow view shows the PKCE check; the note holds the verifier masked, plus its S256 hash (RFC 7636 §4.6).

@@ -4,29 +4,31 @@
  * used again revokes the whole grant and flags 'refresh-replay'. `scope` may narrow, never widen.
  */
 import { formatScopes, narrowScopes, parseScopeString } from '../../shared/scopes';
-import { getDb } from '../../db';
+import { Prisma } from '../../generated/sqlite/client';
 import type { OAuthClient } from '../clients';
 import { accessTokenTtl } from '../config';
-import { sha256 } from '../crypto';
 import type { OAuthCall } from '../endpoint';
 import { InvalidGrant, InvalidRequest, InvalidScope } from '../errors';
-import { findGrant, revokeGrant } from '../grants';
+import { revokeGrant } from '../grants';
 import type { OAuthParams } from '../http';
 import type { TokenResponseBody } from '../tokens';
-import { issueTokens } from '../tokens';
+import { IssuanceClaimLost, issueTokens } from '../tokens';
 import { refreshKind, refreshTtl } from './authorization-code';
+import { findPresentedToken } from './presented';
 
 export async function refreshTokenGrant(call: OAuthCall, client: OAuthClient, form: OAuthParams): Promise<TokenResponseBody> {
   const presented = form.get('refresh_token');
   if (presented === null) throw new InvalidRequest('refresh_token is required');
-  const db = getDb();
-  const row = await db.token.findUnique({ where: { tokenHash: sha256(presented) } });
-  if (!row || row.kind !== 'refresh' || row.sandboxId !== call.sandboxId) throw new InvalidGrant('the refresh token is not valid (unknown or mistyped)');
+  // The token and its grant in one read, shared with the token endpoint's launch lookup.
+  const found = await findPresentedToken(call, presented);
+  if (!found) throw new InvalidGrant('the refresh token is not valid (unknown or mistyped)');
+  const row = found.row;
+  if (row.kind !== 'refresh' || row.sandboxId !== call.sandboxId) throw new InvalidGrant('the refresh token is not valid (unknown or mistyped)');
   call.audit.userId = row.userId;
   call.audit.patientId = row.patientId;
   // Bound to the client it was issued to (SMART App Launch 2.2 §app-launch; checklist #84).
   if (row.clientId !== client.clientId) throw new InvalidGrant('the refresh token was issued to another client');
-  const grant = row.grantId ? await findGrant(row.grantId) : null;
+  const grant = row.grantId ? found.grant : null;
   if (!grant) throw new InvalidGrant('the refresh token is not valid');
   call.audit.launchId = grant.launchId;
   if (row.rotated) {
@@ -51,12 +53,9 @@ export async function refreshTokenGrant(call: OAuthCall, client: OAuthClient, fo
     scope = formatScopes(narrowed.scopes);
   }
 
-  // Rotate atomically: only one request can retire this token.
-  const taken = await db.token.updateMany({ where: { id: row.id, rotated: false, revoked: false }, data: { rotated: true } });
-  if (taken.count === 0) {
-    await revokeGrant(grant.id);
-    throw new InvalidGrant('the refresh token was already used and replaced by a newer one; the grant has been revoked (RFC 9700 §4.14.2)', { flags: ['refresh-replay'] });
-  }
+  // Rotate atomically: only one request can retire this token (the read above is not trusted for
+  // it), in one transaction with its successor's rows (issueTokens `claim`).
+  const rotate = Prisma.sql`UPDATE "Token" SET "rotated" = true WHERE "id" = ${row.id} AND "rotated" = false AND "revoked" = false`;
 
   const kind = refreshKind(row.scope) ?? 'offline';
   call.audit.scopes = scope;
@@ -74,6 +73,11 @@ export async function refreshTokenGrant(call: OAuthCall, client: OAuthClient, fo
     // A fresh lifetime on every refresh (ONC: renewable without re-authorisation; checklist #91).
     refresh: { scope: row.scope, ttlSeconds: refreshTtl(kind), parentId: row.id },
     idToken: null,
+    claim: rotate,
+  }).catch(async (err: unknown) => {
+    if (!(err instanceof IssuanceClaimLost)) throw err;
+    await revokeGrant(grant.id);
+    throw new InvalidGrant('the refresh token was already used and replaced by a newer one; the grant has been revoked (RFC 9700 §4.14.2)', { flags: ['refresh-replay'] });
   });
   call.audit.detail = `refresh token rotated; issued access token ${issued.accessJti.slice(0, 8)}…`;
   return issued.body;

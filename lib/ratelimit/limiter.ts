@@ -1,0 +1,156 @@
+/**
+ * Fixed-window rate limiting with its counters in the database (DESIGN.md: "State lives in the
+ * database"), so every app instance on one PostgreSQL adds to the same counters.
+ *
+ * A check is ONE statement whatever the number of keys: a multi-row
+ * `INSERT … ON CONFLICT ("key", "windowStart") DO UPDATE SET "count" = "count" + 1 RETURNING …`
+ * (SQLite ≥ 3.35 and PostgreSQL), atomic per row, so concurrent requests on several instances each
+ * see their own position in the window. Windows start at multiples of their length since the epoch;
+ * a refused request still counts (a throttled caller does not get a fresh budget by insisting).
+ * Old windows are deleted now and then (at most once per PRUNE_INTERVAL per process), never on
+ * the request's own path.
+ */
+import type { Db } from '../db';
+import { Prisma } from '../generated/sqlite/client';
+
+const { sql, join } = Prisma;
+
+/** One counter a request adds to. A limit of 0 (or less) disables it. */
+export interface RateLimitHit {
+  readonly key: string;
+  readonly limit: number;
+  readonly windowSeconds: number;
+}
+
+/** A counter that went over its limit. */
+export interface RateLimitExceeded extends RateLimitHit {
+  readonly count: number;
+  /** Seconds until the window ends (RFC 9110 §10.2.3 Retry-After, delay-seconds): at least 1. */
+  readonly retryAfterSeconds: number;
+}
+
+export interface RateLimitVerdict {
+  readonly allowed: boolean;
+  /** The counters over their limit, longest wait first. */
+  readonly exceeded: readonly RateLimitExceeded[];
+  /** The longest wait among the exceeded counters (0 when allowed). */
+  readonly retryAfterSeconds: number;
+  /** Count of every enabled key after this hit. */
+  readonly counts: ReadonlyMap<string, number>;
+}
+
+/** The fixed window `now` falls in: start and end in epoch seconds. */
+export function windowOf(nowMs: number, windowSeconds: number): { start: number; end: number } {
+  const length = Math.max(1, Math.floor(windowSeconds));
+  const start = Math.floor(nowMs / 1000 / length) * length;
+  return { start, end: start + length };
+}
+
+/** Seconds from `now` to the end of its window, rounded up, at least 1. */
+export function retryAfterSeconds(nowMs: number, windowSeconds: number): number {
+  const { end } = windowOf(nowMs, windowSeconds);
+  return Math.max(1, Math.ceil(end - nowMs / 1000));
+}
+
+/** The enabled hits, one per key (the first one of a key wins), in key order (a fixed lock order). */
+export function enabledHits(hits: readonly RateLimitHit[]): RateLimitHit[] {
+  const byKey = new Map<string, RateLimitHit>();
+  for (const h of hits) if (h.limit > 0 && h.key !== '' && !byKey.has(h.key)) byKey.set(h.key, h);
+  return [...byKey.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
+
+const ALLOWED: RateLimitVerdict = { allowed: true, exceeded: [], retryAfterSeconds: 0, counts: new Map() };
+
+export interface RateLimiterOptions {
+  /** Clock (epoch ms); tests freeze it. */
+  readonly now?: () => number;
+  /** Windows that started more than this many seconds ago are deleted by prune(). */
+  readonly retainSeconds: number;
+  /** Minimum time between two automatic prunes in one process (default 5 min). */
+  readonly pruneIntervalMs?: number;
+}
+
+/** Counters of one database. */
+export class RateLimiter {
+  private readonly now: () => number;
+  private readonly retainSeconds: number;
+  private readonly pruneIntervalMs: number;
+  private lastPrune: number;
+  private pruning: Promise<number> | null = null;
+
+  constructor(
+    private readonly db: Db,
+    options: RateLimiterOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+    this.retainSeconds = options.retainSeconds;
+    this.pruneIntervalMs = options.pruneIntervalMs ?? 5 * 60_000;
+    // The first prune of a process waits one interval: a restart loop must not delete on every start.
+    this.lastPrune = this.now();
+  }
+
+  /**
+   * Adds one to every enabled key, in one statement, and says whether any went over its limit.
+   * Nothing is written when every limit is disabled.
+   */
+  async hit(hits: readonly RateLimitHit[]): Promise<RateLimitVerdict> {
+    const enabled = enabledHits(hits);
+    if (enabled.length === 0) return ALLOWED;
+    const nowMs = this.now();
+    const rows = enabled.map((h) => sql`(${h.key}, ${windowOf(nowMs, h.windowSeconds).start}, 1)`);
+    const returned = await this.db.$queryRaw<{ key: string; count: unknown }[]>(
+      sql`INSERT INTO "RateLimitWindow" ("key", "windowStart", "count") VALUES ${join(rows)}
+          ON CONFLICT ("key", "windowStart") DO UPDATE SET "count" = "RateLimitWindow"."count" + 1
+          RETURNING "key", "count"`,
+    );
+    this.maybePrune();
+    const counts = new Map(returned.map((r) => [r.key, Number(r.count)]));
+    return verdictOf(enabled, counts, nowMs);
+  }
+
+  /**
+   * Takes one back from every enabled key of the current window (a sign-in that turned out
+   * right), in one statement. Counts never go below zero.
+   */
+  async refund(hits: readonly RateLimitHit[]): Promise<void> {
+    const enabled = enabledHits(hits);
+    if (enabled.length === 0) return;
+    const nowMs = this.now();
+    const match = enabled.map((h) => sql`("key" = ${h.key} AND "windowStart" = ${windowOf(nowMs, h.windowSeconds).start})`);
+    await this.db.$executeRaw(sql`UPDATE "RateLimitWindow" SET "count" = "count" - 1 WHERE "count" > 0 AND (${join(match, ' OR ')})`);
+  }
+
+  /** Deletes windows that started more than retainSeconds ago; returns how many. */
+  async prune(): Promise<number> {
+    const cutoff = Math.floor(this.now() / 1000) - this.retainSeconds;
+    this.lastPrune = this.now();
+    return this.db.$executeRaw(sql`DELETE FROM "RateLimitWindow" WHERE "windowStart" < ${cutoff}`);
+  }
+
+  private maybePrune(): void {
+    if (this.pruning || this.now() - this.lastPrune < this.pruneIntervalMs) return;
+    this.pruning = this.prune()
+      .catch((err: unknown) => {
+        console.error('rate limit: pruning old windows failed:', err instanceof Error ? err.message : String(err));
+        return 0;
+      })
+      .finally(() => {
+        this.pruning = null;
+      });
+  }
+
+  /** The prune running in the background, if any (tests wait for it). */
+  get pendingPrune(): Promise<number> | null {
+    return this.pruning;
+  }
+}
+
+function verdictOf(enabled: readonly RateLimitHit[], counts: ReadonlyMap<string, number>, nowMs: number): RateLimitVerdict {
+  const exceeded: RateLimitExceeded[] = [];
+  for (const h of enabled) {
+    const count = counts.get(h.key) ?? 0;
+    if (count > h.limit) exceeded.push({ ...h, count, retryAfterSeconds: retryAfterSeconds(nowMs, h.windowSeconds) });
+  }
+  exceeded.sort((a, b) => b.retryAfterSeconds - a.retryAfterSeconds);
+  return { allowed: exceeded.length === 0, exceeded, retryAfterSeconds: exceeded[0]?.retryAfterSeconds ?? 0, counts };
+}

@@ -1,0 +1,106 @@
+/**
+ * Which counters exist, their limits (RATE_LIMIT_* in lib/env.ts) and the limiter of a database.
+ *
+ * Keys: `client:<client_id>` (FHIR, token, introspection and revocation calls of one client),
+ * `patient:<id>` (FHIR calls in one patient's context, every client together, as API gateways in
+ * front of health APIs limit per patient), `register-ip:<ip>` (dynamic registrations),
+ * `signin-persona:<who>` and `signin-ip:<ip>` (failed sign-ins, 15-minute windows).
+ */
+import type { Db } from '../db';
+import { getDb } from '../db';
+import { env } from '../env';
+import type { RateLimitHit } from './limiter';
+import { RateLimiter } from './limiter';
+
+/** Sign-in lockouts count failures over 15 minutes (NIST SP 800-63B §5.2.2: verifiers limit failed authentication attempts). */
+export const SIGN_IN_WINDOW_SECONDS = 15 * 60;
+
+export type CounterKind = 'client' | 'patient' | 'register-ip' | 'signin-persona' | 'signin-ip';
+
+export const COUNTER_KINDS: readonly CounterKind[] = ['client', 'patient', 'register-ip', 'signin-persona', 'signin-ip'];
+
+/** The configured limits (0: disabled). */
+export interface RateLimitSettings {
+  readonly windowSeconds: number;
+  readonly client: number;
+  readonly patient: number;
+  readonly registerIp: number;
+  readonly signInPersona: number;
+  readonly signInIp: number;
+}
+
+/** The limits from the environment. */
+export function rateLimitSettings(): RateLimitSettings {
+  return {
+    windowSeconds: env.RATE_LIMIT_WINDOW_SECONDS,
+    client: env.RATE_LIMIT_CLIENT,
+    patient: env.RATE_LIMIT_PATIENT,
+    registerIp: env.RATE_LIMIT_REGISTER_IP,
+    signInPersona: env.RATE_LIMIT_SIGNIN_PERSONA,
+    signInIp: env.RATE_LIMIT_SIGNIN_IP,
+  };
+}
+
+/** Limit, window and environment variable of each kind of counter. */
+export function counterSpec(kind: CounterKind, s: RateLimitSettings = rateLimitSettings()): { limit: number; windowSeconds: number; variable: string } {
+  switch (kind) {
+    case 'client':
+      return { limit: s.client, windowSeconds: s.windowSeconds, variable: 'RATE_LIMIT_CLIENT' };
+    case 'patient':
+      return { limit: s.patient, windowSeconds: s.windowSeconds, variable: 'RATE_LIMIT_PATIENT' };
+    case 'register-ip':
+      return { limit: s.registerIp, windowSeconds: s.windowSeconds, variable: 'RATE_LIMIT_REGISTER_IP' };
+    case 'signin-persona':
+      return { limit: s.signInPersona, windowSeconds: SIGN_IN_WINDOW_SECONDS, variable: 'RATE_LIMIT_SIGNIN_PERSONA' };
+    case 'signin-ip':
+      return { limit: s.signInIp, windowSeconds: SIGN_IN_WINDOW_SECONDS, variable: 'RATE_LIMIT_SIGNIN_IP' };
+  }
+}
+
+/** The counter of one kind for one subject (client id, patient id, IP address, persona). */
+export function counter(kind: CounterKind, subject: string, s: RateLimitSettings = rateLimitSettings()): RateLimitHit {
+  const { limit, windowSeconds } = counterSpec(kind, s);
+  return { key: `${kind}:${subject}`, limit, windowSeconds };
+}
+
+/** Splits a counter key into its kind and subject (null for a key this module does not write). */
+export function parseCounterKey(key: string): { kind: CounterKind; subject: string } | null {
+  const colon = key.indexOf(':');
+  const kind = key.slice(0, colon) as CounterKind;
+  return colon > 0 && COUNTER_KINDS.includes(kind) ? { kind, subject: key.slice(colon + 1) } : null;
+}
+
+/** The longest window any counter uses: older windows can go. */
+export function longestWindowSeconds(s: RateLimitSettings = rateLimitSettings()): number {
+  return Math.max(s.windowSeconds, SIGN_IN_WINDOW_SECONDS);
+}
+
+const limiters = new WeakMap<Db, RateLimiter>();
+
+/** The limiter of a database (the app's own by default); one per client so pruning stays occasional. */
+export function getRateLimiter(db: Db = getDb()): RateLimiter {
+  let limiter = limiters.get(db);
+  if (!limiter) {
+    limiter = new RateLimiter(db, { retainSeconds: longestWindowSeconds() });
+    limiters.set(db, limiter);
+  }
+  return limiter;
+}
+
+/**
+ * The caller's IP address for per-IP limits: the LAST X-Forwarded-For entry. Next.js sets that
+ * header to the socket's address when the request has none, and a reverse proxy that appends
+ * (nginx `$proxy_add_x_forwarded_for`) puts the address it saw last; earlier entries are whatever
+ * the client claimed. Null when nothing says (an in-process request): per-IP limits then do not apply.
+ */
+export function clientIpOf(headers: Headers | Record<string, string | string[] | undefined>): string | null {
+  const get = (name: string): string | null => {
+    if (headers instanceof Headers) return headers.get(name);
+    const v = headers[name];
+    return Array.isArray(v) ? v.join(',') : (v ?? null);
+  };
+  const forwarded = get('x-forwarded-for');
+  const last = forwarded?.split(',').map((s) => s.trim()).filter((s) => s !== '').pop();
+  const ip = last ?? get('x-real-ip')?.trim() ?? '';
+  return ip === '' ? null : ip.slice(0, 64);
+}
