@@ -118,7 +118,9 @@ describe('flow view of a real code exchange', () => {
   it('shows the PKCE check recorded by the token endpoint: masked verifier, its SHA-256, the stored challenge, match', async () => {
     const { client } = await newClient('public');
     const { code, verifier } = await getCode(client);
-    expect((await exchange(code, verifier, { params: { client_id: client.clientId } })).status).toBe(200);
+    const exchanged = await exchange(code, verifier, { params: { client_id: client.clientId } });
+    expect(exchanged.status).toBe(200);
+    const accessToken = ((await exchanged.json()) as { access_token: string }).access_token;
     const grant = await getDb().grant.findFirstOrThrow({ where: { clientId: client.clientId } });
     const stored = await getDb().authCode.findFirstOrThrow({ where: { grantId: grant.id } });
     const record = await getDb().auditRecord.findFirstOrThrow({ where: { endpoint: '/oauth/token', clientId: client.clientId } });
@@ -128,5 +130,11 @@ describe('flow view of a real code exchange', () => {
     const token = flow?.steps.find((s) => s.kind === 'token-request');
     expect(token?.pkce).toMatchObject({ storedChallenge: stored.codeChallenge, verifierSha256: stored.codeChallenge, method: 'S256', match: 'yes' });
     expect(token?.pkce?.verifier).toBe(`${verifier.slice(0, 4)}…${verifier.slice(-4)} (${verifier.length} chars)`);
+    // The token response step shows the token the app received, decoded (not a rebuild).
+    const response = flow?.steps.find((s) => s.kind === 'token-response');
+    const [header, payload] = accessToken.split('.').slice(0, 2).map((part) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as Record<string, unknown>);
+    expect(response?.tokenResponse?.header).toEqual(header);
+    expect(response?.tokenResponse?.claims).toEqual(payload);
+    expect(response?.summary).toMatch(/exactly as the app received it/);
   });
 });

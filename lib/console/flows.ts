@@ -6,6 +6,7 @@
  * Secrets are never available here (codes and refresh tokens are stored hashed), and shown masked.
  */
 import type { AuditRecord } from '../generated/sqlite/client';
+import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { getDb } from '../db';
 import type { GrantRecord } from '../oauth/grants';
 import { toGrant } from '../oauth/grants';
@@ -346,7 +347,9 @@ export async function getFlow(grantId: string, options: { origin: string; sandbo
             ...(parseScopeString(grant.scope).scopes.some((s) => s.kind === 'identity' && s.name === 'openid') ? [{ name: 'id_token', value: '(RS256 JWT)', explanation: `Who signed in: sub ${grant.userId ?? '—'}${grant.context.fhirUser ? `, fhirUser ${options.origin}/fhir/${grant.context.fhirUser}` : ''}.` }] : []),
             { name: 'access token status now', value: status, explanation: 'active, expired or revoked.' },
           ];
-          const claims = accessTokenClaimsOf(firstAccess, options.origin, grant);
+          // The token as issued when it was kept (Token.jwt); rebuilt from its row for older tokens.
+          const issued = decodedJwtOf(firstAccess.jwt);
+          const claims = issued?.claims ?? accessTokenClaimsOf(firstAccess, options.origin, grant);
           steps.push(step({
             key: `token-response-${r.id}`,
             kind: 'token-response',
@@ -356,8 +359,10 @@ export async function getFlow(grantId: string, options: { origin: string; sandbo
             label: '200 access_token, patient, …',
             title: 'Token response (decoded)',
             outcome: 'ok',
-            summary: 'The access token is an ES256-signed JWT (typ at+jwt); its claims are shown as issued, rebuilt from the token row because the raw token is never stored.',
-            tokenResponse: { header: { alg: 'ES256', typ: 'at+jwt' }, claims, extras },
+            summary: issued
+              ? 'The access token is an ES256-signed JWT (typ at+jwt); header and claims are decoded from the token exactly as the app received it (the console\'s token page shows the raw JWT).'
+              : 'The access token is an ES256-signed JWT (typ at+jwt); its claims are rebuilt from the token row (the token was issued before raw tokens were kept).',
+            tokenResponse: { header: issued?.header ?? { alg: 'ES256', typ: 'at+jwt' }, claims, extras },
             auditId: r.id,
           }));
         }
@@ -407,4 +412,17 @@ export async function getFlow(grantId: string, options: { origin: string; sandbo
   }
   if (!codeExchangeSeen && code?.used) notes.push('The code was redeemed but its token request is not in the audit trail.');
   return { summary: summaryOf(grant, client?.name ?? null), grant, steps, notes };
+}
+
+/** Header and claims of a stored JWT, or null when there is none or it does not decode. */
+function decodedJwtOf(jwt: string | null): { header: Record<string, string>; claims: Record<string, string | number> } | null {
+  if (!jwt) return null;
+  const shown = (v: unknown): string | number => (typeof v === 'number' || typeof v === 'string' ? v : JSON.stringify(v));
+  try {
+    const header = Object.fromEntries(Object.entries(decodeProtectedHeader(jwt)).map(([k, v]) => [k, String(shown(v))]));
+    const claims = Object.fromEntries(Object.entries(decodeJwt(jwt)).map(([k, v]) => [k, shown(v)]));
+    return { header, claims };
+  } catch {
+    return null;
+  }
 }
