@@ -51,7 +51,8 @@ function parseBasic(header: string): BasicCredentials {
  */
 export function wrongCredentialsError(method: Exclude<TokenEndpointAuthMethod, 'private_key_jwt'>, clientId: string): InvalidClient {
   if (method === 'client_secret_basic') return new InvalidClient('unknown client_id or wrong client secret (HTTP Basic)');
-  if (method === 'client_secret_post') return new InvalidClient('unknown client_id or wrong client secret (client_secret_post)');
+  // No Authorization header was used, so 400 without a challenge (RFC 6749 §5.2; checklist #75).
+  if (method === 'client_secret_post') return new InvalidClient('unknown client_id or wrong client secret (client_secret_post)', { status: 400 });
   // A public client sent no credentials, so RFC 6749 §5.2 lets the answer be 400 (401 is required
   // only after an Authorization header). A 401 with a Basic challenge would make the browser of a
   // same-origin app open a sign-in dialog and hold the response, so the app never saw the error.

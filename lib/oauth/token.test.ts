@@ -258,6 +258,14 @@ describe('client authentication (checklist §5)', () => {
     expect((await exchange(code, verifier, { params: { client_id: client.clientId, client_secret: clientSecret! } })).status).toBe(200);
   });
 
+  it('#75: a wrong client_secret_post secret → 400 invalid_client without a Basic challenge (no Authorization header was used)', async () => {
+    const { client } = await newClient('confidential-symmetric', { tokenEndpointAuthMethod: 'client_secret_post' });
+    const { code, verifier } = await getCode(client);
+    const res = await exchange(code, verifier, { params: { client_id: client.clientId, client_secret: 'wrong' } });
+    expect(res.headers.get('www-authenticate')).toBeNull();
+    await expectError(res, 400, 'invalid_client', /wrong client secret \(client_secret_post\)/);
+  });
+
   it('a confidential client sending only client_id → invalid_client; no authentication at all → 400 invalid_client', async () => {
     const { client } = await symmetric();
     const { code, verifier } = await getCode(client);
