@@ -63,6 +63,10 @@ function cpuMs(pid: number | null): number | null {
 }
 
 async function http(name: string, url: string, opts: Partial<autocannon.Options> = {}): Promise<BenchResult> {
+  // Warm-up (not measured) of requests that can be repeated: the first requests of a route load its
+  // modules and data (the FHIR definitions, for one), which must not be charged to the benchmark.
+  // Benchmarks with single-use request bodies (codes, refresh tokens, assertions) warm up themselves.
+  if (!opts.requests) await autocannon({ url, connections: 10, ...opts, duration: 1 });
   const pid = serverPid(url);
   const before = cpuMs(pid);
   const r = await autocannon({ url, duration, connections: 10, ...opts });
