@@ -1,15 +1,11 @@
 import { test, expect } from '@playwright/test';
 import type { FrameLocator, Page } from '@playwright/test';
-// @ts-expect-error plain ESM helper without types
-import { startServer } from '../scripts/lib/test-server.mjs';
-import { allowIfAsked, failOnDialog, pickOrdinaryPatient } from './helpers';
+import { allowIfAsked, CONSOLE_PASSWORD, CONSOLE_USER, failOnDialog, pickOrdinaryPatient, useConsoleServer } from './helpers';
 
 // Issue 7: what the developer console shows after a real sample-app EHR launch, and what a revocation
 // in the console does to the app. The launch runs on the shared e2e server; the console runs on a
 // second instance on the same database with a configured account (as in e2e/console.spec.ts), so
 // the revocation has to reach the app's server through the database.
-const CONSOLE_USER = 'e2e-teacher';
-const CONSOLE_PASSWORD = 'e2e-console-password-1';
 
 interface Launched {
   readonly app: FrameLocator;
@@ -48,21 +44,14 @@ async function signIn(page: Page, base: string): Promise<void> {
 }
 
 test.describe('the console after a sample-app EHR launch', () => {
-  let server: { url: string; stop: () => Promise<void> } | null = null;
-  test.beforeAll(async () => {
-    test.skip(!process.env.E2E_DATABASE_URL, 'needs the database of the e2e server (E2E_DATABASE_URL)');
-    server = (await startServer({ databaseUrl: process.env.E2E_DATABASE_URL, env: { CONSOLE_USER, CONSOLE_PASSWORD } })) as { url: string; stop: () => Promise<void> };
-  });
-  test.afterAll(async () => {
-    await server?.stop();
-  });
+  const consoleUrl = useConsoleServer();
 
   test('lists the token with its scopes explained, the audit records of the launch, and the flow with the PKCE check', async ({ page, context }) => {
     failOnDialog(page);
     const { jti, patientId, launchId } = await launchSampleApp(page);
 
     const consolePage = await context.newPage();
-    const base = server?.url ?? '';
+    const base = consoleUrl();
     await signIn(consolePage, base);
 
     // Tokens: the access token of the launch, active, for the launched patient.
@@ -148,7 +137,7 @@ test.describe('the console after a sample-app EHR launch', () => {
     const { app, jti, patientId } = await launchSampleApp(page);
 
     const consolePage = await context.newPage();
-    const base = server?.url ?? '';
+    const base = consoleUrl();
     await signIn(consolePage, base);
     await consolePage.goto(`${base}/console/tokens/${encodeURIComponent(jti)}`);
     await expect(consolePage.getByTestId('token-status')).toHaveText('active');

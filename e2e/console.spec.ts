@@ -1,13 +1,10 @@
 import { test, expect } from '@playwright/test';
 import type { Page } from '@playwright/test';
-// @ts-expect-error plain ESM helper without types
-import { startServer } from '../scripts/lib/test-server.mjs';
+import { CONSOLE_PASSWORD, CONSOLE_USER, useConsoleServer } from './helpers';
 
 // The shared e2e server runs `next start` (NODE_ENV=production) with no console account, so the
 // default admin/admin must be refused there. A second instance on the same database runs with a
 // configured account for the console journeys (two app instances on one database, as in production).
-const CONSOLE_USER = 'e2e-teacher';
-const CONSOLE_PASSWORD = 'e2e-console-password-1';
 
 async function signIn(page: Page, base: string, user: string, password: string): Promise<void> {
   await page.goto(`${base}/console/login`);
@@ -42,17 +39,10 @@ test('console JSON endpoints require a console session', async ({ request }) => 
 });
 
 test.describe('with a configured console account', () => {
-  let server: { url: string; stop: () => Promise<void> } | null = null;
-  test.beforeAll(async () => {
-    test.skip(!process.env.E2E_DATABASE_URL, 'needs the database of the e2e server (E2E_DATABASE_URL)');
-    server = (await startServer({ databaseUrl: process.env.E2E_DATABASE_URL, env: { CONSOLE_USER, CONSOLE_PASSWORD } })) as { url: string; stop: () => Promise<void> };
-  });
-  test.afterAll(async () => {
-    await server?.stop();
-  });
+  const consoleUrl = useConsoleServer();
 
   test('refuses admin/admin, accepts the configured account, and shows every console page', async ({ page }) => {
-    const base = server?.url ?? '';
+    const base = consoleUrl();
     await signIn(page, base, 'admin', 'admin');
     await expect(page.locator('form [role=alert]')).toBeVisible();
     await signIn(page, base, CONSOLE_USER, CONSOLE_PASSWORD);
@@ -65,7 +55,7 @@ test.describe('with a configured console account', () => {
   });
 
   test('the scope playground explains a denial and names the scope that would allow it', async ({ page }) => {
-    const base = server?.url ?? '';
+    const base = consoleUrl();
     await signIn(page, base, CONSOLE_USER, CONSOLE_PASSWORD);
     await expect(page).toHaveURL(/\/console\/tokens/);
     const q = new URLSearchParams({ scope: 'launch/patient patient/Observation.rs?category=laboratory', patient: 'p1', method: 'GET', url: '/fhir/Condition?patient=p1' });
@@ -76,7 +66,7 @@ test.describe('with a configured console account', () => {
   });
 
   test('a cross-patient request with a patient token appears as a suspected-BOLA alert and in the audit NDJSON', async ({ page, request }) => {
-    const base = server?.url ?? '';
+    const base = consoleUrl();
     await signIn(page, base, CONSOLE_USER, CONSOLE_PASSWORD);
     await expect(page).toHaveURL(/\/console\/tokens/);
     await page.goto(`${base}/console/alerts`);

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { expect } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import type { APIRequestContext, FrameLocator, Page } from '@playwright/test';
 import type { CryptoKey } from 'jose';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+// @ts-expect-error plain ESM helper without types
+import { startServer } from '../scripts/lib/test-server.mjs';
 
 /** Picks, in the launcher, the first listed patient with an ordinary name (no markup); returns the name. */
 export async function pickOrdinaryPatient(page: Page, search = ''): Promise<string> {
@@ -100,4 +102,24 @@ export async function startBackendLaunch(page: Page, clientId: string, simulated
   const scope = /scope=([^']*)'/.exec(curl)?.[1] ?? '';
   expect(curl).toContain(`curl -s -X POST '${tokenUrl}'`);
   return { tokenUrl: tokenUrl ?? '', clientId: shownClientId ?? '', fhirBase: fhirBase ?? '', scope };
+}
+
+/** The console account of the second server started by useConsoleServer(). */
+export const CONSOLE_USER = 'e2e-teacher';
+export const CONSOLE_PASSWORD = 'e2e-console-password-1';
+
+/**
+ * Starts, for the enclosing describe block, a second server on the e2e database with a configured
+ * console account; returns a function giving its URL.
+ */
+export function useConsoleServer(): () => string {
+  let server: { url: string; stop: () => Promise<void> } | null = null;
+  test.beforeAll(async () => {
+    test.skip(!process.env.E2E_DATABASE_URL, 'needs the database of the e2e server (E2E_DATABASE_URL)');
+    server = (await startServer({ databaseUrl: process.env.E2E_DATABASE_URL, env: { CONSOLE_USER, CONSOLE_PASSWORD } })) as { url: string; stop: () => Promise<void> };
+  });
+  test.afterAll(async () => {
+    await server?.stop();
+  });
+  return () => server?.url ?? '';
 }

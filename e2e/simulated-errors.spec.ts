@@ -2,10 +2,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test, expect } from '@playwright/test';
 import type { Page } from '@playwright/test';
-// @ts-expect-error plain ESM helper without types
-import { startServer } from '../scripts/lib/test-server.mjs';
 import { buildAuthorizationRequest, discover, registerSymmetricClient } from '../test/integration/support/smart-client';
-import { backendTokenRequest, failOnDialog, pickOrdinaryPatient, registerBackendClient, startBackendLaunch } from './helpers';
+import { backendTokenRequest, CONSOLE_PASSWORD, CONSOLE_USER, failOnDialog, pickOrdinaryPatient, registerBackendClient, startBackendLaunch, useConsoleServer } from './helpers';
 
 // Issue 6: every simulated error produces, in the sample app, the failure it promises — made by the
 // real authorization server and FHIR API, for that launch only.
@@ -290,16 +288,7 @@ test.describe('backend service launches', () => {
   });
 
   test.describe('with the console', () => {
-    const CONSOLE_USER = 'e2e-teacher';
-    const CONSOLE_PASSWORD = 'e2e-console-password-1';
-    let server: { url: string; stop: () => Promise<void> } | null = null;
-    test.beforeAll(async () => {
-      test.skip(!process.env.E2E_DATABASE_URL, 'needs the database of the e2e server (E2E_DATABASE_URL)');
-      server = (await startServer({ databaseUrl: process.env.E2E_DATABASE_URL, env: { CONSOLE_USER, CONSOLE_PASSWORD } })) as { url: string; stop: () => Promise<void> };
-    });
-    test.afterAll(async () => {
-      await server?.stop();
-    });
+    const consoleUrl = useConsoleServer();
 
     test('invalid jti: a fresh client assertion is refused as replayed (401 invalid_client), flagged assertion-replay in the audit trail', async ({ page }) => {
       const client = await registerBackendClient(page.request, `e2e backend jti ${Date.now()}`);
@@ -311,7 +300,7 @@ test.describe('backend service launches', () => {
       expect(String(refused.body.error_description)).toMatch(/jti '[^']+' was already used/);
       expect((await backendTokenRequest(page.request, client, shown.tokenUrl, shown.scope)).status).toBe(200);
 
-      const base = server?.url ?? '';
+      const base = consoleUrl();
       await page.goto(`${base}/console/login`);
       await page.fill('#username', CONSOLE_USER);
       await page.fill('#password', CONSOLE_PASSWORD);
