@@ -12,6 +12,8 @@ const url = process.argv[2] ?? '';
 const iterations = Number(process.argv[3] ?? 400);
 if (!url) throw new Error('usage: node --import tsx bench/profile.ts <database-url> [iterations]');
 process.env.DATABASE_URL = url;
+// The limits would refuse a profile's sequential calls; the bench measures cost, not policy.
+for (const name of ['RATE_LIMIT_CLIENT', 'RATE_LIMIT_PATIENT', 'RATE_LIMIT_REGISTER_IP']) process.env[name] ??= '1000000000';
 
 interface Counter {
   statements: number;
@@ -58,21 +60,8 @@ function wrapFactory(f: SqlDriverAdapterFactory): SqlDriverAdapterFactory {
 }
 
 async function installInstrumentedDb(): Promise<void> {
-  const { databaseKind } = await import('../lib/env');
-  const kind = databaseKind(url);
-  let db: unknown;
-  if (kind === 'postgresql') {
-    const { PrismaPg } = await import('@prisma/adapter-pg');
-    const { PrismaClient } = await import('../lib/generated/postgresql/client');
-    db = new PrismaClient({ adapter: wrapFactory(new PrismaPg({ connectionString: url, max: 10 }) as unknown as SqlDriverAdapterFactory) as never });
-  } else {
-    const { PrismaBetterSqlite3 } = await import('@prisma/adapter-better-sqlite3');
-    const { PrismaClient } = await import('../lib/generated/sqlite/client');
-    const { sqliteFile } = await import('../lib/db');
-    db = new PrismaClient({ adapter: wrapFactory(new PrismaBetterSqlite3({ url: sqliteFile(url), timeout: 10_000 }) as unknown as SqlDriverAdapterFactory) as never });
-    await (db as { $queryRawUnsafe(q: string): Promise<unknown> }).$queryRawUnsafe('PRAGMA synchronous = NORMAL');
-  }
-  (globalThis as unknown as { __sandboxDb?: unknown }).__sandboxDb = { db, kind };
+  const { createDb } = await import('../lib/db');
+  (globalThis as unknown as { __sandboxDb?: unknown }).__sandboxDb = createDb(url, wrapFactory);
 }
 
 interface Sample {

@@ -2,10 +2,12 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaPg } from '@prisma/adapter-pg';
+import type { SqlDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import { PrismaClient as SqliteClient } from './generated/sqlite/client';
 import { PrismaClient as PgClient } from './generated/postgresql/client';
 import { env, databaseKind } from './env';
 import { isolateSqliteTransactions } from './sqlite-transactions';
+import { cacheSqliteStatements, registerDirect, shareConnection } from './db-direct';
 
 /**
  * Both generated clients expose the same model API (they come from one schema source); the app
@@ -19,19 +21,25 @@ export function sqliteFile(url: string): string {
   return url.startsWith('file:') ? resolve(url.slice(5)) : resolve(process.cwd(), 'data', 'sandbox.db');
 }
 
-/** Opens a Prisma client on a database URL (use getDb() for the app's own). */
-export function createDb(url: string): { db: Db; kind: DbKind } {
+/**
+ * Opens a Prisma client on a database URL (use getDb() for the app's own). `instrument` may wrap
+ * the driver adapter factory (the benchmarks' profile counts and times every statement with it).
+ */
+export function createDb(url: string, instrument: (factory: SqlDriverAdapterFactory) => SqlDriverAdapterFactory = (f) => f): { db: Db; kind: DbKind } {
   const kind = databaseKind(url);
   if (kind === 'postgresql') {
     // A connection that cannot be had within 10 s (server unreachable without a refusal, or every
     // connection busy) fails the query instead of queueing it forever; callers answer 503 (lib/db-errors).
-    const adapter = new PrismaPg({ connectionString: url, max: 10, connectionTimeoutMillis: 10_000 });
-    return { db: new PgClient({ adapter }) as unknown as Db, kind };
+    const shared = shareConnection(instrument(new PrismaPg({ connectionString: url, max: 10, connectionTimeoutMillis: 10_000 })));
+    const db = new PgClient({ adapter: shared.factory }) as unknown as Db;
+    registerDirect(db, shared.connect, kind);
+    return { db, kind };
   }
   const file = sqliteFile(url);
   mkdirSync(dirname(file), { recursive: true });
-  const adapter = isolateSqliteTransactions(new PrismaBetterSqlite3({ url: file, timeout: 10_000 }));
-  const db = new SqliteClient({ adapter });
+  const shared = shareConnection(isolateSqliteTransactions(cacheSqliteStatements(instrument(new PrismaBetterSqlite3({ url: file, timeout: 10_000 })))));
+  const db = new SqliteClient({ adapter: shared.factory });
+  registerDirect(db, shared.connect, kind);
   // WAL (set persistently by the migration step) with synchronous=NORMAL: commits survive a
   // process crash and cost no fsync each; only an OS crash can lose the last commits.
   void db.$queryRawUnsafe('PRAGMA synchronous = NORMAL').catch(() => undefined);

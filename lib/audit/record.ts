@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { getDb } from '../db';
 import type { Db } from '../db';
+import { rawExecute } from '../db-direct';
 import { Prisma } from '../generated/sqlite/client';
 import { GroupCommitQueue } from './group-commit';
 import { DEFAULT_SANDBOX_ID } from '../sandbox';
@@ -97,7 +98,7 @@ const INSERT_HEAD = Prisma.raw(`INSERT INTO "AuditRecord" (${COLUMNS.map((c) => 
  */
 function insertBatch(db: Db, rows: readonly AuditRow[]): Promise<number> {
   const values = rows.map((row) => Prisma.sql`(${Prisma.join(COLUMNS.map((c) => (row as Record<string, unknown>)[c] ?? null))})`);
-  return db.$executeRaw`${INSERT_HEAD}${Prisma.join(values)}`;
+  return rawExecute(db, Prisma.sql`${INSERT_HEAD}${Prisma.join(values)}`);
 }
 
 /** A group-commit queue of audit rows in front of a database (the app's by default). */

@@ -1,4 +1,5 @@
 import type { Bundle, BundleEntry, BundleLink, OperationOutcome, Resource } from '@medplum/fhirtypes';
+import { StoredJson } from './http';
 
 /** Builds a searchset or history Bundle (FHIR R4 bundle.html). */
 export function bundle(type: 'searchset' | 'history', entries: BundleEntry[], opts: { total?: number; links: BundleLink[] }): Bundle {
@@ -12,6 +13,11 @@ export function bundle(type: 'searchset' | 'history', entries: BundleEntry[], op
 /** A search entry with its absolute fullUrl. */
 export function searchEntry(base: string, resource: Resource, mode: 'match' | 'include'): BundleEntry {
   return { fullUrl: `${base}/${resource.resourceType}/${resource.id ?? ''}`, resource, search: { mode } };
+}
+
+/** A search entry of a stored resource, its JSON text sent as stored (see StoredJson). */
+export function storedEntry(base: string, row: { type: string; id: string; content: string }, mode: 'match' | 'include'): BundleEntry {
+  return { fullUrl: `${base}/${row.type}/${row.id}`, resource: new StoredJson(row.content) as unknown as Resource, search: { mode } };
 }
 
 /** The OperationOutcome entry of a search (search.mode = outcome), e.g. for ignored parameters. */

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { DATABASE_RETRY_AFTER_SECONDS, logDatabaseUnavailable } from '../db-errors';
 import { FhirError } from './errors';
 import { operationOutcome } from './outcomes';
@@ -93,7 +94,7 @@ export function preflightResponse(req: Request): Response {
 
 /** A JSON response in the negotiated format, with no caching (patient data). */
 export function fhirResponse(body: unknown, status: number, format: ResponseFormat, headers: Record<string, string> = {}): Response {
-  const text = format.pretty ? JSON.stringify(body, null, 2) : JSON.stringify(body);
+  const text = format.pretty ? JSON.stringify(body, null, 2) : compactJson(body);
   return new Response(text, {
     status,
     headers: {
@@ -103,6 +104,41 @@ export function fhirResponse(body: unknown, status: number, format: ResponseForm
       ...headers,
     },
   });
+}
+
+/**
+ * A resource exactly as the store holds it (compact JSON text). Served as is in a compact response,
+ * where parsing it only to serialize it again would cost more than the rest of a search; a pretty
+ * response parses it so that it is indented like everything else.
+ */
+export class StoredJson {
+  constructor(readonly text: string) {}
+  toJSON(): unknown {
+    if (!splicing) return JSON.parse(this.text) as unknown;
+    splicing.push(this.text);
+    return `${SPLICE_MARK}${splicing.length - 1}`;
+  }
+}
+
+// A stored text is replaced by a marker string while the response is serialized, then the markers
+// by the texts. The marker holds a NUL and a per-process random part, so no string of a request or
+// a resource can pose as one.
+const SPLICE_MARK = `\u0000${randomBytes(9).toString('base64url')}:`;
+const SPLICE_MARKER_JSON = new RegExp(`"${JSON.stringify(SPLICE_MARK).slice(1, -1).replace(/\\/g, '\\\\')}(\\d+)"`, 'g');
+let splicing: string[] | null = null;
+
+/** JSON.stringify, with each StoredJson's text put in as it is. */
+function compactJson(body: unknown): string {
+  if (body instanceof StoredJson) return body.text;
+  const texts: string[] = [];
+  splicing = texts;
+  let text: string;
+  try {
+    text = JSON.stringify(body);
+  } finally {
+    splicing = null;
+  }
+  return texts.length ? text.replace(SPLICE_MARKER_JSON, (_, i: string) => texts[Number(i)]!) : text;
 }
 
 /** Weak ETag of a version (FHIR R4 http.html §3.1.0.3.2: `W/"3"`). */

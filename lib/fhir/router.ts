@@ -21,13 +21,13 @@ import { bearerTokenOf, FhirThrottledError, wwwAuthenticate } from './auth';
 import { verifyAccessToken } from '../oauth/access-token';
 import { assertFhirRateLimit } from '../ratelimit/fhir';
 import { simulatedDeletedPatient, simulatedErrorOfLaunch, simulatedFhirFailure, simulatedNote } from '../launcher/apply-simulated-error';
-import { bundle, outcomeEntry, searchEntry, selectElements, withoutText } from './bundle';
+import { bundle, outcomeEntry, searchEntry, selectElements, storedEntry, withoutText } from './bundle';
 import { assertAuditReader, readAuditEvent, searchAuditEvents } from './audit-events';
 import { capabilityStatement } from './capability';
 import { patientCompartmentTypes } from './definitions';
 import { FhirError } from './errors';
 import type { ResponseFormat } from './http';
-import { assertJsonBody, corsHeaders, databaseUnavailableResponse, etagOf, fhirResponse, httpDate, negotiateFormat, parseIfMatch, preflightResponse, readBodyText } from './http';
+import { assertJsonBody, corsHeaders, databaseUnavailableResponse, etagOf, fhirResponse, httpDate, negotiateFormat, parseIfMatch, preflightResponse, readBodyText, StoredJson } from './http';
 import { isDatabaseUnavailable } from '../db-errors';
 import { FhirAuthError, FhirForbiddenError, informationOutcome, internalErrorOutcome, operationOutcome, outcomeOf, statusOf } from './outcomes';
 import type { ResourceRow } from './search/execute';
@@ -342,11 +342,12 @@ async function searchFormParams(ctx: Ctx): Promise<[string, string][]> {
   return [...ctx.url.searchParams, ...new URLSearchParams(text)];
 }
 
-function resourceHeaders(ctx: Ctx, resource: Resource, versionId: number, lastUpdated: Date): Record<string, string> {
+function resourceHeaders(ctx: Ctx, resource: Resource | { type: string; id: string }, versionId: number, lastUpdated: Date): Record<string, string> {
+  const [type, id] = 'resourceType' in resource ? [resource.resourceType, resource.id ?? ''] : [resource.type, resource.id];
   return {
     etag: etagOf(versionId),
     'last-modified': httpDate(lastUpdated),
-    'content-location': `${ctx.base}/${resource.resourceType}/${resource.id ?? ''}/_history/${versionId}`,
+    'content-location': `${ctx.base}/${type}/${id}/_history/${versionId}`,
   };
 }
 
@@ -366,9 +367,8 @@ async function read(ctx: Ctx, policy: AccessPolicy, type: string, id: string): P
   if (!row) return notFound(ctx, type, id);
   await assertNotInDeletedRecord(ctx, type, id);
   if (row.deleted) throw new FhirError('gone', `${type}/${id} has been deleted`);
-  const resource = resourceOf(row);
   ctx.audit.resultCount = 1;
-  return fhirResponse(resource, 200, ctx.format, resourceHeaders(ctx, resource, row.versionId, row.lastUpdated));
+  return fhirResponse(new StoredJson(row.content), 200, ctx.format, resourceHeaders(ctx, row, row.versionId, row.lastUpdated));
 }
 
 async function vread(ctx: Ctx, policy: AccessPolicy, type: string, id: string, versionText: string): Promise<Response> {
@@ -434,10 +434,12 @@ async function search(ctx: Ctx, policy: AccessPolicy, type: string, params: [str
   if (req.total === 'accurate' || req.total === 'estimate') total = await searchCount(ctx.db, ctx.sandboxId, req, access);
   else if (!req.cursor && !page.next) total = page.rows.length;
 
-  const matches = page.rows.map(resourceOf);
+  const matches = page.rows;
   const included = await includes(ctx, policy, req, page.rows, issues);
-  const shown = (r: Resource) => (req.elements ? selectElements(r, req.elements) : req.summary === 'data' ? withoutText(r) : r);
-  const entries: BundleEntry[] = [...matches.map((r) => searchEntry(ctx.base, shown(r), 'match')), ...included.map((r) => searchEntry(ctx.base, r, 'include'))];
+  const elements = req.elements;
+  const match = (row: ResourceRow): BundleEntry =>
+    elements ? searchEntry(ctx.base, selectElements(resourceOf(row), elements), 'match') : req.summary === 'data' ? searchEntry(ctx.base, withoutText(resourceOf(row)), 'match') : storedEntry(ctx.base, row, 'match');
+  const entries: BundleEntry[] = [...matches.map(match), ...included.map((row) => storedEntry(ctx.base, row, 'include'))];
   if (issues.length) entries.push(outcomeEntry({ resourceType: 'OperationOutcome', issue: issues }));
   const links = [{ relation: 'self', url: selfUrl(ctx, type, selfParams) }];
   if (page.next) links.push({ relation: 'next', url: selfUrl(ctx, type, [...req.echo, ['_cursor', encodeCursor(page.next)]]) });
@@ -451,16 +453,16 @@ async function search(ctx: Ctx, policy: AccessPolicy, type: string, params: [str
  * is read with the same compartment and granular restrictions as a direct read would be.
  * Types the token has no scope for are left out and reported in the outcome entry.
  */
-async function includes(ctx: Ctx, policy: AccessPolicy, req: SearchRequest, rows: ResourceRow[], issues: OperationOutcomeIssue[]): Promise<Resource[]> {
+async function includes(ctx: Ctx, policy: AccessPolicy, req: SearchRequest, rows: ResourceRow[], issues: OperationOutcomeIssue[]): Promise<ResourceRow[]> {
   if (!rows.length || (!req.include.length && !req.revinclude.length)) return [];
   const seen = new Set(rows.map((r) => `${r.type}/${r.id}`));
-  const out: Resource[] = [];
+  const out: ResourceRow[] = [];
   const add = (found: ResourceRow[]) => {
     for (const row of found) {
       const key = `${row.type}/${row.id}`;
       if (seen.has(key)) continue;
       seen.add(key);
-      out.push(resourceOf(row));
+      out.push(row);
     }
   };
   const ids = rows.map((r) => r.id);
@@ -528,9 +530,9 @@ async function everything(ctx: Ctx, policy: AccessPolicy, id: string): Promise<R
     else if (type !== 'Patient' && policy.scopes.length) left.push(type);
   }
   const page = await everythingPage(ctx.db, ctx.sandboxId, id, types, count, cursor);
-  const matches = page.rows.map(resourceOf);
+  const matches = page.rows;
   // Shared resources the patient's data refers to (medications, practitioners, organizations, locations).
-  const included: Resource[] = [];
+  const included: ResourceRow[] = [];
   const refs = new Map<string, Set<string>>();
   const pageIdsByType = new Map<string, string[]>();
   for (const row of page.rows) pageIdsByType.set(row.type, [...(pageIdsByType.get(row.type) ?? []), row.id]);
@@ -546,9 +548,9 @@ async function everything(ctx: Ctx, policy: AccessPolicy, id: string): Promise<R
     if (!SHARED.has(type)) continue;
     const td = policy.decide('read', type);
     if (!td.allowed) continue;
-    for (const row of await readManyVisible(ctx.db, ctx.sandboxId, type, [...ids].slice(0, INCLUDE_LIMIT), scopeOf(td), INCLUDE_LIMIT)) included.push(resourceOf(row));
+    for (const row of await readManyVisible(ctx.db, ctx.sandboxId, type, [...ids].slice(0, INCLUDE_LIMIT), scopeOf(td), INCLUDE_LIMIT)) included.push(row);
   }
-  const entries: BundleEntry[] = [...matches.map((r) => searchEntry(ctx.base, r, 'match')), ...included.map((r) => searchEntry(ctx.base, r, 'include'))];
+  const entries: BundleEntry[] = [...matches.map((row) => storedEntry(ctx.base, row, 'match')), ...included.map((row) => storedEntry(ctx.base, row, 'include'))];
   const links = [{ relation: 'self', url: selfUrl(ctx, `Patient/${id}/$everything`, cursor ? [...echo, ['_cursor', Buffer.from(`${cursor.type}/${cursor.id}`).toString('base64url')]] : echo) }];
   if (page.next) links.push({ relation: 'next', url: selfUrl(ctx, `Patient/${id}/$everything`, [...echo, ['_cursor', Buffer.from(`${page.next.type}/${page.next.id}`).toString('base64url')]]) });
   if (left.length && !cursor) entries.push(outcomeEntry(operationOutcome('information', 'suppressed', `Types without a granted scope are not included: ${left.join(', ')}`)));
@@ -590,7 +592,7 @@ async function history(ctx: Ctx, policy: AccessPolicy, type: string, id: string 
       request: { method: row.method === 'DELETE' ? 'DELETE' : row.method === 'POST' ? 'POST' : 'PUT', url: row.method === 'POST' ? type : url },
       response: { status: row.deleted ? '204' : row.method === 'POST' ? '201' : '200', etag: etagOf(row.versionId), lastModified: row.lastUpdated.toISOString() },
     };
-    if (!row.deleted) entry.resource = resourceOf(row);
+    if (!row.deleted) entry.resource = new StoredJson(row.content) as unknown as Resource;
     return entry;
   });
   const path = id === null ? `${type}/_history` : `${type}/${id}/_history`;

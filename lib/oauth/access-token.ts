@@ -6,6 +6,7 @@
 import type { JWTPayload } from 'jose';
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
 import { getDb } from '../db';
+import { rawQuery } from '../db-direct';
 import { Prisma } from '../generated/sqlite/client';
 import { simulatedAccessTokenRejection, simulatedErrorOfLaunch } from '../launcher/apply-simulated-error';
 import { getVerificationKey } from './keys';
@@ -89,7 +90,8 @@ async function verifiedPayload(jwt: string): Promise<{ ok: true; payload: JWTPay
 
 /** The Token row of a jti, and its grant when asked (one indexed read, raw: this runs on every FHIR request), or null. */
 async function findTokenRow(jti: string, withGrant: boolean): Promise<{ row: TokenRecord; grant: GrantRecord | null } | null> {
-  const rows = await getDb().$queryRaw<Record<string, unknown>[]>(
+  const rows = await rawQuery(
+    getDb(),
     withGrant
       ? Prisma.sql`SELECT ${TOKEN_COLUMNS}, ${GRANT_COLUMNS} FROM "Token" t LEFT JOIN "Grant" g ON g."id" = t."grantId" WHERE t."id" = ${jti}`
       : Prisma.sql`SELECT ${TOKEN_COLUMNS} FROM "Token" t WHERE t."id" = ${jti}`,

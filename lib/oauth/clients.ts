@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { getDb } from '../db';
+import { rawQuery } from '../db-direct';
 import type { Client as ClientRow } from '../generated/sqlite/client';
 import { Prisma } from '../generated/sqlite/client';
 import { DEFAULT_SANDBOX_ID } from '../sandbox';
@@ -364,7 +365,7 @@ const CLIENT_COLUMNS = Prisma.raw(
 // indexed read of the row (Prisma's query compilation costs more than the lookup itself).
 async function findClientRow(clientId: string): Promise<ClientRow | null> {
   if (!clientId || clientId.length > 200) return null;
-  const rows = await getDb().$queryRaw<Record<string, unknown>[]>(Prisma.sql`SELECT ${CLIENT_COLUMNS} FROM "Client" WHERE "clientId" = ${clientId}`);
+  const rows = await rawQuery(getDb(), Prisma.sql`SELECT ${CLIENT_COLUMNS} FROM "Client" WHERE "clientId" = ${clientId}`);
   const r = rows[0];
   if (!r) return null;
   return {

@@ -11,6 +11,7 @@
  * the request's own path.
  */
 import type { Db } from '../db';
+import { rawQuery } from '../db-direct';
 import { Prisma } from '../generated/sqlite/client';
 
 const { sql, join } = Prisma;
@@ -98,7 +99,8 @@ export class RateLimiter {
     if (enabled.length === 0) return ALLOWED;
     const nowMs = this.now();
     const rows = enabled.map((h) => sql`(${h.key}, ${windowOf(nowMs, h.windowSeconds).start}, 1)`);
-    const returned = await this.db.$queryRaw<{ key: string; count: unknown }[]>(
+    const returned = await rawQuery<{ key: string; count: unknown }>(
+      this.db,
       sql`INSERT INTO "RateLimitWindow" ("key", "windowStart", "count") VALUES ${join(rows)}
           ON CONFLICT ("key", "windowStart") DO UPDATE SET "count" = "RateLimitWindow"."count" + 1
           RETURNING "key", "count"`,

@@ -5,9 +5,11 @@
  */
 import type { Resource } from '@medplum/fhirtypes';
 import type { Db } from '../../db';
+import { rawQuery } from '../../db-direct';
 import type { SearchRequest, SearchFilter, Cursor, IncludeSpec } from './parse';
 import type { AccessScope, Sql, Target } from './sql';
-import { accessSql, ands, filterSql, join, raw, sortKeySql, sql } from './sql';
+import { accessSql, ands, filterSql, join, paramSql, raw, sortKeySql, sql } from './sql';
+import { storedAs } from '../indexer';
 
 export interface ResourceRow {
   type: string;
@@ -124,7 +126,7 @@ export async function searchPage(db: Db, sandboxId: string, req: SearchRequest, 
   const query = key
     ? sql`SELECT ${COLS}, ${key} AS "sk" FROM "Resource" r WHERE ${ands(conds)} ORDER BY "sk" ${dir}, r."id" ASC LIMIT ${take}`
     : sql`SELECT ${COLS} FROM "Resource" r WHERE ${ands(conds)} ORDER BY r."id" ${dir} LIMIT ${take}`;
-  const raws = await db.$queryRaw<Record<string, unknown>[]>(query);
+  const raws = await rawQuery<Record<string, unknown>>(db, query);
   const more = raws.length > req.count;
   const pageRaws = more ? raws.slice(0, req.count) : raws;
   const rows = pageRaws.map(toRow);
@@ -141,7 +143,7 @@ export async function searchPage(db: Db, sandboxId: string, req: SearchRequest, 
 
 /** Number of matches of a search (same WHERE as the page, policy included). */
 export async function searchCount(db: Db, sandboxId: string, req: SearchRequest, access: AccessScope): Promise<number> {
-  const rows = await db.$queryRaw<{ n: unknown }[]>(sql`SELECT COUNT(*) AS "n" FROM "Resource" r WHERE ${searchWhere(sandboxId, req, access)}`);
+  const rows = await rawQuery<{ n: unknown }>(db, sql`SELECT COUNT(*) AS "n" FROM "Resource" r WHERE ${searchWhere(sandboxId, req, access)}`);
   return Number(rows[0]?.n ?? 0);
 }
 
@@ -151,7 +153,8 @@ export async function searchCount(db: Db, sandboxId: string, req: SearchRequest,
  */
 export async function readVisible(db: Db, sandboxId: string, type: string, id: string, access: AccessScope): Promise<ResourceRow | null> {
   const t = target(sandboxId, type);
-  const rows = await db.$queryRaw<Record<string, unknown>[]>(
+  const rows = await rawQuery<Record<string, unknown>>(
+    db,
     sql`SELECT ${COLS} FROM "Resource" r WHERE r."sandboxId" = ${sandboxId} AND r."type" = ${type} AND r."id" = ${id} AND ${accessSql(t, access)}`,
   );
   const row = rows[0];
@@ -168,17 +171,25 @@ export async function existsForAudit(db: Db, sandboxId: string, type: string, id
 export async function readManyVisible(db: Db, sandboxId: string, type: string, ids: string[], access: AccessScope, limit: number): Promise<ResourceRow[]> {
   if (!ids.length) return [];
   const t = target(sandboxId, type);
-  const rows = await db.$queryRaw<Record<string, unknown>[]>(
+  const rows = await rawQuery<Record<string, unknown>>(
+    db,
     sql`SELECT ${COLS} FROM "Resource" r WHERE r."sandboxId" = ${sandboxId} AND r."type" = ${type} AND r."deleted" = false AND r."id" IN (${join(ids)}) AND ${accessSql(t, access)} ORDER BY r."id" LIMIT ${limit}`,
   );
   return rows.map(toRow);
+}
+
+/** The reference rows of one parameter (see paramSql), as a Prisma filter. */
+function paramWhere(type: string, param: string): { param: string | { in: string[] }; targetType?: string } {
+  const form = storedAs(type, param);
+  if (!form) return { param };
+  return { param: { in: form.params }, ...(form.targetType === null ? {} : { targetType: form.targetType }) };
 }
 
 /** References (type/id) held by the given resources through one reference parameter. */
 export async function referencesFrom(db: Db, sandboxId: string, sourceType: string, sourceIds: string[], param: string): Promise<{ targetType: string; targetId: string }[]> {
   if (!sourceIds.length) return [];
   return db.searchReference.findMany({
-    where: { sandboxId, type: sourceType, resourceId: { in: sourceIds }, param },
+    where: { sandboxId, type: sourceType, resourceId: { in: sourceIds }, ...paramWhere(sourceType, param) },
     select: { targetType: true, targetId: true },
     distinct: ['targetType', 'targetId'],
   });
@@ -189,9 +200,10 @@ export async function referringVisible(db: Db, sandboxId: string, spec: IncludeS
   if (!targets.length) return [];
   const t = target(sandboxId, spec.sourceType);
   const pairs = targets.map((x) => sql`(x."targetType" = ${x.type} AND x."targetId" = ${x.id})`);
-  const rows = await db.$queryRaw<Record<string, unknown>[]>(
+  const rows = await rawQuery<Record<string, unknown>>(
+    db,
     sql`SELECT ${COLS} FROM "Resource" r WHERE r."sandboxId" = ${sandboxId} AND r."type" = ${spec.sourceType} AND r."deleted" = false
-      AND r."id" IN (SELECT x."resourceId" FROM "SearchReference" x WHERE x."sandboxId" = ${sandboxId} AND x."type" = ${spec.sourceType} AND x."param" = ${spec.param} AND (${join(pairs, ' OR ')}))
+      AND r."id" IN (SELECT x."resourceId" FROM "SearchReference" x WHERE x."sandboxId" = ${sandboxId} AND x."type" = ${spec.sourceType} AND ${paramSql(spec.sourceType, spec.param)} AND (${join(pairs, ' OR ')}))
       AND ${accessSql(t, access)} ORDER BY r."id" LIMIT ${limit}`,
   );
   return rows.map(toRow);
@@ -225,7 +237,7 @@ export async function everythingPage(db: Db, sandboxId: string, patientId: strin
     sql`(${join(perType, ' OR ')})`,
   ];
   if (cursor) conds.push(sql`(r."type" > ${cursor.type} OR (r."type" = ${cursor.type} AND r."id" > ${cursor.id}))`);
-  const raws = await db.$queryRaw<Record<string, unknown>[]>(sql`SELECT ${COLS} FROM "Resource" r WHERE ${ands(conds)} ORDER BY r."type" ASC, r."id" ASC LIMIT ${count + 1}`);
+  const raws = await rawQuery<Record<string, unknown>>(db, sql`SELECT ${COLS} FROM "Resource" r WHERE ${ands(conds)} ORDER BY r."type" ASC, r."id" ASC LIMIT ${count + 1}`);
   const more = raws.length > count;
   const rows = (more ? raws.slice(0, count) : raws).map(toRow);
   const last = rows[rows.length - 1];
@@ -257,7 +269,8 @@ export async function historyPage(
     const at = new Date(opts.cursor.at);
     conds.push(sql`(v."lastUpdated" < ${at} OR (v."lastUpdated" = ${at} AND (v."id" > ${opts.cursor.id} OR (v."id" = ${opts.cursor.id} AND v."versionId" < ${opts.cursor.v}))))`);
   }
-  const raws = await db.$queryRaw<Record<string, unknown>[]>(
+  const raws = await rawQuery<Record<string, unknown>>(
+    db,
     sql`SELECT v."type", v."id", v."versionId", v."lastUpdated", v."deleted", v."content", v."method" FROM "ResourceVersion" v WHERE ${ands(conds)}
       ORDER BY v."lastUpdated" DESC, v."id" ASC, v."versionId" DESC LIMIT ${opts.count + 1}`,
   );

@@ -5,6 +5,7 @@
  * in the grant module (RFC 6749 §4.1.2; RFC 9700 §4.14.2), which always goes to the database.
  */
 import { getDb } from '../../db';
+import { rawQuery } from '../../db-direct';
 import { Prisma } from '../../generated/sqlite/client';
 import type { OAuthClient } from '../clients';
 import type { GrantType } from '../clients';
@@ -36,7 +37,8 @@ export interface PresentedToken {
 type Raw = Record<string, unknown>;
 
 async function readCode(codeHash: string): Promise<PresentedCode | null> {
-  const rows = await getDb().$queryRaw<Raw[]>(
+  const rows = await rawQuery<Raw>(
+    getDb(),
     Prisma.sql`SELECT c."codeHash", c."grantId", c."clientId", c."redirectUri", c."codeChallenge", c."nonce", c."expiresAt", ${GRANT_COLUMNS}
       FROM "AuthCode" c LEFT JOIN "Grant" g ON g."id" = c."grantId" WHERE c."codeHash" = ${codeHash}`,
   );
@@ -55,7 +57,8 @@ async function readCode(codeHash: string): Promise<PresentedCode | null> {
 }
 
 async function readToken(tokenHash: string): Promise<PresentedToken | null> {
-  const rows = await getDb().$queryRaw<Raw[]>(
+  const rows = await rawQuery<Raw>(
+    getDb(),
     Prisma.sql`SELECT ${TOKEN_COLUMNS}, ${GRANT_COLUMNS} FROM "Token" t LEFT JOIN "Grant" g ON g."id" = t."grantId" WHERE t."tokenHash" = ${tokenHash}`,
   );
   const r = rows[0];

@@ -1,0 +1,63 @@
+import { describe, it, expect } from 'vitest';
+import { getDb } from './db';
+import { rawExecute, rawQuery } from './db-direct';
+import { Prisma } from './generated/sqlite/client';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('statements straight through the driver adapter', () => {
+  it('returns the same values as Prisma $queryRaw for every column type we read', async () => {
+    const db = getDb();
+    const at = new Date('2026-03-04T05:06:07.089Z');
+    await db.sandbox.upsert({ where: { id: 'direct' }, create: { id: 'direct', name: 'direct' }, update: {} });
+    await db.resource.create({ data: { sandboxId: 'direct', type: 'Patient', id: 'd1', versionId: 3, lastUpdated: at, deleted: true, content: '{"resourceType":"Patient","id":"d1"}' } });
+    await db.resource.create({ data: { sandboxId: 'direct', type: 'Patient', id: 'd2', versionId: 1, lastUpdated: at, content: '{"resourceType":"Patient","id":"d2"}' } });
+    const queries = [
+      Prisma.sql`SELECT r."type", r."id", r."versionId", r."lastUpdated", r."deleted", r."content" FROM "Resource" r WHERE r."sandboxId" = ${'direct'} ORDER BY r."id"`,
+      Prisma.sql`SELECT COUNT(*) AS "n", MAX(r."versionId") AS "v" FROM "Resource" r WHERE r."sandboxId" = ${'direct'} AND r."lastUpdated" = ${at} AND r."deleted" = ${true}`,
+      Prisma.sql`SELECT r."id", NULL AS "nothing" FROM "Resource" r WHERE r."sandboxId" = ${'direct'} AND r."id" IN (${Prisma.join(['d2', 'nope'])})`,
+    ];
+    for (const q of queries) {
+      const viaPrisma = await db.$queryRaw<Record<string, unknown>[]>(q);
+      const direct = await rawQuery(db, q);
+      expect(direct).toEqual(viaPrisma);
+      expect(direct.length).toBeGreaterThan(0);
+    }
+    const [row] = await rawQuery(db, queries[0]!);
+    expect(row).toMatchObject({ id: 'd1', versionId: 3, deleted: true });
+    expect((row!.lastUpdated as Date).toISOString()).toBe(at.toISOString());
+  });
+
+  it('runs a cached statement with each call’s own values', async () => {
+    const db = getDb();
+    await db.setting.createMany({ data: ['one', 'two', 'three'].map((v, i) => ({ key: `direct-${i}`, value: v })) });
+    const read = (key: string) => rawQuery<{ value: string }>(db, Prisma.sql`SELECT "value" FROM "Setting" WHERE "key" = ${key}`);
+    expect((await read('direct-0'))[0]?.value).toBe('one');
+    expect(await rawExecute(db, Prisma.sql`UPDATE "Setting" SET "value" = ${'changed'} WHERE "key" = ${'direct-1'}`)).toBe(1);
+    expect((await read('direct-1'))[0]?.value).toBe('changed');
+    expect((await read('direct-2'))[0]?.value).toBe('three');
+    expect(await read('direct-none')).toEqual([]);
+    expect(await rawExecute(db, Prisma.sql`UPDATE "Setting" SET "value" = ${'x'} WHERE "key" = ${'direct-none'}`)).toBe(0);
+  });
+
+  it('a direct write made while a transaction is open is not part of it (it survives the rollback)', async () => {
+    const db = getDb();
+    let opened!: () => void;
+    const open = new Promise<void>((r) => (opened = r));
+    const failing = db
+      .$transaction(async (tx) => {
+        await tx.setting.create({ data: { key: 'direct-tx-rolled-back', value: '1' } });
+        opened();
+        await sleep(100);
+        throw new Error('the transaction fails');
+      })
+      .catch((err: unknown) => (err as Error).message);
+    await open;
+    await rawExecute(db, Prisma.sql`INSERT INTO "Setting" ("key", "value") VALUES (${'direct-tx-outside'}, ${'1'})`);
+    const seen = await rawQuery(db, Prisma.sql`SELECT "key" FROM "Setting" WHERE "key" = ${'direct-tx-rolled-back'}`);
+    expect(await failing).toBe('the transaction fails');
+    expect(seen).toEqual([]);
+    const keys = (await db.setting.findMany({ where: { key: { startsWith: 'direct-tx-' } } })).map((s) => s.key);
+    expect(keys).toEqual(['direct-tx-outside']);
+  });
+});

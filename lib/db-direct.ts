@@ -1,0 +1,234 @@
+import type { ArgType, SqlDriverAdapter, SqlDriverAdapterFactory, SqlResultSet } from '@prisma/driver-adapter-utils';
+import type { Prisma } from './generated/sqlite/client';
+
+/**
+ * Statements on the hot request paths (token row, rate-limit counters, resource reads, audit
+ * inserts) skip Prisma's query layer and go straight to the driver adapter the Prisma client itself
+ * uses: the same connection (SQLite) or pool (PostgreSQL), so transactions, isolation and error
+ * mapping stay the same, at a fraction of the per-statement cost (`bench/profile.ts` shows the
+ * split). Results are converted exactly as Prisma's `$queryRaw` converts them, so a call site sees
+ * the same values either way.
+ */
+
+type Connect = () => Promise<SqlDriverAdapter>;
+
+/** Clients whose adapter can be reached directly, with the way to reach it. */
+const direct = new WeakMap<object, { connect: Connect; kind: 'sqlite' | 'postgresql' }>();
+
+/**
+ * A factory whose connection is shared: Prisma's first query and a direct statement get the same
+ * adapter (never a second SQLite connection: two writers on one file in one process could wait on
+ * each other). Disposing it lets the next connect open a new one.
+ */
+export function shareConnection(factory: SqlDriverAdapterFactory): { factory: SqlDriverAdapterFactory; connect: Connect } {
+  let connected: Promise<SqlDriverAdapter> | null = null;
+  const connect: Connect = () => {
+    connected ??= factory.connect().then(
+      (adapter) => {
+        const dispose = adapter.dispose.bind(adapter);
+        adapter.dispose = () => {
+          connected = null;
+          return dispose();
+        };
+        return adapter;
+      },
+      (err: unknown) => {
+        connected = null;
+        throw err;
+      },
+    );
+    return connected;
+  };
+  return { factory: { provider: factory.provider, adapterName: factory.adapterName, connect }, connect };
+}
+
+/** Makes `rawQuery`/`rawExecute` on this client go straight to its adapter. */
+export function registerDirect(client: object, connect: Connect, kind: 'sqlite' | 'postgresql'): void {
+  direct.set(client, { connect, kind });
+}
+
+interface RawCapable {
+  $queryRaw<T = unknown>(query: Prisma.Sql): PromiseLike<T>;
+  $executeRaw(query: Prisma.Sql): PromiseLike<number>;
+}
+
+function argTypeOf(value: unknown): ArgType {
+  const scalar = (scalarType: ArgType['scalarType']): ArgType => ({ scalarType, arity: 'scalar' });
+  if (value === null || value === undefined) return scalar('unknown');
+  if (value instanceof Date) return scalar('datetime');
+  if (value instanceof Uint8Array) return scalar('bytes');
+  switch (typeof value) {
+    case 'string':
+      return scalar('string');
+    case 'bigint':
+      return scalar('bigint');
+    case 'number':
+      return scalar(Number.isInteger(value) ? 'int' : 'float');
+    case 'boolean':
+      return scalar('boolean');
+    default:
+      return scalar('json');
+  }
+}
+
+function argOf(value: unknown): unknown {
+  if (value === undefined) return null;
+  if (value === null || value instanceof Date || value instanceof Uint8Array || typeof value !== 'object') return value;
+  return JSON.stringify(value);
+}
+
+/** Column type codes of @prisma/driver-adapter-utils' ColumnTypeEnum that need converting. */
+const INT32 = 0;
+const INT64 = 1;
+const BOOLEAN = 5;
+const DATE = 8;
+const DATETIME = 10;
+const JSON_COLUMN = 11;
+
+const DATE_TIME = /(\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(Z|[+-]\d{2}(?::?\d{2})?)?$/;
+
+/** A date-time text as Prisma reads it: a bare date is midnight UTC, a time without an offset is UTC. */
+function dateOf(value: unknown): unknown {
+  if (typeof value === 'number' || typeof value === 'bigint') return new Date(Number(value));
+  if (typeof value !== 'string') return value;
+  const m = DATE_TIME.exec(value);
+  if (!m) return new Date(`${value}T00:00:00Z`);
+  let text = value;
+  if (m[2] === undefined) text = `${value}Z`;
+  else if (m[2] !== 'Z' && !m[2].includes(':') && m[2].length === 3) text = `${value}:00`;
+  return new Date(text.replace(' ', 'T'));
+}
+
+function convert(value: unknown, type: number): unknown {
+  if (value === null) return null;
+  switch (type) {
+    case INT32:
+      return Math.trunc(Number(value));
+    case INT64:
+      if (typeof value === 'bigint') return value;
+      return typeof value === 'string' ? BigInt(value) : BigInt(Math.trunc(Number(value)));
+    case BOOLEAN:
+      return typeof value === 'boolean' ? value : value === 1 || value === 1n || value === '1' || value === 'true';
+    case DATE:
+    case DATETIME:
+      return dateOf(value);
+    case JSON_COLUMN:
+      return typeof value === 'string' ? (JSON.parse(value) as unknown) : value;
+    default:
+      return value;
+  }
+}
+
+function rowsOf<T>(result: SqlResultSet): T[] {
+  const { columnNames, columnTypes, rows } = result;
+  const out: T[] = new Array<T>(rows.length);
+  for (let r = 0; r < rows.length; r++) {
+    const row = rows[r]!;
+    const obj: Record<string, unknown> = {};
+    for (let c = 0; c < columnNames.length; c++) obj[columnNames[c]!] = convert(row[c], columnTypes[c]!);
+    out[r] = obj as T;
+  }
+  return out;
+}
+
+function queryOf(query: Prisma.Sql, kind: 'sqlite' | 'postgresql') {
+  return { sql: kind === 'postgresql' ? query.text : query.sql, args: query.values.map(argOf), argTypes: query.values.map(argTypeOf) };
+}
+
+/** `db.$queryRaw(query)`, straight through the driver adapter when the client allows it. */
+export async function rawQuery<T = Record<string, unknown>>(db: RawCapable, query: Prisma.Sql): Promise<T[]> {
+  const entry = direct.get(db);
+  if (!entry) return db.$queryRaw<T[]>(query);
+  const adapter = await entry.connect();
+  return rowsOf<T>(await adapter.queryRaw(queryOf(query, entry.kind)));
+}
+
+/** `db.$executeRaw(query)`, straight through the driver adapter when the client allows it. */
+export async function rawExecute(db: RawCapable, query: Prisma.Sql): Promise<number> {
+  const entry = direct.get(db);
+  if (!entry) return db.$executeRaw(query);
+  const adapter = await entry.connect();
+  return adapter.executeRaw(queryOf(query, entry.kind));
+}
+
+interface SqliteStatement {
+  reader: boolean;
+  run(...params: unknown[]): unknown;
+  all(...params: unknown[]): unknown[];
+  columns(): unknown[];
+  raw(toggle?: boolean): SqliteStatement;
+}
+
+interface SqliteDatabase {
+  prepare(sql: string): SqliteStatement;
+}
+
+/** How many prepared statements a SQLite connection keeps (least recently used go first). */
+const STATEMENT_CACHE_SIZE = 500;
+
+/**
+ * Keeps the SQLite adapter's prepared statements. The better-sqlite3 adapter prepares every
+ * statement anew (`prepare(sql).bind(args)`), which costs more than running most of ours; here a
+ * statement of the same text is prepared once and run with each call's values. The adapter only
+ * ever calls `bind(args)` followed by `run()`, or `columns()` and `raw().all()`, all synchronously,
+ * so one statement object serves every call.
+ */
+export function cacheSqliteStatements(factory: SqlDriverAdapterFactory): SqlDriverAdapterFactory {
+  return {
+    provider: factory.provider,
+    adapterName: factory.adapterName,
+    async connect(): Promise<SqlDriverAdapter> {
+      const adapter = await factory.connect();
+      const database = (adapter as unknown as { client?: SqliteDatabase }).client;
+      if (database && typeof database.prepare === 'function') database.prepare = cachedPrepare(database.prepare.bind(database));
+      return adapter;
+    },
+  };
+}
+
+function cachedPrepare(prepare: (sql: string) => SqliteStatement): (sql: string) => SqliteStatement {
+  const cache = new Map<string, SqliteStatement>();
+  return (sql) => {
+    let stmt = cache.get(sql);
+    if (stmt) {
+      cache.delete(sql);
+    } else {
+      stmt = prepare(sql);
+      if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value as string);
+    }
+    cache.set(sql, stmt);
+    return reusable(stmt);
+  };
+}
+
+/** A cached statement behind the part of better-sqlite3's Statement API the adapter uses. */
+class Reusable implements SqliteStatement {
+  readonly reader: boolean;
+  private rawRows = false;
+  constructor(
+    private readonly stmt: SqliteStatement,
+    private readonly params: unknown[] = [],
+  ) {
+    this.reader = stmt.reader;
+  }
+  bind(...params: unknown[]): Reusable {
+    return new Reusable(this.stmt, params);
+  }
+  run(): unknown {
+    return this.stmt.run(...this.params);
+  }
+  all(): unknown[] {
+    return this.stmt.raw(this.rawRows).all(...this.params);
+  }
+  columns(): unknown[] {
+    return this.stmt.columns();
+  }
+  raw(toggle = true): Reusable {
+    this.rawRows = toggle;
+    return this;
+  }
+}
+
+function reusable(stmt: SqliteStatement): SqliteStatement {
+  return new Reusable(stmt);
+}
