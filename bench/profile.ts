@@ -30,7 +30,7 @@ function timed<T>(query: SqlQuery | string, run: () => Promise<T>): Promise<T> {
     counter.driverMs += performance.now() - t;
     if (recordSql) {
       const text = typeof query === 'string' ? query : query.sql;
-      const key = text.replace(/\s+/g, ' ').slice(0, 110);
+      const key = text.replace(/\s+/g, ' ').slice(0, Number(process.env.SQL_CHARS ?? 110));
       counter.sql.set(key, (counter.sql.get(key) ?? 0) + 1);
     }
   });

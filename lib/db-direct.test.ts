@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { getDb } from './db';
-import { rawExecute, rawQuery } from './db-direct';
+import { rawExecute, rawQuery, rawTransaction } from './db-direct';
 import { Prisma } from './generated/sqlite/client';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -59,5 +59,37 @@ describe('statements straight through the driver adapter', () => {
     expect(seen).toEqual([]);
     const keys = (await db.setting.findMany({ where: { key: { startsWith: 'direct-tx-' } } })).map((s) => s.key);
     expect(keys).toEqual(['direct-tx-outside']);
+  });
+
+  it('a transaction commits when its function returns and leaves nothing behind when it throws', async () => {
+    const db = getDb();
+    const insert = (key: string) => Prisma.sql`INSERT INTO "Setting" ("key", "value") VALUES (${key}, ${'1'})`;
+    expect(await rawTransaction(db, async (tx) => (await tx.execute(insert('direct-commit-a'))) + (await tx.execute(insert('direct-commit-b'))))).toBe(2);
+    const failed = await rawTransaction(db, async (tx) => {
+      await tx.execute(insert('direct-rollback-a'));
+      expect(await tx.query(Prisma.sql`SELECT "key" FROM "Setting" WHERE "key" = ${'direct-rollback-a'}`)).toEqual([{ key: 'direct-rollback-a' }]);
+      throw new Error('refused');
+    }).catch((err: unknown) => (err as Error).message);
+    expect(failed).toBe('refused');
+    // A statement that fails inside the transaction rolls back the statements before it.
+    await expect(rawTransaction(db, async (tx) => (await tx.execute(insert('direct-rollback-b'))) + (await tx.execute(insert('direct-commit-a'))))).rejects.toThrow();
+    const keys = (await db.setting.findMany({ where: { key: { startsWith: 'direct-' } }, orderBy: { key: 'asc' } })).map((s) => s.key);
+    expect(keys.filter((k) => k.includes('commit') || k.includes('rollback'))).toEqual(['direct-commit-a', 'direct-commit-b']);
+  });
+
+  it('concurrent transactions take turns: of ten conditional claims of one row, one wins', async () => {
+    const db = getDb();
+    await db.setting.create({ data: { key: 'direct-claim', value: 'free' } });
+    const claims = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        rawTransaction(db, async (tx) => {
+          const [row] = await tx.query<{ value: string }>(Prisma.sql`SELECT "value" FROM "Setting" WHERE "key" = ${'direct-claim'}`);
+          await sleep(5);
+          if (row?.value !== 'free') return 0;
+          return tx.execute(Prisma.sql`UPDATE "Setting" SET "value" = ${`taken by ${i}`} WHERE "key" = ${'direct-claim'}`);
+        }),
+      ),
+    );
+    expect(claims.reduce((a, b) => a + b, 0)).toBe(1);
   });
 });

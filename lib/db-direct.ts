@@ -201,6 +201,8 @@ function cachedPrepare(prepare: (sql: string) => SqliteStatement): (sql: string)
   };
 }
 
+const columnsOf = new WeakMap<SqliteStatement, unknown[]>();
+
 /** A cached statement behind the part of better-sqlite3's Statement API the adapter uses. */
 class Reusable implements SqliteStatement {
   readonly reader: boolean;
@@ -221,7 +223,10 @@ class Reusable implements SqliteStatement {
     return this.stmt.raw(this.rawRows).all(...this.params);
   }
   columns(): unknown[] {
-    return this.stmt.columns();
+    // A prepared statement's result columns are fixed (the app changes no schema while it runs).
+    let columns = columnsOf.get(this.stmt);
+    if (!columns) columnsOf.set(this.stmt, (columns = this.stmt.columns()));
+    return columns;
   }
   raw(toggle = true): Reusable {
     this.rawRows = toggle;
@@ -231,4 +236,53 @@ class Reusable implements SqliteStatement {
 
 function reusable(stmt: SqliteStatement): SqliteStatement {
   return new Reusable(stmt);
+}
+
+/** The statements a transaction opened by `rawTransaction` can run. */
+export interface RawTransaction {
+  query<T = Record<string, unknown>>(query: Prisma.Sql): Promise<T[]>;
+  execute(query: Prisma.Sql): Promise<number>;
+}
+
+interface TransactionCapable extends RawCapable {
+  $transaction<R>(run: (tx: RawCapable) => Promise<R>, options?: { maxWait?: number; timeout?: number }): Promise<R>;
+}
+
+const STATEMENT = (sql: string) => ({ sql, args: [], argTypes: [] });
+
+/**
+ * Runs `run` in one transaction, committed when it returns and rolled back when it throws, straight
+ * on the adapter when the client allows it (else Prisma's interactive transaction). On SQLite the
+ * transaction has the connection to itself (lib/sqlite-transactions); on PostgreSQL it has its own
+ * pooled connection.
+ */
+export async function rawTransaction<R>(db: TransactionCapable, run: (tx: RawTransaction) => Promise<R>): Promise<R> {
+  const entry = direct.get(db);
+  if (!entry) {
+    return db.$transaction(
+      (tx) => run({ query: async <T>(q: Prisma.Sql) => await tx.$queryRaw<T[]>(q), execute: async (q) => await tx.$executeRaw(q) }),
+      { maxWait: 10_000, timeout: 10_000 },
+    );
+  }
+  const adapter = await entry.connect();
+  const tx = await adapter.startTransaction();
+  const kind = entry.kind;
+  let result: R;
+  try {
+    result = await run({
+      query: async <T>(q: Prisma.Sql) => rowsOf<T>(await tx.queryRaw(queryOf(q, kind))),
+      execute: (q) => tx.executeRaw(queryOf(q, kind)),
+    });
+    await tx.executeRaw(STATEMENT('COMMIT'));
+  } catch (err) {
+    try {
+      await tx.executeRaw(STATEMENT('ROLLBACK'));
+    } catch {
+      // The connection is gone or the transaction already ended; releasing it below is all that is left.
+    }
+    await tx.rollback();
+    throw err;
+  }
+  await tx.commit();
+  return result;
 }

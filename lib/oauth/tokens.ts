@@ -5,6 +5,7 @@
  */
 import { SignJWT } from 'jose';
 import { getDb, getDbKind } from '../db';
+import { rawExecute, rawTransaction } from '../db-direct';
 import type { Grant as GrantRow, Token as TokenRow } from '../generated/sqlite/client';
 import { Prisma } from '../generated/sqlite/client';
 import { simulatedErrorOfLaunch, simulatedIssuance } from '../launcher/apply-simulated-error';
@@ -292,21 +293,18 @@ export async function issueTokens(input: IssueInput): Promise<IssuedTokens> {
   const revoked = () => new InvalidGrant('the authorization grant has been revoked');
   const claim = input.claim;
   if (claim) {
-    await getDb().$transaction(
-      async (tx) => {
-        // The insert first: on PostgreSQL it takes the grant's share lock before the claim locks the
-        // code or refresh token row, the order revokeGrant() locks them in (grant, then tokens and
-        // codes). The reverse order deadlocks a refresh with a concurrent replay of an older refresh
-        // token of the same grant, and the aborted side may be the revocation.
-        const inserted = await tx.$executeRaw(insert);
-        // Thrown inside: the claim and the rows are rolled back together. A lost claim is a replay,
-        // whatever else failed.
-        if ((await tx.$executeRaw(claim)) === 0) throw new IssuanceClaimLost();
-        if (inserted !== rows.length) throw revoked();
-      },
-      { maxWait: 10_000, timeout: 10_000 },
-    );
-  } else if ((await getDb().$executeRaw(insert)) !== rows.length) throw revoked();
+    await rawTransaction(getDb(), async (tx) => {
+      // The insert first: on PostgreSQL it takes the grant's share lock before the claim locks the
+      // code or refresh token row, the order revokeGrant() locks them in (grant, then tokens and
+      // codes). The reverse order deadlocks a refresh with a concurrent replay of an older refresh
+      // token of the same grant, and the aborted side may be the revocation.
+      const inserted = await tx.execute(insert);
+      // Thrown inside: the claim and the rows are rolled back together. A lost claim is a replay,
+      // whatever else failed.
+      if ((await tx.execute(claim)) === 0) throw new IssuanceClaimLost();
+      if (inserted !== rows.length) throw revoked();
+    });
+  } else if ((await rawExecute(getDb(), insert)) !== rows.length) throw revoked();
 
   Object.assign(body, contextResponseFields(input.context));
   return { body, accessJti: jti, refreshId };
