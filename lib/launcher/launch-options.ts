@@ -1,5 +1,7 @@
 import { getDb } from '../db';
 import type { Db } from '../db';
+import { rawQuery } from '../db-direct';
+import { Prisma } from '../generated/sqlite/client';
 import { DEFAULT_SANDBOX_ID } from '../sandbox';
 import { parseLaunchOptions } from './launch-config';
 import type { LaunchOptions } from './launch-config';
@@ -29,15 +31,15 @@ export async function getSimulatedError(launchId: string | null | undefined, db:
  * The newest unconsumed, unexpired launch the launcher armed for a client's next standalone or
  * backend authorization (no `launch` parameter reaches the server in those flows), or null.
  * /oauth/authorize (without `launch`) and the client_credentials grant should consume it with
- * consumeLaunch() so its options apply once.
+ * consumeLaunch() so its options apply once. One raw statement: every client_credentials request runs it.
  */
 export async function findArmedLaunch(clientId: string, sandboxId: string = DEFAULT_SANDBOX_ID, db: Db = getDb()): Promise<{ id: string; options: LaunchOptions } | null> {
-  const rows = await db.launch.findMany({
-    where: { sandboxId, clientId, consumedAt: null, expiresAt: { gt: new Date() } },
-    orderBy: { createdAt: 'desc' },
-    take: 10,
-    select: { id: true, options: true },
-  });
+  const rows = await rawQuery<{ id: string; options: string }>(
+    db,
+    Prisma.sql`SELECT "id", "options" FROM "Launch"
+      WHERE "sandboxId" = ${sandboxId} AND "clientId" = ${clientId} AND "consumedAt" IS NULL AND "expiresAt" > ${new Date()}
+      ORDER BY "createdAt" DESC LIMIT 10`,
+  );
   for (const row of rows) {
     const options = parseLaunchOptions(row.options);
     if (options.launchType !== 'provider-ehr' && options.launchType !== 'patient-portal') return { id: row.id, options };

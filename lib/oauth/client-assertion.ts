@@ -2,15 +2,17 @@
  * private_key_jwt client authentication: validation of the client assertion exactly as SMART App
  * Launch 2.2 §client-confidential-asymmetric and RFC 7523 §3 require (checklist #69–#75, #141, #178).
  */
-import type { JWK, JWTPayload, ProtectedHeaderParameters } from 'jose';
+import type { CryptoKey, JWK, JWTPayload, ProtectedHeaderParameters } from 'jose';
 import { decodeJwt, decodeProtectedHeader, errors as joseErrors, importJWK, jwtVerify } from 'jose';
 import { getDb } from '../db';
+import { rawExecute, rawQuery } from '../db-direct';
+import { Prisma } from '../generated/sqlite/client';
 import type { PublicJwk } from './client-metadata';
 import { getRemoteClientJwks } from './client-jwks';
 import type { OAuthClient } from './clients';
 import { getClient } from './clients';
 import { ASSERTION_MAX_LIFETIME_SECONDS, CLOCK_SKEW_SECONDS } from './config';
-import { isUniqueViolation, nowSeconds } from './crypto';
+import { nowSeconds } from './crypto';
 import { InvalidClient } from './errors';
 
 /** Algorithms accepted for client assertions: the two SMART requires servers to validate (checklist #70). */
@@ -67,6 +69,74 @@ async function selectKey(client: OAuthClient, header: ProtectedHeaderParameters 
   return candidates[0]!;
 }
 
+// Imported verification keys by key material and alg. A CryptoKey is a pure function of those two,
+// so an entry can never make a key valid that the registration no longer lists: which key verifies
+// an assertion is chosen by selectKey() from the current registration (or jwks_uri cache) on every
+// request, and only then is its material looked up here. Bounded; least recently used go first.
+const KEY_CACHE_SIZE = 1000;
+const importedKeys = new Map<string, CryptoKey>();
+
+async function verificationKey(jwk: PublicJwk, alg: AssertionAlg): Promise<CryptoKey> {
+  // Only the members importJWK turns into a key (base64url values and curve names hold no spaces).
+  const material: JWK = jwk.kty === 'RSA' ? { kty: 'RSA', n: jwk.n, e: jwk.e } : { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y };
+  const cacheKey = jwk.kty === 'RSA' ? `${alg} RSA ${jwk.n} ${jwk.e}` : `${alg} ${jwk.kty} ${jwk.crv} ${jwk.x} ${jwk.y}`;
+  const cached = importedKeys.get(cacheKey);
+  if (cached) {
+    importedKeys.delete(cacheKey);
+    importedKeys.set(cacheKey, cached);
+    return cached;
+  }
+  const key = (await importJWK(material, alg)) as CryptoKey;
+  if (importedKeys.size >= KEY_CACHE_SIZE) importedKeys.delete(importedKeys.keys().next().value as string);
+  importedKeys.set(cacheKey, key);
+  return key;
+}
+
+/** How many imported keys are cached (tests). */
+export function cachedAssertionKeyCount(): number {
+  return importedKeys.size;
+}
+
+// Expired jti rows are only ever overwritten or skipped by recordJti(); deleting them is housekeeping,
+// done in the background at most once per interval and process.
+const JTI_PRUNE_INTERVAL_MS = 60_000;
+let lastJtiPrune = 0;
+let jtiPruning: Promise<number> | null = null;
+
+/** Deletes every expired jti row; returns how many. */
+export async function pruneExpiredJtis(now: Date = new Date()): Promise<number> {
+  return rawExecute(getDb(), Prisma.sql`DELETE FROM "AssertionJti" WHERE "expiresAt" < ${now}`);
+}
+
+function maybePruneJtis(): void {
+  const now = Date.now();
+  if (jtiPruning || now - lastJtiPrune < JTI_PRUNE_INTERVAL_MS) return;
+  lastJtiPrune = now;
+  jtiPruning = pruneExpiredJtis(new Date(now))
+    .catch((err: unknown) => {
+      console.error('client assertions: deleting expired jti values failed:', err instanceof Error ? err.message : String(err));
+      return 0;
+    })
+    .finally(() => {
+      jtiPruning = null;
+    });
+}
+
+/**
+ * Records a client's jti until `expiresAt`, in one atomic statement: true when it was new, or when
+ * its earlier use has expired (the row is reused); false while an earlier use is still within its
+ * window (a replay). Concurrent uses of one jti: the primary key lets exactly one of them record it.
+ */
+async function recordJti(clientId: string, jti: string, expiresAt: Date, now: Date): Promise<boolean> {
+  const rows = await rawQuery(
+    getDb(),
+    Prisma.sql`INSERT INTO "AssertionJti" ("clientId", "jti", "expiresAt") VALUES (${clientId}, ${jti}, ${expiresAt})
+      ON CONFLICT ("clientId", "jti") DO UPDATE SET "expiresAt" = excluded."expiresAt" WHERE "AssertionJti"."expiresAt" < ${now}
+      RETURNING "jti"`,
+  );
+  return rows.length === 1;
+}
+
 /** Verifies a client assertion and returns the client it authenticates. Throws invalid_client. */
 export async function verifyClientAssertion(assertion: string, ctx: AssertionContext): Promise<OAuthClient> {
   let header: ProtectedHeaderParameters;
@@ -100,7 +170,7 @@ export async function verifyClientAssertion(assertion: string, ctx: AssertionCon
   const jwk = await selectKey(client, header as ProtectedHeaderParameters & { kid: string; alg: AssertionAlg });
   let payload: JWTPayload;
   try {
-    const key = await importJWK(jwk as JWK, header.alg);
+    const key = await verificationKey(jwk, header.alg as AssertionAlg);
     ({ payload } = await jwtVerify(assertion, key, { algorithms: [header.alg!], clockTolerance: CLOCK_SKEW_SECONDS }));
   } catch (err) {
     if (err instanceof joseErrors.JWTExpired) throw fail('exp is in the past');
@@ -123,16 +193,9 @@ export async function verifyClientAssertion(assertion: string, ctx: AssertionCon
   if (typeof payload.jti !== 'string' || payload.jti === '' || payload.jti.length > 255) throw fail('jti is required (a unique string of at most 255 characters)');
 
   // Replay: a jti may be used once within the assertion's lifetime (checklist #72; RFC 7523 §3 item 7).
-  const db = getDb();
+  // The row lives as long as the assertion could still verify (exp plus the clock tolerance).
   const expiresAt = new Date((payload.exp + CLOCK_SKEW_SECONDS) * 1000);
-  await db.assertionJti.deleteMany({ where: { clientId: client.clientId, jti: payload.jti, expiresAt: { lt: new Date() } } });
-  try {
-    await db.assertionJti.create({ data: { clientId: client.clientId, jti: payload.jti, expiresAt } });
-  } catch (err) {
-    if (isUniqueViolation(err)) throw assertionReplayError(payload.jti);
-    throw err;
-  }
-  // Housekeeping: forget expired jti values now and then.
-  if (Math.random() < 0.02) await db.assertionJti.deleteMany({ where: { expiresAt: { lt: new Date() } } }).catch(() => undefined);
+  if (!(await recordJti(client.clientId, payload.jti, expiresAt, new Date()))) throw assertionReplayError(payload.jti);
+  maybePruneJtis();
   return client;
 }
