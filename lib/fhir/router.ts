@@ -471,7 +471,9 @@ async function includes(ctx: Ctx, policy: AccessPolicy, req: SearchRequest, rows
     const byType = new Map<string, string[]>();
     for (const ref of refs) {
       if (!spec.targetTypes.includes(ref.targetType)) continue;
-      byType.set(ref.targetType, [...(byType.get(ref.targetType) ?? []), ref.targetId]);
+      const list = byType.get(ref.targetType);
+      if (list) list.push(ref.targetId);
+      else byType.set(ref.targetType, [ref.targetId]);
     }
     for (const [targetType, targetIds] of byType) {
       const d = policy.decide('read', targetType);
@@ -535,7 +537,11 @@ async function everything(ctx: Ctx, policy: AccessPolicy, id: string): Promise<R
   const included: ResourceRow[] = [];
   const refs = new Map<string, Set<string>>();
   const pageIdsByType = new Map<string, string[]>();
-  for (const row of page.rows) pageIdsByType.set(row.type, [...(pageIdsByType.get(row.type) ?? []), row.id]);
+  for (const row of page.rows) {
+    const list = pageIdsByType.get(row.type);
+    if (list) list.push(row.id);
+    else pageIdsByType.set(row.type, [row.id]);
+  }
   for (const [type, ids] of pageIdsByType) {
     const found = await ctx.db.searchReference.findMany({
       where: { sandboxId: ctx.sandboxId, type, resourceId: { in: ids }, targetType: { in: SHARED_RESOURCE_TYPES as string[] } },
