@@ -29,7 +29,7 @@ const schema = z.object({
   RATE_LIMIT_CLIENT: z.coerce.number().int().min(0).default(1200),
   /** FHIR requests per window per patient in a token's context, all clients together (0: no limit). */
   RATE_LIMIT_PATIENT: z.coerce.number().int().min(0).default(600),
-  /** Failed sign-in attempts per persona per 15 minutes before sign-in is locked (0: no limit). */
+  /** Failed sign-in attempts per persona, and per console username, per 15 minutes before sign-in is locked (0: no limit). */
   RATE_LIMIT_SIGNIN_PERSONA: z.coerce.number().int().min(0).default(10),
   /** Failed sign-in attempts per IP address per 15 minutes before sign-in is locked (0: no limit). */
   RATE_LIMIT_SIGNIN_IP: z.coerce.number().int().min(0).default(50),

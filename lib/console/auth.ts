@@ -5,6 +5,12 @@
  * CONSOLE_USER/CONSOLE_PASSWORD are set, only the configured account is accepted and the default
  * pair is refused (issue 7 §1).
  *
+ * Failed password sign-ins are limited like persona ones (lib/ratelimit/sign-in.ts): counted per
+ * console username (`signin-console`, RATE_LIMIT_SIGNIN_PERSONA) and per IP address (the same
+ * `signin-ip` counter as personas); once over, even the right password is refused until the window
+ * ends (NIST SP 800-63B §5.2.2), the refusal is audited as rate-limited and the login page says for
+ * about how long.
+ *
  * The console keeps its own session cookie (CONSOLE_SESSION_COOKIE), separate from the persona
  * session of the interaction screens: an instructor signed in to the console who then signs in as
  * a persona to launch an app must not be signed out of the console (and vice versa).
@@ -17,6 +23,11 @@ import CredentialsProvider from 'next-auth/providers/credentials';
 import { getAuthSecret } from '../auth/secret';
 import { parseCookies, useSecureCookies } from '../auth/session';
 import { env } from '../env';
+import type { RateLimiter } from '../ratelimit/limiter';
+import type { RateLimitSettings } from '../ratelimit/policy';
+import { counter } from '../ratelimit/policy';
+import type { CredentialCheck } from '../ratelimit/sign-in';
+import { lockedSignInMessage, signInUnderLimits } from '../ratelimit/sign-in';
 
 /** next-auth provider id of console accounts. */
 export const CONSOLE_PROVIDER_ID = 'console';
@@ -27,6 +38,8 @@ export const DEFAULT_CONSOLE_PASSWORD = 'admin';
 export const CONSOLE_SESSION_MAX_AGE_SECONDS = 12 * 60 * 60;
 /** Base path of the console's next-auth route (app/api/console/auth/[...nextauth]). */
 export const CONSOLE_AUTH_BASE_PATH = '/api/console/auth';
+/** The credentials callback console sign-ins post to (the endpoint of their audit records). */
+export const CONSOLE_SIGN_IN_ENDPOINT = `${CONSOLE_AUTH_BASE_PATH}/callback/${CONSOLE_PROVIDER_ID}`;
 
 /** Name of the console session cookie (`__Secure-` prefixed behind https). */
 export function consoleSessionCookieName(secure: boolean = useSecureCookies()): string {
@@ -137,6 +150,67 @@ export function verifyConsoleCredentials(mode: ConsoleAccountMode, username: str
   return ok ? { user: mode.user, account: 'configured' } : null;
 }
 
+/** Why console credentials were refused, for the audit record (never the password itself). */
+function refusalReason(mode: ConsoleAccountMode, username: string, password: string): string {
+  if (mode.kind === 'unavailable') return 'no console account can sign in';
+  if (mode.kind === 'configured' && sameSecret(username, DEFAULT_CONSOLE_USER) && sameSecret(password, DEFAULT_CONSOLE_PASSWORD)) return 'default account refused';
+  return sameSecret(username, mode.user) ? 'wrong password' : 'unknown user';
+}
+
+export type ConsoleSignInAttempt =
+  | { readonly kind: 'signed-in'; readonly session: ConsoleSession }
+  | { readonly kind: 'failed' }
+  | { readonly kind: 'locked'; readonly scope: 'user' | 'ip'; readonly retryAfterSeconds: number; readonly message: string };
+
+export interface ConsoleSignInInput {
+  readonly mode: ConsoleAccountMode;
+  readonly username: string;
+  readonly password: string;
+  /** Request headers: X-Forwarded-For for the per-IP counter, User-Agent and Origin for the audit. */
+  readonly headers: HeaderSource;
+}
+
+/**
+ * A console password sign-in under the failed-attempt limits: the session when the credentials
+ * are right and no limit is reached, `failed` for wrong ones, `locked` once too many failed.
+ */
+export async function attemptConsoleSignIn(input: ConsoleSignInInput, options: { limiter?: RateLimiter; settings?: RateLimitSettings } = {}): Promise<ConsoleSignInAttempt> {
+  const started = performance.now();
+  const { mode, username, password } = input;
+  // Counted under the name as typed, trimmed and lower-cased: case variants of the account's name
+  // (never accepted, the check is exact) spend its budget instead of opening fresh ones.
+  const subject = username.slice(0, 200).trim().toLowerCase();
+  const named = mode.kind !== 'unavailable' && sameSecret(username, mode.user);
+  const attempt = await signInUnderLimits<ConsoleSession>({
+    account: counter('signin-console', subject, options.settings),
+    headers: input.headers,
+    started,
+    audit: { kind: 'console', endpoint: CONSOLE_SIGN_IN_ENDPOINT, userId: named ? `console:${mode.user}` : null, failureStatus: 401 },
+    verify: (): CredentialCheck<ConsoleSession> => {
+      const session = verifyConsoleCredentials(mode, username, password);
+      return session ? { ok: true, value: session } : { ok: false, reason: refusalReason(mode, username, password) };
+    },
+    ...options,
+  });
+  if (attempt.kind === 'locked') return { ...attempt, scope: attempt.scope === 'account' ? 'user' : 'ip' };
+  return attempt.kind === 'signed-in' ? { kind: 'signed-in', session: attempt.value } : attempt;
+}
+
+/**
+ * The error a refused console sign-in throws from the provider. next-auth answers with its message
+ * as the `error` parameter of its error URL; the login form takes it to /console/login, which shows
+ * consoleLockedMessage() of it.
+ */
+export function consoleLockedError(scope: 'user' | 'ip', retryAfterSeconds: number): string {
+  return `locked-${scope}:${retryAfterSeconds}`;
+}
+
+/** What the console login page says for an `error` query value of consoleLockedError(), or null for any other error. */
+export function consoleLockedMessage(error: string): string | null {
+  const match = /^(locked-(?:user|ip)):(\d{1,6})$/.exec(error);
+  return match ? lockedSignInMessage(match[1] ?? '', match[2] ?? null) : null;
+}
+
 /** The user object next-auth receives from the console provider. */
 interface ConsoleUser extends User {
   consoleAccount: ConsoleSession['account'];
@@ -156,10 +230,12 @@ export function consoleProvider() {
       password: { label: 'Password', type: 'password' },
     },
     async authorize(credentials, req) {
-      const mode = accountModeFor(req.headers ?? {});
-      const session = verifyConsoleCredentials(mode, credentials?.username ?? '', credentials?.password ?? '');
-      if (!session) return null;
-      const user: ConsoleUser = { id: `console:${session.user}`, name: session.user, consoleAccount: session.account };
+      const headers = req.headers ?? {};
+      const attempt = await attemptConsoleSignIn({ mode: accountModeFor(headers), username: credentials?.username ?? '', password: credentials?.password ?? '', headers });
+      // next-auth redirects a thrown error's message to the login page as `error`.
+      if (attempt.kind === 'locked') throw new Error(consoleLockedError(attempt.scope, attempt.retryAfterSeconds));
+      if (attempt.kind === 'failed') return null;
+      const user: ConsoleUser = { id: `console:${attempt.session.user}`, name: attempt.session.user, consoleAccount: attempt.session.account };
       return user;
     },
   });

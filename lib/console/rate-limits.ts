@@ -40,6 +40,7 @@ const COUNTS: Record<CounterKind, string> = {
   patient: 'FHIR requests in one patient’s context (every client together)',
   'register-ip': 'Dynamic client registrations from one IP address',
   'signin-persona': 'Failed sign-ins as one persona (then locked, right password included)',
+  'signin-console': 'Failed console sign-ins as one username (then locked, right password included)',
   'signin-ip': 'Failed sign-ins from one IP address (then locked)',
 };
 

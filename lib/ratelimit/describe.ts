@@ -23,6 +23,8 @@ export function describeExceeded(e: RateLimitExceeded): string {
       return `registrations from ${parsed.subject}: ${per} (${variable})`;
     case 'signin-persona':
       return `sign-ins as '${parsed.subject}': ${per} (${variable})`;
+    case 'signin-console':
+      return `console sign-ins as '${parsed.subject}': ${per} (${variable})`;
     case 'signin-ip':
       return `sign-ins from ${parsed.subject}: ${per} (${variable})`;
   }

@@ -4,7 +4,8 @@
  * Keys: `client:<client_id>` (FHIR, token, introspection and revocation calls of one client),
  * `patient:<id>` (FHIR calls in one patient's context, every client together, as API gateways in
  * front of health APIs limit per patient), `register-ip:<ip>` (dynamic registrations),
- * `signin-persona:<who>` and `signin-ip:<ip>` (failed sign-ins, 15-minute windows).
+ * `signin-persona:<who>`, `signin-console:<username>` and `signin-ip:<ip>` (failed sign-ins,
+ * 15-minute windows; console usernames share the per-persona limit).
  */
 import type { Db } from '../db';
 import { getDb } from '../db';
@@ -15,9 +16,9 @@ import { RateLimiter } from './limiter';
 /** Sign-in lockouts count failures over 15 minutes (NIST SP 800-63B §5.2.2: verifiers limit failed authentication attempts). */
 export const SIGN_IN_WINDOW_SECONDS = 15 * 60;
 
-export type CounterKind = 'client' | 'patient' | 'register-ip' | 'signin-persona' | 'signin-ip';
+export type CounterKind = 'client' | 'patient' | 'register-ip' | 'signin-persona' | 'signin-console' | 'signin-ip';
 
-export const COUNTER_KINDS: readonly CounterKind[] = ['client', 'patient', 'register-ip', 'signin-persona', 'signin-ip'];
+export const COUNTER_KINDS: readonly CounterKind[] = ['client', 'patient', 'register-ip', 'signin-persona', 'signin-console', 'signin-ip'];
 
 /** The configured limits (0: disabled). */
 export interface RateLimitSettings {
@@ -52,12 +53,15 @@ export function counterSpec(kind: CounterKind, s: RateLimitSettings = rateLimitS
       return { limit: s.registerIp, windowSeconds: s.windowSeconds, variable: 'RATE_LIMIT_REGISTER_IP' };
     case 'signin-persona':
       return { limit: s.signInPersona, windowSeconds: SIGN_IN_WINDOW_SECONDS, variable: 'RATE_LIMIT_SIGNIN_PERSONA' };
+    case 'signin-console':
+      // One account's budget of guesses, whether a persona or the console's: the same variable.
+      return { limit: s.signInPersona, windowSeconds: SIGN_IN_WINDOW_SECONDS, variable: 'RATE_LIMIT_SIGNIN_PERSONA' };
     case 'signin-ip':
       return { limit: s.signInIp, windowSeconds: SIGN_IN_WINDOW_SECONDS, variable: 'RATE_LIMIT_SIGNIN_IP' };
   }
 }
 
-/** The counter of one kind for one subject (client id, patient id, IP address, persona). */
+/** The counter of one kind for one subject (client id, patient id, IP address, persona, console username). */
 export function counter(kind: CounterKind, subject: string, s: RateLimitSettings = rateLimitSettings()): RateLimitHit {
   const { limit, windowSeconds } = counterSpec(kind, s);
   return { key: `${kind}:${subject}`, limit, windowSeconds };

@@ -27,7 +27,13 @@ export function LoginForm({ returnTo, defaultUser, disabled }: { returnTo: strin
       });
       const body = (await res.json().catch(() => ({}))) as { url?: string };
       const url = body.url ? new URL(body.url, window.location.href) : null;
-      if (!res.ok || !url || url.searchParams.has('error')) {
+      const refusal = url?.searchParams.get('error') ?? null;
+      // Too many failed attempts: the login page explains the lock and for about how long.
+      if (refusal?.startsWith('locked-')) {
+        window.location.href = `/console/login?${new URLSearchParams({ error: refusal, callbackUrl: returnTo }).toString()}`;
+        return;
+      }
+      if (!res.ok || !url || refusal !== null) {
         setError('Wrong username or password, or this account is not allowed here.');
         return;
       }

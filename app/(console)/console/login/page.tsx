@@ -1,6 +1,6 @@
 import { headers } from 'next/headers';
 import { redirect } from 'next/navigation';
-import { accountModeFor, readConsoleSession } from '#lib/console/auth';
+import { accountModeFor, consoleLockedMessage, readConsoleSession } from '#lib/console/auth';
 import { firstParam } from '#lib/console/format';
 import { LoginForm } from './login-client';
 
@@ -19,6 +19,7 @@ export default async function LoginPage({ searchParams }: Props) {
   if (await readConsoleSession(h)) redirect(returnTo);
   const mode = accountModeFor(h);
   const error = firstParam(params.error);
+  const locked = error ? consoleLockedMessage(error) : null;
   return (
     <div className="login">
       <h1>Console sign-in</h1>
@@ -37,7 +38,13 @@ export default async function LoginPage({ searchParams }: Props) {
           No console account can sign in: {mode.why}.
         </div>
       )}
-      {error ? <p className="error" role="alert">Sign-in failed: wrong username or password{mode.kind !== 'development' ? ', or the default account was refused' : ''}.</p> : null}
+      {locked ? (
+        <p className="error" role="alert" data-testid="sign-in-locked">
+          {locked}
+        </p>
+      ) : error ? (
+        <p className="error" role="alert">Sign-in failed: wrong username or password{mode.kind !== 'development' ? ', or the default account was refused' : ''}.</p>
+      ) : null}
       <LoginForm returnTo={returnTo} defaultUser={mode.kind === 'development' ? mode.user : ''} disabled={mode.kind === 'unavailable'} />
     </div>
   );
