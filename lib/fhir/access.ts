@@ -6,7 +6,7 @@ import type { Resource } from '@medplum/fhirtypes';
 import type { AccessDecision, AccessPolicy, AllowedDecision, DecideOptions, FhirInteraction } from '../smart/access-policy';
 import { FhirForbiddenError } from './outcomes';
 import type { ResourceIndex } from './indexer';
-import { indexResource } from './indexer';
+import { indexResource, rowsOfParam } from './indexer';
 import type { AccessScope } from './search/sql';
 import type { SearchFilter } from './search/parse';
 import { parseFilter } from './search/parse';
@@ -28,18 +28,18 @@ function matchesFilter(index: ResourceIndex, resource: Resource, f: SearchFilter
     case 'id':
       return resource.id !== undefined && f.values.includes(resource.id);
     case 'token': {
-      const rows = index.tokens.filter((r) => r.param === f.code);
+      const rows = rowsOfParam(index.tokens, resource.resourceType, f.code);
       const hit = f.values.some((v) =>
         rows.some((r) => (v.system === undefined || (v.system === null ? r.system === null : r.system === v.system)) && (v.code === undefined || r.code === v.code)),
       );
       return f.modifier === 'not' ? !hit : hit;
     }
     case 'reference': {
-      const rows = index.references.filter((r) => r.param === f.code);
+      const rows = rowsOfParam(index.references, resource.resourceType, f.code);
       return f.values.some((v) => rows.some((r) => r.targetId === v.id && (v.type === null || r.targetType === v.type)));
     }
     case 'string': {
-      const rows = index.strings.filter((r) => r.param === f.code);
+      const rows = rowsOfParam(index.strings, resource.resourceType, f.code);
       return f.values.some((v) => rows.some((r) => (f.modifier === 'exact' ? r.exact === v : f.modifier === 'contains' ? r.value.includes(v) : r.value.startsWith(v))));
     }
     default:

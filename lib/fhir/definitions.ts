@@ -82,7 +82,7 @@ function expressionFor(resourceType: string, expression: string): string | null 
 }
 
 /** Splits a FHIRPath expression on top-level `|` (outside parentheses and quotes). */
-function splitUnion(expr: string): string[] {
+export function splitUnion(expr: string): string[] {
   const parts: string[] = [];
   let depth = 0;
   let quote = false;

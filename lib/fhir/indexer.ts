@@ -1,8 +1,8 @@
 import type { Resource } from '@medplum/fhirtypes';
 import { toTypedValue } from './medplum';
 import type { TypedValue } from './medplum';
-import { getTypeDefinition } from './definitions';
-import type { SearchParamDef } from './definitions';
+import { getTypeDefinition, splitUnion } from './definitions';
+import type { SearchParamDef, TypeDefinition } from './definitions';
 import { dateRange, MAX_TIME, MIN_TIME } from './dates';
 import { NOT_COMPILED } from './search-path';
 
@@ -178,12 +178,135 @@ function addQuantities(rows: QuantityRow[], param: string, tv: TypedValue): void
   }
 }
 
+/**
+ * Drops the token rows of one parameter (those from `start` on) that no search can tell apart
+ * from another row of it: exact repeats, and text-only rows (a CodeableConcept's `text`) whose
+ * text is already the display of one of its codings. Every criterion is a semi-join on the
+ * resource id, so a row that only ever matches together with another one is pure write cost:
+ * most coded concepts repeat their display as text, a third of all token rows.
+ */
+function removeRedundantTokens(rows: TokenRow[], start: number): void {
+  // A parameter rarely has more than a few rows: comparing them pairwise allocates nothing.
+  const few = rows.length - start <= 16;
+  const displays = few ? null : new Set(rows.slice(start).filter((r) => r.text !== null && (r.system !== null || r.code !== null)).map((r) => r.text));
+  const seen = few ? null : new Set<string>();
+  let kept = start;
+  for (let i = start; i < rows.length; i++) {
+    const r = rows[i]!;
+    if (r.system === null && r.code === null && r.text !== null && (displays ? displays.has(r.text) : hasDisplay(rows, i + 1, r.text) || hasDisplay(rows, start, r.text, kept))) continue;
+    if (seen) {
+      const key = JSON.stringify([r.system, r.code, r.text]);
+      if (seen.has(key)) continue;
+      seen.add(key);
+    } else if (hasRow(rows, start, kept, r)) continue;
+    rows[kept++] = r;
+  }
+  rows.length = kept;
+}
+
+/** True when a coded row among rows[from..to) has this text as its display. */
+function hasDisplay(rows: TokenRow[], from: number, text: string, to = rows.length): boolean {
+  for (let j = from; j < to; j++) {
+    const o = rows[j]!;
+    if (o.text === text && (o.system !== null || o.code !== null)) return true;
+  }
+  return false;
+}
+
+/** True when rows[from..to) holds a row equal to r. */
+function hasRow(rows: TokenRow[], from: number, to: number, r: TokenRow): boolean {
+  for (let j = from; j < to; j++) {
+    const o = rows[j]!;
+    if (o.system === r.system && o.code === r.code && o.text === r.text) return true;
+  }
+  return false;
+}
+
+/**
+ * How a search parameter is stored when it is defined from other parameters of its type: the
+ * union of their rows, or (reference parameters) their rows that point at one target type.
+ */
+export interface StoredAs {
+  params: string[];
+  targetType: string | null;
+}
+
+/** A union branch, trimmed and without parentheses around the whole of it. */
+function normalizeBranch(branch: string): string {
+  let b = branch.trim();
+  while (b.startsWith('(') && b.endsWith(')') && splitUnion(b.slice(1, -1)).length === 1 && balanced(b.slice(1, -1))) b = b.slice(1, -1).trim();
+  return b;
+}
+
+function balanced(text: string): boolean {
+  let depth = 0;
+  for (const ch of text) {
+    if (ch === '(') depth++;
+    else if (ch === ')' && --depth < 0) return false;
+  }
+  return depth === 0;
+}
+
+const RESOLVE_IS = /^(.+)\.where\(resolve\(\) is ([A-Z][A-Za-z]+)\)$/;
+
+const storedForms = new WeakMap<TypeDefinition, Map<string, StoredAs>>();
+
+/**
+ * The parameters of a type that need no rows of their own, derived from the definitions: a union
+ * of other parameters (`combo-code` = `code | component-code`), or another reference parameter
+ * restricted to one target type (`patient` = `subject.where(resolve() is Patient)`). Such rows
+ * would repeat others: searches read those instead (storedAs).
+ */
+function storedFormsOf(def: TypeDefinition): Map<string, StoredAs> {
+  let forms = storedForms.get(def);
+  if (forms) return forms;
+  forms = new Map();
+  const branches = new Map<string, string[]>();
+  for (const p of def.params.values()) branches.set(p.code, [...new Set(splitUnion(p.expression).map(normalizeBranch))]);
+  const params = [...def.params.values()];
+  for (const p of params) {
+    const own = branches.get(p.code)!;
+    if (p.type !== 'reference' || own.length !== 1) continue;
+    const m = RESOLVE_IS.exec(own[0]!);
+    if (!m) continue;
+    const base = params.find((q) => q.code !== p.code && q.type === 'reference' && branches.get(q.code)!.length === 1 && branches.get(q.code)![0] === m[1]);
+    if (base) forms.set(p.code, { params: [base.code], targetType: m[2]! });
+  }
+  for (const p of params) {
+    const own = branches.get(p.code)!;
+    if (own.length < 2 || forms.has(p.code)) continue;
+    const parts = params.filter((q) => q.code !== p.code && q.type === p.type && !forms!.has(q.code) && branches.get(q.code)!.length < own.length && branches.get(q.code)!.every((b) => own.includes(b)));
+    const covered = new Set(parts.flatMap((q) => branches.get(q.code)!));
+    if (parts.length && own.every((b) => covered.has(b))) forms.set(p.code, { params: parts.map((q) => q.code), targetType: null });
+  }
+  storedForms.set(def, forms);
+  return forms;
+}
+
+/** Where the rows of a search parameter are: null when under its own name, else the parameters (and target type) it is defined from. */
+export function storedAs(resourceType: string, code: string): StoredAs | null {
+  const def = getTypeDefinition(resourceType);
+  return def ? (storedFormsOf(def).get(code) ?? null) : null;
+}
+
+/** The index rows of one resource that answer a search parameter (its own, or those it is stored as). */
+export function rowsOfParam<R extends { param: string }>(rows: R[], resourceType: string, code: string): R[] {
+  const form = storedAs(resourceType, code);
+  if (!form) return rows.filter((r) => r.param === code);
+  return rows.filter((r) => form.params.includes(r.param) && (form.targetType === null || (r as { targetType?: string }).targetType === form.targetType));
+}
+
 export interface IndexOptions {
   /**
    * Evaluate every expression with FHIRPath, never with its compiled form. Both give the same
    * rows (lib/fhir/search-path.test.ts compares them); this is the reference to compare with.
    */
   fhirPathOnly?: boolean;
+  /**
+   * Also give the parameters stored as others (storedAs) rows of their own: the reference the
+   * stored form is checked against (lib/fhir/indexer.test.ts).
+   */
+  everyParameter?: boolean;
 }
 
 /** Computes search index rows and Patient-compartment owners from the R4 definitions. */
@@ -196,12 +319,16 @@ export function indexResource(resource: Resource, options: IndexOptions = {}): R
   const compartment = new Set<string>();
   if (resource.resourceType === 'Patient' && resource.id) compartment.add(resource.id);
   const present = presentRoots(resource);
+  const forms = storedFormsOf(def);
+  const everyParameter = options.everyParameter === true;
   for (const param of def.params.values()) {
+    if (!everyParameter && forms.has(param.code)) continue;
     // Most parameters of a type are absent from a given resource: skip evaluating those whose
     // starting element (or value[x] choice) is not there.
     if (param.roots && !param.roots.some((r) => present.has(r))) continue;
     const values = evaluate(param, root, fhirPathOnly);
     if (!values.length) continue;
+    const firstToken = out.tokens.length;
     for (const tv of values) {
       switch (param.type) {
         case 'token':
@@ -223,10 +350,15 @@ export function indexResource(resource: Resource, options: IndexOptions = {}): R
           break;
       }
     }
+    if (out.tokens.length - firstToken > 1) removeRedundantTokens(out.tokens, firstToken);
   }
   // Compartment membership: R4 CompartmentDefinition/patient lists the parameters per type.
   for (const p of def.compartmentParams) {
-    for (const r of out.references) if (r.param === p && r.targetType === 'Patient') compartment.add(r.targetId);
+    const form = forms.get(p);
+    // A parameter stored as another one counts through that one's rows (to its target type).
+    const params = form ? form.params : [p];
+    if (form && form.targetType !== null && form.targetType !== 'Patient') continue;
+    for (const r of out.references) if (r.targetType === 'Patient' && params.includes(r.param)) compartment.add(r.targetId);
   }
   // A compartment parameter may have no search-index form of its own (e.g. Patient.link);
   // evaluate it directly so membership never depends on indexing choices.

@@ -22,7 +22,14 @@ export const NOT_COMPILED = Symbol('not compiled');
 
 export type CompiledPath = (root: TypedValue) => TypedValue[] | typeof NOT_COMPILED;
 
-type Step = (input: PathValue[]) => PathValue[] | typeof NOT_COMPILED;
+/**
+ * One step of a path, applied to one value: passes each value it yields to `next` (which ends by
+ * adding it to `out`). Returns false when the compiled form cannot answer (the caller then asks
+ * FHIRPath). Walking depth-first yields values in the same order as FHIRPath's step-by-step
+ * collections, without building one collection per step.
+ */
+type Step = (item: PathValue, out: PathValue[], next: Stage) => boolean;
+type Stage = (item: PathValue, out: PathValue[]) => boolean;
 
 interface Element {
   /** JSON keys to try in order, with the type each one means (a choice element has several). */
@@ -50,42 +57,34 @@ function elementOf(type: string, name: string): Element | null {
 function childStep(name: string, withPaths: boolean): Step {
   // Element definitions by parent type, looked up once (the definitions do not change once loaded).
   const elements = new Map<string, Element | null>();
-  return (input) => {
-    const out: PathValue[] = [];
-    for (const item of input) {
-      const value = item.value as Record<string, unknown> | null | undefined;
-      if (!value || typeof value !== 'object') continue;
-      if (value.resourceType === name) {
-        out.push(item);
-        continue;
-      }
-      let element = elements.get(item.type);
-      if (element === undefined) {
-        element = elementOf(item.type, name);
-        elements.set(item.type, element);
-      }
-      if (!element) return NOT_COMPILED;
-      let result: unknown = undefined;
-      let type = 'undefined';
-      for (const c of element.candidates) {
-        result = value[c.key];
-        if (value[c.extKey] !== undefined) return NOT_COMPILED;
-        if (result !== undefined) {
-          type = c.type;
-          break;
-        }
-      }
-      if (isEmptyValue(result)) continue;
-      const prefix = withPaths ? `${item.path}.${name}` : '';
-      if (Array.isArray(result)) {
-        for (let i = 0; i < result.length; i++) {
-          const v: unknown = result[i];
-          if (v === undefined) continue;
-          out.push(typed(v, type, withPaths ? `${prefix}[${i}]` : undefined));
-        }
-      } else out.push(typed(result, type, withPaths ? prefix : undefined));
+  return (item, out, next) => {
+    const value = item.value as Record<string, unknown> | null | undefined;
+    if (!value || typeof value !== 'object') return true;
+    if (value.resourceType === name) return next(item, out);
+    let element = elements.get(item.type);
+    if (element === undefined) {
+      element = elementOf(item.type, name);
+      elements.set(item.type, element);
     }
-    return out;
+    if (!element) return false;
+    let result: unknown = undefined;
+    let type = 'undefined';
+    for (const c of element.candidates) {
+      result = value[c.key];
+      if (value[c.extKey] !== undefined) return false;
+      if (result !== undefined) {
+        type = c.type;
+        break;
+      }
+    }
+    if (isEmptyValue(result)) return true;
+    const prefix = withPaths ? `${item.path}.${name}` : '';
+    if (!Array.isArray(result)) return next(typed(result, type, withPaths ? prefix : undefined), out);
+    for (let i = 0; i < result.length; i++) {
+      const v: unknown = result[i];
+      if (v !== undefined && !next(typed(v, type, withPaths ? `${prefix}[${i}]` : undefined), out)) return false;
+    }
+    return true;
   };
 }
 
@@ -106,16 +105,31 @@ function typed(value: unknown, type: string, path: string | undefined): PathValu
 
 /** `.ofType(T)`: FHIRPath's `is` test, shape checks included (Quantity, Period). */
 function ofTypeStep(typeName: string): Step {
-  return (input) => input.filter((e) => fhirPathIs(e, typeName));
+  return (item, out, next) => !fhirPathIs(item, typeName) || next(item, out);
 }
 
 /** `.where(resolve() is T)`: the reference's target type, read the way Medplum's resolve() reads it. */
 function resolveIsStep(typeName: string): Step {
-  return (input) =>
-    input.filter((e) => {
-      const target = resolvedType(e.value);
-      return target !== undefined && fhirPathIs(target, typeName);
-    });
+  return (item, out, next) => {
+    const target = resolvedType(item.value);
+    return target === undefined || !fhirPathIs(target, typeName) || next(item, out);
+  };
+}
+
+const collect: Stage = (item, out) => {
+  out.push(item);
+  return true;
+};
+
+/** The steps of a branch chained into one function. */
+function chain(steps: Step[]): Stage {
+  let stage = collect;
+  for (let i = steps.length - 1; i >= 0; i--) {
+    const step = steps[i]!;
+    const next = stage;
+    stage = (item, out) => step(item, out, next);
+  }
+  return stage;
 }
 
 function resolvedType(value: unknown): TypedValue | undefined {
@@ -207,29 +221,25 @@ export function compileSearchPath(resourceType: string, branches: string[]): Com
   // Union results are de-duplicated with FHIRPath equality, which compares object values
   // together with their location; keep locations only where that comparison happens.
   const withPaths = branches.length > 1;
-  const compiled: Step[][] = [];
+  const compiled: Stage[] = [];
   for (const branch of branches) {
     const steps = parseBranch(resourceType, branch, withPaths);
     if (!steps) return null;
-    compiled.push(steps);
+    compiled.push(chain(steps));
   }
-  const runBranch = (steps: Step[], root: TypedValue): PathValue[] | typeof NOT_COMPILED => {
-    let values: PathValue[] | typeof NOT_COMPILED = [withPaths ? { ...root, path: resourceType } : root];
-    for (const step of steps) {
-      values = step(values);
-      if (values === NOT_COMPILED || !values.length) return values;
-    }
-    return values;
-  };
   if (compiled.length === 1) {
-    const steps = compiled[0]!;
-    return (root) => runBranch(steps, root);
+    const run = compiled[0]!;
+    return (root) => {
+      const out: PathValue[] = [];
+      return run(root, out) ? out : NOT_COMPILED;
+    };
   }
   return (root) => {
+    const start: PathValue = { ...root, path: resourceType };
     let acc: PathValue[] | undefined;
-    for (const steps of compiled) {
-      const values = runBranch(steps, root);
-      if (values === NOT_COMPILED) return NOT_COMPILED;
+    for (const run of compiled) {
+      const values: PathValue[] = [];
+      if (!run(start, values)) return NOT_COMPILED;
       // `a | b | c` is `(a | b) | c`: each union removes duplicates from both sides together.
       acc = acc === undefined ? values : removeDuplicates([...acc, ...values]);
     }

@@ -32,6 +32,9 @@ export interface PipelineOptions {
   onBacklog?: (waiting: number) => void;
 }
 
+/** Old-generation heap of the worker, MiB (what it keeps alive at any time is a fraction of it). */
+const WORKER_HEAP_MB = 256;
+
 /** @internal What the worker thread receives. */
 export interface WorkerInput {
   plan: BatchPlan;
@@ -126,7 +129,10 @@ function startWorker(input: WorkerInput): Worker {
   const loader = pathToFileURL(tsxEsmApi()).href;
   const entry = pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), 'seed-worker.ts')).href;
   const code = `import(${JSON.stringify(loader)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); });`;
-  return new Worker(code, { eval: true, workerData: input });
+  // The worker keeps little alive (definitions, one patient, one batch), but left to itself V8 lets
+  // its heap fill with garbage up to a limit sized for the whole machine: a bound keeps a
+  // 10,000-patient seed under 1 GiB.
+  return new Worker(code, { eval: true, workerData: input, resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } });
 }
 
 /** File of tsx's ESM API, read from the package's own exports map (its CommonJS build cannot register from a worker). */

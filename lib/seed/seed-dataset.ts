@@ -1,5 +1,6 @@
 import type { Writable } from 'node:stream';
 import type { Db } from '../db';
+import type { BulkWriter } from '../fhir/bulk-writer';
 import { createDb } from '../db';
 import { createBulkWriter } from '../fhir/bulk-writer';
 import { ROSTER_IDS } from '../synthetic';
@@ -31,21 +32,6 @@ export interface SeedSummary {
   seconds: number;
   seed: number;
   anchorDate: string;
-}
-
-/** Deletes a sandbox's FHIR data (not its clients, tokens or audit). */
-async function wipeSandboxData(db: Db, sandboxId: string): Promise<void> {
-  const where = { sandboxId };
-  await db.$transaction([
-    db.searchToken.deleteMany({ where }),
-    db.searchString.deleteMany({ where }),
-    db.searchDate.deleteMany({ where }),
-    db.searchReference.deleteMany({ where }),
-    db.searchQuantity.deleteMany({ where }),
-    db.compartmentMember.deleteMany({ where }),
-    db.resourceVersion.deleteMany({ where }),
-    db.resource.deleteMany({ where }),
-  ]);
 }
 
 function progressBar(out: SeedOptions['progress'], total: number): (done: number, resources: number, final?: boolean) => void {
@@ -116,11 +102,12 @@ function parseSpec(value: string): DatasetSpec | null {
   }
 }
 
+/** Checks what the sandbox holds, then stores the dataset unless there is nothing to do. */
 async function seedWith(db: Db, opts: SeedOptions, anchorDate: string): Promise<SeedSummary> {
   const existing = await db.resource.count({ where: { sandboxId: opts.sandboxId } });
   const marker = await db.setting.findUnique({ where: { key: seedingKey(opts.sandboxId) } });
   const interrupted = marker ? parseSpec(marker.value) : null;
-  let spec: DatasetSpec = {
+  const spec: DatasetSpec = {
     seed: opts.seed,
     anchorDate,
     patients: opts.patients,
@@ -129,11 +116,26 @@ async function seedWith(db: Db, opts: SeedOptions, anchorDate: string): Promise<
     maxAge: opts.maxAge ?? null,
     roster: opts.includeRoster,
   };
+  // A sandbox with data and no marker holds a complete dataset (or data of its own): leave it.
+  if (opts.ifEmpty && existing > 0 && !marker) return { skipped: true, existing, patients: 0, resources: 0, byType: {}, seconds: 0, seed: opts.seed, anchorDate };
+  const writer = createBulkWriter(opts.databaseUrl);
+  let stored: { summary: SeedSummary; started: number };
+  try {
+    stored = await store(db, writer, opts, existing, interrupted, spec);
+  } finally {
+    await writer.close();
+  }
+  // From the start of generation to the data stored, the wipe of the old data (overlapped with
+  // generation) and the final checkpoint included.
+  return { ...stored.summary, seconds: (performance.now() - stored.started) / 1000 };
+}
+
+/** Wipes or resumes as asked, then writes the dataset batch by batch behind a marker. */
+async function store(db: Db, writer: BulkWriter, opts: SeedOptions, existing: number, interrupted: DatasetSpec | null, requested: DatasetSpec): Promise<{ summary: SeedSummary; started: number }> {
+  let spec = requested;
   // Resources already stored by an interrupted run of the same dataset: skipped, the rest written.
   let stored = new Set<string>();
   if (opts.ifEmpty && existing > 0) {
-    // A sandbox with data and no marker holds a complete dataset (or data of its own): leave it.
-    if (!marker) return { skipped: true, existing, patients: 0, resources: 0, byType: {}, seconds: 0, seed: opts.seed, anchorDate };
     if (interrupted) {
       // The seed that left the marker was killed: finish that dataset (its batches hold whole
       // patients, so what is stored is complete per patient) rather than calling it seeded.
@@ -143,54 +145,61 @@ async function seedWith(db: Db, opts: SeedOptions, anchorDate: string): Promise<
       stored = new Set(rows.map((r) => `${r.type}/${r.id}`));
     } else {
       // A marker that cannot be read: start the dataset again.
-      await wipeSandboxData(db, opts.sandboxId);
+      await writer.clear(opts.sandboxId);
     }
   }
-  // The marker goes in before any data, the dataset record of what is about to be replaced goes out.
-  const markerValue = JSON.stringify({ ...spec, startedAt: new Date().toISOString() });
-  await db.$transaction([
-    db.setting.upsert({ where: { key: seedingKey(opts.sandboxId) }, create: { key: seedingKey(opts.sandboxId), value: markerValue }, update: { value: markerValue } }),
-    db.setting.deleteMany({ where: { key: datasetKey(opts.sandboxId) } }),
-  ]);
-  if (opts.reset && existing > 0) await wipeSandboxData(db, opts.sandboxId);
-
-  const writer = createBulkWriter(opts.databaseUrl);
   const started = performance.now();
+  // A large dataset is generated and indexed on a worker thread while this one writes
+  // (lib/seed/pipeline.ts). The worker starts now: its first batch is under way while the old
+  // data is being deleted.
+  const stream = streamSeedBatches({
+    sandboxId: opts.sandboxId,
+    dataset: {
+      seed: spec.seed,
+      patients: spec.patients,
+      anchorDate: spec.anchorDate,
+      condition: spec.condition ?? undefined,
+      minAge: spec.minAge ?? undefined,
+      maxAge: spec.maxAge ?? undefined,
+      includeRoster: spec.roster,
+    },
+    skip: [...stored],
+  });
+  const first = stream.next();
+  // Awaited below; until then a failure of the worker must not count as an unhandled rejection.
+  first.catch(() => undefined);
   const byType: Record<string, number> = {};
   let resources = 0;
   let patients = 0;
   const rosterSize = spec.roster ? ROSTER_IDS.length : 0;
   const bar = progressBar(opts.progress, spec.patients + rosterSize);
   try {
-    // A large dataset is generated and indexed on a worker thread while this one writes (lib/seed/pipeline.ts).
-    for await (const batch of streamSeedBatches({
-      sandboxId: opts.sandboxId,
-      dataset: {
-        seed: spec.seed,
-        patients: spec.patients,
-        anchorDate: spec.anchorDate,
-        condition: spec.condition ?? undefined,
-        minAge: spec.minAge ?? undefined,
-        maxAge: spec.maxAge ?? undefined,
-        includeRoster: spec.roster,
-      },
-      skip: [...stored],
-    })) {
+    // The marker goes in before any data, the dataset record of what is about to be replaced goes out.
+    const markerValue = JSON.stringify({ ...spec, startedAt: new Date().toISOString() });
+    await db.$transaction([
+      db.setting.upsert({ where: { key: seedingKey(opts.sandboxId) }, create: { key: seedingKey(opts.sandboxId), value: markerValue }, update: { value: markerValue } }),
+      db.setting.deleteMany({ where: { key: datasetKey(opts.sandboxId) } }),
+    ]);
+    if (opts.reset && existing > 0) await writer.clear(opts.sandboxId);
+    for (let next = await first; !next.done; next = await stream.next()) {
+      const batch = next.value;
       await writer.writeBatch(batch);
       for (const [type, n] of Object.entries(batch.byType)) byType[type] = (byType[type] ?? 0) + n;
       resources += batch.count;
       patients += batch.patients;
       bar(patients, resources);
     }
-    bar(patients, resources, true);
-    // The dataset record and the marker change together: a dataset is either complete or marked as under way.
-    const value = JSON.stringify({ seed: spec.seed, anchorDate: spec.anchorDate, patients: spec.patients, condition: spec.condition, roster: spec.roster, at: new Date().toISOString() });
-    await db.$transaction([
-      db.setting.upsert({ where: { key: datasetKey(opts.sandboxId) }, create: { key: datasetKey(opts.sandboxId), value }, update: { value } }),
-      db.setting.deleteMany({ where: { key: seedingKey(opts.sandboxId) } }),
-    ]);
-  } finally {
-    await writer.close();
+  } catch (err) {
+    // Stops the worker (once the batch it is building, if any, is done).
+    await stream.return(undefined);
+    throw err;
   }
-  return { skipped: false, existing, patients, resources, byType, seconds: (performance.now() - started) / 1000, seed: spec.seed, anchorDate: spec.anchorDate };
+  bar(patients, resources, true);
+  // The dataset record and the marker change together: a dataset is either complete or marked as under way.
+  const value = JSON.stringify({ seed: spec.seed, anchorDate: spec.anchorDate, patients: spec.patients, condition: spec.condition, roster: spec.roster, at: new Date().toISOString() });
+  await db.$transaction([
+    db.setting.upsert({ where: { key: datasetKey(opts.sandboxId) }, create: { key: datasetKey(opts.sandboxId), value }, update: { value } }),
+    db.setting.deleteMany({ where: { key: seedingKey(opts.sandboxId) } }),
+  ]);
+  return { summary: { skipped: false, existing, patients, resources, byType, seconds: 0, seed: spec.seed, anchorDate: spec.anchorDate }, started };
 }

@@ -1,6 +1,7 @@
 // Worker thread of the seed pipeline (lib/seed/pipeline.ts): generates and indexes batches and
 // posts them to the writing thread, never more than the agreed number ahead of it.
 import { parentPort, workerData } from 'node:worker_threads';
+import { bulkTransferList } from '../fhir/bulk-rows';
 import { seedBatches } from './batches';
 import type { WorkerInput, WorkerMessage } from './pipeline';
 
@@ -17,6 +18,7 @@ for (const batch of seedBatches(plan)) {
     Atomics.wait(state, 0, ahead, 1000);
   }
   Atomics.add(state, 0, 1);
-  port.postMessage({ kind: 'batch', batch } satisfies WorkerMessage);
+  // The row arrays move to the writing thread; only the batch's distinct strings are copied.
+  port.postMessage({ kind: 'batch', batch } satisfies WorkerMessage, bulkTransferList(batch));
 }
 port.postMessage({ kind: 'done' } satisfies WorkerMessage);

@@ -8,7 +8,8 @@ import type { Db } from '../../db';
 import { rawQuery } from '../../db-direct';
 import type { SearchRequest, SearchFilter, Cursor, IncludeSpec } from './parse';
 import type { AccessScope, Sql, Target } from './sql';
-import { accessSql, ands, filterSql, join, raw, sortKeySql, sql } from './sql';
+import { accessSql, ands, filterSql, join, paramSql, raw, sortKeySql, sql } from './sql';
+import { storedAs } from '../indexer';
 
 export interface ResourceRow {
   type: string;
@@ -177,11 +178,18 @@ export async function readManyVisible(db: Db, sandboxId: string, type: string, i
   return rows.map(toRow);
 }
 
+/** The reference rows of one parameter (see paramSql), as a Prisma filter. */
+function paramWhere(type: string, param: string): { param: string | { in: string[] }; targetType?: string } {
+  const form = storedAs(type, param);
+  if (!form) return { param };
+  return { param: { in: form.params }, ...(form.targetType === null ? {} : { targetType: form.targetType }) };
+}
+
 /** References (type/id) held by the given resources through one reference parameter. */
 export async function referencesFrom(db: Db, sandboxId: string, sourceType: string, sourceIds: string[], param: string): Promise<{ targetType: string; targetId: string }[]> {
   if (!sourceIds.length) return [];
   return db.searchReference.findMany({
-    where: { sandboxId, type: sourceType, resourceId: { in: sourceIds }, param },
+    where: { sandboxId, type: sourceType, resourceId: { in: sourceIds }, ...paramWhere(sourceType, param) },
     select: { targetType: true, targetId: true },
     distinct: ['targetType', 'targetId'],
   });
@@ -195,7 +203,7 @@ export async function referringVisible(db: Db, sandboxId: string, spec: IncludeS
   const rows = await rawQuery<Record<string, unknown>>(
     db,
     sql`SELECT ${COLS} FROM "Resource" r WHERE r."sandboxId" = ${sandboxId} AND r."type" = ${spec.sourceType} AND r."deleted" = false
-      AND r."id" IN (SELECT x."resourceId" FROM "SearchReference" x WHERE x."sandboxId" = ${sandboxId} AND x."type" = ${spec.sourceType} AND x."param" = ${spec.param} AND (${join(pairs, ' OR ')}))
+      AND r."id" IN (SELECT x."resourceId" FROM "SearchReference" x WHERE x."sandboxId" = ${sandboxId} AND x."type" = ${spec.sourceType} AND ${paramSql(spec.sourceType, spec.param)} AND (${join(pairs, ' OR ')}))
       AND ${accessSql(t, access)} ORDER BY r."id" LIMIT ${limit}`,
   );
   return rows.map(toRow);

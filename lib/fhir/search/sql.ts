@@ -10,6 +10,7 @@ import { Prisma } from '../../generated/sqlite/client';
 import type { GranularFilter } from '../../smart/access-policy';
 import { MAX_TIME, MIN_TIME } from '../dates';
 import { FhirError } from '../errors';
+import { storedAs } from '../indexer';
 import type { DateValue, IndexTable, NumberValue, SearchFilter, SortSpec, TokenValue } from './parse';
 import { parseFilter } from './parse';
 
@@ -56,13 +57,24 @@ function likeEscape(s: string): string {
  */
 export type JoinForm = 'in' | 'exists';
 
+/**
+ * The index rows (alias x) of one search parameter of a type: its own, or those of the parameters
+ * it is defined from (`combo-code`, `patient`: see storedAs in lib/fhir/indexer.ts).
+ */
+export function paramSql(type: string, param: string): Sql {
+  const form = storedAs(type, param);
+  if (!form) return sql`x."param" = ${param}`;
+  const params = form.params.length === 1 ? sql`x."param" = ${form.params[0]}` : sql`x."param" IN (${join(form.params)})`;
+  return form.targetType === null ? params : sql`${params} AND x."targetType" = ${form.targetType}`;
+}
+
 function indexIn(t: Target, table: IndexTable, param: string, cond: Sql, negate = false, form: JoinForm = 'in'): Sql {
   const tbl = raw(`"${table}"`);
   if (form === 'exists') {
-    const sub = sql`SELECT 1 FROM ${tbl} x WHERE x."sandboxId" = ${t.sandboxId} AND x."type" = ${t.type} AND x."resourceId" = ${t.idCol} AND x."param" = ${param} AND ${cond}`;
+    const sub = sql`SELECT 1 FROM ${tbl} x WHERE x."sandboxId" = ${t.sandboxId} AND x."type" = ${t.type} AND x."resourceId" = ${t.idCol} AND ${paramSql(t.type, param)} AND ${cond}`;
     return negate ? sql`NOT EXISTS (${sub})` : sql`EXISTS (${sub})`;
   }
-  const sub = sql`SELECT x."resourceId" FROM ${tbl} x WHERE x."sandboxId" = ${t.sandboxId} AND x."type" = ${t.type} AND x."param" = ${param} AND ${cond}`;
+  const sub = sql`SELECT x."resourceId" FROM ${tbl} x WHERE x."sandboxId" = ${t.sandboxId} AND x."type" = ${t.type} AND ${paramSql(t.type, param)} AND ${cond}`;
   return negate ? sql`${t.idCol} NOT IN (${sub})` : sql`${t.idCol} IN (${sub})`;
 }
 
@@ -214,7 +226,7 @@ export function accessSql(t: Target, access: AccessScope, granularForm: JoinForm
 /** The sort key expression of a search, with a sentinel so missing values sort last. */
 export function sortKeySql(t: Target, sort: SortSpec): Sql | null {
   const sub = (agg: string, col: string, table: IndexTable, sentinel: number | string) =>
-    sql`COALESCE((SELECT ${raw(`${agg}(x."${col}")`)} FROM ${raw(`"${table}"`)} x WHERE x."sandboxId" = ${t.sandboxId} AND x."type" = ${t.type} AND x."resourceId" = ${t.idCol} AND x."param" = ${sort.code}), ${sentinel})`;
+    sql`COALESCE((SELECT ${raw(`${agg}(x."${col}")`)} FROM ${raw(`"${table}"`)} x WHERE x."sandboxId" = ${t.sandboxId} AND x."type" = ${t.type} AND x."resourceId" = ${t.idCol} AND ${paramSql(t.type, sort.code)}), ${sentinel})`;
   switch (sort.kind) {
     case 'id':
       return null;

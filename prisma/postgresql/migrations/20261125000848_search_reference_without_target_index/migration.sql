@@ -1,0 +1,2 @@
+-- DropIndex
+DROP INDEX "SearchReference_sandboxId_targetType_targetId_idx";
