@@ -6,6 +6,7 @@
 // everything else (Prisma's query compiler and result mapping, crypto, JSON, our code).
 import { createHash, randomBytes } from 'node:crypto';
 import { Session } from 'node:inspector/promises';
+import { clientAssertion, registerBenchBackend } from './assertions';
 import type { SqlDriverAdapter, SqlDriverAdapterFactory, SqlQuery, Transaction } from '@prisma/driver-adapter-utils';
 
 const url = process.argv[2] ?? '';
@@ -168,7 +169,7 @@ const { completeInteraction } = await import('../lib/oauth/interaction');
 const { handleFhirRequest } = await import('../lib/fhir/router');
 const { getSigningKey } = await import('../lib/oauth/keys');
 const { Prisma } = await import('../lib/generated/sqlite/client');
-const { SignJWT, jwtVerify, generateKeyPair, exportJWK } = await import('jose');
+const { SignJWT, jwtVerify, generateKeyPair } = await import('jose');
 
 const ORIGIN = 'http://localhost:3000';
 const REDIRECT = 'http://127.0.0.1:9/callback';
@@ -232,21 +233,9 @@ await measure(
   },
   true,
 );
-const { publicKey: backendPublic, privateKey: backendPrivate } = await generateKeyPair('ES384', { extractable: true });
-const backend = await registerClient({ name: 'profile backend', clientType: 'backend', jwks: { keys: [{ ...(await exportJWK(backendPublic)), kty: 'EC', kid: 'profile-es384', alg: 'ES384' }] }, scope: 'system/*.rs', grantTypes: ['client_credentials'] });
+const backend = await registerBenchBackend('profile backend', 'profile-es384');
 const assertions: string[] = [];
-for (let i = 0; i < iterations + 20; i++) {
-  assertions.push(
-    await new SignJWT({})
-      .setProtectedHeader({ alg: 'ES384', kid: 'profile-es384', typ: 'JWT' })
-      .setIssuer(backend.client.clientId)
-      .setSubject(backend.client.clientId)
-      .setAudience(`${ORIGIN}/oauth/token`)
-      .setExpirationTime('4m')
-      .setJti(randomBytes(16).toString('base64url'))
-      .sign(backendPrivate),
-  );
-}
+for (let i = 0; i < iterations + 20; i++) assertions.push(await clientAssertion(backend, `${ORIGIN}/oauth/token`));
 await measure(
   'client_credentials (private_key_jwt ES384)',
   iterations,

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { clientAssertion, registerBenchBackend } from './assertions';
 import type { Benchmark, BenchContext, BenchResult } from './types';
 
 const b64url = (b: Buffer) => b.toString('base64url');
@@ -132,34 +132,14 @@ const oauth: Benchmark = {
     results.push(await ctx.http('introspection', `${ctx.baseUrl}/oauth/introspect`, { method: 'POST', headers, body: form({ token: accessToken }) }));
 
     // client_credentials with private_key_jwt (ES384): every assertion has its own jti.
-    const { publicKey, privateKey } = await generateKeyPair('ES384', { extractable: true });
-    const jwk = { ...(await exportJWK(publicKey)), kty: 'EC', kid: 'bench-es384', alg: 'ES384' };
-    const backend = await registerClient({ name: 'bench backend', clientType: 'backend', jwks: { keys: [jwk] }, scope: 'system/*.rs', grantTypes: ['client_credentials'] });
+    const backend = await registerBenchBackend('bench backend', 'bench-es384');
     const tokenUrl = `${ctx.baseUrl}/oauth/token`;
     const assertions: string[] = [];
-    const now = Math.floor(Date.now() / 1000);
-    for (let i = 0; i < Number(process.env.BENCH_ASSERTIONS ?? 6000); i++) {
-      assertions.push(
-        await new SignJWT({})
-          .setProtectedHeader({ alg: 'ES384', kid: 'bench-es384', typ: 'JWT' })
-          .setIssuer(backend.client.clientId)
-          .setSubject(backend.client.clientId)
-          .setAudience(tokenUrl)
-          .setExpirationTime(now + 290)
-          .setJti(b64url(randomBytes(16)))
-          .sign(privateKey),
-      );
-    }
+    const expiresAt = Math.floor(Date.now() / 1000) + 290;
+    for (let i = 0; i < Number(process.env.BENCH_ASSERTIONS ?? 6000); i++) assertions.push(await clientAssertion(backend, tokenUrl, expiresAt));
     // Warm-up with assertions of their own (each jti is single-use).
     for (let w = 0; w < 20; w++) {
-      const assertion = await new SignJWT({})
-        .setProtectedHeader({ alg: 'ES384', kid: 'bench-es384', typ: 'JWT' })
-        .setIssuer(backend.client.clientId)
-        .setSubject(backend.client.clientId)
-        .setAudience(tokenUrl)
-        .setExpirationTime(now + 290)
-        .setJti(b64url(randomBytes(16)))
-        .sign(privateKey);
+      const assertion = await clientAssertion(backend, tokenUrl, expiresAt);
       await (await fetch(tokenUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form({ grant_type: 'client_credentials', scope: 'system/Patient.rs', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion }) })).arrayBuffer();
     }
     let a = 0;
@@ -205,17 +185,7 @@ const fhir: Benchmark = {
     const exchanged = await fetch(tokenUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic }, body: form({ grant_type: 'authorization_code', code: c.code, code_verifier: c.verifier, redirect_uri: redirectUri }) });
     const patientToken = ((await exchanged.json()) as { access_token: string }).access_token;
 
-    const { publicKey, privateKey } = await generateKeyPair('ES384', { extractable: true });
-    const jwk = { ...(await exportJWK(publicKey)), kty: 'EC', kid: 'bench-fhir', alg: 'ES384' };
-    const backend = await registerClient({ name: 'bench fhir backend', clientType: 'backend', jwks: { keys: [jwk] }, scope: 'system/*.rs', grantTypes: ['client_credentials'] });
-    const assertion = await new SignJWT({})
-      .setProtectedHeader({ alg: 'ES384', kid: 'bench-fhir', typ: 'JWT' })
-      .setIssuer(backend.client.clientId)
-      .setSubject(backend.client.clientId)
-      .setAudience(tokenUrl)
-      .setExpirationTime('4m')
-      .setJti(b64url(randomBytes(16)))
-      .sign(privateKey);
+    const assertion = await clientAssertion(await registerBenchBackend('bench fhir backend', 'bench-fhir'), tokenUrl);
     const system = await fetch(tokenUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form({ grant_type: 'client_credentials', scope: 'system/*.rs', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion }) });
     const systemToken = ((await system.json()) as { access_token: string }).access_token;
 

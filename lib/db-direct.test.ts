@@ -1,4 +1,4 @@
-import { describe, it, expect } from 'vitest';
+import { describe, it, expect, vi } from 'vitest';
 import { getDb } from './db';
 import { rawExecute, rawQuery, rawTransaction } from './db-direct';
 import { Prisma } from './generated/sqlite/client';
@@ -19,7 +19,11 @@ describe('statements straight through the driver adapter', () => {
     ];
     for (const q of queries) {
       const viaPrisma = await db.$queryRaw<Record<string, unknown>[]>(q);
+      // The app's client goes straight to the adapter: Prisma's $queryRaw is not called.
+      const spy = vi.spyOn(db, '$queryRaw');
       const direct = await rawQuery(db, q);
+      expect(spy).not.toHaveBeenCalled();
+      spy.mockRestore();
       expect(direct).toEqual(viaPrisma);
       expect(direct.length).toBeGreaterThan(0);
     }

@@ -5,17 +5,11 @@
 // budget as persona sign-ins); while locked the right password is refused and the login page says
 // so and for about how long; each failure and refusal is audited, refusals flagged rate-limited and
 // shown on the console's Rate limits page. Callers are told apart by X-Forwarded-For.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createDb } from '../../lib/db';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../../lib/db';
+import { auditWhere, secondsLeft, startInFreshWindow, startOwnServer } from './support/own-server';
+import type { OwnServer } from './support/own-server';
 import { BrowserSession, unescapeHtml } from './support/browserless';
-// @ts-expect-error plain ESM helper without types
-import { prepareDatabase, startServer } from '../../scripts/lib/test-server.mjs';
-// @ts-expect-error plain ESM helper without types
-import { freshPostgresDatabase } from '../../scripts/lib/pg-database.mjs';
 
 const SIGN_IN_WINDOW = 900;
 const LIMITS = { signInPersona: 3, signInIp: 6 };
@@ -24,19 +18,13 @@ const CONSOLE_PASSWORD = 'console-limit-password-1';
 const ENDPOINT = '/api/console/auth/callback/console';
 
 let base = '';
-let server: { url: string; stop(): Promise<void> } | undefined;
-let dir: string | undefined;
+let server: OwnServer | undefined;
 let db: Db;
 let ipSeq = 0;
 
 function newIp(): string {
   ipSeq++;
   return `10.88.0.${ipSeq}`;
-}
-
-function secondsLeft(windowSeconds: number): number {
-  const now = Date.now() / 1000;
-  return (Math.floor(now / windowSeconds) + 1) * windowSeconds - now;
 }
 
 /** What a console sign-in answered: the `error` next-auth redirected with ('' when signed in) and where it points. */
@@ -69,43 +57,21 @@ async function loginPageAfter(result: SignInResult): Promise<string> {
   return unescapeHtml((await res.text()).replace(/<!-- -->/g, ''));
 }
 
-async function auditWhere(where: NonNullable<Parameters<Db['auditRecord']['findMany']>[0]>['where'], expected: number) {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const rows = await db.auditRecord.findMany({ where, orderBy: { at: 'asc' } });
-    if (rows.length >= expected || Date.now() > deadline) return rows;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 let admin: BrowserSession;
 
 beforeAll(async () => {
-  let databaseUrl: string;
-  if (inject('databaseKind') === 'postgresql') {
-    databaseUrl = (await freshPostgresDatabase(process.env.TEST_DATABASE_URL, 'consolelimit')) as string;
-  } else {
-    dir = mkdtempSync(join(tmpdir(), 'sandbox-console-limit-'));
-    databaseUrl = `file:${join(dir, 'cl.db')}`;
-  }
-  prepareDatabase(databaseUrl);
-  server = (await startServer({
-    databaseUrl,
-    env: { RATE_LIMIT_SIGNIN_PERSONA: String(LIMITS.signInPersona), RATE_LIMIT_SIGNIN_IP: String(LIMITS.signInIp), CONSOLE_USER, CONSOLE_PASSWORD },
-  })) as typeof server;
-  base = server!.url;
-  db = createDb(databaseUrl).db;
+  server = await startOwnServer('consolelimit', { RATE_LIMIT_SIGNIN_PERSONA: String(LIMITS.signInPersona), RATE_LIMIT_SIGNIN_IP: String(LIMITS.signInIp), CONSOLE_USER, CONSOLE_PASSWORD });
+  base = server.url;
+  db = server.db;
   // Fixed 15-minute windows: start in a fresh one when little of this one is left.
-  if (secondsLeft(SIGN_IN_WINDOW) < 120) await new Promise((r) => setTimeout(r, secondsLeft(SIGN_IN_WINDOW) * 1000 + 1000));
+  await startInFreshWindow(SIGN_IN_WINDOW);
   // A console session from before any lock, to read the Rate limits page at the end.
   admin = new BrowserSession(base);
   expect((await consoleSignIn(CONSOLE_USER, CONSOLE_PASSWORD, newIp(), admin)).signedIn).toBe(true);
 }, 400_000);
 
 afterAll(async () => {
-  await db?.$disconnect();
   await server?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 describe('console sign-in per IP address (RATE_LIMIT_SIGNIN_IP)', () => {
@@ -118,7 +84,7 @@ describe('console sign-in per IP address (RATE_LIMIT_SIGNIN_IP)', () => {
     expect(await loginPageAfter(locked)).toMatch(/data-testid="sign-in-locked">Too many failed sign-in attempts from your network address: sign-in is locked for about \d+ minutes?, even with the right password/);
     // The account itself is not locked (its own counter had 1 refused attempt): from another address it signs in.
     expect((await consoleSignIn(CONSOLE_USER, CONSOLE_PASSWORD, newIp())).signedIn).toBe(true);
-    const rows = await auditWhere({ endpoint: ENDPOINT, ip }, LIMITS.signInIp + 1);
+    const rows = await auditWhere(db, { endpoint: ENDPOINT, ip }, LIMITS.signInIp + 1);
     expect(rows.map((r) => [r.kind, r.status, r.errorCode, r.flags])).toEqual([
       ...Array.from({ length: LIMITS.signInIp }, () => ['console', 401, 'invalid_credentials', null]),
       ['console', 401, 'signin_locked', 'rate-limited'],
@@ -156,7 +122,7 @@ describe('console sign-in per username (RATE_LIMIT_SIGNIN_PERSONA)', () => {
       expect(again.error).toMatch(/^locked-user:\d+$/);
       expect(again.signedIn).toBe(false);
     }
-    const rows = await auditWhere({ endpoint: ENDPOINT, ip }, LIMITS.signInPersona);
+    const rows = await auditWhere(db, { endpoint: ENDPOINT, ip }, LIMITS.signInPersona);
     expect(rows.map((r) => [r.userId, r.errorCode, r.flags])).toEqual([
       [`console:${CONSOLE_USER}`, 'invalid_credentials', null],
       [`console:${CONSOLE_USER}`, 'invalid_credentials', null],

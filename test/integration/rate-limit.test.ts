@@ -5,20 +5,14 @@
 // error shape (OperationOutcome `throttled` on FHIR, OAuth JSON elsewhere), audited once and
 // flagged rate-limited; the console shows the counters and the alerts per client.
 // Callers are told apart by X-Forwarded-For, as behind a reverse proxy that appends to it.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as oauth from 'oauth4webapi';
-import { createDb } from '../../lib/db';
 import type { Db } from '../../lib/db';
+import { auditWhere, secondsLeft, startInFreshWindow, startOwnServer } from './support/own-server';
+import type { OwnServer } from './support/own-server';
 import { BrowserSession, hiddenInputs } from './support/browserless';
 import { APP_LAUNCH_URI, APP_REDIRECT_URI, buildAuthorizationRequest, discover, fhirGet, runCodeFlow } from './support/smart-client';
 import type { FhirJson, RegisteredClient } from './support/smart-client';
-// @ts-expect-error plain ESM helper without types
-import { prepareDatabase, startServer } from '../../scripts/lib/test-server.mjs';
-// @ts-expect-error plain ESM helper without types
-import { freshPostgresDatabase } from '../../scripts/lib/pg-database.mjs';
 
 const WINDOW = 3600;
 const SIGN_IN_WINDOW = 900;
@@ -28,8 +22,7 @@ const CONSOLE_PASSWORD = 'rate-limit-console-password';
 const PATIENT_SCOPE = 'launch/patient patient/Patient.rs patient/Observation.rs';
 
 let base = '';
-let server: { url: string; stop(): Promise<void>; output(): string } | undefined;
-let dir: string | undefined;
+let server: OwnServer | undefined;
 let db: Db;
 let as: oauth.AuthorizationServer;
 let ipSeq = 0;
@@ -38,12 +31,6 @@ let ipSeq = 0;
 function newIp(): string {
   ipSeq++;
   return `10.77.${Math.floor(ipSeq / 250)}.${(ipSeq % 250) + 1}`;
-}
-
-/** Seconds left in the current fixed window of a length (windows start at multiples of it). */
-function secondsLeft(windowSeconds: number): number {
-  const now = Date.now() / 1000;
-  return (Math.floor(now / windowSeconds) + 1) * windowSeconds - now;
 }
 
 async function register(metadata: Record<string, unknown>, ip = newIp()): Promise<Response> {
@@ -80,49 +67,27 @@ function throttledIssue(body: FhirJson): { code?: string; diagnostics?: string }
 }
 
 /** Audit records, once the writer has caught up (records may be written in batches). */
-async function auditWhere(where: NonNullable<Parameters<Db['auditRecord']['findMany']>[0]>['where'], expected: number) {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const rows = await db.auditRecord.findMany({ where, orderBy: { at: 'asc' } });
-    if (rows.length >= expected || Date.now() > deadline) return rows;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 beforeAll(async () => {
-  let databaseUrl: string;
-  if (inject('databaseKind') === 'postgresql') {
-    databaseUrl = (await freshPostgresDatabase(process.env.TEST_DATABASE_URL, 'ratelimit')) as string;
-  } else {
-    dir = mkdtempSync(join(tmpdir(), 'sandbox-ratelimit-'));
-    databaseUrl = `file:${join(dir, 'rl.db')}`;
-  }
-  prepareDatabase(databaseUrl);
-  server = (await startServer({
-    databaseUrl,
-    env: {
-      RATE_LIMIT_WINDOW_SECONDS: String(WINDOW),
-      RATE_LIMIT_CLIENT: String(LIMITS.client),
-      RATE_LIMIT_PATIENT: String(LIMITS.patient),
-      RATE_LIMIT_SIGNIN_PERSONA: String(LIMITS.signInPersona),
-      RATE_LIMIT_SIGNIN_IP: String(LIMITS.signInIp),
-      RATE_LIMIT_REGISTER_IP: String(LIMITS.registerIp),
-      CONSOLE_USER,
-      CONSOLE_PASSWORD,
-    },
-  })) as typeof server;
-  base = server!.url;
-  db = createDb(databaseUrl).db;
+  server = await startOwnServer('ratelimit', {
+    RATE_LIMIT_WINDOW_SECONDS: String(WINDOW),
+    RATE_LIMIT_CLIENT: String(LIMITS.client),
+    RATE_LIMIT_PATIENT: String(LIMITS.patient),
+    RATE_LIMIT_SIGNIN_PERSONA: String(LIMITS.signInPersona),
+    RATE_LIMIT_SIGNIN_IP: String(LIMITS.signInIp),
+    RATE_LIMIT_REGISTER_IP: String(LIMITS.registerIp),
+    CONSOLE_USER,
+    CONSOLE_PASSWORD,
+  });
+  base = server.url;
+  db = server.db;
   as = await discover(base);
   // Fixed windows start at multiples of their length (3600 is one of 900): the tests below must
   // not straddle a window end, so they start in a fresh window when little of this one is left.
-  if (secondsLeft(SIGN_IN_WINDOW) < 120) await new Promise((r) => setTimeout(r, secondsLeft(SIGN_IN_WINDOW) * 1000 + 1000));
+  await startInFreshWindow(SIGN_IN_WINDOW);
 }, 400_000);
 
 afterAll(async () => {
-  await db?.$disconnect();
   await server?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 describe('per client (RATE_LIMIT_CLIENT: FHIR and token calls of one client_id together)', () => {
@@ -150,7 +115,7 @@ describe('per client (RATE_LIMIT_CLIENT: FHIR and token calls of one client_id t
   });
 
   it('audits every FHIR request once, the refused ones with status 429 and the flag rate-limited', async () => {
-    const rows = await auditWhere({ clientId: a.clientId, kind: 'fhir' }, LIMITS.client + 1);
+    const rows = await auditWhere(db, { clientId: a.clientId, kind: 'fhir' }, LIMITS.client + 1);
     expect(rows.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 429, 429]);
     for (const r of rows) expect(r.flags === 'rate-limited').toBe(r.status === 429);
     expect(rows[5]?.errorCode).toBe('too-many-requests');
@@ -212,7 +177,7 @@ describe('token, revocation and introspection endpoints (OAuth error shape)', ()
       expect(((await r.json()) as { error: string }).error).toBe('temporarily_unavailable');
       expectRetryAfter(r.headers, WINDOW);
     }
-    const rows = await auditWhere({ clientId: reg.client_id, kind: 'oauth', status: 429 }, 3);
+    const rows = await auditWhere(db, { clientId: reg.client_id, kind: 'oauth', status: 429 }, 3);
     expect(rows.map((r) => [r.endpoint, r.errorCode, r.flags])).toEqual([
       ['/oauth/token', 'temporarily_unavailable', 'rate-limited'],
       ['/oauth/revoke', 'temporarily_unavailable', 'rate-limited'],
@@ -234,7 +199,7 @@ describe('registration per IP address (RATE_LIMIT_REGISTER_IP)', () => {
     expect(body.error).toBe('temporarily_unavailable');
     expect(body.error_description).toContain(`registrations from ${ip}`);
     expect((await register(metadata, newIp())).status).toBe(201);
-    const rows = await auditWhere({ endpoint: '/oauth/register', ip }, LIMITS.registerIp + 1);
+    const rows = await auditWhere(db, { endpoint: '/oauth/register', ip }, LIMITS.registerIp + 1);
     expect(rows.map((r) => [r.status, r.flags])).toEqual([[201, null], [201, null], [201, null], [429, 'rate-limited']]);
   });
 });
@@ -295,7 +260,7 @@ describe('failed sign-ins per persona and per IP address (RATE_LIMIT_SIGNIN_PERS
     expect(ok.searchParams.get('error')).toBeNull();
     expect(screen.signedIn()).toBe(true);
 
-    const rows = await auditWhere({ endpoint: `${screen.page}/login`, errorCode: 'signin_locked' }, 3);
+    const rows = await auditWhere(db, { endpoint: `${screen.page}/login`, errorCode: 'signin_locked' }, 3);
     expect(rows).toHaveLength(3);
     for (const r of rows) {
       expect(r.flags).toBe('rate-limited');
@@ -321,7 +286,7 @@ describe('failed sign-ins per persona and per IP address (RATE_LIMIT_SIGNIN_PERS
     expect(await screen.show(locked)).toContain('Too many failed sign-in attempts from your network address');
     // practitioner-4 itself is not locked: from another address it signs in.
     expect((await screen.login({ username: 'practitioner-4', password: 'sandbox' }, newIp())).searchParams.get('error')).toBeNull();
-    const rows = await auditWhere({ endpoint: `${screen.page}/login`, errorCode: 'signin_locked' }, 1);
+    const rows = await auditWhere(db, { endpoint: `${screen.page}/login`, errorCode: 'signin_locked' }, 1);
     expect(rows.map((r) => [r.flags, r.ip])).toEqual([['rate-limited', ip]]);
   });
 });
@@ -348,7 +313,7 @@ describe('next-auth persona credentials (/api/auth/callback/persona)', () => {
     // The interaction screens share the counter.
     const screen = await signInScreen();
     expect((await screen.login({ username: 'practitioner-5', password: 'sandbox' }, newIp())).searchParams.get('error')).toBe('locked-persona');
-    const rows = await auditWhere({ endpoint: '/api/auth/callback/persona', userId: 'Practitioner/practitioner-5' }, LIMITS.signInPersona + 1);
+    const rows = await auditWhere(db, { endpoint: '/api/auth/callback/persona', userId: 'Practitioner/practitioner-5' }, LIMITS.signInPersona + 1);
     expect(rows.map((r) => [r.status, r.errorCode, r.flags])).toEqual([...Array.from({ length: LIMITS.signInPersona }, () => [401, 'invalid_credentials', null]), [401, 'signin_locked', 'rate-limited']]);
   });
 });
