@@ -1,9 +1,10 @@
 // In-process profile of the token endpoint and the FHIR read path, without HTTP or Next.js:
 //   node --import tsx bench/profile.ts <database-url> [iterations]
 // The database must be migrated and seeded (npm run bench prepares one; so does
-// `DATABASE_URL=... node scripts/prepare-db.mjs`). Every statement the driver adapter runs is
-// counted and timed, so each request's cost splits into driver time (SQLite/PostgreSQL work) and
-// everything else (Prisma's query compiler and result mapping, crypto, JSON, our code).
+// `DATABASE_URL=... node scripts/prepare-db.mjs`). Every statement is counted and timed, so each
+// request's cost splits into driver time and everything else (Prisma's query compiler and result
+// mapping, crypto, JSON, our code). On SQLite the driver time is better-sqlite3's own (statements
+// run on it directly or through the adapter); on PostgreSQL it is the adapter's calls.
 import { createHash, randomBytes } from 'node:crypto';
 import { Session } from 'node:inspector/promises';
 import { clientAssertion, registerBenchBackend } from './assertions';
@@ -24,17 +25,37 @@ interface Counter {
 const counter: Counter = { statements: 0, driverMs: 0, sql: new Map() };
 let recordSql = false;
 
+function count(text: string, ms: number): void {
+  counter.statements++;
+  counter.driverMs += ms;
+  if (recordSql) {
+    const key = text.replace(/\s+/g, ' ').slice(0, Number(process.env.SQL_CHARS ?? 110));
+    counter.sql.set(key, (counter.sql.get(key) ?? 0) + 1);
+  }
+}
+
 function timed<T>(query: SqlQuery | string, run: () => Promise<T>): Promise<T> {
   const t = performance.now();
-  return run().finally(() => {
-    counter.statements++;
-    counter.driverMs += performance.now() - t;
-    if (recordSql) {
-      const text = typeof query === 'string' ? query : query.sql;
-      const key = text.replace(/\s+/g, ' ').slice(0, Number(process.env.SQL_CHARS ?? 110));
-      counter.sql.set(key, (counter.sql.get(key) ?? 0) + 1);
-    }
-  });
+  return run().finally(() => count(typeof query === 'string' ? query : query.sql, performance.now() - t));
+}
+
+/** Times every better-sqlite3 statement execution (all, get, run, iterate) of the process. */
+async function timeSqliteStatements(): Promise<void> {
+  const { default: Database } = await import('better-sqlite3');
+  const probe = new Database(':memory:');
+  const proto = Object.getPrototypeOf(probe.prepare('SELECT 1')) as Record<string, unknown>;
+  probe.close();
+  for (const name of ['all', 'get', 'run', 'iterate']) {
+    const original = proto[name] as (this: { source: string }, ...args: unknown[]) => unknown;
+    proto[name] = function (this: { source: string }, ...args: unknown[]) {
+      const t = performance.now();
+      try {
+        return original.apply(this, args);
+      } finally {
+        count(this.source, performance.now() - t);
+      }
+    };
+  }
 }
 
 function wrapQueryable<T extends SqlDriverAdapter | Transaction>(q: T): T {
@@ -62,7 +83,8 @@ function wrapFactory(f: SqlDriverAdapterFactory): SqlDriverAdapterFactory {
 
 async function installInstrumentedDb(): Promise<void> {
   const { createDb } = await import('../lib/db');
-  (globalThis as unknown as { __sandboxDb?: unknown }).__sandboxDb = createDb(url, wrapFactory);
+  if (url.startsWith('file:')) await timeSqliteStatements();
+  (globalThis as unknown as { __sandboxDb?: unknown }).__sandboxDb = url.startsWith('file:') ? createDb(url) : createDb(url, wrapFactory);
 }
 
 interface Sample {

@@ -62,11 +62,11 @@ function cpuMs(pid: number | null): number | null {
   }
 }
 
-async function http(name: string, url: string, opts: Partial<autocannon.Options> = {}): Promise<BenchResult> {
+async function http(name: string, url: string, opts: Partial<autocannon.Options> = {}, { warmUp = true }: { warmUp?: boolean } = {}): Promise<BenchResult> {
   // Warm-up (not measured) of requests that can be repeated: the first requests of a route load its
   // modules and data (the FHIR definitions, for one), which must not be charged to the benchmark.
   // Benchmarks with single-use request bodies (codes, refresh tokens, assertions) warm up themselves.
-  if (!opts.requests) await autocannon({ url, connections: 10, ...opts, duration: 1 });
+  if (warmUp && !opts.requests) await autocannon({ url, connections: 10, ...opts, duration: 1 });
   const pid = serverPid(url);
   const before = cpuMs(pid);
   const r = await autocannon({ url, duration, connections: 10, ...opts });
@@ -120,8 +120,14 @@ async function storeBenchmarks(kind: string, databaseUrl: string): Promise<Bench
 
 function table(results: BenchResult[], node: BenchResult, next: BenchResult): string {
   const cpu = (r: BenchResult) => (r.cpuMsPerRequest === undefined ? '' : r.cpuMsPerRequest.toFixed(2));
-  const cpuRatio = (r: BenchResult) => (r.cpuMsPerRequest && next.cpuMsPerRequest ? `${((next.cpuMsPerRequest / r.cpuMsPerRequest) * 100).toFixed(0)}%` : '');
-  const rows = results.map((r) => [r.name, `${r.rate.toFixed(0)} ${r.unit}`, r.p50.toFixed(2), r.p99.toFixed(2), `${((r.rate / next.rate) * 100).toFixed(0)}%`, `${((r.rate / node.rate) * 100).toFixed(1)}%`, cpu(r), cpuRatio(r), String(r.errors)]);
+  // A benchmark measured in rounds with the trivial route beside it compares against those rounds (marked *).
+  const base = (r: BenchResult) => r.pairedBaseline ?? next;
+  const mark = (r: BenchResult) => (r.pairedBaseline ? '*' : '');
+  const cpuRatio = (r: BenchResult) => {
+    const b = base(r).cpuMsPerRequest;
+    return r.cpuMsPerRequest && b ? `${((b / r.cpuMsPerRequest) * 100).toFixed(0)}%${mark(r)}` : '';
+  };
+  const rows = results.map((r) => [r.name, `${r.rate.toFixed(0)} ${r.unit}`, r.p50.toFixed(2), r.p99.toFixed(2), `${((r.rate / base(r).rate) * 100).toFixed(0)}%${mark(r)}`, `${((r.rate / node.rate) * 100).toFixed(1)}%`, cpu(r), cpuRatio(r), String(r.errors)]);
   const head = ['benchmark', 'rate', 'p50 ms', 'p99 ms', 'vs Next route', 'vs bare Node', 'server CPU ms/req', 'CPU vs Next route', 'errors'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
@@ -177,6 +183,7 @@ async function main(): Promise<void> {
 
     const out = table(results, node, next);
     console.log(`\n${out}\n`);
+    if (results.some((r) => r.pairedBaseline)) console.log('* against the trivial Next route measured in rounds alternating with that benchmark (median of the rounds)\n');
     mkdirSync(join(root, 'bench', 'results'), { recursive: true });
     const file = join(root, 'bench', 'results', `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
     writeFileSync(file, JSON.stringify({ at: new Date().toISOString(), durationSeconds: duration, results, baselines: { node: node.rate, next: next.rate } }, null, 2));

@@ -10,12 +10,19 @@ export interface BenchResult {
   total: number;
   /** CPU time of the server process per request (HTTP benchmarks on Linux). */
   cpuMsPerRequest?: number;
+  /**
+   * The trivial Next route measured in rounds alternating with this benchmark (the same stretch of
+   * a noisy machine): the table's "vs Next route" columns then compare against it instead of the
+   * run's opening baseline.
+   */
+  pairedBaseline?: { rate: number; cpuMsPerRequest?: number };
 }
 
 export interface BenchContext {
   baseUrl: string;
   databaseUrl: string;
-  http(name: string, url: string, opts?: Partial<autocannon.Options>): Promise<BenchResult>;
+  /** An autocannon run; `warmUp: false` skips the unmeasured second of warm-up before it. */
+  http(name: string, url: string, opts?: Partial<autocannon.Options>, options?: { warmUp?: boolean }): Promise<BenchResult>;
   inProcess(name: string, fn: (i: number) => Promise<unknown>, concurrency?: number, seconds?: number): Promise<BenchResult>;
 }
 

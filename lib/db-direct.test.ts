@@ -1,6 +1,6 @@
 import { describe, it, expect, vi } from 'vitest';
 import { getDb } from './db';
-import { rawExecute, rawQuery, rawTransaction } from './db-direct';
+import { rawExecute, rawQuery, rawTransaction, SQLITE_CONNECTION_PRAGMAS } from './db-direct';
 import { Prisma } from './generated/sqlite/client';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -16,6 +16,10 @@ describe('statements straight through the driver adapter', () => {
       Prisma.sql`SELECT r."type", r."id", r."versionId", r."lastUpdated", r."deleted", r."content" FROM "Resource" r WHERE r."sandboxId" = ${'direct'} ORDER BY r."id"`,
       Prisma.sql`SELECT COUNT(*) AS "n", MAX(r."versionId") AS "v" FROM "Resource" r WHERE r."sandboxId" = ${'direct'} AND r."lastUpdated" = ${at} AND r."deleted" = ${true}`,
       Prisma.sql`SELECT r."id", NULL AS "nothing" FROM "Resource" r WHERE r."sandboxId" = ${'direct'} AND r."id" IN (${Prisma.join(['d2', 'nope'])})`,
+      // Expressions (no declared type: the values decide), parameters of every kind we bind.
+      Prisma.sql`SELECT r."versionId" * 1.5 AS "f", r."versionId" + 1 AS "i", r."id" || ${'-x'} AS "s", r."deleted" = ${true} AS "b", r."lastUpdated" = ${at} AS "same", ${null} AS "p" FROM "Resource" r WHERE r."sandboxId" = ${'direct'} ORDER BY r."id"`,
+      Prisma.sql`SELECT SUM(r."versionId") AS "total", AVG(r."versionId") AS "mean", MIN(r."lastUpdated") AS "first" FROM "Resource" r WHERE r."sandboxId" = ${'direct'}`,
+      Prisma.sql`SELECT r."id" FROM "Resource" r WHERE r."sandboxId" = ${'direct'} AND r."deleted" = ${false} AND r."versionId" < ${2.5}`,
     ];
     for (const q of queries) {
       const viaPrisma = await db.$queryRaw<Record<string, unknown>[]>(q);
@@ -30,6 +34,26 @@ describe('statements straight through the driver adapter', () => {
     const [row] = await rawQuery(db, queries[0]!);
     expect(row).toMatchObject({ id: 'd1', versionId: 3, deleted: true });
     expect((row!.lastUpdated as Date).toISOString()).toBe(at.toISOString());
+  });
+
+  it('the app’s SQLite connection runs with its settings (WAL, synchronous=NORMAL, temporary rows in memory, 32 MiB cache)', async () => {
+    const db = getDb();
+    const pragma = async (name: string) => Object.values((await db.$queryRawUnsafe<Record<string, unknown>[]>(`PRAGMA ${name}`))[0] ?? {})[0];
+    expect(SQLITE_CONNECTION_PRAGMAS).toEqual(['synchronous = NORMAL', 'temp_store = MEMORY', 'cache_size = -32768']);
+    expect(String(await pragma('journal_mode')).toLowerCase()).toBe('wal');
+    expect(Number(await pragma('synchronous'))).toBe(1); // NORMAL
+    expect(Number(await pragma('temp_store'))).toBe(2); // MEMORY
+    expect(Number(await pragma('cache_size'))).toBe(-32768);
+  });
+
+  it('a failing statement throws the driver adapter’s own error (a unique violation stays recognisable)', async () => {
+    const db = getDb();
+    await db.setting.create({ data: { key: 'direct-dup', value: 'a' } });
+    const err = await rawExecute(db, Prisma.sql`INSERT INTO "Setting" ("key", "value") VALUES (${'direct-dup'}, ${'b'})`).catch((e: unknown) => e);
+    expect(err).toMatchObject({ name: 'DriverAdapterError', cause: { kind: 'UniqueConstraintViolation', originalCode: 'SQLITE_CONSTRAINT_PRIMARYKEY' } });
+    const bad = await rawQuery(db, Prisma.sql`SELECT * FROM "NoSuchTable"`).catch((e: unknown) => e);
+    expect(bad).toMatchObject({ name: 'DriverAdapterError' });
+    expect((await rawQuery<{ value: string }>(db, Prisma.sql`SELECT "value" FROM "Setting" WHERE "key" = ${'direct-dup'}`))[0]?.value).toBe('a');
   });
 
   it('runs a cached statement with each call’s own values', async () => {

@@ -1,5 +1,6 @@
 import type { ArgType, SqlDriverAdapter, SqlDriverAdapterFactory, SqlResultSet } from '@prisma/driver-adapter-utils';
 import type { Prisma } from './generated/sqlite/client';
+import { RUN_OUTSIDE } from './sqlite-transactions';
 
 /**
  * Statements on the hot request paths (token row, rate-limit counters, resource reads, audit
@@ -140,6 +141,8 @@ export async function rawQuery<T = Record<string, unknown>>(db: RawCapable, quer
   const entry = direct.get(db);
   if (!entry) return db.$queryRaw<T[]>(query);
   const adapter = await entry.connect();
+  const sqlite = entry.kind === 'sqlite' ? sqliteDirectOf(adapter) : null;
+  if (sqlite) return sqlite.outside(() => sqlite.query<T>(query));
   return rowsOf<T>(await adapter.queryRaw(queryOf(query, entry.kind)));
 }
 
@@ -148,6 +151,8 @@ export async function rawExecute(db: RawCapable, query: Prisma.Sql): Promise<num
   const entry = direct.get(db);
   if (!entry) return db.$executeRaw(query);
   const adapter = await entry.connect();
+  const sqlite = entry.kind === 'sqlite' ? sqliteDirectOf(adapter) : null;
+  if (sqlite) return sqlite.outside(() => sqlite.execute(query));
   return adapter.executeRaw(queryOf(query, entry.kind));
 }
 
@@ -161,13 +166,26 @@ interface SqliteStatement {
 
 interface SqliteDatabase {
   prepare(sql: string): SqliteStatement;
+  pragma(source: string): unknown;
 }
+
+/**
+ * Settings of the app's SQLite connection, applied when it opens (none persists in the file):
+ * - synchronous=NORMAL: under WAL (set persistently by the migration step), commits survive a
+ *   process crash and cost no fsync each; only an OS crash can lose the last commits.
+ * - temp_store=MEMORY: the rows of `INSERT … RETURNING` (rate-limit counters, replay checks) and
+ *   small sorts go to memory; with the default, every such statement set up and tore down a
+ *   temporary file's page cache, which tripled the cost of the rate-limit statement.
+ * - cache_size=-32768: a 32 MiB page cache (the default is 2 MiB), so the index pages that FHIR
+ *   searches walk stay in memory on a database of a few thousand patients.
+ */
+export const SQLITE_CONNECTION_PRAGMAS = ['synchronous = NORMAL', 'temp_store = MEMORY', 'cache_size = -32768'] as const;
 
 /** How many prepared statements a SQLite connection keeps (least recently used go first). */
 const STATEMENT_CACHE_SIZE = 500;
 
 /**
- * Keeps the SQLite adapter's prepared statements. The better-sqlite3 adapter prepares every
+ * Applies SQLITE_CONNECTION_PRAGMAS to each connection and keeps the SQLite adapter's prepared statements. The better-sqlite3 adapter prepares every
  * statement anew (`prepare(sql).bind(args)`), which costs more than running most of ours; here a
  * statement of the same text is prepared once and run with each call's values. The adapter only
  * ever calls `bind(args)` followed by `run()`, or `columns()` and `raw().all()`, all synchronously,
@@ -180,7 +198,12 @@ export function cacheSqliteStatements(factory: SqlDriverAdapterFactory): SqlDriv
     async connect(): Promise<SqlDriverAdapter> {
       const adapter = await factory.connect();
       const database = (adapter as unknown as { client?: SqliteDatabase }).client;
-      if (database && typeof database.prepare === 'function') database.prepare = cachedPrepare(database.prepare.bind(database));
+      if (database && typeof database.prepare === 'function') {
+        for (const pragma of SQLITE_CONNECTION_PRAGMAS) database.pragma(pragma);
+        const prepared = cachedPrepare(database.prepare.bind(database));
+        preparedOf.set(database, prepared);
+        database.prepare = (sql) => reusable(prepared(sql));
+      }
       return adapter;
     },
   };
@@ -197,9 +220,12 @@ function cachedPrepare(prepare: (sql: string) => SqliteStatement): (sql: string)
       if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value as string);
     }
     cache.set(sql, stmt);
-    return reusable(stmt);
+    return stmt;
   };
 }
+
+/** The prepared-statement cache of each SQLite connection (the statements themselves, not wrapped). */
+const preparedOf = new WeakMap<SqliteDatabase, (sql: string) => SqliteStatement>();
 
 const columnsOf = new WeakMap<SqliteStatement, unknown[]>();
 
@@ -236,6 +262,184 @@ class Reusable implements SqliteStatement {
 
 function reusable(stmt: SqliteStatement): SqliteStatement {
   return new Reusable(stmt);
+}
+
+/**
+ * SQLite statements run on the connection's own better-sqlite3 handle, skipping the adapter's
+ * per-call work (argument and row mapping through intermediate arrays, debug hooks, promises): a
+ * statement outside a transaction then costs no more than better-sqlite3 itself. Values are mapped
+ * as the adapter maps them and then as `rowsOf` converts them, in one pass, and driver errors are
+ * rethrown as the adapter's own errors, so callers see exactly what the adapter path gives them.
+ */
+interface SqliteDirect {
+  outside<R>(run: () => R): R | Promise<R>;
+  query<T>(query: Prisma.Sql): T[];
+  execute(query: Prisma.Sql): number;
+}
+
+interface SqliteAdapterInternals {
+  client?: SqliteDatabase;
+  onError?: (error: unknown) => never;
+  [RUN_OUTSIDE]?: <R>(run: () => R) => R | Promise<R>;
+}
+
+const sqliteDirects = new WeakMap<object, SqliteDirect | null>();
+
+function sqliteDirectOf(adapter: SqlDriverAdapter): SqliteDirect | null {
+  let found = sqliteDirects.get(adapter);
+  if (found === undefined) {
+    const internals = adapter as unknown as SqliteAdapterInternals;
+    const prepared = internals.client ? preparedOf.get(internals.client) : undefined;
+    const outside = internals[RUN_OUTSIDE];
+    const onError = internals.onError;
+    found =
+      prepared && outside && onError
+        ? {
+            outside,
+            query: <T>(q: Prisma.Sql) => {
+              try {
+                return sqliteRows<T>(prepared(q.sql), q.values.map(sqliteArg));
+              } catch (err) {
+                return onError(err);
+              }
+            },
+            execute: (q: Prisma.Sql) => {
+              try {
+                return Number((prepared(q.sql).run(...q.values.map(sqliteArg)) as { changes: number | bigint }).changes);
+              } catch (err) {
+                return onError(err);
+              }
+            },
+          }
+        : null;
+    sqliteDirects.set(adapter, found);
+  }
+  return found;
+}
+
+/** A parameter as the adapter binds it (booleans as 0/1, dates as ISO 8601 text with +00:00, objects as JSON). */
+function sqliteArg(value: unknown): unknown {
+  if (value === undefined || value === null) return null;
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  if (value instanceof Date) return value.toISOString().replace('Z', '+00:00');
+  if (value instanceof Uint8Array || typeof value !== 'object') return value;
+  return JSON.stringify(value);
+}
+
+/** The adapter's column type of a declared SQLite type; null when the values decide. */
+function declaredColumnType(declared: string | null): number | null {
+  switch ((declared ?? '').toUpperCase()) {
+    case 'TINYINT':
+    case 'SMALLINT':
+    case 'MEDIUMINT':
+    case 'INT':
+    case 'INTEGER':
+    case 'SERIAL':
+    case 'INT2':
+      return INT32;
+    case 'BIGINT':
+    case 'UNSIGNED BIG INT':
+    case 'INT8':
+      return INT64;
+    case 'DATETIME':
+    case 'TIMESTAMP':
+      return DATETIME;
+    case 'DATE':
+      return DATE;
+    case 'BOOLEAN':
+      return BOOLEAN;
+    case 'JSONB':
+      return JSON_COLUMN;
+    case 'DECIMAL':
+    case 'FLOAT':
+    case 'DOUBLE':
+    case 'DOUBLE PRECISION':
+    case 'NUMERIC':
+    case 'REAL':
+    case 'TIME':
+    case 'TEXT':
+    case 'CLOB':
+    case 'CHARACTER':
+    case 'VARCHAR':
+    case 'VARYING CHARACTER':
+    case 'NCHAR':
+    case 'NATIVE CHARACTER':
+    case 'NVARCHAR':
+    case 'BLOB':
+      return OTHER;
+    default:
+      return null;
+  }
+}
+
+/** A column type no conversion applies to (text, floating point, bytes, time). */
+const OTHER = -1;
+
+interface StatementColumns {
+  readonly names: string[];
+  readonly declared: (number | null)[];
+}
+
+const statementColumns = new WeakMap<SqliteStatement, StatementColumns>();
+
+function sqliteRows<T>(stmt: SqliteStatement, args: unknown[]): T[] {
+  if (!stmt.reader) {
+    stmt.run(...args);
+    return [];
+  }
+  let columns = statementColumns.get(stmt);
+  if (!columns) {
+    const described = stmt.columns() as { name: string; type: string | null }[];
+    columns = { names: described.map((c) => c.name), declared: described.map((c) => declaredColumnType(c.type)) };
+    statementColumns.set(stmt, columns);
+  }
+  const rows = stmt.raw(true).all(...args) as unknown[][];
+  const { names, declared } = columns;
+  // A column without a declared type (an expression) takes the type of its first non-null value.
+  const types = declared.map((t, c) => t ?? inferredColumnType(rows, c));
+  const out: T[] = new Array<T>(rows.length);
+  for (let r = 0; r < rows.length; r++) {
+    const row = rows[r]!;
+    const obj: Record<string, unknown> = {};
+    for (let c = 0; c < names.length; c++) obj[names[c]!] = sqliteValue(row[c], types[c]!);
+    out[r] = obj as T;
+  }
+  return out;
+}
+
+function inferredColumnType(rows: unknown[][], column: number): number {
+  for (const row of rows) {
+    const value = row[column];
+    if (value === null) continue;
+    return typeof value === 'bigint' ? INT64 : typeof value === 'boolean' ? BOOLEAN : OTHER;
+  }
+  return INT32;
+}
+
+/** The adapter's row mapping followed by `convert`, in one step (integers arrive as bigint). */
+function sqliteValue(value: unknown, type: number): unknown {
+  if (value === null || value === undefined) return null;
+  switch (type) {
+    case INT32:
+      return Math.trunc(Number(value));
+    case INT64:
+      return typeof value === 'bigint' ? value : typeof value === 'number' ? BigInt(Math.trunc(value)) : BigInt(String(value));
+    case BOOLEAN:
+      return value === 1n || value === 1 || value === true || value === '1' || value === 'true';
+    case DATETIME:
+      return typeof value === 'number' || typeof value === 'bigint' ? new Date(Number(value)) : dateOf(value);
+    case DATE:
+      return dateOf(typeof value === 'bigint' ? Number(value) : value);
+    case JSON_COLUMN:
+      return typeof value === 'string' ? (JSON.parse(value) as unknown) : convert(typeof value === 'bigint' ? safeNumber(value) : value, JSON_COLUMN);
+    default:
+      return typeof value === 'bigint' ? safeNumber(value) : value;
+  }
+}
+
+function safeNumber(value: bigint): number | string {
+  const asNumber = Number(value);
+  return Number.isSafeInteger(asNumber) ? asNumber : value.toString();
 }
 
 /** The statements a transaction opened by `rawTransaction` can run. */

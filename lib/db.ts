@@ -40,9 +40,6 @@ export function createDb(url: string, instrument: (factory: SqlDriverAdapterFact
   const shared = shareConnection(isolateSqliteTransactions(cacheSqliteStatements(instrument(new PrismaBetterSqlite3({ url: file, timeout: 10_000 })))));
   const db = new SqliteClient({ adapter: shared.factory });
   registerDirect(db, shared.connect, kind);
-  // WAL (set persistently by the migration step) with synchronous=NORMAL: commits survive a
-  // process crash and cost no fsync each; only an OS crash can lose the last commits.
-  void db.$queryRawUnsafe('PRAGMA synchronous = NORMAL').catch(() => undefined);
   return { db, kind };
 }
 

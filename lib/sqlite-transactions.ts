@@ -10,6 +10,13 @@ import type { IsolationLevel, SqlDriverAdapter, SqlDriverAdapterFactory, SqlQuer
  * transactions take turns, so each one is alone on the connection from BEGIN to COMMIT or
  * ROLLBACK. (PostgreSQL gives every transaction its own pooled connection and needs none of this.)
  */
+/**
+ * Key of the isolated adapter's `runOutside(run)`: runs `run` at once when no transaction is open
+ * (synchronously, returning its value), else once the open ones have ended (a promise). The direct
+ * statements of lib/db-direct run through it.
+ */
+export const RUN_OUTSIDE = Symbol('runOutside');
+
 export function isolateSqliteTransactions(factory: SqlDriverAdapterFactory): SqlDriverAdapterFactory {
   return {
     provider: factory.provider,
@@ -33,6 +40,10 @@ function isolated(inner: SqlDriverAdapter): SqlDriverAdapter {
   async function outside<T>(run: () => Promise<T>): Promise<T> {
     while (active) await active;
     return run();
+  }
+
+  function runOutside<T>(run: () => T): T | Promise<T> {
+    return active ? outside(async () => run()) : run();
   }
 
   async function startTransaction(isolationLevel?: IsolationLevel): Promise<Transaction> {
@@ -84,6 +95,8 @@ function isolated(inner: SqlDriverAdapter): SqlDriverAdapter {
           return (script: string) => outside(() => target.executeScript(script));
         case 'startTransaction':
           return startTransaction;
+        case RUN_OUTSIDE:
+          return runOutside;
         default: {
           const value: unknown = Reflect.get(target, prop, target);
           return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
