@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { createDb, getDb } from '../db';
 import type { Db } from '../db';
-import { createAuditQueue, flushAuditRecords, recordAudit } from './record';
+import { auditRecordId, createAuditQueue, flushAuditRecords, recordAudit } from './record';
 import type { AuditEntry } from './record';
 // @ts-expect-error plain ESM helper without types
 import { findPgBin, startCluster } from '../../scripts/lib/pg-cluster.mjs';
@@ -27,6 +27,17 @@ const entry = (userAgent: string, extra: Partial<AuditEntry> = {}): AuditEntry =
   userAgent,
   flags: ['excessive-results'],
   ...extra,
+});
+
+describe('auditRecordId', () => {
+  it('is a version 7 UUID whose order is the order of its times (RFC 9562 §5.7)', () => {
+    const ids = Array.from({ length: 2000 }, (_, i) => auditRecordId(1_790_000_000_000 + i * 7));
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect([...ids].sort()).toEqual(ids);
+    expect(ids[0]!.replace(/-/g, '').slice(0, 12)).toBe((1_790_000_000_000).toString(16).padStart(12, '0'));
+    const sameMs = Array.from({ length: 10_000 }, () => auditRecordId(1_790_000_000_000));
+    expect(new Set(sameMs).size).toBe(sameMs.length);
+  });
 });
 
 describe('recordAudit (SQLite)', () => {

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { getDb } from '../db';
 import type { Db } from '../db';
 import { rawExecute } from '../db-direct';
@@ -58,9 +58,24 @@ type AuditRow = Parameters<Db['auditRecord']['create']>[0]['data'];
 /** Most records in one batch: 22 bound parameters each stays far below SQLite's 32,766 and PostgreSQL's 65,535. */
 const MAX_BATCH = 200;
 
+/**
+ * A time-ordered UUID (version 7, RFC 9562 §5.7): 48 bits of Unix milliseconds, then 74 random
+ * bits. Records written together get neighbouring keys, so a batch adds to the last pages of the
+ * primary-key index instead of one random page per record (on SQLite, each page a commit touches is
+ * a page written to the WAL).
+ */
+export function auditRecordId(nowMs: number = Date.now()): string {
+  const b = randomBytes(16);
+  b.writeUIntBE(Math.max(0, Math.min(nowMs, 2 ** 48 - 1)), 0, 6);
+  b[6] = (b[6]! & 0x0f) | 0x70;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const hex = b.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
 function toRow(entry: AuditEntry, at: Date): AuditRow {
   return {
-    id: randomUUID(),
+    id: auditRecordId(at.getTime()),
     sandboxId: entry.sandboxId ?? DEFAULT_SANDBOX_ID,
     at,
     kind: entry.kind,
