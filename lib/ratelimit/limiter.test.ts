@@ -210,6 +210,63 @@ describe.each(databases)('on %s', (name, dbOf) => {
     expect(row?.count).toBe(40);
   });
 
+  it('counts the checks of one turn in one statement, each at its own place in call order', async (t) => {
+    const db = available();
+    if (!db) return t.skip();
+    clock = T0 + 30_000;
+    const { db: counted, statements } = counting(db);
+    const limiter = new RateLimiter(counted, { now, retainSeconds: 3600 });
+    const client = { key: fresh('client'), limit: 30, windowSeconds: 60 };
+    const patientA = { key: fresh('patient'), limit: 4, windowSeconds: 60 };
+    const patientB = { key: fresh('patient'), limit: 100, windowSeconds: 60 };
+    await limiter.hit([client]); // one earlier check: the batch starts at 2 for the client
+    expect(statements()).toBe(1);
+    const verdicts = await Promise.all(Array.from({ length: 12 }, (_, i) => limiter.hit([client, i % 3 === 2 ? patientB : patientA])));
+    expect(statements()).toBe(2);
+    expect(verdicts.map((v) => v.counts.get(client.key))).toEqual(Array.from({ length: 12 }, (_, i) => i + 2));
+    // patientA is hit by calls 0, 1, 3, 4, 6, 7, 9, 10: places 1..8 in that order; over its limit of 4 from the fifth.
+    expect(verdicts.filter((_, i) => i % 3 !== 2).map((v) => v.counts.get(patientA.key))).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(verdicts.filter((_, i) => i % 3 === 2).map((v) => v.counts.get(patientB.key))).toEqual([1, 2, 3, 4]);
+    expect(verdicts.map((v) => v.allowed)).toEqual(verdicts.map((_, i) => i % 3 === 2 || [0, 1, 3, 4].includes(i)));
+    const stored = await db.rateLimitWindow.findMany({ where: { key: { in: [client.key, patientA.key, patientB.key] } }, orderBy: { key: 'asc' } });
+    expect(Object.fromEntries(stored.map((r) => [r.key, r.count]))).toEqual({ [client.key]: 13, [patientA.key]: 8, [patientB.key]: 4 });
+  });
+
+  it('a batch that crosses into the next window counts each call in its own window', async (t) => {
+    const db = available();
+    if (!db) return t.skip();
+    const limiter = new RateLimiter(db, { now, retainSeconds: 3600 });
+    const key = { key: fresh('client'), limit: 1, windowSeconds: 60 };
+    clock = T0 + 59_999;
+    const before = limiter.hit([key]);
+    const beforeToo = limiter.hit([key]);
+    clock = T0 + 60_000;
+    const after = limiter.hit([key]);
+    const [a, b, c] = await Promise.all([before, beforeToo, after]);
+    expect([a.counts.get(key.key), b.counts.get(key.key), c.counts.get(key.key)]).toEqual([1, 2, 1]);
+    expect([a.allowed, b.allowed, c.allowed]).toEqual([true, false, true]);
+  });
+
+  it('a failing statement rejects every check it carried, and the next checks count again', async (t) => {
+    const db = available();
+    if (!db) return t.skip();
+    clock = T0;
+    let fail = true;
+    const flaky = new Proxy(db, {
+      get(target, prop, receiver) {
+        const value: unknown = Reflect.get(target, prop, receiver);
+        if (prop === '$queryRaw') return (...args: unknown[]) => (fail ? Promise.reject(new Error('database down')) : (value as (...a: unknown[]) => unknown).apply(target, args));
+        return value;
+      },
+    });
+    const limiter = new RateLimiter(flaky, { now, retainSeconds: 3600 });
+    const key = { key: fresh('client'), limit: 10, windowSeconds: 60 };
+    const results = await Promise.allSettled([limiter.hit([key]), limiter.hit([key]), limiter.hit([key])]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    fail = false;
+    expect((await limiter.hit([key])).counts.get(key.key)).toBe(1);
+  });
+
   it('refunds a hit in the current window, never below zero', async (t) => {
     const db = available();
     if (!db) return t.skip();

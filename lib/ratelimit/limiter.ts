@@ -2,14 +2,18 @@
  * Fixed-window rate limiting with its counters in the database (DESIGN.md: "State lives in the
  * database"), so every app instance on one PostgreSQL adds to the same counters.
  *
- * A check is ONE statement whatever the number of keys: a multi-row
- * `INSERT … ON CONFLICT ("key", "windowStart") DO UPDATE SET "count" = "count" + 1 RETURNING …`
+ * Checks are counted in ONE statement whatever the number of keys: a multi-row
+ * `INSERT … ON CONFLICT ("key", "windowStart") DO UPDATE SET "count" = "count" + n RETURNING …`
  * (SQLite ≥ 3.35 and PostgreSQL), atomic per row, so concurrent requests on several instances each
- * see their own position in the window. Windows start at multiples of their length since the epoch;
+ * see their own position in the window. The checks of one turn of the event loop share that
+ * statement (group commit, like the audit records): each call adds its own one to every key and
+ * is told the count it would have seen had the calls run one after another in call order. Windows start at multiples of their length since the epoch;
  * a refused request still counts (a throttled caller does not get a fresh budget by insisting).
  * Old windows are deleted now and then (at most once per PRUNE_INTERVAL per process), never on
  * the request's own path.
  */
+// node:timers' own setImmediate: a test that fakes the global timers must not stall the checks.
+import { setImmediate } from 'node:timers';
 import type { Db } from '../db';
 import { rawQuery } from '../db-direct';
 import { Prisma } from '../generated/sqlite/client';
@@ -62,6 +66,19 @@ export function enabledHits(hits: readonly RateLimitHit[]): RateLimitHit[] {
 
 const ALLOWED: RateLimitVerdict = { allowed: true, exceeded: [], retryAfterSeconds: 0, counts: new Map() };
 
+/** Most checks counted by one statement (two keys each stay far below either database's parameter limit). */
+const MAX_BATCH = 500;
+
+interface PendingHit {
+  readonly enabled: readonly RateLimitHit[];
+  readonly nowMs: number;
+  readonly resolve: (verdict: RateLimitVerdict) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** The counter row a hit adds to. */
+const rowKey = (key: string, windowStart: number) => `${key}\u0000${windowStart}`;
+
 export interface RateLimiterOptions {
   /** Clock (epoch ms); tests freeze it. */
   readonly now?: () => number;
@@ -78,6 +95,8 @@ export class RateLimiter {
   private readonly pruneIntervalMs: number;
   private lastPrune: number;
   private pruning: Promise<number> | null = null;
+  private pending: PendingHit[] = [];
+  private scheduled = false;
 
   constructor(
     private readonly db: Db,
@@ -91,23 +110,71 @@ export class RateLimiter {
   }
 
   /**
-   * Adds one to every enabled key, in one statement, and says whether any went over its limit.
-   * Nothing is written when every limit is disabled.
+   * Adds one to every enabled key and says whether any went over its limit. The calls of one turn
+   * of the event loop are counted together in one statement. Nothing is written when every limit
+   * is disabled. Rejects when the statement fails (every call it carried rejects alike).
    */
-  async hit(hits: readonly RateLimitHit[]): Promise<RateLimitVerdict> {
+  hit(hits: readonly RateLimitHit[]): Promise<RateLimitVerdict> {
     const enabled = enabledHits(hits);
-    if (enabled.length === 0) return ALLOWED;
+    if (enabled.length === 0) return Promise.resolve(ALLOWED);
     const nowMs = this.now();
-    const rows = enabled.map((h) => sql`(${h.key}, ${windowOf(nowMs, h.windowSeconds).start}, 1)`);
-    const returned = await rawQuery<{ key: string; count: unknown }>(
-      this.db,
-      sql`INSERT INTO "RateLimitWindow" ("key", "windowStart", "count") VALUES ${join(rows)}
-          ON CONFLICT ("key", "windowStart") DO UPDATE SET "count" = "RateLimitWindow"."count" + 1
-          RETURNING "key", "count"`,
-    );
+    return new Promise<RateLimitVerdict>((resolve, reject) => {
+      this.pending.push({ enabled, nowMs, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      const batch = this.pending.splice(0, MAX_BATCH);
+      if (this.pending.length > 0) this.schedule();
+      void this.count(batch);
+    });
+  }
+
+  /** One statement for a batch of calls; each call gets the counts of its own position. */
+  private async count(batch: readonly PendingHit[]): Promise<void> {
+    const rows = new Map<string, { key: string; windowStart: number; n: number }>();
+    for (const call of batch) {
+      for (const h of call.enabled) {
+        const windowStart = windowOf(call.nowMs, h.windowSeconds).start;
+        const id = rowKey(h.key, windowStart);
+        const row = rows.get(id);
+        if (row) row.n++;
+        else rows.set(id, { key: h.key, windowStart, n: 1 });
+      }
+    }
+    // A fixed order of the rows, so that concurrent statements on PostgreSQL lock them in the same order.
+    const ordered = [...rows.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.windowStart - b.windowStart));
+    let returned: { key: string; windowStart: unknown; count: unknown }[];
+    try {
+      returned = await rawQuery(
+        this.db,
+        sql`INSERT INTO "RateLimitWindow" ("key", "windowStart", "count") VALUES ${join(ordered.map((r) => sql`(${r.key}, ${r.windowStart}, ${r.n})`))}
+            ON CONFLICT ("key", "windowStart") DO UPDATE SET "count" = "RateLimitWindow"."count" + excluded."count"
+            RETURNING "key", "windowStart", "count"`,
+      );
+    } catch (err) {
+      for (const call of batch) call.reject(err);
+      return;
+    }
     this.maybePrune();
-    const counts = new Map(returned.map((r) => [r.key, Number(r.count)]));
-    return verdictOf(enabled, counts, nowMs);
+    const finalCount = new Map(returned.map((r) => [rowKey(r.key, Number(r.windowStart)), Number(r.count)]));
+    // The count before this batch is the final count less the batch's own adds; calls take their places in order.
+    const seen = new Map<string, number>();
+    for (const call of batch) {
+      const counts = new Map<string, number>();
+      for (const h of call.enabled) {
+        const id = rowKey(h.key, windowOf(call.nowMs, h.windowSeconds).start);
+        const place = (seen.get(id) ?? 0) + 1;
+        seen.set(id, place);
+        counts.set(h.key, (finalCount.get(id) ?? 0) - rows.get(id)!.n + place);
+      }
+      call.resolve(verdictOf(call.enabled, counts, call.nowMs));
+    }
   }
 
   /**
