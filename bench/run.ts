@@ -4,7 +4,7 @@
 // NEXT_DIST_DIR names the build; BENCH_DATABASE_TEMPLATE=<file.db> starts from a copy of a seeded
 // SQLite database instead of seeding BENCH_PATIENTS (1,000) patients; BENCH_SECONDS per benchmark.
 import { createServer } from 'node:http';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -145,6 +145,11 @@ async function main(): Promise<void> {
   if (template) {
     // A copy of a database seeded before (seeding 1,000 patients takes minutes), migrated if needed.
     copyFileSync(template, join(dir, 'bench.db'));
+    // Written to disk now: else the server's first WAL checkpoint, whose fsync flushes the whole
+    // fresh copy, stalls it for a good part of a second in the middle of a benchmark.
+    const fd = openSync(join(dir, 'bench.db'), 'r+');
+    fsyncSync(fd);
+    closeSync(fd);
     prepareDatabase(databaseUrl);
   } else {
     console.log(`seeding ${process.env.BENCH_PATIENTS ?? '1000'} patients for the benchmark database…`);
