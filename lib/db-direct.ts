@@ -120,16 +120,20 @@ function convert(value: unknown, type: number): unknown {
   }
 }
 
-function rowsOf<T>(result: SqlResultSet): T[] {
-  const { columnNames, columnTypes, rows } = result;
+/** Rows as objects keyed by column name, each value converted by its column's type. */
+function objectsOf<T>(names: readonly string[], types: readonly number[], rows: readonly unknown[][], value: (v: unknown, type: number) => unknown): T[] {
   const out: T[] = new Array<T>(rows.length);
   for (let r = 0; r < rows.length; r++) {
     const row = rows[r]!;
     const obj: Record<string, unknown> = {};
-    for (let c = 0; c < columnNames.length; c++) obj[columnNames[c]!] = convert(row[c], columnTypes[c]!);
+    for (let c = 0; c < names.length; c++) obj[names[c]!] = value(row[c], types[c]!);
     out[r] = obj as T;
   }
   return out;
+}
+
+function rowsOf<T>(result: SqlResultSet): T[] {
+  return objectsOf<T>(result.columnNames, result.columnTypes, result.rows, convert);
 }
 
 function queryOf(query: Prisma.Sql, kind: 'sqlite' | 'postgresql') {
@@ -397,14 +401,7 @@ function sqliteRows<T>(stmt: SqliteStatement, args: unknown[]): T[] {
   const { names, declared } = columns;
   // A column without a declared type (an expression) takes the type of its first non-null value.
   const types = declared.map((t, c) => t ?? inferredColumnType(rows, c));
-  const out: T[] = new Array<T>(rows.length);
-  for (let r = 0; r < rows.length; r++) {
-    const row = rows[r]!;
-    const obj: Record<string, unknown> = {};
-    for (let c = 0; c < names.length; c++) obj[names[c]!] = sqliteValue(row[c], types[c]!);
-    out[r] = obj as T;
-  }
-  return out;
+  return objectsOf<T>(names, types, rows, sqliteValue);
 }
 
 function inferredColumnType(rows: unknown[][], column: number): number {
