@@ -8,7 +8,9 @@ import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { getDb } from './db';
-import { isDatabaseUnavailable } from './db-errors';
+import { isDatabaseUnavailable, isUniqueViolation } from './db-errors';
+import { rawExecute } from './db-direct';
+import { Prisma } from './generated/sqlite/client';
 import { PrismaClient as PgClient } from './generated/postgresql/client';
 import { PrismaClient as SqliteClient } from './generated/sqlite/client';
 import { env } from './env';
@@ -113,5 +115,34 @@ describe('isDatabaseUnavailable', () => {
     expect(isDatabaseUnavailable(new TypeError("Cannot read properties of undefined (reading 'id')"))).toBe(false);
     expect(isDatabaseUnavailable(null)).toBe(false);
     expect(isDatabaseUnavailable('ECONNREFUSED')).toBe(false);
+  });
+});
+
+describe('isUniqueViolation', () => {
+  it('recognises a duplicate key from the model API, a direct statement and a raw Prisma statement', async () => {
+    const db = getDb();
+    await db.setting.create({ data: { key: 'unique-1', value: '1' } });
+    const viaModel = await db.setting.create({ data: { key: 'unique-1', value: '2' } }).catch((err: unknown) => err);
+    const direct = await rawExecute(db, Prisma.sql`INSERT INTO "Setting" ("key", "value") VALUES (${'unique-1'}, ${'3'})`).catch((err: unknown) => err);
+    const viaRaw = await db.$executeRaw(Prisma.sql`INSERT INTO "Setting" ("key", "value") VALUES (${'unique-1'}, ${'4'})`).catch((err: unknown) => err);
+    for (const err of [viaModel, direct, viaRaw]) {
+      expect(err).toBeInstanceOf(Error);
+      expect(isUniqueViolation(err)).toBe(true);
+      expect(isDatabaseUnavailable(err)).toBe(false);
+    }
+    // node-postgres reports SQLSTATE 23505 (unique_violation) in `code`.
+    expect(isUniqueViolation(Object.assign(new Error('duplicate key value violates unique constraint "Setting_pkey"'), { code: '23505' }))).toBe(true);
+  });
+
+  it('does not take other failures for one', async () => {
+    const db = getDb();
+    const notNull = await rawExecute(db, Prisma.sql`INSERT INTO "Setting" ("key", "value") VALUES (${'unique-2'}, ${null})`).catch((err: unknown) => err);
+    expect(notNull).toBeInstanceOf(Error);
+    expect(isUniqueViolation(notNull)).toBe(false);
+    const missing = await rawExecute(db, Prisma.sql`INSERT INTO "NoSuchTable" ("key") VALUES (${'x'})`).catch((err: unknown) => err);
+    expect(isUniqueViolation(missing)).toBe(false);
+    expect(isUniqueViolation(new Error('UNIQUE constraint failed, says the message only'))).toBe(false);
+    expect(isUniqueViolation(null)).toBe(false);
+    expect(isUniqueViolation('P2002')).toBe(false);
   });
 });

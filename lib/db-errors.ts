@@ -90,6 +90,29 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   return false;
 }
 
+/**
+ * Whether a thrown value is a unique-constraint violation, in any of the shapes one arrives in:
+ * Prisma's P2002 (model API), the driver adapter's `UniqueConstraintViolation` (direct statements,
+ * `$queryRaw`, and Prisma errors that wrap it), PostgreSQL's SQLSTATE 23505, SQLite's extended codes.
+ */
+export function isUniqueViolation(error: unknown): boolean {
+  const seen = new Set<unknown>();
+  const queue: unknown[] = [error];
+  while (queue.length && seen.size < 20) {
+    const value = queue.shift();
+    if (!value || typeof value !== 'object' || seen.has(value)) continue;
+    seen.add(value);
+    const { code, kind, originalCode } = value as Record<string, unknown>;
+    if (code === 'P2002' || kind === 'UniqueConstraintViolation' || code === '23505' || originalCode === '23505') return true;
+    if (typeof code === 'string' && UNIQUE_SQLITE.test(code)) return true;
+    if (typeof originalCode === 'string' && UNIQUE_SQLITE.test(originalCode)) return true;
+    queue.push(...wrapped(value as Record<string, unknown>));
+  }
+  return false;
+}
+
+const UNIQUE_SQLITE = /^SQLITE_CONSTRAINT_(UNIQUE|PRIMARYKEY)$/;
+
 let lastLogged = 0;
 
 /**

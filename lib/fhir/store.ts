@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
 import type { Db } from '../db';
 import { getDb } from '../db';
+import { isUniqueViolation } from '../db-errors';
 import { FhirError } from './errors';
 import { getTypeDefinition } from './definitions';
 import { indexResource } from './indexer';
@@ -243,7 +244,3 @@ function toHistoryEntry(row: { type: string; id: string; versionId: number; last
   };
 }
 
-function isUniqueViolation(err: unknown): boolean {
-  const e = err as { code?: string; message?: string } | null;
-  return !!e && (e.code === 'P2002' || /unique constraint|UNIQUE constraint failed|duplicate key/i.test(e.message ?? ''));
-}

@@ -15,7 +15,8 @@ import type { ParsedScope } from '../shared/scopes';
 import { formatScope, parseScopeString } from '../shared/scopes';
 import type { PublicJwks } from './client-metadata';
 import { describeZodError, registeredJwksSchema, redirectUriProblem, webOrigin, webUrlProblem } from './client-metadata';
-import { constantTimeEqual, isUniqueViolation, randomToken, sha256 } from './crypto';
+import { constantTimeEqual, randomToken, sha256 } from './crypto';
+import { isUniqueViolation } from '../db-errors';
 import { InvalidClientMetadata, InvalidRedirectUri } from './errors';
 
 export const CLIENT_TYPES = ['public', 'confidential-symmetric', 'confidential-asymmetric', 'backend'] as const;

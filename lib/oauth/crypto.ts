@@ -18,10 +18,6 @@ export function constantTimeEqual(a: string, b: string): boolean {
   return timingSafeEqual(ha, hb);
 }
 
-/** True for a Prisma unique-constraint violation (P2002). */
-export function isUniqueViolation(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'P2002';
-}
 
 /** Seconds since the epoch. */
 export function nowSeconds(): number {

@@ -71,6 +71,14 @@ describe('dynamic client registration, RFC 7591 (checklist #36)', () => {
     }
   });
 
+  it('refuses a client_id that is already registered, and keeps the first registration', async () => {
+    const first = await registerClient({ clientId: 'fixed-client-id', name: 'first', clientType: 'public', redirectUris: ['http://127.0.0.1:9/cb'], scope: 'launch/patient patient/*.rs' });
+    await expect(registerClient({ clientId: 'fixed-client-id', name: 'second', clientType: 'public', redirectUris: ['http://127.0.0.1:9/other'], scope: 'launch/patient patient/*.rs' })).rejects.toThrow(
+      "client_id 'fixed-client-id' is already registered",
+    );
+    expect(await getClient('fixed-client-id')).toMatchObject({ name: first.client.name, redirectUris: ['http://127.0.0.1:9/cb'] });
+  });
+
   it('refuses bad metadata with invalid_client_metadata naming the problem', async () => {
     await expectError(await register({ redirect_uris: [REDIRECT], scope: 'patient/Observation.wr' }), 'invalid_client_metadata', /patient\/Observation\.wr/);
     await expectError(await register({ redirect_uris: [REDIRECT], grant_types: ['implicit'] }), 'invalid_client_metadata', /grant_types/);

@@ -53,6 +53,14 @@ describe('resource store round trip', () => {
   it('read of an unknown resource is not-found', async () => {
     await expectKind(store.read(A, 'Patient', 'does-not-exist'), 'not-found');
   });
+
+  it('creating a resource with an id that exists is a conflict, and the first version stays', async () => {
+    await store.create(A, { resourceType: 'Patient', gender: 'female' } as Patient, 'taken-id-1');
+    await expectKind(store.create(A, { resourceType: 'Patient', gender: 'male' } as Patient, 'taken-id-1'), 'conflict');
+    const kept = await store.read(A, 'Patient', 'taken-id-1');
+    expect(kept).toMatchObject({ versionId: 1, resource: { gender: 'female' } });
+    expect(await store.history(A, 'Patient', 'taken-id-1')).toHaveLength(1);
+  });
 });
 
 describe('optimistic concurrency', () => {
