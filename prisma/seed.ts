@@ -1,10 +1,17 @@
 // npm run seed -- --patients N --seed S [--anchor-date YYYY-MM-DD] [--reset] [--condition X]
-//                 [--min-age A] [--max-age B] [--no-roster] [--if-empty] [--sandbox ID]
-// Generates synthetic patients and stores them with all search index rows, one transaction per
-// batch of whole patients, so an interrupted seed never leaves half a patient.
+//                 [--min-age A] [--max-age B] [--no-roster] [--if-empty] [--sandbox ID] [--no-migrate]
+// Applies any migration the database lacks (a fresh database gets its schema first; --no-migrate
+// skips this when the caller has just migrated), then generates synthetic patients and stores them
+// with all search index rows, one transaction per batch of whole patients, so an interrupted seed
+// never leaves half a patient.
 import { parseArgs } from 'node:util';
 import { env } from '../lib/env';
+import { isUniqueViolation } from '../lib/db-errors';
 import { seedDataset } from '../lib/seed/seed-dataset';
+// @ts-expect-error plain ESM helper without types
+import { applyMigrations, databaseTarget } from '../scripts/lib/schema-engine.mjs';
+// @ts-expect-error plain ESM helper without types
+import { writeSchemas } from '../scripts/prisma-schemas.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -19,6 +26,7 @@ const { values } = parseArgs({
     'if-empty': { type: 'boolean', default: false },
     sandbox: { type: 'string', default: 'default' },
     quiet: { type: 'boolean', default: false },
+    'no-migrate': { type: 'boolean', default: false },
   },
 });
 
@@ -38,11 +46,19 @@ if (anchorDate !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(anchorDate)) {
   process.exit(2);
 }
 
+if (!values['no-migrate']) {
+  writeSchemas();
+  const applied = (await applyMigrations(databaseTarget(env.DATABASE_URL))) as string[];
+  if (applied.length) console.log(`applied migrations: ${applied.join(', ')}`);
+}
+
+const patients = intOption('patients', values.patients, env.SEED_PATIENTS, 1, 10_000);
+const seed = intOption('seed', values.seed, env.SEED, 0, 2_147_483_647);
 const summary = await seedDataset({
   databaseUrl: env.DATABASE_URL,
   sandboxId: values.sandbox!,
-  patients: intOption('patients', values.patients, env.SEED_PATIENTS, 1, 10_000),
-  seed: intOption('seed', values.seed, env.SEED, 0, 2_147_483_647),
+  patients,
+  seed,
   anchorDate,
   condition: values.condition,
   minAge: values['min-age'] === undefined ? undefined : intOption('min-age', values['min-age'], 0, 0, 120),
@@ -51,6 +67,16 @@ const summary = await seedDataset({
   reset: values.reset,
   ifEmpty: values['if-empty'],
   progress: values.quiet ? undefined : process.stderr,
+}).catch((err: unknown) => {
+  // The usual mistakes get a sentence instead of a stack trace; nothing of the failed batch was written.
+  if (isUniqueViolation(err)) {
+    console.error(`seed: these resources are already stored (seed ${seed} was seeded before); add --reset to start over, or choose another --seed`);
+  } else if ((err as { code?: unknown } | null)?.code === 'P2021') {
+    console.error('seed: the database has no schema yet; run it without --no-migrate (or npm run db:migrate first)');
+  } else {
+    console.error(`seed failed: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  process.exit(1);
 });
 if (summary.skipped) console.log(`seed: the database already holds data (${summary.existing} resources); nothing to do`);
 else {

@@ -49,7 +49,7 @@ async function prepare() {
   console.log(applied.length ? `applied migrations: ${applied.join(', ')}` : `database schema up to date (${target.kind})`);
 
   if (!args.has('--no-seed')) {
-    const seedArgs = ['--import', 'tsx', 'prisma/seed.ts', '--if-empty'];
+    const seedArgs = ['--import', 'tsx', 'prisma/seed.ts', '--if-empty', '--no-migrate'];
     // --if-empty: a complete dataset is left alone; one that a killed seed left half-written
     // (lib/seed/seed-dataset.ts keeps a marker until the last batch) is completed.
     if (existsSync(`${root}/prisma/seed.ts`)) execFileSync(process.execPath, seedArgs, { cwd: root, stdio: 'inherit' });
