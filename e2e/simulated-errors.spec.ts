@@ -160,6 +160,22 @@ test('invalid redirect URI: /oauth/authorize shows the 400 "redirect_uri not reg
   await expect(page.locator('body')).toContainText('exact string match');
 });
 
+test('invalid redirect URI inside the EHR frame: the frame shows the refusal page (only our own frame may)', async ({ page }) => {
+  failOnDialog(page);
+  await page.goto('/');
+  await pickOrdinaryPatient(page);
+  await page.getByLabel('Open inside the EHR frame').check();
+  await page.getByLabel('Skip consent (approve all requested scopes)').check();
+  await page.getByLabel('Simulated error').selectOption('invalid_redirect_uri');
+  const refused = page.waitForResponse((r) => new URL(r.url()).pathname === '/oauth/authorize' && r.status() === 400);
+  await page.getByRole('button', { name: 'Launch', exact: true }).click();
+  const res = await refused;
+  expect(res.headers()['x-frame-options']).toBe('SAMEORIGIN');
+  const app = page.frameLocator('iframe.ehr-app');
+  await expect(app.getByRole('heading', { name: 'redirect_uri not registered' })).toBeVisible({ timeout: 20_000 });
+  await expect(app.locator('body')).toContainText('exact string match');
+});
+
 test('invalid access token: every FHIR call answers 401 invalid_token with an OperationOutcome, introspection says inactive, refreshed tokens too', async ({ page, baseURL }) => {
   const exchange = page.waitForResponse((r) => new URL(r.url()).pathname === '/oauth/token' && r.request().method() === 'POST');
   const firstRead = page.waitForResponse((r) => /^\/fhir\/Patient\/[^/]+$/.test(new URL(r.url()).pathname));

@@ -11,8 +11,15 @@ async function expectPage(res: Response, text: RegExp) {
   expect(res.status).toBe(400);
   expect(res.headers.get('location')).toBeNull();
   expect(res.headers.get('content-type')).toMatch(/^text\/html/);
-  expect(res.headers.get('x-frame-options')).toBe('DENY');
-  expect(await res.text()).toMatch(text);
+  // Only the sandbox's own EHR frame may show the page; it has no form to act on.
+  expect(res.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+  const csp = res.headers.get('content-security-policy') ?? '';
+  expect(csp).toContain("frame-ancestors 'self'");
+  expect(csp).toContain("form-action 'none'");
+  expect(csp).toContain("default-src 'none'");
+  const body = await res.text();
+  expect(body).not.toMatch(/<form|<a /i);
+  expect(body).toMatch(text);
 }
 
 function expectErrorRedirect(res: Response, error: string, description: RegExp, state = 'st-123') {

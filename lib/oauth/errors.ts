@@ -219,6 +219,19 @@ export const PAGE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
 };
 
+/**
+ * Headers of the HTML page /oauth/authorize answers when it must not redirect (unknown client,
+ * unregistered redirect URI, …). The page holds no form and no link that acts, so framing it
+ * offers nothing to click-jack: the sandbox's own EHR frame may show it (`frame-ancestors 'self'`,
+ * like the interaction screens), and a launch that fails there shows why, in the frame, instead of
+ * a frame the browser refused to draw. No other site may frame it.
+ */
+export const ERROR_PAGE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  ...PAGE_SECURITY_HEADERS,
+  'x-frame-options': 'SAMEORIGIN',
+  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'; base-uri 'none'; form-action 'none'",
+};
+
 /** THE conversion of an OAuth failure into a response. */
 export function toErrorResponse(error: unknown, target: ErrorTarget): { response: Response; error: OAuthError } {
   const err = toOAuthError(error);
@@ -230,7 +243,7 @@ export function toErrorResponse(error: unknown, target: ErrorTarget): { response
   if (target.kind === 'page' || target.kind === 'redirect') {
     const title = err instanceof UnsafeToRedirect ? err.title : 'Authorization request refused';
     const status = err.status >= 500 ? err.status : 400;
-    return { response: new Response(errorPage(title, err), { status, headers: { ...PAGE_SECURITY_HEADERS, 'content-type': 'text/html; charset=utf-8' } }), error: err };
+    return { response: new Response(errorPage(title, err), { status, headers: { ...ERROR_PAGE_SECURITY_HEADERS, 'content-type': 'text/html; charset=utf-8' } }), error: err };
   }
   const headers: Record<string, string> = { ...NO_STORE_HEADERS, 'content-type': 'application/json' };
   if (err.status === 401 && err.challenge) headers['www-authenticate'] = err.challenge;
