@@ -1,4 +1,6 @@
 import { headers } from 'next/headers';
+import { redirect } from 'next/navigation';
+import { loadOrLeave } from '#lib/http/unavailable';
 import { findPatients, listLauncherClients, listLauncherUsers } from '#lib/launcher/directory';
 import { originFromHeaders } from '#lib/launcher/origin';
 import { ensureSampleAppClient } from '#lib/launcher/sample-app';
@@ -9,15 +11,12 @@ export const dynamic = 'force-dynamic';
 
 export default async function LauncherPage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
   const origin = originFromHeaders(await headers());
-  await ensureSampleAppClient(origin);
   const share = (await searchParams).share;
   const shareCode = typeof share === 'string' ? share : null;
-  const [clients, users, patients, shared] = await Promise.all([
-    listLauncherClients(),
-    listLauncherUsers(),
-    findPatients({ limit: 30 }),
-    shareCode ? findShareLink(shareCode) : Promise.resolve(null),
-  ]);
+  const [clients, users, patients, shared] = await loadOrLeave('launcher', '/', redirect, async () => {
+    await ensureSampleAppClient(origin);
+    return Promise.all([listLauncherClients(), listLauncherUsers(), findPatients({ limit: 30 }), shareCode ? findShareLink(shareCode) : Promise.resolve(null)]);
+  });
   return (
     <>
       <nav className="top">

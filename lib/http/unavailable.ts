@@ -2,11 +2,13 @@ import { html, htmlPage } from '../auth/html';
 import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable, logDatabaseUnavailable } from '../db-errors';
 
 /**
- * The page a person sees at /oauth/authorize or on an interaction screen while the database is
- * unavailable: 503 with Retry-After (RFC 9110 §15.6.4), and a way forward rather than an error trace.
+ * The page a person sees at /oauth/authorize, on an interaction screen, or instead of the
+ * launcher or console while the database is unavailable: 503 with Retry-After (RFC 9110 §15.6.4),
+ * and a way forward rather than an error trace. `retryPath` (a path on this server) is linked.
  */
-export function databaseUnavailablePage(): Response {
-  const body = html`<h1>The sandbox is briefly unavailable</h1><div class="card"><p>Its database cannot be reached right now, so this step could not be completed.</p><p class="muted">Wait a few seconds, then reload the page or start again from the app.</p></div>`;
+export function databaseUnavailablePage(retryPath?: string): Response {
+  const retry = retryPath ? html`<p><a href="${retryPath}">Try again</a></p>` : html``;
+  const body = html`<h1>The sandbox is briefly unavailable</h1><div class="card"><p>Its database cannot be reached right now, so this step could not be completed.</p><p class="muted">Wait a few seconds, then reload the page or start again from the app.</p>${retry}</div>`;
   const response = htmlPage(body, { title: 'Unavailable', status: 503 });
   response.headers.set('retry-after', String(DATABASE_RETRY_AFTER_SECONDS));
   return response;
@@ -26,4 +28,34 @@ export function withDatabaseUnavailablePage<A extends unknown[]>(where: string, 
       return databaseUnavailablePage();
     }
   };
+}
+
+/** Where the launcher and console send a browser while the database is unavailable. */
+export const UNAVAILABLE_PAGE_PATH = '/interaction/unavailable';
+
+/**
+ * A path on this server to offer as "try again": only a plain absolute path (no scheme, no host,
+ * no `//`, no backslash: nothing a browser would read as another host), else the launcher.
+ */
+export function localRetryPath(value: string | null): string {
+  return value && value.length <= 300 && /^\/(?![/\\])[\x21-\x7e]*$/.test(value) && !value.includes('\\') ? value : '/';
+}
+
+/** The URL of the unavailable page with a way back to `path`. */
+export function unavailablePageUrl(path: string): string {
+  return `${UNAVAILABLE_PAGE_PATH}?back=${encodeURIComponent(localRetryPath(path))}`;
+}
+
+/**
+ * Runs a React page's loading: a database that is down sends the browser to the 503 page
+ * (`leave` redirects; pages pass next/navigation's `redirect`), anything else is thrown on.
+ */
+export async function loadOrLeave<T>(where: string, back: string, leave: (url: string) => never, load: () => Promise<T>): Promise<T> {
+  try {
+    return await load();
+  } catch (err) {
+    if (!isDatabaseUnavailable(err)) throw err;
+    logDatabaseUnavailable(where, err);
+    return leave(unavailablePageUrl(back));
+  }
 }

@@ -110,6 +110,15 @@ describe.skipIf(!findPgBin())('PostgreSQL stopped under a running app, then star
       for (const a of [fhirRead, fhirSearch, fhirCreate]) expectFhirUnavailable(a);
       for (const a of [refreshed, exchanged, introspected]) expectOAuthUnavailable(a);
       for (const a of [authorize, interaction]) expectPageUnavailable(a);
+      // The launcher and the console send the browser to the same 503 page, with a way back.
+      for (const [path, what] of [['/', 'launcher'], ['/console', 'console']] as const) {
+        const sent = await call(what, `${base}${path}`);
+        expect(sent.status, `${what}: ${sent.text.slice(0, 300)}`).toBe(307);
+        const page = await call(`${what}, unavailable page`, new URL(sent.headers.get('location')!, base).toString());
+        expectPageUnavailable(page);
+        expect(page.text).toContain(`<a href="${path}">Try again</a>`);
+        answers.push(sent, page);
+      }
       expect(health.status).toBe(503);
       expect(Number(health.headers.get('retry-after'))).toBeGreaterThan(0);
       expect(JSON.parse(health.text)).toMatchObject({ status: 'unavailable', database: { kind: 'postgresql', ok: false } });
@@ -127,6 +136,8 @@ describe.skipIf(!findPgBin())('PostgreSQL stopped under a running app, then star
     }
     expect(health.status).toBe(200);
     expect(JSON.parse(health.text)).toMatchObject({ status: 'ok', database: { kind: 'postgresql', ok: true } });
+
+    expect((await call('launcher', `${base}/`)).status).toBe(200);
 
     // Same process, same tokens: nothing the outage refused was used up.
     expect(await fhirStatus(base, `Patient/${PATIENT}`, accessToken)).toBe(200);

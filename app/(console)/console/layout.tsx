@@ -1,5 +1,7 @@
 import type { ReactNode } from 'react';
 import { headers } from 'next/headers';
+import { redirect } from 'next/navigation';
+import { loadOrLeave } from '#lib/http/unavailable';
 import Link from 'next/link';
 import { readConsoleSession } from '#lib/console/auth';
 import { SignOutButton } from './sign-out-client';
@@ -19,7 +21,8 @@ const TABS: [string, string][] = [
 ];
 
 export default async function ConsoleLayout({ children }: { children: ReactNode }) {
-  const session = await readConsoleSession(await headers());
+  const requestHeaders = await headers();
+  const session = await loadOrLeave('console', '/console', redirect, () => readConsoleSession(requestHeaders));
   return (
     <div className="console">
       <nav className="console-nav" aria-label="Console">
