@@ -73,8 +73,8 @@ function wrapped(value: Record<string, unknown>): unknown[] {
   return out;
 }
 
-/** Whether a thrown value means the database is unavailable for now (rather than a bug or bad input). */
-export function isDatabaseUnavailable(error: unknown): boolean {
+/** Whether `test` holds for a thrown value or anything it wraps (a bounded walk: cycles and depth are cut). */
+function anyWrapped(error: unknown, test: (value: Record<string, unknown>) => boolean): boolean {
   const seen = new Set<unknown>();
   const queue: unknown[] = [error];
   while (queue.length && seen.size < 20) {
@@ -82,12 +82,19 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     if (!value || typeof value !== 'object' || seen.has(value)) continue;
     seen.add(value);
     const record = value as Record<string, unknown>;
-    // Prisma puts a non-enumerable error code on its own errors (PrismaClientInitializationError.errorCode).
-    if (typeof record.errorCode === 'string' && TRANSIENT_PRISMA_CODES.has(record.errorCode)) return true;
-    if (isTransientNode(record)) return true;
+    if (test(record)) return true;
     queue.push(...wrapped(record));
   }
   return false;
+}
+
+/** Whether a thrown value means the database is unavailable for now (rather than a bug or bad input). */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  return anyWrapped(error, (record) => {
+    // Prisma puts a non-enumerable error code on its own errors (PrismaClientInitializationError.errorCode).
+    if (typeof record.errorCode === 'string' && TRANSIENT_PRISMA_CODES.has(record.errorCode)) return true;
+    return isTransientNode(record);
+  });
 }
 
 /**
@@ -96,19 +103,10 @@ export function isDatabaseUnavailable(error: unknown): boolean {
  * `$queryRaw`, and Prisma errors that wrap it), PostgreSQL's SQLSTATE 23505, SQLite's extended codes.
  */
 export function isUniqueViolation(error: unknown): boolean {
-  const seen = new Set<unknown>();
-  const queue: unknown[] = [error];
-  while (queue.length && seen.size < 20) {
-    const value = queue.shift();
-    if (!value || typeof value !== 'object' || seen.has(value)) continue;
-    seen.add(value);
-    const { code, kind, originalCode } = value as Record<string, unknown>;
+  return anyWrapped(error, ({ code, kind, originalCode }) => {
     if (code === 'P2002' || kind === 'UniqueConstraintViolation' || code === '23505' || originalCode === '23505') return true;
-    if (typeof code === 'string' && UNIQUE_SQLITE.test(code)) return true;
-    if (typeof originalCode === 'string' && UNIQUE_SQLITE.test(originalCode)) return true;
-    queue.push(...wrapped(value as Record<string, unknown>));
-  }
-  return false;
+    return [code, originalCode].some((c) => typeof c === 'string' && UNIQUE_SQLITE.test(c));
+  });
 }
 
 const UNIQUE_SQLITE = /^SQLITE_CONSTRAINT_(UNIQUE|PRIMARYKEY)$/;
