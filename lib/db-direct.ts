@@ -428,7 +428,8 @@ function sqliteValue(value: unknown, type: number): unknown {
     case DATE:
       return dateOf(typeof value === 'bigint' ? Number(value) : value);
     case JSON_COLUMN:
-      return typeof value === 'string' ? (JSON.parse(value) as unknown) : convert(typeof value === 'bigint' ? safeNumber(value) : value, JSON_COLUMN);
+      if (typeof value === 'string') return JSON.parse(value) as unknown;
+      return typeof value === 'bigint' ? safeNumber(value) : value;
     default:
       return typeof value === 'bigint' ? safeNumber(value) : value;
   }

@@ -7,8 +7,9 @@
  * (SQLite ≥ 3.35 and PostgreSQL), atomic per row, so concurrent requests on several instances each
  * see their own position in the window. The checks of one turn of the event loop share that
  * statement (group commit, like the audit records): each call adds its own one to every key and
- * is told the count it would have seen had the calls run one after another in call order. Windows start at multiples of their length since the epoch;
- * a refused request still counts (a throttled caller does not get a fresh budget by insisting).
+ * is told the count it would have seen had the calls run one after another in call order.
+ * Windows start at multiples of their length since the epoch; a refused request still counts (a
+ * throttled caller does not get a fresh budget by insisting).
  * Old windows are deleted now and then (at most once per PRUNE_INTERVAL per process), never on
  * the request's own path.
  */
