@@ -150,7 +150,9 @@ export function assertAuthorizeErrorPage(seen: Seen, where: string): void {
   expect(seen.status, `${where}: ${seen.text.slice(0, 300)}`).toBe(400);
   expect(seen.headers.get('content-type'), where).toMatch(/^text\/html/);
   expect(seen.headers.get('location'), where).toBeNull();
-  expect(seen.headers.get('x-frame-options'), where).toBe('DENY');
+  // Only the sandbox's own EHR frame may show it, and it holds no form (lib/oauth/errors.ts).
+  expect(seen.headers.get('x-frame-options'), where).toBe('SAMEORIGIN');
+  expect(seen.headers.get('content-security-policy'), where).toMatch(/frame-ancestors 'self'.*form-action 'none'/);
   expect(seen.text, where).toMatch(/^<!doctype html>/);
   expect(seen.text, where).toMatch(/<p class="why"><code>[a-z_]+<\/code>/);
 }
