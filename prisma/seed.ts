@@ -9,7 +9,7 @@ import { env } from '../lib/env';
 import { isUniqueViolation } from '../lib/db-errors';
 import { seedDataset } from '../lib/seed/seed-dataset';
 // @ts-expect-error plain ESM helper without types
-import { applyMigrations, databaseTarget } from '../scripts/lib/schema-engine.mjs';
+import { applyMigrations, databaseTarget, pendingMigrations } from '../scripts/lib/schema-engine.mjs';
 // @ts-expect-error plain ESM helper without types
 import { writeSchemas } from '../scripts/prisma-schemas.mjs';
 
@@ -47,9 +47,14 @@ if (anchorDate !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(anchorDate)) {
 }
 
 if (!values['no-migrate']) {
-  writeSchemas();
-  const applied = (await applyMigrations(databaseTarget(env.DATABASE_URL))) as string[];
-  if (applied.length) console.log(`applied migrations: ${applied.join(', ')}`);
+  // Only a database that lacks migrations meets the schema engine (which takes locks a running
+  // server's connection could hold up); an up-to-date one is left alone.
+  const target = databaseTarget(env.DATABASE_URL);
+  if (((await pendingMigrations(target)) as string[]).length) {
+    writeSchemas();
+    const applied = (await applyMigrations(target)) as string[];
+    console.log(`applied migrations: ${applied.join(', ')}`);
+  }
 }
 
 const patients = intOption('patients', values.patients, env.SEED_PATIENTS, 1, 10_000);

@@ -97,6 +97,39 @@ export async function openEngine(target) {
 }
 
 /** Applies every pending migration; returns the names applied. Idempotent. */
+/**
+ * The checked-in migrations a database has not applied yet, read with one plain query (no schema
+ * engine, no lock): a caller can skip applyMigrations when there are none, even while a server
+ * has the database open.
+ */
+export async function pendingMigrations(target) {
+  const all = readMigrations(target.kind).migrationDirectories.map((d) => d.path);
+  let applied = [];
+  if (target.kind === 'sqlite') {
+    if (!existsSync(target.file)) return all;
+    const { default: Database } = await import('better-sqlite3');
+    const db = new Database(target.file, { timeout: 10_000 });
+    try {
+      const table = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_prisma_migrations'").get();
+      if (table) applied = db.prepare('SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL').all().map((r) => r.migration_name);
+    } finally {
+      db.close();
+    }
+  } else {
+    const { default: pg } = await import('pg');
+    const client = new pg.Client({ connectionString: target.url });
+    await client.connect();
+    try {
+      const table = await client.query("SELECT to_regclass('public._prisma_migrations') AS t");
+      if (table.rows[0].t) applied = (await client.query('SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL')).rows.map((r) => r.migration_name);
+    } finally {
+      await client.end();
+    }
+  }
+  const done = new Set(applied);
+  return all.filter((name) => !done.has(name));
+}
+
 export async function applyMigrations(target) {
   const { engine } = await openEngine(target);
   let applied;

@@ -84,6 +84,7 @@ describe(`npm run seed on ${kind}`, () => {
 
     const again = seedCli(url, []);
     expect(again.status).toBe(1);
+    expect(again.out).not.toContain('applied migrations'); // an up-to-date schema is left alone
     expect(again.out).toContain('seed 11 was seeded before');
     expect(again.out).toContain('add --reset to start over');
     expect(again.out).not.toMatch(/^\s+at /m);
