@@ -1,5 +1,11 @@
 import { describe, it, expect, vi } from 'vitest';
-import { getDb } from './db';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { getDb, sqliteFile } from './db';
+import { env } from './env';
 import { rawExecute, rawQuery, rawTransaction, SQLITE_CONNECTION_PRAGMAS } from './db-direct';
 import { Prisma } from './generated/sqlite/client';
 
@@ -55,6 +61,36 @@ describe('statements straight through the driver adapter', () => {
     expect(bad).toMatchObject({ name: 'DriverAdapterError' });
     expect((await rawQuery<{ value: string }>(db, Prisma.sql`SELECT "value" FROM "Setting" WHERE "key" = ${'direct-dup'}`))[0]?.value).toBe('a');
   });
+
+  it('WAL checkpoints run on a thread of their own: commits do not checkpoint, and the WAL still starts over', async () => {
+    const db = getDb();
+    const pragma = async (name: string) => Object.values((await db.$queryRawUnsafe<Record<string, unknown>[]>(`PRAGMA ${name}`))[0] ?? {})[0];
+    expect(Number(await pragma('wal_autocheckpoint'))).toBe(0);
+    for (let i = 0; i < 1500; i++) await rawExecute(db, Prisma.sql`INSERT INTO "Setting" ("key", "value") VALUES (${`wal-${i}`}, ${'x'})`);
+    const file = sqliteFile(env.DATABASE_URL);
+    const frames = () => {
+      const other = new Database(file);
+      try {
+        return (other.pragma('wal_checkpoint(PASSIVE)') as { log: number }[])[0]!.log;
+      } finally {
+        other.close();
+      }
+    };
+    // 1,500 commits, at least one frame each: the WAL holds them until a checkpoint has copied them.
+    await sleep(2500);
+    await rawExecute(db, Prisma.sql`INSERT INTO "Setting" ("key", "value") VALUES (${'wal-after'}, ${'x'})`);
+    expect(frames()).toBeLessThan(100);
+  }, 20_000);
+
+  it('the checkpoint thread does not keep a process alive: a script that used the database ends by itself', () => {
+    const script = join(mkdtempSync(join(tmpdir(), 'db-exit-')), 'uses-db.mts');
+    writeFileSync(script, `const { getDb } = await import(${JSON.stringify(new URL('./db.ts', import.meta.url).pathname)});\nconsole.log(await getDb().setting.count());\n`);
+    const run = spawnSync(process.execPath, ['--import', 'tsx', script], { env: { ...process.env }, encoding: 'utf8', timeout: 20_000 });
+    expect(run.stderr).not.toContain('checkpoint');
+    expect(run.signal, run.stderr).toBeNull();
+    expect(run.status, run.stderr).toBe(0);
+    expect(Number(run.stdout.trim())).toBeGreaterThanOrEqual(0);
+  }, 30_000);
 
   it('runs a cached statement with each call’s own values', async () => {
     const db = getDb();

@@ -1,6 +1,7 @@
 import type { ArgType, SqlDriverAdapter, SqlDriverAdapterFactory, SqlResultSet } from '@prisma/driver-adapter-utils';
 import type { Prisma } from './generated/sqlite/client';
 import { RUN_OUTSIDE } from './sqlite-transactions';
+import { startCheckpointer } from './sqlite-checkpointer';
 
 /**
  * Statements on the hot request paths (token row, rate-limit counters, resource reads, audit
@@ -169,6 +170,7 @@ interface SqliteStatement {
 }
 
 interface SqliteDatabase {
+  readonly name?: string;
   prepare(sql: string): SqliteStatement;
   pragma(source: string): unknown;
 }
@@ -207,6 +209,16 @@ export function cacheSqliteStatements(factory: SqlDriverAdapterFactory): SqlDriv
         const prepared = cachedPrepare(database.prepare.bind(database));
         preparedOf.set(database, prepared);
         database.prepare = (sql) => reusable(prepared(sql));
+        // Checkpoints move to a thread of their own (lib/sqlite-checkpointer).
+        if (database.name && database.name !== ':memory:') {
+          database.pragma('wal_autocheckpoint = 0');
+          const checkpointer = startCheckpointer(database.name);
+          const dispose = adapter.dispose.bind(adapter);
+          adapter.dispose = () => {
+            checkpointer.stop();
+            return dispose();
+          };
+        }
       }
       return adapter;
     },
