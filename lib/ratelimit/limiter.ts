@@ -139,15 +139,17 @@ export class RateLimiter {
   /** One statement for a batch of calls; each call gets the counts of its own position. */
   private async count(batch: readonly PendingHit[]): Promise<void> {
     const rows = new Map<string, { key: string; windowStart: number; n: number }>();
-    for (const call of batch) {
-      for (const h of call.enabled) {
+    // The counter row of each hit of each call, in call order.
+    const rowIds = batch.map((call) =>
+      call.enabled.map((h) => {
         const windowStart = windowOf(call.nowMs, h.windowSeconds).start;
         const id = rowKey(h.key, windowStart);
         const row = rows.get(id);
         if (row) row.n++;
         else rows.set(id, { key: h.key, windowStart, n: 1 });
-      }
-    }
+        return id;
+      }),
+    );
     // A fixed order of the rows, so that concurrent statements on PostgreSQL lock them in the same order.
     const ordered = [...rows.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.windowStart - b.windowStart));
     let returned: { key: string; windowStart: unknown; count: unknown }[];
@@ -166,16 +168,16 @@ export class RateLimiter {
     const finalCount = new Map(returned.map((r) => [rowKey(r.key, Number(r.windowStart)), Number(r.count)]));
     // The count before this batch is the final count less the batch's own adds; calls take their places in order.
     const seen = new Map<string, number>();
-    for (const call of batch) {
+    batch.forEach((call, c) => {
       const counts = new Map<string, number>();
-      for (const h of call.enabled) {
-        const id = rowKey(h.key, windowOf(call.nowMs, h.windowSeconds).start);
+      call.enabled.forEach((h, i) => {
+        const id = rowIds[c]![i]!;
         const place = (seen.get(id) ?? 0) + 1;
         seen.set(id, place);
         counts.set(h.key, (finalCount.get(id) ?? 0) - rows.get(id)!.n + place);
-      }
+      });
       call.resolve(verdictOf(call.enabled, counts, call.nowMs));
-    }
+    });
   }
 
   /**
