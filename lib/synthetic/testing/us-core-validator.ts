@@ -22,7 +22,7 @@ export interface Validator {
   readonly profiles: ReadonlySet<string>;
 }
 
-export const US_CORE_PACKAGE = new URL('../../../../shared/fhir-packages/hl7.fhir.us.core-6.1.0.tgz', import.meta.url);
+export const US_CORE_PACKAGE = new URL('../../../fhir-packages/hl7.fhir.us.core-6.1.0.tgz', import.meta.url);
 
 /** Reads a .tgz into memory (POSIX ustar: 512-byte headers, octal sizes, name + prefix). */
 export function readTgz(path: URL | string): Map<string, Buffer> {
