@@ -6,7 +6,7 @@
 // never leaves half a patient.
 import { parseArgs } from 'node:util';
 import { env } from '../lib/env';
-import { isUniqueViolation } from '../lib/db-errors';
+import { isUniqueViolation } from '../lib/db/errors';
 import { seedDataset } from '../lib/seed/seed-dataset';
 // @ts-expect-error plain ESM helper without types
 import { applyMigrations, databaseTarget, pendingMigrations } from '../scripts/lib/schema-engine.mjs';

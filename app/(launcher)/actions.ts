@@ -8,7 +8,7 @@ import { launchConfigSchema } from '#lib/launcher/launch-config';
 import { originFromHeaders } from '#lib/launcher/origin';
 import { registerAdHocApp, startLaunch } from '#lib/launcher/start-launch';
 import type { LaunchStart } from '#lib/launcher/start-launch';
-import type { PatientSearch, PatientSummary } from '#lib/smart/patient-directory';
+import type { PatientSearch, PatientSummary } from '#lib/fhir/patient-directory';
 
 // Server actions of the launcher page: thin adapters onto lib/launcher.
 

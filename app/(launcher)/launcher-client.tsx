@@ -2,15 +2,16 @@
 
 import { useEffect, useMemo, useState, useTransition } from 'react';
 import type { FormEvent } from 'react';
-import { parseScopeString } from '#lib/shared/scopes';
-import { allowsPatientList, LAUNCH_TYPE_IDS, LAUNCH_TYPES, MAX_LAUNCH_PATIENTS } from '#lib/launcher/launch-config';
-import type { LaunchConfig, LaunchType } from '#lib/launcher/launch-config';
-import { defaultSimulatedError, SIMULATED_ERROR_KINDS, SIMULATED_ERRORS } from '#lib/launcher/simulated-errors';
-import type { SimulatedError, SimulatedErrorKind } from '#lib/launcher/simulated-errors';
+import { parseScopeString } from '#lib/smart/scopes';
+import { allowsPatientList, LAUNCH_TYPE_IDS, LAUNCH_TYPES, MAX_LAUNCH_PATIENTS } from '#lib/launch-options/options';
+import type { LaunchType } from '#lib/launch-options/options';
+import type { LaunchConfig } from '#lib/launcher/launch-config';
+import { defaultSimulatedError, SIMULATED_ERROR_KINDS, SIMULATED_ERRORS } from '#lib/launch-options/simulated-errors';
+import type { SimulatedError, SimulatedErrorKind } from '#lib/launch-options/simulated-errors';
 import type { LauncherClient as LauncherApp, PatientPreview } from '#lib/launcher/directory';
 import type { LaunchStart } from '#lib/launcher/start-launch';
-import type { Persona } from '#lib/auth/personas';
-import type { PatientSummary, PractitionerSummary } from '#lib/smart/patient-directory';
+import type { Persona } from '#lib/interaction/personas';
+import type { PatientSummary, PractitionerSummary } from '#lib/fhir/patient-directory';
 import { createShareLinkAction, previewPatientAction, registerAdHocAppAction, searchPatientsAction, startLaunchAction } from './actions';
 
 const ADHOC = '__adhoc__';

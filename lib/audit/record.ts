@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { getDb } from '../db';
 import type { Db } from '../db';
-import { rawExecute } from '../db-direct';
+import { rawExecute } from '../db/direct';
 import { Prisma } from '../generated/sqlite/client';
 import { GroupCommitQueue } from './group-commit';
 import { DEFAULT_SANDBOX_ID } from '../sandbox';

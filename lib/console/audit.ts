@@ -6,7 +6,7 @@ import type { AuditFlag } from '../audit/record';
 import { getDb } from '../db';
 import type { AuditRecord, Prisma } from '../generated/sqlite/client';
 import { DEFAULT_SANDBOX_ID } from '../sandbox';
-import { toAuditEvent } from './audit-event';
+import { toAuditEvent } from '../audit/audit-event';
 
 export const AUDIT_FLAGS: readonly AuditFlag[] = ['suspected-bola', 'code-replay', 'refresh-replay', 'assertion-replay', 'excessive-results', 'rate-limited', 'invalid-token'];
 export const AUDIT_OUTCOMES = ['success', 'failure', 'denied', 'server-error'] as const;

@@ -5,7 +5,7 @@
  * CONSOLE_USER/CONSOLE_PASSWORD are set, only the configured account is accepted and the default
  * pair is refused (issue 7 §1).
  *
- * Failed password sign-ins are limited like persona ones (lib/ratelimit/sign-in.ts): counted per
+ * Failed password sign-ins are limited like persona ones (lib/interaction/sign-in-limit.ts): counted per
  * console username (`signin-console`, RATE_LIMIT_SIGNIN_PERSONA) and per IP address (the same
  * `signin-ip` counter as personas); once over, even the right password is refused until the window
  * ends (NIST SP 800-63B §5.2.2), the refusal is audited as rate-limited and the login page says for
@@ -20,14 +20,14 @@ import type { NextAuthOptions, User } from 'next-auth';
 import type { JWT } from 'next-auth/jwt';
 import { decode } from 'next-auth/jwt';
 import CredentialsProvider from 'next-auth/providers/credentials';
-import { getAuthSecret } from '../auth/secret';
-import { parseCookies, useSecureCookies } from '../auth/session';
+import { getAuthSecret } from '../interaction/secret';
+import { parseCookies, useSecureCookies } from '../interaction/session';
 import { env } from '../env';
 import type { RateLimiter } from '../ratelimit/limiter';
 import type { RateLimitSettings } from '../ratelimit/policy';
 import { counter } from '../ratelimit/policy';
-import type { CredentialCheck } from '../ratelimit/sign-in';
-import { lockedSignInMessage, signInUnderLimits } from '../ratelimit/sign-in';
+import type { CredentialCheck } from '../interaction/sign-in-limit';
+import { lockedSignInMessage, signInUnderLimits } from '../interaction/sign-in-limit';
 
 /** next-auth provider id of console accounts. */
 export const CONSOLE_PROVIDER_ID = 'console';

@@ -5,7 +5,7 @@ import { exchange, getCode, newClient, ORIGIN } from '../oauth/test-support';
 import { auditNdjsonStream, parseAuditFilters, queryAudit } from './audit';
 import { summarizeAlerts } from './alerts';
 import { getFlow, listFlows } from './flows';
-import { pkceAuditNote } from './pkce';
+import { pkceAuditNote } from '../oauth/pkce';
 import { getTokenDetail, listTokens, revokeTokenFromConsole } from './tokens';
 
 const T0 = new Date(Date.now() - 60_000);

@@ -8,12 +8,12 @@
 import type { AuditRecord } from '../generated/sqlite/client';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { getDb } from '../db';
-import type { GrantRecord } from '../oauth/grants';
-import { toGrant } from '../oauth/grants';
+import type { GrantRecord } from '../oauth/grant-store';
+import { toGrant } from '../oauth/grant-store';
 import { DEFAULT_SANDBOX_ID } from '../sandbox';
-import { parseScopeString } from '../shared/scopes';
+import { parseScopeString } from '../smart/scopes';
 import { splitList } from './format';
-import { parsePkceAuditNote } from './pkce';
+import { parsePkceAuditNote } from '../oauth/pkce';
 import { evaluatePlaygroundRequest } from './scope-playground';
 import { explainParsedScope } from './scope-explain';
 import { accessTokenClaimsOf, tokenStatus } from './tokens';

@@ -1,10 +1,10 @@
 /**
  * The console's scope explainer: each scope of a string, parsed, with the plain-language sentence of
- * lib/shared/scopes.ts plus the facts a developer asks about (SMART version, resource types,
+ * lib/smart/scopes.ts plus the facts a developer asks about (SMART version, resource types,
  * interactions, compartment, granular filter, v1/v2 spellings). Pure code (browser-safe).
  */
-import type { ParsedScope, Permission, ScopeError } from '../shared/scopes';
-import { explainScope, formatScope, parseScopeString, toV1Scope, toV2Scope } from '../shared/scopes';
+import type { ParsedScope, Permission, ScopeError } from '../smart/scopes';
+import { explainScope, formatScope, parseScopeString, toV1Scope, toV2Scope } from '../smart/scopes';
 
 const INTERACTION_WORDS: Record<Permission, string> = {
   c: 'create (POST)',

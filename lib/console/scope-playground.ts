@@ -6,7 +6,7 @@
  */
 import type { AccessDecision, FhirInteraction } from '../smart/access-policy';
 import { compileAccessPolicy, describeDecision } from '../smart/access-policy';
-import { isFhirResourceType, parseScopeString } from '../shared/scopes';
+import { isFhirResourceType, parseScopeString } from '../smart/scopes';
 
 export interface PlaygroundRequest {
   /** Granted scope string of the token. */

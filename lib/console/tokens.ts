@@ -8,12 +8,12 @@
 import { recordAudit } from '../audit/record';
 import { getDb } from '../db';
 import type { Prisma, Token as TokenRow } from '../generated/sqlite/client';
-import type { GrantRecord } from '../oauth/grants';
-import { toGrant } from '../oauth/grants';
+import type { GrantRecord } from '../oauth/grant-store';
+import { toGrant } from '../oauth/grant-store';
 import { getPublicJwks } from '../oauth/keys';
 import { accessTokenPrivateClaims } from '../oauth/tokens';
 import { DEFAULT_SANDBOX_ID } from '../sandbox';
-import { parseScopeString } from '../shared/scopes';
+import { parseScopeString } from '../smart/scopes';
 import type { ExplainedScope } from './scope-explain';
 import { explainParsedScope } from './scope-explain';
 import type { DecodedTokenJwt } from './token-jwt';

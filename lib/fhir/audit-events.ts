@@ -1,7 +1,7 @@
 import type { BundleEntry } from '@medplum/fhirtypes';
 import type { Db } from '../db';
 import type { AccessPolicy } from '../smart/access-policy';
-import { toAuditEvent } from '../console/audit-event';
+import { toAuditEvent } from '../audit/audit-event';
 import { bundle } from './bundle';
 import { FhirError } from './errors';
 import { FhirForbiddenError } from './outcomes';

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { DATABASE_RETRY_AFTER_SECONDS, logDatabaseUnavailable } from '../db-errors';
+import { DATABASE_RETRY_AFTER_SECONDS, logDatabaseUnavailable } from '../db/errors';
 import { FhirError } from './errors';
 import { operationOutcome } from './outcomes';
 
@@ -160,7 +160,7 @@ export function httpDate(d: Date): string {
 }
 
 /**
- * The answer to a request that failed because the database is unavailable (lib/db-errors): 503
+ * The answer to a request that failed because the database is unavailable (lib/db/errors): 503
  * with Retry-After and an OperationOutcome of code `transient` (FHIR R4 valueset-issue-type:
  * "may be resolved by a retry"), never a 500 — the same process answers again once it is back.
  */

@@ -12,15 +12,16 @@ import type { AuditEntry, AuditFlag } from '../audit/record';
 import { recordAudit, requestSource } from '../audit/record';
 import { originOf } from '../http/origin';
 import { DEFAULT_SANDBOX_ID } from '../sandbox';
-import { parseScopeString } from '../shared/scopes';
+import { parseScopeString } from '../smart/scopes';
 import type { AccessPolicy, AllowedDecision, FhirInteraction } from '../smart/access-policy';
 import { compileAccessPolicy, SHARED_RESOURCE_TYPES } from '../smart/access-policy';
 import { assertWriteAllowed, decideOrThrow, scopeOf } from './access';
 import type { Authenticate, TokenClaims } from './auth';
 import { bearerTokenOf, FhirThrottledError, wwwAuthenticate } from './auth';
 import { verifyAccessToken } from '../oauth/access-token';
-import { assertFhirRateLimit } from '../ratelimit/fhir';
-import { simulatedDeletedPatient, simulatedErrorOfLaunch, simulatedFhirFailure, simulatedNote } from '../launcher/apply-simulated-error';
+import { assertFhirRateLimit } from './rate-limit';
+import { simulatedErrorOfLaunch, simulatedNote } from '../launch-options/lookup';
+import { simulatedDeletedPatient, simulatedFhirFailure } from './simulated-failures';
 import { bundle, outcomeEntry, searchEntry, selectElements, storedEntry, withoutText } from './bundle';
 import { assertAuditReader, readAuditEvent, searchAuditEvents } from './audit-events';
 import { capabilityStatement } from './capability';
@@ -28,7 +29,7 @@ import { patientCompartmentTypes } from './definitions';
 import { FhirError } from './errors';
 import type { ResponseFormat } from './http';
 import { assertJsonBody, corsHeaders, databaseUnavailableResponse, etagOf, fhirResponse, httpDate, negotiateFormat, parseIfMatch, preflightResponse, readBodyText, StoredJson } from './http';
-import { isDatabaseUnavailable } from '../db-errors';
+import { isDatabaseUnavailable } from '../db/errors';
 import { FhirAuthError, FhirForbiddenError, informationOutcome, internalErrorOutcome, operationOutcome, outcomeOf, statusOf } from './outcomes';
 import type { ResourceRow } from './search/execute';
 import {
@@ -219,7 +220,7 @@ async function authenticateRequest(ctx: Ctx, authenticate: Authenticate): Promis
   const { scopes } = parseScopeString(claims.scope);
   const policy = compileAccessPolicy(scopes, { patientId: claims.patientId ?? undefined, fhirUser: claims.fhirUser ?? undefined });
   ctx.policy = policy;
-  // The launch's simulated FHIR behaviour (lib/launcher/apply-simulated-error): a 429, or a deleted patient in context.
+  // The launch's simulated FHIR behaviour (lib/fhir/simulated-failures.ts): a 429, or a deleted patient in context.
   const simulated = await simulatedErrorOfLaunch(claims.launchId, ctx.db);
   const throttled = simulatedFhirFailure(simulated);
   ctx.deletedPatientId = simulatedDeletedPatient(simulated, claims.patientId);

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
 import type { Db } from '../db';
 import { getDb } from '../db';
-import { isUniqueViolation } from '../db-errors';
+import { isUniqueViolation } from '../db/errors';
 import { FhirError } from './errors';
 import { getTypeDefinition } from './definitions';
 import { indexResource } from './indexer';

@@ -1,5 +1,5 @@
-import { html, htmlPage } from '../auth/html';
-import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable, logDatabaseUnavailable } from '../db-errors';
+import { html, htmlPage } from './html';
+import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable, logDatabaseUnavailable } from '../db/errors';
 
 /**
  * The page a person sees at /oauth/authorize, on an interaction screen, or instead of the

@@ -1,9 +1,9 @@
-import { listFeaturedPersonas } from '../auth/personas';
-import type { Persona } from '../auth/personas';
+import { listFeaturedPersonas } from '../interaction/personas';
+import type { Persona } from '../interaction/personas';
 import { listClients } from '../oauth/clients';
 import { DEFAULT_SANDBOX_ID } from '../sandbox';
-import { countResourcesByType, findPatientBanner, listEncounters, listPractitioners, searchPatients } from '../smart/patient-directory';
-import type { EncounterSummary, PatientBanner, PatientSearch, PatientSummary, PractitionerSummary } from '../smart/patient-directory';
+import { countResourcesByType, findPatientBanner, listEncounters, listPractitioners, searchPatients } from '../fhir/patient-directory';
+import type { EncounterSummary, PatientBanner, PatientSearch, PatientSummary, PractitionerSummary } from '../fhir/patient-directory';
 
 /** What the launcher page shows about registered apps (never secrets). */
 export interface LauncherClient {

@@ -1,12 +1,11 @@
-import { findPersonaByFhirUser } from '../auth/personas';
-import type { Persona } from '../auth/personas';
+import { findPersonaByFhirUser } from '../interaction/personas';
+import type { Persona } from '../interaction/personas';
 import { getClient } from '../oauth/clients';
 import { DEFAULT_SANDBOX_ID } from '../sandbox';
-import { findLaunch } from '../smart/launch';
-import { findEncounter, findPatientBanner } from '../smart/patient-directory';
-import type { EncounterSummary, PatientBanner } from '../smart/patient-directory';
-import { parseLaunchOptions } from './launch-config';
-import type { LaunchOptions } from './launch-config';
+import { findLaunch } from '../oauth/launches';
+import { findEncounter, findPatientBanner } from '../fhir/patient-directory';
+import type { EncounterSummary, PatientBanner } from '../fhir/patient-directory';
+import type { LaunchOptions } from '../launch-options/options';
 import { appLaunchUrl } from './start-launch';
 
 /** What the EHR frame shows: chrome, patient banner and the app's launch URL for the iframe. */
@@ -29,10 +28,10 @@ export async function getEhrFrame(launchId: string, origin: string): Promise<Ehr
   if (!launch || !launch.clientId) return null;
   const client = await getClient(launch.clientId, { sandboxId: launch.sandboxId });
   if (!client) return null;
-  const stored = launch.options as Record<string, unknown>;
-  const launchUrl = typeof stored.launchUrl === 'string' && client.launchUris.includes(stored.launchUrl) ? stored.launchUrl : client.launchUris[0];
+  const stored = launch.options;
+  const launchUrl = stored.launchUrl && client.launchUris.includes(stored.launchUrl) ? stored.launchUrl : client.launchUris[0];
   if (!launchUrl) return null;
-  const scope = typeof stored.appScope === 'string' ? stored.appScope : undefined;
+  const scope = stored.appScope;
   const [banner, encounter, user] = await Promise.all([
     launch.patientId ? findPatientBanner(DEFAULT_SANDBOX_ID, launch.patientId) : Promise.resolve(null),
     launch.encounterId ? findEncounter(DEFAULT_SANDBOX_ID, launch.encounterId) : Promise.resolve(null),
@@ -46,7 +45,7 @@ export async function getEhrFrame(launchId: string, origin: string): Promise<Ehr
     banner,
     encounter,
     user,
-    options: parseLaunchOptions(JSON.stringify(launch.options)),
+    options: launch.options,
     stale: launch.consumedAt !== null || launch.expiresAt.getTime() <= Date.now(),
   };
 }

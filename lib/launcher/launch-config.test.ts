@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { allowsPatientList, DEFAULT_LAUNCH_OPTIONS, findPatientListProblem, launchConfigSchema, MAX_LAUNCH_PATIENTS, parseLaunchOptions, toLaunchOptions } from './launch-config';
+import { allowsPatientList, DEFAULT_LAUNCH_OPTIONS, MAX_LAUNCH_PATIENTS, parseLaunchOptions } from '../launch-options/options';
+import { findPatientListProblem, launchConfigSchema, toLaunchOptions } from './launch-config';
 import type { LaunchConfig } from './launch-config';
-import { defaultSimulatedError, describeSimulatedError, SIMULATED_ERROR_KINDS, SIMULATED_ERRORS, simulatedErrorAppliesTo, simulatedErrorSchema } from './simulated-errors';
+import { defaultSimulatedError, describeSimulatedError, SIMULATED_ERROR_KINDS, SIMULATED_ERRORS, simulatedErrorAppliesTo, simulatedErrorSchema } from '../launch-options/simulated-errors';
 
 const CONFIG: LaunchConfig = {
   clientId: 'sample-app',
@@ -51,7 +52,7 @@ describe('launch options', () => {
     expect(parseLaunchOptions('not json')).toEqual(DEFAULT_LAUNCH_OPTIONS);
     expect(parseLaunchOptions(null)).toEqual(DEFAULT_LAUNCH_OPTIONS);
     const mixed = parseLaunchOptions(JSON.stringify({ skipConsent: true, simulatedError: { kind: 'bogus' }, launchType: 'x', needPatientBanner: false }));
-    expect(mixed).toEqual({ ...DEFAULT_LAUNCH_OPTIONS, skipConsent: true });
+    expect(mixed).toEqual({ ...DEFAULT_LAUNCH_OPTIONS, skipConsent: true, needPatientBanner: false });
   });
 
   it('a launch configuration has no place for a client secret', () => {

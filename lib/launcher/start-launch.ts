@@ -1,13 +1,14 @@
 import { getClient, registerClient } from '../oauth/clients';
 import { oauthUrls } from '../oauth/config';
 import { DEFAULT_SANDBOX_ID } from '../sandbox';
-import { createLaunch } from '../smart/launch';
-import { findPatientSummary, listEncounters } from '../smart/patient-directory';
-import { findPersonaByFhirUser } from '../auth/personas';
-import { findPatientListProblem, isEhrLaunch, LAUNCH_TYPES, launchConfigSchema, toLaunchOptions } from './launch-config';
+import { createLaunch } from '../oauth/launches';
+import { findPatientSummary, listEncounters } from '../fhir/patient-directory';
+import { findPersonaByFhirUser } from '../interaction/personas';
+import { isEhrLaunch, LAUNCH_TYPES } from '../launch-options/options';
+import { findPatientListProblem, launchConfigSchema, toLaunchOptions } from './launch-config';
 import type { LaunchConfig } from './launch-config';
 import { SAMPLE_APP_CLIENT_ID } from './sample-app';
-import { SIMULATED_ERRORS, simulatedErrorProblem } from './simulated-errors';
+import { SIMULATED_ERRORS, simulatedErrorProblem } from '../launch-options/simulated-errors';
 
 /**
  * Starting a launch from the launcher: validates the configuration, creates the server-side Launch

@@ -6,12 +6,13 @@
 import type { JWTPayload } from 'jose';
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
 import { getDb } from '../db';
-import { rawQuery } from '../db-direct';
+import { rawQuery } from '../db/direct';
 import { Prisma } from '../generated/sqlite/client';
-import { simulatedAccessTokenRejection, simulatedErrorOfLaunch } from '../launcher/apply-simulated-error';
+import { simulatedErrorOfLaunch } from '../launch-options/lookup';
+import { simulatedAccessTokenRejection } from './simulated-failures';
 import { getVerificationKey } from './keys';
 import { nowSeconds } from './crypto';
-import type { GrantRecord } from './grants';
+import type { GrantRecord } from './grant-store';
 import type { TokenRecord } from './tokens';
 import { ACCESS_TOKEN_ALG, ACCESS_TOKEN_TYP, GRANT_COLUMNS, grantOfRow, TOKEN_COLUMNS, tokenOfRow } from './tokens';
 

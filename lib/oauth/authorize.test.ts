@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { getDb } from '../db';
-import { createLaunch } from '../smart/launch';
+import { createLaunch } from './launches';
 import { handleAuthorize } from './endpoints/authorize';
 import { getInteractionOrThrow } from './interaction';
 import { assertionKeys, authorizeGet, authorizeQuery, FHIR_BASE, interactionIdOf, location, newClient, ORIGIN, pkce, REDIRECT } from './test-support';

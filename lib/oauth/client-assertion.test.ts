@@ -6,8 +6,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { decodeJwt, exportJWK, generateKeyPair } from 'jose';
 import { getDb } from '../db';
-import { DEFAULT_LAUNCH_OPTIONS } from '../launcher/launch-config';
-import { createLaunch, findLaunch } from '../smart/launch';
+import { DEFAULT_LAUNCH_OPTIONS } from '../launch-options/options';
+import { createLaunch, findLaunch } from './launches';
 import { cachedAssertionKeyCount, pruneExpiredJtis } from './client-assertion';
 import { clearClientJwksCache } from './client-jwks';
 import { updateClient } from './clients';

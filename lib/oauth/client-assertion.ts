@@ -5,7 +5,7 @@
 import type { CryptoKey, JWK, JWTPayload, ProtectedHeaderParameters } from 'jose';
 import { decodeJwt, decodeProtectedHeader, errors as joseErrors, importJWK, jwtVerify } from 'jose';
 import { getDb } from '../db';
-import { rawExecute, rawQuery } from '../db-direct';
+import { rawExecute, rawQuery } from '../db/direct';
 import { Prisma } from '../generated/sqlite/client';
 import type { PublicJwk } from './client-metadata';
 import { getRemoteClientJwks } from './client-jwks';

@@ -7,16 +7,16 @@
  */
 import { z } from 'zod';
 import { getDb } from '../db';
-import { rawQuery } from '../db-direct';
+import { rawQuery } from '../db/direct';
 import type { Client as ClientRow } from '../generated/sqlite/client';
 import { Prisma } from '../generated/sqlite/client';
 import { DEFAULT_SANDBOX_ID } from '../sandbox';
-import type { ParsedScope } from '../shared/scopes';
-import { formatScope, parseScopeString } from '../shared/scopes';
+import type { ParsedScope } from '../smart/scopes';
+import { formatScope, parseScopeString } from '../smart/scopes';
 import type { PublicJwks } from './client-metadata';
 import { describeZodError, registeredJwksSchema, redirectUriProblem, webOrigin, webUrlProblem } from './client-metadata';
 import { constantTimeEqual, randomToken, sha256 } from './crypto';
-import { isUniqueViolation } from '../db-errors';
+import { isUniqueViolation } from '../db/errors';
 import { InvalidClientMetadata, InvalidRedirectUri } from './errors';
 
 export const CLIENT_TYPES = ['public', 'confidential-symmetric', 'confidential-asymmetric', 'backend'] as const;

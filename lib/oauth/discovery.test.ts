@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
-import { handleDiscoveryPreflight, handleOpenIdConfiguration, handleSmartConfiguration, SMART_CAPABILITIES } from '../smart/discovery';
+import { handleDiscoveryPreflight, handleOpenIdConfiguration, handleSmartConfiguration, SMART_CAPABILITIES } from './discovery';
 import { verifyAccessToken } from './access-token';
 import { handleJwks } from './endpoints/jwks';
 import { clearKeyCache, getSigningKey, getVerificationKey, rotateSigningKeys } from './keys';

@@ -9,7 +9,7 @@ import { recordAudit, requestSource } from '../audit/record';
 import { fhirBaseOf, issuerOf } from '../http/origin';
 import { databaseUnavailablePage } from '../http/unavailable';
 import { DEFAULT_SANDBOX_ID } from '../sandbox';
-import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable, logDatabaseUnavailable } from '../db-errors';
+import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable, logDatabaseUnavailable } from '../db/errors';
 import type { ErrorTarget } from './errors';
 import { NO_STORE_HEADERS, OAuthError, PAGE_SECURITY_HEADERS, TemporarilyUnavailable, toErrorResponse } from './errors';
 import { corsFor } from './http';

@@ -12,16 +12,17 @@
  */
 import { recordAudit } from '../audit/record';
 import { getDb } from '../db';
-import type { ParsedScope, ScopeError } from '../shared/scopes';
-import { formatScopes, isScopeCovered, parseScopeString } from '../shared/scopes';
-import type { LaunchOptions, LaunchRecord } from '../smart/launch';
-import { findLaunch } from '../smart/launch';
+import type { ParsedScope, ScopeError } from '../smart/scopes';
+import { formatScopes, isScopeCovered, parseScopeString } from '../smart/scopes';
+import type { LaunchOptions } from '../launch-options/options';
+import type { LaunchRecord } from './launches';
+import { findLaunch } from './launches';
 import type { ClientType, OAuthClient } from './clients';
 import { getClient } from './clients';
 import { AUTH_CODE_TTL_SECONDS, INTERACTION_TTL_SECONDS, oauthUrls } from './config';
 import { randomToken, sha256 } from './crypto';
 import { AccessDenied, appendToRedirectUri, authorizeErrorRedirectUrl, InvalidRequest, InvalidScope } from './errors';
-import type { GrantContext } from './grants';
+import type { GrantContext } from './grant-store';
 
 /** What /oauth/authorize validated and stored for the screens. */
 export interface StoredAuthorizeRequest {
@@ -249,7 +250,7 @@ export async function completeInteraction(id: string, input: CompleteInteraction
   if (wantsPatientContext(granted.scopes) && !patient) throw new InvalidRequest('a patient must be selected: the granted scopes need patient context');
   if (wantsEncounterContext(granted.scopes) && !encounter) throw new InvalidRequest('an encounter must be selected: launch/encounter was granted');
 
-  const options = launch?.options ?? {};
+  const options: Partial<LaunchOptions> = launch?.options ?? {};
   const context: GrantContext = {
     patient,
     encounter,

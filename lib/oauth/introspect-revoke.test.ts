@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SignJWT } from 'jose';
 import { getDb } from '../db';
-import { createLaunch } from '../smart/launch';
+import { createLaunch } from './launches';
 import { verifyAccessToken } from './access-token';
 import { handleIntrospect } from './endpoints/introspect';
 import { handleRevoke } from './endpoints/revoke';

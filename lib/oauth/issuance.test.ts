@@ -11,7 +11,7 @@ import { deleteClient, rotateClientSecret } from './clients';
 import { handleIntrospect } from './endpoints/introspect';
 import { handleRevoke } from './endpoints/revoke';
 import { handleToken } from './endpoints/token';
-import { revokeGrant } from './grants';
+import { revokeGrant } from './grant-store';
 import { basic, exchange, FHIR_BASE, form, getCode, json, newClient, ORIGIN, TOKEN_URL } from './test-support';
 import { issueTokens } from './tokens';
 

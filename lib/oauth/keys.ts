@@ -19,7 +19,7 @@ import { exportJWK, generateKeyPair, importJWK } from 'jose';
 import { getDb } from '../db';
 import { accessTokenTtl, CLOCK_SKEW_SECONDS, SIGNING_KEY_RECHECK_SECONDS } from './config';
 import { randomToken } from './crypto';
-import { isUniqueViolation } from '../db-errors';
+import { isUniqueViolation } from '../db/errors';
 
 export type SigningAlg = 'RS256' | 'ES256';
 export const SIGNING_ALGS: readonly SigningAlg[] = ['RS256', 'ES256'];

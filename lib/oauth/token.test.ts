@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createLocalJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { getDb } from '../db';
-import { createLaunch } from '../smart/launch';
+import { createLaunch } from './launches';
 import { verifyAccessToken } from './access-token';
 import { handleJwks } from './endpoints/jwks';
 import { handleToken, handleTokenPreflight } from './endpoints/token';

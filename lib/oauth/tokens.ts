@@ -5,14 +5,15 @@
  */
 import { SignJWT } from 'jose';
 import { getDb, getDbKind } from '../db';
-import { rawExecute, rawTransaction } from '../db-direct';
+import { rawExecute, rawTransaction } from '../db/direct';
 import type { Grant as GrantRow, Token as TokenRow } from '../generated/sqlite/client';
 import { Prisma } from '../generated/sqlite/client';
-import { simulatedErrorOfLaunch, simulatedIssuance } from '../launcher/apply-simulated-error';
+import { simulatedErrorOfLaunch } from '../launch-options/lookup';
+import { simulatedIssuance } from './simulated-failures';
 import type { OAuthClient } from './clients';
 import { nowSeconds, randomToken, sha256 } from './crypto';
-import type { GrantContext, GrantRecord } from './grants';
-import { toGrant } from './grants';
+import type { GrantContext, GrantRecord } from './grant-store';
+import { toGrant } from './grant-store';
 import { InvalidGrant } from './errors';
 import { getSigningKey } from './keys';
 

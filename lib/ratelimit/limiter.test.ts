@@ -11,7 +11,6 @@ import type { RateLimitHit } from './limiter';
 import { enabledHits, RateLimiter, retryAfterSeconds, windowOf } from './limiter';
 import { describeExceeded, rateLimitMessage } from './describe';
 import { clientIpOf, counter, parseCounterKey } from './policy';
-import { lockedSignInMessage } from './sign-in';
 // @ts-expect-error plain ESM helper without types
 import { findPgBin, startCluster } from '../../scripts/lib/pg-cluster.mjs';
 // @ts-expect-error plain ESM helper without types
@@ -73,9 +72,6 @@ describe('keys, addresses and messages', () => {
     expect(describeExceeded(e)).toBe("patient 'pat-1', all clients together: more than 600 requests per 1 minute (RATE_LIMIT_PATIENT)");
     expect(rateLimitMessage([e], 12)).toMatch(/^Rate limit exceeded for patient 'pat-1'.*Retry after 12 s\.$/);
     expect(describeExceeded({ key: 'signin-ip:10.0.0.1', limit: 50, windowSeconds: 900, count: 51, retryAfterSeconds: 3 })).toBe('sign-ins from 10.0.0.1: more than 50 failed sign-ins per 15 minutes (RATE_LIMIT_SIGNIN_IP)');
-    expect(lockedSignInMessage('locked-persona', '130')).toMatch(/this user.*about 3 minutes, even with the right password/);
-    expect(lockedSignInMessage('locked-ip', 'junk')).toMatch(/network address.*about 1 minute,/);
-    expect(lockedSignInMessage('credentials', '130')).toBeNull();
   });
 });
 

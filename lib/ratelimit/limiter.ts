@@ -16,7 +16,7 @@
 // node:timers' own setImmediate: a test that fakes the global timers must not stall the checks.
 import { setImmediate } from 'node:timers';
 import type { Db } from '../db';
-import { rawQuery } from '../db-direct';
+import { rawQuery } from '../db/direct';
 import { Prisma } from '../generated/sqlite/client';
 
 const { sql, join } = Prisma;

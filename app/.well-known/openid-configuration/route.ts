@@ -1,2 +1,2 @@
-export { handleOpenIdConfiguration as GET, handleDiscoveryPreflight as OPTIONS } from '#lib/smart/discovery';
+export { handleOpenIdConfiguration as GET, handleDiscoveryPreflight as OPTIONS } from '#lib/oauth/discovery';
 export const dynamic = 'force-dynamic';

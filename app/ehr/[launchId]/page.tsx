@@ -2,7 +2,7 @@ import { headers } from 'next/headers';
 import { notFound } from 'next/navigation';
 import { getEhrFrame } from '#lib/launcher/ehr-frame';
 import { originFromHeaders } from '#lib/launcher/origin';
-import { describeSimulatedError } from '#lib/launcher/simulated-errors';
+import { describeSimulatedError } from '#lib/launch-options/simulated-errors';
 
 export const dynamic = 'force-dynamic';
 

@@ -5,7 +5,7 @@
  */
 import type { Resource } from '@medplum/fhirtypes';
 import type { Db } from '../../db';
-import { rawQuery } from '../../db-direct';
+import { rawQuery } from '../../db/direct';
 import type { SearchRequest, SearchFilter, Cursor, IncludeSpec } from './parse';
 import type { AccessScope, Sql, Target } from './sql';
 import { accessSql, ands, filterSql, join, paramSql, raw, sortKeySql, sql } from './sql';

@@ -1,7 +1,7 @@
 /** The state an authorization request accumulates while its checks run, in order. */
-import type { ParsedScope, ScopeError } from '../../shared/scopes';
-import type { LaunchOptions as LauncherOptions } from '../../launcher/launch-config';
-import type { LaunchRecord } from '../../smart/launch';
+import type { ParsedScope, ScopeError } from '../../smart/scopes';
+import type { LaunchOptions as LauncherOptions } from '../../launch-options/options';
+import type { LaunchRecord } from '../launches';
 import type { OAuthClient } from '../clients';
 import type { OAuthCall } from '../endpoint';
 import type { OAuthParams } from '../http';

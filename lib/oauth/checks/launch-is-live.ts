@@ -6,7 +6,7 @@
  * too, so its options and simulated error apply to this authorization only.
  * Runs last, because it consumes the launch.
  */
-import { consumeLaunch } from '../../smart/launch';
+import { consumeLaunch } from '../launches';
 import { InvalidRequest } from '../errors';
 import type { AuthorizeCheck } from './context';
 import { clientOf } from './context';

@@ -1,10 +1,11 @@
 /**
  * The launch's simulated /oauth/authorize failure (invalid client id, redirect URI or scope), as
- * lib/launcher/apply-simulated-error.ts decides it. A launch fails once: the failing request uses
+ * lib/oauth/simulated-failures.ts decides it. A launch fails once: the failing request uses
  * it up, like a real authorization would.
  */
-import { simulatedAuthorizeFailure, simulatedNote } from '../../launcher/apply-simulated-error';
-import { consumeLaunch } from '../../smart/launch';
+import { simulatedNote } from '../../launch-options/lookup';
+import { simulatedAuthorizeFailure } from '../simulated-failures';
+import { consumeLaunch } from '../launches';
 import type { AuthorizeCheck } from './context';
 import { clientOf } from './context';
 

@@ -4,8 +4,8 @@
  * screen shows (granted may differ from requested: SMART App Launch 2.2 §scopes-and-launch-context;
  * checklist #93–#103).
  */
-import type { ParsedScope, ScopeError } from '../../shared/scopes';
-import { formatScope, intersectScopes, isScopeCovered, parseScopeString } from '../../shared/scopes';
+import type { ParsedScope, ScopeError } from '../../smart/scopes';
+import { formatScope, intersectScopes, isScopeCovered, parseScopeString } from '../../smart/scopes';
 import { clientAllowedScopes } from '../clients';
 import { InvalidScope } from '../errors';
 import type { AuthorizeCheck } from './context';

@@ -5,7 +5,7 @@
  * request as an Interaction and sends the browser (303) to the interaction screens.
  * SMART App Launch 2.2 §app-launch; RFC 6749 §4.1.1; RFC 9700 §2.1; checklist §3.
  */
-import { formatScopes } from '../../shared/scopes';
+import { formatScopes } from '../../smart/scopes';
 import { audIsFhirBase } from '../checks/aud-is-fhir-base';
 import { clientAndRedirectUriAreSingle } from '../checks/client-and-redirect-uri-are-single';
 import { clientIsRegistered } from '../checks/client-is-registered';

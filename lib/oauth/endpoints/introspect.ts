@@ -17,11 +17,11 @@ import { sha256 } from '../crypto';
 import type { OAuthCall } from '../endpoint';
 import { oauthEndpoint } from '../endpoint';
 import { InvalidClient, InvalidRequest, InvalidToken } from '../errors';
-import { findGrant } from '../grants';
+import { findGrant } from '../grant-store';
 import type { OAuthParams } from '../http';
 import { bearerToken, jsonNoStore, readForm } from '../http';
 import { absoluteFhirUser, contextResponseFields } from '../tokens';
-import { assertClientRateLimit } from '../../ratelimit/oauth';
+import { assertClientRateLimit } from '../rate-limit';
 
 const INACTIVE = { active: false } as const;
 

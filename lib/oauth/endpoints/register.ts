@@ -16,7 +16,7 @@ import { nowSeconds } from '../crypto';
 import { oauthEndpoint } from '../endpoint';
 import { InvalidClientMetadata, InvalidRequest } from '../errors';
 import { jsonNoStore, mediaType, readBodyText } from '../http';
-import { assertRegistrationRateLimit } from '../../ratelimit/oauth';
+import { assertRegistrationRateLimit } from '../rate-limit';
 
 const registrationSchema = z.looseObject({
   redirect_uris: z.array(z.string()).optional(),

@@ -13,9 +13,9 @@ import { allowPublicClientOrigin, handleCorsPreflight } from '../cors';
 import { sha256 } from '../crypto';
 import { oauthEndpoint } from '../endpoint';
 import { InvalidGrant, InvalidRequest } from '../errors';
-import { revokeGrant } from '../grants';
+import { revokeGrant } from '../grant-store';
 import { jsonNoStore, readForm } from '../http';
-import { assertClientRateLimit } from '../../ratelimit/oauth';
+import { assertClientRateLimit } from '../rate-limit';
 
 async function findTokenRow(sandboxId: string, token: string) {
   const db = getDb();

@@ -5,10 +5,11 @@
  * No-store headers on success and error (checklist #59); CORS for public clients' origins (#66).
  */
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import { simulatedErrorOfLaunch, simulatedNote, simulatedTokenFailure } from '../../launcher/apply-simulated-error';
-import { findArmedLaunch } from '../../launcher/launch-options';
+import { simulatedErrorOfLaunch, simulatedNote } from '../../launch-options/lookup';
+import { simulatedTokenFailure } from '../simulated-failures';
+import { findArmedLaunch } from '../../launch-options/lookup';
 import { DEFAULT_SANDBOX_ID } from '../../sandbox';
-import { consumeLaunch } from '../../smart/launch';
+import { consumeLaunch } from '../launches';
 import { authenticateClient } from '../client-auth';
 import type { GrantType, OAuthClient } from '../clients';
 import { allowPublicClientOrigin, handleCorsPreflight } from '../cors';
@@ -21,7 +22,7 @@ import { launchOfPresentedGrant } from '../grants/presented';
 import { refreshTokenGrant } from '../grants/refresh-token';
 import type { OAuthParams } from '../http';
 import { jsonNoStore, readForm } from '../http';
-import { assertClientRateLimit } from '../../ratelimit/oauth';
+import { assertClientRateLimit } from '../rate-limit';
 
 const SUPPORTED: readonly GrantType[] = ['authorization_code', 'refresh_token', 'client_credentials'];
 
@@ -44,7 +45,7 @@ export const handleToken = oauthEndpoint({ endpoint: '/oauth/token', style: 'jso
     throw new UnauthorizedClient(`client '${client.clientId}' is not registered for the ${grantType} grant (registered: ${client.grantTypes.join(', ')})`);
   }
 
-  // The launch's simulated failure (lib/launcher/apply-simulated-error), before the grant uses anything up.
+  // The launch's simulated failure (lib/oauth/simulated-failures.ts), before the grant uses anything up.
   const launchId = await launchOfTokenRequest(call, client, grantType as GrantType, form);
   if (launchId) call.audit.launchId = launchId;
   const simulated = await simulatedErrorOfLaunch(launchId);

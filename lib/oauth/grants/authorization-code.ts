@@ -4,20 +4,20 @@
  * produced and flags the audit record 'code-replay' (RFC 6749 §4.1.2).
  */
 import { createHash } from 'node:crypto';
-import { parseScopeString } from '../../shared/scopes';
+import { parseScopeString } from '../../smart/scopes';
 import type { OAuthClient } from '../clients';
 import { accessTokenTtl, ONLINE_REFRESH_TTL_SECONDS, refreshTokenTtl } from '../config';
 import { constantTimeEqual } from '../crypto';
 import type { OAuthCall } from '../endpoint';
 import { InvalidGrant, InvalidRequest } from '../errors';
-import { revokeGrant } from '../grants';
+import { revokeGrant } from '../grant-store';
 import type { OAuthParams } from '../http';
 import type { TokenResponseBody } from '../tokens';
 import { IssuanceClaimLost, issueTokens } from '../tokens';
 import { findPresentedCode } from './presented';
 import { getDb } from '../../db';
 import { Prisma } from '../../generated/sqlite/client';
-import { pkceAuditNote } from '../../console/pkce';
+import { pkceAuditNote } from '../pkce';
 
 // RFC 7636 §4.1: 43–128 characters of [A-Z] / [a-z] / [0-9] / "-" / "." / "_" / "~".
 const VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;

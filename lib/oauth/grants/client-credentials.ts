@@ -3,7 +3,7 @@
  * the client's pre-authorisation, short-lived tokens, no refresh token
  * (SMART App Launch 2.2 §backend-services; checklist #138–#146, #179).
  */
-import { formatScope, formatScopes, intersectScopes, parseScopeString } from '../../shared/scopes';
+import { formatScope, formatScopes, intersectScopes, parseScopeString } from '../../smart/scopes';
 import type { OAuthClient } from '../clients';
 import { clientAllowedScopes } from '../clients';
 import { accessTokenTtl, BACKEND_TOKEN_TTL_SECONDS } from '../config';

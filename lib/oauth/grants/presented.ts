@@ -5,13 +5,13 @@
  * in the grant module (RFC 6749 §4.1.2; RFC 9700 §4.14.2), which always goes to the database.
  */
 import { getDb } from '../../db';
-import { rawQuery } from '../../db-direct';
+import { rawQuery } from '../../db/direct';
 import { Prisma } from '../../generated/sqlite/client';
 import type { OAuthClient } from '../clients';
 import type { GrantType } from '../clients';
 import { sha256 } from '../crypto';
 import type { OAuthCall } from '../endpoint';
-import type { GrantRecord } from '../grants';
+import type { GrantRecord } from '../grant-store';
 import type { OAuthParams } from '../http';
 import type { TokenRecord } from '../tokens';
 import { GRANT_COLUMNS, grantOfRow, rawDate, rawText, TOKEN_COLUMNS, tokenOfRow } from '../tokens';

@@ -3,13 +3,13 @@
  * RFC 9700 §4.14; checklist #84–#90, #177). Refresh tokens rotate on every use; a rotated token
  * used again revokes the whole grant and flags 'refresh-replay'. `scope` may narrow, never widen.
  */
-import { formatScopes, narrowScopes, parseScopeString } from '../../shared/scopes';
+import { formatScopes, narrowScopes, parseScopeString } from '../../smart/scopes';
 import { Prisma } from '../../generated/sqlite/client';
 import type { OAuthClient } from '../clients';
 import { accessTokenTtl } from '../config';
 import type { OAuthCall } from '../endpoint';
 import { InvalidGrant, InvalidRequest, InvalidScope } from '../errors';
-import { revokeGrant } from '../grants';
+import { revokeGrant } from '../grant-store';
 import type { OAuthParams } from '../http';
 import type { TokenResponseBody } from '../tokens';
 import { IssuanceClaimLost, issueTokens } from '../tokens';

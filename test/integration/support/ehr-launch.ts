@@ -3,7 +3,7 @@
 // test plays the app that receives `{launch_url}?iss=…&launch=…`.
 import type { Db } from '../../../lib/db';
 import type { LaunchStart, startLaunch } from '../../../lib/launcher/start-launch';
-import type { findLaunch } from '../../../lib/smart/launch';
+import type { findLaunch } from '../../../lib/oauth/launches';
 
 interface LauncherLib {
   readonly startLaunch: typeof startLaunch;
@@ -21,7 +21,7 @@ export function serverLib(databaseUrl: string): Promise<LauncherLib> {
     process.env.DATABASE_URL = databaseUrl;
     const [launcher, launches, { getDb }, { env }] = await Promise.all([
       import('../../../lib/launcher/start-launch'),
-      import('../../../lib/smart/launch'),
+      import('../../../lib/oauth/launches'),
       import('../../../lib/db'),
       import('../../../lib/env'),
     ]);

@@ -8,11 +8,11 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BINDING_COOKIE, createCsrfToken } from '../../../lib/auth/csrf';
-import { handleInteractionConsent, handleInteractionLogin, handleInteractionLogout } from '../../../lib/auth/interaction-handlers';
-import { findPersonaByFhirUser } from '../../../lib/auth/personas';
-import type { PersonaSession } from '../../../lib/auth/session';
-import { createSessionCookie, sessionCookieName } from '../../../lib/auth/session';
+import { BINDING_COOKIE, createCsrfToken } from '../../../lib/interaction/csrf';
+import { handleInteractionConsent, handleInteractionLogin, handleInteractionLogout } from '../../../lib/interaction/interaction-handlers';
+import { findPersonaByFhirUser } from '../../../lib/interaction/personas';
+import type { PersonaSession } from '../../../lib/interaction/session';
+import { createSessionCookie, sessionCookieName } from '../../../lib/interaction/session';
 import { ResourceStore } from '../../../lib/fhir/store';
 import { load, patientRecord, sharedResources } from '../../../lib/fhir/test-fixtures';
 import type { OAuthClient } from '../../../lib/oauth/clients';

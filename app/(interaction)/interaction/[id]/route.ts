@@ -1,4 +1,4 @@
-import { handleInteractionPage } from '#lib/auth/interaction-handlers';
+import { handleInteractionPage } from '#lib/interaction/interaction-handlers';
 
 type Context = { params: Promise<{ id: string }> };
 

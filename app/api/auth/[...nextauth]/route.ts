@@ -1,9 +1,9 @@
 import NextAuth from 'next-auth';
-import { getAuthOptions } from '#lib/auth/options';
+import { getAuthOptions } from '#lib/interaction/options';
 
 type Context = { params: Promise<{ nextauth: string[] }> };
 
-// The options are built per request: the secret may come from the database (lib/auth/secret.ts).
+// The options are built per request: the secret may come from the database (lib/interaction/secret.ts).
 async function handler(req: Request, ctx: Context): Promise<Response> {
   return (NextAuth as unknown as (req: Request, ctx: Context, options: unknown) => Promise<Response>)(req, ctx, await getAuthOptions());
 }

@@ -1,2 +1,2 @@
-export { handleSmartConfiguration as GET, handleDiscoveryPreflight as OPTIONS } from '#lib/smart/discovery';
+export { handleSmartConfiguration as GET, handleDiscoveryPreflight as OPTIONS } from '#lib/oauth/discovery';
 export const dynamic = 'force-dynamic';

@@ -2,7 +2,7 @@ import { Fragment } from 'react';
 import Link from 'next/link';
 import { notFound } from 'next/navigation';
 import { getAuditRecord, toAuditJson } from '#lib/console/audit';
-import { toAuditEvent } from '#lib/console/audit-event';
+import { toAuditEvent } from '#lib/audit/audit-event';
 import { requireConsoleSession } from '#lib/console/auth';
 import { FLAG_DESCRIPTIONS } from '#lib/console/alerts';
 import type { AuditFlag } from '#lib/audit/record';

@@ -1,4 +1,4 @@
-import { handleInteractionConsent } from '#lib/auth/interaction-handlers';
+import { handleInteractionConsent } from '#lib/interaction/interaction-handlers';
 
 type Context = { params: Promise<{ id: string }> };
 

@@ -1,4 +1,4 @@
-import { handleInteractionLogin } from '#lib/auth/interaction-handlers';
+import { handleInteractionLogin } from '#lib/interaction/interaction-handlers';
 
 type Context = { params: Promise<{ id: string }> };
 

@@ -1,4 +1,4 @@
-import { handleInteractionLogout } from '#lib/auth/interaction-handlers';
+import { handleInteractionLogout } from '#lib/interaction/interaction-handlers';
 
 type Context = { params: Promise<{ id: string }> };
 

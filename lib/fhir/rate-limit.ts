@@ -6,8 +6,8 @@
  */
 import type { Db } from '../db';
 import { FhirThrottledError } from '../fhir/auth';
-import { rateLimitMessage } from './describe';
-import { counter, getRateLimiter } from './policy';
+import { rateLimitMessage } from '../ratelimit/describe';
+import { counter, getRateLimiter } from '../ratelimit/policy';
 
 /** Counts a FHIR request of a verified token; throws the 429 when the client or the patient is over its limit. */
 export async function assertFhirRateLimit(token: { readonly clientId: string; readonly patientId?: string | null }, db?: Db): Promise<void> {

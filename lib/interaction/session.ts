@@ -49,7 +49,7 @@ export function parseCookies(header: string | null): Map<string, string> {
   return map;
 }
 
-/** The persona claims next-auth's jwt callback puts in the token (see lib/auth/options.ts). */
+/** The persona claims next-auth's jwt callback puts in the token (see lib/interaction/options.ts). */
 export function toPersonaSession(token: JWT | null): PersonaSession | null {
   if (!token) return null;
   const fhirUser = typeof token.fhirUser === 'string' ? token.fhirUser : typeof token.sub === 'string' ? token.sub : '';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isScopeCovered, parseScopeString } from '../shared/scopes';
+import { isScopeCovered, parseScopeString } from '../smart/scopes';
 import { buildConsentModel, grantedScopeFrom, parseConsentForm } from './consent';
 
 const REQUEST = 'launch/patient openid fhirUser offline_access patient/Patient.rs patient/Observation.rs patient/Condition.rs';

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { getDb } from './db';
+import { getDb } from '.';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

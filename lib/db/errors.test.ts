@@ -7,13 +7,13 @@ import Database from 'better-sqlite3';
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { getDb } from './db';
-import { isDatabaseUnavailable, isUniqueViolation } from './db-errors';
-import { rawExecute } from './db-direct';
-import { Prisma } from './generated/sqlite/client';
-import { PrismaClient as PgClient } from './generated/postgresql/client';
-import { PrismaClient as SqliteClient } from './generated/sqlite/client';
-import { env } from './env';
+import { getDb } from '.';
+import { isDatabaseUnavailable, isUniqueViolation } from './errors';
+import { rawExecute } from './direct';
+import { Prisma } from '../generated/sqlite/client';
+import { PrismaClient as PgClient } from '../generated/postgresql/client';
+import { PrismaClient as SqliteClient } from '../generated/sqlite/client';
+import { env } from '../env';
 
 // Real errors from the real drivers, provoked on loopback and in temp files: no server needed.
 

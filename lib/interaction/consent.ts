@@ -1,5 +1,5 @@
-import { explainScope, formatScope, parseScopeString } from '../shared/scopes';
-import type { ParsedScope, ResourceScope } from '../shared/scopes';
+import { explainScope, formatScope, parseScopeString } from '../smart/scopes';
+import type { ParsedScope, ResourceScope } from '../smart/scopes';
 
 /**
  * The consent screen's model: each requested scope in plain language, which ones the user may

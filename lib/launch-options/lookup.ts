@@ -1,11 +1,12 @@
 import { getDb } from '../db';
 import type { Db } from '../db';
-import { rawQuery } from '../db-direct';
+import { rawQuery } from '../db/direct';
 import { Prisma } from '../generated/sqlite/client';
 import { DEFAULT_SANDBOX_ID } from '../sandbox';
-import { parseLaunchOptions } from './launch-config';
-import type { LaunchOptions } from './launch-config';
+import { parseLaunchOptions } from './options';
+import type { LaunchOptions } from './options';
 import type { SimulatedError } from './simulated-errors';
+import { describeSimulatedError } from './simulated-errors';
 
 /** How long the launcher "arms" a standalone launch for the next authorization of its client. */
 export const ARMED_LAUNCH_TTL_SECONDS = 10 * 60;
@@ -13,7 +14,7 @@ export const ARMED_LAUNCH_TTL_SECONDS = 10 * 60;
 /**
  * The launcher's options of a launch (skip sign-in/consent, PKCE, token lifetime, simulated error),
  * or null when the launch does not exist. The authorization server and FHIR API call this with
- * `Grant.launchId` (see lib/launcher/simulated-errors.ts for what each option must do).
+ * `Grant.launchId` (see lib/launch-options/simulated-errors.ts for what each option must do).
  */
 export async function getLaunchOptions(launchId: string, db: Db = getDb()): Promise<LaunchOptions | null> {
   if (!launchId || launchId.length > 200) return null;
@@ -45,4 +46,24 @@ export async function findArmedLaunch(clientId: string, sandboxId: string = DEFA
     if (options.launchType !== 'provider-ehr' && options.launchType !== 'patient-portal') return { id: row.id, options };
   }
   return null;
+}
+
+// Launch options never change after the launch is created, so the lookup is cached per process
+// (hot path: every FHIR call with a launcher-made token).
+const CACHE_LIMIT = 5000;
+const cache = new Map<string, SimulatedError | null>();
+
+/** The simulated error of a launch (null: none, or no launch). Cached: launch options are immutable. */
+export async function simulatedErrorOfLaunch(launchId: string | null | undefined, db?: Db): Promise<SimulatedError | null> {
+  if (!launchId) return null;
+  if (cache.has(launchId)) return cache.get(launchId) ?? null;
+  const error = await getSimulatedError(launchId, db);
+  if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
+  cache.set(launchId, error);
+  return error;
+}
+
+/** One line for audit records: the response looks real, the console says it was simulated. */
+export function simulatedNote(error: SimulatedError): string {
+  return `simulated error: ${describeSimulatedError(error)}`;
 }

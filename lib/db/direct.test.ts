@@ -4,10 +4,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { getDb, sqliteFile } from './db';
-import { env } from './env';
-import { rawExecute, rawQuery, rawTransaction, SQLITE_CONNECTION_PRAGMAS } from './db-direct';
-import { Prisma } from './generated/sqlite/client';
+import { getDb, sqliteFile } from '.';
+import { env } from '../env';
+import { rawExecute, rawQuery, rawTransaction, SQLITE_CONNECTION_PRAGMAS } from './direct';
+import { Prisma } from '../generated/sqlite/client';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -84,7 +84,7 @@ describe('statements straight through the driver adapter', () => {
 
   it('the checkpoint thread does not keep a process alive: a script that used the database ends by itself', () => {
     const script = join(mkdtempSync(join(tmpdir(), 'db-exit-')), 'uses-db.mts');
-    writeFileSync(script, `const { getDb } = await import(${JSON.stringify(new URL('./db.ts', import.meta.url).pathname)});\nconsole.log(await getDb().setting.count());\n`);
+    writeFileSync(script, `const { getDb } = await import(${JSON.stringify(new URL('./index.ts', import.meta.url).pathname)});\nconsole.log(await getDb().setting.count());\n`);
     const run = spawnSync(process.execPath, ['--import', 'tsx', script], { env: { ...process.env }, encoding: 'utf8', timeout: 20_000 });
     expect(run.stderr).not.toContain('checkpoint');
     expect(run.signal, run.stderr).toBeNull();

@@ -1,5 +1,5 @@
 import type { ArgType, SqlDriverAdapter, SqlDriverAdapterFactory, SqlResultSet } from '@prisma/driver-adapter-utils';
-import type { Prisma } from './generated/sqlite/client';
+import type { Prisma } from '../generated/sqlite/client';
 import { RUN_OUTSIDE } from './sqlite-transactions';
 import { startCheckpointer } from './sqlite-checkpointer';
 
@@ -209,7 +209,7 @@ export function cacheSqliteStatements(factory: SqlDriverAdapterFactory): SqlDriv
         const prepared = cachedPrepare(database.prepare.bind(database));
         preparedOf.set(database, prepared);
         database.prepare = (sql) => reusable(prepared(sql));
-        // Checkpoints move to a thread of their own (lib/sqlite-checkpointer).
+        // Checkpoints move to a thread of their own (lib/db/sqlite-checkpointer).
         if (database.name && database.name !== ':memory:') {
           database.pragma('wal_autocheckpoint = 0');
           const checkpointer = startCheckpointer(database.name);
@@ -467,7 +467,7 @@ const STATEMENT = (sql: string) => ({ sql, args: [], argTypes: [] });
 /**
  * Runs `run` in one transaction, committed when it returns and rolled back when it throws, straight
  * on the adapter when the client allows it (else Prisma's interactive transaction). On SQLite the
- * transaction has the connection to itself (lib/sqlite-transactions); on PostgreSQL it has its own
+ * transaction has the connection to itself (lib/db/sqlite-transactions); on PostgreSQL it has its own
  * pooled connection.
  */
 export async function rawTransaction<R>(db: TransactionCapable, run: (tx: RawTransaction) => Promise<R>): Promise<R> {

@@ -4,45 +4,13 @@
  * one client and single-use (SMART App Launch 2.2 §app-launch; checklist #155, #156).
  * launcher-v2 put the whole context, secret included, in a base64 URL parameter; we never do.
  */
-import { z } from 'zod';
 import { getDb } from '../db';
 import type { Launch as LaunchRow } from '../generated/sqlite/client';
 import { DEFAULT_SANDBOX_ID } from '../sandbox';
-import { LAUNCH_TTL_SECONDS } from '../oauth/config';
-import { randomToken } from '../oauth/crypto';
-
-/**
- * One fhirContext entry (SMART App Launch 2.2 §fhircontext-exp; checklist #108): at least one of
- * reference (relative Type/id), canonical, identifier; role an absolute URI when present.
- */
-export const fhirContextItemSchema = z
-  .object({
-    reference: z.string().regex(/^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/, 'reference must be a relative Type/id').optional(),
-    canonical: z.string().min(1).optional(),
-    identifier: z.looseObject({ system: z.string().optional(), value: z.string().optional() }).optional(),
-    type: z.string().regex(/^[A-Z][A-Za-z]+$/).optional(),
-    role: z.string().regex(/^[A-Za-z][A-Za-z0-9+.-]*:\S+$/, 'role must be an absolute URI').optional(),
-  })
-  .refine((c) => c.reference !== undefined || c.canonical !== undefined || c.identifier !== undefined, 'a fhirContext item needs reference, canonical or identifier');
-export type FhirContextItem = z.infer<typeof fhirContextItemSchema>;
-
-/**
- * Launch options the EHR sets. Known keys are validated; other keys (simulated failures owned by
- * the launcher) are kept as they are.
- */
-export const launchOptionsSchema = z.looseObject({
-  /** need_patient_banner in the token response (checklist #109); EHR launches default to true. */
-  needPatientBanner: z.boolean().optional(),
-  /** smart_style_url in the token response (checklist #110). */
-  smartStyleUrl: z.url().optional(),
-  /** intent (checklist #111). */
-  intent: z.string().max(200).optional(),
-  /** tenant (checklist #111). */
-  tenant: z.string().max(200).optional(),
-  /** fhirContext (2.2 form: objects; checklist #108). */
-  fhirContext: z.array(fhirContextItemSchema).max(20).optional(),
-});
-export type LaunchOptions = z.infer<typeof launchOptionsSchema>;
+import { LAUNCH_TTL_SECONDS } from './config';
+import { randomToken } from './crypto';
+import { assertLaunchOptionsInput, parseLaunchOptions } from '../launch-options/options';
+import type { LaunchOptions, LaunchOptionsInput } from '../launch-options/options';
 
 export interface CreateLaunchInput {
   sandboxId?: string;
@@ -52,7 +20,7 @@ export interface CreateLaunchInput {
   encounterId?: string | null;
   /** The EHR user (persona id) the launch was made for. */
   userId?: string | null;
-  options?: LaunchOptions;
+  options?: LaunchOptionsInput;
   ttlSeconds?: number;
 }
 
@@ -70,21 +38,6 @@ export interface LaunchRecord {
 }
 
 function toLaunch(row: LaunchRow): LaunchRecord {
-  // Lenient per key: an invalid known option is dropped alone; the launcher's own keys are kept.
-  let raw: unknown = {};
-  try {
-    raw = JSON.parse(row.options);
-  } catch {
-    raw = {};
-  }
-  const options: Record<string, unknown> = {};
-  if (raw && typeof raw === 'object' && !Array.isArray(raw)) {
-    const known = launchOptionsSchema.shape;
-    for (const [key, value] of Object.entries(raw)) {
-      if (!Object.hasOwn(known, key)) options[key] = value;
-      else if (known[key as keyof typeof known].safeParse(value).success) options[key] = value;
-    }
-  }
   return {
     id: row.id,
     sandboxId: row.sandboxId,
@@ -92,7 +45,7 @@ function toLaunch(row: LaunchRow): LaunchRecord {
     patientId: row.patientId,
     encounterId: row.encounterId,
     userId: row.userId,
-    options: options as LaunchOptions,
+    options: parseLaunchOptions(row.options),
     createdAt: row.createdAt,
     expiresAt: row.expiresAt,
     consumedAt: row.consumedAt,
@@ -101,7 +54,7 @@ function toLaunch(row: LaunchRow): LaunchRecord {
 
 /** Creates a launch context and returns its opaque id (192 random bits). Throws on invalid options. */
 export async function createLaunch(input: CreateLaunchInput = {}): Promise<string> {
-  const options = launchOptionsSchema.parse(input.options ?? {});
+  const options = assertLaunchOptionsInput(input.options ?? {});
   const ttl = Math.max(10, Math.min(input.ttlSeconds ?? LAUNCH_TTL_SECONDS, 24 * 3600));
   const id = randomToken(24);
   await getDb().launch.create({

@@ -13,12 +13,12 @@
  */
 import type { AuditEntry, AuditFlag } from '../audit/record';
 import { recordAudit } from '../audit/record';
-import type { Persona } from '../auth/personas';
-import { findPersonaByFhirUser, findPersonaByUsername, passwordMatches } from '../auth/personas';
-import type { RateLimiter, RateLimitHit } from './limiter';
-import { rateLimitMessage } from './describe';
-import type { RateLimitSettings } from './policy';
-import { clientIpOf, counter, getRateLimiter } from './policy';
+import type { Persona } from './personas';
+import { findPersonaByFhirUser, findPersonaByUsername, passwordMatches } from './personas';
+import type { RateLimiter, RateLimitHit } from '../ratelimit/limiter';
+import { rateLimitMessage } from '../ratelimit/describe';
+import type { RateLimitSettings } from '../ratelimit/policy';
+import { clientIpOf, counter, getRateLimiter } from '../ratelimit/policy';
 
 export type SignInAttempt =
   | { readonly kind: 'signed-in'; readonly persona: Persona }

@@ -6,9 +6,9 @@
  */
 import type { OAuthCall } from '../oauth/endpoint';
 import { TooManyRequests } from '../oauth/errors';
-import type { RateLimitHit } from './limiter';
-import { rateLimitMessage } from './describe';
-import { clientIpOf, counter, getRateLimiter } from './policy';
+import type { RateLimitHit } from '../ratelimit/limiter';
+import { rateLimitMessage } from '../ratelimit/describe';
+import { clientIpOf, counter, getRateLimiter } from '../ratelimit/policy';
 
 async function assertWithin(hits: RateLimitHit[]): Promise<void> {
   const verdict = await getRateLimiter().hit(hits);

@@ -2,8 +2,8 @@ import { z } from 'zod';
 
 /**
  * Simulated failures: the one place that knows them all (STYLE.md habit 12). The launcher stores
- * the chosen one in the Launch record's `options.simulatedError` (lib/launcher/launch-options.ts);
- * lib/launcher/apply-simulated-error.ts turns it into the real endpoint's failure, with the same
+ * the chosen one in the Launch record's `options.simulatedError` (lib/launch-options/lookup.ts);
+ * lib/oauth/simulated-failures.ts and lib/fhir/simulated-failures.ts turn it into the real endpoint's failure, with the same
  * status, error code, headers and description a real failure has, for this launch only (apps are
  * tested against the real thing, unlike smart-launcher-v2, where 3 of 11 simulated errors do
  * nothing for app launches).

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LAUNCH_OPTIONS } from '../launcher/launch-config';
+import { DEFAULT_LAUNCH_OPTIONS } from '../launch-options/options';
 import { decideStep } from './interaction-flow';
 import type { InteractionDetails } from './interaction-port';
 import type { PersonaSession } from './session';

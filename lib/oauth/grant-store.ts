@@ -5,7 +5,7 @@
  */
 import type { Grant as GrantRow } from '../generated/sqlite/client';
 import { getDb } from '../db';
-import type { FhirContextItem } from '../smart/launch';
+import type { FhirContextItem } from '../launch-options/options';
 
 /** Launch context approved with a grant; repeated in every token response (checklist §9). */
 export interface GrantContext {

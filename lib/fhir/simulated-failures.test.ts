@@ -6,9 +6,9 @@ import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { decodeJwt } from 'jose';
 import type { OperationOutcome } from '@medplum/fhirtypes';
 import { getDb } from '../db';
-import { ResourceStore } from '../fhir/store';
-import { load, patientRecord, sharedResources } from '../fhir/test-fixtures';
-import { fhirRequest, testHandler } from '../fhir/test-support';
+import { ResourceStore } from './store';
+import { load, patientRecord, sharedResources } from './test-fixtures';
+import { fhirRequest, testHandler } from './test-support';
 import type { ClientType, OAuthClient } from '../oauth/clients';
 import { handleIntrospect } from '../oauth/endpoints/introspect';
 import { handleToken } from '../oauth/endpoints/token';
@@ -31,11 +31,11 @@ import {
   REDIRECT,
   TOKEN_URL,
 } from '../oauth/test-support';
-import { createLaunch, findLaunch } from '../smart/launch';
-import type { LaunchOptions } from './launch-config';
-import { DEFAULT_LAUNCH_OPTIONS } from './launch-config';
-import type { SimulatedError } from './simulated-errors';
-import { defaultSimulatedError, SIMULATED_ERROR_KINDS, simulatedErrorProblem } from './simulated-errors';
+import { createLaunch, findLaunch } from '../oauth/launches';
+import type { LaunchOptions } from '../launch-options/options';
+import { DEFAULT_LAUNCH_OPTIONS } from '../launch-options/options';
+import type { SimulatedError } from '../launch-options/simulated-errors';
+import { defaultSimulatedError, SIMULATED_ERROR_KINDS, simulatedErrorProblem } from '../launch-options/simulated-errors';
 
 const PATIENT = 'sim-a';
 const EHR_SCOPE = 'launch openid fhirUser patient/*.rs offline_access';

@@ -13,7 +13,7 @@ import type { IsolationLevel, SqlDriverAdapter, SqlDriverAdapterFactory, SqlQuer
 /**
  * Key of the isolated adapter's `runOutside(run)`: runs `run` at once when no transaction is open
  * (synchronously, returning its value), else once the open ones have ended (a promise). The direct
- * statements of lib/db-direct run through it.
+ * statements of lib/db/direct run through it.
  */
 export const RUN_OUTSIDE = Symbol('runOutside');
 

@@ -1,50 +1,25 @@
 /**
- * Applies a launch's simulated error (lib/launcher/simulated-errors.ts) at the one place it
- * belongs, so the real endpoint fails the way a real failure would — same status, error code,
- * headers and description, built by the same factories the real checks use (STYLE.md habit 12).
- * Every endpoint makes one call here; none of them knows the list of simulated errors:
+ * The authorization server's simulated failures: a launch's simulated error (chosen in the launcher,
+ * catalogued in lib/launch-options/simulated-errors.ts) turned into the real endpoint's failure —
+ * same status, error code, headers and description, built by the same factories the real checks
+ * use (STYLE.md habit 12). Each endpoint makes one call here; none knows the list:
  *
- *   /oauth/authorize        simulatedAuthorizeFailure   invalid_client_id, invalid_redirect_uri, invalid_scope
- *   /oauth/token            simulatedTokenFailure       invalid_client_secret, invalid_jti, backend_invalid_scope
- *   token issuance          simulatedIssuance           token_expires_soon, expired_refresh_token, refresh_token_revoked
+ *   /oauth/authorize        simulatedAuthorizeFailure      invalid_client_id, invalid_redirect_uri, invalid_scope
+ *   /oauth/token            simulatedTokenFailure          invalid_client_secret, invalid_jti, backend_invalid_scope
+ *   token issuance          simulatedIssuance              token_expires_soon, expired_refresh_token, refresh_token_revoked
  *   access-token checks     simulatedAccessTokenRejection  invalid_access_token, expired_access_token
- *   FHIR API                simulatedFhirFailure        fhir_rate_limited
- *                           simulatedDeletedPatient     patient_deleted
  *
- * The decisions are pure functions of (simulated error, request); simulatedErrorOfLaunch() reads
- * the error of a launch. Launch options never change after the launch is created, so the lookup is
- * cached per process (hot path: every FHIR call with a launcher-made token).
+ * The decisions are pure functions of (simulated error, request); the FHIR API's are in
+ * lib/fhir/simulated-failures.ts, and lib/launch-options/lookup.ts reads the error of a launch.
  */
-import type { Db } from '../db';
-import { FhirThrottledError } from '../fhir/auth';
-import { assertionReplayError, assertionSignatureError } from '../oauth/client-assertion';
-import { wrongCredentialsError } from '../oauth/client-auth';
-import type { TokenEndpointAuthMethod } from '../oauth/clients';
-import { unknownClientError } from '../oauth/checks/client-is-registered';
-import { unregisteredRedirectUriError } from '../oauth/checks/redirect-uri-is-registered';
-import type { OAuthError } from '../oauth/errors';
-import { InvalidScope } from '../oauth/errors';
-import { getSimulatedError } from './launch-options';
-import type { SimulatedError } from './simulated-errors';
-import { describeSimulatedError } from './simulated-errors';
-
-const CACHE_LIMIT = 5000;
-const cache = new Map<string, SimulatedError | null>();
-
-/** The simulated error of a launch (null: none, or no launch). Cached: launch options are immutable. */
-export async function simulatedErrorOfLaunch(launchId: string | null | undefined, db?: Db): Promise<SimulatedError | null> {
-  if (!launchId) return null;
-  if (cache.has(launchId)) return cache.get(launchId) ?? null;
-  const error = await getSimulatedError(launchId, db);
-  if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
-  cache.set(launchId, error);
-  return error;
-}
-
-/** One line for audit records: the response looks real, the console says it was simulated. */
-export function simulatedNote(error: SimulatedError): string {
-  return `simulated error: ${describeSimulatedError(error)}`;
-}
+import { assertionReplayError, assertionSignatureError } from './client-assertion';
+import { wrongCredentialsError } from './client-auth';
+import type { TokenEndpointAuthMethod } from './clients';
+import { unknownClientError } from './checks/client-is-registered';
+import { unregisteredRedirectUriError } from './checks/redirect-uri-is-registered';
+import type { OAuthError } from './errors';
+import { InvalidScope } from './errors';
+import type { SimulatedError } from '../launch-options/simulated-errors';
 
 /**
  * /oauth/authorize, once client_id and redirect_uri matched the registration: the failure to
@@ -144,15 +119,4 @@ export function simulatedAccessTokenRejection(error: SimulatedError | null, toke
     default:
       return null;
   }
-}
-
-/** FHIR API, after the token was verified: the failure of the whole request (429), or null. */
-export function simulatedFhirFailure(error: SimulatedError | null): FhirThrottledError | null {
-  if (error?.kind !== 'fhir_rate_limited') return null;
-  return new FhirThrottledError(`Too many requests: try again in ${error.retryAfterSeconds} seconds`, error.retryAfterSeconds);
-}
-
-/** FHIR API: the patient whose record is to look deleted (the token's patient in context), or null. */
-export function simulatedDeletedPatient(error: SimulatedError | null, patientInContext: string | null): string | null {
-  return error?.kind === 'patient_deleted' ? patientInContext : null;
 }

@@ -1,7 +1,7 @@
 import type { NextAuthOptions } from 'next-auth';
 import CredentialsProvider from 'next-auth/providers/credentials';
 import { DEFAULT_SANDBOX_ID } from '../sandbox';
-import { attemptSignIn } from '../ratelimit/sign-in';
+import { attemptSignIn } from './sign-in-limit';
 import { getAuthSecret } from './secret';
 import { SESSION_MAX_AGE_SECONDS, sessionClaims, useSecureCookies } from './session';
 
@@ -11,7 +11,7 @@ export const PERSONA_PROVIDER_ID = 'persona';
 /**
  * next-auth options: sandbox personas through a Credentials provider, JWT sessions carrying
  * `fhirUser` and a per-sign-in `sid`. The interaction screens sign personas in with the same
- * cookie format (lib/auth/session.ts), so both paths produce one kind of session.
+ * cookie format (lib/interaction/session.ts), so both paths produce one kind of session.
  */
 export async function getAuthOptions(): Promise<NextAuthOptions> {
   return {

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { getDb, getDbKind } from './db';
+import { getDb, getDbKind } from '.';
 
 describe('database', () => {
   it('opens the per-test SQLite copy with the migrated schema', async () => {

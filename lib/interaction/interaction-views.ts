@@ -1,13 +1,13 @@
-import type { EncounterSummary, PatientSummary } from '../smart/patient-directory';
+import type { EncounterSummary, PatientSummary } from '../fhir/patient-directory';
 import type { ConsentModel } from './consent';
-import { html } from './html';
-import type { SafeHtml } from './html';
+import { html } from '../http/html';
+import type { SafeHtml } from '../http/html';
 import type { InteractionDetails } from './interaction-port';
 import type { Persona } from './personas';
 import { PERSONA_PASSWORD } from './personas';
 import type { PersonaSession } from './session';
 
-/** The HTML of the interaction screens (escaped by construction, see lib/auth/html.ts). */
+/** The HTML of the interaction screens (escaped by construction, see lib/http/html.ts). */
 
 const base = (id: string) => `/interaction/${encodeURIComponent(id)}`;
 

@@ -3,11 +3,11 @@ import { dirname, resolve } from 'node:path';
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaPg } from '@prisma/adapter-pg';
 import type { SqlDriverAdapterFactory } from '@prisma/driver-adapter-utils';
-import { PrismaClient as SqliteClient } from './generated/sqlite/client';
-import { PrismaClient as PgClient } from './generated/postgresql/client';
-import { env, databaseKind } from './env';
+import { PrismaClient as SqliteClient } from '../generated/sqlite/client';
+import { PrismaClient as PgClient } from '../generated/postgresql/client';
+import { env, databaseKind } from '../env';
 import { isolateSqliteTransactions } from './sqlite-transactions';
-import { cacheSqliteStatements, registerDirect, shareConnection } from './db-direct';
+import { cacheSqliteStatements, registerDirect, shareConnection } from './direct';
 
 /**
  * Both generated clients expose the same model API (they come from one schema source); the app
@@ -29,7 +29,7 @@ export function createDb(url: string, instrument: (factory: SqlDriverAdapterFact
   const kind = databaseKind(url);
   if (kind === 'postgresql') {
     // A connection that cannot be had within 10 s (server unreachable without a refusal, or every
-    // connection busy) fails the query instead of queueing it forever; callers answer 503 (lib/db-errors).
+    // connection busy) fails the query instead of queueing it forever; callers answer 503 (lib/db/errors).
     const shared = shareConnection(instrument(new PrismaPg({ connectionString: url, max: 10, connectionTimeoutMillis: 10_000 })));
     const db = new PgClient({ adapter: shared.factory }) as unknown as Db;
     registerDirect(db, shared.connect, kind);

@@ -3,7 +3,7 @@ import type { HumanName, Patient, Practitioner } from '@medplum/fhirtypes';
 import { getDb } from '../db';
 import type { Db } from '../db';
 import { normalizeString } from '../fhir/indexer';
-import { formatHumanName } from '../smart/patient-directory';
+import { formatHumanName } from '../fhir/patient-directory';
 
 /**
  * Sandbox personas: every Practitioner and Patient of a sandbox can sign in. There is no real PHI
