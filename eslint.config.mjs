@@ -14,4 +14,5 @@ export default tseslint.config(
     },
   },
   { files: ['**/*.mjs', '**/*.js'], rules: { '@typescript-eslint/consistent-type-imports': 'off' } },
+  { files: ['**/*.cjs'], languageOptions: { sourceType: 'commonjs', globals: { module: 'writable', require: 'readonly' } } },
 );

@@ -40,6 +40,7 @@ function skip(name, reason) {
 const built = step('build', bin('next'), ['build'], { NEXT_DIST_DIR: '.next' });
 step('typecheck', bin('tsc'), ['--noEmit']);
 step('lint', bin('eslint'), ['.', '--max-warnings=0']);
+step('layers', bin('depcruise'), ['lib', '--config', '.dependency-cruiser.cjs']);
 step('unit', bin('vitest'), ['run', '--project', 'unit']);
 
 if (built) {
