@@ -42,6 +42,7 @@ step('typecheck', bin('tsc'), ['--noEmit']);
 step('lint', bin('eslint'), ['.', '--max-warnings=0']);
 step('layers', bin('depcruise'), ['lib', '--config', '.dependency-cruiser.cjs']);
 step('unit', bin('vitest'), ['run', '--project', 'unit']);
+step('unit in a clone with nothing beside it', process.execPath, [join(root, 'scripts', 'test-clone.mjs')]);
 
 if (built) {
   step('integration (SQLite)', bin('vitest'), ['run', '--project', 'integration'], { TEST_DB: 'sqlite' });
