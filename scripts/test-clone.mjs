@@ -3,7 +3,7 @@
 // the committed HEAD; node_modules are hard-linked from this checkout (installing again would only
 // fetch the same packages), and the Prisma clients are generated in the clone as postinstall does.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { root } from './prisma-schemas.mjs';
