@@ -19,7 +19,7 @@ const schema = z.object({
   ACCESS_TOKEN_TTL: z.coerce.number().int().min(10).max(86400).default(3600),
   /** Refresh token lifetime in seconds for offline_access (ONC: at least 3 months; renewed on each refresh). */
   REFRESH_TOKEN_TTL: z.coerce.number().int().min(60).max(31_536_000).default(8_640_000),
-  /** Let anyone call /oauth/introspect without authenticating (checklist #134: Inferno's "open introspection" switch). */
+  /** Let anyone call /oauth/introspect without authenticating (docs/CONFORMANCE.md #134: Inferno's "open introspection" switch). */
   OAUTH_INTROSPECTION_OPEN: z.stringbool().default(false),
   /** Results above this count mark an audit record as excessive access. */
   AUDIT_EXCESSIVE_RESULTS: z.coerce.number().int().min(1).default(10000),

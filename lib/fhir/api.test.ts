@@ -47,7 +47,7 @@ beforeAll(async () => {
   await load(store, 'default', [vital('v-2019', A, '2019-06-15T12:00:00Z', 60), vital('v-2020', A, '2020-06-15', 70), vital('v-2020b', A, '2020-12-31T23:30:00+00:00', 80), vital('v-b', B, '2020-06-15', 90)]);
 });
 
-describe('authentication (RFC 6750 §3, checklist #113–#115)', () => {
+describe('authentication (RFC 6750 §3, docs/CONFORMANCE.md #113–#115)', () => {
   it('no token → 401 with a Bearer challenge naming the realm, even for an unknown resource', async () => {
     for (const path of [`Patient/${A}`, 'Nonsense/1', 'Observation?patient=x']) {
       const r = await call(path, null);
@@ -82,7 +82,7 @@ describe('authentication (RFC 6750 §3, checklist #113–#115)', () => {
   });
 });
 
-describe('scopes (checklist #116–#121)', () => {
+describe('scopes (docs/CONFORMANCE.md #116–#121)', () => {
   it('an interaction no scope grants → 403 naming the scope that would allow it', async () => {
     const obsOnly = await tokens.issue('patient/Observation.read', { patientId: A });
     const r = await call(`AllergyIntolerance?patient=${A}`, obsOnly);

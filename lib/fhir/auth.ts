@@ -1,6 +1,6 @@
 /**
- * Bearer tokens on the FHIR API (RFC 6750; SMART App Launch 2.2 §access-fhir-api, checklist
- * #113–#115). Verification itself belongs to lib/oauth; this module reads the header and maps
+ * Bearer tokens on the FHIR API (RFC 6750; SMART App Launch 2.2 §access-fhir-api,
+ * docs/CONFORMANCE.md #113–#115). Verification itself belongs to lib/oauth; this module reads the header and maps
  * failures to 401s with the right challenge, and types the 429 of a throttled caller.
  */
 import type { VerifiedAccessToken, VerifyAccessTokenResult } from '../oauth/access-token';

@@ -10,7 +10,7 @@ import { allResourceTypes, getTypeDefinition } from './definitions';
 
 /**
  * The OAuth endpoint URLs: the same function (lib/oauth/config oauthUrls) builds the
- * .well-known/smart-configuration document, so the two can never disagree (checklist #20 of §20).
+ * .well-known/smart-configuration document, so the two can never disagree (docs/CONFORMANCE.md #20 of §20).
  */
 export function smartEndpoints(origin: string): ReturnType<typeof oauthUrls> {
   return oauthUrls(origin);

@@ -64,7 +64,7 @@ export async function readBodyText(req: Request): Promise<string> {
 }
 
 /**
- * CORS for browser SMART apps (checklist #126): any origin may call the API — tokens, not cookies,
+ * CORS for browser SMART apps (docs/CONFORMANCE.md #126): any origin may call the API — tokens, not cookies,
  * authorize it, so credentials are never allowed. `Authorization` may be sent; `Location`, `ETag`,
  * `Last-Modified` and `Content-Location` may be read.
  */

@@ -328,7 +328,7 @@ describe('FHIR API: simulated errors', () => {
   });
 });
 
-describe('per-launch PKCE (checklist #52)', () => {
+describe('per-launch PKCE (docs/CONFORMANCE.md #52)', () => {
   it('a confidential client in a legacy PKCE-optional launch may omit PKCE; the audit says so', async () => {
     const { client, clientSecret } = await newClient('confidential-symmetric');
     expect(client.pkceRequired).toBe(true);

@@ -69,7 +69,7 @@ const STYLE_HASH = createHash('sha256').update(STYLE).digest('base64');
 
 /**
  * The CSP of the interaction screens: no scripts at all, only our inline stylesheet, and framing
- * by our own origin only (the EHR frame), per RFC 9700 §4.16 and checklist #51, #158.
+ * by our own origin only (the EHR frame), per RFC 9700 §4.16 and docs/CONFORMANCE.md #51, #158.
  * form-action is left out on purpose: Chrome applies it to the redirect after the consent POST,
  * which goes to the app's redirect_uri.
  */
@@ -110,7 +110,7 @@ export function htmlPage(body: SafeHtml, options: PageOptions): Response {
   return new Response(doc.value, { status: options.status ?? 200, headers });
 }
 
-/** 303 See Other (never 307 after a POST: RFC 9700 §4.12, checklist #51). */
+/** 303 See Other (never 307 after a POST: RFC 9700 §4.12, docs/CONFORMANCE.md #51). */
 export function seeOther(location: string, setCookies: readonly string[] = []): Response {
   const headers = interactionHeaders({ location });
   for (const c of setCookies) headers.append('set-cookie', c);

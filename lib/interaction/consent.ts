@@ -4,8 +4,8 @@ import type { ParsedScope, ResourceScope } from '../smart/scopes';
 /**
  * The consent screen's model: each requested scope in plain language, which ones the user may
  * untick, and the category (granular) alternatives for Observation and Condition.
- * SMART App Launch 2.2 §best-practices#considerations-for-scope-consent (checklist #47); the
- * ONC (g)(10) granular categories are the US Core 6.1.0 ones (checklist G10 9.26).
+ * SMART App Launch 2.2 §best-practices#considerations-for-scope-consent (docs/CONFORMANCE.md #47); the
+ * ONC (g)(10) granular categories are the US Core 6.1.0 ones (ONC g10 test kit, test 9.26).
  */
 
 export interface CategoryOption {

@@ -18,7 +18,7 @@ export interface InteractionSelection {
   readonly encounter?: string | null;
 }
 
-/** True when the request has patient/ resource scopes (a patient must then be in context, checklist #46). */
+/** True when the request has patient/ resource scopes (a patient must then be in context, docs/CONFORMANCE.md #46). */
 export function hasPatientScopes(scope: string): boolean {
   return parseScopeString(scope).scopes.some((s) => s.kind === 'resource' && s.context === 'patient');
 }
@@ -26,13 +26,13 @@ export function hasPatientScopes(scope: string): boolean {
 /**
  * The next step of an interaction: sign in → (practitioners) pick a patient → pick an encounter →
  * consent. Patients are their own patient context; an EHR launch's context is never changed here
- * (SMART App Launch 2.2 §app-launch; checklist #46, #48, #157, #160).
+ * (SMART App Launch 2.2 §app-launch; docs/CONFORMANCE.md #46, #48, #157, #160).
  */
 export function decideStep(interaction: InteractionDetails, session: PersonaSession | null, selection: InteractionSelection): InteractionStep {
   if (!session) return { kind: 'login' };
   const user = parseFhirUser(session.fhirUser);
   if (!user) return { kind: 'login' };
-  // An EHR launch was made for one user (checklist #154): anyone else must switch user first.
+  // An EHR launch was made for one user (docs/CONFORMANCE.md #154): anyone else must switch user first.
   if (interaction.userFhirUser && interaction.userFhirUser !== session.fhirUser) {
     return { kind: 'login', message: `This launch was made for the EHR user ${interaction.userFhirUser}. Continue as that user, or sign in as them.` };
   }

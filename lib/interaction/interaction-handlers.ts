@@ -22,7 +22,7 @@ import type { PersonaSession } from './session';
 
 /**
  * The resource owner's screens behind /oauth/authorize (SMART App Launch 2.2 §app-launch;
- * checklist #47, #48, #50, #51, #159): framework-free Request → Response handlers that
+ * docs/CONFORMANCE.md #47, #48, #50, #51, #159): framework-free Request → Response handlers that
  * app/(interaction)/interaction/[id]/** re-exports.
  */
 
@@ -134,7 +134,7 @@ export const handleInteractionPage = withDatabaseUnavailablePage('interaction', 
   let session = await readPersonaSession(req);
   let launchUser: Persona | null = null;
   if (interaction.userFhirUser) launchUser = await findPersonaByFhirUser(SANDBOX, interaction.userFhirUser);
-  // Skip sign-in: the EHR user is already signed in to the EHR (SSO, checklist #159).
+  // Skip sign-in: the EHR user is already signed in to the EHR (SSO, docs/CONFORMANCE.md #159).
   if (!session && interaction.options.skipLogin && launchUser) {
     const signedIn = await createSessionCookie(launchUser);
     cookies.push(signedIn.cookie);
@@ -241,7 +241,7 @@ export const handleInteractionConsent = withDatabaseUnavailablePage('interaction
   const interaction = await loadInteraction(id);
   if (!interaction) return expiredPage();
 
-  // RFC 6749 §4.1.2.1: the user said no → error=access_denied with the app's state (checklist #50).
+  // RFC 6749 §4.1.2.1: the user said no → error=access_denied with the app's state (docs/CONFORMANCE.md #50).
   if (form.get('decision') === 'deny') return redirectOrError(() => rejectInteraction(id));
   if (form.get('decision') !== 'allow') return seeOther(page(id));
 

@@ -72,7 +72,7 @@ export interface PatientPickerInput {
   readonly error: string | null;
 }
 
-/** Patient picker for practitioners (launch/patient without a patient in context, checklist #48). */
+/** Patient picker for practitioners (launch/patient without a patient in context, docs/CONFORMANCE.md #48). */
 export function patientPickerView(input: PatientPickerInput): SafeHtml {
   const { interaction, query } = input;
   const select = (p: PatientSummary) => `${base(interaction.id)}?patient=${encodeURIComponent(p.id)}`;
@@ -117,7 +117,7 @@ export interface ConsentViewInput {
   readonly csrf: string;
 }
 
-/** Consent: each scope in plain language, untick resource types, category alternatives, offline_access warning (checklist #47). */
+/** Consent: each scope in plain language, untick resource types, category alternatives, offline_access warning (docs/CONFORMANCE.md #47). */
 export function consentView(input: ConsentViewInput): SafeHtml {
   const { interaction, model, csrf } = input;
   const items = model.items.map((item) => {

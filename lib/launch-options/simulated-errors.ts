@@ -25,13 +25,13 @@ export const SIMULATED_ERRORS = {
     label: 'Invalid client id',
     applies: 'authorize',
     effect:
-      '/oauth/authorize answers exactly as for an unregistered client_id: an HTTP 400 "Unknown client" page and no redirect (checklist #39). The launch is used up.',
+      '/oauth/authorize answers exactly as for an unregistered client_id: an HTTP 400 "Unknown client" page and no redirect (docs/CONFORMANCE.md #39). The launch is used up.',
   },
   invalid_redirect_uri: {
     label: 'Invalid redirect URI',
     applies: 'authorize',
     effect:
-      '/oauth/authorize answers exactly as for an unregistered redirect_uri: an HTTP 400 "redirect_uri not registered" page and no redirect (checklist #39). The launch is used up.',
+      '/oauth/authorize answers exactly as for an unregistered redirect_uri: an HTTP 400 "redirect_uri not registered" page and no redirect (docs/CONFORMANCE.md #39). The launch is used up.',
   },
   invalid_scope: {
     label: 'Invalid scope',

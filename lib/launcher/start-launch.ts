@@ -22,7 +22,7 @@ export type LaunchStart =
   | { readonly ok: true; readonly kind: 'backend'; readonly launchId: string; readonly clientId: string; readonly tokenUrl: string; readonly fhirBase: string; readonly patientIds: readonly string[] }
   | { readonly ok: false; readonly error: string };
 
-/** `{launch_url}?iss=…&launch=…` (SMART App Launch 2.2 §launch-app-ehr-launch; checklist #155), plus scope for the sample app. */
+/** `{launch_url}?iss=…&launch=…` (SMART App Launch 2.2 §launch-app-ehr-launch; docs/CONFORMANCE.md #155), plus scope for the sample app. */
 export function appLaunchUrl(launchUrl: string, params: { iss: string; launch?: string; scope?: string }): string {
   const url = new URL(launchUrl);
   url.searchParams.set('iss', params.iss);

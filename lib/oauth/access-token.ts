@@ -1,7 +1,7 @@
 /**
  * Access-token verification for the FHIR API and introspection: signature with the cached key,
  * typ, expiry, audience, and the token's row (revocation) in one primary-key lookup
- * (SMART App Launch 2.2 §app-launch "access FHIR API"; RFC 9068 §4; checklist #113, #115).
+ * (SMART App Launch 2.2 §app-launch "access FHIR API"; RFC 9068 §4; docs/CONFORMANCE.md #113, #115).
  */
 import type { JWTPayload } from 'jose';
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
@@ -32,7 +32,7 @@ export interface VerifiedAccessToken {
 
 export type VerifyAccessTokenResult = { ok: true; token: VerifiedAccessToken } | { ok: false; error: 'invalid_token'; description: string };
 
-/** Compares URLs as FHIR bases: scheme and host case-insensitive, default port and trailing slash ignored (checklist #4). */
+/** Compares URLs as FHIR bases: scheme and host case-insensitive, default port and trailing slash ignored (docs/CONFORMANCE.md #4). */
 export function normalizeBaseUrl(url: string): string | null {
   try {
     const u = new URL(url);

@@ -37,7 +37,7 @@ async function lastAudit() {
   return getDb().auditRecord.findFirstOrThrow({ where: { endpoint: '/oauth/authorize' }, orderBy: { at: 'desc' } });
 }
 
-describe('/oauth/authorize: no redirect before client_id and redirect_uri match (checklist #39)', () => {
+describe('/oauth/authorize: no redirect before client_id and redirect_uri match (docs/CONFORMANCE.md #39)', () => {
   it('#170: unknown client_id → 400 page, no redirect', async () => {
     await expectPage(await authorizeGet(authorizeQuery({ client_id: 'nobody' }, challenge)), /No client is registered with client_id &#39;nobody&#39;/);
     const audit = await lastAudit();
@@ -70,7 +70,7 @@ describe('/oauth/authorize: no redirect before client_id and redirect_uri match 
   });
 });
 
-describe('/oauth/authorize: errors after redirect_uri validation redirect with error, state and iss (checklist #40, #41)', () => {
+describe('/oauth/authorize: errors after redirect_uri validation redirect with error, state and iss (docs/CONFORMANCE.md #40, #41)', () => {
   it('repeated parameter → invalid_request', async () => {
     const { client } = await newClient('public');
     const q = authorizeQuery({ client_id: client.clientId }, challenge);
@@ -155,7 +155,7 @@ describe('/oauth/authorize: errors after redirect_uri validation redirect with e
   });
 });
 
-describe('/oauth/authorize: EHR launch (checklist #45, #156, #171)', () => {
+describe('/oauth/authorize: EHR launch (docs/CONFORMANCE.md #45, #156, #171)', () => {
   const ehrScope = 'launch openid fhirUser patient/*.rs';
 
   it('a live launch bound to this client is accepted and used up (single-use)', async () => {
@@ -191,7 +191,7 @@ describe('/oauth/authorize: EHR launch (checklist #45, #156, #171)', () => {
   });
 });
 
-describe('/oauth/authorize: success (checklist #37, #49, #51)', () => {
+describe('/oauth/authorize: success (docs/CONFORMANCE.md #37, #49, #51)', () => {
   it('GET creates an interaction and 303-redirects to the interaction screens, frame-proof, without CORS', async () => {
     const { client } = await newClient('public');
     const res = await authorizeGet(authorizeQuery({ client_id: client.clientId }, challenge).toString());

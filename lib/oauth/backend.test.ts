@@ -30,7 +30,7 @@ async function expectError(res: Response, status: number, error: string, descrip
   if (description) expect(body.error_description).toMatch(description);
 }
 
-describe('client_credentials with private_key_jwt (checklist §13)', () => {
+describe('client_credentials with private_key_jwt (docs/CONFORMANCE.md §13)', () => {
   for (const alg of ['ES384', 'RS384'] as const) {
     it(`#140 #143: an ${alg} assertion shaped like Inferno's (no iat, exp = now + 300) gets a short-lived system token, no refresh token`, async () => {
       const { client, sign } = await backend(alg);
@@ -154,7 +154,7 @@ describe('client_credentials with private_key_jwt (checklist §13)', () => {
   });
 });
 
-describe('jwks_uri clients (checklist #73, #74)', () => {
+describe('jwks_uri clients (docs/CONFORMANCE.md #73, #74)', () => {
   async function remoteClient(cacheControl: string | null) {
     const { publicKey, privateKey } = await generateKeyPair('RS384');
     const jwk = { ...(await exportJWK(publicKey)), kid: 'remote-1', alg: 'RS384' };

@@ -1,5 +1,5 @@
 /**
- * private_key_jwt assertions at the token endpoint: replay protection (checklist #72, #178; RFC 7523
+ * private_key_jwt assertions at the token endpoint: replay protection (docs/CONFORMANCE.md #72, #178; RFC 7523
  * §3 item 7), which keys verify once their imported form is cached (#73), and the backend launch
  * the launcher armed for a client.
  */
@@ -40,7 +40,7 @@ async function backend(alg: 'ES384' | 'RS384' = 'ES384') {
 
 const frozenNow = () => vi.useFakeTimers({ toFake: ['Date'] });
 
-describe('jti replay (checklist #72, #178)', () => {
+describe('jti replay (docs/CONFORMANCE.md #72, #178)', () => {
   for (const alg of ['ES384', 'RS384'] as const) {
     it(`${alg}: a replayed assertion is refused also once the client's key is cached; a new jti with the same key works`, async () => {
       const { client, sign } = await backend(alg);
@@ -110,7 +110,7 @@ describe('jti replay (checklist #72, #178)', () => {
   });
 });
 
-describe('keys come from the current registration on every request (checklist #73)', () => {
+describe('keys come from the current registration on every request (docs/CONFORMANCE.md #73)', () => {
   it('a key removed from the registration is refused at once, though its imported key is cached', async () => {
     const a = await assertionKeys('ES384', 'key-a');
     const b = await assertionKeys('RS384', 'key-b');

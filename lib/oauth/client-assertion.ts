@@ -1,6 +1,6 @@
 /**
  * private_key_jwt client authentication: validation of the client assertion exactly as SMART App
- * Launch 2.2 §client-confidential-asymmetric and RFC 7523 §3 require (checklist #69–#75, #141, #178).
+ * Launch 2.2 §client-confidential-asymmetric and RFC 7523 §3 require (docs/CONFORMANCE.md #69–#75, #141, #178).
  */
 import type { CryptoKey, JWK, JWTPayload, ProtectedHeaderParameters } from 'jose';
 import { decodeJwt, decodeProtectedHeader, errors as joseErrors, importJWK, jwtVerify } from 'jose';
@@ -15,7 +15,7 @@ import { ASSERTION_MAX_LIFETIME_SECONDS, CLOCK_SKEW_SECONDS } from './config';
 import { nowSeconds } from './crypto';
 import { InvalidClient } from './errors';
 
-/** Algorithms accepted for client assertions: the two SMART requires servers to validate (checklist #70). */
+/** Algorithms accepted for client assertions: the two SMART requires servers to validate (docs/CONFORMANCE.md #70). */
 export const ASSERTION_ALGS = ['RS384', 'ES384'] as const;
 type AssertionAlg = (typeof ASSERTION_ALGS)[number];
 
@@ -50,7 +50,7 @@ function keyFitsAlg(jwk: PublicJwk, alg: AssertionAlg): boolean {
   return true;
 }
 
-// The single key whose kid matches and whose kty fits alg (checklist #73): zero or two is a failure.
+// The single key whose kid matches and whose kty fits alg (docs/CONFORMANCE.md #73): zero or two is a failure.
 async function selectKey(client: OAuthClient, header: ProtectedHeaderParameters & { kid: string; alg: AssertionAlg }): Promise<PublicJwk> {
   const pick = (keys: readonly PublicJwk[]) => keys.filter((k) => k.kid === header.kid && keyFitsAlg(k, header.alg));
   let candidates: PublicJwk[];
@@ -162,7 +162,7 @@ export async function verifyClientAssertion(assertion: string, ctx: AssertionCon
   if (!client) throw fail(`iss '${iss.slice(0, 100)}' is not a registered client_id`);
   if (client.tokenEndpointAuthMethod !== 'private_key_jwt') throw fail(`client '${client.clientId}' is registered for ${client.tokenEndpointAuthMethod}, not private_key_jwt`);
 
-  // jku must be the registered JWKS URL, if sent at all (checklist #73, #178).
+  // jku must be the registered JWKS URL, if sent at all (docs/CONFORMANCE.md #73, #178).
   if (header.jku !== undefined && header.jku !== client.jwksUri) {
     throw fail(`jku '${String(header.jku).slice(0, 200)}' is not the client's registered jwks_uri`);
   }
@@ -192,7 +192,7 @@ export async function verifyClientAssertion(assertion: string, ctx: AssertionCon
   }
   if (typeof payload.jti !== 'string' || payload.jti === '' || payload.jti.length > 255) throw fail('jti is required (a unique string of at most 255 characters)');
 
-  // Replay: a jti may be used once within the assertion's lifetime (checklist #72; RFC 7523 §3 item 7).
+  // Replay: a jti may be used once within the assertion's lifetime (docs/CONFORMANCE.md #72; RFC 7523 §3 item 7).
   // The row lives as long as the assertion could still verify (exp plus the clock tolerance).
   const expiresAt = new Date((payload.exp + CLOCK_SKEW_SECONDS) * 1000);
   if (!(await recordJti(client.clientId, payload.jti, expiresAt, new Date()))) throw assertionReplayError(payload.jti);

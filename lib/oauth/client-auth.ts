@@ -1,10 +1,10 @@
 /**
  * Client authentication at the token, introspection and revocation endpoints (RFC 6749 §2.3;
- * SMART App Launch 2.2 §client-confidential-symmetric, §client-confidential-asymmetric; checklist §5).
+ * SMART App Launch 2.2 §client-confidential-symmetric, §client-confidential-asymmetric; docs/CONFORMANCE.md §5).
  *
  * Status codes: 401 + WWW-Authenticate when credentials were presented and failed (always when
  * the Authorization header was used, RFC 6749 §5.2); 400 when no credentials or an unsupported
- * method were used (checklist #75: G10 8.1.03 expects exactly 400 for a bad client_assertion_type).
+ * method were used (docs/CONFORMANCE.md #75: G10 8.1.03 expects exactly 400 for a bad client_assertion_type).
  */
 import { decodeJwt } from 'jose';
 import { verifyClientAssertion } from './client-assertion';
@@ -51,7 +51,7 @@ function parseBasic(header: string): BasicCredentials {
  */
 export function wrongCredentialsError(method: Exclude<TokenEndpointAuthMethod, 'private_key_jwt'>, clientId: string): InvalidClient {
   if (method === 'client_secret_basic') return new InvalidClient('unknown client_id or wrong client secret (HTTP Basic)');
-  // No Authorization header was used, so 400 without a challenge (RFC 6749 §5.2; checklist #75).
+  // No Authorization header was used, so 400 without a challenge (RFC 6749 §5.2; docs/CONFORMANCE.md #75).
   if (method === 'client_secret_post') return new InvalidClient('unknown client_id or wrong client secret (client_secret_post)', { status: 400 });
   // A public client sent no credentials, so RFC 6749 §5.2 lets the answer be 400 (401 is required
   // only after an Authorization header). A 401 with a Basic challenge would make the browser of a
@@ -74,7 +74,7 @@ function methodMismatch(client: OAuthClient, used: TokenEndpointAuthMethod): Inv
 
 /**
  * Identifies and authenticates the calling client. Exactly one method per request (RFC 6749 §2.3);
- * a client_id in the body must agree with the one the credentials carry (checklist #68, #69).
+ * a client_id in the body must agree with the one the credentials carry (docs/CONFORMANCE.md #68, #69).
  */
 export async function authenticateClient(call: OAuthCall, form: OAuthParams): Promise<AuthenticatedClient> {
   const header = call.req.headers.get('authorization');

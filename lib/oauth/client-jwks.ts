@@ -1,7 +1,7 @@
 /**
  * Fetches a client's JWK Set from its registered jwks_uri, with a cache that never outlives what
  * the server's Cache-Control allows (SMART App Launch 2.2 §client-confidential-asymmetric,
- * "SHALL NOT cache … longer than …"; checklist #74). No Cache-Control, no-store or no-cache means
+ * "SHALL NOT cache … longer than …"; docs/CONFORMANCE.md #74). No Cache-Control, no-store or no-cache means
  * no caching at all.
  */
 import type { PublicJwk } from './client-metadata';

@@ -27,7 +27,7 @@ function hasLiteralAuthority(uri: string, url: URL): boolean {
 
 /**
  * Why a redirect_uri cannot be registered, or null. https everywhere; http only on loopback
- * (RFC 9700 §2.6 and RFC 8252 §7.3; checklist #2); private-use schemes for native apps in reverse
+ * (RFC 9700 §2.6 and RFC 8252 §7.3; docs/CONFORMANCE.md #2); private-use schemes for native apps in reverse
  * domain form (RFC 8252 §7.1); no fragment (RFC 6749 §3.1.2); no credentials in the URL.
  */
 export function redirectUriProblem(uri: string): string | null {
@@ -72,7 +72,7 @@ export function webUrlProblem(uri: string): string | null {
 
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
 
-/** A public JWK as registered for private_key_jwt (SMART App Launch 2.2 §client-confidential-asymmetric; checklist #34). */
+/** A public JWK as registered for private_key_jwt (SMART App Launch 2.2 §client-confidential-asymmetric; docs/CONFORMANCE.md #34). */
 export const publicJwkSchema = z
   .looseObject({
     kty: z.string(),
@@ -131,7 +131,7 @@ export const publicJwksSchema = z.object({ keys: z.array(publicJwkSchema).min(1,
 /**
  * A JWK Set registered inline: also refuses a kid used twice, or a client assertion's header could
  * not say which key signed it. (A jwks_uri set may still change to hold duplicates; the token
- * endpoint refuses an assertion naming such a kid, checklist #178.)
+ * endpoint refuses an assertion naming such a kid, docs/CONFORMANCE.md #178.)
  */
 export const registeredJwksSchema = publicJwksSchema.superRefine((jwks, ctx) => {
   const seen = new Set<string>();

@@ -3,7 +3,7 @@
  * API the console uses (dynamic registration at /oauth/register maps onto registerClient).
  *
  * SMART App Launch 2.2 §app-launch (register app with EHR), §client-confidential-symmetric,
- * §client-confidential-asymmetric, §backend-services; checklist #32–#36.
+ * §client-confidential-asymmetric, §backend-services; docs/CONFORMANCE.md #32–#36.
  */
 import { z } from 'zod';
 import { getDb } from '../db';
@@ -28,7 +28,7 @@ export type GrantType = (typeof GRANT_TYPES)[number];
 
 /** Scopes an app client may ask for when its registration names none. */
 export const DEFAULT_APP_SCOPE = 'openid fhirUser profile launch launch/patient launch/encounter offline_access online_access patient/*.cruds user/*.cruds';
-/** Pre-authorised scope of a backend client that names none: read and search everything (checklist #138). */
+/** Pre-authorised scope of a backend client that names none: read and search everything (docs/CONFORMANCE.md #138). */
 export const DEFAULT_BACKEND_SCOPE = 'system/*.rs';
 
 /** A registered client as the rest of the sandbox sees it (never the secret or its hash). */
@@ -38,18 +38,18 @@ export interface OAuthClient {
   readonly name: string;
   readonly clientType: ClientType;
   readonly tokenEndpointAuthMethod: TokenEndpointAuthMethod;
-  /** Exact redirect URIs (checklist #32, #39). */
+  /** Exact redirect URIs (docs/CONFORMANCE.md #32, #39). */
   readonly redirectUris: readonly string[];
-  /** Launch URLs the mock EHR opens with ?iss=&launch= (checklist #32, #155). */
+  /** Launch URLs the mock EHR opens with ?iss=&launch= (docs/CONFORMANCE.md #32, #155). */
   readonly launchUris: readonly string[];
   /** Scopes the client may be granted (space-separated; pre-authorisation for backend clients). */
   readonly scope: string;
   readonly grantTypes: readonly GrantType[];
   readonly jwks: PublicJwks | null;
   readonly jwksUri: string | null;
-  /** PKCE S256 required at /oauth/authorize (default on; off only for SMART v1 clients; checklist #52). */
+  /** PKCE S256 required at /oauth/authorize (default on; off only for SMART v1 clients; docs/CONFORMANCE.md #52). */
   readonly pkceRequired: boolean;
-  /** Browser origins allowed to call the token endpoint (public clients; checklist #66). */
+  /** Browser origins allowed to call the token endpoint (public clients; docs/CONFORMANCE.md #66). */
   readonly allowedOrigins: readonly string[];
   readonly logoUri: string | null;
   readonly clientUri: string | null;
@@ -150,7 +150,7 @@ export function validateClientInput(raw: ClientInput): ValidClient {
     }
   }
 
-  // Redirect URIs: exact strings, at least one for user-facing apps (checklist #32).
+  // Redirect URIs: exact strings, at least one for user-facing apps (docs/CONFORMANCE.md #32).
   if (isBackend && input.redirectUris.length) throw new InvalidRedirectUri('a backend client has no redirect URIs (it never uses /oauth/authorize)');
   if (!isBackend && input.redirectUris.length === 0) throw new InvalidRedirectUri('register at least one redirect URI');
   for (const uri of input.redirectUris) {
@@ -163,7 +163,7 @@ export function validateClientInput(raw: ClientInput): ValidClient {
     if (problem) throw new InvalidClientMetadata(`launch URL '${uri}' ${problem}`);
   }
 
-  // Keys: private_key_jwt clients register a JWKS URL or a JWKS, not both (checklist #33, #138).
+  // Keys: private_key_jwt clients register a JWKS URL or a JWKS, not both (docs/CONFORMANCE.md #33, #138).
   const jwks = input.jwks ?? null;
   const jwksUri = input.jwksUri ?? null;
   if (tokenEndpointAuthMethod === 'private_key_jwt') {
@@ -177,7 +177,7 @@ export function validateClientInput(raw: ClientInput): ValidClient {
     throw new InvalidClientMetadata(`jwks and jwks_uri are only for private_key_jwt clients, not ${tokenEndpointAuthMethod}`);
   }
 
-  if (type === 'public' && !input.pkceRequired) throw new InvalidClientMetadata('public clients must use PKCE (SMART App Launch 2.2 §app-launch; checklist #67)');
+  if (type === 'public' && !input.pkceRequired) throw new InvalidClientMetadata('public clients must use PKCE (SMART App Launch 2.2 §app-launch; docs/CONFORMANCE.md #67)');
 
   // Scopes: every registered scope must parse; backend clients get system/ resource scopes only.
   const scope = (input.scope ?? (isBackend ? DEFAULT_BACKEND_SCOPE : DEFAULT_APP_SCOPE)).trim();

@@ -1,6 +1,6 @@
 /**
  * CORS for the token and revocation endpoints: only origins registered for a public client are
- * echoed (SMART App Launch 2.2 §app-launch CORS; checklist #66, #182). Confidential clients do
+ * echoed (SMART App Launch 2.2 §app-launch CORS; docs/CONFORMANCE.md #66, #182). Confidential clients do
  * not call from browsers and get no CORS headers.
  */
 import { getDb } from '../db';

@@ -1,7 +1,7 @@
 /** Random identifiers, hashing and constant-time comparison for secrets, codes and tokens. */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
-/** A random, URL-safe string with `bytes` bytes of entropy (≥ 128 bits everywhere; checklist #164). */
+/** A random, URL-safe string with `bytes` bytes of entropy (≥ 128 bits everywhere; docs/CONFORMANCE.md #164). */
 export function randomToken(bytes = 32): string {
   return randomBytes(bytes).toString('base64url');
 }

@@ -9,7 +9,7 @@ import { issueTokens } from './tokens';
 
 const get = (path: string, headers: Record<string, string> = {}) => new Request(`${ORIGIN}${path}`, { headers });
 
-describe('SMART discovery (checklist §1)', () => {
+describe('SMART discovery (docs/CONFORMANCE.md §1)', () => {
   it('#12 #13 #28: serves JSON whatever Accept says, with CORS for any origin', async () => {
     const res = await handleSmartConfiguration(get('/fhir/.well-known/smart-configuration', { accept: 'text/html', origin: 'https://x.example' }));
     expect(res.status).toBe(200);
@@ -55,7 +55,7 @@ describe('SMART discovery (checklist §1)', () => {
   });
 });
 
-describe('signing keys and JWKS (checklist #78)', () => {
+describe('signing keys and JWKS (docs/CONFORMANCE.md #78)', () => {
   it('publishes an RSA key and an EC key with kid, and no private members', async () => {
     const res = await handleJwks(get('/.well-known/jwks.json'));
     expect(res.status).toBe(200);

@@ -1,8 +1,8 @@
 /**
  * Discovery documents: SMART configuration at {fhirBase}/.well-known/smart-configuration
- * (SMART App Launch 2.2 §conformance; checklist §1), OpenID Provider metadata at
- * {issuer}/.well-known/openid-configuration (OIDC Discovery §3; checklist #77), and the
- * SMART style document behind smart_style_url (checklist #110).
+ * (SMART App Launch 2.2 §conformance; docs/CONFORMANCE.md §1), OpenID Provider metadata at
+ * {issuer}/.well-known/openid-configuration (OIDC Discovery §3; docs/CONFORMANCE.md #77), and the
+ * SMART style document behind smart_style_url (docs/CONFORMANCE.md #110).
  * Always application/json whatever the Accept header, absolute URLs, CORS for any origin.
  */
 import { issuerOf } from '../http/origin';
@@ -10,7 +10,7 @@ import { ASSERTION_ALGS } from '../oauth/client-assertion';
 import { oauthUrls } from '../oauth/config';
 import { CORS_ANY } from '../oauth/http';
 
-/** Capabilities, exact strings (SMART App Launch 2.2 §conformance capabilities; checklist #23–#27). Every one works. */
+/** Capabilities, exact strings (SMART App Launch 2.2 §conformance capabilities; docs/CONFORMANCE.md #23–#27). Every one works. */
 export const SMART_CAPABILITIES = [
   'launch-ehr',
   'launch-standalone',
@@ -33,7 +33,7 @@ export const SMART_CAPABILITIES = [
   'permission-v2',
 ] as const;
 
-/** Scopes listed in scopes_supported: every one of them is supported (checklist #19, #21). */
+/** Scopes listed in scopes_supported: every one of them is supported (docs/CONFORMANCE.md #19, #21). */
 export const SCOPES_SUPPORTED = [
   'openid',
   'fhirUser',
@@ -68,7 +68,7 @@ const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'pub
 export function smartConfiguration(issuer: string) {
   const urls = oauthUrls(issuer);
   return {
-    // issuer and jwks_uri: REQUIRED with sso-openid-connect (checklist #18).
+    // issuer and jwks_uri: REQUIRED with sso-openid-connect (docs/CONFORMANCE.md #18).
     issuer,
     jwks_uri: urls.jwks,
     authorization_endpoint: urls.authorize,
@@ -85,12 +85,12 @@ export function smartConfiguration(issuer: string) {
     // RFC 9207 §3: the authorization response carries iss.
     authorization_response_iss_parameter_supported: true,
     capabilities: SMART_CAPABILITIES,
-    // S256 only, never plain (checklist #17).
+    // S256 only, never plain (docs/CONFORMANCE.md #17).
     code_challenge_methods_supported: ['S256'],
   };
 }
 
-/** OpenID Provider metadata (OIDC Discovery §3; checklist #77). */
+/** OpenID Provider metadata (OIDC Discovery §3; docs/CONFORMANCE.md #77). */
 export function openIdConfiguration(issuer: string) {
   const urls = oauthUrls(issuer);
   return {
@@ -130,14 +130,14 @@ export async function handleOpenIdConfiguration(req: Request): Promise<Response>
   return new Response(JSON.stringify(openIdConfiguration(issuerOf(req))), { status: 200, headers: JSON_HEADERS });
 }
 
-/** OPTIONS on the discovery documents (CORS preflight from any origin; checklist #28). */
+/** OPTIONS on the discovery documents (CORS preflight from any origin; docs/CONFORMANCE.md #28). */
 export async function handleDiscoveryPreflight(_req: Request): Promise<Response> {
   return new Response(null, { status: 204, headers: CORS_ANY });
 }
 
 /**
  * The SMART style object behind the default smart_style_url (SMART App Launch 2.2
- * §scopes-and-launch-context styling; checklist #110): fetchable without authentication.
+ * §scopes-and-launch-context styling; docs/CONFORMANCE.md #110): fetchable without authentication.
  */
 export const SMART_STYLE = {
   color_background: '#f8fafc',

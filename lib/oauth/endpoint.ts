@@ -34,7 +34,7 @@ export interface OAuthCall {
   /** FHIR base URL, the audience of access tokens. */
   readonly fhirBase: string;
   readonly audit: AuditNotes;
-  /** Set once the request's Origin is known to be a registered origin of a public client (checklist #66). */
+  /** Set once the request's Origin is known to be a registered origin of a public client (docs/CONFORMANCE.md #66). */
   corsOrigin: string | null;
   /** Set at /oauth/authorize once client_id + redirect_uri matched a registration: errors may then redirect. */
   redirectTarget: Extract<ErrorTarget, { kind: 'redirect' }> | null;

@@ -62,7 +62,7 @@ export class InvalidRequest extends OAuthError {
 
 /**
  * Client authentication failed (RFC 6749 §5.2). 401 with a challenge for failed credentials; 400
- * when no authentication or an unsupported method was used (checklist #75; G10 8.1.03 wants 400).
+ * when no authentication or an unsupported method was used (docs/CONFORMANCE.md #75; G10 8.1.03 wants 400).
  */
 export class InvalidClient extends OAuthError {
   readonly code = 'invalid_client';
@@ -159,7 +159,7 @@ export class TooManyRequests extends OAuthError {
 
 /**
  * A failure at /oauth/authorize before client_id and redirect_uri matched a registration: it is
- * shown as a 400 page and NEVER redirected (RFC 6749 §4.1.2.1; RFC 9700 §4.11; checklist #39).
+ * shown as a 400 page and NEVER redirected (RFC 6749 §4.1.2.1; RFC 9700 §4.11; docs/CONFORMANCE.md #39).
  */
 export class UnsafeToRedirect extends OAuthError {
   readonly code = 'invalid_request';
@@ -186,7 +186,7 @@ export function toOAuthError(error: unknown): OAuthError {
 /**
  * Appends parameters to a redirect_uri that was matched exactly against the client's registration,
  * keeping the registered query as it is (RFC 6749 §3.1.2). Values are percent-encoded so that
- * `state` comes back byte for byte (checklist #41).
+ * `state` comes back byte for byte (docs/CONFORMANCE.md #41).
  */
 export function appendToRedirectUri(redirectUri: string, params: Record<string, string | null | undefined>): string {
   const pairs = Object.entries(params)
@@ -206,10 +206,10 @@ export function authorizeErrorRedirectUrl(error: OAuthError, target: Extract<Err
   });
 }
 
-/** Headers every token-endpoint-like response carries, success or error (RFC 6749 §5.1; checklist #59). */
+/** Headers every token-endpoint-like response carries, success or error (RFC 6749 §5.1; docs/CONFORMANCE.md #59). */
 export const NO_STORE_HEADERS: Readonly<Record<string, string>> = { 'cache-control': 'no-store', pragma: 'no-cache' };
 
-/** Headers of pages that may carry codes or sit in the authorization flow (RFC 9700 §4.16, §2.1; checklist #51, #167). */
+/** Headers of pages that may carry codes or sit in the authorization flow (RFC 9700 §4.16, §2.1; docs/CONFORMANCE.md #51, #167). */
 export const PAGE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'cache-control': 'no-store',
   pragma: 'no-cache',

@@ -1,13 +1,13 @@
 /**
  * Grants: what a user approved for a client. Codes, access tokens and refresh tokens hang off a
  * grant, so revoking the grant stops everything it produced (code replay, refresh replay, the
- * patient's access-management screen; RFC 9700 §4.14, checklist #127, #137).
+ * patient's access-management screen; RFC 9700 §4.14, docs/CONFORMANCE.md #127, #137).
  */
 import type { Grant as GrantRow } from '../generated/sqlite/client';
 import { getDb } from '../db';
 import type { FhirContextItem } from '../launch-options/options';
 
-/** Launch context approved with a grant; repeated in every token response (checklist §9). */
+/** Launch context approved with a grant; repeated in every token response (docs/CONFORMANCE.md §9). */
 export interface GrantContext {
   patient: string | null;
   encounter: string | null;
@@ -74,7 +74,7 @@ export async function listActiveGrants(options: { sandboxId: string; userId?: st
 
 /**
  * The user's session ended (sign-out): grants approved with online_access in that session stop
- * working (SMART App Launch 2.2 §scopes-and-launch-context online_access; checklist #83).
+ * working (SMART App Launch 2.2 §scopes-and-launch-context online_access; docs/CONFORMANCE.md #83).
  */
 export async function endSession(sessionId: string): Promise<number> {
   const rows = await getDb().grant.findMany({ where: { sessionId, revoked: false }, select: { id: true, scope: true } });

@@ -55,7 +55,7 @@ export class OAuthParams {
   }
 }
 
-/** Media type of a request without parameters, lower-cased (header names and values are case-insensitive; checklist #166). */
+/** Media type of a request without parameters, lower-cased (header names and values are case-insensitive; docs/CONFORMANCE.md #166). */
 export function mediaType(req: Request): string {
   return (req.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
 }
@@ -75,7 +75,7 @@ export async function readBodyText(req: Request): Promise<string> {
 }
 
 /**
- * Reads an `application/x-www-form-urlencoded` POST body (RFC 6749 §3.2, §4.1.3; checklist #53).
+ * Reads an `application/x-www-form-urlencoded` POST body (RFC 6749 §3.2, §4.1.3; docs/CONFORMANCE.md #53).
  * Any other content type is invalid_request.
  */
 export async function readForm(req: Request): Promise<OAuthParams> {
@@ -96,7 +96,7 @@ export function jsonNoStore(body: unknown, status = 200, headers: Record<string,
   return new Response(JSON.stringify(body), { status, headers: { ...NO_STORE_HEADERS, 'content-type': 'application/json', ...headers } });
 }
 
-/** CORS headers that allow any origin (discovery documents; checklist #28). */
+/** CORS headers that allow any origin (discovery documents; docs/CONFORMANCE.md #28). */
 export const CORS_ANY: Readonly<Record<string, string>> = {
   'access-control-allow-origin': '*',
   'access-control-allow-methods': 'GET, OPTIONS',
@@ -104,7 +104,7 @@ export const CORS_ANY: Readonly<Record<string, string>> = {
   'access-control-max-age': '600',
 };
 
-/** CORS headers echoing one allowed origin (token endpoint for public clients; checklist #66). */
+/** CORS headers echoing one allowed origin (token endpoint for public clients; docs/CONFORMANCE.md #66). */
 export function corsFor(origin: string): Record<string, string> {
   return {
     'access-control-allow-origin': origin,

@@ -38,7 +38,7 @@ export interface StoredAuthorizeRequest {
   launchId: string | null;
   /** launchId is a standalone launch armed by the launcher: its options apply, not its context. */
   standaloneLaunch?: boolean;
-  /** Accepted without PKCE because the launch is a legacy PKCE-optional one (checklist #52). */
+  /** Accepted without PKCE because the launch is a legacy PKCE-optional one (docs/CONFORMANCE.md #52). */
   legacyPkceOptional?: boolean;
   issuer: string;
   fhirBase: string;
@@ -218,7 +218,7 @@ function checkFhirUser(fhirUser: string, fhirBase: string): string {
 /**
  * The user approved: records the grant and a one-time code (≈60 s, bound to client, redirect_uri,
  * PKCE challenge, scope and context) and returns the redirect URL with code, state and iss
- * (RFC 6749 §4.1.2; RFC 9207 §2; checklist #44, #49). Throws InteractionNotFoundError, or an
+ * (RFC 6749 §4.1.2; RFC 9207 §2; docs/CONFORMANCE.md #44, #49). Throws InteractionNotFoundError, or an
  * OAuth error (InvalidScope / InvalidRequest) when the input contradicts the request.
  */
 export async function completeInteraction(id: string, input: CompleteInteractionInput): Promise<string> {
@@ -226,7 +226,7 @@ export async function completeInteraction(id: string, input: CompleteInteraction
   const it = await loadInteraction(id);
   const { request, launch, client, ehrLaunch } = it;
 
-  // What the user approved must lie within what was requested and allowed (checklist #103).
+  // What the user approved must lie within what was requested and allowed (docs/CONFORMANCE.md #103).
   const granted = parseScopeString(input.grantedScope);
   if (granted.errors.length) throw new InvalidScope(granted.errors.map((e) => e.reason).join('; '));
   const beyond = granted.scopes.filter((s) => !isScopeCovered(s, it.scopes));
@@ -235,7 +235,7 @@ export async function completeInteraction(id: string, input: CompleteInteraction
 
   if (!input.userId || input.userId.length > 255) throw new InvalidRequest('userId is required (at most 255 characters: it becomes the id_token sub)');
   const fhirUser = checkFhirUser(input.fhirUser, request.fhirBase);
-  // An EHR launch was made for one user (checklist #154).
+  // An EHR launch was made for one user (docs/CONFORMANCE.md #154).
   if (launch?.userId && launch.userId !== input.userId) throw new InvalidRequest(`this launch was made for user '${launch.userId}', not '${input.userId}'`);
 
   // Context: the EHR launch's, which the screens may complete but never contradict.
@@ -246,7 +246,7 @@ export async function completeInteraction(id: string, input: CompleteInteraction
   for (const [name, value] of [['patientId', patient], ['encounterId', encounter]] as const) {
     if (value !== null && !/^[A-Za-z0-9\-.]{1,64}$/.test(value)) throw new InvalidRequest(`${name} '${value.slice(0, 80)}' is not a FHIR id`);
   }
-  // Whenever patient scopes are granted, a patient SHALL be in context (checklist #46, #157).
+  // Whenever patient scopes are granted, a patient SHALL be in context (docs/CONFORMANCE.md #46, #157).
   if (wantsPatientContext(granted.scopes) && !patient) throw new InvalidRequest('a patient must be selected: the granted scopes need patient context');
   if (wantsEncounterContext(granted.scopes) && !encounter) throw new InvalidRequest('an encounter must be selected: launch/encounter was granted');
 
@@ -257,7 +257,7 @@ export async function completeInteraction(id: string, input: CompleteInteraction
     fhirUser,
     launchKind: ehrLaunch ? 'ehr' : 'standalone',
     ...(options.fhirContext?.length ? { fhirContext: options.fhirContext } : {}),
-    // need_patient_banner and smart_style_url go with EHR launches (checklist #109, #110, #157) and with any patient context.
+    // need_patient_banner and smart_style_url go with EHR launches (docs/CONFORMANCE.md #109, #110, #157) and with any patient context.
     ...(ehrLaunch || patient ? { needPatientBanner: options.needPatientBanner ?? true, smartStyleUrl: options.smartStyleUrl ?? oauthUrls(request.issuer).smartStyle } : {}),
     ...(options.intent ? { intent: options.intent } : {}),
     ...(options.tenant ? { tenant: options.tenant } : {}),
@@ -315,7 +315,7 @@ export async function completeInteraction(id: string, input: CompleteInteraction
   return appendToRedirectUri(request.redirectUri, { code, state: request.state, iss: request.issuer });
 }
 
-/** The user refused: returns the redirect URL with error=access_denied and the state (RFC 6749 §4.1.2.1; checklist #50). */
+/** The user refused: returns the redirect URL with error=access_denied and the state (RFC 6749 §4.1.2.1; docs/CONFORMANCE.md #50). */
 export async function denyInteraction(id: string): Promise<string> {
   const started = performance.now();
   const it = await loadInteraction(id);

@@ -26,7 +26,7 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-describe('token introspection (checklist §11; N21)', () => {
+describe('token introspection (docs/CONFORMANCE.md §11; N21)', () => {
   it('#130 #131 #132: an active token returns scope, client_id, exp, iat, sub, iss, fhirUser, patient, token_type', async () => {
     const { client, auth, body } = await tokensFor();
     const res = await handleIntrospect(form(INTROSPECT, { token: String(body.access_token) }, { ...auth, accept: 'application/json' }));
@@ -86,7 +86,7 @@ describe('token introspection (checklist §11; N21)', () => {
     expect(bad.headers.get('www-authenticate')).toMatch(/error="invalid_token"/);
   });
 
-  it('OAUTH_INTROSPECTION_OPEN=true lets anyone introspect (checklist #134 sandbox switch)', async () => {
+  it('OAUTH_INTROSPECTION_OPEN=true lets anyone introspect (docs/CONFORMANCE.md #134 sandbox switch)', async () => {
     const { body } = await tokensFor();
     vi.spyOn(env, 'OAUTH_INTROSPECTION_OPEN', 'get').mockReturnValue(true);
     const res = await handleIntrospect(form(INTROSPECT, { token: String(body.access_token) }));
@@ -94,7 +94,7 @@ describe('token introspection (checklist §11; N21)', () => {
   });
 });
 
-describe('revocation, RFC 7009 (checklist §12; N10, N11)', () => {
+describe('revocation, RFC 7009 (docs/CONFORMANCE.md §12; N10, N11)', () => {
   it('#135: revoking an access token stops it alone; unknown tokens answer 200', async () => {
     const { auth, body } = await tokensFor();
     expect((await handleRevoke(form(REVOKE, { token: String(body.access_token) }, auth))).status).toBe(200);
@@ -171,7 +171,7 @@ describe('interaction contract for the consent screens', () => {
   });
 });
 
-describe('verifyAccessToken (checklist #113, #174)', () => {
+describe('verifyAccessToken (docs/CONFORMANCE.md #113, #174)', () => {
   it('refuses an expired token, another FHIR base, another sandbox, an id_token and garbage', async () => {
     const { body, client } = await tokensFor();
     const at = String(body.access_token);

@@ -2,7 +2,7 @@
  * What the token endpoint's and the FHIR API's fast paths must never trade away: a token verified
  * once is still checked against its row on every request (revocation and expiry at once), no token
  * is recorded under a revoked grant, and a deleted client or replaced secret stops working at once.
- * (RFC 6749 §4.1.2, §10.4; RFC 7009 §2; RFC 9700 §4.14.2; checklist #57, #87, #113, #135.)
+ * (RFC 6749 §4.1.2, §10.4; RFC 7009 §2; RFC 9700 §4.14.2; docs/CONFORMANCE.md #57, #87, #113, #135.)
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { getDb } from '../db';
@@ -101,7 +101,7 @@ describe('no token is recorded under a revoked grant', () => {
   });
 });
 
-describe('a replay concurrent with the legitimate use of a grant (RFC 9700 §4.14.2; checklist #87)', () => {
+describe('a replay concurrent with the legitimate use of a grant (RFC 9700 §4.14.2; docs/CONFORMANCE.md #87)', () => {
   it('a refresh racing a replay of an older refresh token of the same grant leaves no active token', async () => {
     for (let round = 0; round < 5; round++) {
       const { auth, refreshToken: first } = await exchanged();

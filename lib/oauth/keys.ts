@@ -4,9 +4,9 @@
  * request re-parses a JWK (the launcher-v2 bottleneck).
  *
  * Two keys are active at a time:
- * - RS256 (RSA 2048) signs id_tokens: OpenID Connect and SMART require RS256 (checklist #78, #79).
+ * - RS256 (RSA 2048) signs id_tokens: OpenID Connect and SMART require RS256 (docs/CONFORMANCE.md #78, #79).
  * - ES256 (P-256) signs access tokens: signing is ~20× cheaper than RSA on the token endpoint's
- *   hot path, and the 64-byte signature keeps the Authorization header small (checklist #64).
+ *   hot path, and the 64-byte signature keeps the Authorization header small (docs/CONFORMANCE.md #64).
  *
  * The active kid per algorithm lives in the Setting table (`oauth.signing-key.<alg>`). Creating that
  * row is the compare-and-set that makes first start safe when several instances start at once: each

@@ -1,7 +1,7 @@
 /**
  * EHR launch records: the server-side launch context behind the opaque `launch` id the mock EHR
  * hands to an app (`{launch_url}?iss={fhirBase}&launch={id}`). Unguessable, short-lived, bound to
- * one client and single-use (SMART App Launch 2.2 §app-launch; checklist #155, #156).
+ * one client and single-use (SMART App Launch 2.2 §app-launch; docs/CONFORMANCE.md #155, #156).
  * launcher-v2 put the whole context, secret included, in a base64 URL parameter; we never do.
  */
 import { getDb } from '../db';

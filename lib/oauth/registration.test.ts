@@ -18,7 +18,7 @@ async function expectError(res: Response, error: string, description: RegExp) {
   expect(body.error_description).toMatch(description);
 }
 
-describe('dynamic client registration, RFC 7591 (checklist #36)', () => {
+describe('dynamic client registration, RFC 7591 (docs/CONFORMANCE.md #36)', () => {
   it('registers a confidential-symmetric client by default (client_secret_basic) and returns the secret once, stored hashed', async () => {
     const res = await register({ client_name: 'My app', redirect_uris: [REDIRECT], scope: 'openid fhirUser launch/patient patient/*.rs' });
     expect(res.status).toBe(201);
@@ -95,7 +95,7 @@ describe('dynamic client registration, RFC 7591 (checklist #36)', () => {
   });
 });
 
-describe('programmatic client API for the console (checklist #32–#35)', () => {
+describe('programmatic client API for the console (docs/CONFORMANCE.md #32–#35)', () => {
   it('registers several exact redirect URIs and launch URLs; derives CORS origins from them', async () => {
     const { client } = await registerClient({ name: 'Inferno', clientType: 'public', redirectUris: ['http://localhost:4567/custom/smart/redirect', 'http://localhost:4567/custom/smart_stu2_2/redirect'], launchUris: ['http://localhost:4567/custom/smart_stu2_2/launch'] });
     expect(client.redirectUris).toHaveLength(2);

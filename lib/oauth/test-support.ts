@@ -60,7 +60,7 @@ export interface AssertionOverrides {
   omit?: string[];
 }
 
-/** A client assertion shaped like Inferno's: typ JWT, kid, exp = now + 300, no iat (checklist #6). */
+/** A client assertion shaped like Inferno's: typ JWT, kid, exp = now + 300, no iat (docs/CONFORMANCE.md #6). */
 export async function signAssertion(key: CryptoKey, alg: string, kid: string, clientId: string, over: AssertionOverrides = {}): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   const claims: Record<string, unknown> = { iss: clientId, sub: clientId, aud: TOKEN_URL, exp: now + 300, jti: randomBytes(16).toString('hex'), ...over.claims };

@@ -35,7 +35,7 @@ async function symmetric() {
   return { client, secret: clientSecret!, auth: { headers: basic(client.clientId, clientSecret!) } };
 }
 
-describe('full code flow: authorize → consent → token → refresh → introspect → revoke (checklist §4, §6, §7, §11, §12)', () => {
+describe('full code flow: authorize → consent → token → refresh → introspect → revoke (docs/CONFORMANCE.md §4, §6, §7, §11, §12)', () => {
   it('standalone launch with a confidential-symmetric client (Basic, no client_id in body; #68)', async () => {
     const { client, secret, auth } = await symmetric();
     const { verifier, challenge } = pkce();
@@ -153,7 +153,7 @@ describe('full code flow: authorize → consent → token → refresh → intros
   });
 });
 
-describe('authorization_code errors (checklist #53–#57, #173; §18 N3–N8)', () => {
+describe('authorization_code errors (docs/CONFORMANCE.md #53–#57, #173; §18 N3–N8)', () => {
   it('#53: only application/x-www-form-urlencoded', async () => {
     const res = await handleToken(new Request(TOKEN_URL, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }));
     await expectError(res, 400, 'invalid_request', /x-www-form-urlencoded/);
@@ -233,7 +233,7 @@ describe('authorization_code errors (checklist #53–#57, #173; §18 N3–N8)', 
   });
 });
 
-describe('client authentication (checklist §5)', () => {
+describe('client authentication (docs/CONFORMANCE.md §5)', () => {
   it('#68: Basic plus a different client_id in the body → invalid_request', async () => {
     const { client, auth } = await symmetric();
     const { code, verifier } = await getCode(client);
@@ -278,7 +278,7 @@ describe('client authentication (checklist §5)', () => {
   });
 });
 
-describe('grant types (checklist #65, N17)', () => {
+describe('grant types (docs/CONFORMANCE.md #65, N17)', () => {
   it('N17: an unknown grant_type → exactly 400 unsupported_grant_type, before client authentication', async () => {
     await expectError(await handleToken(form(TOKEN_URL, { grant_type: 'not_a_grant_type' })), 400, 'unsupported_grant_type', /not_a_grant_type/);
     await expectError(await handleToken(form(TOKEN_URL, { grant_type: 'password', username: 'a', password: 'b' })), 400, 'unsupported_grant_type', /password/);
@@ -296,7 +296,7 @@ describe('grant types (checklist #65, N17)', () => {
   });
 });
 
-describe('refresh tokens (checklist §7, #177; N9, N11)', () => {
+describe('refresh tokens (docs/CONFORMANCE.md §7, #177; N9, N11)', () => {
   async function withRefresh(type: 'confidential-symmetric' | 'public' = 'confidential-symmetric') {
     const { client, clientSecret } = await newClient(type);
     const auth = type === 'public' ? { params: { client_id: client.clientId } } : { headers: basic(client.clientId, clientSecret!) };

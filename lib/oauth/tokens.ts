@@ -1,7 +1,7 @@
 /**
  * Token issuance: access tokens (JWT, ES256, RFC 9068 profile), refresh tokens (random, stored
  * hashed), id_tokens (RS256), every one recorded in the Token table (DESIGN.md "Every issued token
- * has a row"), and the token response body of SMART App Launch 2.2 §app-launch (checklist §4, §9).
+ * has a row"), and the token response body of SMART App Launch 2.2 §app-launch (docs/CONFORMANCE.md §4, §9).
  */
 import { SignJWT } from 'jose';
 import { getDb, getDbKind } from '../db';
@@ -90,13 +90,13 @@ export interface IssuedTokens {
   refreshId: string | null;
 }
 
-/** Absolute fhirUser URL for the id_token (SMART App Launch 2.2 §scopes-and-launch-context; checklist #80). */
+/** Absolute fhirUser URL for the id_token (SMART App Launch 2.2 §scopes-and-launch-context; docs/CONFORMANCE.md #80). */
 export function absoluteFhirUser(fhirUser: string | null, fhirBase: string): string | null {
   if (!fhirUser) return null;
   return /^https?:\/\//.test(fhirUser) ? fhirUser : `${fhirBase}/${fhirUser}`;
 }
 
-/** Launch-context members of the token response (and of introspection; checklist #131). */
+/** Launch-context members of the token response (and of introspection; docs/CONFORMANCE.md #131). */
 export function contextResponseFields(context: GrantContext): Partial<TokenResponseBody> {
   const out: Partial<TokenResponseBody> = {};
   if (context.patient) out.patient = context.patient;
@@ -238,12 +238,12 @@ export async function issueTokens(input: IssueInput): Promise<IssuedTokens> {
 
   let idSigned: Promise<string> | null = null;
   if (input.idToken && idKey) {
-    // OpenID Connect Core §2 / SMART App Launch 2.2 §scopes-and-launch-context (checklist #76–#80).
+    // OpenID Connect Core §2 / SMART App Launch 2.2 §scopes-and-launch-context (docs/CONFORMANCE.md #76–#80).
     const idClaims: Record<string, unknown> = {};
     const fhirUser = absoluteFhirUser(input.context.fhirUser, input.fhirBase);
     if (fhirUser) {
       idClaims.fhirUser = fhirUser;
-      // SMART v1 `profile` (checklist #81).
+      // SMART v1 `profile` (docs/CONFORMANCE.md #81).
       if (input.scope.split(' ').includes('profile')) idClaims.profile = fhirUser;
     }
     if (input.idToken.nonce) idClaims.nonce = input.idToken.nonce;

@@ -28,7 +28,7 @@ function expectDenied(d: AccessDecision) {
   return d;
 }
 
-describe('interaction → permission (checklist #116)', () => {
+describe('interaction → permission (docs/CONFORMANCE.md #116)', () => {
   it.each([
     ['patient/Observation.read', ['read', 'vread', 'search', 'history', 'operation']],
     ['patient/Observation.rs', ['read', 'vread', 'search', 'history', 'operation']],
@@ -55,14 +55,14 @@ describe('interaction → permission (checklist #116)', () => {
     expect(s.decide('history', 'Observation').allowed).toBe(false);
   });
 
-  it('write does not imply read (checklist #96, #176)', () => {
+  it('write does not imply read (docs/CONFORMANCE.md #96, #176)', () => {
     const p = policy('patient/Observation.write');
     const d = expectDenied(p.decide('search', 'Observation'));
     expect(d.wouldAllow).toBe('patient/Observation.s');
     expect(expectDenied(policy('patient/Observation.rs').decide('create', 'Observation')).wouldAllow).toBe('patient/Observation.c');
   });
 
-  it('an ungranted type is denied, naming the scope that would allow it (checklist #117, N12)', () => {
+  it('an ungranted type is denied, naming the scope that would allow it (docs/CONFORMANCE.md #117, N12)', () => {
     const d = expectDenied(policy('patient/Condition.rs').decide('search', 'AllergyIntolerance'));
     expect(d.reason).toBe('no granted scope allows search on AllergyIntolerance');
     expect(d.wouldAllow).toBe('patient/AllergyIntolerance.s');
@@ -75,7 +75,7 @@ describe('interaction → permission (checklist #116)', () => {
   });
 });
 
-describe('compartments by context (checklist #98, #119, #123)', () => {
+describe('compartments by context (docs/CONFORMANCE.md #98, #119, #123)', () => {
   it.each(ALL)('patient/*.cruds: %s on Observation is confined to the patient in context', (interaction) => {
     const d = expectAllowed(policy('patient/*.cruds').decide(interaction, 'Observation'));
     expect(d.compartmentPatientId).toBe('p1');
@@ -117,7 +117,7 @@ describe('compartments by context (checklist #98, #119, #123)', () => {
   });
 });
 
-describe('shared (non-compartment) types (checklist #120)', () => {
+describe('shared (non-compartment) types (docs/CONFORMANCE.md #120)', () => {
   it.each(['Practitioner', 'PractitionerRole', 'Organization', 'Location', 'Medication'])('patient/%s.rs reads every %s', (type) => {
     const p = policy(`patient/${type}.rs`);
     for (const i of ['read', 'vread', 'search', 'history'] as const) expect(expectAllowed(p.decide(i, type)).compartmentPatientId).toBeNull();
@@ -150,7 +150,7 @@ describe('shared (non-compartment) types (checklist #120)', () => {
   });
 });
 
-describe('granular scopes (checklist #100, #101, #121)', () => {
+describe('granular scopes (docs/CONFORMANCE.md #100, #101, #121)', () => {
   it('returns the granular filter for reads and searches', () => {
     const p = policy(`patient/Observation.rs?category=${LAB}`);
     for (const i of ['read', 'search'] as const) {
@@ -192,7 +192,7 @@ describe('granular scopes (checklist #100, #101, #121)', () => {
   });
 });
 
-describe('wildcard types (checklist #97)', () => {
+describe('wildcard types (docs/CONFORMANCE.md #97)', () => {
   it.each(['Observation', 'Condition', 'Patient', 'MedicationRequest', 'DocumentReference'])('patient/*.read covers %s', (type) => {
     expect(policy('patient/*.read').decide('search', type).allowed).toBe(true);
   });

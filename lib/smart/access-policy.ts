@@ -3,7 +3,7 @@
  * request into decisions the FHIR layer pushes into its database query (DESIGN.md: "Authorization is
  * compiled, then pushed into the query"; never post-filter).
  *
- * SMART App Launch 2.2 §scopes-and-launch-context; checklist #96–#98, #116–#124.
+ * SMART App Launch 2.2 §scopes-and-launch-context; docs/CONFORMANCE.md #96–#98, #116–#124.
  */
 import type { GranularQuery, ParsedScope, Permission, ResourceScope, ScopeContext } from './scopes';
 import { formatScope, intersectQueries } from './scopes';
@@ -62,7 +62,7 @@ export interface AccessPolicy {
 }
 
 /**
- * Types outside the patient compartment that a patient/ scope may still read (checklist #120: g10
+ * Types outside the patient compartment that a patient/ scope may still read (docs/CONFORMANCE.md #120: g10
  * requests `patient/Practitioner.rs` and resolves references to them). An allow-list of reference and
  * definitional data, not every non-compartment type: Binary, Bundle, Device, MessageHeader, Contract,
  * Linkage and the like can carry one patient's data, so patient/ scopes keep them compartment-bound.
@@ -84,7 +84,7 @@ export function isSharedResourceType(resourceType: string): boolean {
   return SHARED.has(resourceType);
 }
 
-// Checklist #116: read, vread and instance history need r; search and type history need s.
+// docs/CONFORMANCE.md #116: read, vread and instance history need r; search and type history need s.
 // An operation without a more specific mapping needs both (it reads and returns sets); the
 // router may decide a known operation as the interaction it performs instead.
 function requiredPermissions(interaction: FhirInteraction, options: DecideOptions | undefined): Permission[] {
@@ -118,7 +118,7 @@ type LetterResult =
   | { ok: false; noPatient: boolean; sharedWrite: boolean };
 
 // The patient a fhirUser of type Patient is: user/ scopes for a patient user reach only their own
-// compartment (checklist #98: user/ = what the user may see). Practitioners see every patient (#123).
+// compartment (docs/CONFORMANCE.md #98: user/ = what the user may see). Practitioners see every patient (#123).
 function patientOfFhirUser(fhirUser: string | undefined): string | null {
   const match = fhirUser?.match(/(?:^|\/)(Patient|Practitioner|PractitionerRole|RelatedPerson|Person)\/([A-Za-z0-9\-.]{1,64})$/);
   return match?.[1] === 'Patient' ? (match[2] ?? null) : null;
@@ -134,7 +134,7 @@ export function compileAccessPolicy(scopes: readonly ParsedScope[], ctx: AccessC
     if (context === 'system') return null;
     if (context === 'user') return userPatientId;
     // SMART App Launch 2.2 §patient-specific-scopes: patient/ scopes mean the patient in context;
-    // without one they grant nothing (checklist #98, #119).
+    // without one they grant nothing (docs/CONFORMANCE.md #98, #119).
     return patientId ?? 'none';
   }
 

@@ -39,7 +39,7 @@ const list = (s: string): ParsedScope[] => {
 };
 const fmt = (scopes: readonly ParsedScope[]): string[] => scopes.map(formatScope);
 
-describe('parseScope: SMART v1 resource scopes (checklist #94)', () => {
+describe('parseScope: SMART v1 resource scopes (docs/CONFORMANCE.md #94)', () => {
   it.each([
     ['patient/Observation.read', 'patient', 'Observation', ['r', 's']],
     ['patient/Observation.write', 'patient', 'Observation', ['c', 'u', 'd']],
@@ -54,7 +54,7 @@ describe('parseScope: SMART v1 resource scopes (checklist #94)', () => {
   });
 });
 
-describe('parseScope: SMART v2 resource scopes (checklist #93)', () => {
+describe('parseScope: SMART v2 resource scopes (docs/CONFORMANCE.md #93)', () => {
   const all = ['c', 'r', 'u', 'd', 's'] as const;
   // Every non-empty in-order subset of cruds is valid: 31 forms.
   const subsets: string[] = [];
@@ -71,7 +71,7 @@ describe('parseScope: SMART v2 resource scopes (checklist #93)', () => {
     expect(formatScope(ok(text))).toBe(text);
   });
 
-  it('accepts a granular category query and keeps it verbatim (checklist #100, #101)', () => {
+  it('accepts a granular category query and keeps it verbatim (docs/CONFORMANCE.md #100, #101)', () => {
     const s = res(`patient/Observation.rs?category=${LAB}`);
     expect(s.query).toEqual({ category: [LAB] });
     expect(s.version).toBe(2);
@@ -105,7 +105,7 @@ describe('parseScope: SMART v2 resource scopes (checklist #93)', () => {
   });
 });
 
-describe('parseScope: non-resource scopes (checklist #99)', () => {
+describe('parseScope: non-resource scopes (docs/CONFORMANCE.md #99)', () => {
   it.each([
     ['openid', { kind: 'identity', name: 'openid' }],
     ['fhirUser', { kind: 'identity', name: 'fhirUser' }],
@@ -128,7 +128,7 @@ describe('parseScope: non-resource scopes (checklist #99)', () => {
   });
 });
 
-describe('parseScope: malformed scopes are refused with a reason naming them (checklist #95, #181)', () => {
+describe('parseScope: malformed scopes are refused with a reason naming them (docs/CONFORMANCE.md #95, #181)', () => {
   it('refuses out-of-order letters instead of reading them loosely (patient/Observation.rsc)', () => {
     expect(reason('patient/Observation.rsc')).toMatch(/out of order.*'\.crs'/);
     expect(reason('patient/Observation.dus')).toMatch(/out of order/);
@@ -208,7 +208,7 @@ describe('parseScopeString', () => {
   });
 });
 
-describe('v1 ↔ v2 mapping (checklist #94)', () => {
+describe('v1 ↔ v2 mapping (docs/CONFORMANCE.md #94)', () => {
   it.each([
     ['patient/Observation.read', 'patient/Observation.rs'],
     ['patient/Observation.write', 'patient/Observation.cud'],
@@ -228,7 +228,7 @@ describe('v1 ↔ v2 mapping (checklist #94)', () => {
   });
 });
 
-describe('isScopeCovered: scopes are a union (checklist #96)', () => {
+describe('isScopeCovered: scopes are a union (docs/CONFORMANCE.md #96)', () => {
   it('Observation.r + Observation.s covers Observation.rs and .read', () => {
     const by = list('patient/Observation.r patient/Observation.s');
     expect(isScopeCovered(res('patient/Observation.rs'), by)).toBe(true);
@@ -253,7 +253,7 @@ describe('isScopeCovered: scopes are a union (checklist #96)', () => {
   });
 });
 
-describe('intersectScopes: what a client may be granted (checklist #103)', () => {
+describe('intersectScopes: what a client may be granted (docs/CONFORMANCE.md #103)', () => {
   it('keeps requested scopes the registration allows, exactly as written', () => {
     const granted = intersectScopes(list('openid fhirUser launch/patient offline_access patient/Observation.read'), list('openid fhirUser launch/patient patient/*.cruds'));
     expect(fmt(granted)).toEqual(['openid', 'fhirUser', 'launch/patient', 'patient/Observation.read']);
@@ -265,7 +265,7 @@ describe('intersectScopes: what a client may be granted (checklist #103)', () =>
     const granted = intersectScopes(list('patient/*.rs'), list('patient/Observation.rs patient/Condition.read'));
     expect(fmt(granted)).toEqual(['patient/Observation.rs', 'patient/Condition.rs']);
   });
-  it('cuts a request down to the allowed letters, answering v1 in v1 when v1 can say it (checklist #94)', () => {
+  it('cuts a request down to the allowed letters, answering v1 in v1 when v1 can say it (docs/CONFORMANCE.md #94)', () => {
     expect(fmt(intersectScopes(list('patient/Observation.*'), list('patient/*.read')))).toEqual(['patient/Observation.read']);
     expect(fmt(intersectScopes(list('patient/Observation.*'), list('patient/*.r')))).toEqual(['patient/Observation.r']);
     expect(fmt(intersectScopes(list('patient/Observation.cruds'), list('patient/*.read')))).toEqual(['patient/Observation.rs']);
@@ -274,7 +274,7 @@ describe('intersectScopes: what a client may be granted (checklist #103)', () =>
     expect(fmt(intersectScopes(list('patient/Observation.rs'), list('patient/Observation.read')))).toEqual(['patient/Observation.rs']);
     expect(fmt(intersectScopes(list('user/*.read'), list('user/*.rs')))).toEqual(['user/*.read']);
   });
-  it('grants only granular sub-scopes when only those are allowed (checklist N16)', () => {
+  it('grants only granular sub-scopes when only those are allowed (docs/CONFORMANCE.md N16)', () => {
     const granted = intersectScopes(
       list('patient/Condition.rs patient/Observation.rs patient/Patient.rs'),
       list(`patient/Observation.rs?category=${LAB} patient/Observation.rs?category=${VITALS} patient/Patient.rs`),
@@ -302,7 +302,7 @@ describe('intersectScopes: what a client may be granted (checklist #103)', () =>
   });
 });
 
-describe('narrowScopes: refresh with a narrower scope (checklist #177)', () => {
+describe('narrowScopes: refresh with a narrower scope (docs/CONFORMANCE.md #177)', () => {
   const original = list(`openid fhirUser offline_access patient/*.read patient/Observation.rs?category=${LAB}`);
   it('accepts a subset, including v2 letters of a v1 grant and granular sub-scopes', () => {
     const r = narrowScopes(original, list(`patient/Condition.rs patient/Observation.r?category=${LAB} openid`));

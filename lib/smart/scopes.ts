@@ -4,19 +4,19 @@
  * and the set operations the authorization server needs (grant, narrow on refresh, explain).
  *
  * Pure code with no Node imports: the console and the consent screen use it in the browser.
- * Grammar: SMART App Launch 2.2 §scopes-and-launch-context (checklist #93–#105).
+ * Grammar: SMART App Launch 2.2 §scopes-and-launch-context (docs/CONFORMANCE.md #93–#105).
  */
 
 /** Who the data is about: the patient in context, whatever the user may see, or a backend client's pre-authorised set. */
 export type ScopeContext = 'patient' | 'user' | 'system';
 
-/** SMART v2 permission letters (checklist #93): create, read, update, delete, search. */
+/** SMART v2 permission letters (docs/CONFORMANCE.md #93): create, read, update, delete, search. */
 export type Permission = 'c' | 'r' | 'u' | 'd' | 's';
 
 /** The only order v2 allows, and the order `interactions` is always kept in. */
 export const PERMISSION_ORDER: readonly Permission[] = ['c', 'r', 'u', 'd', 's'];
 
-/** SMART v1 permission words and the v2 letters each one means (checklist #94). */
+/** SMART v1 permission words and the v2 letters each one means (docs/CONFORMANCE.md #94). */
 export const V1_PERMISSIONS = {
   read: ['r', 's'],
   write: ['c', 'u', 'd'],
@@ -27,7 +27,7 @@ export type V1Permission = keyof typeof V1_PERMISSIONS;
 
 /**
  * A granular (finer-grained) constraint: search parameter name → accepted values.
- * Values of one parameter are OR-ed (FHIR's comma), parameters are AND-ed (checklist #101).
+ * Values of one parameter are OR-ed (FHIR's comma), parameters are AND-ed (docs/CONFORMANCE.md #101).
  */
 export type GranularQuery = Readonly<Record<string, readonly string[]>>;
 
@@ -35,7 +35,7 @@ export type GranularQuery = Readonly<Record<string, readonly string[]>>;
 export interface ResourceScope {
   readonly kind: 'resource';
   readonly context: ScopeContext;
-  /** A FHIR R4 resource type, or `*` for every type (including types added later, checklist #97). */
+  /** A FHIR R4 resource type, or `*` for every type (including types added later, docs/CONFORMANCE.md #97). */
   readonly resourceType: string;
   /** Non-empty, unique, in `cruds` order. */
   readonly interactions: readonly Permission[];
@@ -125,14 +125,14 @@ const ACCESS_NAMES: readonly AccessDurationScope['name'][] = ['offline_access', 
 // RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ), so no space, `"` or `\`.
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 // A search parameter name: letters, digits and `-`, optionally one leading `_` (`_tag`, `clinical-status`).
-// Modifiers (`:in`) and chains (`.`) are experimental in scopes and not implemented (checklist #102).
+// Modifiers (`:in`) and chains (`.`) are experimental in scopes and not implemented (docs/CONFORMANCE.md #102).
 const PARAM_NAME = /^_?[A-Za-z][A-Za-z0-9-]*$/;
 
 function fail(scope: string, reason: string): ParseScopeResult {
   return { ok: false, error: { scope, reason } };
 }
 
-/** Parse one scope token. Never reads an unknown or out-of-order permission loosely (checklist #95, #181). */
+/** Parse one scope token. Never reads an unknown or out-of-order permission loosely (docs/CONFORMANCE.md #95, #181). */
 export function parseScope(one: string): ParseScopeResult {
   if (one === '') return fail(one, 'empty scope');
   if (!SCOPE_TOKEN.test(one)) return fail(one, `scope '${one}' contains characters an OAuth scope may not contain (RFC 6749 §3.3)`);
@@ -148,7 +148,7 @@ export function parseScope(one: string): ParseScopeResult {
 }
 
 // SMART App Launch 2.2 §scopes-and-launch-context: `launch/patient`, `launch/encounter`, and the
-// experimental `launch/<lowercase resource type>[?role=<uri>]` for fhirContext (checklist #99).
+// experimental `launch/<lowercase resource type>[?role=<uri>]` for fhirContext (docs/CONFORMANCE.md #99).
 function parseLaunchScope(one: string): ParseScopeResult {
   const [path = '', query] = splitOnce(one, '?');
   const target = path.slice('launch/'.length);
@@ -157,7 +157,7 @@ function parseLaunchScope(one: string): ParseScopeResult {
   }
   if (query === undefined) return { ok: true, scope: { kind: 'launch', target, role: null } };
   const role = query.startsWith('role=') ? safeDecode(query.slice('role='.length)) : null;
-  // One role per scope, an absolute URI (checklist #99, #104).
+  // One role per scope, an absolute URI (docs/CONFORMANCE.md #99, #104).
   if (role === null || !/^[A-Za-z][A-Za-z0-9+.-]*:\S+$/.test(role)) {
     return fail(one, `'${one}': a launch scope accepts only ?role=<absolute URI>`);
   }
@@ -256,7 +256,7 @@ export function parseScopeString(s: string): { scopes: ParsedScope[]; errors: Sc
   return { scopes, errors };
 }
 
-/** The scope as a string: v1 scopes keep their v1 word, v2 scopes their letters and query (checklist #101). */
+/** The scope as a string: v1 scopes keep their v1 word, v2 scopes their letters and query (docs/CONFORMANCE.md #101). */
 export function formatScope(parsed: ParsedScope): string {
   switch (parsed.kind) {
     case 'identity':
@@ -285,7 +285,7 @@ function formatQuery(query: GranularQuery): string {
     .join('&');
 }
 
-// Keep `|`, `:` and `/` readable, as the spec and Inferno write them (checklist #101); encode only
+// Keep `|`, `:` and `/` readable, as the spec and Inferno write them (docs/CONFORMANCE.md #101); encode only
 // what would change the meaning of the scope: `%`, `&`, `,` and anything outside scope-token.
 function encodeValue(value: string): string {
   return value.replace(/[%&,]|[^\x21\x23-\x5B\x5D-\x7E]/gu, (c) => encodeURIComponent(c));
@@ -316,9 +316,9 @@ export function sortPermissions(letters: Iterable<Permission>): Permission[] {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Coverage, granting and narrowing. Scopes are a union (checklist #96): `Observation.r` plus
+// Coverage, granting and narrowing. Scopes are a union (docs/CONFORMANCE.md #96): `Observation.r` plus
 // `Observation.s` covers `Observation.rs`. Coverage never crosses contexts: a user/ scope does not
-// cover a patient/ one, because their compartments differ (checklist #98).
+// cover a patient/ one, because their compartments differ (docs/CONFORMANCE.md #98).
 
 /** True when `outer` allows at least every resource `inner` allows (null = no constraint). */
 export function queryCovers(outer: GranularQuery | null, inner: GranularQuery | null): boolean {
@@ -383,7 +383,7 @@ function intersectResourceScopes(r: ResourceScope, a: ResourceScope): ResourceSc
   if (interactions.length === 0) return null;
   const query = conjoinQueries(r.query, a.query);
   if (query === 'empty') return null;
-  // Answer v1 requests in v1 when v1 can say it (checklist #94: SHOULD grant v1 for v1 requests).
+  // Answer v1 requests in v1 when v1 can say it (docs/CONFORMANCE.md #94: SHOULD grant v1 for v1 requests).
   const version = r.version === 1 && query === null && toV1Permission(interactions) !== null ? 1 : 2;
   return { kind: 'resource', context: r.context, resourceType, interactions, version, query };
 }
@@ -393,7 +393,7 @@ function intersectResourceScopes(r: ResourceScope, a: ResourceScope): ResourceSc
  * scopes, handling `*` types, v1/v2 equivalents and granular sub-scopes. A requested scope that is
  * fully allowed is kept as written (so the `scope` echo matches the request); a partly allowed one
  * becomes the allowed part (`patient/*.rs` ∩ `patient/Observation.rs` → `patient/Observation.rs`).
- * SMART App Launch 2.2 §scopes-and-launch-context (checklist #103: granted may differ from requested).
+ * SMART App Launch 2.2 §scopes-and-launch-context (docs/CONFORMANCE.md #103: granted may differ from requested).
  */
 export function intersectScopes(requested: readonly ParsedScope[], allowed: readonly ParsedScope[]): ParsedScope[] {
   const verbatim = new Set<string>();
@@ -435,7 +435,7 @@ export type NarrowScopesResult = { readonly ok: true; readonly scopes: ParsedSco
 
 /**
  * Refresh with a `scope` parameter: every requested scope must be covered by the original grant
- * (RFC 6749 §6; checklist #177: a wider scope is `invalid_scope`). Returns the requested scopes or the uncovered ones.
+ * (RFC 6749 §6; docs/CONFORMANCE.md #177: a wider scope is `invalid_scope`). Returns the requested scopes or the uncovered ones.
  */
 export function narrowScopes(original: readonly ParsedScope[], requested: readonly ParsedScope[]): NarrowScopesResult {
   const uncovered = requested.filter((r) => !isScopeCovered(r, original));
@@ -447,7 +447,7 @@ export function narrowScopes(original: readonly ParsedScope[], requested: readon
 
 const VERBS: Record<Permission, string> = { c: 'create', r: 'read', u: 'update', d: 'delete', s: 'search' };
 
-// Category codes that US Core asks granular scopes for (checklist #100), as adjectives.
+// Category codes that US Core asks granular scopes for (docs/CONFORMANCE.md #100), as adjectives.
 const CATEGORY_LABELS: Readonly<Record<string, string>> = {
   laboratory: 'laboratory',
   'vital-signs': 'vital-sign',

@@ -110,7 +110,7 @@ describe('seed sanity', () => {
 describe.each([
   ['v2', 'launch/patient openid fhirUser patient/*.rs', true],
   ['v1', 'launch/patient openid fhirUser patient/*.read', false],
-])('BOLA matrix with a %s patient token from a standalone launch (checklist #119, #122, §18 #175)', (_label, scope, unfiltered) => {
+])('BOLA matrix with a %s patient token from a standalone launch (docs/CONFORMANCE.md #119, #122, §18 #175)', (_label, scope, unfiltered) => {
   let token = '';
 
   beforeAll(async () => {
@@ -257,7 +257,7 @@ describe.each([
   });
 });
 
-describe('authentication on the FHIR API (checklist #114, §18 N1)', () => {
+describe('authentication on the FHIR API (docs/CONFORMANCE.md #114, §18 N1)', () => {
   it('N1: GET Patient/{id} without a token → 401 with WWW-Authenticate: Bearer realm', async () => {
     const res = await fhirGet(base, `Patient/${HOLDER}`);
     expect(res.status).toBe(401);
@@ -278,7 +278,7 @@ describe('authentication on the FHIR API (checklist #114, §18 N1)', () => {
   });
 });
 
-describe('CapabilityStatement SMART security block (checklist #29, #30)', () => {
+describe('CapabilityStatement SMART security block (docs/CONFORMANCE.md #29, #30)', () => {
   it('names the SMART-on-FHIR service and oauth-uris string-identical to .well-known/smart-configuration', async () => {
     const cap = (await fhirGet(base, 'metadata')).body as {
       rest?: { security?: { service?: { coding?: { system?: string; code?: string }[] }[]; extension?: { url: string; extension?: { url: string; valueUri?: string }[] }[] } }[];

@@ -1,5 +1,5 @@
-// Checklist §18 over real HTTP: Inferno's negative tests (N1–N25) and the spec requirements
-// Inferno does not test (#168–#182), each asserting the status and error code the checklist
+// docs/CONFORMANCE.md §18 over real HTTP: Inferno's negative tests (N1–N25) and the spec requirements
+// Inferno does not test (#168–#182), each asserting the status and error code docs/CONFORMANCE.md
 // names. Malformed requests are hand-built (a spec-strict client library refuses to send them);
 // well-formed parts of the flows go through oauth4webapi and the real interaction screens.
 import { randomUUID } from 'node:crypto';
@@ -109,7 +109,7 @@ function expectErrorRedirect(res: { status: number; location: URL | null }, stat
 // A token whose lifetime (10 s, set in the EHR launch) runs out while the other tests run (#174).
 let shortLived: { token: string; expiresAt: number } | null = null;
 
-describe('checklist §18: Inferno negative tests', () => {
+describe('docs/CONFORMANCE.md §18: Inferno negative tests', () => {
   beforeAll(async () => {
     const reg = await registerSymmetricClient(base);
     const launch = await createEhrLaunch(databaseUrl, base, { clientId: reg.client.client_id, patientId: OTHER_PATIENT, userFhirUser: PRACTITIONER, tokenLifetimeSeconds: 10 });
@@ -206,7 +206,7 @@ describe('checklist §18: Inferno negative tests', () => {
       for (const path of [`AllergyIntolerance?patient=${PATIENT}`, `Condition?patient=${PATIENT}`]) {
         const res = await fhirGet(base, path, tokens.access_token);
         expect([401, 403], path).toContain(res.status);
-        expect(res.status, `${path}: the checklist names 403 for a scope problem`).toBe(403);
+        expect(res.status, `${path}: docs/CONFORMANCE.md names 403 for a scope problem`).toBe(403);
         expect(res.body.resourceType).toBe('OperationOutcome');
       }
       expect((await fhirGet(base, `Observation?patient=${PATIENT}`, tokens.access_token)).status).toBe(200);
@@ -332,14 +332,14 @@ describe('checklist §18: Inferno negative tests', () => {
     expect([400, 401]).toContain(res.status);
   });
 
-  // Bulk export is checklist §14, a later issue: there is no status URL or NDJSON file to refuse yet.
-  it.todo('N23 (G10 8.3.x): an NDJSON download without a token when requiresAccessToken=true → 400 or 401 (needs bulk $export, checklist §14)');
-  it.todo('N24 (G10 bulk_data_group_export_cancel_stu2): DELETE the status URL → 202, then GET it → 404 + OperationOutcome (needs bulk $export, checklist §14)');
+  // Bulk export is docs/CONFORMANCE.md §14, a later issue: there is no status URL or NDJSON file to refuse yet.
+  it.todo('N23 (G10 8.3.x): an NDJSON download without a token when requiresAccessToken=true → 400 or 401 (needs bulk $export, docs/CONFORMANCE.md §14)');
+  it.todo('N24 (G10 bulk_data_group_export_cancel_stu2): DELETE the status URL → 202, then GET it → 404 + OperationOutcome (needs bulk $export, docs/CONFORMANCE.md §14)');
   // TLS is terminated in front of the sandbox (it serves plain http on localhost); not testable here.
   it.todo('N25 (SAL *_tls): TLS 1.0/1.1 handshakes refused on authorize, token, FHIR and bulk (a deployment concern: the sandbox serves http)');
 });
 
-describe('checklist §18: requirements Inferno does not test (#168–#182)', () => {
+describe('docs/CONFORMANCE.md §18: requirements Inferno does not test (#168–#182)', () => {
   it('#168: an unregistered or inexact redirect_uri → 400 error page, no redirect', async () => {
     for (const redirect of ['https://evil.example/callback', `${APP_REDIRECT_URI}/`, `${APP_REDIRECT_URI}?x=1`, 'HTTP://127.0.0.1:9/callback']) {
       const params = await validAuthorizeParams(confidential.client.client_id, { redirect_uri: redirect });
@@ -348,7 +348,7 @@ describe('checklist §18: requirements Inferno does not test (#168–#182)', () 
       expect(res.location, redirect).toBeNull();
       expect(res.headers.get('content-type')).toMatch(/^text\/html/);
     }
-    // A missing redirect_uri is refused the same way (SMART apps must send it; checklist #39).
+    // A missing redirect_uri is refused the same way (SMART apps must send it; docs/CONFORMANCE.md #39).
     const missing = await authorize(await validAuthorizeParams(confidential.client.client_id, { redirect_uri: null }));
     expect(missing.status).toBe(400);
     expect(missing.location).toBeNull();
@@ -576,7 +576,7 @@ describe('checklist §18: requirements Inferno does not test (#168–#182)', () 
       });
       expect(inline.status).toBe(400);
       expect(((await inline.json()) as { error: string; error_description: string }).error_description).toMatch(/kid 'dup' appears more than once/);
-      // A JWK Set at a jwks_uri can change after registration; the checklist puts that failure at key selection (#73).
+      // A JWK Set at a jwks_uri can change after registration; docs/CONFORMANCE.md puts that failure at key selection (#73).
       const jwksServer = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys })));
       await new Promise<void>((resolve) => jwksServer.listen(0, '127.0.0.1', resolve));
       try {
@@ -627,7 +627,7 @@ describe('checklist §18: requirements Inferno does not test (#168–#182)', () 
     const assertionFor = () =>
       new SignJWT({ jti: randomUUID() }).setProtectedHeader({ alg: 'ES384', kid: 'pre', typ: 'JWT' }).setIssuer(client_id).setSubject(client_id).setAudience(`${base}/oauth/token`).setExpirationTime('5m').sign(privateKey);
     const form = (scope: string, assertion: string) => ({ grant_type: 'client_credentials', scope, client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion });
-    // Partly beyond: down-scoped to what is pre-authorised, and the response says so (checklist #142).
+    // Partly beyond: down-scoped to what is pre-authorised, and the response says so (docs/CONFORMANCE.md #142).
     const partly = await tokenRequest(form('system/Patient.rs system/Observation.rs', jwt));
     expect(partly.status).toBe(200);
     expect(partly.body.scope).toBe('system/Patient.rs');
@@ -644,7 +644,7 @@ describe('checklist §18: requirements Inferno does not test (#168–#182)', () 
   });
 
   it('#181: an out-of-order permission (.sr, .dus, .wr) is never read as a broader permission: refused with invalid_scope', async () => {
-    // The checklist allows ignoring or refusing; the sandbox refuses and names the bad scope.
+    // docs/CONFORMANCE.md allows ignoring or refusing; the sandbox refuses and names the bad scope.
     for (const bad of ['patient/Observation.sr', 'patient/Observation.dus', 'patient/Observation.wr']) {
       const params = await validAuthorizeParams(confidential.client.client_id, { scope: `launch/patient patient/Patient.rs ${bad}` });
       const loc = expectErrorRedirect(await authorize(params), params.state ?? '', 'invalid_scope');

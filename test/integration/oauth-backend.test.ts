@@ -48,7 +48,7 @@ beforeAll(async () => {
 
 describe('backend services (client_credentials + private_key_jwt) over HTTP', () => {
   for (const alg of ['ES384', 'RS384'] as const) {
-    it(`issues a system token for an ${alg} client assertion, introspects it, revokes it (checklist §13, §11)`, async () => {
+    it(`issues a system token for an ${alg} client assertion, introspects it, revokes it (docs/CONFORMANCE.md §13, §11)`, async () => {
       const { client, privateKey, kid } = await registerBackendClient(alg);
       const auth = assertionAuth(privateKey, kid);
       const res = await oauth.clientCredentialsGrantRequest(as, client, auth, { scope: 'system/Patient.rs' }, insecure);
@@ -73,7 +73,7 @@ describe('backend services (client_credentials + private_key_jwt) over HTTP', ()
     });
   }
 
-  it('refuses a replayed client assertion (same jti) with invalid_client (checklist §13)', async () => {
+  it('refuses a replayed client assertion (same jti) with invalid_client (docs/CONFORMANCE.md §13)', async () => {
     const { client, privateKey, kid } = await registerBackendClient('ES384');
     let captured = '';
     const capture: oauth.ClientAuth = async (asMeta, c, body, headers) => {
@@ -92,7 +92,7 @@ describe('backend services (client_credentials + private_key_jwt) over HTTP', ()
 });
 
 describe('discovery over HTTP', () => {
-  it('serves SMART configuration as JSON whatever the Accept header, with CORS (checklist #12, #13)', async () => {
+  it('serves SMART configuration as JSON whatever the Accept header, with CORS (docs/CONFORMANCE.md #12, #13)', async () => {
     const res = await fetch(`${base}/fhir/.well-known/smart-configuration`, { headers: { accept: 'text/html', origin: 'https://app.example' } });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);

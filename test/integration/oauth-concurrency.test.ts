@@ -2,7 +2,7 @@
 // the same authorization code, or the same refresh token, sent in several requests at once. Exactly
 // one request may use it up (RFC 6749 §4.1.2; RFC 9700 §4.14.2): every other one is refused and
 // audited as a replay, and once the replay is detected no token issued from that grant is active
-// (checklist #57, #87).
+// (docs/CONFORMANCE.md #57, #87).
 import { describe, it, expect, inject, beforeAll } from 'vitest';
 import type * as oauth from 'oauth4webapi';
 import { BrowserSession } from './support/browserless';
@@ -72,7 +72,7 @@ async function expectNoActiveToken(answers: TokenAnswer[]): Promise<void> {
   }
 }
 
-describe('one code, several concurrent exchanges (RFC 6749 §4.1.2; checklist #57)', () => {
+describe('one code, several concurrent exchanges (RFC 6749 §4.1.2; docs/CONFORMANCE.md #57)', () => {
   it('exactly one exchange uses the code up; the others are invalid_grant replays; no issued token stays active', async () => {
     const { code, verifier } = await freshCode();
     const since = new Date(Date.now() - 1000);
@@ -100,7 +100,7 @@ describe('one code, several concurrent exchanges (RFC 6749 §4.1.2; checklist #5
   });
 });
 
-describe('one refresh token, several concurrent refreshes (RFC 9700 §4.14.2; checklist #87)', () => {
+describe('one refresh token, several concurrent refreshes (RFC 9700 §4.14.2; docs/CONFORMANCE.md #87)', () => {
   it('exactly one refresh rotates the token; the others are refresh-token replays that revoke the grant', async () => {
     const { code, verifier } = await freshCode();
     const first = await tokenRequest({ grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: APP_REDIRECT_URI });

@@ -40,7 +40,7 @@ function scopeSet(scope: string | undefined): string[] {
   return (scope ?? '').split(' ').filter(Boolean).sort();
 }
 
-describe('standalone patient launch, confidential-symmetric client (checklist §3–§6, §16)', () => {
+describe('standalone patient launch, confidential-symmetric client (docs/CONFORMANCE.md §3–§6, §16)', () => {
   const scope = 'openid fhirUser launch/patient offline_access patient/Patient.rs patient/Observation.rs patient/Condition.rs';
   let reg: RegisteredClient;
 
@@ -87,7 +87,7 @@ describe('standalone patient launch, confidential-symmetric client (checklist §
     // oauth4webapi's own claim validation (iss, aud, exp, iat, nonce) passed in runCodeFlow.
     expect(oauth.getValidatedIdTokenClaims(flow.tokens)?.sub).toBe(claims.sub);
 
-    // fhirUser is readable with the access token (checklist #80).
+    // fhirUser is readable with the access token (docs/CONFORMANCE.md #80).
     const me = await fhirGet(base, `Patient/${PATIENT}`, flow.tokens.access_token);
     expect(me.status).toBe(200);
   });
@@ -139,7 +139,7 @@ describe('standalone patient launch, confidential-symmetric client (checklist §
   });
 });
 
-describe('refresh tokens: rotation and narrowing (checklist §7, #177)', () => {
+describe('refresh tokens: rotation and narrowing (docs/CONFORMANCE.md §7, #177)', () => {
   const scope = 'openid fhirUser launch/patient offline_access patient/Patient.rs patient/Observation.rs';
   let reg: RegisteredClient;
 
@@ -210,7 +210,7 @@ describe('refresh tokens: rotation and narrowing (checklist §7, #177)', () => {
   });
 });
 
-describe('EHR launch from a launcher Launch record, confidential-asymmetric client (checklist §15, #69–#71, #106–#110, #157)', () => {
+describe('EHR launch from a launcher Launch record, confidential-asymmetric client (docs/CONFORMANCE.md §15, #69–#71, #106–#110, #157)', () => {
   let reg: RegisteredClient;
 
   beforeAll(async () => {
@@ -244,7 +244,7 @@ describe('EHR launch from a launcher Launch record, confidential-asymmetric clie
 
   it('launches with iss + launch, skips the patient picker, and returns patient, encounter, banner and style (#155–#157)', async () => {
     const launch = await createEhrLaunch(inject('databaseUrl'), base, { clientId: reg.client.client_id, patientId: OTHER_PATIENT, userFhirUser: PRACTITIONER });
-    // The app receives iss string-identical to the FHIR base (checklist #3, #155).
+    // The app receives iss string-identical to the FHIR base (docs/CONFORMANCE.md #3, #155).
     expect(launch.iss).toBe(fhirBase);
     expect(launch.launch).toMatch(/^[A-Za-z0-9_-]{32,}$/);
     const smart = await smartConfiguration(base);

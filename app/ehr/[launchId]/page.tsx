@@ -17,7 +17,7 @@ function age(birthDate: string | null): string {
 }
 
 // The mock EHR: chrome, patient banner, and the app in an iframe opened at its launch URL with
-// iss and launch (SMART App Launch 2.2 §launch-app-ehr-launch; checklist #155, #158).
+// iss and launch (SMART App Launch 2.2 §launch-app-ehr-launch; docs/CONFORMANCE.md #155, #158).
 export default async function EhrFramePage({ params }: { params: Promise<{ launchId: string }> }) {
   const { launchId } = await params;
   const frame = await getEhrFrame(launchId, originFromHeaders(await headers()));

@@ -88,7 +88,7 @@ function tokenCond(v: TokenValue): Sql {
 
 // Date semantics (FHIR R4 search.html §3.1.1.4.1). Both the search value and the indexed value are
 // ranges [start, end]. `eq` is overlap rather than containment: a Period target matches an instant
-// inside it, which is what US Core tests build their queries from (checklist §19).
+// inside it, which is what US Core tests build their queries from (docs/CONFORMANCE.md §19).
 function dateCond(start: Sql, end: Sql, v: DateValue, asInstant: (ms: number) => number | Date): Sql {
   const qs = asInstant(v.start);
   const qe = asInstant(v.end);

@@ -1,6 +1,6 @@
 /**
  * aud is required and must be this FHIR server's base URL, compared after normalising a trailing
- * slash and the case of scheme and host (SMART App Launch 2.2 §app-launch; checklist #4, #42; G10 9.4).
+ * slash and the case of scheme and host (SMART App Launch 2.2 §app-launch; docs/CONFORMANCE.md #4, #42; G10 9.4).
  */
 import { normalizeBaseUrl } from '../access-token';
 import { InvalidRequest } from '../errors';

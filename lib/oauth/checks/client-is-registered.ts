@@ -1,4 +1,4 @@
-/** client_id must name a registered client; otherwise an error page, never a redirect (RFC 6749 §4.1.2.1; checklist #39, #170). */
+/** client_id must name a registered client; otherwise an error page, never a redirect (RFC 6749 §4.1.2.1; docs/CONFORMANCE.md #39, #170). */
 import { getClient } from '../clients';
 import { UnsafeToRedirect } from '../errors';
 import type { AuthorizeCheck } from './context';

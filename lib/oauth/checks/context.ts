@@ -20,7 +20,7 @@ export interface AuthorizeContext {
   /** Requested scopes that cannot be granted to this client, with the reason. */
   droppedScopes: ScopeError[];
   codeChallenge: string | null;
-  /** No code_challenge, accepted because the launch is a legacy PKCE-optional one (checklist #52). */
+  /** No code_challenge, accepted because the launch is a legacy PKCE-optional one (docs/CONFORMANCE.md #52). */
   pkceWaivedByLaunch: boolean;
   /** The launcher's launch the request belongs to, found but not yet used up (launch-is-found). */
   pendingLaunch: { readonly id: string; readonly standalone: boolean; readonly options: LauncherOptions } | null;

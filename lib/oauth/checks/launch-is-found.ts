@@ -1,6 +1,6 @@
 /**
  * The launcher's launch this request belongs to, looked up (not used up) as soon as the client is
- * known, because its options decide later checks: PKCE (checklist #52) and the simulated error.
+ * known, because its options decide later checks: PKCE (docs/CONFORMANCE.md #52) and the simulated error.
  * EHR launch: the live launch the `launch` parameter names. Standalone launch (no `launch`): the
  * launch the launcher armed for this client, if any (lib/launch-options/lookup.ts). A launch that
  * is not live is ignored here and refused by launch-is-live, which uses the launch up.

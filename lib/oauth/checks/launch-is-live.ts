@@ -1,7 +1,7 @@
 /**
  * EHR launch: `launch` must be a live launch record created for this client, and is used up here
  * (single-use). The `launch` scope and the `launch` parameter go together. A refused launch
- * leaks no context (SMART App Launch 2.2 §app-launch; checklist #45, #156, #171).
+ * leaks no context (SMART App Launch 2.2 §app-launch; docs/CONFORMANCE.md #45, #156, #171).
  * Standalone launch: the launch the launcher armed for this client (launch-is-found) is used up
  * too, so its options and simulated error apply to this authorization only.
  * Runs last, because it consumes the launch.

@@ -1,7 +1,7 @@
 /**
  * PKCE with S256: code_challenge and code_challenge_method=S256 required; plain and a missing
  * method (which RFC 7636 would read as plain) refused (SMART App Launch 2.2 §app-launch
- * "considerations for PKCE support"; RFC 7636 §4.3, §4.4.1; checklist #43, #52, #172).
+ * "considerations for PKCE support"; RFC 7636 §4.3, §4.4.1; docs/CONFORMANCE.md #43, #52, #172).
  */
 import { InvalidRequest } from '../errors';
 import type { AuthorizeCheck } from './context';
@@ -16,7 +16,7 @@ export const pkceS256: AuthorizeCheck = (ctx) => {
   const method = ctx.params.get('code_challenge_method');
   if (challenge === null && method === null) {
     if (!client.pkceRequired) return; // SMART v1 client, PKCE off by registration
-    // A legacy (SMART v1) launch the launcher made PKCE-optional: never for a public client, whose only protection PKCE is (checklist #67).
+    // A legacy (SMART v1) launch the launcher made PKCE-optional: never for a public client, whose only protection PKCE is (docs/CONFORMANCE.md #67).
     if (ctx.pendingLaunch?.options.pkceRequired === false) {
       if (client.clientType === 'public') {
         throw new InvalidRequest('code_challenge is required: public clients must use PKCE with S256 even in a PKCE-optional launch (RFC 7636 §4.3; SMART App Launch 2.2 §app-launch)');

@@ -1,7 +1,7 @@
 /**
  * Reads the authorization request: the query for GET, the query plus an
  * application/x-www-form-urlencoded body for POST (OpenID Connect Core §3.1.2.1; SMART
- * `authorize-post`; checklist #37, #9, #10). Failures here cannot be redirected.
+ * `authorize-post`; docs/CONFORMANCE.md #37, #9, #10). Failures here cannot be redirected.
  */
 import { MAX_PARAM_CHARS } from '../config';
 import { UnsafeToRedirect } from '../errors';

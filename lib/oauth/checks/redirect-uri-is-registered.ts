@@ -1,6 +1,6 @@
 /**
  * redirect_uri must be present and equal, as a string, to one registered for the client; only then
- * may errors be sent back to it (RFC 6749 §3.1.2.3, §4.1.2.1; RFC 9700 §2.1, §4.1; checklist #39, #168).
+ * may errors be sent back to it (RFC 6749 §3.1.2.3, §4.1.2.1; RFC 9700 §2.1, §4.1; docs/CONFORMANCE.md #39, #168).
  */
 import { UnsafeToRedirect } from '../errors';
 import type { AuthorizeCheck } from './context';

@@ -1,4 +1,4 @@
-/** Only the authorization code flow: no implicit or hybrid flows (RFC 9700 §2.1.2; checklist #38, #165). */
+/** Only the authorization code flow: no implicit or hybrid flows (RFC 9700 §2.1.2; docs/CONFORMANCE.md #38, #165). */
 import { InvalidRequest, UnsupportedResponseType } from '../errors';
 import type { AuthorizeCheck } from './context';
 

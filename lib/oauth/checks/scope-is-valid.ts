@@ -2,7 +2,7 @@
  * scope is required and every token must parse (SMART v1 and v2 grammar); a bad scope is
  * invalid_scope naming it. Scopes the client may not have are dropped with a reason the consent
  * screen shows (granted may differ from requested: SMART App Launch 2.2 §scopes-and-launch-context;
- * checklist #93–#103).
+ * docs/CONFORMANCE.md #93–#103).
  */
 import type { ParsedScope, ScopeError } from '../../smart/scopes';
 import { formatScope, intersectScopes, isScopeCovered, parseScopeString } from '../../smart/scopes';

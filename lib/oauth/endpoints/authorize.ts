@@ -3,7 +3,7 @@
  * Until client_id and redirect_uri match a registration, failures are a 400 page; after that they
  * are redirected with error, error_description, state and iss. Success stores the validated
  * request as an Interaction and sends the browser (303) to the interaction screens.
- * SMART App Launch 2.2 §app-launch; RFC 6749 §4.1.1; RFC 9700 §2.1; checklist §3.
+ * SMART App Launch 2.2 §app-launch; RFC 6749 §4.1.1; RFC 9700 §2.1; docs/CONFORMANCE.md §3.
  */
 import { formatScopes } from '../../smart/scopes';
 import { audIsFhirBase } from '../checks/aud-is-fhir-base';
@@ -89,6 +89,6 @@ export const handleAuthorize = oauthEndpoint({ endpoint: '/oauth/authorize', sty
     },
   });
   call.audit.detail = `interaction ${id}${ctx.pkceWaivedByLaunch ? '; without PKCE: legacy PKCE-optional launch' : ''}${ctx.droppedScopes.length ? `; not grantable: ${ctx.droppedScopes.map((d) => d.scope).join(' ')}` : ''}`;
-  // 303 so a POSTed form is followed with GET (RFC 9700 §4.12; checklist #51). No CORS headers here (checklist #182).
+  // 303 so a POSTed form is followed with GET (RFC 9700 §4.12; docs/CONFORMANCE.md #51). No CORS headers here (docs/CONFORMANCE.md #182).
   return new Response(null, { status: 303, headers: { ...PAGE_SECURITY_HEADERS, location: oauthUrls(call.issuer).interaction(id) } });
 });

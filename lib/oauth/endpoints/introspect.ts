@@ -1,12 +1,12 @@
 /**
- * POST /oauth/introspect (RFC 7662; SMART App Launch 2.2 §token-introspection; checklist §11).
+ * POST /oauth/introspect (RFC 7662; SMART App Launch 2.2 §token-introspection; docs/CONFORMANCE.md §11).
  *
  * Who may call (RFC 7662 §2.1 leaves it to us; SMART req 281–283): a confidential or backend client
  * authenticating as at the token endpoint (HTTP Basic, client_secret_post or private_key_jwt), or a
  * bearer of an active access token issued to a confidential or backend client. Public clients hold
  * no credential, so their callers cannot introspect. Authorised callers may introspect any token of
  * the sandbox (SMART: "may introspect any client's token"). OAUTH_INTROSPECTION_OPEN=true drops the
- * requirement (checklist #134, for Inferno runs without a custom header). Unauthorised → 401.
+ * requirement (docs/CONFORMANCE.md #134, for Inferno runs without a custom header). Unauthorised → 401.
  */
 import { env } from '../../env';
 import { getDb } from '../../db';
@@ -66,7 +66,7 @@ async function introspectAccessToken(call: OAuthCall, token: string): Promise<Re
     token_type: 'Bearer',
     exp: Math.floor(row.expiresAt.getTime() / 1000),
     iat: Math.floor(row.issuedAt.getTime() / 1000),
-    // sub and iss equal the id_token's (checklist #132).
+    // sub and iss equal the id_token's (docs/CONFORMANCE.md #132).
     sub: payload.sub,
     iss: payload.iss,
     aud: payload.aud,
@@ -112,6 +112,6 @@ export const handleIntrospect = oauthEndpoint({ endpoint: '/oauth/introspect', s
     const found = await lookup(call, token);
     if (found) return jsonNoStore(found);
   }
-  // Anything else is exactly {"active": false} (RFC 7662 §2.2; checklist #133).
+  // Anything else is exactly {"active": false} (RFC 7662 §2.2; docs/CONFORMANCE.md #133).
   return jsonNoStore(INACTIVE);
 });

@@ -1,6 +1,6 @@
 /**
  * GET /.well-known/jwks.json: the public keys of the authorization server — the RS256 key that
- * signs id_tokens (OIDC; checklist #78) and the ES256 key that signs access tokens — plus retired
+ * signs id_tokens (OIDC; docs/CONFORMANCE.md #78) and the ES256 key that signs access tokens — plus retired
  * keys whose tokens may still be valid. Never a private member.
  */
 import { CORS_ANY } from '../http';

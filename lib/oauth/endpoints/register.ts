@@ -1,6 +1,6 @@
 /**
  * POST /oauth/register: RFC 7591 dynamic client registration, open in the sandbox so scripts and
- * workshops can create clients with one curl (checklist #36). Metadata is validated with zod and
+ * workshops can create clients with one curl (docs/CONFORMANCE.md #36). Metadata is validated with zod and
  * the client rules of clients.ts; the secret is returned once (RFC 7591 §3.2.1).
  *
  * Client type from the metadata: token_endpoint_auth_method none → public; client_secret_basic

@@ -1,5 +1,5 @@
 /**
- * POST /oauth/revoke (RFC 7009; checklist #135). The client authenticates as at the token endpoint
+ * POST /oauth/revoke (RFC 7009; docs/CONFORMANCE.md #135). The client authenticates as at the token endpoint
  * (public clients send client_id). Revoking a refresh token revokes its whole grant (RFC 7009 §2.1:
  * SHOULD also invalidate the access tokens); an access token is revoked alone. Unknown or already
  * invalid tokens answer 200 (RFC 7009 §2.2); a token of another client is invalid_grant.

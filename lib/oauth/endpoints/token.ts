@@ -2,7 +2,7 @@
  * POST /oauth/token: grant type first (an unknown one is 400 unsupported_grant_type whatever the
  * credentials; G10 8.1.02), then client authentication, then the launch's simulated failure (if
  * any), then the grant's own module.
- * No-store headers on success and error (checklist #59); CORS for public clients' origins (#66).
+ * No-store headers on success and error (docs/CONFORMANCE.md #59); CORS for public clients' origins (#66).
  */
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { simulatedErrorOfLaunch, simulatedNote } from '../../launch-options/lookup';

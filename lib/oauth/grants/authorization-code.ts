@@ -1,6 +1,6 @@
 /**
  * grant_type=authorization_code (RFC 6749 §4.1.3; RFC 7636 §4.6; SMART App Launch 2.2 §app-launch;
- * checklist #53–#60, #173). The code is single-use: a second use revokes everything the grant
+ * docs/CONFORMANCE.md #53–#60, #173). The code is single-use: a second use revokes everything the grant
  * produced and flags the audit record 'code-replay' (RFC 6749 §4.1.2).
  */
 import { createHash } from 'node:crypto';
@@ -22,7 +22,7 @@ import { pkceAuditNote } from '../pkce';
 // RFC 7636 §4.1: 43–128 characters of [A-Z] / [a-z] / [0-9] / "-" / "." / "_" / "~".
 const VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
 
-/** Refresh-token policy of a grant: offline_access wins over online_access (checklist #83). */
+/** Refresh-token policy of a grant: offline_access wins over online_access (docs/CONFORMANCE.md #83). */
 export function refreshKind(scope: string): 'offline' | 'online' | null {
   const names = scope.split(' ');
   if (names.includes('offline_access')) return 'offline';
@@ -65,7 +65,7 @@ export async function authorizationCodeGrant(call: OAuthCall, client: OAuthClien
   if (grant.revoked) throw await refusal(new InvalidGrant('the authorization grant has been revoked'));
   if (redirectUri !== stored.redirectUri) throw await refusal(new InvalidGrant('redirect_uri does not match the one sent to /oauth/authorize (RFC 6749 §4.1.3)'));
 
-  // PKCE for every client type, confidential ones included (RFC 7636 §4.6; RFC 9700 §2.1.1; checklist #55).
+  // PKCE for every client type, confidential ones included (RFC 7636 §4.6; RFC 9700 §2.1.1; docs/CONFORMANCE.md #55).
   if (stored.codeChallenge) {
     if (verifier === null) throw await refusal(new InvalidGrant('code_verifier is required: the authorization request carried a code_challenge (RFC 7636 §4.5)'));
     if (!VERIFIER.test(verifier)) throw await refusal(new InvalidGrant('code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636 §4.1)'));

@@ -1,7 +1,7 @@
 /**
  * grant_type=client_credentials for backend services: private_key_jwt only, system/ scopes within
  * the client's pre-authorisation, short-lived tokens, no refresh token
- * (SMART App Launch 2.2 §backend-services; checklist #138–#146, #179).
+ * (SMART App Launch 2.2 §backend-services; docs/CONFORMANCE.md #138–#146, #179).
  */
 import { formatScope, formatScopes, intersectScopes, parseScopeString } from '../../smart/scopes';
 import type { OAuthClient } from '../clients';
@@ -24,7 +24,7 @@ export async function clientCredentialsGrant(call: OAuthCall, client: OAuthClien
   const notSystem = parsed.scopes.find((s) => s.kind !== 'resource' || s.context !== 'system');
   if (notSystem) throw new InvalidScope(`'${formatScope(notSystem)}' cannot be granted to a backend client: only system/ scopes (SMART App Launch 2.2 §backend-services)`);
 
-  // Down-scope to the pre-authorisation and return what was actually granted (checklist #142, #179).
+  // Down-scope to the pre-authorisation and return what was actually granted (docs/CONFORMANCE.md #142, #179).
   const granted = intersectScopes(parsed.scopes, clientAllowedScopes(client));
   if (granted.length === 0) throw new InvalidScope(`none of the requested scopes is pre-authorised for client '${client.clientId}' (pre-authorised: ${client.scope || '(none)'})`);
   const scope = formatScopes(granted);
@@ -41,7 +41,7 @@ export async function clientCredentialsGrant(call: OAuthCall, client: OAuthClien
     accessTtlSeconds: Math.min(BACKEND_TOKEN_TTL_SECONDS, accessTokenTtl()),
     issuer: call.issuer,
     fhirBase: call.fhirBase,
-    refresh: null, // SHOULD NOT issue refresh tokens to backend services (checklist #92)
+    refresh: null, // SHOULD NOT issue refresh tokens to backend services (docs/CONFORMANCE.md #92)
     idToken: null,
   });
   call.audit.detail = `issued backend access token ${issued.accessJti.slice(0, 8)}…${scope !== requested.trim() ? ` (requested: ${requested.slice(0, 300)})` : ''}`;

@@ -1,6 +1,6 @@
 /**
  * grant_type=refresh_token (RFC 6749 §6; SMART App Launch 2.2 §app-launch "refresh access token";
- * RFC 9700 §4.14; checklist #84–#90, #177). Refresh tokens rotate on every use; a rotated token
+ * RFC 9700 §4.14; docs/CONFORMANCE.md #84–#90, #177). Refresh tokens rotate on every use; a rotated token
  * used again revokes the whole grant and flags 'refresh-replay'. `scope` may narrow, never widen.
  */
 import { formatScopes, narrowScopes, parseScopeString } from '../../smart/scopes';
@@ -26,7 +26,7 @@ export async function refreshTokenGrant(call: OAuthCall, client: OAuthClient, fo
   if (row.kind !== 'refresh' || row.sandboxId !== call.sandboxId) throw new InvalidGrant('the refresh token is not valid (unknown or mistyped)');
   call.audit.userId = row.userId;
   call.audit.patientId = row.patientId;
-  // Bound to the client it was issued to (SMART App Launch 2.2 §app-launch; checklist #84).
+  // Bound to the client it was issued to (SMART App Launch 2.2 §app-launch; docs/CONFORMANCE.md #84).
   if (row.clientId !== client.clientId) throw new InvalidGrant('the refresh token was issued to another client');
   const grant = row.grantId ? found.grant : null;
   if (!grant) throw new InvalidGrant('the refresh token is not valid');
@@ -70,7 +70,7 @@ export async function refreshTokenGrant(call: OAuthCall, client: OAuthClient, fo
     accessTtlSeconds: grant.context.accessTtlSeconds ?? accessTokenTtl(),
     issuer: call.issuer,
     fhirBase: call.fhirBase,
-    // A fresh lifetime on every refresh (ONC: renewable without re-authorisation; checklist #91).
+    // A fresh lifetime on every refresh (ONC: renewable without re-authorisation; docs/CONFORMANCE.md #91).
     refresh: { scope: row.scope, ttlSeconds: refreshTtl(kind), parentId: row.id },
     idToken: null,
     claim: rotate,
