@@ -59,23 +59,22 @@ export function shortHash(value: string): string {
 
 /**
  * A conservative estimate of a string's entropy in bits: its length times log2 of the smallest
- * usual alphabet that covers its characters (digits, hex, base64url, printable ASCII). Repetitive
- * values (one character repeated, a counter) are capped by their count of distinct characters.
+ * usual alphabet that covers its characters (digits, hex, base64url, printable ASCII), scaled down
+ * when the value uses few of the characters it could (one character repeated, a counter).
  */
 export function estimateEntropyBits(value: string): number {
-  if (value.length === 0) return 0;
+  let text = value;
   let alphabet: number;
-  if (/^[0-9]+$/.test(value)) alphabet = 10;
-  else if (/^[0-9a-f-]+$/i.test(value) && /[0-9a-f]/i.test(value)) {
+  if (/^[0-9]+$/.test(text)) alphabet = 10;
+  else if (/^[0-9a-f-]+$/i.test(text) && /[0-9a-f]/i.test(text)) {
     // Hex, possibly with UUID dashes: the dashes carry nothing.
-    value = value.replace(/-/g, '');
+    text = text.replace(/-/g, '');
     alphabet = 16;
-  }
-  else if (/^[A-Za-z0-9_-]+$/.test(value)) alphabet = 64;
+  } else if (/^[A-Za-z0-9_-]+$/.test(text)) alphabet = 64;
   else alphabet = 95;
-  const distinct = new Set(value).size;
-  const perChar = Math.log2(Math.max(2, Math.min(alphabet, distinct * 2)));
-  return Math.round(value.length * perChar);
+  if (text.length === 0) return 0;
+  const variety = Math.min(1, (1.5 * new Set(text).size) / Math.min(alphabet, text.length));
+  return Math.round(text.length * Math.log2(alphabet) * variety);
 }
 
 /** Facts of an authorization request, read from its parameters. */
