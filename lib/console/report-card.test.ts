@@ -10,7 +10,8 @@ const BACKEND = { clientId: 'svc', name: 'Svc', clientType: 'backend' as const, 
 
 let seq = 0;
 const T0 = Date.parse('2026-06-01T10:00:00Z');
-function rec(over: Partial<ObservedRecord> & { facts?: AuditFacts | null; atMs?: number }): ObservedRecord {
+type RecordInput = Omit<Partial<ObservedRecord>, 'facts'> & { facts?: AuditFacts | null; atMs?: number };
+function rec(over: RecordInput): ObservedRecord {
   seq += 1;
   const { facts, atMs, ...rest } = over;
   return {
@@ -37,9 +38,9 @@ function authorize(state: string | null = GOOD_STATE, extra: AuditFacts = {}): O
   if (state !== null) params.set('state', state);
   return rec({ kind: 'oauth', endpoint: '/oauth/authorize', resourceType: null, status: 303, facts: { ...authorizeRequestFacts(params), audMatches: true, redirectUriRegistered: true, ...extra } });
 }
-const token = (grantType: string, scopes: string, extra: Partial<ObservedRecord> = {}, facts: AuditFacts = {}) =>
+const token = (grantType: string, scopes: string, extra: RecordInput = {}, facts: AuditFacts = {}) =>
   rec({ kind: 'oauth', endpoint: '/oauth/token', method: 'POST', resourceType: null, scopes, facts: { grantType, authMethod: 'none', ...facts }, ...extra });
-const read = (resourceType: string, facts: AuditFacts = { accept: 'application/fhir+json' }, extra: Partial<ObservedRecord> = {}) =>
+const read = (resourceType: string, facts: AuditFacts = { accept: 'application/fhir+json' }, extra: RecordInput = {}) =>
   rec({ resourceType, endpoint: `/fhir/${resourceType}`, scopes: `patient/${resourceType}.rs`, facts, ...extra });
 
 const byId = (card: ReportCard, id: string) => card.checks.find((c) => c.id === id)!;
