@@ -16,7 +16,9 @@ export type AuditFlag =
   | 'assertion-replay'
   | 'excessive-results'
   | 'rate-limited'
-  | 'invalid-token';
+  | 'invalid-token'
+  /** The outcome was a simulated error the developer armed in the launcher, not the app's doing. */
+  | 'simulated';
 
 export interface AuditEntry {
   sandboxId?: string;

@@ -216,6 +216,10 @@ async function authenticateRequest(ctx: Ctx, authenticate: Authenticate): Promis
   if (!result.ok) {
     ctx.audit.flags.push('invalid-token');
     ctx.audit.expiredClientId = result.expiredClientId ?? null;
+    if (result.simulated) {
+      ctx.audit.flags.push('simulated');
+      ctx.audit.detail = `simulated error: ${result.description}`;
+    }
     throw new FhirAuthError(result.description || 'The access token is not valid', 'invalid_token');
   }
   const claims = result.token;
@@ -229,7 +233,10 @@ async function authenticateRequest(ctx: Ctx, authenticate: Authenticate): Promis
   const simulated = await simulatedErrorOfLaunch(claims.launchId, ctx.db);
   const throttled = simulatedFhirFailure(simulated);
   ctx.deletedPatientId = simulatedDeletedPatient(simulated, claims.patientId);
-  if (simulated && (throttled || ctx.deletedPatientId)) ctx.audit.detail = simulatedNote(simulated);
+  if (simulated && (throttled || ctx.deletedPatientId)) {
+    ctx.audit.detail = simulatedNote(simulated);
+    ctx.audit.flags.push('simulated');
+  }
   if (throttled) throw throttled;
   return policy;
 }
