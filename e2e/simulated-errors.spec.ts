@@ -329,6 +329,10 @@ test.describe('backend service launches', () => {
       await expect(rows.first()).toContainText('401');
       await expect(rows.first()).toContainText('invalid_client');
       await expect(rows.first().locator('.badge.flag')).toHaveText('assertion-replay');
+      // Armed by the developer: labelled simulated, and not counted as an attack on the alerts page.
+      await expect(rows.first().locator('.badge.info')).toHaveText('simulated');
+      await page.goto(`${base}/console/alerts`);
+      await expect(page.getByTestId('alerts-simulated')).toContainText(client.clientId);
     });
   });
 });

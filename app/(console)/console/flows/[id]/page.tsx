@@ -52,7 +52,7 @@ export default async function FlowPage({ params }: Props) {
           <li key={s.key} className={s.outcome} data-step={s.kind}>
             <h3>
               {s.title} {s.at ? <span className="muted-small">{s.at.toISOString().slice(11, 23)}</span> : null}{' '}
-              {s.flags.map((f) => <span key={f} className="badge flag">{f}</span>)}
+              {s.flags.map((f) => <span key={f} className={f === 'simulated' ? 'badge info' : 'badge flag'}>{f}</span>)}
             </h3>
             <div className="card">
               <p style={{ margin: '0 0 6px' }}>{s.summary}</p>
