@@ -66,11 +66,37 @@ describe('tokens', () => {
 
   it('revokes a token and writes a console audit record', async () => {
     const result = await revokeTokenFromConsole('AT1', 'teacher');
-    expect(result).toEqual({ revoked: 1 });
+    expect(result).toEqual({ revoked: 1, scope: 'token' });
     expect((await getDb().token.findUnique({ where: { id: 'AT1' } }))?.revoked).toBe(true);
     const [rec] = await queryAudit({ kind: 'console' });
     expect(rec?.detail).toMatch(/access token AT1… revoked from the console by teacher/);
     expect((await listTokens({ status: 'revoked' })).map((t) => t.id)).toEqual(['AT1']);
+  });
+
+  it('revokes this token only, or the whole grant with its refresh token, and says which', async () => {
+    const db = getDb();
+    await db.grant.create({ data: { id: 'G9', sandboxId: 'default', clientId: 'app9', userId: 'Patient/p9', scope: SCOPE, context: JSON.stringify({ patient: 'p9' }), createdAt: at(2) } });
+    await db.token.createMany({
+      data: [
+        { id: 'AT9', sandboxId: 'default', kind: 'access', grantId: 'G9', clientId: 'app9', userId: 'Patient/p9', patientId: 'p9', scope: SCOPE, issuedAt: at(5), expiresAt: at(3605) },
+        { id: 'AT9b', sandboxId: 'default', kind: 'access', grantId: 'G9', clientId: 'app9', userId: 'Patient/p9', patientId: 'p9', scope: SCOPE, issuedAt: at(6), expiresAt: at(3606) },
+        { id: 'RT9', sandboxId: 'default', kind: 'refresh', grantId: 'G9', clientId: 'app9', userId: 'Patient/p9', patientId: 'p9', scope: SCOPE, tokenHash: 'y'.repeat(64), issuedAt: at(5), expiresAt: at(99999) },
+      ],
+    });
+    try {
+      expect(await revokeTokenFromConsole('AT9', 'teacher', { scope: 'token' })).toEqual({ revoked: 1, scope: 'token' });
+      expect((await db.token.findUnique({ where: { id: 'RT9' } }))?.revoked).toBe(false);
+      expect((await db.grant.findUnique({ where: { id: 'G9' } }))?.revoked).toBe(false);
+
+      expect(await revokeTokenFromConsole('AT9b', 'teacher', { scope: 'grant' })).toEqual({ revoked: 2, scope: 'grant' });
+      expect((await db.token.findMany({ where: { grantId: 'G9' }, select: { revoked: true } })).every((t) => t.revoked)).toBe(true);
+      expect((await db.grant.findUnique({ where: { id: 'G9' } }))?.revoked).toBe(true);
+      const [rec] = await queryAudit({ kind: 'console', clientId: 'app9' });
+      expect(rec?.detail).toMatch(/grant G9… revoked from the console by teacher with every token issued under it/);
+    } finally {
+      await db.token.deleteMany({ where: { grantId: 'G9' } });
+      await db.grant.deleteMany({ where: { id: 'G9' } });
+    }
   });
 });
 
