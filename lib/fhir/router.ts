@@ -10,7 +10,7 @@ import { getDb } from '../db';
 import { env } from '../env';
 import type { AuditEntry, AuditFlag } from '../audit/record';
 import { recordAudit, requestSource } from '../audit/record';
-import { originOf } from '../http/origin';
+import { publicOrigin } from '../http/origin';
 import { DEFAULT_SANDBOX_ID } from '../sandbox';
 import { parseScopeString } from '../smart/scopes';
 import type { AccessPolicy, AllowedDecision, FhirInteraction } from '../smart/access-policy';
@@ -132,7 +132,7 @@ export function createFhirHandler(options: FhirHandlerOptions = {}): (req: Reque
     const store = options.store ?? new ResourceStore(db);
     const sandboxId = options.sandboxId ?? DEFAULT_SANDBOX_ID;
     const url = new URL(req.url);
-    const origin = originOf(req);
+    const origin = publicOrigin(req);
     const base = `${origin}${basePath}`;
     const state: AuditState = { interaction: 'unknown', resourceType: null, resourceId: null, claims: null, scopes: null, resultCount: null, flags: [], detail: null, errorCode: null };
     let format: ResponseFormat = { contentType: 'application/fhir+json', pretty: url.searchParams.get('_pretty') === 'true' };
