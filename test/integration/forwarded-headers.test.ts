@@ -83,6 +83,14 @@ describe('without TRUST_PROXY, forwarded headers change nothing', () => {
     }
   });
 
+  it('the CapabilityStatement’s SMART endpoints ignore forged forwarded headers, and it is never cached', async () => {
+    const res = await raw(`${base}/fhir/metadata`, { headers: { ...FORGED, accept: 'application/fhir+json' } });
+    expect(res.status).toBe(200);
+    expect(res.body).not.toContain('evil.example');
+    expect(res.body).toContain(`${base}/oauth/token`);
+    expect(res.headers['cache-control']).toBe('no-store');
+  });
+
   it('a forged non-loopback Host is not the origin either: the address the connection reached is', async () => {
     const res = await raw(`${base}/fhir/.well-known/smart-configuration`, { headers: { ...FORGED, host: `evil.example:${port}` } });
     expect(res.status).toBe(200);
