@@ -1,4 +1,4 @@
-import { originOf } from '../http/origin';
+import { publicOrigin } from '../http/origin';
 import { DEFAULT_SANDBOX_ID } from '../sandbox';
 import { findEncounter, findPatientSummary, listEncounters, searchPatients } from '../fhir/patient-directory';
 import type { EncounterSummary, PatientSummary } from '../fhir/patient-directory';
@@ -193,7 +193,7 @@ export const handleInteractionPage = withDatabaseUnavailablePage('interaction', 
 /** POST /interaction/{id}/login: a one-click persona or username/password; 303 back to the interaction. */
 export const handleInteractionLogin = withDatabaseUnavailablePage('interaction', async (req: Request, id: string): Promise<Response> => {
   if (!ID_PATTERN.test(id)) return expiredPage();
-  if (!isSameOriginPost(req, originOf(req))) return forbiddenPost();
+  if (!isSameOriginPost(req, publicOrigin(req))) return forbiddenPost();
   const form = await readForm(req);
   const binding = parseCookies(req.headers.get('cookie')).get(bindingCookieName()) ?? '';
   if (!(await verifyCsrfToken(form.get('csrf') ?? '', 'login', id, binding))) return seeOther(`${page(id)}?error=csrf`);
@@ -221,7 +221,7 @@ export const handleInteractionLogin = withDatabaseUnavailablePage('interaction',
 /** POST /interaction/{id}/logout: signs the persona out and shows the sign-in screen again. */
 export const handleInteractionLogout = withDatabaseUnavailablePage('interaction', async (req: Request, id: string): Promise<Response> => {
   if (!ID_PATTERN.test(id)) return expiredPage();
-  if (!isSameOriginPost(req, originOf(req))) return forbiddenPost();
+  if (!isSameOriginPost(req, publicOrigin(req))) return forbiddenPost();
   const form = await readForm(req);
   const binding = parseCookies(req.headers.get('cookie')).get(bindingCookieName()) ?? '';
   const session = await readPersonaSession(req);
@@ -232,7 +232,7 @@ export const handleInteractionLogout = withDatabaseUnavailablePage('interaction'
 /** POST /interaction/{id}/consent: Allow (code) or Deny (access_denied); 303 to the app's redirect_uri. */
 export const handleInteractionConsent = withDatabaseUnavailablePage('interaction', async (req: Request, id: string): Promise<Response> => {
   if (!ID_PATTERN.test(id)) return expiredPage();
-  if (!isSameOriginPost(req, originOf(req))) return forbiddenPost();
+  if (!isSameOriginPost(req, publicOrigin(req))) return forbiddenPost();
   const form = await readForm(req);
   const binding = parseCookies(req.headers.get('cookie')).get(bindingCookieName()) ?? '';
   const session = await readPersonaSession(req);

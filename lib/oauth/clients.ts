@@ -14,7 +14,7 @@ import { DEFAULT_SANDBOX_ID } from '../sandbox';
 import type { ParsedScope } from '../smart/scopes';
 import { formatScope, parseScopeString } from '../smart/scopes';
 import type { PublicJwks } from './client-metadata';
-import { describeZodError, registeredJwksSchema, redirectUriProblem, webOrigin, webUrlProblem } from './client-metadata';
+import { describeZodError, jwksUriProblem, registeredJwksSchema, redirectUriProblem, webOrigin, webUrlProblem } from './client-metadata';
 import { constantTimeEqual, randomToken, sha256 } from './crypto';
 import { isUniqueViolation } from '../db/errors';
 import { InvalidClientMetadata, InvalidRedirectUri } from './errors';
@@ -170,7 +170,7 @@ export function validateClientInput(raw: ClientInput): ValidClient {
     if (!jwks && !jwksUri) throw new InvalidClientMetadata('a private_key_jwt client must register jwks_uri or jwks (SMART App Launch 2.2 §client-confidential-asymmetric)');
     if (jwks && jwksUri) throw new InvalidClientMetadata('register either jwks_uri or jwks, not both (RFC 7591 §2)');
     if (jwksUri) {
-      const problem = webUrlProblem(jwksUri);
+      const problem = jwksUriProblem(jwksUri);
       if (problem) throw new InvalidClientMetadata(`jwks_uri '${jwksUri}' ${problem}`);
     }
   } else if (jwks || jwksUri) {

@@ -4,7 +4,7 @@ import { notFound } from 'next/navigation';
 import { requireConsoleSession } from '#lib/console/auth';
 import { getFlow } from '#lib/console/flows';
 import type { FlowParam } from '#lib/console/flows';
-import { originFromHeaders } from '#lib/console/request';
+import { publicOrigin } from '#lib/http/origin';
 import { SequenceDiagram } from '../sequence-diagram';
 
 export const metadata = { title: 'Flow · SMART Sandbox console' };
@@ -31,7 +31,7 @@ function Params({ params }: { params: readonly FlowParam[] }) {
 export default async function FlowPage({ params }: Props) {
   const { id } = await params;
   await requireConsoleSession(`/console/flows/${id}`);
-  const flow = await getFlow(id, { origin: originFromHeaders(await headers()) });
+  const flow = await getFlow(id, { origin: publicOrigin(await headers()) });
   if (!flow) notFound();
   const { summary } = flow;
   return (

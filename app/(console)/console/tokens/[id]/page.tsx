@@ -3,7 +3,7 @@ import Link from 'next/link';
 import { notFound } from 'next/navigation';
 import { requireConsoleSession } from '#lib/console/auth';
 import { firstParam } from '#lib/console/format';
-import { originFromHeaders } from '#lib/console/request';
+import { publicOrigin } from '#lib/http/origin';
 import { explainJwtMember } from '#lib/console/token-jwt';
 import type { DecodedTokenJwt } from '#lib/console/token-jwt';
 import { getTokenDetail } from '#lib/console/tokens';
@@ -65,7 +65,7 @@ type Props = { params: Promise<{ id: string }>; searchParams: Promise<Record<str
 export default async function TokenPage({ params, searchParams }: Props) {
   const { id } = await params;
   await requireConsoleSession(`/console/tokens/${id}`);
-  const detail = await getTokenDetail(id, { origin: originFromHeaders(await headers()) });
+  const detail = await getTokenDetail(id, { origin: publicOrigin(await headers()) });
   if (!detail) notFound();
   const { token } = detail;
   const justRevoked = firstParam((await searchParams).revoked);
