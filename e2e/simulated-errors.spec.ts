@@ -38,10 +38,10 @@ async function refreshAsTheApp(page: Page): Promise<{ status: number; body: Reco
   return { status: res.status(), body: (await res.json()) as Record<string, unknown> };
 }
 
-/** RFC 7662 introspection by a confidential client (public clients may not introspect), as a resource server would ask. */
+/** RFC 7662 introspection by a resource server (a confidential client registered with introspect_any_token; public clients may not introspect). */
 async function introspect(baseURL: string | undefined, token: string): Promise<Record<string, unknown>> {
   const base = (baseURL ?? '').replace(/\/+$/, '');
-  const caller = await registerSymmetricClient(base, { client_name: 'e2e resource server' });
+  const caller = await registerSymmetricClient(base, { client_name: 'e2e resource server', introspect_any_token: true });
   const res = await fetch(`${base}/oauth/introspect`, {
     method: 'POST',
     headers: { authorization: `Basic ${Buffer.from(`${caller.client.client_id}:${caller.secret ?? ''}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
