@@ -282,7 +282,8 @@ test.describe('backend service launches', () => {
     expect(shown.clientId).toBe(client.clientId);
     const refused = await backendTokenRequest(page.request, client, shown.tokenUrl, shown.scope);
     expect(refused.status).toBe(401);
-    expect(refused.headers['www-authenticate']).toBeTruthy();
+    // No HTTP Basic was used, so no Basic challenge (docs/CONFORMANCE.md #75).
+    expect(refused.headers['www-authenticate']).toBeUndefined();
     expect(refused.body.error).toBe('invalid_client');
     expect(String(refused.body.error_description)).toContain(`the signature does not verify with key '${client.kid}'`);
     // For this launch only: the launch is used up, the same request then succeeds.
@@ -311,7 +312,7 @@ test.describe('backend service launches', () => {
       const shown = await startBackendLaunch(page, client.clientId, 'invalid_jti');
       const refused = await backendTokenRequest(page.request, client, shown.tokenUrl, shown.scope);
       expect(refused.status).toBe(401);
-      expect(refused.headers['www-authenticate']).toBeTruthy();
+      expect(refused.headers['www-authenticate']).toBeUndefined();
       expect(refused.body.error).toBe('invalid_client');
       expect(String(refused.body.error_description)).toMatch(/jti '[^']+' was already used/);
       expect((await backendTokenRequest(page.request, client, shown.tokenUrl, shown.scope)).status).toBe(200);
