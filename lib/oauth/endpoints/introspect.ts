@@ -122,7 +122,8 @@ export const handleIntrospect = oauthEndpoint({ endpoint: '/oauth/introspect', s
     const found = await lookup(call, token);
     if (!found) continue;
     if (!mayLearnAbout(caller, found)) {
-      call.audit.detail = `${call.audit.detail ?? ''}; token of another client: answered inactive (the caller is not registered with introspect_any_token)`;
+      const note = 'token of another client: answered inactive (the caller is not registered with introspect_any_token)';
+      call.audit.detail = call.audit.detail ? `${call.audit.detail}; ${note}` : note;
       return jsonNoStore(INACTIVE);
     }
     return jsonNoStore(found);
