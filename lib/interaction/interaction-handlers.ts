@@ -12,7 +12,7 @@ import type { InteractionSelection, InteractionStep } from './interaction-flow';
 import { InteractionNotFoundError } from '../oauth/interaction';
 import { attemptSignIn, lockedErrorKey, lockedSignInMessage } from './sign-in-limit';
 import { OAuthError } from '../oauth/errors';
-import { finishInteraction, loadInteraction, rejectInteraction } from './interaction-port';
+import { endSignIn, finishInteraction, loadInteraction, rejectInteraction } from './interaction-port';
 import type { InteractionDetails } from './interaction-port';
 import { consentView, encounterPickerView, errorView, loginView, patientPickerView, whoHeader } from './interaction-views';
 import { findPersonaByFhirUser, listFeaturedPersonas } from './personas';
@@ -103,7 +103,11 @@ async function redirectOrError(produce: () => Promise<string>, cookies: readonly
     if (!(err instanceof OAuthError)) console.error('interaction: completing failed', err);
     return htmlPage(errorView('The app cannot be authorized', message), { title: 'Error', status: 400, setCookies: cookies });
   }
-  return seeOther(location, cookies);
+  // The Location carries the code (or the error) to the app: no referrer at all on this response
+  // (RFC 9700 §4.2.4; docs/CONFORMANCE.md #167).
+  const response = seeOther(location, cookies);
+  response.headers.set('referrer-policy', 'no-referrer');
+  return response;
 }
 
 function completeWith(interaction: InteractionDetails, session: PersonaSession, step: Extract<InteractionStep, { kind: 'consent' }>, grantedScope: string): Promise<string> {
@@ -114,6 +118,7 @@ function completeWith(interaction: InteractionDetails, session: PersonaSession, 
     ...(step.encounterId ? { encounterId: step.encounterId } : {}),
     grantedScope,
     sessionId: session.sid,
+    sessionExpiresAt: session.expiresAt ?? null,
   });
 }
 
@@ -226,6 +231,7 @@ export const handleInteractionLogout = withDatabaseUnavailablePage('interaction'
   const binding = parseCookies(req.headers.get('cookie')).get(bindingCookieName()) ?? '';
   const session = await readPersonaSession(req);
   if (session && !(await verifyCsrfToken(form.get('csrf') ?? '', 'logout', id, binding, session.sid))) return seeOther(page(id));
+  if (session) await endSignIn(session.sid);
   return seeOther(page(id), [clearSessionCookie()]);
 });
 
