@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isScopeCovered, parseScopeString } from '../smart/scopes';
-import { buildConsentModel, grantedScopeFrom, parseConsentForm } from './consent';
+import { buildConsentModel, CATEGORY_OPTIONS, grantedScopeFrom, parseConsentForm } from './consent';
 
 const REQUEST = 'launch/patient openid fhirUser offline_access patient/Patient.rs patient/Observation.rs patient/Condition.rs';
 
@@ -20,8 +20,10 @@ describe('consent model', () => {
   it('offers categories for whole-type Observation and Condition only', () => {
     const model = buildConsentModel('patient/Observation.rs patient/Condition.read patient/Patient.rs patient/Observation.rs?category=laboratory patient/Observation.c');
     const cats = Object.fromEntries(model.items.map((i) => [i.scope, i.categories.length]));
-    expect(cats['patient/Observation.rs']).toBe(5);
-    expect(cats['patient/Condition.read']).toBe(3);
+    expect(cats['patient/Observation.rs']).toBe(CATEGORY_OPTIONS.Observation?.length);
+    expect(cats['patient/Condition.read']).toBe(CATEGORY_OPTIONS.Condition?.length);
+    expect(CATEGORY_OPTIONS.Observation?.length).toBeGreaterThanOrEqual(6);
+    expect(CATEGORY_OPTIONS.Condition?.length).toBeGreaterThanOrEqual(3);
     expect(cats['patient/Patient.rs']).toBe(0);
     expect(cats['patient/Observation.rs?category=laboratory']).toBe(0);
     expect(cats['patient/Observation.c']).toBe(0);

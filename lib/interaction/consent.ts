@@ -1,5 +1,6 @@
 import { explainScope, formatScope, parseScopeString } from '../smart/scopes';
 import type { ParsedScope, ResourceScope } from '../smart/scopes';
+import usCoreCategories from './us-core-categories.json';
 
 /**
  * The consent screen's model: each requested scope in plain language, which ones the user may
@@ -14,21 +15,14 @@ export interface CategoryOption {
   readonly label: string;
 }
 
-/** Category alternatives offered instead of the whole type (US Core 6.1.0 category value sets). */
-export const CATEGORY_OPTIONS: Readonly<Record<string, readonly CategoryOption[]>> = {
-  Observation: [
-    { value: 'http://terminology.hl7.org/CodeSystem/observation-category|vital-signs', label: 'Vital signs' },
-    { value: 'http://terminology.hl7.org/CodeSystem/observation-category|laboratory', label: 'Laboratory results' },
-    { value: 'http://terminology.hl7.org/CodeSystem/observation-category|social-history', label: 'Social history (smoking, …)' },
-    { value: 'http://terminology.hl7.org/CodeSystem/observation-category|survey', label: 'Surveys and assessments' },
-    { value: 'http://hl7.org/fhir/us/core/CodeSystem/us-core-category|sdoh', label: 'Social determinants of health' },
-  ],
-  Condition: [
-    { value: 'http://terminology.hl7.org/CodeSystem/condition-category|problem-list-item', label: 'Problem list' },
-    { value: 'http://terminology.hl7.org/CodeSystem/condition-category|encounter-diagnosis', label: 'Encounter diagnoses' },
-    { value: 'http://hl7.org/fhir/us/core/CodeSystem/us-core-category|health-concern', label: 'Health concerns' },
-  ],
-};
+/**
+ * Category alternatives offered instead of the whole type: the categories US Core 6.1.0's profiles
+ * name for Observation and Condition, derived from the package in fhir-packages/ by
+ * scripts/us-core-categories.ts (docs/CONFORMANCE.md #100; us-core-categories.test.ts re-derives them).
+ */
+export const CATEGORY_OPTIONS: Readonly<Record<string, readonly CategoryOption[]>> = Object.fromEntries(
+  Object.entries(usCoreCategories).map(([type, list]) => [type, list.map((c): CategoryOption => ({ value: c.value, label: c.label }))]),
+);
 
 export interface ConsentItem {
   /** Form field suffix (`keep.{key}`, `mode.{key}`, `cat.{key}`): the scope's position in the request. */
