@@ -5,8 +5,8 @@
  * screens' response headers with a CSP that allows exactly this page's stylesheet.
  */
 import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import type { ReactElement, ReactNode } from 'react';
-import { renderToStaticMarkup } from 'react-dom/server';
 import type { AuthorizedApp, AuthorizedGrant } from './access-management';
 
 const STYLE = `
@@ -108,7 +108,16 @@ export interface AccessPageInput {
   readonly revoked: { readonly clientName: string; readonly grants: number } | null;
 }
 
+type StaticMarkup = (node: ReactNode) => string;
+let renderToStaticMarkup: StaticMarkup | undefined;
+
+/**
+ * A complete document through react-dom/server, loaded by Node when first used: Next.js bundles
+ * route handlers for the React Server Components environment, which refuses a static import of
+ * react-dom/server, and this page is a plain HTML string.
+ */
 function render(node: ReactElement): string {
+  renderToStaticMarkup ??= (createRequire(import.meta.url)('react-dom/server') as { renderToStaticMarkup: StaticMarkup }).renderToStaticMarkup;
   return `<!doctype html>${renderToStaticMarkup(node)}`;
 }
 

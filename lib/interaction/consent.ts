@@ -30,7 +30,10 @@ export interface ConsentItem {
   readonly scope: string;
   readonly kind: ParsedScope['kind'];
   readonly explanation: string;
-  /** Resource scopes may be unticked; identity, launch and access-duration scopes are part of the request's shape. */
+  /**
+   * Resource scopes and `offline_access` / `online_access` may be unticked (declining them means no
+   * refresh token); identity and launch scopes are part of the request's shape.
+   */
   readonly removable: boolean;
   /** Resource type for resource scopes (`*` for all). */
   readonly resourceType: string | null;
@@ -53,6 +56,11 @@ function categoriesFor(scope: ParsedScope): readonly CategoryOption[] {
   return CATEGORY_OPTIONS[scope.resourceType] ?? [];
 }
 
+// SMART App Launch 2.2 §best-practices: the user may decline long-lived access; the app then gets no refresh token.
+function isRemovable(scope: ParsedScope): boolean {
+  return scope.kind === 'resource' || scope.kind === 'access';
+}
+
 /** The consent model of a requested `scope` string. */
 export function buildConsentModel(requestedScope: string): ConsentModel {
   const { scopes, errors } = parseScopeString(requestedScope);
@@ -61,7 +69,7 @@ export function buildConsentModel(requestedScope: string): ConsentModel {
     scope: formatScope(scope),
     kind: scope.kind,
     explanation: explainScope(scope),
-    removable: scope.kind === 'resource',
+    removable: isRemovable(scope),
     resourceType: scope.kind === 'resource' ? scope.resourceType : null,
     categories: categoriesFor(scope),
   }));
@@ -118,11 +126,15 @@ export function grantedScopeFrom(requestedScope: string, choices: ConsentChoices
   const out: string[] = [];
   scopes.forEach((scope, i) => {
     const key = String(i);
-    if (scope.kind !== 'resource') {
+    if (!isRemovable(scope)) {
       out.push(formatScope(scope));
       return;
     }
     if (!choices.kept.has(key)) return;
+    if (scope.kind !== 'resource') {
+      out.push(formatScope(scope));
+      return;
+    }
     const choice = choices.categories.get(key);
     if (choice === undefined || choice === 'all' || categoriesFor(scope).length === 0) {
       out.push(formatScope(scope));
