@@ -38,3 +38,17 @@ test('a patient sees the sample app on the access page, revokes it, and the app 
   await page.getByRole('button', { name: 'Refresh token' }).click();
   await expect(page.getByTestId('refresh-message')).toContainText('Refresh failed');
 });
+
+test('signed out, the access page signs a persona in and shows its list, and signs it out', async ({ page }) => {
+  failOnDialog(page);
+  const config = (await (await page.request.get('/fhir/.well-known/smart-configuration')).json()) as { management_endpoint: string };
+  await page.goto(config.management_endpoint);
+  await expect(page.getByRole('heading', { name: 'Sign in to see which apps have access' })).toBeVisible();
+  await page.getByLabel('Username').fill('Patient/pat-42-3');
+  await page.getByLabel('Password').fill('sandbox');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByRole('heading', { name: 'Apps with access to your data' })).toBeVisible();
+  await expect(page.getByText('(Patient/pat-42-3)')).toBeVisible();
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await expect(page.getByRole('heading', { name: 'Sign in to see which apps have access' })).toBeVisible();
+});

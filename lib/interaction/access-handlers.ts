@@ -3,8 +3,9 @@
  * docs/CONFORMANCE.md #19, #136), framework-free Request → Response functions that
  * app/(interaction)/interaction/access/** re-exports:
  *
- * - `GET  /interaction/access` — the page; 401 with a sign-in link when nobody is signed in.
+ * - `GET  /interaction/access` — the page; 401 with a sign-in form when nobody is signed in.
  * - `POST /interaction/access` — the page's revoke form (`client_id`, `csrf`), then 303 back.
+ * - `POST /interaction/access/login`, `…/logout` — sign a sandbox persona in or out, then 303 back.
  * - `GET  /interaction/access/apps` — the same list as JSON.
  * - `DELETE` or `POST /interaction/access/apps/{client_id}` — revokes that app, JSON answer.
  *
@@ -22,7 +23,8 @@ import type { AuthorizedApp } from './access-management';
 import { listAuthorizedApps, revokeAppAccess } from './access-management';
 import { ACCESS_PAGE_CSP, ACCESS_PAGE_PATH, renderAccessPage, renderMessagePage, renderSignInPage } from './access-page';
 import { bindingCookie, bindingCookieName, createCsrfToken, isSameOriginPost, newBinding, verifyCsrfToken } from './csrf';
-import { parseCookies, readPersonaSession, useSecureCookies } from './session';
+import { clearSessionCookie, createSessionCookie, parseCookies, readPersonaSession, useSecureCookies } from './session';
+import { attemptSignIn, lockedErrorKey, lockedSignInMessage } from './sign-in-limit';
 import type { PersonaSession } from './session';
 
 const SANDBOX = DEFAULT_SANDBOX_ID;
@@ -40,14 +42,39 @@ function jsonResponse(body: unknown, status: number): Response {
   return new Response(JSON.stringify(body), { status, headers: interactionHeaders({ 'content-type': 'application/json' }) });
 }
 
-function signInUrl(req: Request): string {
-  const origin = originOf(req);
-  return `${origin}/api/auth/signin?callbackUrl=${encodeURIComponent(`${origin}${ACCESS_PAGE_PATH}`)}`;
+const SIGN_IN_ERRORS: Record<string, string> = {
+  credentials: 'Unknown username or wrong password.',
+  csrf: 'The form expired. Please try again.',
+};
+
+/** The binding cookie of this browser (lib/interaction/csrf.ts), and the Set-Cookie that creates it when missing. */
+function bindingOf(req: Request): { binding: string; cookies: string[] } {
+  const existing = parseCookies(req.headers.get('cookie')).get(bindingCookieName()) ?? '';
+  if (existing) return { binding: existing, cookies: [] };
+  const binding = newBinding();
+  return { binding, cookies: [bindingCookie(binding, useSecureCookies())] };
 }
 
-function loginRequired(req: Request, json: boolean): Response {
-  if (json) return jsonResponse({ error: 'login_required', error_description: 'Sign in as a sandbox persona to manage app access', sign_in: signInUrl(req) }, 401);
-  return pageResponse(renderSignInPage(signInUrl(req)), 401);
+async function loginRequired(req: Request, json: boolean): Promise<Response> {
+  if (json) return jsonResponse({ error: 'login_required', error_description: 'Sign in as a sandbox persona to manage app access', sign_in: `${originOf(req)}${ACCESS_PAGE_PATH}` }, 401);
+  const { binding, cookies } = bindingOf(req);
+  const url = new URL(req.url);
+  const key = url.searchParams.get('error') ?? '';
+  const error = lockedSignInMessage(key, url.searchParams.get('retry')) ?? SIGN_IN_ERRORS[key] ?? null;
+  const csrf = await createCsrfToken('login', CSRF_SCOPE, binding);
+  return pageResponse(renderSignInPage({ csrf, username: (url.searchParams.get('username') ?? '').slice(0, 200), error }), 401, cookies);
+}
+
+function seeOther(location: string, setCookies: readonly string[] = []): Response {
+  const headers = interactionHeaders({ location });
+  for (const c of setCookies) headers.append('set-cookie', c);
+  return new Response(null, { status: 303, headers });
+}
+
+async function readForm(req: Request): Promise<URLSearchParams> {
+  const type = req.headers.get('content-type') ?? '';
+  const text = type.startsWith('application/x-www-form-urlencoded') ? await req.text() : '';
+  return new URLSearchParams(text.length > 16 * 1024 ? '' : text);
 }
 
 /** The JSON shape of an app (spec spelling at the boundary). */
@@ -96,19 +123,40 @@ async function clientName(clientId: string): Promise<string> {
 export const handleAccessPage = withDatabaseUnavailablePage('access', async (req: Request): Promise<Response> => {
   const session = await readPersonaSession(req);
   if (!session) return loginRequired(req, false);
-  const cookies: string[] = [];
-  let binding = parseCookies(req.headers.get('cookie')).get(bindingCookieName()) ?? '';
-  if (!binding) {
-    binding = newBinding();
-    cookies.push(bindingCookie(binding, useSecureCookies()));
-  }
+  const { binding, cookies } = bindingOf(req);
   const url = new URL(req.url);
   const revokedId = url.searchParams.get('revoked');
   const revokedCount = Number(url.searchParams.get('grants') ?? '0');
   const revoked = revokedId && CLIENT_ID.test(revokedId) && Number.isSafeInteger(revokedCount) ? { clientName: await clientName(revokedId), grants: revokedCount } : null;
   const apps = await listAuthorizedApps(SANDBOX, session.fhirUser);
   const csrf = await createCsrfToken('access', CSRF_SCOPE, binding, session.sid);
-  return pageResponse(renderAccessPage({ name: session.name, fhirUser: session.fhirUser, apps, csrf, revoked }), 200, cookies);
+  const logoutCsrf = await createCsrfToken('logout', CSRF_SCOPE, binding, session.sid);
+  return pageResponse(renderAccessPage({ name: session.name, fhirUser: session.fhirUser, apps, csrf, logoutCsrf, revoked }), 200, cookies);
+});
+
+/** POST /interaction/access/login: username and password of a sandbox persona; 303 back to the page. */
+export const handleAccessLogin = withDatabaseUnavailablePage('access', async (req: Request): Promise<Response> => {
+  if (!isSameOriginPost(req, originOf(req))) return pageResponse(renderMessagePage('Request refused', 'This form was not submitted from the sandbox’s own pages.'), 403);
+  const form = await readForm(req);
+  const binding = parseCookies(req.headers.get('cookie')).get(bindingCookieName()) ?? '';
+  if (!(await verifyCsrfToken(form.get('csrf') ?? '', 'login', CSRF_SCOPE, binding))) return seeOther(`${ACCESS_PAGE_PATH}?error=csrf`);
+  const username = (form.get('username') ?? '').slice(0, 200);
+  // The failed-sign-in limits of every other sign-in path apply (lib/interaction/sign-in-limit.ts).
+  const attempt = await attemptSignIn({ sandboxId: SANDBOX, username, password: form.get('password') ?? '', headers: req.headers, audit: { endpoint: `${ACCESS_PAGE_PATH}/login`, failureStatus: 303 } });
+  if (attempt.kind === 'locked') return seeOther(`${ACCESS_PAGE_PATH}?error=${lockedErrorKey(attempt.scope)}&retry=${attempt.retryAfterSeconds}&username=${encodeURIComponent(username)}`);
+  if (attempt.kind === 'failed') return seeOther(`${ACCESS_PAGE_PATH}?error=credentials&username=${encodeURIComponent(username)}`);
+  const { cookie } = await createSessionCookie(attempt.persona);
+  return seeOther(ACCESS_PAGE_PATH, [cookie]);
+});
+
+/** POST /interaction/access/logout: signs the persona out; 303 back to the (sign-in) page. */
+export const handleAccessLogout = withDatabaseUnavailablePage('access', async (req: Request): Promise<Response> => {
+  if (!isSameOriginPost(req, originOf(req))) return pageResponse(renderMessagePage('Request refused', 'This form was not submitted from the sandbox’s own pages.'), 403);
+  const form = await readForm(req);
+  const binding = parseCookies(req.headers.get('cookie')).get(bindingCookieName()) ?? '';
+  const session = await readPersonaSession(req);
+  if (session && !(await verifyCsrfToken(form.get('csrf') ?? '', 'logout', CSRF_SCOPE, binding, session.sid))) return seeOther(ACCESS_PAGE_PATH);
+  return seeOther(ACCESS_PAGE_PATH, [clearSessionCookie()]);
 });
 
 /** POST /interaction/access: the revoke form; 303 back to the page, which says what ended. */
@@ -116,9 +164,7 @@ export const handleAccessForm = withDatabaseUnavailablePage('access', async (req
   if (!isSameOriginPost(req, originOf(req))) return pageResponse(renderMessagePage('Request refused', 'This form was not submitted from the sandbox’s own pages.'), 403);
   const session = await readPersonaSession(req);
   if (!session) return loginRequired(req, false);
-  const type = req.headers.get('content-type') ?? '';
-  const text = type.startsWith('application/x-www-form-urlencoded') ? await req.text() : '';
-  const form = new URLSearchParams(text.length > 16 * 1024 ? '' : text);
+  const form = await readForm(req);
   const binding = parseCookies(req.headers.get('cookie')).get(bindingCookieName()) ?? '';
   if (!(await verifyCsrfToken(form.get('csrf') ?? '', 'access', CSRF_SCOPE, binding, session.sid))) {
     return pageResponse(renderMessagePage('The form expired', 'Reload the page and try again.'), 403);
@@ -127,8 +173,7 @@ export const handleAccessForm = withDatabaseUnavailablePage('access', async (req
   if (!CLIENT_ID.test(clientId)) return pageResponse(renderMessagePage('Unknown app', 'No app was named.'), 400);
   const count = await revoke(req, session, clientId);
   if (!count) return pageResponse(renderMessagePage('Nothing to revoke', 'You have not given this app access, or it was already revoked.'), 404);
-  const headers = interactionHeaders({ location: `${ACCESS_PAGE_PATH}?revoked=${encodeURIComponent(clientId)}&grants=${count}` });
-  return new Response(null, { status: 303, headers });
+  return seeOther(`${ACCESS_PAGE_PATH}?revoked=${encodeURIComponent(clientId)}&grants=${count}`);
 });
 
 /** GET /interaction/access/apps: the persona's apps as JSON. */

@@ -9,6 +9,7 @@ describe('access-management page', () => {
     name: HOSTILE,
     fhirUser: 'Patient/p1',
     csrf: 'token"><b>',
+    logoutCsrf: 'logout-token',
     revoked: { clientName: HOSTILE, grants: 2 },
     apps: [
       {
@@ -49,6 +50,9 @@ describe('access-management page', () => {
     const style = /<style>([\s\S]*?)<\/style>/.exec(page)?.[1] ?? '';
     expect(ACCESS_PAGE_CSP).toContain(`'sha256-${createHash('sha256').update(style).digest('base64')}'`);
     expect(ACCESS_PAGE_CSP).not.toContain('script-src');
-    expect(renderSignInPage('http://x/api/auth/signin?callbackUrl=a&b')).toContain('href="http://x/api/auth/signin?callbackUrl=a&amp;b"');
+    const signIn = renderSignInPage({ csrf: 'c', username: HOSTILE, error: 'Unknown username or wrong password.' });
+    expect(signIn).not.toContain('<script>');
+    expect(signIn).toContain('action="/interaction/access/login"');
+    expect(signIn).toContain('role="alert"');
   });
 });

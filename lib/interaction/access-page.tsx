@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { ReactElement, ReactNode } from 'react';
 import type { AuthorizedApp, AuthorizedGrant } from './access-management';
+import { PERSONA_PASSWORD } from './personas';
 
 const STYLE = `
 :root{--fg:#1b1f24;--muted:#5b6470;--bg:#f6f7f9;--card:#fff;--accent:#0b5cad;--danger:#b42318;--ok-bg:#ecfdf3;--ok:#05603a;--border:#d8dde3}
@@ -22,7 +23,9 @@ h1{font-size:22px;margin:8px 0 4px}h2{font-size:18px;margin:0 0 4px}h3{font-size
 .grant{border-top:1px solid var(--border);margin-top:10px;padding-top:6px}
 ul.scopes{margin:4px 0;padding-left:18px}ul.scopes li{margin:3px 0}
 button,.button{background:var(--accent);color:#fff;border:0;border-radius:6px;padding:8px 14px;font:inherit;cursor:pointer;text-decoration:none;display:inline-block}
-button.danger{background:var(--danger)}
+button.danger{background:var(--danger)}button.link{background:none;color:#cfe3ff;padding:0;text-decoration:underline}
+input{font:inherit;padding:6px 8px;border:1px solid var(--border);border-radius:6px}label{display:block;margin:6px 0}
+.error{color:var(--danger)}header form{display:inline}
 button:focus-visible,a:focus-visible{outline:3px solid #7fb3ff;outline-offset:2px}
 `;
 
@@ -104,6 +107,7 @@ export interface AccessPageInput {
   readonly fhirUser: string;
   readonly apps: readonly AuthorizedApp[];
   readonly csrf: string;
+  readonly logoutCsrf: string;
   /** After a revoke: the app's name and how many authorizations ended. */
   readonly revoked: { readonly clientName: string; readonly grants: number } | null;
 }
@@ -125,7 +129,13 @@ function render(node: ReactElement): string {
 export function renderAccessPage(input: AccessPageInput): string {
   const who = (
     <>
-      Signed in as <strong>{input.name}</strong> ({input.fhirUser}) · <a href="/api/auth/signout">Sign out</a>
+      Signed in as <strong>{input.name}</strong> ({input.fhirUser}) ·{' '}
+      <form method="post" action={`${ACCESS_PAGE_PATH}/logout`}>
+        <input type="hidden" name="csrf" value={input.logoutCsrf} />
+        <button className="link" type="submit">
+          Sign out
+        </button>
+      </form>
     </>
   );
   return render(
@@ -153,14 +163,44 @@ export function renderAccessPage(input: AccessPageInput): string {
   );
 }
 
-/** The page shown when nobody is signed in: a link to sign in and come back. */
-export function renderSignInPage(signInUrl: string): string {
+export interface SignInPageInput {
+  readonly csrf: string;
+  readonly username: string;
+  /** Why the last attempt failed, or null. */
+  readonly error: string | null;
+}
+
+/** The page shown when nobody is signed in: sign in as a sandbox persona, then the list. */
+export function renderSignInPage(input: SignInPageInput): string {
   return render(
     <Document title="Sign in" who="Not signed in">
       <h1>Sign in to see which apps have access</h1>
-      <p className="card">
-        This page lists the apps you authorized and lets you revoke them. <a className="button" href={signInUrl}>Sign in</a>
-      </p>
+      <div className="card">
+        <p>This page lists the apps you authorized and lets you revoke them.</p>
+        {input.error ? (
+          <p className="error" role="alert">
+            {input.error}
+          </p>
+        ) : null}
+        <form method="post" action={`${ACCESS_PAGE_PATH}/login`}>
+          <input type="hidden" name="csrf" value={input.csrf} />
+          <label>
+            Username
+            <br />
+            <input name="username" autoComplete="username" required defaultValue={input.username} placeholder="first.last or Patient/…" />
+          </label>
+          <label>
+            Password
+            <br />
+            <input name="password" type="password" autoComplete="current-password" required />
+          </label>
+          <button type="submit">Sign in</button>
+        </form>
+        <p className="muted">
+          Sandbox personas are the synthetic patients and practitioners of this sandbox: the username is <code>first.last</code> or the persona&apos;s FHIR id (
+          <code>Patient/…</code>), and every persona uses the password <code>{PERSONA_PASSWORD}</code>.
+        </p>
+      </div>
     </Document>,
   );
 }

@@ -5,7 +5,7 @@
 // working at once, while other apps and other personas are untouched.
 import { describe, it, expect, inject, beforeAll } from 'vitest';
 import * as oauth from 'oauth4webapi';
-import { BrowserSession, unescapeHtml } from './support/browserless';
+import { BrowserSession, hiddenInputs, unescapeHtml } from './support/browserless';
 import { discover, fhirGet, insecure, registerSymmetricClient, runCodeFlow, smartConfiguration } from './support/smart-client';
 import type { CompletedFlow, RegisteredClient } from './support/smart-client';
 
@@ -68,7 +68,7 @@ function revokeForm(html: string, clientId: string): URLSearchParams {
 }
 
 describe('management_endpoint (docs/CONFORMANCE.md #19, #136)', () => {
-  it('discovery advertises it on this origin, and without a signed-in persona it answers 401 with a sign-in link (page and JSON)', async () => {
+  it('discovery advertises it on this origin, and without a signed-in persona it answers 401 with a sign-in form (page) or link (JSON)', async () => {
     const config = await smartConfiguration(base);
     expect(config.management_endpoint).toBe(`${base}${PAGE}`);
     const page = await fetch(`${base}${PAGE}`);
@@ -77,12 +77,41 @@ describe('management_endpoint (docs/CONFORMANCE.md #19, #136)', () => {
     expect(page.headers.get('content-security-policy')).toMatch(/default-src 'none'/);
     const html = await page.text();
     expect(html).toContain('Sign in to see which apps have access');
-    expect(unescapeHtml(html)).toContain(`/api/auth/signin?callbackUrl=${encodeURIComponent(`${base}${PAGE}`)}`);
+    expect(html).toContain(`action="${PAGE}/login"`);
     const json = await fetch(`${base}${API}`);
     expect(json.status).toBe(401);
-    expect(await json.json()).toMatchObject({ error: 'login_required', sign_in: expect.stringContaining('/api/auth/signin') });
+    expect(await json.json()).toMatchObject({ error: 'login_required', sign_in: `${base}${PAGE}` });
     const del = await fetch(`${base}${API}/some-client`, { method: 'DELETE' });
     expect(del.status).toBe(401);
+  });
+
+  it('signs a persona in on the page itself (CSRF-checked, wrong password refused) and out again', async () => {
+    const session = new BrowserSession(base);
+    const signIn = async (password: string): Promise<Response> => {
+      const page = await session.request(new URL(PAGE, base));
+      expect(page.status).toBe(401);
+      const form = hiddenInputs(await page.text(), `${PAGE}/login`);
+      form.set('username', `Patient/${OTHER_PATIENT}`);
+      form.set('password', password);
+      return session.postForm(`${PAGE}/login`, form);
+    };
+    const wrong = await signIn('not-the-password');
+    expect(wrong.status).toBe(303);
+    const refused = await session.request(new URL(wrong.headers.get('location') ?? '', base));
+    expect(refused.status).toBe(401);
+    expect(unescapeHtml(await refused.text())).toContain('Unknown username or wrong password.');
+    const forged = await session.postForm(`${PAGE}/login`, new URLSearchParams({ csrf: 'forged', username: `Patient/${OTHER_PATIENT}`, password: 'sandbox' }));
+    expect(new URL(forged.headers.get('location') ?? '', base).searchParams.get('error')).toBe('csrf');
+
+    const ok = await signIn('sandbox');
+    expect(ok.status).toBe(303);
+    const page = await session.request(new URL(PAGE, base));
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain(`(Patient/${OTHER_PATIENT})`);
+    const out = await session.postForm(`${PAGE}/logout`, hiddenInputs(html, `${PAGE}/logout`));
+    expect(out.status).toBe(303);
+    expect((await session.request(new URL(PAGE, base))).status).toBe(401);
   });
 
   it('lists the apps the persona authorized with their scopes explained; another persona sees only its own', async () => {
