@@ -11,7 +11,7 @@ import { AUDIT_FLAGS } from './audit';
 
 /** What each flag means, for the alerts page. */
 export const FLAG_DESCRIPTIONS: Record<AuditFlag, string> = {
-  'suspected-bola': 'Cross-compartment attempt: a token asked for a resource or patient outside its compartment (answered 404 / empty).',
+  'suspected-bola': 'Cross-compartment attempt: a token asked for a resource or patient outside its compartment (a read answered 404, a search naming another patient 403).',
   'code-replay': 'An authorization code was used twice; every token issued with it was revoked (RFC 6749 §4.1.2).',
   'refresh-replay': 'A rotated refresh token was used again; its grant was revoked (RFC 9700 §4.14.2).',
   'assertion-replay': 'A client assertion (private_key_jwt) was replayed with a jti already seen (RFC 7523 §3).',
