@@ -16,7 +16,7 @@
 import { recordAudit, requestSource } from '../audit/record';
 import { getDb } from '../db';
 import { interactionHeaders } from '../http/html';
-import { originOf } from '../http/origin';
+import { publicOrigin } from '../http/origin';
 import { withDatabaseUnavailablePage } from '../http/unavailable';
 import { DEFAULT_SANDBOX_ID } from '../sandbox';
 import type { AuthorizedApp } from './access-management';
@@ -56,7 +56,7 @@ function bindingOf(req: Request): { binding: string; cookies: string[] } {
 }
 
 async function loginRequired(req: Request, json: boolean): Promise<Response> {
-  if (json) return jsonResponse({ error: 'login_required', error_description: 'Sign in as a sandbox persona to manage app access', sign_in: `${originOf(req)}${ACCESS_PAGE_PATH}` }, 401);
+  if (json) return jsonResponse({ error: 'login_required', error_description: 'Sign in as a sandbox persona to manage app access', sign_in: `${publicOrigin(req)}${ACCESS_PAGE_PATH}` }, 401);
   const { binding, cookies } = bindingOf(req);
   const url = new URL(req.url);
   const key = url.searchParams.get('error') ?? '';
@@ -136,7 +136,7 @@ export const handleAccessPage = withDatabaseUnavailablePage('access', async (req
 
 /** POST /interaction/access/login: username and password of a sandbox persona; 303 back to the page. */
 export const handleAccessLogin = withDatabaseUnavailablePage('access', async (req: Request): Promise<Response> => {
-  if (!isSameOriginPost(req, originOf(req))) return pageResponse(renderMessagePage('Request refused', 'This form was not submitted from the sandbox’s own pages.'), 403);
+  if (!isSameOriginPost(req, publicOrigin(req))) return pageResponse(renderMessagePage('Request refused', 'This form was not submitted from the sandbox’s own pages.'), 403);
   const form = await readForm(req);
   const binding = parseCookies(req.headers.get('cookie')).get(bindingCookieName()) ?? '';
   if (!(await verifyCsrfToken(form.get('csrf') ?? '', 'login', CSRF_SCOPE, binding))) return seeOther(`${ACCESS_PAGE_PATH}?error=csrf`);
@@ -151,7 +151,7 @@ export const handleAccessLogin = withDatabaseUnavailablePage('access', async (re
 
 /** POST /interaction/access/logout: signs the persona out; 303 back to the (sign-in) page. */
 export const handleAccessLogout = withDatabaseUnavailablePage('access', async (req: Request): Promise<Response> => {
-  if (!isSameOriginPost(req, originOf(req))) return pageResponse(renderMessagePage('Request refused', 'This form was not submitted from the sandbox’s own pages.'), 403);
+  if (!isSameOriginPost(req, publicOrigin(req))) return pageResponse(renderMessagePage('Request refused', 'This form was not submitted from the sandbox’s own pages.'), 403);
   const form = await readForm(req);
   const binding = parseCookies(req.headers.get('cookie')).get(bindingCookieName()) ?? '';
   const session = await readPersonaSession(req);
@@ -161,7 +161,7 @@ export const handleAccessLogout = withDatabaseUnavailablePage('access', async (r
 
 /** POST /interaction/access: the revoke form; 303 back to the page, which says what ended. */
 export const handleAccessForm = withDatabaseUnavailablePage('access', async (req: Request): Promise<Response> => {
-  if (!isSameOriginPost(req, originOf(req))) return pageResponse(renderMessagePage('Request refused', 'This form was not submitted from the sandbox’s own pages.'), 403);
+  if (!isSameOriginPost(req, publicOrigin(req))) return pageResponse(renderMessagePage('Request refused', 'This form was not submitted from the sandbox’s own pages.'), 403);
   const session = await readPersonaSession(req);
   if (!session) return loginRequired(req, false);
   const form = await readForm(req);
@@ -186,7 +186,7 @@ export const handleAccessList = withDatabaseUnavailablePage('access', async (req
 
 /** DELETE (or POST) /interaction/access/apps/{client_id}: revokes every grant the persona gave that app. */
 export const handleAccessRevoke = withDatabaseUnavailablePage('access', async (req: Request, clientId: string): Promise<Response> => {
-  if (!isSameOriginPost(req, originOf(req))) return jsonResponse({ error: 'forbidden', error_description: 'Cross-origin request refused' }, 403);
+  if (!isSameOriginPost(req, publicOrigin(req))) return jsonResponse({ error: 'forbidden', error_description: 'Cross-origin request refused' }, 403);
   const session = await readPersonaSession(req);
   if (!session) return loginRequired(req, true);
   if (!CLIENT_ID.test(clientId)) return jsonResponse({ error: 'invalid_request', error_description: 'client_id is not valid' }, 400);
