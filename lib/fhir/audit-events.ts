@@ -5,7 +5,7 @@ import { toAuditEvent } from '../audit/audit-event';
 import { bundle } from './bundle';
 import { FhirError } from './errors';
 import { FhirForbiddenError } from './outcomes';
-import { ID_PATTERN } from './store';
+import { isFhirId } from '../fhir-id';
 
 /** The scope an AuditEvent reader needs: audit records span every patient and client. */
 export const AUDIT_EVENT_SCOPE = 'system/AuditEvent.rs';
@@ -39,7 +39,7 @@ function parseQuery(params: URLSearchParams): AuditEventQuery {
       q.count = Math.min(n, MAX_COUNT);
     } else if (key === 'patient') {
       const id = value.replace(/^Patient\//, '');
-      if (!ID_PATTERN.test(id)) throw new FhirError('invalid', 'patient must be a Patient id');
+      if (!isFhirId(id)) throw new FhirError('invalid', 'patient must be a Patient id');
       q.patient = id;
     } else if (key === 'agent') {
       if (value.length > 200) throw new FhirError('invalid', 'agent is too long');

@@ -3,6 +3,7 @@ import { getDb } from '../db';
 import type { Db } from '../db';
 import { dateRange } from '../fhir/dates';
 import { normalizeString } from '../fhir/indexer';
+import { FHIR_ID_SOURCE } from '../fhir-id';
 
 /**
  * Patient and encounter look-ups for the people-facing screens: the launcher's pickers, the
@@ -14,6 +15,7 @@ import { normalizeString } from '../fhir/indexer';
 /** MRN identifier system of the synthetic dataset. */
 export const MRN_SYSTEM = 'http://smart-sandbox.example.org/fhir/sid/mrn';
 const MR_TYPE_CODE = 'MR';
+const PATIENT_REFERENCE_TAIL = new RegExp(`(?:^|/)Patient/(${FHIR_ID_SOURCE})$`);
 
 export interface PatientSummary {
   readonly id: string;
@@ -286,7 +288,7 @@ export async function findEncounter(sandboxId: string, encounterId: string, db: 
   if (!row || row.deleted) return null;
   const encounter = JSON.parse(row.content) as Encounter;
   const subject = encounter.subject?.reference ?? '';
-  const match = /(?:^|\/)Patient\/([A-Za-z0-9\-.]{1,64})$/.exec(subject);
+  const match = PATIENT_REFERENCE_TAIL.exec(subject);
   return { ...toEncounterSummary(encounter), patientId: match?.[1] ?? null };
 }
 

@@ -46,6 +46,7 @@ import {
 } from './search/execute';
 import type { SearchRequest } from './search/parse';
 import { encodeCursor, MAX_COUNT, parseDateValue, parseSearch } from './search/parse';
+import { FHIR_ID_SOURCE, isFhirId } from '../fhir-id';
 import type { AccessScope } from './search/sql';
 import { assertId, assertResourceType, parseResourceBody, ResourceStore } from './store';
 
@@ -97,8 +98,9 @@ const SEARCH_FORM = 'application/x-www-form-urlencoded';
 const INCLUDE_LIMIT = 1000;
 const SHARED = new Set(SHARED_RESOURCE_TYPES);
 const PATIENT_PARAMS = new Set(['patient', 'subject', 'beneficiary', 'link']);
-// Not a FHIR id ([A-Za-z0-9-.]{1,64}): a compartment no resource is in.
+// Not a FHIR id (lib/fhir-id.ts): a compartment no resource is in.
 const NO_PATIENT = '#deleted';
+const HISTORY_CURSOR = new RegExp(`^(-?\\d{1,16})\\.(${FHIR_ID_SOURCE})\\.(\\d{1,9})$`);
 
 function decodeSegment(s: string): string {
   try {
@@ -329,7 +331,7 @@ async function auditEvents(ctx: Ctx, policy: AccessPolicy, id: string | undefine
   ctx.audit.interaction = 'read';
   assertAuditReader(policy, 'read');
   if (rest !== undefined) throw new FhirError('not-supported', 'AuditEvent has no history');
-  if (!/^[A-Za-z0-9\-.]{1,64}$/.test(id)) throw new FhirError('invalid', 'Invalid AuditEvent id');
+  if (!isFhirId(id)) throw new FhirError('invalid', 'Invalid AuditEvent id');
   ctx.audit.resourceId = id;
   ctx.audit.resultCount = 1;
   return fhirResponse(await readAuditEvent(ctx.db, ctx.sandboxId, id), 200, ctx.format);
@@ -515,7 +517,7 @@ async function everything(ctx: Ctx, policy: AccessPolicy, id: string): Promise<R
       echo.push([k, v]);
     } else if (k === '_cursor') {
       const [t, i] = Buffer.from(v, 'base64url').toString('utf8').split('/');
-      if (!t || !i || !/^[A-Z][A-Za-z]+$/.test(t) || !/^[A-Za-z0-9\-.]{1,64}$/.test(i)) throw new FhirError('invalid', '_cursor is not a paging cursor from this server');
+      if (!t || !i || !/^[A-Z][A-Za-z]+$/.test(t) || !isFhirId(i)) throw new FhirError('invalid', '_cursor is not a paging cursor from this server');
       cursor = { type: t, id: i };
     } else if (k === '_type') {
       only = new Set(v.split(',').map((s) => s.trim()));
@@ -584,7 +586,7 @@ async function history(ctx: Ctx, policy: AccessPolicy, type: string, id: string 
       since = new Date(parseDateValue('_since', v).start);
       echo.push([k, v]);
     } else if (k === '_cursor') {
-      const m = /^(-?\d{1,16})\.([A-Za-z0-9\-.]{1,64})\.(\d{1,9})$/.exec(Buffer.from(v, 'base64url').toString('utf8'));
+      const m = HISTORY_CURSOR.exec(Buffer.from(v, 'base64url').toString('utf8'));
       if (!m) throw new FhirError('invalid', '_cursor is not a paging cursor from this server');
       cursor = { at: Number(m[1]), id: m[2]!, v: Number(m[3]) };
     } else if (k !== '_format' && k !== '_pretty' && prefer(ctx.req, 'handling') === 'strict') {

@@ -7,6 +7,7 @@
  */
 import type { GranularQuery, ParsedScope, Permission, ResourceScope, ScopeContext } from './scopes';
 import { formatScope, intersectQueries } from './scopes';
+import { FHIR_ID_SOURCE } from '../fhir-id';
 
 /** A FHIR REST interaction as the router sees it. */
 export type FhirInteraction = 'read' | 'vread' | 'search' | 'history' | 'create' | 'update' | 'delete' | 'operation';
@@ -117,10 +118,12 @@ type LetterResult =
   | { ok: true; compartment: string | null; filters: GranularFilter[] | null; grantedBy: string[] }
   | { ok: false; noPatient: boolean; sharedWrite: boolean };
 
+const FHIR_USER_TAIL = new RegExp(`(?:^|/)(Patient|Practitioner|PractitionerRole|RelatedPerson|Person)/(${FHIR_ID_SOURCE})$`);
+
 // The patient a fhirUser of type Patient is: user/ scopes for a patient user reach only their own
 // compartment (docs/CONFORMANCE.md #98: user/ = what the user may see). Practitioners see every patient (#123).
 function patientOfFhirUser(fhirUser: string | undefined): string | null {
-  const match = fhirUser?.match(/(?:^|\/)(Patient|Practitioner|PractitionerRole|RelatedPerson|Person)\/([A-Za-z0-9\-.]{1,64})$/);
+  const match = fhirUser?.match(FHIR_USER_TAIL);
   return match?.[1] === 'Patient' ? (match[2] ?? null) : null;
 }
 
