@@ -46,9 +46,10 @@ import {
 } from './search/execute';
 import type { SearchRequest } from './search/parse';
 import { encodeCursor, MAX_COUNT, parseDateValue, parseSearch } from './search/parse';
-import { FHIR_ID_SOURCE, isFhirId } from '../fhir-id';
+import { decodePagingCursor, encodePagingCursor } from './paging-cursor';
 import type { AccessScope } from './search/sql';
 import { assertId, assertResourceType, parseResourceBody, ResourceStore } from './store';
+import { isFhirId } from '../fhir-id';
 
 export interface FhirHandlerOptions {
   db?: Db;
@@ -100,7 +101,6 @@ const SHARED = new Set(SHARED_RESOURCE_TYPES);
 const PATIENT_PARAMS = new Set(['patient', 'subject', 'beneficiary', 'link']);
 // Not a FHIR id (lib/fhir-id.ts): a compartment no resource is in.
 const NO_PATIENT = '#deleted';
-const HISTORY_CURSOR = new RegExp(`^(-?\\d{1,16})\\.(${FHIR_ID_SOURCE})\\.(\\d{1,9})$`);
 
 function decodeSegment(s: string): string {
   try {
@@ -516,9 +516,7 @@ async function everything(ctx: Ctx, policy: AccessPolicy, id: string): Promise<R
       count = Math.min(Number(v), MAX_COUNT);
       echo.push([k, v]);
     } else if (k === '_cursor') {
-      const [t, i] = Buffer.from(v, 'base64url').toString('utf8').split('/');
-      if (!t || !i || !/^[A-Z][A-Za-z]+$/.test(t) || !isFhirId(i)) throw new FhirError('invalid', '_cursor is not a paging cursor from this server');
-      cursor = { type: t, id: i };
+      cursor = decodePagingCursor('everything', v);
     } else if (k === '_type') {
       only = new Set(v.split(',').map((s) => s.trim()));
       echo.push([k, v]);
@@ -560,8 +558,8 @@ async function everything(ctx: Ctx, policy: AccessPolicy, id: string): Promise<R
     for (const row of await readManyVisible(ctx.db, ctx.sandboxId, type, [...ids].slice(0, INCLUDE_LIMIT), scopeOf(td), INCLUDE_LIMIT)) included.push(row);
   }
   const entries: BundleEntry[] = [...matches.map((row) => storedEntry(ctx.base, row, 'match')), ...included.map((row) => storedEntry(ctx.base, row, 'include'))];
-  const links = [{ relation: 'self', url: selfUrl(ctx, `Patient/${id}/$everything`, cursor ? [...echo, ['_cursor', Buffer.from(`${cursor.type}/${cursor.id}`).toString('base64url')]] : echo) }];
-  if (page.next) links.push({ relation: 'next', url: selfUrl(ctx, `Patient/${id}/$everything`, [...echo, ['_cursor', Buffer.from(`${page.next.type}/${page.next.id}`).toString('base64url')]]) });
+  const links = [{ relation: 'self', url: selfUrl(ctx, `Patient/${id}/$everything`, cursor ? [...echo, ['_cursor', encodePagingCursor('everything', cursor)]] : echo) }];
+  if (page.next) links.push({ relation: 'next', url: selfUrl(ctx, `Patient/${id}/$everything`, [...echo, ['_cursor', encodePagingCursor('everything', page.next)]]) });
   if (left.length && !cursor) entries.push(outcomeEntry(operationOutcome('information', 'suppressed', `Types without a granted scope are not included: ${left.join(', ')}`)));
   ctx.audit.resultCount = matches.length + included.length;
   const total = !cursor && !page.next ? matches.length : undefined;
@@ -586,9 +584,7 @@ async function history(ctx: Ctx, policy: AccessPolicy, type: string, id: string 
       since = new Date(parseDateValue('_since', v).start);
       echo.push([k, v]);
     } else if (k === '_cursor') {
-      const m = HISTORY_CURSOR.exec(Buffer.from(v, 'base64url').toString('utf8'));
-      if (!m) throw new FhirError('invalid', '_cursor is not a paging cursor from this server');
-      cursor = { at: Number(m[1]), id: m[2]!, v: Number(m[3]) };
+      cursor = decodePagingCursor('history', v);
     } else if (k !== '_format' && k !== '_pretty' && prefer(ctx.req, 'handling') === 'strict') {
       throw new FhirError('invalid', `Parameter '${k.slice(0, 60)}' is not supported on _history`);
     }
@@ -606,7 +602,7 @@ async function history(ctx: Ctx, policy: AccessPolicy, type: string, id: string 
   });
   const path = id === null ? `${type}/_history` : `${type}/${id}/_history`;
   const links = [{ relation: 'self', url: selfUrl(ctx, path, echo) }];
-  if (page.next) links.push({ relation: 'next', url: selfUrl(ctx, path, [...echo, ['_cursor', Buffer.from(`${page.next.at}.${page.next.id}.${page.next.v}`).toString('base64url')]]) });
+  if (page.next) links.push({ relation: 'next', url: selfUrl(ctx, path, [...echo, ['_cursor', encodePagingCursor('history', page.next)]]) });
   ctx.audit.resultCount = entries.length;
   return fhirResponse(bundle('history', entries, { total: !cursor && !page.next ? entries.length : undefined, links }), 200, ctx.format);
 }

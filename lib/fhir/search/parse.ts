@@ -4,13 +4,14 @@
  * collected (reported in an OperationOutcome, or 400 with `Prefer: handling=strict`), bad values
  * and unknown modifiers are 400.
  */
-import { z } from 'zod';
 import { FhirError } from '../errors';
 import { getTypeDefinition } from '../definitions';
 import type { SearchParamDef } from '../definitions';
 import { dateRange } from '../dates';
 import { normalizeString } from '../indexer';
 import { FHIR_ID_PATTERN, FHIR_ID_SOURCE } from '../../fhir-id';
+import { decodePagingCursor, encodePagingCursor } from '../paging-cursor';
+import type { PagingCursor } from '../paging-cursor';
 
 export type Prefix = 'eq' | 'ne' | 'gt' | 'lt' | 'ge' | 'le' | 'sa' | 'eb' | 'ap';
 const PREFIXES: readonly Prefix[] = ['eq', 'ne', 'gt', 'lt', 'ge', 'le', 'sa', 'eb', 'ap'];
@@ -73,12 +74,8 @@ export interface IncludeSpec {
   text: string;
 }
 
-export interface Cursor {
-  /** Sort key of the last entry of the previous page (null when sorting by _id). */
-  v: number | string | null;
-  /** Id of the last entry of the previous page. */
-  i: string;
-}
+/** Where the previous page ended: its last entry's sort key (null when sorting by _id) and id. */
+export type Cursor = PagingCursor<'search'>;
 
 export interface SearchRequest {
   resourceType: string;
@@ -245,19 +242,9 @@ export function parseFilter(resourceType: string, name: string, modifier: string
   }
 }
 
-const cursorSchema = z.object({ v: z.union([z.number(), z.string().max(300), z.null()]), i: z.string().regex(FHIR_ID_PATTERN) });
-
-/** Encodes a paging cursor (an opaque, URL-safe keyset position). */
+/** Encodes a search paging cursor (an opaque, URL-safe keyset position). */
 export function encodeCursor(c: Cursor): string {
-  return Buffer.from(JSON.stringify(c)).toString('base64url');
-}
-
-function decodeCursor(text: string): Cursor {
-  try {
-    return cursorSchema.parse(JSON.parse(Buffer.from(text, 'base64url').toString('utf8')));
-  } catch {
-    throw bad('_cursor', 'not a paging cursor from this server');
-  }
+  return encodePagingCursor('search', c);
 }
 
 function parseCount(raw: string): number {
@@ -331,7 +318,7 @@ export function parseSearch(resourceType: string, params: [string, string][], op
     const modifier = colon < 0 ? null : key.slice(colon + 1);
     if (name === '_format' || name === '_pretty') continue;
     if (name === '_cursor') {
-      req.cursor = decodeCursor(value);
+      req.cursor = decodePagingCursor('search', value);
       continue;
     }
     if (CONTROL.has(name)) {
