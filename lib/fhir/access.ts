@@ -4,7 +4,7 @@
  */
 import type { Resource } from '@medplum/fhirtypes';
 import type { AccessDecision, AccessPolicy, AllowedDecision, DecideOptions, FhirInteraction } from '../smart/access-policy';
-import { FhirForbiddenError } from './outcomes';
+import { FhirForbiddenError } from './errors';
 import type { ResourceIndex } from './indexer';
 import { indexResource, rowsOfParam } from './indexer';
 import type { AccessScope } from './search/sql';

@@ -3,8 +3,7 @@ import type { Db } from '../db';
 import type { AccessPolicy } from '../smart/access-policy';
 import { toAuditEvent } from '../audit/audit-event';
 import { bundle } from './bundle';
-import { FhirError } from './errors';
-import { FhirForbiddenError } from './outcomes';
+import { FhirError, FhirForbiddenError } from './errors';
 import { isFhirId } from '../fhir-id';
 import { decodePagingCursor, encodePagingCursor } from './paging-cursor';
 

@@ -1,5 +1,6 @@
 import type { OperationOutcome, OperationOutcomeIssue } from '@medplum/fhirtypes';
-import { FhirError, issueCodeOf } from './errors';
+import { issueCodeOf } from './errors';
+import type { FhirError } from './errors';
 import type { FhirErrorKind } from './errors';
 
 /**
@@ -33,29 +34,6 @@ export function statusOf(kind: FhirErrorKind): number {
       return 422;
     case 'too-many-requests':
       return 429;
-  }
-}
-
-/** A 401: carries the `WWW-Authenticate` challenge RFC 6750 §3 requires. */
-export class FhirAuthError extends FhirError {
-  constructor(
-    message: string,
-    /** RFC 6750 §3.1 error code, or null when no credentials were sent at all. */
-    readonly oauthError: 'invalid_token' | 'invalid_request' | null,
-  ) {
-    super('unauthorized', message);
-    this.name = 'FhirAuthError';
-  }
-}
-
-/** A 403 from the access policy: names the scope that would have allowed the request. */
-export class FhirForbiddenError extends FhirError {
-  constructor(
-    message: string,
-    readonly wouldAllow: string,
-  ) {
-    super('forbidden', message);
-    this.name = 'FhirForbiddenError';
   }
 }
 

@@ -17,7 +17,7 @@ import type { AccessPolicy, AllowedDecision, FhirInteraction } from '../smart/ac
 import { compileAccessPolicy, SHARED_RESOURCE_TYPES } from '../smart/access-policy';
 import { assertWriteAllowed, decideOrThrow, scopeOf } from './access';
 import type { Authenticate, TokenClaims } from './auth';
-import { bearerTokenOf, FhirThrottledError, wwwAuthenticate } from './auth';
+import { bearerTokenOf, wwwAuthenticate } from './auth';
 import { verifyAccessToken } from '../oauth/access-token';
 import { assertFhirRateLimit } from './rate-limit';
 import { simulatedErrorOfLaunch, simulatedNote } from '../launch-options/lookup';
@@ -26,11 +26,11 @@ import { bundle, outcomeEntry, searchEntry, selectElements, storedEntry, without
 import { assertAuditReader, readAuditEvent, searchAuditEvents } from './audit-events';
 import { capabilityStatement } from './capability';
 import { patientCompartmentTypes } from './definitions';
-import { FhirError } from './errors';
+import { FhirAuthError, FhirError, FhirForbiddenError, FhirThrottledError } from './errors';
 import type { ResponseFormat } from './http';
 import { assertJsonBody, corsHeaders, databaseUnavailableResponse, etagOf, fhirResponse, httpDate, negotiateFormat, parseIfMatch, preflightResponse, readBodyText, StoredJson } from './http';
 import { isDatabaseUnavailable } from '../db/errors';
-import { FhirAuthError, FhirForbiddenError, informationOutcome, internalErrorOutcome, operationOutcome, outcomeOf, statusOf } from './outcomes';
+import { informationOutcome, internalErrorOutcome, operationOutcome, outcomeOf, statusOf } from './outcomes';
 import type { ResourceRow } from './search/execute';
 import {
   everythingPage,
