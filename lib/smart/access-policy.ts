@@ -80,11 +80,6 @@ export const SHARED_RESOURCE_TYPES: readonly string[] = [
 
 const SHARED = new Set(SHARED_RESOURCE_TYPES);
 
-/** True when patient/ scopes may read the type without a compartment restriction. */
-export function isSharedResourceType(resourceType: string): boolean {
-  return SHARED.has(resourceType);
-}
-
 // docs/CONFORMANCE.md #116: read, vread and instance history need r; search and type history need s.
 // An operation without a more specific mapping needs both (it reads and returns sets); the
 // router may decide a known operation as the interaction it performs instead.
