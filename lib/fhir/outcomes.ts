@@ -4,7 +4,7 @@ import type { FhirError } from './errors';
 import type { FhirErrorKind } from './errors';
 
 /**
- * The one place that decides the HTTP status of a FHIR failure (STYLE.md habit 4).
+ * The one place that decides the HTTP status of a FHIR failure.
  * FHIR R4 http.html §3.1.0.4: 400 bad syntax, 401 no/bad token, 403 not permitted, 404 unknown
  * (and anything the caller may not see), 405 interaction not supported, 409/412 version
  * conflicts, 410 deleted, 415 media type, 422 business rules, 429 throttled.

@@ -1,6 +1,6 @@
 /**
  * The FHIR R4 REST API as one framework-free handler `(req: Request) => Promise<Response>`
- * (DESIGN.md: app/ route files re-export it in one line). Order of every request: CORS preflight →
+ * (docs/ARCHITECTURE.md: app/ route files re-export it in one line). Order of every request: CORS preflight →
  * route → format → token → access decision (403) → policy-bound query (404 for anything hidden) →
  * response → exactly one audit record.
  */

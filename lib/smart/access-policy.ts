@@ -1,7 +1,7 @@
 /**
  * The access policy: a token's granted scopes plus its context (patient, user), compiled once per
- * request into decisions the FHIR layer pushes into its database query (DESIGN.md: "Authorization is
- * compiled, then pushed into the query"; never post-filter).
+ * request into decisions the FHIR layer pushes into its database query (never post-filtered:
+ * totals and paging would leak what the token may not see; docs/SECURITY.md, BOLA).
  *
  * SMART App Launch 2.2 §scopes-and-launch-context; docs/CONFORMANCE.md #96–#98, #116–#124.
  */
