@@ -355,7 +355,7 @@ export function indexResource(resource: Resource, options: IndexOptions = {}): R
     }
     if (out.tokens.length - firstToken > 1) removeRedundantTokens(out.tokens, firstToken);
   }
-  // Compartment membership: R4 CompartmentDefinition/patient lists the parameters per type.
+  // Patient compartment membership: R4 CompartmentDefinition/patient lists the parameters per type.
   for (const p of def.compartmentParams) {
     const form = forms.get(p);
     // A parameter stored as another one counts through that one's rows (to its target type).

@@ -193,8 +193,9 @@ export function filterSql(t: Target, f: SearchFilter, lastUpdatedCol: Sql | null
 }
 
 /**
- * The access policy as SQL: compartment membership AND (one of the granular filters). A granular
- * parameter this server cannot evaluate matches nothing (fail closed), never everything.
+ * The access policy as SQL: patient compartment membership AND (one of the granular scope filters).
+ * A granular parameter this server cannot evaluate matches nothing (fail closed), never everything.
+ * Writes check the same filters in memory (matchesGranular, lib/fhir/access.ts).
  */
 export function accessSql(t: Target, access: AccessScope, granularForm: JoinForm = 'exists'): Sql {
   const parts: Sql[] = [];
