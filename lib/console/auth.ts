@@ -104,7 +104,7 @@ export function accountModeFor(headers: HeaderSource): ConsoleAccountMode {
 }
 
 function sameSecret(a: string, b: string): boolean {
-  // Hash first so lengths match and the comparison is constant-time (STYLE.md habit 7).
+  // Hash first so lengths match and the comparison is constant-time.
   const ha = createHash('sha256').update(a).digest();
   const hb = createHash('sha256').update(b).digest();
   return timingSafeEqual(ha, hb);

@@ -1,6 +1,6 @@
 /**
  * The FHIR R4 REST API as one framework-free handler `(req: Request) => Promise<Response>`
- * (DESIGN.md: app/ route files re-export it in one line). Order of every request: CORS preflight →
+ * (docs/ARCHITECTURE.md: app/ route files re-export it in one line). Order of every request: CORS preflight →
  * route → format → token → access decision (403) → policy-bound query (404 for anything hidden) →
  * response → exactly one audit record.
  */
@@ -18,7 +18,7 @@ import type { AccessPolicy, AllowedDecision, FhirInteraction } from '../smart/ac
 import { compileAccessPolicy, SHARED_RESOURCE_TYPES } from '../smart/access-policy';
 import { assertWriteAllowed, decideOrThrow, scopeOf } from './access';
 import type { Authenticate, TokenClaims } from './auth';
-import { bearerTokenOf, FhirThrottledError, wwwAuthenticate } from './auth';
+import { bearerTokenOf, wwwAuthenticate } from './auth';
 import { verifyAccessToken } from '../oauth/access-token';
 import { assertFhirRateLimit } from './rate-limit';
 import { simulatedErrorOfLaunch, simulatedNote } from '../launch-options/lookup';
@@ -27,11 +27,11 @@ import { bundle, outcomeEntry, searchEntry, selectElements, storedEntry, without
 import { assertAuditReader, readAuditEvent, searchAuditEvents } from './audit-events';
 import { capabilityStatement } from './capability';
 import { patientCompartmentTypes } from './definitions';
-import { FhirError } from './errors';
+import { FhirAuthError, FhirError, FhirForbiddenError, FhirThrottledError } from './errors';
 import type { ResponseFormat } from './http';
 import { assertJsonBody, corsHeaders, databaseUnavailableResponse, etagOf, fhirResponse, httpDate, negotiateFormat, parseIfMatch, preflightResponse, readBodyText, StoredJson } from './http';
 import { isDatabaseUnavailable } from '../db/errors';
-import { FhirAuthError, FhirForbiddenError, informationOutcome, internalErrorOutcome, operationOutcome, outcomeOf, statusOf } from './outcomes';
+import { informationOutcome, internalErrorOutcome, operationOutcome, outcomeOf, statusOf } from './outcomes';
 import type { ResourceRow } from './search/execute';
 import {
   everythingPage,
@@ -47,8 +47,10 @@ import {
 } from './search/execute';
 import type { SearchRequest } from './search/parse';
 import { encodeCursor, MAX_COUNT, parseDateValue, parseSearch } from './search/parse';
+import { decodePagingCursor, encodePagingCursor } from './paging-cursor';
 import type { AccessScope } from './search/sql';
 import { assertId, assertResourceType, parseResourceBody, ResourceStore } from './store';
+import { isFhirId } from '../fhir-id';
 
 export interface FhirHandlerOptions {
   db?: Db;
@@ -100,7 +102,7 @@ const SEARCH_FORM = 'application/x-www-form-urlencoded';
 const INCLUDE_LIMIT = 1000;
 const SHARED = new Set(SHARED_RESOURCE_TYPES);
 const PATIENT_PARAMS = new Set(['patient', 'subject', 'beneficiary', 'link']);
-// Not a FHIR id ([A-Za-z0-9-.]{1,64}): a compartment no resource is in.
+// Not a FHIR id (lib/fhir-id.ts): a compartment no resource is in.
 const NO_PATIENT = '#deleted';
 
 function decodeSegment(s: string): string {
@@ -341,7 +343,7 @@ async function auditEvents(ctx: Ctx, policy: AccessPolicy, id: string | undefine
   ctx.audit.interaction = 'read';
   assertAuditReader(policy, 'read');
   if (rest !== undefined) throw new FhirError('not-supported', 'AuditEvent has no history');
-  if (!/^[A-Za-z0-9\-.]{1,64}$/.test(id)) throw new FhirError('invalid', 'Invalid AuditEvent id');
+  if (!isFhirId(id)) throw new FhirError('invalid', 'Invalid AuditEvent id');
   ctx.audit.resourceId = id;
   ctx.audit.resultCount = 1;
   return fhirResponse(await readAuditEvent(ctx.db, ctx.sandboxId, id), 200, ctx.format);
@@ -531,9 +533,7 @@ async function everything(ctx: Ctx, policy: AccessPolicy, id: string): Promise<R
       count = Math.min(Number(v), MAX_COUNT);
       echo.push([k, v]);
     } else if (k === '_cursor') {
-      const [t, i] = Buffer.from(v, 'base64url').toString('utf8').split('/');
-      if (!t || !i || !/^[A-Z][A-Za-z]+$/.test(t) || !/^[A-Za-z0-9\-.]{1,64}$/.test(i)) throw new FhirError('invalid', '_cursor is not a paging cursor from this server');
-      cursor = { type: t, id: i };
+      cursor = decodePagingCursor('everything', v);
     } else if (k === '_type') {
       only = new Set(v.split(',').map((s) => s.trim()));
       echo.push([k, v]);
@@ -575,8 +575,8 @@ async function everything(ctx: Ctx, policy: AccessPolicy, id: string): Promise<R
     for (const row of await readManyVisible(ctx.db, ctx.sandboxId, type, [...ids].slice(0, INCLUDE_LIMIT), scopeOf(td), INCLUDE_LIMIT)) included.push(row);
   }
   const entries: BundleEntry[] = [...matches.map((row) => storedEntry(ctx.base, row, 'match')), ...included.map((row) => storedEntry(ctx.base, row, 'include'))];
-  const links = [{ relation: 'self', url: selfUrl(ctx, `Patient/${id}/$everything`, cursor ? [...echo, ['_cursor', Buffer.from(`${cursor.type}/${cursor.id}`).toString('base64url')]] : echo) }];
-  if (page.next) links.push({ relation: 'next', url: selfUrl(ctx, `Patient/${id}/$everything`, [...echo, ['_cursor', Buffer.from(`${page.next.type}/${page.next.id}`).toString('base64url')]]) });
+  const links = [{ relation: 'self', url: selfUrl(ctx, `Patient/${id}/$everything`, cursor ? [...echo, ['_cursor', encodePagingCursor('everything', cursor)]] : echo) }];
+  if (page.next) links.push({ relation: 'next', url: selfUrl(ctx, `Patient/${id}/$everything`, [...echo, ['_cursor', encodePagingCursor('everything', page.next)]]) });
   if (left.length && !cursor) entries.push(outcomeEntry(operationOutcome('information', 'suppressed', `Types without a granted scope are not included: ${left.join(', ')}`)));
   ctx.audit.resultCount = matches.length + included.length;
   const total = !cursor && !page.next ? matches.length : undefined;
@@ -601,9 +601,7 @@ async function history(ctx: Ctx, policy: AccessPolicy, type: string, id: string 
       since = new Date(parseDateValue('_since', v).start);
       echo.push([k, v]);
     } else if (k === '_cursor') {
-      const m = /^(-?\d{1,16})\.([A-Za-z0-9\-.]{1,64})\.(\d{1,9})$/.exec(Buffer.from(v, 'base64url').toString('utf8'));
-      if (!m) throw new FhirError('invalid', '_cursor is not a paging cursor from this server');
-      cursor = { at: Number(m[1]), id: m[2]!, v: Number(m[3]) };
+      cursor = decodePagingCursor('history', v);
     } else if (k !== '_format' && k !== '_pretty' && prefer(ctx.req, 'handling') === 'strict') {
       throw new FhirError('invalid', `Parameter '${k.slice(0, 60)}' is not supported on _history`);
     }
@@ -621,7 +619,7 @@ async function history(ctx: Ctx, policy: AccessPolicy, type: string, id: string 
   });
   const path = id === null ? `${type}/_history` : `${type}/${id}/_history`;
   const links = [{ relation: 'self', url: selfUrl(ctx, path, echo) }];
-  if (page.next) links.push({ relation: 'next', url: selfUrl(ctx, path, [...echo, ['_cursor', Buffer.from(`${page.next.at}.${page.next.id}.${page.next.v}`).toString('base64url')]]) });
+  if (page.next) links.push({ relation: 'next', url: selfUrl(ctx, path, [...echo, ['_cursor', encodePagingCursor('history', page.next)]]) });
   ctx.audit.resultCount = entries.length;
   return fhirResponse(bundle('history', entries, { total: !cursor && !page.next ? entries.length : undefined, links }), 200, ctx.format);
 }

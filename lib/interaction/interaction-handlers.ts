@@ -19,6 +19,7 @@ import { findPersonaByFhirUser, listFeaturedPersonas } from './personas';
 import type { Persona } from './personas';
 import { clearSessionCookie, createSessionCookie, parseCookies, readPersonaSession, useSecureCookies } from './session';
 import type { PersonaSession } from './session';
+import { isFhirId } from '../fhir-id';
 
 /**
  * The resource owner's screens behind /oauth/authorize (SMART App Launch 2.2 §app-launch;
@@ -28,7 +29,6 @@ import type { PersonaSession } from './session';
 
 const SANDBOX = DEFAULT_SANDBOX_ID;
 const ID_PATTERN = /^[A-Za-z0-9_-]{8,200}$/;
-const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 const LOGIN_ERRORS: Record<string, string> = {
   credentials: 'Unknown username or wrong password.',
   csrf: 'The form expired. Please try again.',
@@ -54,7 +54,7 @@ async function readForm(req: Request): Promise<URLSearchParams> {
 }
 
 function fhirIdOrNull(value: string | null | undefined): string | null {
-  return value && FHIR_ID.test(value) ? value : null;
+  return value && isFhirId(value) ? value : null;
 }
 
 interface Resolved {

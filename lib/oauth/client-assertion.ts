@@ -125,6 +125,7 @@ function maybePruneJtis(): void {
 }
 
 /**
+ * Client assertion jti replay protection (RFC 7523 §3; SMART App Launch 2.2 §client-confidential-asymmetric).
  * Records a client's jti until `expiresAt`, in one atomic statement: true when it was new, or when
  * its earlier use has expired (the row is reused); false while an earlier use is still within its
  * window (a replay). Concurrent uses of one jti: the primary key lets exactly one of them record it.

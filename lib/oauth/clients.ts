@@ -279,7 +279,7 @@ function needsSecret(method: TokenEndpointAuthMethod): boolean {
   return method === 'client_secret_basic' || method === 'client_secret_post';
 }
 
-/** A new client secret: 256 random bits, returned once and stored as its SHA-256 (STYLE.md habit 7). */
+/** A new client secret: 256 random bits, returned once and stored as its SHA-256 (a copy of the database yields no usable secret). */
 function newSecret(): { secret: string; hash: string } {
   const secret = randomToken(32);
   return { secret, hash: sha256(secret) };

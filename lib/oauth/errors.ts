@@ -1,6 +1,6 @@
 /**
  * OAuth failures as typed errors named after their RFC code, and the ONE place that turns them
- * into HTTP responses (STYLE.md habit 3): RFC 6749 §5.2 JSON, 401 + WWW-Authenticate, the
+ * into HTTP responses: RFC 6749 §5.2 JSON, 401 + WWW-Authenticate, the
  * authorize redirect (only to a redirect_uri matched against the registration), or an error page.
  */
 import type { AuditFlag } from '../audit/record';

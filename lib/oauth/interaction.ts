@@ -23,6 +23,7 @@ import { AUTH_CODE_TTL_SECONDS, INTERACTION_TTL_SECONDS, oauthUrls } from './con
 import { randomToken, sha256 } from './crypto';
 import { AccessDenied, appendToRedirectUri, authorizeErrorRedirectUrl, InvalidRequest, InvalidScope } from './errors';
 import type { GrantContext } from './grant-store';
+import { isFhirId, referencePattern } from '../fhir-id';
 
 /** What /oauth/authorize validated and stored for the screens. */
 export interface StoredAuthorizeRequest {
@@ -207,7 +208,7 @@ async function takeInteraction(id: string): Promise<boolean> {
   return count === 1;
 }
 
-const FHIR_USER = /^(Patient|Practitioner|PractitionerRole|RelatedPerson|Person)\/[A-Za-z0-9\-.]{1,64}$/;
+const FHIR_USER = referencePattern(['Patient', 'Practitioner', 'PractitionerRole', 'RelatedPerson', 'Person']);
 
 function checkFhirUser(fhirUser: string, fhirBase: string): string {
   const relative = fhirUser.startsWith(`${fhirBase}/`) ? fhirUser.slice(fhirBase.length + 1) : fhirUser;
@@ -246,7 +247,7 @@ export async function completeInteraction(id: string, input: CompleteInteraction
   const patient = launch?.patientId ?? input.patientId ?? null;
   const encounter = launch?.encounterId ?? input.encounterId ?? null;
   for (const [name, value] of [['patientId', patient], ['encounterId', encounter]] as const) {
-    if (value !== null && !/^[A-Za-z0-9\-.]{1,64}$/.test(value)) throw new InvalidRequest(`${name} '${value.slice(0, 80)}' is not a FHIR id`);
+    if (value !== null && !isFhirId(value)) throw new InvalidRequest(`${name} '${value.slice(0, 80)}' is not a FHIR id`);
   }
   // Whenever patient scopes are granted, a patient SHALL be in context (docs/CONFORMANCE.md #46, #157).
   if (wantsPatientContext(granted.scopes) && !patient) throw new InvalidRequest('a patient must be selected: the granted scopes need patient context');

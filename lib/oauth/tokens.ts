@@ -1,7 +1,7 @@
 /**
  * Token issuance: access tokens (JWT, ES256, RFC 9068 profile), refresh tokens (random, stored
- * hashed), id_tokens (RS256), every one recorded in the Token table (DESIGN.md "Every issued token
- * has a row"), and the token response body of SMART App Launch 2.2 §app-launch (docs/CONFORMANCE.md §4, §9).
+ * hashed), id_tokens (RS256), every one recorded in the Token table (introspection, revocation
+ * and the console read that row), and the token response body of SMART App Launch 2.2 §app-launch (docs/CONFORMANCE.md §4, §9).
  */
 import { SignJWT } from 'jose';
 import { getDb, getDbKind } from '../db';

@@ -141,7 +141,7 @@ describe.each([
         const res = await fhirGet(base, path, token);
         expect(res.status, `GET ${path}`).toBe(404);
         expect(res.body.resourceType, `GET ${path}`).toBe('OperationOutcome');
-        // Indistinguishable from a resource that does not exist (DESIGN.md: "exactly like").
+        // Indistinguishable from a resource that does not exist (docs/SECURITY.md, BOLA: a hidden resource answers like a missing one).
         const [type, id] = ref.split('/');
         const missing = await fhirGet(base, path.replace(`${type}/${id}`, `${type}/does-not-exist-${id}`), token);
         expect(missing.status, `GET ${path} vs a missing id`).toBe(404);

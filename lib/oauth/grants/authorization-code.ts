@@ -20,7 +20,8 @@ import { getDb } from '../../db';
 import { Prisma } from '../../generated/sqlite/client';
 import { pkceAuditNote } from '../pkce';
 
-// RFC 7636 §4.1: 43–128 characters of [A-Z] / [a-z] / [0-9] / "-" / "." / "_" / "~".
+// PKCE code_verifier (RFC 7636 §4.1): 43–128 characters of [A-Z] / [a-z] / [0-9] / "-" / "." / "_" / "~";
+// its S256 hash must equal the code_challenge the code was issued for (§4.6), checked below.
 const VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
 
 /** Refresh-token policy of a grant: offline_access wins over online_access (docs/CONFORMANCE.md #83). */

@@ -1,7 +1,8 @@
 /**
  * grant_type=refresh_token (RFC 6749 §6; SMART App Launch 2.2 §app-launch "refresh access token";
- * RFC 9700 §4.14; docs/CONFORMANCE.md #84–#90, #177). Refresh tokens rotate on every use; a rotated token
- * used again revokes the whole grant and flags 'refresh-replay'. `scope` may narrow, never widen.
+ * RFC 9700 §4.14; docs/CONFORMANCE.md #84–#90, #177). Refresh token rotation and refresh token reuse
+ * detection: tokens rotate on every use; a rotated token used again revokes the whole grant and
+ * flags 'refresh-replay'. `scope` may narrow, never widen.
  */
 import { formatScopes, narrowScopes, parseScopeString } from '../../smart/scopes';
 import { Prisma } from '../../generated/sqlite/client';
