@@ -44,9 +44,10 @@ import {
   searchCount,
   searchPage,
 } from './search/execute';
-import type { SearchRequest } from './search/parse';
+import type { SearchFilter, SearchRequest } from './search/parse';
 import { encodeCursor, MAX_COUNT, parseDateValue, parseSearch } from './search/parse';
 import type { AccessScope } from './search/sql';
+import { withLinkedAccess } from './search/chains';
 import { assertId, assertResourceType, parseResourceBody, ResourceStore } from './store';
 
 export interface FhirHandlerOptions {
@@ -404,10 +405,28 @@ function flagCrossPatientSearch(ctx: Ctx, req: SearchRequest, access: AccessScop
 
 /** The patient ids a search names (`patient=`, `subject=Patient/…`, `Patient?_id=`). */
 function patientsNamedIn(req: SearchRequest): string[] {
-  return req.filters.flatMap((f) => {
-    if (f.kind === 'reference') return f.values.filter((v) => v.type === 'Patient' || (v.type === null && PATIENT_PARAMS.has(f.code))).map((v) => v.id);
-    if (f.kind === 'id' && req.resourceType === 'Patient') return f.values;
-    return [];
+  return req.filters.flatMap((f) => patientsNamedBy(req.resourceType, f));
+}
+
+/** The patient ids one criterion names, on either side of a chain or `_has`. */
+function patientsNamedBy(type: string, f: SearchFilter): string[] {
+  if (f.kind === 'reference') return f.values.filter((v) => v.type === 'Patient' || (v.type === null && PATIENT_PARAMS.has(f.code))).map((v) => v.id);
+  if (f.kind === 'id' && type === 'Patient') return f.values;
+  if (f.kind === 'chain') return f.targets.flatMap((c) => patientsNamedBy(c.type, c.filter));
+  if (f.kind === 'has') return patientsNamedBy(f.source.type, f.source.filter);
+  return [];
+}
+
+/**
+ * Parses a search and binds its chains and `_has` to the policy of each type they read: the token
+ * must be allowed to search that type (403 otherwise, as a search of it would answer), and that
+ * type's compartment and granular filters confine the far side of the chain.
+ */
+function parseAuthorizedSearch(ctx: Ctx, policy: AccessPolicy, type: string, params: [string, string][], strict: boolean): SearchRequest {
+  return withLinkedAccess(parseSearch(type, params, { strict, base: ctx.base }), (linked) => {
+    const d = decideOrThrow(policy, 'search', linked);
+    ctx.audit.scopes = [...new Set([...(ctx.audit.scopes?.split(' ') ?? []), ...d.grantedBy])].join(' ');
+    return scopeOf(d);
   });
 }
 
@@ -415,7 +434,7 @@ async function search(ctx: Ctx, policy: AccessPolicy, type: string, params: [str
   ctx.audit.interaction = 'search';
   const d = decide(ctx, policy, 'search', type);
   const strict = prefer(ctx.req, 'handling') === 'strict';
-  const req = parseSearch(type, params, { strict, base: ctx.base });
+  const req = parseAuthorizedSearch(ctx, policy, type, params, strict);
   const granted = scopeOf(d);
   flagCrossPatientSearch(ctx, req, granted);
   const access = withoutDeletedRecord(ctx, req, granted);
@@ -636,7 +655,7 @@ async function create(ctx: Ctx, policy: AccessPolicy, type: string): Promise<Res
     // Conditional create (FHIR R4 http.html §3.1.0.8.1): the condition is searched within what the
     // token may create, so it can never reveal a match outside the caller's compartment.
     const query = ifNoneExist.includes('?') ? ifNoneExist.slice(ifNoneExist.indexOf('?') + 1) : ifNoneExist;
-    const req = parseSearch(type, [...new URLSearchParams(query)], { strict: true, base: ctx.base });
+    const req = parseAuthorizedSearch(ctx, policy, type, [...new URLSearchParams(query)], true);
     if (!req.filters.length) throw new FhirError('invalid', 'If-None-Exist has no search criteria');
     const page = await searchPage(ctx.db, ctx.sandboxId, { ...req, count: 2, cursor: null, sort: { code: '_id', descending: false, kind: 'id' } }, scopeOf(d));
     if (page.rows.length > 1) throw new FhirError('version-conflict', 'If-None-Exist matches more than one resource');

@@ -50,3 +50,99 @@ describe('boolean and choice-type parameters match what the resource says when t
     expect(count.body.total).toBe(alive.length);
   });
 });
+
+type Named = { family?: string; given?: string[] }[];
+type Identified = { system?: string; value?: string }[];
+type Ref = { reference?: string };
+
+/** Whether a name part starts with `text` the way FHIR string search compares (case-insensitive). */
+function nameStartsWith(names: Named | undefined, text: string): boolean {
+  const t = text.toLowerCase();
+  return (names ?? []).some((n) => [n.family ?? '', ...(n.given ?? [])].some((part) => part.toLowerCase().startsWith(t)));
+}
+
+describe('chained parameters and _has (FHIR R4 search.html §3.1.1.4.13-14; US Core 6.1 PractitionerRole SHALL)', () => {
+  let roles: FhirJson[] = [];
+  const practitioners = new Map<string, FhirJson>();
+
+  beforeAll(async () => {
+    roles = await searchAll('PractitionerRole?_count=500', system);
+    for (const p of await searchAll('Practitioner?_count=500', system)) practitioners.set(`Practitioner/${p.id}`, p);
+  });
+
+  const practitionerOf = (role: FhirJson) => practitioners.get((role.practitioner as Ref | undefined)?.reference ?? '');
+
+  it('PractitionerRole?practitioner.name=… returns exactly the roles whose practitioner has that name', async () => {
+    expect(roles.length).toBeGreaterThan(3);
+    const family = ((practitionerOf(roles[0]!)?.name as Named | undefined)?.[0]?.family ?? '').toString();
+    expect(family).not.toBe('');
+    const expected = roles.filter((r) => nameStartsWith(practitionerOf(r)?.name as Named | undefined, family));
+    expect(expected.length).toBeGreaterThan(0);
+    expect(expected.length).toBeLessThan(roles.length);
+    const res = await fhirGet(base, `PractitionerRole?practitioner.name=${encodeURIComponent(family)}`, system);
+    expect(res.status).toBe(200);
+    expect((res.body.entry ?? []).filter((e) => e.search?.mode === 'outcome')).toEqual([]);
+    expect(idsOf(await searchAll(`PractitionerRole?practitioner.name=${encodeURIComponent(family)}`, system))).toEqual(idsOf(expected));
+    // The :type modifier names the target type explicitly; the answer is the same.
+    expect(idsOf(await searchAll(`PractitionerRole?practitioner:Practitioner.name=${encodeURIComponent(family)}`, system))).toEqual(idsOf(expected));
+  });
+
+  it('PractitionerRole?practitioner.identifier=system|value and =value return exactly the roles of that practitioner', async () => {
+    const identifier = (practitionerOf(roles[1]!)?.identifier as Identified | undefined)?.find((i) => i.system && i.value);
+    expect(identifier).toBeDefined();
+    const has = (r: FhirJson, withSystem: boolean) =>
+      ((practitionerOf(r)?.identifier as Identified | undefined) ?? []).some((i) => i.value === identifier?.value && (!withSystem || i.system === identifier?.system));
+    const full = `${identifier?.system}|${identifier?.value}`;
+    const exact = roles.filter((r) => has(r, true));
+    expect(exact.length).toBeGreaterThan(0);
+    expect(idsOf(await searchAll(`PractitionerRole?practitioner.identifier=${encodeURIComponent(full)}`, system))).toEqual(idsOf(exact));
+    expect(idsOf(await searchAll(`PractitionerRole?practitioner.identifier=${encodeURIComponent(identifier?.value ?? '')}`, system))).toEqual(idsOf(roles.filter((r) => has(r, false))));
+    expect((await fhirGet(base, 'PractitionerRole?practitioner.identifier=urn:none|nothing', system)).body.entry ?? []).toEqual([]);
+  });
+
+  it('Encounter?subject:Patient.name=… returns exactly the encounters of the patients with that name', async () => {
+    const patients = await searchAll('Patient?_count=500', system);
+    const family = (patients[2]?.name as Named | undefined)?.[0]?.family ?? '';
+    const named = new Set(patients.filter((p) => nameStartsWith(p.name as Named | undefined, family)).map((p) => `Patient/${p.id}`));
+    const encounters = await searchAll('Encounter?_count=1000', system);
+    const expected = encounters.filter((e) => named.has((e.subject as Ref | undefined)?.reference ?? ''));
+    expect(expected.length).toBeGreaterThan(0);
+    expect(idsOf(await searchAll(`Encounter?subject:Patient.name=${encodeURIComponent(family)}&_count=200`, system))).toEqual(idsOf(expected));
+    expect(idsOf(await searchAll(`Encounter?patient.name=${encodeURIComponent(family)}&_count=200`, system))).toEqual(idsOf(expected));
+  });
+
+  it('Patient?_has:Condition:patient:code=… returns exactly the patients with such a condition', async () => {
+    const conditions = await searchAll('Condition?_count=1000', system);
+    const patientsByCode = new Map<string, Set<string>>();
+    for (const c of conditions) {
+      for (const coding of ((c.code as { coding?: { system?: string; code?: string }[] } | undefined)?.coding ?? [])) {
+        const key = `${coding.system}|${coding.code}`;
+        const set = patientsByCode.get(key) ?? new Set<string>();
+        set.add((c.subject as Ref | undefined)?.reference ?? '');
+        patientsByCode.set(key, set);
+      }
+    }
+    // A code more than one patient has, but not every patient.
+    const [code, holders] = [...patientsByCode].sort((a, b) => b[1].size - a[1].size).find(([, s]) => s.size > 1 && s.size < 10) ?? ['', new Set<string>()];
+    expect(holders.size).toBeGreaterThan(1);
+    const found = await searchAll(`Patient?_has:Condition:patient:code=${encodeURIComponent(code)}`, system);
+    expect(idsOf(found)).toEqual([...holders].sort());
+  });
+
+  it('malformed or unsupported chains are 400 with an OperationOutcome, never ignored', async () => {
+    for (const path of [
+      'PractitionerRole?practitioner.name.family=x',
+      'Observation?code.name=x',
+      'PractitionerRole?practitioner:Patient.name=x',
+      'PractitionerRole?practitioner.nonsense=x',
+      'Patient?_has:Observation:patient:_has:Encounter:patient:status=x',
+      'Patient?_has:Observation:code:status=final',
+      'Patient?_has:Observation=x',
+      'Patient?_has:Nonsense:patient:code=x',
+    ]) {
+      const res = await fhirGet(base, path, system);
+      expect(res.status, path).toBe(400);
+      expect(res.body.resourceType, path).toBe('OperationOutcome');
+    }
+  });
+});

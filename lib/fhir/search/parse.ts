@@ -11,6 +11,7 @@ import type { SearchParamDef } from '../definitions';
 import { dateRange } from '../dates';
 import { normalizeString } from '../indexer';
 import { ID_PATTERN } from '../store';
+import type { AccessScope } from './scope';
 
 export type Prefix = 'eq' | 'ne' | 'gt' | 'lt' | 'ge' | 'le' | 'sa' | 'eb' | 'ap';
 const PREFIXES: readonly Prefix[] = ['eq', 'ne', 'gt', 'lt', 'ge', 'le', 'sa', 'eb', 'ap'];
@@ -53,7 +54,23 @@ export type SearchFilter =
   | { kind: 'date'; code: string; values: DateValue[] }
   | { kind: 'reference'; code: string; values: ReferenceValue[] }
   | { kind: 'number'; code: string; values: NumberValue[] }
-  | { kind: 'missing'; code: string; table: IndexTable; missing: boolean };
+  | { kind: 'missing'; code: string; table: IndexTable; missing: boolean }
+  /** `subject:Patient.name=x`: the reference `code` points at a resource of one of the targets that matches. */
+  | { kind: 'chain'; code: string; targets: LinkedCriterion[] }
+  /** `_has:Observation:patient:code=x`: a resource of `source.type` that matches refers here through `code`. */
+  | { kind: 'has'; code: string; source: LinkedCriterion };
+
+/**
+ * The far side of a chain or `_has` (FHIR R4 search.html §3.1.1.4.13-14): a criterion on another
+ * type, evaluated under that type's own access policy so that a chain can never tell whether a
+ * resource the token cannot see matched.
+ */
+export interface LinkedCriterion {
+  type: string;
+  filter: SearchFilter;
+  /** The policy of `type`; null until bound (lib/fhir/search/chains.ts withLinkedAccess). */
+  access: AccessScope | null;
+}
 
 export type IndexTable = 'SearchToken' | 'SearchString' | 'SearchDate' | 'SearchReference' | 'SearchQuantity';
 
@@ -242,6 +259,40 @@ export function parseFilter(resourceType: string, name: string, modifier: string
   }
 }
 
+/**
+ * A chained parameter (FHIR R4 search.html §3.1.1.4.13): `param[:Type].chained[:modifier]`, one
+ * level, on any reference parameter. Without `:Type` the chain applies to every target type of
+ * the parameter that has the chained parameter.
+ */
+function parseChain(resourceType: string, key: string, rawValues: string[], base: string | null): SearchFilter {
+  const dot = key.indexOf('.');
+  const [param = '', typeModifier, ...extra] = key.slice(0, dot).split(':');
+  const tail = key.slice(dot + 1);
+  const def = getTypeDefinition(resourceType)?.params.get(param);
+  if (!def || def.type !== 'reference') throw bad(key, `'${param.slice(0, 60)}' is not a reference parameter of ${resourceType}; only reference parameters can be chained`);
+  if (extra.length) throw bad(key, 'write a chain as reference-parameter[:Type].parameter');
+  if (tail.includes('.')) throw bad(key, 'one level of chaining is supported');
+  const [chained = '', modifier = null, ...more] = tail.split(':');
+  if (more.length) throw bad(key, 'the chained parameter takes at most one modifier');
+  if (typeModifier !== undefined && !def.targets.includes(typeModifier)) throw bad(key, `${typeModifier.slice(0, 60)} is not a target type of ${resourceType}:${param} (${def.targets.join(', ')})`);
+  const candidates = typeModifier !== undefined ? [typeModifier] : def.targets;
+  const types = candidates.filter((t) => chained === '_id' || chained === '_lastUpdated' || getTypeDefinition(t)?.params.has(chained));
+  if (!types.length) throw bad(key, `'${chained.slice(0, 60)}' is not a search parameter of ${candidates.join(', ')}`);
+  return { kind: 'chain', code: param, targets: types.map((type) => ({ type, filter: parseFilter(type, chained, modifier, rawValues, base), access: null })) };
+}
+
+/** Reverse chaining (FHIR R4 search.html §3.1.1.4.14): `_has:Type:reference-parameter:parameter[:modifier]`, one level. */
+function parseHas(resourceType: string, key: string, rawValues: string[], base: string | null): SearchFilter {
+  const [, sourceType = '', ref = '', param = '', modifier = null, ...more] = key.split(':');
+  if (param === '_has') throw bad(key, 'one level of _has is supported');
+  if (!param || more.length) throw bad(key, 'write _has as _has:Type:reference-parameter:parameter');
+  const def = getTypeDefinition(sourceType)?.params.get(ref);
+  if (!def || def.type !== 'reference') throw bad(key, `'${ref.slice(0, 60)}' is not a reference parameter of ${sourceType.slice(0, 60) || '(no type)'}`);
+  if (def.targets.length && !def.targets.includes(resourceType)) throw bad(key, `${sourceType}:${ref} cannot refer to ${resourceType}`);
+  if (param.includes('.')) throw bad(key, 'a chain inside _has is not supported');
+  return { kind: 'has', code: ref, source: { type: sourceType, filter: parseFilter(sourceType, param, modifier, rawValues, base), access: null } };
+}
+
 const cursorSchema = z.object({ v: z.union([z.number(), z.string().max(300), z.null()]), i: z.string().regex(ID_PATTERN) });
 
 /** Encodes a paging cursor (an opaque, URL-safe keyset position). */
@@ -373,9 +424,14 @@ export function parseSearch(resourceType: string, params: [string, string][], op
       continue;
     }
     if (value === '') continue; // FHIR R4 search.html §3.1.1.1.1: empty parameters are ignored.
+    if (name === '_has' || key.includes('.')) {
+      req.filters.push(name === '_has' ? parseHas(resourceType, key, splitEscaped(value, ','), opts.base) : parseChain(resourceType, key, splitEscaped(value, ','), opts.base));
+      req.echo.push([key, value]);
+      continue;
+    }
     const def = name === '_id' || name === '_lastUpdated' ? true : getTypeDefinition(resourceType)?.params.get(name);
-    if (!def || name.includes('.') || name === '_has') {
-      req.ignored.push({ name: key, reason: name.includes('.') || name === '_has' ? 'chained and reverse-chained parameters are not supported' : `unknown search parameter for ${resourceType}` });
+    if (!def) {
+      req.ignored.push({ name: key, reason: `unknown search parameter for ${resourceType}` });
       continue;
     }
     req.filters.push(parseFilter(resourceType, name, modifier, splitEscaped(value, ','), opts.base));
