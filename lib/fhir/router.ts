@@ -33,6 +33,7 @@ import { isDatabaseUnavailable } from '../db/errors';
 import { FhirAuthError, FhirForbiddenError, informationOutcome, internalErrorOutcome, operationOutcome, outcomeOf, statusOf } from './outcomes';
 import type { ResourceRow } from './search/execute';
 import {
+  countIsCheap,
   everythingPage,
   existsForAudit,
   historyPage,
@@ -439,6 +440,9 @@ async function search(ctx: Ctx, policy: AccessPolicy, type: string, params: [str
   flagCrossPatientSearch(ctx, req, granted);
   const access = withoutDeletedRecord(ctx, req, granted);
   const issues: OperationOutcomeIssue[] = req.ignored.map((i) => ({ severity: 'warning', code: 'not-supported', diagnostics: `Parameter '${i.name}' ignored: ${i.reason}` }));
+  if (req.countAsked !== null) {
+    issues.push({ severity: 'information', code: 'informational', diagnostics: `_count=${req.countAsked} is above the maximum page size: pages hold at most ${MAX_COUNT} entries; follow the next link for the rest` });
+  }
   const selfParams = [...req.echo];
   if (req.cursor) selfParams.push(['_cursor', encodeCursor(req.cursor)]);
 
@@ -453,6 +457,7 @@ async function search(ctx: Ctx, policy: AccessPolicy, type: string, params: [str
   let total: number | undefined;
   if (req.total === 'accurate' || req.total === 'estimate') total = await searchCount(ctx.db, ctx.sandboxId, req, access);
   else if (!req.cursor && !page.next) total = page.rows.length;
+  else if (req.total !== 'none' && countIsCheap(req, access)) total = await searchCount(ctx.db, ctx.sandboxId, req, access);
 
   const matches = page.rows;
   const included = await includes(ctx, policy, req, page.rows, issues);
@@ -463,7 +468,8 @@ async function search(ctx: Ctx, policy: AccessPolicy, type: string, params: [str
   if (issues.length) entries.push(outcomeEntry({ resourceType: 'OperationOutcome', issue: issues }));
   const links = [{ relation: 'self', url: selfUrl(ctx, type, selfParams) }];
   if (page.next) links.push({ relation: 'next', url: selfUrl(ctx, type, [...req.echo, ['_cursor', encodeCursor(page.next)]]) });
-  ctx.audit.resultCount = total ?? matches.length + included.length;
+  // A total the client did not ask for is not what it received: the audit counts the entries then.
+  ctx.audit.resultCount = req.total === 'accurate' || req.total === 'estimate' ? (total ?? 0) : matches.length + included.length;
   const result: Bundle = bundle('searchset', entries, { total, links });
   return fhirResponse(result, 200, ctx.format);
 }

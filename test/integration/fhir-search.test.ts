@@ -146,3 +146,43 @@ describe('chained parameters and _has (FHIR R4 search.html §3.1.1.4.13-14; US C
     }
   });
 });
+
+describe('Bundle.total and the page-size cap', () => {
+  it('a multi-page search confined to one patient carries total on every page, equal to the entries of all its pages', async () => {
+    const patient = (await fhirGet(base, 'Patient?_count=1', system)).body.entry?.[0]?.resource?.id ?? '';
+    const all = await searchAll(`Observation?patient=${patient}&_count=1000`, system);
+    expect(all.length).toBeGreaterThan(10);
+    let url: string | null = `${base}/fhir/Observation?patient=${patient}&_count=7`;
+    let pages = 0;
+    const seen: string[] = [];
+    while (url) {
+      const res: Response = await fetch(url, { headers: { authorization: `Bearer ${system}` } });
+      const page = (await res.json()) as FhirJson;
+      expect(page.total, `page ${pages + 1}`).toBe(all.length);
+      for (const e of page.entry ?? []) seen.push(`${e.resource?.resourceType}/${e.resource?.id}`);
+      url = page.link?.find((l) => l.relation === 'next')?.url ?? null;
+      pages++;
+    }
+    expect(pages).toBeGreaterThan(1);
+    expect(seen.sort()).toEqual(idsOf(all));
+    // _total=none asks for none.
+    expect((await fhirGet(base, `Observation?patient=${patient}&_count=7&_total=none`, system)).body.total).toBeUndefined();
+  });
+
+  it('_count above the maximum page size gives a full page of 1000 and says so in an OperationOutcome entry', async () => {
+    const total = (await fhirGet(base, 'Observation?_summary=count', system)).body.total ?? 0;
+    expect(total).toBeGreaterThan(1000);
+    const res = await fhirGet(base, 'Observation?_count=5000', system);
+    expect(res.status).toBe(200);
+    const entries = res.body.entry ?? [];
+    expect(entries.filter((e) => e.search?.mode === 'match')).toHaveLength(1000);
+    const outcome = entries.find((e) => e.search?.mode === 'outcome')?.resource;
+    expect(outcome?.resourceType).toBe('OperationOutcome');
+    expect(JSON.stringify(outcome?.issue)).toContain('_count=5000');
+    expect(JSON.stringify(outcome?.issue)).toContain('1000');
+    expect(res.body.link?.some((l) => l.relation === 'next')).toBe(true);
+    // Within the cap, no such entry.
+    const within = await fhirGet(base, 'Observation?_count=1000', system);
+    expect((within.body.entry ?? []).filter((e) => e.search?.mode === 'outcome')).toEqual([]);
+  });
+});

@@ -101,6 +101,8 @@ export interface SearchRequest {
   resourceType: string;
   filters: SearchFilter[];
   count: number;
+  /** The `_count` asked for when it was above MAX_COUNT (the page size is then MAX_COUNT), else null. */
+  countAsked: number | null;
   sort: SortSpec;
   summary: 'count' | 'data' | null;
   elements: string[] | null;
@@ -310,7 +312,7 @@ function decodeCursor(text: string): Cursor {
 
 function parseCount(raw: string): number {
   if (!/^\d{1,9}$/.test(raw)) throw bad('_count', 'must be a non-negative integer');
-  return Math.min(Number(raw), MAX_COUNT);
+  return Number(raw);
 }
 
 function parseSort(resourceType: string, raw: string, ignored: SearchRequest['ignored']): SortSpec {
@@ -360,6 +362,7 @@ export function parseSearch(resourceType: string, params: [string, string][], op
     resourceType,
     filters: [],
     count: DEFAULT_COUNT,
+    countAsked: null,
     sort: { code: '_id', descending: false, kind: 'id' },
     summary: null,
     elements: null,
@@ -386,6 +389,9 @@ export function parseSearch(resourceType: string, params: [string, string][], op
       switch (name) {
         case '_count':
           req.count = parseCount(value);
+          // FHIR R4 search.html §3.1.1.5.7: the server may return fewer than _count; the Bundle says so (see the router).
+          req.countAsked = req.count > MAX_COUNT ? req.count : null;
+          req.count = Math.min(req.count, MAX_COUNT);
           break;
         case '_sort':
           if (sawSort) throw bad('_sort', 'given twice');
