@@ -25,6 +25,7 @@ import { simulatedDeletedPatient, simulatedFhirFailure } from './simulated-failu
 import { bundle, outcomeEntry, searchEntry, selectElements, storedEntry, withoutText } from './bundle';
 import { assertAuditReader, readAuditEvent, searchAuditEvents } from './audit-events';
 import { capabilityStatement } from './capability';
+import { docrefInputsOfParameters, docrefInputsOfQuery, docrefSearch, parseDocref } from './docref';
 import { patientCompartmentTypes } from './definitions';
 import { FhirError } from './errors';
 import type { ResponseFormat } from './http';
@@ -296,6 +297,10 @@ async function route(ctx: Ctx, authenticate: Authenticate): Promise<Response> {
     if (method !== 'GET') throw new FhirError('not-supported', `${method} is not supported on _history`);
     return history(ctx, policy, first, null);
   }
+  if (second === '$docref' && first === 'DocumentReference' && third === undefined) {
+    if (method !== 'GET' && method !== 'POST') throw new FhirError('not-supported', `${method} is not supported on $docref`);
+    return docref(ctx, policy);
+  }
   if (second.startsWith('$') || second.startsWith('_')) throw new FhirError('not-supported', `Operation ${second.slice(0, 40)} is not supported on ${first}`);
   assertId(second);
   ctx.audit.resourceId = second;
@@ -431,7 +436,43 @@ function parseAuthorizedSearch(ctx: Ctx, policy: AccessPolicy, type: string, par
   });
 }
 
-async function search(ctx: Ctx, policy: AccessPolicy, type: string, params: [string, string][]): Promise<Response> {
+/**
+ * US Core `DocumentReference/$docref` (GET, or POST with Parameters or a form): the operation's
+ * inputs become a DocumentReference search (lib/fhir/docref.ts) answered exactly like one, policy
+ * included; its links page through the operation.
+ */
+async function docref(ctx: Ctx, policy: AccessPolicy): Promise<Response> {
+  let inputs: [string, string][] = [...ctx.url.searchParams];
+  if (ctx.method === 'POST') {
+    const type = ctx.req.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase() ?? '';
+    if (type === SEARCH_FORM) inputs = await searchFormParams(ctx);
+    else {
+      assertJsonBody(ctx.req.headers.get('content-type'));
+      let body: unknown;
+      try {
+        body = JSON.parse(await readBodyText(ctx.req));
+      } catch {
+        throw new FhirError('invalid', '$docref: the body is not JSON');
+      }
+      inputs = [...inputs, ...docrefInputsOfParameters(body)];
+    }
+  }
+  const op = parseDocref(docrefInputsOfQuery(inputs));
+  const view = { path: 'DocumentReference/$docref', echo: op.echo };
+  if (op.onDemand) {
+    // US Core 6.1 OperationDefinition-docref: what cannot be generated gives an empty searchset.
+    decide(ctx, policy, 'search', 'DocumentReference');
+    ctx.audit.interaction = 'operation:docref';
+    ctx.audit.resultCount = 0;
+    const note = outcomeEntry(operationOutcome('information', 'informational', 'This server holds stored documents only and generates none on demand (on-demand=true)'));
+    return fhirResponse(bundle('searchset', [note], { total: 0, links: [{ relation: 'self', url: selfUrl(ctx, view.path, view.echo) }] }), 200, ctx.format);
+  }
+  const response = await search(ctx, policy, 'DocumentReference', docrefSearch(op), view);
+  ctx.audit.interaction = 'operation:docref';
+  return response;
+}
+
+async function search(ctx: Ctx, policy: AccessPolicy, type: string, params: [string, string][], view?: { path: string; echo: [string, string][] }): Promise<Response> {
   ctx.audit.interaction = 'search';
   const d = decide(ctx, policy, 'search', type);
   const strict = prefer(ctx.req, 'handling') === 'strict';
@@ -443,14 +484,16 @@ async function search(ctx: Ctx, policy: AccessPolicy, type: string, params: [str
   if (req.countAsked !== null) {
     issues.push({ severity: 'information', code: 'informational', diagnostics: `_count=${req.countAsked} is above the maximum page size: pages hold at most ${MAX_COUNT} entries; follow the next link for the rest` });
   }
-  const selfParams = [...req.echo];
+  const path = view?.path ?? type;
+  const echo = view?.echo ?? req.echo;
+  const selfParams = [...echo];
   if (req.cursor) selfParams.push(['_cursor', encodeCursor(req.cursor)]);
 
   if (req.summary === 'count' || req.count === 0) {
     const total = await searchCount(ctx.db, ctx.sandboxId, req, access);
     ctx.audit.resultCount = 0;
     const entries = issues.length ? [outcomeEntry({ resourceType: 'OperationOutcome', issue: issues })] : [];
-    return fhirResponse(bundle('searchset', entries, { total, links: [{ relation: 'self', url: selfUrl(ctx, type, selfParams) }] }), 200, ctx.format);
+    return fhirResponse(bundle('searchset', entries, { total, links: [{ relation: 'self', url: selfUrl(ctx, path, selfParams) }] }), 200, ctx.format);
   }
 
   const page = await searchPage(ctx.db, ctx.sandboxId, req, access);
@@ -466,8 +509,8 @@ async function search(ctx: Ctx, policy: AccessPolicy, type: string, params: [str
     elements ? searchEntry(ctx.base, selectElements(resourceOf(row), elements), 'match') : req.summary === 'data' ? searchEntry(ctx.base, withoutText(resourceOf(row)), 'match') : storedEntry(ctx.base, row, 'match');
   const entries: BundleEntry[] = [...matches.map(match), ...included.map((row) => storedEntry(ctx.base, row, 'include'))];
   if (issues.length) entries.push(outcomeEntry({ resourceType: 'OperationOutcome', issue: issues }));
-  const links = [{ relation: 'self', url: selfUrl(ctx, type, selfParams) }];
-  if (page.next) links.push({ relation: 'next', url: selfUrl(ctx, type, [...req.echo, ['_cursor', encodeCursor(page.next)]]) });
+  const links = [{ relation: 'self', url: selfUrl(ctx, path, selfParams) }];
+  if (page.next) links.push({ relation: 'next', url: selfUrl(ctx, path, [...echo, ['_cursor', encodeCursor(page.next)]]) });
   // A total the client did not ask for is not what it received: the audit counts the entries then.
   ctx.audit.resultCount = req.total === 'accurate' || req.total === 'estimate' ? (total ?? 0) : matches.length + included.length;
   const result: Bundle = bundle('searchset', entries, { total, links });

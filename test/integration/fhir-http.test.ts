@@ -269,6 +269,34 @@ describe.each([
     expect(bundleRefs(own.body)).toEqual([`Patient/${HOLDER}`]);
   });
 
+  it('DocumentReference/$docref is scoped like a search: the other patient gives nothing (GET and POST), the own patient its documents', async () => {
+    const victimDocs = victimSample.get('DocumentReference') ?? [];
+    expect(victimDocs.length).toBeGreaterThan(0);
+    const control = await fhirGet(base, `DocumentReference/$docref?patient=${VICTIM}`, system);
+    expect(bundleRefs(control.body).filter((r) => victimRefs.has(r)).length).toBeGreaterThan(0);
+    const attempts = [
+      await fhirGet(base, `DocumentReference/$docref?patient=${VICTIM}`, token),
+      await fhirGet(base, `DocumentReference/$docref?patient=Patient/${VICTIM}&start=1900-01-01T00:00:00Z`, token),
+    ];
+    const post = await fetch(`${base}/fhir/DocumentReference/$docref`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json', accept: 'application/fhir+json' },
+      body: JSON.stringify({ resourceType: 'Parameters', parameter: [{ name: 'patient', valueId: VICTIM }] }),
+    });
+    attempts.push({ status: post.status, headers: post.headers, body: (await post.json()) as FhirJson });
+    for (const res of attempts) {
+      // The answer a search naming another patient gets: nothing of it, whatever the status.
+      expect([200, 403, 404]).toContain(res.status);
+      expectNoVictimData(res.body, `$docref patient=${VICTIM}`);
+      expect((res.body.entry ?? []).filter((e) => e.search?.mode === 'match')).toEqual([]);
+    }
+    const own = await fhirGet(base, `DocumentReference/$docref?patient=${HOLDER}`, token);
+    expect(own.status).toBe(200);
+    const refs = bundleRefs(own.body);
+    expect(refs.length).toBeGreaterThan(0);
+    for (const e of own.body.entry ?? []) expect((e.resource?.subject as { reference?: string } | undefined)?.reference).toBe(`Patient/${HOLDER}`);
+  });
+
   it('$everything: the other patient is 404, the own record has data and nothing of the other patient', async () => {
     const other = await fhirGet(base, `Patient/${VICTIM}/$everything`, token);
     expect(other.status).toBe(404);
@@ -292,9 +320,20 @@ describe.each([
 });
 
 describe('chains and _has under narrower tokens (docs/CONFORMANCE.md #119)', () => {
+  // A third patient with laboratory results and vital signs, so that the requests of this block
+  // count against a rate-limit window of its own.
+  let NARROW = '';
+  beforeAll(async () => {
+    for (let i = 2; i < 12 && !NARROW; i++) {
+      const counts = await Promise.all(['laboratory', 'vital-signs'].map(async (cat) => (await fhirGet(base, `Observation?patient=pat-42-${i}&category=${cat}&_summary=count`, system)).body.total ?? 0));
+      if (counts.every((n) => n > 0)) NARROW = `pat-42-${i}`;
+    }
+    expect(NARROW).not.toBe('');
+  });
+
   it('a chain into a type the token has no scope for is refused with 403, as a search of that type would be', async () => {
-    const token = await patientToken('launch/patient openid fhirUser patient/Observation.rs', HOLDER);
-    expect((await fhirGet(base, `Observation?patient=${HOLDER}&_count=1`, token)).status).toBe(200);
+    const token = await patientToken('launch/patient openid fhirUser patient/Observation.rs', NARROW);
+    expect((await fhirGet(base, `Observation?patient=${NARROW}&_count=1`, token)).status).toBe(200);
     for (const path of [`Observation?patient.name=x`, `Observation?_has:Provenance:target:_id=x`]) {
       const res = await fhirGet(base, path, token);
       expect(res.status, path).toBe(403);
@@ -307,13 +346,13 @@ describe('chains and _has under narrower tokens (docs/CONFORMANCE.md #119)', () 
     const reg = await registerSymmetricClient(base);
     const flow = await runCodeFlow(base, as, reg, {
       scope: 'launch/patient openid fhirUser patient/Patient.rs patient/Observation.rs',
-      interaction: { persona: `Patient/${HOLDER}`, consent: { categories: { 'patient/Observation.rs': [`${category}|laboratory`] } } },
+      interaction: { persona: `Patient/${NARROW}`, consent: { categories: { 'patient/Observation.rs': [`${category}|laboratory`] } } },
     });
     const token = flow.tokens.access_token;
     expect(flow.tokens.scope).toContain(`patient/Observation.rs?category=${category}|laboratory`);
     // Control: the own record has vital signs and laboratory results.
-    for (const cat of ['vital-signs', 'laboratory']) expect((await fhirGet(base, `Observation?patient=${HOLDER}&category=${cat}&_count=1`, system)).body.entry?.length, cat).toBe(1);
-    expect(bundleRefs((await fhirGet(base, `Patient?_has:Observation:patient:category=laboratory`, token)).body)).toEqual([`Patient/${HOLDER}`]);
+    for (const cat of ['vital-signs', 'laboratory']) expect((await fhirGet(base, `Observation?patient=${NARROW}&category=${cat}&_count=1`, system)).body.entry?.length, cat).toBe(1);
+    expect(bundleRefs((await fhirGet(base, `Patient?_has:Observation:patient:category=laboratory`, token)).body)).toEqual([`Patient/${NARROW}`]);
     expect(bundleRefs((await fhirGet(base, `Patient?_has:Observation:patient:category=vital-signs`, token)).body)).toEqual([]);
   });
 });

@@ -186,3 +186,87 @@ describe('Bundle.total and the page-size cap', () => {
     expect((within.body.entry ?? []).filter((e) => e.search?.mode === 'outcome')).toEqual([]);
   });
 });
+
+type DocRef = FhirJson & { status?: string; type?: { coding?: { system?: string; code?: string }[] }; context?: { period?: { start?: string; end?: string } } };
+
+describe('DocumentReference/$docref (US Core 6.1 OperationDefinition-docref)', () => {
+  let patient = '';
+  let docs: DocRef[] = [];
+
+  beforeAll(async () => {
+    // The patient with the most documents of more than one type.
+    const all = (await searchAll('DocumentReference?_count=1000', system)) as DocRef[];
+    const byPatient = new Map<string, DocRef[]>();
+    for (const d of all) {
+      const p = ((d.subject as Ref | undefined)?.reference ?? '').replace('Patient/', '');
+      byPatient.set(p, [...(byPatient.get(p) ?? []), d]);
+    }
+    [patient, docs] = [...byPatient].sort((a, b) => new Set(b[1].map((d) => d.type?.coding?.[0]?.code)).size - new Set(a[1].map((d) => d.type?.coding?.[0]?.code)).size || b[1].length - a[1].length)[0] ?? ['', []];
+    expect(docs.length).toBeGreaterThan(2);
+  });
+
+  const codeOf = (d: DocRef) => d.type?.coding?.[0];
+  const overlaps = (d: DocRef, start: string | null, end: string | null) => {
+    const s = Date.parse(d.context?.period?.start ?? '0000-01-01');
+    const e = Date.parse(d.context?.period?.end ?? d.context?.period?.start ?? '9999-12-31');
+    return (start === null || e >= Date.parse(start)) && (end === null || s <= Date.parse(end));
+  };
+
+  async function docref(query: string): Promise<FhirJson[]> {
+    return searchAll(`DocumentReference/$docref?${query}`, system);
+  }
+
+  it('patient alone: every current document of the patient, and nothing else', async () => {
+    const expected = docs.filter((d) => d.status === 'current');
+    expect(idsOf(await docref(`patient=${patient}&_count=3`))).toEqual(idsOf(expected));
+    const res = await fhirGet(base, `DocumentReference/$docref?patient=Patient/${patient}`, system);
+    expect(res.status).toBe(200);
+    expect(res.body.type).toBe('searchset');
+    expect(res.body.link?.find((l) => l.relation === 'self')?.url).toContain('DocumentReference/$docref?patient=');
+  });
+
+  it('type, start and end narrow to the documents of that type whose care period overlaps the range (GET, POST Parameters, POST form)', async () => {
+    const withPeriod = docs.filter((d) => d.context?.period?.start).sort((a, b) => (a.context?.period?.start ?? '').localeCompare(b.context?.period?.start ?? ''));
+    const start = withPeriod[Math.floor(withPeriod.length / 3)]?.context?.period?.start ?? '';
+    const end = withPeriod[Math.floor((2 * withPeriod.length) / 3)]?.context?.period?.start ?? '';
+    const coding = codeOf(withPeriod[Math.floor(withPeriod.length / 2)]!);
+    const type = `${coding?.system}|${coding?.code}`;
+    const expected = docs.filter((d) => d.status !== 'entered-in-error' && `${codeOf(d)?.system}|${codeOf(d)?.code}` === type && overlaps(d, start, end));
+    expect(expected.length).toBeGreaterThan(0);
+    const q = new URLSearchParams({ patient, type, start, end }).toString();
+    expect(idsOf(await docref(q))).toEqual(idsOf(expected));
+    const byRange = docs.filter((d) => d.status !== 'entered-in-error' && overlaps(d, start, end));
+    expect(idsOf(await docref(new URLSearchParams({ patient, start, end }).toString()))).toEqual(idsOf(byRange));
+    expect(idsOf(await docref(new URLSearchParams({ patient, start }).toString()))).toEqual(idsOf(docs.filter((d) => d.status !== 'entered-in-error' && overlaps(d, start, null))));
+
+    const parameters = {
+      resourceType: 'Parameters',
+      parameter: [
+        { name: 'patient', valueId: patient },
+        { name: 'start', valueDateTime: start },
+        { name: 'end', valueDateTime: end },
+        { name: 'type', valueCoding: { system: coding?.system, code: coding?.code } },
+      ],
+    };
+    const post = await fetch(`${base}/fhir/DocumentReference/$docref`, { method: 'POST', headers: { authorization: `Bearer ${system}`, 'content-type': 'application/fhir+json' }, body: JSON.stringify(parameters) });
+    expect(post.status).toBe(200);
+    expect(idsOf(((await post.json()) as FhirJson).entry?.map((e) => e.resource ?? {}) ?? [])).toEqual(idsOf(expected));
+    const form = await fetch(`${base}/fhir/DocumentReference/$docref`, { method: 'POST', headers: { authorization: `Bearer ${system}`, 'content-type': 'application/x-www-form-urlencoded' }, body: q });
+    expect(idsOf(((await form.json()) as FhirJson).entry?.map((e) => e.resource ?? {}) ?? [])).toEqual(idsOf(expected));
+  });
+
+  it('on-demand=true: an empty searchset saying no document is generated on demand; bad input is 400', async () => {
+    const res = await fhirGet(base, `DocumentReference/$docref?patient=${patient}&on-demand=true`, system);
+    expect(res.status).toBe(200);
+    expect((res.body.entry ?? []).filter((e) => e.search?.mode === 'match')).toEqual([]);
+    expect(JSON.stringify(res.body.entry)).toContain('on demand');
+    expect(idsOf(await docref(`patient=${patient}&on-demand=false`))).toEqual(idsOf(docs.filter((d) => d.status === 'current')));
+    for (const q of ['', 'start=2020-01-01', `patient=${patient}&start=yesterday`, `patient=${patient}&type=nocode`, `patient=${patient}&on-demand=maybe`, `patient=${patient}&colour=red`, 'patient=a/b/c']) {
+      const bad = await fhirGet(base, `DocumentReference/$docref?${q}`, system);
+      expect(bad.status, q).toBe(400);
+      expect(bad.body.resourceType, q).toBe('OperationOutcome');
+    }
+    const put = await fetch(`${base}/fhir/DocumentReference/$docref?patient=${patient}`, { method: 'PUT', headers: { authorization: `Bearer ${system}` } });
+    expect(put.status).toBe(405);
+  });
+});
