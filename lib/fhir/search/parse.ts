@@ -119,7 +119,27 @@ export interface SearchRequest {
 export const DEFAULT_COUNT = 100;
 export const MAX_COUNT = 1000;
 
-const CONTROL = new Set(['_count', '_sort', '_summary', '_elements', '_include', '_revinclude', '_total', '_cursor', '_format', '_pretty']);
+/**
+ * The search result parameters parseSearch understands on every type (FHIR R4 search.html §3.1.1.5),
+ * with what the CapabilityStatement says of them (lib/fhir/capability.ts declares exactly these).
+ */
+export const RESULT_PARAMETERS: readonly { name: string; type: 'number' | 'string' | 'token' | 'special'; documentation: string }[] = [
+  { name: '_count', type: 'number', documentation: `Page size, default ${DEFAULT_COUNT}, at most ${MAX_COUNT} (a larger value is capped and the Bundle says so in an OperationOutcome entry); 0 gives the total only` },
+  { name: '_sort', type: 'string', documentation: 'One key: _id, _lastUpdated, or a date, number, quantity or string parameter; - for descending' },
+  { name: '_summary', type: 'token', documentation: 'count (total only), data (without narrative) or false' },
+  { name: '_elements', type: 'string', documentation: 'Top-level elements to return (the resources are marked SUBSETTED)' },
+  { name: '_total', type: 'token', documentation: 'none, estimate or accurate; without it, total is given when the result fits one page or the search is confined to one patient' },
+  { name: '_include', type: 'special', documentation: 'Type:reference-parameter[:TargetType], one level (see searchInclude); included resources are read under the token\'s policy' },
+  { name: '_revinclude', type: 'special', documentation: 'Type:reference-parameter[:TargetType], one level (see searchRevInclude); included resources are read under the token\'s policy' },
+  {
+    name: '_has',
+    type: 'special',
+    documentation: 'Reverse chaining, one level: _has:Type:reference-parameter:parameter[:modifier]=value; the referring type is searched under the token\'s policy (403 without a scope for it)',
+  },
+];
+
+// Result parameters, plus the paging cursor and the format parameters (handled by the HTTP layer).
+const CONTROL = new Set([...RESULT_PARAMETERS.map((p) => p.name).filter((n) => n !== '_has'), '_cursor', '_format', '_pretty']);
 
 function tableOf(def: SearchParamDef): IndexTable {
   switch (def.type) {
@@ -137,6 +157,20 @@ function tableOf(def: SearchParamDef): IndexTable {
       return 'SearchQuantity';
   }
 }
+
+/**
+ * The modifiers parseFilter accepts per parameter type (besides `:missing`, which every type takes);
+ * a reference parameter also takes `:[TargetType]` and one level of chaining.
+ */
+export const MODIFIERS: Readonly<Record<SearchParamDef['type'], readonly string[]>> = {
+  token: ['text', 'not'],
+  uri: ['text', 'not'],
+  string: ['exact', 'contains'],
+  date: [],
+  reference: [],
+  number: [],
+  quantity: [],
+};
 
 /** Splits on unescaped `sep` (FHIR R4 search.html §3.1.1.1.8: `\,` `\|` `\$` `\\`). */
 export function splitEscaped(value: string, sep: ',' | '|'): string[] {
