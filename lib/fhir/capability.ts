@@ -87,6 +87,14 @@ export const OPERATIONS: readonly { level: 'system' | 'type' | 'instance'; type:
     documentation:
       'GET or POST (Parameters or form): patient (required), start, end, type (system|code, OR-ed), on-demand. With start or end: the documents whose care period (context.period) overlaps them; with neither: the current documents. No document is generated on demand (on-demand=true gives an empty searchset).',
   },
+  {
+    level: 'type',
+    type: 'ValueSet',
+    name: 'expand',
+    definition: 'http://hl7.org/fhir/OperationDefinition/ValueSet-expand',
+    documentation:
+      'ValueSet/$expand?url=… or ValueSet/[id]/$expand, GET or POST: the R4 and US Core 6.1.0 value sets, expanded from their compose (filter on code and display, count, offset); one needing LOINC, SNOMED CT or another code system not held here answers 422. Any valid token may expand.',
+  },
 ];
 
 /** The interactions the router answers on every resource type (AuditEvent: read and search only). */

