@@ -1,4 +1,5 @@
-import { html, htmlPage } from './html';
+import { htmlPage } from './html';
+import { unavailableView } from './unavailable-view';
 import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable, logDatabaseUnavailable } from '../db/errors';
 
 /**
@@ -7,9 +8,7 @@ import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable, logDatabaseUnavail
  * and a way forward rather than an error trace. `retryPath` (a path on this server) is linked.
  */
 export function databaseUnavailablePage(retryPath?: string): Response {
-  const retry = retryPath ? html`<p><a href="${retryPath}">Try again</a></p>` : html``;
-  const body = html`<h1>The sandbox is briefly unavailable</h1><div class="card"><p>Its database cannot be reached right now, so this step could not be completed.</p><p class="muted">Wait a few seconds, then reload the page or start again from the app.</p>${retry}</div>`;
-  const response = htmlPage(body, { title: 'Unavailable', status: 503 });
+  const response = htmlPage(unavailableView(retryPath), { title: 'Unavailable', status: 503 });
   response.headers.set('retry-after', String(DATABASE_RETRY_AFTER_SECONDS));
   return response;
 }
