@@ -21,7 +21,8 @@ import type { JWT } from 'next-auth/jwt';
 import { decode } from 'next-auth/jwt';
 import CredentialsProvider from 'next-auth/providers/credentials';
 import { getAuthSecret } from '../interaction/secret';
-import { parseCookies, useSecureCookies } from '../interaction/session';
+import { readCookie } from '../http/cookies';
+import { useSecureCookies } from '../interaction/session';
 import { env } from '../env';
 import type { RateLimiter } from '../ratelimit/limiter';
 import type { RateLimitSettings } from '../ratelimit/policy';
@@ -290,11 +291,11 @@ export async function getConsoleAuthOptions(): Promise<NextAuthOptions> {
  * account rule: a development-account session stops working once the request is not local.
  */
 export async function readConsoleSession(headers: HeaderSource): Promise<ConsoleSession | null> {
-  const cookies = parseCookies(header(headers, 'cookie'));
+  const cookies = header(headers, 'cookie');
   const secret = await getAuthSecret();
   const names = [consoleSessionCookieName(), `${useSecureCookies() ? '__Secure-' : ''}next-auth.session-token`];
   for (const name of names) {
-    const raw = cookies.get(name);
+    const raw = readCookie(cookies, name);
     if (!raw) continue;
     let session: ConsoleSession | null = null;
     try {
