@@ -22,6 +22,8 @@ import { decode } from 'next-auth/jwt';
 import CredentialsProvider from 'next-auth/providers/credentials';
 import { getAuthSecret } from '../interaction/secret';
 import { readCookie } from '../http/cookies';
+import { nextAuthRoute } from '../interaction/next-auth-route';
+import type { NextAuthRoute } from '../interaction/next-auth-route';
 import { useSecureCookies } from '../interaction/session';
 import { env } from '../env';
 import type { RateLimiter } from '../ratelimit/limiter';
@@ -284,6 +286,9 @@ export async function getConsoleAuthOptions(): Promise<NextAuthOptions> {
     },
   };
 }
+
+/** /api/console/auth/*: the console's next-auth route, with its own session cookie. */
+export const consoleAuthRoute: NextAuthRoute = nextAuthRoute(getConsoleAuthOptions);
 
 /**
  * The console session of a request: the console cookie (or, when the provider was merged into the
