@@ -40,6 +40,11 @@ export function localRetryPath(value: string | null): string {
   return value && value.length <= 300 && /^\/(?![/\\])[\x21-\x7e]*$/.test(value) && !value.includes('\\') ? value : '/';
 }
 
+/** GET /interaction/unavailable?back={path}: where the launcher and the console send a browser while the database is unavailable. */
+export function handleUnavailablePage(req: Request): Response {
+  return databaseUnavailablePage(localRetryPath(new URL(req.url).searchParams.get('back')));
+}
+
 /** The URL of the unavailable page with a way back to `path`. */
 export function unavailablePageUrl(path: string): string {
   return `${UNAVAILABLE_PAGE_PATH}?back=${encodeURIComponent(localRetryPath(path))}`;

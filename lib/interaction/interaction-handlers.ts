@@ -256,3 +256,19 @@ export const handleInteractionConsent = withDatabaseUnavailablePage('interaction
   const granted = grantedScopeFrom(interaction.requestedScope, parseConsentForm(form, model));
   return redirectOrError(() => completeWith(interaction, session, step, granted));
 });
+
+/** The context Next.js passes to the route handlers under app/(interaction)/interaction/[id]. */
+export type InteractionRouteContext = { params: Promise<{ id: string }> };
+
+function interactionRoute(handler: (req: Request, id: string) => Promise<Response>): (req: Request, ctx: InteractionRouteContext) => Promise<Response> {
+  return async (req, ctx) => handler(req, (await ctx.params).id);
+}
+
+/** GET /interaction/{id}. */
+export const interactionPageRoute = interactionRoute(handleInteractionPage);
+/** POST /interaction/{id}/login. */
+export const interactionLoginRoute = interactionRoute(handleInteractionLogin);
+/** POST /interaction/{id}/logout. */
+export const interactionLogoutRoute = interactionRoute(handleInteractionLogout);
+/** POST /interaction/{id}/consent. */
+export const interactionConsentRoute = interactionRoute(handleInteractionConsent);
