@@ -11,7 +11,7 @@ import { env } from '../env';
 import type { AuditEntry, AuditFlag } from '../audit/record';
 import { auditedPath, fhirRequestFacts, retryAfterOf } from '../audit/facts';
 import { recordAudit, requestSource } from '../audit/record';
-import { originOf } from '../http/origin';
+import { publicOrigin } from '../http/origin';
 import { DEFAULT_SANDBOX_ID } from '../sandbox';
 import { parseScopeString } from '../smart/scopes';
 import type { AccessPolicy, AllowedDecision, FhirInteraction } from '../smart/access-policy';
@@ -135,7 +135,7 @@ export function createFhirHandler(options: FhirHandlerOptions = {}): (req: Reque
     const store = options.store ?? new ResourceStore(db);
     const sandboxId = options.sandboxId ?? DEFAULT_SANDBOX_ID;
     const url = new URL(req.url);
-    const origin = originOf(req);
+    const origin = publicOrigin(req);
     const base = `${origin}${basePath}`;
     const state: AuditState = { interaction: 'unknown', resourceType: null, resourceId: null, claims: null, expiredClientId: null, scopes: null, resultCount: null, flags: [], detail: null, errorCode: null };
     let format: ResponseFormat = { contentType: 'application/fhir+json', pretty: url.searchParams.get('_pretty') === 'true' };
@@ -216,6 +216,10 @@ async function authenticateRequest(ctx: Ctx, authenticate: Authenticate): Promis
   if (!result.ok) {
     ctx.audit.flags.push('invalid-token');
     ctx.audit.expiredClientId = result.expiredClientId ?? null;
+    if (result.simulated) {
+      ctx.audit.flags.push('simulated');
+      ctx.audit.detail = `simulated error: ${result.description}`;
+    }
     throw new FhirAuthError(result.description || 'The access token is not valid', 'invalid_token');
   }
   const claims = result.token;
@@ -229,7 +233,10 @@ async function authenticateRequest(ctx: Ctx, authenticate: Authenticate): Promis
   const simulated = await simulatedErrorOfLaunch(claims.launchId, ctx.db);
   const throttled = simulatedFhirFailure(simulated);
   ctx.deletedPatientId = simulatedDeletedPatient(simulated, claims.patientId);
-  if (simulated && (throttled || ctx.deletedPatientId)) ctx.audit.detail = simulatedNote(simulated);
+  if (simulated && (throttled || ctx.deletedPatientId)) {
+    ctx.audit.detail = simulatedNote(simulated);
+    ctx.audit.flags.push('simulated');
+  }
   if (throttled) throw throttled;
   return policy;
 }
@@ -394,17 +401,23 @@ function selfUrl(ctx: Ctx, path: string, params: [string, string][]): string {
 }
 
 /**
- * Audit-only: a search that names a patient other than the token's compartment patient
- * (`Observation?subject=Patient/B`, `Patient?_id=B`) is a cross-compartment attempt even though it
- * answers an empty Bundle.
+ * A patient/ token's search that names another patient (`Observation?patient=<other>`,
+ * `Observation?subject=Patient/<other>`, `Patient?_id=<other>`, alone or OR-ed with its own id) is
+ * refused with 403 before anything is queried, whether it came as GET or POST `_search`
+ * (docs/CONFORMANCE.md #119: "refuse `patient=<other>` with 403"; #175). A read of
+ * `Patient/<other>` stays 404, indistinguishable from a missing id. The audit record is flagged
+ * as a cross-compartment attempt.
  */
-function flagCrossPatientSearch(ctx: Ctx, req: SearchRequest, access: AccessScope): void {
-  const own = access.compartmentPatientId;
+function assertNoOtherPatientNamed(ctx: Ctx, req: SearchRequest, d: AllowedDecision): void {
+  const own = d.compartmentPatientId;
   if (own === null) return;
-  if (patientsNamedIn(req).some((id) => id !== own)) {
-    ctx.audit.flags.push('suspected-bola');
-    ctx.audit.detail = `search names a patient outside the token's compartment (${own})`;
-  }
+  const others = [...new Set(patientsNamedIn(req).filter((id) => id !== own))];
+  if (!others.length) return;
+  ctx.audit.flags.push('suspected-bola');
+  throw new FhirForbiddenError(
+    `The search names patient ${others.slice(0, 3).join(', ')}, outside the compartment of patient ${own} this token is bound to: a patient-scoped token may search only its own patient's data`,
+    `user/${req.resourceType}.s`,
+  );
 }
 
 /** The patient ids a search names (`patient=`, `subject=Patient/…`, `Patient?_id=`). */
@@ -421,9 +434,8 @@ async function search(ctx: Ctx, policy: AccessPolicy, type: string, params: [str
   const d = decide(ctx, policy, 'search', type);
   const strict = prefer(ctx.req, 'handling') === 'strict';
   const req = parseSearch(type, params, { strict, base: ctx.base });
-  const granted = scopeOf(d);
-  flagCrossPatientSearch(ctx, req, granted);
-  const access = withoutDeletedRecord(ctx, req, granted);
+  assertNoOtherPatientNamed(ctx, req, d);
+  const access = withoutDeletedRecord(ctx, req, scopeOf(d));
   const issues: OperationOutcomeIssue[] = req.ignored.map((i) => ({ severity: 'warning', code: 'not-supported', diagnostics: `Parameter '${i.name}' ignored: ${i.reason}` }));
   const selfParams = [...req.echo];
   if (req.cursor) selfParams.push(['_cursor', encodeCursor(req.cursor)]);

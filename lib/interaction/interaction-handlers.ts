@@ -1,4 +1,4 @@
-import { originOf } from '../http/origin';
+import { publicOrigin } from '../http/origin';
 import { DEFAULT_SANDBOX_ID } from '../sandbox';
 import { findEncounter, findPatientSummary, listEncounters, searchPatients } from '../fhir/patient-directory';
 import type { EncounterSummary, PatientSummary } from '../fhir/patient-directory';
@@ -13,7 +13,7 @@ import type { InteractionSelection, InteractionStep } from './interaction-flow';
 import { InteractionNotFoundError } from '../oauth/interaction';
 import { attemptSignIn, lockedErrorKey, lockedSignInMessage } from './sign-in-limit';
 import { OAuthError } from '../oauth/errors';
-import { finishInteraction, loadInteraction, rejectInteraction } from './interaction-port';
+import { endSignIn, finishInteraction, loadInteraction, rejectInteraction } from './interaction-port';
 import type { InteractionDetails } from './interaction-port';
 import { consentView, encounterPickerView, errorView, loginView, patientPickerView, whoHeader } from './interaction-views';
 import { findPersonaByFhirUser, listFeaturedPersonas } from './personas';
@@ -104,7 +104,11 @@ async function redirectOrError(produce: () => Promise<string>, cookies: readonly
     if (!(err instanceof OAuthError)) console.error('interaction: completing failed', err);
     return htmlPage(errorView('The app cannot be authorized', message), { title: 'Error', status: 400, setCookies: cookies });
   }
-  return seeOther(location, cookies);
+  // The Location carries the code (or the error) to the app: no referrer at all on this response
+  // (RFC 9700 §4.2.4; docs/CONFORMANCE.md #167).
+  const response = seeOther(location, cookies);
+  response.headers.set('referrer-policy', 'no-referrer');
+  return response;
 }
 
 function completeWith(interaction: InteractionDetails, session: PersonaSession, step: Extract<InteractionStep, { kind: 'consent' }>, grantedScope: string): Promise<string> {
@@ -115,6 +119,7 @@ function completeWith(interaction: InteractionDetails, session: PersonaSession, 
     ...(step.encounterId ? { encounterId: step.encounterId } : {}),
     grantedScope,
     sessionId: session.sid,
+    sessionExpiresAt: session.expiresAt ?? null,
   });
 }
 
@@ -194,7 +199,7 @@ export const handleInteractionPage = withDatabaseUnavailablePage('interaction', 
 /** POST /interaction/{id}/login: a one-click persona or username/password; 303 back to the interaction. */
 export const handleInteractionLogin = withDatabaseUnavailablePage('interaction', async (req: Request, id: string): Promise<Response> => {
   if (!ID_PATTERN.test(id)) return expiredPage();
-  if (!isSameOriginPost(req, originOf(req))) return forbiddenPost();
+  if (!isSameOriginPost(req, publicOrigin(req))) return forbiddenPost();
   const form = await readForm(req);
   const binding = readCookie(req.headers.get('cookie'), bindingCookieName()) ?? '';
   if (!(await verifyCsrfToken(form.get('csrf') ?? '', 'login', id, binding))) return seeOther(`${page(id)}?error=csrf`);
@@ -222,18 +227,19 @@ export const handleInteractionLogin = withDatabaseUnavailablePage('interaction',
 /** POST /interaction/{id}/logout: signs the persona out and shows the sign-in screen again. */
 export const handleInteractionLogout = withDatabaseUnavailablePage('interaction', async (req: Request, id: string): Promise<Response> => {
   if (!ID_PATTERN.test(id)) return expiredPage();
-  if (!isSameOriginPost(req, originOf(req))) return forbiddenPost();
+  if (!isSameOriginPost(req, publicOrigin(req))) return forbiddenPost();
   const form = await readForm(req);
   const binding = readCookie(req.headers.get('cookie'), bindingCookieName()) ?? '';
   const session = await readPersonaSession(req);
   if (session && !(await verifyCsrfToken(form.get('csrf') ?? '', 'logout', id, binding, session.sid))) return seeOther(page(id));
+  if (session) await endSignIn(session.sid);
   return seeOther(page(id), [clearSessionCookie()]);
 });
 
 /** POST /interaction/{id}/consent: Allow (code) or Deny (access_denied); 303 to the app's redirect_uri. */
 export const handleInteractionConsent = withDatabaseUnavailablePage('interaction', async (req: Request, id: string): Promise<Response> => {
   if (!ID_PATTERN.test(id)) return expiredPage();
-  if (!isSameOriginPost(req, originOf(req))) return forbiddenPost();
+  if (!isSameOriginPost(req, publicOrigin(req))) return forbiddenPost();
   const form = await readForm(req);
   const binding = readCookie(req.headers.get('cookie'), bindingCookieName()) ?? '';
   const session = await readPersonaSession(req);
