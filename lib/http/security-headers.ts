@@ -8,7 +8,7 @@
  *   next.config.ts `headers()` (`routeHandlerHeaderRules`), so the FHIR and token hot paths never
  *   run the proxy. A server that serves lib/ handlers without Next must apply the same lists.
  * - The interaction screens (/interaction/…) and /oauth/authorize set their own complete headers
- *   (lib/http/html.ts, lib/oauth/errors.ts) and are left out of both, because headers set before
+ *   (lib/http/html.tsx, lib/oauth/errors.ts) and are left out of both, because headers set before
  *   a route handler runs win over the handler's own.
  *
  * Framework-free and import-free: next.config.ts loads this file before anything else exists.
