@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import autocannon from 'autocannon';
 import type { Patient, Observation } from '@medplum/fhirtypes';
-import { benchmarks as extraBenchmarks } from './suites';
+import { benchmarks as suiteBenchmarks } from './suites';
+import { leastWork, rss } from './least-work';
 import type { BenchContext, BenchResult } from './types';
 // @ts-expect-error plain ESM helper without types
 import { prepareDatabase, startServer, freePort } from '../scripts/lib/test-server.mjs';
@@ -22,6 +23,7 @@ import { applyMigrations, databaseTarget } from '../scripts/lib/schema-engine.mj
 const root = join(import.meta.dirname, '..');
 const duration = Number(process.env.BENCH_SECONDS ?? 5);
 const only = process.argv.slice(2);
+const extraBenchmarks = [...suiteBenchmarks, leastWork, rss];
 
 // CPU time of the process serving a port (user + system, all threads; Linux /proc), in ms. On a
 // machine shared with other work, req/s and latency move with the load, but the server's CPU time
