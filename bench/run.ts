@@ -140,11 +140,13 @@ async function main(): Promise<void> {
   // The server below runs `next start`, which reads the build from NEXT_DIST_DIR (default .next).
   if (!existsSync(join(root, process.env.NEXT_DIST_DIR ?? '.next', 'BUILD_ID'))) execFileSync(join(root, 'node_modules', '.bin', 'next'), ['build'], { cwd: root, stdio: 'inherit' });
   const dir = mkdtempSync(join(tmpdir(), 'sandbox-bench-'));
-  const databaseUrl = `file:${join(dir, 'bench.db')}`;
+  // BENCH_DB=postgresql: the server and the in-process helpers use a database on a throwaway PostgreSQL cluster.
+  const cluster = process.env.BENCH_DB === 'postgresql' ? await startCluster() : null;
+  const databaseUrl: string = cluster ? await cluster.createDatabase('bench') : `file:${join(dir, 'bench.db')}`;
   // Benchmarks that prepare data in-process (codes, tokens) write to the server's database.
   process.env.DATABASE_URL = databaseUrl;
   const template = process.env.BENCH_DATABASE_TEMPLATE;
-  if (template) {
+  if (template && !cluster) {
     // A copy of a database seeded before (seeding 1,000 patients takes minutes), migrated if needed.
     copyFileSync(template, join(dir, 'bench.db'));
     // Written to disk now: else the server's first WAL checkpoint, whose fsync flushes the whole
@@ -198,6 +200,7 @@ async function main(): Promise<void> {
   } finally {
     bare.close();
     await server.stop();
+    await cluster?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }

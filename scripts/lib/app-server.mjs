@@ -12,7 +12,7 @@
 // API_FAST_PATH=0 sends every request to Next (the same route handlers, through its pipeline).
 // Node ↔ Fetch: `@hono/node-server`'s request listener turns the Node request into a Fetch Request
 // and writes the Fetch Response back; it builds both lazily and was the faster of the adapters
-// measured (bench/README.md).
+// measured (docs/ARCHITECTURE.md, "How a request flows").
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -57,8 +57,11 @@ export async function createApiListener({ port }) {
   const { applyRouteSecurityHeaders } = await tsImport(pathToFileURL(join(root, 'lib', 'http', 'security-headers.ts')).href, import.meta.url);
   const routeOf = new WeakMap();
   const listener = getRequestListener((request, { incoming }) => routes.handleApiRequest(routeOf.get(incoming), request), {
-    // Next keeps the platform's Request and Response; so does the process it shares with us.
-    overrideGlobalObjects: false,
+    // Global Request/Response become the adapter's lightweight ones (subclasses answering
+    // instanceof for the platform's): a lib handler's `new Response(json)` is then written to the
+    // socket without a stream. Next, in the same process, works with them unchanged (the parity
+    // test and the e2e suite run through it); measured in docs/ARCHITECTURE.md.
+    overrideGlobalObjects: true,
     errorHandler: (err) => {
       console.error(err);
       return applyRouteSecurityHeaders(new Response(null, { status: 500 }), 'api');
