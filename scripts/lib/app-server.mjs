@@ -32,12 +32,17 @@ export function fastPathEnabled(env = process.env) {
  */
 function addForwardedHeaders(req, port) {
   const h = req.headers;
+  const add = (name, value) => {
+    if (h[name] !== undefined || value === undefined) return;
+    h[name] = value;
+    req.rawHeaders.push(name, value); // the adapter reads both
+  };
   const proto = h['x-forwarded-proto'];
   const https = proto ? proto === 'https' : Boolean(req.socket?.encrypted);
-  h['x-forwarded-host'] ??= h.host ?? 'localhost';
-  h['x-forwarded-port'] ??= String(port);
-  h['x-forwarded-proto'] ??= https ? 'https' : 'http';
-  if (h['x-forwarded-for'] === undefined && req.socket?.remoteAddress) h['x-forwarded-for'] = req.socket.remoteAddress;
+  add('x-forwarded-host', h.host ?? 'localhost');
+  add('x-forwarded-port', String(port));
+  add('x-forwarded-proto', https ? 'https' : 'http');
+  add('x-forwarded-for', req.socket?.remoteAddress);
 }
 
 /** The path of a request target without its query, or null for an absolute or odd target (left to Next). */

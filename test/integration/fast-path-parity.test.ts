@@ -10,6 +10,7 @@ import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { BrowserSession } from './support/browserless';
 import { APP_REDIRECT_URI, buildAuthorizationRequest, discover, registerClient, registerPublicClient, registerSymmetricClient, runCodeFlow, systemToken } from './support/smart-client';
 import type { RegisteredClient } from './support/smart-client';
+import { auditWhere } from './support/own-server';
 // @ts-expect-error plain ESM helper without types
 import { startServer } from '../../scripts/lib/test-server.mjs';
 
@@ -261,6 +262,27 @@ afterAll(async () => {
 });
 
 describe('the API fast path answers exactly as Next does', () => {
+  it('lib sees the same request through both paths: the audit records of the same call match', async () => {
+    const { createDb } = await import('../../lib/db');
+    const { db } = createDb(databaseUrl);
+    try {
+      const records = [];
+      for (const s of sides) {
+        const agent = `parity-audit-${crypto.randomUUID()}`;
+        const res = await fetch(`${s.base}/fhir/Patient/${PATIENT}?_elements=id`, { headers: { ...bearer(s.patientToken), 'user-agent': agent, origin: 'https://app.example' } });
+        expect(res.status).toBe(200);
+        const [row] = await auditWhere(db, { userAgent: agent }, 1);
+        expect(row, s.base).toBeDefined();
+        const { kind, method, endpoint, resourceType, resourceId, userId, patientId, scopes, status, errorCode, detail, resultCount, ip, origin } = row!;
+        records.push({ kind, method, endpoint, resourceType, resourceId, userId, patientId, scopes, status, errorCode, detail, resultCount, ip, origin });
+      }
+      expect(records[0]).toEqual(records[1]);
+      expect(records[0]!.ip).toBeTruthy();
+    } finally {
+      await db.$disconnect();
+    }
+  });
+
   it('the two servers are what they claim to be: one answers the API itself, one through Next', () => {
     expect(fast.output()).toContain('API fast path on');
     expect(viaNext.output()).toContain('API_FAST_PATH=0: every request through Next');
