@@ -159,4 +159,24 @@ test.describe('the console after a sample-app EHR launch', () => {
     await expect(denied.first()).toContainText('401');
     await expect(denied.first()).toContainText('invalid_token');
   });
+
+  test('the sample app\'s report card shows what the launch proved (PKCE S256, aud, registered redirect URI, Accept) with evidence links', async ({ page, context }) => {
+    failOnDialog(page);
+    await launchSampleApp(page);
+    const consolePage = await context.newPage();
+    const base = consoleUrl();
+    await signIn(consolePage, base);
+    await consolePage.goto(`${base}/console/clients/sample-app`);
+    await consolePage.getByRole('link', { name: 'Report card' }).click();
+    await expect(consolePage.getByRole('heading', { level: 1, name: /App report card/ })).toBeVisible();
+    const checks = consolePage.getByTestId('report-checks');
+    for (const id of ['pkce-s256', 'aud', 'redirect-uri', 'accept', 'token-in-url', 'in-scope']) {
+      await expect(checks.locator(`tr[data-check="${id}"]`), id).toHaveAttribute('data-status', 'pass');
+    }
+    await expect(checks.locator('tr[data-check="secret-in-browser"]')).toHaveAttribute('data-status', 'not-applicable');
+    // Evidence links open the audit record.
+    await checks.locator('tr[data-check="pkce-s256"] a').first().click();
+    await expect(consolePage).toHaveURL(/\/console\/audit\/[0-9a-f-]+$/);
+    await expect(consolePage.getByText('/oauth/authorize').first()).toBeVisible();
+  });
 });

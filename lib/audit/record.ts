@@ -3,6 +3,8 @@ import { getDb } from '../db';
 import type { Db } from '../db';
 import { rawExecute } from '../db/direct';
 import { Prisma } from '../generated/sqlite/client';
+import type { AuditFacts } from './facts';
+import { serializeFacts } from './facts';
 import { GroupCommitQueue } from './group-commit';
 import { DEFAULT_SANDBOX_ID } from '../sandbox';
 
@@ -41,6 +43,8 @@ export interface AuditEntry {
   userAgent?: string | null;
   origin?: string | null;
   flags?: AuditFlag[];
+  /** How the app made the request (lib/audit/facts.ts). */
+  facts?: AuditFacts | null;
 }
 
 /** Where a request came from, for the audit record. */
@@ -55,7 +59,7 @@ export function requestSource(req: Request): Pick<AuditEntry, 'ip' | 'userAgent'
 
 type AuditRow = Parameters<Db['auditRecord']['create']>[0]['data'];
 
-/** Most records in one batch: 22 bound parameters each stays far below SQLite's 32,766 and PostgreSQL's 65,535. */
+/** Most records in one batch: 23 bound parameters each stays far below SQLite's 32,766 and PostgreSQL's 65,535. */
 const MAX_BATCH = 200;
 
 /**
@@ -98,6 +102,7 @@ function toRow(entry: AuditEntry, at: Date): AuditRow {
     userAgent: entry.userAgent ?? null,
     origin: entry.origin ?? null,
     flags: entry.flags?.length ? entry.flags.join(' ') : null,
+    facts: serializeFacts(entry.facts),
   };
 }
 

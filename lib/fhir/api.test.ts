@@ -79,6 +79,7 @@ describe('authentication (RFC 6750 §3, docs/CONFORMANCE.md #113–#115)', () =>
     expect(pre.headers.get('access-control-allow-headers')?.toLowerCase()).toContain('authorization');
     const r = await handle(fhirRequest(`Patient/${A}`, patientA, { headers: { origin: 'https://app.example' } }));
     expect(r.headers.get('access-control-expose-headers')).toMatch(/Location.*ETag/);
+    expect(r.headers.get('access-control-expose-headers')).toMatch(/Retry-After/);
   });
 });
 

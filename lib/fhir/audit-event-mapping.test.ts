@@ -34,6 +34,7 @@ function record(over: Partial<AuditRecord> = {}): AuditRecord {
     userAgent: 'vitest',
     origin: null,
     flags: null,
+    facts: null,
     ...over,
   };
 }

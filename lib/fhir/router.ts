@@ -9,6 +9,7 @@ import type { Db } from '../db';
 import { getDb } from '../db';
 import { env } from '../env';
 import type { AuditEntry, AuditFlag } from '../audit/record';
+import { auditedPath, fhirRequestFacts, retryAfterOf } from '../audit/facts';
 import { recordAudit, requestSource } from '../audit/record';
 import { originOf } from '../http/origin';
 import { DEFAULT_SANDBOX_ID } from '../sandbox';
@@ -69,6 +70,8 @@ interface AuditState {
   resourceType: string | null;
   resourceId: string | null;
   claims: TokenClaims | null;
+  /** The client of a genuine access token refused only because it expired. */
+  expiredClientId: string | null;
   scopes: string | null;
   resultCount: number | null;
   flags: AuditFlag[];
@@ -134,7 +137,7 @@ export function createFhirHandler(options: FhirHandlerOptions = {}): (req: Reque
     const url = new URL(req.url);
     const origin = originOf(req);
     const base = `${origin}${basePath}`;
-    const state: AuditState = { interaction: 'unknown', resourceType: null, resourceId: null, claims: null, scopes: null, resultCount: null, flags: [], detail: null, errorCode: null };
+    const state: AuditState = { interaction: 'unknown', resourceType: null, resourceId: null, claims: null, expiredClientId: null, scopes: null, resultCount: null, flags: [], detail: null, errorCode: null };
     let format: ResponseFormat = { contentType: 'application/fhir+json', pretty: url.searchParams.get('_pretty') === 'true' };
     let response: Response;
     let isMetadata = false;
@@ -156,10 +159,10 @@ export function createFhirHandler(options: FhirHandlerOptions = {}): (req: Reque
         sandboxId,
         kind: 'fhir',
         method: req.method,
-        endpoint: `${url.pathname}${url.search}`.slice(0, 500),
+        endpoint: auditedPath(url),
         resourceType: state.resourceType,
         resourceId: state.resourceId,
-        clientId: state.claims?.clientId ?? null,
+        clientId: state.claims?.clientId ?? state.expiredClientId,
         userId: state.claims?.userId ?? null,
         patientId: state.claims?.patientId ?? null,
         launchId: state.claims?.launchId ?? null,
@@ -171,6 +174,7 @@ export function createFhirHandler(options: FhirHandlerOptions = {}): (req: Reque
         latencyMs: performance.now() - started,
         ...requestSource(req),
         flags: state.flags,
+        facts: { ...fhirRequestFacts(req, url), ...(state.expiredClientId ? { tokenExpired: true } : {}), ...retryAfterOf(response) },
       });
     }
     return response;
@@ -211,6 +215,7 @@ async function authenticateRequest(ctx: Ctx, authenticate: Authenticate): Promis
   const result = await authenticate(jwt, { sandboxId: ctx.sandboxId, fhirBase: ctx.base });
   if (!result.ok) {
     ctx.audit.flags.push('invalid-token');
+    ctx.audit.expiredClientId = result.expiredClientId ?? null;
     throw new FhirAuthError(result.description || 'The access token is not valid', 'invalid_token');
   }
   const claims = result.token;

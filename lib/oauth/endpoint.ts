@@ -5,6 +5,8 @@
  * audit record"), without tokens or secrets.
  */
 import type { AuditFlag } from '../audit/record';
+import type { AuditFacts } from '../audit/facts';
+import { retryAfterOf } from '../audit/facts';
 import { recordAudit, requestSource } from '../audit/record';
 import { fhirBaseOf, issuerOf } from '../http/origin';
 import { databaseUnavailablePage } from '../http/unavailable';
@@ -23,6 +25,8 @@ export interface AuditNotes {
   scopes?: string | null;
   detail?: string | null;
   flags: AuditFlag[];
+  /** How the app made the request, for the app report card. */
+  facts?: AuditFacts;
 }
 
 /** One OAuth request in progress. */
@@ -98,6 +102,7 @@ export function oauthEndpoint(options: EndpointOptions, run: (call: OAuthCall) =
       latencyMs: performance.now() - started,
       ...requestSource(req),
       flags: [...new Set(call.audit.flags)],
+      facts: { ...call.audit.facts, ...retryAfterOf(response) },
     });
     return response;
   };

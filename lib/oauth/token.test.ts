@@ -135,6 +135,7 @@ describe('full code flow: authorize → consent → token → refresh → intros
     const res = await exchange(code, verifier, { params: { client_id: client.clientId }, headers: { origin: 'https://app.example.org' } });
     expect(res.status).toBe(200);
     expect(res.headers.get('access-control-allow-origin')).toBe('https://app.example.org');
+    expect(res.headers.get('access-control-expose-headers')).toMatch(/Retry-After/);
     const pre = await handleTokenPreflight(new Request(TOKEN_URL, { method: 'OPTIONS', headers: { origin: 'https://app.example.org', 'access-control-request-method': 'POST' } }));
     expect(pre.headers.get('access-control-allow-origin')).toBe('https://app.example.org');
     const evil = await handleTokenPreflight(new Request(TOKEN_URL, { method: 'OPTIONS', headers: { origin: 'https://evil.example' } }));

@@ -23,6 +23,7 @@ export default async function ClientPage({ params }: Props) {
         <ClientActionButton action={cloneClientAction} clientId={c.clientId} label="Clone this client" />
         <Link className="button secondary" href={`/console/tokens?clientId=${encodeURIComponent(c.clientId)}`}>Tokens</Link>
         <Link className="button secondary" href={`/console/audit?clientId=${encodeURIComponent(c.clientId)}`}>Audit</Link>
+        <Link className="button secondary" href={`/console/clients/${encodeURIComponent(c.clientId)}/report`}>Report card</Link>
         <form action={deleteClientAction} className="inline">
           <input type="hidden" name="clientId" value={c.clientId} />
           <button type="submit" className="danger">Delete (revokes its tokens)</button>
