@@ -11,7 +11,7 @@
  * headers are the same whichever server runs them; test/unit/routes/api-routes.test.ts fails when a
  * route file and the table disagree. The interaction screens, next-auth and pages stay with Next.
  */
-import { handleAuditExport, handleAuditPoll, handleReseedStatus } from '../console/api';
+import { handleAuditExport, handleAuditPoll, handleClientReport, handleReseedStatus } from '../console/api';
 import { handleFhirRequest } from '../fhir/router';
 import { handleHealth } from '../http/health';
 import { applyRouteSecurityHeaders } from '../http/security-headers';
@@ -32,7 +32,7 @@ type Handler = (req: Request) => Promise<Response> | Response;
 
 /** One API route. */
 export interface ApiRoute {
-  /** The route's path as Next spells it (its app/ folder without route groups); `[[...name]]` is an optional catch-all. */
+  /** The route's path as Next spells it (its app/ folder without route groups): `[name]` is one segment, `[[...name]]` an optional catch-all at the end. */
   readonly path: string;
   /** The lib handler of each method; HEAD falls back to GET and OPTIONS to an `Allow` answer, as in Next. */
   readonly methods: Readonly<Partial<Record<HttpMethod, Handler>>>;
@@ -60,6 +60,7 @@ export const API_ROUTES = {
   'console-audit': { path: '/api/console/audit', methods: { GET: handleAuditPoll }, headers: 'api' },
   'console-audit-export': { path: '/api/console/audit.ndjson', methods: { GET: handleAuditExport }, headers: 'api' },
   'console-reseed': { path: '/api/console/reseed', methods: { GET: handleReseedStatus }, headers: 'api' },
+  'console-client-report': { path: '/api/console/clients/[id]/report', methods: { GET: handleClientReport }, headers: 'api' },
 } as const satisfies Record<string, ApiRoute>;
 
 export type ApiRouteKey = keyof typeof API_ROUTES;
@@ -91,12 +92,21 @@ export function nextRouteHandlers(key: ApiRouteKey): Record<HttpMethod, (req: Re
 }
 
 const exact = new Map<string, ApiRoute>();
-const catchAll: { prefix: string; route: ApiRoute }[] = [];
+const patterns: { pattern: RegExp; catchAll: boolean; route: ApiRoute }[] = [];
 for (const route of Object.values(API_ROUTES) as ApiRoute[]) {
-  const optional = /^(.*)\/\[\[\.\.\.[^\]]+\]\]$/.exec(route.path);
-  if (optional) catchAll.push({ prefix: optional[1]!, route });
-  else exact.set(route.path, route);
+  if (!route.path.includes('[')) {
+    exact.set(route.path, route);
+    continue;
+  }
+  const source = route.path
+    .split('/')
+    .slice(1)
+    .map((segment) => (/^\[\[\.\.\.[^\]]+\]\]$/.test(segment) ? '(?:/.+)?' : /^\[[^\].]+\]$/.test(segment) ? '/[^/]+' : `/${segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`))
+    .join('');
+  patterns.push({ pattern: new RegExp(`^${source}$`), catchAll: route.path.includes('[[...'), route });
 }
+// As Next: dynamic segments before catch-alls (static paths are looked up first).
+patterns.sort((a, b) => Number(a.catchAll) - Number(b.catchAll));
 
 /**
  * The route a request path belongs to, matched as Next matches its route files (static paths
@@ -108,7 +118,7 @@ export function matchApiRoute(pathname: string): ApiRoute | null {
   if (pathname.includes('//') || /\/\.\.?(\/|$)/.test(pathname) || /%2f|%5c|\\/i.test(pathname)) return null;
   const route = exact.get(pathname);
   if (route) return route;
-  for (const c of catchAll) if (pathname === c.prefix || pathname.startsWith(`${c.prefix}/`)) return c.route;
+  for (const p of patterns) if (p.pattern.test(pathname)) return p.route;
   return null;
 }
 

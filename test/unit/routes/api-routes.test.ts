@@ -10,13 +10,16 @@ import type { ApiRouteKey } from '#lib/routes/api-routes';
 const root = join(import.meta.dirname, '..', '..', '..');
 const appDir = join(root, 'app');
 
-function routeFiles(dir: string): string[] {
+function filesNamed(dir: string, file: string): string[] {
   return readdirSync(dir).flatMap((name) => {
     const path = join(dir, name);
-    if (statSync(path).isDirectory()) return routeFiles(path);
-    return name === 'route.ts' ? [path] : [];
+    if (statSync(path).isDirectory()) return filesNamed(path, file);
+    return name === file ? [path] : [];
   });
 }
+
+/** A concrete request path for a route path: one segment per dynamic segment. */
+const concrete = (path: string) => path.replace(/\[\[?\.\.\.[^\]]+\]\]?/g, 'x/y').replace(/\[[^\]]+\]/g, 'x');
 
 /** The URL path of a route file: its folder under app/, without route groups. */
 function routePathOf(file: string): string {
@@ -27,7 +30,7 @@ function routePathOf(file: string): string {
 /** Routes Next answers on purpose: next-auth, the interaction screens, the trivial benchmark route. */
 const NEXT_ONLY = ['/api/auth/[...nextauth]', '/api/console/auth/[...nextauth]', '/api/bench/trivial', '/interaction/[id]', '/interaction/[id]/consent', '/interaction/[id]/login', '/interaction/[id]/logout', '/interaction/unavailable'];
 
-const files = routeFiles(appDir).map((file) => ({ file, path: routePathOf(file), text: readFileSync(file, 'utf8') }));
+const files = filesNamed(appDir, 'route.ts').map((file) => ({ file, path: routePathOf(file), text: readFileSync(file, 'utf8') }));
 const EXPORT_LINE = /^export const \{ GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS \} = nextRouteHandlers\('([^']+)'\);$/m;
 
 describe('API route table and route files', () => {
@@ -43,9 +46,18 @@ describe('API route table and route files', () => {
     expect(others.map((f) => f.path).sort()).toEqual([...NEXT_ONLY].sort());
     for (const f of others) {
       expect(f.text, f.path).not.toContain('nextRouteHandlers');
-      const concrete = f.path.replace(/\[\.\.\.[^\]]+\]/g, 'x/y').replace(/\[[^\]]+\]/g, 'x');
-      expect(matchApiRoute(concrete), f.path).toBeNull();
+      expect(matchApiRoute(concrete(f.path)), f.path).toBeNull();
     }
+  });
+
+  it('no page is shadowed by a table route', () => {
+    const pages = filesNamed(appDir, 'page.tsx').map(routePathOf);
+    expect(pages.length).toBeGreaterThan(5);
+    for (const page of pages) expect(matchApiRoute(concrete(page)), page).toBeNull();
+  });
+
+  it('every table route is reached by a request for its own path', () => {
+    for (const route of Object.values(API_ROUTES)) expect(matchApiRoute(concrete(route.path)), route.path).toBe(route);
   });
 
   it('a route file names a key of the table', () => {
@@ -62,6 +74,8 @@ describe('matchApiRoute', () => {
     expect(matchApiRoute('/fhir')).toBe(API_ROUTES.fhir);
     expect(matchApiRoute('/fhir/Patient/abc')).toBe(API_ROUTES.fhir);
     expect(matchApiRoute('/oauth/token')).toBe(API_ROUTES.token);
+    expect(matchApiRoute('/api/console/clients/abc/report')).toBe(API_ROUTES['console-client-report']);
+    expect(matchApiRoute('/api/console/clients/abc/report/x')).toBeNull();
   });
 
   it('leaves pages, next-auth and paths Next normalises to Next', () => {
