@@ -198,12 +198,23 @@ export const leastWork: Benchmark = {
   },
 };
 
-function rssKb(url: string): number {
+interface Memory {
+  rss: number;
+  anon: number;
+  file: number;
+}
+
+/** Resident memory of the process serving `url`, in KiB: all of it, anonymous (heaps) and file-backed (code, mapped files). */
+function memoryOf(url: string): Memory {
   const port = new URL(url).port;
   // The server's pid from `ss`, as bench/run.ts finds it for CPU time.
   const pid = Number(/pid=(\d+)/.exec(execFileSync('ss', ['-ltnpH', `sport = :${port}`], { encoding: 'utf8' }))?.[1]);
-  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+  return { rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile') + kb('RssShmem') };
 }
+
+const mib = (kb: number) => `${(kb / 1024).toFixed(0)} MiB`;
 
 export const rss: Benchmark = {
   name: 'rss',
@@ -228,14 +239,24 @@ export const rss: Benchmark = {
       { path: '/fhir/.well-known/smart-configuration', headers: {} },
     ].map((r) => ({ method: 'GET' as const, path: r.path, headers: r.headers }));
     const first = await ctx.http('rss: first 1,000 requests', ctx.baseUrl, { amount: 1000, requests, duration: 600 }, { warmUp: false });
-    const after1k = rssKb(ctx.baseUrl);
-    const rest = await ctx.http(`rss: next ${total - 1000} requests`, ctx.baseUrl, { amount: total - 1000, requests, duration: 3600 }, { warmUp: false });
-    const afterAll = rssKb(ctx.baseUrl);
-    const growth = (afterAll - after1k) / after1k;
-    console.log(`rss: ${(after1k / 1024).toFixed(0)} MiB after 1,000 requests, ${(afterAll / 1024).toFixed(0)} MiB after ${total}: ${(growth * 100).toFixed(1)}% (goal within 20%); ${rest.rate.toFixed(0)} req/s, ${rest.errors + first.errors} errors`);
-    return [
-      { name: 'rss: server RSS after 1,000 requests', unit: 'MiB', rate: after1k / 1024, p50: 0, p99: 0, errors: first.errors, total: 1000 },
-      { name: `rss: server RSS after ${total} requests`, unit: 'MiB', rate: afterAll / 1024, p50: 0, p99: 0, errors: rest.errors, total },
-    ];
+    const points: { after: number; memory: Memory }[] = [{ after: 1000, memory: memoryOf(ctx.baseUrl) }];
+    let sent = 1000;
+    let errors = first.errors;
+    let rate = 0;
+    // In quarters, to show whether memory levels off or keeps growing.
+    for (const step of [0.25, 0.5, 0.75, 1].map((f) => Math.round(total * f))) {
+      if (step <= sent) continue;
+      const r = await ctx.http(`rss: requests ${sent}–${step}`, ctx.baseUrl, { amount: step - sent, requests, duration: 3600 }, { warmUp: false });
+      errors += r.errors;
+      rate = r.rate;
+      sent = step;
+      points.push({ after: sent, memory: memoryOf(ctx.baseUrl) });
+    }
+    const base = points[0]!.memory.rss;
+    const last = points.at(-1)!.memory.rss;
+    console.log(`rss (${rate.toFixed(0)} req/s, ${errors} non-2xx: the 401s of the mix):`);
+    for (const p of points) console.log(`  after ${String(p.after).padStart(7)} requests: RSS ${mib(p.memory.rss)} (anonymous ${mib(p.memory.anon)}, file-backed ${mib(p.memory.file)})`);
+    console.log(`  growth from 1,000 to ${total}: ${(((last - base) / base) * 100).toFixed(1)}% (goal within 20%)`);
+    return points.map((p) => ({ name: `rss: server RSS after ${p.after} requests`, unit: 'MiB', rate: p.memory.rss / 1024, p50: 0, p99: 0, errors: 0, total: p.after }));
   },
 };
