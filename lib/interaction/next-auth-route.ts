@@ -1,5 +1,6 @@
 import NextAuth from 'next-auth';
 import type { NextAuthOptions } from 'next-auth';
+import { applyRouteSecurityHeaders } from '../http/security-headers';
 import { getAuthOptions } from './options';
 
 /** The context Next.js passes to a `[...nextauth]` route handler. */
@@ -15,9 +16,10 @@ const nextAuth = NextAuth as unknown as (req: Request, ctx: NextAuthRouteContext
 /**
  * next-auth's route handler with options built per request: the secret may come from the
  * database (lib/interaction/secret.ts), so the options cannot be fixed when the module loads.
+ * Its responses get the sign-in pages' security headers (lib/http/security-headers.ts).
  */
 export function nextAuthRoute(options: () => Promise<NextAuthOptions>): NextAuthRoute {
-  return async (req, ctx) => nextAuth(req, ctx, await options());
+  return async (req, ctx) => applyRouteSecurityHeaders(await nextAuth(req, ctx, await options()), 'auth-page');
 }
 
 /** /api/auth/*: persona sign-in with next-auth (lib/interaction/options.ts). */
