@@ -17,6 +17,8 @@ export function smartEndpoints(origin: string): ReturnType<typeof oauthUrls> {
 }
 
 const US_CORE = 'http://hl7.org/fhir/us/core/StructureDefinition';
+/** Bulk Data Access IG 2.0.0 (docs/CONFORMANCE.md #147). */
+const BULK = 'http://hl7.org/fhir/uv/bulkdata';
 
 /** US Core 6.1.0 profiles per resource type (the profiles the synthetic data is written to). */
 export const US_CORE_PROFILES: Readonly<Record<string, readonly string[]>> = {
@@ -96,7 +98,8 @@ function restResource(type: string): CapabilityStatementRestResource {
   };
   const profiles = US_CORE_PROFILES[type];
   if (profiles) r.supportedProfile = profiles.map((p) => `${US_CORE}/${p}`);
-  if (type === 'Patient') r.operation = [{ name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' }];
+  if (type === 'Patient') r.operation = [{ name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' }, { name: 'export', definition: `${BULK}/OperationDefinition/patient-export` }];
+  if (type === 'Group') r.operation = [{ name: 'export', definition: `${BULK}/OperationDefinition/group-export` }];
   return r;
 }
 
@@ -119,7 +122,7 @@ export function capabilityStatement(origin: string, fhirBase: string): Capabilit
     date: '2026-01-01',
     publisher: 'SMART Sandbox',
     kind: 'instance',
-    instantiates: ['http://hl7.org/fhir/us/core/CapabilityStatement/us-core-server'],
+    instantiates: ['http://hl7.org/fhir/us/core/CapabilityStatement/us-core-server', `${BULK}/CapabilityStatement/bulk-data`],
     software: { name: 'SMART Sandbox', version: '0.1.0' },
     implementation: { description: 'SMART on FHIR sandbox with synthetic patients', url: fhirBase },
     fhirVersion: '4.0.1',
@@ -151,6 +154,7 @@ export function capabilityStatement(origin: string, fhirBase: string): Capabilit
         resource: allResourceTypes().map(restResource),
         interaction: [],
         searchParam: [],
+        operation: [{ name: 'export', definition: `${BULK}/OperationDefinition/export` }],
       },
     ],
   };
