@@ -19,6 +19,8 @@ import { createJob, deleteJob, ERROR_FILE, needsRunner, scheduleJob, sweepExpire
 import type { OutputFile, StoredParams } from './jobs';
 import type { ExportLevel } from './params';
 import { assertKickOffHeaders, isStrict, parametersOf, parseExportParams } from './params';
+import { simulatedErrorOfLaunch } from '../../launch-options/lookup';
+import { assertDownloadAllowed, assertKickOffNotThrottled, bulkSimulatedError, retryAfterOf, slowJobPending, transientStatusFailure } from './simulated-failures';
 
 /** What a bulk request needs from the router. */
 export interface BulkContext {
@@ -116,10 +118,13 @@ async function kickOff(ctx: BulkContext, level: ExportLevel, groupId: string | n
     const group = await readVisible(ctx.db, ctx.sandboxId, 'Group', groupId!, scopeOf(d));
     if (!group || group.deleted) throw new FhirError('not-found', `Group/${groupId!.slice(0, 64)} is not known`);
   }
+  const simulated = bulkSimulatedError(await simulatedErrorOfLaunch(ctx.claims.launchId, ctx.db));
+  await assertKickOffNotThrottled(ctx.db, simulated, ctx.claims.launchId);
   const active = await ctx.db.bulkExportJob.count({ where: { sandboxId: ctx.sandboxId, clientId: ctx.claims.clientId, status: { in: ['queued', 'running'] } } });
   if (active >= MAX_ACTIVE_JOBS) throw new FhirThrottledError(`This client already has ${active} exports in progress; wait for one to finish or cancel one (DELETE its status URL)`, 10);
-  const stored: StoredParams = { ...parsed, fhirUser: ctx.claims.fhirUser };
-  const jobId = await createJob(ctx.db, { sandboxId: ctx.sandboxId, clientId: ctx.claims.clientId, request: ctx.url.toString(), params: stored, scope: ctx.claims.scope, retryAfter: RETRY_AFTER_SECONDS });
+  const stored: StoredParams = { ...parsed, fhirUser: ctx.claims.fhirUser, simulated };
+  const retryAfter = retryAfterOf(simulated, RETRY_AFTER_SECONDS);
+  const jobId = await createJob(ctx.db, { sandboxId: ctx.sandboxId, clientId: ctx.claims.clientId, request: ctx.url.toString(), params: stored, scope: ctx.claims.scope, retryAfter });
   ctx.audit.detail = `job ${jobId}`;
   return json(informationOutcome(`Export started; poll ${statusUrl(ctx, jobId)}`), 202, { 'content-location': statusUrl(ctx, jobId) });
 }
@@ -140,17 +145,29 @@ async function status(ctx: BulkContext, jobId: string): Promise<Response> {
   ctx.audit.interaction = 'operation:export-status';
   const job = await jobOf(ctx, jobId);
   const now = Date.now();
-  if (job.status === 'queued' || job.status === 'running') {
+  const params = JSON.parse(job.params) as StoredParams;
+  const simulated = params.simulated ?? null;
+  const pending = job.status === 'queued' || job.status === 'running' || (job.status === 'completed' && slowJobPending(simulated, job.createdAt));
+  if (pending) {
     // IG 2.0.0 §bulk-data-status-request: a client polling sooner than Retry-After may get 429.
     const due = job.lastPollAt ? job.lastPollAt.getTime() + job.retryAfter * 1000 - POLL_TOLERANCE_MS : 0;
     if (now < due) {
       ctx.audit.detail = `polled ${Math.round((due + POLL_TOLERANCE_MS - now) / 100) / 10} s before Retry-After`;
       throw new FhirThrottledError(`Polled before the Retry-After of ${job.retryAfter} s had passed`, Math.max(1, Math.ceil((due + POLL_TOLERANCE_MS - now) / 1000)));
     }
+  }
+  const transient = job.status === 'failed' ? null : transientStatusFailure(simulated, params.transientShown === true);
+  if (transient) {
+    await ctx.db.bulkExportJob.update({ where: { id: job.id }, data: { lastPollAt: new Date(now), params: JSON.stringify({ ...params, transientShown: true }) } });
+    if (needsRunner(job)) scheduleJob(ctx.db, job.id);
+    ctx.audit.detail = 'simulated transient status failure';
+    return json(transient, 500, { 'retry-after': String(job.retryAfter) });
+  }
+  if (pending) {
     await ctx.db.bulkExportJob.update({ where: { id: job.id }, data: { lastPollAt: new Date(now) } });
     if (needsRunner(job)) scheduleJob(ctx.db, job.id);
     // IG 2.0.0 §response---in-progress-status: headers only.
-    return new Response(null, { status: 202, headers: { 'retry-after': String(job.retryAfter), 'x-progress': job.progress ?? job.status, 'cache-control': 'no-store' } });
+    return new Response(null, { status: 202, headers: { 'retry-after': String(job.retryAfter), 'x-progress': job.status === 'completed' ? 'finishing' : (job.progress ?? job.status), 'cache-control': 'no-store' } });
   }
   if (job.status === 'failed') {
     return json(JSON.parse(job.errors ?? 'null') ?? operationOutcome('error', 'exception', 'The export failed'), 500);
@@ -183,6 +200,9 @@ async function download(ctx: BulkContext, jobId: string, file: string): Promise<
   ctx.audit.resourceType = type && type !== ERROR_FILE ? type : null;
   const listed = job.status === 'completed' && type ? (JSON.parse((type === ERROR_FILE ? job.errors : job.output) ?? '[]') as OutputFile[]).find((o) => type === ERROR_FILE || o.type === type) : undefined;
   if (!type || !listed) throw new FhirError('not-found', `No file ${file.slice(0, 70)} in this export`);
+  const output = JSON.parse(job.output ?? '[]') as OutputFile[];
+  const params = JSON.parse(job.params) as StoredParams;
+  assertDownloadAllowed(params.simulated ?? null, bulkSimulatedError(await simulatedErrorOfLaunch(ctx.claims.launchId, ctx.db)), output[0]?.type === type);
   ctx.audit.resultCount = listed.count;
   const db = ctx.db;
   let seq = 0;

@@ -16,10 +16,12 @@ import { scopeOf } from '../access';
 import { patientCompartmentTypes } from '../definitions';
 import { selectElements } from '../bundle';
 import { operationOutcome } from '../outcomes';
+import type { SimulatedError } from '../../launch-options/simulated-errors';
 import type { ExportParams } from './params';
 import { compileTypeFilter } from './params';
 import type { ExportQuery } from './query';
 import { exportPage, storedTypes } from './query';
+import { simulatedJobResult } from './simulated-failures';
 
 export type JobStatus = 'queued' | 'running' | 'completed' | 'failed';
 
@@ -55,9 +57,12 @@ export function exportPolicy(scope: string, fhirUser: string | null): AccessPoli
   );
 }
 
-/** Stored job params: the kick-off parameters and who asked. */
+/** Stored job params: the kick-off parameters, who asked, and the simulated failure of its launch. */
 export interface StoredParams extends ExportParams {
   fhirUser: string | null;
+  simulated: SimulatedError | null;
+  /** The transient status failure (bulk_status_transient_error) has been answered. */
+  transientShown?: boolean;
 }
 
 let queue: Promise<void> = Promise.resolve();
@@ -143,7 +148,7 @@ async function planOf(db: Db, sandboxId: string, params: StoredParams, scope: st
       patients: params.patients,
     });
   }
-  return { queries, errors };
+  return simulatedJobResult(params.simulated ?? null, queries, errors);
 }
 
 type JobRow = NonNullable<Awaited<ReturnType<Db['bulkExportJob']['findUnique']>>>;
