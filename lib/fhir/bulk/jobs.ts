@@ -5,8 +5,11 @@
  * over and run again from the start; one that keeps dying fails with an OperationOutcome
  * (docs/CONFORMANCE.md §14).
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import type { OperationOutcome } from '@medplum/fhirtypes';
 import type { Db } from '../../db';
 import { parseScopeString } from '../../smart/scopes';
@@ -48,6 +51,11 @@ const CHUNK_BYTES = 1 << 20;
 /** This process, as a job owner. */
 const OWNER = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
 
+/** The file the export process runs (see runInProcess); present in a checkout, where `npm start` runs. */
+const EXPORT_PROCESS = join(process.cwd(), 'lib', 'fhir', 'bulk', 'export-process.ts');
+/** Old-generation heap of the export process, MiB: what it keeps alive is one page of rows and one chunk. */
+const EXPORT_PROCESS_HEAP_MB = 192;
+
 /** The policy a job reads with: the system/ and user/ scopes of the token that started it. */
 export function exportPolicy(scope: string, fhirUser: string | null): AccessPolicy {
   const { scopes } = parseScopeString(scope);
@@ -76,11 +84,6 @@ export function scheduleJob(db: Db, jobId: string): void {
   queue.catch((err: unknown) => console.error('bulk export failed:', err instanceof Error ? (err.stack ?? err.message) : String(err)));
 }
 
-/** Resolves when the jobs scheduled on this instance so far have run (tests and benchmarks). */
-export function jobsSettled(): Promise<void> {
-  return queue.catch(() => undefined);
-}
-
 async function runIfClaimed(db: Db, jobId: string): Promise<void> {
   const now = new Date();
   const claimed = await db.bulkExportJob.updateMany({
@@ -95,7 +98,7 @@ async function runIfClaimed(db: Db, jobId: string): Promise<void> {
     return;
   }
   try {
-    await runJob(db, job);
+    if (!(await runInProcess(job.id))) await runJob(db, job, OWNER);
   } catch (err) {
     console.error('bulk export failed:', err instanceof Error ? (err.stack ?? err.message) : String(err));
     await failJob(db, jobId, 'The export failed on the server; start a new export').catch(() => undefined);
@@ -151,9 +154,33 @@ async function planOf(db: Db, sandboxId: string, params: StoredParams, scope: st
   return simulatedJobResult(params.simulated ?? null, queries, errors);
 }
 
-type JobRow = NonNullable<Awaited<ReturnType<Db['bulkExportJob']['findUnique']>>>;
+export type JobRow = NonNullable<Awaited<ReturnType<Db['bulkExportJob']['findUnique']>>>;
 
-async function runJob(db: Db, job: JobRow): Promise<void> {
+/**
+ * Runs a claimed job in a child process (lib/fhir/bulk/export-process.ts), so an export never
+ * holds this server's event loop or heap: reads stay fast and the server's memory flat while it
+ * runs. False when no child can be started here (no checkout or no tsx): then it runs inline.
+ */
+async function runInProcess(jobId: string): Promise<boolean> {
+  if (!existsSync(EXPORT_PROCESS)) return false;
+  const child = spawn(process.execPath, [`--max-old-space-size=${EXPORT_PROCESS_HEAP_MB}`, '--import', 'tsx', EXPORT_PROCESS, jobId, OWNER], {
+    cwd: process.cwd(),
+    env: process.env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  const code = await new Promise<number | null>((resolve) => {
+    child.once('error', () => resolve(-1));
+    child.once('exit', (c) => resolve(c));
+  });
+  if (code === -1) return false;
+  if (code !== 0) throw new Error(`export process exited with ${code}: ${stderr}`);
+  return true;
+}
+
+/** Runs a claimed job: every planned type into chunks, then the manifest. `owner` must hold the claim. */
+export async function runJob(db: Db, job: JobRow, owner: string): Promise<void> {
   // A run starts over: whatever an interrupted run stored is dropped.
   await db.bulkExportChunk.deleteMany({ where: { jobId: job.id } });
   const params = JSON.parse(job.params) as StoredParams;
@@ -164,7 +191,7 @@ async function runJob(db: Db, job: JobRow): Promise<void> {
   const beat = async (progress: string) => {
     if (Date.now() - lastBeat < HEARTBEAT_MS) return;
     lastBeat = Date.now();
-    const n = await db.bulkExportJob.updateMany({ where: { id: job.id, owner: OWNER, status: 'running' }, data: { heartbeatAt: new Date(), progress } });
+    const n = await db.bulkExportJob.updateMany({ where: { id: job.id, owner: owner, status: 'running' }, data: { heartbeatAt: new Date(), progress } });
     if (n.count !== 1) throw new Cancelled();
   };
   try {
@@ -204,7 +231,7 @@ async function runJob(db: Db, job: JobRow): Promise<void> {
       await db.bulkExportChunk.create({ data: { jobId: job.id, type: ERROR_FILE, seq: 0, lines: plan.errors.length, content: `${plan.errors.map((e) => JSON.stringify(e)).join('\n')}\n` } });
     }
     const done = await db.bulkExportJob.updateMany({
-      where: { id: job.id, owner: OWNER, status: 'running' },
+      where: { id: job.id, owner: owner, status: 'running' },
       data: {
         status: 'completed',
         progress: `${plan.queries.length}/${plan.queries.length} types, ${total} resources`,
