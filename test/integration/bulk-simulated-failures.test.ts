@@ -176,3 +176,52 @@ describe('simulated Bulk Data failures, armed per client from the launcher', () 
     expect(simulatedErrorProblem({ kind: 'bulk_file_expired' }, { launchType: 'provider-ehr', tokenEndpointAuthMethod: 'none' })).toMatch(/backend/);
   });
 });
+
+describe('the console grades each export of a client from its audit trail', () => {
+  async function reportsOf(clientId: string, until: (r: import('../../lib/console/bulk-report').BulkJobReport[]) => boolean) {
+    const { db } = await serverLib(databaseUrl);
+    const { bulkExportReports } = await import('../../lib/console/bulk-report');
+    // Audit records are written just after each response (group commit): wait for the last ones.
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const reports = await bulkExportReports(clientId, { db });
+      if (until(reports) || Date.now() > deadline) return reports;
+      await sleep(200);
+    }
+  }
+
+  it('a client that follows the IG passes every check; its timeline shows kick-off, polls, downloads and delete', async () => {
+    const client = await backend();
+    const token = await client.token();
+    const { statusUrl, manifest } = await exported(token);
+    for (const o of manifest.output) expect((await fetch(o.url, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+    expect((await fetch(statusUrl, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } })).status).toBe(202);
+    const [report] = await reportsOf(client.clientId, (r) => r[0]?.events.some((e) => e.kind === 'delete') === true);
+    expect(report!.events.map((e) => e.kind)).toEqual(['kick-off', ...report!.events.filter((e) => e.kind === 'poll').map(() => 'poll'), 'download', 'download', 'delete']);
+    expect(report!.checks.filter((c) => c.ok === false)).toEqual([]);
+    expect(report!.checks.find((c) => c.name === 'Downloaded every file')!.ok).toBe(true);
+    expect(report!.checks.find((c) => c.name === 'Deleted the job when done')!.ok).toBe(true);
+    expect(report!.passed).toBe(report!.applicable);
+  });
+
+  it('a sloppy client fails the checks it broke: early polls, no back-off after 429, a download without a token, a file left, no delete, a duplicate job', async () => {
+    const { client, token } = await armed({ kind: 'bulk_slow_job', retryAfterSeconds: 2 });
+    const res = await kickOff(token);
+    const statusUrl = res.headers.get('content-location')!;
+    expect((await kickOff(token)).status).toBe(202); // the same export again while the first runs
+    const auth = { authorization: `Bearer ${token}` };
+    expect((await fetch(statusUrl, { headers: auth })).status).toBe(202);
+    expect((await fetch(statusUrl, { headers: auth })).status).toBe(429);
+    expect((await fetch(statusUrl, { headers: auth })).status).toBe(429);
+    await sleep(2000);
+    const { manifest } = await poll(statusUrl, token);
+    expect((await fetch(manifest.output[0]!.url)).status).toBe(401);
+    expect((await fetch(manifest.output[0]!.url, { headers: auth })).status).toBe(200);
+    const reports = await reportsOf(client.clientId, (r) => r.some((j) => j.events.some((e) => e.kind === 'download' && e.status === 200)));
+    const report = reports.find((r) => r.events.some((e) => e.kind === 'download'))!;
+    const failed = report.checks.filter((c) => c.ok === false).map((c) => c.name);
+    expect(failed.sort()).toEqual(['Backed off after 429', 'Deleted the job when done', 'Downloaded every file', 'Honoured Retry-After', 'No duplicate jobs', 'Used the token on downloads'].sort());
+    expect(report.events.filter((e) => e.early).length).toBeGreaterThanOrEqual(2);
+    expect(report.events.some((e) => e.kind === 'download' && e.withoutToken)).toBe(true);
+  });
+});

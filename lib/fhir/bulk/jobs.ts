@@ -45,7 +45,7 @@ export const STALE_MS = 30_000;
 const HEARTBEAT_MS = 2_000;
 export const MAX_ATTEMPTS = 3;
 /** Rows per query, and bytes per stored chunk of NDJSON: what a running job holds in memory. */
-const PAGE_ROWS = 1000;
+const PAGE_ROWS = 5000;
 const CHUNK_BYTES = 1 << 20;
 
 /** This process, as a job owner. */

@@ -2,6 +2,8 @@ import Link from 'next/link';
 import { notFound } from 'next/navigation';
 import { requireConsoleSession } from '#lib/console/auth';
 import { getClient } from '#lib/oauth/clients';
+import { bulkExportReports } from '#lib/console/bulk-report';
+import type { BulkJobReport } from '#lib/console/bulk-report';
 import { cloneClientAction, deleteClientAction, rotateSecretAction, updateClientAction } from '../../actions';
 import { ClientActionButton, ClientForm } from '../client-form-client';
 
@@ -14,6 +16,7 @@ export default async function ClientPage({ params }: Props) {
   await requireConsoleSession(`/console/clients/${id}`);
   const c = await getClient(id);
   if (!c) notFound();
+  const exports = c.clientType === 'backend' ? await bulkExportReports(c.clientId) : [];
   return (
     <>
       <p><Link href="/console/clients">← Clients</Link></p>
@@ -44,6 +47,58 @@ export default async function ClientPage({ params }: Props) {
           pkceRequired: c.pkceRequired,
         }}
       />
+      {exports.length ? <BulkExports reports={exports} /> : null}
     </>
+  );
+}
+
+/** The client's Bulk Data exports: each job's timeline and how well the client behaved (lib/console/bulk-report). */
+function BulkExports({ reports }: { reports: BulkJobReport[] }) {
+  return (
+    <section className="card" data-testid="bulk-exports">
+      <h2>Bulk Data exports</h2>
+      {reports.map((r) => (
+        <details key={r.jobId} open={r === reports[0]}>
+          <summary>
+            <code>{r.request}</code> at {r.kickedOffAt.toISOString()} — grade {r.passed}/{r.applicable}
+          </summary>
+          <table>
+            <tbody>
+              {r.checks.map((c) => (
+                <tr key={c.name}>
+                  <td>{c.ok === null ? '–' : c.ok ? '✓' : '✗'}</td>
+                  <td>{c.name}</td>
+                  <td className="muted">{c.detail}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          <table>
+            <thead>
+              <tr>
+                <th>+s</th>
+                <th>request</th>
+                <th>status</th>
+                <th>spacing vs Retry-After</th>
+              </tr>
+            </thead>
+            <tbody>
+              {r.events.map((e, i) => (
+                <tr key={i} className={e.early || e.withoutToken ? 'error' : undefined}>
+                  <td>{((e.at.getTime() - r.kickedOffAt.getTime()) / 1000).toFixed(1)}</td>
+                  <td>
+                    {e.kind}
+                    {e.file ? ` ${e.file}` : ''}
+                    {e.withoutToken ? ' (no token)' : ''}
+                  </td>
+                  <td>{e.status}</td>
+                  <td>{e.sincePreviousMs !== null ? `${(e.sincePreviousMs / 1000).toFixed(1)} s after the last poll${e.toldRetryAfterS !== null ? `, told ${e.toldRetryAfterS} s` : ''}${e.early ? ' — too early' : ''}` : ''}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </details>
+      ))}
+    </section>
   );
 }
