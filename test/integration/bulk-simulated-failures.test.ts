@@ -4,6 +4,7 @@
 import { describe, expect, inject, it } from 'vitest';
 import * as oauth from 'oauth4webapi';
 import { exportJWK, generateKeyPair } from 'jose';
+import type { BulkJobReport } from '../../lib/console/bulk-report';
 import type { SimulatedError } from '../../lib/launch-options/simulated-errors';
 import { serverLib } from './support/ehr-launch';
 import { discover, insecure, registerClient } from './support/smart-client';
@@ -178,7 +179,7 @@ describe('simulated Bulk Data failures, armed per client from the launcher', () 
 });
 
 describe('the console grades each export of a client from its audit trail', () => {
-  async function reportsOf(clientId: string, until: (r: import('../../lib/console/bulk-report').BulkJobReport[]) => boolean) {
+  async function reportsOf(clientId: string, until: (r: BulkJobReport[]) => boolean) {
     const { db } = await serverLib(databaseUrl);
     const { bulkExportReports } = await import('../../lib/console/bulk-report');
     // Audit records are written just after each response (group commit): wait for the last ones.
