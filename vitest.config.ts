@@ -10,7 +10,7 @@ export default defineConfig({
       {
         extends: true,
         // The timeout only guards against hangs: files share two cores with each other.
-        test: { name: 'unit', include: ['lib/**/*.test.ts', 'test/unit/**/*.test.ts'], environment: 'node', testTimeout: 30_000, setupFiles: ['test/setup-unit.ts'], globalSetup: ['test/unit-global-setup.ts'] },
+        test: { name: 'unit', include: ['lib/**/*.test.ts', 'test/unit/**/*.test.ts'], environment: 'node', testTimeout: 30_000, hookTimeout: 60_000, setupFiles: ['test/setup-unit.ts'], globalSetup: ['test/unit-global-setup.ts'] },
       },
       {
         extends: true,

@@ -72,7 +72,7 @@ function queueSuite(name: string, db: () => Db) {
     it('stores every column as Prisma itself would (the batch insert is raw SQL)', async () => {
       const queue = createAuditQueue(db);
       const run = randomUUID();
-      const full = { ...row(`${run}/full`), clientId: 'c1', userId: 'Practitioner/u1', patientId: 'pat-1', launchId: 'l1', errorCode: 'invalid_token', resultCount: null, origin: 'https://app.example', flags: 'suspected-bola rate-limited', detail: "it's \"quoted\" — ünïcode" };
+      const full = { ...row(`${run}/full`), clientId: 'c1', userId: 'Practitioner/u1', patientId: 'pat-1', launchId: 'l1', errorCode: 'invalid_token', resultCount: null, origin: 'https://app.example', flags: 'suspected-bola rate-limited', facts: JSON.stringify({ pkceMethod: 'S256', accept: 'application/fhir+json' }), detail: "it's \"quoted\" — ünïcode" };
       const viaPrisma = { ...full, id: randomUUID(), userAgent: `${run}/prisma` };
       await Promise.all([queue.enqueue(full), queue.enqueue({ ...full, id: randomUUID(), userAgent: `${run}/second` })]);
       expect(queue.stats).toEqual({ batches: 1, written: 2, fallbacks: 0, lost: 0 });

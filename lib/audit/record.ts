@@ -2,7 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { getDb } from '../db';
 import type { Db } from '../db';
 import { rawExecute } from '../db/direct';
+import { clientIp } from '../http/client-ip';
 import { Prisma } from '../generated/sqlite/client';
+import type { AuditFacts } from './facts';
+import { serializeFacts } from './facts';
 import { GroupCommitQueue } from './group-commit';
 import { DEFAULT_SANDBOX_ID } from '../sandbox';
 
@@ -14,7 +17,9 @@ export type AuditFlag =
   | 'assertion-replay'
   | 'excessive-results'
   | 'rate-limited'
-  | 'invalid-token';
+  | 'invalid-token'
+  /** The outcome was a simulated error the developer armed in the launcher, not the app's doing. */
+  | 'simulated';
 
 export interface AuditEntry {
   sandboxId?: string;
@@ -41,13 +46,14 @@ export interface AuditEntry {
   userAgent?: string | null;
   origin?: string | null;
   flags?: AuditFlag[];
+  /** How the app made the request (lib/audit/facts.ts). */
+  facts?: AuditFacts | null;
 }
 
 /** Where a request came from, for the audit record. */
 export function requestSource(req: Request): Pick<AuditEntry, 'ip' | 'userAgent' | 'origin'> {
-  const fwd = req.headers.get('x-forwarded-for');
   return {
-    ip: fwd ? fwd.split(',')[0]!.trim() : (req.headers.get('x-real-ip') ?? null),
+    ip: clientIp(req),
     userAgent: req.headers.get('user-agent')?.slice(0, 300) ?? null,
     origin: req.headers.get('origin') ?? null,
   };
@@ -55,7 +61,7 @@ export function requestSource(req: Request): Pick<AuditEntry, 'ip' | 'userAgent'
 
 type AuditRow = Parameters<Db['auditRecord']['create']>[0]['data'];
 
-/** Most records in one batch: 22 bound parameters each stays far below SQLite's 32,766 and PostgreSQL's 65,535. */
+/** Most records in one batch: 23 bound parameters each stays far below SQLite's 32,766 and PostgreSQL's 65,535. */
 const MAX_BATCH = 200;
 
 /**
@@ -97,6 +103,7 @@ function toRow(entry: AuditEntry, at: Date): AuditRow {
     userAgent: entry.userAgent ?? null,
     origin: entry.origin ?? null,
     flags: entry.flags?.length ? entry.flags.join(' ') : null,
+    facts: serializeFacts(entry.facts),
   };
 }
 

@@ -1,15 +1,21 @@
 /**
  * The console's JSON and NDJSON endpoints as framework-free `(req) => Promise<Response>` functions
- * (app/api/console/** re-exports them). Every one requires a console session.
+ * (app/api/console/** re-exports them). Every one requires a console session; the app report card
+ * also accepts an access token of the client it reports on, so an app's CI can fetch its own.
  */
 import { parseAuditFilters, queryAudit, auditNdjsonStream, toAuditJson } from './audit';
-import { consoleSessionOrResponse } from './auth';
+import { fhirBaseOf } from '../http/origin';
+import { verifyAccessToken } from '../oauth/access-token';
+import { DEFAULT_SANDBOX_ID } from '../sandbox';
+import { consoleSessionOrResponse, readConsoleSession } from './auth';
 import { getReseedStatus } from './data';
+import { buildReportCard } from './report-card';
+import { revokeTokenFromConsole } from './tokens';
 
 const NO_STORE = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
 
-function json(body: unknown, status = 200): Response {
-  return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...NO_STORE } });
+function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...NO_STORE, ...headers } });
 }
 
 /** GET /api/console/audit?…filters&since=ISO — the newest matching records (live polling). */
@@ -45,4 +51,68 @@ export async function handleReseedStatus(req: Request): Promise<Response> {
   const session = await consoleSessionOrResponse(req);
   if (session instanceof Response) return session;
   return json(await getReseedStatus());
+}
+
+const REPORT_PATH = /^\/api\/console\/clients\/([^/]+)\/report$/;
+
+/**
+ * GET /api/console/clients/{clientId}/report — the app report card (lib/console/report-card.ts) as
+ * JSON. Authorised by a console session, or by `Authorization: Bearer <access token>` of that same
+ * client (any live token the sandbox issued to it), so a CI pipeline can fail a build on `ok: false`.
+ */
+export async function handleClientReport(req: Request): Promise<Response> {
+  const match = REPORT_PATH.exec(new URL(req.url).pathname);
+  let clientId: string | null = null;
+  try {
+    clientId = match ? decodeURIComponent(match[1]!) : null;
+  } catch {
+    clientId = null;
+  }
+  if (clientId === null || clientId.length > 200) return json({ error: 'not_found', error_description: 'no such client' }, 404);
+  const authorization = req.headers.get('authorization');
+  if (authorization !== null) {
+    const m = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(authorization.trim());
+    const verified = m ? await verifyAccessToken(m[1]!, { sandboxId: DEFAULT_SANDBOX_ID, fhirBase: fhirBaseOf(req) }) : null;
+    if (!verified?.ok) return json({ error: 'invalid_token', error_description: verified ? verified.description : 'the Authorization header is not a Bearer token' }, 401, { 'www-authenticate': 'Bearer error="invalid_token"' });
+    // A token of another client learns nothing about this one, not even whether it exists.
+    if (verified.token.clientId !== clientId) return json({ error: 'not_found', error_description: 'no such client' }, 404);
+  } else if (!(await readConsoleSession(req.headers))) {
+    return json({ error: 'console sign-in required', error_description: 'sign in to the console, or send an access token of this client as a Bearer token' }, 401);
+  }
+  const report = await buildReportCard(clientId);
+  if (!report) return json({ error: 'not_found', error_description: `no client '${clientId.slice(0, 100)}'` }, 404);
+  return json(report);
+}
+
+const REVOKE_PATH = /^\/api\/console\/tokens\/([^/]+)\/revoke$/;
+
+/**
+ * POST /api/console/tokens/{id}/revoke with `{"scope": "token" | "grant"}` (default token) — what
+ * the token page's two Revoke buttons do, for scripts: 200 `{ revoked, scope }` saying which it
+ * did. JSON only (a cross-site form cannot send it), console session required.
+ */
+export async function handleTokenRevoke(req: Request): Promise<Response> {
+  const session = await consoleSessionOrResponse(req);
+  if (session instanceof Response) return session;
+  if (!(req.headers.get('content-type') ?? '').toLowerCase().startsWith('application/json')) {
+    return json({ error: 'invalid_request', error_description: 'send a JSON body: {"scope": "token"} or {"scope": "grant"}' }, 415);
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(await req.text());
+  } catch {
+    return json({ error: 'invalid_request', error_description: 'the body is not JSON' }, 400);
+  }
+  const scope = body !== null && typeof body === 'object' && 'scope' in body ? (body as { scope: unknown }).scope : 'token';
+  if (scope !== 'token' && scope !== 'grant') return json({ error: 'invalid_request', error_description: 'scope must be "token" or "grant"' }, 400);
+  const match = REVOKE_PATH.exec(new URL(req.url).pathname);
+  let id = '';
+  try {
+    id = match ? decodeURIComponent(match[1]!) : '';
+  } catch {
+    id = '';
+  }
+  const result = id && id.length <= 200 ? await revokeTokenFromConsole(id, session.user, { scope }) : null;
+  if (!result) return json({ error: 'not_found', error_description: 'no such token' }, 404);
+  return json(result);
 }

@@ -72,7 +72,8 @@ export function corsHeaders(req: Request): Record<string, string> {
   const origin = req.headers.get('origin');
   const headers: Record<string, string> = {
     'access-control-allow-origin': origin ?? '*',
-    'access-control-expose-headers': 'Location, ETag, Last-Modified, Content-Location, WWW-Authenticate',
+    // Retry-After too: a browser app must be able to read how long a 429 or 503 asks it to wait.
+    'access-control-expose-headers': 'Location, ETag, Last-Modified, Content-Location, WWW-Authenticate, Retry-After',
   };
   if (origin) headers.vary = 'Origin';
   return headers;

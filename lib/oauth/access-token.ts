@@ -30,7 +30,15 @@ export interface VerifiedAccessToken {
   readonly launchId: string | null;
 }
 
-export type VerifyAccessTokenResult = { ok: true; token: VerifiedAccessToken } | { ok: false; error: 'invalid_token'; description: string };
+/**
+ * A refused token; `expiredClientId` names the client of a genuine token (signature verified) that
+ * has only expired, so the audit record can attribute the call (the app report card checks that the
+ * app refreshes after it).
+ */
+export type VerifyAccessTokenResult =
+  | { ok: true; token: VerifiedAccessToken }
+  | { ok: false; error: 'invalid_token'; description: string; expiredClientId?: string; simulated?: true };
+type Refusal = { ok: false; description: string; expiredClientId?: string; simulated?: true };
 
 /** Compares URLs as FHIR bases: scheme and host case-insensitive, default port and trailing slash ignored (docs/CONFORMANCE.md #4). */
 export function normalizeBaseUrl(url: string): string | null {
@@ -43,8 +51,19 @@ export function normalizeBaseUrl(url: string): string | null {
   }
 }
 
-function invalid(description: string): VerifyAccessTokenResult {
-  return { ok: false, error: 'invalid_token', description };
+function invalid(refusal: Refusal): VerifyAccessTokenResult {
+  return {
+    ok: false,
+    error: 'invalid_token',
+    description: refusal.description,
+    ...(refusal.expiredClientId ? { expiredClientId: refusal.expiredClientId } : {}),
+    ...(refusal.simulated ? { simulated: true as const } : {}),
+  };
+}
+
+function expired(payload: JWTPayload | undefined): Refusal {
+  const clientId = payload?.client_id;
+  return typeof clientId === 'string' ? { ok: false, description: 'the access token has expired', expiredClientId: clientId } : { ok: false, description: 'the access token has expired' };
 }
 
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
@@ -56,13 +75,13 @@ const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const VERIFIED_LIMIT = 10_000;
 const verifiedPayloads = new Map<string, JWTPayload>();
 
-async function verifiedPayload(jwt: string): Promise<{ ok: true; payload: JWTPayload } | { ok: false; description: string }> {
+async function verifiedPayload(jwt: string): Promise<{ ok: true; payload: JWTPayload } | Refusal> {
   const seen = verifiedPayloads.get(jwt);
   if (seen) {
     // jose's rule (no clock tolerance): expired once exp <= now.
     if (typeof seen.exp === 'number' && seen.exp > nowSeconds()) return { ok: true, payload: seen };
     verifiedPayloads.delete(jwt);
-    return { ok: false, description: 'the access token has expired' };
+    return expired(seen);
   }
   if (jwt.length > 8192 || !JWT_SHAPE.test(jwt)) return { ok: false, description: 'the access token is not a JWT issued by this server' };
   let kid: string | undefined;
@@ -81,7 +100,8 @@ async function verifiedPayload(jwt: string): Promise<{ ok: true; payload: JWTPay
   try {
     ({ payload } = await jwtVerify(jwt, key, { algorithms: [ACCESS_TOKEN_ALG], typ: ACCESS_TOKEN_TYP, requiredClaims: ['jti', 'exp', 'aud'] }));
   } catch (err) {
-    if (err instanceof joseErrors.JWTExpired) return { ok: false, description: 'the access token has expired' };
+    // jose checks the signature before the claims: the payload of a JWTExpired is genuine.
+    if (err instanceof joseErrors.JWTExpired) return expired(err.payload);
     return { ok: false, description: 'the access token signature or claims are not valid' };
   }
   if (verifiedPayloads.size >= VERIFIED_LIMIT) verifiedPayloads.delete(verifiedPayloads.keys().next().value as string);
@@ -108,7 +128,7 @@ async function findTokenRow(jti: string, withGrant: boolean): Promise<{ row: Tok
 export async function verifyAccessTokenCore(
   jwt: string,
   opts: { sandboxId: string; audience?: string; withGrant?: boolean },
-): Promise<{ ok: true; payload: JWTPayload; row: TokenRecord; grant: GrantRecord | null } | { ok: false; description: string }> {
+): Promise<{ ok: true; payload: JWTPayload; row: TokenRecord; grant: GrantRecord | null } | Refusal> {
   const verified = await verifiedPayload(jwt);
   if (!verified.ok) return verified;
   const { payload } = verified;
@@ -124,17 +144,17 @@ export async function verifyAccessTokenCore(
   const { row } = found;
   if (row.sandboxId !== opts.sandboxId) return { ok: false, description: 'the access token belongs to another sandbox' };
   if (row.revoked) return { ok: false, description: 'the access token has been revoked' };
-  if (row.expiresAt.getTime() <= Date.now()) return { ok: false, description: 'the access token has expired' };
+  if (row.expiresAt.getTime() <= Date.now()) return { ok: false, description: 'the access token has expired', expiredClientId: row.clientId };
   // The launch's simulated invalid or expired token: refused here, so the FHIR API and introspection agree.
   const simulated = simulatedAccessTokenRejection(await simulatedErrorOfLaunch(typeof payload.launch_id === 'string' ? payload.launch_id : null), { refreshed: row.parentId !== null });
-  if (simulated) return { ok: false, description: simulated };
+  if (simulated) return { ok: false, description: simulated, simulated: true, ...(simulated === 'the access token has expired' ? { expiredClientId: row.clientId } : {}) };
   return { ok: true, payload, row, grant: found.grant };
 }
 
 /** Verifies a bearer access token for the FHIR API at `fhirBase` (fast: cached key, one indexed lookup). */
 export async function verifyAccessToken(jwt: string, opts: { sandboxId: string; fhirBase: string }): Promise<VerifyAccessTokenResult> {
   const result = await verifyAccessTokenCore(jwt, { sandboxId: opts.sandboxId, audience: opts.fhirBase });
-  if (!result.ok) return invalid(result.description);
+  if (!result.ok) return invalid(result);
   const { payload, row } = result;
   return {
     ok: true,

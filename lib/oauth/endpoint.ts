@@ -1,10 +1,12 @@
 /**
  * The one wrapper around every OAuth endpoint: resolves the request's issuer and FHIR base, maps
  * thrown OAuth errors to responses (through errors.ts), adds no-store / CORS / page headers, and
- * writes exactly one audit record per request (DESIGN.md "Every request … writes exactly one
- * audit record"), without tokens or secrets.
+ * writes exactly one audit record per request (docs/SECURITY.md §Audit), without tokens or
+ * secrets.
  */
 import type { AuditFlag } from '../audit/record';
+import type { AuditFacts } from '../audit/facts';
+import { retryAfterOf } from '../audit/facts';
 import { recordAudit, requestSource } from '../audit/record';
 import { fhirBaseOf, issuerOf } from '../http/origin';
 import { databaseUnavailablePage } from '../http/unavailable';
@@ -23,6 +25,8 @@ export interface AuditNotes {
   scopes?: string | null;
   detail?: string | null;
   flags: AuditFlag[];
+  /** How the app made the request, for the app report card. */
+  facts?: AuditFacts;
 }
 
 /** One OAuth request in progress. */
@@ -98,6 +102,7 @@ export function oauthEndpoint(options: EndpointOptions, run: (call: OAuthCall) =
       latencyMs: performance.now() - started,
       ...requestSource(req),
       flags: [...new Set(call.audit.flags)],
+      facts: { ...call.audit.facts, ...retryAfterOf(response) },
     });
     return response;
   };

@@ -111,6 +111,8 @@ export function corsFor(origin: string): Record<string, string> {
     'access-control-allow-methods': 'POST, OPTIONS',
     'access-control-allow-headers': 'Authorization, Content-Type, Accept',
     'access-control-max-age': '600',
+    // A browser app must be able to read how long a 429 or 503 asks it to wait.
+    'access-control-expose-headers': 'Retry-After, WWW-Authenticate',
     vary: 'Origin',
   };
 }

@@ -7,9 +7,8 @@
 import type { OperationOutcome } from '@medplum/fhirtypes';
 import type { Db } from '../../db';
 import type { SimulatedError } from '../../launch-options/simulated-errors';
-import { FhirThrottledError } from '../auth';
-import { FhirError } from '../errors';
-import { FhirAuthError, operationOutcome } from '../outcomes';
+import { FhirAuthError, FhirError, FhirThrottledError } from '../errors';
+import { operationOutcome } from '../outcomes';
 
 /** The bulk part of a launch's simulated error, or null. */
 export function bulkSimulatedError(error: SimulatedError | null): SimulatedError | null {

@@ -10,7 +10,9 @@ export const audIsFhirBase: AuthorizeCheck = ({ params, call }) => {
   const aud = params.get('aud');
   if (aud === null) throw new InvalidRequest(`aud is required: send the FHIR base URL ${call.fhirBase} (SMART App Launch 2.2 §app-launch)`);
   const want = normalizeBaseUrl(call.fhirBase);
-  if (normalizeBaseUrl(aud) === null || normalizeBaseUrl(aud) !== want) {
+  const matches = normalizeBaseUrl(aud) !== null && normalizeBaseUrl(aud) === want;
+  call.audit.facts = { ...call.audit.facts, audMatches: matches };
+  if (!matches) {
     throw new InvalidRequest(`aud '${aud.slice(0, 300)}' is not this FHIR server: use ${call.fhirBase} (SMART App Launch 2.2 §app-launch)`);
   }
 };

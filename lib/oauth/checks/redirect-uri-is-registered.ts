@@ -12,7 +12,9 @@ export const redirectUriIsRegistered: AuthorizeCheck = (ctx) => {
   if (redirectUri === null) {
     throw new UnsafeToRedirect('Missing redirect_uri', `The authorization request has no redirect_uri. Send one of the URIs registered for '${client.clientId}' (SMART App Launch 2.2 §app-launch).`);
   }
-  if (!client.redirectUris.includes(redirectUri)) throw unregisteredRedirectUriError(client.clientId, redirectUri, client.redirectUris);
+  const registered = client.redirectUris.includes(redirectUri);
+  ctx.call.audit.facts = { ...ctx.call.audit.facts, redirectUriRegistered: registered };
+  if (!registered) throw unregisteredRedirectUriError(client.clientId, redirectUri, client.redirectUris);
   ctx.redirectUri = redirectUri;
   ctx.call.redirectTarget = { kind: 'redirect', redirectUri, state: ctx.params.all('state')[0] ?? null, issuer: ctx.call.issuer };
 };

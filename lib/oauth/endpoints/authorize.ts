@@ -5,6 +5,7 @@
  * request as an Interaction and sends the browser (303) to the interaction screens.
  * SMART App Launch 2.2 §app-launch; RFC 6749 §4.1.1; RFC 9700 §2.1; docs/CONFORMANCE.md §3.
  */
+import { authorizeRequestFacts } from '../../audit/facts';
 import { formatScopes } from '../../smart/scopes';
 import { audIsFhirBase } from '../checks/aud-is-fhir-base';
 import { clientAndRedirectUriAreSingle } from '../checks/client-and-redirect-uri-are-single';
@@ -62,6 +63,7 @@ export const handleAuthorize = oauthEndpoint({ endpoint: '/oauth/authorize', sty
     launch: null,
     standaloneLaunch: false,
   };
+  call.audit.facts = authorizeRequestFacts(ctx.params);
   for (const check of AUTHORIZE_CHECKS) await check(ctx);
 
   const client = clientOf(ctx);

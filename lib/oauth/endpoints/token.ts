@@ -35,11 +35,13 @@ export const handleToken = oauthEndpoint({ endpoint: '/oauth/token', style: 'jso
     throw new UnsupportedGrantType(`grant_type '${grantType.slice(0, 100)}' is not supported: use authorization_code, refresh_token or client_credentials (the password and implicit grants are not allowed, RFC 9700 §2.4)`);
   }
   call.audit.detail = grantType;
+  call.audit.facts = { grantType };
   // CORS before authentication, so a browser app can read its own error responses.
   await allowPublicClientOrigin(call, form.all('client_id')[0] ?? null);
 
   const { client, method } = await authenticateClient(call, form);
   call.audit.clientId = client.clientId;
+  call.audit.facts = { grantType, authMethod: method, ...assertionLifetime(form) };
   await assertClientRateLimit(call, client.clientId);
   if (!client.grantTypes.includes(grantType as GrantType)) {
     throw new UnauthorizedClient(`client '${client.clientId}' is not registered for the ${grantType} grant (registered: ${client.grantTypes.join(', ')})`);
@@ -52,6 +54,7 @@ export const handleToken = oauthEndpoint({ endpoint: '/oauth/token', style: 'jso
   const failure = simulatedTokenFailure(simulated, { grantType: grantType as GrantType, clientId: client.clientId, method, assertion: assertionFacts(form), scope: form.get('scope') });
   if (simulated && failure) {
     call.audit.detail = `${grantType}; ${simulatedNote(simulated)}`;
+    call.audit.flags.push('simulated');
     throw failure;
   }
 
@@ -92,6 +95,19 @@ function assertionFacts(form: OAuthParams): { jti: string; kid: string } | null 
     return { jti: typeof jti === 'string' ? jti : '', kid: typeof kid === 'string' ? kid : '' };
   } catch {
     return null;
+  }
+}
+
+/** How long the (verified) client assertion was valid for, for the report card (SMART App Launch 2.2 §backend-services: exp no more than five minutes ahead). */
+function assertionLifetime(form: OAuthParams): { assertionLifetimeSeconds?: number } {
+  const assertion = form.get('client_assertion');
+  if (assertion === null) return {};
+  try {
+    const { exp, iat } = decodeJwt(assertion);
+    if (typeof exp !== 'number') return {};
+    return { assertionLifetimeSeconds: Math.round(exp - (typeof iat === 'number' ? iat : Date.now() / 1000)) };
+  } catch {
+    return {};
   }
 }
 

@@ -2,8 +2,6 @@ import Link from 'next/link';
 import { notFound } from 'next/navigation';
 import { requireConsoleSession } from '#lib/console/auth';
 import { getClient } from '#lib/oauth/clients';
-import { bulkExportReports } from '#lib/console/bulk-report';
-import type { BulkJobReport } from '#lib/console/bulk-report';
 import { cloneClientAction, deleteClientAction, rotateSecretAction, updateClientAction } from '../../actions';
 import { ClientActionButton, ClientForm } from '../client-form-client';
 
@@ -16,7 +14,6 @@ export default async function ClientPage({ params }: Props) {
   await requireConsoleSession(`/console/clients/${id}`);
   const c = await getClient(id);
   if (!c) notFound();
-  const exports = c.clientType === 'backend' ? await bulkExportReports(c.clientId) : [];
   return (
     <>
       <p><Link href="/console/clients">← Clients</Link></p>
@@ -26,6 +23,7 @@ export default async function ClientPage({ params }: Props) {
         <ClientActionButton action={cloneClientAction} clientId={c.clientId} label="Clone this client" />
         <Link className="button secondary" href={`/console/tokens?clientId=${encodeURIComponent(c.clientId)}`}>Tokens</Link>
         <Link className="button secondary" href={`/console/audit?clientId=${encodeURIComponent(c.clientId)}`}>Audit</Link>
+        <Link className="button secondary" href={`/console/clients/${encodeURIComponent(c.clientId)}/report`}>Report card</Link>
         <form action={deleteClientAction} className="inline">
           <input type="hidden" name="clientId" value={c.clientId} />
           <button type="submit" className="danger">Delete (revokes its tokens)</button>
@@ -45,60 +43,9 @@ export default async function ClientPage({ params }: Props) {
           jwks: c.jwks ? JSON.stringify(c.jwks, null, 2) : '',
           jwksUri: c.jwksUri ?? '',
           pkceRequired: c.pkceRequired,
+          introspectAnyToken: c.introspectAnyToken,
         }}
       />
-      {exports.length ? <BulkExports reports={exports} /> : null}
     </>
-  );
-}
-
-/** The client's Bulk Data exports: each job's timeline and how well the client behaved (lib/console/bulk-report). */
-function BulkExports({ reports }: { reports: BulkJobReport[] }) {
-  return (
-    <section className="card" data-testid="bulk-exports">
-      <h2>Bulk Data exports</h2>
-      {reports.map((r) => (
-        <details key={r.jobId} open={r === reports[0]}>
-          <summary>
-            <code>{r.request}</code> at {r.kickedOffAt.toISOString()} — grade {r.passed}/{r.applicable}
-          </summary>
-          <table>
-            <tbody>
-              {r.checks.map((c) => (
-                <tr key={c.name}>
-                  <td>{c.ok === null ? '–' : c.ok ? '✓' : '✗'}</td>
-                  <td>{c.name}</td>
-                  <td className="muted">{c.detail}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-          <table>
-            <thead>
-              <tr>
-                <th>+s</th>
-                <th>request</th>
-                <th>status</th>
-                <th>spacing vs Retry-After</th>
-              </tr>
-            </thead>
-            <tbody>
-              {r.events.map((e, i) => (
-                <tr key={i} className={e.early || e.withoutToken ? 'error' : undefined}>
-                  <td>{((e.at.getTime() - r.kickedOffAt.getTime()) / 1000).toFixed(1)}</td>
-                  <td>
-                    {e.kind}
-                    {e.file ? ` ${e.file}` : ''}
-                    {e.withoutToken ? ' (no token)' : ''}
-                  </td>
-                  <td>{e.status}</td>
-                  <td>{e.sincePreviousMs !== null ? `${(e.sincePreviousMs / 1000).toFixed(1)} s after the last poll${e.toldRetryAfterS !== null ? `, told ${e.toldRetryAfterS} s` : ''}${e.early ? ' — too early' : ''}` : ''}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </details>
-      ))}
-    </section>
   );
 }

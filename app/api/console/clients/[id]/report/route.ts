@@ -1,0 +1,2 @@
+export { handleClientReport as GET } from '#lib/console/api';
+export const dynamic = 'force-dynamic';
