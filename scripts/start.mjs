@@ -11,6 +11,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { root } from './prisma-schemas.mjs';
 import { httpsRequested, planHttps } from './lib/https-server.mjs';
+import { socketAddressPreload } from './lib/socket-address.mjs';
 
 const env = { ...process.env };
 const port = env.PORT || '3000';
@@ -59,6 +60,7 @@ console.log(`  console   ${origin}/console — ${consoleNote}`);
 for (const line of tlsNotes) console.log(line);
 console.log('');
 
-const child = spawn(process.execPath, command, { cwd: root, env, stdio: 'inherit' });
+// The preload records each request's connection: the client IP and the public origin read it (lib/http/socket-address.ts).
+const child = spawn(process.execPath, [...socketAddressPreload, ...command], { cwd: root, env, stdio: 'inherit' });
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { getDb } from '../db';
 import type { Db } from '../db';
 import { rawExecute } from '../db/direct';
+import { clientIp } from '../http/client-ip';
 import { Prisma } from '../generated/sqlite/client';
 import type { AuditFacts } from './facts';
 import { serializeFacts } from './facts';
@@ -16,7 +17,9 @@ export type AuditFlag =
   | 'assertion-replay'
   | 'excessive-results'
   | 'rate-limited'
-  | 'invalid-token';
+  | 'invalid-token'
+  /** The outcome was a simulated error the developer armed in the launcher, not the app's doing. */
+  | 'simulated';
 
 export interface AuditEntry {
   sandboxId?: string;
@@ -49,9 +52,8 @@ export interface AuditEntry {
 
 /** Where a request came from, for the audit record. */
 export function requestSource(req: Request): Pick<AuditEntry, 'ip' | 'userAgent' | 'origin'> {
-  const fwd = req.headers.get('x-forwarded-for');
   return {
-    ip: fwd ? fwd.split(',')[0]!.trim() : (req.headers.get('x-real-ip') ?? null),
+    ip: clientIp(req),
     userAgent: req.headers.get('user-agent')?.slice(0, 300) ?? null,
     origin: req.headers.get('origin') ?? null,
   };

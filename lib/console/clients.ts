@@ -37,6 +37,7 @@ export function clientInputFromForm(fields: FormFields): ClientInput | { error: 
     redirectUris: lines(fields.redirectUris),
     launchUris: lines(fields.launchUris),
     pkceRequired: fields.pkceRequired === 'on' || fields.pkceRequired === 'true',
+    introspectAnyToken: fields.introspectAnyToken === 'on' || fields.introspectAnyToken === 'true',
     jwks,
     jwksUri: fields.jwksUri?.trim() ? fields.jwksUri.trim() : null,
   };
@@ -91,6 +92,7 @@ export async function cloneClient(clientId: string, newClientId?: string): Promi
     jwks: c.jwks,
     jwksUri: c.jwksUri,
     pkceRequired: c.pkceRequired,
+    introspectAnyToken: c.introspectAnyToken,
     allowedOrigins: [...c.allowedOrigins],
     contacts: [...c.contacts],
     ...(c.clientType === 'confidential-symmetric' ? { tokenEndpointAuthMethod: c.tokenEndpointAuthMethod as 'client_secret_basic' | 'client_secret_post' } : {}),

@@ -49,3 +49,37 @@ export class FhirError extends Error {
     this.name = 'FhirError';
   }
 }
+
+/** A 401: carries the `WWW-Authenticate` challenge RFC 6750 §3 requires. */
+export class FhirAuthError extends FhirError {
+  constructor(
+    message: string,
+    /** RFC 6750 §3.1 error code, or null when no credentials were sent at all. */
+    readonly oauthError: 'invalid_token' | 'invalid_request' | null,
+  ) {
+    super('unauthorized', message);
+    this.name = 'FhirAuthError';
+  }
+}
+
+/** A 403 from the access policy: names the scope that would have allowed the request. */
+export class FhirForbiddenError extends FhirError {
+  constructor(
+    message: string,
+    readonly wouldAllow: string,
+  ) {
+    super('forbidden', message);
+    this.name = 'FhirForbiddenError';
+  }
+}
+
+/** A 429: the caller must wait `retryAfterSeconds` (RFC 6585 §4; the router sends Retry-After). */
+export class FhirThrottledError extends FhirError {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super('too-many-requests', message);
+    this.name = 'FhirThrottledError';
+  }
+}

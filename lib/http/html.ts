@@ -3,8 +3,8 @@ import { createHash } from 'node:crypto';
 /**
  * Server-rendered HTML for the interaction screens, which are route handlers rather than React
  * pages because they must carry their own response headers (CSP frame-ancestors, no-store):
- * Next.js pages cannot set headers, and DESIGN.md keeps these concerns out of proxy.ts and
- * next.config. Every interpolated value is escaped unless it is itself the output of `html`, so
+ * Next.js pages cannot set headers, and these concerns stay out of proxy.ts and next.config,
+ * which the API fast path of `npm start` bypasses. Every interpolated value is escaped unless it is itself the output of `html`, so
  * patient and user data always render as text (the same guarantee React gives).
  */
 export class SafeHtml {

@@ -13,6 +13,7 @@
  *
  * Framework-free and import-free: next.config.ts loads this file before anything else exists.
  */
+import { isLoopbackHost } from './loopback';
 
 /** The kinds of React page, each with its own framing rules. */
 export type PageKind = 'launcher' | 'console' | 'ehr-frame' | 'sample-app';
@@ -82,11 +83,6 @@ export function pageCsp(kind: PageKind, input: PagePolicyInput): string {
  */
 export const HSTS_VALUE = 'max-age=31536000';
 
-function isLoopbackHostname(hostname: string): boolean {
-  const h = hostname.toLowerCase().replace(/^\[|\]$/g, '');
-  return h === 'localhost' || h.endsWith('.localhost') || /^127(\.\d{1,3}){3}$/.test(h) || h === '::1';
-}
-
 /**
  * Whether responses carry Strict-Transport-Security: only when the public origin is https, and
  * never for a loopback host. Browsers apply HSTS to a host name on every port (RFC 6797 §8.3
@@ -100,7 +96,7 @@ export function shouldSendHsts(origin: string): boolean {
   } catch {
     return false;
   }
-  return url.protocol === 'https:' && !isLoopbackHostname(url.hostname);
+  return url.protocol === 'https:' && !isLoopbackHost(url.hostname);
 }
 
 /**

@@ -18,7 +18,7 @@ export function bindingCookieName(secure: boolean = useSecureCookies()): string 
   return `${secure ? '__Secure-' : ''}${BINDING_COOKIE}`;
 }
 
-export type CsrfPurpose = 'login' | 'logout' | 'consent';
+export type CsrfPurpose = 'login' | 'logout' | 'consent' | 'access';
 
 /** A new random binding value for the cookie. */
 export function newBinding(): string {

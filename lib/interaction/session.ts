@@ -16,6 +16,8 @@ export interface PersonaSession {
   readonly name: string;
   /** Random id of this sign-in: `online_access` refresh tokens die with it. */
   readonly sid: string;
+  /** When this sign-in expires (Unix seconds), when known. */
+  readonly expiresAt?: number | null;
 }
 
 /**
@@ -56,7 +58,8 @@ export function toPersonaSession(token: JWT | null): PersonaSession | null {
   const parsed = parseFhirUser(fhirUser);
   if (!parsed) return null;
   const sid = typeof token.sid === 'string' && token.sid ? token.sid : `legacy-${fhirUser}`;
-  return { kind: parsed.kind, fhirUser: fhirUser as FhirUserRef, name: typeof token.name === 'string' ? token.name : fhirUser, sid };
+  const expiresAt = typeof token.exp === 'number' ? token.exp : null;
+  return { kind: parsed.kind, fhirUser: fhirUser as FhirUserRef, name: typeof token.name === 'string' ? token.name : fhirUser, sid, expiresAt };
 }
 
 /** The claims of a new sign-in. */
@@ -86,8 +89,10 @@ function cookieAttributes(maxAge: number): string {
  */
 export async function createSessionCookie(persona: Persona): Promise<{ cookie: string; session: PersonaSession }> {
   const claims = sessionClaims(persona);
-  const token = await encode({ token: claims, secret: await getAuthSecret(), maxAge: SESSION_MAX_AGE_SECONDS });
-  const session = toPersonaSession(claims);
+  const secret = await getAuthSecret();
+  const token = await encode({ token: claims, secret, maxAge: SESSION_MAX_AGE_SECONDS });
+  // Read back: encode() sets exp, which the session carries (online_access grants end with it).
+  const session = toPersonaSession(await decode({ token, secret }));
   if (!session) throw new Error('persona claims do not form a session');
   return { cookie: `${sessionCookieName()}=${token}; ${cookieAttributes(SESSION_MAX_AGE_SECONDS)}`, session };
 }

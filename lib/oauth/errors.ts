@@ -1,6 +1,6 @@
 /**
  * OAuth failures as typed errors named after their RFC code, and the ONE place that turns them
- * into HTTP responses (STYLE.md habit 3): RFC 6749 §5.2 JSON, 401 + WWW-Authenticate, the
+ * into HTTP responses: RFC 6749 §5.2 JSON, 401 + WWW-Authenticate, the
  * authorize redirect (only to a redirect_uri matched against the registration), or an error page.
  */
 import type { AuditFlag } from '../audit/record';
@@ -60,9 +60,15 @@ export class InvalidRequest extends OAuthError {
   readonly code = 'invalid_request';
 }
 
+/** The HTTP Basic challenge of a 401 after a failed Authorization header (RFC 6749 §5.2; RFC 7617 §2). */
+export const BASIC_CHALLENGE = 'Basic realm="smart-sandbox", charset="UTF-8"';
+
 /**
- * Client authentication failed (RFC 6749 §5.2). 401 with a challenge for failed credentials; 400
- * when no authentication or an unsupported method was used (docs/CONFORMANCE.md #75; G10 8.1.03 wants 400).
+ * Client authentication failed (RFC 6749 §5.2). 401 for failed credentials; 400 when no
+ * authentication or an unsupported method was used (docs/CONFORMANCE.md #75; G10 8.1.03 wants 400).
+ * A challenge only when one is given: the Basic one goes with failed HTTP Basic credentials alone,
+ * never after a client assertion or a body credential (docs/CONFORMANCE.md #75), where a browser
+ * would answer it with a sign-in dialog.
  */
 export class InvalidClient extends OAuthError {
   readonly code = 'invalid_client';
@@ -71,7 +77,7 @@ export class InvalidClient extends OAuthError {
   constructor(description: string, options: OAuthErrorOptions & { status?: 400 | 401; challenge?: string } = {}) {
     super(description, options);
     this.status = options.status ?? 401;
-    this.challenge = this.status === 401 ? (options.challenge ?? 'Basic realm="smart-sandbox", charset="UTF-8"') : null;
+    this.challenge = this.status === 401 ? (options.challenge ?? null) : null;
   }
 }
 

@@ -5,6 +5,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { root } from '../prisma-schemas.mjs';
 import { freePort } from './pg-cluster.mjs';
+import { socketAddressPreload } from './socket-address.mjs';
 
 export { freePort };
 
@@ -21,7 +22,7 @@ export function prepareDatabase(databaseUrl, extraEnv = {}) {
 export async function startServer({ databaseUrl, port, env = {} }) {
   port ??= await freePort();
   const url = `http://localhost:${port}`;
-  const child = spawn(process.execPath, [join(root, 'scripts', 'lib', 'app-server.mjs'), '--port', String(port)], {
+  const child = spawn(process.execPath, [...socketAddressPreload, join(root, 'scripts', 'lib', 'app-server.mjs'), '--port', String(port)], {
     cwd: root,
     env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), NODE_ENV: 'production', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -18,13 +18,13 @@ function fields(form: FormData): FormFields {
   return out;
 }
 
-/** Revokes a token; the app's next FHIR call with it gets 401. */
+/** Revokes a token, or its whole grant; the app's next FHIR call with a revoked token gets 401. */
 export async function revokeTokenAction(form: FormData): Promise<void> {
   const session = await requireConsoleSession('/console/tokens');
   const id = String(form.get('id') ?? '');
-  await revokeTokenFromConsole(id, session.user);
+  const result = await revokeTokenFromConsole(id, session.user, { scope: form.get('scope') === 'grant' ? 'grant' : 'token' });
   revalidatePath(`/console/tokens/${id}`);
-  redirect(`/console/tokens/${encodeURIComponent(id)}?revoked=1`);
+  redirect(`/console/tokens/${encodeURIComponent(id)}?revoked=${result?.scope ?? 'token'}`);
 }
 
 export type ClientActionState = ClientFormResult | null;

@@ -1,7 +1,7 @@
 import { headers } from 'next/headers';
 import { notFound } from 'next/navigation';
 import { getEhrFrame } from '#lib/launcher/ehr-frame';
-import { originFromHeaders } from '#lib/launcher/origin';
+import { publicOrigin } from '#lib/http/origin';
 import { describeSimulatedError } from '#lib/launch-options/simulated-errors';
 
 export const dynamic = 'force-dynamic';
@@ -20,7 +20,7 @@ function age(birthDate: string | null): string {
 // iss and launch (SMART App Launch 2.2 §launch-app-ehr-launch; docs/CONFORMANCE.md #155, #158).
 export default async function EhrFramePage({ params }: { params: Promise<{ launchId: string }> }) {
   const { launchId } = await params;
-  const frame = await getEhrFrame(launchId, originFromHeaders(await headers()));
+  const frame = await getEhrFrame(launchId, publicOrigin(await headers()));
   if (!frame) notFound();
   const b = frame.banner;
   return (
