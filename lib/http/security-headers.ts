@@ -9,7 +9,8 @@
  *   whether Next or the API fast path of `npm start` runs the handler, so the FHIR and token hot
  *   paths never run the proxy and both servers answer with the same headers.
  * - The interaction screens (/interaction/…) and /oauth/authorize set their own complete headers
- *   (lib/http/html.ts, lib/oauth/errors.ts).
+ *   (lib/http/html.tsx, lib/oauth/errors.ts) and are left out of both, because headers set before
+ *   a route handler runs win over the handler's own.
  *
  * Framework-free and import-free: next.config.ts loads this file before anything else exists.
  */
