@@ -27,7 +27,7 @@ function routePathOf(file: string): string {
   return `/${segments.filter((s) => !/^\(.*\)$/.test(s)).join('/')}`;
 }
 
-/** Routes Next answers on purpose: next-auth, the interaction screens, the trivial benchmark route. */
+/** Routes Next answers on purpose: next-auth and the interaction screens (HTML with their own headers). */
 const NEXT_ONLY = [
   '/api/auth/[...nextauth]',
   '/api/console/auth/[...nextauth]',
