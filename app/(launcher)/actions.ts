@@ -3,8 +3,7 @@
 import { headers } from 'next/headers';
 import { findPatients, previewPatient } from '#lib/launcher/directory';
 import type { PatientPreview } from '#lib/launcher/directory';
-import { createShareLink } from '#lib/launcher/share-links';
-import { launchConfigSchema } from '#lib/launcher/launch-config';
+import { createShareLinkUrl } from '#lib/launcher/share-links';
 import { publicOrigin } from '#lib/http/origin';
 import { registerAdHocApp, startLaunch } from '#lib/launcher/start-launch';
 import type { LaunchStart } from '#lib/launcher/start-launch';
@@ -29,8 +28,5 @@ export async function registerAdHocAppAction(input: { name?: string; launchUrl: 
 }
 
 export async function createShareLinkAction(config: unknown): Promise<{ ok: true; url: string } | { ok: false; error: string }> {
-  const parsed = launchConfigSchema.safeParse(config);
-  if (!parsed.success) return { ok: false, error: 'The configuration is incomplete.' };
-  const code = await createShareLink(parsed.data);
-  return { ok: true, url: `${publicOrigin(await headers())}/l/${code}` };
+  return createShareLinkUrl(config, publicOrigin(await headers()));
 }

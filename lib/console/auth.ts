@@ -21,7 +21,10 @@ import type { JWT } from 'next-auth/jwt';
 import { decode } from 'next-auth/jwt';
 import CredentialsProvider from 'next-auth/providers/credentials';
 import { getAuthSecret } from '../interaction/secret';
-import { parseCookies, useSecureCookies } from '../interaction/session';
+import { readCookie } from '../http/cookies';
+import { nextAuthRoute } from '../interaction/next-auth-route';
+import type { NextAuthRoute } from '../interaction/next-auth-route';
+import { useSecureCookies } from '../interaction/session';
 import { env } from '../env';
 import type { RateLimiter } from '../ratelimit/limiter';
 import type { RateLimitSettings } from '../ratelimit/policy';
@@ -266,17 +269,20 @@ export async function getConsoleAuthOptions(): Promise<NextAuthOptions> {
   };
 }
 
+/** /api/console/auth/*: the console's next-auth route, with its own session cookie. */
+export const consoleAuthRoute: NextAuthRoute = nextAuthRoute(getConsoleAuthOptions);
+
 /**
  * The console session of a request: the console cookie (or, when the provider was merged into the
  * main next-auth options, the main session cookie) decoded, and still acceptable under the current
  * account rule: a development-account session stops working once the request is not local.
  */
 export async function readConsoleSession(headers: HeaderSource): Promise<ConsoleSession | null> {
-  const cookies = parseCookies(header(headers, 'cookie'));
+  const cookies = header(headers, 'cookie');
   const secret = await getAuthSecret();
   const names = [consoleSessionCookieName(), `${useSecureCookies() ? '__Secure-' : ''}next-auth.session-token`];
   for (const name of names) {
-    const raw = cookies.get(name);
+    const raw = readCookie(cookies, name);
     if (!raw) continue;
     let session: ConsoleSession | null = null;
     try {

@@ -4,7 +4,7 @@
  * workshops (a copy with a fresh client_id and, for symmetric clients, a fresh secret).
  */
 import type { ClientInput, ClientType, OAuthClient } from '../oauth/clients';
-import { CLIENT_TYPES, getClient, registerClient, updateClient } from '../oauth/clients';
+import { CLIENT_TYPES, getClient, registerClient, rotateClientSecret, updateClient } from '../oauth/clients';
 import { OAuthError } from '../oauth/errors';
 
 export type FormFields = Record<string, string | undefined>;
@@ -76,6 +76,14 @@ export async function updateClientFromForm(clientId: string, fields: FormFields)
   } catch (err) {
     return { ok: false, error: describe(err) };
   }
+}
+
+/** Issues a new secret for a symmetric client (shown once); the old one stops working at once. */
+export async function rotateClientSecretFromForm(clientId: string): Promise<ClientFormResult> {
+  const rotated = await rotateClientSecret(clientId);
+  if (!rotated) return { ok: false, error: 'this client has no secret to rotate' };
+  const client = await getClient(clientId);
+  return client ? { ok: true, client, clientSecret: rotated.clientSecret, message: 'New secret issued; the old one stopped working.' } : { ok: false, error: 'client not found' };
 }
 
 /** Registers a copy of a client under a new id (name suffixed "copy"); a new secret when it has one. */

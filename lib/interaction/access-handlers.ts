@@ -16,6 +16,7 @@
 import { recordAudit, requestSource } from '../audit/record';
 import { getDb } from '../db';
 import { interactionHeaders } from '../http/html';
+import { readCookie } from '../http/cookies';
 import { publicOrigin } from '../http/origin';
 import { withDatabaseUnavailablePage } from '../http/unavailable';
 import { DEFAULT_SANDBOX_ID } from '../sandbox';
@@ -23,7 +24,7 @@ import type { AuthorizedApp } from './access-management';
 import { listAuthorizedApps, revokeAppAccess } from './access-management';
 import { ACCESS_PAGE_CSP, ACCESS_PAGE_PATH, renderAccessPage, renderMessagePage, renderSignInPage } from './access-page';
 import { bindingCookie, bindingCookieName, createCsrfToken, isSameOriginPost, newBinding, verifyCsrfToken } from './csrf';
-import { clearSessionCookie, createSessionCookie, parseCookies, readPersonaSession, useSecureCookies } from './session';
+import { clearSessionCookie, createSessionCookie, readPersonaSession, useSecureCookies } from './session';
 import { attemptSignIn, lockedErrorKey, lockedSignInMessage } from './sign-in-limit';
 import type { PersonaSession } from './session';
 
@@ -49,7 +50,7 @@ const SIGN_IN_ERRORS: Record<string, string> = {
 
 /** The binding cookie of this browser (lib/interaction/csrf.ts), and the Set-Cookie that creates it when missing. */
 function bindingOf(req: Request): { binding: string; cookies: string[] } {
-  const existing = parseCookies(req.headers.get('cookie')).get(bindingCookieName()) ?? '';
+  const existing = readCookie(req.headers.get('cookie'), bindingCookieName()) ?? '';
   if (existing) return { binding: existing, cookies: [] };
   const binding = newBinding();
   return { binding, cookies: [bindingCookie(binding, useSecureCookies())] };
@@ -138,7 +139,7 @@ export const handleAccessPage = withDatabaseUnavailablePage('access', async (req
 export const handleAccessLogin = withDatabaseUnavailablePage('access', async (req: Request): Promise<Response> => {
   if (!isSameOriginPost(req, publicOrigin(req))) return pageResponse(renderMessagePage('Request refused', 'This form was not submitted from the sandbox’s own pages.'), 403);
   const form = await readForm(req);
-  const binding = parseCookies(req.headers.get('cookie')).get(bindingCookieName()) ?? '';
+  const binding = readCookie(req.headers.get('cookie'), bindingCookieName()) ?? '';
   if (!(await verifyCsrfToken(form.get('csrf') ?? '', 'login', CSRF_SCOPE, binding))) return seeOther(`${ACCESS_PAGE_PATH}?error=csrf`);
   const username = (form.get('username') ?? '').slice(0, 200);
   // The failed-sign-in limits of every other sign-in path apply (lib/interaction/sign-in-limit.ts).
@@ -153,7 +154,7 @@ export const handleAccessLogin = withDatabaseUnavailablePage('access', async (re
 export const handleAccessLogout = withDatabaseUnavailablePage('access', async (req: Request): Promise<Response> => {
   if (!isSameOriginPost(req, publicOrigin(req))) return pageResponse(renderMessagePage('Request refused', 'This form was not submitted from the sandbox’s own pages.'), 403);
   const form = await readForm(req);
-  const binding = parseCookies(req.headers.get('cookie')).get(bindingCookieName()) ?? '';
+  const binding = readCookie(req.headers.get('cookie'), bindingCookieName()) ?? '';
   const session = await readPersonaSession(req);
   if (session && !(await verifyCsrfToken(form.get('csrf') ?? '', 'logout', CSRF_SCOPE, binding, session.sid))) return seeOther(ACCESS_PAGE_PATH);
   return seeOther(ACCESS_PAGE_PATH, [clearSessionCookie()]);
@@ -165,7 +166,7 @@ export const handleAccessForm = withDatabaseUnavailablePage('access', async (req
   const session = await readPersonaSession(req);
   if (!session) return loginRequired(req, false);
   const form = await readForm(req);
-  const binding = parseCookies(req.headers.get('cookie')).get(bindingCookieName()) ?? '';
+  const binding = readCookie(req.headers.get('cookie'), bindingCookieName()) ?? '';
   if (!(await verifyCsrfToken(form.get('csrf') ?? '', 'access', CSRF_SCOPE, binding, session.sid))) {
     return pageResponse(renderMessagePage('The form expired', 'Reload the page and try again.'), 403);
   }

@@ -4,6 +4,7 @@ import { findEncounter, findPatientSummary, listEncounters, searchPatients } fro
 import type { EncounterSummary, PatientSummary } from '../fhir/patient-directory';
 import { approveAll, buildConsentModel, grantedScopeFrom, parseConsentForm } from './consent';
 import { bindingCookie, bindingCookieName, createCsrfToken, isSameOriginPost, newBinding, verifyCsrfToken } from './csrf';
+import { readCookie } from '../http/cookies';
 import { htmlPage, seeOther } from '../http/html';
 import { isDatabaseUnavailable } from '../db/errors';
 import { withDatabaseUnavailablePage } from '../http/unavailable';
@@ -17,7 +18,7 @@ import type { InteractionDetails } from './interaction-port';
 import { consentView, encounterPickerView, errorView, loginView, patientPickerView, whoHeader } from './interaction-views';
 import { findPersonaByFhirUser, listFeaturedPersonas } from './personas';
 import type { Persona } from './personas';
-import { clearSessionCookie, createSessionCookie, parseCookies, readPersonaSession, useSecureCookies } from './session';
+import { clearSessionCookie, createSessionCookie, readPersonaSession, useSecureCookies } from './session';
 import type { PersonaSession } from './session';
 import { isFhirId } from '../fhir-id';
 
@@ -130,7 +131,7 @@ export const handleInteractionPage = withDatabaseUnavailablePage('interaction', 
   const url = new URL(req.url);
   const cookies: string[] = [];
 
-  let binding = parseCookies(req.headers.get('cookie')).get(bindingCookieName()) ?? '';
+  let binding = readCookie(req.headers.get('cookie'), bindingCookieName()) ?? '';
   if (!binding) {
     binding = newBinding();
     cookies.push(bindingCookie(binding, useSecureCookies()));
@@ -200,7 +201,7 @@ export const handleInteractionLogin = withDatabaseUnavailablePage('interaction',
   if (!ID_PATTERN.test(id)) return expiredPage();
   if (!isSameOriginPost(req, publicOrigin(req))) return forbiddenPost();
   const form = await readForm(req);
-  const binding = parseCookies(req.headers.get('cookie')).get(bindingCookieName()) ?? '';
+  const binding = readCookie(req.headers.get('cookie'), bindingCookieName()) ?? '';
   if (!(await verifyCsrfToken(form.get('csrf') ?? '', 'login', id, binding))) return seeOther(`${page(id)}?error=csrf`);
   const interaction = await loadInteraction(id);
   if (!interaction) return expiredPage();
@@ -228,7 +229,7 @@ export const handleInteractionLogout = withDatabaseUnavailablePage('interaction'
   if (!ID_PATTERN.test(id)) return expiredPage();
   if (!isSameOriginPost(req, publicOrigin(req))) return forbiddenPost();
   const form = await readForm(req);
-  const binding = parseCookies(req.headers.get('cookie')).get(bindingCookieName()) ?? '';
+  const binding = readCookie(req.headers.get('cookie'), bindingCookieName()) ?? '';
   const session = await readPersonaSession(req);
   if (session && !(await verifyCsrfToken(form.get('csrf') ?? '', 'logout', id, binding, session.sid))) return seeOther(page(id));
   if (session) await endSignIn(session.sid);
@@ -240,7 +241,7 @@ export const handleInteractionConsent = withDatabaseUnavailablePage('interaction
   if (!ID_PATTERN.test(id)) return expiredPage();
   if (!isSameOriginPost(req, publicOrigin(req))) return forbiddenPost();
   const form = await readForm(req);
-  const binding = parseCookies(req.headers.get('cookie')).get(bindingCookieName()) ?? '';
+  const binding = readCookie(req.headers.get('cookie'), bindingCookieName()) ?? '';
   const session = await readPersonaSession(req);
   if (!session) return seeOther(page(id));
   if (!(await verifyCsrfToken(form.get('csrf') ?? '', 'consent', id, binding, session.sid))) return seeOther(page(id));
@@ -261,3 +262,19 @@ export const handleInteractionConsent = withDatabaseUnavailablePage('interaction
   const granted = grantedScopeFrom(interaction.requestedScope, parseConsentForm(form, model));
   return redirectOrError(() => completeWith(interaction, session, step, granted));
 });
+
+/** The context Next.js passes to the route handlers under app/(interaction)/interaction/[id]. */
+export type InteractionRouteContext = { params: Promise<{ id: string }> };
+
+function interactionRoute(handler: (req: Request, id: string) => Promise<Response>): (req: Request, ctx: InteractionRouteContext) => Promise<Response> {
+  return async (req, ctx) => handler(req, (await ctx.params).id);
+}
+
+/** GET /interaction/{id}. */
+export const interactionPageRoute = interactionRoute(handleInteractionPage);
+/** POST /interaction/{id}/login. */
+export const interactionLoginRoute = interactionRoute(handleInteractionLogin);
+/** POST /interaction/{id}/logout. */
+export const interactionLogoutRoute = interactionRoute(handleInteractionLogout);
+/** POST /interaction/{id}/consent. */
+export const interactionConsentRoute = interactionRoute(handleInteractionConsent);
