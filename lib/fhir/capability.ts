@@ -98,7 +98,7 @@ export const OPERATIONS: readonly { level: 'system' | 'type' | 'instance'; type:
 ];
 
 /** The interactions the router answers on every resource type (AuditEvent: read and search only). */
-const INTERACTIONS = ['read', 'vread', 'update', 'delete', 'history-instance', 'history-type', 'create', 'search-type'] as const;
+const INTERACTIONS = ['read', 'vread', 'update', 'patch', 'delete', 'history-instance', 'history-type', 'create', 'search-type'] as const;
 
 function modifierDoc(type: SearchParamDef['type']): string {
   const mods = [...MODIFIERS[type].map((m) => `:${m}`), ':missing'];
@@ -218,7 +218,7 @@ export function capabilityStatement(origin: string, fhirBase: string): Capabilit
     fhirVersion: '4.0.1',
     // JSON only: XML is not offered (a request for it answers 415).
     format: ['json', 'application/fhir+json', 'application/json'],
-    patchFormat: [],
+    patchFormat: ['application/json-patch+json'],
     implementationGuide: ['http://hl7.org/fhir/us/core/ImplementationGuide/hl7.fhir.us.core|6.1.0'],
     rest: [
       {

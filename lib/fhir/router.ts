@@ -5,6 +5,7 @@
  * response → exactly one audit record.
  */
 import type { Bundle, BundleEntry, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
+import { z } from 'zod';
 import type { Db } from '../db';
 import { getDb } from '../db';
 import { env } from '../env';
@@ -26,6 +27,8 @@ import { simulatedDeletedPatient, simulatedFhirFailure } from './simulated-failu
 import { bundle, outcomeEntry, searchEntry, selectElements, storedEntry, withoutText } from './bundle';
 import { assertAuditReader, readAuditEvent, searchAuditEvents } from './audit-events';
 import { capabilityStatement } from './capability';
+import { applyPatch } from './medplum';
+import type { JsonPatchOperation } from './medplum';
 import { docrefInputsOfParameters, docrefInputsOfQuery, docrefSearch, parseDocref } from './docref';
 import { expandInputsOfParameters, expandValueSet, parseExpand } from './terminology';
 import { patientCompartmentTypes } from './definitions';
@@ -210,7 +213,7 @@ function errorResponse(err: unknown, format: ResponseFormat, base: string, state
     headers['www-authenticate'] = `Bearer realm="${base}", error="insufficient_scope", scope="${err.wouldAllow.replace(/["\\]/g, '')}"`;
     state.detail = err.message;
   }
-  if (err.kind === 'not-supported') headers.allow = 'GET, POST, PUT, DELETE, OPTIONS';
+  if (err.kind === 'not-supported') headers.allow = 'GET, POST, PUT, PATCH, DELETE, OPTIONS';
   return fhirResponse(outcomeOf(err), status, format, headers);
 }
 
@@ -318,7 +321,8 @@ async function route(ctx: Ctx, authenticate: Authenticate): Promise<Response> {
     if (method === 'GET') return read(ctx, policy, first, second);
     if (method === 'PUT') return update(ctx, policy, first, second);
     if (method === 'DELETE') return remove(ctx, policy, first, second);
-    throw new FhirError('not-supported', `${method} is not supported on a resource (PATCH is not implemented)`);
+    if (method === 'PATCH') return patch(ctx, policy, first, second);
+    throw new FhirError('not-supported', `${method} is not supported on a resource`);
   }
   if (third === '$expand' && first === 'ValueSet' && fourth === undefined) {
     if (method !== 'GET' && method !== 'POST') throw new FhirError('not-supported', `${method} is not supported on $expand`);
@@ -773,6 +777,56 @@ async function update(ctx: Ctx, policy: AccessPolicy, type: string, id: string):
     if (clientIfMatch !== undefined && clientIfMatch !== current.versionId) throw new FhirError('version-conflict', `If-Match version ${clientIfMatch} does not match the current version ${current.versionId}`);
     try {
       // The version checked above is the version replaced: a concurrent change cannot slip between.
+      const stored = await ctx.store.update(ctx.sandboxId, type, id, resource, { ifMatch: current.versionId });
+      ctx.audit.resultCount = 1;
+      return writeResponse(ctx, stored.resource, stored.versionId, stored.lastUpdated, 200, false);
+    } catch (err) {
+      if (clientIfMatch === undefined && err instanceof FhirError && err.kind === 'version-conflict') continue;
+      throw err;
+    }
+  }
+  throw new FhirError('conflict', `${type}/${id} is being changed concurrently; try again`);
+}
+
+const JSON_PATCH = 'application/json-patch+json';
+const patchOperations = z
+  .array(z.object({ op: z.enum(['add', 'remove', 'replace', 'move', 'copy', 'test']), path: z.string().max(500), from: z.string().max(500).optional(), value: z.unknown().optional() }))
+  .min(1)
+  .max(500);
+
+/**
+ * PATCH with a JSON Patch document (FHIR R4 http.html §3.1.0.6, RFC 6902): authorized exactly as
+ * an update of the resource (the current and the patched resource must both be within the token's
+ * reach), applied to the current version, stored only if that version is still current.
+ */
+async function patch(ctx: Ctx, policy: AccessPolicy, type: string, id: string): Promise<Response> {
+  ctx.audit.interaction = 'patch';
+  const d = decide(ctx, policy, 'update', type);
+  const contentType = ctx.req.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase() ?? '';
+  if (contentType !== JSON_PATCH) throw new FhirError('unsupported-media-type', `PATCH takes ${JSON_PATCH}, not '${contentType.slice(0, 60) || '(none)'}'`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readBodyText(ctx.req));
+  } catch {
+    throw new FhirError('invalid', 'The JSON Patch document is not JSON');
+  }
+  const ops = patchOperations.safeParse(parsed);
+  if (!ops.success) throw new FhirError('invalid', 'The body is not a JSON Patch document (an array of 1 to 500 operations, each with op and path)');
+  const clientIfMatch = parseIfMatch(ctx.req.headers.get('if-match'));
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const current = await readVisible(ctx.db, ctx.sandboxId, type, id, scopeOf(d));
+    if (!current) return notFound(ctx, type, id);
+    if (current.deleted) throw new FhirError('gone', `${type}/${id} has been deleted`);
+    const before = resourceOf(current);
+    assertWriteAllowed(before, d, 'current');
+    if (clientIfMatch !== undefined && clientIfMatch !== current.versionId) throw new FhirError('version-conflict', `If-Match version ${clientIfMatch} does not match the current version ${current.versionId}`);
+    const patched = structuredClone(before) as Resource;
+    const failed = applyPatch(patched, ops.data as JsonPatchOperation[]).findIndex((r) => r !== null);
+    if (failed >= 0) throw new FhirError('unprocessable', `JSON Patch operation ${failed} (${ops.data[failed]?.op} ${String(ops.data[failed]?.path).slice(0, 80)}) cannot be applied to ${type}/${id}`);
+    if (patched.resourceType !== type || patched.id !== id) throw new FhirError('unprocessable', 'A patch may not change the resource type or id');
+    const resource = parseResourceBody(JSON.stringify(patched), type);
+    assertWriteAllowed(resource, d, 'new');
+    try {
       const stored = await ctx.store.update(ctx.sandboxId, type, id, resource, { ifMatch: current.versionId });
       ctx.audit.resultCount = 1;
       return writeResponse(ctx, stored.resource, stored.versionId, stored.lastUpdated, 200, false);

@@ -355,6 +355,46 @@ describe('chains and _has under narrower tokens (docs/CONFORMANCE.md #119)', () 
     expect(bundleRefs((await fhirGet(base, `Patient?_has:Observation:patient:category=laboratory`, token)).body)).toEqual([`Patient/${NARROW}`]);
     expect(bundleRefs((await fhirGet(base, `Patient?_has:Observation:patient:category=vital-signs`, token)).body)).toEqual([]);
   });
+
+  it('PATCH (JSON Patch) changes the own resource like an update would; the other patient\'s answers 404 and stays unchanged', async () => {
+    const token = await patientToken('launch/patient openid fhirUser patient/Observation.cruds', NARROW);
+    const send = (path: string, method: string, body: unknown, headers: Record<string, string> = {}) =>
+      fetch(`${base}/fhir/${path}`, { method, headers: { authorization: `Bearer ${token}`, accept: 'application/fhir+json', 'content-type': 'application/json-patch+json', ...headers }, body: JSON.stringify(body) });
+    const created = await send('Observation', 'POST', {
+      resourceType: 'Observation',
+      status: 'preliminary',
+      code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] },
+      subject: { reference: `Patient/${NARROW}` },
+      effectiveDateTime: '2024-01-02T03:04:05Z',
+      valueQuantity: { value: 70, unit: '/min', system: 'http://unitsofmeasure.org', code: '/min' },
+    }, { 'content-type': 'application/fhir+json' });
+    expect(created.status).toBe(201);
+    const id = ((await created.json()) as FhirJson).id ?? '';
+    const ok = await send(`Observation/${id}`, 'PATCH', [
+      { op: 'test', path: '/status', value: 'preliminary' },
+      { op: 'replace', path: '/status', value: 'final' },
+      { op: 'add', path: '/note', value: [{ text: 'patched' }] },
+    ]);
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get('etag')).toBe('W/"2"');
+    const read = (await fhirGet(base, `Observation/${id}`, token)).body;
+    expect(read.status).toBe('final');
+    expect(read.note).toEqual([{ text: 'patched' }]);
+    // A failing test operation, a stale If-Match, the wrong media type, moving it to another patient.
+    expect((await send(`Observation/${id}`, 'PATCH', [{ op: 'test', path: '/status', value: 'preliminary' }, { op: 'remove', path: '/note' }])).status).toBe(422);
+    expect((await send(`Observation/${id}`, 'PATCH', [{ op: 'remove', path: '/note' }], { 'if-match': 'W/"1"' })).status).toBe(412);
+    expect((await send(`Observation/${id}`, 'PATCH', [{ op: 'remove', path: '/note' }], { 'content-type': 'application/json' })).status).toBe(415);
+    const moved = await send(`Observation/${id}`, 'PATCH', [{ op: 'replace', path: '/subject/reference', value: `Patient/${VICTIM}` }]);
+    expect([403, 404, 422]).toContain(moved.status);
+    expect((await fhirGet(base, `Observation/${id}`, token)).body.note).toEqual([{ text: 'patched' }]);
+    // The other patient's Observation: 404, exactly like a missing one, and unchanged.
+    const victimObs = victimSample.get('Observation')?.[0] ?? '';
+    const before = (await fhirGet(base, `Observation/${victimObs}`, system)).body;
+    const attempt = await send(`Observation/${victimObs}`, 'PATCH', [{ op: 'replace', path: '/status', value: 'entered-in-error' }]);
+    expect(attempt.status).toBe(404);
+    expect((await fhirGet(base, `Observation/${victimObs}`, system)).body).toEqual(before);
+    expect((await send(`Observation/${id}`, 'DELETE', undefined)).status).toBe(204);
+  });
 });
 
 describe('authentication on the FHIR API (docs/CONFORMANCE.md #114, §18 N1)', () => {

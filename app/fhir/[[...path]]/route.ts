@@ -2,6 +2,7 @@
 export { handleFhirRequest as GET } from '#lib/fhir/router';
 export { handleFhirRequest as POST } from '#lib/fhir/router';
 export { handleFhirRequest as PUT } from '#lib/fhir/router';
+export { handleFhirRequest as PATCH } from '#lib/fhir/router';
 export { handleFhirRequest as DELETE } from '#lib/fhir/router';
 export { handleFhirRequest as OPTIONS } from '#lib/fhir/router';
 // Every answer depends on the request (token, data): never prerendered or cached, and the request
