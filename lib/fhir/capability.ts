@@ -7,6 +7,7 @@
 import type { CapabilityStatement, CapabilityStatementRestResource, CapabilityStatementRestResourceSearchParam } from '@medplum/fhirtypes';
 import { oauthUrls } from '../oauth/config';
 import { AUDIT_EVENT_SEARCH_PARAMS } from './audit-events';
+import { MAX_BATCH_ENTRIES } from './batch';
 import { allResourceTypes, getTypeDefinition } from './definitions';
 import type { SearchParamDef } from './definitions';
 import { MODIFIERS, RESULT_PARAMETERS } from './search/parse';
@@ -243,7 +244,7 @@ export function capabilityStatement(origin: string, fhirBase: string): Capabilit
           ],
         },
         resource: allResourceTypes().map((type, _i, all) => restResource(type, all)),
-        interaction: [],
+        interaction: [{ code: 'batch', documentation: `Each entry is answered as the request it stands for, with the caller's token; at most ${MAX_BATCH_ENTRIES} entries. Transaction Bundles are not supported.` }],
         searchParam: RESULT_PARAMETERS.map(({ name, type, documentation }) => ({ name, type, documentation })),
         operation: OPERATIONS.filter((o) => o.level === 'system').map(({ name, definition, documentation }) => ({ name, definition, ...(documentation ? { documentation } : {}) })),
       },

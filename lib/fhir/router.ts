@@ -26,6 +26,7 @@ import { simulatedErrorOfLaunch, simulatedNote } from '../launch-options/lookup'
 import { simulatedDeletedPatient, simulatedFhirFailure } from './simulated-failures';
 import { bundle, outcomeEntry, searchEntry, selectElements, storedEntry, withoutText } from './bundle';
 import { assertAuditReader, readAuditEvent, searchAuditEvents } from './audit-events';
+import { entryRequest, parseBatch, responseEntry } from './batch';
 import { capabilityStatement } from './capability';
 import { applyPatch } from './medplum';
 import type { JsonPatchOperation } from './medplum';
@@ -101,6 +102,8 @@ interface Ctx {
   policy: AccessPolicy | null;
   /** The patient whose record looks deleted (the launch's simulated error patient_deleted), or null. */
   deletedPatientId: string | null;
+  /** This handler, for the entries of a batch. */
+  dispatch: (req: Request) => Promise<Response>;
 }
 
 const SEARCH_FORM = 'application/x-www-form-urlencoded';
@@ -153,7 +156,7 @@ export function createFhirHandler(options: FhirHandlerOptions = {}): (req: Reque
       const segments = path.split('/').filter((s) => s !== '').map(decodeSegment);
       isMetadata = segments.length === 1 && segments[0] === 'metadata';
       format = negotiateFormat(url, req.headers.get('accept'));
-      const ctx: Ctx = { req, url, method: req.method, segments, origin, base, sandboxId, format, audit: state, db, store, policy: null, deletedPatientId: null };
+      const ctx: Ctx = { req, url, method: req.method, segments, origin, base, sandboxId, format, audit: state, db, store, policy: null, deletedPatientId: null, dispatch: handleFhir };
       response = await route(ctx, authenticate);
     } catch (err) {
       response = errorResponse(err, format, base, state);
@@ -287,7 +290,8 @@ async function route(ctx: Ctx, authenticate: Authenticate): Promise<Response> {
   const policy = await authenticateRequest(ctx, authenticate);
   if (first === undefined) {
     ctx.audit.interaction = method === 'POST' ? 'batch' : 'search-system';
-    throw new FhirError('not-supported', method === 'POST' ? 'Batch and transaction Bundles are not supported' : 'System-level search is not supported; search a resource type');
+    if (method === 'POST') return batch(ctx);
+    throw new FhirError('not-supported', 'System-level search is not supported; search a resource type');
   }
   assertResourceType(first);
   ctx.audit.resourceType = first;
@@ -452,6 +456,25 @@ function parseAuthorizedSearch(ctx: Ctx, policy: AccessPolicy, type: string, par
     ctx.audit.scopes = [...new Set([...(ctx.audit.scopes?.split(' ') ?? []), ...d.grantedBy])].join(' ');
     return scopeOf(d);
   });
+}
+
+/**
+ * A batch Bundle (lib/fhir/batch.ts): each entry is answered by this handler as the request it
+ * stands for, with the caller's token, in order; the answer is a batch-response Bundle.
+ */
+async function batch(ctx: Ctx): Promise<Response> {
+  assertJsonBody(ctx.req.headers.get('content-type'));
+  let body: unknown;
+  try {
+    body = JSON.parse(await readBodyText(ctx.req));
+  } catch {
+    throw new FhirError('invalid', 'The body is not JSON');
+  }
+  const b = parseBatch(body);
+  const entries: BundleEntry[] = [];
+  for (const entry of b.entry ?? []) entries.push(await responseEntry(await ctx.dispatch(entryRequest(ctx.base, entry, ctx.req))));
+  ctx.audit.resultCount = entries.length;
+  return fhirResponse({ resourceType: 'Bundle', type: 'batch-response', entry: entries } satisfies Bundle, 200, ctx.format);
 }
 
 /** The inputs of an operation: the query, plus a POSTed form or Parameters resource. */

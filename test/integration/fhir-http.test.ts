@@ -395,6 +395,65 @@ describe('chains and _has under narrower tokens (docs/CONFORMANCE.md #119)', () 
     expect((await fhirGet(base, `Observation/${victimObs}`, system)).body).toEqual(before);
     expect((await send(`Observation/${id}`, 'DELETE', undefined)).status).toBe(204);
   });
+
+  it('a batch Bundle answers each entry exactly as the single call, one audit record each: nothing of the other patient by any entry', async () => {
+    const reg = await registerSymmetricClient(base);
+    const flow = await runCodeFlow(base, as, reg, { scope: 'launch/patient openid fhirUser patient/Patient.rs patient/Observation.cruds', interaction: { persona: `Patient/${NARROW}` } });
+    const token = flow.tokens.access_token;
+    const observation = (patient: string) => ({
+      resourceType: 'Observation',
+      status: 'final',
+      code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] },
+      subject: { reference: `Patient/${patient}` },
+      effectiveDateTime: '2024-02-03T04:05:06Z',
+      valueQuantity: { value: 64, unit: '/min', system: 'http://unitsofmeasure.org', code: '/min' },
+    });
+    const victimObs = victimSample.get('Observation')?.[0] ?? '';
+    const entries = [
+      { request: { method: 'GET', url: `Patient/${NARROW}` } },
+      { request: { method: 'GET', url: `Patient/${VICTIM}` } },
+      { request: { method: 'GET', url: `Observation?patient=${VICTIM}` } },
+      { request: { method: 'POST', url: 'Observation' }, resource: observation(NARROW) },
+      { request: { method: 'POST', url: 'Observation' }, resource: observation(VICTIM) },
+      { request: { method: 'DELETE', url: `Observation/${victimObs}` } },
+      { request: { method: 'GET', url: 'Condition?patient=x' } },
+    ];
+    const res = await fetch(`${base}/fhir`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json', accept: 'application/fhir+json' },
+      body: JSON.stringify({ resourceType: 'Bundle', type: 'batch', entry: entries }),
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { type?: string; entry: { resource?: FhirJson; response?: { status: string; location?: string; outcome?: FhirJson } }[] };
+    expect(body.type).toBe('batch-response');
+    const statuses = body.entry.map((e) => Number(e.response?.status.split(' ')[0]));
+    // Each as the single call: own read 200, other patient 404, search of it empty, own create 201,
+    // create in the other patient's record refused, delete of its resource 404, a type without scope 403.
+    expect(statuses[0]).toBe(200);
+    expect(statuses[1]).toBe(404);
+    expect(statuses[2]).toBe(200);
+    expect(bundleRefs(body.entry[2]?.resource ?? {})).toEqual([]);
+    expect(statuses[3]).toBe(201);
+    expect([403, 404, 422]).toContain(statuses[4]);
+    expect(statuses[5]).toBe(404);
+    expect(statuses[6]).toBe(403);
+    expect(body.entry[1]?.response?.outcome?.resourceType).toBe('OperationOutcome');
+    expect(JSON.stringify(body)).not.toContain(`"id":"${VICTIM}"`);
+    expect((await fhirGet(base, `Observation/${victimObs}`, system)).status).toBe(200);
+    const created = body.entry[3]?.resource?.id ?? '';
+    expect((await fhirGet(base, `Observation/${created}`, token)).body.subject).toEqual({ reference: `Patient/${NARROW}` });
+    // One audit record per entry, besides the batch's own and the read just above.
+    const expected = entries.length + 2;
+    const auditor = await systemToken(base, as, 'system/AuditEvent.rs');
+    let fhirRecords: FhirJson[] = [];
+    for (let i = 0; i < 40 && fhirRecords.length < expected; i++) {
+      const records = ((await fhirGet(base, `AuditEvent?agent=${encodeURIComponent(reg.client.client_id)}&_count=100`, auditor)).body.entry ?? []).map((e) => e.resource ?? {});
+      // The code flow's own requests (authorize, token) are records of this client too.
+      fhirRecords = records.filter((r) => JSON.stringify(r).includes('/fhir'));
+      if (fhirRecords.length < expected) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(fhirRecords.length).toBe(expected);
+  });
 });
 
 describe('authentication on the FHIR API (docs/CONFORMANCE.md #114, §18 N1)', () => {
