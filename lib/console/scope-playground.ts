@@ -7,6 +7,7 @@
 import type { AccessDecision, FhirInteraction } from '../smart/access-policy';
 import { compileAccessPolicy, describeDecision } from '../smart/access-policy';
 import { isFhirResourceType, parseScopeString } from '../smart/scopes';
+import { FHIR_ID_SOURCE } from '../fhir-id';
 
 export interface PlaygroundRequest {
   /** Granted scope string of the token. */
@@ -87,6 +88,8 @@ export function parseFhirRequest(method: string, url: string): ParsedRequest | {
   return { error: `${m} is not a FHIR interaction on an instance` };
 }
 
+const NAMED_PATIENT = new RegExp(`^(?:.*/)?(?:Patient/)?(${FHIR_ID_SOURCE})$`);
+
 // The patient ids a search names (patient=, subject=Patient/…, Patient?_id=), as the router's BOLA check reads them.
 function namedPatients(req: ParsedRequest): string[] {
   const out: string[] = [];
@@ -94,7 +97,7 @@ function namedPatients(req: ParsedRequest): string[] {
     const bare = name.split(':')[0];
     if (bare === 'patient' || bare === 'subject') {
       for (const v of value.split(',')) {
-        const m = v.match(/^(?:.*\/)?(?:Patient\/)?([A-Za-z0-9\-.]{1,64})$/);
+        const m = v.match(NAMED_PATIENT);
         if (m?.[1] && (bare === 'patient' || v.includes('Patient/'))) out.push(m[1]);
       }
     }
@@ -129,13 +132,12 @@ export function evaluatePlaygroundRequest(input: PlaygroundRequest): PlaygroundA
     reasons.push(`The query is confined to patient ${own}'s compartment.`);
     const others = namedPatients(req).filter((p) => p !== own);
     if (others.length) {
-      const status = req.id ? 404 : 200;
-      reasons.push(
-        req.id
-          ? `${req.resourceType}/${req.id} is outside that compartment: the server answers 404 (the same as for a resource that does not exist) and flags the audit record suspected-bola.`
-          : `The search names patient ${others.join(', ')}, outside that compartment: the server answers an empty Bundle and flags the audit record suspected-bola.`,
-      );
-      return { ...base, verdict: 'hidden', status, reasons, wouldAllow: null };
+      if (!req.id) {
+        reasons.push(`The search names patient ${others.join(', ')}, outside that compartment: the server refuses it with 403 and flags the audit record suspected-bola (docs/CONFORMANCE.md #119).`);
+        return { ...base, verdict: 'denied', status: 403, reasons, wouldAllow: `user/${req.resourceType}.s` };
+      }
+      reasons.push(`${req.resourceType}/${req.id} is outside that compartment: the server answers 404 (the same as for a resource that does not exist) and flags the audit record suspected-bola.`);
+      return { ...base, verdict: 'hidden', status: 404, reasons, wouldAllow: null };
     }
   } else {
     reasons.push('No compartment restriction.');

@@ -8,7 +8,6 @@ export {
   indexSearchParameterBundle,
   indexStructureDefinitionBundle,
   parseFhirPath,
-  evalFhirPathTyped,
   toTypedValue,
   validateResource,
 } from '@medplum/core';

@@ -1,6 +1,6 @@
 /**
  * The FHIR R4 REST API as one framework-free handler `(req: Request) => Promise<Response>`
- * (DESIGN.md: app/ route files re-export it in one line). Order of every request: CORS preflight →
+ * (docs/ARCHITECTURE.md: app/ route files re-export it in one line). Order of every request: CORS preflight →
  * route → format → token → access decision (403) → policy-bound query (404 for anything hidden) →
  * response → exactly one audit record.
  */
@@ -12,14 +12,14 @@ import { env } from '../env';
 import type { AuditEntry, AuditFlag } from '../audit/record';
 import { auditedPath, fhirRequestFacts, retryAfterOf } from '../audit/facts';
 import { recordAudit, requestSource } from '../audit/record';
-import { originOf } from '../http/origin';
+import { publicOrigin } from '../http/origin';
 import { DEFAULT_SANDBOX_ID } from '../sandbox';
 import { parseScopeString } from '../smart/scopes';
 import type { AccessPolicy, AllowedDecision, FhirInteraction } from '../smart/access-policy';
 import { compileAccessPolicy, SHARED_RESOURCE_TYPES } from '../smart/access-policy';
 import { assertWriteAllowed, decideOrThrow, scopeOf } from './access';
 import type { Authenticate, TokenClaims } from './auth';
-import { bearerTokenOf, FhirThrottledError, wwwAuthenticate } from './auth';
+import { bearerTokenOf, wwwAuthenticate } from './auth';
 import { verifyAccessToken } from '../oauth/access-token';
 import { assertFhirRateLimit } from './rate-limit';
 import { simulatedErrorOfLaunch, simulatedNote } from '../launch-options/lookup';
@@ -33,11 +33,11 @@ import type { JsonPatchOperation } from './medplum';
 import { docrefInputsOfParameters, docrefInputsOfQuery, docrefSearch, parseDocref } from './docref';
 import { expandInputsOfParameters, expandValueSet, parseExpand } from './terminology';
 import { patientCompartmentTypes } from './definitions';
-import { FhirError } from './errors';
+import { FhirAuthError, FhirError, FhirForbiddenError, FhirThrottledError } from './errors';
 import type { ResponseFormat } from './http';
 import { assertJsonBody, corsHeaders, databaseUnavailableResponse, etagOf, fhirResponse, httpDate, negotiateFormat, parseIfMatch, preflightResponse, readBodyText, StoredJson } from './http';
 import { isDatabaseUnavailable } from '../db/errors';
-import { FhirAuthError, FhirForbiddenError, informationOutcome, internalErrorOutcome, operationOutcome, outcomeOf, statusOf } from './outcomes';
+import { informationOutcome, internalErrorOutcome, operationOutcome, outcomeOf, statusOf } from './outcomes';
 import type { ResourceRow } from './search/execute';
 import {
   countIsCheap,
@@ -54,9 +54,11 @@ import {
 } from './search/execute';
 import type { SearchFilter, SearchRequest } from './search/parse';
 import { encodeCursor, MAX_COUNT, parseDateValue, parseSearch } from './search/parse';
+import { decodePagingCursor, encodePagingCursor } from './paging-cursor';
 import type { AccessScope } from './search/sql';
 import { withLinkedAccess } from './search/chains';
 import { assertId, assertResourceType, parseResourceBody, ResourceStore } from './store';
+import { isFhirId } from '../fhir-id';
 
 export interface FhirHandlerOptions {
   db?: Db;
@@ -110,7 +112,7 @@ const SEARCH_FORM = 'application/x-www-form-urlencoded';
 const INCLUDE_LIMIT = 1000;
 const SHARED = new Set(SHARED_RESOURCE_TYPES);
 const PATIENT_PARAMS = new Set(['patient', 'subject', 'beneficiary', 'link']);
-// Not a FHIR id ([A-Za-z0-9-.]{1,64}): a compartment no resource is in.
+// Not a FHIR id (lib/fhir-id.ts): a compartment no resource is in.
 const NO_PATIENT = '#deleted';
 
 function decodeSegment(s: string): string {
@@ -145,7 +147,7 @@ export function createFhirHandler(options: FhirHandlerOptions = {}): (req: Reque
     const store = options.store ?? new ResourceStore(db);
     const sandboxId = options.sandboxId ?? DEFAULT_SANDBOX_ID;
     const url = new URL(req.url);
-    const origin = originOf(req);
+    const origin = publicOrigin(req);
     const base = `${origin}${basePath}`;
     const state: AuditState = { interaction: 'unknown', resourceType: null, resourceId: null, claims: null, expiredClientId: null, scopes: null, resultCount: null, flags: [], detail: null, errorCode: null };
     let format: ResponseFormat = { contentType: 'application/fhir+json', pretty: url.searchParams.get('_pretty') === 'true' };
@@ -226,6 +228,10 @@ async function authenticateRequest(ctx: Ctx, authenticate: Authenticate): Promis
   if (!result.ok) {
     ctx.audit.flags.push('invalid-token');
     ctx.audit.expiredClientId = result.expiredClientId ?? null;
+    if (result.simulated) {
+      ctx.audit.flags.push('simulated');
+      ctx.audit.detail = `simulated error: ${result.description}`;
+    }
     throw new FhirAuthError(result.description || 'The access token is not valid', 'invalid_token');
   }
   const claims = result.token;
@@ -239,7 +245,10 @@ async function authenticateRequest(ctx: Ctx, authenticate: Authenticate): Promis
   const simulated = await simulatedErrorOfLaunch(claims.launchId, ctx.db);
   const throttled = simulatedFhirFailure(simulated);
   ctx.deletedPatientId = simulatedDeletedPatient(simulated, claims.patientId);
-  if (simulated && (throttled || ctx.deletedPatientId)) ctx.audit.detail = simulatedNote(simulated);
+  if (simulated && (throttled || ctx.deletedPatientId)) {
+    ctx.audit.detail = simulatedNote(simulated);
+    ctx.audit.flags.push('simulated');
+  }
   if (throttled) throw throttled;
   return policy;
 }
@@ -358,7 +367,7 @@ async function auditEvents(ctx: Ctx, policy: AccessPolicy, id: string | undefine
   ctx.audit.interaction = 'read';
   assertAuditReader(policy, 'read');
   if (rest !== undefined) throw new FhirError('not-supported', 'AuditEvent has no history');
-  if (!/^[A-Za-z0-9\-.]{1,64}$/.test(id)) throw new FhirError('invalid', 'Invalid AuditEvent id');
+  if (!isFhirId(id)) throw new FhirError('invalid', 'Invalid AuditEvent id');
   ctx.audit.resourceId = id;
   ctx.audit.resultCount = 1;
   return fhirResponse(await readAuditEvent(ctx.db, ctx.sandboxId, id), 200, ctx.format);
@@ -418,17 +427,23 @@ function selfUrl(ctx: Ctx, path: string, params: [string, string][]): string {
 }
 
 /**
- * Audit-only: a search that names a patient other than the token's compartment patient
- * (`Observation?subject=Patient/B`, `Patient?_id=B`) is a cross-compartment attempt even though it
- * answers an empty Bundle.
+ * A patient/ token's search that names another patient (`Observation?patient=<other>`,
+ * `Observation?subject=Patient/<other>`, `Patient?_id=<other>`, alone or OR-ed with its own id) is
+ * refused with 403 before anything is queried, whether it came as GET or POST `_search`
+ * (docs/CONFORMANCE.md #119: "refuse `patient=<other>` with 403"; #175). A read of
+ * `Patient/<other>` stays 404, indistinguishable from a missing id. The audit record is flagged
+ * as a cross-compartment attempt.
  */
-function flagCrossPatientSearch(ctx: Ctx, req: SearchRequest, access: AccessScope): void {
-  const own = access.compartmentPatientId;
+function assertNoOtherPatientNamed(ctx: Ctx, req: SearchRequest, d: AllowedDecision): void {
+  const own = d.compartmentPatientId;
   if (own === null) return;
-  if (patientsNamedIn(req).some((id) => id !== own)) {
-    ctx.audit.flags.push('suspected-bola');
-    ctx.audit.detail = `search names a patient outside the token's compartment (${own})`;
-  }
+  const others = [...new Set(patientsNamedIn(req).filter((id) => id !== own))];
+  if (!others.length) return;
+  ctx.audit.flags.push('suspected-bola');
+  throw new FhirForbiddenError(
+    `The search names patient ${others.slice(0, 3).join(', ')}, outside the compartment of patient ${own} this token is bound to: a patient-scoped token may search only its own patient's data`,
+    `user/${req.resourceType}.s`,
+  );
 }
 
 /** The patient ids a search names (`patient=`, `subject=Patient/…`, `Patient?_id=`). */
@@ -530,9 +545,8 @@ async function search(ctx: Ctx, policy: AccessPolicy, type: string, params: [str
   const d = decide(ctx, policy, 'search', type);
   const strict = prefer(ctx.req, 'handling') === 'strict';
   const req = parseAuthorizedSearch(ctx, policy, type, params, strict);
-  const granted = scopeOf(d);
-  flagCrossPatientSearch(ctx, req, granted);
-  const access = withoutDeletedRecord(ctx, req, granted);
+  assertNoOtherPatientNamed(ctx, req, d);
+  const access = withoutDeletedRecord(ctx, req, scopeOf(d));
   const issues: OperationOutcomeIssue[] = req.ignored.map((i) => ({ severity: 'warning', code: 'not-supported', diagnostics: `Parameter '${i.name}' ignored: ${i.reason}` }));
   if (req.countAsked !== null) {
     issues.push({ severity: 'information', code: 'informational', diagnostics: `_count=${req.countAsked} is above the maximum page size: pages hold at most ${MAX_COUNT} entries; follow the next link for the rest` });
@@ -635,9 +649,7 @@ async function everything(ctx: Ctx, policy: AccessPolicy, id: string): Promise<R
       count = Math.min(Number(v), MAX_COUNT);
       echo.push([k, v]);
     } else if (k === '_cursor') {
-      const [t, i] = Buffer.from(v, 'base64url').toString('utf8').split('/');
-      if (!t || !i || !/^[A-Z][A-Za-z]+$/.test(t) || !/^[A-Za-z0-9\-.]{1,64}$/.test(i)) throw new FhirError('invalid', '_cursor is not a paging cursor from this server');
-      cursor = { type: t, id: i };
+      cursor = decodePagingCursor('everything', v);
     } else if (k === '_type') {
       only = new Set(v.split(',').map((s) => s.trim()));
       echo.push([k, v]);
@@ -679,8 +691,8 @@ async function everything(ctx: Ctx, policy: AccessPolicy, id: string): Promise<R
     for (const row of await readManyVisible(ctx.db, ctx.sandboxId, type, [...ids].slice(0, INCLUDE_LIMIT), scopeOf(td), INCLUDE_LIMIT)) included.push(row);
   }
   const entries: BundleEntry[] = [...matches.map((row) => storedEntry(ctx.base, row, 'match')), ...included.map((row) => storedEntry(ctx.base, row, 'include'))];
-  const links = [{ relation: 'self', url: selfUrl(ctx, `Patient/${id}/$everything`, cursor ? [...echo, ['_cursor', Buffer.from(`${cursor.type}/${cursor.id}`).toString('base64url')]] : echo) }];
-  if (page.next) links.push({ relation: 'next', url: selfUrl(ctx, `Patient/${id}/$everything`, [...echo, ['_cursor', Buffer.from(`${page.next.type}/${page.next.id}`).toString('base64url')]]) });
+  const links = [{ relation: 'self', url: selfUrl(ctx, `Patient/${id}/$everything`, cursor ? [...echo, ['_cursor', encodePagingCursor('everything', cursor)]] : echo) }];
+  if (page.next) links.push({ relation: 'next', url: selfUrl(ctx, `Patient/${id}/$everything`, [...echo, ['_cursor', encodePagingCursor('everything', page.next)]]) });
   if (left.length && !cursor) entries.push(outcomeEntry(operationOutcome('information', 'suppressed', `Types without a granted scope are not included: ${left.join(', ')}`)));
   ctx.audit.resultCount = matches.length + included.length;
   const total = !cursor && !page.next ? matches.length : undefined;
@@ -705,9 +717,7 @@ async function history(ctx: Ctx, policy: AccessPolicy, type: string, id: string 
       since = new Date(parseDateValue('_since', v).start);
       echo.push([k, v]);
     } else if (k === '_cursor') {
-      const m = /^(-?\d{1,16})\.([A-Za-z0-9\-.]{1,64})\.(\d{1,9})$/.exec(Buffer.from(v, 'base64url').toString('utf8'));
-      if (!m) throw new FhirError('invalid', '_cursor is not a paging cursor from this server');
-      cursor = { at: Number(m[1]), id: m[2]!, v: Number(m[3]) };
+      cursor = decodePagingCursor('history', v);
     } else if (k !== '_format' && k !== '_pretty' && prefer(ctx.req, 'handling') === 'strict') {
       throw new FhirError('invalid', `Parameter '${k.slice(0, 60)}' is not supported on _history`);
     }
@@ -725,7 +735,7 @@ async function history(ctx: Ctx, policy: AccessPolicy, type: string, id: string 
   });
   const path = id === null ? `${type}/_history` : `${type}/${id}/_history`;
   const links = [{ relation: 'self', url: selfUrl(ctx, path, echo) }];
-  if (page.next) links.push({ relation: 'next', url: selfUrl(ctx, path, [...echo, ['_cursor', Buffer.from(`${page.next.at}.${page.next.id}.${page.next.v}`).toString('base64url')]]) });
+  if (page.next) links.push({ relation: 'next', url: selfUrl(ctx, path, [...echo, ['_cursor', encodePagingCursor('history', page.next)]]) });
   ctx.audit.resultCount = entries.length;
   return fhirResponse(bundle('history', entries, { total: !cursor && !page.next ? entries.length : undefined, links }), 200, ctx.format);
 }

@@ -141,7 +141,7 @@ describe.each([
         const res = await fhirGet(base, path, token);
         expect(res.status, `GET ${path}`).toBe(404);
         expect(res.body.resourceType, `GET ${path}`).toBe('OperationOutcome');
-        // Indistinguishable from a resource that does not exist (DESIGN.md: "exactly like").
+        // Indistinguishable from a resource that does not exist (docs/SECURITY.md, BOLA: a hidden resource answers like a missing one).
         const [type, id] = ref.split('/');
         const missing = await fhirGet(base, path.replace(`${type}/${id}`, `${type}/does-not-exist-${id}`), token);
         expect(missing.status, `GET ${path} vs a missing id`).toBe(404);
@@ -150,16 +150,17 @@ describe.each([
     }
   });
 
-  it('search by patient / subject / beneficiary = the other patient (both reference forms, GET and POST _search) finds nothing', async () => {
+  // docs/CONFORMANCE.md #119 ("refuse `patient=<other>` with 403") and #175: a search naming the other
+  // patient is refused with 403 and an OperationOutcome, the same for GET and POST _search.
+  it('search by patient / subject / beneficiary = the other patient (both reference forms, GET and POST _search) → 403 OperationOutcome', async () => {
     for (const type of COMPARTMENT_TYPES) {
       const params = compartmentParams.get(type) ?? [];
       expect(params.length, `${type} has a compartment search parameter`).toBeGreaterThan(0);
       for (const param of params) {
         for (const value of [VICTIM, `Patient/${VICTIM}`]) {
           const res = await fhirGet(base, `${type}?${param}=${encodeURIComponent(value)}&_total=accurate`, token);
-          expect(res.status, `${type}?${param}=${value}`).toBe(200);
-          expect(res.body.entry ?? [], `${type}?${param}=${value}`).toEqual([]);
-          expect(res.body.total ?? 0, `${type}?${param}=${value} total`).toBe(0);
+          expect(res.status, `${type}?${param}=${value}`).toBe(403);
+          expect(res.body.resourceType, `${type}?${param}=${value}`).toBe('OperationOutcome');
         }
       }
       const post = await fetch(`${base}/fhir/${type}/_search`, {
@@ -167,8 +168,8 @@ describe.each([
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/fhir+json' },
         body: new URLSearchParams({ patient: VICTIM }).toString(),
       });
-      expect(post.status, `POST ${type}/_search`).toBe(200);
-      expectNoVictimData((await post.json()) as FhirJson, `POST ${type}/_search patient=${VICTIM}`);
+      expect(post.status, `POST ${type}/_search`).toBe(403);
+      expect(((await post.json()) as FhirJson).resourceType, `POST ${type}/_search`).toBe('OperationOutcome');
     }
   });
 
@@ -180,13 +181,17 @@ describe.each([
         expect(res.body.entry ?? [], `${type}?_id=${id}`).toEqual([]);
       }
     }
-    const both = await fhirGet(base, `Patient?_id=${VICTIM},${HOLDER}`, token);
-    expect(bundleRefs(both.body)).toEqual([`Patient/${HOLDER}`]);
+    // Patient?_id names a patient: the other one (alone or OR-ed with the own id) is refused (docs/CONFORMANCE.md #119).
+    for (const path of [`Patient?_id=${VICTIM}`, `Patient?_id=${VICTIM},${HOLDER}`, `Observation?patient=${VICTIM}&_summary=count`]) {
+      const res = await fhirGet(base, path, token);
+      expect(res.status, path).toBe(403);
+      expect(res.body.resourceType, path).toBe('OperationOutcome');
+    }
+    // The refusal is about whom a search names: the same searches naming the own patient answer 200.
+    expect(bundleRefs((await fhirGet(base, `Patient?_id=${HOLDER}`, token)).body)).toEqual([`Patient/${HOLDER}`]);
+    expect((await fhirGet(base, `Observation?subject=Patient/${HOLDER}&_summary=count`, token)).body.total).toBeGreaterThan(0);
     const allPatients = await fhirGet(base, 'Patient?_count=100', token);
     expect(bundleRefs(allPatients.body)).toEqual([`Patient/${HOLDER}`]);
-    const count = await fhirGet(base, `Observation?patient=${VICTIM}&_summary=count`, token);
-    expect(count.status).toBe(200);
-    expect(count.body.total).toBe(0);
 
     const victim = victimResources.get(`Patient/${VICTIM}`) ?? (await fhirGet(base, `Patient/${VICTIM}`, system)).body;
     const identifier = (victim.identifier as { system?: string; value?: string }[] | undefined)?.[0];
@@ -203,9 +208,9 @@ describe.each([
 
   it('_include and _revinclude never bring in the other patient, not even through shared resources', async () => {
     const paths = [
-      `Patient?_id=${VICTIM}&_revinclude=Observation:patient`,
+      'Patient?_revinclude=Observation:patient',
       `Patient?_id=${HOLDER}&_revinclude=Provenance:target`,
-      `Observation?patient=${VICTIM}&_include=Observation:patient`,
+      'Observation?_include=Observation:patient&_count=200',
       'Observation?_include=Observation:patient&_count=50',
       'Encounter?_include=Encounter:patient&_include=Encounter:practitioner&_count=50',
       'MedicationRequest?_include=MedicationRequest:medication&_include=MedicationRequest:patient',

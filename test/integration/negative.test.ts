@@ -459,12 +459,26 @@ describe('docs/CONFORMANCE.md §18: requirements Inferno does not test (#168–#
     expect(res.headers.get('www-authenticate')).toMatch(/error="invalid_token"/);
   });
 
-  it('#175: a patient/ token reading another patient (Observation?patient=<other>, Patient/<other>) → 403 or 404 (or no data)', async () => {
+  it('#175, #119: a patient/ token naming another patient → Patient/<other> 404; searches naming it 403 with an OperationOutcome, GET and POST alike', async () => {
     const { tokens } = await runCodeFlow(base, as, confidential, { scope: PATIENT_SCOPE, interaction: { persona: `Patient/${PATIENT}` } });
-    expect([403, 404]).toContain((await fhirGet(base, `Patient/${OTHER_PATIENT}`, tokens.access_token)).status);
-    const search = await fhirGet(base, `Observation?patient=${OTHER_PATIENT}`, tokens.access_token);
-    if (search.status === 200) expect(bundleRefs(search.body)).toEqual([]);
-    else expect([403, 404]).toContain(search.status);
+    const read = await fhirGet(base, `Patient/${OTHER_PATIENT}`, tokens.access_token);
+    expect(read.status).toBe(404);
+    expect(read.body.resourceType).toBe('OperationOutcome');
+    for (const path of [`Observation?patient=${OTHER_PATIENT}`, `Observation?subject=Patient/${OTHER_PATIENT}`, `Patient?_id=${OTHER_PATIENT}`, `Patient?_id=${PATIENT},${OTHER_PATIENT}`]) {
+      const get = await fhirGet(base, path, tokens.access_token);
+      expect(get.status, `GET ${path}`).toBe(403);
+      expect(get.body.resourceType, `GET ${path}`).toBe('OperationOutcome');
+      expect(get.headers.get('www-authenticate'), `GET ${path}`).toMatch(/error="insufficient_scope"/);
+      const [type, query] = path.split('?') as [string, string];
+      const post = await fetch(`${fhirBase}/${type}/_search`, { method: 'POST', headers: { authorization: `Bearer ${tokens.access_token}`, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/fhir+json' }, body: query });
+      expect(post.status, `POST ${type}/_search ${query}`).toBe(403);
+      expect(((await post.json()) as { resourceType?: string }).resourceType).toBe('OperationOutcome');
+    }
+    // Control: the same searches naming the own patient answer 200 with data.
+    const own = await fhirGet(base, `Observation?patient=${PATIENT}&_count=1`, tokens.access_token);
+    expect(own.status).toBe(200);
+    expect(bundleRefs(own.body).length).toBe(1);
+    expect((await fhirGet(base, `Patient?_id=${PATIENT}`, tokens.access_token)).status).toBe(200);
   });
 
   it('#176: a write without c/u/d (POST Observation with .rs only) → 403', async () => {

@@ -4,13 +4,14 @@
  * collected (reported in an OperationOutcome, or 400 with `Prefer: handling=strict`), bad values
  * and unknown modifiers are 400.
  */
-import { z } from 'zod';
 import { FhirError } from '../errors';
 import { getTypeDefinition } from '../definitions';
 import type { SearchParamDef } from '../definitions';
 import { dateRange } from '../dates';
 import { normalizeString } from '../indexer';
-import { ID_PATTERN } from '../store';
+import { FHIR_ID_PATTERN, FHIR_ID_SOURCE } from '../../fhir-id';
+import { decodePagingCursor, encodePagingCursor } from '../paging-cursor';
+import type { PagingCursor } from '../paging-cursor';
 import type { AccessScope } from './scope';
 
 export type Prefix = 'eq' | 'ne' | 'gt' | 'lt' | 'ge' | 'le' | 'sa' | 'eb' | 'ap';
@@ -90,12 +91,8 @@ export interface IncludeSpec {
   text: string;
 }
 
-export interface Cursor {
-  /** Sort key of the last entry of the previous page (null when sorting by _id). */
-  v: number | string | null;
-  /** Id of the last entry of the previous page. */
-  i: string;
-}
+/** Where the previous page ended: its last entry's sort key (null when sorting by _id) and id. */
+export type Cursor = PagingCursor<'search'>;
 
 export interface SearchRequest {
   resourceType: string;
@@ -236,10 +233,13 @@ function parseNumber(name: string, raw: string, quantity: boolean): NumberValue 
   return { prefix, value, low: value - half, high: value + half, system, code };
 }
 
+// id, Type/id, or an absolute URL of one, optionally versioned.
+const SEARCH_REFERENCE = new RegExp(`^(?:(?:https?://[^\\s]+/)?([A-Z][A-Za-z]+)/)?(${FHIR_ID_SOURCE})(?:/_history/\\d+)?$`);
+
 function parseReference(name: string, raw: string, def: SearchParamDef, typeModifier: string | null, base: string | null): ReferenceValue {
   let text = unescape(raw.trim());
   if (base && text.startsWith(`${base}/`)) text = text.slice(base.length + 1);
-  const m = /^(?:(?:https?:\/\/[^\s]+\/)?([A-Z][A-Za-z]+)\/)?([A-Za-z0-9\-.]{1,64})(?:\/_history\/\d+)?$/.exec(text);
+  const m = SEARCH_REFERENCE.exec(text);
   if (!m) throw bad(name, `'${raw.slice(0, 60)}' is not a reference (id, Type/id or an absolute URL of one)`);
   const type = m[1] ?? typeModifier ?? (def.targets.length === 1 ? def.targets[0]! : null);
   if (m[1] && typeModifier && m[1] !== typeModifier) throw bad(name, `'${raw.slice(0, 60)}' contradicts the :${typeModifier} modifier`);
@@ -255,7 +255,7 @@ export function parseFilter(resourceType: string, name: string, modifier: string
   const values = rawValues.filter((v) => v !== '');
   if (name === '_id') {
     if (modifier !== null) throw bad(name, `modifier :${modifier} is not supported on _id`);
-    for (const v of values) if (!ID_PATTERN.test(unescape(v))) throw bad(name, `'${v.slice(0, 70)}' is not a FHIR id`);
+    for (const v of values) if (!FHIR_ID_PATTERN.test(unescape(v))) throw bad(name, `'${v.slice(0, 70)}' is not a FHIR id`);
     return { kind: 'id', code: '_id', values: values.map(unescape) };
   }
   if (name === '_lastUpdated') {
@@ -329,19 +329,9 @@ function parseHas(resourceType: string, key: string, rawValues: string[], base: 
   return { kind: 'has', code: ref, source: { type: sourceType, filter: parseFilter(sourceType, param, modifier, rawValues, base), access: null } };
 }
 
-const cursorSchema = z.object({ v: z.union([z.number(), z.string().max(300), z.null()]), i: z.string().regex(ID_PATTERN) });
-
-/** Encodes a paging cursor (an opaque, URL-safe keyset position). */
+/** Encodes a search paging cursor (an opaque, URL-safe keyset position). */
 export function encodeCursor(c: Cursor): string {
-  return Buffer.from(JSON.stringify(c)).toString('base64url');
-}
-
-function decodeCursor(text: string): Cursor {
-  try {
-    return cursorSchema.parse(JSON.parse(Buffer.from(text, 'base64url').toString('utf8')));
-  } catch {
-    throw bad('_cursor', 'not a paging cursor from this server');
-  }
+  return encodePagingCursor('search', c);
 }
 
 function parseCount(raw: string): number {
@@ -416,7 +406,7 @@ export function parseSearch(resourceType: string, params: [string, string][], op
     const modifier = colon < 0 ? null : key.slice(colon + 1);
     if (name === '_format' || name === '_pretty') continue;
     if (name === '_cursor') {
-      req.cursor = decodeCursor(value);
+      req.cursor = decodePagingCursor('search', value);
       continue;
     }
     if (CONTROL.has(name)) {

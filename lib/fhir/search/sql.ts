@@ -1,9 +1,9 @@
 /**
- * Search criteria and the access policy → one SQL WHERE over the resource table (DESIGN.md:
- * "Authorization is compiled, then pushed into the query"). The Resource model has no Prisma
- * relations to its index tables, so each criterion is an `id IN (SELECT resourceId FROM <index>
- * WHERE …)` semi-join written with Prisma.sql: every value is a bound parameter, every identifier
- * a constant of this file. The SQL is plain ANSI (double-quoted identifiers, LIKE … ESCAPE,
+ * Search criteria and the access policy → one SQL WHERE over the resource table (authorization is
+ * compiled, then pushed into the query; nothing is filtered afterwards, so totals and paging never
+ * leak). The Resource model has no Prisma relations to its index tables, so each criterion is an
+ * `id IN (SELECT resourceId FROM <index> WHERE …)` semi-join written with Prisma.sql: every value
+ * is a bound parameter, every identifier a constant of this file. The SQL is plain ANSI (double-quoted identifiers, LIKE … ESCAPE,
  * `= false`) and runs unchanged on SQLite and PostgreSQL (tested on both: sql.test.ts, postgres.test.ts).
  */
 import { Prisma } from '../../generated/sqlite/client';
@@ -204,8 +204,9 @@ function linkedIds(sandboxId: string, c: LinkedCriterion): Sql {
 }
 
 /**
- * The access policy as SQL: compartment membership AND (one of the granular filters). A granular
- * parameter this server cannot evaluate matches nothing (fail closed), never everything.
+ * The access policy as SQL: patient compartment membership AND (one of the granular scope filters).
+ * A granular parameter this server cannot evaluate matches nothing (fail closed), never everything.
+ * Writes check the same filters in memory (matchesGranular, lib/fhir/access.ts).
  */
 export function accessSql(t: Target, access: AccessScope, granularForm: JoinForm = 'exists'): Sql {
   const parts: Sql[] = [];

@@ -126,8 +126,7 @@ function tokenIn(e: Expansion, t: TypedValueWithPath): boolean {
   }
 }
 
-// Medplum FHIRPath false positives, checked against Inferno's reference resources (see DESIGN.md
-// "FHIR validation offline"): pd-1 ("telecom or endpoint") fails to evaluate on PractitionerRole,
+// Medplum FHIRPath false positives, checked against Inferno's reference resources: pd-1 ("telecom or endpoint") fails to evaluate on PractitionerRole,
 // vs-1 is applied to effectivePeriod. Matched by exact invariant key, never by message fragments.
 const KNOWN_FALSE_POSITIVE_INVARIANTS = new Set(['pd-1', 'vs-1']);
 

@@ -147,7 +147,7 @@ const CONTROL: readonly [string, fc.Arbitrary<string>][] = [
   ['_elements', fc.oneof(fc.constantFrom('id', 'name,gender', 'subject', '*', '', 'resourceType'), hostileString())],
   ['_summary', fc.oneof(fc.constantFrom('count', 'true', 'false', 'data', 'text'), hostileString())],
   ['_total', fc.oneof(fc.constantFrom('accurate', 'estimate', 'none'), hostileString())],
-  ['_cursor', fc.oneof(hostileString(), fc.constantFrom(Buffer.from('{"v":null,"i":"x"}').toString('base64url'), Buffer.from(`{"v":"' or 1=1 --","i":"${B}"}`).toString('base64url'), Buffer.from('{"v":{"$gt":0},"i":[]}').toString('base64url'), Buffer.from('Patient/fz-b').toString('base64url')))],
+  ['_cursor', fc.oneof(hostileString(), fc.constantFrom(Buffer.from('{"v":null,"i":"x"}').toString('base64url'), Buffer.from(`{"v":"' or 1=1 --","i":"${B}"}`).toString('base64url'), Buffer.from('{"v":{"$gt":0},"i":[]}').toString('base64url'), Buffer.from('Patient/fz-b').toString('base64url'), Buffer.from(`{"k":"search","v":null,"i":"${B}"}`).toString('base64url')))],
   ['_format', fc.oneof(fc.constantFrom('json', 'xml', 'application/fhir+json', 'ttl'), hostileString())],
 ];
 
