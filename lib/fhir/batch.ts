@@ -30,11 +30,11 @@ export function parseBatch(body: unknown): Bundle {
 /** The request one entry stands for, carrying the caller's credentials and content negotiation. */
 export function entryRequest(base: string, entry: BundleEntry, outer: Request): Request {
   const request = entry.request!;
-  const headers = new Headers({ accept: 'application/fhir+json' });
-  for (const name of ['authorization', 'origin', 'user-agent', 'x-forwarded-for', 'x-real-ip', 'prefer']) {
-    const value = outer.headers.get(name);
-    if (value !== null) headers.set(name, value);
-  }
+  // The outer request's headers (token, host and forwarding headers, so the entry is seen at the
+  // same public origin and from the same client), without those describing the outer body.
+  const headers = new Headers(outer.headers);
+  for (const name of ['content-type', 'content-length', 'transfer-encoding', 'content-encoding', 'if-match', 'if-none-match', 'if-none-exist', 'if-modified-since']) headers.delete(name);
+  headers.set('accept', 'application/fhir+json');
   if (request.ifMatch) headers.set('if-match', request.ifMatch);
   if (request.ifNoneMatch) headers.set('if-none-match', request.ifNoneMatch);
   if (request.ifNoneExist) headers.set('if-none-exist', request.ifNoneExist);

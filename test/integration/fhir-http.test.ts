@@ -240,7 +240,9 @@ describe.each([
     expect(reachableWithSystemToken).toBeGreaterThan(0);
   });
 
-  it('chained parameters and _has evaluate both sides under the token: nothing of the other patient matches or shows', async () => {
+  // v1 and v2 differ only in scope parsing: the chain and $docref paths run once, with v2, to stay
+  // within the per-patient rate limit the whole matrix shares.
+  it.runIf(unfiltered)('chained parameters and _has evaluate both sides under the token: nothing of the other patient matches or shows', async () => {
     const victim = victimResources.get(`Patient/${VICTIM}`) ?? (await fhirGet(base, `Patient/${VICTIM}`, system)).body;
     const family = (victim.name as { family?: string }[] | undefined)?.[0]?.family ?? '';
     const identifier = (victim.identifier as { system?: string; value?: string }[] | undefined)?.[0]?.value ?? '';
@@ -260,7 +262,8 @@ describe.each([
     let reachableWithSystemToken = 0;
     for (const path of [...empty, ...sharedOuter]) {
       const res = await fhirGet(base, `${path}&_total=accurate`, token);
-      expect(res.status, path).toBe(200);
+      // Naming the other patient through a chain is refused like naming it directly (403); otherwise nothing matches.
+      expect(res.status, path).toBe(path.startsWith('Encounter?patient._id=') ? 403 : 200);
       expect((res.body.entry ?? []).filter((e) => e.search?.mode === 'match'), path).toEqual([]);
       expect(res.body.total ?? 0, `${path} total`).toBe(0);
       const control = await fhirGet(base, path, system);
@@ -274,7 +277,7 @@ describe.each([
     expect(bundleRefs(own.body)).toEqual([`Patient/${HOLDER}`]);
   });
 
-  it('DocumentReference/$docref is scoped like a search: the other patient gives nothing (GET and POST), the own patient its documents', async () => {
+  it.runIf(unfiltered)('DocumentReference/$docref is scoped like a search: the other patient gives nothing (GET and POST), the own patient its documents', async () => {
     const victimDocs = victimSample.get('DocumentReference') ?? [];
     expect(victimDocs.length).toBeGreaterThan(0);
     const control = await fhirGet(base, `DocumentReference/$docref?patient=${VICTIM}`, system);
@@ -432,11 +435,11 @@ describe('chains and _has under narrower tokens (docs/CONFORMANCE.md #119)', () 
     const body = (await res.json()) as { type?: string; entry: { resource?: FhirJson; response?: { status: string; location?: string; outcome?: FhirJson } }[] };
     expect(body.type).toBe('batch-response');
     const statuses = body.entry.map((e) => Number(e.response?.status.split(' ')[0]));
-    // Each as the single call: own read 200, other patient 404, search of it empty, own create 201,
+    // Each as the single call: own read 200, other patient 404, a search naming it 403, own create 201,
     // create in the other patient's record refused, delete of its resource 404, a type without scope 403.
     expect(statuses[0]).toBe(200);
     expect(statuses[1]).toBe(404);
-    expect(statuses[2]).toBe(200);
+    expect(statuses[2]).toBe(403);
     expect(bundleRefs(body.entry[2]?.resource ?? {})).toEqual([]);
     expect(statuses[3]).toBe(201);
     expect([403, 404, 422]).toContain(statuses[4]);
