@@ -180,7 +180,7 @@ function restResource(type: string, all: string[]): CapabilityStatementRestResou
     updateCreate: true,
     conditionalCreate: true,
     conditionalRead: 'not-supported',
-    conditionalUpdate: false,
+    conditionalUpdate: true,
     conditionalDelete: 'not-supported',
     referencePolicy: ['literal', 'local'],
     searchInclude: includesOf(type),

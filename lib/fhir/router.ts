@@ -309,6 +309,7 @@ async function route(ctx: Ctx, authenticate: Authenticate): Promise<Response> {
   if (second === undefined) {
     if (method === 'GET') return search(ctx, policy, first, [...ctx.url.searchParams]);
     if (method === 'POST') return create(ctx, policy, first);
+    if (method === 'PUT' && [...ctx.url.searchParams].some(([k]) => k !== '_format' && k !== '_pretty')) return conditionalUpdate(ctx, policy, first);
     throw new FhirError('not-supported', `${method} is not supported on a resource type`);
   }
   if (second === '_search' && third === undefined) {
@@ -785,10 +786,34 @@ async function create(ctx: Ctx, policy: AccessPolicy, type: string): Promise<Res
   return writeResponse(ctx, stored.resource, stored.versionId, stored.lastUpdated, 201, true);
 }
 
-async function update(ctx: Ctx, policy: AccessPolicy, type: string, id: string): Promise<Response> {
+/**
+ * Conditional update `PUT [type]?[criteria]` (FHIR R4 http.html §3.1.0.4.3): the criteria are
+ * searched within what the token may update, so a resource outside its reach never matches. One
+ * match is updated (the body's id, if any, must be its id); none creates a new resource (with the
+ * create permission); several answer 412.
+ */
+async function conditionalUpdate(ctx: Ctx, policy: AccessPolicy, type: string): Promise<Response> {
+  ctx.audit.interaction = 'update';
+  const d = decide(ctx, policy, 'update', type);
+  const params = [...ctx.url.searchParams].filter(([k]) => k !== '_format' && k !== '_pretty');
+  const req = parseAuthorizedSearch(ctx, policy, type, params, true);
+  if (!req.filters.length) throw new FhirError('invalid', 'A conditional update needs search criteria');
+  const page = await searchPage(ctx.db, ctx.sandboxId, { ...req, count: 2, cursor: null, sort: { code: '_id', descending: false, kind: 'id' } }, scopeOf(d));
+  if (page.rows.length > 1) throw new FhirError('version-conflict', 'The conditional update criteria match more than one resource');
+  const match = page.rows[0];
+  if (match) {
+    ctx.audit.resourceId = match.id;
+    return update(ctx, policy, type, match.id, true);
+  }
+  return create(ctx, policy, type);
+}
+
+async function update(ctx: Ctx, policy: AccessPolicy, type: string, id: string, conditional = false): Promise<Response> {
   ctx.audit.interaction = 'update';
   const d = decide(ctx, policy, 'update', type);
   const resource = await readBody(ctx, type);
+  // A conditional update's body may leave the id out: it is the matched resource's.
+  if (conditional && resource.id === undefined) resource.id = id;
   if (resource.id === undefined) throw new FhirError('invalid', 'The resource must carry its id on update', `${type}.id`);
   if (resource.id !== id) throw new FhirError('invalid', `Resource id '${resource.id}' does not match the URL id '${id}'`, `${type}.id`);
   const clientIfMatch = parseIfMatch(ctx.req.headers.get('if-match'));

@@ -404,6 +404,41 @@ describe('chains and _has under narrower tokens (docs/CONFORMANCE.md #119)', () 
     expect((await send(`Observation/${id}`, 'DELETE', undefined)).status).toBe(204);
   });
 
+  it('conditional update PUT Observation?criteria: none creates, one updates it, several 412; the other patient\'s never match', async () => {
+    const token = await patientToken('launch/patient openid fhirUser patient/Observation.cruds', NARROW);
+    const marker = `urn:test:${Date.now()}`;
+    const body = (value: number, identifier = `${marker}|one`) => ({
+      resourceType: 'Observation',
+      identifier: [{ system: identifier.split('|')[0], value: identifier.split('|')[1] }],
+      status: 'final',
+      code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] },
+      subject: { reference: `Patient/${NARROW}` },
+      effectiveDateTime: '2024-03-04T05:06:07Z',
+      valueQuantity: { value, unit: '/min', system: 'http://unitsofmeasure.org', code: '/min' },
+    });
+    const put = (query: string, resource: unknown) =>
+      fetch(`${base}/fhir/Observation?${query}`, { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json', accept: 'application/fhir+json' }, body: JSON.stringify(resource) });
+    const criteria = `identifier=${encodeURIComponent(`${marker}|one`)}`;
+    const first = await put(criteria, body(60));
+    expect(first.status).toBe(201);
+    const id = ((await first.json()) as FhirJson).id ?? '';
+    const second = await put(criteria, body(61));
+    expect(second.status).toBe(200);
+    expect(((await second.json()) as FhirJson).id).toBe(id);
+    expect(((await fhirGet(base, `Observation/${id}`, token)).body.valueQuantity as { value?: number }).value).toBe(61);
+    // Criteria naming the other patient's Observation match nothing the token may update: a new one of its own is created.
+    const victimObs = victimSample.get('Observation')?.[0] ?? '';
+    const before = (await fhirGet(base, `Observation/${victimObs}`, system)).body;
+    const other = await put(`_id=${victimObs}`, body(62, `${marker}|two`));
+    expect(other.status).toBe(201);
+    const otherId = ((await other.json()) as FhirJson).id ?? '';
+    expect(otherId).not.toBe(victimObs);
+    expect((await fhirGet(base, `Observation/${victimObs}`, system)).body).toEqual(before);
+    // Several matches: 412.
+    expect((await put(`identifier=${encodeURIComponent(marker)}|`, body(63))).status).toBe(412);
+    for (const created of [id, otherId]) expect((await fetch(`${base}/fhir/Observation/${created}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } })).status).toBe(204);
+  });
+
   it('a batch Bundle answers each entry exactly as the single call, one audit record each: nothing of the other patient by any entry', async () => {
     const reg = await registerSymmetricClient(base);
     const flow = await runCodeFlow(base, as, reg, { scope: 'launch/patient openid fhirUser patient/Patient.rs patient/Observation.cruds', interaction: { persona: `Patient/${NARROW}` } });
