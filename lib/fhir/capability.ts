@@ -7,6 +7,7 @@
 import type { CapabilityStatement, CapabilityStatementRestResource, CapabilityStatementRestResourceSearchParam } from '@medplum/fhirtypes';
 import { oauthUrls } from '../oauth/config';
 import { AUDIT_EVENT_SEARCH_PARAMS } from './audit-events';
+import { MAX_BATCH_ENTRIES } from './batch';
 import { allResourceTypes, getTypeDefinition } from './definitions';
 import type { SearchParamDef } from './definitions';
 import { MODIFIERS, RESULT_PARAMETERS } from './search/parse';
@@ -104,7 +105,7 @@ export const OPERATIONS: readonly { level: 'system' | 'type' | 'instance'; type:
 ];
 
 /** The interactions the router answers on every resource type (AuditEvent: read and search only). */
-const INTERACTIONS = ['read', 'vread', 'update', 'delete', 'history-instance', 'history-type', 'create', 'search-type'] as const;
+const INTERACTIONS = ['read', 'vread', 'update', 'patch', 'delete', 'history-instance', 'history-type', 'create', 'search-type'] as const;
 
 function modifierDoc(type: SearchParamDef['type']): string {
   const mods = [...MODIFIERS[type].map((m) => `:${m}`), ':missing'];
@@ -185,7 +186,7 @@ function restResource(type: string, all: string[]): CapabilityStatementRestResou
     updateCreate: true,
     conditionalCreate: true,
     conditionalRead: 'not-supported',
-    conditionalUpdate: false,
+    conditionalUpdate: true,
     conditionalDelete: 'not-supported',
     referencePolicy: ['literal', 'local'],
     searchInclude: includesOf(type),
@@ -224,7 +225,7 @@ export function capabilityStatement(origin: string, fhirBase: string): Capabilit
     fhirVersion: '4.0.1',
     // JSON only: XML is not offered (a request for it answers 415).
     format: ['json', 'application/fhir+json', 'application/json'],
-    patchFormat: [],
+    patchFormat: ['application/json-patch+json'],
     implementationGuide: ['http://hl7.org/fhir/us/core/ImplementationGuide/hl7.fhir.us.core|6.1.0'],
     rest: [
       {
@@ -249,7 +250,7 @@ export function capabilityStatement(origin: string, fhirBase: string): Capabilit
           ],
         },
         resource: allResourceTypes().map((type, _i, all) => restResource(type, all)),
-        interaction: [],
+        interaction: [{ code: 'batch', documentation: `Each entry is answered as the request it stands for, with the caller's token; at most ${MAX_BATCH_ENTRIES} entries. Transaction Bundles are not supported.` }],
         searchParam: RESULT_PARAMETERS.map(({ name, type, documentation }) => ({ name, type, documentation })),
         operation: OPERATIONS.filter((o) => o.level === 'system').map(({ name, definition, documentation }) => ({ name, definition, ...(documentation ? { documentation } : {}) })),
       },

@@ -86,7 +86,7 @@ export function preflightResponse(req: Request): Response {
     status: 204,
     headers: {
       ...corsHeaders(req),
-      'access-control-allow-methods': 'GET, POST, PUT, DELETE, OPTIONS',
+      'access-control-allow-methods': 'GET, POST, PUT, PATCH, DELETE, OPTIONS',
       'access-control-allow-headers': requested && /^[A-Za-z0-9\-_, ]{1,500}$/.test(requested) ? requested : 'Authorization, Content-Type, Accept, If-Match, If-None-Exist, If-None-Match, Prefer',
       'access-control-max-age': '600',
     },

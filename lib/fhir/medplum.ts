@@ -1,6 +1,7 @@
 // The one entry point to @medplum/core: the shim must be evaluated before Medplum loads.
 import './websocket-shim';
 export {
+  applyPatch,
   fhirPathIs,
   getElementDefinition,
   removeDuplicates,
@@ -10,4 +11,4 @@ export {
   toTypedValue,
   validateResource,
 } from '@medplum/core';
-export type { FhirPathAtom, TypedValue } from '@medplum/core';
+export type { FhirPathAtom, Operation as JsonPatchOperation, TypedValue } from '@medplum/core';

@@ -5,6 +5,7 @@
  * response → exactly one audit record.
  */
 import type { Bundle, BundleEntry, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
+import { z } from 'zod';
 import type { Db } from '../db';
 import { getDb } from '../db';
 import { env } from '../env';
@@ -25,7 +26,10 @@ import { simulatedErrorOfLaunch, simulatedNote } from '../launch-options/lookup'
 import { simulatedDeletedPatient, simulatedFhirFailure } from './simulated-failures';
 import { bundle, outcomeEntry, searchEntry, selectElements, storedEntry, withoutText } from './bundle';
 import { assertAuditReader, readAuditEvent, searchAuditEvents } from './audit-events';
+import { entryRequest, parseBatch, responseEntry } from './batch';
 import { capabilityStatement } from './capability';
+import { applyPatch } from './medplum';
+import type { JsonPatchOperation } from './medplum';
 import { docrefInputsOfParameters, docrefInputsOfQuery, docrefSearch, parseDocref } from './docref';
 import { expandInputsOfParameters, expandValueSet, parseExpand } from './terminology';
 import { patientCompartmentTypes } from './definitions';
@@ -101,6 +105,8 @@ interface Ctx {
   policy: AccessPolicy | null;
   /** The patient whose record looks deleted (the launch's simulated error patient_deleted), or null. */
   deletedPatientId: string | null;
+  /** This handler, for the entries of a batch. */
+  dispatch: (req: Request) => Promise<Response>;
 }
 
 const SEARCH_FORM = 'application/x-www-form-urlencoded';
@@ -153,7 +159,7 @@ export function createFhirHandler(options: FhirHandlerOptions = {}): (req: Reque
       const segments = path.split('/').filter((s) => s !== '').map(decodeSegment);
       isMetadata = segments.length === 1 && segments[0] === 'metadata';
       format = negotiateFormat(url, req.headers.get('accept'));
-      const ctx: Ctx = { req, url, method: req.method, segments, origin, base, sandboxId, format, audit: state, db, store, policy: null, deletedPatientId: null };
+      const ctx: Ctx = { req, url, method: req.method, segments, origin, base, sandboxId, format, audit: state, db, store, policy: null, deletedPatientId: null, dispatch: handleFhir };
       response = await route(ctx, authenticate);
     } catch (err) {
       response = errorResponse(err, format, base, state);
@@ -213,7 +219,7 @@ function errorResponse(err: unknown, format: ResponseFormat, base: string, state
     headers['www-authenticate'] = `Bearer realm="${base}", error="insufficient_scope", scope="${err.wouldAllow.replace(/["\\]/g, '')}"`;
     state.detail = err.message;
   }
-  if (err.kind === 'not-supported') headers.allow = 'GET, POST, PUT, DELETE, OPTIONS';
+  if (err.kind === 'not-supported') headers.allow = 'GET, POST, PUT, PATCH, DELETE, OPTIONS';
   return fhirResponse(outcomeOf(err), status, format, headers);
 }
 
@@ -297,7 +303,8 @@ async function route(ctx: Ctx, authenticate: Authenticate): Promise<Response> {
   if (bulk && ctx.audit.claims) return handleBulk({ req: ctx.req, url: ctx.url, db: ctx.db, sandboxId: ctx.sandboxId, base: ctx.base, policy, claims: ctx.audit.claims, audit: ctx.audit }, bulk);
   if (first === undefined) {
     ctx.audit.interaction = method === 'POST' ? 'batch' : 'search-system';
-    throw new FhirError('not-supported', method === 'POST' ? 'Batch and transaction Bundles are not supported' : 'System-level search is not supported; search a resource type');
+    if (method === 'POST') return batch(ctx);
+    throw new FhirError('not-supported', 'System-level search is not supported; search a resource type');
   }
   assertResourceType(first);
   ctx.audit.resourceType = first;
@@ -306,6 +313,7 @@ async function route(ctx: Ctx, authenticate: Authenticate): Promise<Response> {
   if (second === undefined) {
     if (method === 'GET') return search(ctx, policy, first, [...ctx.url.searchParams]);
     if (method === 'POST') return create(ctx, policy, first);
+    if (method === 'PUT' && [...ctx.url.searchParams].some(([k]) => k !== '_format' && k !== '_pretty')) return conditionalUpdate(ctx, policy, first);
     throw new FhirError('not-supported', `${method} is not supported on a resource type`);
   }
   if (second === '_search' && third === undefined) {
@@ -331,7 +339,8 @@ async function route(ctx: Ctx, authenticate: Authenticate): Promise<Response> {
     if (method === 'GET') return read(ctx, policy, first, second);
     if (method === 'PUT') return update(ctx, policy, first, second);
     if (method === 'DELETE') return remove(ctx, policy, first, second);
-    throw new FhirError('not-supported', `${method} is not supported on a resource (PATCH is not implemented)`);
+    if (method === 'PATCH') return patch(ctx, policy, first, second);
+    throw new FhirError('not-supported', `${method} is not supported on a resource`);
   }
   if (third === '$expand' && first === 'ValueSet' && fourth === undefined) {
     if (method !== 'GET' && method !== 'POST') throw new FhirError('not-supported', `${method} is not supported on $expand`);
@@ -467,6 +476,25 @@ function parseAuthorizedSearch(ctx: Ctx, policy: AccessPolicy, type: string, par
     ctx.audit.scopes = [...new Set([...(ctx.audit.scopes?.split(' ') ?? []), ...d.grantedBy])].join(' ');
     return scopeOf(d);
   });
+}
+
+/**
+ * A batch Bundle (lib/fhir/batch.ts): each entry is answered by this handler as the request it
+ * stands for, with the caller's token, in order; the answer is a batch-response Bundle.
+ */
+async function batch(ctx: Ctx): Promise<Response> {
+  assertJsonBody(ctx.req.headers.get('content-type'));
+  let body: unknown;
+  try {
+    body = JSON.parse(await readBodyText(ctx.req));
+  } catch {
+    throw new FhirError('invalid', 'The body is not JSON');
+  }
+  const b = parseBatch(body);
+  const entries: BundleEntry[] = [];
+  for (const entry of b.entry ?? []) entries.push(await responseEntry(await ctx.dispatch(entryRequest(ctx.base, entry, ctx.req))));
+  ctx.audit.resultCount = entries.length;
+  return fhirResponse({ resourceType: 'Bundle', type: 'batch-response', entry: entries } satisfies Bundle, 200, ctx.format);
 }
 
 /** The inputs of an operation: the query, plus a POSTed form or Parameters resource. */
@@ -762,10 +790,34 @@ async function create(ctx: Ctx, policy: AccessPolicy, type: string): Promise<Res
   return writeResponse(ctx, stored.resource, stored.versionId, stored.lastUpdated, 201, true);
 }
 
-async function update(ctx: Ctx, policy: AccessPolicy, type: string, id: string): Promise<Response> {
+/**
+ * Conditional update `PUT [type]?[criteria]` (FHIR R4 http.html §3.1.0.4.3): the criteria are
+ * searched within what the token may update, so a resource outside its reach never matches. One
+ * match is updated (the body's id, if any, must be its id); none creates a new resource (with the
+ * create permission); several answer 412.
+ */
+async function conditionalUpdate(ctx: Ctx, policy: AccessPolicy, type: string): Promise<Response> {
+  ctx.audit.interaction = 'update';
+  const d = decide(ctx, policy, 'update', type);
+  const params = [...ctx.url.searchParams].filter(([k]) => k !== '_format' && k !== '_pretty');
+  const req = parseAuthorizedSearch(ctx, policy, type, params, true);
+  if (!req.filters.length) throw new FhirError('invalid', 'A conditional update needs search criteria');
+  const page = await searchPage(ctx.db, ctx.sandboxId, { ...req, count: 2, cursor: null, sort: { code: '_id', descending: false, kind: 'id' } }, scopeOf(d));
+  if (page.rows.length > 1) throw new FhirError('version-conflict', 'The conditional update criteria match more than one resource');
+  const match = page.rows[0];
+  if (match) {
+    ctx.audit.resourceId = match.id;
+    return update(ctx, policy, type, match.id, true);
+  }
+  return create(ctx, policy, type);
+}
+
+async function update(ctx: Ctx, policy: AccessPolicy, type: string, id: string, conditional = false): Promise<Response> {
   ctx.audit.interaction = 'update';
   const d = decide(ctx, policy, 'update', type);
   const resource = await readBody(ctx, type);
+  // A conditional update's body may leave the id out: it is the matched resource's.
+  if (conditional && resource.id === undefined) resource.id = id;
   if (resource.id === undefined) throw new FhirError('invalid', 'The resource must carry its id on update', `${type}.id`);
   if (resource.id !== id) throw new FhirError('invalid', `Resource id '${resource.id}' does not match the URL id '${id}'`, `${type}.id`);
   const clientIfMatch = parseIfMatch(ctx.req.headers.get('if-match'));
@@ -787,6 +839,56 @@ async function update(ctx: Ctx, policy: AccessPolicy, type: string, id: string):
     if (clientIfMatch !== undefined && clientIfMatch !== current.versionId) throw new FhirError('version-conflict', `If-Match version ${clientIfMatch} does not match the current version ${current.versionId}`);
     try {
       // The version checked above is the version replaced: a concurrent change cannot slip between.
+      const stored = await ctx.store.update(ctx.sandboxId, type, id, resource, { ifMatch: current.versionId });
+      ctx.audit.resultCount = 1;
+      return writeResponse(ctx, stored.resource, stored.versionId, stored.lastUpdated, 200, false);
+    } catch (err) {
+      if (clientIfMatch === undefined && err instanceof FhirError && err.kind === 'version-conflict') continue;
+      throw err;
+    }
+  }
+  throw new FhirError('conflict', `${type}/${id} is being changed concurrently; try again`);
+}
+
+const JSON_PATCH = 'application/json-patch+json';
+const patchOperations = z
+  .array(z.object({ op: z.enum(['add', 'remove', 'replace', 'move', 'copy', 'test']), path: z.string().max(500), from: z.string().max(500).optional(), value: z.unknown().optional() }))
+  .min(1)
+  .max(500);
+
+/**
+ * PATCH with a JSON Patch document (FHIR R4 http.html §3.1.0.6, RFC 6902): authorized exactly as
+ * an update of the resource (the current and the patched resource must both be within the token's
+ * reach), applied to the current version, stored only if that version is still current.
+ */
+async function patch(ctx: Ctx, policy: AccessPolicy, type: string, id: string): Promise<Response> {
+  ctx.audit.interaction = 'patch';
+  const d = decide(ctx, policy, 'update', type);
+  const contentType = ctx.req.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase() ?? '';
+  if (contentType !== JSON_PATCH) throw new FhirError('unsupported-media-type', `PATCH takes ${JSON_PATCH}, not '${contentType.slice(0, 60) || '(none)'}'`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readBodyText(ctx.req));
+  } catch {
+    throw new FhirError('invalid', 'The JSON Patch document is not JSON');
+  }
+  const ops = patchOperations.safeParse(parsed);
+  if (!ops.success) throw new FhirError('invalid', 'The body is not a JSON Patch document (an array of 1 to 500 operations, each with op and path)');
+  const clientIfMatch = parseIfMatch(ctx.req.headers.get('if-match'));
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const current = await readVisible(ctx.db, ctx.sandboxId, type, id, scopeOf(d));
+    if (!current) return notFound(ctx, type, id);
+    if (current.deleted) throw new FhirError('gone', `${type}/${id} has been deleted`);
+    const before = resourceOf(current);
+    assertWriteAllowed(before, d, 'current');
+    if (clientIfMatch !== undefined && clientIfMatch !== current.versionId) throw new FhirError('version-conflict', `If-Match version ${clientIfMatch} does not match the current version ${current.versionId}`);
+    const patched = structuredClone(before) as Resource;
+    const failed = applyPatch(patched, ops.data as JsonPatchOperation[]).findIndex((r) => r !== null);
+    if (failed >= 0) throw new FhirError('unprocessable', `JSON Patch operation ${failed} (${ops.data[failed]?.op} ${String(ops.data[failed]?.path).slice(0, 80)}) cannot be applied to ${type}/${id}`);
+    if (patched.resourceType !== type || patched.id !== id) throw new FhirError('unprocessable', 'A patch may not change the resource type or id');
+    const resource = parseResourceBody(JSON.stringify(patched), type);
+    assertWriteAllowed(resource, d, 'new');
+    try {
       const stored = await ctx.store.update(ctx.sandboxId, type, id, resource, { ifMatch: current.versionId });
       ctx.audit.resultCount = 1;
       return writeResponse(ctx, stored.resource, stored.versionId, stored.lastUpdated, 200, false);

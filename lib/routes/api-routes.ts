@@ -43,7 +43,7 @@ export interface ApiRoute {
 export const API_ROUTES = {
   fhir: {
     path: '/fhir/[[...path]]',
-    methods: { GET: handleFhirRequest, POST: handleFhirRequest, PUT: handleFhirRequest, DELETE: handleFhirRequest, OPTIONS: handleFhirRequest },
+    methods: { GET: handleFhirRequest, POST: handleFhirRequest, PUT: handleFhirRequest, PATCH: handleFhirRequest, DELETE: handleFhirRequest, OPTIONS: handleFhirRequest },
     headers: 'api',
   },
   'smart-configuration': { path: '/fhir/.well-known/smart-configuration', methods: { GET: handleSmartConfiguration, OPTIONS: handleDiscoveryPreflight }, headers: 'api' },

@@ -124,10 +124,10 @@ describe('Bulk Data export: discovery and Groups (docs/CONFORMANCE.md #147, §14
     const cs = (await fhirGet(base, 'metadata')).body as FhirJson & { instantiates?: string[]; rest?: { operation?: { name: string; definition: string }[]; resource?: { type: string; operation?: { name: string; definition: string }[] }[] }[] };
     expect(cs.instantiates).toContain('http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data');
     const rest = cs.rest![0]!;
-    expect(rest.operation).toContainEqual({ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export' });
+    expect(rest.operation).toContainEqual(expect.objectContaining({ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export' }));
     const ops = (type: string) => rest.resource!.find((r) => r.type === type)!.operation ?? [];
-    expect(ops('Group')).toContainEqual({ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export' });
-    expect(ops('Patient')).toContainEqual({ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export' });
+    expect(ops('Group')).toContainEqual(expect.objectContaining({ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export' }));
+    expect(ops('Patient')).toContainEqual(expect.objectContaining({ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export' }));
   });
 
   it('the dataset has a Group of all patients and one per condition, readable and searchable, with member.entity references', async () => {
