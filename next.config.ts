@@ -1,5 +1,5 @@
 import type { NextConfig } from 'next';
-import { routeHandlerHeaderRules } from './lib/http/security-headers';
+import { staticFileHeaderRules } from './lib/http/security-headers';
 
 const nextConfig: NextConfig = {
   // Native and server-only packages are loaded by Node, not bundled.
@@ -11,9 +11,10 @@ const nextConfig: NextConfig = {
   poweredByHeader: false,
   compress: false,
   typescript: { ignoreBuildErrors: true }, // `npm test` runs tsc; the build should not do it twice.
-  // Security headers of route handlers (pages get theirs from proxy.ts): lib/http/security-headers.ts.
+  // Only Next's static files: route handlers get their security headers from lib/routes/api-routes.ts
+  // (applyRouteSecurityHeaders), pages from proxy.ts; both rules live in lib/http/security-headers.ts.
   async headers() {
-    return routeHandlerHeaderRules();
+    return staticFileHeaderRules();
   },
 };
 

@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import autocannon from 'autocannon';
 import type { Patient, Observation } from '@medplum/fhirtypes';
-import { benchmarks as extraBenchmarks } from './suites';
+import { benchmarks as suiteBenchmarks } from './suites';
+import { leastWork, rss } from './least-work';
 import type { BenchContext, BenchResult } from './types';
 // @ts-expect-error plain ESM helper without types
 import { prepareDatabase, startServer, freePort } from '../scripts/lib/test-server.mjs';
@@ -23,6 +24,7 @@ import { applyMigrations, databaseTarget } from '../scripts/lib/schema-engine.mj
 const root = join(import.meta.dirname, '..');
 const duration = Number(process.env.BENCH_SECONDS ?? 5);
 const only = process.argv.slice(2);
+const extraBenchmarks = [...suiteBenchmarks, leastWork, rss];
 
 // CPU time of the process serving a port (user + system, all threads; Linux /proc), in ms. On a
 // machine shared with other work, req/s and latency move with the load, but the server's CPU time
@@ -146,11 +148,13 @@ async function main(): Promise<void> {
     throw new Error(`${process.env.NEXT_DIST_DIR} has no benchmark route: build it with SANDBOX_BENCH_ROUTES=1 (or remove it and let npm run bench build it)`);
   }
   const dir = mkdtempSync(join(tmpdir(), 'sandbox-bench-'));
-  const databaseUrl = `file:${join(dir, 'bench.db')}`;
+  // BENCH_DB=postgresql: the server and the in-process helpers use a database on a throwaway PostgreSQL cluster.
+  const cluster = process.env.BENCH_DB === 'postgresql' ? await startCluster() : null;
+  const databaseUrl: string = cluster ? await cluster.createDatabase('bench') : `file:${join(dir, 'bench.db')}`;
   // Benchmarks that prepare data in-process (codes, tokens) write to the server's database.
   process.env.DATABASE_URL = databaseUrl;
   const template = process.env.BENCH_DATABASE_TEMPLATE;
-  if (template) {
+  if (template && !cluster) {
     // A copy of a database seeded before (seeding 1,000 patients takes minutes), migrated if needed.
     copyFileSync(template, join(dir, 'bench.db'));
     // Written to disk now: else the server's first WAL checkpoint, whose fsync flushes the whole
@@ -191,7 +195,7 @@ async function main(): Promise<void> {
         }
       } else console.log('PostgreSQL store benchmark skipped: no server binaries');
     }
-    const ctx: BenchContext = { baseUrl: server.url, databaseUrl, http, inProcess };
+    const ctx: BenchContext = { baseUrl: server.url, databaseUrl, http, inProcess, serverPid: () => serverPid(server.url) };
     for (const b of extraBenchmarks) if (want(b.name)) results.push(...(await b.run(ctx)));
 
     const out = table(results, node, next);
@@ -204,6 +208,7 @@ async function main(): Promise<void> {
   } finally {
     bare.close();
     await server.stop();
+    await cluster?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }

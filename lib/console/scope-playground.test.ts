@@ -61,11 +61,11 @@ describe('would this token be allowed?', () => {
     expect(a).toMatchObject({ verdict: 'allowed', status: 200 });
   });
 
-  it('hides another patient (suspected BOLA)', () => {
+  it('hides another patient on read, refuses a search naming one (suspected BOLA)', () => {
     const read = evaluatePlaygroundRequest({ scope, patientId: 'p1', method: 'GET', url: '/fhir/Patient/p2' });
     expect(read).toMatchObject({ verdict: 'hidden', status: 404 });
     const search = evaluatePlaygroundRequest({ scope, patientId: 'p1', method: 'GET', url: '/fhir/Observation?subject=Patient/p2&category=laboratory' });
-    expect(search).toMatchObject({ verdict: 'hidden', status: 200 });
+    expect(search).toMatchObject({ verdict: 'denied', status: 403 });
     expect(search.reasons.join(' ')).toMatch(/suspected-bola/);
   });
 

@@ -132,13 +132,12 @@ export function evaluatePlaygroundRequest(input: PlaygroundRequest): PlaygroundA
     reasons.push(`The query is confined to patient ${own}'s compartment.`);
     const others = namedPatients(req).filter((p) => p !== own);
     if (others.length) {
-      const status = req.id ? 404 : 200;
-      reasons.push(
-        req.id
-          ? `${req.resourceType}/${req.id} is outside that compartment: the server answers 404 (the same as for a resource that does not exist) and flags the audit record suspected-bola.`
-          : `The search names patient ${others.join(', ')}, outside that compartment: the server answers an empty Bundle and flags the audit record suspected-bola.`,
-      );
-      return { ...base, verdict: 'hidden', status, reasons, wouldAllow: null };
+      if (!req.id) {
+        reasons.push(`The search names patient ${others.join(', ')}, outside that compartment: the server refuses it with 403 and flags the audit record suspected-bola (docs/CONFORMANCE.md #119).`);
+        return { ...base, verdict: 'denied', status: 403, reasons, wouldAllow: `user/${req.resourceType}.s` };
+      }
+      reasons.push(`${req.resourceType}/${req.id} is outside that compartment: the server answers 404 (the same as for a resource that does not exist) and flags the audit record suspected-bola.`);
+      return { ...base, verdict: 'hidden', status: 404, reasons, wouldAllow: null };
     }
   } else {
     reasons.push('No compartment restriction.');

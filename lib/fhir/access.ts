@@ -64,7 +64,9 @@ function matchesFilter(index: ResourceIndex, resource: Resource, f: SearchFilter
       return f.missing ? rows.length === 0 : rows.length > 0;
     }
     case 'lastUpdated':
-      // Not an index row: the SQL of a granular filter refuses it too (fail closed).
+    case 'chain':
+    case 'has':
+      // Not an index row of this resource: a granular filter of these kinds fails closed.
       return false;
   }
 }

@@ -30,6 +30,13 @@ interface AuditEventQuery {
   since: Date | null;
 }
 
+/** The search parameters AuditEvent answers (parseQuery), as the CapabilityStatement declares them. */
+export const AUDIT_EVENT_SEARCH_PARAMS: readonly { name: string; type: 'reference' | 'token' | 'date'; documentation: string }[] = [
+  { name: 'patient', type: 'reference', documentation: 'The patient in context of the recorded request (id or Patient/id)' },
+  { name: 'agent', type: 'reference', documentation: 'The OAuth client id' },
+  { name: 'date', type: 'date', documentation: 'ge<date or dateTime> only' },
+];
+
 function parseQuery(params: URLSearchParams): AuditEventQuery {
   const q: AuditEventQuery = { count: 50, before: null, patient: null, agent: null, since: null };
   for (const [key, value] of params) {

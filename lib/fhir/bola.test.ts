@@ -83,6 +83,12 @@ function queriesSelecting(resource: Resource): string[] {
   return [...new Set(q)];
 }
 
+/** True when a query names patient B (as `Patient/B`, or as B's bare id). */
+function namesB(query: string): boolean {
+  const value = decodeURIComponent(query.slice(query.indexOf('=') + 1));
+  return value === `Patient/${B}` || value === B;
+}
+
 describe('BOLA matrix: patient A token vs patient B data', () => {
   for (const resource of recordB) {
     const type = resource.resourceType;
@@ -95,6 +101,13 @@ describe('BOLA matrix: patient A token vs patient B data', () => {
         expect(asUser.body.entry?.some((e) => e.resource?.id === id), `user token should find ${type}/${id} with ${query}`).toBe(true);
         for (const [name, token] of Object.entries(patientTokens)) {
           const r = await get(path, token);
+          // A query that names patient B is refused outright (docs/CONFORMANCE.md #119); every other one answers only A's data.
+          if (r.status === 403) {
+            expect(namesB(query), `${name} ${path}: 403 only for a query naming patient B`).toBe(true);
+            expect(r.body.resourceType).toBe('OperationOutcome');
+            assertNothingOfB(`${name} ${path}`, r);
+            continue;
+          }
           expect(r.status, `${name} ${path}`).toBe(200);
           assertNothingOfB(`${name} ${path}`, r);
           const matches = (r.body.entry ?? []).filter((e) => e.search?.mode === 'match').length;
@@ -130,25 +143,28 @@ describe('BOLA matrix: patient A token vs patient B data', () => {
         assertNothingOfB(`${type}/_history`, hist);
         for (const p of ['patient', 'subject', 'beneficiary', 'link']) {
           if (!getTypeDefinition(type)?.params.has(p)) continue;
+          // docs/CONFORMANCE.md #119, #175: refused with 403, not answered with an empty Bundle.
           const r = await get(`${type}?${p}=Patient/${B}&_total=accurate`, token);
-          expect(r.status).toBe(200);
+          expect(r.status, `${type}?${p}=Patient/${B}`).toBe(403);
+          expect(r.body.resourceType).toBe('OperationOutcome');
           assertNothingOfB(`${type}?${p}=B`, r);
-          expect(r.body.total).toBe(0);
         }
       }
     });
   }
 
-  it('Patient?_id=B, Patient/B/$everything and Observation?subject=Patient/B reveal nothing', async () => {
+  it('Patient?_id=B and Observation?subject=Patient/B are refused with 403 (GET and POST _search); Patient/B/$everything is 404', async () => {
     for (const token of Object.values(patientTokens)) {
-      const byId = await get(`Patient?_id=${B}&_total=accurate`, token);
-      expect(byId.body.total).toBe(0);
-      const both = await get(`Patient?_id=${A},${B}&_total=accurate`, token);
-      expect(both.body.total).toBe(1);
-      assertNothingOfB('Patient?_id=A,B', both);
+      for (const path of [`Patient?_id=${B}&_total=accurate`, `Patient?_id=${A},${B}&_total=accurate`, `Observation?subject=Patient/${B}&_total=accurate`, `Observation?patient=${B}&_summary=count`]) {
+        const r = await get(path, token);
+        expect(r.status, path).toBe(403);
+        expect(r.body.resourceType, path).toBe('OperationOutcome');
+        assertNothingOfB(path, r);
+      }
+      const post = await handle(fhirRequest('Observation/_search', token, { method: 'POST', body: `subject=Patient/${B}`, headers: { 'content-type': 'application/x-www-form-urlencoded' } }));
+      expect(post.status).toBe(403);
+      expect((await get(`Patient?_id=${A}&_total=accurate`, token)).body.total).toBe(1);
       expect((await get(`Patient/${B}/$everything`, token)).status).toBe(404);
-      const obs = await get(`Observation?subject=Patient/${B}&_total=accurate`, token);
-      expect(obs.body.total).toBe(0);
     }
     expect(audits.findLast((a) => a.endpoint.startsWith('/fhir/Observation?subject=Patient/pat-b'))?.flags).toContain('suspected-bola');
   });
@@ -180,7 +196,7 @@ describe('BOLA matrix: patient A token vs patient B data', () => {
       'Organization?_revinclude=Coverage:payor&_revinclude=Provenance:agent',
       'MedicationRequest?_include=MedicationRequest:medication&_include=MedicationRequest:patient&_revinclude=Provenance:target',
       'Observation?_revinclude=Provenance:target&_revinclude=DiagnosticReport:result',
-      `Patient?_id=${A},${B}&_revinclude=Provenance:target&_revinclude=Observation:subject`,
+      `Patient?_revinclude=Provenance:target&_revinclude=Observation:subject`,
       'MedicationDispense?_include=MedicationDispense:prescription&_include=MedicationDispense:medication',
     ];
     for (const path of cases) {

@@ -301,8 +301,9 @@ export function rowsOfParam<R extends { param: string }>(rows: R[], resourceType
 
 export interface IndexOptions {
   /**
-   * Evaluate every expression with FHIRPath, never with its compiled form. Both give the same
-   * rows (lib/fhir/search-path.test.ts compares them); this is the reference to compare with.
+   * Evaluate every expression with FHIRPath, never with its compiled form, and on every resource
+   * whether its starting elements are there or not. Both give the same rows
+   * (lib/fhir/search-path.test.ts compares them); this is the reference to compare with.
    */
   fhirPathOnly?: boolean;
   /**
@@ -327,9 +328,10 @@ export function indexResource(resource: Resource, options: IndexOptions = {}): R
   for (const param of def.params.values()) {
     if (!everyParameter && forms.has(param.code)) continue;
     // Most parameters of a type are absent from a given resource: skip evaluating those whose
-    // starting element (or value[x] choice) is not there.
-    if (param.roots && !param.roots.some((r) => present.has(r))) continue;
-    const values = evaluate(param, root, fhirPathOnly);
+    // starting element (or value[x] choice) is not there, taking what the expression yields then.
+    const absent = !fhirPathOnly && param.roots !== null && !param.roots.some((r) => present.has(r));
+    if (absent && !param.whenAbsent.length) continue;
+    const values = absent ? param.whenAbsent : evaluate(param, root, fhirPathOnly);
     if (!values.length) continue;
     const firstToken = out.tokens.length;
     for (const tv of values) {

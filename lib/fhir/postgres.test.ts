@@ -38,6 +38,7 @@ const REQUESTS: [string, string][] = [
   ['Patient?family:exact=Berger', user],
   ['Patient?family:contains=nde', user],
   ['Patient?birthdate=lt1980&gender=female', user],
+  ['Patient?_id=pg-a,pg-b', user],
   ['Patient?_id=pg-a,pg-b', patient],
   ['Encounter?date=2021-05-01T10:30:00Z&_sort=date', user],
   ['Procedure?date=ge2017-03-03T08:30:00%2B00:00', user],
@@ -48,6 +49,11 @@ const REQUESTS: [string, string][] = [
   ['Observation/pg-a-lab/_history', patient],
   ['Observation/pg-b-lab', patient],
   ['Patient/pg-a/$everything?_count=7', patient],
+  ['Observation?subject:Patient.name=zo&_sort=-date', user],
+  ['Observation?patient.gender=female&category=laboratory', patient],
+  ['Patient?_has:Observation:patient:category=laboratory', user],
+  ['Patient?_has:Observation:patient:category=vital-signs', lab],
+  ['Practitioner?_has:Encounter:practitioner:patient=pg-b', patient],
 ];
 
 function summary(status: number, body: Bundle): unknown {

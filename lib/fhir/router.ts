@@ -11,7 +11,7 @@ import { env } from '../env';
 import type { AuditEntry, AuditFlag } from '../audit/record';
 import { auditedPath, fhirRequestFacts, retryAfterOf } from '../audit/facts';
 import { recordAudit, requestSource } from '../audit/record';
-import { originOf } from '../http/origin';
+import { publicOrigin } from '../http/origin';
 import { DEFAULT_SANDBOX_ID } from '../sandbox';
 import { parseScopeString } from '../smart/scopes';
 import type { AccessPolicy, AllowedDecision, FhirInteraction } from '../smart/access-policy';
@@ -26,6 +26,8 @@ import { simulatedDeletedPatient, simulatedFhirFailure } from './simulated-failu
 import { bundle, outcomeEntry, searchEntry, selectElements, storedEntry, withoutText } from './bundle';
 import { assertAuditReader, readAuditEvent, searchAuditEvents } from './audit-events';
 import { capabilityStatement } from './capability';
+import { docrefInputsOfParameters, docrefInputsOfQuery, docrefSearch, parseDocref } from './docref';
+import { expandInputsOfParameters, expandValueSet, parseExpand } from './terminology';
 import { patientCompartmentTypes } from './definitions';
 import { FhirAuthError, FhirError, FhirForbiddenError, FhirThrottledError } from './errors';
 import type { ResponseFormat } from './http';
@@ -34,6 +36,7 @@ import { isDatabaseUnavailable } from '../db/errors';
 import { informationOutcome, internalErrorOutcome, operationOutcome, outcomeOf, statusOf } from './outcomes';
 import type { ResourceRow } from './search/execute';
 import {
+  countIsCheap,
   everythingPage,
   existsForAudit,
   historyPage,
@@ -45,11 +48,13 @@ import {
   searchCount,
   searchPage,
 } from './search/execute';
-import type { SearchRequest } from './search/parse';
+import type { SearchFilter, SearchRequest } from './search/parse';
 import { encodeCursor, MAX_COUNT, parseDateValue, parseSearch } from './search/parse';
 import { decodePagingCursor, encodePagingCursor } from './paging-cursor';
 import type { AccessScope } from './search/sql';
+import { withLinkedAccess } from './search/chains';
 import { assertId, assertResourceType, parseResourceBody, ResourceStore } from './store';
+import { bulkRequestOf, handleBulk } from './bulk/endpoints';
 import { isFhirId } from '../fhir-id';
 
 export interface FhirHandlerOptions {
@@ -137,7 +142,7 @@ export function createFhirHandler(options: FhirHandlerOptions = {}): (req: Reque
     const store = options.store ?? new ResourceStore(db);
     const sandboxId = options.sandboxId ?? DEFAULT_SANDBOX_ID;
     const url = new URL(req.url);
-    const origin = originOf(req);
+    const origin = publicOrigin(req);
     const base = `${origin}${basePath}`;
     const state: AuditState = { interaction: 'unknown', resourceType: null, resourceId: null, claims: null, expiredClientId: null, scopes: null, resultCount: null, flags: [], detail: null, errorCode: null };
     let format: ResponseFormat = { contentType: 'application/fhir+json', pretty: url.searchParams.get('_pretty') === 'true' };
@@ -218,6 +223,10 @@ async function authenticateRequest(ctx: Ctx, authenticate: Authenticate): Promis
   if (!result.ok) {
     ctx.audit.flags.push('invalid-token');
     ctx.audit.expiredClientId = result.expiredClientId ?? null;
+    if (result.simulated) {
+      ctx.audit.flags.push('simulated');
+      ctx.audit.detail = `simulated error: ${result.description}`;
+    }
     throw new FhirAuthError(result.description || 'The access token is not valid', 'invalid_token');
   }
   const claims = result.token;
@@ -231,7 +240,10 @@ async function authenticateRequest(ctx: Ctx, authenticate: Authenticate): Promis
   const simulated = await simulatedErrorOfLaunch(claims.launchId, ctx.db);
   const throttled = simulatedFhirFailure(simulated);
   ctx.deletedPatientId = simulatedDeletedPatient(simulated, claims.patientId);
-  if (simulated && (throttled || ctx.deletedPatientId)) ctx.audit.detail = simulatedNote(simulated);
+  if (simulated && (throttled || ctx.deletedPatientId)) {
+    ctx.audit.detail = simulatedNote(simulated);
+    ctx.audit.flags.push('simulated');
+  }
   if (throttled) throw throttled;
   return policy;
 }
@@ -280,6 +292,9 @@ async function route(ctx: Ctx, authenticate: Authenticate): Promise<Response> {
   }
   // Every other request needs a token, before anything about the URL is revealed (g10 1.9.10).
   const policy = await authenticateRequest(ctx, authenticate);
+  // Bulk Data export (docs/CONFORMANCE.md §14): kick-off, status and files (lib/fhir/bulk).
+  const bulk = bulkRequestOf(segments);
+  if (bulk && ctx.audit.claims) return handleBulk({ req: ctx.req, url: ctx.url, db: ctx.db, sandboxId: ctx.sandboxId, base: ctx.base, policy, claims: ctx.audit.claims, audit: ctx.audit }, bulk);
   if (first === undefined) {
     ctx.audit.interaction = method === 'POST' ? 'batch' : 'search-system';
     throw new FhirError('not-supported', method === 'POST' ? 'Batch and transaction Bundles are not supported' : 'System-level search is not supported; search a resource type');
@@ -301,6 +316,14 @@ async function route(ctx: Ctx, authenticate: Authenticate): Promise<Response> {
     if (method !== 'GET') throw new FhirError('not-supported', `${method} is not supported on _history`);
     return history(ctx, policy, first, null);
   }
+  if (second === '$expand' && first === 'ValueSet' && third === undefined) {
+    if (method !== 'GET' && method !== 'POST') throw new FhirError('not-supported', `${method} is not supported on $expand`);
+    return expand(ctx, null);
+  }
+  if (second === '$docref' && first === 'DocumentReference' && third === undefined) {
+    if (method !== 'GET' && method !== 'POST') throw new FhirError('not-supported', `${method} is not supported on $docref`);
+    return docref(ctx, policy);
+  }
   if (second.startsWith('$') || second.startsWith('_')) throw new FhirError('not-supported', `Operation ${second.slice(0, 40)} is not supported on ${first}`);
   assertId(second);
   ctx.audit.resourceId = second;
@@ -309,6 +332,10 @@ async function route(ctx: Ctx, authenticate: Authenticate): Promise<Response> {
     if (method === 'PUT') return update(ctx, policy, first, second);
     if (method === 'DELETE') return remove(ctx, policy, first, second);
     throw new FhirError('not-supported', `${method} is not supported on a resource (PATCH is not implemented)`);
+  }
+  if (third === '$expand' && first === 'ValueSet' && fourth === undefined) {
+    if (method !== 'GET' && method !== 'POST') throw new FhirError('not-supported', `${method} is not supported on $expand`);
+    return expand(ctx, second);
   }
   if (third === '$everything' && first === 'Patient' && fourth === undefined) {
     if (method !== 'GET' && method !== 'POST') throw new FhirError('not-supported', `${method} is not supported on $everything`);
@@ -396,51 +423,128 @@ function selfUrl(ctx: Ctx, path: string, params: [string, string][]): string {
 }
 
 /**
- * Audit-only: a search that names a patient other than the token's compartment patient
- * (`Observation?subject=Patient/B`, `Patient?_id=B`) is a cross-compartment attempt even though it
- * answers an empty Bundle.
+ * A patient/ token's search that names another patient (`Observation?patient=<other>`,
+ * `Observation?subject=Patient/<other>`, `Patient?_id=<other>`, alone or OR-ed with its own id) is
+ * refused with 403 before anything is queried, whether it came as GET or POST `_search`
+ * (docs/CONFORMANCE.md #119: "refuse `patient=<other>` with 403"; #175). A read of
+ * `Patient/<other>` stays 404, indistinguishable from a missing id. The audit record is flagged
+ * as a cross-compartment attempt.
  */
-function flagCrossPatientSearch(ctx: Ctx, req: SearchRequest, access: AccessScope): void {
-  const own = access.compartmentPatientId;
+function assertNoOtherPatientNamed(ctx: Ctx, req: SearchRequest, d: AllowedDecision): void {
+  const own = d.compartmentPatientId;
   if (own === null) return;
-  if (patientsNamedIn(req).some((id) => id !== own)) {
-    ctx.audit.flags.push('suspected-bola');
-    ctx.audit.detail = `search names a patient outside the token's compartment (${own})`;
-  }
+  const others = [...new Set(patientsNamedIn(req).filter((id) => id !== own))];
+  if (!others.length) return;
+  ctx.audit.flags.push('suspected-bola');
+  throw new FhirForbiddenError(
+    `The search names patient ${others.slice(0, 3).join(', ')}, outside the compartment of patient ${own} this token is bound to: a patient-scoped token may search only its own patient's data`,
+    `user/${req.resourceType}.s`,
+  );
 }
 
 /** The patient ids a search names (`patient=`, `subject=Patient/…`, `Patient?_id=`). */
 function patientsNamedIn(req: SearchRequest): string[] {
-  return req.filters.flatMap((f) => {
-    if (f.kind === 'reference') return f.values.filter((v) => v.type === 'Patient' || (v.type === null && PATIENT_PARAMS.has(f.code))).map((v) => v.id);
-    if (f.kind === 'id' && req.resourceType === 'Patient') return f.values;
-    return [];
+  return req.filters.flatMap((f) => patientsNamedBy(req.resourceType, f));
+}
+
+/** The patient ids one criterion names, on either side of a chain or `_has`. */
+function patientsNamedBy(type: string, f: SearchFilter): string[] {
+  if (f.kind === 'reference') return f.values.filter((v) => v.type === 'Patient' || (v.type === null && PATIENT_PARAMS.has(f.code))).map((v) => v.id);
+  if (f.kind === 'id' && type === 'Patient') return f.values;
+  if (f.kind === 'chain') return f.targets.flatMap((c) => patientsNamedBy(c.type, c.filter));
+  if (f.kind === 'has') return patientsNamedBy(f.source.type, f.source.filter);
+  return [];
+}
+
+/**
+ * Parses a search and binds its chains and `_has` to the policy of each type they read: the token
+ * must be allowed to search that type (403 otherwise, as a search of it would answer), and that
+ * type's compartment and granular filters confine the far side of the chain.
+ */
+function parseAuthorizedSearch(ctx: Ctx, policy: AccessPolicy, type: string, params: [string, string][], strict: boolean): SearchRequest {
+  return withLinkedAccess(parseSearch(type, params, { strict, base: ctx.base }), (linked) => {
+    const d = decideOrThrow(policy, 'search', linked);
+    ctx.audit.scopes = [...new Set([...(ctx.audit.scopes?.split(' ') ?? []), ...d.grantedBy])].join(' ');
+    return scopeOf(d);
   });
 }
 
-async function search(ctx: Ctx, policy: AccessPolicy, type: string, params: [string, string][]): Promise<Response> {
+/** The inputs of an operation: the query, plus a POSTed form or Parameters resource. */
+async function operationInputs(ctx: Ctx, ofParameters: (body: unknown) => [string, string][]): Promise<[string, string][]> {
+  if (ctx.method !== 'POST') return [...ctx.url.searchParams];
+  const type = ctx.req.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase() ?? '';
+  if (type === SEARCH_FORM) return searchFormParams(ctx);
+  assertJsonBody(ctx.req.headers.get('content-type'));
+  let body: unknown;
+  try {
+    body = JSON.parse(await readBodyText(ctx.req));
+  } catch {
+    throw new FhirError('invalid', 'The body is not JSON');
+  }
+  return [...ctx.url.searchParams, ...ofParameters(body)];
+}
+
+/**
+ * `ValueSet/$expand` and `ValueSet/[id]/$expand` over the value sets this server ships
+ * (lib/fhir/terminology.ts). They are published terminology, not sandbox data: any valid token may
+ * expand them, whatever its resource scopes.
+ */
+async function expand(ctx: Ctx, id: string | null): Promise<Response> {
+  ctx.audit.interaction = 'operation:expand';
+  const vs = expandValueSet(parseExpand(id, await operationInputs(ctx, expandInputsOfParameters)));
+  ctx.audit.resultCount = vs.expansion?.contains?.length ?? 0;
+  return fhirResponse(vs, 200, ctx.format);
+}
+
+/**
+ * US Core `DocumentReference/$docref` (GET, or POST with Parameters or a form): the operation's
+ * inputs become a DocumentReference search (lib/fhir/docref.ts) answered exactly like one, policy
+ * included; its links page through the operation.
+ */
+async function docref(ctx: Ctx, policy: AccessPolicy): Promise<Response> {
+  const op = parseDocref(docrefInputsOfQuery(await operationInputs(ctx, docrefInputsOfParameters)));
+  const view = { path: 'DocumentReference/$docref', echo: op.echo };
+  if (op.onDemand) {
+    // US Core 6.1 OperationDefinition-docref: what cannot be generated gives an empty searchset.
+    decide(ctx, policy, 'search', 'DocumentReference');
+    ctx.audit.interaction = 'operation:docref';
+    ctx.audit.resultCount = 0;
+    const note = outcomeEntry(operationOutcome('information', 'informational', 'This server holds stored documents only and generates none on demand (on-demand=true)'));
+    return fhirResponse(bundle('searchset', [note], { total: 0, links: [{ relation: 'self', url: selfUrl(ctx, view.path, view.echo) }] }), 200, ctx.format);
+  }
+  const response = await search(ctx, policy, 'DocumentReference', docrefSearch(op), view);
+  ctx.audit.interaction = 'operation:docref';
+  return response;
+}
+
+async function search(ctx: Ctx, policy: AccessPolicy, type: string, params: [string, string][], view?: { path: string; echo: [string, string][] }): Promise<Response> {
   ctx.audit.interaction = 'search';
   const d = decide(ctx, policy, 'search', type);
   const strict = prefer(ctx.req, 'handling') === 'strict';
-  const req = parseSearch(type, params, { strict, base: ctx.base });
-  const granted = scopeOf(d);
-  flagCrossPatientSearch(ctx, req, granted);
-  const access = withoutDeletedRecord(ctx, req, granted);
+  const req = parseAuthorizedSearch(ctx, policy, type, params, strict);
+  assertNoOtherPatientNamed(ctx, req, d);
+  const access = withoutDeletedRecord(ctx, req, scopeOf(d));
   const issues: OperationOutcomeIssue[] = req.ignored.map((i) => ({ severity: 'warning', code: 'not-supported', diagnostics: `Parameter '${i.name}' ignored: ${i.reason}` }));
-  const selfParams = [...req.echo];
+  if (req.countAsked !== null) {
+    issues.push({ severity: 'information', code: 'informational', diagnostics: `_count=${req.countAsked} is above the maximum page size: pages hold at most ${MAX_COUNT} entries; follow the next link for the rest` });
+  }
+  const path = view?.path ?? type;
+  const echo = view?.echo ?? req.echo;
+  const selfParams = [...echo];
   if (req.cursor) selfParams.push(['_cursor', encodeCursor(req.cursor)]);
 
   if (req.summary === 'count' || req.count === 0) {
     const total = await searchCount(ctx.db, ctx.sandboxId, req, access);
     ctx.audit.resultCount = 0;
     const entries = issues.length ? [outcomeEntry({ resourceType: 'OperationOutcome', issue: issues })] : [];
-    return fhirResponse(bundle('searchset', entries, { total, links: [{ relation: 'self', url: selfUrl(ctx, type, selfParams) }] }), 200, ctx.format);
+    return fhirResponse(bundle('searchset', entries, { total, links: [{ relation: 'self', url: selfUrl(ctx, path, selfParams) }] }), 200, ctx.format);
   }
 
   const page = await searchPage(ctx.db, ctx.sandboxId, req, access);
   let total: number | undefined;
   if (req.total === 'accurate' || req.total === 'estimate') total = await searchCount(ctx.db, ctx.sandboxId, req, access);
   else if (!req.cursor && !page.next) total = page.rows.length;
+  else if (req.total !== 'none' && countIsCheap(req, access)) total = await searchCount(ctx.db, ctx.sandboxId, req, access);
 
   const matches = page.rows;
   const included = await includes(ctx, policy, req, page.rows, issues);
@@ -449,9 +553,10 @@ async function search(ctx: Ctx, policy: AccessPolicy, type: string, params: [str
     elements ? searchEntry(ctx.base, selectElements(resourceOf(row), elements), 'match') : req.summary === 'data' ? searchEntry(ctx.base, withoutText(resourceOf(row)), 'match') : storedEntry(ctx.base, row, 'match');
   const entries: BundleEntry[] = [...matches.map(match), ...included.map((row) => storedEntry(ctx.base, row, 'include'))];
   if (issues.length) entries.push(outcomeEntry({ resourceType: 'OperationOutcome', issue: issues }));
-  const links = [{ relation: 'self', url: selfUrl(ctx, type, selfParams) }];
-  if (page.next) links.push({ relation: 'next', url: selfUrl(ctx, type, [...req.echo, ['_cursor', encodeCursor(page.next)]]) });
-  ctx.audit.resultCount = total ?? matches.length + included.length;
+  const links = [{ relation: 'self', url: selfUrl(ctx, path, selfParams) }];
+  if (page.next) links.push({ relation: 'next', url: selfUrl(ctx, path, [...echo, ['_cursor', encodeCursor(page.next)]]) });
+  // A total the client did not ask for is not what it received: the audit counts the entries then.
+  ctx.audit.resultCount = req.total === 'accurate' || req.total === 'estimate' ? (total ?? 0) : matches.length + included.length;
   const result: Bundle = bundle('searchset', entries, { total, links });
   return fhirResponse(result, 200, ctx.format);
 }
@@ -639,7 +744,7 @@ async function create(ctx: Ctx, policy: AccessPolicy, type: string): Promise<Res
     // Conditional create (FHIR R4 http.html §3.1.0.8.1): the condition is searched within what the
     // token may create, so it can never reveal a match outside the caller's compartment.
     const query = ifNoneExist.includes('?') ? ifNoneExist.slice(ifNoneExist.indexOf('?') + 1) : ifNoneExist;
-    const req = parseSearch(type, [...new URLSearchParams(query)], { strict: true, base: ctx.base });
+    const req = parseAuthorizedSearch(ctx, policy, type, [...new URLSearchParams(query)], true);
     if (!req.filters.length) throw new FhirError('invalid', 'If-None-Exist has no search criteria');
     const page = await searchPage(ctx.db, ctx.sandboxId, { ...req, count: 2, cursor: null, sort: { code: '_id', descending: false, kind: 'id' } }, scopeOf(d));
     if (page.rows.length > 1) throw new FhirError('version-conflict', 'If-None-Exist matches more than one resource');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isScopeCovered, parseScopeString } from '../smart/scopes';
-import { buildConsentModel, grantedScopeFrom, parseConsentForm } from './consent';
+import { approveAll, buildConsentModel, CATEGORY_OPTIONS, grantedScopeFrom, parseConsentForm } from './consent';
 
 const REQUEST = 'launch/patient openid fhirUser offline_access patient/Patient.rs patient/Observation.rs patient/Condition.rs';
 
@@ -9,10 +9,10 @@ function form(entries: [string, string][]): URLSearchParams {
 }
 
 describe('consent model', () => {
-  it('explains every scope, marks resource scopes removable and warns about offline_access', () => {
+  it('explains every scope, marks resource scopes and offline_access removable and warns about offline_access', () => {
     const model = buildConsentModel(REQUEST);
     expect(model.items.map((i) => i.scope)).toEqual(REQUEST.split(' '));
-    expect(model.items.filter((i) => i.removable).map((i) => i.scope)).toEqual(['patient/Patient.rs', 'patient/Observation.rs', 'patient/Condition.rs']);
+    expect(model.items.filter((i) => i.removable).map((i) => i.scope)).toEqual(['offline_access', 'patient/Patient.rs', 'patient/Observation.rs', 'patient/Condition.rs']);
     expect(model.offlineAccess).toBe(true);
     expect(model.items.every((i) => i.explanation.length > 10)).toBe(true);
   });
@@ -20,8 +20,10 @@ describe('consent model', () => {
   it('offers categories for whole-type Observation and Condition only', () => {
     const model = buildConsentModel('patient/Observation.rs patient/Condition.read patient/Patient.rs patient/Observation.rs?category=laboratory patient/Observation.c');
     const cats = Object.fromEntries(model.items.map((i) => [i.scope, i.categories.length]));
-    expect(cats['patient/Observation.rs']).toBe(5);
-    expect(cats['patient/Condition.read']).toBe(3);
+    expect(cats['patient/Observation.rs']).toBe(CATEGORY_OPTIONS.Observation?.length);
+    expect(cats['patient/Condition.read']).toBe(CATEGORY_OPTIONS.Condition?.length);
+    expect(CATEGORY_OPTIONS.Observation?.length).toBeGreaterThanOrEqual(6);
+    expect(CATEGORY_OPTIONS.Condition?.length).toBeGreaterThanOrEqual(3);
     expect(cats['patient/Patient.rs']).toBe(0);
     expect(cats['patient/Observation.rs?category=laboratory']).toBe(0);
     expect(cats['patient/Observation.c']).toBe(0);
@@ -32,9 +34,15 @@ describe('granted scope', () => {
   const model = buildConsentModel(REQUEST);
   const keyOf = (scope: string) => model.items.find((i) => i.scope === scope)?.key ?? '';
 
-  it('drops unticked resource types and keeps identity, launch and access scopes', () => {
-    const choices = parseConsentForm(form([[`keep.${keyOf('patient/Patient.rs')}`, 'on'], [`keep.${keyOf('patient/Observation.rs')}`, 'on']]), model);
+  it('drops unticked resource types and keeps identity, launch and (when ticked) access scopes', () => {
+    const choices = parseConsentForm(form([[`keep.${keyOf('offline_access')}`, 'on'], [`keep.${keyOf('patient/Patient.rs')}`, 'on'], [`keep.${keyOf('patient/Observation.rs')}`, 'on']]), model);
     expect(grantedScopeFrom(REQUEST, choices)).toBe('launch/patient openid fhirUser offline_access patient/Patient.rs patient/Observation.rs');
+  });
+
+  it('offline_access can be declined: the grant then has no offline_access (so no refresh token)', () => {
+    const choices = parseConsentForm(form([[`keep.${keyOf('patient/Patient.rs')}`, 'on']]), model);
+    expect(grantedScopeFrom(REQUEST, choices)).toBe('launch/patient openid fhirUser patient/Patient.rs');
+    expect(grantedScopeFrom(REQUEST, approveAll(model))).toBe(REQUEST);
   });
 
   it('replaces a whole type by one granular scope per chosen category', () => {

@@ -1,5 +1,6 @@
 import { explainScope, formatScope, parseScopeString } from '../smart/scopes';
 import type { ParsedScope, ResourceScope } from '../smart/scopes';
+import usCoreCategories from './us-core-categories.json';
 
 /**
  * The consent screen's model: each requested scope in plain language, which ones the user may
@@ -14,21 +15,14 @@ export interface CategoryOption {
   readonly label: string;
 }
 
-/** Category alternatives offered instead of the whole type (US Core 6.1.0 category value sets). */
-export const CATEGORY_OPTIONS: Readonly<Record<string, readonly CategoryOption[]>> = {
-  Observation: [
-    { value: 'http://terminology.hl7.org/CodeSystem/observation-category|vital-signs', label: 'Vital signs' },
-    { value: 'http://terminology.hl7.org/CodeSystem/observation-category|laboratory', label: 'Laboratory results' },
-    { value: 'http://terminology.hl7.org/CodeSystem/observation-category|social-history', label: 'Social history (smoking, …)' },
-    { value: 'http://terminology.hl7.org/CodeSystem/observation-category|survey', label: 'Surveys and assessments' },
-    { value: 'http://hl7.org/fhir/us/core/CodeSystem/us-core-category|sdoh', label: 'Social determinants of health' },
-  ],
-  Condition: [
-    { value: 'http://terminology.hl7.org/CodeSystem/condition-category|problem-list-item', label: 'Problem list' },
-    { value: 'http://terminology.hl7.org/CodeSystem/condition-category|encounter-diagnosis', label: 'Encounter diagnoses' },
-    { value: 'http://hl7.org/fhir/us/core/CodeSystem/us-core-category|health-concern', label: 'Health concerns' },
-  ],
-};
+/**
+ * Category alternatives offered instead of the whole type: the categories US Core 6.1.0's profiles
+ * name for Observation and Condition, derived from the package in fhir-packages/ by
+ * scripts/us-core-categories.ts (docs/CONFORMANCE.md #100; us-core-categories.test.ts re-derives them).
+ */
+export const CATEGORY_OPTIONS: Readonly<Record<string, readonly CategoryOption[]>> = Object.fromEntries(
+  Object.entries(usCoreCategories).map(([type, list]) => [type, list.map((c): CategoryOption => ({ value: c.value, label: c.label }))]),
+);
 
 export interface ConsentItem {
   /** Form field suffix (`keep.{key}`, `mode.{key}`, `cat.{key}`): the scope's position in the request. */
@@ -36,7 +30,10 @@ export interface ConsentItem {
   readonly scope: string;
   readonly kind: ParsedScope['kind'];
   readonly explanation: string;
-  /** Resource scopes may be unticked; identity, launch and access-duration scopes are part of the request's shape. */
+  /**
+   * Resource scopes and `offline_access` / `online_access` may be unticked (declining them means no
+   * refresh token); identity and launch scopes are part of the request's shape.
+   */
   readonly removable: boolean;
   /** Resource type for resource scopes (`*` for all). */
   readonly resourceType: string | null;
@@ -59,6 +56,11 @@ function categoriesFor(scope: ParsedScope): readonly CategoryOption[] {
   return CATEGORY_OPTIONS[scope.resourceType] ?? [];
 }
 
+// SMART App Launch 2.2 §best-practices: the user may decline long-lived access; the app then gets no refresh token.
+function isRemovable(scope: ParsedScope): boolean {
+  return scope.kind === 'resource' || scope.kind === 'access';
+}
+
 /** The consent model of a requested `scope` string. */
 export function buildConsentModel(requestedScope: string): ConsentModel {
   const { scopes, errors } = parseScopeString(requestedScope);
@@ -67,7 +69,7 @@ export function buildConsentModel(requestedScope: string): ConsentModel {
     scope: formatScope(scope),
     kind: scope.kind,
     explanation: explainScope(scope),
-    removable: scope.kind === 'resource',
+    removable: isRemovable(scope),
     resourceType: scope.kind === 'resource' ? scope.resourceType : null,
     categories: categoriesFor(scope),
   }));
@@ -124,11 +126,15 @@ export function grantedScopeFrom(requestedScope: string, choices: ConsentChoices
   const out: string[] = [];
   scopes.forEach((scope, i) => {
     const key = String(i);
-    if (scope.kind !== 'resource') {
+    if (!isRemovable(scope)) {
       out.push(formatScope(scope));
       return;
     }
     if (!choices.kept.has(key)) return;
+    if (scope.kind !== 'resource') {
+      out.push(formatScope(scope));
+      return;
+    }
     const choice = choices.categories.get(key);
     if (choice === undefined || choice === 'all' || categoriesFor(scope).length === 0) {
       out.push(formatScope(scope));

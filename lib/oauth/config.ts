@@ -48,7 +48,7 @@ export function oauthUrls(issuer: string) {
     jwks: `${issuer}/.well-known/jwks.json`,
     interaction: (id: string) => `${issuer}/interaction/${encodeURIComponent(id)}`,
     smartStyle: `${issuer}/smart-style.json`,
-    // The patient's access-management screen (console) — SMART App Launch 2.2 §conformance management_endpoint.
-    manage: `${issuer}/console/access`,
+    // The user's access-management screen (lib/interaction/access-handlers.ts) — SMART App Launch 2.2 §conformance management_endpoint.
+    manage: `${issuer}/interaction/access`,
   } as const;
 }

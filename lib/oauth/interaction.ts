@@ -113,6 +113,8 @@ export interface CompleteInteractionInput {
   grantedScope: string;
   /** The sign-in session; online_access grants end with it (see endSession). */
   sessionId?: string | null;
+  /** When that session expires (Unix seconds); online_access refresh tokens stop working then. */
+  sessionExpiresAt?: number | null;
 }
 
 /** Stores a validated authorization request and returns the interaction id (192 random bits). */
@@ -265,6 +267,9 @@ export async function completeInteraction(id: string, input: CompleteInteraction
     ...(typeof options.tokenLifetimeSeconds === 'number' && options.tokenLifetimeSeconds >= 10 && options.tokenLifetimeSeconds <= 86_400
       ? { accessTtlSeconds: Math.floor(options.tokenLifetimeSeconds) }
       : {}),
+    // The code is bound to the aud it was authorized for (docs/CONFORMANCE.md #44).
+    aud: request.fhirBase,
+    ...(typeof input.sessionExpiresAt === 'number' ? { sessionExpiresAt: Math.floor(input.sessionExpiresAt) } : {}),
   };
 
   if (!(await takeInteraction(id))) throw new InteractionNotFoundError(id);

@@ -241,11 +241,12 @@ export async function issueTokens(input: IssueInput): Promise<IssuedTokens> {
     // OpenID Connect Core §2 / SMART App Launch 2.2 §scopes-and-launch-context (docs/CONFORMANCE.md #76–#80).
     const idClaims: Record<string, unknown> = {};
     const fhirUser = absoluteFhirUser(input.context.fhirUser, input.fhirBase);
-    if (fhirUser) {
-      idClaims.fhirUser = fhirUser;
-      // SMART v1 `profile` (docs/CONFORMANCE.md #81).
-      if (input.scope.split(' ').includes('profile')) idClaims.profile = fhirUser;
-    }
+    const granted = input.scope.split(' ');
+    // The fhirUser claim only with the fhirUser scope (or SMART v1 `profile`, its alias): openid
+    // alone asks for an id_token, not for the user's FHIR resource (SMART App Launch 2.2
+    // §scopes-and-launch-context; docs/CONFORMANCE.md #76, #81).
+    if (fhirUser && (granted.includes('fhirUser') || granted.includes('profile'))) idClaims.fhirUser = fhirUser;
+    if (fhirUser && granted.includes('profile')) idClaims.profile = fhirUser;
     if (input.idToken.nonce) idClaims.nonce = input.idToken.nonce;
     idSigned = new SignJWT(idClaims)
       .setProtectedHeader({ alg: 'RS256', kid: idKey.kid, typ: 'JWT' })

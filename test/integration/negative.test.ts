@@ -332,9 +332,35 @@ describe('docs/CONFORMANCE.md §18: Inferno negative tests', () => {
     expect([400, 401]).toContain(res.status);
   });
 
-  // Bulk export is docs/CONFORMANCE.md §14, a later issue: there is no status URL or NDJSON file to refuse yet.
-  it.todo('N23 (G10 8.3.x): an NDJSON download without a token when requiresAccessToken=true → 400 or 401 (needs bulk $export, docs/CONFORMANCE.md §14)');
-  it.todo('N24 (G10 bulk_data_group_export_cancel_stu2): DELETE the status URL → 202, then GET it → 404 + OperationOutcome (needs bulk $export, docs/CONFORMANCE.md §14)');
+  /** A completed system export of Patient (IG-style polling): its status URL and manifest. */
+  async function completedExport(): Promise<{ statusUrl: string; manifest: { requiresAccessToken: boolean; output: { url: string }[] } }> {
+    const kick = await fetch(`${fhirBase}/$export?_type=Patient`, { headers: { accept: 'application/fhir+json', prefer: 'respond-async', authorization: `Bearer ${system}` } });
+    expect(kick.status).toBe(202);
+    const statusUrl = kick.headers.get('content-location')!;
+    for (;;) {
+      const res = await fetch(statusUrl, { headers: { authorization: `Bearer ${system}` } });
+      if (res.status === 200) return { statusUrl, manifest: (await res.json()) as { requiresAccessToken: boolean; output: { url: string }[] } };
+      expect(res.status).toBe(202);
+      await new Promise((r) => setTimeout(r, Number(res.headers.get('retry-after')) * 1000));
+    }
+  }
+
+  it('N23 (G10 8.3.x): an NDJSON download without a token when requiresAccessToken=true → 400 or 401', async () => {
+    const { manifest } = await completedExport();
+    expect(manifest.requiresAccessToken).toBe(true);
+    const url = manifest.output[0]!.url;
+    expect([400, 401]).toContain((await fetch(url)).status);
+    expect((await fetch(url, { headers: { authorization: `Bearer ${system}` } })).status).toBe(200);
+  });
+
+  it('N24 (G10 bulk_data_group_export_cancel_stu2): DELETE the status URL → 202, then GET it → 404 + OperationOutcome', async () => {
+    const { statusUrl } = await completedExport();
+    expect((await fetch(statusUrl, { method: 'DELETE', headers: { authorization: `Bearer ${system}` } })).status).toBe(202);
+    const after = await fetch(statusUrl, { headers: { authorization: `Bearer ${system}` } });
+    expect(after.status).toBe(404);
+    expect(((await after.json()) as { resourceType: string }).resourceType).toBe('OperationOutcome');
+  });
+
   // TLS is terminated in front of the sandbox (it serves plain http on localhost); not testable here.
   it.todo('N25 (SAL *_tls): TLS 1.0/1.1 handshakes refused on authorize, token, FHIR and bulk (a deployment concern: the sandbox serves http)');
 });
@@ -459,12 +485,26 @@ describe('docs/CONFORMANCE.md §18: requirements Inferno does not test (#168–#
     expect(res.headers.get('www-authenticate')).toMatch(/error="invalid_token"/);
   });
 
-  it('#175: a patient/ token reading another patient (Observation?patient=<other>, Patient/<other>) → 403 or 404 (or no data)', async () => {
+  it('#175, #119: a patient/ token naming another patient → Patient/<other> 404; searches naming it 403 with an OperationOutcome, GET and POST alike', async () => {
     const { tokens } = await runCodeFlow(base, as, confidential, { scope: PATIENT_SCOPE, interaction: { persona: `Patient/${PATIENT}` } });
-    expect([403, 404]).toContain((await fhirGet(base, `Patient/${OTHER_PATIENT}`, tokens.access_token)).status);
-    const search = await fhirGet(base, `Observation?patient=${OTHER_PATIENT}`, tokens.access_token);
-    if (search.status === 200) expect(bundleRefs(search.body)).toEqual([]);
-    else expect([403, 404]).toContain(search.status);
+    const read = await fhirGet(base, `Patient/${OTHER_PATIENT}`, tokens.access_token);
+    expect(read.status).toBe(404);
+    expect(read.body.resourceType).toBe('OperationOutcome');
+    for (const path of [`Observation?patient=${OTHER_PATIENT}`, `Observation?subject=Patient/${OTHER_PATIENT}`, `Patient?_id=${OTHER_PATIENT}`, `Patient?_id=${PATIENT},${OTHER_PATIENT}`]) {
+      const get = await fhirGet(base, path, tokens.access_token);
+      expect(get.status, `GET ${path}`).toBe(403);
+      expect(get.body.resourceType, `GET ${path}`).toBe('OperationOutcome');
+      expect(get.headers.get('www-authenticate'), `GET ${path}`).toMatch(/error="insufficient_scope"/);
+      const [type, query] = path.split('?') as [string, string];
+      const post = await fetch(`${fhirBase}/${type}/_search`, { method: 'POST', headers: { authorization: `Bearer ${tokens.access_token}`, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/fhir+json' }, body: query });
+      expect(post.status, `POST ${type}/_search ${query}`).toBe(403);
+      expect(((await post.json()) as { resourceType?: string }).resourceType).toBe('OperationOutcome');
+    }
+    // Control: the same searches naming the own patient answer 200 with data.
+    const own = await fhirGet(base, `Observation?patient=${PATIENT}&_count=1`, tokens.access_token);
+    expect(own.status).toBe(200);
+    expect(bundleRefs(own.body).length).toBe(1);
+    expect((await fhirGet(base, `Patient?_id=${PATIENT}`, tokens.access_token)).status).toBe(200);
   });
 
   it('#176: a write without c/u/d (POST Observation with .rs only) → 403', async () => {

@@ -12,6 +12,7 @@ import { normalizeString } from '../indexer';
 import { FHIR_ID_PATTERN, FHIR_ID_SOURCE } from '../../fhir-id';
 import { decodePagingCursor, encodePagingCursor } from '../paging-cursor';
 import type { PagingCursor } from '../paging-cursor';
+import type { AccessScope } from './scope';
 
 export type Prefix = 'eq' | 'ne' | 'gt' | 'lt' | 'ge' | 'le' | 'sa' | 'eb' | 'ap';
 const PREFIXES: readonly Prefix[] = ['eq', 'ne', 'gt', 'lt', 'ge', 'le', 'sa', 'eb', 'ap'];
@@ -54,7 +55,23 @@ export type SearchFilter =
   | { kind: 'date'; code: string; values: DateValue[] }
   | { kind: 'reference'; code: string; values: ReferenceValue[] }
   | { kind: 'number'; code: string; values: NumberValue[] }
-  | { kind: 'missing'; code: string; table: IndexTable; missing: boolean };
+  | { kind: 'missing'; code: string; table: IndexTable; missing: boolean }
+  /** `subject:Patient.name=x`: the reference `code` points at a resource of one of the targets that matches. */
+  | { kind: 'chain'; code: string; targets: LinkedCriterion[] }
+  /** `_has:Observation:patient:code=x`: a resource of `source.type` that matches refers here through `code`. */
+  | { kind: 'has'; code: string; source: LinkedCriterion };
+
+/**
+ * The far side of a chain or `_has` (FHIR R4 search.html §3.1.1.4.13-14): a criterion on another
+ * type, evaluated under that type's own access policy so that a chain can never tell whether a
+ * resource the token cannot see matched.
+ */
+export interface LinkedCriterion {
+  type: string;
+  filter: SearchFilter;
+  /** The policy of `type`; null until bound (lib/fhir/search/chains.ts withLinkedAccess). */
+  access: AccessScope | null;
+}
 
 export type IndexTable = 'SearchToken' | 'SearchString' | 'SearchDate' | 'SearchReference' | 'SearchQuantity';
 
@@ -81,6 +98,8 @@ export interface SearchRequest {
   resourceType: string;
   filters: SearchFilter[];
   count: number;
+  /** The `_count` asked for when it was above MAX_COUNT (the page size is then MAX_COUNT), else null. */
+  countAsked: number | null;
   sort: SortSpec;
   summary: 'count' | 'data' | null;
   elements: string[] | null;
@@ -97,7 +116,27 @@ export interface SearchRequest {
 export const DEFAULT_COUNT = 100;
 export const MAX_COUNT = 1000;
 
-const CONTROL = new Set(['_count', '_sort', '_summary', '_elements', '_include', '_revinclude', '_total', '_cursor', '_format', '_pretty']);
+/**
+ * The search result parameters parseSearch understands on every type (FHIR R4 search.html §3.1.1.5),
+ * with what the CapabilityStatement says of them (lib/fhir/capability.ts declares exactly these).
+ */
+export const RESULT_PARAMETERS: readonly { name: string; type: 'number' | 'string' | 'token' | 'special'; documentation: string }[] = [
+  { name: '_count', type: 'number', documentation: `Page size, default ${DEFAULT_COUNT}, at most ${MAX_COUNT} (a larger value is capped and the Bundle says so in an OperationOutcome entry); 0 gives the total only` },
+  { name: '_sort', type: 'string', documentation: 'One key: _id, _lastUpdated, or a date, number, quantity or string parameter; - for descending' },
+  { name: '_summary', type: 'token', documentation: 'count (total only), data (without narrative) or false' },
+  { name: '_elements', type: 'string', documentation: 'Top-level elements to return (the resources are marked SUBSETTED)' },
+  { name: '_total', type: 'token', documentation: 'none, estimate or accurate; without it, total is given when the result fits one page or the search is confined to one patient' },
+  { name: '_include', type: 'special', documentation: 'Type:reference-parameter[:TargetType], one level (see searchInclude); included resources are read under the token\'s policy' },
+  { name: '_revinclude', type: 'special', documentation: 'Type:reference-parameter[:TargetType], one level (see searchRevInclude); included resources are read under the token\'s policy' },
+  {
+    name: '_has',
+    type: 'special',
+    documentation: 'Reverse chaining, one level: _has:Type:reference-parameter:parameter[:modifier]=value; the referring type is searched under the token\'s policy (403 without a scope for it)',
+  },
+];
+
+// Result parameters, plus the paging cursor and the format parameters (handled by the HTTP layer).
+const CONTROL = new Set([...RESULT_PARAMETERS.map((p) => p.name).filter((n) => n !== '_has'), '_cursor', '_format', '_pretty']);
 
 function tableOf(def: SearchParamDef): IndexTable {
   switch (def.type) {
@@ -115,6 +154,20 @@ function tableOf(def: SearchParamDef): IndexTable {
       return 'SearchQuantity';
   }
 }
+
+/**
+ * The modifiers parseFilter accepts per parameter type (besides `:missing`, which every type takes);
+ * a reference parameter also takes `:[TargetType]` and one level of chaining.
+ */
+export const MODIFIERS: Readonly<Record<SearchParamDef['type'], readonly string[]>> = {
+  token: ['text', 'not'],
+  uri: ['text', 'not'],
+  string: ['exact', 'contains'],
+  date: [],
+  reference: [],
+  number: [],
+  quantity: [],
+};
 
 /** Splits on unescaped `sep` (FHIR R4 search.html §3.1.1.1.8: `\,` `\|` `\$` `\\`). */
 export function splitEscaped(value: string, sep: ',' | '|'): string[] {
@@ -242,6 +295,40 @@ export function parseFilter(resourceType: string, name: string, modifier: string
   }
 }
 
+/**
+ * A chained parameter (FHIR R4 search.html §3.1.1.4.13): `param[:Type].chained[:modifier]`, one
+ * level, on any reference parameter. Without `:Type` the chain applies to every target type of
+ * the parameter that has the chained parameter.
+ */
+function parseChain(resourceType: string, key: string, rawValues: string[], base: string | null): SearchFilter {
+  const dot = key.indexOf('.');
+  const [param = '', typeModifier, ...extra] = key.slice(0, dot).split(':');
+  const tail = key.slice(dot + 1);
+  const def = getTypeDefinition(resourceType)?.params.get(param);
+  if (!def || def.type !== 'reference') throw bad(key, `'${param.slice(0, 60)}' is not a reference parameter of ${resourceType}; only reference parameters can be chained`);
+  if (extra.length) throw bad(key, 'write a chain as reference-parameter[:Type].parameter');
+  if (tail.includes('.')) throw bad(key, 'one level of chaining is supported');
+  const [chained = '', modifier = null, ...more] = tail.split(':');
+  if (more.length) throw bad(key, 'the chained parameter takes at most one modifier');
+  if (typeModifier !== undefined && !def.targets.includes(typeModifier)) throw bad(key, `${typeModifier.slice(0, 60)} is not a target type of ${resourceType}:${param} (${def.targets.join(', ')})`);
+  const candidates = typeModifier !== undefined ? [typeModifier] : def.targets;
+  const types = candidates.filter((t) => chained === '_id' || chained === '_lastUpdated' || getTypeDefinition(t)?.params.has(chained));
+  if (!types.length) throw bad(key, `'${chained.slice(0, 60)}' is not a search parameter of ${candidates.join(', ')}`);
+  return { kind: 'chain', code: param, targets: types.map((type) => ({ type, filter: parseFilter(type, chained, modifier, rawValues, base), access: null })) };
+}
+
+/** Reverse chaining (FHIR R4 search.html §3.1.1.4.14): `_has:Type:reference-parameter:parameter[:modifier]`, one level. */
+function parseHas(resourceType: string, key: string, rawValues: string[], base: string | null): SearchFilter {
+  const [, sourceType = '', ref = '', param = '', modifier = null, ...more] = key.split(':');
+  if (param === '_has') throw bad(key, 'one level of _has is supported');
+  if (!param || more.length) throw bad(key, 'write _has as _has:Type:reference-parameter:parameter');
+  const def = getTypeDefinition(sourceType)?.params.get(ref);
+  if (!def || def.type !== 'reference') throw bad(key, `'${ref.slice(0, 60)}' is not a reference parameter of ${sourceType.slice(0, 60) || '(no type)'}`);
+  if (def.targets.length && !def.targets.includes(resourceType)) throw bad(key, `${sourceType}:${ref} cannot refer to ${resourceType}`);
+  if (param.includes('.')) throw bad(key, 'a chain inside _has is not supported');
+  return { kind: 'has', code: ref, source: { type: sourceType, filter: parseFilter(sourceType, param, modifier, rawValues, base), access: null } };
+}
+
 /** Encodes a search paging cursor (an opaque, URL-safe keyset position). */
 export function encodeCursor(c: Cursor): string {
   return encodePagingCursor('search', c);
@@ -249,7 +336,7 @@ export function encodeCursor(c: Cursor): string {
 
 function parseCount(raw: string): number {
   if (!/^\d{1,9}$/.test(raw)) throw bad('_count', 'must be a non-negative integer');
-  return Math.min(Number(raw), MAX_COUNT);
+  return Number(raw);
 }
 
 function parseSort(resourceType: string, raw: string, ignored: SearchRequest['ignored']): SortSpec {
@@ -299,6 +386,7 @@ export function parseSearch(resourceType: string, params: [string, string][], op
     resourceType,
     filters: [],
     count: DEFAULT_COUNT,
+    countAsked: null,
     sort: { code: '_id', descending: false, kind: 'id' },
     summary: null,
     elements: null,
@@ -325,6 +413,9 @@ export function parseSearch(resourceType: string, params: [string, string][], op
       switch (name) {
         case '_count':
           req.count = parseCount(value);
+          // FHIR R4 search.html §3.1.1.5.7: the server may return fewer than _count; the Bundle says so (see the router).
+          req.countAsked = req.count > MAX_COUNT ? req.count : null;
+          req.count = Math.min(req.count, MAX_COUNT);
           break;
         case '_sort':
           if (sawSort) throw bad('_sort', 'given twice');
@@ -363,9 +454,14 @@ export function parseSearch(resourceType: string, params: [string, string][], op
       continue;
     }
     if (value === '') continue; // FHIR R4 search.html §3.1.1.1.1: empty parameters are ignored.
+    if (name === '_has' || key.includes('.')) {
+      req.filters.push(name === '_has' ? parseHas(resourceType, key, splitEscaped(value, ','), opts.base) : parseChain(resourceType, key, splitEscaped(value, ','), opts.base));
+      req.echo.push([key, value]);
+      continue;
+    }
     const def = name === '_id' || name === '_lastUpdated' ? true : getTypeDefinition(resourceType)?.params.get(name);
-    if (!def || name.includes('.') || name === '_has') {
-      req.ignored.push({ name: key, reason: name.includes('.') || name === '_has' ? 'chained and reverse-chained parameters are not supported' : `unknown search parameter for ${resourceType}` });
+    if (!def) {
+      req.ignored.push({ name: key, reason: `unknown search parameter for ${resourceType}` });
       continue;
     }
     req.filters.push(parseFilter(resourceType, name, modifier, splitEscaped(value, ','), opts.base));

@@ -14,7 +14,8 @@ import { revokeGrant } from '../grant-store';
 import type { OAuthParams } from '../http';
 import type { TokenResponseBody } from '../tokens';
 import { IssuanceClaimLost, issueTokens } from '../tokens';
-import { refreshKind, refreshTtl } from './authorization-code';
+import { audMismatch, refreshKind, refreshTtl } from './authorization-code';
+import { nowSeconds } from '../crypto';
 import { findPresentedToken } from './presented';
 
 export async function refreshTokenGrant(call: OAuthCall, client: OAuthClient, form: OAuthParams): Promise<TokenResponseBody> {
@@ -39,6 +40,13 @@ export async function refreshTokenGrant(call: OAuthCall, client: OAuthClient, fo
   }
   if (row.revoked || grant.revoked) throw new InvalidGrant('the refresh token has been revoked');
   if (row.expiresAt.getTime() <= Date.now()) throw new InvalidGrant('the refresh token has expired: authorize again');
+  const elsewhere = audMismatch(grant.context, call.fhirBase);
+  if (elsewhere) throw new InvalidGrant(`the refresh token cannot be used here: ${elsewhere}`);
+  const kind = refreshKind(row.scope) ?? 'offline';
+  // online_access lasts as long as the user's sign-in session (docs/CONFORMANCE.md #83); sign-out revokes the grant outright (endSession).
+  if (kind === 'online' && grant.context.sessionExpiresAt !== undefined && grant.context.sessionExpiresAt <= nowSeconds()) {
+    throw new InvalidGrant("the refresh token was issued with online_access and the user's sign-in session has ended: authorize again");
+  }
 
   // Narrowing (RFC 6749 §6): the new access token gets the requested subset; the refresh token keeps its scope.
   const original = parseScopeString(row.scope).scopes;
@@ -58,7 +66,6 @@ export async function refreshTokenGrant(call: OAuthCall, client: OAuthClient, fo
   // it), in one transaction with its successor's rows (issueTokens `claim`).
   const rotate = Prisma.sql`UPDATE "Token" SET "rotated" = true WHERE "id" = ${row.id} AND "rotated" = false AND "revoked" = false`;
 
-  const kind = refreshKind(row.scope) ?? 'offline';
   call.audit.scopes = scope;
   const issued = await issueTokens({
     sandboxId: call.sandboxId,
@@ -72,7 +79,7 @@ export async function refreshTokenGrant(call: OAuthCall, client: OAuthClient, fo
     issuer: call.issuer,
     fhirBase: call.fhirBase,
     // A fresh lifetime on every refresh (ONC: renewable without re-authorisation; docs/CONFORMANCE.md #91).
-    refresh: { scope: row.scope, ttlSeconds: refreshTtl(kind), parentId: row.id },
+    refresh: { scope: row.scope, ttlSeconds: refreshTtl(kind, grant.context), parentId: row.id },
     idToken: null,
     claim: rotate,
   }).catch(async (err: unknown) => {

@@ -106,7 +106,7 @@ function pathOf(segments: readonly string[], raw: readonly boolean[]): string {
     .join('/');
 }
 
-const SEARCH_NAMES = ['_id', '_lastUpdated', 'patient', 'subject', 'name', 'family', 'given', 'birthdate', 'gender', 'identifier', 'code', 'category', 'date', 'status', 'value-quantity', 'encounter', 'clinical-status', 'address-city', 'telecom', 'combo-code', '_tag', '_profile', '_text', '_content', '_has', 'general-practitioner', 'organization'];
+const SEARCH_NAMES = ['_id', '_lastUpdated', 'patient', 'subject', 'name', 'family', 'given', 'birthdate', 'gender', 'identifier', 'code', 'category', 'date', 'status', 'value-quantity', 'encounter', 'clinical-status', 'address-city', 'telecom', 'combo-code', '_tag', '_profile', '_text', '_content', '_has', 'general-practitioner', 'organization', 'subject.name', 'patient._id', 'subject:Patient._id', 'general-practitioner.name', '_has:Observation:patient:_id', '_has:Observation:subject:code', '_has:Encounter:patient:status'];
 const MODIFIERS = ['exact', 'contains', 'missing', 'not', 'text', 'above', 'below', 'in', 'not-in', 'of-type', 'identifier', 'Patient', 'Observation', 'iterate', 'type', 'x', ''];
 const PREFIXES = ['eq', 'ne', 'gt', 'lt', 'ge', 'le', 'sa', 'eb', 'ap', 'EQ', 'xx', ''];
 const VALUES = [
