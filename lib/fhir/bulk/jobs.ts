@@ -24,6 +24,7 @@ import type { ExportParams } from './params';
 import { compileTypeFilter } from './params';
 import type { ExportQuery } from './query';
 import { exportPage, storedTypes } from './query';
+import { ExportCancelled } from '../errors';
 import { simulatedJobResult } from './simulated-failures';
 
 export type JobStatus = 'queued' | 'running' | 'completed' | 'failed';
@@ -113,8 +114,7 @@ async function failJob(db: Db, jobId: string, message: string): Promise<void> {
   });
 }
 
-/** Stops a run when its job was cancelled (deleted) or taken over by another instance. */
-class Cancelled extends Error {}
+
 
 interface Plan {
   queries: ExportQuery[];
@@ -192,7 +192,7 @@ export async function runJob(db: Db, job: JobRow, owner: string): Promise<void> 
     if (Date.now() - lastBeat < HEARTBEAT_MS) return;
     lastBeat = Date.now();
     const n = await db.bulkExportJob.updateMany({ where: { id: job.id, owner: owner, status: 'running' }, data: { heartbeatAt: new Date(), progress } });
-    if (n.count !== 1) throw new Cancelled();
+    if (n.count !== 1) throw new ExportCancelled();
   };
   try {
     for (const [i, q] of plan.queries.entries()) {
@@ -241,9 +241,9 @@ export async function runJob(db: Db, job: JobRow, owner: string): Promise<void> 
         errors: JSON.stringify(plan.errors.length ? [{ type: 'OperationOutcome', count: plan.errors.length }] : []),
       },
     });
-    if (done.count !== 1) throw new Cancelled();
+    if (done.count !== 1) throw new ExportCancelled();
   } catch (err) {
-    if (!(err instanceof Cancelled)) throw err;
+    if (!(err instanceof ExportCancelled)) throw err;
     // Cancelled while running: drop what this run wrote unless another instance now owns the job.
     const still = await db.bulkExportJob.findUnique({ where: { id: job.id }, select: { owner: true } });
     if (!still) await db.bulkExportChunk.deleteMany({ where: { jobId: job.id } });
