@@ -7,6 +7,7 @@ import { getDb } from '../db';
 import type { AuditRecord, Prisma } from '../generated/sqlite/client';
 import { DEFAULT_SANDBOX_ID } from '../sandbox';
 import { toAuditEvent } from '../audit/audit-event';
+import { decodePagingCursor, encodePagingCursor } from '../fhir/paging-cursor';
 
 export const AUDIT_FLAGS: readonly AuditFlag[] = ['suspected-bola', 'code-replay', 'refresh-replay', 'assertion-replay', 'excessive-results', 'rate-limited', 'invalid-token', 'simulated'];
 export const AUDIT_OUTCOMES = ['success', 'failure', 'denied', 'server-error'] as const;
@@ -152,16 +153,18 @@ export interface AuditPosition {
 
 /** The opaque `before` cursor of the next (older) page, after a page's last record. */
 export function encodeAuditPosition(r: Pick<AuditRecord, 'at' | 'id'>): string {
-  return Buffer.from(`${r.at.toISOString()}|${r.id}`, 'utf8').toString('base64url');
+  return encodePagingCursor('audit', { at: r.at.toISOString(), id: r.id });
 }
 
-/** Reads a `before` cursor; anything malformed reads as null (the first page). */
+/** Reads a `before` cursor (the paging cursor format of lib/fhir/paging-cursor.ts); anything malformed reads as null (the first page). */
 export function decodeAuditPosition(text: string | null | undefined): AuditPosition | null {
-  if (!text || text.length > 200 || !/^[A-Za-z0-9_-]+$/.test(text)) return null;
-  const [iso, id, ...rest] = Buffer.from(text, 'base64url').toString('utf8').split('|');
-  if (rest.length || !iso || !id || id.length > 100) return null;
-  const at = new Date(iso);
-  return Number.isNaN(at.getTime()) ? null : { at, id };
+  if (!text) return null;
+  try {
+    const { at, id } = decodePagingCursor('audit', text);
+    return { at: new Date(at), id };
+  } catch {
+    return null;
+  }
 }
 
 /**

@@ -8,7 +8,8 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import type { Resource } from '@medplum/fhirtypes';
-import { getDb } from '../db';
+import { createDb, getDb } from '../db';
+import type { Db } from '../db';
 import { rawQuery } from '../db/direct';
 import { env } from '../env';
 import type { AllowedDecision, GranularFilter } from '../smart/access-policy';
@@ -19,29 +20,43 @@ import { getTypeDefinition } from './definitions';
 import type { ResourceIndex } from './indexer';
 import { indexResource } from './indexer';
 import { accessSql, raw, sql } from './search/sql';
+// @ts-expect-error plain ESM helper without types
+import { findPgBin, startCluster } from '../../scripts/lib/pg-cluster.mjs';
+// @ts-expect-error plain ESM helper without types
+import { applyMigrations } from '../../scripts/lib/schema-engine.mjs';
 
 const SANDBOX = 'granular-parity';
 const byType = new Map<string, { resource: Resource; index: ResourceIndex }[]>();
+const resources: Resource[] = [];
+const pgAvailable = Boolean(process.env.TEST_DATABASE_URL) || Boolean(findPgBin());
+let cluster: { url: string; stop(): Promise<void> } | undefined;
+let pg: Db | undefined;
 
-beforeAll(async () => {
-  // Date.now() decides the `ap` prefix's width on both sides: freeze it.
+function freezeClock(): void {
   vi.useFakeTimers({ toFake: ['Date'] });
   vi.setSystemTime(new Date('2025-06-01T12:00:00Z'));
-  const resources: Resource[] = [...generateSharedResources()];
-  for (let i = 0; i < 3; i++) {
-    const record = generatePatient(i, { seed: 7, anchorDate: '2025-06-01' });
-    resources.push(record.patient, ...record.resources);
-  }
-  // Records of one dataset may repeat a shared resource: keep one of each.
-  const unique = [...new Map(resources.map((r) => [`${r.resourceType}/${r.id}`, r])).values()];
-  resources.length = 0;
-  resources.push(...unique);
-  const writer = createBulkWriter(env.DATABASE_URL);
+}
+
+async function write(url: string): Promise<void> {
+  const writer = createBulkWriter(url);
   try {
     await writer.write(SANDBOX, resources);
   } finally {
     await writer.close();
   }
+}
+
+beforeAll(async () => {
+  // Date.now() decides the `ap` prefix's width on both sides: freeze it.
+  freezeClock();
+  const generated: Resource[] = [...generateSharedResources()];
+  for (let i = 0; i < 3; i++) {
+    const record = generatePatient(i, { seed: 7, anchorDate: '2025-06-01' });
+    generated.push(record.patient, ...record.resources);
+  }
+  // Records of one dataset may repeat a shared resource: keep one of each.
+  resources.push(...new Map(generated.map((r) => [`${r.resourceType}/${r.id}`, r])).values());
+  await write(env.DATABASE_URL);
   for (const resource of resources) {
     const list = byType.get(resource.resourceType) ?? [];
     list.push({ resource, index: indexResource(resource) });
@@ -49,21 +64,30 @@ beforeAll(async () => {
   }
 });
 
-afterAll(() => {
+afterAll(async () => {
   vi.useRealTimers();
+  await pg?.$disconnect();
+  await cluster?.stop();
 });
 
-async function sqlVerdict(type: string, filters: GranularFilter[]): Promise<string[]> {
+async function sqlVerdict(db: Db, type: string, filters: GranularFilter[]): Promise<string[]> {
   const t = { sandboxId: SANDBOX, type, idCol: raw('r."id"') };
   const rows = await rawQuery<{ id: string }>(
-    getDb(),
+    db,
     sql`SELECT r."id" FROM "Resource" r WHERE r."sandboxId" = ${SANDBOX} AND r."type" = ${type} AND r."deleted" = false AND ${accessSql(t, { compartmentPatientId: null, filters })}`,
   );
   return rows.map((r) => r.id).sort();
 }
 
 function memoryVerdict(type: string, filters: GranularFilter[]): string[] {
-  const decision: AllowedDecision = { allowed: true, compartmentPatientId: null, filters, grantedBy: ['system/x.rs'], interaction: 'update', resourceType: type };
+  const decision: AllowedDecision = {
+    allowed: true,
+    compartmentPatientId: null,
+    filters,
+    grantedBy: ['system/x.rs'],
+    interaction: 'update',
+    resourceType: type,
+  };
   return (byType.get(type) ?? [])
     .filter(({ resource, index }) => matchesGranular(index, resource, decision))
     .map(({ resource }) => resource.id!)
@@ -87,33 +111,63 @@ function criterionFrom(type: string, resource: Resource, index: ResourceIndex): 
       if (r.system !== null) options.push(fc.constant<[string, string]>([r.param, `${r.system}|`]));
     }
   }
-  for (const r of index.strings) options.push(fc.integer({ min: 1, max: Math.max(1, r.value.length) }).map((n): [string, string] => [r.param, r.value.slice(0, n)]));
-  for (const r of index.references) options.push(fc.constantFrom<[string, string]>([r.param, `${r.targetType}/${r.targetId}`], [r.param, r.targetId], [r.param, `${r.targetType}/${r.targetId}0`]));
+  for (const r of index.strings)
+    options.push(fc.integer({ min: 1, max: Math.max(1, r.value.length) }).map((n): [string, string] => [r.param, r.value.slice(0, n)]));
+  for (const r of index.references)
+    options.push(
+      fc.constantFrom<[string, string]>([r.param, `${r.targetType}/${r.targetId}`], [r.param, r.targetId], [r.param, `${r.targetType}/${r.targetId}0`]),
+    );
   for (const r of index.dates) {
-    options.push(fc.tuple(fc.constantFrom(...PREFIXES), fc.constantFrom(...dateTexts(r.start), ...dateTexts(r.end))).map(([p, d]): [string, string] => [r.param, `${p}${d}`]));
+    options.push(
+      fc
+        .tuple(fc.constantFrom(...PREFIXES), fc.constantFrom(...dateTexts(r.start), ...dateTexts(r.end)))
+        .map(([p, d]): [string, string] => [r.param, `${p}${d}`]),
+    );
   }
   for (const r of index.quantities) {
     options.push(
-      fc.tuple(fc.constantFrom(...PREFIXES), fc.constantFrom(r.value, Math.round(r.value), r.value * 1.05), fc.boolean()).map(([p, v, unit]): [string, string] => [
-        r.param,
-        `${p}${v}${unit && r.code !== null ? `|${r.system ?? ''}|${r.code}` : ''}`,
-      ]),
+      fc
+        .tuple(fc.constantFrom(...PREFIXES), fc.constantFrom(r.value, Math.round(r.value), r.value * 1.05), fc.boolean())
+        .map(([p, v, unit]): [string, string] => [r.param, `${p}${v}${unit && r.code !== null ? `|${r.system ?? ''}|${r.code}` : ''}`]),
     );
   }
   // Parameters the type has but this resource may lack, and names no granular filter can use.
   const params = [...(getTypeDefinition(type)?.params.keys() ?? [])];
-  if (params.length) options.push(fc.tuple(fc.constantFrom(...params), fc.constantFrom('final', 'laboratory', '2020', 'ge2020-01-01', 'Patient/x', '5', 'x|y')).map(([p, v]): [string, string] => [p, v]));
+  if (params.length)
+    options.push(
+      fc
+        .tuple(fc.constantFrom(...params), fc.constantFrom('final', 'laboratory', '2020', 'ge2020-01-01', 'Patient/x', '5', 'x|y'))
+        .map(([p, v]): [string, string] => [p, v]),
+    );
   options.push(fc.constantFrom<[string, string]>(['code:text', 'glucose'], ['status:not', 'final'], ['unknown-param', 'x'], ['_lastUpdated', 'ge2000-01-01']));
-  return fc.oneof(...options).chain(([name, first]) => fc.constantFrom<string[]>([first], [first, 'nothing-matches']).map((values): [string, string[]] => [name, values]));
+  return fc
+    .oneof(...options)
+    .chain(([name, first]) => fc.constantFrom<string[]>([first], [first, 'nothing-matches']).map((values): [string, string[]] => [name, values]));
 }
 
 const filtersArb: fc.Arbitrary<{ type: string; filters: GranularFilter[] }> = fc
-  .constantFrom(...['Observation', 'Condition', 'Encounter', 'Patient', 'MedicationRequest', 'Immunization', 'Procedure', 'DiagnosticReport', 'AllergyIntolerance', 'Practitioner', 'Organization'])
+  .constantFrom(
+    ...[
+      'Observation',
+      'Condition',
+      'Encounter',
+      'Patient',
+      'MedicationRequest',
+      'Immunization',
+      'Procedure',
+      'DiagnosticReport',
+      'AllergyIntolerance',
+      'Practitioner',
+      'Organization',
+    ],
+  )
   .chain((type) => {
     const pool = byType.get(type) ?? [];
     if (!pool.length) return fc.constant({ type, filters: [] as GranularFilter[] });
     const one = fc.constantFrom(...pool).chain(({ resource, index }) => fc.array(criterionFrom(type, resource, index), { minLength: 1, maxLength: 3 }));
-    return fc.array(one, { minLength: 1, maxLength: 3 }).map((groups) => ({ type, filters: groups.map((criteria) => Object.fromEntries(criteria) as GranularFilter) }));
+    return fc
+      .array(one, { minLength: 1, maxLength: 3 })
+      .map((groups) => ({ type, filters: groups.map((criteria) => Object.fromEntries(criteria) as GranularFilter) }));
   });
 
 describe('granular filters: the SQL of reads and the in-memory check of writes agree', () => {
@@ -121,21 +175,44 @@ describe('granular filters: the SQL of reads and the in-memory check of writes a
     for (const type of ['Observation', 'Condition', 'Encounter', 'Patient']) expect(byType.get(type)?.length ?? 0, type).toBeGreaterThan(0);
   });
 
-  it('gives every generated resource the same verdict for generated filters', async () => {
-    let hits = 0;
-    let partial = 0;
-    await fc.assert(
-      fc.asyncProperty(filtersArb, async ({ type, filters }) => {
-        const viaSql = await sqlVerdict(type, filters);
-        const inMemory = memoryVerdict(type, filters);
-        expect(inMemory, `${type} ${JSON.stringify(filters)}`).toEqual(viaSql);
-        if (viaSql.length) hits++;
-        if (viaSql.length && viaSql.length < (byType.get(type)?.length ?? 0)) partial++;
-      }),
-      { numRuns: 300, seed: 17 },
-    );
-    // Not vacuous: many filters select some resources and leave others out.
-    expect(hits).toBeGreaterThan(100);
-    expect(partial).toBeGreaterThan(50);
+  it('gives every generated resource the same verdict for generated filters (SQLite)', async () => {
+    await assertParity(getDb());
   });
+
+  it.skipIf(!pgAvailable)(
+    'gives every generated resource the same verdict for generated filters (PostgreSQL)',
+    async () => {
+      // A real clock while the cluster starts (its start-up waits on it), the frozen one to compare.
+      vi.useRealTimers();
+      let url = process.env.TEST_DATABASE_URL;
+      if (!url) {
+        cluster = (await startCluster()) as { url: string; stop(): Promise<void> };
+        url = cluster.url;
+      }
+      await applyMigrations({ kind: 'postgresql', url });
+      await write(url);
+      pg = createDb(url).db;
+      freezeClock();
+      await assertParity(pg);
+    },
+    180_000,
+  );
 });
+
+async function assertParity(db: Db): Promise<void> {
+  let hits = 0;
+  let partial = 0;
+  await fc.assert(
+    fc.asyncProperty(filtersArb, async ({ type, filters }) => {
+      const viaSql = await sqlVerdict(db, type, filters);
+      const inMemory = memoryVerdict(type, filters);
+      expect(inMemory, `${type} ${JSON.stringify(filters)}`).toEqual(viaSql);
+      if (viaSql.length) hits++;
+      if (viaSql.length && viaSql.length < (byType.get(type)?.length ?? 0)) partial++;
+    }),
+    { numRuns: 300, seed: 17 },
+  );
+  // Not vacuous: many filters select some resources and leave others out.
+  expect(hits).toBeGreaterThan(100);
+  expect(partial).toBeGreaterThan(50);
+}
