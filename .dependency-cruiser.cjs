@@ -17,6 +17,7 @@ const LAYERS = [
   ['interaction', '^lib/interaction/'],
   ['launcher', '^lib/launcher/'],
   ['console', '^lib/console/'],
+  ['routes', '^lib/routes/'],
 ];
 
 const layerRules = LAYERS.slice(0, -1).map(([name, path], i) => ({

@@ -1,7 +1,7 @@
 import { NextResponse } from 'next/server';
 import type { NextRequest } from 'next/server';
 import { env } from '#lib/env';
-import { originOf } from '#lib/http/origin';
+import { publicOrigin } from '#lib/http/origin';
 import { API_SECURITY_HEADERS, PAGE_MAX_BODY_BYTES, isCrossOriginWrite, isOversizedPageBody, newNonce, pageKindOf, pageSecurityHeaders } from '#lib/http/security-headers';
 
 function refuse(status: number, message: string): NextResponse {
@@ -22,7 +22,7 @@ export function proxy(request: NextRequest): NextResponse {
   if (isOversizedPageBody(request.headers)) return refuse(413, `Request body larger than ${PAGE_MAX_BODY_BYTES} bytes.`);
   const headers = pageSecurityHeaders(pageKindOf(request.nextUrl.pathname), {
     nonce: newNonce(),
-    origin: originOf(request),
+    origin: publicOrigin(request),
     development: env.NODE_ENV === 'development',
   });
   const requestHeaders = new Headers(request.headers);

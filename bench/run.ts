@@ -1,8 +1,9 @@
 // npm run bench [-- name ...]: named benchmarks against a production build on loopback, always
 // with two baselines measured in the same run (a trivial Next.js route handler and a bare Node
 // http server returning a constant). Prints a table and writes bench/results/<time>.json.
-// NEXT_DIST_DIR names the build; BENCH_DATABASE_TEMPLATE=<file.db> starts from a copy of a seeded
-// SQLite database instead of seeding BENCH_PATIENTS (1,000) patients; BENCH_SECONDS per benchmark.
+// NEXT_DIST_DIR names the build (default .next-bench, built with the benchmark route when missing);
+// BENCH_DATABASE_TEMPLATE=<file.db> starts from a copy of a seeded SQLite database instead of
+// seeding BENCH_PATIENTS (1,000) patients; BENCH_SECONDS per benchmark.
 import { createServer } from 'node:http';
 import { closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +11,8 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import autocannon from 'autocannon';
 import type { Patient, Observation } from '@medplum/fhirtypes';
-import { benchmarks as extraBenchmarks } from './suites';
+import { benchmarks as suiteBenchmarks } from './suites';
+import { leastWork, rss } from './least-work';
 import type { BenchContext, BenchResult } from './types';
 // @ts-expect-error plain ESM helper without types
 import { prepareDatabase, startServer, freePort } from '../scripts/lib/test-server.mjs';
@@ -22,6 +24,7 @@ import { applyMigrations, databaseTarget } from '../scripts/lib/schema-engine.mj
 const root = join(import.meta.dirname, '..');
 const duration = Number(process.env.BENCH_SECONDS ?? 5);
 const only = process.argv.slice(2);
+const extraBenchmarks = [...suiteBenchmarks, leastWork, rss];
 
 // CPU time of the process serving a port (user + system, all threads; Linux /proc), in ms. On a
 // machine shared with other work, req/s and latency move with the load, but the server's CPU time
@@ -135,14 +138,23 @@ function table(results: BenchResult[], node: BenchResult, next: BenchResult): st
 }
 
 async function main(): Promise<void> {
-  // The server below runs `next start`, which reads the build from NEXT_DIST_DIR (default .next).
-  if (!existsSync(join(root, process.env.NEXT_DIST_DIR ?? '.next', 'BUILD_ID'))) execFileSync(join(root, 'node_modules', '.bin', 'next'), ['build'], { cwd: root, stdio: 'inherit' });
+  // The server below runs `next start` on the build in NEXT_DIST_DIR: the benchmark's own build
+  // (default .next-bench), the only one with the trivial baseline route (SANDBOX_BENCH_ROUTES=1).
+  process.env.NEXT_DIST_DIR ??= '.next-bench';
+  process.env.SANDBOX_BENCH_ROUTES = '1';
+  const dist = join(root, process.env.NEXT_DIST_DIR);
+  if (!existsSync(join(dist, 'BUILD_ID'))) execFileSync(join(root, 'node_modules', '.bin', 'next'), ['build'], { cwd: root, stdio: 'inherit' });
+  if (!existsSync(join(dist, 'server', 'app', 'api', 'bench', 'trivial', 'route.js'))) {
+    throw new Error(`${process.env.NEXT_DIST_DIR} has no benchmark route: build it with SANDBOX_BENCH_ROUTES=1 (or remove it and let npm run bench build it)`);
+  }
   const dir = mkdtempSync(join(tmpdir(), 'sandbox-bench-'));
-  const databaseUrl = `file:${join(dir, 'bench.db')}`;
+  // BENCH_DB=postgresql: the server and the in-process helpers use a database on a throwaway PostgreSQL cluster.
+  const cluster = process.env.BENCH_DB === 'postgresql' ? await startCluster() : null;
+  const databaseUrl: string = cluster ? await cluster.createDatabase('bench') : `file:${join(dir, 'bench.db')}`;
   // Benchmarks that prepare data in-process (codes, tokens) write to the server's database.
   process.env.DATABASE_URL = databaseUrl;
   const template = process.env.BENCH_DATABASE_TEMPLATE;
-  if (template) {
+  if (template && !cluster) {
     // A copy of a database seeded before (seeding 1,000 patients takes minutes), migrated if needed.
     copyFileSync(template, join(dir, 'bench.db'));
     // Written to disk now: else the server's first WAL checkpoint, whose fsync flushes the whole
@@ -196,6 +208,7 @@ async function main(): Promise<void> {
   } finally {
     bare.close();
     await server.stop();
+    await cluster?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -15,7 +15,7 @@ interface Code {
 }
 
 /** Authorization codes made the way a browser would: /oauth/authorize over HTTP, then consent. */
-async function makeCodes(ctx: BenchContext, clientId: string, redirectUri: string, patientId: string, n: number): Promise<Code[]> {
+export async function makeCodes(ctx: BenchContext, clientId: string, redirectUri: string, patientId: string, n: number): Promise<Code[]> {
   const { completeInteraction } = await import('../lib/oauth/interaction');
   const codes: Code[] = [];
   const scope = 'openid fhirUser launch/patient patient/*.rs offline_access';
@@ -41,7 +41,7 @@ async function makeCodes(ctx: BenchContext, clientId: string, redirectUri: strin
 }
 
 /** Counts refused responses by status and OAuth error, for the log (a benchmark's errors must be explained). */
-function errorTally(): { add(status: number, body: string): void; print(name: string): void } {
+export function errorTally(): { add(status: number, body: string): void; print(name: string): void } {
   const seen = new Map<string, number>();
   return {
     add(status, body) {
@@ -61,7 +61,7 @@ function errorTally(): { add(status: number, body: string): void; print(name: st
   };
 }
 
-function form(params: Record<string, string>): string {
+export function form(params: Record<string, string>): string {
   return new URLSearchParams(params).toString();
 }
 

@@ -141,9 +141,10 @@ test.describe('the console after a sample-app EHR launch', () => {
     await signIn(consolePage, base);
     await consolePage.goto(`${base}/console/tokens/${encodeURIComponent(jti)}`);
     await expect(consolePage.getByTestId('token-status')).toHaveText('active');
-    await consolePage.getByRole('button', { name: 'Revoke' }).click();
+    await consolePage.getByRole('button', { name: 'Revoke this token' }).click();
     await expect(consolePage.getByTestId('token-status')).toHaveText('revoked');
-    await expect(consolePage.getByRole('status')).toContainText('next call with this token gets 401');
+    await expect(consolePage.getByRole('status')).toContainText('Revoked this token only');
+    await expect(consolePage.getByRole('status')).toContainText('next call with it gets 401');
 
     // Reload the app inside the EHR frame: fhirclient restores its session and calls the FHIR API again.
     const frame = page.frames().find((f) => new URL(f.url()).pathname === '/sample-app');
@@ -178,5 +179,25 @@ test.describe('the console after a sample-app EHR launch', () => {
     await checks.locator('tr[data-check="pkce-s256"] a').first().click();
     await expect(consolePage).toHaveURL(/\/console\/audit\/[0-9a-f-]+$/);
     await expect(consolePage.getByText('/oauth/authorize').first()).toBeVisible();
+  });
+
+  test('the console API revokes the whole grant of a launch: every token of it, refresh token included', async ({ page, context }) => {
+    failOnDialog(page);
+    const { jti } = await launchSampleApp(page);
+    const consolePage = await context.newPage();
+    const base = consoleUrl();
+    await signIn(consolePage, base);
+    const bad = await consolePage.request.post(`${base}/api/console/tokens/${encodeURIComponent(jti)}/revoke`, { data: { scope: 'everything' } });
+    expect(bad.status()).toBe(400);
+    const res = await consolePage.request.post(`${base}/api/console/tokens/${encodeURIComponent(jti)}/revoke`, { data: { scope: 'grant' } });
+    expect(res.status()).toBe(200);
+    const result = (await res.json()) as { revoked: number; scope: string };
+    expect(result.scope).toBe('grant');
+    expect(result.revoked).toBeGreaterThanOrEqual(1);
+    await consolePage.goto(`${base}/console/tokens/${encodeURIComponent(jti)}`);
+    await expect(consolePage.getByTestId('token-status')).toHaveText('revoked');
+    // Every token of the client for this launch is revoked, the refresh token too.
+    await consolePage.goto(`${base}/console/tokens?clientId=sample-app&status=active`);
+    await expect(consolePage.getByTestId('tokens-table').locator('tbody tr').filter({ hasText: `${jti.slice(0, 10)}…` })).toHaveCount(0);
   });
 });

@@ -36,6 +36,8 @@ test('the default console account is refused in production mode', async ({ page,
 test('console JSON endpoints require a console session', async ({ request }) => {
   expect((await request.get('/api/console/audit')).status()).toBe(401);
   expect((await request.get('/api/console/audit.ndjson')).status()).toBe(401);
+  expect((await request.post('/api/console/tokens/any/revoke', { data: { scope: 'grant' } })).status()).toBe(401);
+  expect((await request.get('/api/console/clients/sample-app/report')).status()).toBe(401);
 });
 
 test.describe('with a configured console account', () => {

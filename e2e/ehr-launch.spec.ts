@@ -15,6 +15,12 @@ test('provider EHR launch: the sample app in the EHR frame shows the chosen pati
   await page.waitForURL(/\/ehr\//);
   await expect(page.getByTestId('banner-name')).toHaveText(name);
   await expect(page.getByTestId('patient-banner')).toContainText('MRN');
+  // The banner's age is the patient's, in whole years from the birth date it shows.
+  const dob = /DOB (\d{4}-\d{2}-\d{2})/.exec((await page.getByTestId('patient-banner').textContent()) ?? '')?.[1] ?? '';
+  const born = new Date(`${dob}T00:00:00Z`);
+  const today = new Date();
+  const years = today.getUTCFullYear() - born.getUTCFullYear() - (today.getUTCMonth() * 100 + today.getUTCDate() < born.getUTCMonth() * 100 + born.getUTCDate() ? 1 : 0);
+  await expect(page.getByTestId('patient-banner')).toContainText(`DOB ${dob} (${years} y)`);
 
   const app = page.frameLocator('iframe.ehr-app');
   await allowIfAsked(app);

@@ -38,10 +38,10 @@ async function refreshAsTheApp(page: Page): Promise<{ status: number; body: Reco
   return { status: res.status(), body: (await res.json()) as Record<string, unknown> };
 }
 
-/** RFC 7662 introspection by a confidential client (public clients may not introspect), as a resource server would ask. */
+/** RFC 7662 introspection by a resource server (a confidential client registered with introspect_any_token; public clients may not introspect). */
 async function introspect(baseURL: string | undefined, token: string): Promise<Record<string, unknown>> {
   const base = (baseURL ?? '').replace(/\/+$/, '');
-  const caller = await registerSymmetricClient(base, { client_name: 'e2e resource server' });
+  const caller = await registerSymmetricClient(base, { client_name: 'e2e resource server', introspect_any_token: true });
   const res = await fetch(`${base}/oauth/introspect`, {
     method: 'POST',
     headers: { authorization: `Basic ${Buffer.from(`${caller.client.client_id}:${caller.secret ?? ''}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
@@ -282,7 +282,8 @@ test.describe('backend service launches', () => {
     expect(shown.clientId).toBe(client.clientId);
     const refused = await backendTokenRequest(page.request, client, shown.tokenUrl, shown.scope);
     expect(refused.status).toBe(401);
-    expect(refused.headers['www-authenticate']).toBeTruthy();
+    // No HTTP Basic was used, so no Basic challenge (docs/CONFORMANCE.md #75).
+    expect(refused.headers['www-authenticate']).toBeUndefined();
     expect(refused.body.error).toBe('invalid_client');
     expect(String(refused.body.error_description)).toContain(`the signature does not verify with key '${client.kid}'`);
     // For this launch only: the launch is used up, the same request then succeeds.
@@ -311,7 +312,7 @@ test.describe('backend service launches', () => {
       const shown = await startBackendLaunch(page, client.clientId, 'invalid_jti');
       const refused = await backendTokenRequest(page.request, client, shown.tokenUrl, shown.scope);
       expect(refused.status).toBe(401);
-      expect(refused.headers['www-authenticate']).toBeTruthy();
+      expect(refused.headers['www-authenticate']).toBeUndefined();
       expect(refused.body.error).toBe('invalid_client');
       expect(String(refused.body.error_description)).toMatch(/jti '[^']+' was already used/);
       expect((await backendTokenRequest(page.request, client, shown.tokenUrl, shown.scope)).status).toBe(200);
@@ -329,6 +330,10 @@ test.describe('backend service launches', () => {
       await expect(rows.first()).toContainText('401');
       await expect(rows.first()).toContainText('invalid_client');
       await expect(rows.first().locator('.badge.flag')).toHaveText('assertion-replay');
+      // Armed by the developer: labelled simulated, and not counted as an attack on the alerts page.
+      await expect(rows.first().locator('.badge.info')).toHaveText('simulated');
+      await page.goto(`${base}/console/alerts`);
+      await expect(page.getByTestId('alerts-simulated')).toContainText(client.clientId);
     });
   });
 });

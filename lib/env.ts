@@ -1,12 +1,44 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
+
+/** Which peers may set X-Forwarded-For/-Host/-Proto (TRUST_PROXY). */
+export type TrustProxy = { readonly kind: 'none' } | { readonly kind: 'hops'; readonly hops: number } | { readonly kind: 'addresses'; readonly addresses: readonly string[] };
+
+const trustProxySchema = z
+  .string()
+  .optional()
+  .transform((value, ctx): TrustProxy => {
+    const v = (value ?? '').trim().toLowerCase();
+    if (v === '' || v === '0' || v === 'false' || v === 'no' || v === 'off') return { kind: 'none' };
+    if (v === 'true' || v === 'yes' || v === 'on') return { kind: 'hops', hops: 1 };
+    if (/^\d+$/.test(v)) return { kind: 'hops', hops: Math.min(Number(v), 16) };
+    const addresses = v.split(',').map((a) => a.trim().replace(/^::ffff:(?=\d+\.)/, '')).filter((a) => a !== '');
+    const bad = addresses.filter((a) => isIP(a) === 0);
+    if (bad.length) ctx.addIssue({ code: 'custom', message: `not IP addresses: ${bad.join(', ')} (use 1, a number of proxy hops, or a comma list of proxy IP addresses)` });
+    return { kind: 'addresses', addresses };
+  });
 
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   /** Empty: the embedded SQLite file data/sandbox.db. `file:/path.db` or `postgresql://…`. */
   DATABASE_URL: z.string().optional().default(''),
   PORT: z.coerce.number().int().min(1).max(65535).default(3000),
-  /** Public origin of the sandbox (issuer and FHIR base are derived from it). */
+  /**
+   * Public origin of the sandbox (issuer and FHIR base are derived from it). Unset: the address the
+   * server was reached on, or the Host header when it names a loopback host (lib/http/origin.ts).
+   */
   PUBLIC_ORIGIN: z.string().url().optional(),
+  /**
+   * Believe X-Forwarded-For/-Host/-Proto only from a reverse proxy: unset or 0 never; 1 (or true)
+   * when the server is reachable only through one proxy, N for N proxies in a row; or a comma
+   * list of the proxies' IP addresses (lib/http/client-ip.ts, lib/http/origin.ts).
+   */
+  TRUST_PROXY: trustProxySchema,
+  /**
+   * Production https-only mode: PUBLIC_ORIGIN must be https, and registration refuses http JWKS
+   * URLs and http redirect URIs other than a loopback IP address (RFC 8252 §7.3, RFC 9700 §2.6).
+   */
+  HTTPS_ONLY: z.stringbool().default(false),
   /** Seed of the default synthetic dataset. */
   SEED: z.coerce.number().int().min(0).default(42),
   /** Number of generated patients in the default dataset (the edge-case roster is added). */
@@ -38,6 +70,10 @@ const schema = z.object({
   /** Console account (required when NODE_ENV=production or not on localhost). */
   CONSOLE_USER: z.string().optional(),
   CONSOLE_PASSWORD: z.string().optional(),
+}).superRefine((e, ctx) => {
+  if (e.HTTPS_ONLY && !e.PUBLIC_ORIGIN?.startsWith('https://')) {
+    ctx.addIssue({ code: 'custom', path: ['PUBLIC_ORIGIN'], message: 'HTTPS_ONLY=1 needs PUBLIC_ORIGIN=https://… (the origin clients reach the sandbox on)' });
+  }
 });
 
 export type Env = z.infer<typeof schema>;

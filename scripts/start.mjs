@@ -1,5 +1,6 @@
-// `npm start` (after prestart has migrated, seeded and built): serves the app with `next start`.
-// `next start` runs in production mode, where the console refuses its default development
+// `npm start` (after prestart has migrated, seeded and built): serves the app with the app server
+// (scripts/lib/app-server.mjs: the API answered by its lib handlers, everything else by Next;
+// API_FAST_PATH=0 sends everything through Next). It runs in production mode, where the console refuses its default development
 // account; unless CONSOLE_USER/CONSOLE_PASSWORD are set, a console account with a random
 // password is created once (data/console-account.json, readable only by you) and printed.
 // `npm start -- --https` (or HTTPS=1) serves over https instead, with a local CA and certificate
@@ -10,6 +11,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { root } from './prisma-schemas.mjs';
 import { httpsRequested, planHttps } from './lib/https-server.mjs';
+import { socketAddressPreload } from './lib/socket-address.mjs';
 
 const env = { ...process.env };
 const port = env.PORT || '3000';
@@ -33,7 +35,8 @@ if (!env.CONSOLE_USER && !env.CONSOLE_PASSWORD) {
   consoleNote = `console account: ${account.user} / ${account.password}  (kept in data/console-account.json; set CONSOLE_USER and CONSOLE_PASSWORD to choose your own)`;
 } else consoleNote = 'console account: from CONSOLE_USER / CONSOLE_PASSWORD';
 
-let command = [join(root, 'node_modules', 'next', 'dist', 'bin', 'next'), 'start', '-p', port];
+let command = [join(root, 'scripts', 'lib', 'app-server.mjs'), '--port', port];
+env.NODE_ENV = 'production';
 let origin = `http://localhost:${port}`;
 let tlsNotes = [];
 if (httpsRequested()) {
@@ -57,6 +60,7 @@ console.log(`  console   ${origin}/console — ${consoleNote}`);
 for (const line of tlsNotes) console.log(line);
 console.log('');
 
-const child = spawn(process.execPath, command, { cwd: root, env, stdio: 'inherit' });
+// The preload records each request's connection: the client IP and the public origin read it (lib/http/socket-address.ts).
+const child = spawn(process.execPath, [...socketAddressPreload, ...command], { cwd: root, env, stdio: 'inherit' });
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

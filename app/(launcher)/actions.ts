@@ -3,9 +3,8 @@
 import { headers } from 'next/headers';
 import { findPatients, previewPatient } from '#lib/launcher/directory';
 import type { PatientPreview } from '#lib/launcher/directory';
-import { createShareLink } from '#lib/launcher/share-links';
-import { launchConfigSchema } from '#lib/launcher/launch-config';
-import { originFromHeaders } from '#lib/launcher/origin';
+import { createShareLinkUrl } from '#lib/launcher/share-links';
+import { publicOrigin } from '#lib/http/origin';
 import { registerAdHocApp, startLaunch } from '#lib/launcher/start-launch';
 import type { LaunchStart } from '#lib/launcher/start-launch';
 import type { PatientSearch, PatientSummary } from '#lib/fhir/patient-directory';
@@ -21,7 +20,7 @@ export async function previewPatientAction(patientId: string): Promise<PatientPr
 }
 
 export async function startLaunchAction(config: unknown): Promise<LaunchStart> {
-  return startLaunch(config, originFromHeaders(await headers()));
+  return startLaunch(config, publicOrigin(await headers()));
 }
 
 export async function registerAdHocAppAction(input: { name?: string; launchUrl: string; redirectUri: string }) {
@@ -29,8 +28,5 @@ export async function registerAdHocAppAction(input: { name?: string; launchUrl: 
 }
 
 export async function createShareLinkAction(config: unknown): Promise<{ ok: true; url: string } | { ok: false; error: string }> {
-  const parsed = launchConfigSchema.safeParse(config);
-  if (!parsed.success) return { ok: false, error: 'The configuration is incomplete.' };
-  const code = await createShareLink(parsed.data);
-  return { ok: true, url: `${originFromHeaders(await headers())}/l/${code}` };
+  return createShareLinkUrl(config, publicOrigin(await headers()));
 }

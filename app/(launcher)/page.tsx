@@ -2,7 +2,7 @@ import { headers } from 'next/headers';
 import { redirect } from 'next/navigation';
 import { loadOrLeave } from '#lib/http/unavailable';
 import { findPatients, listLauncherClients, listLauncherUsers } from '#lib/launcher/directory';
-import { originFromHeaders } from '#lib/launcher/origin';
+import { publicOrigin } from '#lib/http/origin';
 import { ensureSampleAppClient } from '#lib/launcher/sample-app';
 import { findShareLink } from '#lib/launcher/share-links';
 import { oauthUrls } from '#lib/oauth/config';
@@ -11,7 +11,7 @@ import { LauncherClient } from './launcher-client';
 export const dynamic = 'force-dynamic';
 
 export default async function LauncherPage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
-  const origin = originFromHeaders(await headers());
+  const origin = publicOrigin(await headers());
   const share = (await searchParams).share;
   const shareCode = typeof share === 'string' ? share : null;
   const [clients, users, patients, shared] = await loadOrLeave('launcher', '/', redirect, async () => {

@@ -6,6 +6,7 @@
  */
 import type { AuditEvent, AuditEventAgent, AuditEventEntity, Coding, Reference } from '@medplum/fhirtypes';
 import type { AuditRecord } from '../generated/sqlite/client';
+import { referencePattern } from '../fhir-id';
 
 /** Code system of the sandbox's own codes (OAuth endpoints, flags). */
 export const SANDBOX_CODE_SYSTEM = 'urn:smart-sandbox:audit';
@@ -50,8 +51,10 @@ function outcomeCode(status: number): AuditEvent['outcome'] {
   return '0';
 }
 
+const USER_REFERENCE = referencePattern(['Practitioner', 'Patient', 'RelatedPerson', 'PractitionerRole']);
+
 function userReference(userId: string): AuditEventAgent['who'] {
-  if (/^(Practitioner|Patient|RelatedPerson|PractitionerRole)\/[A-Za-z0-9\-.]{1,64}$/.test(userId)) return { reference: userId } as AuditEventAgent['who'];
+  if (USER_REFERENCE.test(userId)) return { reference: userId } as AuditEventAgent['who'];
   return { identifier: { system: `${SANDBOX_CODE_SYSTEM}:user`, value: userId }, display: userId };
 }
 

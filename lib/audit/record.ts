@@ -1,7 +1,8 @@
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { getDb } from '../db';
 import type { Db } from '../db';
 import { rawExecute } from '../db/direct';
+import { clientIp } from '../http/client-ip';
 import { Prisma } from '../generated/sqlite/client';
 import type { AuditFacts } from './facts';
 import { serializeFacts } from './facts';
@@ -16,7 +17,9 @@ export type AuditFlag =
   | 'assertion-replay'
   | 'excessive-results'
   | 'rate-limited'
-  | 'invalid-token';
+  | 'invalid-token'
+  /** The outcome was a simulated error the developer armed in the launcher, not the app's doing. */
+  | 'simulated';
 
 export interface AuditEntry {
   sandboxId?: string;
@@ -49,9 +52,8 @@ export interface AuditEntry {
 
 /** Where a request came from, for the audit record. */
 export function requestSource(req: Request): Pick<AuditEntry, 'ip' | 'userAgent' | 'origin'> {
-  const fwd = req.headers.get('x-forwarded-for');
   return {
-    ip: fwd ? fwd.split(',')[0]!.trim() : (req.headers.get('x-real-ip') ?? null),
+    ip: clientIp(req),
     userAgent: req.headers.get('user-agent')?.slice(0, 300) ?? null,
     origin: req.headers.get('origin') ?? null,
   };
@@ -69,12 +71,13 @@ const MAX_BATCH = 200;
  * a page written to the WAL).
  */
 export function auditRecordId(nowMs: number = Date.now()): string {
-  const b = randomBytes(16);
-  b.writeUIntBE(Math.max(0, Math.min(nowMs, 2 ** 48 - 1)), 0, 6);
-  b[6] = (b[6]! & 0x0f) | 0x70;
-  b[8] = (b[8]! & 0x3f) | 0x80;
-  const hex = b.toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  // The random bits come from a version 4 UUID (Node draws them from a cached pool, not one system
+  // call per record): its variant is already RFC 9562's, and what follows the version digit is kept.
+  const random = randomUUID();
+  const ms = Math.max(0, Math.min(Math.floor(nowMs), 2 ** 48 - 1))
+    .toString(16)
+    .padStart(12, '0');
+  return `${ms.slice(0, 8)}-${ms.slice(8, 12)}-7${random.slice(15)}`;
 }
 
 function toRow(entry: AuditEntry, at: Date): AuditRow {

@@ -18,7 +18,11 @@ export const FLAG_DESCRIPTIONS: Record<AuditFlag, string> = {
   'excessive-results': 'A request returned more resources than AUDIT_EXCESSIVE_RESULTS.',
   'rate-limited': 'A caller hit a rate limit.',
   'invalid-token': 'A request carried a missing, expired, revoked or forged access token.',
+  simulated: 'The outcome was a simulated error armed in the launcher: a test of the app, not an attack.',
 };
+
+/** Flags that mark abuse or attack attempts (everything but the simulated marker). */
+const ATTACK_FLAGS = AUDIT_FLAGS.filter((f) => f !== 'simulated');
 
 /** How many repeated invalid-token records from one caller make an alert. */
 export const REPEATED_INVALID_TOKEN_THRESHOLD = 5;
@@ -45,6 +49,8 @@ export interface AlertsSummary {
   readonly byClient: readonly { clientId: string | null; count: number; flags: Record<string, number>; href: string }[];
   readonly groups: readonly AlertGroup[];
   readonly repeatedInvalidTokens: readonly InvalidTokenCaller[];
+  /** Records whose outcome a simulated error caused: listed apart, never counted as attacks. */
+  readonly simulated: { readonly count: number; readonly byClient: readonly { clientId: string | null; count: number; flags: Record<string, number>; href: string }[]; readonly href: string };
 }
 
 function auditHref(params: Record<string, string | null>): string {
@@ -65,10 +71,21 @@ export async function summarizeAlerts(options: { sandboxId?: string; since?: Dat
   const rows = await db.auditRecord.groupBy({ by: ['flags', 'clientId'], where, _count: { _all: true }, _max: { at: true } });
 
   const groups = new Map<string, { flag: AuditFlag; clientId: string | null; count: number; last: Date }>();
+  const simulatedByClient = new Map<string, { clientId: string | null; count: number; flags: Record<string, number> }>();
   let total = 0;
+  let simulatedCount = 0;
   for (const row of rows) {
     const count = row._count._all;
     const last = row._max.at ?? new Date(0);
+    const flags = (row.flags ?? '').split(' ').filter(isFlag);
+    if (flags.includes('simulated')) {
+      simulatedCount += count;
+      const c = simulatedByClient.get(row.clientId ?? '') ?? { clientId: row.clientId, count: 0, flags: {} };
+      c.count += count;
+      for (const flag of flags) if (flag !== 'simulated') c.flags[flag] = (c.flags[flag] ?? 0) + count;
+      simulatedByClient.set(row.clientId ?? '', c);
+      continue;
+    }
     total += count;
     for (const flag of (row.flags ?? '').split(' ').filter(isFlag)) {
       const key = `${flag}\0${row.clientId ?? ''}`;
@@ -82,7 +99,7 @@ export async function summarizeAlerts(options: { sandboxId?: string; since?: Dat
     .map((g) => ({ ...g, href: auditHref({ flag: g.flag, clientId: g.clientId }) }))
     .sort((a, b) => b.count - a.count || b.last.getTime() - a.last.getTime());
 
-  const byFlag = AUDIT_FLAGS.map((flag) => {
+  const byFlag = ATTACK_FLAGS.map((flag) => {
     const of = list.filter((g) => g.flag === flag);
     const last = of.reduce<Date | null>((m, g) => (m === null || g.last > m ? g.last : m), null);
     return { flag, description: FLAG_DESCRIPTIONS[flag], count: of.reduce((n, g) => n + g.count, 0), last, href: auditHref({ flag }) };
@@ -100,7 +117,7 @@ export async function summarizeAlerts(options: { sandboxId?: string; since?: Dat
 
   const callers = await db.auditRecord.groupBy({
     by: ['ip', 'userAgent'],
-    where: { sandboxId, flags: { contains: 'invalid-token' }, ...(options.since ? { at: { gte: options.since } } : {}) },
+    where: { sandboxId, AND: [{ flags: { contains: 'invalid-token' } }, { NOT: { flags: { contains: 'simulated' } } }], ...(options.since ? { at: { gte: options.since } } : {}) },
     _count: { _all: true },
     _max: { at: true },
   });
@@ -109,5 +126,10 @@ export async function summarizeAlerts(options: { sandboxId?: string; since?: Dat
     .map((c) => ({ ip: c.ip, userAgent: c.userAgent, count: c._count._all, last: c._max.at ?? new Date(0) }))
     .sort((a, b) => b.count - a.count);
 
-  return { total, byFlag, byClient, groups: list, repeatedInvalidTokens };
+  const simulated = {
+    count: simulatedCount,
+    byClient: [...simulatedByClient.values()].map((c) => ({ ...c, href: auditHref({ flag: 'simulated', clientId: c.clientId }) })).sort((a, b) => b.count - a.count),
+    href: auditHref({ flag: 'simulated' }),
+  };
+  return { total, byFlag, byClient, groups: list, repeatedInvalidTokens, simulated };
 }

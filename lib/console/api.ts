@@ -10,6 +10,7 @@ import { DEFAULT_SANDBOX_ID } from '../sandbox';
 import { consoleSessionOrResponse, readConsoleSession } from './auth';
 import { getReseedStatus } from './data';
 import { buildReportCard } from './report-card';
+import { revokeTokenFromConsole } from './tokens';
 
 const NO_STORE = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
 
@@ -81,4 +82,37 @@ export async function handleClientReport(req: Request): Promise<Response> {
   const report = await buildReportCard(clientId);
   if (!report) return json({ error: 'not_found', error_description: `no client '${clientId.slice(0, 100)}'` }, 404);
   return json(report);
+}
+
+const REVOKE_PATH = /^\/api\/console\/tokens\/([^/]+)\/revoke$/;
+
+/**
+ * POST /api/console/tokens/{id}/revoke with `{"scope": "token" | "grant"}` (default token) — what
+ * the token page's two Revoke buttons do, for scripts: 200 `{ revoked, scope }` saying which it
+ * did. JSON only (a cross-site form cannot send it), console session required.
+ */
+export async function handleTokenRevoke(req: Request): Promise<Response> {
+  const session = await consoleSessionOrResponse(req);
+  if (session instanceof Response) return session;
+  if (!(req.headers.get('content-type') ?? '').toLowerCase().startsWith('application/json')) {
+    return json({ error: 'invalid_request', error_description: 'send a JSON body: {"scope": "token"} or {"scope": "grant"}' }, 415);
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(await req.text());
+  } catch {
+    return json({ error: 'invalid_request', error_description: 'the body is not JSON' }, 400);
+  }
+  const scope = body !== null && typeof body === 'object' && 'scope' in body ? (body as { scope: unknown }).scope : 'token';
+  if (scope !== 'token' && scope !== 'grant') return json({ error: 'invalid_request', error_description: 'scope must be "token" or "grant"' }, 400);
+  const match = REVOKE_PATH.exec(new URL(req.url).pathname);
+  let id = '';
+  try {
+    id = match ? decodeURIComponent(match[1]!) : '';
+  } catch {
+    id = '';
+  }
+  const result = id && id.length <= 200 ? await revokeTokenFromConsole(id, session.user, { scope }) : null;
+  if (!result) return json({ error: 'not_found', error_description: 'no such token' }, 404);
+  return json(result);
 }

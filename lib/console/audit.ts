@@ -8,7 +8,7 @@ import type { AuditRecord, Prisma } from '../generated/sqlite/client';
 import { DEFAULT_SANDBOX_ID } from '../sandbox';
 import { toAuditEvent } from '../audit/audit-event';
 
-export const AUDIT_FLAGS: readonly AuditFlag[] = ['suspected-bola', 'code-replay', 'refresh-replay', 'assertion-replay', 'excessive-results', 'rate-limited', 'invalid-token'];
+export const AUDIT_FLAGS: readonly AuditFlag[] = ['suspected-bola', 'code-replay', 'refresh-replay', 'assertion-replay', 'excessive-results', 'rate-limited', 'invalid-token', 'simulated'];
 export const AUDIT_OUTCOMES = ['success', 'failure', 'denied', 'server-error'] as const;
 export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
 export const AUDIT_KINDS = ['oauth', 'fhir', 'launch', 'console'] as const;

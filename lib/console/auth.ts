@@ -21,13 +21,19 @@ import type { JWT } from 'next-auth/jwt';
 import { decode } from 'next-auth/jwt';
 import CredentialsProvider from 'next-auth/providers/credentials';
 import { getAuthSecret } from '../interaction/secret';
-import { parseCookies, useSecureCookies } from '../interaction/session';
+import { readCookie } from '../http/cookies';
+import { nextAuthRoute } from '../interaction/next-auth-route';
+import type { NextAuthRoute } from '../interaction/next-auth-route';
+import { useSecureCookies } from '../interaction/session';
 import { env } from '../env';
 import type { RateLimiter } from '../ratelimit/limiter';
 import type { RateLimitSettings } from '../ratelimit/policy';
 import { counter } from '../ratelimit/policy';
 import type { CredentialCheck } from '../interaction/sign-in-limit';
 import { lockedSignInMessage, signInUnderLimits } from '../interaction/sign-in-limit';
+import { isLoopbackAddress, isLoopbackHost } from '../http/loopback';
+import { publicOrigin } from '../http/origin';
+import { currentSocketAddress } from '../http/socket-address';
 
 /** next-auth provider id of console accounts. */
 export const CONSOLE_PROVIDER_ID = 'console';
@@ -75,20 +81,6 @@ export function consoleAccountMode(input: AccountModeInput): ConsoleAccountMode 
   return { kind: 'development', user: DEFAULT_CONSOLE_USER, password: DEFAULT_CONSOLE_PASSWORD };
 }
 
-function hostnameOf(host: string): string {
-  const h = host.trim().toLowerCase();
-  if (h.startsWith('[')) return h.slice(0, h.indexOf(']') + 1);
-  const colon = h.lastIndexOf(':');
-  return colon >= 0 && h.indexOf(':') === colon ? h.slice(0, colon) : h;
-}
-
-/** True for localhost, *.localhost, 127.0.0.0/8 and ::1 (with or without a port). */
-export function isLoopbackHost(host: string | null | undefined): boolean {
-  if (!host) return false;
-  const name = hostnameOf(host);
-  return name === 'localhost' || name.endsWith('.localhost') || /^127(\.\d{1,3}){3}$/.test(name) || name === '[::1]' || name === '::1';
-}
-
 /** Minimal view of a request's headers (next-auth passes a plain object, route handlers a Headers). */
 export type HeaderSource = Headers | Record<string, string | string[] | undefined>;
 
@@ -99,21 +91,14 @@ function header(headers: HeaderSource, name: string): string | null {
 }
 
 /**
- * Whether a request counts as local: its Host (and X-Forwarded-Host, when a proxy set one) is
- * loopback, and PUBLIC_ORIGIN (if set) is loopback too. Host headers can be forged by non-browser
- * clients, so production mode never relies on this alone.
+ * Whether a request counts as local: it came from a loopback address (when the server recorded
+ * the connection), its Host is loopback, and so is the public origin (PUBLIC_ORIGIN, or what a
+ * trusted proxy forwarded). Production mode never relies on this alone.
  */
 export function isLocalRequest(headers: HeaderSource): boolean {
-  if (env.PUBLIC_ORIGIN) {
-    try {
-      if (!isLoopbackHost(new URL(env.PUBLIC_ORIGIN).host)) return false;
-    } catch {
-      return false;
-    }
-  }
-  const forwarded = header(headers, 'x-forwarded-host');
-  if (forwarded !== null && !isLoopbackHost(forwarded.split(',')[0])) return false;
-  return isLoopbackHost(header(headers, 'host'));
+  const peer = currentSocketAddress()?.remoteAddress;
+  if (peer && !isLoopbackAddress(peer)) return false;
+  return isLoopbackHost(header(headers, 'host')) && isLoopbackHost(new URL(publicOrigin(headers)).host);
 }
 
 /** The account mode for a request (reads the environment). */
@@ -122,7 +107,7 @@ export function accountModeFor(headers: HeaderSource): ConsoleAccountMode {
 }
 
 function sameSecret(a: string, b: string): boolean {
-  // Hash first so lengths match and the comparison is constant-time (STYLE.md habit 7).
+  // Hash first so lengths match and the comparison is constant-time.
   const ha = createHash('sha256').update(a).digest();
   const hb = createHash('sha256').update(b).digest();
   return timingSafeEqual(ha, hb);
@@ -284,17 +269,20 @@ export async function getConsoleAuthOptions(): Promise<NextAuthOptions> {
   };
 }
 
+/** /api/console/auth/*: the console's next-auth route, with its own session cookie. */
+export const consoleAuthRoute: NextAuthRoute = nextAuthRoute(getConsoleAuthOptions);
+
 /**
  * The console session of a request: the console cookie (or, when the provider was merged into the
  * main next-auth options, the main session cookie) decoded, and still acceptable under the current
  * account rule: a development-account session stops working once the request is not local.
  */
 export async function readConsoleSession(headers: HeaderSource): Promise<ConsoleSession | null> {
-  const cookies = parseCookies(header(headers, 'cookie'));
+  const cookies = header(headers, 'cookie');
   const secret = await getAuthSecret();
   const names = [consoleSessionCookieName(), `${useSecureCookies() ? '__Secure-' : ''}next-auth.session-token`];
   for (const name of names) {
-    const raw = cookies.get(name);
+    const raw = readCookie(cookies, name);
     if (!raw) continue;
     let session: ConsoleSession | null = null;
     try {

@@ -4,7 +4,7 @@
  * workshops (a copy with a fresh client_id and, for symmetric clients, a fresh secret).
  */
 import type { ClientInput, ClientType, OAuthClient } from '../oauth/clients';
-import { CLIENT_TYPES, getClient, registerClient, updateClient } from '../oauth/clients';
+import { CLIENT_TYPES, getClient, registerClient, rotateClientSecret, updateClient } from '../oauth/clients';
 import { OAuthError } from '../oauth/errors';
 
 export type FormFields = Record<string, string | undefined>;
@@ -37,6 +37,7 @@ export function clientInputFromForm(fields: FormFields): ClientInput | { error: 
     redirectUris: lines(fields.redirectUris),
     launchUris: lines(fields.launchUris),
     pkceRequired: fields.pkceRequired === 'on' || fields.pkceRequired === 'true',
+    introspectAnyToken: fields.introspectAnyToken === 'on' || fields.introspectAnyToken === 'true',
     jwks,
     jwksUri: fields.jwksUri?.trim() ? fields.jwksUri.trim() : null,
   };
@@ -77,6 +78,14 @@ export async function updateClientFromForm(clientId: string, fields: FormFields)
   }
 }
 
+/** Issues a new secret for a symmetric client (shown once); the old one stops working at once. */
+export async function rotateClientSecretFromForm(clientId: string): Promise<ClientFormResult> {
+  const rotated = await rotateClientSecret(clientId);
+  if (!rotated) return { ok: false, error: 'this client has no secret to rotate' };
+  const client = await getClient(clientId);
+  return client ? { ok: true, client, clientSecret: rotated.clientSecret, message: 'New secret issued; the old one stopped working.' } : { ok: false, error: 'client not found' };
+}
+
 /** Registers a copy of a client under a new id (name suffixed "copy"); a new secret when it has one. */
 export async function cloneClient(clientId: string, newClientId?: string): Promise<ClientFormResult> {
   const c = await getClient(clientId);
@@ -91,6 +100,7 @@ export async function cloneClient(clientId: string, newClientId?: string): Promi
     jwks: c.jwks,
     jwksUri: c.jwksUri,
     pkceRequired: c.pkceRequired,
+    introspectAnyToken: c.introspectAnyToken,
     allowedOrigins: [...c.allowedOrigins],
     contacts: [...c.contacts],
     ...(c.clientType === 'confidential-symmetric' ? { tokenEndpointAuthMethod: c.tokenEndpointAuthMethod as 'client_secret_basic' | 'client_secret_post' } : {}),

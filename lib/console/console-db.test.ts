@@ -43,6 +43,9 @@ beforeAll(async () => {
       audit({ endpoint: '/fhir/Patient/p2', detail: 'read: Patient/p2 exists but is outside the token\'s access', status: 404, launchId: 'L1', patientId: 'p1', resourceType: 'Patient', resourceId: 'p2', flags: 'suspected-bola' }),
       audit({ kind: 'oauth', method: 'POST', endpoint: '/oauth/token', status: 400, errorCode: 'invalid_grant', detail: 'authorization_code; the authorization code was already used', clientId: 'app2', flags: 'code-replay' }),
       ...Array.from({ length: 5 }, () => audit({ endpoint: '/fhir/Patient', status: 401, clientId: null, flags: 'invalid-token', ip: '10.0.0.9', userAgent: 'scanner' })),
+      // A simulated error the developer armed: listed apart, not an attack.
+      ...Array.from({ length: 6 }, () => audit({ endpoint: '/fhir/Patient', status: 401, clientId: 'app2', flags: 'invalid-token simulated', detail: 'simulated error: the access token has expired', ip: '10.0.0.7', userAgent: 'app' })),
+      audit({ endpoint: '/fhir/Observation', status: 429, clientId: 'app2', flags: 'rate-limited simulated', detail: 'simulated error: 429', ip: '10.0.0.7', userAgent: 'app' }),
     ],
   });
 });
@@ -63,11 +66,37 @@ describe('tokens', () => {
 
   it('revokes a token and writes a console audit record', async () => {
     const result = await revokeTokenFromConsole('AT1', 'teacher');
-    expect(result).toEqual({ revoked: 1 });
+    expect(result).toEqual({ revoked: 1, scope: 'token' });
     expect((await getDb().token.findUnique({ where: { id: 'AT1' } }))?.revoked).toBe(true);
     const [rec] = await queryAudit({ kind: 'console' });
     expect(rec?.detail).toMatch(/access token AT1… revoked from the console by teacher/);
     expect((await listTokens({ status: 'revoked' })).map((t) => t.id)).toEqual(['AT1']);
+  });
+
+  it('revokes this token only, or the whole grant with its refresh token, and says which', async () => {
+    const db = getDb();
+    await db.grant.create({ data: { id: 'G9', sandboxId: 'default', clientId: 'app9', userId: 'Patient/p9', scope: SCOPE, context: JSON.stringify({ patient: 'p9' }), createdAt: at(2) } });
+    await db.token.createMany({
+      data: [
+        { id: 'AT9', sandboxId: 'default', kind: 'access', grantId: 'G9', clientId: 'app9', userId: 'Patient/p9', patientId: 'p9', scope: SCOPE, issuedAt: at(5), expiresAt: at(3605) },
+        { id: 'AT9b', sandboxId: 'default', kind: 'access', grantId: 'G9', clientId: 'app9', userId: 'Patient/p9', patientId: 'p9', scope: SCOPE, issuedAt: at(6), expiresAt: at(3606) },
+        { id: 'RT9', sandboxId: 'default', kind: 'refresh', grantId: 'G9', clientId: 'app9', userId: 'Patient/p9', patientId: 'p9', scope: SCOPE, tokenHash: 'y'.repeat(64), issuedAt: at(5), expiresAt: at(99999) },
+      ],
+    });
+    try {
+      expect(await revokeTokenFromConsole('AT9', 'teacher', { scope: 'token' })).toEqual({ revoked: 1, scope: 'token' });
+      expect((await db.token.findUnique({ where: { id: 'RT9' } }))?.revoked).toBe(false);
+      expect((await db.grant.findUnique({ where: { id: 'G9' } }))?.revoked).toBe(false);
+
+      expect(await revokeTokenFromConsole('AT9b', 'teacher', { scope: 'grant' })).toEqual({ revoked: 2, scope: 'grant' });
+      expect((await db.token.findMany({ where: { grantId: 'G9' }, select: { revoked: true } })).every((t) => t.revoked)).toBe(true);
+      expect((await db.grant.findUnique({ where: { id: 'G9' } }))?.revoked).toBe(true);
+      const [rec] = await queryAudit({ kind: 'console', clientId: 'app9' });
+      expect(rec?.detail).toMatch(/grant G9… revoked from the console by teacher with every token issued under it/);
+    } finally {
+      await db.token.deleteMany({ where: { grantId: 'G9' } });
+      await db.grant.deleteMany({ where: { id: 'G9' } });
+    }
   });
 });
 
@@ -75,7 +104,8 @@ describe('audit', () => {
   it('filters by flag, outcome and endpoint', async () => {
     expect((await queryAudit(parseAuditFilters(new URLSearchParams('flag=suspected-bola')))).map((r) => r.id)).toEqual(['a006']);
     expect((await queryAudit(parseAuditFilters(new URLSearchParams('outcome=denied&endpoint=Condition')))).map((r) => r.id)).toEqual(['a005']);
-    expect((await queryAudit(parseAuditFilters(new URLSearchParams('flag=any')))).length).toBe(7);
+    expect((await queryAudit(parseAuditFilters(new URLSearchParams('flag=any')))).length).toBe(14);
+    expect((await queryAudit(parseAuditFilters(new URLSearchParams('flag=simulated')))).length).toBe(7);
   });
 
   it('exports NDJSON, raw or as AuditEvents', async () => {
@@ -93,6 +123,17 @@ describe('alerts', () => {
     expect(s.byFlag.find((f) => f.flag === 'suspected-bola')).toMatchObject({ count: 1, href: '/console/audit?flag=suspected-bola' });
     expect(s.byClient.find((c) => c.clientId === 'app2')).toMatchObject({ count: 1, flags: { 'code-replay': 1 } });
     expect(s.repeatedInvalidTokens).toEqual([expect.objectContaining({ ip: '10.0.0.9', count: 5 })]);
+  });
+
+  it('lists records caused by an armed simulated error apart, never as attacks', async () => {
+    const s = await summarizeAlerts();
+    expect(s.total).toBe(7);
+    expect(s.byFlag.find((f) => f.flag === 'invalid-token')?.count).toBe(5);
+    expect(s.byFlag.find((f) => f.flag === 'rate-limited')?.count ?? 0).toBe(0);
+    expect(s.byFlag.some((f) => (f.flag as string) === 'simulated')).toBe(false);
+    expect(s.byClient.find((c) => c.clientId === 'app2')).toMatchObject({ count: 1, flags: { 'code-replay': 1 } });
+    expect(s.simulated).toMatchObject({ count: 7, href: '/console/audit?flag=simulated' });
+    expect(s.simulated.byClient).toEqual([expect.objectContaining({ clientId: 'app2', count: 7, flags: { 'invalid-token': 6, 'rate-limited': 1 } })]);
   });
 });
 

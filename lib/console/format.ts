@@ -1,12 +1,5 @@
 /** Small pure helpers shared by the console queries and pages (safe in the browser). */
 
-/** A secret shown without revealing it: first and last 4 characters. */
-export function maskSecret(value: string | null | undefined): string {
-  if (!value) return '';
-  if (value.length <= 12) return '•'.repeat(Math.min(value.length, 8));
-  return `${value.slice(0, 4)}…${value.slice(-4)} (${value.length} chars)`;
-}
-
 /** Splits a space-separated list (audit flags, scopes), dropping empties. */
 export function splitList(text: string | null | undefined): string[] {
   return (text ?? '').split(/\s+/).filter((s) => s !== '');

@@ -109,7 +109,7 @@ function grantedResourceTypes(scope: string): Set<string> {
 export function gradeClient(client: Pick<OAuthClient, 'clientId' | 'name' | 'clientType' | 'tokenEndpointAuthMethod'>, records: readonly ObservedRecord[], now: Date = new Date()): ReportCard {
   const all: Observed[] = [...records]
     .sort((a, b) => a.at.getTime() - b.at.getTime() || a.id.localeCompare(b.id))
-    .map((r) => ({ ...r, parsed: parseFacts(r.facts), flagList: (r.flags ?? '').split(' ').filter((f) => f !== ''), simulated: (r.detail ?? '').includes('simulated error') }));
+    .map((r) => ({ ...r, parsed: parseFacts(r.facts), flagList: (r.flags ?? '').split(' ').filter((f) => f !== ''), simulated: (r.flags ?? '').split(' ').includes('simulated') || (r.detail ?? '').includes('simulated error') }));
   const authorizations = all.filter(isAuthorize);
   const tokens = all.filter(isToken);
   const fhir = all.filter(isFhir);

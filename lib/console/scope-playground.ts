@@ -7,6 +7,7 @@
 import type { AccessDecision, FhirInteraction } from '../smart/access-policy';
 import { compileAccessPolicy, describeDecision } from '../smart/access-policy';
 import { isFhirResourceType, parseScopeString } from '../smart/scopes';
+import { FHIR_ID_SOURCE } from '../fhir-id';
 
 export interface PlaygroundRequest {
   /** Granted scope string of the token. */
@@ -87,6 +88,8 @@ export function parseFhirRequest(method: string, url: string): ParsedRequest | {
   return { error: `${m} is not a FHIR interaction on an instance` };
 }
 
+const NAMED_PATIENT = new RegExp(`^(?:.*/)?(?:Patient/)?(${FHIR_ID_SOURCE})$`);
+
 // The patient ids a search names (patient=, subject=Patient/…, Patient?_id=), as the router's BOLA check reads them.
 function namedPatients(req: ParsedRequest): string[] {
   const out: string[] = [];
@@ -94,7 +97,7 @@ function namedPatients(req: ParsedRequest): string[] {
     const bare = name.split(':')[0];
     if (bare === 'patient' || bare === 'subject') {
       for (const v of value.split(',')) {
-        const m = v.match(/^(?:.*\/)?(?:Patient\/)?([A-Za-z0-9\-.]{1,64})$/);
+        const m = v.match(NAMED_PATIENT);
         if (m?.[1] && (bare === 'patient' || v.includes('Patient/'))) out.push(m[1]);
       }
     }

@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { getDb } from '../db';
+import { runWithSocketAddress } from '../http/socket-address';
 import { RateLimiter } from '../ratelimit/limiter';
 import type { RateLimitSettings } from '../ratelimit/policy';
 import type { ConsoleAccountMode } from './auth';
@@ -43,8 +44,13 @@ function newIp(): string {
   return `198.51.100.${ipSeq}`;
 }
 
+/** A connection from `ip`, as the server records it for each request (lib/http/socket-address.ts). */
+function from<T>(ip: string, fn: () => T): T {
+  return runWithSocketAddress({ remoteAddress: ip, localAddress: '127.0.0.1', localPort: 3100, encrypted: false }, fn);
+}
+
 function attempt(username: string, password: string, ip: string) {
-  return attemptConsoleSignIn({ mode: MODE, username, password, headers: { 'x-forwarded-for': ip, 'user-agent': 'unit-test' } }, { limiter, settings: SETTINGS });
+  return from(ip, () => attemptConsoleSignIn({ mode: MODE, username, password, headers: { 'user-agent': 'unit-test' } }, { limiter, settings: SETTINGS }));
 }
 
 async function auditOf(ip: string) {
@@ -142,10 +148,11 @@ describe('the next-auth console provider', () => {
     // Real clock here: start at least 10 s before the 15-minute window ends.
     const left = 900 - ((Date.now() / 1000) % 900);
     if (left < 10) await new Promise((r) => setTimeout(r, left * 1000 + 500));
-    const headers = { host: 'localhost:3100', 'x-forwarded-for': newIp() };
-    expect(await authorize({ username: 'teacher', password: PASSWORD }, { headers })).toMatchObject({ id: 'console:teacher', name: 'teacher' });
-    for (let i = 0; i < ENV_LIMIT; i++) expect(await authorize({ username: 'teacher', password: `nope-${i}` }, { headers })).toBeNull();
-    const refused = await authorize({ username: 'teacher', password: PASSWORD }, { headers }).then(
+    const headers = { host: 'localhost:3100' };
+    const ip = newIp();
+    expect(await from(ip, () => authorize({ username: 'teacher', password: PASSWORD }, { headers }))).toMatchObject({ id: 'console:teacher', name: 'teacher' });
+    for (let i = 0; i < ENV_LIMIT; i++) expect(await from(ip, () => authorize({ username: 'teacher', password: `nope-${i}` }, { headers }))).toBeNull();
+    const refused = await from(ip, () => authorize({ username: 'teacher', password: PASSWORD }, { headers })).then(
       () => null,
       (err: unknown) => err,
     );

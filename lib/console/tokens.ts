@@ -209,22 +209,46 @@ export async function getTokenDetail(id: string, options: { origin: string; now?
   };
 }
 
+/** What a console revocation covers: the one token, or the whole grant it belongs to. */
+export type RevocationScope = 'token' | 'grant';
+
 /**
- * Revokes one token from the console: the FHIR API's next call with it gets 401 (the verifier
- * checks the row). Revoking a refresh token also revokes the access tokens issued from it.
- * Writes a `console` audit record.
+ * Revokes from the console: the FHIR API's next call with a revoked token gets 401 (the verifier
+ * checks the row). `token`: this token, and for a refresh token the access tokens issued from it;
+ * the grant's other tokens (its refresh token) keep working. `grant`: the grant itself and every
+ * token issued under it, refresh tokens included, so the app must be authorized again (RFC 7009
+ * §2.1 lets a server revoke the grant with the token). A backend token has no grant: `grant` then
+ * revokes just the token. Writes a `console` audit record saying which it did.
  */
-export async function revokeTokenFromConsole(id: string, actor: string, options: { sandboxId?: string } = {}): Promise<{ revoked: number } | null> {
+export async function revokeTokenFromConsole(
+  id: string,
+  actor: string,
+  options: { sandboxId?: string; scope?: RevocationScope } = {},
+): Promise<{ revoked: number; scope: RevocationScope } | null> {
   const db = getDb();
   const row = await db.token.findUnique({ where: { id } });
   if (!row || row.sandboxId !== (options.sandboxId ?? DEFAULT_SANDBOX_ID)) return null;
   const started = performance.now();
-  const ids = [id];
-  if (row.kind === 'refresh') {
-    const children = await db.token.findMany({ where: { parentId: id, kind: 'access' }, select: { id: true } });
-    ids.push(...children.map((c) => c.id));
+  const scope: RevocationScope = options.scope === 'grant' && row.grantId ? 'grant' : 'token';
+  let count: number;
+  let detail: string;
+  if (scope === 'grant') {
+    const grantId = row.grantId!;
+    const [, tokens] = await db.$transaction([
+      db.grant.updateMany({ where: { id: grantId }, data: { revoked: true } }),
+      db.token.updateMany({ where: { grantId, revoked: false }, data: { revoked: true } }),
+    ]);
+    count = tokens.count;
+    detail = `grant ${grantId.slice(0, 8)}… revoked from the console by ${actor} with every token issued under it (${count} still active), from ${row.kind} token ${id.slice(0, 8)}…`;
+  } else {
+    const ids = [id];
+    if (row.kind === 'refresh') {
+      const children = await db.token.findMany({ where: { parentId: id, kind: 'access' }, select: { id: true } });
+      ids.push(...children.map((c) => c.id));
+    }
+    count = (await db.token.updateMany({ where: { id: { in: ids }, revoked: false }, data: { revoked: true } })).count;
+    detail = `${row.kind} token ${id.slice(0, 8)}… revoked from the console by ${actor}${ids.length > 1 ? ` (with ${ids.length - 1} access token(s) issued from it)` : ''}`;
   }
-  const result = await db.token.updateMany({ where: { id: { in: ids }, revoked: false }, data: { revoked: true } });
   await recordAudit({
     sandboxId: row.sandboxId,
     kind: 'console',
@@ -235,8 +259,8 @@ export async function revokeTokenFromConsole(id: string, actor: string, options:
     patientId: row.patientId,
     scopes: row.scope,
     status: 200,
-    detail: `${row.kind} token ${id.slice(0, 8)}… revoked from the console by ${actor}${ids.length > 1 ? ` (with ${ids.length - 1} access token(s) issued from it)` : ''}`,
+    detail,
     latencyMs: performance.now() - started,
   });
-  return { revoked: result.count };
+  return { revoked: count, scope };
 }

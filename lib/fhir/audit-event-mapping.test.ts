@@ -6,7 +6,7 @@ import { indexStructureDefinitionBundle, validateResource } from './medplum';
 import { toAuditEvent } from '../audit/audit-event';
 
 // Codes the mapping uses, from the R4 value sets AuditEvent binds to (checked here because
-// Medplum's validator does not check bindings by itself; DESIGN.md "FHIR validation offline").
+// Medplum's validator does not check bindings by itself).
 const ACTIONS = ['C', 'R', 'U', 'D', 'E'];
 const OUTCOMES = ['0', '4', '8', '12'];
 

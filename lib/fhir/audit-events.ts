@@ -3,9 +3,9 @@ import type { Db } from '../db';
 import type { AccessPolicy } from '../smart/access-policy';
 import { toAuditEvent } from '../audit/audit-event';
 import { bundle } from './bundle';
-import { FhirError } from './errors';
-import { FhirForbiddenError } from './outcomes';
-import { ID_PATTERN } from './store';
+import { FhirError, FhirForbiddenError } from './errors';
+import { isFhirId } from '../fhir-id';
+import { decodePagingCursor, encodePagingCursor } from './paging-cursor';
 
 /** The scope an AuditEvent reader needs: audit records span every patient and client. */
 export const AUDIT_EVENT_SCOPE = 'system/AuditEvent.rs';
@@ -30,6 +30,13 @@ interface AuditEventQuery {
   since: Date | null;
 }
 
+/** The search parameters AuditEvent answers (parseQuery), as the CapabilityStatement declares them. */
+export const AUDIT_EVENT_SEARCH_PARAMS: readonly { name: string; type: 'reference' | 'token' | 'date'; documentation: string }[] = [
+  { name: 'patient', type: 'reference', documentation: 'The patient in context of the recorded request (id or Patient/id)' },
+  { name: 'agent', type: 'reference', documentation: 'The OAuth client id' },
+  { name: 'date', type: 'date', documentation: 'ge<date or dateTime> only' },
+];
+
 function parseQuery(params: URLSearchParams): AuditEventQuery {
   const q: AuditEventQuery = { count: 50, before: null, patient: null, agent: null, since: null };
   for (const [key, value] of params) {
@@ -39,7 +46,7 @@ function parseQuery(params: URLSearchParams): AuditEventQuery {
       q.count = Math.min(n, MAX_COUNT);
     } else if (key === 'patient') {
       const id = value.replace(/^Patient\//, '');
-      if (!ID_PATTERN.test(id)) throw new FhirError('invalid', 'patient must be a Patient id');
+      if (!isFhirId(id)) throw new FhirError('invalid', 'patient must be a Patient id');
       q.patient = id;
     } else if (key === 'agent') {
       if (value.length > 200) throw new FhirError('invalid', 'agent is too long');
@@ -50,10 +57,8 @@ function parseQuery(params: URLSearchParams): AuditEventQuery {
       if (!since || Number.isNaN(since.getTime())) throw new FhirError('invalid', 'date supports only ge<date or dateTime>');
       q.since = since;
     } else if (key === '_cursor') {
-      const [at, id] = Buffer.from(value, 'base64url').toString('utf8').split('|');
-      const when = at ? new Date(at) : null;
-      if (!when || Number.isNaN(when.getTime()) || !id) throw new FhirError('invalid', 'Invalid _cursor');
-      q.before = { at: when, id };
+      const { at, id } = decodePagingCursor('audit', value);
+      q.before = { at: new Date(at), id };
     } else if (key !== '_format' && key !== '_pretty') {
       throw new FhirError('invalid', `Parameter '${key.slice(0, 60)}' is not supported on AuditEvent (supported: _count, patient, agent, date=ge…)`);
     }
@@ -82,7 +87,7 @@ export async function searchAuditEvents(db: Db, sandboxId: string, url: URL): Pr
   const last = page[page.length - 1];
   if (rows.length > q.count && last) {
     const next = new URLSearchParams(echo);
-    next.set('_cursor', Buffer.from(`${last.at.toISOString()}|${last.id}`).toString('base64url'));
+    next.set('_cursor', encodePagingCursor('audit', { at: last.at.toISOString(), id: last.id }));
     links.push({ relation: 'next', url: `${base}?${next}` });
   }
   const entries: BundleEntry[] = page.map((r) => ({ fullUrl: `${base}/${r.id}`, resource: toAuditEvent(r), search: { mode: 'match' } }));

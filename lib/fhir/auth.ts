@@ -1,11 +1,10 @@
 /**
  * Bearer tokens on the FHIR API (RFC 6750; SMART App Launch 2.2 §access-fhir-api,
  * docs/CONFORMANCE.md #113–#115). Verification itself belongs to lib/oauth; this module reads the header and maps
- * failures to 401s with the right challenge, and types the 429 of a throttled caller.
+ * failures to 401s with the right challenge.
  */
 import type { VerifiedAccessToken, VerifyAccessTokenResult } from '../oauth/access-token';
-import { FhirError } from './errors';
-import { FhirAuthError } from './outcomes';
+import { FhirAuthError } from './errors';
 
 /** What a verified access token says (lib/oauth/access-token). */
 export type TokenClaims = VerifiedAccessToken;
@@ -32,15 +31,4 @@ export function wwwAuthenticate(realm: string, err: FhirAuthError): string {
   const q = (s: string) => s.replace(/["\\]/g, '').slice(0, 200);
   if (err.oauthError === null) return `Bearer realm="${q(realm)}"`;
   return `Bearer realm="${q(realm)}", error="${err.oauthError}", error_description="${q(err.message)}"`;
-}
-
-/** A 429: the caller must wait `retryAfterSeconds` (RFC 6585 §4; the router sends Retry-After). */
-export class FhirThrottledError extends FhirError {
-  constructor(
-    message: string,
-    readonly retryAfterSeconds: number,
-  ) {
-    super('too-many-requests', message);
-    this.name = 'FhirThrottledError';
-  }
 }

@@ -2,6 +2,7 @@ import type { Resource } from '@medplum/fhirtypes';
 import { getTypeDefinition } from './definitions';
 import { indexResource } from './indexer';
 import type { IndexOptions } from './indexer';
+import { isFhirId } from '../fhir-id';
 
 /**
  * New resources as the rows a bulk write inserts: version 1 of each, its search index rows and
@@ -51,9 +52,6 @@ export const BULK_TABLES: Record<BulkTable, TableSpec> = {
 
 export const BULK_TABLE_KEYS = Object.keys(BULK_TABLES) as BulkTable[];
 
-/** FHIR id: [A-Za-z0-9\-\.]{1,64} (FHIR R4 §2.26.0.1 datatypes#id). */
-const ID = /^[A-Za-z0-9\-.]{1,64}$/;
-
 /** Builds the rows of new resources (each with an id of its own); `lastUpdated` defaults to now. */
 export function toBulkBatch(sandboxId: string, resources: readonly Resource[], lastUpdated: string = new Date().toISOString(), indexOptions?: IndexOptions): BulkBatch {
   const strings: string[] = [];
@@ -72,7 +70,7 @@ export function toBulkBatch(sandboxId: string, resources: readonly Resource[], l
     const type = input.resourceType;
     if (typeof type !== 'string' || !getTypeDefinition(type)) throw new Error(`bulk writes need R4 resources, got resourceType ${JSON.stringify(type)}`);
     const id = input.id;
-    if (typeof id !== 'string' || !ID.test(id)) throw new Error(`bulk writes need resources with valid ids, got ${type}/${String(id)}`);
+    if (typeof id !== 'string' || !isFhirId(id)) throw new Error(`bulk writes need resources with valid ids, got ${type}/${String(id)}`);
     const resource = { ...input, meta: { ...input.meta, versionId: '1', lastUpdated } } as Resource;
     const t = at(type);
     const i = at(id);

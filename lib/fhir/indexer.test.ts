@@ -33,6 +33,21 @@ function valuesOf(rows: { param: string }[]): string[] {
 }
 
 describe('index rows', () => {
+  it('hold what an expression yields when its element is absent: a patient with no deceased[x] is deceased=false (FHIR R4 patient.html#search)', () => {
+    const tokens = (p: Patient) => indexResource(p).tokens.filter((t) => t.param === 'deceased').map((t) => t.code);
+    expect(tokens({ resourceType: 'Patient', id: 'p1' })).toEqual(['false']);
+    expect(tokens({ resourceType: 'Patient', id: 'p2', deceasedBoolean: false })).toEqual(['false']);
+    expect(tokens({ resourceType: 'Patient', id: 'p3', deceasedBoolean: true })).toEqual(['true']);
+    expect(tokens({ resourceType: 'Patient', id: 'p4', deceasedDateTime: '2020-01-02' })).toEqual(['true']);
+    // Whatever the resource lacks, the rows equal those of evaluating every expression with FHIRPath.
+    for (const type of ['Patient', 'Observation', 'Condition', 'MedicationRequest', 'Encounter', 'Practitioner', 'Organization']) {
+      const empty = { resourceType: type, id: 'e1' } as Resource;
+      const fast = indexResource(empty);
+      const reference = indexResource(empty, { fhirPathOnly: true });
+      for (const table of TABLES) expect(valuesOf(fast[table]), `${type} ${table}`).toEqual(valuesOf(reference[table]));
+    }
+  });
+
   it('leave out token rows no search can tell apart: a text equal to a display, repeated codings', () => {
     const obs: Observation = {
       resourceType: 'Observation',

@@ -5,6 +5,7 @@ import { getTypeDefinition, splitUnion } from './definitions';
 import type { SearchParamDef, TypeDefinition } from './definitions';
 import { dateRange, MAX_TIME, MIN_TIME } from './dates';
 import { NOT_COMPILED } from './search-path';
+import { FHIR_ID_SOURCE } from '../fhir-id';
 
 export interface TokenRow { param: string; system: string | null; code: string | null; text: string | null }
 export interface StringRow { param: string; value: string; exact: string }
@@ -33,9 +34,11 @@ export function normalizeString(value: string): string {
 
 const MAX_STRING = 256;
 
+const REFERENCE_TAIL = new RegExp(`(?:^|/)([A-Z][A-Za-z]+)/(${FHIR_ID_SOURCE})(?:/_history/[^/]+)?$`);
+
 /** Parses a reference string into type and id ("Patient/1", absolute URLs, versioned). */
 export function parseReference(reference: string): { type: string; id: string } | null {
-  const m = /(?:^|\/)([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/.exec(reference);
+  const m = REFERENCE_TAIL.exec(reference);
   return m ? { type: m[1]!, id: m[2]! } : null;
 }
 
@@ -298,8 +301,9 @@ export function rowsOfParam<R extends { param: string }>(rows: R[], resourceType
 
 export interface IndexOptions {
   /**
-   * Evaluate every expression with FHIRPath, never with its compiled form. Both give the same
-   * rows (lib/fhir/search-path.test.ts compares them); this is the reference to compare with.
+   * Evaluate every expression with FHIRPath, never with its compiled form, and on every resource
+   * whether its starting elements are there or not. Both give the same rows
+   * (lib/fhir/search-path.test.ts compares them); this is the reference to compare with.
    */
   fhirPathOnly?: boolean;
   /**
@@ -324,9 +328,10 @@ export function indexResource(resource: Resource, options: IndexOptions = {}): R
   for (const param of def.params.values()) {
     if (!everyParameter && forms.has(param.code)) continue;
     // Most parameters of a type are absent from a given resource: skip evaluating those whose
-    // starting element (or value[x] choice) is not there.
-    if (param.roots && !param.roots.some((r) => present.has(r))) continue;
-    const values = evaluate(param, root, fhirPathOnly);
+    // starting element (or value[x] choice) is not there, taking what the expression yields then.
+    const absent = !fhirPathOnly && param.roots !== null && !param.roots.some((r) => present.has(r));
+    if (absent && !param.whenAbsent.length) continue;
+    const values = absent ? param.whenAbsent : evaluate(param, root, fhirPathOnly);
     if (!values.length) continue;
     const firstToken = out.tokens.length;
     for (const tv of values) {
@@ -352,7 +357,7 @@ export function indexResource(resource: Resource, options: IndexOptions = {}): R
     }
     if (out.tokens.length - firstToken > 1) removeRedundantTokens(out.tokens, firstToken);
   }
-  // Compartment membership: R4 CompartmentDefinition/patient lists the parameters per type.
+  // Patient compartment membership: R4 CompartmentDefinition/patient lists the parameters per type.
   for (const p of def.compartmentParams) {
     const form = forms.get(p);
     // A parameter stored as another one counts through that one's rows (to its target type).

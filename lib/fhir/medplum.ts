@@ -7,7 +7,6 @@ export {
   indexSearchParameterBundle,
   indexStructureDefinitionBundle,
   parseFhirPath,
-  evalFhirPathTyped,
   toTypedValue,
   validateResource,
 } from '@medplum/core';

@@ -1,9 +1,10 @@
 import type { OperationOutcome, OperationOutcomeIssue } from '@medplum/fhirtypes';
-import { FhirError, issueCodeOf } from './errors';
+import { issueCodeOf } from './errors';
+import type { FhirError } from './errors';
 import type { FhirErrorKind } from './errors';
 
 /**
- * The one place that decides the HTTP status of a FHIR failure (STYLE.md habit 4).
+ * The one place that decides the HTTP status of a FHIR failure.
  * FHIR R4 http.html §3.1.0.4: 400 bad syntax, 401 no/bad token, 403 not permitted, 404 unknown
  * (and anything the caller may not see), 405 interaction not supported, 409/412 version
  * conflicts, 410 deleted, 415 media type, 422 business rules, 429 throttled.
@@ -33,29 +34,6 @@ export function statusOf(kind: FhirErrorKind): number {
       return 422;
     case 'too-many-requests':
       return 429;
-  }
-}
-
-/** A 401: carries the `WWW-Authenticate` challenge RFC 6750 §3 requires. */
-export class FhirAuthError extends FhirError {
-  constructor(
-    message: string,
-    /** RFC 6750 §3.1 error code, or null when no credentials were sent at all. */
-    readonly oauthError: 'invalid_token' | 'invalid_request' | null,
-  ) {
-    super('unauthorized', message);
-    this.name = 'FhirAuthError';
-  }
-}
-
-/** A 403 from the access policy: names the scope that would have allowed the request. */
-export class FhirForbiddenError extends FhirError {
-  constructor(
-    message: string,
-    readonly wouldAllow: string,
-  ) {
-    super('forbidden', message);
-    this.name = 'FhirForbiddenError';
   }
 }
 

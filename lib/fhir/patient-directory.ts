@@ -1,19 +1,26 @@
-import type { AllergyIntolerance, Encounter, HumanName, Patient, Practitioner } from '@medplum/fhirtypes';
+import type { AllergyIntolerance, Condition, Encounter, HumanName, Patient, Practitioner } from '@medplum/fhirtypes';
 import { getDb } from '../db';
 import type { Db } from '../db';
-import { dateRange } from '../fhir/dates';
-import { normalizeString } from '../fhir/indexer';
+import { FhirError } from './errors';
+import { normalizeString } from './indexer';
+import { searchPage, resourceOf } from './search/execute';
+import type { ResourceRow } from './search/execute';
+import { parseSearch } from './search/parse';
+import type { SearchFilter, SearchRequest } from './search/parse';
+import type { AccessScope } from './search/sql';
+import { FHIR_ID_SOURCE } from '../fhir-id';
 
 /**
  * Patient and encounter look-ups for the people-facing screens: the launcher's pickers, the
  * authorization server's patient and encounter pickers, and the EHR frame's patient banner.
- * Reads the FHIR store's tables and search index directly (no access policy: these screens act as
- * the EHR itself, never on behalf of an app's token).
+ * Searches go through the FHIR search engine (lib/fhir/search) with no compartment or granular
+ * restriction: these screens act as the EHR itself, never on behalf of an app's token.
  */
 
 /** MRN identifier system of the synthetic dataset. */
 export const MRN_SYSTEM = 'http://smart-sandbox.example.org/fhir/sid/mrn';
 const MR_TYPE_CODE = 'MR';
+const PATIENT_REFERENCE_TAIL = new RegExp(`(?:^|/)Patient/(${FHIR_ID_SOURCE})$`);
 
 export interface PatientSummary {
   readonly id: string;
@@ -59,7 +66,7 @@ export interface PatientSearch {
   /** Inclusive age range in years. */
   readonly minAge?: number;
   readonly maxAge?: number;
-  /** Words starting the text of one of the patient's conditions, e.g. "diabetes". */
+  /** Words in the text of one of the patient's conditions (FHIR `code:text`), e.g. "diabetes". */
   readonly condition?: string;
   readonly limit?: number;
 }
@@ -115,108 +122,77 @@ export function ageOn(birthDate: string, today: Date = new Date()): number {
   return age;
 }
 
-function intersect(a: Set<string> | null, b: Iterable<string>): Set<string> {
-  if (a === null) return new Set(b);
-  const next = new Set<string>();
-  for (const id of b) if (a.has(id)) next.add(id);
-  return next;
-}
-
 const MAX_CANDIDATES = 5000;
 
-/** Patients matching every given criterion (FHIR search semantics: string prefix, token exact, date overlap), sorted by name. */
+/** The EHR's own view of the store: no compartment, no granular filter (these screens never act for an app's token). */
+const EHR_ACCESS: AccessScope = { compartmentPatientId: null, filters: null };
+
+/** A value written as FHIR search syntax (FHIR R4 search.html §3.1.1.3.2: `\`, `,`, `$`, `|` escaped). */
+function searchValue(value: string): string {
+  return value.replace(/[\\,$|]/g, (c) => `\\${c}`);
+}
+
+/** YYYY-MM-DD of a UTC day. */
+function day(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
+/**
+ * One page of a FHIR search run by the FHIR search engine (lib/fhir/search) as the EHR itself; a
+ * value the engine refuses (a malformed date, say) matches nothing.
+ */
+async function ehrSearch(db: Db, sandboxId: string, type: string, params: [string, string][], count: number, extra: SearchFilter[] = []): Promise<ResourceRow[] | null> {
+  let req: SearchRequest;
+  try {
+    req = parseSearch(type, params, { strict: true, base: null });
+  } catch (err) {
+    if (err instanceof FhirError) return null;
+    throw err;
+  }
+  const page = await searchPage(db, sandboxId, { ...req, filters: [...req.filters, ...extra], count }, EHR_ACCESS);
+  return page.rows;
+}
+
+/**
+ * Patients matching every given criterion, sorted by name: a Patient search of the FHIR search
+ * engine (`name` prefix per word, `identifier` token, `birthdate` overlap, `gender`, an age range
+ * as `birthdate=ge…&birthdate=le…`), and for `condition` the patients of a `Condition?code:text=` search.
+ */
 export async function searchPatients(sandboxId: string, search: PatientSearch, db: Db = getDb()): Promise<PatientSummary[]> {
   const limit = Math.min(Math.max(search.limit ?? 20, 1), 200);
-  let ids: Set<string> | null = null;
-
-  const words = normalizeString(search.name ?? '')
-    .split(/[\s,]+/)
-    .filter(Boolean)
-    .slice(0, 5);
-  for (const word of words) {
-    const rows = await db.searchString.findMany({
-      where: { sandboxId, type: 'Patient', param: 'name', value: { startsWith: word } },
-      select: { resourceId: true },
-      take: MAX_CANDIDATES,
-    });
-    ids = intersect(ids, rows.map((r) => r.resourceId));
-    if (ids.size === 0) return [];
-  }
-
+  const params: [string, string][] = [];
+  for (const word of normalizeString(search.name ?? '').split(/[\s,]+/).filter(Boolean).slice(0, 5)) params.push(['name', searchValue(word)]);
   const identifier = search.identifier?.trim();
   if (identifier) {
     const bar = identifier.indexOf('|');
-    const system = bar >= 0 ? identifier.slice(0, bar) : undefined;
-    const code = bar >= 0 ? identifier.slice(bar + 1) : identifier;
-    const rows = await db.searchToken.findMany({
-      where: { sandboxId, type: 'Patient', param: 'identifier', code, ...(system ? { system } : {}) },
-      select: { resourceId: true },
-      take: MAX_CANDIDATES,
-    });
-    ids = intersect(ids, rows.map((r) => r.resourceId));
-    if (ids.size === 0) return [];
+    params.push(['identifier', bar >= 0 ? `${searchValue(identifier.slice(0, bar))}|${searchValue(identifier.slice(bar + 1))}` : searchValue(identifier)]);
   }
-
   const birthdate = search.birthdate?.trim();
-  if (birthdate) {
-    const range = dateRange(birthdate);
-    if (!range) return [];
-    const rows = await db.searchDate.findMany({
-      where: { sandboxId, type: 'Patient', param: 'birthdate', start: { lte: range[1] }, end: { gte: range[0] } },
-      select: { resourceId: true },
-      take: MAX_CANDIDATES,
-    });
-    ids = intersect(ids, rows.map((r) => r.resourceId));
-    if (ids.size === 0) return [];
-  }
-
-  if (search.gender) {
-    const rows = await db.searchToken.findMany({
-      where: { sandboxId, type: 'Patient', param: 'gender', code: search.gender },
-      select: { resourceId: true },
-      take: MAX_CANDIDATES,
-    });
-    ids = intersect(ids, rows.map((r) => r.resourceId));
-    if (ids.size === 0) return [];
-  }
-
+  if (birthdate) params.push(['birthdate', searchValue(birthdate)]);
+  if (search.gender) params.push(['gender', searchValue(search.gender)]);
   if (search.minAge !== undefined || search.maxAge !== undefined) {
     // Born between (today - maxAge - 1 year, today - minAge].
     const now = new Date();
-    const latest = new Date(Date.UTC(now.getUTCFullYear() - (search.minAge ?? 0), now.getUTCMonth(), now.getUTCDate())).getTime();
-    const earliest = search.maxAge === undefined ? -8.64e15 : new Date(Date.UTC(now.getUTCFullYear() - search.maxAge - 1, now.getUTCMonth(), now.getUTCDate() + 1)).getTime();
-    const rows = await db.searchDate.findMany({
-      where: { sandboxId, type: 'Patient', param: 'birthdate', start: { gte: earliest, lte: latest + 86_399_999 } },
-      select: { resourceId: true },
-      take: MAX_CANDIDATES,
-    });
-    ids = intersect(ids, rows.map((r) => r.resourceId));
-    if (ids.size === 0) return [];
+    params.push(['birthdate', `le${day(Date.UTC(now.getUTCFullYear() - (search.minAge ?? 0), now.getUTCMonth(), now.getUTCDate()))}`]);
+    if (search.maxAge !== undefined) params.push(['birthdate', `ge${day(Date.UTC(now.getUTCFullYear() - search.maxAge - 1, now.getUTCMonth(), now.getUTCDate() + 1))}`]);
   }
 
+  const extra: SearchFilter[] = [];
   const condition = normalizeString(search.condition ?? '');
   if (condition) {
-    const conditions = await db.searchToken.findMany({
-      where: { sandboxId, type: 'Condition', param: 'code', text: { startsWith: condition } },
-      select: { resourceId: true },
-      take: MAX_CANDIDATES,
-    });
-    const owners = await db.compartmentMember.findMany({
-      where: { sandboxId, type: 'Condition', resourceId: { in: [...new Set(conditions.map((c) => c.resourceId))] } },
-      select: { patientId: true },
-    });
-    ids = intersect(ids, owners.map((o) => o.patientId));
-    if (ids.size === 0) return [];
+    const conditions = await ehrSearch(db, sandboxId, 'Condition', [['code:text', searchValue(condition)]], MAX_CANDIDATES);
+    const owners = new Set<string>();
+    for (const row of conditions ?? []) {
+      const owner = PATIENT_REFERENCE_TAIL.exec((resourceOf(row) as Condition).subject?.reference ?? '')?.[1];
+      if (owner) owners.add(owner);
+    }
+    if (owners.size === 0) return [];
+    extra.push({ kind: 'id', code: '_id', values: [...owners] });
   }
 
-  const rows = await db.resource.findMany({
-    where: { sandboxId, type: 'Patient', deleted: false, ...(ids ? { id: { in: [...ids].slice(0, MAX_CANDIDATES) } } : {}) },
-    select: { content: true },
-    orderBy: { id: 'asc' },
-    take: ids ? undefined : 500,
-  });
-  return rows
-    .map((r) => toPatientSummary(JSON.parse(r.content) as Patient))
+  const rows = await ehrSearch(db, sandboxId, 'Patient', params, params.length || extra.length ? MAX_CANDIDATES : 500, extra);
+  return (rows ?? [])
+    .map((r) => toPatientSummary(resourceOf(r) as Patient))
     .sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id))
     .slice(0, limit);
 }
@@ -234,13 +210,10 @@ const INACTIVE_ALLERGY = new Set(['inactive', 'resolved']);
 export async function findPatientBanner(sandboxId: string, patientId: string, db: Db = getDb()): Promise<PatientBanner | null> {
   const summary = await findPatientSummary(sandboxId, patientId, db);
   if (!summary) return null;
-  const members = await db.compartmentMember.findMany({ where: { sandboxId, patientId, type: 'AllergyIntolerance' }, select: { resourceId: true }, take: 100 });
-  const rows = members.length
-    ? await db.resource.findMany({ where: { sandboxId, type: 'AllergyIntolerance', deleted: false, id: { in: members.map((m) => m.resourceId) } }, select: { content: true } })
-    : [];
+  const rows = (await ehrSearch(db, sandboxId, 'AllergyIntolerance', [['patient', searchValue(patientId)]], 100)) ?? [];
   const allergies: string[] = [];
   for (const row of rows) {
-    const allergy = JSON.parse(row.content) as AllergyIntolerance;
+    const allergy = resourceOf(row) as AllergyIntolerance;
     const clinical = allergy.clinicalStatus?.coding?.[0]?.code;
     const verification = allergy.verificationStatus?.coding?.[0]?.code;
     if ((clinical && INACTIVE_ALLERGY.has(clinical)) || verification === 'entered-in-error' || verification === 'refuted') continue;
@@ -271,11 +244,9 @@ export async function countResourcesByType(sandboxId: string, patientId: string,
 
 /** The patient's encounters, newest first. */
 export async function listEncounters(sandboxId: string, patientId: string, limit = 50, db: Db = getDb()): Promise<EncounterSummary[]> {
-  const members = await db.compartmentMember.findMany({ where: { sandboxId, patientId, type: 'Encounter' }, select: { resourceId: true }, take: MAX_CANDIDATES });
-  if (members.length === 0) return [];
-  const rows = await db.resource.findMany({ where: { sandboxId, type: 'Encounter', deleted: false, id: { in: members.map((m) => m.resourceId) } }, select: { content: true } });
+  const rows = (await ehrSearch(db, sandboxId, 'Encounter', [['patient', searchValue(patientId)]], MAX_CANDIDATES)) ?? [];
   return rows
-    .map((r) => toEncounterSummary(JSON.parse(r.content) as Encounter))
+    .map((r) => toEncounterSummary(resourceOf(r) as Encounter))
     .sort((a, b) => (b.start ?? '').localeCompare(a.start ?? '') || a.id.localeCompare(b.id))
     .slice(0, limit);
 }
@@ -286,7 +257,7 @@ export async function findEncounter(sandboxId: string, encounterId: string, db: 
   if (!row || row.deleted) return null;
   const encounter = JSON.parse(row.content) as Encounter;
   const subject = encounter.subject?.reference ?? '';
-  const match = /(?:^|\/)Patient\/([A-Za-z0-9\-.]{1,64})$/.exec(subject);
+  const match = PATIENT_REFERENCE_TAIL.exec(subject);
   return { ...toEncounterSummary(encounter), patientId: match?.[1] ?? null };
 }
 
@@ -298,8 +269,8 @@ export function toPractitionerSummary(practitioner: Practitioner): PractitionerS
 
 /** Practitioners of the sandbox, by id. */
 export async function listPractitioners(sandboxId: string, limit = 100, db: Db = getDb()): Promise<PractitionerSummary[]> {
-  const rows = await db.resource.findMany({ where: { sandboxId, type: 'Practitioner', deleted: false }, select: { content: true }, orderBy: { id: 'asc' }, take: Math.min(limit, 1000) });
+  const rows = (await ehrSearch(db, sandboxId, 'Practitioner', [], Math.min(limit, 1000))) ?? [];
   return rows
-    .map((r) => toPractitionerSummary(JSON.parse(r.content) as Practitioner))
+    .map((r) => toPractitionerSummary(resourceOf(r) as Practitioner))
     .sort((a, b) => a.id.localeCompare(b.id, 'en', { numeric: true }));
 }

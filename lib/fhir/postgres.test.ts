@@ -49,6 +49,11 @@ const REQUESTS: [string, string][] = [
   ['Observation/pg-a-lab/_history', patient],
   ['Observation/pg-b-lab', patient],
   ['Patient/pg-a/$everything?_count=7', patient],
+  ['Observation?subject:Patient.name=zo&_sort=-date', user],
+  ['Observation?patient.gender=female&category=laboratory', patient],
+  ['Patient?_has:Observation:patient:category=laboratory', user],
+  ['Patient?_has:Observation:patient:category=vital-signs', lab],
+  ['Practitioner?_has:Encounter:practitioner:patient=pg-b', patient],
 ];
 
 function summary(status: number, body: Bundle): unknown {

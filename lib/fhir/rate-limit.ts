@@ -5,7 +5,7 @@
  * audits once, flagged rate-limited.
  */
 import type { Db } from '../db';
-import { FhirThrottledError } from '../fhir/auth';
+import { FhirThrottledError } from './errors';
 import { rateLimitMessage } from '../ratelimit/describe';
 import { counter, getRateLimiter } from '../ratelimit/policy';
 

@@ -1,6 +1,6 @@
 /**
  * The FHIR R4 REST API as one framework-free handler `(req: Request) => Promise<Response>`
- * (DESIGN.md: app/ route files re-export it in one line). Order of every request: CORS preflight →
+ * (docs/ARCHITECTURE.md: app/ route files re-export it in one line). Order of every request: CORS preflight →
  * route → format → token → access decision (403) → policy-bound query (404 for anything hidden) →
  * response → exactly one audit record.
  */
@@ -11,14 +11,14 @@ import { env } from '../env';
 import type { AuditEntry, AuditFlag } from '../audit/record';
 import { auditedPath, fhirRequestFacts, retryAfterOf } from '../audit/facts';
 import { recordAudit, requestSource } from '../audit/record';
-import { originOf } from '../http/origin';
+import { publicOrigin } from '../http/origin';
 import { DEFAULT_SANDBOX_ID } from '../sandbox';
 import { parseScopeString } from '../smart/scopes';
 import type { AccessPolicy, AllowedDecision, FhirInteraction } from '../smart/access-policy';
 import { compileAccessPolicy, SHARED_RESOURCE_TYPES } from '../smart/access-policy';
 import { assertWriteAllowed, decideOrThrow, scopeOf } from './access';
 import type { Authenticate, TokenClaims } from './auth';
-import { bearerTokenOf, FhirThrottledError, wwwAuthenticate } from './auth';
+import { bearerTokenOf, wwwAuthenticate } from './auth';
 import { verifyAccessToken } from '../oauth/access-token';
 import { assertFhirRateLimit } from './rate-limit';
 import { simulatedErrorOfLaunch, simulatedNote } from '../launch-options/lookup';
@@ -26,14 +26,17 @@ import { simulatedDeletedPatient, simulatedFhirFailure } from './simulated-failu
 import { bundle, outcomeEntry, searchEntry, selectElements, storedEntry, withoutText } from './bundle';
 import { assertAuditReader, readAuditEvent, searchAuditEvents } from './audit-events';
 import { capabilityStatement } from './capability';
+import { docrefInputsOfParameters, docrefInputsOfQuery, docrefSearch, parseDocref } from './docref';
+import { expandInputsOfParameters, expandValueSet, parseExpand } from './terminology';
 import { patientCompartmentTypes } from './definitions';
-import { FhirError } from './errors';
+import { FhirAuthError, FhirError, FhirForbiddenError, FhirThrottledError } from './errors';
 import type { ResponseFormat } from './http';
 import { assertJsonBody, corsHeaders, databaseUnavailableResponse, etagOf, fhirResponse, httpDate, negotiateFormat, parseIfMatch, preflightResponse, readBodyText, StoredJson } from './http';
 import { isDatabaseUnavailable } from '../db/errors';
-import { FhirAuthError, FhirForbiddenError, informationOutcome, internalErrorOutcome, operationOutcome, outcomeOf, statusOf } from './outcomes';
+import { informationOutcome, internalErrorOutcome, operationOutcome, outcomeOf, statusOf } from './outcomes';
 import type { ResourceRow } from './search/execute';
 import {
+  countIsCheap,
   everythingPage,
   existsForAudit,
   historyPage,
@@ -45,10 +48,13 @@ import {
   searchCount,
   searchPage,
 } from './search/execute';
-import type { SearchRequest } from './search/parse';
+import type { SearchFilter, SearchRequest } from './search/parse';
 import { encodeCursor, MAX_COUNT, parseDateValue, parseSearch } from './search/parse';
+import { decodePagingCursor, encodePagingCursor } from './paging-cursor';
 import type { AccessScope } from './search/sql';
+import { withLinkedAccess } from './search/chains';
 import { assertId, assertResourceType, parseResourceBody, ResourceStore } from './store';
+import { isFhirId } from '../fhir-id';
 
 export interface FhirHandlerOptions {
   db?: Db;
@@ -100,7 +106,7 @@ const SEARCH_FORM = 'application/x-www-form-urlencoded';
 const INCLUDE_LIMIT = 1000;
 const SHARED = new Set(SHARED_RESOURCE_TYPES);
 const PATIENT_PARAMS = new Set(['patient', 'subject', 'beneficiary', 'link']);
-// Not a FHIR id ([A-Za-z0-9-.]{1,64}): a compartment no resource is in.
+// Not a FHIR id (lib/fhir-id.ts): a compartment no resource is in.
 const NO_PATIENT = '#deleted';
 
 function decodeSegment(s: string): string {
@@ -135,7 +141,7 @@ export function createFhirHandler(options: FhirHandlerOptions = {}): (req: Reque
     const store = options.store ?? new ResourceStore(db);
     const sandboxId = options.sandboxId ?? DEFAULT_SANDBOX_ID;
     const url = new URL(req.url);
-    const origin = originOf(req);
+    const origin = publicOrigin(req);
     const base = `${origin}${basePath}`;
     const state: AuditState = { interaction: 'unknown', resourceType: null, resourceId: null, claims: null, expiredClientId: null, scopes: null, resultCount: null, flags: [], detail: null, errorCode: null };
     let format: ResponseFormat = { contentType: 'application/fhir+json', pretty: url.searchParams.get('_pretty') === 'true' };
@@ -216,6 +222,10 @@ async function authenticateRequest(ctx: Ctx, authenticate: Authenticate): Promis
   if (!result.ok) {
     ctx.audit.flags.push('invalid-token');
     ctx.audit.expiredClientId = result.expiredClientId ?? null;
+    if (result.simulated) {
+      ctx.audit.flags.push('simulated');
+      ctx.audit.detail = `simulated error: ${result.description}`;
+    }
     throw new FhirAuthError(result.description || 'The access token is not valid', 'invalid_token');
   }
   const claims = result.token;
@@ -229,7 +239,10 @@ async function authenticateRequest(ctx: Ctx, authenticate: Authenticate): Promis
   const simulated = await simulatedErrorOfLaunch(claims.launchId, ctx.db);
   const throttled = simulatedFhirFailure(simulated);
   ctx.deletedPatientId = simulatedDeletedPatient(simulated, claims.patientId);
-  if (simulated && (throttled || ctx.deletedPatientId)) ctx.audit.detail = simulatedNote(simulated);
+  if (simulated && (throttled || ctx.deletedPatientId)) {
+    ctx.audit.detail = simulatedNote(simulated);
+    ctx.audit.flags.push('simulated');
+  }
   if (throttled) throw throttled;
   return policy;
 }
@@ -299,6 +312,14 @@ async function route(ctx: Ctx, authenticate: Authenticate): Promise<Response> {
     if (method !== 'GET') throw new FhirError('not-supported', `${method} is not supported on _history`);
     return history(ctx, policy, first, null);
   }
+  if (second === '$expand' && first === 'ValueSet' && third === undefined) {
+    if (method !== 'GET' && method !== 'POST') throw new FhirError('not-supported', `${method} is not supported on $expand`);
+    return expand(ctx, null);
+  }
+  if (second === '$docref' && first === 'DocumentReference' && third === undefined) {
+    if (method !== 'GET' && method !== 'POST') throw new FhirError('not-supported', `${method} is not supported on $docref`);
+    return docref(ctx, policy);
+  }
   if (second.startsWith('$') || second.startsWith('_')) throw new FhirError('not-supported', `Operation ${second.slice(0, 40)} is not supported on ${first}`);
   assertId(second);
   ctx.audit.resourceId = second;
@@ -307,6 +328,10 @@ async function route(ctx: Ctx, authenticate: Authenticate): Promise<Response> {
     if (method === 'PUT') return update(ctx, policy, first, second);
     if (method === 'DELETE') return remove(ctx, policy, first, second);
     throw new FhirError('not-supported', `${method} is not supported on a resource (PATCH is not implemented)`);
+  }
+  if (third === '$expand' && first === 'ValueSet' && fourth === undefined) {
+    if (method !== 'GET' && method !== 'POST') throw new FhirError('not-supported', `${method} is not supported on $expand`);
+    return expand(ctx, second);
   }
   if (third === '$everything' && first === 'Patient' && fourth === undefined) {
     if (method !== 'GET' && method !== 'POST') throw new FhirError('not-supported', `${method} is not supported on $everything`);
@@ -334,7 +359,7 @@ async function auditEvents(ctx: Ctx, policy: AccessPolicy, id: string | undefine
   ctx.audit.interaction = 'read';
   assertAuditReader(policy, 'read');
   if (rest !== undefined) throw new FhirError('not-supported', 'AuditEvent has no history');
-  if (!/^[A-Za-z0-9\-.]{1,64}$/.test(id)) throw new FhirError('invalid', 'Invalid AuditEvent id');
+  if (!isFhirId(id)) throw new FhirError('invalid', 'Invalid AuditEvent id');
   ctx.audit.resourceId = id;
   ctx.audit.resultCount = 1;
   return fhirResponse(await readAuditEvent(ctx.db, ctx.sandboxId, id), 200, ctx.format);
@@ -415,35 +440,107 @@ function assertNoOtherPatientNamed(ctx: Ctx, req: SearchRequest, d: AllowedDecis
 
 /** The patient ids a search names (`patient=`, `subject=Patient/…`, `Patient?_id=`). */
 function patientsNamedIn(req: SearchRequest): string[] {
-  return req.filters.flatMap((f) => {
-    if (f.kind === 'reference') return f.values.filter((v) => v.type === 'Patient' || (v.type === null && PATIENT_PARAMS.has(f.code))).map((v) => v.id);
-    if (f.kind === 'id' && req.resourceType === 'Patient') return f.values;
-    return [];
+  return req.filters.flatMap((f) => patientsNamedBy(req.resourceType, f));
+}
+
+/** The patient ids one criterion names, on either side of a chain or `_has`. */
+function patientsNamedBy(type: string, f: SearchFilter): string[] {
+  if (f.kind === 'reference') return f.values.filter((v) => v.type === 'Patient' || (v.type === null && PATIENT_PARAMS.has(f.code))).map((v) => v.id);
+  if (f.kind === 'id' && type === 'Patient') return f.values;
+  if (f.kind === 'chain') return f.targets.flatMap((c) => patientsNamedBy(c.type, c.filter));
+  if (f.kind === 'has') return patientsNamedBy(f.source.type, f.source.filter);
+  return [];
+}
+
+/**
+ * Parses a search and binds its chains and `_has` to the policy of each type they read: the token
+ * must be allowed to search that type (403 otherwise, as a search of it would answer), and that
+ * type's compartment and granular filters confine the far side of the chain.
+ */
+function parseAuthorizedSearch(ctx: Ctx, policy: AccessPolicy, type: string, params: [string, string][], strict: boolean): SearchRequest {
+  return withLinkedAccess(parseSearch(type, params, { strict, base: ctx.base }), (linked) => {
+    const d = decideOrThrow(policy, 'search', linked);
+    ctx.audit.scopes = [...new Set([...(ctx.audit.scopes?.split(' ') ?? []), ...d.grantedBy])].join(' ');
+    return scopeOf(d);
   });
 }
 
-async function search(ctx: Ctx, policy: AccessPolicy, type: string, params: [string, string][]): Promise<Response> {
+/** The inputs of an operation: the query, plus a POSTed form or Parameters resource. */
+async function operationInputs(ctx: Ctx, ofParameters: (body: unknown) => [string, string][]): Promise<[string, string][]> {
+  if (ctx.method !== 'POST') return [...ctx.url.searchParams];
+  const type = ctx.req.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase() ?? '';
+  if (type === SEARCH_FORM) return searchFormParams(ctx);
+  assertJsonBody(ctx.req.headers.get('content-type'));
+  let body: unknown;
+  try {
+    body = JSON.parse(await readBodyText(ctx.req));
+  } catch {
+    throw new FhirError('invalid', 'The body is not JSON');
+  }
+  return [...ctx.url.searchParams, ...ofParameters(body)];
+}
+
+/**
+ * `ValueSet/$expand` and `ValueSet/[id]/$expand` over the value sets this server ships
+ * (lib/fhir/terminology.ts). They are published terminology, not sandbox data: any valid token may
+ * expand them, whatever its resource scopes.
+ */
+async function expand(ctx: Ctx, id: string | null): Promise<Response> {
+  ctx.audit.interaction = 'operation:expand';
+  const vs = expandValueSet(parseExpand(id, await operationInputs(ctx, expandInputsOfParameters)));
+  ctx.audit.resultCount = vs.expansion?.contains?.length ?? 0;
+  return fhirResponse(vs, 200, ctx.format);
+}
+
+/**
+ * US Core `DocumentReference/$docref` (GET, or POST with Parameters or a form): the operation's
+ * inputs become a DocumentReference search (lib/fhir/docref.ts) answered exactly like one, policy
+ * included; its links page through the operation.
+ */
+async function docref(ctx: Ctx, policy: AccessPolicy): Promise<Response> {
+  const op = parseDocref(docrefInputsOfQuery(await operationInputs(ctx, docrefInputsOfParameters)));
+  const view = { path: 'DocumentReference/$docref', echo: op.echo };
+  if (op.onDemand) {
+    // US Core 6.1 OperationDefinition-docref: what cannot be generated gives an empty searchset.
+    decide(ctx, policy, 'search', 'DocumentReference');
+    ctx.audit.interaction = 'operation:docref';
+    ctx.audit.resultCount = 0;
+    const note = outcomeEntry(operationOutcome('information', 'informational', 'This server holds stored documents only and generates none on demand (on-demand=true)'));
+    return fhirResponse(bundle('searchset', [note], { total: 0, links: [{ relation: 'self', url: selfUrl(ctx, view.path, view.echo) }] }), 200, ctx.format);
+  }
+  const response = await search(ctx, policy, 'DocumentReference', docrefSearch(op), view);
+  ctx.audit.interaction = 'operation:docref';
+  return response;
+}
+
+async function search(ctx: Ctx, policy: AccessPolicy, type: string, params: [string, string][], view?: { path: string; echo: [string, string][] }): Promise<Response> {
   ctx.audit.interaction = 'search';
   const d = decide(ctx, policy, 'search', type);
   const strict = prefer(ctx.req, 'handling') === 'strict';
-  const req = parseSearch(type, params, { strict, base: ctx.base });
+  const req = parseAuthorizedSearch(ctx, policy, type, params, strict);
   assertNoOtherPatientNamed(ctx, req, d);
   const access = withoutDeletedRecord(ctx, req, scopeOf(d));
   const issues: OperationOutcomeIssue[] = req.ignored.map((i) => ({ severity: 'warning', code: 'not-supported', diagnostics: `Parameter '${i.name}' ignored: ${i.reason}` }));
-  const selfParams = [...req.echo];
+  if (req.countAsked !== null) {
+    issues.push({ severity: 'information', code: 'informational', diagnostics: `_count=${req.countAsked} is above the maximum page size: pages hold at most ${MAX_COUNT} entries; follow the next link for the rest` });
+  }
+  const path = view?.path ?? type;
+  const echo = view?.echo ?? req.echo;
+  const selfParams = [...echo];
   if (req.cursor) selfParams.push(['_cursor', encodeCursor(req.cursor)]);
 
   if (req.summary === 'count' || req.count === 0) {
     const total = await searchCount(ctx.db, ctx.sandboxId, req, access);
     ctx.audit.resultCount = 0;
     const entries = issues.length ? [outcomeEntry({ resourceType: 'OperationOutcome', issue: issues })] : [];
-    return fhirResponse(bundle('searchset', entries, { total, links: [{ relation: 'self', url: selfUrl(ctx, type, selfParams) }] }), 200, ctx.format);
+    return fhirResponse(bundle('searchset', entries, { total, links: [{ relation: 'self', url: selfUrl(ctx, path, selfParams) }] }), 200, ctx.format);
   }
 
   const page = await searchPage(ctx.db, ctx.sandboxId, req, access);
   let total: number | undefined;
   if (req.total === 'accurate' || req.total === 'estimate') total = await searchCount(ctx.db, ctx.sandboxId, req, access);
   else if (!req.cursor && !page.next) total = page.rows.length;
+  else if (req.total !== 'none' && countIsCheap(req, access)) total = await searchCount(ctx.db, ctx.sandboxId, req, access);
 
   const matches = page.rows;
   const included = await includes(ctx, policy, req, page.rows, issues);
@@ -452,9 +549,10 @@ async function search(ctx: Ctx, policy: AccessPolicy, type: string, params: [str
     elements ? searchEntry(ctx.base, selectElements(resourceOf(row), elements), 'match') : req.summary === 'data' ? searchEntry(ctx.base, withoutText(resourceOf(row)), 'match') : storedEntry(ctx.base, row, 'match');
   const entries: BundleEntry[] = [...matches.map(match), ...included.map((row) => storedEntry(ctx.base, row, 'include'))];
   if (issues.length) entries.push(outcomeEntry({ resourceType: 'OperationOutcome', issue: issues }));
-  const links = [{ relation: 'self', url: selfUrl(ctx, type, selfParams) }];
-  if (page.next) links.push({ relation: 'next', url: selfUrl(ctx, type, [...req.echo, ['_cursor', encodeCursor(page.next)]]) });
-  ctx.audit.resultCount = total ?? matches.length + included.length;
+  const links = [{ relation: 'self', url: selfUrl(ctx, path, selfParams) }];
+  if (page.next) links.push({ relation: 'next', url: selfUrl(ctx, path, [...echo, ['_cursor', encodeCursor(page.next)]]) });
+  // A total the client did not ask for is not what it received: the audit counts the entries then.
+  ctx.audit.resultCount = req.total === 'accurate' || req.total === 'estimate' ? (total ?? 0) : matches.length + included.length;
   const result: Bundle = bundle('searchset', entries, { total, links });
   return fhirResponse(result, 200, ctx.format);
 }
@@ -524,9 +622,7 @@ async function everything(ctx: Ctx, policy: AccessPolicy, id: string): Promise<R
       count = Math.min(Number(v), MAX_COUNT);
       echo.push([k, v]);
     } else if (k === '_cursor') {
-      const [t, i] = Buffer.from(v, 'base64url').toString('utf8').split('/');
-      if (!t || !i || !/^[A-Z][A-Za-z]+$/.test(t) || !/^[A-Za-z0-9\-.]{1,64}$/.test(i)) throw new FhirError('invalid', '_cursor is not a paging cursor from this server');
-      cursor = { type: t, id: i };
+      cursor = decodePagingCursor('everything', v);
     } else if (k === '_type') {
       only = new Set(v.split(',').map((s) => s.trim()));
       echo.push([k, v]);
@@ -568,8 +664,8 @@ async function everything(ctx: Ctx, policy: AccessPolicy, id: string): Promise<R
     for (const row of await readManyVisible(ctx.db, ctx.sandboxId, type, [...ids].slice(0, INCLUDE_LIMIT), scopeOf(td), INCLUDE_LIMIT)) included.push(row);
   }
   const entries: BundleEntry[] = [...matches.map((row) => storedEntry(ctx.base, row, 'match')), ...included.map((row) => storedEntry(ctx.base, row, 'include'))];
-  const links = [{ relation: 'self', url: selfUrl(ctx, `Patient/${id}/$everything`, cursor ? [...echo, ['_cursor', Buffer.from(`${cursor.type}/${cursor.id}`).toString('base64url')]] : echo) }];
-  if (page.next) links.push({ relation: 'next', url: selfUrl(ctx, `Patient/${id}/$everything`, [...echo, ['_cursor', Buffer.from(`${page.next.type}/${page.next.id}`).toString('base64url')]]) });
+  const links = [{ relation: 'self', url: selfUrl(ctx, `Patient/${id}/$everything`, cursor ? [...echo, ['_cursor', encodePagingCursor('everything', cursor)]] : echo) }];
+  if (page.next) links.push({ relation: 'next', url: selfUrl(ctx, `Patient/${id}/$everything`, [...echo, ['_cursor', encodePagingCursor('everything', page.next)]]) });
   if (left.length && !cursor) entries.push(outcomeEntry(operationOutcome('information', 'suppressed', `Types without a granted scope are not included: ${left.join(', ')}`)));
   ctx.audit.resultCount = matches.length + included.length;
   const total = !cursor && !page.next ? matches.length : undefined;
@@ -594,9 +690,7 @@ async function history(ctx: Ctx, policy: AccessPolicy, type: string, id: string 
       since = new Date(parseDateValue('_since', v).start);
       echo.push([k, v]);
     } else if (k === '_cursor') {
-      const m = /^(-?\d{1,16})\.([A-Za-z0-9\-.]{1,64})\.(\d{1,9})$/.exec(Buffer.from(v, 'base64url').toString('utf8'));
-      if (!m) throw new FhirError('invalid', '_cursor is not a paging cursor from this server');
-      cursor = { at: Number(m[1]), id: m[2]!, v: Number(m[3]) };
+      cursor = decodePagingCursor('history', v);
     } else if (k !== '_format' && k !== '_pretty' && prefer(ctx.req, 'handling') === 'strict') {
       throw new FhirError('invalid', `Parameter '${k.slice(0, 60)}' is not supported on _history`);
     }
@@ -614,7 +708,7 @@ async function history(ctx: Ctx, policy: AccessPolicy, type: string, id: string 
   });
   const path = id === null ? `${type}/_history` : `${type}/${id}/_history`;
   const links = [{ relation: 'self', url: selfUrl(ctx, path, echo) }];
-  if (page.next) links.push({ relation: 'next', url: selfUrl(ctx, path, [...echo, ['_cursor', Buffer.from(`${page.next.at}.${page.next.id}.${page.next.v}`).toString('base64url')]]) });
+  if (page.next) links.push({ relation: 'next', url: selfUrl(ctx, path, [...echo, ['_cursor', encodePagingCursor('history', page.next)]]) });
   ctx.audit.resultCount = entries.length;
   return fhirResponse(bundle('history', entries, { total: !cursor && !page.next ? entries.length : undefined, links }), 200, ctx.format);
 }
@@ -646,7 +740,7 @@ async function create(ctx: Ctx, policy: AccessPolicy, type: string): Promise<Res
     // Conditional create (FHIR R4 http.html §3.1.0.8.1): the condition is searched within what the
     // token may create, so it can never reveal a match outside the caller's compartment.
     const query = ifNoneExist.includes('?') ? ifNoneExist.slice(ifNoneExist.indexOf('?') + 1) : ifNoneExist;
-    const req = parseSearch(type, [...new URLSearchParams(query)], { strict: true, base: ctx.base });
+    const req = parseAuthorizedSearch(ctx, policy, type, [...new URLSearchParams(query)], true);
     if (!req.filters.length) throw new FhirError('invalid', 'If-None-Exist has no search criteria');
     const page = await searchPage(ctx.db, ctx.sandboxId, { ...req, count: 2, cursor: null, sort: { code: '_id', descending: false, kind: 'id' } }, scopeOf(d));
     if (page.rows.length > 1) throw new FhirError('version-conflict', 'If-None-Exist matches more than one resource');

@@ -109,7 +109,7 @@ describe('/oauth/authorize: simulated errors fail exactly like the real check', 
     const { client } = await newClient('public');
     const launch = await launchFor(client, { simulatedError: { kind: 'invalid_client_id' } });
     const res = await authorizeGet(authorizeQuery({ client_id: client.clientId, launch, scope: EHR_SCOPE }, challenge));
-    await expectPage(res, new RegExp(`No client is registered with client_id &#39;${client.clientId}&#39;`));
+    await expectPage(res, new RegExp(`No client is registered with client_id &#x27;${client.clientId}&#x27;`));
     const audit = await authorizeAudit();
     expect(audit).toMatchObject({ status: 400, errorCode: 'invalid_request', launchId: launch });
     expect(audit.detail).toMatch(/simulated error: Invalid client id/);
@@ -120,7 +120,7 @@ describe('/oauth/authorize: simulated errors fail exactly like the real check', 
     const { client } = await newClient('public');
     const launch = await launchFor(client, { simulatedError: { kind: 'invalid_redirect_uri' } });
     const res = await authorizeGet(authorizeQuery({ client_id: client.clientId, launch, scope: EHR_SCOPE }, challenge));
-    await expectPage(res, /redirect_uri &#39;https:\/\/app\.example\.org\/callback&#39; does not exactly match/);
+    await expectPage(res, /redirect_uri &#x27;https:\/\/app\.example\.org\/callback&#x27; does not exactly match/);
   });
 
   it('invalid_scope: redirected to the app with error=invalid_scope, the same state and iss, no code', async () => {

@@ -5,7 +5,7 @@
  *   FHIR API   simulatedFhirFailure      fhir_rate_limited (429 with Retry-After)
  *              simulatedDeletedPatient   patient_deleted (the patient in context reads as deleted)
  */
-import { FhirThrottledError } from './auth';
+import { FhirThrottledError } from './errors';
 import type { SimulatedError } from '../launch-options/simulated-errors';
 
 /** FHIR API, after the token was verified: the failure of the whole request (429), or null. */

@@ -7,9 +7,7 @@ import { FhirError } from './errors';
 import { getTypeDefinition } from './definitions';
 import { indexResource } from './indexer';
 import type { ResourceIndex } from './indexer';
-
-/** FHIR id: [A-Za-z0-9\-\.]{1,64} (FHIR R4 §2.26.0.1 datatypes#id). */
-export const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
+import { isFhirId } from '../fhir-id';
 
 export interface StoredResource {
   resource: Resource;
@@ -39,7 +37,7 @@ export function assertResourceType(type: string): void {
 
 /** Throws unless the id is a valid FHIR id. */
 export function assertId(id: string): void {
-  if (!ID_PATTERN.test(id)) throw new FhirError('invalid', `Invalid resource id '${id.slice(0, 80)}': ids are 1-64 of A-Z a-z 0-9 - .`);
+  if (!isFhirId(id)) throw new FhirError('invalid', `Invalid resource id '${id.slice(0, 80)}': ids are 1-64 of A-Z a-z 0-9 - .`);
 }
 
 /** Parses a JSON request body into a resource of the expected type, or throws a typed error. */
@@ -61,7 +59,7 @@ export function assertResource(value: unknown, expectedType?: string): Resource 
   if (!/^[A-Z][A-Za-z]{1,63}$/.test(type) || !getTypeDefinition(type)) throw new FhirError('invalid', `Unknown resource type '${type.slice(0, 64)}'`, 'resourceType');
   if (expectedType && type !== expectedType) throw new FhirError('invalid', `Resource type '${type}' does not match the URL type '${expectedType}'`, 'resourceType');
   const id = (value as { id?: unknown }).id;
-  if (id !== undefined && (typeof id !== 'string' || !ID_PATTERN.test(id))) throw new FhirError('invalid', 'Resource id is not a valid FHIR id', `${type}.id`);
+  if (id !== undefined && (typeof id !== 'string' || !isFhirId(id))) throw new FhirError('invalid', 'Resource id is not a valid FHIR id', `${type}.id`);
   return value as Resource;
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isCrossOriginWrite, isOversizedPageBody, pageCsp, pageKindOf, routeHandlerHeaderRules, shouldSendHsts } from './security-headers';
+import { isCrossOriginWrite, isOversizedPageBody, pageCsp, pageKindOf, applyRouteSecurityHeaders, shouldSendHsts } from './security-headers';
 
 const headers = (h: Record<string, string>) => new Headers(h);
 
@@ -26,7 +26,7 @@ describe('isCrossOriginWrite (server actions and other page POSTs)', () => {
 describe('shouldSendHsts', () => {
   it('only for an https public origin on a non-loopback host', () => {
     expect(shouldSendHsts('https://sandbox.example.org')).toBe(true);
-    for (const origin of ['http://sandbox.example.org', 'https://localhost:3000', 'https://app.localhost', 'https://127.0.0.1:3000', 'https://127.8.9.10', 'https://[::1]:3000', 'garbage', '']) {
+    for (const origin of ['http://sandbox.example.org', 'https://localhost:3000', 'https://127.0.0.1:3000', 'https://127.8.9.10', 'https://[::1]:3000', 'garbage', '']) {
       expect(shouldSendHsts(origin), origin).toBe(false);
     }
   });
@@ -60,10 +60,24 @@ describe('page policies', () => {
   });
 });
 
-describe('routeHandlerHeaderRules', () => {
-  it('never covers the routes that set their own headers (interaction screens, /oauth/authorize)', () => {
-    const sources = routeHandlerHeaderRules().map((r) => r.source);
-    expect(sources.some((s) => s.includes('interaction'))).toBe(false);
-    expect(sources.some((s) => s.includes('authorize'))).toBe(false);
+describe('applyRouteSecurityHeaders', () => {
+  it('api: replaces what the handler chose with the API headers', () => {
+    const res = applyRouteSecurityHeaders(new Response('{}', { headers: { 'x-frame-options': 'SAMEORIGIN', 'content-type': 'application/json' } }), 'api');
+    expect(res.headers.get('x-frame-options')).toBe('DENY');
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(res.headers.get('content-type')).toBe('application/json');
+  });
+
+  it('own: leaves the response as the handler made it', () => {
+    const res = applyRouteSecurityHeaders(new Response(null, { status: 303, headers: { location: '/x' } }), 'own');
+    expect(res.headers.get('content-security-policy')).toBeNull();
+  });
+
+  it('copies a response whose headers are immutable', () => {
+    const res = applyRouteSecurityHeaders(Response.redirect('http://localhost/x', 302), 'auth-page');
+    expect(res.status).toBe(302);
+    expect(res.headers.get('location')).toBe('http://localhost/x');
+    expect(res.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
   });
 });

@@ -4,15 +4,17 @@
  * - React pages (launcher, console, EHR frame, sample app): a per-request nonce CSP and the rest,
  *   set by proxy.ts (`pageSecurityHeaders`).
  * - Route handlers that answer JSON or plain data (FHIR, OAuth token/introspect/revoke/register,
- *   discovery, JWKS, health, console API) and next-auth's own pages: static headers applied by
- *   next.config.ts `headers()` (`routeHandlerHeaderRules`), so the FHIR and token hot paths never
- *   run the proxy. A server that serves lib/ handlers without Next must apply the same lists.
+ *   discovery, JWKS, health, console API) and next-auth's own pages: static headers set on the
+ *   response by `applyRouteSecurityHeaders`, called by the API route table (lib/routes/api-routes.ts)
+ *   whether Next or the API fast path of `npm start` runs the handler, so the FHIR and token hot
+ *   paths never run the proxy and both servers answer with the same headers.
  * - The interaction screens (/interaction/…) and /oauth/authorize set their own complete headers
- *   (lib/http/html.ts, lib/oauth/errors.ts) and are left out of both, because headers set before
+ *   (lib/http/html.tsx, lib/oauth/errors.ts) and are left out of both, because headers set before
  *   a route handler runs win over the handler's own.
  *
  * Framework-free and import-free: next.config.ts loads this file before anything else exists.
  */
+import { isLoopbackHost } from './loopback';
 
 /** The kinds of React page, each with its own framing rules. */
 export type PageKind = 'launcher' | 'console' | 'ehr-frame' | 'sample-app';
@@ -82,11 +84,6 @@ export function pageCsp(kind: PageKind, input: PagePolicyInput): string {
  */
 export const HSTS_VALUE = 'max-age=31536000';
 
-function isLoopbackHostname(hostname: string): boolean {
-  const h = hostname.toLowerCase().replace(/^\[|\]$/g, '');
-  return h === 'localhost' || h.endsWith('.localhost') || /^127(\.\d{1,3}){3}$/.test(h) || h === '::1';
-}
-
 /**
  * Whether responses carry Strict-Transport-Security: only when the public origin is https, and
  * never for a loopback host. Browsers apply HSTS to a host name on every port (RFC 6797 §8.3
@@ -100,7 +97,7 @@ export function shouldSendHsts(origin: string): boolean {
   } catch {
     return false;
   }
-  return url.protocol === 'https:' && !isLoopbackHostname(url.hostname);
+  return url.protocol === 'https:' && !isLoopbackHost(url.hostname);
 }
 
 /**
@@ -177,18 +174,36 @@ export const AUTH_PAGE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'referrer-policy': 'same-origin',
 };
 
-/** Path patterns (next.config `source` syntax) of the route handlers that get API_SECURITY_HEADERS. */
-export const API_PATH_SOURCES: readonly string[] = [
-  '/fhir',
-  '/fhir/:path*',
-  '/.well-known/:path*',
-  '/oauth/:endpoint(token|introspect|revoke|register)',
-  '/api/:path((?!auth/|auth$|console/auth/|console/auth$).*)',
-  '/smart-style.json',
-];
+/**
+ * Which security headers a route handler's responses get: `api` (JSON and data endpoints),
+ * `auth-page` (next-auth's own pages) or `own` (the handler sets complete headers itself:
+ * /oauth/authorize, whose errors may be HTML pages, lib/oauth/errors.ts).
+ */
+export type RouteHeaderKind = 'api' | 'auth-page' | 'own';
 
-/** Path patterns of next-auth's routes (persona and console). */
-export const AUTH_PATH_SOURCES: readonly string[] = ['/api/auth/:path*', '/api/console/auth/:path*'];
+const ROUTE_HEADERS: Readonly<Record<Exclude<RouteHeaderKind, 'own'>, Readonly<Record<string, string>>>> = {
+  api: API_SECURITY_HEADERS,
+  'auth-page': AUTH_PAGE_SECURITY_HEADERS,
+};
+
+/**
+ * The one place the security headers of route handler responses are set, whichever server runs
+ * the handler (Next's route files or the API fast path of `npm start`). They replace any value
+ * the handler chose, so no endpoint can weaken them by accident.
+ */
+export function applyRouteSecurityHeaders(response: Response, kind: RouteHeaderKind): Response {
+  if (kind === 'own') return response;
+  const headers = ROUTE_HEADERS[kind];
+  try {
+    for (const name in headers) response.headers.set(name, headers[name]!);
+    return response;
+  } catch {
+    // Responses with immutable headers (Response.redirect, Response.error) are copied first.
+    const copy = new Response(response.body, response);
+    for (const name in headers) copy.headers.set(name, headers[name]!);
+    return copy;
+  }
+}
 
 /** A next.config `headers()` rule. */
 export interface HeaderRule {
@@ -196,18 +211,10 @@ export interface HeaderRule {
   headers: { key: string; value: string }[];
 }
 
-function toList(headers: Readonly<Record<string, string>>): { key: string; value: string }[] {
-  return Object.entries(headers).map(([key, value]) => ({ key, value }));
-}
-
 /**
- * The next.config `headers()` rules: API and next-auth routes, plus nosniff on Next's static
- * files. Pages are left to proxy.ts; /interaction and /oauth/authorize to their handlers.
+ * The next.config `headers()` rules: only Next's own static files (nosniff), which no route
+ * handler serves. Route handlers get theirs from applyRouteSecurityHeaders, pages from proxy.ts.
  */
-export function routeHandlerHeaderRules(): HeaderRule[] {
-  return [
-    ...API_PATH_SOURCES.map((source) => ({ source, headers: toList(API_SECURITY_HEADERS) })),
-    ...AUTH_PATH_SOURCES.map((source) => ({ source, headers: toList(AUTH_PAGE_SECURITY_HEADERS) })),
-    { source: '/_next/static/:path*', headers: [{ key: 'x-content-type-options', value: 'nosniff' }] },
-  ];
+export function staticFileHeaderRules(): HeaderRule[] {
+  return [{ source: '/_next/static/:path*', headers: [{ key: 'x-content-type-options', value: 'nosniff' }] }];
 }

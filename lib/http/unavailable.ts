@@ -1,4 +1,5 @@
-import { html, htmlPage } from './html';
+import { htmlPage } from './html';
+import { unavailableView } from './unavailable-view';
 import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable, logDatabaseUnavailable } from '../db/errors';
 
 /**
@@ -7,9 +8,7 @@ import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable, logDatabaseUnavail
  * and a way forward rather than an error trace. `retryPath` (a path on this server) is linked.
  */
 export function databaseUnavailablePage(retryPath?: string): Response {
-  const retry = retryPath ? html`<p><a href="${retryPath}">Try again</a></p>` : html``;
-  const body = html`<h1>The sandbox is briefly unavailable</h1><div class="card"><p>Its database cannot be reached right now, so this step could not be completed.</p><p class="muted">Wait a few seconds, then reload the page or start again from the app.</p>${retry}</div>`;
-  const response = htmlPage(body, { title: 'Unavailable', status: 503 });
+  const response = htmlPage(unavailableView(retryPath), { title: 'Unavailable', status: 503 });
   response.headers.set('retry-after', String(DATABASE_RETRY_AFTER_SECONDS));
   return response;
 }
@@ -39,6 +38,11 @@ export const UNAVAILABLE_PAGE_PATH = '/interaction/unavailable';
  */
 export function localRetryPath(value: string | null): string {
   return value && value.length <= 300 && /^\/(?![/\\])[\x21-\x7e]*$/.test(value) && !value.includes('\\') ? value : '/';
+}
+
+/** GET /interaction/unavailable?back={path}: where the launcher and the console send a browser while the database is unavailable. */
+export function handleUnavailablePage(req: Request): Response {
+  return databaseUnavailablePage(localRetryPath(new URL(req.url).searchParams.get('back')));
 }
 
 /** The URL of the unavailable page with a way back to `path`. */

@@ -16,14 +16,15 @@
 import { recordAudit, requestSource } from '../audit/record';
 import { getDb } from '../db';
 import { interactionHeaders } from '../http/html';
-import { originOf } from '../http/origin';
+import { readCookie } from '../http/cookies';
+import { publicOrigin } from '../http/origin';
 import { withDatabaseUnavailablePage } from '../http/unavailable';
 import { DEFAULT_SANDBOX_ID } from '../sandbox';
 import type { AuthorizedApp } from './access-management';
 import { listAuthorizedApps, revokeAppAccess } from './access-management';
 import { ACCESS_PAGE_CSP, ACCESS_PAGE_PATH, renderAccessPage, renderMessagePage, renderSignInPage } from './access-page';
 import { bindingCookie, bindingCookieName, createCsrfToken, isSameOriginPost, newBinding, verifyCsrfToken } from './csrf';
-import { clearSessionCookie, createSessionCookie, parseCookies, readPersonaSession, useSecureCookies } from './session';
+import { clearSessionCookie, createSessionCookie, readPersonaSession, useSecureCookies } from './session';
 import { attemptSignIn, lockedErrorKey, lockedSignInMessage } from './sign-in-limit';
 import type { PersonaSession } from './session';
 
@@ -49,14 +50,14 @@ const SIGN_IN_ERRORS: Record<string, string> = {
 
 /** The binding cookie of this browser (lib/interaction/csrf.ts), and the Set-Cookie that creates it when missing. */
 function bindingOf(req: Request): { binding: string; cookies: string[] } {
-  const existing = parseCookies(req.headers.get('cookie')).get(bindingCookieName()) ?? '';
+  const existing = readCookie(req.headers.get('cookie'), bindingCookieName()) ?? '';
   if (existing) return { binding: existing, cookies: [] };
   const binding = newBinding();
   return { binding, cookies: [bindingCookie(binding, useSecureCookies())] };
 }
 
 async function loginRequired(req: Request, json: boolean): Promise<Response> {
-  if (json) return jsonResponse({ error: 'login_required', error_description: 'Sign in as a sandbox persona to manage app access', sign_in: `${originOf(req)}${ACCESS_PAGE_PATH}` }, 401);
+  if (json) return jsonResponse({ error: 'login_required', error_description: 'Sign in as a sandbox persona to manage app access', sign_in: `${publicOrigin(req)}${ACCESS_PAGE_PATH}` }, 401);
   const { binding, cookies } = bindingOf(req);
   const url = new URL(req.url);
   const key = url.searchParams.get('error') ?? '';
@@ -136,9 +137,9 @@ export const handleAccessPage = withDatabaseUnavailablePage('access', async (req
 
 /** POST /interaction/access/login: username and password of a sandbox persona; 303 back to the page. */
 export const handleAccessLogin = withDatabaseUnavailablePage('access', async (req: Request): Promise<Response> => {
-  if (!isSameOriginPost(req, originOf(req))) return pageResponse(renderMessagePage('Request refused', 'This form was not submitted from the sandbox’s own pages.'), 403);
+  if (!isSameOriginPost(req, publicOrigin(req))) return pageResponse(renderMessagePage('Request refused', 'This form was not submitted from the sandbox’s own pages.'), 403);
   const form = await readForm(req);
-  const binding = parseCookies(req.headers.get('cookie')).get(bindingCookieName()) ?? '';
+  const binding = readCookie(req.headers.get('cookie'), bindingCookieName()) ?? '';
   if (!(await verifyCsrfToken(form.get('csrf') ?? '', 'login', CSRF_SCOPE, binding))) return seeOther(`${ACCESS_PAGE_PATH}?error=csrf`);
   const username = (form.get('username') ?? '').slice(0, 200);
   // The failed-sign-in limits of every other sign-in path apply (lib/interaction/sign-in-limit.ts).
@@ -151,9 +152,9 @@ export const handleAccessLogin = withDatabaseUnavailablePage('access', async (re
 
 /** POST /interaction/access/logout: signs the persona out; 303 back to the (sign-in) page. */
 export const handleAccessLogout = withDatabaseUnavailablePage('access', async (req: Request): Promise<Response> => {
-  if (!isSameOriginPost(req, originOf(req))) return pageResponse(renderMessagePage('Request refused', 'This form was not submitted from the sandbox’s own pages.'), 403);
+  if (!isSameOriginPost(req, publicOrigin(req))) return pageResponse(renderMessagePage('Request refused', 'This form was not submitted from the sandbox’s own pages.'), 403);
   const form = await readForm(req);
-  const binding = parseCookies(req.headers.get('cookie')).get(bindingCookieName()) ?? '';
+  const binding = readCookie(req.headers.get('cookie'), bindingCookieName()) ?? '';
   const session = await readPersonaSession(req);
   if (session && !(await verifyCsrfToken(form.get('csrf') ?? '', 'logout', CSRF_SCOPE, binding, session.sid))) return seeOther(ACCESS_PAGE_PATH);
   return seeOther(ACCESS_PAGE_PATH, [clearSessionCookie()]);
@@ -161,11 +162,11 @@ export const handleAccessLogout = withDatabaseUnavailablePage('access', async (r
 
 /** POST /interaction/access: the revoke form; 303 back to the page, which says what ended. */
 export const handleAccessForm = withDatabaseUnavailablePage('access', async (req: Request): Promise<Response> => {
-  if (!isSameOriginPost(req, originOf(req))) return pageResponse(renderMessagePage('Request refused', 'This form was not submitted from the sandbox’s own pages.'), 403);
+  if (!isSameOriginPost(req, publicOrigin(req))) return pageResponse(renderMessagePage('Request refused', 'This form was not submitted from the sandbox’s own pages.'), 403);
   const session = await readPersonaSession(req);
   if (!session) return loginRequired(req, false);
   const form = await readForm(req);
-  const binding = parseCookies(req.headers.get('cookie')).get(bindingCookieName()) ?? '';
+  const binding = readCookie(req.headers.get('cookie'), bindingCookieName()) ?? '';
   if (!(await verifyCsrfToken(form.get('csrf') ?? '', 'access', CSRF_SCOPE, binding, session.sid))) {
     return pageResponse(renderMessagePage('The form expired', 'Reload the page and try again.'), 403);
   }
@@ -186,7 +187,7 @@ export const handleAccessList = withDatabaseUnavailablePage('access', async (req
 
 /** DELETE (or POST) /interaction/access/apps/{client_id}: revokes every grant the persona gave that app. */
 export const handleAccessRevoke = withDatabaseUnavailablePage('access', async (req: Request, clientId: string): Promise<Response> => {
-  if (!isSameOriginPost(req, originOf(req))) return jsonResponse({ error: 'forbidden', error_description: 'Cross-origin request refused' }, 403);
+  if (!isSameOriginPost(req, publicOrigin(req))) return jsonResponse({ error: 'forbidden', error_description: 'Cross-origin request refused' }, 403);
   const session = await readPersonaSession(req);
   if (!session) return loginRequired(req, true);
   if (!CLIENT_ID.test(clientId)) return jsonResponse({ error: 'invalid_request', error_description: 'client_id is not valid' }, 400);

@@ -5,8 +5,8 @@
  * screens' response headers with a CSP that allows exactly this page's stylesheet.
  */
 import { createHash } from 'node:crypto';
-import { createRequire } from 'node:module';
-import type { ReactElement, ReactNode } from 'react';
+import type { ReactNode } from 'react';
+import { renderDocument } from '../http/html';
 import type { AuthorizedApp, AuthorizedGrant } from './access-management';
 import { PERSONA_PASSWORD } from './personas';
 
@@ -112,19 +112,6 @@ export interface AccessPageInput {
   readonly revoked: { readonly clientName: string; readonly grants: number } | null;
 }
 
-type StaticMarkup = (node: ReactNode) => string;
-let renderToStaticMarkup: StaticMarkup | undefined;
-
-/**
- * A complete document through react-dom/server, loaded by Node when first used: Next.js bundles
- * route handlers for the React Server Components environment, which refuses a static import of
- * react-dom/server, and this page is a plain HTML string.
- */
-function render(node: ReactElement): string {
-  renderToStaticMarkup ??= (createRequire(import.meta.url)('react-dom/server') as { renderToStaticMarkup: StaticMarkup }).renderToStaticMarkup;
-  return `<!doctype html>${renderToStaticMarkup(node)}`;
-}
-
 /** The page listing the persona's apps, each with a revoke button. */
 export function renderAccessPage(input: AccessPageInput): string {
   const who = (
@@ -138,7 +125,7 @@ export function renderAccessPage(input: AccessPageInput): string {
       </form>
     </>
   );
-  return render(
+  return renderDocument(
     <Document title="App access" who={who}>
       <h1>Apps with access to your data</h1>
       <p className="muted">
@@ -172,7 +159,7 @@ export interface SignInPageInput {
 
 /** The page shown when nobody is signed in: sign in as a sandbox persona, then the list. */
 export function renderSignInPage(input: SignInPageInput): string {
-  return render(
+  return renderDocument(
     <Document title="Sign in" who="Not signed in">
       <h1>Sign in to see which apps have access</h1>
       <div className="card">
@@ -207,7 +194,7 @@ export function renderSignInPage(input: SignInPageInput): string {
 
 /** A short error page (refused form, unknown app). */
 export function renderMessagePage(title: string, message: string): string {
-  return render(
+  return renderDocument(
     <Document title={title} who="">
       <h1>{title}</h1>
       <p className="card">

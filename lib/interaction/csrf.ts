@@ -1,4 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { serverCookie } from '../http/cookies';
 import { getAuthSecret } from './secret';
 import { useSecureCookies } from './session';
 
@@ -27,7 +28,7 @@ export function newBinding(): string {
 
 /** A `Set-Cookie` value for the binding cookie (session cookie, interaction paths only). */
 export function bindingCookie(value: string, secure: boolean): string {
-  return `${bindingCookieName(secure)}=${value}; Path=/interaction; HttpOnly; SameSite=Lax${secure ? '; Secure' : ''}`;
+  return serverCookie(bindingCookieName(secure), value, { path: '/interaction', secure });
 }
 
 function mac(secret: string, purpose: CsrfPurpose, interactionId: string, binding: string, sid: string): string {

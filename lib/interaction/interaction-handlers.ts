@@ -1,9 +1,10 @@
-import { originOf } from '../http/origin';
+import { publicOrigin } from '../http/origin';
 import { DEFAULT_SANDBOX_ID } from '../sandbox';
 import { findEncounter, findPatientSummary, listEncounters, searchPatients } from '../fhir/patient-directory';
 import type { EncounterSummary, PatientSummary } from '../fhir/patient-directory';
 import { approveAll, buildConsentModel, grantedScopeFrom, parseConsentForm } from './consent';
 import { bindingCookie, bindingCookieName, createCsrfToken, isSameOriginPost, newBinding, verifyCsrfToken } from './csrf';
+import { readCookie } from '../http/cookies';
 import { htmlPage, seeOther } from '../http/html';
 import { isDatabaseUnavailable } from '../db/errors';
 import { withDatabaseUnavailablePage } from '../http/unavailable';
@@ -12,13 +13,14 @@ import type { InteractionSelection, InteractionStep } from './interaction-flow';
 import { InteractionNotFoundError } from '../oauth/interaction';
 import { attemptSignIn, lockedErrorKey, lockedSignInMessage } from './sign-in-limit';
 import { OAuthError } from '../oauth/errors';
-import { finishInteraction, loadInteraction, rejectInteraction } from './interaction-port';
+import { endSignIn, finishInteraction, loadInteraction, rejectInteraction } from './interaction-port';
 import type { InteractionDetails } from './interaction-port';
 import { consentView, encounterPickerView, errorView, loginView, patientPickerView, whoHeader } from './interaction-views';
 import { findPersonaByFhirUser, listFeaturedPersonas } from './personas';
 import type { Persona } from './personas';
-import { clearSessionCookie, createSessionCookie, parseCookies, readPersonaSession, useSecureCookies } from './session';
+import { clearSessionCookie, createSessionCookie, readPersonaSession, useSecureCookies } from './session';
 import type { PersonaSession } from './session';
+import { isFhirId } from '../fhir-id';
 
 /**
  * The resource owner's screens behind /oauth/authorize (SMART App Launch 2.2 §app-launch;
@@ -28,7 +30,6 @@ import type { PersonaSession } from './session';
 
 const SANDBOX = DEFAULT_SANDBOX_ID;
 const ID_PATTERN = /^[A-Za-z0-9_-]{8,200}$/;
-const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 const LOGIN_ERRORS: Record<string, string> = {
   credentials: 'Unknown username or wrong password.',
   csrf: 'The form expired. Please try again.',
@@ -54,7 +55,7 @@ async function readForm(req: Request): Promise<URLSearchParams> {
 }
 
 function fhirIdOrNull(value: string | null | undefined): string | null {
-  return value && FHIR_ID.test(value) ? value : null;
+  return value && isFhirId(value) ? value : null;
 }
 
 interface Resolved {
@@ -103,7 +104,11 @@ async function redirectOrError(produce: () => Promise<string>, cookies: readonly
     if (!(err instanceof OAuthError)) console.error('interaction: completing failed', err);
     return htmlPage(errorView('The app cannot be authorized', message), { title: 'Error', status: 400, setCookies: cookies });
   }
-  return seeOther(location, cookies);
+  // The Location carries the code (or the error) to the app: no referrer at all on this response
+  // (RFC 9700 §4.2.4; docs/CONFORMANCE.md #167).
+  const response = seeOther(location, cookies);
+  response.headers.set('referrer-policy', 'no-referrer');
+  return response;
 }
 
 function completeWith(interaction: InteractionDetails, session: PersonaSession, step: Extract<InteractionStep, { kind: 'consent' }>, grantedScope: string): Promise<string> {
@@ -114,6 +119,7 @@ function completeWith(interaction: InteractionDetails, session: PersonaSession, 
     ...(step.encounterId ? { encounterId: step.encounterId } : {}),
     grantedScope,
     sessionId: session.sid,
+    sessionExpiresAt: session.expiresAt ?? null,
   });
 }
 
@@ -125,7 +131,7 @@ export const handleInteractionPage = withDatabaseUnavailablePage('interaction', 
   const url = new URL(req.url);
   const cookies: string[] = [];
 
-  let binding = parseCookies(req.headers.get('cookie')).get(bindingCookieName()) ?? '';
+  let binding = readCookie(req.headers.get('cookie'), bindingCookieName()) ?? '';
   if (!binding) {
     binding = newBinding();
     cookies.push(bindingCookie(binding, useSecureCookies()));
@@ -193,9 +199,9 @@ export const handleInteractionPage = withDatabaseUnavailablePage('interaction', 
 /** POST /interaction/{id}/login: a one-click persona or username/password; 303 back to the interaction. */
 export const handleInteractionLogin = withDatabaseUnavailablePage('interaction', async (req: Request, id: string): Promise<Response> => {
   if (!ID_PATTERN.test(id)) return expiredPage();
-  if (!isSameOriginPost(req, originOf(req))) return forbiddenPost();
+  if (!isSameOriginPost(req, publicOrigin(req))) return forbiddenPost();
   const form = await readForm(req);
-  const binding = parseCookies(req.headers.get('cookie')).get(bindingCookieName()) ?? '';
+  const binding = readCookie(req.headers.get('cookie'), bindingCookieName()) ?? '';
   if (!(await verifyCsrfToken(form.get('csrf') ?? '', 'login', id, binding))) return seeOther(`${page(id)}?error=csrf`);
   const interaction = await loadInteraction(id);
   if (!interaction) return expiredPage();
@@ -221,20 +227,21 @@ export const handleInteractionLogin = withDatabaseUnavailablePage('interaction',
 /** POST /interaction/{id}/logout: signs the persona out and shows the sign-in screen again. */
 export const handleInteractionLogout = withDatabaseUnavailablePage('interaction', async (req: Request, id: string): Promise<Response> => {
   if (!ID_PATTERN.test(id)) return expiredPage();
-  if (!isSameOriginPost(req, originOf(req))) return forbiddenPost();
+  if (!isSameOriginPost(req, publicOrigin(req))) return forbiddenPost();
   const form = await readForm(req);
-  const binding = parseCookies(req.headers.get('cookie')).get(bindingCookieName()) ?? '';
+  const binding = readCookie(req.headers.get('cookie'), bindingCookieName()) ?? '';
   const session = await readPersonaSession(req);
   if (session && !(await verifyCsrfToken(form.get('csrf') ?? '', 'logout', id, binding, session.sid))) return seeOther(page(id));
+  if (session) await endSignIn(session.sid);
   return seeOther(page(id), [clearSessionCookie()]);
 });
 
 /** POST /interaction/{id}/consent: Allow (code) or Deny (access_denied); 303 to the app's redirect_uri. */
 export const handleInteractionConsent = withDatabaseUnavailablePage('interaction', async (req: Request, id: string): Promise<Response> => {
   if (!ID_PATTERN.test(id)) return expiredPage();
-  if (!isSameOriginPost(req, originOf(req))) return forbiddenPost();
+  if (!isSameOriginPost(req, publicOrigin(req))) return forbiddenPost();
   const form = await readForm(req);
-  const binding = parseCookies(req.headers.get('cookie')).get(bindingCookieName()) ?? '';
+  const binding = readCookie(req.headers.get('cookie'), bindingCookieName()) ?? '';
   const session = await readPersonaSession(req);
   if (!session) return seeOther(page(id));
   if (!(await verifyCsrfToken(form.get('csrf') ?? '', 'consent', id, binding, session.sid))) return seeOther(page(id));
@@ -255,3 +262,19 @@ export const handleInteractionConsent = withDatabaseUnavailablePage('interaction
   const granted = grantedScopeFrom(interaction.requestedScope, parseConsentForm(form, model));
   return redirectOrError(() => completeWith(interaction, session, step, granted));
 });
+
+/** The context Next.js passes to the route handlers under app/(interaction)/interaction/[id]. */
+export type InteractionRouteContext = { params: Promise<{ id: string }> };
+
+function interactionRoute(handler: (req: Request, id: string) => Promise<Response>): (req: Request, ctx: InteractionRouteContext) => Promise<Response> {
+  return async (req, ctx) => handler(req, (await ctx.params).id);
+}
+
+/** GET /interaction/{id}. */
+export const interactionPageRoute = interactionRoute(handleInteractionPage);
+/** POST /interaction/{id}/login. */
+export const interactionLoginRoute = interactionRoute(handleInteractionLogin);
+/** POST /interaction/{id}/logout. */
+export const interactionLogoutRoute = interactionRoute(handleInteractionLogout);
+/** POST /interaction/{id}/consent. */
+export const interactionConsentRoute = interactionRoute(handleInteractionConsent);

@@ -4,6 +4,7 @@
  */
 import { isDatabaseUnavailable } from '../db/errors';
 import { completeInteraction, denyInteraction, getInteractionOrThrow } from '../oauth/interaction';
+import { endSession } from '../oauth/grant-store';
 import { formatScopes } from '../smart/scopes';
 import { DEFAULT_LAUNCH_OPTIONS } from '../launch-options/options';
 import type { LaunchOptions } from '../launch-options/options';
@@ -36,6 +37,7 @@ export interface InteractionResult {
   readonly encounterId?: string;
   readonly grantedScope: string;
   readonly sessionId?: string;
+  readonly sessionExpiresAt?: number | null;
 }
 
 function toFhirUser(userId: string | null | undefined): string | null {
@@ -79,4 +81,9 @@ export async function finishInteraction(id: string, result: InteractionResult): 
 /** Ends the interaction with access_denied; returns the app's redirect URL (error + state). */
 export async function rejectInteraction(id: string): Promise<string> {
   return denyInteraction(id);
+}
+
+/** The user signed out: every online_access grant approved in that sign-in ends (docs/CONFORMANCE.md #83). */
+export async function endSignIn(sessionId: string): Promise<void> {
+  await endSession(sessionId);
 }

@@ -2,6 +2,7 @@ import type { NextAuthOptions } from 'next-auth';
 import CredentialsProvider from 'next-auth/providers/credentials';
 import { DEFAULT_SANDBOX_ID } from '../sandbox';
 import { attemptSignIn } from './sign-in-limit';
+import { endSignIn } from './interaction-port';
 import { getAuthSecret } from './secret';
 import { SESSION_MAX_AGE_SECONDS, sessionClaims, useSecureCookies } from './session';
 
@@ -40,6 +41,12 @@ export async function getAuthOptions(): Promise<NextAuthOptions> {
         },
       }),
     ],
+    events: {
+      // next-auth's sign-out ends the persona's sign-in like the interaction screens' sign-out does (docs/CONFORMANCE.md #83).
+      async signOut({ token }) {
+        if (typeof token?.sid === 'string' && token.sid) await endSignIn(token.sid);
+      },
+    },
     callbacks: {
       async jwt({ token, user }) {
         if (!user) return token;

@@ -4,6 +4,7 @@ import { getDb } from '../db';
 import type { Db } from '../db';
 import { normalizeString } from '../fhir/indexer';
 import { formatHumanName } from '../fhir/patient-directory';
+import { isFhirId, referencePattern } from '../fhir-id';
 
 /**
  * Sandbox personas: every Practitioner and Patient of a sandbox can sign in. There is no real PHI
@@ -64,9 +65,11 @@ export function toPersona(resource: Patient | Practitioner): Persona {
   return { kind, id, fhirUser: `${RESOURCE_TYPE[kind]}/${id}`, name: formatHumanName(resource.name), username: usernameFor(resource), detail };
 }
 
+const PERSONA_REFERENCE = referencePattern(['Practitioner', 'Patient']);
+
 /** Parses `Practitioner/{id}` or `Patient/{id}`. */
 export function parseFhirUser(ref: string): { kind: PersonaKind; id: string } | null {
-  const m = /^(Practitioner|Patient)\/([A-Za-z0-9\-.]{1,64})$/.exec(ref);
+  const m = PERSONA_REFERENCE.exec(ref);
   if (!m) return null;
   return { kind: m[1] === 'Practitioner' ? 'practitioner' : 'patient', id: m[2]! };
 }
@@ -121,7 +124,7 @@ export async function findPersonaByUsername(sandboxId: string, username: string,
       }
     }
   }
-  if (/^[A-Za-z0-9\-.]{1,64}$/.test(input)) {
+  if (isFhirId(input)) {
     return (await loadPersona(sandboxId, 'practitioner', input, db)) ?? (await loadPersona(sandboxId, 'patient', input, db));
   }
   return null;

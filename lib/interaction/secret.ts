@@ -36,8 +36,3 @@ async function loadOrCreateSecret(): Promise<string> {
     return row.value;
   }
 }
-
-/** Forget the cached secret (tests that reset the database). */
-export function resetAuthSecretCache(): void {
-  cached = undefined;
-}

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createCsrfToken, isSameOriginPost, verifyCsrfToken } from './csrf';
 import type { Persona } from './personas';
-import { clearSessionCookie, createSessionCookie, parseCookies, readPersonaSession, sessionCookieName } from './session';
+import { readCookie } from '../http/cookies';
+import { clearSessionCookie, createSessionCookie, readPersonaSession, sessionCookieName } from './session';
 
 const persona: Persona = { kind: 'practitioner', id: 'practitioner-1', fhirUser: 'Practitioner/practitioner-1', name: 'Rose Bashirian', username: 'rose.bashirian', detail: '' };
 
@@ -12,7 +13,8 @@ function requestWith(cookie: string, headers: Record<string, string> = {}): Requ
 describe('persona session', () => {
   it('a session cookie signs the persona in, with a fresh sid per sign-in', async () => {
     const { cookie, session } = await createSessionCookie(persona);
-    expect(cookie).toMatch(/HttpOnly; SameSite=Lax/);
+    expect(cookie).toMatch(/; Path=\/; HttpOnly; SameSite=Lax$/);
+    expect(cookie).toContain('; Max-Age=28800;');
     const value = cookie.split(';')[0] ?? '';
     const read = await readPersonaSession(requestWith(value));
     expect(read).toEqual(session);
@@ -27,9 +29,12 @@ describe('persona session', () => {
     expect(clearSessionCookie()).toContain('Max-Age=0');
   });
 
-  it('parses cookie headers', () => {
-    expect(parseCookies('a=1; b=x%20y; a=2').get('a')).toBe('1');
-    expect(parseCookies('a=1; b=x%20y').get('b')).toBe('x y');
+  it('reads cookie headers: the first of a name, percent-decoded, nothing from the prototype', () => {
+    expect(readCookie('a=1; b=x%20y; a=2', 'a')).toBe('1');
+    expect(readCookie('a=1; b=x%20y', 'b')).toBe('x y');
+    expect(readCookie('a=%E0%A4%A', 'a')).toBe('%E0%A4%A');
+    expect(readCookie('a=1', 'constructor')).toBeNull();
+    expect(readCookie(null, 'a')).toBeNull();
   });
 });
 

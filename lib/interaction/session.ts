@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { decode, encode } from 'next-auth/jwt';
 import type { JWT } from 'next-auth/jwt';
 import { env } from '../env';
+import { readCookie, serverCookie } from '../http/cookies';
 import { getAuthSecret } from './secret';
 import { parseFhirUser } from './personas';
 import type { FhirUserRef, Persona, PersonaKind } from './personas';
@@ -16,6 +17,8 @@ export interface PersonaSession {
   readonly name: string;
   /** Random id of this sign-in: `online_access` refresh tokens die with it. */
   readonly sid: string;
+  /** When this sign-in expires (Unix seconds), when known. */
+  readonly expiresAt?: number | null;
 }
 
 /**
@@ -31,24 +34,6 @@ export function sessionCookieName(secure: boolean = useSecureCookies()): string 
   return `${secure ? '__Secure-' : ''}next-auth.session-token`;
 }
 
-/** Cookie header → name/value map (first occurrence wins). */
-export function parseCookies(header: string | null): Map<string, string> {
-  const map = new Map<string, string>();
-  for (const part of (header ?? '').split(';')) {
-    const eq = part.indexOf('=');
-    if (eq <= 0) continue;
-    const name = part.slice(0, eq).trim();
-    if (map.has(name)) continue;
-    const raw = part.slice(eq + 1).trim();
-    try {
-      map.set(name, decodeURIComponent(raw));
-    } catch {
-      map.set(name, raw);
-    }
-  }
-  return map;
-}
-
 /** The persona claims next-auth's jwt callback puts in the token (see lib/interaction/options.ts). */
 export function toPersonaSession(token: JWT | null): PersonaSession | null {
   if (!token) return null;
@@ -56,7 +41,8 @@ export function toPersonaSession(token: JWT | null): PersonaSession | null {
   const parsed = parseFhirUser(fhirUser);
   if (!parsed) return null;
   const sid = typeof token.sid === 'string' && token.sid ? token.sid : `legacy-${fhirUser}`;
-  return { kind: parsed.kind, fhirUser: fhirUser as FhirUserRef, name: typeof token.name === 'string' ? token.name : fhirUser, sid };
+  const expiresAt = typeof token.exp === 'number' ? token.exp : null;
+  return { kind: parsed.kind, fhirUser: fhirUser as FhirUserRef, name: typeof token.name === 'string' ? token.name : fhirUser, sid, expiresAt };
 }
 
 /** The claims of a new sign-in. */
@@ -66,8 +52,8 @@ export function sessionClaims(persona: Persona): JWT {
 
 /** The signed-in persona of a request (next-auth session cookie), or null. */
 export async function readPersonaSession(req: Request): Promise<PersonaSession | null> {
-  const cookies = parseCookies(req.headers.get('cookie'));
-  const token = cookies.get(sessionCookieName()) ?? cookies.get(`${sessionCookieName()}.0`);
+  const header = req.headers.get('cookie');
+  const token = readCookie(header, sessionCookieName()) ?? readCookie(header, `${sessionCookieName()}.0`);
   if (!token) return null;
   try {
     return toPersonaSession(await decode({ token, secret: await getAuthSecret() }));
@@ -76,23 +62,21 @@ export async function readPersonaSession(req: Request): Promise<PersonaSession |
   }
 }
 
-function cookieAttributes(maxAge: number): string {
-  return `Path=/; HttpOnly; SameSite=Lax; Max-Age=${maxAge}${useSecureCookies() ? '; Secure' : ''}`;
-}
-
 /**
  * A `Set-Cookie` value signing the persona in: the same encrypted JWT next-auth issues, so
  * `getServerSession`, `/api/auth/session` and next-auth's sign-out all see this session.
  */
 export async function createSessionCookie(persona: Persona): Promise<{ cookie: string; session: PersonaSession }> {
   const claims = sessionClaims(persona);
-  const token = await encode({ token: claims, secret: await getAuthSecret(), maxAge: SESSION_MAX_AGE_SECONDS });
-  const session = toPersonaSession(claims);
+  const secret = await getAuthSecret();
+  const token = await encode({ token: claims, secret, maxAge: SESSION_MAX_AGE_SECONDS });
+  // Read back: encode() sets exp, which the session carries (online_access grants end with it).
+  const session = toPersonaSession(await decode({ token, secret }));
   if (!session) throw new Error('persona claims do not form a session');
-  return { cookie: `${sessionCookieName()}=${token}; ${cookieAttributes(SESSION_MAX_AGE_SECONDS)}`, session };
+  return { cookie: serverCookie(sessionCookieName(), token, { path: '/', maxAge: SESSION_MAX_AGE_SECONDS, secure: useSecureCookies() }), session };
 }
 
 /** A `Set-Cookie` value that signs the persona out. */
 export function clearSessionCookie(): string {
-  return `${sessionCookieName()}=; ${cookieAttributes(0)}`;
+  return serverCookie(sessionCookieName(), '', { path: '/', maxAge: 0, secure: useSecureCookies() });
 }

@@ -18,7 +18,8 @@ import { findPersonaByFhirUser, findPersonaByUsername, passwordMatches } from '.
 import type { RateLimiter, RateLimitHit } from '../ratelimit/limiter';
 import { rateLimitMessage } from '../ratelimit/describe';
 import type { RateLimitSettings } from '../ratelimit/policy';
-import { clientIpOf, counter, getRateLimiter } from '../ratelimit/policy';
+import { clientIp } from '../http/client-ip';
+import { counter, getRateLimiter } from '../ratelimit/policy';
 
 export type SignInAttempt =
   | { readonly kind: 'signed-in'; readonly persona: Persona }
@@ -77,7 +78,7 @@ export type LimitedSignIn<T> =
  */
 export async function signInUnderLimits<T>(input: LimitedSignInInput<T>): Promise<LimitedSignIn<T>> {
   const started = input.started ?? performance.now();
-  const ip = clientIpOf(input.headers);
+  const ip = clientIp(input.headers);
   const account = input.account;
   const hits: RateLimitHit[] = [account, ...(ip ? [counter('signin-ip', ip, input.settings)] : [])];
 

@@ -8,9 +8,6 @@ import type { LaunchOptions } from './options';
 import type { SimulatedError } from './simulated-errors';
 import { describeSimulatedError } from './simulated-errors';
 
-/** How long the launcher "arms" a standalone launch for the next authorization of its client. */
-export const ARMED_LAUNCH_TTL_SECONDS = 10 * 60;
-
 /**
  * The launcher's options of a launch (skip sign-in/consent, PKCE, token lifetime, simulated error),
  * or null when the launch does not exist. The authorization server and FHIR API call this with

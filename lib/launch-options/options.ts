@@ -5,7 +5,7 @@
  * context members of the token response). Pure (zod only): the launcher's client component imports it too.
  */
 import { z } from 'zod';
-import { FHIR_ID_PATTERN } from '../fhir-id';
+import { FHIR_ID_PATTERN, referencePattern } from '../fhir-id';
 import { simulatedErrorSchema } from './simulated-errors';
 import type { SimulatedError } from './simulated-errors';
 
@@ -41,7 +41,7 @@ export const fhirIdSchema = z.string().regex(FHIR_ID_PATTERN);
  */
 export const fhirContextItemSchema = z
   .object({
-    reference: z.string().regex(/^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/, 'reference must be a relative Type/id').optional(),
+    reference: z.string().regex(referencePattern(), 'reference must be a relative Type/id').optional(),
     canonical: z.string().min(1).optional(),
     identifier: z.looseObject({ system: z.string().optional(), value: z.string().optional() }).optional(),
     type: z.string().regex(/^[A-Z][A-Za-z]+$/).optional(),

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * Simulated failures: the one place that knows them all (STYLE.md habit 12). The launcher stores
+ * Simulated failures: the one place that knows them all (docs/ARCHITECTURE.md, launch-options). The launcher stores
  * the chosen one in the Launch record's `options.simulatedError` (lib/launch-options/lookup.ts);
  * lib/oauth/simulated-failures.ts and lib/fhir/simulated-failures.ts turn it into the real endpoint's failure, with the same
  * status, error code, headers and description a real failure has, for this launch only (apps are

@@ -4,6 +4,7 @@ import { listClients } from '../oauth/clients';
 import { DEFAULT_SANDBOX_ID } from '../sandbox';
 import { countResourcesByType, findPatientBanner, listEncounters, listPractitioners, searchPatients } from '../fhir/patient-directory';
 import type { EncounterSummary, PatientBanner, PatientSearch, PatientSummary, PractitionerSummary } from '../fhir/patient-directory';
+import { isFhirId } from '../fhir-id';
 
 /** What the launcher page shows about registered apps (never secrets). */
 export interface LauncherClient {
@@ -32,7 +33,7 @@ export interface PatientPreview {
 
 /** Demographics, resource counts and recent encounters of one patient. */
 export async function previewPatient(patientId: string): Promise<PatientPreview | null> {
-  if (!/^[A-Za-z0-9\-.]{1,64}$/.test(patientId)) return null;
+  if (!isFhirId(patientId)) return null;
   const banner = await findPatientBanner(DEFAULT_SANDBOX_ID, patientId);
   if (!banner) return null;
   const [counts, encounters] = await Promise.all([countResourcesByType(DEFAULT_SANDBOX_ID, patientId), listEncounters(DEFAULT_SANDBOX_ID, patientId, 30)]);

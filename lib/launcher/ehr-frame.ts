@@ -15,11 +15,29 @@ export interface EhrFrame {
   readonly appUrl: string;
   readonly appOrigin: string;
   readonly banner: PatientBanner | null;
+  /** The patient's age in whole years today, when the birth date is known. */
+  readonly age: number | null;
   readonly encounter: EncounterSummary | null;
   readonly user: Persona | null;
   readonly options: LaunchOptions;
   /** The launch was already used or has expired: reloading the frame cannot launch again. */
   readonly stale: boolean;
+}
+
+/**
+ * Age in whole years on `now` (UTC) of a FHIR `birthDate` (`YYYY`, `YYYY-MM` or `YYYY-MM-DD`; a
+ * partial date counts from its first day), or null when there is none or it cannot be read.
+ */
+export function ageInYears(birthDate: string | null, now: Date = new Date()): number | null {
+  if (!birthDate) return null;
+  const match = /^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?/.exec(birthDate);
+  if (!match) return null;
+  const [year, month, day] = [Number(match[1]), Number(match[2] ?? '1'), Number(match[3] ?? '1')];
+  const born = new Date(Date.UTC(year, month - 1, day));
+  if (born.getUTCMonth() !== month - 1 || born.getUTCDate() !== day) return null;
+  let years = now.getUTCFullYear() - year;
+  if (now.getUTCMonth() < month - 1 || (now.getUTCMonth() === month - 1 && now.getUTCDate() < day)) years--;
+  return years;
 }
 
 /** The EHR frame of a launch, or null when the launch is unknown or has no app launch URL. */
@@ -43,6 +61,7 @@ export async function getEhrFrame(launchId: string, origin: string): Promise<Ehr
     appUrl: appLaunchUrl(launchUrl, { iss: `${origin}/fhir`, launch: launchId, scope }),
     appOrigin: new URL(launchUrl).origin,
     banner,
+    age: ageInYears(banner?.birthDate ?? null),
     encounter,
     user,
     options: launch.options,

@@ -10,9 +10,6 @@ import { simulatedErrorSchema } from '../launch-options/simulated-errors';
  * only): the launcher's client component imports it too.
  */
 
-/** Encounter choice in the launcher: none, the patient's latest, or one by id. */
-export type EncounterChoice = { readonly mode: 'none' } | { readonly mode: 'latest' } | { readonly mode: 'id'; readonly id: string };
-
 /** What the launcher page submits and what a shareable link recreates (never a client secret). */
 export const launchConfigSchema = z.object({
   clientId: z.string().min(1).max(200),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { LaunchConfig } from './launch-config';
-import { createShareLink, findShareLink, SHARE_CODE_PATTERN } from './share-links';
+import { createShareLink, createShareLinkUrl, findShareLink, SHARE_CODE_PATTERN } from './share-links';
 
 const CONFIG: LaunchConfig = {
   clientId: 'sample-app',
@@ -33,5 +33,15 @@ describe('share links', () => {
   it('never stores a client secret', async () => {
     const code = await createShareLink({ ...CONFIG, clientSecret: 'top-secret' } as LaunchConfig);
     expect(JSON.stringify(await findShareLink(code))).not.toContain('top-secret');
+  });
+
+  it('the launcher gets a URL on the sandbox origin for a complete configuration, and a reason otherwise', async () => {
+    const made = await createShareLinkUrl(CONFIG, 'https://sandbox.example');
+    if (!made.ok) throw new Error(made.error);
+    const code = /^https:\/\/sandbox\.example\/l\/(.+)$/.exec(made.url)?.[1] ?? '';
+    expect(code).toMatch(SHARE_CODE_PATTERN);
+    expect(await findShareLink(code)).toEqual(CONFIG);
+    expect(await createShareLinkUrl({ ...CONFIG, clientId: undefined }, 'https://sandbox.example')).toEqual({ ok: false, error: 'The configuration is incomplete.' });
+    expect(await createShareLinkUrl('not a configuration', 'https://sandbox.example')).toEqual({ ok: false, error: 'The configuration is incomplete.' });
   });
 });

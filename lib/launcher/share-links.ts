@@ -33,6 +33,16 @@ export async function createShareLink(config: LaunchConfig, db: Db = getDb()): P
   throw new Error('could not allocate a share code');
 }
 
+/**
+ * A share link for a launch configuration as the launcher sends it: the URL `{origin}/l/{code}`,
+ * or why the configuration cannot be shared.
+ */
+export async function createShareLinkUrl(config: unknown, origin: string, db: Db = getDb()): Promise<{ ok: true; url: string } | { ok: false; error: string }> {
+  const parsed = launchConfigSchema.safeParse(config);
+  if (!parsed.success) return { ok: false, error: 'The configuration is incomplete.' };
+  return { ok: true, url: `${origin}/l/${await createShareLink(parsed.data, db)}` };
+}
+
 /** The configuration behind a code, or null (unknown code, or stored by an incompatible version). */
 export async function findShareLink(code: string, db: Db = getDb()): Promise<LaunchConfig | null> {
   if (!SHARE_CODE_PATTERN.test(code)) return null;

@@ -35,8 +35,10 @@ export interface VerifiedAccessToken {
  * has only expired, so the audit record can attribute the call (the app report card checks that the
  * app refreshes after it).
  */
-export type VerifyAccessTokenResult = { ok: true; token: VerifiedAccessToken } | { ok: false; error: 'invalid_token'; description: string; expiredClientId?: string };
-type Refusal = { ok: false; description: string; expiredClientId?: string };
+export type VerifyAccessTokenResult =
+  | { ok: true; token: VerifiedAccessToken }
+  | { ok: false; error: 'invalid_token'; description: string; expiredClientId?: string; simulated?: true };
+type Refusal = { ok: false; description: string; expiredClientId?: string; simulated?: true };
 
 /** Compares URLs as FHIR bases: scheme and host case-insensitive, default port and trailing slash ignored (docs/CONFORMANCE.md #4). */
 export function normalizeBaseUrl(url: string): string | null {
@@ -50,7 +52,13 @@ export function normalizeBaseUrl(url: string): string | null {
 }
 
 function invalid(refusal: Refusal): VerifyAccessTokenResult {
-  return refusal.expiredClientId ? { ok: false, error: 'invalid_token', description: refusal.description, expiredClientId: refusal.expiredClientId } : { ok: false, error: 'invalid_token', description: refusal.description };
+  return {
+    ok: false,
+    error: 'invalid_token',
+    description: refusal.description,
+    ...(refusal.expiredClientId ? { expiredClientId: refusal.expiredClientId } : {}),
+    ...(refusal.simulated ? { simulated: true as const } : {}),
+  };
 }
 
 function expired(payload: JWTPayload | undefined): Refusal {
@@ -139,7 +147,7 @@ export async function verifyAccessTokenCore(
   if (row.expiresAt.getTime() <= Date.now()) return { ok: false, description: 'the access token has expired', expiredClientId: row.clientId };
   // The launch's simulated invalid or expired token: refused here, so the FHIR API and introspection agree.
   const simulated = simulatedAccessTokenRejection(await simulatedErrorOfLaunch(typeof payload.launch_id === 'string' ? payload.launch_id : null), { refreshed: row.parentId !== null });
-  if (simulated) return { ok: false, description: simulated };
+  if (simulated) return { ok: false, description: simulated, simulated: true, ...(simulated === 'the access token has expired' ? { expiredClientId: row.clientId } : {}) };
   return { ok: true, payload, row, grant: found.grant };
 }
 

@@ -39,7 +39,7 @@ async function lastAudit() {
 
 describe('/oauth/authorize: no redirect before client_id and redirect_uri match (docs/CONFORMANCE.md #39)', () => {
   it('#170: unknown client_id → 400 page, no redirect', async () => {
-    await expectPage(await authorizeGet(authorizeQuery({ client_id: 'nobody' }, challenge)), /No client is registered with client_id &#39;nobody&#39;/);
+    await expectPage(await authorizeGet(authorizeQuery({ client_id: 'nobody' }, challenge)), /No client is registered with client_id &#x27;nobody&#x27;/);
     const audit = await lastAudit();
     expect(audit.status).toBe(400);
     expect(audit.errorCode).toBe('invalid_request');

@@ -89,10 +89,12 @@ describe('client_credentials with private_key_jwt (docs/CONFORMANCE.md §13)', (
     await expectError(await cc(await sign(client.clientId, { omit: ['jti'] })), 401, 'invalid_client', /jti is required/);
   });
 
-  it('#71 #178: aud other than the token endpoint → invalid_client; the issuer identifier is accepted (RFC 7523 §3)', async () => {
+  it('#71 #141 #178: aud other than exactly the token endpoint URL (the issuer included) → invalid_client', async () => {
     const { client, sign } = await backend();
     await expectError(await cc(await sign(client.clientId, { claims: { aud: 'https://other.example/token' } })), 401, 'invalid_client', /aud must be the token endpoint/);
-    expect((await cc(await sign(client.clientId, { claims: { aud: ORIGIN } }))).status).toBe(200);
+    await expectError(await cc(await sign(client.clientId, { claims: { aud: ORIGIN } })), 401, 'invalid_client', /aud must be the token endpoint/);
+    await expectError(await cc(await sign(client.clientId, { claims: { aud: [TOKEN_URL, ORIGIN] } })), 401, 'invalid_client', /aud must be the token endpoint/);
+    expect((await cc(await sign(client.clientId, { claims: { aud: [TOKEN_URL] } }))).status).toBe(200);
   });
 
   it('#178: alg none / HS256, missing kid, missing typ → invalid_client', async () => {

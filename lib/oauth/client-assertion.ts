@@ -21,10 +21,12 @@ type AssertionAlg = (typeof ASSERTION_ALGS)[number];
 
 export interface AssertionContext {
   sandboxId: string;
-  /** The token endpoint URL: the required `aud` (SMART App Launch 2.2 §client-confidential-asymmetric). */
+  /**
+   * The token endpoint URL: the only `aud` accepted (SMART App Launch 2.2 §client-confidential-asymmetric,
+   * §backend-services; docs/CONFORMANCE.md #71, #141, #178). RFC 7523 §3 would also let the issuer
+   * identifier through; a certification run refuses it, so the sandbox does too.
+   */
   tokenEndpoint: string;
-  /** The issuer identifier, also accepted as `aud` (RFC 7523 §3; draft-ietf-oauth-rfc7523bis recommends it). */
-  issuer: string;
 }
 
 function fail(description: string, replay = false): InvalidClient {
@@ -123,6 +125,7 @@ function maybePruneJtis(): void {
 }
 
 /**
+ * Client assertion jti replay protection (RFC 7523 §3; SMART App Launch 2.2 §client-confidential-asymmetric).
  * Records a client's jti until `expiresAt`, in one atomic statement: true when it was new, or when
  * its earlier use has expired (the row is reused); false while an earlier use is still within its
  * window (a replay). Concurrent uses of one jti: the primary key lets exactly one of them record it.
@@ -187,7 +190,7 @@ export async function verifyClientAssertion(assertion: string, ctx: AssertionCon
   // jose checks that iat is a number, not that it has passed: a JWT issued in the future is refused (RFC 7519 §4.1.6).
   if (typeof payload.iat === 'number' && payload.iat > now + CLOCK_SKEW_SECONDS) throw fail(`iat is ${payload.iat - now} s in the future: check the client's clock`);
   const audiences = Array.isArray(payload.aud) ? payload.aud : payload.aud === undefined ? [] : [payload.aud];
-  if (!audiences.some((a) => a === ctx.tokenEndpoint || a === ctx.issuer)) {
+  if (audiences.length === 0 || audiences.some((a) => a !== ctx.tokenEndpoint)) {
     throw fail(`aud must be the token endpoint URL ${ctx.tokenEndpoint}${audiences.length ? `, not ${audiences.map((a) => `'${String(a).slice(0, 200)}'`).join(', ')}` : ''}`);
   }
   if (typeof payload.jti !== 'string' || payload.jti === '' || payload.jti.length > 255) throw fail('jti is required (a unique string of at most 255 characters)');

@@ -2,8 +2,9 @@
  * Client authentication at the token, introspection and revocation endpoints (RFC 6749 §2.3;
  * SMART App Launch 2.2 §client-confidential-symmetric, §client-confidential-asymmetric; docs/CONFORMANCE.md §5).
  *
- * Status codes: 401 + WWW-Authenticate when credentials were presented and failed (always when
- * the Authorization header was used, RFC 6749 §5.2); 400 when no credentials or an unsupported
+ * Status codes: 401 when credentials were presented and failed (always when the Authorization
+ * header was used, and then with the Basic challenge, RFC 6749 §5.2; a failed client assertion
+ * gets no Basic challenge, docs/CONFORMANCE.md #75); 400 when no credentials or an unsupported
  * method were used (docs/CONFORMANCE.md #75: G10 8.1.03 expects exactly 400 for a bad client_assertion_type).
  */
 import { decodeJwt } from 'jose';
@@ -12,7 +13,7 @@ import type { OAuthClient, TokenEndpointAuthMethod } from './clients';
 import { clientSecretMatches, findClientForAuthentication, getClient } from './clients';
 import { CLIENT_ASSERTION_TYPE } from './config';
 import type { OAuthCall } from './endpoint';
-import { InvalidClient, InvalidRequest } from './errors';
+import { BASIC_CHALLENGE, InvalidClient, InvalidRequest } from './errors';
 import type { OAuthParams } from './http';
 import { oauthUrls } from './config';
 
@@ -33,14 +34,14 @@ function formDecode(s: string): string {
 
 function parseBasic(header: string): BasicCredentials {
   const match = /^basic[ ]+([A-Za-z0-9+/]+=*)\s*$/i.exec(header);
-  if (!match?.[1]) throw new InvalidClient('the Authorization header is not valid HTTP Basic (RFC 7617)');
+  if (!match?.[1]) throw new InvalidClient('the Authorization header is not valid HTTP Basic (RFC 7617)', { challenge: BASIC_CHALLENGE });
   const decoded = Buffer.from(match[1], 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
-  if (colon < 0) throw new InvalidClient('HTTP Basic credentials must be client_id:client_secret');
+  if (colon < 0) throw new InvalidClient('HTTP Basic credentials must be client_id:client_secret', { challenge: BASIC_CHALLENGE });
   try {
     return { clientId: formDecode(decoded.slice(0, colon)), secret: formDecode(decoded.slice(colon + 1)) };
   } catch {
-    throw new InvalidClient('HTTP Basic credentials are not validly form-urlencoded (RFC 6749 §2.3.1)');
+    throw new InvalidClient('HTTP Basic credentials are not validly form-urlencoded (RFC 6749 §2.3.1)', { challenge: BASIC_CHALLENGE });
   }
 }
 
@@ -50,7 +51,7 @@ function parseBasic(header: string): BasicCredentials {
  * client-id oracle. private_key_jwt failures come from client-assertion.ts.
  */
 export function wrongCredentialsError(method: Exclude<TokenEndpointAuthMethod, 'private_key_jwt'>, clientId: string): InvalidClient {
-  if (method === 'client_secret_basic') return new InvalidClient('unknown client_id or wrong client secret (HTTP Basic)');
+  if (method === 'client_secret_basic') return new InvalidClient('unknown client_id or wrong client secret (HTTP Basic)', { challenge: BASIC_CHALLENGE });
   // No Authorization header was used, so 400 without a challenge (RFC 6749 §5.2; docs/CONFORMANCE.md #75).
   if (method === 'client_secret_post') return new InvalidClient('unknown client_id or wrong client secret (client_secret_post)', { status: 400 });
   // A public client sent no credentials, so RFC 6749 §5.2 lets the answer be 400 (401 is required
@@ -68,7 +69,7 @@ function methodMismatch(client: OAuthClient, used: TokenEndpointAuthMethod): Inv
   };
   return new InvalidClient(
     `client '${client.clientId}' is registered for ${client.tokenEndpointAuthMethod} and must authenticate with ${how[client.tokenEndpointAuthMethod]}, not ${used}`,
-    { status: used === 'client_secret_basic' ? 401 : 400 },
+    used === 'client_secret_basic' ? { status: 401, challenge: BASIC_CHALLENGE } : { status: 400 },
   );
 }
 
@@ -91,7 +92,7 @@ export async function authenticateClient(call: OAuthCall, form: OAuthParams): Pr
   if (bodyClientId) call.audit.clientId = bodyClientId.slice(0, 200);
 
   if (header) {
-    if (!/^basic\s/i.test(header)) throw new InvalidClient('the Authorization header must use the Basic scheme at this endpoint (RFC 6749 §2.3.1)');
+    if (!/^basic\s/i.test(header)) throw new InvalidClient('the Authorization header must use the Basic scheme at this endpoint (RFC 6749 §2.3.1)', { challenge: BASIC_CHALLENGE });
     const creds = parseBasic(header);
     call.audit.clientId = creds.clientId.slice(0, 200);
     if (bodyClientId !== null && bodyClientId !== creds.clientId) {
@@ -132,7 +133,7 @@ export async function authenticateClient(call: OAuthCall, form: OAuthParams): Pr
     } catch {
       // not a JWT: verifyClientAssertion says so
     }
-    const client = await verifyClientAssertion(assertion, { sandboxId: call.sandboxId, tokenEndpoint: oauthUrls(call.issuer).token, issuer: call.issuer });
+    const client = await verifyClientAssertion(assertion, { sandboxId: call.sandboxId, tokenEndpoint: oauthUrls(call.issuer).token });
     call.audit.clientId = client.clientId;
     // A client_id, if sent, must name the same client (SMART App Launch 2.2 §client-confidential-asymmetric).
     if (bodyClientId !== null && bodyClientId !== client.clientId) throw new InvalidClient('client_id differs from the iss of the client assertion');

@@ -4,15 +4,11 @@
  */
 import { createPublicKey, type JsonWebKey as NodeJwk, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
+import { env } from '../env';
+import { isLoopbackHost } from '../http/loopback';
 
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 // Schemes that must never be a redirect target (they run code or read local data).
 const FORBIDDEN_SCHEMES = new Set(['javascript:', 'data:', 'vbscript:', 'file:', 'blob:', 'about:', 'filesystem:', 'view-source:', 'ws:', 'wss:', 'ftp:']);
-
-/** True for loopback hosts: localhost, 127.0.0.0/8 and ::1 (RFC 8252 §7.3). */
-export function isLoopbackHost(hostname: string): boolean {
-  return LOOPBACK_HOSTS.has(hostname) || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
-}
 
 /**
  * http(s) URLs must spell their host after `//`: WHATWG URL parsing turns `https:///cb`,
@@ -25,12 +21,19 @@ function hasLiteralAuthority(uri: string, url: URL): boolean {
   return /^https?:\/\/[^/?#\\]/i.test(uri);
 }
 
+/** A loopback IP literal (127.0.0.0/8, [::1]), not the name localhost (RFC 8252 §8.3). */
+function isLoopbackIpLiteral(hostname: string): boolean {
+  return isLoopbackHost(hostname) && hostname.toLowerCase() !== 'localhost';
+}
+
 /**
  * Why a redirect_uri cannot be registered, or null. https everywhere; http only on loopback
  * (RFC 9700 §2.6 and RFC 8252 §7.3; docs/CONFORMANCE.md #2); private-use schemes for native apps in reverse
  * domain form (RFC 8252 §7.1); no fragment (RFC 6749 §3.1.2); no credentials in the URL.
+ * In https-only mode (HTTPS_ONLY) http is left only to native apps' loopback IP redirects:
+ * `localhost` is NOT RECOMMENDED there (RFC 8252 §8.3), a name another program may answer for.
  */
-export function redirectUriProblem(uri: string): string | null {
+export function redirectUriProblem(uri: string, httpsOnly: boolean = env.HTTPS_ONLY): string | null {
   if (uri.length > 2000) return 'is longer than 2000 characters';
   if (/\s/.test(uri)) return 'contains whitespace';
   if (uri.includes('#')) return 'contains a fragment (#), which a redirect URI must not have (RFC 6749 §3.1.2)';
@@ -45,6 +48,11 @@ export function redirectUriProblem(uri: string): string | null {
   if (!hasLiteralAuthority(uri, url)) return 'is not of the form scheme://host/… (the URL parser would fill in a host the string does not name)';
   if (url.protocol === 'https:') return url.hostname ? null : 'has no host';
   if (url.protocol === 'http:') {
+    if (httpsOnly) {
+      return isLoopbackIpLiteral(url.hostname)
+        ? null
+        : 'uses http, which this server (HTTPS_ONLY) allows only for a native app on a loopback IP address such as http://127.0.0.1:PORT/ (RFC 8252 §7.3, §8.3): use https';
+    }
     return isLoopbackHost(url.hostname) ? null : 'uses http on a non-loopback host: use https (http is allowed only for localhost, 127.0.0.1 or [::1]; RFC 9700 §2.6)';
   }
   // Native apps: a private-use scheme in reverse-domain form, e.g. com.example.app:/callback (RFC 8252 §7.1).
@@ -68,6 +76,20 @@ export function webUrlProblem(uri: string): string | null {
   if (url.protocol === 'https:') return null;
   if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return null;
   return 'must use https (or http on localhost, 127.0.0.1 or [::1])';
+}
+
+/**
+ * Why a jwks_uri cannot be registered, or null: a web URL as above; in https-only mode
+ * (HTTPS_ONLY) https and not a loopback host, because the server fetches it and loopback would
+ * be the server's own machine (RFC 9700 §2.6; SMART App Launch 2.2 §client-confidential-asymmetric).
+ */
+export function jwksUriProblem(uri: string, httpsOnly: boolean = env.HTTPS_ONLY): string | null {
+  const problem = webUrlProblem(uri);
+  if (problem || !httpsOnly) return problem;
+  const url = new URL(uri);
+  if (url.protocol !== 'https:') return 'must use https on this server (HTTPS_ONLY)';
+  if (isLoopbackHost(url.hostname)) return 'names a loopback host, which on this server (HTTPS_ONLY) would be the server itself: publish the JWKS on a public https URL';
+  return null;
 }
 
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;

@@ -14,7 +14,7 @@ import { DEFAULT_SANDBOX_ID } from '../sandbox';
 import type { ParsedScope } from '../smart/scopes';
 import { formatScope, parseScopeString } from '../smart/scopes';
 import type { PublicJwks } from './client-metadata';
-import { describeZodError, registeredJwksSchema, redirectUriProblem, webOrigin, webUrlProblem } from './client-metadata';
+import { describeZodError, jwksUriProblem, registeredJwksSchema, redirectUriProblem, webOrigin, webUrlProblem } from './client-metadata';
 import { constantTimeEqual, randomToken, sha256 } from './crypto';
 import { isUniqueViolation } from '../db/errors';
 import { InvalidClientMetadata, InvalidRedirectUri } from './errors';
@@ -56,6 +56,11 @@ export interface OAuthClient {
   readonly contacts: readonly string[];
   readonly softwareId: string | null;
   readonly softwareVersion: string | null;
+  /**
+   * May introspect tokens issued to other clients (a resource server's registration). Without it a
+   * client introspects its own tokens only (RFC 7662 §4; docs/CONFORMANCE.md #134).
+   */
+  readonly introspectAnyToken: boolean;
   readonly hasSecret: boolean;
   readonly createdAt: Date;
   readonly updatedAt: Date;
@@ -85,6 +90,7 @@ export const clientInputSchema = z.object({
   contacts: z.array(z.string().max(320)).max(10).default([]),
   softwareId: z.string().max(200).nullable().optional(),
   softwareVersion: z.string().max(100).nullable().optional(),
+  introspectAnyToken: z.boolean().default(false),
 });
 export type ClientInput = z.input<typeof clientInputSchema>;
 
@@ -95,6 +101,7 @@ interface ClientMetadataJson {
   contacts?: string[];
   softwareId?: string | null;
   softwareVersion?: string | null;
+  introspectAnyToken?: boolean;
 }
 
 interface ValidClient {
@@ -170,13 +177,14 @@ export function validateClientInput(raw: ClientInput): ValidClient {
     if (!jwks && !jwksUri) throw new InvalidClientMetadata('a private_key_jwt client must register jwks_uri or jwks (SMART App Launch 2.2 §client-confidential-asymmetric)');
     if (jwks && jwksUri) throw new InvalidClientMetadata('register either jwks_uri or jwks, not both (RFC 7591 §2)');
     if (jwksUri) {
-      const problem = webUrlProblem(jwksUri);
+      const problem = jwksUriProblem(jwksUri);
       if (problem) throw new InvalidClientMetadata(`jwks_uri '${jwksUri}' ${problem}`);
     }
   } else if (jwks || jwksUri) {
     throw new InvalidClientMetadata(`jwks and jwks_uri are only for private_key_jwt clients, not ${tokenEndpointAuthMethod}`);
   }
 
+  if (type === 'public' && input.introspectAnyToken) throw new InvalidClientMetadata('a public client cannot introspect tokens: introspect_any_token is for confidential and backend clients (RFC 7662 §2.1)');
   if (type === 'public' && !input.pkceRequired) throw new InvalidClientMetadata('public clients must use PKCE (SMART App Launch 2.2 §app-launch; docs/CONFORMANCE.md #67)');
 
   // Scopes: every registered scope must parse; backend clients get system/ resource scopes only.
@@ -218,6 +226,7 @@ export function validateClientInput(raw: ClientInput): ValidClient {
       contacts: input.contacts,
       softwareId: input.softwareId ?? null,
       softwareVersion: input.softwareVersion ?? null,
+      introspectAnyToken: input.introspectAnyToken,
     },
   };
 }
@@ -243,6 +252,7 @@ function toClient(row: ClientRow): OAuthClient {
     contacts: meta.contacts ?? [],
     softwareId: meta.softwareId ?? null,
     softwareVersion: meta.softwareVersion ?? null,
+    introspectAnyToken: meta.introspectAnyToken === true,
     hasSecret: row.secretHash !== null,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
@@ -269,7 +279,7 @@ function needsSecret(method: TokenEndpointAuthMethod): boolean {
   return method === 'client_secret_basic' || method === 'client_secret_post';
 }
 
-/** A new client secret: 256 random bits, returned once and stored as its SHA-256 (STYLE.md habit 7). */
+/** A new client secret: 256 random bits, returned once and stored as its SHA-256 (a copy of the database yields no usable secret). */
 function newSecret(): { secret: string; hash: string } {
   const secret = randomToken(32);
   return { secret, hash: sha256(secret) };
@@ -318,6 +328,7 @@ export async function updateClient(clientId: string, patch: Partial<Omit<ClientI
     contacts: [...current.contacts],
     softwareId: current.softwareId,
     softwareVersion: current.softwareVersion,
+    introspectAnyToken: current.introspectAnyToken,
     ...patch,
   };
   // Origins follow the redirect URIs unless they were set explicitly in this patch.

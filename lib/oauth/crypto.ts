@@ -6,7 +6,7 @@ export function randomToken(bytes = 32): string {
   return randomBytes(bytes).toString('base64url');
 }
 
-/** SHA-256 of a string as base64url: how secrets, codes and refresh tokens are stored (STYLE.md habit 7). */
+/** SHA-256 of a string as base64url: how secrets, codes and refresh tokens are stored (a copy of the database yields no usable credential). */
 export function sha256(value: string): string {
   return createHash('sha256').update(value, 'utf8').digest('base64url');
 }

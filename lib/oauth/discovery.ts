@@ -5,7 +5,7 @@
  * SMART style document behind smart_style_url (docs/CONFORMANCE.md #110).
  * Always application/json whatever the Accept header, absolute URLs, CORS for any origin.
  */
-import { issuerOf } from '../http/origin';
+import { issuerOf, originCacheHeaders } from '../http/origin';
 import { ASSERTION_ALGS } from '../oauth/client-assertion';
 import { oauthUrls } from '../oauth/config';
 import { CORS_ANY } from '../oauth/http';
@@ -62,7 +62,10 @@ export const SCOPES_SUPPORTED = [
 
 const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'] as const;
 
-const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'public, max-age=300', ...CORS_ANY };
+/** Discovery embeds the origin: publicly cacheable only when PUBLIC_ORIGIN fixes it (lib/http/origin.ts). */
+function jsonHeaders(): Record<string, string> {
+  return { 'content-type': 'application/json', ...originCacheHeaders(300), ...CORS_ANY };
+}
 
 /** The SMART configuration document for a FHIR base and issuer. */
 export function smartConfiguration(issuer: string) {
@@ -122,12 +125,12 @@ export function openIdConfiguration(issuer: string) {
 /** GET {fhirBase}/.well-known/smart-configuration */
 export async function handleSmartConfiguration(req: Request): Promise<Response> {
   // The FHIR base is {origin}/fhir; the issuer is the origin.
-  return new Response(JSON.stringify(smartConfiguration(issuerOf(req))), { status: 200, headers: JSON_HEADERS });
+  return new Response(JSON.stringify(smartConfiguration(issuerOf(req))), { status: 200, headers: jsonHeaders() });
 }
 
 /** GET {issuer}/.well-known/openid-configuration */
 export async function handleOpenIdConfiguration(req: Request): Promise<Response> {
-  return new Response(JSON.stringify(openIdConfiguration(issuerOf(req))), { status: 200, headers: JSON_HEADERS });
+  return new Response(JSON.stringify(openIdConfiguration(issuerOf(req))), { status: 200, headers: jsonHeaders() });
 }
 
 /** OPTIONS on the discovery documents (CORS preflight from any origin; docs/CONFORMANCE.md #28). */
@@ -155,5 +158,5 @@ export const SMART_STYLE = {
 
 /** GET {origin}/smart-style.json */
 export async function handleSmartStyle(_req: Request): Promise<Response> {
-  return new Response(JSON.stringify(SMART_STYLE), { status: 200, headers: JSON_HEADERS });
+  return new Response(JSON.stringify(SMART_STYLE), { status: 200, headers: { 'content-type': 'application/json', 'cache-control': 'public, max-age=300', ...CORS_ANY } });
 }

@@ -1,8 +1,8 @@
 /**
  * The one wrapper around every OAuth endpoint: resolves the request's issuer and FHIR base, maps
  * thrown OAuth errors to responses (through errors.ts), adds no-store / CORS / page headers, and
- * writes exactly one audit record per request (DESIGN.md "Every request … writes exactly one
- * audit record"), without tokens or secrets.
+ * writes exactly one audit record per request (docs/SECURITY.md §Audit), without tokens or
+ * secrets.
  */
 import type { AuditFlag } from '../audit/record';
 import type { AuditFacts } from '../audit/facts';

@@ -1,9 +1,10 @@
 /**
  * OAuth failures as typed errors named after their RFC code, and the ONE place that turns them
- * into HTTP responses (STYLE.md habit 3): RFC 6749 §5.2 JSON, 401 + WWW-Authenticate, the
+ * into HTTP responses: RFC 6749 §5.2 JSON, 401 + WWW-Authenticate, the
  * authorize redirect (only to a redirect_uri matched against the registration), or an error page.
  */
 import type { AuditFlag } from '../audit/record';
+import { renderErrorPage } from './error-page';
 
 export type OAuthErrorCode =
   | 'invalid_request'
@@ -60,9 +61,15 @@ export class InvalidRequest extends OAuthError {
   readonly code = 'invalid_request';
 }
 
+/** The HTTP Basic challenge of a 401 after a failed Authorization header (RFC 6749 §5.2; RFC 7617 §2). */
+export const BASIC_CHALLENGE = 'Basic realm="smart-sandbox", charset="UTF-8"';
+
 /**
- * Client authentication failed (RFC 6749 §5.2). 401 with a challenge for failed credentials; 400
- * when no authentication or an unsupported method was used (docs/CONFORMANCE.md #75; G10 8.1.03 wants 400).
+ * Client authentication failed (RFC 6749 §5.2). 401 for failed credentials; 400 when no
+ * authentication or an unsupported method was used (docs/CONFORMANCE.md #75; G10 8.1.03 wants 400).
+ * A challenge only when one is given: the Basic one goes with failed HTTP Basic credentials alone,
+ * never after a client assertion or a body credential (docs/CONFORMANCE.md #75), where a browser
+ * would answer it with a sign-in dialog.
  */
 export class InvalidClient extends OAuthError {
   readonly code = 'invalid_client';
@@ -71,7 +78,7 @@ export class InvalidClient extends OAuthError {
   constructor(description: string, options: OAuthErrorOptions & { status?: 400 | 401; challenge?: string } = {}) {
     super(description, options);
     this.status = options.status ?? 401;
-    this.challenge = this.status === 401 ? (options.challenge ?? 'Basic realm="smart-sandbox", charset="UTF-8"') : null;
+    this.challenge = this.status === 401 ? (options.challenge ?? null) : null;
   }
 }
 
@@ -243,30 +250,11 @@ export function toErrorResponse(error: unknown, target: ErrorTarget): { response
   if (target.kind === 'page' || target.kind === 'redirect') {
     const title = err instanceof UnsafeToRedirect ? err.title : 'Authorization request refused';
     const status = err.status >= 500 ? err.status : 400;
-    return { response: new Response(errorPage(title, err), { status, headers: { ...ERROR_PAGE_SECURITY_HEADERS, 'content-type': 'text/html; charset=utf-8' } }), error: err };
+    return { response: new Response(renderErrorPage(title, err.code, err.message), { status, headers: { ...ERROR_PAGE_SECURITY_HEADERS, 'content-type': 'text/html; charset=utf-8' } }), error: err };
   }
   const headers: Record<string, string> = { ...NO_STORE_HEADERS, 'content-type': 'application/json' };
   if (err.status === 401 && err.challenge) headers['www-authenticate'] = err.challenge;
   if (err.retryAfterSeconds !== null) headers['retry-after'] = String(err.retryAfterSeconds);
   const body = JSON.stringify({ error: err.code, error_description: err.description });
   return { response: new Response(body, { status: err.status, headers }), error: err };
-}
-
-function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
-}
-
-function errorPage(title: string, err: OAuthError): string {
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(title)} — SMART Sandbox</title>
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:42rem;margin:3rem auto;padding:0 1rem;color:#1f2933}h1{font-size:1.4rem}code{background:#f0f4f8;padding:.1rem .3rem;border-radius:3px}.why{border-left:4px solid #d64545;padding:.5rem 1rem;background:#fff5f5}</style>
-</head><body>
-<h1>${escapeHtml(title)}</h1>
-<p class="why"><code>${escapeHtml(err.code)}</code>: ${escapeHtml(err.message)}</p>
-<p>The sandbox did not send you back to the application: it only redirects to a <code>redirect_uri</code>
-that matches one registered for the <code>client_id</code> exactly (RFC 6749 §4.1.2.1, RFC 9700 §4.11).
-Check the app's registration in the sandbox console and the parameters it sends to <code>/oauth/authorize</code>.</p>
-</body></html>
-`;
 }

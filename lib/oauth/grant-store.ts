@@ -21,6 +21,13 @@ export interface GrantContext {
   launchKind: 'ehr' | 'standalone' | 'backend';
   /** Access token lifetime chosen by the launcher for this launch (options.tokenLifetimeSeconds), else the server default. */
   accessTtlSeconds?: number;
+  /**
+   * The FHIR base (`aud`) the user authorized: the code and its refresh tokens are redeemed only at
+   * the token endpoint of that server (RFC 7636 §4.4; RFC 9700 §2.1.1; docs/CONFORMANCE.md #44).
+   */
+  aud?: string;
+  /** When the user's sign-in session ends (Unix seconds): online_access refresh tokens end with it (docs/CONFORMANCE.md #83). */
+  sessionExpiresAt?: number;
 }
 
 export interface GrantRecord {

@@ -23,6 +23,7 @@ import { AUTH_CODE_TTL_SECONDS, INTERACTION_TTL_SECONDS, oauthUrls } from './con
 import { randomToken, sha256 } from './crypto';
 import { AccessDenied, appendToRedirectUri, authorizeErrorRedirectUrl, InvalidRequest, InvalidScope } from './errors';
 import type { GrantContext } from './grant-store';
+import { isFhirId, referencePattern } from '../fhir-id';
 
 /** What /oauth/authorize validated and stored for the screens. */
 export interface StoredAuthorizeRequest {
@@ -112,6 +113,8 @@ export interface CompleteInteractionInput {
   grantedScope: string;
   /** The sign-in session; online_access grants end with it (see endSession). */
   sessionId?: string | null;
+  /** When that session expires (Unix seconds); online_access refresh tokens stop working then. */
+  sessionExpiresAt?: number | null;
 }
 
 /** Stores a validated authorization request and returns the interaction id (192 random bits). */
@@ -205,7 +208,7 @@ async function takeInteraction(id: string): Promise<boolean> {
   return count === 1;
 }
 
-const FHIR_USER = /^(Patient|Practitioner|PractitionerRole|RelatedPerson|Person)\/[A-Za-z0-9\-.]{1,64}$/;
+const FHIR_USER = referencePattern(['Patient', 'Practitioner', 'PractitionerRole', 'RelatedPerson', 'Person']);
 
 function checkFhirUser(fhirUser: string, fhirBase: string): string {
   const relative = fhirUser.startsWith(`${fhirBase}/`) ? fhirUser.slice(fhirBase.length + 1) : fhirUser;
@@ -244,7 +247,7 @@ export async function completeInteraction(id: string, input: CompleteInteraction
   const patient = launch?.patientId ?? input.patientId ?? null;
   const encounter = launch?.encounterId ?? input.encounterId ?? null;
   for (const [name, value] of [['patientId', patient], ['encounterId', encounter]] as const) {
-    if (value !== null && !/^[A-Za-z0-9\-.]{1,64}$/.test(value)) throw new InvalidRequest(`${name} '${value.slice(0, 80)}' is not a FHIR id`);
+    if (value !== null && !isFhirId(value)) throw new InvalidRequest(`${name} '${value.slice(0, 80)}' is not a FHIR id`);
   }
   // Whenever patient scopes are granted, a patient SHALL be in context (docs/CONFORMANCE.md #46, #157).
   if (wantsPatientContext(granted.scopes) && !patient) throw new InvalidRequest('a patient must be selected: the granted scopes need patient context');
@@ -264,6 +267,9 @@ export async function completeInteraction(id: string, input: CompleteInteraction
     ...(typeof options.tokenLifetimeSeconds === 'number' && options.tokenLifetimeSeconds >= 10 && options.tokenLifetimeSeconds <= 86_400
       ? { accessTtlSeconds: Math.floor(options.tokenLifetimeSeconds) }
       : {}),
+    // The code is bound to the aud it was authorized for (docs/CONFORMANCE.md #44).
+    aud: request.fhirBase,
+    ...(typeof input.sessionExpiresAt === 'number' ? { sessionExpiresAt: Math.floor(input.sessionExpiresAt) } : {}),
   };
 
   if (!(await takeInteraction(id))) throw new InteractionNotFoundError(id);

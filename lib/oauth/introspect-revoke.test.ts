@@ -74,13 +74,18 @@ describe('token introspection (docs/CONFORMANCE.md §11; N21)', () => {
     expect(r2.status).toBe(401);
   });
 
-  it('#134: a bearer access token of a backend client may introspect any token; an invalid bearer → 401 invalid_token', async () => {
+  it('#134: a bearer access token of a backend client registered with introspect_any_token may introspect any token, one without it only its own; an invalid bearer → 401 invalid_token', async () => {
     const { body } = await tokensFor();
     const { jwk, sign } = await assertionKeys('ES384');
-    const { client: be } = await newClient('backend', { jwks: { keys: [jwk as never] } });
+    const { client: be } = await newClient('backend', { jwks: { keys: [jwk as never] }, introspectAnyToken: true });
     const cc = await json(await handleToken(form(TOKEN_URL, { grant_type: 'client_credentials', scope: 'system/*.rs', ...assertionParams(await sign(be.clientId)) })));
     const ok = await handleIntrospect(form(INTROSPECT, { token: String(body.access_token) }, { authorization: `Bearer ${String(cc.access_token)}` }));
     expect((await json(ok)).active).toBe(true);
+    const { client: plain } = await newClient('backend', { jwks: { keys: [jwk as never] } });
+    const own = await json(await handleToken(form(TOKEN_URL, { grant_type: 'client_credentials', scope: 'system/*.rs', ...assertionParams(await sign(plain.clientId)) })));
+    const bearer = { authorization: `Bearer ${String(own.access_token)}` };
+    expect(await json(await handleIntrospect(form(INTROSPECT, { token: String(body.access_token) }, bearer)))).toEqual({ active: false });
+    expect((await json(await handleIntrospect(form(INTROSPECT, { token: String(own.access_token) }, bearer)))).active).toBe(true);
     const bad = await handleIntrospect(form(INTROSPECT, { token: String(body.access_token) }, { authorization: 'Bearer nope' }));
     expect(bad.status).toBe(401);
     expect(bad.headers.get('www-authenticate')).toMatch(/error="invalid_token"/);

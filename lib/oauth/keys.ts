@@ -1,6 +1,6 @@
 /**
  * Signing keys of the authorization server: generated with jose on first use, kept in the
- * SigningKey table (never committed, DESIGN.md), and cached in memory as CryptoKey objects so no
+ * SigningKey table (never committed to the repository), and cached in memory as CryptoKey objects so no
  * request re-parses a JWK (the launcher-v2 bottleneck).
  *
  * Two keys are active at a time:

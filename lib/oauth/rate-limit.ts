@@ -8,7 +8,8 @@ import type { OAuthCall } from '../oauth/endpoint';
 import { TooManyRequests } from '../oauth/errors';
 import type { RateLimitHit } from '../ratelimit/limiter';
 import { rateLimitMessage } from '../ratelimit/describe';
-import { clientIpOf, counter, getRateLimiter } from '../ratelimit/policy';
+import { clientIp } from '../http/client-ip';
+import { counter, getRateLimiter } from '../ratelimit/policy';
 
 async function assertWithin(hits: RateLimitHit[]): Promise<void> {
   const verdict = await getRateLimiter().hit(hits);
@@ -30,6 +31,6 @@ export async function assertClientRateLimit(call: OAuthCall, clientId: string): 
 
 /** Counts a registration request from the caller's IP address (none known: not limited). */
 export function assertRegistrationRateLimit(req: Request): Promise<void> {
-  const ip = clientIpOf(req.headers);
+  const ip = clientIp(req.headers);
   return ip === null ? Promise.resolve() : assertWithin([counter('register-ip', ip)]);
 }

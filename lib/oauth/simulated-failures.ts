@@ -2,7 +2,8 @@
  * The authorization server's simulated failures: a launch's simulated error (chosen in the launcher,
  * catalogued in lib/launch-options/simulated-errors.ts) turned into the real endpoint's failure —
  * same status, error code, headers and description, built by the same factories the real checks
- * use (STYLE.md habit 12). Each endpoint makes one call here; none knows the list:
+ * use; the catalogue is consulted, never imported from the launcher (docs/ARCHITECTURE.md). Each
+ * endpoint makes one call here; none knows the list:
  *
  *   /oauth/authorize        simulatedAuthorizeFailure      invalid_client_id, invalid_redirect_uri, invalid_scope
  *   /oauth/token            simulatedTokenFailure          invalid_client_secret, invalid_jti, backend_invalid_scope

@@ -349,3 +349,41 @@ describe('refresh tokens (docs/CONFORMANCE.md §7, #177; N9, N11)', () => {
     await expectError(await refresh(String(body.refresh_token)), 400, 'invalid_grant', /expired/);
   });
 });
+
+describe('grants bound to their aud and, for online_access, to the sign-in session (docs/CONFORMANCE.md #44, #83)', () => {
+  const OTHER_TOKEN_URL = 'http://127.0.0.1:3000/oauth/token';
+
+  it('#44: a code authorized for one FHIR base is refused at the token endpoint of another, and used up', async () => {
+    const { client, clientSecret } = await newClient('confidential-symmetric');
+    const auth = basic(client.clientId, clientSecret!);
+    const { code, verifier } = await getCode(client);
+    const params = { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier };
+    await expectError(await handleToken(form(OTHER_TOKEN_URL, params, auth)), 400, 'invalid_grant', /authorized for aud http:\/\/localhost:3000\/fhir/);
+    await expectError(await exchange(code, verifier, { headers: auth }), 400, 'invalid_grant', /already used/);
+  });
+
+  it('#44: a refresh token is refused at the token endpoint of another FHIR base', async () => {
+    const { client, clientSecret } = await newClient('confidential-symmetric');
+    const auth = basic(client.clientId, clientSecret!);
+    const { code, verifier } = await getCode(client);
+    const body = await json(await exchange(code, verifier, { headers: auth }));
+    await expectError(await handleToken(form(OTHER_TOKEN_URL, { grant_type: 'refresh_token', refresh_token: String(body.refresh_token) }, auth)), 400, 'invalid_grant', /authorized for aud/);
+    expect((await handleToken(form(TOKEN_URL, { grant_type: 'refresh_token', refresh_token: String(body.refresh_token) }, auth))).status).toBe(200);
+  });
+
+  it('#83: an online_access refresh token never outlives the session and is refused once the session has expired', async () => {
+    const { client, clientSecret } = await newClient('confidential-symmetric');
+    const auth = basic(client.clientId, clientSecret!);
+    const scope = 'openid fhirUser launch/patient patient/*.rs online_access';
+    const sessionExpiresAt = Math.floor(Date.now() / 1000) + 120;
+    const { code, verifier } = await getCode(client, { params: { scope }, complete: { grantedScope: scope, sessionId: 'sid-expiring', sessionExpiresAt } });
+    const body = await json(await exchange(code, verifier, { headers: auth }));
+    const row = await getDb().token.findFirstOrThrow({ where: { clientId: client.clientId, kind: 'refresh' } });
+    expect(row.expiresAt.getTime() / 1000).toBeLessThanOrEqual(sessionExpiresAt + 1);
+
+    const grant = await getDb().grant.findFirstOrThrow({ where: { clientId: client.clientId } });
+    const context = JSON.parse(grant.context) as Record<string, unknown>;
+    await getDb().grant.update({ where: { id: grant.id }, data: { context: JSON.stringify({ ...context, sessionExpiresAt: Math.floor(Date.now() / 1000) - 1 }) } });
+    await expectError(await handleToken(form(TOKEN_URL, { grant_type: 'refresh_token', refresh_token: String(body.refresh_token) }, auth)), 400, 'invalid_grant', /session has ended/);
+  });
+});

@@ -1,7 +1,7 @@
 /**
  * Token issuance: access tokens (JWT, ES256, RFC 9068 profile), refresh tokens (random, stored
- * hashed), id_tokens (RS256), every one recorded in the Token table (DESIGN.md "Every issued token
- * has a row"), and the token response body of SMART App Launch 2.2 §app-launch (docs/CONFORMANCE.md §4, §9).
+ * hashed), id_tokens (RS256), every one recorded in the Token table (introspection, revocation
+ * and the console read that row), and the token response body of SMART App Launch 2.2 §app-launch (docs/CONFORMANCE.md §4, §9).
  */
 import { SignJWT } from 'jose';
 import { getDb, getDbKind } from '../db';
@@ -241,11 +241,12 @@ export async function issueTokens(input: IssueInput): Promise<IssuedTokens> {
     // OpenID Connect Core §2 / SMART App Launch 2.2 §scopes-and-launch-context (docs/CONFORMANCE.md #76–#80).
     const idClaims: Record<string, unknown> = {};
     const fhirUser = absoluteFhirUser(input.context.fhirUser, input.fhirBase);
-    if (fhirUser) {
-      idClaims.fhirUser = fhirUser;
-      // SMART v1 `profile` (docs/CONFORMANCE.md #81).
-      if (input.scope.split(' ').includes('profile')) idClaims.profile = fhirUser;
-    }
+    const granted = input.scope.split(' ');
+    // The fhirUser claim only with the fhirUser scope (or SMART v1 `profile`, its alias): openid
+    // alone asks for an id_token, not for the user's FHIR resource (SMART App Launch 2.2
+    // §scopes-and-launch-context; docs/CONFORMANCE.md #76, #81).
+    if (fhirUser && (granted.includes('fhirUser') || granted.includes('profile'))) idClaims.fhirUser = fhirUser;
+    if (fhirUser && granted.includes('profile')) idClaims.profile = fhirUser;
     if (input.idToken.nonce) idClaims.nonce = input.idToken.nonce;
     idSigned = new SignJWT(idClaims)
       .setProtectedHeader({ alg: 'RS256', kid: idKey.kid, typ: 'JWT' })

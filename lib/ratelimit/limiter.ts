@@ -1,6 +1,6 @@
 /**
- * Fixed-window rate limiting with its counters in the database (DESIGN.md: "State lives in the
- * database"), so every app instance on one PostgreSQL adds to the same counters.
+ * Fixed-window rate limiting with its counters in the database (state lives in the
+ * database, never only in memory), so every app instance on one PostgreSQL adds to the same counters.
  *
  * Checks are counted in ONE statement whatever the number of keys: a multi-row
  * `INSERT … ON CONFLICT ("key", "windowStart") DO UPDATE SET "count" = "count" + n RETURNING …`

@@ -90,21 +90,3 @@ export function getRateLimiter(db: Db = getDb()): RateLimiter {
   }
   return limiter;
 }
-
-/**
- * The caller's IP address for per-IP limits: the LAST X-Forwarded-For entry. Next.js sets that
- * header to the socket's address when the request has none, and a reverse proxy that appends
- * (nginx `$proxy_add_x_forwarded_for`) puts the address it saw last; earlier entries are whatever
- * the client claimed. Null when nothing says (an in-process request): per-IP limits then do not apply.
- */
-export function clientIpOf(headers: Headers | Record<string, string | string[] | undefined>): string | null {
-  const get = (name: string): string | null => {
-    if (headers instanceof Headers) return headers.get(name);
-    const v = headers[name];
-    return Array.isArray(v) ? v.join(',') : (v ?? null);
-  };
-  const forwarded = get('x-forwarded-for');
-  const last = forwarded?.split(',').map((s) => s.trim()).filter((s) => s !== '').pop();
-  const ip = last ?? get('x-real-ip')?.trim() ?? '';
-  return ip === '' ? null : ip.slice(0, 64);
-}

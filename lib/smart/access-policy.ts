@@ -1,12 +1,13 @@
 /**
  * The access policy: a token's granted scopes plus its context (patient, user), compiled once per
- * request into decisions the FHIR layer pushes into its database query (DESIGN.md: "Authorization is
- * compiled, then pushed into the query"; never post-filter).
+ * request into decisions the FHIR layer pushes into its database query (never post-filtered:
+ * totals and paging would leak what the token may not see; docs/SECURITY.md, BOLA).
  *
  * SMART App Launch 2.2 §scopes-and-launch-context; docs/CONFORMANCE.md #96–#98, #116–#124.
  */
 import type { GranularQuery, ParsedScope, Permission, ResourceScope, ScopeContext } from './scopes';
 import { formatScope, intersectQueries } from './scopes';
+import { FHIR_ID_SOURCE } from '../fhir-id';
 
 /** A FHIR REST interaction as the router sees it. */
 export type FhirInteraction = 'read' | 'vread' | 'search' | 'history' | 'create' | 'update' | 'delete' | 'operation';
@@ -79,11 +80,6 @@ export const SHARED_RESOURCE_TYPES: readonly string[] = [
 
 const SHARED = new Set(SHARED_RESOURCE_TYPES);
 
-/** True when patient/ scopes may read the type without a compartment restriction. */
-export function isSharedResourceType(resourceType: string): boolean {
-  return SHARED.has(resourceType);
-}
-
 // docs/CONFORMANCE.md #116: read, vread and instance history need r; search and type history need s.
 // An operation without a more specific mapping needs both (it reads and returns sets); the
 // router may decide a known operation as the interaction it performs instead.
@@ -117,10 +113,12 @@ type LetterResult =
   | { ok: true; compartment: string | null; filters: GranularFilter[] | null; grantedBy: string[] }
   | { ok: false; noPatient: boolean; sharedWrite: boolean };
 
+const FHIR_USER_TAIL = new RegExp(`(?:^|/)(Patient|Practitioner|PractitionerRole|RelatedPerson|Person)/(${FHIR_ID_SOURCE})$`);
+
 // The patient a fhirUser of type Patient is: user/ scopes for a patient user reach only their own
 // compartment (docs/CONFORMANCE.md #98: user/ = what the user may see). Practitioners see every patient (#123).
 function patientOfFhirUser(fhirUser: string | undefined): string | null {
-  const match = fhirUser?.match(/(?:^|\/)(Patient|Practitioner|PractitionerRole|RelatedPerson|Person)\/([A-Za-z0-9\-.]{1,64})$/);
+  const match = fhirUser?.match(FHIR_USER_TAIL);
   return match?.[1] === 'Patient' ? (match[2] ?? null) : null;
 }
 

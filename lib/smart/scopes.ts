@@ -218,6 +218,7 @@ function parsePermissions(text: string): { version: 1 | 2; interactions: readonl
   return { version: 2, interactions: sorted };
 }
 
+// Granular scope query (SMART App Launch 2.2 §finer-grained-resource-constraints-using-search-parameters): `?param=value&…`.
 function parseGranularQuery(text: string): { query: GranularQuery } | { reason: string } {
   if (text === '') return { reason: "empty query after '?'" };
   const query: Record<string, readonly string[]> = Object.create(null) as Record<string, readonly string[]>;

@@ -96,8 +96,6 @@ export const PROFILE = {
   birthSex: `${US_CORE}us-core-birthsex`,
 } as const;
 
-export const DATA_ABSENT_REASON_URL = 'http://hl7.org/fhir/StructureDefinition/data-absent-reason';
-
 /** A code with its system and display, the unit every table below is made of. */
 export interface Code {
   readonly system: string;

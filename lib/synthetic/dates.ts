@@ -38,19 +38,5 @@ export function toDateTime(day: number, minute: number): string {
   return `${toDate(d)}T${hh < 10 ? '0' : ''}${hh}:${mm < 10 ? '0' : ''}${mm}:00Z`;
 }
 
-/** Whole years between two day numbers (age on `day` of someone born on `birthDay`). */
-export function yearsBetween(birthDay: number, day: number): number {
-  const b = new Date(birthDay * DAY_MS);
-  const d = new Date(day * DAY_MS);
-  let years = d.getUTCFullYear() - b.getUTCFullYear();
-  if (d.getUTCMonth() < b.getUTCMonth() || (d.getUTCMonth() === b.getUTCMonth() && d.getUTCDate() < b.getUTCDate())) years--;
-  return years;
-}
-
-/** Month (1..12) of a day number. */
-export function monthOf(day: number): number {
-  return new Date(day * DAY_MS).getUTCMonth() + 1;
-}
-
 export const DAYS_PER_YEAR = 365.25;
 export const DAYS_PER_MONTH = 30.44;

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { generateDataset, generatePatient, generateRoster, generateSharedResources } from './index';
 import type { DatasetItem } from './index';
+import { FHIR_ID_PATTERN as FHIR_ID } from '../fhir-id';
 
 const ANCHOR = '2025-06-01';
-const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
 function cohortJson(seed: number, n: number, anchorDate = ANCHOR): string {
   const records = [];

@@ -1,4 +1,4 @@
-import type { Location, Medication, Organization, Practitioner, PractitionerRole, Reference, Resource } from '@medplum/fhirtypes';
+import type { Location, Medication, Organization, Practitioner, PractitionerRole, Resource } from '@medplum/fhirtypes';
 import { PROFILE, SYSTEM, coding } from './codes';
 import type { Code } from './codes';
 import { MEDICATIONS, medicationId } from './medications';
@@ -225,8 +225,4 @@ export function staffOf(specialty: Specialty): readonly StaffMember[] {
     bySpecialty.set(specialty, list);
   }
   return list;
-}
-
-export function practitionerRef(member: StaffMember): Reference<Practitioner> {
-  return { reference: `Practitioner/${member.id}`, display: `Dr. ${member.given} ${member.family}` };
 }

@@ -1,16 +1,11 @@
-// Serving the built app over https on localhost: Next's documented custom server
-// (`next({ dev: false })` + `https.createServer`). `npm start -- --https` (or HTTPS=1) runs it
-// through scripts/start.mjs; plain `npm start` stays `next start` over http.
+// Serving the built app over https on localhost: `npm start -- --https` (or HTTPS=1) runs the app
+// server (scripts/lib/app-server.mjs) with a local certificate, through scripts/start.mjs:
 //
-//   node scripts/lib/https-server.mjs --port 3443 --cert localhost.crt --key localhost.key
+//   node scripts/lib/app-server.mjs --port 3443 --cert localhost.crt --key localhost.key
 //
 // The environment must already name the public origin (PUBLIC_ORIGIN=https://localhost:PORT),
 // so the issuer, FHIR base and discovery documents are https and cookies are Secure.
-import { readFileSync } from 'node:fs';
-import { createServer } from 'node:https';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { root } from '../prisma-schemas.mjs';
 import { ensureLocalCertificate, trustInstructions } from './local-tls.mjs';
 
@@ -37,49 +32,7 @@ export function planHttps({ port, env = process.env, tlsDir = DEFAULT_TLS_DIR })
     origin,
     tls,
     env: { ...env, PUBLIC_ORIGIN: origin, PORT: String(port), NODE_ENV: 'production' },
-    args: [fileURLToPath(import.meta.url), '--port', String(port), '--cert', tls.cert, '--key', tls.key],
+    args: [join(root, 'scripts', 'lib', 'app-server.mjs'), '--port', String(port), '--cert', tls.cert, '--key', tls.key],
     notes: trustInstructions(tls.caCert),
   };
-}
-
-/** Starts Next (production build in NEXT_DIST_DIR or .next) behind an https server; resolves once listening. */
-export async function serveHttps({ port, cert, key, hostname }) {
-  const { default: next } = await import('next');
-  const app = next({ dev: false, dir: root, port, hostname: 'localhost' });
-  const handle = app.getRequestHandler();
-  await app.prepare();
-  const server = createServer({ cert: readFileSync(cert), key: readFileSync(key), minVersion: 'TLSv1.2' }, (req, res) => {
-    handle(req, res).catch((err) => {
-      console.error(err);
-      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
-      res.end('Internal Server Error\n');
-    });
-  });
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    // Like `next start`: every interface unless a hostname is given.
-    server.listen(port, hostname, resolve);
-  });
-  return {
-    server,
-    close: () => new Promise((resolve) => server.close(() => app.close().then(resolve, resolve))),
-  };
-}
-
-const isMain = process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1];
-if (isMain) {
-  const { values } = parseArgs({ options: { port: { type: 'string' }, cert: { type: 'string' }, key: { type: 'string' }, hostname: { type: 'string' } } });
-  const port = Number(values.port ?? process.env.PORT ?? 3000);
-  if (!values.cert || !values.key) {
-    console.error('usage: node scripts/lib/https-server.mjs --port N --cert FILE --key FILE');
-    process.exit(2);
-  }
-  const running = await serveHttps({ port, cert: values.cert, key: values.key, hostname: values.hostname });
-  console.log(`> Ready on ${process.env.PUBLIC_ORIGIN ?? `https://localhost:${port}`}`);
-  for (const sig of ['SIGINT', 'SIGTERM']) {
-    process.once(sig, () => {
-      running.close().then(() => process.exit(0));
-      setTimeout(() => process.exit(0), 5000).unref();
-    });
-  }
 }

@@ -1,9 +1,11 @@
-// Starts the built app (`next start`) on a free port against a given database, for integration
-// and end-to-end tests. The database is migrated and seeded with a small dataset first.
+// Starts the built app on a free port against a given database, for integration, resilience and
+// end-to-end tests: the server `npm start` runs (scripts/lib/app-server.mjs, API fast path in
+// front of Next; API_FAST_PATH=0 in `env` sends everything through Next). The database is migrated and seeded with a small dataset first.
 import { spawn, execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { root } from '../prisma-schemas.mjs';
 import { freePort } from './pg-cluster.mjs';
+import { socketAddressPreload } from './socket-address.mjs';
 
 export { freePort };
 
@@ -16,11 +18,11 @@ export function prepareDatabase(databaseUrl, extraEnv = {}) {
   });
 }
 
-/** Starts `next start`; resolves { url, stop() } once /api/health answers. */
+/** Starts the app server; resolves { url, stop() } once /api/health answers. */
 export async function startServer({ databaseUrl, port, env = {} }) {
   port ??= await freePort();
   const url = `http://localhost:${port}`;
-  const child = spawn(process.execPath, [join(root, 'node_modules', 'next', 'dist', 'bin', 'next'), 'start', '-p', String(port)], {
+  const child = spawn(process.execPath, [...socketAddressPreload, join(root, 'scripts', 'lib', 'app-server.mjs'), '--port', String(port)], {
     cwd: root,
     env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), NODE_ENV: 'production', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -30,7 +32,7 @@ export async function startServer({ databaseUrl, port, env = {} }) {
   child.stderr.on('data', (d) => (output += d));
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`next start exited early:\n${output}`);
+    if (child.exitCode !== null) throw new Error(`the app server exited early:\n${output}`);
     try {
       const res = await fetch(`${url}/api/health`);
       if (res.ok) break;

@@ -60,7 +60,8 @@ async function loginPageAfter(result: SignInResult): Promise<string> {
 let admin: BrowserSession;
 
 beforeAll(async () => {
-  server = await startOwnServer('consolelimit', { RATE_LIMIT_SIGNIN_PERSONA: String(LIMITS.signInPersona), RATE_LIMIT_SIGNIN_IP: String(LIMITS.signInIp), CONSOLE_USER, CONSOLE_PASSWORD });
+  // TRUST_PROXY: the tests play a reverse proxy's clients, X-Forwarded-For naming each one's address.
+  server = await startOwnServer('consolelimit', { TRUST_PROXY: '1', RATE_LIMIT_SIGNIN_PERSONA: String(LIMITS.signInPersona), RATE_LIMIT_SIGNIN_IP: String(LIMITS.signInIp), CONSOLE_USER, CONSOLE_PASSWORD });
   base = server.url;
   db = server.db;
   // Fixed 15-minute windows: start in a fresh one when little of this one is left.

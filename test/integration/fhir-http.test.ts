@@ -141,7 +141,7 @@ describe.each([
         const res = await fhirGet(base, path, token);
         expect(res.status, `GET ${path}`).toBe(404);
         expect(res.body.resourceType, `GET ${path}`).toBe('OperationOutcome');
-        // Indistinguishable from a resource that does not exist (DESIGN.md: "exactly like").
+        // Indistinguishable from a resource that does not exist (docs/SECURITY.md, BOLA: a hidden resource answers like a missing one).
         const [type, id] = ref.split('/');
         const missing = await fhirGet(base, path.replace(`${type}/${id}`, `${type}/does-not-exist-${id}`), token);
         expect(missing.status, `GET ${path} vs a missing id`).toBe(404);
@@ -240,6 +240,68 @@ describe.each([
     expect(reachableWithSystemToken).toBeGreaterThan(0);
   });
 
+  it('chained parameters and _has evaluate both sides under the token: nothing of the other patient matches or shows', async () => {
+    const victim = victimResources.get(`Patient/${VICTIM}`) ?? (await fhirGet(base, `Patient/${VICTIM}`, system)).body;
+    const family = (victim.name as { family?: string }[] | undefined)?.[0]?.family ?? '';
+    const identifier = (victim.identifier as { system?: string; value?: string }[] | undefined)?.[0]?.value ?? '';
+    const victimObservation = victimSample.get('Observation')?.[0] ?? '';
+    const victimEncounter = victimSample.get('Encounter')?.[0] ?? '';
+    expect([family, identifier, victimObservation, victimEncounter]).not.toContain('');
+    // Outer type in the compartment, chained into the other patient.
+    const empty = [
+      `Observation?patient.name=${encodeURIComponent(family)}`,
+      `Observation?subject:Patient.identifier=${encodeURIComponent(identifier)}`,
+      `Encounter?patient._id=${VICTIM}`,
+      `Patient?_has:Observation:patient:_id=${victimObservation}`,
+      `Patient?_has:Encounter:patient:_id=${victimEncounter}`,
+    ];
+    // Outer type shared (Practitioner, Organization): only the far side's policy keeps the other patient's links hidden.
+    const sharedOuter = [`Practitioner?_has:Encounter:practitioner:patient=${VICTIM}`, `Organization?_has:Encounter:service-provider:patient=${VICTIM}`, `Practitioner?_has:Encounter:participant:_id=${victimEncounter}`];
+    let reachableWithSystemToken = 0;
+    for (const path of [...empty, ...sharedOuter]) {
+      const res = await fhirGet(base, `${path}&_total=accurate`, token);
+      expect(res.status, path).toBe(200);
+      expect((res.body.entry ?? []).filter((e) => e.search?.mode === 'match'), path).toEqual([]);
+      expect(res.body.total ?? 0, `${path} total`).toBe(0);
+      const control = await fhirGet(base, path, system);
+      expect(control.status, `${path} (system token)`).toBe(200);
+      if ((control.body.entry ?? []).some((e) => e.search?.mode === 'match')) reachableWithSystemToken++;
+    }
+    // Control: with a token that reaches the other patient, every one of these queries matches.
+    expect(reachableWithSystemToken).toBe(empty.length + sharedOuter.length);
+    // The own side still answers through a chain and _has.
+    const own = await fhirGet(base, `Patient?_has:Encounter:patient:status=finished,in-progress,planned,cancelled,entered-in-error`, token);
+    expect(bundleRefs(own.body)).toEqual([`Patient/${HOLDER}`]);
+  });
+
+  it('DocumentReference/$docref is scoped like a search: the other patient gives nothing (GET and POST), the own patient its documents', async () => {
+    const victimDocs = victimSample.get('DocumentReference') ?? [];
+    expect(victimDocs.length).toBeGreaterThan(0);
+    const control = await fhirGet(base, `DocumentReference/$docref?patient=${VICTIM}`, system);
+    expect(bundleRefs(control.body).filter((r) => victimRefs.has(r)).length).toBeGreaterThan(0);
+    const attempts = [
+      await fhirGet(base, `DocumentReference/$docref?patient=${VICTIM}`, token),
+      await fhirGet(base, `DocumentReference/$docref?patient=Patient/${VICTIM}&start=1900-01-01T00:00:00Z`, token),
+    ];
+    const post = await fetch(`${base}/fhir/DocumentReference/$docref`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json', accept: 'application/fhir+json' },
+      body: JSON.stringify({ resourceType: 'Parameters', parameter: [{ name: 'patient', valueId: VICTIM }] }),
+    });
+    attempts.push({ status: post.status, headers: post.headers, body: (await post.json()) as FhirJson });
+    for (const res of attempts) {
+      // The answer a search naming another patient gets: nothing of it, whatever the status.
+      expect([200, 403, 404]).toContain(res.status);
+      expectNoVictimData(res.body, `$docref patient=${VICTIM}`);
+      expect((res.body.entry ?? []).filter((e) => e.search?.mode === 'match')).toEqual([]);
+    }
+    const own = await fhirGet(base, `DocumentReference/$docref?patient=${HOLDER}`, token);
+    expect(own.status).toBe(200);
+    const refs = bundleRefs(own.body);
+    expect(refs.length).toBeGreaterThan(0);
+    for (const e of own.body.entry ?? []) expect((e.resource?.subject as { reference?: string } | undefined)?.reference).toBe(`Patient/${HOLDER}`);
+  });
+
   it('$everything: the other patient is 404, the own record has data and nothing of the other patient', async () => {
     const other = await fhirGet(base, `Patient/${VICTIM}/$everything`, token);
     expect(other.status).toBe(404);
@@ -259,6 +321,44 @@ describe.each([
     const pages = await searchAll(unfiltered ? 'Observation?_count=7' : `Observation?patient=${HOLDER}&_count=7`, token);
     expect(pages.length).toBeGreaterThan(7);
     expect(pages.map((r) => `${r.resourceType}/${r.id}`).filter((r) => victimRefs.has(r))).toEqual([]);
+  });
+});
+
+describe('chains and _has under narrower tokens (docs/CONFORMANCE.md #119)', () => {
+  // A third patient with laboratory results and vital signs, so that the requests of this block
+  // count against a rate-limit window of its own.
+  let NARROW = '';
+  beforeAll(async () => {
+    for (let i = 2; i < 12 && !NARROW; i++) {
+      const counts = await Promise.all(['laboratory', 'vital-signs'].map(async (cat) => (await fhirGet(base, `Observation?patient=pat-42-${i}&category=${cat}&_summary=count`, system)).body.total ?? 0));
+      if (counts.every((n) => n > 0)) NARROW = `pat-42-${i}`;
+    }
+    expect(NARROW).not.toBe('');
+  });
+
+  it('a chain into a type the token has no scope for is refused with 403, as a search of that type would be', async () => {
+    const token = await patientToken('launch/patient openid fhirUser patient/Observation.rs', NARROW);
+    expect((await fhirGet(base, `Observation?patient=${NARROW}&_count=1`, token)).status).toBe(200);
+    for (const path of [`Observation?patient.name=x`, `Observation?_has:Provenance:target:_id=x`]) {
+      const res = await fhirGet(base, path, token);
+      expect(res.status, path).toBe(403);
+      expect(res.body.resourceType, path).toBe('OperationOutcome');
+    }
+  });
+
+  it('a granular scope applies on the far side of _has: vital signs outside a laboratory-only grant match nothing', async () => {
+    const category = 'http://terminology.hl7.org/CodeSystem/observation-category';
+    const reg = await registerSymmetricClient(base);
+    const flow = await runCodeFlow(base, as, reg, {
+      scope: 'launch/patient openid fhirUser patient/Patient.rs patient/Observation.rs',
+      interaction: { persona: `Patient/${NARROW}`, consent: { categories: { 'patient/Observation.rs': [`${category}|laboratory`] } } },
+    });
+    const token = flow.tokens.access_token;
+    expect(flow.tokens.scope).toContain(`patient/Observation.rs?category=${category}|laboratory`);
+    // Control: the own record has vital signs and laboratory results.
+    for (const cat of ['vital-signs', 'laboratory']) expect((await fhirGet(base, `Observation?patient=${NARROW}&category=${cat}&_count=1`, system)).body.entry?.length, cat).toBe(1);
+    expect(bundleRefs((await fhirGet(base, `Patient?_has:Observation:patient:category=laboratory`, token)).body)).toEqual([`Patient/${NARROW}`]);
+    expect(bundleRefs((await fhirGet(base, `Patient?_has:Observation:patient:category=vital-signs`, token)).body)).toEqual([]);
   });
 });
 

@@ -69,6 +69,8 @@ function throttledIssue(body: FhirJson): { code?: string; diagnostics?: string }
 /** Audit records, once the writer has caught up (records may be written in batches). */
 beforeAll(async () => {
   server = await startOwnServer('ratelimit', {
+    // The tests play a reverse proxy's clients: X-Forwarded-For names each client's address.
+    TRUST_PROXY: '1',
     RATE_LIMIT_WINDOW_SECONDS: String(WINDOW),
     RATE_LIMIT_CLIENT: String(LIMITS.client),
     RATE_LIMIT_PATIENT: String(LIMITS.patient),

@@ -269,7 +269,7 @@ function planner(base: string, creds: Credentials): (seq: number) => Planned {
       case 'search (system token)':
         return { kind: slot, expected: 200, request: { method: 'GET', path: `/fhir/Condition?patient=${PATIENTS[seq % PATIENTS.length]}&_count=10`, headers: bearer(systemToken) } };
       case 'cross-patient read':
-        // Outside the token's compartment: 404, as if it did not exist (DESIGN.md: BOLA).
+        // Outside the token's compartment: 404, as if it did not exist (docs/SECURITY.md, BOLA).
         return { kind: slot, expected: 404, request: { method: 'GET', path: `/fhir/Patient/${other}`, headers: bearer(patientToken.token) } };
     }
   };

@@ -4,10 +4,10 @@ import { revalidatePath } from 'next/cache';
 import { redirect } from 'next/navigation';
 import { requireConsoleSession } from '#lib/console/auth';
 import type { ClientFormResult, FormFields } from '#lib/console/clients';
-import { cloneClient, registerClientFromForm, updateClientFromForm } from '#lib/console/clients';
+import { cloneClient, registerClientFromForm, rotateClientSecretFromForm, updateClientFromForm } from '#lib/console/clients';
 import { defaultReseedInput, parseReseedInput, startReseed } from '#lib/console/data';
 import { revokeTokenFromConsole } from '#lib/console/tokens';
-import { deleteClient, rotateClientSecret } from '#lib/oauth/clients';
+import { deleteClient } from '#lib/oauth/clients';
 
 // Server actions are POSTs that Next.js checks against the Origin header (its CSRF protection);
 // each one checks the console session again, since an action is reachable without its page.
@@ -18,13 +18,13 @@ function fields(form: FormData): FormFields {
   return out;
 }
 
-/** Revokes a token; the app's next FHIR call with it gets 401. */
+/** Revokes a token, or its whole grant; the app's next FHIR call with a revoked token gets 401. */
 export async function revokeTokenAction(form: FormData): Promise<void> {
   const session = await requireConsoleSession('/console/tokens');
   const id = String(form.get('id') ?? '');
-  await revokeTokenFromConsole(id, session.user);
+  const result = await revokeTokenFromConsole(id, session.user, { scope: form.get('scope') === 'grant' ? 'grant' : 'token' });
   revalidatePath(`/console/tokens/${id}`);
-  redirect(`/console/tokens/${encodeURIComponent(id)}?revoked=1`);
+  redirect(`/console/tokens/${encodeURIComponent(id)}?revoked=${result?.scope ?? 'token'}`);
 }
 
 export type ClientActionState = ClientFormResult | null;
@@ -46,12 +46,7 @@ export async function updateClientAction(_prev: ClientActionState, form: FormDat
 /** Rotates a symmetric client's secret; the new one is shown once. */
 export async function rotateSecretAction(_prev: ClientActionState, form: FormData): Promise<ClientActionState> {
   await requireConsoleSession('/console/clients');
-  const clientId = String(form.get('clientId') ?? '');
-  const rotated = await rotateClientSecret(clientId);
-  if (!rotated) return { ok: false, error: 'this client has no secret to rotate' };
-  const { getClient } = await import('#lib/oauth/clients');
-  const client = await getClient(clientId);
-  return client ? { ok: true, client, clientSecret: rotated.clientSecret, message: 'New secret issued; the old one stopped working.' } : { ok: false, error: 'client not found' };
+  return rotateClientSecretFromForm(String(form.get('clientId') ?? ''));
 }
 
 /** Clones a client for a workshop. */

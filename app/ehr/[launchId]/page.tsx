@@ -1,26 +1,16 @@
 import { headers } from 'next/headers';
 import { notFound } from 'next/navigation';
 import { getEhrFrame } from '#lib/launcher/ehr-frame';
-import { originFromHeaders } from '#lib/launcher/origin';
+import { publicOrigin } from '#lib/http/origin';
 import { describeSimulatedError } from '#lib/launch-options/simulated-errors';
 
 export const dynamic = 'force-dynamic';
-
-function age(birthDate: string | null): string {
-  if (!birthDate) return '';
-  const born = new Date(`${birthDate.slice(0, 10)}T00:00:00Z`);
-  if (Number.isNaN(born.getTime())) return '';
-  const now = new Date();
-  let years = now.getUTCFullYear() - born.getUTCFullYear();
-  if (now.getUTCMonth() < born.getUTCMonth() || (now.getUTCMonth() === born.getUTCMonth() && now.getUTCDate() < born.getUTCDate())) years--;
-  return ` (${years} y)`;
-}
 
 // The mock EHR: chrome, patient banner, and the app in an iframe opened at its launch URL with
 // iss and launch (SMART App Launch 2.2 §launch-app-ehr-launch; docs/CONFORMANCE.md #155, #158).
 export default async function EhrFramePage({ params }: { params: Promise<{ launchId: string }> }) {
   const { launchId } = await params;
-  const frame = await getEhrFrame(launchId, originFromHeaders(await headers()));
+  const frame = await getEhrFrame(launchId, publicOrigin(await headers()));
   if (!frame) notFound();
   const b = frame.banner;
   return (
@@ -38,7 +28,7 @@ export default async function EhrFramePage({ params }: { params: Promise<{ launc
           </strong>
           <span>
             DOB <b>{b.birthDate ?? 'unknown'}</b>
-            {age(b.birthDate)}
+            {frame.age !== null ? ` (${frame.age} y)` : null}
           </span>
           <span>
             Sex <b>{b.gender ?? 'unknown'}</b>

@@ -1,9 +1,5 @@
-// FHIR R4 API: one framework-free handler (lib/fhir/router.ts) for every method.
-export { handleFhirRequest as GET } from '#lib/fhir/router';
-export { handleFhirRequest as POST } from '#lib/fhir/router';
-export { handleFhirRequest as PUT } from '#lib/fhir/router';
-export { handleFhirRequest as DELETE } from '#lib/fhir/router';
-export { handleFhirRequest as OPTIONS } from '#lib/fhir/router';
-// Every answer depends on the request (token, data): never prerendered or cached, and the request
-// reaches the handler as it is, without the tracking proxies a possibly static route gets.
+import { nextRouteHandlers } from '#lib/routes/api-routes';
+
+// Every answer depends on the request: never prerendered or cached. The route is one entry of lib/routes/api-routes.ts.
 export const dynamic = 'force-dynamic';
+export const { GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS } = nextRouteHandlers('fhir');

@@ -10,6 +10,7 @@ import type { SearchRequest, SearchFilter, Cursor, IncludeSpec } from './parse';
 import type { AccessScope, Sql, Target } from './sql';
 import { accessSql, ands, filterSql, join, paramSql, raw, sortKeySql, sql } from './sql';
 import { storedAs } from '../indexer';
+import { SHARED_RESOURCE_TYPES } from '../../smart/access-policy';
 
 export interface ResourceRow {
   type: string;
@@ -139,6 +140,18 @@ export async function searchPage(db: Db, sandboxId: string, req: SearchRequest, 
     next = { v, i: String(last.id) };
   }
   return { rows, next };
+}
+
+const SHARED = new Set<string>(SHARED_RESOURCE_TYPES);
+
+/**
+ * Whether counting a search costs about what one of its pages does: it is confined to one
+ * patient's compartment (by the policy or by a patient or encounter reference) or to given ids,
+ * so the count reads a few hundred index rows at most, never a whole type.
+ */
+export function countIsCheap(req: SearchRequest, access: AccessScope): boolean {
+  if (access.compartmentPatientId !== null) return true;
+  return req.filters.some((f) => f.kind === 'id' || (f.kind === 'reference' && f.values.length > 0 && f.values.every((v) => v.type === null || !SHARED.has(v.type))));
 }
 
 /** Number of matches of a search (same WHERE as the page, policy included). */

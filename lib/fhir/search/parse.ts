@@ -4,13 +4,15 @@
  * collected (reported in an OperationOutcome, or 400 with `Prefer: handling=strict`), bad values
  * and unknown modifiers are 400.
  */
-import { z } from 'zod';
 import { FhirError } from '../errors';
 import { getTypeDefinition } from '../definitions';
 import type { SearchParamDef } from '../definitions';
 import { dateRange } from '../dates';
 import { normalizeString } from '../indexer';
-import { ID_PATTERN } from '../store';
+import { FHIR_ID_PATTERN, FHIR_ID_SOURCE } from '../../fhir-id';
+import { decodePagingCursor, encodePagingCursor } from '../paging-cursor';
+import type { PagingCursor } from '../paging-cursor';
+import type { AccessScope } from './scope';
 
 export type Prefix = 'eq' | 'ne' | 'gt' | 'lt' | 'ge' | 'le' | 'sa' | 'eb' | 'ap';
 const PREFIXES: readonly Prefix[] = ['eq', 'ne', 'gt', 'lt', 'ge', 'le', 'sa', 'eb', 'ap'];
@@ -53,7 +55,23 @@ export type SearchFilter =
   | { kind: 'date'; code: string; values: DateValue[] }
   | { kind: 'reference'; code: string; values: ReferenceValue[] }
   | { kind: 'number'; code: string; values: NumberValue[] }
-  | { kind: 'missing'; code: string; table: IndexTable; missing: boolean };
+  | { kind: 'missing'; code: string; table: IndexTable; missing: boolean }
+  /** `subject:Patient.name=x`: the reference `code` points at a resource of one of the targets that matches. */
+  | { kind: 'chain'; code: string; targets: LinkedCriterion[] }
+  /** `_has:Observation:patient:code=x`: a resource of `source.type` that matches refers here through `code`. */
+  | { kind: 'has'; code: string; source: LinkedCriterion };
+
+/**
+ * The far side of a chain or `_has` (FHIR R4 search.html §3.1.1.4.13-14): a criterion on another
+ * type, evaluated under that type's own access policy so that a chain can never tell whether a
+ * resource the token cannot see matched.
+ */
+export interface LinkedCriterion {
+  type: string;
+  filter: SearchFilter;
+  /** The policy of `type`; null until bound (lib/fhir/search/chains.ts withLinkedAccess). */
+  access: AccessScope | null;
+}
 
 export type IndexTable = 'SearchToken' | 'SearchString' | 'SearchDate' | 'SearchReference' | 'SearchQuantity';
 
@@ -73,17 +91,15 @@ export interface IncludeSpec {
   text: string;
 }
 
-export interface Cursor {
-  /** Sort key of the last entry of the previous page (null when sorting by _id). */
-  v: number | string | null;
-  /** Id of the last entry of the previous page. */
-  i: string;
-}
+/** Where the previous page ended: its last entry's sort key (null when sorting by _id) and id. */
+export type Cursor = PagingCursor<'search'>;
 
 export interface SearchRequest {
   resourceType: string;
   filters: SearchFilter[];
   count: number;
+  /** The `_count` asked for when it was above MAX_COUNT (the page size is then MAX_COUNT), else null. */
+  countAsked: number | null;
   sort: SortSpec;
   summary: 'count' | 'data' | null;
   elements: string[] | null;
@@ -100,7 +116,27 @@ export interface SearchRequest {
 export const DEFAULT_COUNT = 100;
 export const MAX_COUNT = 1000;
 
-const CONTROL = new Set(['_count', '_sort', '_summary', '_elements', '_include', '_revinclude', '_total', '_cursor', '_format', '_pretty']);
+/**
+ * The search result parameters parseSearch understands on every type (FHIR R4 search.html §3.1.1.5),
+ * with what the CapabilityStatement says of them (lib/fhir/capability.ts declares exactly these).
+ */
+export const RESULT_PARAMETERS: readonly { name: string; type: 'number' | 'string' | 'token' | 'special'; documentation: string }[] = [
+  { name: '_count', type: 'number', documentation: `Page size, default ${DEFAULT_COUNT}, at most ${MAX_COUNT} (a larger value is capped and the Bundle says so in an OperationOutcome entry); 0 gives the total only` },
+  { name: '_sort', type: 'string', documentation: 'One key: _id, _lastUpdated, or a date, number, quantity or string parameter; - for descending' },
+  { name: '_summary', type: 'token', documentation: 'count (total only), data (without narrative) or false' },
+  { name: '_elements', type: 'string', documentation: 'Top-level elements to return (the resources are marked SUBSETTED)' },
+  { name: '_total', type: 'token', documentation: 'none, estimate or accurate; without it, total is given when the result fits one page or the search is confined to one patient' },
+  { name: '_include', type: 'special', documentation: 'Type:reference-parameter[:TargetType], one level (see searchInclude); included resources are read under the token\'s policy' },
+  { name: '_revinclude', type: 'special', documentation: 'Type:reference-parameter[:TargetType], one level (see searchRevInclude); included resources are read under the token\'s policy' },
+  {
+    name: '_has',
+    type: 'special',
+    documentation: 'Reverse chaining, one level: _has:Type:reference-parameter:parameter[:modifier]=value; the referring type is searched under the token\'s policy (403 without a scope for it)',
+  },
+];
+
+// Result parameters, plus the paging cursor and the format parameters (handled by the HTTP layer).
+const CONTROL = new Set([...RESULT_PARAMETERS.map((p) => p.name).filter((n) => n !== '_has'), '_cursor', '_format', '_pretty']);
 
 function tableOf(def: SearchParamDef): IndexTable {
   switch (def.type) {
@@ -118,6 +154,20 @@ function tableOf(def: SearchParamDef): IndexTable {
       return 'SearchQuantity';
   }
 }
+
+/**
+ * The modifiers parseFilter accepts per parameter type (besides `:missing`, which every type takes);
+ * a reference parameter also takes `:[TargetType]` and one level of chaining.
+ */
+export const MODIFIERS: Readonly<Record<SearchParamDef['type'], readonly string[]>> = {
+  token: ['text', 'not'],
+  uri: ['text', 'not'],
+  string: ['exact', 'contains'],
+  date: [],
+  reference: [],
+  number: [],
+  quantity: [],
+};
 
 /** Splits on unescaped `sep` (FHIR R4 search.html §3.1.1.1.8: `\,` `\|` `\$` `\\`). */
 export function splitEscaped(value: string, sep: ',' | '|'): string[] {
@@ -183,10 +233,13 @@ function parseNumber(name: string, raw: string, quantity: boolean): NumberValue 
   return { prefix, value, low: value - half, high: value + half, system, code };
 }
 
+// id, Type/id, or an absolute URL of one, optionally versioned.
+const SEARCH_REFERENCE = new RegExp(`^(?:(?:https?://[^\\s]+/)?([A-Z][A-Za-z]+)/)?(${FHIR_ID_SOURCE})(?:/_history/\\d+)?$`);
+
 function parseReference(name: string, raw: string, def: SearchParamDef, typeModifier: string | null, base: string | null): ReferenceValue {
   let text = unescape(raw.trim());
   if (base && text.startsWith(`${base}/`)) text = text.slice(base.length + 1);
-  const m = /^(?:(?:https?:\/\/[^\s]+\/)?([A-Z][A-Za-z]+)\/)?([A-Za-z0-9\-.]{1,64})(?:\/_history\/\d+)?$/.exec(text);
+  const m = SEARCH_REFERENCE.exec(text);
   if (!m) throw bad(name, `'${raw.slice(0, 60)}' is not a reference (id, Type/id or an absolute URL of one)`);
   const type = m[1] ?? typeModifier ?? (def.targets.length === 1 ? def.targets[0]! : null);
   if (m[1] && typeModifier && m[1] !== typeModifier) throw bad(name, `'${raw.slice(0, 60)}' contradicts the :${typeModifier} modifier`);
@@ -202,7 +255,7 @@ export function parseFilter(resourceType: string, name: string, modifier: string
   const values = rawValues.filter((v) => v !== '');
   if (name === '_id') {
     if (modifier !== null) throw bad(name, `modifier :${modifier} is not supported on _id`);
-    for (const v of values) if (!ID_PATTERN.test(unescape(v))) throw bad(name, `'${v.slice(0, 70)}' is not a FHIR id`);
+    for (const v of values) if (!FHIR_ID_PATTERN.test(unescape(v))) throw bad(name, `'${v.slice(0, 70)}' is not a FHIR id`);
     return { kind: 'id', code: '_id', values: values.map(unescape) };
   }
   if (name === '_lastUpdated') {
@@ -242,24 +295,48 @@ export function parseFilter(resourceType: string, name: string, modifier: string
   }
 }
 
-const cursorSchema = z.object({ v: z.union([z.number(), z.string().max(300), z.null()]), i: z.string().regex(ID_PATTERN) });
-
-/** Encodes a paging cursor (an opaque, URL-safe keyset position). */
-export function encodeCursor(c: Cursor): string {
-  return Buffer.from(JSON.stringify(c)).toString('base64url');
+/**
+ * A chained parameter (FHIR R4 search.html §3.1.1.4.13): `param[:Type].chained[:modifier]`, one
+ * level, on any reference parameter. Without `:Type` the chain applies to every target type of
+ * the parameter that has the chained parameter.
+ */
+function parseChain(resourceType: string, key: string, rawValues: string[], base: string | null): SearchFilter {
+  const dot = key.indexOf('.');
+  const [param = '', typeModifier, ...extra] = key.slice(0, dot).split(':');
+  const tail = key.slice(dot + 1);
+  const def = getTypeDefinition(resourceType)?.params.get(param);
+  if (!def || def.type !== 'reference') throw bad(key, `'${param.slice(0, 60)}' is not a reference parameter of ${resourceType}; only reference parameters can be chained`);
+  if (extra.length) throw bad(key, 'write a chain as reference-parameter[:Type].parameter');
+  if (tail.includes('.')) throw bad(key, 'one level of chaining is supported');
+  const [chained = '', modifier = null, ...more] = tail.split(':');
+  if (more.length) throw bad(key, 'the chained parameter takes at most one modifier');
+  if (typeModifier !== undefined && !def.targets.includes(typeModifier)) throw bad(key, `${typeModifier.slice(0, 60)} is not a target type of ${resourceType}:${param} (${def.targets.join(', ')})`);
+  const candidates = typeModifier !== undefined ? [typeModifier] : def.targets;
+  const types = candidates.filter((t) => chained === '_id' || chained === '_lastUpdated' || getTypeDefinition(t)?.params.has(chained));
+  if (!types.length) throw bad(key, `'${chained.slice(0, 60)}' is not a search parameter of ${candidates.join(', ')}`);
+  return { kind: 'chain', code: param, targets: types.map((type) => ({ type, filter: parseFilter(type, chained, modifier, rawValues, base), access: null })) };
 }
 
-function decodeCursor(text: string): Cursor {
-  try {
-    return cursorSchema.parse(JSON.parse(Buffer.from(text, 'base64url').toString('utf8')));
-  } catch {
-    throw bad('_cursor', 'not a paging cursor from this server');
-  }
+/** Reverse chaining (FHIR R4 search.html §3.1.1.4.14): `_has:Type:reference-parameter:parameter[:modifier]`, one level. */
+function parseHas(resourceType: string, key: string, rawValues: string[], base: string | null): SearchFilter {
+  const [, sourceType = '', ref = '', param = '', modifier = null, ...more] = key.split(':');
+  if (param === '_has') throw bad(key, 'one level of _has is supported');
+  if (!param || more.length) throw bad(key, 'write _has as _has:Type:reference-parameter:parameter');
+  const def = getTypeDefinition(sourceType)?.params.get(ref);
+  if (!def || def.type !== 'reference') throw bad(key, `'${ref.slice(0, 60)}' is not a reference parameter of ${sourceType.slice(0, 60) || '(no type)'}`);
+  if (def.targets.length && !def.targets.includes(resourceType)) throw bad(key, `${sourceType}:${ref} cannot refer to ${resourceType}`);
+  if (param.includes('.')) throw bad(key, 'a chain inside _has is not supported');
+  return { kind: 'has', code: ref, source: { type: sourceType, filter: parseFilter(sourceType, param, modifier, rawValues, base), access: null } };
+}
+
+/** Encodes a search paging cursor (an opaque, URL-safe keyset position). */
+export function encodeCursor(c: Cursor): string {
+  return encodePagingCursor('search', c);
 }
 
 function parseCount(raw: string): number {
   if (!/^\d{1,9}$/.test(raw)) throw bad('_count', 'must be a non-negative integer');
-  return Math.min(Number(raw), MAX_COUNT);
+  return Number(raw);
 }
 
 function parseSort(resourceType: string, raw: string, ignored: SearchRequest['ignored']): SortSpec {
@@ -309,6 +386,7 @@ export function parseSearch(resourceType: string, params: [string, string][], op
     resourceType,
     filters: [],
     count: DEFAULT_COUNT,
+    countAsked: null,
     sort: { code: '_id', descending: false, kind: 'id' },
     summary: null,
     elements: null,
@@ -328,13 +406,16 @@ export function parseSearch(resourceType: string, params: [string, string][], op
     const modifier = colon < 0 ? null : key.slice(colon + 1);
     if (name === '_format' || name === '_pretty') continue;
     if (name === '_cursor') {
-      req.cursor = decodeCursor(value);
+      req.cursor = decodePagingCursor('search', value);
       continue;
     }
     if (CONTROL.has(name)) {
       switch (name) {
         case '_count':
           req.count = parseCount(value);
+          // FHIR R4 search.html §3.1.1.5.7: the server may return fewer than _count; the Bundle says so (see the router).
+          req.countAsked = req.count > MAX_COUNT ? req.count : null;
+          req.count = Math.min(req.count, MAX_COUNT);
           break;
         case '_sort':
           if (sawSort) throw bad('_sort', 'given twice');
@@ -373,9 +454,14 @@ export function parseSearch(resourceType: string, params: [string, string][], op
       continue;
     }
     if (value === '') continue; // FHIR R4 search.html §3.1.1.1.1: empty parameters are ignored.
+    if (name === '_has' || key.includes('.')) {
+      req.filters.push(name === '_has' ? parseHas(resourceType, key, splitEscaped(value, ','), opts.base) : parseChain(resourceType, key, splitEscaped(value, ','), opts.base));
+      req.echo.push([key, value]);
+      continue;
+    }
     const def = name === '_id' || name === '_lastUpdated' ? true : getTypeDefinition(resourceType)?.params.get(name);
-    if (!def || name.includes('.') || name === '_has') {
-      req.ignored.push({ name: key, reason: name.includes('.') || name === '_has' ? 'chained and reverse-chained parameters are not supported' : `unknown search parameter for ${resourceType}` });
+    if (!def) {
+      req.ignored.push({ name: key, reason: `unknown search parameter for ${resourceType}` });
       continue;
     }
     req.filters.push(parseFilter(resourceType, name, modifier, splitEscaped(value, ','), opts.base));

@@ -1,29 +1,23 @@
 /**
- * Search criteria and the access policy → one SQL WHERE over the resource table (DESIGN.md:
- * "Authorization is compiled, then pushed into the query"). The Resource model has no Prisma
- * relations to its index tables, so each criterion is an `id IN (SELECT resourceId FROM <index>
- * WHERE …)` semi-join written with Prisma.sql: every value is a bound parameter, every identifier
- * a constant of this file. The SQL is plain ANSI (double-quoted identifiers, LIKE … ESCAPE,
+ * Search criteria and the access policy → one SQL WHERE over the resource table (authorization is
+ * compiled, then pushed into the query; nothing is filtered afterwards, so totals and paging never
+ * leak). The Resource model has no Prisma relations to its index tables, so each criterion is an
+ * `id IN (SELECT resourceId FROM <index> WHERE …)` semi-join written with Prisma.sql: every value
+ * is a bound parameter, every identifier a constant of this file. The SQL is plain ANSI (double-quoted identifiers, LIKE … ESCAPE,
  * `= false`) and runs unchanged on SQLite and PostgreSQL (tested on both: sql.test.ts, postgres.test.ts).
  */
 import { Prisma } from '../../generated/sqlite/client';
-import type { GranularFilter } from '../../smart/access-policy';
 import { MAX_TIME, MIN_TIME } from '../dates';
 import { FhirError } from '../errors';
 import { storedAs } from '../indexer';
-import type { DateValue, IndexTable, NumberValue, SearchFilter, SortSpec, TokenValue } from './parse';
+import type { DateValue, IndexTable, LinkedCriterion, NumberValue, SearchFilter, SortSpec, TokenValue } from './parse';
 import { parseFilter } from './parse';
+import type { AccessScope } from './scope';
 
 export type Sql = Prisma.Sql;
 const { sql, join, raw, empty } = Prisma;
 
-/** What the access policy allows for one type: pushed into every query that reads it. */
-export interface AccessScope {
-  /** Only resources in this patient's compartment, or null for no compartment restriction. */
-  compartmentPatientId: string | null;
-  /** OR of granular filters (each an AND of param → OR of values), or null for the whole type. */
-  filters: GranularFilter[] | null;
-}
+export type { AccessScope } from './scope';
 
 /** Where a query reads its resource ids from: the current-resource table or the history table. */
 export interface Target {
@@ -189,12 +183,30 @@ export function filterSql(t: Target, f: SearchFilter, lastUpdatedCol: Sql | null
       return indexIn(t, 'SearchQuantity', f.code, ors(f.values.map(numberCond)), false, form);
     case 'missing':
       return indexIn(t, f.table, f.code, raw('1 = 1'), f.missing, form);
+    case 'chain':
+      return indexIn(t, 'SearchReference', f.code, ors(f.targets.map((c) => sql`(x."targetType" = ${c.type} AND x."targetId" IN (${linkedIds(t.sandboxId, c)}))`)), false, form);
+    case 'has': {
+      const c = f.source;
+      const refs = sql`"SearchReference" x WHERE x."sandboxId" = ${t.sandboxId} AND x."type" = ${c.type} AND ${paramSql(c.type, f.code)} AND x."targetType" = ${t.type} AND x."resourceId" IN (${linkedIds(t.sandboxId, c)})`;
+      return form === 'exists' ? sql`EXISTS (SELECT 1 FROM ${refs} AND x."targetId" = ${t.idCol})` : sql`${t.idCol} IN (SELECT x."targetId" FROM ${refs})`;
+    }
   }
 }
 
 /**
- * The access policy as SQL: compartment membership AND (one of the granular filters). A granular
- * parameter this server cannot evaluate matches nothing (fail closed), never everything.
+ * Ids of the resources on the far side of a chain or `_has` that match its criterion, under that
+ * type's own access policy: the compartment and granular filters of the token apply to both sides.
+ */
+function linkedIds(sandboxId: string, c: LinkedCriterion): Sql {
+  if (!c.access) throw new Error(`chained criterion on ${c.type} has no access scope bound`);
+  const t: Target = { sandboxId, type: c.type, idCol: raw('l."id"') };
+  return sql`SELECT l."id" FROM "Resource" l WHERE l."sandboxId" = ${sandboxId} AND l."type" = ${c.type} AND l."deleted" = false AND ${accessSql(t, c.access)} AND ${filterSql(t, c.filter, raw('l."lastUpdated"'))}`;
+}
+
+/**
+ * The access policy as SQL: patient compartment membership AND (one of the granular scope filters).
+ * A granular parameter this server cannot evaluate matches nothing (fail closed), never everything.
+ * Writes check the same filters in memory (matchesGranular, lib/fhir/access.ts).
  */
 export function accessSql(t: Target, access: AccessScope, granularForm: JoinForm = 'exists'): Sql {
   const parts: Sql[] = [];

@@ -23,5 +23,6 @@ export const launchSimulatedError: AuthorizeCheck = async (ctx) => {
   await consumeLaunch(ctx.pendingLaunch.id, client.clientId, ctx.call.sandboxId);
   ctx.call.audit.launchId = ctx.pendingLaunch.id;
   ctx.call.audit.detail = simulatedNote(simulated);
+  ctx.call.audit.flags.push('simulated');
   throw failure;
 };

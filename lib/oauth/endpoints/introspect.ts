@@ -4,14 +4,18 @@
  * Who may call (RFC 7662 §2.1 leaves it to us; SMART req 281–283): a confidential or backend client
  * authenticating as at the token endpoint (HTTP Basic, client_secret_post or private_key_jwt), or a
  * bearer of an active access token issued to a confidential or backend client. Public clients hold
- * no credential, so their callers cannot introspect. Authorised callers may introspect any token of
- * the sandbox (SMART: "may introspect any client's token"). OAUTH_INTROSPECTION_OPEN=true drops the
- * requirement (docs/CONFORMANCE.md #134, for Inferno runs without a custom header). Unauthorised → 401.
+ * no credential, so their callers cannot introspect. A caller learns about its own tokens only;
+ * another client's token answers {"active": false} unless the caller was registered with
+ * introspect_any_token (a resource server; RFC 7662 §4 lets the server decide what each caller may
+ * learn, and a token's scope and patient are not every client's business). OAUTH_INTROSPECTION_OPEN=true
+ * drops both requirements (docs/CONFORMANCE.md #134, for Inferno runs without a custom header).
+ * Unauthorised → 401.
  */
 import { env } from '../../env';
 import { getDb } from '../../db';
 import { verifyAccessToken, verifyAccessTokenCore } from '../access-token';
 import { authenticateClient } from '../client-auth';
+import type { OAuthClient } from '../clients';
 import { getClient } from '../clients';
 import { sha256 } from '../crypto';
 import type { OAuthCall } from '../endpoint';
@@ -25,8 +29,8 @@ import { assertClientRateLimit } from '../rate-limit';
 
 const INACTIVE = { active: false } as const;
 
-/** Checks who is calling; returns the calling client's id (null for an anonymous caller when introspection is open). */
-async function authorizeCaller(call: OAuthCall, form: OAuthParams): Promise<string | null> {
+/** Checks who is calling; returns the calling client (null for an anonymous caller when introspection is open). */
+async function authorizeCaller(call: OAuthCall, form: OAuthParams): Promise<OAuthClient | null> {
   const bearer = bearerToken(call.req);
   if (bearer !== null) {
     const result = await verifyAccessToken(bearer, { sandboxId: call.sandboxId, fhirBase: call.fhirBase });
@@ -34,7 +38,7 @@ async function authorizeCaller(call: OAuthCall, form: OAuthParams): Promise<stri
     const caller = await getClient(result.token.clientId, { sandboxId: call.sandboxId });
     if (!caller || caller.clientType === 'public') throw new InvalidToken('introspection needs a token issued to a confidential or backend client');
     call.audit.detail = `caller ${caller.clientId} (bearer)`;
-    return caller.clientId;
+    return caller;
   }
   const hasCredentials = call.req.headers.has('authorization') || form.has('client_secret') || form.has('client_assertion') || form.has('client_assertion_type');
   if (!hasCredentials) {
@@ -47,7 +51,7 @@ async function authorizeCaller(call: OAuthCall, form: OAuthParams): Promise<stri
   const { client } = await authenticateClient(call, form);
   if (client.clientType === 'public') throw new InvalidClient('public clients cannot introspect tokens', { status: 401 });
   call.audit.detail = `caller ${client.clientId}`;
-  return client.clientId;
+  return client;
 }
 
 async function introspectAccessToken(call: OAuthCall, token: string): Promise<Record<string, unknown> | null> {
@@ -99,18 +103,30 @@ async function introspectRefreshToken(call: OAuthCall, token: string): Promise<R
   };
 }
 
+/** Whether the caller may see an active token's details: its own token, or any with introspect_any_token (or open introspection). */
+function mayLearnAbout(caller: OAuthClient | null, found: Record<string, unknown>): boolean {
+  if (env.OAUTH_INTROSPECTION_OPEN) return true;
+  return caller !== null && (caller.introspectAnyToken || found.client_id === caller.clientId);
+}
+
 /** POST /oauth/introspect */
 export const handleIntrospect = oauthEndpoint({ endpoint: '/oauth/introspect', style: 'json' }, async (call) => {
   const form = await readForm(call.req);
   const caller = await authorizeCaller(call, form);
-  if (caller !== null) await assertClientRateLimit(call, caller);
+  if (caller !== null) await assertClientRateLimit(call, caller.clientId);
   const token = form.get('token');
   if (token === null) throw new InvalidRequest('token is required (RFC 7662 §2.1)');
   // token_type_hint only decides the lookup order (RFC 7662 §2.1).
   const order = form.get('token_type_hint') === 'refresh_token' ? [introspectRefreshToken, introspectAccessToken] : [introspectAccessToken, introspectRefreshToken];
   for (const lookup of order) {
     const found = await lookup(call, token);
-    if (found) return jsonNoStore(found);
+    if (!found) continue;
+    if (!mayLearnAbout(caller, found)) {
+      const note = 'token of another client: answered inactive (the caller is not registered with introspect_any_token)';
+      call.audit.detail = call.audit.detail ? `${call.audit.detail}; ${note}` : note;
+      return jsonNoStore(INACTIVE);
+    }
+    return jsonNoStore(found);
   }
   // Anything else is exactly {"active": false} (RFC 7662 §2.2; docs/CONFORMANCE.md #133).
   return jsonNoStore(INACTIVE);

@@ -6,7 +6,8 @@
  * Client type from the metadata: token_endpoint_auth_method none → public; client_secret_basic
  * (the RFC 7591 default) or client_secret_post → confidential-symmetric; private_key_jwt with
  * grant_types [client_credentials] → backend, otherwise confidential-asymmetric.
- * Sandbox extensions: launch_uris (EHR launch URLs) and pkce_required (SMART v1 clients only).
+ * Sandbox extensions: launch_uris (EHR launch URLs), pkce_required (SMART v1 clients only) and
+ * introspect_any_token (a resource server that may introspect other clients' tokens).
  */
 import { z } from 'zod';
 import type { ClientType, OAuthClient } from '../clients';
@@ -34,6 +35,7 @@ const registrationSchema = z.looseObject({
   software_version: z.string().optional(),
   launch_uris: z.array(z.string()).optional(),
   pkce_required: z.boolean().optional(),
+  introspect_any_token: z.boolean().optional(),
 });
 
 /** The registration response: the client's metadata as registered (RFC 7591 §3.2.1). */
@@ -57,6 +59,7 @@ export function toRegistrationResponse(client: OAuthClient, clientSecret: string
     ...(client.softwareVersion ? { software_version: client.softwareVersion } : {}),
     launch_uris: client.launchUris,
     pkce_required: client.pkceRequired,
+    introspect_any_token: client.introspectAnyToken,
     // Sandbox extension: which SMART client profile this registration became.
     smart_client_type: client.clientType,
   };
@@ -103,6 +106,7 @@ export const handleRegister = oauthEndpoint({ endpoint: '/oauth/register', style
       contacts: meta.contacts ?? [],
       softwareId: meta.software_id ?? null,
       softwareVersion: meta.software_version ?? null,
+      introspectAnyToken: meta.introspect_any_token ?? false,
     },
     { sandboxId: call.sandboxId },
   );

@@ -54,6 +54,7 @@ export const handleToken = oauthEndpoint({ endpoint: '/oauth/token', style: 'jso
   const failure = simulatedTokenFailure(simulated, { grantType: grantType as GrantType, clientId: client.clientId, method, assertion: assertionFacts(form), scope: form.get('scope') });
   if (simulated && failure) {
     call.audit.detail = `${grantType}; ${simulatedNote(simulated)}`;
+    call.audit.flags.push('simulated');
     throw failure;
   }
 

@@ -7,9 +7,10 @@ import { createHash } from 'node:crypto';
 import { parseScopeString } from '../../smart/scopes';
 import type { OAuthClient } from '../clients';
 import { accessTokenTtl, ONLINE_REFRESH_TTL_SECONDS, refreshTokenTtl } from '../config';
-import { constantTimeEqual } from '../crypto';
+import { constantTimeEqual, nowSeconds } from '../crypto';
 import type { OAuthCall } from '../endpoint';
 import { InvalidGrant, InvalidRequest } from '../errors';
+import type { GrantContext } from '../grant-store';
 import { revokeGrant } from '../grant-store';
 import type { OAuthParams } from '../http';
 import type { TokenResponseBody } from '../tokens';
@@ -19,7 +20,8 @@ import { getDb } from '../../db';
 import { Prisma } from '../../generated/sqlite/client';
 import { pkceAuditNote } from '../pkce';
 
-// RFC 7636 §4.1: 43–128 characters of [A-Z] / [a-z] / [0-9] / "-" / "." / "_" / "~".
+// PKCE code_verifier (RFC 7636 §4.1): 43–128 characters of [A-Z] / [a-z] / [0-9] / "-" / "." / "_" / "~";
+// its S256 hash must equal the code_challenge the code was issued for (§4.6), checked below.
 const VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
 
 /** Refresh-token policy of a grant: offline_access wins over online_access (docs/CONFORMANCE.md #83). */
@@ -30,8 +32,25 @@ export function refreshKind(scope: string): 'offline' | 'online' | null {
   return null;
 }
 
-export function refreshTtl(kind: 'offline' | 'online'): number {
-  return kind === 'offline' ? refreshTokenTtl() : Math.min(ONLINE_REFRESH_TTL_SECONDS, refreshTokenTtl());
+/**
+ * Lifetime of a new refresh token. An online_access one never outlives the user's sign-in session
+ * (SMART App Launch 2.2 §scopes-and-launch-context; docs/CONFORMANCE.md #83).
+ */
+export function refreshTtl(kind: 'offline' | 'online', context: Pick<GrantContext, 'sessionExpiresAt'> = {}): number {
+  if (kind === 'offline') return refreshTokenTtl();
+  const capped = Math.min(ONLINE_REFRESH_TTL_SECONDS, refreshTokenTtl());
+  return context.sessionExpiresAt === undefined ? capped : Math.max(0, Math.min(capped, context.sessionExpiresAt - nowSeconds()));
+}
+
+/**
+ * Why a grant's code or refresh token cannot be redeemed at this token endpoint, or null: the grant
+ * was authorized for the FHIR server `context.aud`, and only that server's token endpoint issues
+ * tokens for it (RFC 7636 §4.4; RFC 9700 §2.1.1; docs/CONFORMANCE.md #44). Grants recorded before
+ * the binding existed carry no aud.
+ */
+export function audMismatch(context: Pick<GrantContext, 'aud'>, fhirBase: string): string | null {
+  if (context.aud === undefined || context.aud === fhirBase) return null;
+  return `this grant was authorized for aud ${context.aud}: redeem it at that FHIR server's token endpoint, not at the one for ${fhirBase} (RFC 9700 §2.1.1)`;
 }
 
 export async function authorizationCodeGrant(call: OAuthCall, client: OAuthClient, form: OAuthParams): Promise<TokenResponseBody> {
@@ -64,6 +83,8 @@ export async function authorizationCodeGrant(call: OAuthCall, client: OAuthClien
   const refusal = async (error: InvalidGrant) => ((await getDb().$executeRaw(take)) === 0 ? replayed() : error);
   if (grant.revoked) throw await refusal(new InvalidGrant('the authorization grant has been revoked'));
   if (redirectUri !== stored.redirectUri) throw await refusal(new InvalidGrant('redirect_uri does not match the one sent to /oauth/authorize (RFC 6749 §4.1.3)'));
+  const elsewhere = audMismatch(grant.context, call.fhirBase);
+  if (elsewhere) throw await refusal(new InvalidGrant(`the authorization code cannot be exchanged here: ${elsewhere}`));
 
   // PKCE for every client type, confidential ones included (RFC 7636 §4.6; RFC 9700 §2.1.1; docs/CONFORMANCE.md #55).
   if (stored.codeChallenge) {
@@ -94,7 +115,7 @@ export async function authorizationCodeGrant(call: OAuthCall, client: OAuthClien
     accessTtlSeconds: grant.context.accessTtlSeconds ?? accessTokenTtl(),
     issuer: call.issuer,
     fhirBase: call.fhirBase,
-    refresh: kind && client.grantTypes.includes('refresh_token') ? { scope, ttlSeconds: refreshTtl(kind), parentId: null } : null,
+    refresh: kind && client.grantTypes.includes('refresh_token') ? { scope, ttlSeconds: refreshTtl(kind, grant.context), parentId: null } : null,
     idToken: openid ? { nonce: stored.nonce } : null,
     claim: take,
   }).catch(async (err: unknown) => {

@@ -1,7 +1,8 @@
 /**
  * grant_type=refresh_token (RFC 6749 §6; SMART App Launch 2.2 §app-launch "refresh access token";
- * RFC 9700 §4.14; docs/CONFORMANCE.md #84–#90, #177). Refresh tokens rotate on every use; a rotated token
- * used again revokes the whole grant and flags 'refresh-replay'. `scope` may narrow, never widen.
+ * RFC 9700 §4.14; docs/CONFORMANCE.md #84–#90, #177). Refresh token rotation and refresh token reuse
+ * detection: tokens rotate on every use; a rotated token used again revokes the whole grant and
+ * flags 'refresh-replay'. `scope` may narrow, never widen.
  */
 import { formatScopes, narrowScopes, parseScopeString } from '../../smart/scopes';
 import { Prisma } from '../../generated/sqlite/client';
@@ -13,7 +14,8 @@ import { revokeGrant } from '../grant-store';
 import type { OAuthParams } from '../http';
 import type { TokenResponseBody } from '../tokens';
 import { IssuanceClaimLost, issueTokens } from '../tokens';
-import { refreshKind, refreshTtl } from './authorization-code';
+import { audMismatch, refreshKind, refreshTtl } from './authorization-code';
+import { nowSeconds } from '../crypto';
 import { findPresentedToken } from './presented';
 
 export async function refreshTokenGrant(call: OAuthCall, client: OAuthClient, form: OAuthParams): Promise<TokenResponseBody> {
@@ -38,6 +40,13 @@ export async function refreshTokenGrant(call: OAuthCall, client: OAuthClient, fo
   }
   if (row.revoked || grant.revoked) throw new InvalidGrant('the refresh token has been revoked');
   if (row.expiresAt.getTime() <= Date.now()) throw new InvalidGrant('the refresh token has expired: authorize again');
+  const elsewhere = audMismatch(grant.context, call.fhirBase);
+  if (elsewhere) throw new InvalidGrant(`the refresh token cannot be used here: ${elsewhere}`);
+  const kind = refreshKind(row.scope) ?? 'offline';
+  // online_access lasts as long as the user's sign-in session (docs/CONFORMANCE.md #83); sign-out revokes the grant outright (endSession).
+  if (kind === 'online' && grant.context.sessionExpiresAt !== undefined && grant.context.sessionExpiresAt <= nowSeconds()) {
+    throw new InvalidGrant("the refresh token was issued with online_access and the user's sign-in session has ended: authorize again");
+  }
 
   // Narrowing (RFC 6749 §6): the new access token gets the requested subset; the refresh token keeps its scope.
   const original = parseScopeString(row.scope).scopes;
@@ -57,7 +66,6 @@ export async function refreshTokenGrant(call: OAuthCall, client: OAuthClient, fo
   // it), in one transaction with its successor's rows (issueTokens `claim`).
   const rotate = Prisma.sql`UPDATE "Token" SET "rotated" = true WHERE "id" = ${row.id} AND "rotated" = false AND "revoked" = false`;
 
-  const kind = refreshKind(row.scope) ?? 'offline';
   call.audit.scopes = scope;
   const issued = await issueTokens({
     sandboxId: call.sandboxId,
@@ -71,7 +79,7 @@ export async function refreshTokenGrant(call: OAuthCall, client: OAuthClient, fo
     issuer: call.issuer,
     fhirBase: call.fhirBase,
     // A fresh lifetime on every refresh (ONC: renewable without re-authorisation; docs/CONFORMANCE.md #91).
-    refresh: { scope: row.scope, ttlSeconds: refreshTtl(kind), parentId: row.id },
+    refresh: { scope: row.scope, ttlSeconds: refreshTtl(kind, grant.context), parentId: row.id },
     idToken: null,
     claim: rotate,
   }).catch(async (err: unknown) => {

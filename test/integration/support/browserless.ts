@@ -169,10 +169,13 @@ export class BrowserSession {
 function consentForm(html: string, page: string, choice: ConsentChoice): { form: URLSearchParams; scopes: string[] } {
   const form = hiddenInputs(html, `${page}/consent`);
   const scopes: string[] = [];
-  for (const m of html.matchAll(/<div class="scope" data-scope="([^"]*)"><input type="checkbox" name="keep\.(\d+)"/g)) {
+  for (const m of html.matchAll(/<div class="scope" data-scope="([^"]*)"><input\b([^>]*)>/g)) {
     const scope = unescapeHtml(m[1] ?? '');
-    const key = m[2] ?? '';
+    const box = m[2] ?? '';
     scopes.push(scope);
+    // Scopes that cannot be unticked (identity, launch, access) are shown but not submitted.
+    if (/\sdisabled\b/.test(box)) continue;
+    const key = /\bname="keep\.(\d+)"/.exec(box)?.[1] ?? '';
     if (!choice.untick?.includes(scope)) form.set(`keep.${key}`, 'on');
     const categories = choice.categories?.[scope];
     if (categories) {
@@ -182,8 +185,6 @@ function consentForm(html: string, page: string, choice: ConsentChoice): { form:
       form.set(`mode.${key}`, 'all');
     }
   }
-  // Scopes that cannot be unticked (identity, launch, access) are shown but not submitted.
-  for (const m of html.matchAll(/<div class="scope" data-scope="([^"]*)"><input type="checkbox" checked disabled/g)) scopes.push(unescapeHtml(m[1] ?? ''));
   form.set('decision', choice.deny ? 'deny' : 'allow');
   return { form, scopes };
 }

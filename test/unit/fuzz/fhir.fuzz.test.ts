@@ -106,7 +106,7 @@ function pathOf(segments: readonly string[], raw: readonly boolean[]): string {
     .join('/');
 }
 
-const SEARCH_NAMES = ['_id', '_lastUpdated', 'patient', 'subject', 'name', 'family', 'given', 'birthdate', 'gender', 'identifier', 'code', 'category', 'date', 'status', 'value-quantity', 'encounter', 'clinical-status', 'address-city', 'telecom', 'combo-code', '_tag', '_profile', '_text', '_content', '_has', 'general-practitioner', 'organization'];
+const SEARCH_NAMES = ['_id', '_lastUpdated', 'patient', 'subject', 'name', 'family', 'given', 'birthdate', 'gender', 'identifier', 'code', 'category', 'date', 'status', 'value-quantity', 'encounter', 'clinical-status', 'address-city', 'telecom', 'combo-code', '_tag', '_profile', '_text', '_content', '_has', 'general-practitioner', 'organization', 'subject.name', 'patient._id', 'subject:Patient._id', 'general-practitioner.name', '_has:Observation:patient:_id', '_has:Observation:subject:code', '_has:Encounter:patient:status'];
 const MODIFIERS = ['exact', 'contains', 'missing', 'not', 'text', 'above', 'below', 'in', 'not-in', 'of-type', 'identifier', 'Patient', 'Observation', 'iterate', 'type', 'x', ''];
 const PREFIXES = ['eq', 'ne', 'gt', 'lt', 'ge', 'le', 'sa', 'eb', 'ap', 'EQ', 'xx', ''];
 const VALUES = [
@@ -147,7 +147,7 @@ const CONTROL: readonly [string, fc.Arbitrary<string>][] = [
   ['_elements', fc.oneof(fc.constantFrom('id', 'name,gender', 'subject', '*', '', 'resourceType'), hostileString())],
   ['_summary', fc.oneof(fc.constantFrom('count', 'true', 'false', 'data', 'text'), hostileString())],
   ['_total', fc.oneof(fc.constantFrom('accurate', 'estimate', 'none'), hostileString())],
-  ['_cursor', fc.oneof(hostileString(), fc.constantFrom(Buffer.from('{"v":null,"i":"x"}').toString('base64url'), Buffer.from(`{"v":"' or 1=1 --","i":"${B}"}`).toString('base64url'), Buffer.from('{"v":{"$gt":0},"i":[]}').toString('base64url'), Buffer.from('Patient/fz-b').toString('base64url')))],
+  ['_cursor', fc.oneof(hostileString(), fc.constantFrom(Buffer.from('{"v":null,"i":"x"}').toString('base64url'), Buffer.from(`{"v":"' or 1=1 --","i":"${B}"}`).toString('base64url'), Buffer.from('{"v":{"$gt":0},"i":[]}').toString('base64url'), Buffer.from('Patient/fz-b').toString('base64url'), Buffer.from(`{"k":"search","v":null,"i":"${B}"}`).toString('base64url')))],
   ['_format', fc.oneof(fc.constantFrom('json', 'xml', 'application/fhir+json', 'ttl'), hostileString())],
 ];
 

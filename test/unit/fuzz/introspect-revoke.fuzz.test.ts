@@ -26,7 +26,7 @@ let accessToken: string;
 let refreshToken: string;
 
 beforeAll(async () => {
-  const sym = await newClient('confidential-symmetric');
+  const sym = await newClient('confidential-symmetric', { introspectAnyToken: true });
   caller = { client: sym.client, secret: sym.clientSecret! };
   app = (await newClient('public')).client;
   const { code, verifier } = await getCode(app);

@@ -46,6 +46,26 @@ export default async function AlertsPage() {
           </tbody>
         </table>
       )}
+      <h2>Simulated errors (armed in the launcher)</h2>
+      {s.simulated.count === 0 ? <p className="card muted">No record was caused by a simulated error.</p> : (
+        <>
+          <p className="muted-small">
+            <Link href={s.simulated.href}>{s.simulated.count} record(s)</Link> had the outcome of a simulated error a developer armed: tests of the app, not counted above.
+          </p>
+          <table data-testid="alerts-simulated">
+            <thead><tr><th>Client</th><th>Records</th><th>Outcomes</th></tr></thead>
+            <tbody>
+              {s.simulated.byClient.map((c) => (
+                <tr key={c.clientId ?? '(none)'}>
+                  <td><Link href={c.href}>{c.clientId ?? '(unidentified caller)'}</Link></td>
+                  <td>{c.count}</td>
+                  <td>{Object.entries(c.flags).map(([flag, n]) => <span key={flag} className="badge info" style={{ marginRight: 6 }}>simulated {flag} × {n}</span>)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      )}
       <h2>Repeated invalid tokens from one caller</h2>
       {s.repeatedInvalidTokens.length === 0 ? <p className="card muted">No caller sent 5 or more invalid tokens.</p> : (
         <table>

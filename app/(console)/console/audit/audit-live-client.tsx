@@ -78,7 +78,7 @@ export function AuditLive({ initial, query }: { initial: AuditRecordJson[]; quer
                 <td>{r.userId ?? '—'}</td>
                 <td>{r.patientId ?? '—'}</td>
                 <td className="muted-small">{r.detail && r.detail.length > 120 ? `${r.detail.slice(0, 120)}…` : r.detail}{r.resultCount !== null ? ` (${r.resultCount} results)` : ''}</td>
-                <td>{r.flags.map((f) => <span key={f} className="badge flag">{f}</span>)}</td>
+                <td>{r.flags.map((f) => <span key={f} className={f === 'simulated' ? 'badge info' : 'badge flag'} title={f === 'simulated' ? 'caused by a simulated error armed in the launcher' : undefined}>{f}</span>)}</td>
               </tr>
             ))}
           </tbody>

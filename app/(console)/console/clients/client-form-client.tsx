@@ -15,6 +15,7 @@ export interface ClientFormValues {
   jwks: string;
   jwksUri: string;
   pkceRequired: boolean;
+  introspectAnyToken: boolean;
 }
 
 type Action = (prev: ClientActionState, form: FormData) => Promise<ClientActionState>;
@@ -92,6 +93,9 @@ export function ClientForm({ action, values, mode }: { action: Action; values: C
       </div>
       <p>
         <label><input type="checkbox" name="pkceRequired" defaultChecked={values.pkceRequired} /> Require PKCE (S256) — turn off only for SMART v1 apps</label>
+      </p>
+      <p>
+        <label><input type="checkbox" name="introspectAnyToken" defaultChecked={values.introspectAnyToken} /> May introspect every client’s tokens (a resource server; confidential and backend clients only) — otherwise only its own</label>
       </p>
       <button type="submit" disabled={pending}>{pending ? 'Saving…' : mode === 'new' ? 'Register client' : 'Save changes'}</button>
     </form>

@@ -1,7 +1,7 @@
 import { headers } from 'next/headers';
 import { requireConsoleSession } from '#lib/console/auth';
 import { firstParam } from '#lib/console/format';
-import { originFromHeaders } from '#lib/console/request';
+import { publicOrigin } from '#lib/http/origin';
 import { analyzeScopeString } from '#lib/console/scope-explain';
 import { evaluatePlaygroundRequest } from '#lib/console/scope-playground';
 import { getTokenDetail } from '#lib/console/tokens';
@@ -16,7 +16,7 @@ export default async function ScopesPage({ searchParams }: Props) {
   await requireConsoleSession('/console/scopes');
   const p = await searchParams;
   const tokenId = firstParam(p.token)?.slice(0, 200);
-  const token = tokenId ? await getTokenDetail(tokenId, { origin: originFromHeaders(await headers()) }) : null;
+  const token = tokenId ? await getTokenDetail(tokenId, { origin: publicOrigin(await headers()) }) : null;
   const scope = firstParam(p.scope) ?? token?.token.scope ?? EXAMPLE;
   const patient = firstParam(p.patient) ?? token?.token.patientId ?? '';
   const fhirUser = firstParam(p.fhirUser) ?? token?.grant?.context.fhirUser ?? '';

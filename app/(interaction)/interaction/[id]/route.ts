@@ -1,9 +1,3 @@
-import { handleInteractionPage } from '#lib/interaction/interaction-handlers';
-
-type Context = { params: Promise<{ id: string }> };
+export { interactionPageRoute as GET } from '#lib/interaction/interaction-handlers';
 
 export const dynamic = 'force-dynamic';
-
-export async function GET(req: Request, ctx: Context): Promise<Response> {
-  return handleInteractionPage(req, (await ctx.params).id);
-}

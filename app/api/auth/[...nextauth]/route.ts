@@ -1,11 +1,1 @@
-import NextAuth from 'next-auth';
-import { getAuthOptions } from '#lib/interaction/options';
-
-type Context = { params: Promise<{ nextauth: string[] }> };
-
-// The options are built per request: the secret may come from the database (lib/interaction/secret.ts).
-async function handler(req: Request, ctx: Context): Promise<Response> {
-  return (NextAuth as unknown as (req: Request, ctx: Context, options: unknown) => Promise<Response>)(req, ctx, await getAuthOptions());
-}
-
-export { handler as GET, handler as POST };
+export { personaAuthRoute as GET, personaAuthRoute as POST } from '#lib/interaction/next-auth-route';

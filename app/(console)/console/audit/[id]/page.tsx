@@ -28,7 +28,7 @@ export default async function AuditRecordPage({ params }: Props) {
       <p><Link href="/console/audit">← Audit trail</Link></p>
       <h1>{r.method} <code>{r.endpoint}</code> <span className={`badge ${r.status >= 400 ? 'error' : 'ok'}`}>{r.status}</span></h1>
       {r.flags.map((f) => (
-        <p key={f} className="notice warn"><span className="badge flag">{f}</span> {Object.hasOwn(FLAG_DESCRIPTIONS, f) ? FLAG_DESCRIPTIONS[f as AuditFlag] : ''}</p>
+        <p key={f} className={f === 'simulated' ? 'notice' : 'notice warn'}><span className={f === 'simulated' ? 'badge info' : 'badge flag'}>{f}</span> {Object.hasOwn(FLAG_DESCRIPTIONS, f) ? FLAG_DESCRIPTIONS[f as AuditFlag] : ''}</p>
       ))}
       <div className="card">
         <dl className="kv">

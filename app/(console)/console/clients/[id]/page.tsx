@@ -43,6 +43,7 @@ export default async function ClientPage({ params }: Props) {
           jwks: c.jwks ? JSON.stringify(c.jwks, null, 2) : '',
           jwksUri: c.jwksUri ?? '',
           pkceRequired: c.pkceRequired,
+          introspectAnyToken: c.introspectAnyToken,
         }}
       />
     </>

@@ -14,7 +14,7 @@ export default async function NewClientPage() {
       <ClientForm
         action={registerClientAction}
         mode="new"
-        values={{ clientId: '', name: '', clientType: 'public', tokenEndpointAuthMethod: 'client_secret_basic', redirectUris: 'http://localhost:8080/callback', launchUris: 'http://localhost:8080/launch', scope: '', jwks: '', jwksUri: '', pkceRequired: true }}
+        values={{ clientId: '', name: '', clientType: 'public', tokenEndpointAuthMethod: 'client_secret_basic', redirectUris: 'http://localhost:8080/callback', launchUris: 'http://localhost:8080/launch', scope: '', jwks: '', jwksUri: '', pkceRequired: true, introspectAnyToken: false }}
       />
     </>
   );

@@ -4,7 +4,7 @@ import { notFound } from 'next/navigation';
 import { requireConsoleSession } from '#lib/console/auth';
 import { getFlow } from '#lib/console/flows';
 import type { FlowParam } from '#lib/console/flows';
-import { originFromHeaders } from '#lib/console/request';
+import { publicOrigin } from '#lib/http/origin';
 import { SequenceDiagram } from '../sequence-diagram';
 
 export const metadata = { title: 'Flow · SMART Sandbox console' };
@@ -31,7 +31,7 @@ function Params({ params }: { params: readonly FlowParam[] }) {
 export default async function FlowPage({ params }: Props) {
   const { id } = await params;
   await requireConsoleSession(`/console/flows/${id}`);
-  const flow = await getFlow(id, { origin: originFromHeaders(await headers()) });
+  const flow = await getFlow(id, { origin: publicOrigin(await headers()) });
   if (!flow) notFound();
   const { summary } = flow;
   return (
@@ -52,7 +52,7 @@ export default async function FlowPage({ params }: Props) {
           <li key={s.key} className={s.outcome} data-step={s.kind}>
             <h3>
               {s.title} {s.at ? <span className="muted-small">{s.at.toISOString().slice(11, 23)}</span> : null}{' '}
-              {s.flags.map((f) => <span key={f} className="badge flag">{f}</span>)}
+              {s.flags.map((f) => <span key={f} className={f === 'simulated' ? 'badge info' : 'badge flag'}>{f}</span>)}
             </h3>
             <div className="card">
               <p style={{ margin: '0 0 6px' }}>{s.summary}</p>

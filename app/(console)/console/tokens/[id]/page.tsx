@@ -3,7 +3,7 @@ import Link from 'next/link';
 import { notFound } from 'next/navigation';
 import { requireConsoleSession } from '#lib/console/auth';
 import { firstParam } from '#lib/console/format';
-import { originFromHeaders } from '#lib/console/request';
+import { publicOrigin } from '#lib/http/origin';
 import { explainJwtMember } from '#lib/console/token-jwt';
 import type { DecodedTokenJwt } from '#lib/console/token-jwt';
 import { getTokenDetail } from '#lib/console/tokens';
@@ -65,10 +65,10 @@ type Props = { params: Promise<{ id: string }>; searchParams: Promise<Record<str
 export default async function TokenPage({ params, searchParams }: Props) {
   const { id } = await params;
   await requireConsoleSession(`/console/tokens/${id}`);
-  const detail = await getTokenDetail(id, { origin: originFromHeaders(await headers()) });
+  const detail = await getTokenDetail(id, { origin: publicOrigin(await headers()) });
   if (!detail) notFound();
   const { token } = detail;
-  const justRevoked = firstParam((await searchParams).revoked) === '1';
+  const justRevoked = firstParam((await searchParams).revoked);
   return (
     <>
       <p><Link href="/console/tokens">← Tokens</Link></p>
@@ -76,7 +76,16 @@ export default async function TokenPage({ params, searchParams }: Props) {
         {token.kind === 'access' ? 'Access token' : 'Refresh token'} <code>{token.id.slice(0, 12)}…</code>{' '}
         <span className={`badge ${token.status}`} data-testid="token-status">{token.status}</span>
       </h1>
-      {justRevoked ? <p className="notice warn" role="status">Revoked. The app&apos;s next call with this token gets 401 invalid_token.</p> : null}
+      {justRevoked === 'grant' ? (
+        <p className="notice warn" role="status" data-testid="revoked-notice">
+          Revoked the whole grant: this token and every token issued under it, the refresh token too. The app&apos;s next call gets 401 invalid_token and its next refresh
+          invalid_grant; it must be authorized again.
+        </p>
+      ) : justRevoked ? (
+        <p className="notice warn" role="status" data-testid="revoked-notice">
+          Revoked this token only. The app&apos;s next call with it gets 401 invalid_token{token.grantId ? '; the grant\'s refresh token still works, so the app can get a new one' : ''}.
+        </p>
+      ) : null}
       <div className="card">
         <dl className="kv">
           <dt>Client</dt><dd>{detail.clientName ? `${detail.clientName} ` : ''}<code>{token.clientId}</code></dd>
@@ -89,10 +98,20 @@ export default async function TokenPage({ params, searchParams }: Props) {
         </dl>
         <div className="actions" style={{ marginTop: 12 }}>
           {token.status !== 'revoked' ? (
-            <form action={revokeTokenAction} className="inline">
-              <input type="hidden" name="id" value={token.id} />
-              <button type="submit" className="danger">Revoke</button>
-            </form>
+            <>
+              <form action={revokeTokenAction} className="inline">
+                <input type="hidden" name="id" value={token.id} />
+                <input type="hidden" name="scope" value="token" />
+                <button type="submit" className="danger">Revoke this token</button>
+              </form>
+              {token.grantId ? (
+                <form action={revokeTokenAction} className="inline">
+                  <input type="hidden" name="id" value={token.id} />
+                  <input type="hidden" name="scope" value="grant" />
+                  <button type="submit" className="danger">Revoke the whole grant (refresh token too)</button>
+                </form>
+              ) : null}
+            </>
           ) : null}
           <Link className="button secondary" href={`/console/audit?clientId=${encodeURIComponent(token.clientId)}${token.patientId ? `&patientId=${encodeURIComponent(token.patientId)}` : ''}`}>Audit records of this client{token.patientId ? ' and patient' : ''}</Link>
           <Link className="button secondary" href={`/console/scopes?token=${encodeURIComponent(token.id)}`}>Test a request with this token</Link>

@@ -1,7 +1,1 @@
-import { handleInteractionConsent } from '#lib/interaction/interaction-handlers';
-
-type Context = { params: Promise<{ id: string }> };
-
-export async function POST(req: Request, ctx: Context): Promise<Response> {
-  return handleInteractionConsent(req, (await ctx.params).id);
-}
+export { interactionConsentRoute as POST } from '#lib/interaction/interaction-handlers';

@@ -1,7 +1,1 @@
-import { handleInteractionLogin } from '#lib/interaction/interaction-handlers';
-
-type Context = { params: Promise<{ id: string }> };
-
-export async function POST(req: Request, ctx: Context): Promise<Response> {
-  return handleInteractionLogin(req, (await ctx.params).id);
-}
+export { interactionLoginRoute as POST } from '#lib/interaction/interaction-handlers';

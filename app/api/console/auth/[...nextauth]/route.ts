@@ -1,12 +1,3 @@
-import NextAuth from 'next-auth';
-import { getConsoleAuthOptions } from '#lib/console/auth';
-
-type Context = { params: Promise<{ nextauth: string[] }> };
-
 // The console's own next-auth route: its own session cookie, so a persona sign-in for an app launch
-// does not sign the instructor out of the console. Options per request (the secret may come from the database).
-async function handler(req: Request, ctx: Context): Promise<Response> {
-  return (NextAuth as unknown as (req: Request, ctx: Context, options: unknown) => Promise<Response>)(req, ctx, await getConsoleAuthOptions());
-}
-
-export { handler as GET, handler as POST };
+// does not sign the instructor out of the console.
+export { consoleAuthRoute as GET, consoleAuthRoute as POST } from '#lib/console/auth';

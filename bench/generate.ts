@@ -1,10 +1,10 @@
 /**
- * Generation-only benchmark: `npx tsx lib/synthetic/bench-generate.ts [patients=1000] [seed=7] [anchor=2025-06-01]`.
+ * Generation-only benchmark: `npx tsx bench/generate.ts [patients=1000] [seed=7] [anchor=2025-06-01]`.
  * Prints patients/s, resources/s, resources per patient and per type, and peak heap for N cohort
  * patients streamed through generateDataset (the roster is measured separately).
  */
-import { generateDataset } from './dataset';
-import { generateRoster } from './roster';
+import { generateDataset } from '../lib/synthetic/dataset';
+import { generateRoster } from '../lib/synthetic/roster';
 
 const patients = Number(process.argv[2] ?? 1000);
 const seed = Number(process.argv[3] ?? 7);

@@ -1,7 +1,7 @@
-// CLI for lib/fhir/bench.ts: DATABASE_URL=file:/tmp/bench.db node --import tsx lib/fhir/bench-cli.mts [patients] [iterations] [--load]
-import { loadBenchData, runSearchBench } from './bench';
-import { createDb } from '../db';
-import { env } from '../env';
+// CLI for bench/fhir-search.ts: DATABASE_URL=file:/tmp/bench.db node --import tsx bench/fhir-search-cli.mts [patients] [iterations] [--load]
+import { loadBenchData, runSearchBench } from './fhir-search';
+import { createDb } from '../lib/db';
+import { env } from '../lib/env';
 
 const patients = Number(process.argv[2] ?? 1000);
 const iterations = Number(process.argv[3] ?? 300);

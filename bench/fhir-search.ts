@@ -1,13 +1,13 @@
 /**
  * Search benchmark: loads N synthetic patients (~200 resources each) with the bulk writer, then
  * measures FHIR requests through the real handler (token check, policy, query, audit included).
- * Run: DATABASE_URL=file:/tmp/bench.db node --import tsx lib/fhir/bench-cli.mts [patients]
+ * Run: DATABASE_URL=file:/tmp/bench.db node --import tsx bench/fhir-search-cli.mts [patients]
  */
 import type { Resource } from '@medplum/fhirtypes';
-import { createBulkWriter } from './bulk-writer';
-import { createFhirHandler } from './router';
-import type { Authenticate, TokenClaims } from './auth';
-import type { Db } from '../db';
+import { createBulkWriter } from '../lib/fhir/bulk-writer';
+import { createFhirHandler } from '../lib/fhir/router';
+import type { Authenticate, TokenClaims } from '../lib/fhir/auth';
+import type { Db } from '../lib/db';
 
 const CAT = 'http://terminology.hl7.org/CodeSystem/observation-category';
 

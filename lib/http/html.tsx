@@ -1,41 +1,13 @@
 import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+import type { ReactElement, ReactNode } from 'react';
 
 /**
- * Server-rendered HTML for the interaction screens, which are route handlers rather than React
- * pages because they must carry their own response headers (CSP frame-ancestors, no-store):
- * Next.js pages cannot set headers, and DESIGN.md keeps these concerns out of proxy.ts and
- * next.config. Every interpolated value is escaped unless it is itself the output of `html`, so
- * patient and user data always render as text (the same guarantee React gives).
+ * Server-rendered HTML for the interaction screens, which are route handlers rather than Next.js
+ * pages because they must carry their own response headers (CSP frame-ancestors, no-store).
+ * The markup is rendered with React (`renderToStaticMarkup`), so every value a page shows (patient
+ * and user names, client names, scopes) is escaped by React as text or attribute, never by hand.
  */
-export class SafeHtml {
-  constructor(readonly value: string) {}
-  toString(): string {
-    return this.value;
-  }
-}
-
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;', '`': '&#96;' };
-
-/** Escapes text for HTML element content and quoted attribute values. */
-export function escapeHtml(value: string): string {
-  return value.replace(/[&<>"'`]/g, (c) => ESCAPES[c] ?? c);
-}
-
-function render(value: unknown): string {
-  if (value === null || value === undefined || value === false || value === true) return '';
-  if (value instanceof SafeHtml) return value.value;
-  if (Array.isArray(value)) return value.map(render).join('');
-  return escapeHtml(String(value));
-}
-
-/** Tagged template: `html\`<p>${name}</p>\`` escapes `name`; nested `html` fragments and arrays of them pass through. */
-export function html(strings: TemplateStringsArray, ...values: unknown[]): SafeHtml {
-  let out = strings[0] ?? '';
-  values.forEach((v, i) => {
-    out += render(v) + (strings[i + 1] ?? '');
-  });
-  return new SafeHtml(out);
-}
 
 const STYLE = `
 :root{--fg:#1b1f24;--muted:#5b6470;--bg:#f6f7f9;--card:#fff;--accent:#0b5cad;--danger:#b42318;--warn-bg:#fff6e5;--warn:#8a5300;--border:#d8dde3}
@@ -90,24 +62,64 @@ export function interactionHeaders(extra: Record<string, string> = {}): Headers 
   return headers;
 }
 
+type StaticMarkup = (node: ReactNode) => string;
+let renderToStaticMarkup: StaticMarkup | undefined;
+
+/**
+ * react-dom/server, loaded by Node when first used. Next.js bundles route handlers for the React
+ * Server Components environment, which refuses a static import of react-dom/server; these pages are
+ * plain HTML strings, so the renderer Node resolves from the project's own dependencies serves them.
+ */
+function staticMarkup(node: ReactNode): string {
+  renderToStaticMarkup ??= (createRequire(import.meta.url)('react-dom/server') as { renderToStaticMarkup: StaticMarkup }).renderToStaticMarkup;
+  return renderToStaticMarkup(node);
+}
+
+/** An HTML document: the doctype and React's static markup of `root` (an `<html>` element). */
+export function renderDocument(root: ReactElement): string {
+  return `<!doctype html>\n${staticMarkup(root)}`;
+}
+
 export interface PageOptions {
   readonly title: string;
   /** Header right side (who is signed in, switch user). */
-  readonly header?: SafeHtml;
+  readonly header?: ReactNode;
   readonly status?: number;
   readonly setCookies?: readonly string[];
 }
 
+/** The page shell of the interaction screens: our stylesheet (its hash is in the CSP), header, main. */
+export function PageShell({ title, header, children }: { title: string; header?: ReactNode; children: ReactNode }): ReactElement {
+  return (
+    <html lang="en">
+      <head>
+        <meta charSet="utf-8" />
+        <meta name="viewport" content="width=device-width,initial-scale=1" />
+        <title>{`${title} · SMART Sandbox`}</title>
+        <meta name="referrer" content="same-origin" />
+        <style dangerouslySetInnerHTML={{ __html: STYLE }} />
+      </head>
+      <body>
+        <header>
+          <strong>SMART Sandbox · Authorization</strong>
+          <div className="who">{header}</div>
+        </header>
+        <main>{children}</main>
+      </body>
+    </html>
+  );
+}
+
 /** A complete HTML page response with the interaction security headers. */
-export function htmlPage(body: SafeHtml, options: PageOptions): Response {
-  const doc = html`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>${options.title} · SMART Sandbox</title><meta name="referrer" content="same-origin"><style>${new SafeHtml(STYLE)}</style></head>
-<body><header><strong>SMART Sandbox · Authorization</strong><div class="who">${options.header ?? ''}</div></header>
-<main>${body}</main></body></html>`;
+export function htmlPage(body: ReactNode, options: PageOptions): Response {
+  const doc = renderDocument(
+    <PageShell title={options.title} header={options.header}>
+      {body}
+    </PageShell>,
+  );
   const headers = interactionHeaders({ 'content-type': 'text/html; charset=utf-8' });
   for (const c of options.setCookies ?? []) headers.append('set-cookie', c);
-  return new Response(doc.value, { status: options.status ?? 200, headers });
+  return new Response(doc, { status: options.status ?? 200, headers });
 }
 
 /** 303 See Other (never 307 after a POST: RFC 9700 §4.12, docs/CONFORMANCE.md #51). */

@@ -1,0 +1,2 @@
+export { handleTokenRevoke as POST } from '#lib/console/api';
+export const dynamic = 'force-dynamic';
