@@ -195,7 +195,7 @@ async function main(): Promise<void> {
         }
       } else console.log('PostgreSQL store benchmark skipped: no server binaries');
     }
-    const ctx: BenchContext = { baseUrl: server.url, databaseUrl, http, inProcess };
+    const ctx: BenchContext = { baseUrl: server.url, databaseUrl, http, inProcess, serverPid: () => serverPid(server.url) };
     for (const b of extraBenchmarks) if (want(b.name)) results.push(...(await b.run(ctx)));
 
     const out = table(results, node, next);

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { clientAssertion, registerBenchBackend } from './assertions';
 import type { Benchmark, BenchContext, BenchResult } from './types';
+import { exportBench } from './export';
 
 const b64url = (b: Buffer) => b.toString('base64url');
 
@@ -206,7 +207,7 @@ async function paired(ctx: BenchContext, name: string, url: string, headers: Rec
  * the moment a request was due, so a late start (a timer fires up to a millisecond or so late) is
  * charged to the request, not hidden.
  */
-async function steady(name: string, url: string, headers: Record<string, string>, rate: number): Promise<BenchResult> {
+export async function steady(name: string, url: string, headers: Record<string, string>, rate: number): Promise<BenchResult> {
   const { Agent, request } = await import('node:http');
   const seconds = Number(process.env.BENCH_SECONDS ?? 5);
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
@@ -517,4 +518,4 @@ const launchTime: Benchmark = {
 };
 
 /** Benchmarks beyond the baselines and the store; each capability adds its own here. */
-export const benchmarks: Benchmark[] = [oauth, fhir, auditWrites, seeding, launchTime];
+export const benchmarks: Benchmark[] = [oauth, fhir, auditWrites, seeding, launchTime, exportBench];

@@ -24,6 +24,8 @@ export interface BenchContext {
   /** An autocannon run; `warmUp: false` skips the unmeasured second of warm-up before it. */
   http(name: string, url: string, opts?: Partial<autocannon.Options>, options?: { warmUp?: boolean }): Promise<BenchResult>;
   inProcess(name: string, fn: (i: number) => Promise<unknown>, concurrency?: number, seconds?: number): Promise<BenchResult>;
+  /** Process id of the server under test (Linux), or null. */
+  serverPid(): number | null;
 }
 
 export interface Benchmark {

@@ -557,10 +557,10 @@ export function LauncherClient(props: LauncherClientProps) {
               <input type="number" min={1} max={3600} value={simulatedError.seconds} onChange={(e) => setSimulatedError({ kind: 'token_expires_soon', seconds: Math.max(1, Number(e.target.value) || 1) })} /> s
             </label>
           ) : null}
-          {simulatedError?.kind === 'fhir_rate_limited' ? (
+          {simulatedError && 'retryAfterSeconds' in simulatedError ? (
             <label>
               Retry-After{' '}
-              <input type="number" min={1} max={3600} value={simulatedError.retryAfterSeconds} onChange={(e) => setSimulatedError({ kind: 'fhir_rate_limited', retryAfterSeconds: Math.max(1, Number(e.target.value) || 1) })} /> s
+              <input type="number" min={1} max={3600} value={simulatedError.retryAfterSeconds} onChange={(e) => setSimulatedError({ kind: simulatedError.kind, retryAfterSeconds: Math.max(1, Number(e.target.value) || 1) })} /> s
             </label>
           ) : null}
         </div>

@@ -21,6 +21,8 @@ export function smartEndpoints(origin: string): ReturnType<typeof oauthUrls> {
 
 const US_CORE = 'http://hl7.org/fhir/us/core/StructureDefinition';
 const SDC = 'http://hl7.org/fhir/uv/sdc/StructureDefinition';
+/** Bulk Data Access IG 2.0.0 (docs/CONFORMANCE.md #147). */
+const BULK = 'http://hl7.org/fhir/uv/bulkdata';
 
 /**
  * US Core 6.1.0 profiles per resource type: every profile the US Core server CapabilityStatement
@@ -95,6 +97,10 @@ export const OPERATIONS: readonly { level: 'system' | 'type' | 'instance'; type:
     documentation:
       'ValueSet/$expand?url=… or ValueSet/[id]/$expand, GET or POST: the R4 and US Core 6.1.0 value sets, expanded from their compose (filter on code and display, count, offset); one needing LOINC, SNOMED CT or another code system not held here answers 422. Any valid token may expand.',
   },
+  // Bulk Data Access IG 2.0.0 (docs/CONFORMANCE.md §14): asynchronous NDJSON export.
+  { level: 'system', type: null, name: 'export', definition: `${BULK}/OperationDefinition/export`, documentation: 'Every resource the backend token may read, as NDJSON files (Prefer: respond-async)' },
+  { level: 'type', type: 'Patient', name: 'export', definition: `${BULK}/OperationDefinition/patient-export`, documentation: 'The compartments of every patient the token may read, as NDJSON files' },
+  { level: 'instance', type: 'Group', name: 'export', definition: `${BULK}/OperationDefinition/group-export`, documentation: 'The compartments of the group\'s members, as NDJSON files' },
 ];
 
 /** The interactions the router answers on every resource type (AuditEvent: read and search only). */
@@ -212,7 +218,7 @@ export function capabilityStatement(origin: string, fhirBase: string): Capabilit
     date: '2026-01-01',
     publisher: 'SMART Sandbox',
     kind: 'instance',
-    instantiates: ['http://hl7.org/fhir/us/core/CapabilityStatement/us-core-server'],
+    instantiates: ['http://hl7.org/fhir/us/core/CapabilityStatement/us-core-server', `${BULK}/CapabilityStatement/bulk-data`],
     software: { name: 'SMART Sandbox', version: '0.1.0' },
     implementation: { description: 'SMART on FHIR sandbox with synthetic patients', url: fhirBase },
     fhirVersion: '4.0.1',

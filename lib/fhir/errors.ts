@@ -83,3 +83,6 @@ export class FhirThrottledError extends FhirError {
     this.name = 'FhirThrottledError';
   }
 }
+
+/** Stops a bulk export run when its job was cancelled (deleted) or taken over by another instance; never answered to a client. */
+export class ExportCancelled extends Error {}

@@ -54,6 +54,7 @@ import { decodePagingCursor, encodePagingCursor } from './paging-cursor';
 import type { AccessScope } from './search/sql';
 import { withLinkedAccess } from './search/chains';
 import { assertId, assertResourceType, parseResourceBody, ResourceStore } from './store';
+import { bulkRequestOf, handleBulk } from './bulk/endpoints';
 import { isFhirId } from '../fhir-id';
 
 export interface FhirHandlerOptions {
@@ -291,6 +292,9 @@ async function route(ctx: Ctx, authenticate: Authenticate): Promise<Response> {
   }
   // Every other request needs a token, before anything about the URL is revealed (g10 1.9.10).
   const policy = await authenticateRequest(ctx, authenticate);
+  // Bulk Data export (docs/CONFORMANCE.md §14): kick-off, status and files (lib/fhir/bulk).
+  const bulk = bulkRequestOf(segments);
+  if (bulk && ctx.audit.claims) return handleBulk({ req: ctx.req, url: ctx.url, db: ctx.db, sandboxId: ctx.sandboxId, base: ctx.base, policy, claims: ctx.audit.claims, audit: ctx.audit }, bulk);
   if (first === undefined) {
     ctx.audit.interaction = method === 'POST' ? 'batch' : 'search-system';
     throw new FhirError('not-supported', method === 'POST' ? 'Batch and transaction Bundles are not supported' : 'System-level search is not supported; search a resource type');

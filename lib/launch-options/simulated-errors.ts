@@ -97,31 +97,80 @@ export const SIMULATED_ERRORS = {
     effect:
       'The patient in context looks deleted with its record: reads of Patient/{id}, of Patient/{id}/$everything and of any resource in its compartment answer HTTP 410 Gone (OperationOutcome "deleted"); searches in its compartment return an empty Bundle. The stored data is untouched.',
   },
+  // Bulk Data export (docs/CONFORMANCE.md §14): the failures a bulk client must survive
+  // (applied by lib/fhir/bulk/simulated-failures.ts to exports started with this launch's tokens).
+  bulk_kickoff_throttled: {
+    label: 'Bulk export: 429 on kick-off',
+    applies: 'fhir',
+    effect:
+      'The first $export kick-off with this launch’s tokens answers HTTP 429 with Retry-After: retryAfterSeconds and an OperationOutcome "throttled"; kick-offs before that time has passed get 429 too, later ones start the export.',
+  },
+  bulk_status_transient_error: {
+    label: 'Bulk export: transient 500 on a status poll',
+    applies: 'fhir',
+    effect:
+      'The first on-time status poll of each export answers HTTP 500 with an OperationOutcome of code "transient" and Retry-After; the next poll answers normally (202, then the manifest). A client must retry rather than give up.',
+  },
+  bulk_slow_job: {
+    label: 'Bulk export: slow job (long Retry-After)',
+    applies: 'fhir',
+    effect:
+      'Status polls answer 202 with Retry-After: retryAfterSeconds until twice that time has passed since the kick-off, then the manifest. Polling sooner than told gets 429.',
+  },
+  bulk_error_outcome: {
+    label: 'Bulk export: an OperationOutcome in error[]',
+    applies: 'fhir',
+    effect: 'The manifest lists an error file whose NDJSON holds an OperationOutcome (severity error, code "processing") beside the exported data; the client must read and report it.',
+  },
+  bulk_partial_output: {
+    label: 'Bulk export: partial output',
+    applies: 'fhir',
+    effect:
+      'The last resource type of each export fails: it is missing from output[], and error[] holds an OperationOutcome naming it (code "incomplete"). The other files are complete.',
+  },
+  bulk_file_expired: {
+    label: 'Bulk export: files expired before download',
+    applies: 'fhir',
+    effect: 'Every file of the manifest answers HTTP 404 with an OperationOutcome "the file has expired; start a new export" (the status URL still answers): the client must kick off again.',
+  },
+  bulk_token_expired_mid_download: {
+    label: 'Bulk export: token expired mid-download',
+    applies: 'fhir',
+    effect:
+      'The first file downloads; every other file requested with this launch’s token answers HTTP 401 Bearer error="invalid_token" ("the access token has expired"). A new token from client_credentials downloads them.',
+  },
 } as const satisfies Record<string, { label: string; applies: 'authorize' | 'token' | 'fhir'; effect: string }>;
 
 export type SimulatedErrorKind = keyof typeof SIMULATED_ERRORS;
 
 /** A simulated error with its parameters: one typed union. */
+type WithRetryAfter = 'fhir_rate_limited' | 'bulk_kickoff_throttled' | 'bulk_slow_job';
+type WithParameters = 'token_expires_soon' | WithRetryAfter;
+
 export type SimulatedError =
-  | { readonly kind: Exclude<SimulatedErrorKind, 'token_expires_soon' | 'fhir_rate_limited'> }
+  | { readonly kind: Exclude<SimulatedErrorKind, WithParameters> }
   | { readonly kind: 'token_expires_soon'; readonly seconds: number }
-  | { readonly kind: 'fhir_rate_limited'; readonly retryAfterSeconds: number };
+  | { readonly kind: WithRetryAfter; readonly retryAfterSeconds: number };
 
 export const SIMULATED_ERROR_KINDS = Object.keys(SIMULATED_ERRORS) as SimulatedErrorKind[];
 
-const simple = z.enum(SIMULATED_ERROR_KINDS.filter((k) => k !== 'token_expires_soon' && k !== 'fhir_rate_limited') as [Exclude<SimulatedErrorKind, 'token_expires_soon' | 'fhir_rate_limited'>, ...Exclude<SimulatedErrorKind, 'token_expires_soon' | 'fhir_rate_limited'>[]]);
+const WITH_RETRY_AFTER: readonly WithRetryAfter[] = ['fhir_rate_limited', 'bulk_kickoff_throttled', 'bulk_slow_job'];
+const simple = z.enum(
+  SIMULATED_ERROR_KINDS.filter((k) => k !== 'token_expires_soon' && !(WITH_RETRY_AFTER as readonly string[]).includes(k)) as [Exclude<SimulatedErrorKind, WithParameters>, ...Exclude<SimulatedErrorKind, WithParameters>[]],
+);
 
 /** zod schema of a SimulatedError (launch options are validated with it when stored and read). */
 export const simulatedErrorSchema: z.ZodType<SimulatedError> = z.union([
   z.object({ kind: simple }).strict(),
   z.object({ kind: z.literal('token_expires_soon'), seconds: z.number().int().min(1).max(3600) }).strict(),
-  z.object({ kind: z.literal('fhir_rate_limited'), retryAfterSeconds: z.number().int().min(1).max(3600) }).strict(),
+  z.object({ kind: z.enum(WITH_RETRY_AFTER as [WithRetryAfter, ...WithRetryAfter[]]), retryAfterSeconds: z.number().int().min(1).max(3600) }).strict(),
 ]);
 
 /** Default parameters when the launcher picks a kind. */
 export function defaultSimulatedError(kind: SimulatedErrorKind): SimulatedError {
   if (kind === 'token_expires_soon') return { kind, seconds: 10 };
-  if (kind === 'fhir_rate_limited') return { kind, retryAfterSeconds: 30 };
+  if (kind === 'fhir_rate_limited' || kind === 'bulk_slow_job') return { kind, retryAfterSeconds: 30 };
+  if (kind === 'bulk_kickoff_throttled') return { kind, retryAfterSeconds: 10 };
   return { kind };
 }
 
@@ -134,7 +183,7 @@ export function simulatedErrorAppliesTo(error: SimulatedError): 'authorize' | 't
 export function describeSimulatedError(error: SimulatedError): string {
   const { label } = SIMULATED_ERRORS[error.kind];
   if (error.kind === 'token_expires_soon') return `${label.replace('N', String(error.seconds))}`;
-  if (error.kind === 'fhir_rate_limited') return `${label}, Retry-After ${error.retryAfterSeconds} s`;
+  if (error.kind === 'fhir_rate_limited' || error.kind === 'bulk_kickoff_throttled' || error.kind === 'bulk_slow_job') return `${label}, Retry-After ${error.retryAfterSeconds} s`;
   return label;
 }
 
@@ -170,5 +219,13 @@ export function simulatedErrorProblem(error: SimulatedError, fit: SimulatedError
     case 'token_expires_soon':
     case 'fhir_rate_limited':
       return null;
+    case 'bulk_kickoff_throttled':
+    case 'bulk_status_transient_error':
+    case 'bulk_slow_job':
+    case 'bulk_error_outcome':
+    case 'bulk_partial_output':
+    case 'bulk_file_expired':
+    case 'bulk_token_expired_mid_download':
+      return backend ? null : 'Bulk Data export is a backend-services flow here: arm it on a backend service launch';
   }
 }

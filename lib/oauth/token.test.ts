@@ -351,14 +351,16 @@ describe('refresh tokens (docs/CONFORMANCE.md §7, #177; N9, N11)', () => {
 });
 
 describe('grants bound to their aud and, for online_access, to the sign-in session (docs/CONFORMANCE.md #44, #83)', () => {
-  const OTHER_TOKEN_URL = 'http://127.0.0.1:3000/oauth/token';
+  // Another loopback name of this server: its Host header decides the public origin (lib/http/origin.ts).
+  const OTHER_HOST = '127.0.0.1:3000';
+  const OTHER_TOKEN_URL = `http://${OTHER_HOST}/oauth/token`;
 
   it('#44: a code authorized for one FHIR base is refused at the token endpoint of another, and used up', async () => {
     const { client, clientSecret } = await newClient('confidential-symmetric');
     const auth = basic(client.clientId, clientSecret!);
     const { code, verifier } = await getCode(client);
     const params = { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier };
-    await expectError(await handleToken(form(OTHER_TOKEN_URL, params, auth)), 400, 'invalid_grant', /authorized for aud http:\/\/localhost:3000\/fhir/);
+    await expectError(await handleToken(form(OTHER_TOKEN_URL, params, { ...auth, host: OTHER_HOST })), 400, 'invalid_grant', /authorized for aud http:\/\/localhost:3000\/fhir/);
     await expectError(await exchange(code, verifier, { headers: auth }), 400, 'invalid_grant', /already used/);
   });
 
@@ -367,7 +369,7 @@ describe('grants bound to their aud and, for online_access, to the sign-in sessi
     const auth = basic(client.clientId, clientSecret!);
     const { code, verifier } = await getCode(client);
     const body = await json(await exchange(code, verifier, { headers: auth }));
-    await expectError(await handleToken(form(OTHER_TOKEN_URL, { grant_type: 'refresh_token', refresh_token: String(body.refresh_token) }, auth)), 400, 'invalid_grant', /authorized for aud/);
+    await expectError(await handleToken(form(OTHER_TOKEN_URL, { grant_type: 'refresh_token', refresh_token: String(body.refresh_token) }, { ...auth, host: OTHER_HOST })), 400, 'invalid_grant', /authorized for aud/);
     expect((await handleToken(form(TOKEN_URL, { grant_type: 'refresh_token', refresh_token: String(body.refresh_token) }, auth))).status).toBe(200);
   });
 

@@ -4,6 +4,7 @@ import { resolveOptions } from './options';
 import type { GenerateOptions } from './options';
 import type { PatientRecord } from './patient';
 import { generateRoster } from './roster';
+import { GroupCollector } from './groups';
 import { generateSharedResources } from './shared';
 
 export const MAX_PATIENTS = 10_000;
@@ -19,11 +20,13 @@ export interface DatasetOptions extends GenerateOptions {
 /** One step of a dataset stream: the shared resources come first, then one patient record at a time. */
 export type DatasetItem =
   | { readonly kind: 'shared'; readonly resources: Resource[] }
-  | { readonly kind: 'patient'; readonly record: PatientRecord; readonly roster: boolean };
+  | { readonly kind: 'patient'; readonly record: PatientRecord; readonly roster: boolean }
+  | { readonly kind: 'groups'; readonly resources: Resource[] };
 
 /**
  * Streams a dataset: never more than one patient record in memory, so 10,000 patients cost what
- * one does. Cohort patient i is the same for any `patients` ≥ i + 1.
+ * one does. Cohort patient i is the same for any `patients` ≥ i + 1. The Groups of its cohorts
+ * (lib/synthetic/groups.ts) come last.
  */
 export function* generateDataset(opts: DatasetOptions): Generator<DatasetItem, void, undefined> {
   if (!Number.isInteger(opts.patients) || opts.patients < 1 || opts.patients > MAX_PATIENTS) {
@@ -31,8 +34,17 @@ export function* generateDataset(opts: DatasetOptions): Generator<DatasetItem, v
   }
   const resolved = resolveOptions(opts);
   yield { kind: 'shared', resources: generateSharedResources() };
-  for (let i = 0; i < opts.patients; i++) yield { kind: 'patient', record: generateResolved(i, resolved), roster: false };
-  if (opts.includeRoster !== false) {
-    for (const record of generateRoster({ anchorDate: resolved.anchorDate })) yield { kind: 'patient', record, roster: true };
+  const groups = new GroupCollector();
+  for (let i = 0; i < opts.patients; i++) {
+    const record = generateResolved(i, resolved);
+    groups.add(record);
+    yield { kind: 'patient', record, roster: false };
   }
+  if (opts.includeRoster !== false) {
+    for (const record of generateRoster({ anchorDate: resolved.anchorDate })) {
+      groups.add(record);
+      yield { kind: 'patient', record, roster: true };
+    }
+  }
+  yield { kind: 'groups', resources: groups.groups() };
 }

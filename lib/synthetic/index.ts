@@ -6,6 +6,7 @@ export { generatePatient, cohortPatientId } from './cohort';
 export { generateDataset, MAX_PATIENTS } from './dataset';
 export type { DatasetItem, DatasetOptions } from './dataset';
 export { generateSharedResources } from './shared';
+export { ALL_PATIENTS_GROUP_ID, conditionGroupId, GroupCollector } from './groups';
 export { generateRoster, generateRosterPatient, ROSTER_IDS, PAGING_RECORD_SIZE } from './roster';
 export type { RosterId, RosterOptions } from './roster';
 export { personas, patientPersona, usernameFor } from './personas';

@@ -332,9 +332,35 @@ describe('docs/CONFORMANCE.md §18: Inferno negative tests', () => {
     expect([400, 401]).toContain(res.status);
   });
 
-  // Bulk export is docs/CONFORMANCE.md §14, a later issue: there is no status URL or NDJSON file to refuse yet.
-  it.todo('N23 (G10 8.3.x): an NDJSON download without a token when requiresAccessToken=true → 400 or 401 (needs bulk $export, docs/CONFORMANCE.md §14)');
-  it.todo('N24 (G10 bulk_data_group_export_cancel_stu2): DELETE the status URL → 202, then GET it → 404 + OperationOutcome (needs bulk $export, docs/CONFORMANCE.md §14)');
+  /** A completed system export of Patient (IG-style polling): its status URL and manifest. */
+  async function completedExport(): Promise<{ statusUrl: string; manifest: { requiresAccessToken: boolean; output: { url: string }[] } }> {
+    const kick = await fetch(`${fhirBase}/$export?_type=Patient`, { headers: { accept: 'application/fhir+json', prefer: 'respond-async', authorization: `Bearer ${system}` } });
+    expect(kick.status).toBe(202);
+    const statusUrl = kick.headers.get('content-location')!;
+    for (;;) {
+      const res = await fetch(statusUrl, { headers: { authorization: `Bearer ${system}` } });
+      if (res.status === 200) return { statusUrl, manifest: (await res.json()) as { requiresAccessToken: boolean; output: { url: string }[] } };
+      expect(res.status).toBe(202);
+      await new Promise((r) => setTimeout(r, Number(res.headers.get('retry-after')) * 1000));
+    }
+  }
+
+  it('N23 (G10 8.3.x): an NDJSON download without a token when requiresAccessToken=true → 400 or 401', async () => {
+    const { manifest } = await completedExport();
+    expect(manifest.requiresAccessToken).toBe(true);
+    const url = manifest.output[0]!.url;
+    expect([400, 401]).toContain((await fetch(url)).status);
+    expect((await fetch(url, { headers: { authorization: `Bearer ${system}` } })).status).toBe(200);
+  });
+
+  it('N24 (G10 bulk_data_group_export_cancel_stu2): DELETE the status URL → 202, then GET it → 404 + OperationOutcome', async () => {
+    const { statusUrl } = await completedExport();
+    expect((await fetch(statusUrl, { method: 'DELETE', headers: { authorization: `Bearer ${system}` } })).status).toBe(202);
+    const after = await fetch(statusUrl, { headers: { authorization: `Bearer ${system}` } });
+    expect(after.status).toBe(404);
+    expect(((await after.json()) as { resourceType: string }).resourceType).toBe('OperationOutcome');
+  });
+
   // TLS is terminated in front of the sandbox (it serves plain http on localhost); not testable here.
   it.todo('N25 (SAL *_tls): TLS 1.0/1.1 handshakes refused on authorize, token, FHIR and bulk (a deployment concern: the sandbox serves http)');
 });

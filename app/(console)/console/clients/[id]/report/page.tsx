@@ -3,6 +3,8 @@ import { notFound } from 'next/navigation';
 import { requireConsoleSession } from '#lib/console/auth';
 import type { CheckStatus } from '#lib/console/report-card';
 import { buildReportCard } from '#lib/console/report-card';
+import { bulkExportReports } from '#lib/console/bulk-report';
+import { BulkExports } from '../bulk-exports';
 
 export const metadata = { title: 'App report card · SMART Sandbox console' };
 export const dynamic = 'force-dynamic';
@@ -16,6 +18,7 @@ export default async function ReportCardPage({ params }: Props) {
   await requireConsoleSession(`/console/clients/${id}/report`);
   const card = await buildReportCard(id);
   if (!card) notFound();
+  const exports = card.clientType === 'backend' ? await bulkExportReports(card.clientId) : [];
   const jsonUrl = `/api/console/clients/${encodeURIComponent(card.clientId)}/report`;
   return (
     <>
@@ -71,6 +74,7 @@ export default async function ReportCardPage({ params }: Props) {
           </tbody>
         </table>
       </div>
+      {exports.length ? <BulkExports reports={exports} /> : null}
     </>
   );
 }
