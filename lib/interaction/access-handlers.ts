@@ -188,3 +188,11 @@ export const handleAccessRevoke = withDatabaseUnavailablePage('access', async (r
   return jsonResponse({ client_id: clientId, revoked_grants: count }, 200);
 });
 
+
+/** The context Next.js passes to the route handler under app/(interaction)/interaction/access/apps/[clientId]. */
+export type AccessRevokeRouteContext = { params: Promise<{ clientId: string }> };
+
+/** DELETE or POST /interaction/access/apps/{client_id}. */
+export async function accessRevokeRoute(req: Request, ctx: AccessRevokeRouteContext): Promise<Response> {
+  return handleAccessRevoke(req, (await ctx.params).clientId);
+}
