@@ -3,7 +3,7 @@
  * (app/api/console/** re-exports them). Every one requires a console session; the app report card
  * also accepts an access token of the client it reports on, so an app's CI can fetch its own.
  */
-import { parseAuditFilters, queryAudit, auditNdjsonStream, toAuditJson } from './audit';
+import { parseAuditFilters, queryAudit, auditNdjsonStream, toAuditJson, decodeAuditPosition, encodeAuditPosition } from './audit';
 import { fhirBaseOf } from '../http/origin';
 import { verifyAccessToken } from '../oauth/access-token';
 import { DEFAULT_SANDBOX_ID } from '../sandbox';
@@ -18,7 +18,10 @@ function json(body: unknown, status = 200, headers: Record<string, string> = {})
   return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...NO_STORE, ...headers } });
 }
 
-/** GET /api/console/audit?…filters&since=ISO — the newest matching records (live polling). */
+/**
+ * GET /api/console/audit?…filters[&since=ISO][&before=cursor][&limit=N] — the newest matching records
+ * (live polling with `since`), one page at a time with `before` = the previous answer's `next`.
+ */
 export async function handleAuditPoll(req: Request): Promise<Response> {
   const session = await consoleSessionOrResponse(req);
   if (session instanceof Response) return session;
@@ -26,8 +29,14 @@ export async function handleAuditPoll(req: Request): Promise<Response> {
   const filters = parseAuditFilters(url.searchParams);
   const sinceText = url.searchParams.get('since');
   const since = sinceText ? new Date(sinceText) : undefined;
-  const records = await queryAudit(filters, { limit: 200, ...(since && !Number.isNaN(since.getTime()) ? { since } : {}) });
-  return json({ records: records.map(toAuditJson), at: new Date().toISOString() });
+  const limitText = url.searchParams.get('limit');
+  const limit = limitText && /^\d{1,4}$/.test(limitText) ? Math.min(Number(limitText), 1000) : 200;
+  const before = decodeAuditPosition(url.searchParams.get('before'));
+  if (url.searchParams.has('before') && !before) return json({ error: 'invalid_request', error_description: 'before is not a cursor from this server' }, 400);
+  const records = await queryAudit(filters, { limit, before, ...(since && !Number.isNaN(since.getTime()) ? { since } : {}) });
+  const last = records[records.length - 1];
+  // `next`: the cursor of the following (older) page, while a full page came back.
+  return json({ records: records.map(toAuditJson), at: new Date().toISOString(), next: last && records.length === limit ? encodeAuditPosition(last) : null });
 }
 
 /** GET /api/console/audit.ndjson?…filters[&format=fhir] — every matching record, one JSON object per line. */

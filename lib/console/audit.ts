@@ -144,10 +144,37 @@ export function auditWhere(f: AuditFilters, sandboxId: string = DEFAULT_SANDBOX_
   return { AND: and };
 }
 
-/** Newest records matching the filters (and, for live polling, at or after `since`). */
-export async function queryAudit(f: AuditFilters, options: { limit?: number; since?: Date; sandboxId?: string } = {}): Promise<AuditRecord[]> {
+/** A position in the audit trail, newest first: the records strictly older than (at, id). */
+export interface AuditPosition {
+  at: Date;
+  id: string;
+}
+
+/** The opaque `before` cursor of the next (older) page, after a page's last record. */
+export function encodeAuditPosition(r: Pick<AuditRecord, 'at' | 'id'>): string {
+  return Buffer.from(`${r.at.toISOString()}|${r.id}`, 'utf8').toString('base64url');
+}
+
+/** Reads a `before` cursor; anything malformed reads as null (the first page). */
+export function decodeAuditPosition(text: string | null | undefined): AuditPosition | null {
+  if (!text || text.length > 200 || !/^[A-Za-z0-9_-]+$/.test(text)) return null;
+  const [iso, id, ...rest] = Buffer.from(text, 'base64url').toString('utf8').split('|');
+  if (rest.length || !iso || !id || id.length > 100) return null;
+  const at = new Date(iso);
+  return Number.isNaN(at.getTime()) ? null : { at, id };
+}
+
+/**
+ * Newest records matching the filters: for live polling, at or after `since`; for paging, strictly
+ * older than `before` in (at, id) order, so a page never repeats or skips a record however many
+ * arrive meanwhile (keyset paging: no offset).
+ */
+export async function queryAudit(f: AuditFilters, options: { limit?: number; since?: Date; before?: AuditPosition | null; sandboxId?: string } = {}): Promise<AuditRecord[]> {
   const where = auditWhere(f, options.sandboxId);
-  if (options.since) where.AND = [...(Array.isArray(where.AND) ? where.AND : []), { at: { gte: options.since } }];
+  const extra: Prisma.AuditRecordWhereInput[] = [];
+  if (options.since) extra.push({ at: { gte: options.since } });
+  if (options.before) extra.push({ OR: [{ at: { lt: options.before.at } }, { at: options.before.at, id: { lt: options.before.id } }] });
+  if (extra.length) where.AND = [...(Array.isArray(where.AND) ? where.AND : []), ...extra];
   return getDb().auditRecord.findMany({ where, orderBy: [{ at: 'desc' }, { id: 'desc' }], take: Math.min(Math.max(options.limit ?? 200, 1), 1000) });
 }
 

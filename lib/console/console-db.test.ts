@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { getDb } from '../db';
 import { exchange, getCode, newClient, ORIGIN } from '../oauth/test-support';
-import { auditNdjsonStream, parseAuditFilters, queryAudit } from './audit';
+import { auditNdjsonStream, decodeAuditPosition, encodeAuditPosition, parseAuditFilters, queryAudit } from './audit';
 import { summarizeAlerts } from './alerts';
 import { getFlow, listFlows } from './flows';
 import { pkceAuditNote } from '../oauth/pkce';
@@ -106,6 +106,28 @@ describe('audit', () => {
     expect((await queryAudit(parseAuditFilters(new URLSearchParams('outcome=denied&endpoint=Condition')))).map((r) => r.id)).toEqual(['a005']);
     expect((await queryAudit(parseAuditFilters(new URLSearchParams('flag=any')))).length).toBe(14);
     expect((await queryAudit(parseAuditFilters(new URLSearchParams('flag=simulated')))).length).toBe(7);
+  });
+
+  it('pages through the whole trail by keyset: every record once, in order, however the times tie', async () => {
+    const db = getDb();
+    const same = at(500);
+    const rows = Array.from({ length: 7 }, (_, i) => ({ id: `page-${i}`, sandboxId: 'default', at: i < 4 ? same : at(500 + i), kind: 'fhir', method: 'GET', endpoint: '/fhir/Paged', status: 200, latencyMs: 1, clientId: 'pager' }));
+    await db.auditRecord.createMany({ data: rows });
+    try {
+      const seen: string[] = [];
+      let before = null as ReturnType<typeof decodeAuditPosition>;
+      for (let page = 0; page < 10; page++) {
+        const records = await queryAudit({ clientId: 'pager' }, { limit: 3, before });
+        seen.push(...records.map((r) => r.id));
+        if (records.length < 3) break;
+        before = decodeAuditPosition(encodeAuditPosition(records[records.length - 1]!));
+      }
+      expect(seen).toEqual(['page-6', 'page-5', 'page-4', 'page-3', 'page-2', 'page-1', 'page-0']);
+      expect(decodeAuditPosition('not a cursor!')).toBeNull();
+      expect(decodeAuditPosition(Buffer.from('yesterday|x').toString('base64url'))).toBeNull();
+    } finally {
+      await db.auditRecord.deleteMany({ where: { clientId: 'pager' } });
+    }
   });
 
   it('exports NDJSON, raw or as AuditEvents', async () => {

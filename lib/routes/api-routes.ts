@@ -11,7 +11,7 @@
  * headers are the same whichever server runs them; test/unit/routes/api-routes.test.ts fails when a
  * route file and the table disagree. The interaction screens, next-auth and pages stay with Next.
  */
-import { handleAuditExport, handleAuditPoll, handleClientReport, handleReseedStatus } from '../console/api';
+import { handleAuditExport, handleAuditPoll, handleClientReport, handleReseedStatus, handleTokenRevoke } from '../console/api';
 import { handleFhirRequest } from '../fhir/router';
 import { handleHealth } from '../http/health';
 import { applyRouteSecurityHeaders } from '../http/security-headers';
@@ -61,6 +61,7 @@ export const API_ROUTES = {
   'console-audit-export': { path: '/api/console/audit.ndjson', methods: { GET: handleAuditExport }, headers: 'api' },
   'console-reseed': { path: '/api/console/reseed', methods: { GET: handleReseedStatus }, headers: 'api' },
   'console-client-report': { path: '/api/console/clients/[id]/report', methods: { GET: handleClientReport }, headers: 'api' },
+  'console-token-revoke': { path: '/api/console/tokens/[id]/revoke', methods: { POST: handleTokenRevoke }, headers: 'api' },
 } as const satisfies Record<string, ApiRoute>;
 
 export type ApiRouteKey = keyof typeof API_ROUTES;

@@ -70,7 +70,8 @@ describe('US Core 6.1.0 validation', () => {
     for (const r of resources) expect(validator.validate(r)).toEqual([]);
     for (const r of changed) expect(validator.validate(r).length, `${r.resourceType}/${r.id ?? ''}`).toBeGreaterThan(0);
     expect(changed.length).toBeGreaterThan(100);
-  });
+    // A few seconds of validation on a quiet machine; generous for a loaded one.
+  }, 180_000);
 
   it(
     `validates every resource of a ${COHORT_SIZE}-patient cohort, one patient per cohort condition, the roster and the shared resources`,

@@ -20,6 +20,10 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { root } from '../prisma-schemas.mjs';
+// Records each request's connection (peer address, local port, TLS) for lib/http/socket-address.ts,
+// whichever path answers it: the module wraps the 'request' event of every server in the process,
+// once, whether `npm start` preloaded it or not.
+import './socket-address.mjs';
 
 /** True unless API_FAST_PATH is 0/false/off/no. */
 export function fastPathEnabled(env = process.env) {

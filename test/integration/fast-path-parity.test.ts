@@ -71,6 +71,7 @@ const CASES: Case[] = [
   { name: 'GET /api/console/audit without sign-in', send: get('/api/console/audit') },
   { name: 'GET /api/console/audit.ndjson without sign-in', send: get('/api/console/audit.ndjson') },
   { name: 'GET /api/console/reseed without sign-in', send: get('/api/console/reseed') },
+  { name: 'POST /api/console/tokens/{id}/revoke without sign-in', send: send('POST', '/api/console/tokens/none/revoke', { headers: { 'content-type': 'application/json' }, body: '{"scope":"token"}' }) },
   { name: 'GET /api/console/clients/{id}/report without credentials', send: (s) => get(`/api/console/clients/${encodeURIComponent(s.symmetric.client.client_id)}/report`)(s) },
   // The authorization endpoint.
   { name: 'GET /oauth/authorize (valid: to the interaction)', send: (s) => fetch(s.authorizeUrl, { redirect: 'manual' }) },

@@ -27,8 +27,21 @@ function routePathOf(file: string): string {
   return `/${segments.filter((s) => !/^\(.*\)$/.test(s)).join('/')}`;
 }
 
-/** Routes Next answers on purpose: next-auth, the interaction screens (the access-management page among them), the trivial benchmark route. */
-const NEXT_ONLY = ['/api/auth/[...nextauth]', '/api/console/auth/[...nextauth]', '/api/bench/trivial', '/interaction/[id]', '/interaction/[id]/consent', '/interaction/[id]/login', '/interaction/[id]/logout', '/interaction/unavailable', '/interaction/access', '/interaction/access/apps', '/interaction/access/apps/[clientId]', '/interaction/access/login', '/interaction/access/logout'];
+/** Routes Next answers on purpose: next-auth and the interaction screens (HTML with their own headers). */
+const NEXT_ONLY = [
+  '/api/auth/[...nextauth]',
+  '/api/console/auth/[...nextauth]',
+  '/interaction/[id]',
+  '/interaction/[id]/consent',
+  '/interaction/[id]/login',
+  '/interaction/[id]/logout',
+  '/interaction/unavailable',
+  '/interaction/access',
+  '/interaction/access/apps',
+  '/interaction/access/apps/[clientId]',
+  '/interaction/access/login',
+  '/interaction/access/logout',
+];
 
 const files = filesNamed(appDir, 'route.ts').map((file) => ({ file, path: routePathOf(file), text: readFileSync(file, 'utf8') }));
 const EXPORT_LINE = /^export const \{ GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS \} = nextRouteHandlers\('([^']+)'\);$/m;

@@ -6,11 +6,14 @@ import type { AuditRecordJson } from '#lib/console/audit';
 
 const MAX_ROWS = 500;
 
-/** The audit table, polling /api/console/audit every 2 s for records newer than the newest shown. */
-export function AuditLive({ initial, query }: { initial: AuditRecordJson[]; query: string }) {
+/**
+ * The audit table, polling /api/console/audit every 2 s for records newer than the newest shown
+ * (on the first page only: an older page stays as it is). Client names are shown beside their ids.
+ */
+export function AuditLive({ initial, query, clientNames = {}, paged = false }: { initial: AuditRecordJson[]; query: string; clientNames?: Record<string, string>; paged?: boolean }) {
   const [records, setRecords] = useState(initial);
   const [fresh, setFresh] = useState<ReadonlySet<string>>(new Set());
-  const [live, setLive] = useState(true);
+  const [live, setLive] = useState(!paged);
   const [error, setError] = useState<string | null>(null);
   const newest = useRef(initial[0]?.at ?? new Date(0).toISOString());
 
@@ -55,9 +58,11 @@ export function AuditLive({ initial, query }: { initial: AuditRecordJson[]; quer
   return (
     <>
       <p className="actions">
-        <label>
-          <input type="checkbox" checked={live} onChange={(e) => setLive(e.target.checked)} /> Live (every 2 s)
-        </label>
+        {paged ? null : (
+          <label>
+            <input type="checkbox" checked={live} onChange={(e) => setLive(e.target.checked)} /> Live (every 2 s)
+          </label>
+        )}
         {error ? <span className="error">{error}</span> : null}
       </p>
       {records.length === 0 ? (
@@ -74,7 +79,7 @@ export function AuditLive({ initial, query }: { initial: AuditRecordJson[]; quer
                 <td>{r.kind}</td>
                 <td><code>{r.method} {r.endpoint.length > 70 ? `${r.endpoint.slice(0, 70)}…` : r.endpoint}</code></td>
                 <td><span className={`badge ${r.status >= 400 ? 'error' : 'ok'}`}>{r.status}</span>{r.errorCode ? <div className="muted-small">{r.errorCode}</div> : null}</td>
-                <td>{r.clientId ?? '—'}</td>
+                <td>{r.clientId ? <>{clientNames[r.clientId] ? <div>{clientNames[r.clientId]}</div> : null}<code className="muted-small">{r.clientId}</code></> : '—'}</td>
                 <td>{r.userId ?? '—'}</td>
                 <td>{r.patientId ?? '—'}</td>
                 <td className="muted-small">{r.detail && r.detail.length > 120 ? `${r.detail.slice(0, 120)}…` : r.detail}{r.resultCount !== null ? ` (${r.resultCount} results)` : ''}</td>

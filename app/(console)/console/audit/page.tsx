@@ -1,10 +1,14 @@
 import Link from 'next/link';
-import { AUDIT_FLAGS, AUDIT_KINDS, AUDIT_OUTCOMES, auditFilterOptions, auditFiltersToParams, countAudit, parseAuditFilters, queryAudit, toAuditJson } from '#lib/console/audit';
+import { AUDIT_FLAGS, AUDIT_KINDS, AUDIT_OUTCOMES, auditFilterOptions, auditFiltersToParams, countAudit, decodeAuditPosition, encodeAuditPosition, parseAuditFilters, queryAudit, toAuditJson } from '#lib/console/audit';
+import { listClients } from '#lib/oauth/clients';
 import { requireConsoleSession } from '#lib/console/auth';
 import { toSearchParams } from '#lib/console/format';
 import { AuditLive } from './audit-live-client';
 
 export const metadata = { title: 'Audit trail · SMART Sandbox console' };
+
+/** Records per page; older pages follow by keyset (the last record's time and id), never by offset. */
+const PAGE_SIZE = 200;
 
 type Props = { searchParams: Promise<Record<string, string | string[] | undefined>> };
 
@@ -16,9 +20,14 @@ function localInput(d: Date | undefined): string {
 
 export default async function AuditPage({ searchParams }: Props) {
   await requireConsoleSession('/console/audit');
-  const filters = parseAuditFilters(toSearchParams(await searchParams));
-  const [records, total, options] = await Promise.all([queryAudit(filters, { limit: 200 }), countAudit(filters), auditFilterOptions()]);
+  const params = toSearchParams(await searchParams);
+  const filters = parseAuditFilters(params);
+  const before = decodeAuditPosition(params.get('before'));
+  const [records, total, options, clients] = await Promise.all([queryAudit(filters, { limit: PAGE_SIZE, before }), countAudit(filters), auditFilterOptions(), listClients()]);
+  const clientNames = Object.fromEntries(clients.map((c) => [c.clientId, c.name]));
   const query = auditFiltersToParams(filters).toString();
+  const last = records[records.length - 1];
+  const olderHref = last && records.length === PAGE_SIZE ? `/console/audit?${query ? `${query}&` : ''}before=${encodeAuditPosition(last)}` : null;
   const select = (name: string, values: readonly string[], current: string | undefined, any = 'any') => (
     <select name={name} defaultValue={current ?? ''}>
       <option value="">{any}</option>
@@ -45,11 +54,17 @@ export default async function AuditPage({ searchParams }: Props) {
         <Link className="button secondary" href="/console/audit">Clear</Link>
       </form>
       <p className="actions">
-        <span className="muted">{total} record(s) match{total > records.length ? `; showing the newest ${records.length}` : ''}.</span>
+        <span className="muted" data-testid="audit-count">
+          {total} record(s) match{before ? `; showing ${records.length} older ones` : total > records.length ? `; showing the newest ${records.length}` : ''}.
+        </span>
         <a className="button secondary" href={`/api/console/audit.ndjson${query ? `?${query}` : ''}`} download>Export NDJSON</a>
         <a className="button secondary" href={`/api/console/audit.ndjson?${query ? `${query}&` : ''}format=fhir`} download>Export as FHIR AuditEvent NDJSON</a>
       </p>
-      <AuditLive initial={records.map(toAuditJson)} query={query} />
+      <AuditLive key={params.get('before') ?? 'newest'} initial={records.map(toAuditJson)} query={query} clientNames={clientNames} paged={before !== null} />
+      <p className="actions" data-testid="audit-paging">
+        {before ? <Link className="button secondary" href={`/console/audit${query ? `?${query}` : ''}`}>← Newest</Link> : null}
+        {olderHref ? <Link className="button secondary" href={olderHref}>Older records →</Link> : null}
+      </p>
     </>
   );
 }
