@@ -42,7 +42,10 @@ test('a patient sees the sample app on the access page, revokes it, and the app 
 test('signed out, the access page signs a persona in and shows its list, and signs it out', async ({ page }) => {
   failOnDialog(page);
   const config = (await (await page.request.get('/fhir/.well-known/smart-configuration')).json()) as { management_endpoint: string };
-  await page.goto(config.management_endpoint);
+  // The launcher links to the advertised management_endpoint.
+  await page.goto('/');
+  await page.getByRole('link', { name: 'App access' }).click();
+  await page.waitForURL(config.management_endpoint);
   await expect(page.getByRole('heading', { name: 'Sign in to see which apps have access' })).toBeVisible();
   await page.getByLabel('Username').fill('Patient/pat-42-3');
   await page.getByLabel('Password').fill('sandbox');

@@ -5,6 +5,7 @@ import { findPatients, listLauncherClients, listLauncherUsers } from '#lib/launc
 import { publicOrigin } from '#lib/http/origin';
 import { ensureSampleAppClient } from '#lib/launcher/sample-app';
 import { findShareLink } from '#lib/launcher/share-links';
+import { oauthUrls } from '#lib/oauth/config';
 import { LauncherClient } from './launcher-client';
 
 export const dynamic = 'force-dynamic';
@@ -24,6 +25,7 @@ export default async function LauncherPage({ searchParams }: { searchParams: Pro
         <a href="/">Launcher</a>
         <a href="/console">Console</a>
         <a href="/fhir/.well-known/smart-configuration">SMART configuration</a>
+        <a href={oauthUrls(origin).manage}>App access</a>
         <span className="muted-on-dark">FHIR base: {origin}/fhir</span>
       </nav>
       <main>

@@ -35,6 +35,9 @@ table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:6px 8px;
 .cats label{display:inline-flex;gap:6px;margin:2px 14px 2px 0}
 .actions{display:flex;gap:10px;margin-top:16px}
 .row{display:flex;gap:10px;flex-wrap:wrap;align-items:end}
+.notice{background:#ecfdf3;color:#05603a;border:1px solid #abefc6;border-radius:8px;padding:10px 14px;margin:12px 0}
+.grant{border-top:1px solid var(--border);margin-top:10px;padding-top:6px}.grant code{font-size:12px;word-break:break-all}
+ul.scopes{margin:4px 0;padding-left:18px}ul.scopes li{margin:3px 0}h3{font-size:15px;margin:12px 0 4px}
 `;
 
 const STYLE_HASH = createHash('sha256').update(STYLE).digest('base64');

@@ -15,14 +15,14 @@
  */
 import { recordAudit, requestSource } from '../audit/record';
 import { getDb } from '../db';
-import { interactionHeaders } from '../http/html';
+import { htmlPage, interactionHeaders, seeOther } from '../http/html';
 import { readCookie } from '../http/cookies';
 import { publicOrigin } from '../http/origin';
 import { withDatabaseUnavailablePage } from '../http/unavailable';
 import { DEFAULT_SANDBOX_ID } from '../sandbox';
 import type { AuthorizedApp } from './access-management';
 import { listAuthorizedApps, revokeAppAccess } from './access-management';
-import { ACCESS_PAGE_CSP, ACCESS_PAGE_PATH, renderAccessPage, renderMessagePage, renderSignInPage } from './access-page';
+import { accessHeader, accessMessageView, accessView, ACCESS_PAGE_PATH, signInView } from './access-page';
 import { bindingCookie, bindingCookieName, createCsrfToken, isSameOriginPost, newBinding, verifyCsrfToken } from './csrf';
 import { clearSessionCookie, createSessionCookie, readPersonaSession, useSecureCookies } from './session';
 import { attemptSignIn, lockedErrorKey, lockedSignInMessage } from './sign-in-limit';
@@ -33,10 +33,8 @@ const SANDBOX = DEFAULT_SANDBOX_ID;
 const CSRF_SCOPE = 'access-management';
 const CLIENT_ID = /^[\x21-\x7e]{1,200}$/;
 
-function pageResponse(body: string, status: number, setCookies: readonly string[] = []): Response {
-  const headers = interactionHeaders({ 'content-type': 'text/html; charset=utf-8', 'content-security-policy': ACCESS_PAGE_CSP });
-  for (const c of setCookies) headers.append('set-cookie', c);
-  return new Response(body, { status, headers });
+function refusedPage(): Response {
+  return htmlPage(accessMessageView('Request refused', 'This form was not submitted from the sandbox’s own pages.'), { title: 'Refused', status: 403 });
 }
 
 function jsonResponse(body: unknown, status: number): Response {
@@ -63,13 +61,7 @@ async function loginRequired(req: Request, json: boolean): Promise<Response> {
   const key = url.searchParams.get('error') ?? '';
   const error = lockedSignInMessage(key, url.searchParams.get('retry')) ?? SIGN_IN_ERRORS[key] ?? null;
   const csrf = await createCsrfToken('login', CSRF_SCOPE, binding);
-  return pageResponse(renderSignInPage({ csrf, username: (url.searchParams.get('username') ?? '').slice(0, 200), error }), 401, cookies);
-}
-
-function seeOther(location: string, setCookies: readonly string[] = []): Response {
-  const headers = interactionHeaders({ location });
-  for (const c of setCookies) headers.append('set-cookie', c);
-  return new Response(null, { status: 303, headers });
+  return htmlPage(signInView({ csrf, username: (url.searchParams.get('username') ?? '').slice(0, 200), error }), { title: 'Sign in', header: 'Not signed in', status: 401, setCookies: cookies });
 }
 
 async function readForm(req: Request): Promise<URLSearchParams> {
@@ -132,12 +124,12 @@ export const handleAccessPage = withDatabaseUnavailablePage('access', async (req
   const apps = await listAuthorizedApps(SANDBOX, session.fhirUser);
   const csrf = await createCsrfToken('access', CSRF_SCOPE, binding, session.sid);
   const logoutCsrf = await createCsrfToken('logout', CSRF_SCOPE, binding, session.sid);
-  return pageResponse(renderAccessPage({ name: session.name, fhirUser: session.fhirUser, apps, csrf, logoutCsrf, revoked }), 200, cookies);
+  return htmlPage(accessView({ apps, csrf, revoked }), { title: 'App access', header: accessHeader({ name: session.name, fhirUser: session.fhirUser, logoutCsrf }), setCookies: cookies });
 });
 
 /** POST /interaction/access/login: username and password of a sandbox persona; 303 back to the page. */
 export const handleAccessLogin = withDatabaseUnavailablePage('access', async (req: Request): Promise<Response> => {
-  if (!isSameOriginPost(req, publicOrigin(req))) return pageResponse(renderMessagePage('Request refused', 'This form was not submitted from the sandbox’s own pages.'), 403);
+  if (!isSameOriginPost(req, publicOrigin(req))) return refusedPage();
   const form = await readForm(req);
   const binding = readCookie(req.headers.get('cookie'), bindingCookieName()) ?? '';
   if (!(await verifyCsrfToken(form.get('csrf') ?? '', 'login', CSRF_SCOPE, binding))) return seeOther(`${ACCESS_PAGE_PATH}?error=csrf`);
@@ -152,7 +144,7 @@ export const handleAccessLogin = withDatabaseUnavailablePage('access', async (re
 
 /** POST /interaction/access/logout: signs the persona out; 303 back to the (sign-in) page. */
 export const handleAccessLogout = withDatabaseUnavailablePage('access', async (req: Request): Promise<Response> => {
-  if (!isSameOriginPost(req, publicOrigin(req))) return pageResponse(renderMessagePage('Request refused', 'This form was not submitted from the sandbox’s own pages.'), 403);
+  if (!isSameOriginPost(req, publicOrigin(req))) return refusedPage();
   const form = await readForm(req);
   const binding = readCookie(req.headers.get('cookie'), bindingCookieName()) ?? '';
   const session = await readPersonaSession(req);
@@ -162,18 +154,18 @@ export const handleAccessLogout = withDatabaseUnavailablePage('access', async (r
 
 /** POST /interaction/access: the revoke form; 303 back to the page, which says what ended. */
 export const handleAccessForm = withDatabaseUnavailablePage('access', async (req: Request): Promise<Response> => {
-  if (!isSameOriginPost(req, publicOrigin(req))) return pageResponse(renderMessagePage('Request refused', 'This form was not submitted from the sandbox’s own pages.'), 403);
+  if (!isSameOriginPost(req, publicOrigin(req))) return refusedPage();
   const session = await readPersonaSession(req);
   if (!session) return loginRequired(req, false);
   const form = await readForm(req);
   const binding = readCookie(req.headers.get('cookie'), bindingCookieName()) ?? '';
   if (!(await verifyCsrfToken(form.get('csrf') ?? '', 'access', CSRF_SCOPE, binding, session.sid))) {
-    return pageResponse(renderMessagePage('The form expired', 'Reload the page and try again.'), 403);
+    return htmlPage(accessMessageView('The form expired', 'Reload the page and try again.'), { title: 'Expired', status: 403 });
   }
   const clientId = form.get('client_id') ?? '';
-  if (!CLIENT_ID.test(clientId)) return pageResponse(renderMessagePage('Unknown app', 'No app was named.'), 400);
+  if (!CLIENT_ID.test(clientId)) return htmlPage(accessMessageView('Unknown app', 'No app was named.'), { title: 'Unknown app', status: 400 });
   const count = await revoke(req, session, clientId);
-  if (!count) return pageResponse(renderMessagePage('Nothing to revoke', 'You have not given this app access, or it was already revoked.'), 404);
+  if (!count) return htmlPage(accessMessageView('Nothing to revoke', 'You have not given this app access, or it was already revoked.'), { title: 'Nothing to revoke', status: 404 });
   return seeOther(`${ACCESS_PAGE_PATH}?revoked=${encodeURIComponent(clientId)}&grants=${count}`);
 });
 
@@ -196,3 +188,11 @@ export const handleAccessRevoke = withDatabaseUnavailablePage('access', async (r
   return jsonResponse({ client_id: clientId, revoked_grants: count }, 200);
 });
 
+
+/** The context Next.js passes to the route handler under app/(interaction)/interaction/access/apps/[clientId]. */
+export type AccessRevokeRouteContext = { params: Promise<{ clientId: string }> };
+
+/** DELETE or POST /interaction/access/apps/{client_id}. */
+export async function accessRevokeRoute(req: Request, ctx: AccessRevokeRouteContext): Promise<Response> {
+  return handleAccessRevoke(req, (await ctx.params).clientId);
+}

@@ -463,6 +463,9 @@ const CATEGORY_LABELS: Readonly<Record<string, string>> = {
   'encounter-diagnosis': 'encounter-diagnosis',
   'problem-list-item': 'problem-list',
   'health-concern': 'health-concern',
+  'functional-status': 'functional-status',
+  'disability-status': 'disability-status',
+  'cognitive-status': 'cognitive-status',
 };
 
 function joinWords(words: readonly string[], conjunction: string): string {

@@ -9,7 +9,7 @@ import type { Condition, Observation, Resource } from '@medplum/fhirtypes';
 import { deriveUsCoreCategories } from '../../scripts/us-core-categories';
 import checkedIn from '../../lib/interaction/us-core-categories.json';
 import { buildConsentModel, CATEGORY_OPTIONS, grantedScopeFrom, parseConsentForm } from '../../lib/interaction/consent';
-import { parseScopeString } from '../../lib/smart/scopes';
+import { explainScope, parseScopeString } from '../../lib/smart/scopes';
 import { compileAccessPolicy } from '../../lib/smart/access-policy';
 import { matchesGranular } from '../../lib/fhir/access';
 import { indexResource } from '../../lib/fhir/indexer';
@@ -43,6 +43,9 @@ describe('US Core categories on the consent screen', () => {
         const { scopes, errors } = parseScopeString(scope);
         expect(errors, scope).toEqual([]);
         expect(scopes[0]).toMatchObject({ kind: 'resource', resourceType: type, query: { category: [value] } });
+        // The consent and access-management screens explain it in words, not as a raw query.
+        const parsed = scopes[0];
+        if (parsed) expect(explainScope(parsed), scope).not.toMatch(/only those where/);
         const model = buildConsentModel(`patient/${type}.read`);
         const granted = grantedScopeFrom(`patient/${type}.read`, parseConsentForm(new URLSearchParams([['keep.0', 'on'], ['mode.0', 'categories'], ['cat.0', value]]), model));
         expect(granted).toBe(scope);

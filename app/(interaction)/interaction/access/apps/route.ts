@@ -1,5 +1,3 @@
-import { handleAccessList } from '#lib/interaction/access-handlers';
+export { handleAccessList as GET } from '#lib/interaction/access-handlers';
 
 export const dynamic = 'force-dynamic';
-
-export { handleAccessList as GET };

@@ -1,5 +1,1 @@
-import { handleAccessLogin } from '#lib/interaction/access-handlers';
-
-export const dynamic = 'force-dynamic';
-
-export { handleAccessLogin as POST };
+export { handleAccessLogin as POST } from '#lib/interaction/access-handlers';

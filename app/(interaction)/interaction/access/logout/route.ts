@@ -1,5 +1,1 @@
-import { handleAccessLogout } from '#lib/interaction/access-handlers';
-
-export const dynamic = 'force-dynamic';
-
-export { handleAccessLogout as POST };
+export { handleAccessLogout as POST } from '#lib/interaction/access-handlers';
