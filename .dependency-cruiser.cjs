@@ -22,10 +22,16 @@ const LAYERS = [
 
 const layerRules = LAYERS.slice(0, -1).map(([name, path], i) => ({
   name: `layer-${name}`,
-  comment: `lib layer '${name}' imports a higher layer (${LAYERS.slice(i + 1).map(([n]) => n).join(', ')}); see docs/ARCHITECTURE.md`,
+  comment: `lib layer '${name}' imports a higher layer (${LAYERS.slice(i + 1)
+    .map(([n]) => n)
+    .join(', ')}); see docs/ARCHITECTURE.md`,
   severity: 'error',
   from: { path },
-  to: { path: LAYERS.slice(i + 1).map(([, p]) => `(${p})`).join('|') },
+  to: {
+    path: LAYERS.slice(i + 1)
+      .map(([, p]) => `(${p})`)
+      .join('|'),
+  },
 }));
 
 module.exports = {
@@ -59,6 +65,10 @@ module.exports = {
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
     combinedDependencies: true,
-    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'], extensions: ['.ts', '.tsx', '.mts', '.js', '.mjs'] },
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default'],
+      extensions: ['.ts', '.tsx', '.mts', '.js', '.mjs'],
+    },
   },
 };

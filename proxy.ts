@@ -2,10 +2,21 @@ import { NextResponse } from 'next/server';
 import type { NextRequest } from 'next/server';
 import { env } from '#lib/env';
 import { publicOrigin } from '#lib/http/origin';
-import { API_SECURITY_HEADERS, PAGE_MAX_BODY_BYTES, isCrossOriginWrite, isOversizedPageBody, newNonce, pageKindOf, pageSecurityHeaders } from '#lib/http/security-headers';
+import {
+  API_SECURITY_HEADERS,
+  PAGE_MAX_BODY_BYTES,
+  isCrossOriginWrite,
+  isOversizedPageBody,
+  newNonce,
+  pageKindOf,
+  pageSecurityHeaders,
+} from '#lib/http/security-headers';
 
 function refuse(status: number, message: string): NextResponse {
-  return new NextResponse(`${message}\n`, { status, headers: { ...API_SECURITY_HEADERS, 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' } });
+  return new NextResponse(`${message}\n`, {
+    status,
+    headers: { ...API_SECURITY_HEADERS, 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' },
+  });
 }
 
 /**

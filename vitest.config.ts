@@ -4,13 +4,26 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('.', import.meta.url));
 
 export default defineConfig({
-  resolve: { alias: [{ find: /^#lib\/(.*)$/, replacement: `${root}lib/$1` }, { find: /^@\/(.*)$/, replacement: `${root}$1` }] },
+  resolve: {
+    alias: [
+      { find: /^#lib\/(.*)$/, replacement: `${root}lib/$1` },
+      { find: /^@\/(.*)$/, replacement: `${root}$1` },
+    ],
+  },
   test: {
     projects: [
       {
         extends: true,
         // The timeout only guards against hangs: files share two cores with each other.
-        test: { name: 'unit', include: ['lib/**/*.test.ts', 'test/unit/**/*.test.ts'], environment: 'node', testTimeout: 30_000, hookTimeout: 60_000, setupFiles: ['test/setup-unit.ts'], globalSetup: ['test/unit-global-setup.ts'] },
+        test: {
+          name: 'unit',
+          include: ['lib/**/*.test.ts', 'test/unit/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+          setupFiles: ['test/setup-unit.ts'],
+          globalSetup: ['test/unit-global-setup.ts'],
+        },
       },
       {
         extends: true,

@@ -67,7 +67,12 @@ export const exportBench: Benchmark = {
     const exchange = await fetch(tokenUrl, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'system/*.rs', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: await clientAssertion(backend, tokenUrl) }),
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        scope: 'system/*.rs',
+        client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+        client_assertion: await clientAssertion(backend, tokenUrl),
+      }),
     });
     const token = ((await exchange.json()) as { access_token: string }).access_token;
     const auth = { authorization: `Bearer ${token}` };
@@ -100,7 +105,10 @@ export const exportBench: Benchmark = {
     clearInterval(sampler);
     // The job's own timestamps: kick-off to completion, without the polling interval.
     const sqlite = new Database(ctx.databaseUrl.slice('file:'.length), { readonly: true });
-    const job = sqlite.prepare(`SELECT "createdAt", "finishedAt" FROM "BulkExportJob" WHERE "id" = ?`).get(statusUrl.split('/').pop()) as { createdAt: string | number; finishedAt: string | number };
+    const job = sqlite.prepare(`SELECT "createdAt", "finishedAt" FROM "BulkExportJob" WHERE "id" = ?`).get(statusUrl.split('/').pop()) as {
+      createdAt: string | number;
+      finishedAt: string | number;
+    };
     sqlite.close();
     const exportSeconds = (new Date(job.finishedAt).getTime() - new Date(job.createdAt).getTime()) / 1000;
     const exported = manifest.output.reduce((n, o) => n + o.count, 0);

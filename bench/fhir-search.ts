@@ -14,7 +14,15 @@ const CAT = 'http://terminology.hl7.org/CodeSystem/observation-category';
 function patientResources(p: number): Resource[] {
   const pid = `bench-${p}`;
   const subject = { reference: `Patient/${pid}` };
-  const out: Resource[] = [{ resourceType: 'Patient', id: pid, name: [{ family: `Family${p % 97}`, given: ['Given'] }], gender: p % 2 ? 'male' : 'female', birthDate: `19${50 + (p % 50)}-01-01` }];
+  const out: Resource[] = [
+    {
+      resourceType: 'Patient',
+      id: pid,
+      name: [{ family: `Family${p % 97}`, given: ['Given'] }],
+      gender: p % 2 ? 'male' : 'female',
+      birthDate: `19${50 + (p % 50)}-01-01`,
+    },
+  ];
   for (let i = 0; i < 150; i++) {
     const lab = i % 3 === 0;
     const day = new Date(Date.UTC(2014, 0, 1) + ((i * 24 + p) % 3650) * 86_400_000).toISOString();
@@ -29,9 +37,34 @@ function patientResources(p: number): Resource[] {
       valueQuantity: { value: 50 + (i % 50), unit: 'x', system: 'http://unitsofmeasure.org', code: 'x' },
     } as Resource);
   }
-  for (let i = 0; i < 15; i++) out.push({ resourceType: 'Encounter', id: `${pid}-e${i}`, status: 'finished', class: { code: 'AMB' }, subject, period: { start: `20${15 + (i % 9)}-03-0${1 + (i % 9)}T10:00:00Z`, end: `20${15 + (i % 9)}-03-0${1 + (i % 9)}T11:00:00Z` } } as Resource);
-  for (let i = 0; i < 20; i++) out.push({ resourceType: 'Condition', id: `${pid}-c${i}`, subject, category: [{ coding: [{ code: i % 2 ? 'problem-list-item' : 'encounter-diagnosis' }] }], code: { coding: [{ system: 'http://snomed.info/sct', code: String(1000 + i) }] }, onsetDateTime: `20${10 + (i % 12)}-01-01` } as Resource);
-  for (let i = 0; i < 15; i++) out.push({ resourceType: 'MedicationRequest', id: `${pid}-m${i}`, status: i % 3 ? 'active' : 'completed', intent: 'order', subject, medicationCodeableConcept: { coding: [{ code: String(i) }] }, authoredOn: `20${15 + (i % 9)}-05-05` } as Resource);
+  for (let i = 0; i < 15; i++)
+    out.push({
+      resourceType: 'Encounter',
+      id: `${pid}-e${i}`,
+      status: 'finished',
+      class: { code: 'AMB' },
+      subject,
+      period: { start: `20${15 + (i % 9)}-03-0${1 + (i % 9)}T10:00:00Z`, end: `20${15 + (i % 9)}-03-0${1 + (i % 9)}T11:00:00Z` },
+    } as Resource);
+  for (let i = 0; i < 20; i++)
+    out.push({
+      resourceType: 'Condition',
+      id: `${pid}-c${i}`,
+      subject,
+      category: [{ coding: [{ code: i % 2 ? 'problem-list-item' : 'encounter-diagnosis' }] }],
+      code: { coding: [{ system: 'http://snomed.info/sct', code: String(1000 + i) }] },
+      onsetDateTime: `20${10 + (i % 12)}-01-01`,
+    } as Resource);
+  for (let i = 0; i < 15; i++)
+    out.push({
+      resourceType: 'MedicationRequest',
+      id: `${pid}-m${i}`,
+      status: i % 3 ? 'active' : 'completed',
+      intent: 'order',
+      subject,
+      medicationCodeableConcept: { coding: [{ code: String(i) }] },
+      authoredOn: `20${15 + (i % 9)}-05-05`,
+    } as Resource);
   return out;
 }
 
@@ -65,7 +98,17 @@ export async function runSearchBench(db: Db, patients: number, iterations: numbe
   const handle = createFhirHandler({ db, authenticate });
   const tokenFor = (p: number) => {
     const t = `tok-${p}`;
-    claims.set(t, { jti: t, clientId: 'bench', scope: 'patient/*.rs', patientId: `bench-${p}`, encounterId: null, fhirUser: null, userId: null, exp: 2e9, launchId: null });
+    claims.set(t, {
+      jti: t,
+      clientId: 'bench',
+      scope: 'patient/*.rs',
+      patientId: `bench-${p}`,
+      encounterId: null,
+      fhirUser: null,
+      userId: null,
+      exp: 2e9,
+      launchId: null,
+    });
     return t;
   };
   const shapes: Record<string, (p: number) => string> = {

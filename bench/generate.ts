@@ -34,7 +34,9 @@ console.log(`patients            ${patients} (seed ${seed}, anchor ${anchorDate}
 console.log(`time                ${seconds.toFixed(2)} s`);
 console.log(`patients/s          ${(patients / seconds).toFixed(0)}`);
 console.log(`resources           ${total} (${(total / seconds).toFixed(0)}/s)`);
-console.log(`per patient         median ${pct(0.5)}, p10 ${pct(0.1)}, p90 ${pct(0.9)}, max ${sizes[sizes.length - 1] ?? 0}, mean ${(total / patients).toFixed(1)}`);
+console.log(
+  `per patient         median ${pct(0.5)}, p10 ${pct(0.1)}, p90 ${pct(0.9)}, max ${sizes[sizes.length - 1] ?? 0}, mean ${(total / patients).toFixed(1)}`,
+);
 console.log(`peak heap           ${(peakHeap / 2 ** 20).toFixed(0)} MiB`);
 console.log(`roster              ${rosterResources} resources in ${rosterMs.toFixed(0)} ms`);
 console.log('resources by type (total, per patient):');

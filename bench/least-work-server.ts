@@ -87,7 +87,12 @@ function accessToken(sub: string, scope: string, patient?: string): Promise<stri
 async function bearer(req: IncomingMessage, res: ServerResponse): Promise<Record<string, unknown> | null> {
   const h = req.headers.authorization;
   if (!h?.startsWith('Bearer ')) {
-    send(res, 401, { ...FHIR_JSON, 'www-authenticate': `Bearer realm="${setup!.origin}/fhir"` }, '{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"login"}]}');
+    send(
+      res,
+      401,
+      { ...FHIR_JSON, 'www-authenticate': `Bearer realm="${setup!.origin}/fhir"` },
+      '{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"login"}]}',
+    );
     return null;
   }
   try {
@@ -95,7 +100,12 @@ async function bearer(req: IncomingMessage, res: ServerResponse): Promise<Record
     if (revoked.has(String(payload.jti))) throw new Error('revoked');
     return payload;
   } catch {
-    send(res, 401, { ...FHIR_JSON, 'www-authenticate': `Bearer realm="${setup!.origin}/fhir", error="invalid_token"` }, '{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"login"}]}');
+    send(
+      res,
+      401,
+      { ...FHIR_JSON, 'www-authenticate': `Bearer realm="${setup!.origin}/fhir", error="invalid_token"` },
+      '{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"login"}]}',
+    );
     return null;
   }
 }
@@ -105,7 +115,12 @@ async function token(req: IncomingMessage, res: ServerResponse): Promise<void> {
   const grant = form.get('grant_type');
   if (grant === 'client_credentials') {
     try {
-      const { payload } = await jwtVerify(form.get('client_assertion') ?? '', backendKey!, { issuer: setup!.backendClientId, subject: setup!.backendClientId, audience: `${setup!.origin}/oauth/token`, algorithms: ['ES384'] });
+      const { payload } = await jwtVerify(form.get('client_assertion') ?? '', backendKey!, {
+        issuer: setup!.backendClientId,
+        subject: setup!.backendClientId,
+        audience: `${setup!.origin}/oauth/token`,
+        algorithms: ['ES384'],
+      });
       const jti = String(payload.jti ?? '');
       if (!jti || seenJti.has(jti)) return oauthError(res, 400, 'invalid_client');
       seenJti.add(jti);
@@ -113,7 +128,12 @@ async function token(req: IncomingMessage, res: ServerResponse): Promise<void> {
       return oauthError(res, 400, 'invalid_client');
     }
     const scope = form.get('scope') ?? '';
-    return send(res, 200, JSON_NO_STORE, JSON.stringify({ access_token: await accessToken(setup!.backendClientId, scope), token_type: 'bearer', expires_in: 3600, scope }));
+    return send(
+      res,
+      200,
+      JSON_NO_STORE,
+      JSON.stringify({ access_token: await accessToken(setup!.backendClientId, scope), token_type: 'bearer', expires_in: 3600, scope }),
+    );
   }
   const clientId = basicClient(req);
   if (!clientId) return oauthError(res, 401, 'invalid_client');
@@ -121,7 +141,12 @@ async function token(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const code = codes.get(form.get('code') ?? '');
     if (!code) return oauthError(res, 400, 'invalid_grant');
     codes.delete(form.get('code')!);
-    if (createHash('sha256').update(form.get('code_verifier') ?? '').digest('base64url') !== code.challenge) return oauthError(res, 400, 'invalid_grant');
+    if (
+      createHash('sha256')
+        .update(form.get('code_verifier') ?? '')
+        .digest('base64url') !== code.challenge
+    )
+      return oauthError(res, 400, 'invalid_grant');
     const scope = 'openid fhirUser launch/patient patient/*.rs offline_access';
     const refresh = randomBytes(32).toString('base64url');
     refreshTokens.set(refresh, { patient: code.patient, scope });
@@ -133,7 +158,20 @@ async function token(req: IncomingMessage, res: ServerResponse): Promise<void> {
       .setIssuedAt()
       .setExpirationTime('1h')
       .sign(rs256.privateKey);
-    return send(res, 200, JSON_NO_STORE, JSON.stringify({ access_token: await accessToken(clientId, scope, code.patient), token_type: 'bearer', expires_in: 3600, scope, id_token: idToken, refresh_token: refresh, patient: code.patient }));
+    return send(
+      res,
+      200,
+      JSON_NO_STORE,
+      JSON.stringify({
+        access_token: await accessToken(clientId, scope, code.patient),
+        token_type: 'bearer',
+        expires_in: 3600,
+        scope,
+        id_token: idToken,
+        refresh_token: refresh,
+        patient: code.patient,
+      }),
+    );
   }
   if (grant === 'refresh_token') {
     const old = form.get('refresh_token') ?? '';
@@ -142,7 +180,19 @@ async function token(req: IncomingMessage, res: ServerResponse): Promise<void> {
     refreshTokens.delete(old);
     const refresh = randomBytes(32).toString('base64url');
     refreshTokens.set(refresh, grantRow);
-    return send(res, 200, JSON_NO_STORE, JSON.stringify({ access_token: await accessToken(clientId, grantRow.scope, grantRow.patient), token_type: 'bearer', expires_in: 3600, scope: grantRow.scope, refresh_token: refresh, patient: grantRow.patient }));
+    return send(
+      res,
+      200,
+      JSON_NO_STORE,
+      JSON.stringify({
+        access_token: await accessToken(clientId, grantRow.scope, grantRow.patient),
+        token_type: 'bearer',
+        expires_in: 3600,
+        scope: grantRow.scope,
+        refresh_token: refresh,
+        patient: grantRow.patient,
+      }),
+    );
   }
   return oauthError(res, 400, 'unsupported_grant_type');
 }
@@ -153,7 +203,21 @@ async function introspect(req: IncomingMessage, res: ServerResponse): Promise<vo
   try {
     const { payload } = await jwtVerify(form.get('token') ?? '', es256.publicKey, { issuer: setup!.origin, algorithms: ['ES256'] });
     if (revoked.has(String(payload.jti))) throw new Error('revoked');
-    return send(res, 200, JSON_NO_STORE, JSON.stringify({ active: true, scope: payload.scope, client_id: payload.client_id, sub: payload.sub, exp: payload.exp, iat: payload.iat, token_type: 'Bearer', patient: payload.patient }));
+    return send(
+      res,
+      200,
+      JSON_NO_STORE,
+      JSON.stringify({
+        active: true,
+        scope: payload.scope,
+        client_id: payload.client_id,
+        sub: payload.sub,
+        exp: payload.exp,
+        iat: payload.iat,
+        token_type: 'Bearer',
+        patient: payload.patient,
+      }),
+    );
   } catch {
     return send(res, 200, JSON_NO_STORE, '{"active":false}');
   }
@@ -171,9 +235,15 @@ async function fhir(req: IncomingMessage, res: ServerResponse, url: URL): Promis
     const entries: string[] = [];
     for (const o of setup!.observations) {
       if (entries.length >= count) break;
-      if (o.subject === `Patient/${patient}` && (!category || o.categories.includes(category))) entries.push(`{"fullUrl":"${setup!.origin}/fhir/Observation/x","resource":${o.json},"search":{"mode":"match"}}`);
+      if (o.subject === `Patient/${patient}` && (!category || o.categories.includes(category)))
+        entries.push(`{"fullUrl":"${setup!.origin}/fhir/Observation/x","resource":${o.json},"search":{"mode":"match"}}`);
     }
-    return send(res, 200, FHIR_JSON, `{"resourceType":"Bundle","type":"searchset","link":[{"relation":"self","url":"${setup!.origin}${url.pathname}${url.search}"}],"entry":[${entries.join(',')}]}`);
+    return send(
+      res,
+      200,
+      FHIR_JSON,
+      `{"resourceType":"Bundle","type":"searchset","link":[{"relation":"self","url":"${setup!.origin}${url.pathname}${url.search}"}],"entry":[${entries.join(',')}]}`,
+    );
   }
   return send(res, 404, FHIR_JSON, '{"resourceType":"OperationOutcome"}');
 }
@@ -183,7 +253,12 @@ async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (url.pathname === '/_setup') {
     setup = JSON.parse(await body(req)) as Setup;
     backendKey = await importJWK(setup.backendJwk, 'ES384');
-    discovery = JSON.stringify({ issuer: setup.origin, authorization_endpoint: `${setup.origin}/oauth/authorize`, token_endpoint: `${setup.origin}/oauth/token`, code_challenge_methods_supported: ['S256'] });
+    discovery = JSON.stringify({
+      issuer: setup.origin,
+      authorization_endpoint: `${setup.origin}/oauth/authorize`,
+      token_endpoint: `${setup.origin}/oauth/token`,
+      code_challenge_methods_supported: ['S256'],
+    });
     return send(res, 200, JSON_NO_STORE, '{}');
   }
   if (url.pathname === '/_setup/codes') {
@@ -195,8 +270,20 @@ async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     });
     return send(res, 200, JSON_NO_STORE, JSON.stringify(out));
   }
-  if (url.pathname === '/_setup/token') return send(res, 200, JSON_NO_STORE, JSON.stringify({ access_token: await accessToken(setup!.clientId, url.searchParams.get('scope') ?? '', url.searchParams.get('patient') ?? undefined) }));
-  if (url.pathname === '/fhir/.well-known/smart-configuration') return send(res, 200, { ...API_HEADERS, 'content-type': 'application/json', 'cache-control': 'public, max-age=3600', 'access-control-allow-origin': '*' }, discovery);
+  if (url.pathname === '/_setup/token')
+    return send(
+      res,
+      200,
+      JSON_NO_STORE,
+      JSON.stringify({ access_token: await accessToken(setup!.clientId, url.searchParams.get('scope') ?? '', url.searchParams.get('patient') ?? undefined) }),
+    );
+  if (url.pathname === '/fhir/.well-known/smart-configuration')
+    return send(
+      res,
+      200,
+      { ...API_HEADERS, 'content-type': 'application/json', 'cache-control': 'public, max-age=3600', 'access-control-allow-origin': '*' },
+      discovery,
+    );
   if (url.pathname === '/oauth/token' && req.method === 'POST') return token(req, res);
   if (url.pathname === '/oauth/introspect' && req.method === 'POST') return introspect(req, res);
   if (url.pathname.startsWith('/fhir/')) return fhir(req, res, url);

@@ -46,7 +46,19 @@ interface Pair {
 
 function pairTable(pairs: Pair[], label: string): string {
   const f = (n: number | undefined, d = 2) => (n === undefined ? '' : n.toFixed(d));
-  const head = ['workload', 'least work req/s', 'ours req/s', 'ratio', 'ours p50 ms', 'ours p99 ms', 'least p99 ms', 'CPU ms/req least', 'CPU ms/req ours', 'CPU ratio', 'errors'];
+  const head = [
+    'workload',
+    'least work req/s',
+    'ours req/s',
+    'ratio',
+    'ours p50 ms',
+    'ours p99 ms',
+    'least p99 ms',
+    'CPU ms/req least',
+    'CPU ms/req ours',
+    'CPU ratio',
+    'errors',
+  ];
   const rows = pairs.map((p) => [
     `${p.workload} (${label})`,
     f(p.least.rate, 0),
@@ -74,7 +86,13 @@ export const leastWork: Benchmark = {
     const pairs: Pair[] = [];
     try {
       // The sandbox's clients and tokens.
-      const reg = await registerClient({ name: 'bench leastwork app', clientType: 'confidential-symmetric', tokenEndpointAuthMethod: 'client_secret_basic', redirectUris: [REDIRECT_URI], scope: SCOPE });
+      const reg = await registerClient({
+        name: 'bench leastwork app',
+        clientType: 'confidential-symmetric',
+        tokenEndpointAuthMethod: 'client_secret_basic',
+        redirectUris: [REDIRECT_URI],
+        scope: SCOPE,
+      });
       const clientId = reg.client.clientId;
       const secret = reg.clientSecret!;
       const basic = `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`;
@@ -82,18 +100,37 @@ export const leastWork: Benchmark = {
       const backend = await registerBenchBackend('bench leastwork backend', 'bench-lw');
       const ourToken = `${ctx.baseUrl}/oauth/token`;
       const exchange = async (base: string, c: { code: string; verifier: string }) =>
-        json<{ access_token: string; refresh_token: string }>(fetch(`${base}/oauth/token`, { method: 'POST', headers: formHeaders, body: form({ grant_type: 'authorization_code', code: c.code, code_verifier: c.verifier, redirect_uri: REDIRECT_URI }) }));
+        json<{ access_token: string; refresh_token: string }>(
+          fetch(`${base}/oauth/token`, {
+            method: 'POST',
+            headers: formHeaders,
+            body: form({ grant_type: 'authorization_code', code: c.code, code_verifier: c.verifier, redirect_uri: REDIRECT_URI }),
+          }),
+        );
       const ourPatientToken = (await exchange(ctx.baseUrl, (await makeCodes(ctx, clientId, REDIRECT_URI, PATIENT, 1))[0]!)).access_token;
       const ourSystemToken = (
         await json<{ access_token: string }>(
-          fetch(ourToken, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form({ grant_type: 'client_credentials', scope: 'system/*.rs', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: await clientAssertion(backend, ourToken) }) }),
+          fetch(ourToken, {
+            method: 'POST',
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            body: form({
+              grant_type: 'client_credentials',
+              scope: 'system/*.rs',
+              client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+              client_assertion: await clientAssertion(backend, ourToken),
+            }),
+          }),
         )
       ).access_token;
 
       // The least-work server holds the same data: the patient and its vital signs as the sandbox answers them.
       const patientJson = await (await fetch(`${ctx.baseUrl}/fhir/Patient/${PATIENT}`, { headers: { authorization: `Bearer ${ourSystemToken}` } })).text();
-      const bundle = await json<{ entry?: { resource: { subject?: { reference?: string }; category?: { coding?: { system?: string; code?: string }[] }[] } }[] }>(
-        fetch(`${ctx.baseUrl}/fhir/Observation?patient=${PATIENT}&category=${encodeURIComponent(VITAL_SIGNS)}&_count=40`, { headers: { authorization: `Bearer ${ourSystemToken}` } }),
+      const bundle = await json<{
+        entry?: { resource: { subject?: { reference?: string }; category?: { coding?: { system?: string; code?: string }[] }[] } }[];
+      }>(
+        fetch(`${ctx.baseUrl}/fhir/Observation?patient=${PATIENT}&category=${encodeURIComponent(VITAL_SIGNS)}&_count=40`, {
+          headers: { authorization: `Bearer ${ourSystemToken}` },
+        }),
       );
       const observations = (bundle.entry ?? []).map((e) => ({
         subject: e.resource.subject?.reference ?? '',
@@ -101,7 +138,20 @@ export const leastWork: Benchmark = {
         json: JSON.stringify(e.resource),
       }));
       const { d: _private, ...backendJwk } = await exportJWK(backend.privateKey);
-      await json(fetch(`${lw.url}/_setup`, { method: 'POST', body: JSON.stringify({ origin: lw.url, clientId, clientSecret: secret, backendClientId: backend.clientId, backendJwk, patient: { id: PATIENT, json: patientJson }, observations }) }));
+      await json(
+        fetch(`${lw.url}/_setup`, {
+          method: 'POST',
+          body: JSON.stringify({
+            origin: lw.url,
+            clientId,
+            clientSecret: secret,
+            backendClientId: backend.clientId,
+            backendJwk,
+            patient: { id: PATIENT, json: patientJson },
+            observations,
+          }),
+        }),
+      );
       const lwToken = async (q: string) => (await json<{ access_token: string }>(fetch(`${lw.url}/_setup/token?${q}`))).access_token;
       const lwPatientToken = await lwToken(`patient=${PATIENT}&scope=${encodeURIComponent('patient/*.rs')}`);
       const lwSystemToken = await lwToken(`scope=${encodeURIComponent('system/*.rs')}`);
@@ -114,19 +164,41 @@ export const leastWork: Benchmark = {
       const search = `/fhir/Observation?patient=${PATIENT}&category=${encodeURIComponent(VITAL_SIGNS)}&_count=20`;
       await get('GET /fhir/.well-known/smart-configuration', '/fhir/.well-known/smart-configuration', {}, {});
       await get('GET /fhir/Patient without a token (401)', '/fhir/Patient', {}, {});
-      await get('GET /fhir/Patient/{id} (system token)', `/fhir/Patient/${PATIENT}`, { authorization: `Bearer ${lwSystemToken}` }, { authorization: `Bearer ${ourSystemToken}` });
-      await get('GET /fhir/Observation?patient&category&_count=20 (patient token)', search, { authorization: `Bearer ${lwPatientToken}` }, { authorization: `Bearer ${ourPatientToken}` });
+      await get(
+        'GET /fhir/Patient/{id} (system token)',
+        `/fhir/Patient/${PATIENT}`,
+        { authorization: `Bearer ${lwSystemToken}` },
+        { authorization: `Bearer ${ourSystemToken}` },
+      );
+      await get(
+        'GET /fhir/Observation?patient&category&_count=20 (patient token)',
+        search,
+        { authorization: `Bearer ${lwPatientToken}` },
+        { authorization: `Bearer ${ourPatientToken}` },
+      );
 
       const seconds = Number(process.env.BENCH_SECONDS ?? 5);
       const once = async (workload: string, bodies: { lw: string[]; ours: string[] }, headers: Record<string, string>, path: string) => {
         const run = async (name: string, url: string, list: string[]) => {
           let i = 0;
           const tally = errorTally();
-          const r = await ctx.http(name, url, {
-            amount: list.length,
-            duration: seconds,
-            requests: [{ method: 'POST', headers, setupRequest: (req) => ({ ...req, body: list[i++ % list.length]! }), onResponse: (status, body) => tally.add(status, body) }],
-          }, { warmUp: false });
+          const r = await ctx.http(
+            name,
+            url,
+            {
+              amount: list.length,
+              duration: seconds,
+              requests: [
+                {
+                  method: 'POST',
+                  headers,
+                  setupRequest: (req) => ({ ...req, body: list[i++ % list.length]! }),
+                  onResponse: (status, body) => tally.add(status, body),
+                },
+              ],
+            },
+            { warmUp: false },
+          );
           tally.print(name);
           return r;
         };
@@ -138,7 +210,13 @@ export const leastWork: Benchmark = {
       // client_credentials with a fresh ES384 assertion per request (each jti single-use).
       const n = Number(process.env.BENCH_ASSERTIONS ?? 6000);
       const expiresAt = Math.floor(Date.now() / 1000) + 290;
-      const cc = (assertion: string) => form({ grant_type: 'client_credentials', scope: 'system/Patient.rs', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion });
+      const cc = (assertion: string) =>
+        form({
+          grant_type: 'client_credentials',
+          scope: 'system/Patient.rs',
+          client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+          client_assertion: assertion,
+        });
       const ccBodies = { lw: [] as string[], ours: [] as string[] };
       for (let i = 0; i < n; i++) {
         ccBodies.lw.push(cc(await clientAssertion(backend, `${lw.url}/oauth/token`, expiresAt)));
@@ -146,8 +224,20 @@ export const leastWork: Benchmark = {
       }
       // Warm-up of both with assertions of their own.
       for (let w = 0; w < 20; w++) {
-        await (await fetch(`${lw.url}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: cc(await clientAssertion(backend, `${lw.url}/oauth/token`, expiresAt)) })).arrayBuffer();
-        await (await fetch(ourToken, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: cc(await clientAssertion(backend, ourToken, expiresAt)) })).arrayBuffer();
+        await (
+          await fetch(`${lw.url}/oauth/token`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            body: cc(await clientAssertion(backend, `${lw.url}/oauth/token`, expiresAt)),
+          })
+        ).arrayBuffer();
+        await (
+          await fetch(ourToken, {
+            method: 'POST',
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            body: cc(await clientAssertion(backend, ourToken, expiresAt)),
+          })
+        ).arrayBuffer();
       }
       await once('client_credentials (fresh ES384 assertion)', ccBodies, { 'content-type': 'application/x-www-form-urlencoded' }, '/oauth/token');
 
@@ -155,26 +245,32 @@ export const leastWork: Benchmark = {
       const codeCount = Number(process.env.BENCH_CODES ?? 1500);
       const ourCodes = await makeCodes(ctx, clientId, REDIRECT_URI, PATIENT, codeCount);
       const lwCodes = await json<{ code: string; verifier: string }[]>(fetch(`${lw.url}/_setup/codes?n=${codeCount}`));
-      const codeBody = (c: { code: string; verifier: string }) => form({ grant_type: 'authorization_code', code: c.code, code_verifier: c.verifier, redirect_uri: REDIRECT_URI });
+      const codeBody = (c: { code: string; verifier: string }) =>
+        form({ grant_type: 'authorization_code', code: c.code, code_verifier: c.verifier, redirect_uri: REDIRECT_URI });
       const refresh = { lw: [] as string[], ours: [] as string[] };
       const collect = async (workload: string, base: string, codes: { code: string; verifier: string }[], into: string[]) => {
         let i = 0;
         const tally = errorTally();
-        const r = await ctx.http(workload, `${base}/oauth/token`, {
-          amount: codes.length,
-          duration: seconds,
-          requests: [
-            {
-              method: 'POST',
-              headers: formHeaders,
-              setupRequest: (req) => ({ ...req, body: codeBody(codes[i++ % codes.length]!) }),
-              onResponse: (status, body) => {
-                if (status === 200) into.push((JSON.parse(body) as { refresh_token: string }).refresh_token);
-                tally.add(status, body);
+        const r = await ctx.http(
+          workload,
+          `${base}/oauth/token`,
+          {
+            amount: codes.length,
+            duration: seconds,
+            requests: [
+              {
+                method: 'POST',
+                headers: formHeaders,
+                setupRequest: (req) => ({ ...req, body: codeBody(codes[i++ % codes.length]!) }),
+                onResponse: (status, body) => {
+                  if (status === 200) into.push((JSON.parse(body) as { refresh_token: string }).refresh_token);
+                  tally.add(status, body);
+                },
               },
-            },
-          ],
-        }, { warmUp: false });
+            ],
+          },
+          { warmUp: false },
+        );
         tally.print(workload);
         return r;
       };
@@ -182,10 +278,19 @@ export const leastWork: Benchmark = {
       const leastExchange = await collect(`least work: ${exchangeName}`, lw.url, lwCodes, refresh.lw);
       const ourExchange = await collect(`${exchangeName} (${label})`, ctx.baseUrl, ourCodes, refresh.ours);
       pairs.push({ workload: exchangeName, least: leastExchange, ours: ourExchange });
-      await once('refresh_token (rotation)', { lw: refresh.lw.map((t) => form({ grant_type: 'refresh_token', refresh_token: t })), ours: refresh.ours.map((t) => form({ grant_type: 'refresh_token', refresh_token: t })) }, formHeaders, '/oauth/token');
+      await once(
+        'refresh_token (rotation)',
+        {
+          lw: refresh.lw.map((t) => form({ grant_type: 'refresh_token', refresh_token: t })),
+          ours: refresh.ours.map((t) => form({ grant_type: 'refresh_token', refresh_token: t })),
+        },
+        formHeaders,
+        '/oauth/token',
+      );
 
       // Introspection of one active token by a confidential client.
-      const introspect = async (name: string, base: string, token: string) => ctx.http(name, `${base}/oauth/introspect`, { method: 'POST', headers: formHeaders, body: form({ token }) });
+      const introspect = async (name: string, base: string, token: string) =>
+        ctx.http(name, `${base}/oauth/introspect`, { method: 'POST', headers: formHeaders, body: form({ token }) });
       const leastIntro = await introspect('least work: POST /oauth/introspect', lw.url, lwPatientToken);
       const ourIntro = await introspect(`POST /oauth/introspect (${label})`, ctx.baseUrl, ourPatientToken);
       pairs.push({ workload: 'POST /oauth/introspect', least: leastIntro, ours: ourIntro });
@@ -193,7 +298,9 @@ export const leastWork: Benchmark = {
       lw.child.kill('SIGTERM');
     }
     const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-    console.log(`\nleast-work ratios (${label}, 10 connections, ${process.env.BENCH_SECONDS ?? 5} s each; load average ${load}):\n${pairTable(pairs, label)}\n`);
+    console.log(
+      `\nleast-work ratios (${label}, 10 connections, ${process.env.BENCH_SECONDS ?? 5} s each; load average ${load}):\n${pairTable(pairs, label)}\n`,
+    );
     return pairs.flatMap((p) => [p.least, p.ours]);
   },
 };
@@ -223,7 +330,16 @@ export const rss: Benchmark = {
     const tokenUrl = `${ctx.baseUrl}/oauth/token`;
     const token = (
       await json<{ access_token: string }>(
-        fetch(tokenUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form({ grant_type: 'client_credentials', scope: 'system/*.rs', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: await clientAssertion(backend, tokenUrl) }) }),
+        fetch(tokenUrl, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: form({
+            grant_type: 'client_credentials',
+            scope: 'system/*.rs',
+            client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+            client_assertion: await clientAssertion(backend, tokenUrl),
+          }),
+        }),
       )
     ).access_token;
     const total = Number(process.env.BENCH_RSS_REQUESTS ?? 200_000);
@@ -255,8 +371,19 @@ export const rss: Benchmark = {
     const base = points[0]!.memory.rss;
     const last = points.at(-1)!.memory.rss;
     console.log(`rss (${rate.toFixed(0)} req/s, ${errors} non-2xx: the 401s of the mix):`);
-    for (const p of points) console.log(`  after ${String(p.after).padStart(7)} requests: RSS ${mib(p.memory.rss)} (anonymous ${mib(p.memory.anon)}, file-backed ${mib(p.memory.file)})`);
+    for (const p of points)
+      console.log(
+        `  after ${String(p.after).padStart(7)} requests: RSS ${mib(p.memory.rss)} (anonymous ${mib(p.memory.anon)}, file-backed ${mib(p.memory.file)})`,
+      );
     console.log(`  growth from 1,000 to ${total}: ${(((last - base) / base) * 100).toFixed(1)}% (goal within 20%)`);
-    return points.map((p) => ({ name: `rss: server RSS after ${p.after} requests`, unit: 'MiB', rate: p.memory.rss / 1024, p50: 0, p99: 0, errors: 0, total: p.after }));
+    return points.map((p) => ({
+      name: `rss: server RSS after ${p.after} requests`,
+      unit: 'MiB',
+      rate: p.memory.rss / 1024,
+      p50: 0,
+      p99: 0,
+      errors: 0,
+      total: p.after,
+    }));
   },
 };

@@ -62,7 +62,8 @@ function wrapQueryable<T extends SqlDriverAdapter | Transaction>(q: T): T {
   return new Proxy(q, {
     get(target, prop, receiver) {
       const value = Reflect.get(target, prop, receiver) as unknown;
-      if (prop === 'queryRaw' || prop === 'executeRaw') return (query: SqlQuery) => timed(query, () => (value as (q: SqlQuery) => Promise<unknown>).call(target, query));
+      if (prop === 'queryRaw' || prop === 'executeRaw')
+        return (query: SqlQuery) => timed(query, () => (value as (q: SqlQuery) => Promise<unknown>).call(target, query));
       if (prop === 'commit' || prop === 'rollback') return () => timed(String(prop).toUpperCase(), () => (value as () => Promise<unknown>).call(target));
       if (prop === 'startTransaction')
         return async (level?: unknown) => wrapQueryable(await timed('BEGIN', () => (value as (l?: unknown) => Promise<Transaction>).call(target, level)));
@@ -141,8 +142,14 @@ async function withCpuProfile<T>(name: string, run: () => Promise<T>): Promise<T
     const key = `${node.callFrame.functionName || '(anonymous)'} ${node.callFrame.url.replace(/.*node_modules\//, '').replace(/.*\/work\/main\//, '')}:${node.callFrame.lineNumber}`;
     byFunction.set(key, (byFunction.get(key) ?? 0) + hits);
   }
-  const top = (m: Map<string, number>, n: number) => [...m].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => `      ${((v / total) * 100).toFixed(1).padStart(5)}%  ${k}`);
-  console.log(`  CPU profile of ${name} (self time, busy samples only):\n    by origin:\n${top(byCategory, 14).join('\n')}\n    heaviest functions:\n${top(byFunction, 12).join('\n')}`);
+  const top = (m: Map<string, number>, n: number) =>
+    [...m]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(([k, v]) => `      ${((v / total) * 100).toFixed(1).padStart(5)}%  ${k}`);
+  console.log(
+    `  CPU profile of ${name} (self time, busy samples only):\n    by origin:\n${top(byCategory, 14).join('\n')}\n    heaviest functions:\n${top(byFunction, 12).join('\n')}`,
+  );
   return result;
 }
 
@@ -160,7 +167,12 @@ async function measureLoop(name: string, n: number, fn: (i: number) => Promise<v
     const cpu = process.cpuUsage();
     await fn(i + 20);
     const used = process.cpuUsage(cpu);
-    samples.push({ ms: performance.now() - t, cpuMs: (used.user + used.system) / 1000, statements: counter.statements - before.statements, driverMs: counter.driverMs - before.driverMs });
+    samples.push({
+      ms: performance.now() - t,
+      cpuMs: (used.user + used.system) / 1000,
+      statements: counter.statements - before.statements,
+      driverMs: counter.driverMs - before.driverMs,
+    });
     if (recordSql) {
       recordSql = false;
       console.log(`  statements of one ${name}:`);
@@ -197,21 +209,44 @@ const ORIGIN = 'http://localhost:3000';
 const REDIRECT = 'http://127.0.0.1:9/callback';
 const SCOPE = 'openid fhirUser launch/patient patient/*.rs offline_access';
 const db = getDb();
-const patient = (await db.resource.findFirst({ where: { type: 'Patient', id: 'roster-growth' }, select: { id: true } }))?.id ?? (await db.resource.findFirstOrThrow({ where: { type: 'Patient' }, select: { id: true } })).id;
+const patient =
+  (await db.resource.findFirst({ where: { type: 'Patient', id: 'roster-growth' }, select: { id: true } }))?.id ??
+  (await db.resource.findFirstOrThrow({ where: { type: 'Patient' }, select: { id: true } })).id;
 
-const reg = await registerClient({ name: 'profile app', clientType: 'confidential-symmetric', tokenEndpointAuthMethod: 'client_secret_basic', redirectUris: [REDIRECT], scope: SCOPE });
+const reg = await registerClient({
+  name: 'profile app',
+  clientType: 'confidential-symmetric',
+  tokenEndpointAuthMethod: 'client_secret_basic',
+  redirectUris: [REDIRECT],
+  scope: SCOPE,
+});
 const basic = `Basic ${Buffer.from(`${encodeURIComponent(reg.client.clientId)}:${encodeURIComponent(reg.clientSecret!)}`).toString('base64')}`;
 const post = (path: string, body: Record<string, string>, headers: Record<string, string> = {}) =>
-  new Request(`${ORIGIN}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic, ...headers }, body: new URLSearchParams(body).toString() });
+  new Request(`${ORIGIN}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic, ...headers },
+    body: new URLSearchParams(body).toString(),
+  });
 
 async function makeCode(): Promise<{ code: string; verifier: string }> {
   const verifier = randomBytes(32).toString('base64url');
   const challenge = createHash('sha256').update(verifier).digest('base64url');
-  const q = new URLSearchParams({ response_type: 'code', client_id: reg.client.clientId, redirect_uri: REDIRECT, scope: SCOPE, state: 's', aud: `${ORIGIN}/fhir`, code_challenge: challenge, code_challenge_method: 'S256' });
+  const q = new URLSearchParams({
+    response_type: 'code',
+    client_id: reg.client.clientId,
+    redirect_uri: REDIRECT,
+    scope: SCOPE,
+    state: 's',
+    aud: `${ORIGIN}/fhir`,
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+  });
   const res = await handleAuthorize(new Request(`${ORIGIN}/oauth/authorize?${q}`));
   const id = /\/interaction\/([^/?#]+)/.exec(res.headers.get('location') ?? '')?.[1];
   if (!id) throw new Error(`authorize: ${res.status}`);
-  const redirect = new URL(await completeInteraction(id, { userId: 'Practitioner/practitioner-1', fhirUser: 'Practitioner/practitioner-1', patientId: patient, grantedScope: SCOPE }));
+  const redirect = new URL(
+    await completeInteraction(id, { userId: 'Practitioner/practitioner-1', fhirUser: 'Practitioner/practitioner-1', patientId: patient, grantedScope: SCOPE }),
+  );
   return { code: redirect.searchParams.get('code')!, verifier };
 }
 
@@ -266,7 +301,12 @@ await measure(
       new Request(`${ORIGIN}/oauth/token`, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'system/Patient.rs', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertions[i]! }).toString(),
+        body: new URLSearchParams({
+          grant_type: 'client_credentials',
+          scope: 'system/Patient.rs',
+          client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+          client_assertion: assertions[i]!,
+        }).toString(),
       }),
     );
     if (res.status !== 200) throw new Error(`client_credentials: ${res.status} ${await res.text()}`);
@@ -302,8 +342,12 @@ console.log(`  (search response: ${(searchBytes / 1024).toFixed(0)} KiB)`);
 console.log('\nbuilding blocks:');
 const es = await getSigningKey('ES256');
 const rs = await getSigningKey('RS256');
-await micro('ES256 sign (access token)', 500, () => new SignJWT({ scope: SCOPE }).setProtectedHeader({ alg: 'ES256' }).setIssuer(ORIGIN).setExpirationTime('1h').sign(es.privateKey));
-await micro('RS256 sign, RSA 2048 (id_token)', 300, () => new SignJWT({ fhirUser: 'x' }).setProtectedHeader({ alg: 'RS256' }).setIssuer(ORIGIN).setExpirationTime('1h').sign(rs.privateKey));
+await micro('ES256 sign (access token)', 500, () =>
+  new SignJWT({ scope: SCOPE }).setProtectedHeader({ alg: 'ES256' }).setIssuer(ORIGIN).setExpirationTime('1h').sign(es.privateKey),
+);
+await micro('RS256 sign, RSA 2048 (id_token)', 300, () =>
+  new SignJWT({ fhirUser: 'x' }).setProtectedHeader({ alg: 'RS256' }).setIssuer(ORIGIN).setExpirationTime('1h').sign(rs.privateKey),
+);
 const { publicKey, privateKey } = await generateKeyPair('ES256');
 const jwt = await new SignJWT({ a: 1 }).setProtectedHeader({ alg: 'ES256' }).setExpirationTime('1h').sign(privateKey);
 await micro('ES256 verify', 500, () => jwtVerify(jwt, publicKey));
@@ -311,5 +355,7 @@ await micro('Prisma findUnique (Token by primary key)', 500, () => db.token.find
 await micro('Prisma findUnique (Client by primary key)', 500, () => db.client.findUnique({ where: { clientId: reg.client.clientId } }));
 await micro('Prisma $queryRaw (same Client row)', 500, () => db.$queryRaw(Prisma.sql`SELECT * FROM "Client" WHERE "clientId" = ${reg.client.clientId}`));
 await micro('Prisma updateMany (no row matches)', 500, () => db.authCode.updateMany({ where: { codeHash: 'nope', used: false }, data: { used: true } }));
-await micro('Prisma $executeRaw (same update)', 500, () => db.$executeRaw(Prisma.sql`UPDATE "AuthCode" SET "used" = true WHERE "codeHash" = ${'nope'} AND "used" = false`));
+await micro('Prisma $executeRaw (same update)', 500, () =>
+  db.$executeRaw(Prisma.sql`UPDATE "AuthCode" SET "used" = true WHERE "codeHash" = ${'nope'} AND "used" = false`),
+);
 await db.$disconnect();

@@ -75,7 +75,16 @@ async function http(name: string, url: string, opts: Partial<autocannon.Options>
   const r = await autocannon({ url, duration, connections: 10, ...opts });
   const after = cpuMs(pid);
   const cpuMsPerRequest = before !== null && after !== null && r.requests.total > 0 ? (after - before) / r.requests.total : undefined;
-  return { name, unit: 'req/s', rate: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.non2xx, total: r.requests.total, ...(cpuMsPerRequest === undefined ? {} : { cpuMsPerRequest }) };
+  return {
+    name,
+    unit: 'req/s',
+    rate: r.requests.average,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    errors: r.errors + r.non2xx,
+    total: r.requests.total,
+    ...(cpuMsPerRequest === undefined ? {} : { cpuMsPerRequest }),
+  };
 }
 
 /** Runs fn with `concurrency` parallel loops for `seconds`; reports ops/s and latency. */
@@ -110,8 +119,20 @@ async function storeBenchmarks(kind: string, databaseUrl: string): Promise<Bench
   const store = new ResourceStore(db);
   const ids: string[] = [];
   const write = await inProcess(`store write (${kind})`, async (i) => {
-    const p = await store.create('bench', { resourceType: 'Patient', name: [{ family: `Bench${i}`, given: ['Load'] }], birthDate: '1980-01-01', gender: 'female' } as Patient);
-    await store.create('bench', { resourceType: 'Observation', status: 'final', code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] }, subject: { reference: `Patient/${p.resource.id}` }, effectiveDateTime: '2024-01-01', valueQuantity: { value: 70, unit: '/min' } } as Observation);
+    const p = await store.create('bench', {
+      resourceType: 'Patient',
+      name: [{ family: `Bench${i}`, given: ['Load'] }],
+      birthDate: '1980-01-01',
+      gender: 'female',
+    } as Patient);
+    await store.create('bench', {
+      resourceType: 'Observation',
+      status: 'final',
+      code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] },
+      subject: { reference: `Patient/${p.resource.id}` },
+      effectiveDateTime: '2024-01-01',
+      valueQuantity: { value: 70, unit: '/min' },
+    } as Observation);
     ids.push(p.resource.id!);
   });
   write.rate *= 2; // two resources per operation
@@ -130,7 +151,17 @@ function table(results: BenchResult[], node: BenchResult, next: BenchResult): st
     const b = base(r).cpuMsPerRequest;
     return r.cpuMsPerRequest && b ? `${((b / r.cpuMsPerRequest) * 100).toFixed(0)}%${mark(r)}` : '';
   };
-  const rows = results.map((r) => [r.name, `${r.rate.toFixed(0)} ${r.unit}`, r.p50.toFixed(2), r.p99.toFixed(2), `${((r.rate / base(r).rate) * 100).toFixed(0)}%${mark(r)}`, `${((r.rate / node.rate) * 100).toFixed(1)}%`, cpu(r), cpuRatio(r), String(r.errors)]);
+  const rows = results.map((r) => [
+    r.name,
+    `${r.rate.toFixed(0)} ${r.unit}`,
+    r.p50.toFixed(2),
+    r.p99.toFixed(2),
+    `${((r.rate / base(r).rate) * 100).toFixed(0)}%${mark(r)}`,
+    `${((r.rate / node.rate) * 100).toFixed(1)}%`,
+    cpu(r),
+    cpuRatio(r),
+    String(r.errors),
+  ]);
   const head = ['benchmark', 'rate', 'p50 ms', 'p99 ms', 'vs Next route', 'vs bare Node', 'server CPU ms/req', 'CPU vs Next route', 'errors'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
@@ -200,10 +231,14 @@ async function main(): Promise<void> {
 
     const out = table(results, node, next);
     console.log(`\n${out}\n`);
-    if (results.some((r) => r.pairedBaseline)) console.log('* against the trivial Next route measured in rounds alternating with that benchmark (median of the rounds)\n');
+    if (results.some((r) => r.pairedBaseline))
+      console.log('* against the trivial Next route measured in rounds alternating with that benchmark (median of the rounds)\n');
     mkdirSync(join(root, 'bench', 'results'), { recursive: true });
     const file = join(root, 'bench', 'results', `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-    writeFileSync(file, JSON.stringify({ at: new Date().toISOString(), durationSeconds: duration, results, baselines: { node: node.rate, next: next.rate } }, null, 2));
+    writeFileSync(
+      file,
+      JSON.stringify({ at: new Date().toISOString(), durationSeconds: duration, results, baselines: { node: node.rate, next: next.rate } }, null, 2),
+    );
     console.log(`written ${file}`);
   } finally {
     bare.close();

@@ -27,17 +27,31 @@ export async function makeCodes(ctx: BenchContext, clientId: string, redirectUri
     Array.from({ length: Math.min(8, n) }, async () => {
       while (i < n) {
         const { verifier, challenge } = pkcePair();
-        const q = new URLSearchParams({ response_type: 'code', client_id: clientId, redirect_uri: redirectUri, scope, state: `s${i++}`, aud: `${ctx.baseUrl}/fhir`, code_challenge: challenge, code_challenge_method: 'S256' });
+        const q = new URLSearchParams({
+          response_type: 'code',
+          client_id: clientId,
+          redirect_uri: redirectUri,
+          scope,
+          state: `s${i++}`,
+          aud: `${ctx.baseUrl}/fhir`,
+          code_challenge: challenge,
+          code_challenge_method: 'S256',
+        });
         const res = await fetch(`${ctx.baseUrl}/oauth/authorize?${q}`, { redirect: 'manual' });
         const id = /\/interaction\/([^/?#]+)/.exec(res.headers.get('location') ?? '')?.[1];
         if (!id) throw new Error(`authorize did not start an interaction: ${res.status}`);
-        const redirect = new URL(await completeInteraction(id, { userId: 'Practitioner/practitioner-1', fhirUser: 'Practitioner/practitioner-1', patientId, grantedScope: scope }));
+        const redirect = new URL(
+          await completeInteraction(id, { userId: 'Practitioner/practitioner-1', fhirUser: 'Practitioner/practitioner-1', patientId, grantedScope: scope }),
+        );
         codes.push({ code: redirect.searchParams.get('code')!, verifier });
       }
     }),
   );
   const seconds = (performance.now() - started) / 1000;
-  if (n > 1) console.log(`${n} authorization codes made in ${seconds.toFixed(1)} s${seconds > 40 ? ' (codes live 60 s: lower BENCH_CODES if the exchange reports invalid_grant)' : ''}`);
+  if (n > 1)
+    console.log(
+      `${n} authorization codes made in ${seconds.toFixed(1)} s${seconds > 40 ? ' (codes live 60 s: lower BENCH_CODES if the exchange reports invalid_grant)' : ''}`,
+    );
   return codes;
 }
 
@@ -72,7 +86,13 @@ const oauth: Benchmark = {
     const { registerClient } = await import('../lib/oauth/clients');
     const results: BenchResult[] = [];
     const redirectUri = 'http://127.0.0.1:9/callback';
-    const reg = await registerClient({ name: 'bench app', clientType: 'confidential-symmetric', tokenEndpointAuthMethod: 'client_secret_basic', redirectUris: [redirectUri], scope: 'openid fhirUser launch/patient patient/*.rs offline_access' });
+    const reg = await registerClient({
+      name: 'bench app',
+      clientType: 'confidential-symmetric',
+      tokenEndpointAuthMethod: 'client_secret_basic',
+      redirectUris: [redirectUri],
+      scope: 'openid fhirUser launch/patient patient/*.rs offline_access',
+    });
     const clientId = reg.client.clientId;
     const basic = `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(reg.clientSecret!)}`).toString('base64')}`;
     const headers = { 'content-type': 'application/x-www-form-urlencoded', authorization: basic };
@@ -81,9 +101,15 @@ const oauth: Benchmark = {
     // Warm-up (not measured): the token, introspection and FHIR routes each serve a few requests
     // first, so that loading their modules is not charged to the benchmarks below.
     for (const c of await makeCodes(ctx, clientId, redirectUri, 'roster-growth', 20)) {
-      const res = await fetch(`${ctx.baseUrl}/oauth/token`, { method: 'POST', headers, body: form({ grant_type: 'authorization_code', code: c.code, code_verifier: c.verifier, redirect_uri: redirectUri }) });
+      const res = await fetch(`${ctx.baseUrl}/oauth/token`, {
+        method: 'POST',
+        headers,
+        body: form({ grant_type: 'authorization_code', code: c.code, code_verifier: c.verifier, redirect_uri: redirectUri }),
+      });
       const warm = (await res.json()) as { access_token: string; refresh_token: string };
-      await (await fetch(`${ctx.baseUrl}/oauth/token`, { method: 'POST', headers, body: form({ grant_type: 'refresh_token', refresh_token: warm.refresh_token }) })).arrayBuffer();
+      await (
+        await fetch(`${ctx.baseUrl}/oauth/token`, { method: 'POST', headers, body: form({ grant_type: 'refresh_token', refresh_token: warm.refresh_token }) })
+      ).arrayBuffer();
       await (await fetch(`${ctx.baseUrl}/oauth/introspect`, { method: 'POST', headers, body: form({ token: warm.access_token }) })).arrayBuffer();
       await (await fetch(`${ctx.baseUrl}/fhir/Patient/roster-growth`, { headers: { authorization: `Bearer ${warm.access_token}` } })).arrayBuffer();
     }
@@ -115,7 +141,11 @@ const oauth: Benchmark = {
     results.push(exchange);
     const accessToken = await (async () => {
       const c = (await makeCodes(ctx, clientId, redirectUri, 'roster-growth', 1))[0]!;
-      const res = await fetch(`${ctx.baseUrl}/oauth/token`, { method: 'POST', headers, body: form({ grant_type: 'authorization_code', code: c.code, code_verifier: c.verifier, redirect_uri: redirectUri }) });
+      const res = await fetch(`${ctx.baseUrl}/oauth/token`, {
+        method: 'POST',
+        headers,
+        body: form({ grant_type: 'authorization_code', code: c.code, code_verifier: c.verifier, redirect_uri: redirectUri }),
+      });
       return ((await res.json()) as { access_token: string }).access_token;
     })();
 
@@ -125,7 +155,13 @@ const oauth: Benchmark = {
       await ctx.http('refresh (rotation)', `${ctx.baseUrl}/oauth/token`, {
         amount: refreshTokens.length,
         duration: seconds,
-        requests: [{ method: 'POST', headers, setupRequest: (req) => ({ ...req, body: form({ grant_type: 'refresh_token', refresh_token: refreshTokens[r++ % refreshTokens.length]! }) }) }],
+        requests: [
+          {
+            method: 'POST',
+            headers,
+            setupRequest: (req) => ({ ...req, body: form({ grant_type: 'refresh_token', refresh_token: refreshTokens[r++ % refreshTokens.length]! }) }),
+          },
+        ],
       }),
     );
 
@@ -141,7 +177,18 @@ const oauth: Benchmark = {
     // Warm-up with assertions of their own (each jti is single-use).
     for (let w = 0; w < 20; w++) {
       const assertion = await clientAssertion(backend, tokenUrl, expiresAt);
-      await (await fetch(tokenUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form({ grant_type: 'client_credentials', scope: 'system/Patient.rs', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion }) })).arrayBuffer();
+      await (
+        await fetch(tokenUrl, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: form({
+            grant_type: 'client_credentials',
+            scope: 'system/Patient.rs',
+            client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+            client_assertion: assertion,
+          }),
+        })
+      ).arrayBuffer();
     }
     let a = 0;
     results.push(
@@ -152,7 +199,15 @@ const oauth: Benchmark = {
           {
             method: 'POST',
             headers: { 'content-type': 'application/x-www-form-urlencoded' },
-            setupRequest: (req) => ({ ...req, body: form({ grant_type: 'client_credentials', scope: 'system/Patient.rs', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertions[a++ % assertions.length]! }) }),
+            setupRequest: (req) => ({
+              ...req,
+              body: form({
+                grant_type: 'client_credentials',
+                scope: 'system/Patient.rs',
+                client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+                client_assertion: assertions[a++ % assertions.length]!,
+              }),
+            }),
           },
         ],
       }),
@@ -247,15 +302,34 @@ const fhir: Benchmark = {
     const { registerClient } = await import('../lib/oauth/clients');
     const redirectUri = 'http://127.0.0.1:9/callback';
     const scope = 'openid fhirUser launch/patient patient/*.rs offline_access';
-    const reg = await registerClient({ name: 'bench fhir app', clientType: 'confidential-symmetric', tokenEndpointAuthMethod: 'client_secret_basic', redirectUris: [redirectUri], scope });
+    const reg = await registerClient({
+      name: 'bench fhir app',
+      clientType: 'confidential-symmetric',
+      tokenEndpointAuthMethod: 'client_secret_basic',
+      redirectUris: [redirectUri],
+      scope,
+    });
     const basic = `Basic ${Buffer.from(`${encodeURIComponent(reg.client.clientId)}:${encodeURIComponent(reg.clientSecret!)}`).toString('base64')}`;
     const tokenUrl = `${ctx.baseUrl}/oauth/token`;
     const c = (await makeCodes(ctx, reg.client.clientId, redirectUri, 'roster-growth', 1))[0]!;
-    const exchanged = await fetch(tokenUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic }, body: form({ grant_type: 'authorization_code', code: c.code, code_verifier: c.verifier, redirect_uri: redirectUri }) });
+    const exchanged = await fetch(tokenUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic },
+      body: form({ grant_type: 'authorization_code', code: c.code, code_verifier: c.verifier, redirect_uri: redirectUri }),
+    });
     const patientToken = ((await exchanged.json()) as { access_token: string }).access_token;
 
     const assertion = await clientAssertion(await registerBenchBackend('bench fhir backend', 'bench-fhir'), tokenUrl);
-    const systemExchange = await fetch(tokenUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form({ grant_type: 'client_credentials', scope: 'system/*.rs', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion }) });
+    const systemExchange = await fetch(tokenUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: form({
+        grant_type: 'client_credentials',
+        scope: 'system/*.rs',
+        client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+        client_assertion: assertion,
+      }),
+    });
     const systemToken = ((await systemExchange.json()) as { access_token: string }).access_token;
 
     const cat = encodeURIComponent('http://terminology.hl7.org/CodeSystem/observation-category|vital-signs');
@@ -318,8 +392,33 @@ const auditWrites: Benchmark = {
     // @ts-expect-error plain ESM helper without types
     const { findPgBin, startCluster } = await import('../scripts/lib/pg-cluster.mjs');
     const concurrency = Number(process.env.BENCH_AUDIT_CONCURRENCY ?? 64);
-    const row = () => ({ id: randomUUID(), sandboxId: 'bench', at: new Date(), kind: 'fhir', method: 'GET', endpoint: '/fhir/Patient/roster-growth', resourceType: 'Patient', resourceId: 'roster-growth', clientId: 'bench-client', userId: null, patientId: 'roster-growth', launchId: null, scopes: 'patient/*.rs', status: 200, errorCode: null, detail: 'read', resultCount: 1, latencyMs: 3.2, ip: '127.0.0.1', userAgent: 'autocannon', origin: null, flags: null });
-    const targets: { kind: string; url: string; stop?: () => Promise<void> }[] = [{ kind: 'SQLite', url: `file:${join(mkdtempSync(join(tmpdir(), 'sandbox-audit-bench-')), 'audit.db')}` }];
+    const row = () => ({
+      id: randomUUID(),
+      sandboxId: 'bench',
+      at: new Date(),
+      kind: 'fhir',
+      method: 'GET',
+      endpoint: '/fhir/Patient/roster-growth',
+      resourceType: 'Patient',
+      resourceId: 'roster-growth',
+      clientId: 'bench-client',
+      userId: null,
+      patientId: 'roster-growth',
+      launchId: null,
+      scopes: 'patient/*.rs',
+      status: 200,
+      errorCode: null,
+      detail: 'read',
+      resultCount: 1,
+      latencyMs: 3.2,
+      ip: '127.0.0.1',
+      userAgent: 'autocannon',
+      origin: null,
+      flags: null,
+    });
+    const targets: { kind: string; url: string; stop?: () => Promise<void> }[] = [
+      { kind: 'SQLite', url: `file:${join(mkdtempSync(join(tmpdir(), 'sandbox-audit-bench-')), 'audit.db')}` },
+    ];
     if (findPgBin()) {
       const cluster = await startCluster();
       targets.push({ kind: 'PostgreSQL', url: cluster.url, stop: cluster.stop });
@@ -329,10 +428,18 @@ const auditWrites: Benchmark = {
       try {
         await applyMigrations(databaseTarget(target.url));
         const { db } = createDb(target.url);
-        results.push(await ctx.inProcess(`audit: one INSERT per record, ${concurrency} concurrent (${target.kind})`, () => db.auditRecord.create({ data: row() }), concurrency));
+        results.push(
+          await ctx.inProcess(
+            `audit: one INSERT per record, ${concurrency} concurrent (${target.kind})`,
+            () => db.auditRecord.create({ data: row() }),
+            concurrency,
+          ),
+        );
         const queue = createAuditQueue(() => db);
         const r = await ctx.inProcess(`audit: group commit, ${concurrency} concurrent (${target.kind})`, () => queue.enqueue(row()), concurrency);
-        console.log(`audit group commit ${target.kind}: ${queue.stats.written} records in ${queue.stats.batches} batches (${(queue.stats.written / Math.max(1, queue.stats.batches)).toFixed(1)} per batch)`);
+        console.log(
+          `audit group commit ${target.kind}: ${queue.stats.written} records in ${queue.stats.batches} batches (${(queue.stats.written / Math.max(1, queue.stats.batches)).toFixed(1)} per batch)`,
+        );
         results.push(r);
         await db.$disconnect();
       } finally {
@@ -379,11 +486,19 @@ const seeding: Benchmark = {
     const genSeconds = (performance.now() - t0) / 1000;
     sizes.sort((a, b) => a - b);
     const median = sizes[Math.floor(sizes.length / 2)] ?? 0;
-    results.push(result(`generate ${n} patients in memory (median ${median} resources/patient)`, 'patients/s', n / genSeconds, sizes.reduce((a, b) => a + b, 0)));
+    results.push(
+      result(
+        `generate ${n} patients in memory (median ${median} resources/patient)`,
+        'patients/s',
+        n / genSeconds,
+        sizes.reduce((a, b) => a + b, 0),
+      ),
+    );
 
     // Search indexing alone, compiled paths against FHIRPath, on the first 50 patients' resources.
     const sample: Parameters<typeof indexResource>[0][] = [];
-    for (const item of generateDataset({ ...dataset, patients: Math.min(n, 50) })) sample.push(...(item.kind === 'patient' ? [item.record.patient, ...item.record.resources] : item.resources));
+    for (const item of generateDataset({ ...dataset, patients: Math.min(n, 50) }))
+      sample.push(...(item.kind === 'patient' ? [item.record.patient, ...item.record.resources] : item.resources));
     const indexRate = (fhirPathOnly: boolean) => {
       const t = performance.now();
       for (const r of sample) indexResource(r, { fhirPathOnly });
@@ -400,7 +515,11 @@ const seeding: Benchmark = {
     ];
     if (findPgBin()) {
       const cluster = await startCluster();
-      targets.push({ kind: 'PostgreSQL', urls: async () => [await cluster.createDatabase('seed_baseline'), await cluster.createDatabase('seed_pipeline')], stop: cluster.stop });
+      targets.push({
+        kind: 'PostgreSQL',
+        urls: async () => [await cluster.createDatabase('seed_baseline'), await cluster.createDatabase('seed_pipeline')],
+        stop: cluster.stop,
+      });
     } else console.log('seed: PostgreSQL skipped (no server binaries)');
     try {
       for (const target of targets) {
@@ -412,18 +531,30 @@ const seeding: Benchmark = {
         let stored = 0;
         t0 = performance.now();
         try {
-          for await (const batch of streamSeedBatches({ sandboxId: 'bench', dataset, fhirPathOnly: true }, { threads: 'inline' })) stored += await writer.writeBatch(batch);
+          for await (const batch of streamSeedBatches({ sandboxId: 'bench', dataset, fhirPathOnly: true }, { threads: 'inline' }))
+            stored += await writer.writeBatch(batch);
         } finally {
           await writer.close();
         }
         const baseline = stored / ((performance.now() - t0) / 1000);
         results.push(result(`generate + store with index rows, FHIRPath on one thread (${target.kind}, baseline)`, 'resources/s', baseline, stored));
         // What `npm run seed` does.
-        const summary = await seedDataset({ databaseUrl: url, sandboxId: 'bench', patients: n, seed: 7, anchorDate: '2026-01-01', includeRoster: false, reset: false, ifEmpty: false });
+        const summary = await seedDataset({
+          databaseUrl: url,
+          sandboxId: 'bench',
+          patients: n,
+          seed: 7,
+          anchorDate: '2026-01-01',
+          includeRoster: false,
+          reset: false,
+          ifEmpty: false,
+        });
         const rate = summary.resources / summary.seconds;
         results.push(result(`generate + store with index rows (${target.kind})`, 'resources/s', rate, summary.resources));
         const perThousand = (1000 * sizes.reduce((a, b) => a + b, 0)) / n / rate;
-        console.log(`seed ${target.kind}: ${n} patients, ${summary.resources} resources in ${summary.seconds.toFixed(1)} s, ${(rate / baseline).toFixed(2)}× the baseline; 1,000 patients ≈ ${perThousand.toFixed(0)} s (baseline ≈ ${((perThousand * rate) / baseline).toFixed(0)} s)`);
+        console.log(
+          `seed ${target.kind}: ${n} patients, ${summary.resources} resources in ${summary.seconds.toFixed(1)} s, ${(rate / baseline).toFixed(2)}× the baseline; 1,000 patients ≈ ${perThousand.toFixed(0)} s (baseline ≈ ${((perThousand * rate) / baseline).toFixed(0)} s)`,
+        );
       }
     } finally {
       for (const target of targets) await target.stop?.();
@@ -435,7 +566,11 @@ const seeding: Benchmark = {
       const url = `file:${join(dir, 'rss.db')}`;
       await applyMigrations(databaseTarget(url));
       const started = performance.now();
-      const child = spawn(process.execPath, ['--import', 'tsx', 'prisma/seed.ts', '--patients', String(rssPatients), '--seed', '7', '--anchor-date', '2026-01-01', '--quiet'], { cwd: join(import.meta.dirname, '..'), env: { ...process.env, DATABASE_URL: url }, stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', 'prisma/seed.ts', '--patients', String(rssPatients), '--seed', '7', '--anchor-date', '2026-01-01', '--quiet'],
+        { cwd: join(import.meta.dirname, '..'), env: { ...process.env, DATABASE_URL: url }, stdio: ['ignore', 'pipe', 'inherit'] },
+      );
       let out = '';
       child.stdout.on('data', (d) => (out += d));
       let peakKb = 0;
@@ -449,7 +584,9 @@ const seeding: Benchmark = {
       const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
       clearInterval(poll);
       const resources = Number(/seeded \d+ patients, (\d+) resources/.exec(out)?.[1] ?? 0);
-      console.log(`seed CLI, ${rssPatients} patients into SQLite: exit ${code}, ${resources} resources in ${((performance.now() - started) / 1000).toFixed(0)} s, peak RSS ${(peakKb / 1024).toFixed(0)} MiB`);
+      console.log(
+        `seed CLI, ${rssPatients} patients into SQLite: exit ${code}, ${resources} resources in ${((performance.now() - started) / 1000).toFixed(0)} s, peak RSS ${(peakKb / 1024).toFixed(0)} MiB`,
+      );
       results.push({ ...result(`seed CLI ${rssPatients} patients into SQLite: peak RSS`, 'MiB', peakKb / 1024, resources), errors: code === 0 ? 0 : 1 });
     }
     rmSync(dir, { recursive: true, force: true });
@@ -513,7 +650,17 @@ const launchTime: Benchmark = {
     const mid = sorted.length / 2;
     const median = sorted.length === 0 ? 0 : sorted.length % 2 ? sorted[Math.floor(mid)]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
     const max = sorted.at(-1) ?? 0;
-    return [{ name: 'launch click → first FHIR data (Chromium, EHR launch)', unit: 'ms', rate: median ? 1000 / median : 0, p50: median, p99: max, errors, total: timings.length }];
+    return [
+      {
+        name: 'launch click → first FHIR data (Chromium, EHR launch)',
+        unit: 'ms',
+        rate: median ? 1000 / median : 0,
+        p50: median,
+        p99: max,
+        errors,
+        total: timings.length,
+      },
+    ];
   },
 };
 

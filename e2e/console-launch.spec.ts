@@ -55,7 +55,10 @@ test.describe('the console after a sample-app EHR launch', () => {
     await signIn(consolePage, base);
 
     // Tokens: the access token of the launch, active, for the launched patient.
-    const row = consolePage.getByTestId('tokens-table').locator('tbody tr').filter({ hasText: `${jti.slice(0, 10)}…` });
+    const row = consolePage
+      .getByTestId('tokens-table')
+      .locator('tbody tr')
+      .filter({ hasText: `${jti.slice(0, 10)}…` });
     await expect(row).toHaveCount(1);
     await expect(row).toContainText('access');
     await expect(row).toContainText('active');
@@ -132,7 +135,7 @@ test.describe('the console after a sample-app EHR launch', () => {
     expect(verifierSha256).toBe(storedChallenge);
   });
 
-  test('revoking the token in the console makes the app\'s next FHIR call fail with 401, and the audit trail shows it', async ({ page, context }) => {
+  test("revoking the token in the console makes the app's next FHIR call fail with 401, and the audit trail shows it", async ({ page, context }) => {
     failOnDialog(page);
     const { app, jti, patientId } = await launchSampleApp(page);
 
@@ -152,16 +155,27 @@ test.describe('the console after a sample-app EHR launch', () => {
     await frame?.goto(frame.url());
     await expect(app.getByTestId('sample-patient')).toContainText('Patient: denied (401)', { timeout: 20_000 });
     await expect(app.getByTestId('section-vitals')).toHaveAttribute('data-state', 'denied');
-    await expect(app.getByTestId('fhir-calls').locator('tbody tr').filter({ hasText: `Patient/${patientId}` })).toContainText('401');
+    await expect(
+      app
+        .getByTestId('fhir-calls')
+        .locator('tbody tr')
+        .filter({ hasText: `Patient/${patientId}` }),
+    ).toContainText('401');
 
     // The audit trail shows the refused call.
     await consolePage.goto(`${base}/console/audit?outcome=denied&endpoint=${encodeURIComponent(`/fhir/Patient/${patientId}`)}`);
-    const denied = consolePage.getByTestId('audit-table').locator('tbody tr').filter({ hasText: `GET /fhir/Patient/${patientId}` });
+    const denied = consolePage
+      .getByTestId('audit-table')
+      .locator('tbody tr')
+      .filter({ hasText: `GET /fhir/Patient/${patientId}` });
     await expect(denied.first()).toContainText('401');
     await expect(denied.first()).toContainText('invalid_token');
   });
 
-  test('the sample app\'s report card shows what the launch proved (PKCE S256, aud, registered redirect URI, Accept) with evidence links', async ({ page, context }) => {
+  test("the sample app's report card shows what the launch proved (PKCE S256, aud, registered redirect URI, Accept) with evidence links", async ({
+    page,
+    context,
+  }) => {
     failOnDialog(page);
     await launchSampleApp(page);
     const consolePage = await context.newPage();
@@ -198,6 +212,11 @@ test.describe('the console after a sample-app EHR launch', () => {
     await expect(consolePage.getByTestId('token-status')).toHaveText('revoked');
     // Every token of the client for this launch is revoked, the refresh token too.
     await consolePage.goto(`${base}/console/tokens?clientId=sample-app&status=active`);
-    await expect(consolePage.getByTestId('tokens-table').locator('tbody tr').filter({ hasText: `${jti.slice(0, 10)}…` })).toHaveCount(0);
+    await expect(
+      consolePage
+        .getByTestId('tokens-table')
+        .locator('tbody tr')
+        .filter({ hasText: `${jti.slice(0, 10)}…` }),
+    ).toHaveCount(0);
   });
 });

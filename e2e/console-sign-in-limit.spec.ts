@@ -15,7 +15,10 @@ let server: { url: string; stop: () => Promise<void> } | null = null;
 
 test.beforeAll(async () => {
   test.skip(!process.env.E2E_DATABASE_URL, 'needs the database of the e2e server (E2E_DATABASE_URL)');
-  server = (await startServer({ databaseUrl: process.env.E2E_DATABASE_URL, env: { CONSOLE_USER: USER, CONSOLE_PASSWORD: PASSWORD, RATE_LIMIT_SIGNIN_PERSONA: String(LIMIT) } })) as { url: string; stop: () => Promise<void> };
+  server = (await startServer({
+    databaseUrl: process.env.E2E_DATABASE_URL,
+    env: { CONSOLE_USER: USER, CONSOLE_PASSWORD: PASSWORD, RATE_LIMIT_SIGNIN_PERSONA: String(LIMIT) },
+  })) as { url: string; stop: () => Promise<void> };
 });
 
 test.afterAll(async () => {
@@ -42,7 +45,9 @@ test('after too many failed console sign-ins the right password is refused and t
   await page.fill('#password', PASSWORD);
   await page.click('button[type=submit]');
   const notice = page.getByTestId('sign-in-locked');
-  await expect(notice).toHaveText(/^Too many failed sign-in attempts for this user: sign-in as this user is locked for about (\d+) minutes?, even with the right password \(brute-force protection\)\. Try again later\.$/);
+  await expect(notice).toHaveText(
+    /^Too many failed sign-in attempts for this user: sign-in as this user is locked for about (\d+) minutes?, even with the right password \(brute-force protection\)\. Try again later\.$/,
+  );
   const minutes = Number(/about (\d+) minute/.exec((await notice.textContent()) ?? '')?.[1]);
   expect(Math.abs(minutes - Math.ceil((900 - ((Date.now() / 1000) % 900)) / 60))).toBeLessThanOrEqual(1);
   await expect(page).toHaveURL(/\/console\/login\?error=locked-user/);

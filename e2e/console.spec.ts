@@ -50,7 +50,13 @@ test.describe('with a configured console account', () => {
     await signIn(page, base, CONSOLE_USER, CONSOLE_PASSWORD);
     await expect(page).toHaveURL(/\/console\/tokens/);
     await expect(page.getByRole('heading', { level: 1, name: 'Tokens' })).toBeVisible();
-    for (const [path, heading] of [['audit', 'Audit trail'], ['alerts', 'Alerts'], ['flows', 'Flows'], ['clients', 'Clients'], ['data', 'Data']] as const) {
+    for (const [path, heading] of [
+      ['audit', 'Audit trail'],
+      ['alerts', 'Alerts'],
+      ['flows', 'Flows'],
+      ['clients', 'Clients'],
+      ['data', 'Data'],
+    ] as const) {
       await page.goto(`${base}/console/${path}`);
       await expect(page.getByRole('heading', { level: 1, name: heading })).toBeVisible();
     }
@@ -60,7 +66,12 @@ test.describe('with a configured console account', () => {
     const base = consoleUrl();
     await signIn(page, base, CONSOLE_USER, CONSOLE_PASSWORD);
     await expect(page).toHaveURL(/\/console\/tokens/);
-    const q = new URLSearchParams({ scope: 'launch/patient patient/Observation.rs?category=laboratory', patient: 'p1', method: 'GET', url: '/fhir/Condition?patient=p1' });
+    const q = new URLSearchParams({
+      scope: 'launch/patient patient/Observation.rs?category=laboratory',
+      patient: 'p1',
+      method: 'GET',
+      url: '/fhir/Condition?patient=p1',
+    });
     await page.goto(`${base}/console/scopes?${q.toString()}`);
     await expect(page.getByTestId('playground-answer')).toContainText('HTTP 403');
     await expect(page.getByTestId('playground-answer')).toContainText('patient/Condition.s');

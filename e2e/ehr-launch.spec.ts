@@ -19,7 +19,8 @@ test('provider EHR launch: the sample app in the EHR frame shows the chosen pati
   const dob = /DOB (\d{4}-\d{2}-\d{2})/.exec((await page.getByTestId('patient-banner').textContent()) ?? '')?.[1] ?? '';
   const born = new Date(`${dob}T00:00:00Z`);
   const today = new Date();
-  const years = today.getUTCFullYear() - born.getUTCFullYear() - (today.getUTCMonth() * 100 + today.getUTCDate() < born.getUTCMonth() * 100 + born.getUTCDate() ? 1 : 0);
+  const years =
+    today.getUTCFullYear() - born.getUTCFullYear() - (today.getUTCMonth() * 100 + today.getUTCDate() < born.getUTCMonth() * 100 + born.getUTCDate() ? 1 : 0);
   await expect(page.getByTestId('patient-banner')).toContainText(`DOB ${dob} (${years} y)`);
 
   const app = page.frameLocator('iframe.ehr-app');

@@ -75,7 +75,13 @@ test('fhirclient (browser build) standalone launch reads Patient, vital signs an
   await expect(out).toHaveAttribute('data-state', /done|error/, { timeout: 20_000 });
   const text = (await out.textContent()) ?? '';
   expect(await out.getAttribute('data-state'), text).toBe('done');
-  const result = JSON.parse(text) as { patientId: string; patient: { resourceType: string; id: string }; vitals: { resourceType: string; entry?: Entry[] }; everything: { resourceType: string; entry?: Entry[] }; scope: string };
+  const result = JSON.parse(text) as {
+    patientId: string;
+    patient: { resourceType: string; id: string };
+    vitals: { resourceType: string; entry?: Entry[] };
+    everything: { resourceType: string; entry?: Entry[] };
+    scope: string;
+  };
 
   expect(result.patientId).toBe(patientId);
   expect(result.patient).toMatchObject({ resourceType: 'Patient', id: patientId });

@@ -71,7 +71,12 @@ export function clientAssertion(client: BackendClient, tokenUrl: string, jti: st
 }
 
 /** The client_credentials request the launcher's curl shows, sent as the backend service would send it. */
-export async function backendTokenRequest(request: APIRequestContext, client: BackendClient, tokenUrl: string, scope: string): Promise<{ status: number; headers: Record<string, string>; body: Record<string, unknown> }> {
+export async function backendTokenRequest(
+  request: APIRequestContext,
+  client: BackendClient,
+  tokenUrl: string,
+  scope: string,
+): Promise<{ status: number; headers: Record<string, string>; body: Record<string, unknown> }> {
   const res = await request.post(tokenUrl, {
     form: {
       grant_type: 'client_credentials',
@@ -88,7 +93,11 @@ export async function backendTokenRequest(request: APIRequestContext, client: Ba
  * error) and returns what the instructions card shows: token URL, client_id, FHIR base and the
  * scope of its curl command.
  */
-export async function startBackendLaunch(page: Page, clientId: string, simulatedError?: string): Promise<{ tokenUrl: string; clientId: string; fhirBase: string; scope: string }> {
+export async function startBackendLaunch(
+  page: Page,
+  clientId: string,
+  simulatedError?: string,
+): Promise<{ tokenUrl: string; clientId: string; fhirBase: string; scope: string }> {
   await page.goto('/');
   await page.getByLabel('Backend service').check();
   await page.getByLabel('App', { exact: true }).selectOption(clientId);
@@ -116,7 +125,10 @@ export function useConsoleServer(): () => string {
   let server: { url: string; stop: () => Promise<void> } | null = null;
   test.beforeAll(async () => {
     test.skip(!process.env.E2E_DATABASE_URL, 'needs the database of the e2e server (E2E_DATABASE_URL)');
-    server = (await startServer({ databaseUrl: process.env.E2E_DATABASE_URL, env: { CONSOLE_USER, CONSOLE_PASSWORD } })) as { url: string; stop: () => Promise<void> };
+    server = (await startServer({ databaseUrl: process.env.E2E_DATABASE_URL, env: { CONSOLE_USER, CONSOLE_PASSWORD } })) as {
+      url: string;
+      stop: () => Promise<void>;
+    };
   });
   test.afterAll(async () => {
     await server?.stop();

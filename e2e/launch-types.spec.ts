@@ -34,7 +34,10 @@ test('backend service: the launcher shows the token URL and a curl; that request
   await page.goto('/');
   await page.getByLabel('Backend service').check();
   // Only backend clients are offered, and one of them is chosen.
-  const options = await page.getByLabel('App', { exact: true }).locator('option').evaluateAll((els) => els.map((e) => (e as HTMLOptionElement).value));
+  const options = await page
+    .getByLabel('App', { exact: true })
+    .locator('option')
+    .evaluateAll((els) => els.map((e) => (e as HTMLOptionElement).value));
   expect(options).toContain(client.clientId);
   expect(options).not.toContain('sample-app');
   // The app shown is the app launched: without touching the picker, the instructions are for it.

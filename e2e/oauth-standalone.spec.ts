@@ -1,6 +1,14 @@
 import { test, expect } from '@playwright/test';
 import * as oauth from 'oauth4webapi';
-import { APP_REDIRECT_URI, buildAuthorizationRequest, discover, fhirGet, insecure, registerPublicClient, verifyIdToken } from '../test/integration/support/smart-client';
+import {
+  APP_REDIRECT_URI,
+  buildAuthorizationRequest,
+  discover,
+  fhirGet,
+  insecure,
+  registerPublicClient,
+  verifyIdToken,
+} from '../test/integration/support/smart-client';
 import type { SmartTokenResponse } from '../test/integration/support/smart-client';
 import { failOnDialog } from './helpers';
 
@@ -10,12 +18,19 @@ import { failOnDialog } from './helpers';
 // signature against the JWKS that openid-configuration names.
 const appOrigin = new URL(APP_REDIRECT_URI).origin;
 
-test('standalone launch with PKCE: persona sign-in and consent in Chromium, token exchange and id_token validation by oauth4webapi', async ({ page, baseURL }) => {
+test('standalone launch with PKCE: persona sign-in and consent in Chromium, token exchange and id_token validation by oauth4webapi', async ({
+  page,
+  baseURL,
+}) => {
   failOnDialog(page);
   const base = (baseURL ?? '').replace(/\/+$/, '');
   const as = await discover(base);
   // openid-configuration and SMART discovery agree on the issuer and keys.
-  const smart = (await (await fetch(`${base}/fhir/.well-known/smart-configuration`)).json()) as { issuer?: string; jwks_uri?: string; code_challenge_methods_supported?: string[] };
+  const smart = (await (await fetch(`${base}/fhir/.well-known/smart-configuration`)).json()) as {
+    issuer?: string;
+    jwks_uri?: string;
+    code_challenge_methods_supported?: string[];
+  };
   expect(smart.issuer).toBe(as.issuer);
   expect(smart.jwks_uri).toBe(as.jwks_uri);
   expect(smart.code_challenge_methods_supported).toEqual(['S256']);
@@ -25,7 +40,9 @@ test('standalone launch with PKCE: persona sign-in and consent in Chromium, toke
   const request = await buildAuthorizationRequest(as, reg.client.client_id, { scope, aud: `${base}/fhir` });
 
   // The app is never served: the browser's arrival at the redirect URI is the result.
-  await page.route(`${appOrigin}/**`, (route) => route.fulfill({ status: 200, contentType: 'text/html', body: '<!doctype html><title>app</title><p>callback</p>' }));
+  await page.route(`${appOrigin}/**`, (route) =>
+    route.fulfill({ status: 200, contentType: 'text/html', body: '<!doctype html><title>app</title><p>callback</p>' }),
+  );
   await page.goto(request.url.href);
 
   await page.waitForURL(/\/interaction\//);
@@ -50,7 +67,10 @@ test('standalone launch with PKCE: persona sign-in and consent in Chromium, toke
 
   const res = await oauth.authorizationCodeGrantRequest(as, reg.client, reg.auth(), params, APP_REDIRECT_URI, request.verifier, insecure);
   expect(res.headers.get('cache-control')).toContain('no-store');
-  const tokens = (await oauth.processAuthorizationCodeResponse(as, reg.client, res, { expectedNonce: request.nonce, requireIdToken: true })) as SmartTokenResponse;
+  const tokens = (await oauth.processAuthorizationCodeResponse(as, reg.client, res, {
+    expectedNonce: request.nonce,
+    requireIdToken: true,
+  })) as SmartTokenResponse;
   expect(tokens.patient).toBe(patientId);
   const granted = (tokens.scope ?? '').split(' ');
   expect(granted).toEqual(expect.arrayContaining(['openid', 'fhirUser', 'launch/patient', 'offline_access', 'patient/Patient.rs', 'patient/Observation.rs']));

@@ -3,7 +3,16 @@ import type { AddressInfo } from 'node:net';
 import { test, expect } from '@playwright/test';
 import type { Page } from '@playwright/test';
 import { buildAuthorizationRequest, discover, registerSymmetricClient } from '../test/integration/support/smart-client';
-import { backendTokenRequest, CONSOLE_PASSWORD, CONSOLE_USER, failOnDialog, pickOrdinaryPatient, registerBackendClient, startBackendLaunch, useConsoleServer } from './helpers';
+import {
+  backendTokenRequest,
+  CONSOLE_PASSWORD,
+  CONSOLE_USER,
+  failOnDialog,
+  pickOrdinaryPatient,
+  registerBackendClient,
+  startBackendLaunch,
+  useConsoleServer,
+} from './helpers';
 
 // Issue 6: every simulated error produces, in the sample app, the failure it promises — made by the
 // real authorization server and FHIR API, for that launch only.
@@ -26,7 +35,10 @@ async function launchWith(page: Page, kind: string, configure?: (page: Page) => 
 async function appTokens(page: Page): Promise<{ accessToken: string; refreshToken: string; clientId: string }> {
   return page.evaluate(() => {
     const key = JSON.parse(sessionStorage.getItem('SMART_KEY') ?? 'null') as string | null;
-    const state = (key ? JSON.parse(sessionStorage.getItem(key) ?? '{}') : {}) as { clientId?: string; tokenResponse?: { access_token?: string; refresh_token?: string } };
+    const state = (key ? JSON.parse(sessionStorage.getItem(key) ?? '{}') : {}) as {
+      clientId?: string;
+      tokenResponse?: { access_token?: string; refresh_token?: string };
+    };
     return { accessToken: state.tokenResponse?.access_token ?? '', refreshToken: state.tokenResponse?.refresh_token ?? '', clientId: state.clientId ?? '' };
   });
 }
@@ -44,7 +56,10 @@ async function introspect(baseURL: string | undefined, token: string): Promise<R
   const caller = await registerSymmetricClient(base, { client_name: 'e2e resource server', introspect_any_token: true });
   const res = await fetch(`${base}/oauth/introspect`, {
     method: 'POST',
-    headers: { authorization: `Basic ${Buffer.from(`${caller.client.client_id}:${caller.secret ?? ''}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+    headers: {
+      authorization: `Basic ${Buffer.from(`${caller.client.client_id}:${caller.secret ?? ''}`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
     body: new URLSearchParams({ token }),
   });
   expect(res.status).toBe(200);
@@ -176,7 +191,10 @@ test('invalid redirect URI inside the EHR frame: the frame shows the refusal pag
   await expect(app.locator('body')).toContainText('exact string match');
 });
 
-test('invalid access token: every FHIR call answers 401 invalid_token with an OperationOutcome, introspection says inactive, refreshed tokens too', async ({ page, baseURL }) => {
+test('invalid access token: every FHIR call answers 401 invalid_token with an OperationOutcome, introspection says inactive, refreshed tokens too', async ({
+  page,
+  baseURL,
+}) => {
   const exchange = page.waitForResponse((r) => new URL(r.url()).pathname === '/oauth/token' && r.request().method() === 'POST');
   const firstRead = page.waitForResponse((r) => /^\/fhir\/Patient\/[^/]+$/.test(new URL(r.url()).pathname));
   await launchWith(page, 'invalid_access_token');
@@ -200,7 +218,9 @@ test('invalid access token: every FHIR call answers 401 invalid_token with an Op
   expect(await introspect(baseURL, tokens.access_token)).toEqual({ active: false });
 
   // A token obtained with the refresh token is refused the same way.
-  const refreshed = await page.request.post('/oauth/token', { form: { grant_type: 'refresh_token', refresh_token: tokens.refresh_token, client_id: 'sample-app' } });
+  const refreshed = await page.request.post('/oauth/token', {
+    form: { grant_type: 'refresh_token', refresh_token: tokens.refresh_token, client_id: 'sample-app' },
+  });
   expect(refreshed.status()).toBe(200);
   const body = (await refreshed.json()) as { access_token: string };
   const again = await page.request.get(`/fhir/Patient/${tokens.patient}`, { headers: { authorization: `Bearer ${body.access_token}` } });
@@ -209,7 +229,9 @@ test('invalid access token: every FHIR call answers 401 invalid_token with an Op
   expect(await introspect(baseURL, body.access_token)).toEqual({ active: false });
 });
 
-test('invalid client secret, public client (the sample app): the code exchange answers invalid_client as for an unknown client_id, and the app shows the failure', async ({ page }) => {
+test('invalid client secret, public client (the sample app): the code exchange answers invalid_client as for an unknown client_id, and the app shows the failure', async ({
+  page,
+}) => {
   const exchange = page.waitForResponse((r) => new URL(r.url()).pathname === '/oauth/token' && r.request().method() === 'POST');
   await launchWith(page, 'invalid_client_secret');
   await page.waitForURL(/\/sample-app\?/);
@@ -226,7 +248,10 @@ test('invalid client secret, public client (the sample app): the code exchange a
   await expect(page.getByTestId('sample-patient')).toHaveCount(0);
 });
 
-test('invalid client secret, confidential app launched from the launcher: its code exchange with the right secret answers 401 invalid_client', async ({ page, baseURL }) => {
+test('invalid client secret, confidential app launched from the launcher: its code exchange with the right secret answers 401 invalid_client', async ({
+  page,
+  baseURL,
+}) => {
   const base = (baseURL ?? '').replace(/\/+$/, '');
   const as = await discover(base);
   // The app's pages on a real loopback server (its launch URL and redirect URI just have to load).
@@ -235,7 +260,11 @@ test('invalid client secret, confidential app launched from the launcher: its co
   const appOrigin = `http://127.0.0.1:${(appServer.address() as AddressInfo).port}`;
   try {
     const redirectUri = `${appOrigin}/callback`;
-    const app = await registerSymmetricClient(base, { client_name: `e2e confidential app ${Date.now()}`, redirect_uris: [redirectUri], launch_uris: [`${appOrigin}/launch`] });
+    const app = await registerSymmetricClient(base, {
+      client_name: `e2e confidential app ${Date.now()}`,
+      redirect_uris: [redirectUri],
+      launch_uris: [`${appOrigin}/launch`],
+    });
 
     await launchWith(page, 'invalid_client_secret', undefined, app.client.client_id);
     await page.waitForURL((url) => url.href.startsWith(`${appOrigin}/launch`));
@@ -245,7 +274,12 @@ test('invalid client secret, confidential app launched from the launcher: its co
     expect(launch).not.toBe('');
 
     // The app authorizes with the launch (skip sign-in and consent are on) and gets a code…
-    const request = await buildAuthorizationRequest(as, app.client.client_id, { scope: 'launch openid fhirUser patient/*.rs', aud: `${base}/fhir`, launch, redirectUri });
+    const request = await buildAuthorizationRequest(as, app.client.client_id, {
+      scope: 'launch openid fhirUser patient/*.rs',
+      aud: `${base}/fhir`,
+      launch,
+      redirectUri,
+    });
     await page.goto(request.url.href);
     await page.waitForURL((url) => url.href.startsWith(redirectUri));
     const code = new URL(page.url()).searchParams.get('code') ?? '';
@@ -268,7 +302,11 @@ test('invalid client secret, confidential app launched from the launcher: its co
     // Every token request of this launch fails the same way.
     expect(((await (await exchange()).json()) as { error?: string }).error).toBe('invalid_client');
     // The secret itself is right: the same credential authenticates at the introspection endpoint.
-    const control = await fetch(`${base}/oauth/introspect`, { method: 'POST', headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token: 'x' }) });
+    const control = await fetch(`${base}/oauth/introspect`, {
+      method: 'POST',
+      headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: 'x' }),
+    });
     expect(control.status).toBe(200);
   } finally {
     await new Promise<void>((r) => appServer.close(() => r()));
@@ -276,7 +314,9 @@ test('invalid client secret, confidential app launched from the launcher: its co
 });
 
 test.describe('backend service launches', () => {
-  test('invalid client secret: the client_credentials request answers 401 invalid_client (bad assertion signature); the next one succeeds', async ({ page }) => {
+  test('invalid client secret: the client_credentials request answers 401 invalid_client (bad assertion signature); the next one succeeds', async ({
+    page,
+  }) => {
     const client = await registerBackendClient(page.request, `e2e backend secret ${Date.now()}`);
     const shown = await startBackendLaunch(page, client.clientId, 'invalid_client_secret');
     expect(shown.clientId).toBe(client.clientId);

@@ -13,7 +13,8 @@ async function pageOverflow(page: Page): Promise<number> {
     let widest = '';
     for (const el of Array.from(document.querySelectorAll('body *'))) {
       const r = el.getBoundingClientRect();
-      if (r.right > limit + 1 && !widest) widest = `${el.tagName.toLowerCase()}.${(el.getAttribute('class') ?? '').replace(/ /g, '.')} (${Math.round(r.right)} px)`;
+      if (r.right > limit + 1 && !widest)
+        widest = `${el.tagName.toLowerCase()}.${(el.getAttribute('class') ?? '').replace(/ /g, '.')} (${Math.round(r.right)} px)`;
     }
     return { overflow: document.documentElement.scrollWidth - limit, widest };
   });

@@ -40,7 +40,9 @@ test('patient standalone: granular consent grants vital signs only', async ({ pa
   await obs.locator('input[value$="|vital-signs"]').check();
   await page.getByRole('button', { name: 'Allow' }).click();
   await page.waitForURL(/\/sample-app/);
-  await expect(page.getByTestId('granted-scopes')).toContainText('patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|vital-signs');
+  await expect(page.getByTestId('granted-scopes')).toContainText(
+    'patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|vital-signs',
+  );
   await expect(page.getByTestId('section-vitals')).toHaveAttribute('data-state', 'ok', { timeout: 20_000 });
 });
 
@@ -59,7 +61,10 @@ test('provider standalone: a practitioner picks the patient with the picker', as
   const name = ((await row.locator('td.patient-name').innerText()).split(' · ')[0] ?? '').trim();
   await page.getByLabel('Name').fill(name.split(' ').pop() ?? name);
   await page.getByRole('button', { name: 'Search' }).click();
-  await page.getByRole('link', { name: `Select ${name}` }).first().click();
+  await page
+    .getByRole('link', { name: `Select ${name}` })
+    .first()
+    .click();
 
   await expect(page.getByRole('heading', { name: /^Allow / })).toBeVisible();
   await page.getByRole('button', { name: 'Allow' }).click();

@@ -85,7 +85,9 @@ const summary = await seedDataset({
 });
 if (summary.skipped) console.log(`seed: the database already holds data (${summary.existing} resources); nothing to do`);
 else {
-  console.log(`seeded ${summary.patients} patients, ${summary.resources} resources in ${summary.seconds.toFixed(1)} s (${Math.round(summary.resources / Math.max(summary.seconds, 0.001))} resources/s)`);
+  console.log(
+    `seeded ${summary.patients} patients, ${summary.resources} resources in ${summary.seconds.toFixed(1)} s (${Math.round(summary.resources / Math.max(summary.seconds, 0.001))} resources/s)`,
+  );
   console.log(`seed ${summary.seed}, anchor date ${summary.anchorDate}`);
   for (const [type, n] of Object.entries(summary.byType).sort((a, b) => b[1] - a[1])) console.log(`  ${type.padEnd(22)} ${n}`);
 }

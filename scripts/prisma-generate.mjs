@@ -3,12 +3,11 @@
 // exists, so PRISMA_SCHEMA_ENGINE_BINARY points at a file that does.
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { dirname, join } from "node:path";
+import { dirname, join } from 'node:path';
 import { writeSchemas, root } from './prisma-schemas.mjs';
 
 const require = createRequire(import.meta.url);
 const cli = join(dirname(require.resolve('prisma/package.json')), 'build', 'index.js');
-
 
 for (const schema of writeSchemas()) {
   execFileSync(process.execPath, [cli, 'generate', '--schema', schema], {

@@ -50,7 +50,11 @@ if (httpsRequested()) {
   Object.assign(env, plan.env);
   command = plan.args;
   origin = plan.origin;
-  tlsNotes = ['', `HTTPS with a local certificate authority${plan.tls.created ? ' (just made)' : ''}: trust it once to open ${origin} without warnings.`, ...plan.notes];
+  tlsNotes = [
+    '',
+    `HTTPS with a local certificate authority${plan.tls.created ? ' (just made)' : ''}: trust it once to open ${origin} without warnings.`,
+    ...plan.notes,
+  ];
 }
 
 console.log(`\nSMART Sandbox on ${origin}`);

@@ -30,7 +30,11 @@ step(`fuzz (${soak.FUZZ_RUNS} runs per property)`, bin('vitest'), ['run', '--pro
 // The resilience suites start the built app (NEXT_DIST_DIR, default .next): build it from this tree.
 const built = step('build', bin('next'), ['build']);
 if (built) {
-  const resilience = (url, note) => step(`resilience (load ${soak.LOAD_SECONDS} s${note})`, bin('vitest'), ['run', '--project', 'resilience'], { ...soak, ...(url ? { TEST_DATABASE_URL: url } : {}) });
+  const resilience = (url, note) =>
+    step(`resilience (load ${soak.LOAD_SECONDS} s${note})`, bin('vitest'), ['run', '--project', 'resilience'], {
+      ...soak,
+      ...(url ? { TEST_DATABASE_URL: url } : {}),
+    });
   let cluster;
   if (process.env.TEST_DATABASE_URL) {
     resilience(process.env.TEST_DATABASE_URL, ', SQLite and PostgreSQL');

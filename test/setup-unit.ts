@@ -10,7 +10,8 @@ import { join } from 'node:path';
 // Unit tests send thousands of requests a minute with one client and patient: the rate limits stay
 // on (every FHIR and token request still runs the counting statement) but never throttle. Their
 // refusals are tested with explicit limits in lib/ratelimit and over HTTP in test/integration.
-for (const name of ['RATE_LIMIT_CLIENT', 'RATE_LIMIT_PATIENT', 'RATE_LIMIT_REGISTER_IP', 'RATE_LIMIT_SIGNIN_PERSONA', 'RATE_LIMIT_SIGNIN_IP']) process.env[name] ??= '1000000000';
+for (const name of ['RATE_LIMIT_CLIENT', 'RATE_LIMIT_PATIENT', 'RATE_LIMIT_REGISTER_IP', 'RATE_LIMIT_SIGNIN_PERSONA', 'RATE_LIMIT_SIGNIN_IP'])
+  process.env[name] ??= '1000000000';
 
 const template = process.env.SANDBOX_TEST_TEMPLATE_DB;
 if (template && !process.env.SANDBOX_TEST_KEEP_DATABASE_URL) {

@@ -18,7 +18,12 @@ const ADHOC = '__adhoc__';
 
 const SCOPE_PRESETS: readonly { id: string; label: string; scope: string }[] = [
   { id: 'ehr', label: 'EHR launch, patient data (read)', scope: 'launch openid fhirUser patient/*.rs offline_access' },
-  { id: 'standalone', label: 'Standalone, patient data (read)', scope: 'launch/patient openid fhirUser offline_access patient/Patient.rs patient/Observation.rs patient/Condition.rs patient/MedicationRequest.rs patient/AllergyIntolerance.rs patient/Immunization.rs' },
+  {
+    id: 'standalone',
+    label: 'Standalone, patient data (read)',
+    scope:
+      'launch/patient openid fhirUser offline_access patient/Patient.rs patient/Observation.rs patient/Condition.rs patient/MedicationRequest.rs patient/AllergyIntolerance.rs patient/Immunization.rs',
+  },
   { id: 'encounter', label: 'EHR launch with encounter', scope: 'launch launch/encounter openid fhirUser patient/*.rs' },
   { id: 'user', label: 'Provider, user-level (read)', scope: 'launch openid fhirUser user/*.rs' },
   {
@@ -60,7 +65,9 @@ function PatientCard({ preview }: { preview: PatientPreview }) {
           {b.gender ?? 'unknown sex'} · born {b.birthDate ?? 'unknown'} · MRN {b.mrn ?? '—'}
           {b.deceased ? ' · deceased' : ''}
         </span>
-        <span className={b.allergies.length ? 'badge danger' : 'badge'}>{b.allergies.length ? `Allergies: ${b.allergies.join(', ')}` : 'No known allergies'}</span>
+        <span className={b.allergies.length ? 'badge danger' : 'badge'}>
+          {b.allergies.length ? `Allergies: ${b.allergies.join(', ')}` : 'No known allergies'}
+        </span>
       </div>
       <div className="counts">
         {preview.counts.length === 0 ? <span className="muted">No clinical data.</span> : null}
@@ -84,7 +91,15 @@ function patientNames(chosen: readonly ChosenPatient[]): string {
   return chosen.map((p) => p.name).join(', ');
 }
 
-function BackendInstructions({ result, scope, patients }: { result: Extract<LaunchStart, { kind: 'backend' }>; scope: string; patients: readonly ChosenPatient[] }) {
+function BackendInstructions({
+  result,
+  scope,
+  patients,
+}: {
+  result: Extract<LaunchStart, { kind: 'backend' }>;
+  scope: string;
+  patients: readonly ChosenPatient[];
+}) {
   const curl = [
     `curl -s -X POST '${result.tokenUrl}' \\`,
     `  -H 'content-type: application/x-www-form-urlencoded' \\`,
@@ -112,10 +127,14 @@ function BackendInstructions({ result, scope, patients }: { result: Extract<Laun
       </p>
       {result.patientIds.length ? (
         <p data-testid="backend-patients">
-          Patients in this launch ({result.patientIds.length}): {patientNames(result.patientIds.map((id) => patients.find((p) => p.id === id) ?? { id, name: id }))}
+          Patients in this launch ({result.patientIds.length}):{' '}
+          {patientNames(result.patientIds.map((id) => patients.find((p) => p.id === id) ?? { id, name: id }))}
         </p>
       ) : null}
-      <p className="muted">The client must be registered with the public key (JWKS) of the key that signs its assertions. Register one with POST /oauth/register (token_endpoint_auth_method private_key_jwt, grant_types [client_credentials]).</p>
+      <p className="muted">
+        The client must be registered with the public key (JWKS) of the key that signs its assertions. Register one with POST /oauth/register
+        (token_endpoint_auth_method private_key_jwt, grant_types [client_credentials]).
+      </p>
       <pre>{keygen}</pre>
       <pre>{curl}</pre>
     </div>
@@ -132,7 +151,9 @@ export function LauncherClient(props: LauncherClientProps) {
   const [launchType, setLaunchType] = useState<LaunchType>(shared?.launchType ?? 'provider-ehr');
   const [search, setSearch] = useState({ name: '', birthdate: '', identifier: '', gender: '', condition: '', minAge: '', maxAge: '' });
   const [patients, setPatients] = useState<readonly PatientSummary[]>(props.initialPatients);
-  const [chosen, setChosen] = useState<readonly ChosenPatient[]>(() => (shared?.patientIds ?? []).map((id) => ({ id, name: props.initialPatients.find((p) => p.id === id)?.name ?? id })));
+  const [chosen, setChosen] = useState<readonly ChosenPatient[]>(() =>
+    (shared?.patientIds ?? []).map((id) => ({ id, name: props.initialPatients.find((p) => p.id === id)?.name ?? id })),
+  );
   const [severalPatients, setSeveralPatients] = useState((shared?.patientIds.length ?? 0) > 1);
   const [preview, setPreview] = useState<PatientPreview | null>(null);
   const [encounter, setEncounter] = useState<LaunchConfig['encounter']>(shared?.encounter ?? { mode: 'none' });
@@ -180,7 +201,8 @@ export function LauncherClient(props: LauncherClientProps) {
     setResult(null);
     const user = LAUNCH_TYPES[next].user;
     if (user === 'patient') setUserFhirUser(patientId ? `Patient/${patientId}` : '');
-    else if (user === 'practitioner' && !userFhirUser.startsWith('Practitioner/')) setUserFhirUser(props.practitioners[0] ? `Practitioner/${props.practitioners[0].id}` : '');
+    else if (user === 'practitioner' && !userFhirUser.startsWith('Practitioner/'))
+      setUserFhirUser(props.practitioners[0] ? `Practitioner/${props.practitioners[0].id}` : '');
     setSkipLogin(next === 'provider-ehr' || next === 'patient-portal');
     if (!allowsPatientList(next)) {
       setSeveralPatients(false);
@@ -289,7 +311,8 @@ export function LauncherClient(props: LauncherClientProps) {
   }
 
   const summary = `${type.label} of ${app?.name ?? clientId} · ${chosen.length === 0 ? 'no patient' : `${chosen.length} ${chosen.length === 1 ? 'patient' : 'patients'}: ${patientNames(chosen)}`}`;
-  const canLaunch = clientId !== ADHOC && scopeCheck.errors.length === 0 && (!(launchType === 'provider-ehr' || launchType === 'patient-portal') || patientId !== null);
+  const canLaunch =
+    clientId !== ADHOC && scopeCheck.errors.length === 0 && (!(launchType === 'provider-ehr' || launchType === 'patient-portal') || patientId !== null);
 
   return (
     <div className="launcher">
@@ -321,11 +344,21 @@ export function LauncherClient(props: LauncherClientProps) {
             </label>
             <label>
               Launch URL
-              <input value={adhoc.launchUrl} onChange={(e) => setAdhoc({ ...adhoc, launchUrl: e.target.value })} placeholder="http://localhost:5173/launch" size={34} />
+              <input
+                value={adhoc.launchUrl}
+                onChange={(e) => setAdhoc({ ...adhoc, launchUrl: e.target.value })}
+                placeholder="http://localhost:5173/launch"
+                size={34}
+              />
             </label>
             <label>
               Redirect URI
-              <input value={adhoc.redirectUri} onChange={(e) => setAdhoc({ ...adhoc, redirectUri: e.target.value })} placeholder="http://localhost:5173/" size={34} />
+              <input
+                value={adhoc.redirectUri}
+                onChange={(e) => setAdhoc({ ...adhoc, redirectUri: e.target.value })}
+                placeholder="http://localhost:5173/"
+                size={34}
+              />
             </label>
             <button type="button" onClick={registerAdhoc} disabled={pending}>
               Register
@@ -380,8 +413,21 @@ export function LauncherClient(props: LauncherClientProps) {
           <label>
             Age
             <span className="row tight">
-              <input value={search.minAge} onChange={(e) => setSearch({ ...search, minAge: e.target.value })} size={3} aria-label="Minimum age" inputMode="numeric" />–
-              <input value={search.maxAge} onChange={(e) => setSearch({ ...search, maxAge: e.target.value })} size={3} aria-label="Maximum age" inputMode="numeric" />
+              <input
+                value={search.minAge}
+                onChange={(e) => setSearch({ ...search, minAge: e.target.value })}
+                size={3}
+                aria-label="Minimum age"
+                inputMode="numeric"
+              />
+              –
+              <input
+                value={search.maxAge}
+                onChange={(e) => setSearch({ ...search, maxAge: e.target.value })}
+                size={3}
+                aria-label="Maximum age"
+                inputMode="numeric"
+              />
             </span>
           </label>
           <label>
@@ -430,7 +476,13 @@ export function LauncherClient(props: LauncherClientProps) {
             </ul>
           </div>
         ) : null}
-        {preview ? <PatientCard preview={preview} /> : patientId ? <p className="muted">Loading patient…</p> : <p className="muted">No patient selected{type.launch ? ' (an EHR launch needs one)' : type.user ? ': the app will ask' : ''}.</p>}
+        {preview ? (
+          <PatientCard preview={preview} />
+        ) : patientId ? (
+          <p className="muted">Loading patient…</p>
+        ) : (
+          <p className="muted">No patient selected{type.launch ? ' (an EHR launch needs one)' : type.user ? ': the app will ask' : ''}.</p>
+        )}
         {patientId ? (
           <div className="row">
             <label>
@@ -474,7 +526,9 @@ export function LauncherClient(props: LauncherClientProps) {
               ) : null}
               {type.user === 'patient' ? (
                 <optgroup label="Patients">
-                  {patientId && !props.patientPersonas.some((p) => p.id === patientId) ? <option value={`Patient/${patientId}`}>{preview?.banner.name ?? patientId} (selected patient)</option> : null}
+                  {patientId && !props.patientPersonas.some((p) => p.id === patientId) ? (
+                    <option value={`Patient/${patientId}`}>{preview?.banner.name ?? patientId} (selected patient)</option>
+                  ) : null}
                   {props.patientPersonas.map((p) => (
                     <option key={p.id} value={p.fhirUser}>
                       {p.name}
@@ -492,7 +546,11 @@ export function LauncherClient(props: LauncherClientProps) {
         <div className="row">
           <label>
             Preset{' '}
-            <select aria-label="Scope preset" value={SCOPE_PRESETS.find((p) => p.scope === scope)?.id ?? ''} onChange={(e) => setScope(presetScope(e.target.value))}>
+            <select
+              aria-label="Scope preset"
+              value={SCOPE_PRESETS.find((p) => p.scope === scope)?.id ?? ''}
+              onChange={(e) => setScope(presetScope(e.target.value))}
+            >
               <option value="">Custom</option>
               {SCOPE_PRESETS.map((p) => (
                 <option key={p.id} value={p.id}>
@@ -502,7 +560,15 @@ export function LauncherClient(props: LauncherClientProps) {
             </select>
           </label>
         </div>
-        <textarea aria-label="Scopes" className="scopes" rows={3} value={scope} onChange={(e) => setScope(e.target.value)} spellCheck={false} aria-invalid={scopeCheck.errors.length > 0} />
+        <textarea
+          aria-label="Scopes"
+          className="scopes"
+          rows={3}
+          value={scope}
+          onChange={(e) => setScope(e.target.value)}
+          spellCheck={false}
+          aria-invalid={scopeCheck.errors.length > 0}
+        />
         {scopeCheck.errors.length ? (
           <ul className="error" role="alert">
             {scopeCheck.errors.map((e) => (
@@ -530,7 +596,8 @@ export function LauncherClient(props: LauncherClientProps) {
             <input type="checkbox" checked={skipConsent} onChange={(e) => setSkipConsent(e.target.checked)} /> Skip consent (approve all requested scopes)
           </label>
           <label>
-            <input type="checkbox" checked={pkceRequired} onChange={(e) => setPkceRequired(e.target.checked)} /> PKCE required (untick for legacy SMART v1 confidential apps)
+            <input type="checkbox" checked={pkceRequired} onChange={(e) => setPkceRequired(e.target.checked)} /> PKCE required (untick for legacy SMART v1
+            confidential apps)
           </label>
           <label>
             Access token lifetime (s){' '}
@@ -554,13 +621,27 @@ export function LauncherClient(props: LauncherClientProps) {
           {simulatedError?.kind === 'token_expires_soon' ? (
             <label>
               N ={' '}
-              <input type="number" min={1} max={3600} value={simulatedError.seconds} onChange={(e) => setSimulatedError({ kind: 'token_expires_soon', seconds: Math.max(1, Number(e.target.value) || 1) })} /> s
+              <input
+                type="number"
+                min={1}
+                max={3600}
+                value={simulatedError.seconds}
+                onChange={(e) => setSimulatedError({ kind: 'token_expires_soon', seconds: Math.max(1, Number(e.target.value) || 1) })}
+              />{' '}
+              s
             </label>
           ) : null}
           {simulatedError && 'retryAfterSeconds' in simulatedError ? (
             <label>
               Retry-After{' '}
-              <input type="number" min={1} max={3600} value={simulatedError.retryAfterSeconds} onChange={(e) => setSimulatedError({ kind: simulatedError.kind, retryAfterSeconds: Math.max(1, Number(e.target.value) || 1) })} /> s
+              <input
+                type="number"
+                min={1}
+                max={3600}
+                value={simulatedError.retryAfterSeconds}
+                onChange={(e) => setSimulatedError({ kind: simulatedError.kind, retryAfterSeconds: Math.max(1, Number(e.target.value) || 1) })}
+              />{' '}
+              s
             </label>
           ) : null}
         </div>

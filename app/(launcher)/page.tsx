@@ -31,7 +31,11 @@ export default async function LauncherPage({ searchParams }: { searchParams: Pro
       <main>
         <h1>Launch a SMART app</h1>
         <p className="muted">Pick an app, a launch type and a patient, then launch. Everything here is synthetic: no real PHI.</p>
-        {shareCode && !shared ? <p className="error" role="alert">This shared launch link is unknown or no longer valid.</p> : null}
+        {shareCode && !shared ? (
+          <p className="error" role="alert">
+            This shared launch link is unknown or no longer valid.
+          </p>
+        ) : null}
         <LauncherClient
           origin={origin}
           clients={clients}

@@ -11,7 +11,10 @@ interface CallLog {
   readonly ms: number;
 }
 
-type Section = { readonly state: 'loading' } | { readonly state: 'ok'; readonly resources: readonly FhirResource[] } | { readonly state: 'denied' | 'error'; readonly status: number | null; readonly message: string };
+type Section =
+  | { readonly state: 'loading' }
+  | { readonly state: 'ok'; readonly resources: readonly FhirResource[] }
+  | { readonly state: 'denied' | 'error'; readonly status: number | null; readonly message: string };
 
 interface FhirResource {
   readonly resourceType: string;
@@ -82,7 +85,9 @@ function Sparkline({ values }: { values: readonly number[] }) {
   const max = Math.max(...values);
   const w = 160;
   const h = 32;
-  const points = values.map((v, i) => `${((i / (values.length - 1)) * w).toFixed(1)},${(h - ((v - min) / (max - min || 1)) * (h - 4) - 2).toFixed(1)}`).join(' ');
+  const points = values
+    .map((v, i) => `${((i / (values.length - 1)) * w).toFixed(1)},${(h - ((v - min) / (max - min || 1)) * (h - 4) - 2).toFixed(1)}`)
+    .join(' ');
   return (
     <svg width={w} height={h} viewBox={`0 0 ${w} ${h}`} role="img" aria-label="trend">
       <polyline points={points} fill="none" stroke="#0b5cad" strokeWidth="1.5" />
@@ -301,7 +306,11 @@ export function SampleAppClient() {
                 Denied ({section.status}): this app was not granted access to this data.
               </p>
             ) : null}
-            {section.state === 'error' ? <p className="error">Error ({section.status ?? 'network'}): {section.message}</p> : null}
+            {section.state === 'error' ? (
+              <p className="error">
+                Error ({section.status ?? 'network'}): {section.message}
+              </p>
+            ) : null}
             {section.state === 'ok' && s.key === 'vitals' ? <Vitals resources={section.resources} /> : null}
             {section.state === 'ok' && s.key !== 'vitals' ? (
               section.resources.length === 0 ? (

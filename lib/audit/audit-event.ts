@@ -60,7 +60,7 @@ function userReference(userId: string): AuditEventAgent['who'] {
 
 /** Maps one audit record to a FHIR R4 AuditEvent. */
 export function toAuditEvent(r: AuditRecord): AuditEvent {
-  const interactionName = r.kind === 'fhir' ? (r.detail ?? '').split(':')[0]?.trim() ?? '' : '';
+  const interactionName = r.kind === 'fhir' ? ((r.detail ?? '').split(':')[0]?.trim() ?? '') : '';
   const interaction = Object.hasOwn(INTERACTIONS, interactionName) ? INTERACTIONS[interactionName] : undefined;
 
   let type: Coding;
@@ -121,7 +121,10 @@ export function toAuditEvent(r: AuditRecord): AuditEvent {
       role: { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: '1', display: 'Patient' },
     });
   }
-  const details: { type: string; valueString: string }[] = [{ type: 'endpoint', valueString: `${r.method} ${r.endpoint}` }, { type: 'status', valueString: String(r.status) }];
+  const details: { type: string; valueString: string }[] = [
+    { type: 'endpoint', valueString: `${r.method} ${r.endpoint}` },
+    { type: 'status', valueString: String(r.status) },
+  ];
   if (r.scopes) details.push({ type: 'scopes', valueString: r.scopes });
   if (r.flags) details.push({ type: 'flags', valueString: r.flags });
   if (r.resultCount !== null) details.push({ type: 'resultCount', valueString: String(r.resultCount) });

@@ -63,7 +63,10 @@ describe('GroupCommitQueue', () => {
     expect(queue.waiting).toBe(5);
     sink.release();
     await Promise.all([...first, ...second]);
-    expect(sink.batches).toEqual([['a0', 'a1', 'a2'], ['b0', 'b1', 'b2', 'b3', 'b4']]);
+    expect(sink.batches).toEqual([
+      ['a0', 'a1', 'a2'],
+      ['b0', 'b1', 'b2', 'b3', 'b4'],
+    ]);
   });
 
   it('caps the batch size and still writes every item exactly once', async () => {
@@ -97,12 +100,20 @@ describe('GroupCommitQueue', () => {
     const sink = new RecordingSink((i) => i === 'r7');
     const lost: [string, unknown][] = [];
     const fallbacks: number[] = [];
-    const queue = new GroupCommitQueue(sink, { maxBatch: 200, onLost: (item, err) => lost.push([item, err]), onFallback: (_err, size) => fallbacks.push(size) });
+    const queue = new GroupCommitQueue(sink, {
+      maxBatch: 200,
+      onLost: (item, err) => lost.push([item, err]),
+      onFallback: (_err, size) => fallbacks.push(size),
+    });
     const results = await Promise.allSettled(items(20).map((i) => queue.enqueue(i)));
     expect(results.every((r) => r.status === 'fulfilled')).toBe(true);
     expect(sink.batches).toHaveLength(1);
     expect(sink.singles).toHaveLength(20);
-    expect(sink.rows.sort()).toEqual(items(20).filter((i) => i !== 'r7').sort());
+    expect(sink.rows.sort()).toEqual(
+      items(20)
+        .filter((i) => i !== 'r7')
+        .sort(),
+    );
     expect(lost.map(([item]) => item)).toEqual(['r7']);
     expect(String(lost[0]?.[1])).toContain('cannot write r7');
     expect(fallbacks).toEqual([20]);
@@ -146,7 +157,10 @@ describe('GroupCommitQueue', () => {
     await Promise.all(['bad1', 'ok1'].map((i) => queue.enqueue(i)));
     await Promise.all(['ok2', 'ok3'].map((i) => queue.enqueue(i)));
     expect(sink.rows.sort()).toEqual(['ok1', 'ok2', 'ok3']);
-    expect(sink.batches).toEqual([['bad1', 'ok1'], ['ok2', 'ok3']]);
+    expect(sink.batches).toEqual([
+      ['bad1', 'ok1'],
+      ['ok2', 'ok3'],
+    ]);
   });
 
   it('survives a sink that throws synchronously', async () => {

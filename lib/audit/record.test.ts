@@ -51,7 +51,15 @@ describe('recordAudit (SQLite)', () => {
     expect(seenOnResolve).toEqual(Array.from({ length: n }, () => 1));
     expect(await db.auditRecord.count({ where: { userAgent: { startsWith: `${run}/` } } })).toBe(n);
     const one = await db.auditRecord.findFirstOrThrow({ where: { userAgent: `${run}/7` } });
-    expect(one).toMatchObject({ kind: 'fhir', method: 'GET', endpoint: '/fhir/Patient/p1', status: 200, resourceType: 'Patient', flags: 'excessive-results', sandboxId: 'default' });
+    expect(one).toMatchObject({
+      kind: 'fhir',
+      method: 'GET',
+      endpoint: '/fhir/Patient/p1',
+      status: 200,
+      resourceType: 'Patient',
+      flags: 'excessive-results',
+      sandboxId: 'default',
+    });
     await flushAuditRecords();
   });
 
@@ -72,7 +80,19 @@ function queueSuite(name: string, db: () => Db) {
     it('stores every column as Prisma itself would (the batch insert is raw SQL)', async () => {
       const queue = createAuditQueue(db);
       const run = randomUUID();
-      const full = { ...row(`${run}/full`), clientId: 'c1', userId: 'Practitioner/u1', patientId: 'pat-1', launchId: 'l1', errorCode: 'invalid_token', resultCount: null, origin: 'https://app.example', flags: 'suspected-bola rate-limited', facts: JSON.stringify({ pkceMethod: 'S256', accept: 'application/fhir+json' }), detail: "it's \"quoted\" — ünïcode" };
+      const full = {
+        ...row(`${run}/full`),
+        clientId: 'c1',
+        userId: 'Practitioner/u1',
+        patientId: 'pat-1',
+        launchId: 'l1',
+        errorCode: 'invalid_token',
+        resultCount: null,
+        origin: 'https://app.example',
+        flags: 'suspected-bola rate-limited',
+        facts: JSON.stringify({ pkceMethod: 'S256', accept: 'application/fhir+json' }),
+        detail: 'it\'s "quoted" — ünïcode',
+      };
       const viaPrisma = { ...full, id: randomUUID(), userAgent: `${run}/prisma` };
       await Promise.all([queue.enqueue(full), queue.enqueue({ ...full, id: randomUUID(), userAgent: `${run}/second` })]);
       expect(queue.stats).toEqual({ batches: 1, written: 2, fallbacks: 0, lost: 0 });
@@ -107,7 +127,10 @@ function queueSuite(name: string, db: () => Db) {
         const settled = await Promise.allSettled(rows.map((r) => queue.enqueue(r)));
         expect(settled.every((s) => s.status === 'fulfilled')).toBe(true);
         expect(queue.stats).toEqual({ batches: 1, written: 9, fallbacks: 1, lost: 1 });
-        expect(spy.mock.calls.map((c) => String(c[0]))).toEqual(['audit batch of 10 failed, writing its records one by one:', 'audit write failed (GET /fhir/Patient/p1 → 200):']);
+        expect(spy.mock.calls.map((c) => String(c[0]))).toEqual([
+          'audit batch of 10 failed, writing its records one by one:',
+          'audit write failed (GET /fhir/Patient/p1 → 200):',
+        ]);
       } finally {
         spy.mockRestore();
       }

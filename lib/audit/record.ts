@@ -137,8 +137,10 @@ export function createAuditQueue(db: () => Db = getDb): GroupCommitQueue<AuditRo
     },
     {
       maxBatch: MAX_BATCH,
-      onFallback: (err, size) => console.error(`audit batch of ${size} failed, writing its records one by one:`, err instanceof Error ? err.message : String(err)),
-      onLost: (row, err) => console.error(`audit write failed (${row.method} ${row.endpoint} → ${row.status}):`, err instanceof Error ? err.message : String(err)),
+      onFallback: (err, size) =>
+        console.error(`audit batch of ${size} failed, writing its records one by one:`, err instanceof Error ? err.message : String(err)),
+      onLost: (row, err) =>
+        console.error(`audit write failed (${row.method} ${row.endpoint} → ${row.status}):`, err instanceof Error ? err.message : String(err)),
     },
   );
 }

@@ -11,7 +11,8 @@ import { AUDIT_FLAGS } from './audit';
 
 /** What each flag means, for the alerts page. */
 export const FLAG_DESCRIPTIONS: Record<AuditFlag, string> = {
-  'suspected-bola': 'Cross-compartment attempt: a token asked for a resource or patient outside its compartment (a read answered 404, a search naming another patient 403).',
+  'suspected-bola':
+    'Cross-compartment attempt: a token asked for a resource or patient outside its compartment (a read answered 404, a search naming another patient 403).',
   'code-replay': 'An authorization code was used twice; every token issued with it was revoked (RFC 6749 §4.1.2).',
   'refresh-replay': 'A rotated refresh token was used again; its grant was revoked (RFC 9700 §4.14.2).',
   'assertion-replay': 'A client assertion (private_key_jwt) was replayed with a jti already seen (RFC 7523 §3).',
@@ -50,7 +51,11 @@ export interface AlertsSummary {
   readonly groups: readonly AlertGroup[];
   readonly repeatedInvalidTokens: readonly InvalidTokenCaller[];
   /** Records whose outcome a simulated error caused: listed apart, never counted as attacks. */
-  readonly simulated: { readonly count: number; readonly byClient: readonly { clientId: string | null; count: number; flags: Record<string, number>; href: string }[]; readonly href: string };
+  readonly simulated: {
+    readonly count: number;
+    readonly byClient: readonly { clientId: string | null; count: number; flags: Record<string, number>; href: string }[];
+    readonly href: string;
+  };
 }
 
 function auditHref(params: Record<string, string | null>): string {
@@ -117,7 +122,11 @@ export async function summarizeAlerts(options: { sandboxId?: string; since?: Dat
 
   const callers = await db.auditRecord.groupBy({
     by: ['ip', 'userAgent'],
-    where: { sandboxId, AND: [{ flags: { contains: 'invalid-token' } }, { NOT: { flags: { contains: 'simulated' } } }], ...(options.since ? { at: { gte: options.since } } : {}) },
+    where: {
+      sandboxId,
+      AND: [{ flags: { contains: 'invalid-token' } }, { NOT: { flags: { contains: 'simulated' } } }],
+      ...(options.since ? { at: { gte: options.since } } : {}),
+    },
     _count: { _all: true },
     _max: { at: true },
   });
@@ -128,7 +137,9 @@ export async function summarizeAlerts(options: { sandboxId?: string; since?: Dat
 
   const simulated = {
     count: simulatedCount,
-    byClient: [...simulatedByClient.values()].map((c) => ({ ...c, href: auditHref({ flag: 'simulated', clientId: c.clientId }) })).sort((a, b) => b.count - a.count),
+    byClient: [...simulatedByClient.values()]
+      .map((c) => ({ ...c, href: auditHref({ flag: 'simulated', clientId: c.clientId }) }))
+      .sort((a, b) => b.count - a.count),
     href: auditHref({ flag: 'simulated' }),
   };
   return { total, byFlag, byClient, groups: list, repeatedInvalidTokens, simulated };

@@ -82,11 +82,17 @@ export async function handleClientReport(req: Request): Promise<Response> {
   if (authorization !== null) {
     const m = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(authorization.trim());
     const verified = m ? await verifyAccessToken(m[1]!, { sandboxId: DEFAULT_SANDBOX_ID, fhirBase: fhirBaseOf(req) }) : null;
-    if (!verified?.ok) return json({ error: 'invalid_token', error_description: verified ? verified.description : 'the Authorization header is not a Bearer token' }, 401, { 'www-authenticate': 'Bearer error="invalid_token"' });
+    if (!verified?.ok)
+      return json({ error: 'invalid_token', error_description: verified ? verified.description : 'the Authorization header is not a Bearer token' }, 401, {
+        'www-authenticate': 'Bearer error="invalid_token"',
+      });
     // A token of another client learns nothing about this one, not even whether it exists.
     if (verified.token.clientId !== clientId) return json({ error: 'not_found', error_description: 'no such client' }, 404);
   } else if (!(await readConsoleSession(req.headers))) {
-    return json({ error: 'console sign-in required', error_description: 'sign in to the console, or send an access token of this client as a Bearer token' }, 401);
+    return json(
+      { error: 'console sign-in required', error_description: 'sign in to the console, or send an access token of this client as a Bearer token' },
+      401,
+    );
   }
   const report = await buildReportCard(clientId);
   if (!report) return json({ error: 'not_found', error_description: `no client '${clientId.slice(0, 100)}'` }, 404);

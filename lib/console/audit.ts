@@ -9,7 +9,16 @@ import { DEFAULT_SANDBOX_ID } from '../sandbox';
 import { toAuditEvent } from '../audit/audit-event';
 import { decodePagingCursor, encodePagingCursor } from '../fhir/paging-cursor';
 
-export const AUDIT_FLAGS: readonly AuditFlag[] = ['suspected-bola', 'code-replay', 'refresh-replay', 'assertion-replay', 'excessive-results', 'rate-limited', 'invalid-token', 'simulated'];
+export const AUDIT_FLAGS: readonly AuditFlag[] = [
+  'suspected-bola',
+  'code-replay',
+  'refresh-replay',
+  'assertion-replay',
+  'excessive-results',
+  'rate-limited',
+  'invalid-token',
+  'simulated',
+];
 export const AUDIT_OUTCOMES = ['success', 'failure', 'denied', 'server-error'] as const;
 export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
 export const AUDIT_KINDS = ['oauth', 'fhir', 'launch', 'console'] as const;
@@ -141,7 +150,10 @@ export function auditWhere(f: AuditFilters, sandboxId: string = DEFAULT_SANDBOX_
   if (f.outcome === 'denied') and.push({ status: { in: [401, 403] } });
   if (f.outcome === 'server-error') and.push({ status: { gte: 500 } });
   if (f.flag === 'any') and.push({ flags: { not: null } });
-  else if (f.flag) and.push({ OR: [{ flags: f.flag }, { flags: { startsWith: `${f.flag} ` } }, { flags: { endsWith: ` ${f.flag}` } }, { flags: { contains: ` ${f.flag} ` } }] });
+  else if (f.flag)
+    and.push({
+      OR: [{ flags: f.flag }, { flags: { startsWith: `${f.flag} ` } }, { flags: { endsWith: ` ${f.flag}` } }, { flags: { contains: ` ${f.flag} ` } }],
+    });
   return { AND: and };
 }
 
@@ -172,7 +184,10 @@ export function decodeAuditPosition(text: string | null | undefined): AuditPosit
  * older than `before` in (at, id) order, so a page never repeats or skips a record however many
  * arrive meanwhile (keyset paging: no offset).
  */
-export async function queryAudit(f: AuditFilters, options: { limit?: number; since?: Date; before?: AuditPosition | null; sandboxId?: string } = {}): Promise<AuditRecord[]> {
+export async function queryAudit(
+  f: AuditFilters,
+  options: { limit?: number; since?: Date; before?: AuditPosition | null; sandboxId?: string } = {},
+): Promise<AuditRecord[]> {
   const where = auditWhere(f, options.sandboxId);
   const extra: Prisma.AuditRecordWhereInput[] = [];
   if (options.since) extra.push({ at: { gte: options.since } });
@@ -193,14 +208,18 @@ export async function getAuditRecord(id: string, sandboxId: string = DEFAULT_SAN
 }
 
 /** Distinct clients, users, patients and resource types for the filter drop-downs. */
-export async function auditFilterOptions(sandboxId: string = DEFAULT_SANDBOX_ID): Promise<{ clients: string[]; users: string[]; patients: string[]; resourceTypes: string[] }> {
+export async function auditFilterOptions(
+  sandboxId: string = DEFAULT_SANDBOX_ID,
+): Promise<{ clients: string[]; users: string[]; patients: string[]; resourceTypes: string[] }> {
   const db = getDb();
   const pick = async (field: 'clientId' | 'userId' | 'patientId' | 'resourceType'): Promise<string[]> => {
     const rows = await db.auditRecord.findMany({ where: { sandboxId, [field]: { not: null } }, distinct: [field], select: { [field]: true }, take: 300 });
-    return rows.flatMap((r) => {
-      const v = (r as Record<string, unknown>)[field];
-      return typeof v === 'string' ? [v] : [];
-    }).sort();
+    return rows
+      .flatMap((r) => {
+        const v = (r as Record<string, unknown>)[field];
+        return typeof v === 'string' ? [v] : [];
+      })
+      .sort();
   };
   const [clients, users, patients, resourceTypes] = await Promise.all([pick('clientId'), pick('userId'), pick('patientId'), pick('resourceType')]);
   return { clients, users, patients, resourceTypes };

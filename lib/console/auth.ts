@@ -72,12 +72,21 @@ export function consoleAccountMode(input: AccountModeInput): ConsoleAccountMode 
   const password = input.configuredPassword ?? '';
   const production = input.nodeEnv === 'production';
   if (user !== '' && password !== '') {
-    const why = production ? 'NODE_ENV=production' : !input.loopback ? 'the server is reached through a non-loopback host' : 'CONSOLE_USER and CONSOLE_PASSWORD are set';
+    const why = production
+      ? 'NODE_ENV=production'
+      : !input.loopback
+        ? 'the server is reached through a non-loopback host'
+        : 'CONSOLE_USER and CONSOLE_PASSWORD are set';
     return { kind: 'configured', user, why };
   }
   if (user !== '' || password !== '') return { kind: 'unavailable', why: 'only one of CONSOLE_USER and CONSOLE_PASSWORD is set: set both' };
-  if (production) return { kind: 'unavailable', why: 'the server runs with NODE_ENV=production: set CONSOLE_USER and CONSOLE_PASSWORD to create the console account' };
-  if (!input.loopback) return { kind: 'unavailable', why: 'the server is reached through a non-loopback host: set CONSOLE_USER and CONSOLE_PASSWORD to create the console account' };
+  if (production)
+    return { kind: 'unavailable', why: 'the server runs with NODE_ENV=production: set CONSOLE_USER and CONSOLE_PASSWORD to create the console account' };
+  if (!input.loopback)
+    return {
+      kind: 'unavailable',
+      why: 'the server is reached through a non-loopback host: set CONSOLE_USER and CONSOLE_PASSWORD to create the console account',
+    };
   return { kind: 'development', user: DEFAULT_CONSOLE_USER, password: DEFAULT_CONSOLE_PASSWORD };
 }
 
@@ -103,7 +112,12 @@ export function isLocalRequest(headers: HeaderSource): boolean {
 
 /** The account mode for a request (reads the environment). */
 export function accountModeFor(headers: HeaderSource): ConsoleAccountMode {
-  return consoleAccountMode({ nodeEnv: env.NODE_ENV, configuredUser: env.CONSOLE_USER, configuredPassword: env.CONSOLE_PASSWORD, loopback: isLocalRequest(headers) });
+  return consoleAccountMode({
+    nodeEnv: env.NODE_ENV,
+    configuredUser: env.CONSOLE_USER,
+    configuredPassword: env.CONSOLE_PASSWORD,
+    loopback: isLocalRequest(headers),
+  });
 }
 
 function sameSecret(a: string, b: string): boolean {
@@ -138,7 +152,8 @@ export function verifyConsoleCredentials(mode: ConsoleAccountMode, username: str
 /** Why console credentials were refused, for the audit record (never the password itself). */
 function refusalReason(mode: ConsoleAccountMode, username: string, password: string): string {
   if (mode.kind === 'unavailable') return 'no console account can sign in';
-  if (mode.kind === 'configured' && sameSecret(username, DEFAULT_CONSOLE_USER) && sameSecret(password, DEFAULT_CONSOLE_PASSWORD)) return 'default account refused';
+  if (mode.kind === 'configured' && sameSecret(username, DEFAULT_CONSOLE_USER) && sameSecret(password, DEFAULT_CONSOLE_PASSWORD))
+    return 'default account refused';
   return sameSecret(username, mode.user) ? 'wrong password' : 'unknown user';
 }
 
@@ -159,7 +174,10 @@ export interface ConsoleSignInInput {
  * A console password sign-in under the failed-attempt limits: the session when the credentials
  * are right and no limit is reached, `failed` for wrong ones, `locked` once too many failed.
  */
-export async function attemptConsoleSignIn(input: ConsoleSignInInput, options: { limiter?: RateLimiter; settings?: RateLimitSettings } = {}): Promise<ConsoleSignInAttempt> {
+export async function attemptConsoleSignIn(
+  input: ConsoleSignInInput,
+  options: { limiter?: RateLimiter; settings?: RateLimitSettings } = {},
+): Promise<ConsoleSignInAttempt> {
   const started = performance.now();
   const { mode, username, password } = input;
   // Counted under the name as typed, trimmed and lower-cased: case variants of the account's name
@@ -216,7 +234,12 @@ export function consoleProvider() {
     },
     async authorize(credentials, req) {
       const headers = req.headers ?? {};
-      const attempt = await attemptConsoleSignIn({ mode: accountModeFor(headers), username: credentials?.username ?? '', password: credentials?.password ?? '', headers });
+      const attempt = await attemptConsoleSignIn({
+        mode: accountModeFor(headers),
+        username: credentials?.username ?? '',
+        password: credentials?.password ?? '',
+        headers,
+      });
       // next-auth redirects a thrown error's message to the login page as `error`.
       if (attempt.kind === 'locked') throw new Error(consoleLockedError(attempt.scope, attempt.retryAfterSeconds));
       if (attempt.kind === 'failed') return null;
@@ -244,7 +267,10 @@ export function consoleSessionOf(token: JWT | null): ConsoleSession | null {
 /** next-auth options of the console's own route (app/api/console/auth/[...nextauth]). */
 export async function getConsoleAuthOptions(): Promise<NextAuthOptions> {
   const secure = useSecureCookies();
-  const cookie = (name: string, httpOnly = true) => ({ name: `${secure ? '__Secure-' : ''}${name}`, options: { httpOnly, sameSite: 'lax' as const, path: '/', secure } });
+  const cookie = (name: string, httpOnly = true) => ({
+    name: `${secure ? '__Secure-' : ''}${name}`,
+    options: { httpOnly, sameSite: 'lax' as const, path: '/', secure },
+  });
   return {
     secret: await getAuthSecret(),
     useSecureCookies: secure,
@@ -303,7 +329,10 @@ export async function readConsoleSession(headers: HeaderSource): Promise<Console
 export async function consoleSessionOrResponse(req: Request): Promise<ConsoleSession | Response> {
   const session = await readConsoleSession(req.headers);
   if (session) return session;
-  return new Response(JSON.stringify({ error: 'console sign-in required' }), { status: 401, headers: { 'content-type': 'application/json', 'cache-control': 'no-store' } });
+  return new Response(JSON.stringify({ error: 'console sign-in required' }), {
+    status: 401,
+    headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
+  });
 }
 
 /** Page guard: the console session, or a redirect to /console/login (server components and actions only). */

@@ -67,7 +67,12 @@ export async function bulkExportReports(clientId: string, options: { sandboxId?:
   const db = options.db ?? getDb();
   const sandboxId = options.sandboxId ?? DEFAULT_SANDBOX_ID;
   const rows: Row[] = await db.auditRecord.findMany({
-    where: { sandboxId, kind: 'fhir', OR: [{ endpoint: { contains: '$export' } }, { endpoint: { contains: '$bulk-' } }], AND: [{ OR: [{ clientId }, { clientId: null }] }] },
+    where: {
+      sandboxId,
+      kind: 'fhir',
+      OR: [{ endpoint: { contains: '$export' } }, { endpoint: { contains: '$bulk-' } }],
+      AND: [{ OR: [{ clientId }, { clientId: null }] }],
+    },
     orderBy: { at: 'desc' },
     take: 5000,
     select: { at: true, method: true, endpoint: true, clientId: true, status: true, detail: true },
@@ -93,7 +98,9 @@ function retryAfterOf(r: Row): number | null {
 }
 
 function reportOf(jobId: string, kickOff: Row, rows: Row[], kickOffs: Row[]): BulkJobReport {
-  const events: BulkEvent[] = [{ at: kickOff.at, kind: 'kick-off', status: kickOff.status, sincePreviousMs: null, toldRetryAfterS: null, early: false, file: null, withoutToken: false }];
+  const events: BulkEvent[] = [
+    { at: kickOff.at, kind: 'kick-off', status: kickOff.status, sincePreviousMs: null, toldRetryAfterS: null, early: false, file: null, withoutToken: false },
+  ];
   let previousPoll: Row | null = null;
   let told: number | null = null;
   let files: string[] | null = null;
@@ -101,16 +108,43 @@ function reportOf(jobId: string, kickOff: Row, rows: Row[], kickOffs: Row[]): Bu
   for (const r of rows) {
     const m = JOB_IN_ENDPOINT.exec(r.endpoint)!;
     if (m[1] === 'file') {
-      events.push({ at: r.at, kind: 'download', status: r.status, sincePreviousMs: null, toldRetryAfterS: null, early: false, file: m[3] ?? null, withoutToken: r.clientId === null });
+      events.push({
+        at: r.at,
+        kind: 'download',
+        status: r.status,
+        sincePreviousMs: null,
+        toldRetryAfterS: null,
+        early: false,
+        file: m[3] ?? null,
+        withoutToken: r.clientId === null,
+      });
       continue;
     }
     if (r.method === 'DELETE') {
-      events.push({ at: r.at, kind: 'delete', status: r.status, sincePreviousMs: null, toldRetryAfterS: null, early: false, file: null, withoutToken: r.clientId === null });
+      events.push({
+        at: r.at,
+        kind: 'delete',
+        status: r.status,
+        sincePreviousMs: null,
+        toldRetryAfterS: null,
+        early: false,
+        file: null,
+        withoutToken: r.clientId === null,
+      });
       continue;
     }
     const since = previousPoll ? r.at.getTime() - previousPoll.at.getTime() : null;
     const early = since !== null && told !== null && since < told * 1000 - TOLERANCE_MS;
-    events.push({ at: r.at, kind: 'poll', status: r.status, sincePreviousMs: since, toldRetryAfterS: previousPoll ? told : null, early, file: null, withoutToken: r.clientId === null });
+    events.push({
+      at: r.at,
+      kind: 'poll',
+      status: r.status,
+      sincePreviousMs: since,
+      toldRetryAfterS: previousPoll ? told : null,
+      early,
+      file: null,
+      withoutToken: r.clientId === null,
+    });
     previousPoll = r;
     told = retryAfterOf(r);
     if (r.status === 200) {
@@ -125,7 +159,9 @@ function reportOf(jobId: string, kickOff: Row, rows: Row[], kickOffs: Row[]): Bu
   const downloaded = new Set(downloads.filter((d) => d.status === 200 && d.file).map((d) => d.file!.replace(/\.ndjson$/, '')));
   const deleted = events.some((e) => e.kind === 'delete' && e.status === 202);
   const end = events.find((e) => e.kind === 'delete')?.at ?? completedAt;
-  const duplicates = kickOffs.filter((k) => k !== kickOff && k.status === 202 && k.endpoint === kickOff.endpoint && k.at >= kickOff.at && (end === null || k.at <= end));
+  const duplicates = kickOffs.filter(
+    (k) => k !== kickOff && k.status === 202 && k.endpoint === kickOff.endpoint && k.at >= kickOff.at && (end === null || k.at <= end),
+  );
   const checks: BulkCheck[] = [
     {
       name: 'Honoured Retry-After',
@@ -135,7 +171,9 @@ function reportOf(jobId: string, kickOff: Row, rows: Row[], kickOffs: Row[]): Bu
     {
       name: 'Backed off after 429',
       ok: throttled.length === 0 ? null : !afterThrottle.some((p) => p.early),
-      detail: throttled.length ? `${throttled.length} poll(s) answered 429; ${afterThrottle.filter((p) => p.early).length} retried too soon` : 'never throttled',
+      detail: throttled.length
+        ? `${throttled.length} poll(s) answered 429; ${afterThrottle.filter((p) => p.early).length} retried too soon`
+        : 'never throttled',
     },
     {
       name: 'Downloaded every file',

@@ -9,12 +9,13 @@ import { OAuthError } from '../oauth/errors';
 
 export type FormFields = Record<string, string | undefined>;
 
-export type ClientFormResult =
-  | { ok: true; client: OAuthClient; clientSecret: string | null; message: string }
-  | { ok: false; error: string };
+export type ClientFormResult = { ok: true; client: OAuthClient; clientSecret: string | null; message: string } | { ok: false; error: string };
 
 function lines(text: string | undefined): string[] {
-  return (text ?? '').split(/[\r\n]+/).map((s) => s.trim()).filter((s) => s !== '');
+  return (text ?? '')
+    .split(/[\r\n]+/)
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
 }
 
 /** Form fields → the input of registerClient/updateClient; a string error when the form itself is malformed. */
@@ -83,7 +84,9 @@ export async function rotateClientSecretFromForm(clientId: string): Promise<Clie
   const rotated = await rotateClientSecret(clientId);
   if (!rotated) return { ok: false, error: 'this client has no secret to rotate' };
   const client = await getClient(clientId);
-  return client ? { ok: true, client, clientSecret: rotated.clientSecret, message: 'New secret issued; the old one stopped working.' } : { ok: false, error: 'client not found' };
+  return client
+    ? { ok: true, client, clientSecret: rotated.clientSecret, message: 'New secret issued; the old one stopped working.' }
+    : { ok: false, error: 'client not found' };
 }
 
 /** Registers a copy of a client under a new id (name suffixed "copy"); a new secret when it has one. */
@@ -103,7 +106,9 @@ export async function cloneClient(clientId: string, newClientId?: string): Promi
     introspectAnyToken: c.introspectAnyToken,
     allowedOrigins: [...c.allowedOrigins],
     contacts: [...c.contacts],
-    ...(c.clientType === 'confidential-symmetric' ? { tokenEndpointAuthMethod: c.tokenEndpointAuthMethod as 'client_secret_basic' | 'client_secret_post' } : {}),
+    ...(c.clientType === 'confidential-symmetric'
+      ? { tokenEndpointAuthMethod: c.tokenEndpointAuthMethod as 'client_secret_basic' | 'client_secret_post' }
+      : {}),
     ...(newClientId ? { clientId: newClientId } : {}),
   };
   try {

@@ -17,35 +17,178 @@ const SCOPE = 'launch openid fhirUser patient/Patient.rs patient/Observation.rs?
 let n = 0;
 function audit(over: Record<string, unknown>) {
   n++;
-  return { id: `a${String(n).padStart(3, '0')}`, sandboxId: 'default', at: at(n), kind: 'fhir', method: 'GET', endpoint: '/fhir/Patient/p1', status: 200, latencyMs: 3, clientId: 'app1', ...over };
+  return {
+    id: `a${String(n).padStart(3, '0')}`,
+    sandboxId: 'default',
+    at: at(n),
+    kind: 'fhir',
+    method: 'GET',
+    endpoint: '/fhir/Patient/p1',
+    status: 200,
+    latencyMs: 3,
+    clientId: 'app1',
+    ...over,
+  };
 }
 
 beforeAll(async () => {
   const db = getDb();
-  await db.client.create({ data: { sandboxId: 'default', clientId: 'app1', name: 'Demo app', clientType: 'public', tokenEndpointAuthMethod: 'none', redirectUris: '["http://localhost:9000/cb"]', scope: SCOPE, grantTypes: '["authorization_code","refresh_token"]' } });
-  await db.launch.create({ data: { id: 'L1', sandboxId: 'default', clientId: 'app1', patientId: 'p1', userId: 'Practitioner/d1', createdAt: at(0), expiresAt: at(300) } });
-  await db.grant.create({ data: { id: 'G1', sandboxId: 'default', clientId: 'app1', userId: 'Practitioner/d1', scope: SCOPE, context: JSON.stringify({ patient: 'p1', encounter: null, fhirUser: 'Practitioner/d1', launchKind: 'ehr' }), launchId: 'L1', createdAt: at(2) } });
-  await db.authCode.create({ data: { codeHash: 'h'.repeat(64), grantId: 'G1', clientId: 'app1', redirectUri: 'http://localhost:9000/cb', codeChallenge: CHALLENGE, codeChallengeMethod: 'S256', used: true, createdAt: at(2), expiresAt: at(62) } });
+  await db.client.create({
+    data: {
+      sandboxId: 'default',
+      clientId: 'app1',
+      name: 'Demo app',
+      clientType: 'public',
+      tokenEndpointAuthMethod: 'none',
+      redirectUris: '["http://localhost:9000/cb"]',
+      scope: SCOPE,
+      grantTypes: '["authorization_code","refresh_token"]',
+    },
+  });
+  await db.launch.create({
+    data: { id: 'L1', sandboxId: 'default', clientId: 'app1', patientId: 'p1', userId: 'Practitioner/d1', createdAt: at(0), expiresAt: at(300) },
+  });
+  await db.grant.create({
+    data: {
+      id: 'G1',
+      sandboxId: 'default',
+      clientId: 'app1',
+      userId: 'Practitioner/d1',
+      scope: SCOPE,
+      context: JSON.stringify({ patient: 'p1', encounter: null, fhirUser: 'Practitioner/d1', launchKind: 'ehr' }),
+      launchId: 'L1',
+      createdAt: at(2),
+    },
+  });
+  await db.authCode.create({
+    data: {
+      codeHash: 'h'.repeat(64),
+      grantId: 'G1',
+      clientId: 'app1',
+      redirectUri: 'http://localhost:9000/cb',
+      codeChallenge: CHALLENGE,
+      codeChallengeMethod: 'S256',
+      used: true,
+      createdAt: at(2),
+      expiresAt: at(62),
+    },
+  });
   await db.token.createMany({
     data: [
-      { id: 'AT1', sandboxId: 'default', kind: 'access', grantId: 'G1', clientId: 'app1', userId: 'Practitioner/d1', patientId: 'p1', scope: SCOPE, issuedAt: at(5), expiresAt: at(3605) },
-      { id: 'RT1', sandboxId: 'default', kind: 'refresh', grantId: 'G1', clientId: 'app1', userId: 'Practitioner/d1', patientId: 'p1', scope: SCOPE, tokenHash: 'x'.repeat(64), issuedAt: at(5), expiresAt: at(99999) },
+      {
+        id: 'AT1',
+        sandboxId: 'default',
+        kind: 'access',
+        grantId: 'G1',
+        clientId: 'app1',
+        userId: 'Practitioner/d1',
+        patientId: 'p1',
+        scope: SCOPE,
+        issuedAt: at(5),
+        expiresAt: at(3605),
+      },
+      {
+        id: 'RT1',
+        sandboxId: 'default',
+        kind: 'refresh',
+        grantId: 'G1',
+        clientId: 'app1',
+        userId: 'Practitioner/d1',
+        patientId: 'p1',
+        scope: SCOPE,
+        tokenHash: 'x'.repeat(64),
+        issuedAt: at(5),
+        expiresAt: at(99999),
+      },
       { id: 'AT0', sandboxId: 'default', kind: 'access', clientId: 'backend', scope: 'system/*.rs', issuedAt: at(-3600), expiresAt: at(-1) },
     ],
   });
   await db.auditRecord.createMany({
     data: [
       audit({ kind: 'oauth', endpoint: '/oauth/authorize', status: 303, detail: 'interaction IX1', launchId: 'L1', scopes: SCOPE }),
-      audit({ kind: 'oauth', method: 'POST', endpoint: '/interaction/IX1', status: 303, detail: 'user approved', launchId: 'L1', userId: 'Practitioner/d1', patientId: 'p1' }),
-      audit({ kind: 'oauth', method: 'POST', endpoint: '/oauth/token', status: 200, detail: `issued access token AT1… + refresh token; ${pkceAuditNote(VERIFIER)}`, launchId: 'L1', userId: 'Practitioner/d1', patientId: 'p1' }),
-      audit({ endpoint: '/fhir/Patient/p1', detail: 'read', launchId: 'L1', userId: 'Practitioner/d1', patientId: 'p1', resourceType: 'Patient', resourceId: 'p1', resultCount: 1 }),
-      audit({ endpoint: '/fhir/Condition?patient=p1', detail: 'search: no granted scope allows search on Condition', status: 403, errorCode: 'insufficient_scope', launchId: 'L1', patientId: 'p1', resourceType: 'Condition' }),
-      audit({ endpoint: '/fhir/Patient/p2', detail: 'read: Patient/p2 exists but is outside the token\'s access', status: 404, launchId: 'L1', patientId: 'p1', resourceType: 'Patient', resourceId: 'p2', flags: 'suspected-bola' }),
-      audit({ kind: 'oauth', method: 'POST', endpoint: '/oauth/token', status: 400, errorCode: 'invalid_grant', detail: 'authorization_code; the authorization code was already used', clientId: 'app2', flags: 'code-replay' }),
-      ...Array.from({ length: 5 }, () => audit({ endpoint: '/fhir/Patient', status: 401, clientId: null, flags: 'invalid-token', ip: '10.0.0.9', userAgent: 'scanner' })),
+      audit({
+        kind: 'oauth',
+        method: 'POST',
+        endpoint: '/interaction/IX1',
+        status: 303,
+        detail: 'user approved',
+        launchId: 'L1',
+        userId: 'Practitioner/d1',
+        patientId: 'p1',
+      }),
+      audit({
+        kind: 'oauth',
+        method: 'POST',
+        endpoint: '/oauth/token',
+        status: 200,
+        detail: `issued access token AT1… + refresh token; ${pkceAuditNote(VERIFIER)}`,
+        launchId: 'L1',
+        userId: 'Practitioner/d1',
+        patientId: 'p1',
+      }),
+      audit({
+        endpoint: '/fhir/Patient/p1',
+        detail: 'read',
+        launchId: 'L1',
+        userId: 'Practitioner/d1',
+        patientId: 'p1',
+        resourceType: 'Patient',
+        resourceId: 'p1',
+        resultCount: 1,
+      }),
+      audit({
+        endpoint: '/fhir/Condition?patient=p1',
+        detail: 'search: no granted scope allows search on Condition',
+        status: 403,
+        errorCode: 'insufficient_scope',
+        launchId: 'L1',
+        patientId: 'p1',
+        resourceType: 'Condition',
+      }),
+      audit({
+        endpoint: '/fhir/Patient/p2',
+        detail: "read: Patient/p2 exists but is outside the token's access",
+        status: 404,
+        launchId: 'L1',
+        patientId: 'p1',
+        resourceType: 'Patient',
+        resourceId: 'p2',
+        flags: 'suspected-bola',
+      }),
+      audit({
+        kind: 'oauth',
+        method: 'POST',
+        endpoint: '/oauth/token',
+        status: 400,
+        errorCode: 'invalid_grant',
+        detail: 'authorization_code; the authorization code was already used',
+        clientId: 'app2',
+        flags: 'code-replay',
+      }),
+      ...Array.from({ length: 5 }, () =>
+        audit({ endpoint: '/fhir/Patient', status: 401, clientId: null, flags: 'invalid-token', ip: '10.0.0.9', userAgent: 'scanner' }),
+      ),
       // A simulated error the developer armed: listed apart, not an attack.
-      ...Array.from({ length: 6 }, () => audit({ endpoint: '/fhir/Patient', status: 401, clientId: 'app2', flags: 'invalid-token simulated', detail: 'simulated error: the access token has expired', ip: '10.0.0.7', userAgent: 'app' })),
-      audit({ endpoint: '/fhir/Observation', status: 429, clientId: 'app2', flags: 'rate-limited simulated', detail: 'simulated error: 429', ip: '10.0.0.7', userAgent: 'app' }),
+      ...Array.from({ length: 6 }, () =>
+        audit({
+          endpoint: '/fhir/Patient',
+          status: 401,
+          clientId: 'app2',
+          flags: 'invalid-token simulated',
+          detail: 'simulated error: the access token has expired',
+          ip: '10.0.0.7',
+          userAgent: 'app',
+        }),
+      ),
+      audit({
+        endpoint: '/fhir/Observation',
+        status: 429,
+        clientId: 'app2',
+        flags: 'rate-limited simulated',
+        detail: 'simulated error: 429',
+        ip: '10.0.0.7',
+        userAgent: 'app',
+      }),
     ],
   });
 });
@@ -59,7 +202,15 @@ describe('tokens', () => {
 
   it('rebuilds the claims of an access token and explains its scopes', async () => {
     const d = await getTokenDetail('AT1', { origin: 'http://localhost:3000' });
-    expect(d?.claims).toMatchObject({ iss: 'http://localhost:3000', aud: 'http://localhost:3000/fhir', jti: 'AT1', patient: 'p1', fhirUser: 'Practitioner/d1', launch_id: 'L1', client_id: 'app1' });
+    expect(d?.claims).toMatchObject({
+      iss: 'http://localhost:3000',
+      aud: 'http://localhost:3000/fhir',
+      jti: 'AT1',
+      patient: 'p1',
+      fhirUser: 'Practitioner/d1',
+      launch_id: 'L1',
+      client_id: 'app1',
+    });
     expect(d?.scopes.find((s) => s.scope.startsWith('patient/Observation'))?.explanation).toBe("Read and search this patient's vital-sign Observations.");
     expect(d?.chain.map((t) => t.id).sort()).toEqual(['AT1', 'RT1']);
   });
@@ -75,12 +226,56 @@ describe('tokens', () => {
 
   it('revokes this token only, or the whole grant with its refresh token, and says which', async () => {
     const db = getDb();
-    await db.grant.create({ data: { id: 'G9', sandboxId: 'default', clientId: 'app9', userId: 'Patient/p9', scope: SCOPE, context: JSON.stringify({ patient: 'p9' }), createdAt: at(2) } });
+    await db.grant.create({
+      data: {
+        id: 'G9',
+        sandboxId: 'default',
+        clientId: 'app9',
+        userId: 'Patient/p9',
+        scope: SCOPE,
+        context: JSON.stringify({ patient: 'p9' }),
+        createdAt: at(2),
+      },
+    });
     await db.token.createMany({
       data: [
-        { id: 'AT9', sandboxId: 'default', kind: 'access', grantId: 'G9', clientId: 'app9', userId: 'Patient/p9', patientId: 'p9', scope: SCOPE, issuedAt: at(5), expiresAt: at(3605) },
-        { id: 'AT9b', sandboxId: 'default', kind: 'access', grantId: 'G9', clientId: 'app9', userId: 'Patient/p9', patientId: 'p9', scope: SCOPE, issuedAt: at(6), expiresAt: at(3606) },
-        { id: 'RT9', sandboxId: 'default', kind: 'refresh', grantId: 'G9', clientId: 'app9', userId: 'Patient/p9', patientId: 'p9', scope: SCOPE, tokenHash: 'y'.repeat(64), issuedAt: at(5), expiresAt: at(99999) },
+        {
+          id: 'AT9',
+          sandboxId: 'default',
+          kind: 'access',
+          grantId: 'G9',
+          clientId: 'app9',
+          userId: 'Patient/p9',
+          patientId: 'p9',
+          scope: SCOPE,
+          issuedAt: at(5),
+          expiresAt: at(3605),
+        },
+        {
+          id: 'AT9b',
+          sandboxId: 'default',
+          kind: 'access',
+          grantId: 'G9',
+          clientId: 'app9',
+          userId: 'Patient/p9',
+          patientId: 'p9',
+          scope: SCOPE,
+          issuedAt: at(6),
+          expiresAt: at(3606),
+        },
+        {
+          id: 'RT9',
+          sandboxId: 'default',
+          kind: 'refresh',
+          grantId: 'G9',
+          clientId: 'app9',
+          userId: 'Patient/p9',
+          patientId: 'p9',
+          scope: SCOPE,
+          tokenHash: 'y'.repeat(64),
+          issuedAt: at(5),
+          expiresAt: at(99999),
+        },
       ],
     });
     try {
@@ -111,7 +306,17 @@ describe('audit', () => {
   it('pages through the whole trail by keyset: every record once, in order, however the times tie', async () => {
     const db = getDb();
     const same = at(500);
-    const rows = Array.from({ length: 7 }, (_, i) => ({ id: `page-${i}`, sandboxId: 'default', at: i < 4 ? same : at(500 + i), kind: 'fhir', method: 'GET', endpoint: '/fhir/Paged', status: 200, latencyMs: 1, clientId: 'pager' }));
+    const rows = Array.from({ length: 7 }, (_, i) => ({
+      id: `page-${i}`,
+      sandboxId: 'default',
+      at: i < 4 ? same : at(500 + i),
+      kind: 'fhir',
+      method: 'GET',
+      endpoint: '/fhir/Paged',
+      status: 200,
+      latencyMs: 1,
+      clientId: 'pager',
+    }));
     await db.auditRecord.createMany({ data: rows });
     try {
       const seen: string[] = [];
@@ -132,7 +337,10 @@ describe('audit', () => {
 
   it('exports NDJSON, raw or as AuditEvents', async () => {
     const text = await new Response(auditNdjsonStream({ launchId: 'L1' })).text();
-    const lines = text.trim().split('\n').map((l) => JSON.parse(l) as { id: string });
+    const lines = text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { id: string });
     expect(lines.map((l) => l.id)).toEqual(['a001', 'a002', 'a003', 'a004', 'a005', 'a006']);
     const fhir = await new Response(auditNdjsonStream({ flag: 'code-replay' }, { format: 'fhir' })).text();
     expect(JSON.parse(fhir.trim())).toMatchObject({ resourceType: 'AuditEvent', outcome: '4' });
@@ -166,7 +374,20 @@ describe('flow view', () => {
 
   it('rebuilds every step in order, with the PKCE check and the FHIR decisions', async () => {
     const flow = await getFlow('G1', { origin: 'http://localhost:3000' });
-    expect(flow?.steps.map((s) => s.kind)).toEqual(['launch', 'authorize', 'sign-in', 'patient', 'consent', 'code', 'token-request', 'token-response', 'fhir', 'fhir', 'fhir', 'revoke']);
+    expect(flow?.steps.map((s) => s.kind)).toEqual([
+      'launch',
+      'authorize',
+      'sign-in',
+      'patient',
+      'consent',
+      'code',
+      'token-request',
+      'token-response',
+      'fhir',
+      'fhir',
+      'fhir',
+      'revoke',
+    ]);
     const token = flow?.steps.find((s) => s.kind === 'token-request');
     expect(token?.pkce).toMatchObject({ storedChallenge: CHALLENGE, verifierSha256: CHALLENGE, match: 'yes' });
     expect(token?.pkce?.verifier).not.toContain(VERIFIER);
@@ -195,7 +416,10 @@ describe('flow view of a real code exchange', () => {
     expect(token?.pkce?.verifier).toBe(`${verifier.slice(0, 4)}…${verifier.slice(-4)} (${verifier.length} chars)`);
     // The token response step shows the token the app received, decoded (not a rebuild).
     const response = flow?.steps.find((s) => s.kind === 'token-response');
-    const [header, payload] = accessToken.split('.').slice(0, 2).map((part) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as Record<string, unknown>);
+    const [header, payload] = accessToken
+      .split('.')
+      .slice(0, 2)
+      .map((part) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as Record<string, unknown>);
     expect(response?.tokenResponse?.header).toEqual(header);
     expect(response?.tokenResponse?.claims).toEqual(payload);
     expect(response?.summary).toMatch(/exactly as the app received it/);

@@ -34,10 +34,19 @@ export async function searchPatients(q: string, options: { limit?: number; sandb
   const db = getDb();
   const sandboxId = options.sandboxId ?? DEFAULT_SANDBOX_ID;
   const take = Math.min(options.limit ?? 50, 200);
-  const term = q.trim().toLowerCase().normalize('NFD').replace(/[\u0300-\u036f]/g, '');
+  const term = q
+    .trim()
+    .toLowerCase()
+    .normalize('NFD')
+    .replace(/[\u0300-\u036f]/g, '');
   let ids: string[] | null = null;
   if (term) {
-    const hits = await db.searchString.findMany({ where: { sandboxId, type: 'Patient', param: 'name', value: { contains: term } }, distinct: ['resourceId'], select: { resourceId: true }, take });
+    const hits = await db.searchString.findMany({
+      where: { sandboxId, type: 'Patient', param: 'name', value: { contains: term } },
+      distinct: ['resourceId'],
+      select: { resourceId: true },
+      take,
+    });
     ids = [...new Set([...hits.map((h) => h.resourceId), ...(term.length >= 3 ? [q.trim()] : [])])];
   }
   const rows = await db.resource.findMany({
@@ -91,15 +100,27 @@ export function resourceLabel(r: Resource): string {
   const o = r as unknown as Record<string, unknown>;
   const code = o.code as { text?: string; coding?: { display?: string; code?: string }[] } | undefined;
   const text = code?.text ?? code?.coding?.[0]?.display ?? code?.coding?.[0]?.code;
-  const when = (o.effectiveDateTime ?? o.onsetDateTime ?? o.authoredOn ?? o.occurrenceDateTime ?? o.performedDateTime ?? o.date ?? o.recordedDate ?? (o.period as { start?: string } | undefined)?.start) as string | undefined;
+  const when = (o.effectiveDateTime ??
+    o.onsetDateTime ??
+    o.authoredOn ??
+    o.occurrenceDateTime ??
+    o.performedDateTime ??
+    o.date ??
+    o.recordedDate ??
+    (o.period as { start?: string } | undefined)?.start) as string | undefined;
   const status = (o.status ?? (o.clinicalStatus as { coding?: { code?: string }[] } | undefined)?.coding?.[0]?.code) as string | undefined;
   return [text, when, status].filter((s): s is string => typeof s === 'string' && s !== '').join(' · ') || `${r.resourceType}/${r.id ?? ''}`;
 }
 
 /** The current dataset (seed, size, anchor date) as recorded by the last seeding. */
-export async function currentDataset(sandboxId: string = DEFAULT_SANDBOX_ID): Promise<{ seed?: number; patients?: number; anchorDate?: string; at?: string; resources: number }> {
+export async function currentDataset(
+  sandboxId: string = DEFAULT_SANDBOX_ID,
+): Promise<{ seed?: number; patients?: number; anchorDate?: string; at?: string; resources: number }> {
   const db = getDb();
-  const [row, resources] = await Promise.all([db.setting.findUnique({ where: { key: `dataset:${sandboxId}` } }), db.resource.count({ where: { sandboxId, deleted: false } })]);
+  const [row, resources] = await Promise.all([
+    db.setting.findUnique({ where: { key: `dataset:${sandboxId}` } }),
+    db.resource.count({ where: { sandboxId, deleted: false } }),
+  ]);
   try {
     return { ...(row ? (JSON.parse(row.value) as object) : {}), resources };
   } catch {
@@ -132,7 +153,8 @@ export async function getReseedStatus(sandboxId: string = DEFAULT_SANDBOX_ID): P
   try {
     const s = JSON.parse(row.value) as ReseedStatus;
     // A run that stopped reporting for 10 minutes died with its process.
-    if (s.state === 'running' && s.startedAt && Date.now() - new Date(s.startedAt).getTime() > 10 * 60_000) return { ...s, state: 'failed', text: 'the reseed stopped reporting progress' };
+    if (s.state === 'running' && s.startedAt && Date.now() - new Date(s.startedAt).getTime() > 10 * 60_000)
+      return { ...s, state: 'failed', text: 'the reseed stopped reporting progress' };
     return s;
   } catch {
     return IDLE;
@@ -189,10 +211,21 @@ export async function startReseed(input: ReseedInput, sandboxId: string = DEFAUL
         progress,
       });
       await pending;
-      await writeStatus(sandboxId, { ...base, state: 'done', percent: 100, text: `${summary.patients} patients, ${summary.resources} resources in ${summary.seconds.toFixed(1)} s`, finishedAt: new Date().toISOString() });
+      await writeStatus(sandboxId, {
+        ...base,
+        state: 'done',
+        percent: 100,
+        text: `${summary.patients} patients, ${summary.resources} resources in ${summary.seconds.toFixed(1)} s`,
+        finishedAt: new Date().toISOString(),
+      });
     } catch (err) {
       await pending;
-      await writeStatus(sandboxId, { ...base, state: 'failed', text: err instanceof Error ? err.message.slice(0, 300) : 'reseed failed', finishedAt: new Date().toISOString() }).catch(() => undefined);
+      await writeStatus(sandboxId, {
+        ...base,
+        state: 'failed',
+        text: err instanceof Error ? err.message.slice(0, 300) : 'reseed failed',
+        finishedAt: new Date().toISOString(),
+      }).catch(() => undefined);
     }
   })();
   return { started: true };

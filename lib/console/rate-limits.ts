@@ -61,7 +61,15 @@ export async function rateLimitOverview(options: { db?: Db; now?: number; max?: 
     const window = windowOf(now, spec.windowSeconds);
     if (row.windowStart !== window.start) continue;
     const load = spec.limit > 0 ? row.count / spec.limit : 0;
-    counters.push({ kind: parsed.kind, subject: parsed.subject, count: row.count, limit: spec.limit, windowEnd: new Date(window.end * 1000), load, over: spec.limit > 0 && row.count > spec.limit });
+    counters.push({
+      kind: parsed.kind,
+      subject: parsed.subject,
+      count: row.count,
+      limit: spec.limit,
+      windowEnd: new Date(window.end * 1000),
+      load,
+      over: spec.limit > 0 && row.count > spec.limit,
+    });
   }
   counters.sort((a, b) => b.load - a.load || b.count - a.count);
   return { limits, counters: counters.slice(0, options.max ?? 100) };

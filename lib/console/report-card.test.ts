@@ -36,7 +36,13 @@ const GOOD_STATE = '3f2b6c1e-9a4d-4e7b-8c2f-1d5e6a7b8c9d';
 function authorize(state: string | null = GOOD_STATE, extra: AuditFacts = {}): ObservedRecord {
   const params = new URLSearchParams({ code_challenge: 'x', code_challenge_method: 'S256', aud: 'http://localhost/fhir' });
   if (state !== null) params.set('state', state);
-  return rec({ kind: 'oauth', endpoint: '/oauth/authorize', resourceType: null, status: 303, facts: { ...authorizeRequestFacts(params), audMatches: true, redirectUriRegistered: true, ...extra } });
+  return rec({
+    kind: 'oauth',
+    endpoint: '/oauth/authorize',
+    resourceType: null,
+    status: 303,
+    facts: { ...authorizeRequestFacts(params), audMatches: true, redirectUriRegistered: true, ...extra },
+  });
 }
 const token = (grantType: string, scopes: string, extra: RecordInput = {}, facts: AuditFacts = {}) =>
   rec({ kind: 'oauth', endpoint: '/oauth/token', method: 'POST', resourceType: null, scopes, facts: { grantType, authMethod: 'none', ...facts }, ...extra });
@@ -76,7 +82,13 @@ describe('gradeClient (the app report card)', () => {
   });
 
   it('fails PKCE without S256, naming the record', () => {
-    const plain = rec({ kind: 'oauth', endpoint: '/oauth/authorize', resourceType: null, status: 400, facts: { ...authorizeRequestFacts(new URLSearchParams({ state: GOOD_STATE, aud: 'x' })) } });
+    const plain = rec({
+      kind: 'oauth',
+      endpoint: '/oauth/authorize',
+      resourceType: null,
+      status: 400,
+      facts: { ...authorizeRequestFacts(new URLSearchParams({ state: GOOD_STATE, aud: 'x' })) },
+    });
     const card = gradeClient(APP, [authorize(), plain]);
     expect(byId(card, 'pkce-s256').status).toBe('fail');
     expect(byId(card, 'pkce-s256').evidence.map((e) => e.auditId)).toEqual([plain.id]);
@@ -106,9 +118,21 @@ describe('gradeClient (the app report card)', () => {
   });
 
   it('refresh: passes when used, fails when the app relaunches although it holds a refresh token', () => {
-    expect(byId(gradeClient(APP, [token('authorization_code', 'offline_access patient/Patient.rs'), token('refresh_token', 'offline_access patient/Patient.rs')]), 'refresh').status).toBe('pass');
-    expect(byId(gradeClient(APP, [token('authorization_code', 'offline_access patient/Patient.rs'), token('authorization_code', 'offline_access patient/Patient.rs')]), 'refresh').status).toBe('fail');
-    expect(byId(gradeClient(APP, [token('authorization_code', 'patient/Patient.rs'), token('authorization_code', 'patient/Patient.rs')]), 'refresh').status).toBe('not-seen');
+    expect(
+      byId(
+        gradeClient(APP, [token('authorization_code', 'offline_access patient/Patient.rs'), token('refresh_token', 'offline_access patient/Patient.rs')]),
+        'refresh',
+      ).status,
+    ).toBe('pass');
+    expect(
+      byId(
+        gradeClient(APP, [token('authorization_code', 'offline_access patient/Patient.rs'), token('authorization_code', 'offline_access patient/Patient.rs')]),
+        'refresh',
+      ).status,
+    ).toBe('fail');
+    expect(
+      byId(gradeClient(APP, [token('authorization_code', 'patient/Patient.rs'), token('authorization_code', 'patient/Patient.rs')]), 'refresh').status,
+    ).toBe('not-seen');
     expect(byId(gradeClient(BACKEND, []), 'refresh').status).toBe('not-applicable');
   });
 
@@ -132,22 +156,37 @@ describe('gradeClient (the app report card)', () => {
     expect(byId(gradeClient(APP, [read('Patient', { accept: 'application/json' })]), 'accept').status).toBe('pass');
     expect(byId(gradeClient(APP, [read('Observation', { accept: 'application/fhir+json', count: 5000 })]), 'paging').status).toBe('fail');
     expect(byId(gradeClient(APP, [read('Observation', { accept: 'application/fhir+json', pagingLink: true })]), 'paging').status).toBe('pass');
-    expect(byId(gradeClient(APP, [read('Patient', { accept: 'application/fhir+json', tokenInUrl: true }, { status: 401 })]), 'token-in-url').status).toBe('fail');
+    expect(byId(gradeClient(APP, [read('Patient', { accept: 'application/fhir+json', tokenInUrl: true }, { status: 401 })]), 'token-in-url').status).toBe(
+      'fail',
+    );
     expect(byId(gradeClient(APP, [read('Patient')]), 'token-in-url').status).toBe('pass');
   });
 
   it('a confidential client using its secret from a browser page fails', () => {
     const fromBrowser = token('authorization_code', 'patient/Patient.rs', { origin: 'https://app.example' }, { authMethod: 'client_secret_basic' });
     expect(byId(gradeClient(CONFIDENTIAL, [fromBrowser]), 'secret-in-browser').status).toBe('fail');
-    expect(byId(gradeClient(CONFIDENTIAL, [token('authorization_code', 'patient/Patient.rs', {}, { authMethod: 'client_secret_basic' })]), 'secret-in-browser').status).toBe('pass');
+    expect(
+      byId(gradeClient(CONFIDENTIAL, [token('authorization_code', 'patient/Patient.rs', {}, { authMethod: 'client_secret_basic' })]), 'secret-in-browser')
+        .status,
+    ).toBe('pass');
     expect(byId(gradeClient(APP, []), 'secret-in-browser').status).toBe('not-applicable');
   });
 
   it('backend assertions: replayed jti or a lifetime over five minutes fails', () => {
     const ok = token('client_credentials', 'system/Patient.rs', {}, { authMethod: 'private_key_jwt', assertionLifetimeSeconds: 300 });
     expect(byId(gradeClient(BACKEND, [ok]), 'client-assertion').status).toBe('pass');
-    expect(byId(gradeClient(BACKEND, [token('client_credentials', 'system/Patient.rs', {}, { authMethod: 'private_key_jwt', assertionLifetimeSeconds: 3600 })]), 'client-assertion').status).toBe('fail');
-    expect(byId(gradeClient(BACKEND, [token('client_credentials', 'system/Patient.rs', { status: 401, flags: 'assertion-replay' }, { authMethod: 'private_key_jwt' })]), 'client-assertion').status).toBe('fail');
+    expect(
+      byId(
+        gradeClient(BACKEND, [token('client_credentials', 'system/Patient.rs', {}, { authMethod: 'private_key_jwt', assertionLifetimeSeconds: 3600 })]),
+        'client-assertion',
+      ).status,
+    ).toBe('fail');
+    expect(
+      byId(
+        gradeClient(BACKEND, [token('client_credentials', 'system/Patient.rs', { status: 401, flags: 'assertion-replay' }, { authMethod: 'private_key_jwt' })]),
+        'client-assertion',
+      ).status,
+    ).toBe('fail');
     expect(byId(gradeClient(BACKEND, []), 'pkce-s256').status).toBe('not-applicable');
   });
 });

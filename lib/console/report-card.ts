@@ -106,10 +106,19 @@ function grantedResourceTypes(scope: string): Set<string> {
 /**
  * Grades a client from its audit records (any order). Pure: the same records give the same report.
  */
-export function gradeClient(client: Pick<OAuthClient, 'clientId' | 'name' | 'clientType' | 'tokenEndpointAuthMethod'>, records: readonly ObservedRecord[], now: Date = new Date()): ReportCard {
+export function gradeClient(
+  client: Pick<OAuthClient, 'clientId' | 'name' | 'clientType' | 'tokenEndpointAuthMethod'>,
+  records: readonly ObservedRecord[],
+  now: Date = new Date(),
+): ReportCard {
   const all: Observed[] = [...records]
     .sort((a, b) => a.at.getTime() - b.at.getTime() || a.id.localeCompare(b.id))
-    .map((r) => ({ ...r, parsed: parseFacts(r.facts), flagList: (r.flags ?? '').split(' ').filter((f) => f !== ''), simulated: (r.flags ?? '').split(' ').includes('simulated') || (r.detail ?? '').includes('simulated error') }));
+    .map((r) => ({
+      ...r,
+      parsed: parseFacts(r.facts),
+      flagList: (r.flags ?? '').split(' ').filter((f) => f !== ''),
+      simulated: (r.flags ?? '').split(' ').includes('simulated') || (r.detail ?? '').includes('simulated error'),
+    }));
   const authorizations = all.filter(isAuthorize);
   const tokens = all.filter(isToken);
   const fhir = all.filter(isFhir);
@@ -117,7 +126,9 @@ export function gradeClient(client: Pick<OAuthClient, 'clientId' | 'name' | 'cli
   const confidential = client.clientType !== 'public';
   const checks: ReportCheck[] = [];
   const noAuthorize = (id: string, title: string, spec: string) =>
-    backend ? check(id, title, spec, 'not-applicable', 'Backend services clients do not use the authorization endpoint.') : check(id, title, spec, 'not-seen', 'No authorization request seen yet.');
+    backend
+      ? check(id, title, spec, 'not-applicable', 'Backend services clients do not use the authorization endpoint.')
+      : check(id, title, spec, 'not-seen', 'No authorization request seen yet.');
 
   // PKCE S256 on every authorization (SMART App Launch 2.2 §app-launch; RFC 9700 §2.1.1).
   {
@@ -127,8 +138,22 @@ export function gradeClient(client: Pick<OAuthClient, 'clientId' | 'name' | 'cli
       authorizations.length === 0
         ? noAuthorize('pkce-s256', 'PKCE with S256 on every authorization', spec)
         : bad.length
-          ? check('pkce-s256', 'PKCE with S256 on every authorization', spec, 'fail', `${bad.length} of ${authorizations.length} authorization requests lacked code_challenge_method=S256.`, bad.map((r) => evidence(r, r.parsed.pkceMethod ? `code_challenge_method=${r.parsed.pkceMethod}` : 'no code_challenge')))
-          : check('pkce-s256', 'PKCE with S256 on every authorization', spec, 'pass', `All ${authorizations.length} authorization requests used S256.`, authorizations.slice(-1).map((r) => evidence(r, 'S256'))),
+          ? check(
+              'pkce-s256',
+              'PKCE with S256 on every authorization',
+              spec,
+              'fail',
+              `${bad.length} of ${authorizations.length} authorization requests lacked code_challenge_method=S256.`,
+              bad.map((r) => evidence(r, r.parsed.pkceMethod ? `code_challenge_method=${r.parsed.pkceMethod}` : 'no code_challenge')),
+            )
+          : check(
+              'pkce-s256',
+              'PKCE with S256 on every authorization',
+              spec,
+              'pass',
+              `All ${authorizations.length} authorization requests used S256.`,
+              authorizations.slice(-1).map((r) => evidence(r, 'S256')),
+            ),
     );
   }
 
@@ -139,7 +164,8 @@ export function gradeClient(client: Pick<OAuthClient, 'clientId' | 'name' | 'cli
     const bad: ReportEvidence[] = [];
     for (const r of authorizations) {
       if (!r.parsed.statePresent) bad.push(evidence(r, 'no state'));
-      else if ((r.parsed.stateEntropyBits ?? 0) < STATE_MIN_ENTROPY_BITS) bad.push(evidence(r, `state carries about ${r.parsed.stateEntropyBits} bits of entropy (at least ${STATE_MIN_ENTROPY_BITS} required)`));
+      else if ((r.parsed.stateEntropyBits ?? 0) < STATE_MIN_ENTROPY_BITS)
+        bad.push(evidence(r, `state carries about ${r.parsed.stateEntropyBits} bits of entropy (at least ${STATE_MIN_ENTROPY_BITS} required)`));
       if (r.parsed.stateHash) {
         const first = seen.get(r.parsed.stateHash);
         if (first) bad.push(evidence(r, `state reused (first sent in ${first.id})`));
@@ -150,8 +176,21 @@ export function gradeClient(client: Pick<OAuthClient, 'clientId' | 'name' | 'cli
       authorizations.length === 0
         ? noAuthorize('state', 'state present, unguessable and never reused', spec)
         : bad.length
-          ? check('state', 'state present, unguessable and never reused', spec, 'fail', `${bad.length} problem(s) with state across ${authorizations.length} authorization requests.`, bad)
-          : check('state', 'state present, unguessable and never reused', spec, 'pass', `Every one of ${authorizations.length} authorization requests sent a fresh, unguessable state.`),
+          ? check(
+              'state',
+              'state present, unguessable and never reused',
+              spec,
+              'fail',
+              `${bad.length} problem(s) with state across ${authorizations.length} authorization requests.`,
+              bad,
+            )
+          : check(
+              'state',
+              'state present, unguessable and never reused',
+              spec,
+              'pass',
+              `Every one of ${authorizations.length} authorization requests sent a fresh, unguessable state.`,
+            ),
     );
   }
 
@@ -163,7 +202,14 @@ export function gradeClient(client: Pick<OAuthClient, 'clientId' | 'name' | 'cli
       authorizations.length === 0
         ? noAuthorize('aud', 'aud sent and correct', spec)
         : bad.length
-          ? check('aud', 'aud sent and correct', spec, 'fail', `${bad.length} authorization requests had no aud or named another server.`, bad.map((r) => evidence(r, r.parsed.audPresent ? 'aud is not this FHIR server' : 'no aud')))
+          ? check(
+              'aud',
+              'aud sent and correct',
+              spec,
+              'fail',
+              `${bad.length} authorization requests had no aud or named another server.`,
+              bad.map((r) => evidence(r, r.parsed.audPresent ? 'aud is not this FHIR server' : 'no aud')),
+            )
           : check('aud', 'aud sent and correct', spec, 'pass', `All ${authorizations.length} authorization requests named this FHIR server as aud.`),
     );
   }
@@ -177,8 +223,21 @@ export function gradeClient(client: Pick<OAuthClient, 'clientId' | 'name' | 'cli
       checked.length === 0
         ? noAuthorize('redirect-uri', 'redirect URI exactly as registered', spec)
         : bad.length
-          ? check('redirect-uri', 'redirect URI exactly as registered', spec, 'fail', `${bad.length} authorization requests sent a redirect_uri that is not registered.`, bad.map((r) => evidence(r, 'redirect_uri not registered')))
-          : check('redirect-uri', 'redirect URI exactly as registered', spec, 'pass', `All ${checked.length} authorization requests used a registered redirect URI.`),
+          ? check(
+              'redirect-uri',
+              'redirect URI exactly as registered',
+              spec,
+              'fail',
+              `${bad.length} authorization requests sent a redirect_uri that is not registered.`,
+              bad.map((r) => evidence(r, 'redirect_uri not registered')),
+            )
+          : check(
+              'redirect-uri',
+              'redirect URI exactly as registered',
+              spec,
+              'pass',
+              `All ${checked.length} authorization requests used a registered redirect URI.`,
+            ),
     );
   }
 
@@ -199,9 +258,20 @@ export function gradeClient(client: Pick<OAuthClient, 'clientId' | 'name' | 'cli
         const parts = [];
         if (wildcard) parts.push(`a wildcard scope grants every resource type while the app read only ${[...used].sort().join(', ') || 'none'}`);
         if (unused.length) parts.push(`granted but never read: ${unused.join(', ')}`);
-        checks.push(check('least-privilege', 'scopes requested versus scopes used', spec, 'fail', `${parts.join('; ')}.`, [evidence(last, `granted: ${last.scopes}`)]));
+        checks.push(
+          check('least-privilege', 'scopes requested versus scopes used', spec, 'fail', `${parts.join('; ')}.`, [evidence(last, `granted: ${last.scopes}`)]),
+        );
       } else {
-        checks.push(check('least-privilege', 'scopes requested versus scopes used', spec, 'pass', `Every granted resource type was read (${[...types].sort().join(', ') || 'none'}).`, [evidence(last, `granted: ${last.scopes}`)]));
+        checks.push(
+          check(
+            'least-privilege',
+            'scopes requested versus scopes used',
+            spec,
+            'pass',
+            `Every granted resource type was read (${[...types].sort().join(', ') || 'none'}).`,
+            [evidence(last, `granted: ${last.scopes}`)],
+          ),
+        );
       }
     }
   }
@@ -212,10 +282,32 @@ export function gradeClient(client: Pick<OAuthClient, 'clientId' | 'name' | 'cli
     const refreshes = tokens.filter((r) => r.parsed.grantType === 'refresh_token' && r.status === 200);
     const codeExchanges = tokens.filter((r) => r.parsed.grantType === 'authorization_code' && r.status === 200);
     const hadRefreshToken = codeExchanges.some((r) => /\b(offline_access|online_access)\b/.test(r.scopes ?? ''));
-    if (backend) checks.push(check('refresh', 'refresh used instead of relaunching', spec, 'not-applicable', 'Backend services clients request a new token with a new assertion.'));
-    else if (refreshes.length) checks.push(check('refresh', 'refresh used instead of relaunching', spec, 'pass', `${refreshes.length} refresh(es) seen.`, refreshes.slice(-1).map((r) => evidence(r, 'refresh_token grant'))));
+    if (backend)
+      checks.push(
+        check('refresh', 'refresh used instead of relaunching', spec, 'not-applicable', 'Backend services clients request a new token with a new assertion.'),
+      );
+    else if (refreshes.length)
+      checks.push(
+        check(
+          'refresh',
+          'refresh used instead of relaunching',
+          spec,
+          'pass',
+          `${refreshes.length} refresh(es) seen.`,
+          refreshes.slice(-1).map((r) => evidence(r, 'refresh_token grant')),
+        ),
+      );
     else if (hadRefreshToken && codeExchanges.length >= 2)
-      checks.push(check('refresh', 'refresh used instead of relaunching', spec, 'fail', `${codeExchanges.length} code exchanges and no refresh, although a refresh token was granted.`, codeExchanges.map((r) => evidence(r, 'authorization_code exchange'))));
+      checks.push(
+        check(
+          'refresh',
+          'refresh used instead of relaunching',
+          spec,
+          'fail',
+          `${codeExchanges.length} code exchanges and no refresh, although a refresh token was granted.`,
+          codeExchanges.map((r) => evidence(r, 'authorization_code exchange')),
+        ),
+      );
     else checks.push(check('refresh', 'refresh used instead of relaunching', spec, 'not-seen', 'No refresh needed yet.'));
   }
 
@@ -235,8 +327,21 @@ export function gradeClient(client: Pick<OAuthClient, 'clientId' | 'name' | 'cli
       bad.length
         ? check('expired-token', 'refreshes after a 401 for an expired token', spec, 'fail', `${bad.length} call(s) retried with an expired token.`, bad)
         : good.length
-          ? check('expired-token', 'refreshes after a 401 for an expired token', spec, 'pass', `Obtained a new token after each of ${good.length} expired-token 401s.`, good)
-          : check('expired-token', 'refreshes after a 401 for an expired token', spec, 'not-seen', 'No expired token seen yet (arm the "expired access token" simulated error to test it).'),
+          ? check(
+              'expired-token',
+              'refreshes after a 401 for an expired token',
+              spec,
+              'pass',
+              `Obtained a new token after each of ${good.length} expired-token 401s.`,
+              good,
+            )
+          : check(
+              'expired-token',
+              'refreshes after a 401 for an expired token',
+              spec,
+              'not-seen',
+              'No expired token seen yet (arm the "expired access token" simulated error to test it).',
+            ),
     );
   }
 
@@ -250,7 +355,8 @@ export function gradeClient(client: Pick<OAuthClient, 'clientId' | 'name' | 'cli
       const next = all[i + 1];
       if (!next) return;
       const waited = (next.at.getTime() - r.at.getTime()) / 1000;
-      if (waited + 0.05 < r.parsed.retryAfterSeconds) bad.push(evidence(next, `came ${waited.toFixed(1)} s after a 429 that asked for ${r.parsed.retryAfterSeconds} s`));
+      if (waited + 0.05 < r.parsed.retryAfterSeconds)
+        bad.push(evidence(next, `came ${waited.toFixed(1)} s after a 429 that asked for ${r.parsed.retryAfterSeconds} s`));
       else good.push(evidence(next, `waited ${waited.toFixed(1)} s (asked: ${r.parsed.retryAfterSeconds} s)`));
     });
     checks.push(
@@ -258,7 +364,13 @@ export function gradeClient(client: Pick<OAuthClient, 'clientId' | 'name' | 'cli
         ? check('retry-after', 'Retry-After honoured after a 429', spec, 'fail', `${bad.length} request(s) came before the Retry-After had passed.`, bad)
         : good.length
           ? check('retry-after', 'Retry-After honoured after a 429', spec, 'pass', `Waited as asked after ${good.length} 429(s).`, good)
-          : check('retry-after', 'Retry-After honoured after a 429', spec, 'not-seen', 'No 429 seen yet (arm the "429 rate limited" simulated error to test it).'),
+          : check(
+              'retry-after',
+              'Retry-After honoured after a 429',
+              spec,
+              'not-seen',
+              'No 429 seen yet (arm the "429 rate limited" simulated error to test it).',
+            ),
     );
   }
 
@@ -270,7 +382,14 @@ export function gradeClient(client: Pick<OAuthClient, 'clientId' | 'name' | 'cli
       fhir.length === 0
         ? check('in-scope', 'no calls outside the granted scopes', spec, 'not-seen', 'No FHIR call seen yet.')
         : bad.length
-          ? check('in-scope', 'no calls outside the granted scopes', spec, 'fail', `${bad.length} of ${fhir.length} FHIR calls were refused as outside the token's scopes (403).`, bad.map((r) => evidence(r, r.detail ?? 'insufficient_scope')))
+          ? check(
+              'in-scope',
+              'no calls outside the granted scopes',
+              spec,
+              'fail',
+              `${bad.length} of ${fhir.length} FHIR calls were refused as outside the token's scopes (403).`,
+              bad.map((r) => evidence(r, r.detail ?? 'insufficient_scope')),
+            )
           : check('in-scope', 'no calls outside the granted scopes', spec, 'pass', `None of ${fhir.length} FHIR calls went outside the granted scopes.`),
     );
   }
@@ -283,7 +402,14 @@ export function gradeClient(client: Pick<OAuthClient, 'clientId' | 'name' | 'cli
       fhir.length === 0
         ? check('compartment', "no calls outside the patient's compartment", spec, 'not-seen', 'No FHIR call seen yet.')
         : bad.length
-          ? check('compartment', "no calls outside the patient's compartment", spec, 'fail', `${bad.length} FHIR call(s) reached for data outside the token's patient.`, bad.map((r) => evidence(r, r.detail ?? 'outside the compartment')))
+          ? check(
+              'compartment',
+              "no calls outside the patient's compartment",
+              spec,
+              'fail',
+              `${bad.length} FHIR call(s) reached for data outside the token's patient.`,
+              bad.map((r) => evidence(r, r.detail ?? 'outside the compartment')),
+            )
           : check('compartment', "no calls outside the patient's compartment", spec, 'pass', `All ${fhir.length} FHIR calls stayed inside the token's reach.`),
     );
   }
@@ -296,7 +422,14 @@ export function gradeClient(client: Pick<OAuthClient, 'clientId' | 'name' | 'cli
       fhir.length === 0
         ? check('accept', 'Accept header sent', spec, 'not-seen', 'No FHIR call seen yet.')
         : bad.length
-          ? check('accept', 'Accept header sent', spec, 'fail', `${bad.length} of ${fhir.length} FHIR calls sent no JSON Accept header.`, bad.map((r) => evidence(r, r.parsed.accept ? `Accept: ${r.parsed.accept}` : 'no Accept header')))
+          ? check(
+              'accept',
+              'Accept header sent',
+              spec,
+              'fail',
+              `${bad.length} of ${fhir.length} FHIR calls sent no JSON Accept header.`,
+              bad.map((r) => evidence(r, r.parsed.accept ? `Accept: ${r.parsed.accept}` : 'no Accept header')),
+            )
           : check('accept', 'Accept header sent', spec, 'pass', `All ${fhir.length} FHIR calls asked for FHIR JSON.`),
     );
   }
@@ -308,9 +441,23 @@ export function gradeClient(client: Pick<OAuthClient, 'clientId' | 'name' | 'cli
     const paged = fhir.filter((r) => r.parsed.pagingLink);
     checks.push(
       bad.length
-        ? check('paging', 'paging followed rather than a huge _count', spec, 'fail', `${bad.length} search(es) asked for more than ${COUNT_CAP} entries at once.`, bad.map((r) => evidence(r, `_count=${r.parsed.count}`)))
+        ? check(
+            'paging',
+            'paging followed rather than a huge _count',
+            spec,
+            'fail',
+            `${bad.length} search(es) asked for more than ${COUNT_CAP} entries at once.`,
+            bad.map((r) => evidence(r, `_count=${r.parsed.count}`)),
+          )
         : paged.length
-          ? check('paging', 'paging followed rather than a huge _count', spec, 'pass', `Followed ${paged.length} next link(s).`, paged.slice(-1).map((r) => evidence(r, 'next link')))
+          ? check(
+              'paging',
+              'paging followed rather than a huge _count',
+              spec,
+              'pass',
+              `Followed ${paged.length} next link(s).`,
+              paged.slice(-1).map((r) => evidence(r, 'next link')),
+            )
           : check('paging', 'paging followed rather than a huge _count', spec, 'not-seen', 'No multi-page search seen yet.'),
     );
   }
@@ -323,7 +470,14 @@ export function gradeClient(client: Pick<OAuthClient, 'clientId' | 'name' | 'cli
       fhir.length === 0
         ? check('token-in-url', 'tokens never sent in URLs', spec, 'not-seen', 'No FHIR call seen yet.')
         : bad.length
-          ? check('token-in-url', 'tokens never sent in URLs', spec, 'fail', `${bad.length} call(s) put an access token in the URL.`, bad.map((r) => evidence(r, 'access_token in the query')))
+          ? check(
+              'token-in-url',
+              'tokens never sent in URLs',
+              spec,
+              'fail',
+              `${bad.length} call(s) put an access token in the URL.`,
+              bad.map((r) => evidence(r, 'access_token in the query')),
+            )
           : check('token-in-url', 'tokens never sent in URLs', spec, 'pass', `None of ${fhir.length} FHIR calls put a token in the URL.`),
     );
   }
@@ -331,7 +485,8 @@ export function gradeClient(client: Pick<OAuthClient, 'clientId' | 'name' | 'cli
   // Confidential credentials never used from a browser (SMART App Launch 2.2 §app-launch client types; RFC 6749 §2.1).
   {
     const spec = 'SMART App Launch 2.2 §client-confidential-symmetric (a browser app is a public client); RFC 6749 §2.1';
-    if (!confidential) checks.push(check('secret-in-browser', 'confidential credentials never used from a browser', spec, 'not-applicable', 'A public client has no secret.'));
+    if (!confidential)
+      checks.push(check('secret-in-browser', 'confidential credentials never used from a browser', spec, 'not-applicable', 'A public client has no secret.'));
     else {
       const authenticated = tokens.filter((r) => r.parsed.authMethod && r.parsed.authMethod !== 'none');
       const bad = authenticated.filter((r) => r.origin);
@@ -339,8 +494,21 @@ export function gradeClient(client: Pick<OAuthClient, 'clientId' | 'name' | 'cli
         authenticated.length === 0
           ? check('secret-in-browser', 'confidential credentials never used from a browser', spec, 'not-seen', 'No token request seen yet.')
           : bad.length
-            ? check('secret-in-browser', 'confidential credentials never used from a browser', spec, 'fail', `${bad.length} token request(s) with the client's credentials came from a browser page (Origin ${bad[0]!.origin}).`, bad.map((r) => evidence(r, `Origin: ${r.origin}`)))
-            : check('secret-in-browser', 'confidential credentials never used from a browser', spec, 'pass', `All ${authenticated.length} authenticated token requests came from a server.`),
+            ? check(
+                'secret-in-browser',
+                'confidential credentials never used from a browser',
+                spec,
+                'fail',
+                `${bad.length} token request(s) with the client's credentials came from a browser page (Origin ${bad[0]!.origin}).`,
+                bad.map((r) => evidence(r, `Origin: ${r.origin}`)),
+              )
+            : check(
+                'secret-in-browser',
+                'confidential credentials never used from a browser',
+                spec,
+                'pass',
+                `All ${authenticated.length} authenticated token requests came from a server.`,
+              ),
       );
     }
   }
@@ -348,20 +516,37 @@ export function gradeClient(client: Pick<OAuthClient, 'clientId' | 'name' | 'cli
   // Backend assertions: fresh jti, exp at most five minutes ahead (SMART App Launch 2.2 §backend-services; RFC 7523 §3).
   {
     const spec = 'SMART App Launch 2.2 §backend-services and §client-confidential-asymmetric (jti unique, exp ≤ 5 minutes); RFC 7523 §3';
-    if (client.tokenEndpointAuthMethod !== 'private_key_jwt') checks.push(check('client-assertion', 'client assertions fresh and short-lived', spec, 'not-applicable', 'This client does not authenticate with private_key_jwt.'));
+    if (client.tokenEndpointAuthMethod !== 'private_key_jwt')
+      checks.push(
+        check('client-assertion', 'client assertions fresh and short-lived', spec, 'not-applicable', 'This client does not authenticate with private_key_jwt.'),
+      );
     else {
       const withAssertion = tokens.filter((r) => r.parsed.authMethod === 'private_key_jwt' || r.flagList.includes('assertion-replay'));
       const bad: ReportEvidence[] = [];
       for (const r of withAssertion) {
         if (r.flagList.includes('assertion-replay') && !r.simulated) bad.push(evidence(r, 'jti already used'));
-        else if ((r.parsed.assertionLifetimeSeconds ?? 0) > ASSERTION_MAX_LIFETIME_SECONDS) bad.push(evidence(r, `assertion valid for ${r.parsed.assertionLifetimeSeconds} s`));
+        else if ((r.parsed.assertionLifetimeSeconds ?? 0) > ASSERTION_MAX_LIFETIME_SECONDS)
+          bad.push(evidence(r, `assertion valid for ${r.parsed.assertionLifetimeSeconds} s`));
       }
       checks.push(
         withAssertion.length === 0
           ? check('client-assertion', 'client assertions fresh and short-lived', spec, 'not-seen', 'No client assertion seen yet.')
           : bad.length
-            ? check('client-assertion', 'client assertions fresh and short-lived', spec, 'fail', `${bad.length} of ${withAssertion.length} assertions were replayed or too long-lived.`, bad)
-            : check('client-assertion', 'client assertions fresh and short-lived', spec, 'pass', `All ${withAssertion.length} assertions had a fresh jti and exp within five minutes.`),
+            ? check(
+                'client-assertion',
+                'client assertions fresh and short-lived',
+                spec,
+                'fail',
+                `${bad.length} of ${withAssertion.length} assertions were replayed or too long-lived.`,
+                bad,
+              )
+            : check(
+                'client-assertion',
+                'client assertions fresh and short-lived',
+                spec,
+                'pass',
+                `All ${withAssertion.length} assertions had a fresh jti and exp within five minutes.`,
+              ),
       );
     }
   }
@@ -388,7 +573,21 @@ export async function buildReportCard(clientId: string, options: { sandboxId?: s
     where: { sandboxId, clientId },
     orderBy: [{ at: 'desc' }, { id: 'desc' }],
     take: REPORT_WINDOW,
-    select: { id: true, at: true, kind: true, method: true, endpoint: true, resourceType: true, scopes: true, status: true, errorCode: true, detail: true, origin: true, flags: true, facts: true },
+    select: {
+      id: true,
+      at: true,
+      kind: true,
+      method: true,
+      endpoint: true,
+      resourceType: true,
+      scopes: true,
+      status: true,
+      errorCode: true,
+      detail: true,
+      origin: true,
+      flags: true,
+      facts: true,
+    },
   });
   return gradeClient(client, newest, options.now);
 }

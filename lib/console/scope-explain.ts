@@ -62,13 +62,32 @@ function compartmentOf(scope: ParsedScope): string | null {
 export function explainParsedScope(scope: ParsedScope): ExplainedScope {
   const text = formatScope(scope);
   if (scope.kind !== 'resource') {
-    return { scope: text, ok: true, kind: scope.kind, version: null, explanation: explainScope(scope), resourceTypes: '', interactions: [], compartment: null, filter: null, otherVersion: null };
+    return {
+      scope: text,
+      ok: true,
+      kind: scope.kind,
+      version: null,
+      explanation: explainScope(scope),
+      resourceTypes: '',
+      interactions: [],
+      compartment: null,
+      filter: null,
+      otherVersion: null,
+    };
   }
-  const other = scope.version === 1 ? formatScope(toV2Scope(scope)) : (() => {
-    const v1 = toV1Scope(scope);
-    return v1 ? formatScope(v1) : null;
-  })();
-  const filter = scope.query === null ? null : Object.entries(scope.query).map(([k, v]) => `${k} = ${v.join(' or ')}`).join(' and ');
+  const other =
+    scope.version === 1
+      ? formatScope(toV2Scope(scope))
+      : (() => {
+          const v1 = toV1Scope(scope);
+          return v1 ? formatScope(v1) : null;
+        })();
+  const filter =
+    scope.query === null
+      ? null
+      : Object.entries(scope.query)
+          .map(([k, v]) => `${k} = ${v.join(' or ')}`)
+          .join(' and ');
   return {
     scope: text,
     ok: true,
@@ -108,7 +127,8 @@ export function analyzeScopeString(text: string): ScopeAnalysis {
   if (versions.length > 1) notes.push('Mixes SMART v1 and v2 scopes: allowed, but most servers expect one style per request.');
   const hasPatientScope = scopes.some((s) => s.kind === 'resource' && s.context === 'patient');
   const hasLaunch = scopes.some((s) => s.kind === 'launch' && (s.target === null || s.target === 'patient'));
-  if (hasPatientScope && !hasLaunch) notes.push('patient/ scopes without launch or launch/patient: a standalone app gets no patient in context, so these scopes would grant nothing.');
+  if (hasPatientScope && !hasLaunch)
+    notes.push('patient/ scopes without launch or launch/patient: a standalone app gets no patient in context, so these scopes would grant nothing.');
   if (scopes.some((s) => s.kind === 'identity' && s.name === 'fhirUser') && !scopes.some((s) => s.kind === 'identity' && s.name === 'openid')) {
     notes.push('fhirUser without openid: the user is only reported in the id_token, which needs openid.');
   }

@@ -21,7 +21,11 @@ describe('scope explainer', () => {
 
   it('keeps refused scopes in place with the reason', () => {
     const a = analyzeScopeString('openid patient/observation.rs patient/Observation.sr');
-    expect(a.items.map((i) => [i.scope, i.ok])).toEqual([['openid', true], ['patient/observation.rs', false], ['patient/Observation.sr', false]]);
+    expect(a.items.map((i) => [i.scope, i.ok])).toEqual([
+      ['openid', true],
+      ['patient/observation.rs', false],
+      ['patient/Observation.sr', false],
+    ]);
     const bad = a.items[1];
     expect(bad && !bad.ok && bad.reason).toMatch(/did you mean 'Observation'/);
     const order = a.items[2];

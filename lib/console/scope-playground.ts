@@ -63,7 +63,10 @@ export function parseFhirRequest(method: string, url: string): ParsedRequest | {
     return { error: 'not a URL' };
   }
   const path = u.pathname.replace(/^\/fhir(\/|$)/, '/');
-  const segments = path.split('/').filter((s) => s !== '').map((s) => decodeURIComponent(s));
+  const segments = path
+    .split('/')
+    .filter((s) => s !== '')
+    .map((s) => decodeURIComponent(s));
   const [type, second, third] = segments;
   const m = method.toUpperCase();
   if (!type) return { error: 'name a resource type, e.g. /fhir/Observation?patient=123' };
@@ -80,7 +83,8 @@ export function parseFhirRequest(method: string, url: string): ParsedRequest | {
     if (m === 'DELETE') return { ...base, interaction: 'delete', id: null };
     return { error: `${m} is not a FHIR interaction on a type` };
   }
-  if (third === '_history') return m === 'GET' ? { ...base, interaction: segments[3] ? 'vread' : 'history', id: second, level: 'instance' } : { error: 'history is GET only' };
+  if (third === '_history')
+    return m === 'GET' ? { ...base, interaction: segments[3] ? 'vread' : 'history', id: second, level: 'instance' } : { error: 'history is GET only' };
   if (third?.startsWith('$')) return { ...base, interaction: 'operation', id: second };
   if (m === 'GET') return { ...base, interaction: 'read', id: second };
   if (m === 'PUT') return { ...base, interaction: 'update', id: second };
@@ -133,10 +137,14 @@ export function evaluatePlaygroundRequest(input: PlaygroundRequest): PlaygroundA
     const others = namedPatients(req).filter((p) => p !== own);
     if (others.length) {
       if (!req.id) {
-        reasons.push(`The search names patient ${others.join(', ')}, outside that compartment: the server refuses it with 403 and flags the audit record suspected-bola (docs/CONFORMANCE.md #119).`);
+        reasons.push(
+          `The search names patient ${others.join(', ')}, outside that compartment: the server refuses it with 403 and flags the audit record suspected-bola (docs/CONFORMANCE.md #119).`,
+        );
         return { ...base, verdict: 'denied', status: 403, reasons, wouldAllow: `user/${req.resourceType}.s` };
       }
-      reasons.push(`${req.resourceType}/${req.id} is outside that compartment: the server answers 404 (the same as for a resource that does not exist) and flags the audit record suspected-bola.`);
+      reasons.push(
+        `${req.resourceType}/${req.id} is outside that compartment: the server answers 404 (the same as for a resource that does not exist) and flags the audit record suspected-bola.`,
+      );
       return { ...base, verdict: 'hidden', status: 404, reasons, wouldAllow: null };
     }
   } else {
@@ -144,15 +152,27 @@ export function evaluatePlaygroundRequest(input: PlaygroundRequest): PlaygroundA
   }
   if (decision.filters !== null) {
     const filters = decision.filters;
-    const covered = filters.some((f) => Object.entries(f).every(([name, values]) => {
-      const asked = req.query.get(name);
-      return asked !== null && asked.split(',').every((v) => values.some((allowed) => allowed === v || allowed.endsWith(`|${v}`) || v.endsWith(`|${allowed}`)));
-    }));
-    const text = filters.map((f) => Object.entries(f).map(([k, v]) => `${k}=${v.join(',')}`).join('&')).join(' or ');
+    const covered = filters.some((f) =>
+      Object.entries(f).every(([name, values]) => {
+        const asked = req.query.get(name);
+        return (
+          asked !== null && asked.split(',').every((v) => values.some((allowed) => allowed === v || allowed.endsWith(`|${v}`) || v.endsWith(`|${allowed}`)))
+        );
+      }),
+    );
+    const text = filters
+      .map((f) =>
+        Object.entries(f)
+          .map(([k, v]) => `${k}=${v.join(',')}`)
+          .join('&'),
+      )
+      .join(' or ');
     if (covered) {
       reasons.push(`The request already stays within the granular scope (${text}).`);
     } else {
-      reasons.push(`Granular scope: the server adds ${text} to the query, so only matching resources come back${req.id ? ' (a read of a resource outside it answers 404)' : ''}.`);
+      reasons.push(
+        `Granular scope: the server adds ${text} to the query, so only matching resources come back${req.id ? ' (a read of a resource outside it answers 404)' : ''}.`,
+      );
       return { ...base, verdict: 'narrowed', status: 200, reasons, wouldAllow: null };
     }
   }

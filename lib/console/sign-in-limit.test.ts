@@ -18,7 +18,12 @@ const saved = vi.hoisted(() => {
   // lib/env.ts reads these when first imported (after test/setup-unit.ts set high defaults).
   const names = ['CONSOLE_USER', 'CONSOLE_PASSWORD', 'RATE_LIMIT_SIGNIN_PERSONA', 'RATE_LIMIT_SIGNIN_IP'] as const;
   const before = Object.fromEntries(names.map((n) => [n, process.env[n]]));
-  Object.assign(process.env, { CONSOLE_USER: 'teacher', CONSOLE_PASSWORD: 'correct horse battery', RATE_LIMIT_SIGNIN_PERSONA: '2', RATE_LIMIT_SIGNIN_IP: '1000' });
+  Object.assign(process.env, {
+    CONSOLE_USER: 'teacher',
+    CONSOLE_PASSWORD: 'correct horse battery',
+    RATE_LIMIT_SIGNIN_PERSONA: '2',
+    RATE_LIMIT_SIGNIN_IP: '1000',
+  });
   return before;
 });
 
@@ -72,7 +77,9 @@ describe('console sign-in under the failed-attempt limits', () => {
     const locked = await attempt('teacher', PASSWORD, ip);
     expect(locked).toMatchObject({ kind: 'locked', scope: 'user', retryAfterSeconds: 870 });
     if (locked.kind !== 'locked') return;
-    expect(locked.message).toBe("Rate limit exceeded for console sign-ins as 'teacher': more than 3 failed sign-ins per 15 minutes (RATE_LIMIT_SIGNIN_PERSONA). Retry after 870 s.");
+    expect(locked.message).toBe(
+      "Rate limit exceeded for console sign-ins as 'teacher': more than 3 failed sign-ins per 15 minutes (RATE_LIMIT_SIGNIN_PERSONA). Retry after 870 s.",
+    );
     // Another address, and the name typed in another case: the same account budget.
     expect(await attempt('teacher', PASSWORD, newIp())).toMatchObject({ kind: 'locked', scope: 'user' });
     expect(await attempt(' TEACHER', PASSWORD, newIp())).toMatchObject({ kind: 'locked', scope: 'user' });
@@ -159,7 +166,9 @@ describe('the next-auth console provider', () => {
     expect(refused).toBeInstanceOf(Error);
     const error = (refused as Error).message;
     expect(error).toMatch(/^locked-user:\d+$/);
-    expect(consoleLockedMessage(error)).toMatch(/^Too many failed sign-in attempts for this user: sign-in as this user is locked for about \d+ minutes?, even with the right password/);
+    expect(consoleLockedMessage(error)).toMatch(
+      /^Too many failed sign-in attempts for this user: sign-in as this user is locked for about \d+ minutes?, even with the right password/,
+    );
   });
 });
 
@@ -167,6 +176,7 @@ describe('the login page’s lock notice', () => {
   it('says which lock and for about how long, and ignores anything else in the error parameter', () => {
     expect(consoleLockedMessage(consoleLockedError('user', 130))).toContain('locked for about 3 minutes, even with the right password');
     expect(consoleLockedMessage(consoleLockedError('ip', 45))).toContain('from your network address: sign-in is locked for about 1 minute,');
-    for (const other of ['CredentialsSignin', 'locked-user', 'locked-persona:60', 'locked-user:60 call 555-0100', 'Rate limit exceeded']) expect(consoleLockedMessage(other)).toBeNull();
+    for (const other of ['CredentialsSignin', 'locked-user', 'locked-persona:60', 'locked-user:60 call 555-0100', 'Rate limit exceeded'])
+      expect(consoleLockedMessage(other)).toBeNull();
   });
 });

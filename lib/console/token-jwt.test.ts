@@ -46,7 +46,11 @@ describe('decodeTokenJwt', () => {
   it('reports a token signed by another key under the server kid as invalid', async () => {
     const { kid } = await getSigningKey('ES256');
     const { privateKey } = await generateKeyPair('ES256');
-    const foreign = await new SignJWT({ scope: 'system/*.rs' }).setProtectedHeader({ alg: 'ES256', kid, typ: 'at+jwt' }).setIssuer(ORIGIN).setJti('forged').sign(privateKey);
+    const foreign = await new SignJWT({ scope: 'system/*.rs' })
+      .setProtectedHeader({ alg: 'ES256', kid, typ: 'at+jwt' })
+      .setIssuer(ORIGIN)
+      .setJti('forged')
+      .sign(privateKey);
     expect((await decodeTokenJwt(foreign, await getPublicJwks()))?.signature.state).toBe('invalid');
   });
 
@@ -109,7 +113,17 @@ describe('getTokenDetail', () => {
 
   it('shows a refresh token as its hash prefix only', async () => {
     const db = getDb();
-    await db.token.create({ data: { id: 'RT-hash', sandboxId: 'default', kind: 'refresh', clientId: 'test-client', scope: 'offline_access', tokenHash: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG', expiresAt: new Date(Date.now() + 60_000) } });
+    await db.token.create({
+      data: {
+        id: 'RT-hash',
+        sandboxId: 'default',
+        kind: 'refresh',
+        clientId: 'test-client',
+        scope: 'offline_access',
+        tokenHash: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG',
+        expiresAt: new Date(Date.now() + 60_000),
+      },
+    });
     const detail = await getTokenDetail('RT-hash', { origin: ORIGIN });
     expect(detail?.refreshHashPrefix).toBe('abcdefghijkl');
     expect(detail?.jwt).toBeNull();

@@ -43,20 +43,41 @@ export async function decodeTokenJwt(raw: string, jwks: { readonly keys: readonl
     return null;
   }
   const kid = typeof header.kid === 'string' ? header.kid : null;
-  return { raw, parts: { header: headerPart, payload: payloadPart, signature: signaturePart }, header, claims, signature: await checkSignature(raw, kid, jwks) };
+  return {
+    raw,
+    parts: { header: headerPart, payload: payloadPart, signature: signaturePart },
+    header,
+    claims,
+    signature: await checkSignature(raw, kid, jwks),
+  };
 }
 
 async function checkSignature(raw: string, kid: string | null, jwks: { readonly keys: readonly JWK[] }): Promise<SignatureCheck> {
   try {
     await compactVerify(raw, createLocalJWKSet({ keys: [...jwks.keys] }), { algorithms: [ACCESS_TOKEN_ALG] });
-    return { state: 'valid', kid: kid ?? '', detail: `${ACCESS_TOKEN_ALG} signature verified with key '${kid ?? ''}' of the server's JWKS (/.well-known/jwks.json).` };
+    return {
+      state: 'valid',
+      kid: kid ?? '',
+      detail: `${ACCESS_TOKEN_ALG} signature verified with key '${kid ?? ''}' of the server's JWKS (/.well-known/jwks.json).`,
+    };
   } catch (err) {
     if (err instanceof joseErrors.JWKSNoMatchingKey) {
-      return { state: 'unknown-key', kid, detail: `No key of the server's JWKS has kid '${kid ?? '(none)'}' for ${ACCESS_TOKEN_ALG}: the signing key was rotated out (its tokens have all expired), so nobody can verify this token any more.` };
+      return {
+        state: 'unknown-key',
+        kid,
+        detail: `No key of the server's JWKS has kid '${kid ?? '(none)'}' for ${ACCESS_TOKEN_ALG}: the signing key was rotated out (its tokens have all expired), so nobody can verify this token any more.`,
+      };
     }
-    if (err instanceof joseErrors.JWKSMultipleMatchingKeys) return { state: 'invalid', kid, detail: `Several keys of the JWKS match kid '${kid ?? ''}': kids must be unique.` };
-    if (err instanceof joseErrors.JOSEAlgNotAllowed) return { state: 'invalid', kid, detail: `The header's alg is not ${ACCESS_TOKEN_ALG}, the only algorithm access tokens are signed with.` };
-    if (err instanceof joseErrors.JWSSignatureVerificationFailed) return { state: 'invalid', kid, detail: `The signature does not verify with key '${kid ?? ''}': the token was altered or was not signed by this server.` };
+    if (err instanceof joseErrors.JWKSMultipleMatchingKeys)
+      return { state: 'invalid', kid, detail: `Several keys of the JWKS match kid '${kid ?? ''}': kids must be unique.` };
+    if (err instanceof joseErrors.JOSEAlgNotAllowed)
+      return { state: 'invalid', kid, detail: `The header's alg is not ${ACCESS_TOKEN_ALG}, the only algorithm access tokens are signed with.` };
+    if (err instanceof joseErrors.JWSSignatureVerificationFailed)
+      return {
+        state: 'invalid',
+        kid,
+        detail: `The signature does not verify with key '${kid ?? ''}': the token was altered or was not signed by this server.`,
+      };
     return { state: 'invalid', kid, detail: `The token could not be verified: ${err instanceof Error ? err.message : String(err)}` };
   }
 }
@@ -85,6 +106,7 @@ const HEADER_MEANINGS: Readonly<Record<string, string>> = {
 /** Plain-language meaning of a JWT header member or claim, with dates spelled out; null when unknown. */
 export function explainJwtMember(part: 'header' | 'claims', name: string, value: unknown): string | null {
   const meaning = (part === 'header' ? HEADER_MEANINGS : CLAIM_MEANINGS)[name] ?? null;
-  if (meaning && part === 'claims' && (name === 'iat' || name === 'exp') && typeof value === 'number') return `${meaning} = ${new Date(value * 1000).toISOString()}`;
+  if (meaning && part === 'claims' && (name === 'iat' || name === 'exp') && typeof value === 'number')
+    return `${meaning} = ${new Date(value * 1000).toISOString()}`;
   return meaning;
 }

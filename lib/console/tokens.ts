@@ -51,7 +51,11 @@ export interface TokenSummary {
  * The claims an access token was signed with, rebuilt from its row and grant with the issuer's
  * own claim builder (for tokens issued before the JWT itself was stored).
  */
-export function accessTokenClaimsOf(row: Pick<TokenRow, 'id' | 'userId' | 'clientId' | 'issuedAt' | 'expiresAt' | 'scope' | 'patientId' | 'encounterId'>, origin: string, grant: Pick<GrantRecord, 'context' | 'launchId'> | null): Record<string, string | number> {
+export function accessTokenClaimsOf(
+  row: Pick<TokenRow, 'id' | 'userId' | 'clientId' | 'issuedAt' | 'expiresAt' | 'scope' | 'patientId' | 'encounterId'>,
+  origin: string,
+  grant: Pick<GrantRecord, 'context' | 'launchId'> | null,
+): Record<string, string | number> {
   return {
     iss: origin,
     sub: row.userId ?? row.clientId,
@@ -59,7 +63,14 @@ export function accessTokenClaimsOf(row: Pick<TokenRow, 'id' | 'userId' | 'clien
     jti: row.id,
     iat: Math.floor(row.issuedAt.getTime() / 1000),
     exp: Math.floor(row.expiresAt.getTime() / 1000),
-    ...accessTokenPrivateClaims({ clientId: row.clientId, scope: row.scope, patient: row.patientId, encounter: row.encounterId, fhirUser: grant?.context.fhirUser, launchId: grant?.launchId }),
+    ...accessTokenPrivateClaims({
+      clientId: row.clientId,
+      scope: row.scope,
+      patient: row.patientId,
+      encounter: row.encounterId,
+      fhirUser: grant?.context.fhirUser,
+      launchId: grant?.launchId,
+    }),
   };
 }
 
@@ -169,7 +180,9 @@ export async function getTokenDetail(id: string, options: { origin: string; now?
     row.grantId ? db.grant.findUnique({ where: { id: row.grantId } }) : Promise.resolve(null),
     db.client.findUnique({ where: { clientId: row.clientId }, select: { name: true } }),
     row.grantId ? db.token.findMany({ where: { grantId: row.grantId }, orderBy: [{ issuedAt: 'asc' }, { kind: 'asc' }], take: 200 }) : Promise.resolve([row]),
-    row.kind === 'access' && !row.jwt ? db.signingKey.findFirst({ where: { alg: 'ES256', createdAt: { lte: row.issuedAt } }, orderBy: { createdAt: 'desc' }, select: { kid: true } }) : Promise.resolve(null),
+    row.kind === 'access' && !row.jwt
+      ? db.signingKey.findFirst({ where: { alg: 'ES256', createdAt: { lte: row.issuedAt } }, orderBy: { createdAt: 'desc' }, select: { kid: true } })
+      : Promise.resolve(null),
   ]);
   const grant = grantRow ? toGrant(grantRow) : null;
   const launchRow = grant?.launchId ? await db.launch.findUnique({ where: { id: grant.launchId } }) : null;
@@ -205,7 +218,16 @@ export async function getTokenDetail(id: string, options: { origin: string; now?
     scopes: parsed.scopes.map(explainParsedScope),
     scopeErrors: parsed.errors.map((e) => e.reason),
     chain: chainRows.map((r) => toSummary(r, now)),
-    launch: launchRow ? { id: launchRow.id, patientId: launchRow.patientId, encounterId: launchRow.encounterId, userId: launchRow.userId, options: launchRow.options, createdAt: launchRow.createdAt } : null,
+    launch: launchRow
+      ? {
+          id: launchRow.id,
+          patientId: launchRow.patientId,
+          encounterId: launchRow.encounterId,
+          userId: launchRow.userId,
+          options: launchRow.options,
+          createdAt: launchRow.createdAt,
+        }
+      : null,
   };
 }
 

@@ -16,8 +16,12 @@ describe('statements straight through the driver adapter', () => {
     const db = getDb();
     const at = new Date('2026-03-04T05:06:07.089Z');
     await db.sandbox.upsert({ where: { id: 'direct' }, create: { id: 'direct', name: 'direct' }, update: {} });
-    await db.resource.create({ data: { sandboxId: 'direct', type: 'Patient', id: 'd1', versionId: 3, lastUpdated: at, deleted: true, content: '{"resourceType":"Patient","id":"d1"}' } });
-    await db.resource.create({ data: { sandboxId: 'direct', type: 'Patient', id: 'd2', versionId: 1, lastUpdated: at, content: '{"resourceType":"Patient","id":"d2"}' } });
+    await db.resource.create({
+      data: { sandboxId: 'direct', type: 'Patient', id: 'd1', versionId: 3, lastUpdated: at, deleted: true, content: '{"resourceType":"Patient","id":"d1"}' },
+    });
+    await db.resource.create({
+      data: { sandboxId: 'direct', type: 'Patient', id: 'd2', versionId: 1, lastUpdated: at, content: '{"resourceType":"Patient","id":"d2"}' },
+    });
     const queries = [
       Prisma.sql`SELECT r."type", r."id", r."versionId", r."lastUpdated", r."deleted", r."content" FROM "Resource" r WHERE r."sandboxId" = ${'direct'} ORDER BY r."id"`,
       Prisma.sql`SELECT COUNT(*) AS "n", MAX(r."versionId") AS "v" FROM "Resource" r WHERE r."sandboxId" = ${'direct'} AND r."lastUpdated" = ${at} AND r."deleted" = ${true}`,
@@ -84,7 +88,10 @@ describe('statements straight through the driver adapter', () => {
 
   it('the checkpoint thread does not keep a process alive: a script that used the database ends by itself', () => {
     const script = join(mkdtempSync(join(tmpdir(), 'db-exit-')), 'uses-db.mts');
-    writeFileSync(script, `const { getDb } = await import(${JSON.stringify(new URL('./index.ts', import.meta.url).pathname)});\nconsole.log(await getDb().setting.count());\n`);
+    writeFileSync(
+      script,
+      `const { getDb } = await import(${JSON.stringify(new URL('./index.ts', import.meta.url).pathname)});\nconsole.log(await getDb().setting.count());\n`,
+    );
     const run = spawnSync(process.execPath, ['--import', 'tsx', script], { env: { ...process.env }, encoding: 'utf8', timeout: 20_000 });
     expect(run.stderr).not.toContain('checkpoint');
     expect(run.signal, run.stderr).toBeNull();
@@ -136,7 +143,9 @@ describe('statements straight through the driver adapter', () => {
     }).catch((err: unknown) => (err as Error).message);
     expect(failed).toBe('refused');
     // A statement that fails inside the transaction rolls back the statements before it.
-    await expect(rawTransaction(db, async (tx) => (await tx.execute(insert('direct-rollback-b'))) + (await tx.execute(insert('direct-commit-a'))))).rejects.toThrow();
+    await expect(
+      rawTransaction(db, async (tx) => (await tx.execute(insert('direct-rollback-b'))) + (await tx.execute(insert('direct-commit-a')))),
+    ).rejects.toThrow();
     const keys = (await db.setting.findMany({ where: { key: { startsWith: 'direct-' } }, orderBy: { key: 'asc' } })).map((s) => s.key);
     expect(keys.filter((k) => k.includes('commit') || k.includes('rollback'))).toEqual(['direct-commit-a', 'direct-commit-b']);
   });

@@ -473,10 +473,10 @@ const STATEMENT = (sql: string) => ({ sql, args: [], argTypes: [] });
 export async function rawTransaction<R>(db: TransactionCapable, run: (tx: RawTransaction) => Promise<R>): Promise<R> {
   const entry = direct.get(db);
   if (!entry) {
-    return db.$transaction(
-      (tx) => run({ query: async <T>(q: Prisma.Sql) => await tx.$queryRaw<T[]>(q), execute: async (q) => await tx.$executeRaw(q) }),
-      { maxWait: 10_000, timeout: 10_000 },
-    );
+    return db.$transaction((tx) => run({ query: async <T>(q: Prisma.Sql) => await tx.$queryRaw<T[]>(q), execute: async (q) => await tx.$executeRaw(q) }), {
+      maxWait: 10_000,
+      timeout: 10_000,
+    });
   }
   const adapter = await entry.connect();
   const tx = await adapter.startTransaction();

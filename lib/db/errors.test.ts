@@ -35,7 +35,9 @@ function fakeServer(onSocket: (socket: Socket) => void): Promise<number> {
 
 /** The error a query on a PostgreSQL client at `port` fails with. */
 async function pgError(port: number, extra: Record<string, unknown> = {}): Promise<unknown> {
-  const db = new PgClient({ adapter: new PrismaPg({ connectionString: `postgresql://sandbox@127.0.0.1:${port}/sandbox`, connectionTimeoutMillis: 500, ...extra }) });
+  const db = new PgClient({
+    adapter: new PrismaPg({ connectionString: `postgresql://sandbox@127.0.0.1:${port}/sandbox`, connectionTimeoutMillis: 500, ...extra }),
+  });
   try {
     await db.setting.findFirst();
   } catch (err) {

@@ -130,6 +130,12 @@ function reasonOf(error: unknown): string {
   const cause = meta?.driverAdapterError?.cause;
   if (cause) return [cause.kind, cause.originalCode ?? cause.code].filter((v) => typeof v === 'string').join(' ');
   const code = typeof record.code === 'string' ? `${record.code} ` : '';
-  const message = error instanceof Error ? error.message.split('\n').filter((l) => l.trim() !== '').pop() ?? '' : String(error);
+  const message =
+    error instanceof Error
+      ? (error.message
+          .split('\n')
+          .filter((l) => l.trim() !== '')
+          .pop() ?? '')
+      : String(error);
   return `${code}${message}`.slice(0, 200);
 }

@@ -35,7 +35,9 @@ function matchesFilter(index: ResourceIndex, resource: Resource, f: SearchFilter
     case 'token': {
       const rows = rowsOfParam(index.tokens, type, f.code);
       const hit = f.values.some((v) =>
-        rows.some((r) => (v.system === undefined || (v.system === null ? r.system === null : r.system === v.system)) && (v.code === undefined || r.code === v.code)),
+        rows.some(
+          (r) => (v.system === undefined || (v.system === null ? r.system === null : r.system === v.system)) && (v.code === undefined || r.code === v.code),
+        ),
       );
       return f.modifier === 'not' ? !hit : hit;
     }
@@ -49,7 +51,9 @@ function matchesFilter(index: ResourceIndex, resource: Resource, f: SearchFilter
     }
     case 'string': {
       const rows = rowsOfParam(index.strings, type, f.code);
-      return f.values.some((v) => rows.some((r) => (f.modifier === 'exact' ? r.exact === v : f.modifier === 'contains' ? r.value.includes(v) : r.value.startsWith(v))));
+      return f.values.some((v) =>
+        rows.some((r) => (f.modifier === 'exact' ? r.exact === v : f.modifier === 'contains' ? r.value.includes(v) : r.value.startsWith(v))),
+      );
     }
     case 'date': {
       const rows = rowsOfParam(index.dates, type, f.code);
@@ -173,7 +177,10 @@ export function assertWriteAllowed(resource: Resource, d: AllowedDecision, which
     }
   }
   if (!matchesGranular(index, resource, d)) {
-    throw new FhirForbiddenError(`The ${which === 'new' ? 'resource' : 'current version'} does not match the granular scope (${d.grantedBy.join(', ')})`, `${d.grantedBy[0]?.split('/')[0] ?? 'patient'}/${resource.resourceType}.${d.interaction === 'create' ? 'c' : 'u'}`);
+    throw new FhirForbiddenError(
+      `The ${which === 'new' ? 'resource' : 'current version'} does not match the granular scope (${d.grantedBy.join(', ')})`,
+      `${d.grantedBy[0]?.split('/')[0] ?? 'patient'}/${resource.resourceType}.${d.interaction === 'create' ? 'c' : 'u'}`,
+    );
   }
   return index;
 }

@@ -28,7 +28,11 @@ interface Body {
   issue?: OperationOutcomeIssue[];
 }
 
-async function call(path: string, token: string | null = patientA, init: RequestInit & { json?: unknown } = {}): Promise<{ status: number; headers: Headers; body: Body; text: string }> {
+async function call(
+  path: string,
+  token: string | null = patientA,
+  init: RequestInit & { json?: unknown } = {},
+): Promise<{ status: number; headers: Headers; body: Body; text: string }> {
   const res = await handle(fhirRequest(path, token, init));
   const text = await res.text();
   return { status: res.status, headers: res.headers, body: (text ? JSON.parse(text) : {}) as Body, text };
@@ -39,12 +43,26 @@ function ids(b: Body): string[] {
 }
 
 function vital(id: string, patient: string, date: string, value: number): Observation {
-  return { resourceType: 'Observation', id, status: 'final', category: [{ coding: [{ system: OBS_CATEGORY, code: 'vital-signs' }] }], code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] }, subject: { reference: `Patient/${patient}` }, effectiveDateTime: date, valueQuantity: { value, system: 'http://unitsofmeasure.org', code: '/min' } };
+  return {
+    resourceType: 'Observation',
+    id,
+    status: 'final',
+    category: [{ coding: [{ system: OBS_CATEGORY, code: 'vital-signs' }] }],
+    code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] },
+    subject: { reference: `Patient/${patient}` },
+    effectiveDateTime: date,
+    valueQuantity: { value, system: 'http://unitsofmeasure.org', code: '/min' },
+  };
 }
 
 beforeAll(async () => {
   await load(store, 'default', [...sharedResources(), ...patientRecord(A, 'Åberg', 'tag-a'), ...patientRecord(B, 'Bauer', 'tag-b')]);
-  await load(store, 'default', [vital('v-2019', A, '2019-06-15T12:00:00Z', 60), vital('v-2020', A, '2020-06-15', 70), vital('v-2020b', A, '2020-12-31T23:30:00+00:00', 80), vital('v-b', B, '2020-06-15', 90)]);
+  await load(store, 'default', [
+    vital('v-2019', A, '2019-06-15T12:00:00Z', 60),
+    vital('v-2020', A, '2020-06-15', 70),
+    vital('v-2020b', A, '2020-12-31T23:30:00+00:00', 80),
+    vital('v-b', B, '2020-06-15', 90),
+  ]);
 });
 
 describe('authentication (RFC 6750 §3, docs/CONFORMANCE.md #113–#115)', () => {
@@ -73,7 +91,9 @@ describe('authentication (RFC 6750 §3, docs/CONFORMANCE.md #113–#115)', () =>
 
   it('metadata needs no token; OPTIONS answers the CORS preflight', async () => {
     expect((await call('metadata', null)).status).toBe(200);
-    const pre = await handle(new Request(`${BASE}/Patient`, { method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-headers': 'authorization' } }));
+    const pre = await handle(
+      new Request(`${BASE}/Patient`, { method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-headers': 'authorization' } }),
+    );
     expect(pre.status).toBe(204);
     expect(pre.headers.get('access-control-allow-origin')).toBe('https://app.example');
     expect(pre.headers.get('access-control-allow-headers')?.toLowerCase()).toContain('authorization');
@@ -100,7 +120,8 @@ describe('scopes (docs/CONFORMANCE.md #116–#121)', () => {
   });
 
   it('shared resources are readable with patient scopes', async () => {
-    for (const path of ['Medication/med-1', 'Practitioner/prac-1', 'Organization/org-1', 'Location/loc-1', 'PractitionerRole/role-1']) expect((await call(path, v1ReadA)).status, path).toBe(200);
+    for (const path of ['Medication/med-1', 'Practitioner/prac-1', 'Organization/org-1', 'Location/loc-1', 'PractitionerRole/role-1'])
+      expect((await call(path, v1ReadA)).status, path).toBe(200);
     expect((await call('Practitioner?name=careful', v1ReadA)).body.total).toBe(1);
   });
 
@@ -123,15 +144,27 @@ describe('scopes (docs/CONFORMANCE.md #116–#121)', () => {
   it('two granular scopes are OR-ed; a user token sees every patient', async () => {
     const both = await tokens.issue('patient/Observation.rs?category=laboratory patient/Observation.rs?category=vital-signs', { patientId: A });
     expect(ids((await call('Observation?_count=100', both)).body).length).toBe(5);
-    expect(ids((await call('Observation?code=8867-4&_count=100', userTok)).body).sort()).toEqual([`${A}-vital`, `${B}-vital`, 'v-2019', 'v-2020', 'v-2020b', 'v-b'].sort());
+    expect(ids((await call('Observation?code=8867-4&_count=100', userTok)).body).sort()).toEqual(
+      [`${A}-vital`, `${B}-vital`, 'v-2019', 'v-2020', 'v-2020b', 'v-b'].sort(),
+    );
   });
 });
 
 describe('status codes (one function decides them)', () => {
   it('maps every failure kind', () => {
-    expect([statusOf('invalid'), statusOf('unauthorized'), statusOf('forbidden'), statusOf('not-found'), statusOf('not-supported'), statusOf('conflict'), statusOf('gone'), statusOf('version-conflict'), statusOf('unsupported-media-type'), statusOf('unprocessable'), statusOf('too-many-requests')]).toEqual([
-      400, 401, 403, 404, 405, 409, 410, 412, 415, 422, 429,
-    ]);
+    expect([
+      statusOf('invalid'),
+      statusOf('unauthorized'),
+      statusOf('forbidden'),
+      statusOf('not-found'),
+      statusOf('not-supported'),
+      statusOf('conflict'),
+      statusOf('gone'),
+      statusOf('version-conflict'),
+      statusOf('unsupported-media-type'),
+      statusOf('unprocessable'),
+      statusOf('too-many-requests'),
+    ]).toEqual([400, 401, 403, 404, 405, 409, 410, 412, 415, 422, 429]);
   });
 
   it('answers 400, 404, 405, 410, 412 and 415 with OperationOutcomes and never a stack trace', async () => {
@@ -270,7 +303,11 @@ describe('search semantics', () => {
   it('POST _search (form body) returns exactly what GET returns', async () => {
     for (const query of [`patient=${A}&category=vital-signs&date=ge2020`, `patient=Patient/${A}&code=8867-4&_sort=-date`, `patient=${B}`]) {
       const get = await call(`Observation?${query}`);
-      const post = await call('Observation/_search', patientA, { method: 'POST', body: query, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      const post = await call('Observation/_search', patientA, {
+        method: 'POST',
+        body: query,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
       expect(post.status).toBe(get.status);
       // Naming another patient is refused the same way by both (docs/CONFORMANCE.md #119).
       expect(post.status).toBe(query === `patient=${B}` ? 403 : 200);
@@ -283,7 +320,10 @@ describe('search semantics', () => {
     const r = await call(`MedicationRequest?patient=${A}&intent=order&_include=MedicationRequest:medication&_revinclude=Provenance:target`);
     expect(r.body.entry?.map((e) => `${e.search?.mode}:${e.resource?.resourceType}`)).toEqual(['match:MedicationRequest', 'include:Medication']);
     const prov = await call(`Observation?patient=${A}&code=2339-0&_revinclude=Provenance:target`);
-    expect(prov.body.entry?.map((e) => `${e.search?.mode}:${e.resource?.resourceType}/${e.resource?.id}`)).toEqual([`match:Observation/${A}-lab`, `include:Provenance/${A}-prov`]);
+    expect(prov.body.entry?.map((e) => `${e.search?.mode}:${e.resource?.resourceType}/${e.resource?.id}`)).toEqual([
+      `match:Observation/${A}-lab`,
+      `include:Provenance/${A}-prov`,
+    ]);
     const noProvScope = await tokens.issue('patient/Observation.rs', { patientId: A });
     const left = await call(`Observation?patient=${A}&code=2339-0&_revinclude=Provenance:target`, noProvScope);
     expect(left.body.entry?.map((e) => e.search?.mode)).toEqual(['match', 'outcome']);
@@ -293,7 +333,10 @@ describe('search semantics', () => {
 describe('paging across a changing dataset', () => {
   it('keyset next links neither repeat nor skip resources that exist throughout', async () => {
     const P = 'pager';
-    await load(store, 'default', [{ resourceType: 'Patient', id: P } as Resource, ...Array.from({ length: 12 }, (_, i) => vital(`pg-${String(i).padStart(2, '0')}`, P, `2021-01-${String(i + 1).padStart(2, '0')}`, i))]);
+    await load(store, 'default', [
+      { resourceType: 'Patient', id: P } as Resource,
+      ...Array.from({ length: 12 }, (_, i) => vital(`pg-${String(i).padStart(2, '0')}`, P, `2021-01-${String(i + 1).padStart(2, '0')}`, i)),
+    ]);
     const tok = await tokens.issue('patient/*.cruds', { patientId: P });
     for (const sort of ['', '&_sort=date', '&_sort=-date']) {
       const seen: string[] = [];
@@ -355,7 +398,9 @@ describe('writes keep compartment ownership', () => {
     const updated = await call(`Observation/${id}`, patientA, { method: 'PUT', json: { ...vital(id, A, '2023-03-03', 62) }, headers: { 'if-match': 'W/"1"' } });
     expect(updated.status).toBe(200);
     expect(updated.headers.get('etag')).toBe('W/"2"');
-    expect((await call(`Observation/${id}`, patientA, { method: 'PUT', json: vital(id, A, '2023-03-03', 63), headers: { 'if-match': 'W/"1"' } })).status).toBe(412);
+    expect((await call(`Observation/${id}`, patientA, { method: 'PUT', json: vital(id, A, '2023-03-03', 63), headers: { 'if-match': 'W/"1"' } })).status).toBe(
+      412,
+    );
     const hist = await call(`Observation/${id}/_history`);
     expect(hist.body.type).toBe('history');
     expect(hist.body.entry?.map((e) => e.response?.etag)).toEqual(['W/"2"', 'W/"1"']);
@@ -380,7 +425,11 @@ describe('writes keep compartment ownership', () => {
     expect((await call('Observation', userTok, { method: 'POST', json: body, headers: { 'if-none-exist': 'identifier=urn:cc|one' } })).status).toBe(412);
     // B's token does not see A's match, so it cannot learn about it: its own create proceeds.
     const tokB = await tokens.issue('patient/*.cruds', { patientId: B });
-    const forB = await call('Observation', tokB, { method: 'POST', json: { ...body, subject: { reference: `Patient/${B}` } }, headers: { 'if-none-exist': 'identifier=urn:cc|one' } });
+    const forB = await call('Observation', tokB, {
+      method: 'POST',
+      json: { ...body, subject: { reference: `Patient/${B}` } },
+      headers: { 'if-none-exist': 'identifier=urn:cc|one' },
+    });
     expect(forB.status).toBe(201);
   });
 });
@@ -394,11 +443,18 @@ describe('CapabilityStatement and formats', () => {
     const rest = cs.rest![0]!;
     expect(rest.security?.service?.[0]?.coding?.[0]?.code).toBe('SMART-on-FHIR');
     const uris = rest.security?.extension?.[0]?.extension?.map((e) => [e.url, e.valueUri]);
-    expect(uris).toEqual(expect.arrayContaining([['authorize', 'http://localhost:3000/oauth/authorize'], ['token', 'http://localhost:3000/oauth/token']]));
+    expect(uris).toEqual(
+      expect.arrayContaining([
+        ['authorize', 'http://localhost:3000/oauth/authorize'],
+        ['token', 'http://localhost:3000/oauth/token'],
+      ]),
+    );
     const obs = rest.resource!.find((x) => x.type === 'Observation')!;
     expect(obs.searchParam?.map((p) => p.name)).toEqual(expect.arrayContaining(['patient', 'category', 'code', 'date', '_id', '_lastUpdated']));
     expect(obs.supportedProfile).toContain('http://hl7.org/fhir/us/core/StructureDefinition/us-core-observation-lab');
-    expect(obs.interaction?.map((i) => i.code)).toEqual(expect.arrayContaining(['read', 'vread', 'search-type', 'create', 'update', 'delete', 'history-instance', 'history-type']));
+    expect(obs.interaction?.map((i) => i.code)).toEqual(
+      expect.arrayContaining(['read', 'vread', 'search-type', 'create', 'update', 'delete', 'history-instance', 'history-type']),
+    );
     expect(obs.searchRevInclude).toContain('Provenance:target');
     expect(rest.resource!.find((x) => x.type === 'MedicationRequest')!.searchInclude).toContain('MedicationRequest:medication');
     expect(rest.resource!.find((x) => x.type === 'Patient')!.operation?.[0]?.name).toBe('everything');
@@ -421,7 +477,16 @@ describe('audit', () => {
     await local.handle(fhirRequest('Observation?_total=accurate&_count=1', userTok));
     expect(local.audits).toHaveLength(2);
     const [small, big] = local.audits;
-    expect(small).toMatchObject({ kind: 'fhir', method: 'GET', endpoint: `/fhir/Observation?patient=${A}&category=laboratory`, resourceType: 'Observation', clientId: 'test-client', scopes: 'user/*.cruds', status: 200, resultCount: 1 });
+    expect(small).toMatchObject({
+      kind: 'fhir',
+      method: 'GET',
+      endpoint: `/fhir/Observation?patient=${A}&category=laboratory`,
+      resourceType: 'Observation',
+      clientId: 'test-client',
+      scopes: 'user/*.cruds',
+      status: 200,
+      resultCount: 1,
+    });
     expect(small!.latencyMs).toBeGreaterThan(0);
     expect(small!.flags).toEqual([]);
     expect(big!.resultCount).toBeGreaterThan(3);

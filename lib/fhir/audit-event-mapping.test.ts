@@ -47,9 +47,37 @@ beforeAll(() => {
 describe('toAuditEvent', () => {
   const cases: [string, AuditRecord][] = [
     ['a FHIR search', record()],
-    ['a FHIR read refused as suspected BOLA', record({ detail: 'read: Patient/p2 exists but is outside the token\'s access', endpoint: '/fhir/Patient/p2', resourceType: 'Patient', resourceId: 'p2', status: 404, errorCode: 'not-found', flags: 'suspected-bola', resultCount: null })],
-    ['a token request without user', record({ kind: 'oauth', method: 'POST', endpoint: '/oauth/token', resourceType: null, userId: null, patientId: null, launchId: null, detail: 'issued backend access token abcd…', resultCount: null })],
-    ['an invalid-token call with no identified client', record({ clientId: null, userId: null, patientId: null, status: 401, errorCode: 'invalid_token', flags: 'invalid-token', ip: null })],
+    [
+      'a FHIR read refused as suspected BOLA',
+      record({
+        detail: "read: Patient/p2 exists but is outside the token's access",
+        endpoint: '/fhir/Patient/p2',
+        resourceType: 'Patient',
+        resourceId: 'p2',
+        status: 404,
+        errorCode: 'not-found',
+        flags: 'suspected-bola',
+        resultCount: null,
+      }),
+    ],
+    [
+      'a token request without user',
+      record({
+        kind: 'oauth',
+        method: 'POST',
+        endpoint: '/oauth/token',
+        resourceType: null,
+        userId: null,
+        patientId: null,
+        launchId: null,
+        detail: 'issued backend access token abcd…',
+        resultCount: null,
+      }),
+    ],
+    [
+      'an invalid-token call with no identified client',
+      record({ clientId: null, userId: null, patientId: null, status: 401, errorCode: 'invalid_token', flags: 'invalid-token', ip: null }),
+    ],
     ['a console revocation', record({ kind: 'console', method: 'POST', endpoint: '/console/tokens/x/revoke', resourceType: null, detail: 'revoked' })],
     ['a server error', record({ status: 500, errorCode: 'exception', detail: 'search: unexpected server error' })],
   ];
@@ -83,7 +111,9 @@ describe('toAuditEvent', () => {
   });
 
   it('reports refusals as minor failures with the flags and reason', () => {
-    const e = toAuditEvent(record({ status: 404, errorCode: 'not-found', flags: 'suspected-bola', detail: 'read: outside compartment', endpoint: '/fhir/Patient/p2' }));
+    const e = toAuditEvent(
+      record({ status: 404, errorCode: 'not-found', flags: 'suspected-bola', detail: 'read: outside compartment', endpoint: '/fhir/Patient/p2' }),
+    );
     expect(e.outcome).toBe('4');
     expect(e.action).toBe('R');
     expect(e.outcomeDesc).toContain('outside compartment');

@@ -10,7 +10,19 @@ const handle = createFhirHandler();
 
 beforeAll(async () => {
   for (let i = 0; i < 3; i++) {
-    await recordAudit({ kind: 'fhir', method: 'GET', endpoint: `/fhir/Observation/o${i}`, resourceType: 'Observation', resourceId: `o${i}`, clientId: 'app-1', patientId: 'pat-a', scopes: 'patient/Observation.rs', status: i === 2 ? 404 : 200, latencyMs: 2, flags: i === 2 ? ['suspected-bola'] : [] });
+    await recordAudit({
+      kind: 'fhir',
+      method: 'GET',
+      endpoint: `/fhir/Observation/o${i}`,
+      resourceType: 'Observation',
+      resourceId: `o${i}`,
+      clientId: 'app-1',
+      patientId: 'pat-a',
+      scopes: 'patient/Observation.rs',
+      status: i === 2 ? 404 : 200,
+      latencyMs: 2,
+      flags: i === 2 ? ['suspected-bola'] : [],
+    });
   }
 });
 

@@ -18,8 +18,10 @@ const MAX_COUNT = 1000;
  */
 export function assertAuditReader(policy: AccessPolicy, interaction: 'read' | 'search'): void {
   const decision = policy.decide(interaction, 'AuditEvent');
-  const bySystem = decision.allowed && decision.compartmentPatientId === null && decision.filters === null && decision.grantedBy.some((s) => s.startsWith('system/'));
-  if (!bySystem) throw new FhirForbiddenError(`AuditEvent records are readable only with a backend-services token granted ${AUDIT_EVENT_SCOPE}`, AUDIT_EVENT_SCOPE);
+  const bySystem =
+    decision.allowed && decision.compartmentPatientId === null && decision.filters === null && decision.grantedBy.some((s) => s.startsWith('system/'));
+  if (!bySystem)
+    throw new FhirForbiddenError(`AuditEvent records are readable only with a backend-services token granted ${AUDIT_EVENT_SCOPE}`, AUDIT_EVENT_SCOPE);
 }
 
 interface AuditEventQuery {

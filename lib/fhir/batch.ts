@@ -14,15 +14,22 @@ export const MAX_BATCH_ENTRIES = 200;
 export function parseBatch(body: unknown): Bundle {
   const b = body as Bundle;
   if (!b || typeof b !== 'object' || b.resourceType !== 'Bundle') throw new FhirError('invalid', 'POST [base] takes a Bundle');
-  if (b.type === 'transaction') throw new FhirError('not-supported', 'Transaction Bundles are not supported; send type batch (entries are processed independently)');
+  if (b.type === 'transaction')
+    throw new FhirError('not-supported', 'Transaction Bundles are not supported; send type batch (entries are processed independently)');
   if (b.type !== 'batch') throw new FhirError('invalid', `Bundle.type must be batch, not '${String(b.type).slice(0, 30)}'`, 'Bundle.type');
   const entries = b.entry ?? [];
   if (entries.length > MAX_BATCH_ENTRIES) throw new FhirError('invalid', `A batch holds at most ${MAX_BATCH_ENTRIES} entries`, 'Bundle.entry');
   entries.forEach((e, i) => {
     const method = e.request?.method;
-    if (!method || !METHODS.has(method) || typeof e.request?.url !== 'string' || !e.request.url) throw new FhirError('invalid', `Bundle.entry[${i}].request needs a method and a url`, `Bundle.entry[${i}].request`);
+    if (!method || !METHODS.has(method) || typeof e.request?.url !== 'string' || !e.request.url)
+      throw new FhirError('invalid', `Bundle.entry[${i}].request needs a method and a url`, `Bundle.entry[${i}].request`);
     // Relative to the base and naming a resource type: never the base itself (no batch inside a batch).
-    if (!/^[A-Z][A-Za-z]+(\/|\?|$)/.test(e.request.url)) throw new FhirError('invalid', `Bundle.entry[${i}].request.url must be relative to the FHIR base and start with a resource type`, `Bundle.entry[${i}].request.url`);
+    if (!/^[A-Z][A-Za-z]+(\/|\?|$)/.test(e.request.url))
+      throw new FhirError(
+        'invalid',
+        `Bundle.entry[${i}].request.url must be relative to the FHIR base and start with a resource type`,
+        `Bundle.entry[${i}].request.url`,
+      );
   });
   return b;
 }
@@ -33,7 +40,17 @@ export function entryRequest(base: string, entry: BundleEntry, outer: Request): 
   // The outer request's headers (token, host and forwarding headers, so the entry is seen at the
   // same public origin and from the same client), without those describing the outer body.
   const headers = new Headers(outer.headers);
-  for (const name of ['content-type', 'content-length', 'transfer-encoding', 'content-encoding', 'if-match', 'if-none-match', 'if-none-exist', 'if-modified-since']) headers.delete(name);
+  for (const name of [
+    'content-type',
+    'content-length',
+    'transfer-encoding',
+    'content-encoding',
+    'if-match',
+    'if-none-match',
+    'if-none-exist',
+    'if-modified-since',
+  ])
+    headers.delete(name);
   headers.set('accept', 'application/fhir+json');
   if (request.ifMatch) headers.set('if-match', request.ifMatch);
   if (request.ifNoneMatch) headers.set('if-none-match', request.ifNoneMatch);

@@ -26,7 +26,10 @@ const { handle, audits } = testHandler();
 const patientTokens = {
   v1: await tokens.issue('launch/patient openid fhirUser patient/*.read', { patientId: A, fhirUser: `Patient/${A}` }),
   v2: await tokens.issue('launch/patient patient/*.rs', { patientId: A }),
-  v2typed: await tokens.issue(types.map((t) => `patient/${t}.rs`).join(' ') + ' patient/Medication.rs patient/Practitioner.rs patient/Organization.rs patient/Location.rs', { patientId: A }),
+  v2typed: await tokens.issue(
+    types.map((t) => `patient/${t}.rs`).join(' ') + ' patient/Medication.rs patient/Practitioner.rs patient/Organization.rs patient/Location.rs',
+    { patientId: A },
+  ),
 };
 const userToken = await tokens.issue('user/*.rs', { fhirUser: 'Practitioner/prac-1' });
 
@@ -50,7 +53,8 @@ function assertNothingOfB(path: string, r: { status: number; text: string; body:
   if (r.body.resourceType === 'Bundle') {
     for (const e of r.body.entry ?? []) {
       const res = e.resource;
-      if (res && res.resourceType !== 'OperationOutcome') expect(idsB.has(`${res.resourceType}/${res.id}`), `${path} returned ${res.resourceType}/${res.id}`).toBe(false);
+      if (res && res.resourceType !== 'OperationOutcome')
+        expect(idsB.has(`${res.resourceType}/${res.id}`), `${path} returned ${res.resourceType}/${res.id}`).toBe(false);
     }
     for (const l of r.body.link ?? []) {
       const cursor = new URL(l.url).searchParams.get('_cursor');
@@ -73,7 +77,12 @@ function queriesSelecting(resource: Resource): string[] {
     q.push(`${s.param}=${enc(s.value.slice(0, 3))}`, `${s.param}:exact=${enc(s.exact)}`, `${s.param}:contains=${enc(s.value.slice(1, 4))}`);
   }
   for (const d of index.dates) {
-    if (d.start > -8e15) q.push(`${d.param}=${enc(new Date(d.start).toISOString())}`, `${d.param}=ge${enc(new Date(d.start).toISOString())}`, `${d.param}=le${enc(new Date(d.start).toISOString().slice(0, 10))}`);
+    if (d.start > -8e15)
+      q.push(
+        `${d.param}=${enc(new Date(d.start).toISOString())}`,
+        `${d.param}=ge${enc(new Date(d.start).toISOString())}`,
+        `${d.param}=le${enc(new Date(d.start).toISOString().slice(0, 10))}`,
+      );
   }
   for (const r of index.references) q.push(`${r.param}=${enc(`${r.targetType}/${r.targetId}`)}`, `${r.param}=${enc(r.targetId)}`);
   for (const n of index.quantities) q.push(`${n.param}=${n.value}`, `${n.param}=ge${n.value}`);
@@ -98,7 +107,10 @@ describe('BOLA matrix: patient A token vs patient B data', () => {
         const path = `${type}?${query}&_total=accurate`;
         const asUser = await get(path, userToken);
         expect(asUser.status, path).toBe(200);
-        expect(asUser.body.entry?.some((e) => e.resource?.id === id), `user token should find ${type}/${id} with ${query}`).toBe(true);
+        expect(
+          asUser.body.entry?.some((e) => e.resource?.id === id),
+          `user token should find ${type}/${id} with ${query}`,
+        ).toBe(true);
         for (const [name, token] of Object.entries(patientTokens)) {
           const r = await get(path, token);
           // A query that names patient B is refused outright (docs/CONFORMANCE.md #119); every other one answers only A's data.
@@ -155,13 +167,24 @@ describe('BOLA matrix: patient A token vs patient B data', () => {
 
   it('Patient?_id=B and Observation?subject=Patient/B are refused with 403 (GET and POST _search); Patient/B/$everything is 404', async () => {
     for (const token of Object.values(patientTokens)) {
-      for (const path of [`Patient?_id=${B}&_total=accurate`, `Patient?_id=${A},${B}&_total=accurate`, `Observation?subject=Patient/${B}&_total=accurate`, `Observation?patient=${B}&_summary=count`]) {
+      for (const path of [
+        `Patient?_id=${B}&_total=accurate`,
+        `Patient?_id=${A},${B}&_total=accurate`,
+        `Observation?subject=Patient/${B}&_total=accurate`,
+        `Observation?patient=${B}&_summary=count`,
+      ]) {
         const r = await get(path, token);
         expect(r.status, path).toBe(403);
         expect(r.body.resourceType, path).toBe('OperationOutcome');
         assertNothingOfB(path, r);
       }
-      const post = await handle(fhirRequest('Observation/_search', token, { method: 'POST', body: `subject=Patient/${B}`, headers: { 'content-type': 'application/x-www-form-urlencoded' } }));
+      const post = await handle(
+        fhirRequest('Observation/_search', token, {
+          method: 'POST',
+          body: `subject=Patient/${B}`,
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        }),
+      );
       expect(post.status).toBe(403);
       expect((await get(`Patient?_id=${A}&_total=accurate`, token)).body.total).toBe(1);
       expect((await get(`Patient/${B}/$everything`, token)).status).toBe(404);
@@ -209,10 +232,13 @@ describe('BOLA matrix: patient A token vs patient B data', () => {
       }
     }
     const withMed = await get('MedicationRequest?patient=pat-a&_include=MedicationRequest:medication', patientTokens.v2);
-    expect(withMed.body.entry?.map((e) => `${e.search?.mode} ${e.resource?.resourceType}/${e.resource?.id}`)).toEqual(['match MedicationRequest/pat-a-medrx', 'include Medication/med-1']);
+    expect(withMed.body.entry?.map((e) => `${e.search?.mode} ${e.resource?.resourceType}/${e.resource?.id}`)).toEqual([
+      'match MedicationRequest/pat-a-medrx',
+      'include Medication/med-1',
+    ]);
   });
 
-  it('paging: next links carry only a keyset position of A\'s own data and every page stays within A', async () => {
+  it("paging: next links carry only a keyset position of A's own data and every page stays within A", async () => {
     for (const token of Object.values(patientTokens)) {
       for (const type of ['Observation', 'Provenance', 'Patient']) {
         let url: string | undefined = `${type}?_count=1&_total=accurate`;

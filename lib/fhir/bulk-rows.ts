@@ -53,7 +53,12 @@ export const BULK_TABLES: Record<BulkTable, TableSpec> = {
 export const BULK_TABLE_KEYS = Object.keys(BULK_TABLES) as BulkTable[];
 
 /** Builds the rows of new resources (each with an id of its own); `lastUpdated` defaults to now. */
-export function toBulkBatch(sandboxId: string, resources: readonly Resource[], lastUpdated: string = new Date().toISOString(), indexOptions?: IndexOptions): BulkBatch {
+export function toBulkBatch(
+  sandboxId: string,
+  resources: readonly Resource[],
+  lastUpdated: string = new Date().toISOString(),
+  indexOptions?: IndexOptions,
+): BulkBatch {
   const strings: string[] = [];
   const positions = new Map<string, number>();
   const at = (value: string | null): number => {

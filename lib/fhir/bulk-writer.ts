@@ -49,7 +49,12 @@ function sqliteWriter(file: string): BulkWriter {
   const index = INDEX_KEYS.map((key) => {
     const { table, columns, numeric } = BULK_TABLES[key];
     const all = ['sandboxId', ...columns];
-    return { key, stride: columns.length, text: columns.map((c) => !numeric.includes(c)), stmt: db.prepare(`INSERT INTO "${table}" (${quoted(all)}) VALUES (${all.map(() => '?').join(', ')})`) };
+    return {
+      key,
+      stride: columns.length,
+      text: columns.map((c) => !numeric.includes(c)),
+      stmt: db.prepare(`INSERT INTO "${table}" (${quoted(all)}) VALUES (${all.map(() => '?').join(', ')})`),
+    };
   });
   const insertAll = db.transaction((batch: BulkBatch) => {
     const { sandboxId, rows, strings } = batch;

@@ -46,11 +46,28 @@ export const US_CORE_PROFILES: Readonly<Record<string, readonly string[]>> = {
   MedicationDispense: ['us-core-medicationdispense'],
   MedicationRequest: ['us-core-medicationrequest'],
   Observation: [
-    'us-core-observation-lab', 'us-core-vital-signs', 'us-core-blood-pressure', 'us-core-bmi', 'us-core-body-height', 'us-core-body-temperature',
-    'us-core-body-weight', 'us-core-head-circumference', 'us-core-heart-rate', 'us-core-respiratory-rate', 'us-core-pulse-oximetry',
-    'us-core-smokingstatus', 'us-core-observation-pregnancystatus', 'us-core-observation-pregnancyintent', 'us-core-observation-occupation',
-    'us-core-observation-sexual-orientation', 'us-core-observation-screening-assessment', 'us-core-observation-clinical-result', 'us-core-simple-observation',
-    'pediatric-bmi-for-age', 'pediatric-weight-for-height', 'head-occipital-frontal-circumference-percentile',
+    'us-core-observation-lab',
+    'us-core-vital-signs',
+    'us-core-blood-pressure',
+    'us-core-bmi',
+    'us-core-body-height',
+    'us-core-body-temperature',
+    'us-core-body-weight',
+    'us-core-head-circumference',
+    'us-core-heart-rate',
+    'us-core-respiratory-rate',
+    'us-core-pulse-oximetry',
+    'us-core-smokingstatus',
+    'us-core-observation-pregnancystatus',
+    'us-core-observation-pregnancyintent',
+    'us-core-observation-occupation',
+    'us-core-observation-sexual-orientation',
+    'us-core-observation-screening-assessment',
+    'us-core-observation-clinical-result',
+    'us-core-simple-observation',
+    'pediatric-bmi-for-age',
+    'pediatric-weight-for-height',
+    'head-occipital-frontal-circumference-percentile',
   ],
   Organization: ['us-core-organization'],
   Patient: ['us-core-patient'],
@@ -80,7 +97,7 @@ export const OPERATIONS: readonly { level: 'system' | 'type' | 'instance'; type:
     type: 'Patient',
     name: 'everything',
     definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything',
-    documentation: 'The patient\'s compartment of every type the token may search, plus the shared resources it refers to; _type, _count',
+    documentation: "The patient's compartment of every type the token may search, plus the shared resources it refers to; _type, _count",
   },
   {
     level: 'type',
@@ -99,9 +116,27 @@ export const OPERATIONS: readonly { level: 'system' | 'type' | 'instance'; type:
       'ValueSet/$expand?url=… or ValueSet/[id]/$expand, GET or POST: the R4 and US Core 6.1.0 value sets, expanded from their compose (filter on code and display, count, offset); one needing LOINC, SNOMED CT or another code system not held here answers 422. Any valid token may expand.',
   },
   // Bulk Data Access IG 2.0.0 (docs/CONFORMANCE.md §14): asynchronous NDJSON export.
-  { level: 'system', type: null, name: 'export', definition: `${BULK}/OperationDefinition/export`, documentation: 'Every resource the backend token may read, as NDJSON files (Prefer: respond-async)' },
-  { level: 'type', type: 'Patient', name: 'export', definition: `${BULK}/OperationDefinition/patient-export`, documentation: 'The compartments of every patient the token may read, as NDJSON files' },
-  { level: 'instance', type: 'Group', name: 'export', definition: `${BULK}/OperationDefinition/group-export`, documentation: 'The compartments of the group\'s members, as NDJSON files' },
+  {
+    level: 'system',
+    type: null,
+    name: 'export',
+    definition: `${BULK}/OperationDefinition/export`,
+    documentation: 'Every resource the backend token may read, as NDJSON files (Prefer: respond-async)',
+  },
+  {
+    level: 'type',
+    type: 'Patient',
+    name: 'export',
+    definition: `${BULK}/OperationDefinition/patient-export`,
+    documentation: 'The compartments of every patient the token may read, as NDJSON files',
+  },
+  {
+    level: 'instance',
+    type: 'Group',
+    name: 'export',
+    definition: `${BULK}/OperationDefinition/group-export`,
+    documentation: "The compartments of the group's members, as NDJSON files",
+  },
 ];
 
 /** The interactions the router answers on every resource type (AuditEvent: read and search only). */
@@ -195,7 +230,11 @@ function restResource(type: string, all: string[]): CapabilityStatementRestResou
   };
   const profiles = US_CORE_PROFILES[type];
   if (profiles) r.supportedProfile = profiles.map(profileUrl);
-  const operations = OPERATIONS.filter((o) => o.type === type).map(({ name, definition, documentation }) => ({ name, definition, ...(documentation ? { documentation } : {}) }));
+  const operations = OPERATIONS.filter((o) => o.type === type).map(({ name, definition, documentation }) => ({
+    name,
+    definition,
+    ...(documentation ? { documentation } : {}),
+  }));
   if (operations.length) r.operation = operations;
   return r;
 }
@@ -230,11 +269,15 @@ export function capabilityStatement(origin: string, fhirBase: string): Capabilit
     rest: [
       {
         mode: 'server',
-        documentation:
-          `Every request needs a SMART access token except metadata. patient/ scopes are confined to the patient in context by the database query; resources outside the compartment answer 404 like absent ones. Search: ${searchRules()} Unknown parameters are ignored and reported in an OperationOutcome entry (Prefer: handling=strict makes them 400).`,
+        documentation: `Every request needs a SMART access token except metadata. patient/ scopes are confined to the patient in context by the database query; resources outside the compartment answer 404 like absent ones. Search: ${searchRules()} Unknown parameters are ignored and reported in an OperationOutcome entry (Prefer: handling=strict makes them 400).`,
         security: {
           cors: true,
-          service: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR', display: 'SMART-on-FHIR' }], text: 'OAuth2 using SMART-on-FHIR profile (see http://docs.smarthealthit.org)' }],
+          service: [
+            {
+              coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR', display: 'SMART-on-FHIR' }],
+              text: 'OAuth2 using SMART-on-FHIR profile (see http://docs.smarthealthit.org)',
+            },
+          ],
           extension: [
             {
               url: 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris',
@@ -250,9 +293,18 @@ export function capabilityStatement(origin: string, fhirBase: string): Capabilit
           ],
         },
         resource: allResourceTypes().map((type, _i, all) => restResource(type, all)),
-        interaction: [{ code: 'batch', documentation: `Each entry is answered as the request it stands for, with the caller's token; at most ${MAX_BATCH_ENTRIES} entries. Transaction Bundles are not supported.` }],
+        interaction: [
+          {
+            code: 'batch',
+            documentation: `Each entry is answered as the request it stands for, with the caller's token; at most ${MAX_BATCH_ENTRIES} entries. Transaction Bundles are not supported.`,
+          },
+        ],
         searchParam: RESULT_PARAMETERS.map(({ name, type, documentation }) => ({ name, type, documentation })),
-        operation: OPERATIONS.filter((o) => o.level === 'system').map(({ name, definition, documentation }) => ({ name, definition, ...(documentation ? { documentation } : {}) })),
+        operation: OPERATIONS.filter((o) => o.level === 'system').map(({ name, definition, documentation }) => ({
+          name,
+          definition,
+          ...(documentation ? { documentation } : {}),
+        })),
       },
     ],
   };

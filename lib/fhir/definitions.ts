@@ -175,7 +175,16 @@ function build(): Definitions {
     for (const code of ['_tag', '_profile', '_security']) {
       const path = code === '_tag' ? 'meta.tag' : code === '_profile' ? 'meta.profile' : 'meta.security';
       const expression = `${def.resourceType}.${path}`;
-      def.params.set(code, { code, type: code === '_profile' ? 'uri' : 'token', expression, atom: parseFhirPath(expression), targets: [], roots: ['meta'], compiled: compileSearchPath(def.resourceType, [expression]), whenAbsent: [] });
+      def.params.set(code, {
+        code,
+        type: code === '_profile' ? 'uri' : 'token',
+        expression,
+        atom: parseFhirPath(expression),
+        targets: [],
+        roots: ['meta'],
+        compiled: compileSearchPath(def.resourceType, [expression]),
+        whenAbsent: [],
+      });
     }
   }
   for (const r of compartment.resource ?? []) {
@@ -208,7 +217,10 @@ export function allResourceTypes(): string[] {
 
 /** Resource types that can belong to the Patient compartment. */
 export function patientCompartmentTypes(): string[] {
-  return [...definitions().types.values()].filter((t) => t.compartmentParams.length > 0 || t.resourceType === 'Patient').map((t) => t.resourceType).sort();
+  return [...definitions().types.values()]
+    .filter((t) => t.compartmentParams.length > 0 || t.resourceType === 'Patient')
+    .map((t) => t.resourceType)
+    .sort();
 }
 
 /** Loads the definitions now (they are otherwise loaded on first use). */

@@ -45,9 +45,11 @@ export function docrefInputsOfParameters(body: unknown): [string, string][] {
 
 function valueOf(param: ParametersParameter): string {
   if (param.valueCoding) return `${param.valueCoding.system ?? ''}|${param.valueCoding.code ?? ''}`;
-  const v = param.valueId ?? param.valueString ?? param.valueDateTime ?? param.valueDate ?? param.valueCanonical ?? param.valueUri ?? param.valueReference?.reference;
+  const v =
+    param.valueId ?? param.valueString ?? param.valueDateTime ?? param.valueDate ?? param.valueCanonical ?? param.valueUri ?? param.valueReference?.reference;
   if (typeof param.valueBoolean === 'boolean') return String(param.valueBoolean);
-  if (typeof v !== 'string') throw bad(`parameter '${String(param.name ?? '').slice(0, 40)}' has no value of a type this operation takes`, String(param.name ?? ''));
+  if (typeof v !== 'string')
+    throw bad(`parameter '${String(param.name ?? '').slice(0, 40)}' has no value of a type this operation takes`, String(param.name ?? ''));
   return v;
 }
 

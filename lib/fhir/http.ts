@@ -31,7 +31,8 @@ export function negotiateFormat(url: URL, accept: string | null): ResponseFormat
     // Own keys only: `_format=__proto__` or `constructor` must not find Object.prototype members.
     const type = Object.hasOwn(JSON_FORMATS, key) ? JSON_FORMATS[key] : undefined;
     if (type) return { contentType: type, pretty };
-    if (XML_FORMATS.has(key)) throw new FhirError('unsupported-media-type', `_format '${fmt.slice(0, 60)}' is not supported: this server speaks JSON (application/fhir+json)`);
+    if (XML_FORMATS.has(key))
+      throw new FhirError('unsupported-media-type', `_format '${fmt.slice(0, 60)}' is not supported: this server speaks JSON (application/fhir+json)`);
     throw new FhirError('unsupported-media-type', `Unknown _format '${fmt.slice(0, 60)}': use json or application/fhir+json`);
   }
   if (accept) {
@@ -39,7 +40,8 @@ export function negotiateFormat(url: URL, accept: string | null): ResponseFormat
     if (types.includes('application/fhir+json') || types.includes('application/json+fhir')) return { contentType: 'application/fhir+json', pretty };
     if (types.includes('application/json')) return { contentType: 'application/json', pretty };
     const wildcard = types.some((t) => t === '*/*' || t === 'application/*' || t === '' || t.endsWith('+json'));
-    if (!wildcard && types.some((t) => XML_FORMATS.has(t))) throw new FhirError('unsupported-media-type', 'This server produces JSON only (application/fhir+json)');
+    if (!wildcard && types.some((t) => XML_FORMATS.has(t)))
+      throw new FhirError('unsupported-media-type', 'This server produces JSON only (application/fhir+json)');
   }
   return { contentType: 'application/fhir+json', pretty };
 }
@@ -87,7 +89,10 @@ export function preflightResponse(req: Request): Response {
     headers: {
       ...corsHeaders(req),
       'access-control-allow-methods': 'GET, POST, PUT, PATCH, DELETE, OPTIONS',
-      'access-control-allow-headers': requested && /^[A-Za-z0-9\-_, ]{1,500}$/.test(requested) ? requested : 'Authorization, Content-Type, Accept, If-Match, If-None-Exist, If-None-Match, Prefer',
+      'access-control-allow-headers':
+        requested && /^[A-Za-z0-9\-_, ]{1,500}$/.test(requested)
+          ? requested
+          : 'Authorization, Content-Type, Accept, If-Match, If-None-Exist, If-None-Match, Prefer',
       'access-control-max-age': '600',
     },
   });
@@ -167,6 +172,10 @@ export function httpDate(d: Date): string {
  */
 export function databaseUnavailableResponse(format: ResponseFormat, err: unknown): Response {
   logDatabaseUnavailable('FHIR', err);
-  const outcome = operationOutcome('error', 'transient', `The FHIR server cannot reach its database right now; retry in ${DATABASE_RETRY_AFTER_SECONDS} seconds`);
+  const outcome = operationOutcome(
+    'error',
+    'transient',
+    `The FHIR server cannot reach its database right now; retry in ${DATABASE_RETRY_AFTER_SECONDS} seconds`,
+  );
   return fhirResponse(outcome, 503, format, { 'retry-after': String(DATABASE_RETRY_AFTER_SECONDS) });
 }

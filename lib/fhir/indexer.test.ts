@@ -34,7 +34,10 @@ function valuesOf(rows: { param: string }[]): string[] {
 
 describe('index rows', () => {
   it('hold what an expression yields when its element is absent: a patient with no deceased[x] is deceased=false (FHIR R4 patient.html#search)', () => {
-    const tokens = (p: Patient) => indexResource(p).tokens.filter((t) => t.param === 'deceased').map((t) => t.code);
+    const tokens = (p: Patient) =>
+      indexResource(p)
+        .tokens.filter((t) => t.param === 'deceased')
+        .map((t) => t.code);
     expect(tokens({ resourceType: 'Patient', id: 'p1' })).toEqual(['false']);
     expect(tokens({ resourceType: 'Patient', id: 'p2', deceasedBoolean: false })).toEqual(['false']);
     expect(tokens({ resourceType: 'Patient', id: 'p3', deceasedBoolean: true })).toEqual(['true']);
@@ -53,7 +56,13 @@ describe('index rows', () => {
       resourceType: 'Observation',
       id: 'o1',
       status: 'final',
-      code: { coding: [{ system: LOINC, code: '2339-0', display: 'Glucose' }, { system: LOINC, code: '2339-0', display: 'Glucose' }], text: 'GLUCOSE' },
+      code: {
+        coding: [
+          { system: LOINC, code: '2339-0', display: 'Glucose' },
+          { system: LOINC, code: '2339-0', display: 'Glucose' },
+        ],
+        text: 'GLUCOSE',
+      },
       category: [{ coding: [{ system: 'urn:c', code: 'laboratory' }], text: 'Lab results' }],
       subject: { reference: 'Patient/p1' },
     };
@@ -73,7 +82,13 @@ describe('index rows', () => {
     expect(storedAs('Encounter', 'practitioner')).toEqual({ params: ['participant'], targetType: 'Practitioner' });
     expect(storedAs('Provenance', 'patient')).toEqual({ params: ['target'], targetType: 'Patient' });
     // Parameters with an expression of their own keep their rows.
-    for (const [type, code] of [['Observation', 'code'], ['Observation', 'subject'], ['Immunization', 'patient'], ['AllergyIntolerance', 'code'], ['Observation', 'value-date']]) {
+    for (const [type, code] of [
+      ['Observation', 'code'],
+      ['Observation', 'subject'],
+      ['Immunization', 'patient'],
+      ['AllergyIntolerance', 'code'],
+      ['Observation', 'value-date'],
+    ]) {
       expect(storedAs(type!, code!), `${type}.${code}`).toBeNull();
     }
   });
@@ -134,13 +149,44 @@ describe('searching parameters stored as others (FHIR R4 search.html)', () => {
     valueQuantity: { value: 120, unit: '/min', system: UCUM, code: '/min' },
   };
   // Same id as the patient, but a Group: `patient=` must not find it.
-  const groupObs: Observation = { resourceType: 'Observation', id: 'stored-group', meta, status: 'final', code: { coding: [{ system: LOINC, code: '8867-4' }] }, subject: { reference: `Group/${P}` }, valueQuantity: { value: 60, system: UCUM, code: '/min' } };
-  const enc: Encounter = { resourceType: 'Encounter', id: 'stored-enc', meta, status: 'finished', class: { system: 'urn:c', code: 'AMB' }, subject: { reference: `Patient/${P}` }, participant: [{ individual: { reference: 'Practitioner/stored-doc' } }, { individual: { reference: 'RelatedPerson/stored-doc' } }] };
-  const prov: Provenance = { resourceType: 'Provenance', id: 'stored-prov', meta, target: [{ reference: 'Observation/stored-hr' }, { reference: `Patient/${P}` }], recorded: '2024-01-02T00:00:00Z', agent: [{ who: { reference: 'Practitioner/stored-doc' } }] };
+  const groupObs: Observation = {
+    resourceType: 'Observation',
+    id: 'stored-group',
+    meta,
+    status: 'final',
+    code: { coding: [{ system: LOINC, code: '8867-4' }] },
+    subject: { reference: `Group/${P}` },
+    valueQuantity: { value: 60, system: UCUM, code: '/min' },
+  };
+  const enc: Encounter = {
+    resourceType: 'Encounter',
+    id: 'stored-enc',
+    meta,
+    status: 'finished',
+    class: { system: 'urn:c', code: 'AMB' },
+    subject: { reference: `Patient/${P}` },
+    participant: [{ individual: { reference: 'Practitioner/stored-doc' } }, { individual: { reference: 'RelatedPerson/stored-doc' } }],
+  };
+  const prov: Provenance = {
+    resourceType: 'Provenance',
+    id: 'stored-prov',
+    meta,
+    target: [{ reference: 'Observation/stored-hr' }, { reference: `Patient/${P}` }],
+    recorded: '2024-01-02T00:00:00Z',
+    agent: [{ who: { reference: 'Practitioner/stored-doc' } }],
+  };
   const patient: Patient = { resourceType: 'Patient', id: P, meta, name: [{ family: 'Stored' }] };
 
   beforeAll(async () => {
-    await load(store, 'default', [patient, { resourceType: 'Practitioner', id: 'stored-doc', meta, name: [{ family: 'Doc' }] } as Resource, bp, hr, groupObs, enc, prov]);
+    await load(store, 'default', [
+      patient,
+      { resourceType: 'Practitioner', id: 'stored-doc', meta, name: [{ family: 'Doc' }] } as Resource,
+      bp,
+      hr,
+      groupObs,
+      enc,
+      prov,
+    ]);
     user = await tokens.issue('user/*.cruds', { fhirUser: 'Practitioner/stored-doc' });
   });
 
@@ -174,7 +220,16 @@ describe('searching parameters stored as others (FHIR R4 search.html)', () => {
   });
 
   it('_include and _revinclude follow them', async () => {
-    expect(await search('Observation?_id=stored-hr,stored-group&_include=Observation:patient&_sort=_id')).toEqual(['Observation/stored-group', 'Observation/stored-hr', `Patient/${P}`]);
-    expect(await search(`Patient?_id=${P}&_revinclude=Observation:patient&_revinclude=Provenance:patient`)).toEqual([`Patient/${P}`, 'Observation/stored-bp', 'Observation/stored-hr', 'Provenance/stored-prov']);
+    expect(await search('Observation?_id=stored-hr,stored-group&_include=Observation:patient&_sort=_id')).toEqual([
+      'Observation/stored-group',
+      'Observation/stored-hr',
+      `Patient/${P}`,
+    ]);
+    expect(await search(`Patient?_id=${P}&_revinclude=Observation:patient&_revinclude=Provenance:patient`)).toEqual([
+      `Patient/${P}`,
+      'Observation/stored-bp',
+      'Observation/stored-hr',
+      'Provenance/stored-prov',
+    ]);
   });
 });

@@ -7,11 +7,33 @@ import { dateRange, MAX_TIME, MIN_TIME } from './dates';
 import { NOT_COMPILED } from './search-path';
 import { FHIR_ID_SOURCE } from '../fhir-id';
 
-export interface TokenRow { param: string; system: string | null; code: string | null; text: string | null }
-export interface StringRow { param: string; value: string; exact: string }
-export interface DateRow { param: string; start: number; end: number }
-export interface ReferenceRow { param: string; targetType: string; targetId: string }
-export interface QuantityRow { param: string; value: number; system: string | null; code: string | null }
+export interface TokenRow {
+  param: string;
+  system: string | null;
+  code: string | null;
+  text: string | null;
+}
+export interface StringRow {
+  param: string;
+  value: string;
+  exact: string;
+}
+export interface DateRow {
+  param: string;
+  start: number;
+  end: number;
+}
+export interface ReferenceRow {
+  param: string;
+  targetType: string;
+  targetId: string;
+}
+export interface QuantityRow {
+  param: string;
+  value: number;
+  system: string | null;
+  code: string | null;
+}
 
 /** Search index rows of one resource, plus the patients whose compartment it belongs to. */
 export interface ResourceIndex {
@@ -29,7 +51,11 @@ const NON_ASCII = /[\u0080-\uffff]/;
 export function normalizeString(value: string): string {
   // ASCII text has nothing to decompose.
   if (!NON_ASCII.test(value)) return value.toLowerCase().trim();
-  return value.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase().trim();
+  return value
+    .normalize('NFD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .trim();
 }
 
 const MAX_STRING = 256;
@@ -88,7 +114,8 @@ function addTokens(rows: TokenRow[], param: string, tv: TypedValue): void {
     case 'CodeableConcept': {
       const cc = v as Obj;
       const codings = Array.isArray(cc.coding) ? (cc.coding as Obj[]) : [];
-      for (const c of codings) rows.push({ param, system: str(c.system), code: str(c.code), text: str(c.display) ? normalizeString(c.display as string).slice(0, MAX_STRING) : null });
+      for (const c of codings)
+        rows.push({ param, system: str(c.system), code: str(c.code), text: str(c.display) ? normalizeString(c.display as string).slice(0, MAX_STRING) : null });
       if (str(cc.text)) rows.push({ param, system: null, code: null, text: normalizeString(cc.text as string).slice(0, MAX_STRING) });
       return;
     }
@@ -191,12 +218,25 @@ function addQuantities(rows: QuantityRow[], param: string, tv: TypedValue): void
 function removeRedundantTokens(rows: TokenRow[], start: number): void {
   // A parameter rarely has more than a few rows: comparing them pairwise allocates nothing.
   const few = rows.length - start <= 16;
-  const displays = few ? null : new Set(rows.slice(start).filter((r) => r.text !== null && (r.system !== null || r.code !== null)).map((r) => r.text));
+  const displays = few
+    ? null
+    : new Set(
+        rows
+          .slice(start)
+          .filter((r) => r.text !== null && (r.system !== null || r.code !== null))
+          .map((r) => r.text),
+      );
   const seen = few ? null : new Set<string>();
   let kept = start;
   for (let i = start; i < rows.length; i++) {
     const r = rows[i]!;
-    if (r.system === null && r.code === null && r.text !== null && (displays ? displays.has(r.text) : hasDisplay(rows, i + 1, r.text) || hasDisplay(rows, start, r.text, kept))) continue;
+    if (
+      r.system === null &&
+      r.code === null &&
+      r.text !== null &&
+      (displays ? displays.has(r.text) : hasDisplay(rows, i + 1, r.text) || hasDisplay(rows, start, r.text, kept))
+    )
+      continue;
     if (seen) {
       const key = JSON.stringify([r.system, r.code, r.text]);
       if (seen.has(key)) continue;
@@ -278,7 +318,14 @@ function storedFormsOf(def: TypeDefinition): Map<string, StoredAs> {
   for (const p of params) {
     const own = branches.get(p.code)!;
     if (own.length < 2 || forms.has(p.code)) continue;
-    const parts = params.filter((q) => q.code !== p.code && q.type === p.type && !forms!.has(q.code) && branches.get(q.code)!.length < own.length && branches.get(q.code)!.every((b) => own.includes(b)));
+    const parts = params.filter(
+      (q) =>
+        q.code !== p.code &&
+        q.type === p.type &&
+        !forms!.has(q.code) &&
+        branches.get(q.code)!.length < own.length &&
+        branches.get(q.code)!.every((b) => own.includes(b)),
+    );
     const covered = new Set(parts.flatMap((q) => branches.get(q.code)!));
     if (parts.length && own.every((b) => covered.has(b))) forms.set(p.code, { params: parts.map((q) => q.code), targetType: null });
   }

@@ -34,7 +34,9 @@ async function walk(path: string, token: string): Promise<{ pages: number; ids: 
     const r = await get(url, token);
     expect(r.status, url).toBe(200);
     pages++;
-    for (const e of r.body.entry ?? []) if (e.search?.mode !== 'include' && e.search?.mode !== 'outcome') ids.push(`${e.resource?.resourceType ?? e.request?.url}/${e.resource?.id ?? ''}@${e.response?.etag ?? ''}`);
+    for (const e of r.body.entry ?? [])
+      if (e.search?.mode !== 'include' && e.search?.mode !== 'outcome')
+        ids.push(`${e.resource?.resourceType ?? e.request?.url}/${e.resource?.id ?? ''}@${e.response?.etag ?? ''}`);
     url = r.body.link?.find((l) => l.relation === 'next')?.url;
   }
   return { pages, ids };
@@ -49,7 +51,20 @@ beforeAll(async () => {
   const obs = patientRecord(P, 'Cursor', 'tag-pc').find((r) => r.id === `${P}-vital`) as Resource & { status: string };
   await store.update('default', 'Observation', obs.id!, { ...obs, status: 'amended' } as Resource);
   await store.update('default', 'Observation', obs.id!, { ...obs, status: 'corrected' } as Resource);
-  for (let i = 0; i < 5; i++) await recordAudit({ kind: 'fhir', method: 'GET', endpoint: `/fhir/Observation/pc${i}`, resourceType: 'Observation', resourceId: `pc${i}`, clientId: 'pc-app', patientId: P, scopes: 'patient/Observation.rs', status: 200, latencyMs: 1, flags: [] });
+  for (let i = 0; i < 5; i++)
+    await recordAudit({
+      kind: 'fhir',
+      method: 'GET',
+      endpoint: `/fhir/Observation/pc${i}`,
+      resourceType: 'Observation',
+      resourceId: `pc${i}`,
+      clientId: 'pc-app',
+      patientId: P,
+      scopes: 'patient/Observation.rs',
+      status: 200,
+      latencyMs: 1,
+      flags: [],
+    });
   patientToken = await tokens.issue('patient/*.rs', { patientId: P });
   auditToken = await tokens.issue('system/AuditEvent.rs');
 });
@@ -59,8 +74,15 @@ describe('paging cursor codec', () => {
     expect(decodePagingCursor('search', encodePagingCursor('search', { v: 'doe', i: 'p-1' }))).toEqual({ v: 'doe', i: 'p-1' });
     expect(decodePagingCursor('search', encodePagingCursor('search', { v: null, i: 'p-1' }))).toEqual({ v: null, i: 'p-1' });
     expect(decodePagingCursor('everything', encodePagingCursor('everything', { type: 'Observation', id: 'o.1' }))).toEqual({ type: 'Observation', id: 'o.1' });
-    expect(decodePagingCursor('history', encodePagingCursor('history', { at: 1700000000000, id: 'o-1', v: 3 }))).toEqual({ at: 1700000000000, id: 'o-1', v: 3 });
-    expect(decodePagingCursor('audit', encodePagingCursor('audit', { at: '2026-01-02T03:04:05.678Z', id: 'a1' }))).toEqual({ at: '2026-01-02T03:04:05.678Z', id: 'a1' });
+    expect(decodePagingCursor('history', encodePagingCursor('history', { at: 1700000000000, id: 'o-1', v: 3 }))).toEqual({
+      at: 1700000000000,
+      id: 'o-1',
+      v: 3,
+    });
+    expect(decodePagingCursor('audit', encodePagingCursor('audit', { at: '2026-01-02T03:04:05.678Z', id: 'a1' }))).toEqual({
+      at: '2026-01-02T03:04:05.678Z',
+      id: 'a1',
+    });
   });
 
   it('refuses garbage, tampered values and another kind’s cursor with FhirError invalid', () => {
@@ -109,7 +131,15 @@ describe('paging over HTTP', () => {
   });
 
   it('a garbage, tampered or foreign cursor is a 400 OperationOutcome on every paged answer', async () => {
-    const garbage = ['!!!', 'x', b64('{"k":"search","v":null,"i":"a b"}'), b64('Observation/x'), b64('1.x.1'), b64(`${new Date().toISOString()}|id`), encodePagingCursor('everything', { type: 'Patient', id: P })];
+    const garbage = [
+      '!!!',
+      'x',
+      b64('{"k":"search","v":null,"i":"a b"}'),
+      b64('Observation/x'),
+      b64('1.x.1'),
+      b64(`${new Date().toISOString()}|id`),
+      encodePagingCursor('everything', { type: 'Patient', id: P }),
+    ];
     const paths: [string, string, string[]][] = [
       [`Observation?patient=${P}`, patientToken, garbage],
       [`Patient/${P}/$everything`, patientToken, [...garbage.slice(0, -1), encodePagingCursor('search', { v: null, i: P })]],

@@ -22,7 +22,16 @@ const schemas = {
   /** `Patient/{id}/$everything`: the last entry's type and id, in (type, id) order. */
   everything: z.strictObject({ k: z.literal('everything'), type: resourceType, id: fhirId }),
   /** `_history`: the last version's lastUpdated (epoch ms), id and versionId. */
-  history: z.strictObject({ k: z.literal('history'), at: z.number().int().min(-8.64e15).max(8.64e15), id: fhirId, v: z.number().int().min(0).max(2 ** 31) }),
+  history: z.strictObject({
+    k: z.literal('history'),
+    at: z.number().int().min(-8.64e15).max(8.64e15),
+    id: fhirId,
+    v: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 31),
+  }),
   /** AuditEvent search, newest first: the last record's time (ISO) and id. */
   audit: z.strictObject({ k: z.literal('audit'), at: z.iso.datetime(), id: z.string().min(1).max(64) }),
 };

@@ -14,14 +14,38 @@ const ids = (list: { id: string }[]) => list.map((p) => p.id);
 
 beforeAll(async () => {
   const extra: Resource[] = [
-    { resourceType: 'Encounter', id: 'dir-a-enc2', status: 'finished', class: { code: 'EMER' }, subject: { reference: 'Patient/dir-a' }, period: { start: '2023-01-01T00:00:00Z' } } as Resource,
-    { resourceType: 'AllergyIntolerance', id: 'dir-a-old', clinicalStatus: { coding: [{ code: 'resolved' }] }, code: { text: 'Latex' }, patient: { reference: 'Patient/dir-a' } } as Resource,
+    {
+      resourceType: 'Encounter',
+      id: 'dir-a-enc2',
+      status: 'finished',
+      class: { code: 'EMER' },
+      subject: { reference: 'Patient/dir-a' },
+      period: { start: '2023-01-01T00:00:00Z' },
+    } as Resource,
+    {
+      resourceType: 'AllergyIntolerance',
+      id: 'dir-a-old',
+      clinicalStatus: { coding: [{ code: 'resolved' }] },
+      code: { text: 'Latex' },
+      patient: { reference: 'Patient/dir-a' },
+    } as Resource,
     { resourceType: 'Condition', id: 'dir-b-dm', code: { text: 'Type 2 diabetes mellitus' }, subject: { reference: 'Patient/dir-b' } } as Resource,
-    { resourceType: 'Patient', id: 'dir-c', name: [{ family: 'Çelik', given: ['Ayşe'] }], gender: 'female', birthDate: `${new Date().getUTCFullYear() - 30}-01-01`, identifier: [{ system: 'urn:ssn', value: '123,45' }] } as Resource,
+    {
+      resourceType: 'Patient',
+      id: 'dir-c',
+      name: [{ family: 'Çelik', given: ['Ayşe'] }],
+      gender: 'female',
+      birthDate: `${new Date().getUTCFullYear() - 30}-01-01`,
+      identifier: [{ system: 'urn:ssn', value: '123,45' }],
+    } as Resource,
   ];
   await load(store, S, [...sharedResources(), ...patientRecord('dir-a', 'Åberg', 'tag-a'), ...patientRecord('dir-b', 'Bauer', 'tag-b'), ...extra]);
   // A deleted patient is never listed.
-  await load(store, S, patientRecord('dir-gone', 'Bauer', 'tag-g').filter((r) => r.resourceType === 'Patient'));
+  await load(
+    store,
+    S,
+    patientRecord('dir-gone', 'Bauer', 'tag-g').filter((r) => r.resourceType === 'Patient'),
+  );
   await store.delete(S, 'Patient', 'dir-gone');
 }, 60_000);
 

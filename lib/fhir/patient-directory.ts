@@ -85,9 +85,7 @@ export function formatHumanName(names: readonly HumanName[] | undefined): string
 export function toPatientSummary(patient: Patient): PatientSummary {
   const identifiers = patient.identifier ?? [];
   const mrn =
-    identifiers.find((i) => i.system === MRN_SYSTEM) ??
-    identifiers.find((i) => i.type?.coding?.some((c) => c.code === MR_TYPE_CODE)) ??
-    identifiers[0];
+    identifiers.find((i) => i.system === MRN_SYSTEM) ?? identifiers.find((i) => i.type?.coding?.some((c) => c.code === MR_TYPE_CODE)) ?? identifiers[0];
   return {
     id: patient.id ?? '',
     name: formatHumanName(patient.name),
@@ -102,7 +100,12 @@ export function toPatientSummary(patient: Patient): PatientSummary {
 export function toEncounterSummary(encounter: Encounter): EncounterSummary {
   const type = encounter.type?.[0];
   const description =
-    type?.text ?? type?.coding?.[0]?.display ?? encounter.reasonCode?.[0]?.text ?? encounter.reasonCode?.[0]?.coding?.[0]?.display ?? encounter.serviceType?.text ?? 'Encounter';
+    type?.text ??
+    type?.coding?.[0]?.display ??
+    encounter.reasonCode?.[0]?.text ??
+    encounter.reasonCode?.[0]?.coding?.[0]?.display ??
+    encounter.serviceType?.text ??
+    'Encounter';
   return {
     id: encounter.id ?? '',
     status: encounter.status ?? null,
@@ -141,7 +144,14 @@ function day(ms: number): string {
  * One page of a FHIR search run by the FHIR search engine (lib/fhir/search) as the EHR itself; a
  * value the engine refuses (a malformed date, say) matches nothing.
  */
-async function ehrSearch(db: Db, sandboxId: string, type: string, params: [string, string][], count: number, extra: SearchFilter[] = []): Promise<ResourceRow[] | null> {
+async function ehrSearch(
+  db: Db,
+  sandboxId: string,
+  type: string,
+  params: [string, string][],
+  count: number,
+  extra: SearchFilter[] = [],
+): Promise<ResourceRow[] | null> {
   let req: SearchRequest;
   try {
     req = parseSearch(type, params, { strict: true, base: null });
@@ -161,7 +171,11 @@ async function ehrSearch(db: Db, sandboxId: string, type: string, params: [strin
 export async function searchPatients(sandboxId: string, search: PatientSearch, db: Db = getDb()): Promise<PatientSummary[]> {
   const limit = Math.min(Math.max(search.limit ?? 20, 1), 200);
   const params: [string, string][] = [];
-  for (const word of normalizeString(search.name ?? '').split(/[\s,]+/).filter(Boolean).slice(0, 5)) params.push(['name', searchValue(word)]);
+  for (const word of normalizeString(search.name ?? '')
+    .split(/[\s,]+/)
+    .filter(Boolean)
+    .slice(0, 5))
+    params.push(['name', searchValue(word)]);
   const identifier = search.identifier?.trim();
   if (identifier) {
     const bar = identifier.indexOf('|');
@@ -174,7 +188,8 @@ export async function searchPatients(sandboxId: string, search: PatientSearch, d
     // Born between (today - maxAge - 1 year, today - minAge].
     const now = new Date();
     params.push(['birthdate', `le${day(Date.UTC(now.getUTCFullYear() - (search.minAge ?? 0), now.getUTCMonth(), now.getUTCDate()))}`]);
-    if (search.maxAge !== undefined) params.push(['birthdate', `ge${day(Date.UTC(now.getUTCFullYear() - search.maxAge - 1, now.getUTCMonth(), now.getUTCDate() + 1))}`]);
+    if (search.maxAge !== undefined)
+      params.push(['birthdate', `ge${day(Date.UTC(now.getUTCFullYear() - search.maxAge - 1, now.getUTCMonth(), now.getUTCDate() + 1))}`]);
   }
 
   const extra: SearchFilter[] = [];
@@ -199,7 +214,10 @@ export async function searchPatients(sandboxId: string, search: PatientSearch, d
 
 /** One patient's summary, or null when unknown or deleted. */
 export async function findPatientSummary(sandboxId: string, patientId: string, db: Db = getDb()): Promise<PatientSummary | null> {
-  const row = await db.resource.findUnique({ where: { sandboxId_type_id: { sandboxId, type: 'Patient', id: patientId } }, select: { content: true, deleted: true } });
+  const row = await db.resource.findUnique({
+    where: { sandboxId_type_id: { sandboxId, type: 'Patient', id: patientId } },
+    select: { content: true, deleted: true },
+  });
   if (!row || row.deleted) return null;
   return toPatientSummary(JSON.parse(row.content) as Patient);
 }
@@ -227,7 +245,11 @@ export async function countResourcesByType(sandboxId: string, patientId: string,
   const groups = await db.compartmentMember.groupBy({ by: ['type'], where: { sandboxId, patientId }, _count: { _all: true } });
   const counts = new Map(groups.filter((g) => g.type !== 'Patient').map((g) => [g.type, g._count._all]));
   // Deleted resources keep their compartment rows (history access checks need them): leave them out.
-  const deleted = await db.resource.findMany({ where: { sandboxId, deleted: true, type: { in: [...counts.keys()] } }, select: { type: true, id: true }, take: MAX_CANDIDATES });
+  const deleted = await db.resource.findMany({
+    where: { sandboxId, deleted: true, type: { in: [...counts.keys()] } },
+    select: { type: true, id: true },
+    take: MAX_CANDIDATES,
+  });
   if (deleted.length) {
     const byType = new Map<string, string[]>();
     for (const d of deleted) byType.set(d.type, [...(byType.get(d.type) ?? []), d.id]);
@@ -252,8 +274,15 @@ export async function listEncounters(sandboxId: string, patientId: string, limit
 }
 
 /** One encounter with the patient it belongs to, or null. */
-export async function findEncounter(sandboxId: string, encounterId: string, db: Db = getDb()): Promise<(EncounterSummary & { patientId: string | null }) | null> {
-  const row = await db.resource.findUnique({ where: { sandboxId_type_id: { sandboxId, type: 'Encounter', id: encounterId } }, select: { content: true, deleted: true } });
+export async function findEncounter(
+  sandboxId: string,
+  encounterId: string,
+  db: Db = getDb(),
+): Promise<(EncounterSummary & { patientId: string | null }) | null> {
+  const row = await db.resource.findUnique({
+    where: { sandboxId_type_id: { sandboxId, type: 'Encounter', id: encounterId } },
+    select: { content: true, deleted: true },
+  });
   if (!row || row.deleted) return null;
   const encounter = JSON.parse(row.content) as Encounter;
   const subject = encounter.subject?.reference ?? '';
@@ -270,7 +299,5 @@ export function toPractitionerSummary(practitioner: Practitioner): PractitionerS
 /** Practitioners of the sandbox, by id. */
 export async function listPractitioners(sandboxId: string, limit = 100, db: Db = getDb()): Promise<PractitionerSummary[]> {
   const rows = (await ehrSearch(db, sandboxId, 'Practitioner', [], Math.min(limit, 1000))) ?? [];
-  return rows
-    .map((r) => toPractitionerSummary(resourceOf(r) as Practitioner))
-    .sort((a, b) => a.id.localeCompare(b.id, 'en', { numeric: true }));
+  return rows.map((r) => toPractitionerSummary(resourceOf(r) as Practitioner)).sort((a, b) => a.id.localeCompare(b.id, 'en', { numeric: true }));
 }

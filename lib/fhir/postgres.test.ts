@@ -57,7 +57,12 @@ const REQUESTS: [string, string][] = [
 ];
 
 function summary(status: number, body: Bundle): unknown {
-  return { status, total: body.total, ids: (body.entry ?? []).map((e) => `${e.search?.mode ?? ''}:${e.resource?.resourceType}/${e.resource?.id}`), links: (body.link ?? []).map((l) => l.relation) };
+  return {
+    status,
+    total: body.total,
+    ids: (body.entry ?? []).map((e) => `${e.search?.mode ?? ''}:${e.resource?.resourceType}/${e.resource?.id}`),
+    links: (body.link ?? []).map((l) => l.relation),
+  };
 }
 
 async function run(db: Db): Promise<unknown[]> {

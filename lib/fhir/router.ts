@@ -35,7 +35,19 @@ import { expandInputsOfParameters, expandValueSet, parseExpand } from './termino
 import { patientCompartmentTypes } from './definitions';
 import { FhirAuthError, FhirError, FhirForbiddenError, FhirThrottledError } from './errors';
 import type { ResponseFormat } from './http';
-import { assertJsonBody, corsHeaders, databaseUnavailableResponse, etagOf, fhirResponse, httpDate, negotiateFormat, parseIfMatch, preflightResponse, readBodyText, StoredJson } from './http';
+import {
+  assertJsonBody,
+  corsHeaders,
+  databaseUnavailableResponse,
+  etagOf,
+  fhirResponse,
+  httpDate,
+  negotiateFormat,
+  parseIfMatch,
+  preflightResponse,
+  readBodyText,
+  StoredJson,
+} from './http';
 import { isDatabaseUnavailable } from '../db/errors';
 import { informationOutcome, internalErrorOutcome, operationOutcome, outcomeOf, statusOf } from './outcomes';
 import type { ResourceRow } from './search/execute';
@@ -150,16 +162,45 @@ export function createFhirHandler(options: FhirHandlerOptions = {}): (req: Reque
     const url = new URL(req.url);
     const origin = publicOrigin(req);
     const base = `${origin}${basePath}`;
-    const state: AuditState = { interaction: 'unknown', resourceType: null, resourceId: null, claims: null, expiredClientId: null, scopes: null, resultCount: null, flags: [], detail: null, errorCode: null };
+    const state: AuditState = {
+      interaction: 'unknown',
+      resourceType: null,
+      resourceId: null,
+      claims: null,
+      expiredClientId: null,
+      scopes: null,
+      resultCount: null,
+      flags: [],
+      detail: null,
+      errorCode: null,
+    };
     let format: ResponseFormat = { contentType: 'application/fhir+json', pretty: url.searchParams.get('_pretty') === 'true' };
     let response: Response;
     let isMetadata = false;
     try {
       const path = url.pathname.startsWith(basePath) ? url.pathname.slice(basePath.length) : url.pathname;
-      const segments = path.split('/').filter((s) => s !== '').map(decodeSegment);
+      const segments = path
+        .split('/')
+        .filter((s) => s !== '')
+        .map(decodeSegment);
       isMetadata = segments.length === 1 && segments[0] === 'metadata';
       format = negotiateFormat(url, req.headers.get('accept'));
-      const ctx: Ctx = { req, url, method: req.method, segments, origin, base, sandboxId, format, audit: state, db, store, policy: null, deletedPatientId: null, dispatch: handleFhir };
+      const ctx: Ctx = {
+        req,
+        url,
+        method: req.method,
+        segments,
+        origin,
+        base,
+        sandboxId,
+        format,
+        audit: state,
+        db,
+        store,
+        policy: null,
+        deletedPatientId: null,
+        dispatch: handleFhir,
+      };
       response = await route(ctx, authenticate);
     } catch (err) {
       response = errorResponse(err, format, base, state);
@@ -261,7 +302,8 @@ async function authenticateRequest(ctx: Ctx, authenticate: Authenticate): Promis
 async function assertNotInDeletedRecord(ctx: Ctx, type: string, id: string): Promise<void> {
   const deleted = ctx.deletedPatientId;
   if (deleted === null) return;
-  const inRecord = type === 'Patient' ? id === deleted : (await readVisible(ctx.db, ctx.sandboxId, type, id, { compartmentPatientId: deleted, filters: null })) !== null;
+  const inRecord =
+    type === 'Patient' ? id === deleted : (await readVisible(ctx.db, ctx.sandboxId, type, id, { compartmentPatientId: deleted, filters: null })) !== null;
   if (inRecord) throw new FhirError('gone', `${type}/${id} has been deleted`);
 }
 
@@ -300,7 +342,11 @@ async function route(ctx: Ctx, authenticate: Authenticate): Promise<Response> {
   const policy = await authenticateRequest(ctx, authenticate);
   // Bulk Data export (docs/CONFORMANCE.md §14): kick-off, status and files (lib/fhir/bulk).
   const bulk = bulkRequestOf(segments);
-  if (bulk && ctx.audit.claims) return handleBulk({ req: ctx.req, url: ctx.url, db: ctx.db, sandboxId: ctx.sandboxId, base: ctx.base, policy, claims: ctx.audit.claims, audit: ctx.audit }, bulk);
+  if (bulk && ctx.audit.claims)
+    return handleBulk(
+      { req: ctx.req, url: ctx.url, db: ctx.db, sandboxId: ctx.sandboxId, base: ctx.base, policy, claims: ctx.audit.claims, audit: ctx.audit },
+      bulk,
+    );
   if (first === undefined) {
     ctx.audit.interaction = method === 'POST' ? 'batch' : 'search-system';
     if (method === 'POST') return batch(ctx);
@@ -381,7 +427,8 @@ async function auditEvents(ctx: Ctx, policy: AccessPolicy, id: string | undefine
 async function searchFormParams(ctx: Ctx): Promise<[string, string][]> {
   const type = ctx.req.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase() ?? '';
   const text = await readBodyText(ctx.req);
-  if (text.trim() !== '' && type !== SEARCH_FORM) throw new FhirError('unsupported-media-type', `POST _search takes ${SEARCH_FORM}, not '${type.slice(0, 60) || '(none)'}'`);
+  if (text.trim() !== '' && type !== SEARCH_FORM)
+    throw new FhirError('unsupported-media-type', `POST _search takes ${SEARCH_FORM}, not '${type.slice(0, 60) || '(none)'}'`);
   // FHIR R4 http.html §3.1.0.9: parameters from the URL and the body are combined.
   return [...ctx.url.searchParams, ...new URLSearchParams(text)];
 }
@@ -537,7 +584,9 @@ async function docref(ctx: Ctx, policy: AccessPolicy): Promise<Response> {
     decide(ctx, policy, 'search', 'DocumentReference');
     ctx.audit.interaction = 'operation:docref';
     ctx.audit.resultCount = 0;
-    const note = outcomeEntry(operationOutcome('information', 'informational', 'This server holds stored documents only and generates none on demand (on-demand=true)'));
+    const note = outcomeEntry(
+      operationOutcome('information', 'informational', 'This server holds stored documents only and generates none on demand (on-demand=true)'),
+    );
     return fhirResponse(bundle('searchset', [note], { total: 0, links: [{ relation: 'self', url: selfUrl(ctx, view.path, view.echo) }] }), 200, ctx.format);
   }
   const response = await search(ctx, policy, 'DocumentReference', docrefSearch(op), view);
@@ -545,16 +594,30 @@ async function docref(ctx: Ctx, policy: AccessPolicy): Promise<Response> {
   return response;
 }
 
-async function search(ctx: Ctx, policy: AccessPolicy, type: string, params: [string, string][], view?: { path: string; echo: [string, string][] }): Promise<Response> {
+async function search(
+  ctx: Ctx,
+  policy: AccessPolicy,
+  type: string,
+  params: [string, string][],
+  view?: { path: string; echo: [string, string][] },
+): Promise<Response> {
   ctx.audit.interaction = 'search';
   const d = decide(ctx, policy, 'search', type);
   const strict = prefer(ctx.req, 'handling') === 'strict';
   const req = parseAuthorizedSearch(ctx, policy, type, params, strict);
   assertNoOtherPatientNamed(ctx, req, d);
   const access = withoutDeletedRecord(ctx, req, scopeOf(d));
-  const issues: OperationOutcomeIssue[] = req.ignored.map((i) => ({ severity: 'warning', code: 'not-supported', diagnostics: `Parameter '${i.name}' ignored: ${i.reason}` }));
+  const issues: OperationOutcomeIssue[] = req.ignored.map((i) => ({
+    severity: 'warning',
+    code: 'not-supported',
+    diagnostics: `Parameter '${i.name}' ignored: ${i.reason}`,
+  }));
   if (req.countAsked !== null) {
-    issues.push({ severity: 'information', code: 'informational', diagnostics: `_count=${req.countAsked} is above the maximum page size: pages hold at most ${MAX_COUNT} entries; follow the next link for the rest` });
+    issues.push({
+      severity: 'information',
+      code: 'informational',
+      diagnostics: `_count=${req.countAsked} is above the maximum page size: pages hold at most ${MAX_COUNT} entries; follow the next link for the rest`,
+    });
   }
   const path = view?.path ?? type;
   const echo = view?.echo ?? req.echo;
@@ -578,7 +641,11 @@ async function search(ctx: Ctx, policy: AccessPolicy, type: string, params: [str
   const included = await includes(ctx, policy, req, page.rows, issues);
   const elements = req.elements;
   const match = (row: ResourceRow): BundleEntry =>
-    elements ? searchEntry(ctx.base, selectElements(resourceOf(row), elements), 'match') : req.summary === 'data' ? searchEntry(ctx.base, withoutText(resourceOf(row)), 'match') : storedEntry(ctx.base, row, 'match');
+    elements
+      ? searchEntry(ctx.base, selectElements(resourceOf(row), elements), 'match')
+      : req.summary === 'data'
+        ? searchEntry(ctx.base, withoutText(resourceOf(row)), 'match')
+        : storedEntry(ctx.base, row, 'match');
   const entries: BundleEntry[] = [...matches.map(match), ...included.map((row) => storedEntry(ctx.base, row, 'include'))];
   if (issues.length) entries.push(outcomeEntry({ resourceType: 'OperationOutcome', issue: issues }));
   const links = [{ relation: 'self', url: selfUrl(ctx, path, selfParams) }];
@@ -619,7 +686,11 @@ async function includes(ctx: Ctx, policy: AccessPolicy, req: SearchRequest, rows
     for (const [targetType, targetIds] of byType) {
       const d = policy.decide('read', targetType);
       if (!d.allowed) {
-        issues.push({ severity: 'information', code: 'suppressed', diagnostics: `_include=${spec.text}: ${targetType} resources left out (${d.reason}; ${d.wouldAllow} would allow them)` });
+        issues.push({
+          severity: 'information',
+          code: 'suppressed',
+          diagnostics: `_include=${spec.text}: ${targetType} resources left out (${d.reason}; ${d.wouldAllow} would allow them)`,
+        });
         continue;
       }
       add(await readManyVisible(ctx.db, ctx.sandboxId, targetType, [...new Set(targetIds)].slice(0, INCLUDE_LIMIT), scopeOf(d), INCLUDE_LIMIT));
@@ -628,10 +699,23 @@ async function includes(ctx: Ctx, policy: AccessPolicy, req: SearchRequest, rows
   for (const spec of req.revinclude) {
     const d = policy.decide('search', spec.sourceType);
     if (!d.allowed) {
-      issues.push({ severity: 'information', code: 'suppressed', diagnostics: `_revinclude=${spec.text}: ${spec.sourceType} resources left out (${d.reason}; ${d.wouldAllow} would allow them)` });
+      issues.push({
+        severity: 'information',
+        code: 'suppressed',
+        diagnostics: `_revinclude=${spec.text}: ${spec.sourceType} resources left out (${d.reason}; ${d.wouldAllow} would allow them)`,
+      });
       continue;
     }
-    add(await referringVisible(ctx.db, ctx.sandboxId, spec, rows.map((r) => ({ type: r.type, id: r.id })), scopeOf(d), INCLUDE_LIMIT));
+    add(
+      await referringVisible(
+        ctx.db,
+        ctx.sandboxId,
+        spec,
+        rows.map((r) => ({ type: r.type, id: r.id })),
+        scopeOf(d),
+        INCLUDE_LIMIT,
+      ),
+    );
   }
   return out;
 }
@@ -695,10 +779,17 @@ async function everything(ctx: Ctx, policy: AccessPolicy, id: string): Promise<R
     if (!td.allowed) continue;
     for (const row of await readManyVisible(ctx.db, ctx.sandboxId, type, [...ids].slice(0, INCLUDE_LIMIT), scopeOf(td), INCLUDE_LIMIT)) included.push(row);
   }
-  const entries: BundleEntry[] = [...matches.map((row) => storedEntry(ctx.base, row, 'match')), ...included.map((row) => storedEntry(ctx.base, row, 'include'))];
-  const links = [{ relation: 'self', url: selfUrl(ctx, `Patient/${id}/$everything`, cursor ? [...echo, ['_cursor', encodePagingCursor('everything', cursor)]] : echo) }];
-  if (page.next) links.push({ relation: 'next', url: selfUrl(ctx, `Patient/${id}/$everything`, [...echo, ['_cursor', encodePagingCursor('everything', page.next)]]) });
-  if (left.length && !cursor) entries.push(outcomeEntry(operationOutcome('information', 'suppressed', `Types without a granted scope are not included: ${left.join(', ')}`)));
+  const entries: BundleEntry[] = [
+    ...matches.map((row) => storedEntry(ctx.base, row, 'match')),
+    ...included.map((row) => storedEntry(ctx.base, row, 'include')),
+  ];
+  const links = [
+    { relation: 'self', url: selfUrl(ctx, `Patient/${id}/$everything`, cursor ? [...echo, ['_cursor', encodePagingCursor('everything', cursor)]] : echo) },
+  ];
+  if (page.next)
+    links.push({ relation: 'next', url: selfUrl(ctx, `Patient/${id}/$everything`, [...echo, ['_cursor', encodePagingCursor('everything', page.next)]]) });
+  if (left.length && !cursor)
+    entries.push(outcomeEntry(operationOutcome('information', 'suppressed', `Types without a granted scope are not included: ${left.join(', ')}`)));
   ctx.audit.resultCount = matches.length + included.length;
   const total = !cursor && !page.next ? matches.length : undefined;
   return fhirResponse(bundle('searchset', entries, { total, links }), 200, ctx.format);
@@ -733,7 +824,11 @@ async function history(ctx: Ctx, policy: AccessPolicy, type: string, id: string 
     const entry: BundleEntry = {
       fullUrl: `${ctx.base}/${url}`,
       request: { method: row.method === 'DELETE' ? 'DELETE' : row.method === 'POST' ? 'POST' : 'PUT', url: row.method === 'POST' ? type : url },
-      response: { status: row.deleted ? '204' : row.method === 'POST' ? '201' : '200', etag: etagOf(row.versionId), lastModified: row.lastUpdated.toISOString() },
+      response: {
+        status: row.deleted ? '204' : row.method === 'POST' ? '201' : '200',
+        etag: etagOf(row.versionId),
+        lastModified: row.lastUpdated.toISOString(),
+      },
     };
     if (!row.deleted) entry.resource = new StoredJson(row.content) as unknown as Resource;
     return entry;
@@ -751,7 +846,8 @@ function writeResponse(ctx: Ctx, resource: Resource, versionId: number, lastUpda
   if (location) headers.location = `${ctx.base}/${resource.resourceType}/${resource.id ?? ''}/_history/${versionId}`;
   const ret = prefer(ctx.req, 'return');
   if (ret === 'minimal') return new Response(null, { status, headers });
-  if (ret === 'operationoutcome') return fhirResponse(informationOutcome(`${resource.resourceType}/${resource.id ?? ''} version ${versionId} saved`), status, ctx.format, headers);
+  if (ret === 'operationoutcome')
+    return fhirResponse(informationOutcome(`${resource.resourceType}/${resource.id ?? ''} version ${versionId} saved`), status, ctx.format, headers);
   return fhirResponse(resource, status, ctx.format, headers);
 }
 
@@ -829,14 +925,16 @@ async function update(ctx: Ctx, policy: AccessPolicy, type: string, id: string, 
       const c = decide(ctx, policy, 'create', type);
       assertWriteAllowed(resource, c, 'new');
       assertWriteAllowed(resource, d, 'new');
-      if (clientIfMatch !== undefined) throw new FhirError('version-conflict', `If-Match version ${clientIfMatch} does not match: ${type}/${id} does not exist`);
+      if (clientIfMatch !== undefined)
+        throw new FhirError('version-conflict', `If-Match version ${clientIfMatch} does not match: ${type}/${id} does not exist`);
       const stored = await ctx.store.update(ctx.sandboxId, type, id, resource);
       ctx.audit.resultCount = 1;
       return writeResponse(ctx, stored.resource, stored.versionId, stored.lastUpdated, stored.created ? 201 : 200, stored.created);
     }
     if (!current.deleted) assertWriteAllowed(resourceOf(current), d, 'current');
     assertWriteAllowed(resource, d, 'new');
-    if (clientIfMatch !== undefined && clientIfMatch !== current.versionId) throw new FhirError('version-conflict', `If-Match version ${clientIfMatch} does not match the current version ${current.versionId}`);
+    if (clientIfMatch !== undefined && clientIfMatch !== current.versionId)
+      throw new FhirError('version-conflict', `If-Match version ${clientIfMatch} does not match the current version ${current.versionId}`);
     try {
       // The version checked above is the version replaced: a concurrent change cannot slip between.
       const stored = await ctx.store.update(ctx.sandboxId, type, id, resource, { ifMatch: current.versionId });
@@ -852,7 +950,14 @@ async function update(ctx: Ctx, policy: AccessPolicy, type: string, id: string, 
 
 const JSON_PATCH = 'application/json-patch+json';
 const patchOperations = z
-  .array(z.object({ op: z.enum(['add', 'remove', 'replace', 'move', 'copy', 'test']), path: z.string().max(500), from: z.string().max(500).optional(), value: z.unknown().optional() }))
+  .array(
+    z.object({
+      op: z.enum(['add', 'remove', 'replace', 'move', 'copy', 'test']),
+      path: z.string().max(500),
+      from: z.string().max(500).optional(),
+      value: z.unknown().optional(),
+    }),
+  )
   .min(1)
   .max(500);
 
@@ -881,10 +986,15 @@ async function patch(ctx: Ctx, policy: AccessPolicy, type: string, id: string): 
     if (current.deleted) throw new FhirError('gone', `${type}/${id} has been deleted`);
     const before = resourceOf(current);
     assertWriteAllowed(before, d, 'current');
-    if (clientIfMatch !== undefined && clientIfMatch !== current.versionId) throw new FhirError('version-conflict', `If-Match version ${clientIfMatch} does not match the current version ${current.versionId}`);
+    if (clientIfMatch !== undefined && clientIfMatch !== current.versionId)
+      throw new FhirError('version-conflict', `If-Match version ${clientIfMatch} does not match the current version ${current.versionId}`);
     const patched = structuredClone(before) as Resource;
     const failed = applyPatch(patched, ops.data as JsonPatchOperation[]).findIndex((r) => r !== null);
-    if (failed >= 0) throw new FhirError('unprocessable', `JSON Patch operation ${failed} (${ops.data[failed]?.op} ${String(ops.data[failed]?.path).slice(0, 80)}) cannot be applied to ${type}/${id}`);
+    if (failed >= 0)
+      throw new FhirError(
+        'unprocessable',
+        `JSON Patch operation ${failed} (${ops.data[failed]?.op} ${String(ops.data[failed]?.path).slice(0, 80)}) cannot be applied to ${type}/${id}`,
+      );
     if (patched.resourceType !== type || patched.id !== id) throw new FhirError('unprocessable', 'A patch may not change the resource type or id');
     const resource = parseResourceBody(JSON.stringify(patched), type);
     assertWriteAllowed(resource, d, 'new');
@@ -909,7 +1019,8 @@ async function remove(ctx: Ctx, policy: AccessPolicy, type: string, id: string):
     if (!current) return notFound(ctx, type, id);
     if (current.deleted) return new Response(null, { status: 204 });
     assertWriteAllowed(resourceOf(current), d, 'current');
-    if (clientIfMatch !== undefined && clientIfMatch !== current.versionId) throw new FhirError('version-conflict', `If-Match version ${clientIfMatch} does not match the current version ${current.versionId}`);
+    if (clientIfMatch !== undefined && clientIfMatch !== current.versionId)
+      throw new FhirError('version-conflict', `If-Match version ${clientIfMatch} does not match the current version ${current.versionId}`);
     try {
       await ctx.store.delete(ctx.sandboxId, type, id, { ifMatch: current.versionId });
       ctx.audit.resultCount = 0;
@@ -921,7 +1032,6 @@ async function remove(ctx: Ctx, policy: AccessPolicy, type: string, id: string):
   }
   throw new FhirError('conflict', `${type}/${id} is being changed concurrently; try again`);
 }
-
 
 /** The sandbox's FHIR API with the real token verification. */
 export const handleFhirRequest = createFhirHandler();

@@ -44,7 +44,8 @@ describe('compiled search paths', () => {
       const keys = Object.keys(resource);
       for (const param of def.params.values()) {
         // Parameters whose first element is absent are never evaluated (see indexResource).
-        if (!param.compiled || (param.roots && !param.roots.some((r) => keys.some((k) => k === r || (k.startsWith(r) && /[A-Z]/.test(k.charAt(r.length))))))) continue;
+        if (!param.compiled || (param.roots && !param.roots.some((r) => keys.some((k) => k === r || (k.startsWith(r) && /[A-Z]/.test(k.charAt(r.length)))))))
+          continue;
         const compiled = param.compiled(root);
         evaluated++;
         if (compiled === NOT_COMPILED) {
@@ -63,7 +64,22 @@ describe('compiled search paths', () => {
   it('compile the parameters that matter for the generated types, and leave functions and operators to FHIRPath', () => {
     const compiledOf = (type: string) => [...getTypeDefinition(type)!.params.values()].filter((p) => p.compiled).map((p) => p.code);
     const observation = compiledOf('Observation');
-    for (const code of ['code', 'combo-code', 'category', 'date', 'patient', 'subject', 'encounter', 'value-quantity', 'combo-value-quantity', 'value-concept', 'value-string', '_profile', '_tag']) expect(observation).toContain(code);
+    for (const code of [
+      'code',
+      'combo-code',
+      'category',
+      'date',
+      'patient',
+      'subject',
+      'encounter',
+      'value-quantity',
+      'combo-value-quantity',
+      'value-concept',
+      'value-string',
+      '_profile',
+      '_tag',
+    ])
+      expect(observation).toContain(code);
     const patient = getTypeDefinition('Patient')!.params;
     expect(patient.get('name')!.compiled).not.toBeNull();
     expect(patient.get('race')!.compiled).toBeNull(); // extension.where(url = ...)
@@ -78,7 +94,13 @@ describe('compiled search paths', () => {
         status: 'final',
         code: { text: 'x' },
         subject: { reference: 'http://example.org/fhir/Patient/abs' },
-        focus: [{ reference: 'Patient/p1/_history/2' }, { reference: '#contained' }, { reference: 'Patient?identifier=http://x|1' }, { type: 'Patient', identifier: { system: 'http://x', value: '2' } }, { display: 'no reference' }],
+        focus: [
+          { reference: 'Patient/p1/_history/2' },
+          { reference: '#contained' },
+          { reference: 'Patient?identifier=http://x|1' },
+          { type: 'Patient', identifier: { system: 'http://x', value: '2' } },
+          { display: 'no reference' },
+        ],
         performer: [{ reference: 'Practitioner/d1' }, { reference: 'Patient/p2' }],
       } as Observation,
     ],
@@ -101,16 +123,34 @@ describe('compiled search paths', () => {
         code: { coding: [{ system: 'http://loinc.org', code: '85354-9' }] },
         valueQuantity: { value: 120, unit: 'mm[Hg]', system: 'http://unitsofmeasure.org', code: 'mm[Hg]' },
         component: [
-          { code: { coding: [{ system: 'http://loinc.org', code: '85354-9' }] }, valueQuantity: { value: 120.004, unit: 'mm[Hg]', system: 'http://unitsofmeasure.org', code: 'mm[Hg]' } },
+          {
+            code: { coding: [{ system: 'http://loinc.org', code: '85354-9' }] },
+            valueQuantity: { value: 120.004, unit: 'mm[Hg]', system: 'http://unitsofmeasure.org', code: 'mm[Hg]' },
+          },
           { code: { text: 'period' }, valuePeriod: { start: '2020-01-01' } },
           { code: { text: 'concept' }, valueCodeableConcept: { text: 'a' } },
         ],
         valueCodeableConcept: { text: 'a' },
       } as unknown as Observation,
     ],
-    ['strings repeated across union members', { resourceType: 'Device', deviceName: [{ name: 'Pump', type: 'user-friendly-name' }], type: { text: 'Pump', coding: [{ display: 'Pump' }] } } as Device],
-    ['empty values', { resourceType: 'Observation', status: '', code: { coding: [] }, category: [], valueString: '', effectivePeriod: {} } as unknown as Observation],
-    ['a contained resource in a Resource-typed element', { resourceType: 'Observation', status: 'final', code: { text: 'x' }, contained: [{ resourceType: 'Patient', id: 'c1' }], subject: { reference: '#c1' } } as Observation],
+    [
+      'strings repeated across union members',
+      { resourceType: 'Device', deviceName: [{ name: 'Pump', type: 'user-friendly-name' }], type: { text: 'Pump', coding: [{ display: 'Pump' }] } } as Device,
+    ],
+    [
+      'empty values',
+      { resourceType: 'Observation', status: '', code: { coding: [] }, category: [], valueString: '', effectivePeriod: {} } as unknown as Observation,
+    ],
+    [
+      'a contained resource in a Resource-typed element',
+      {
+        resourceType: 'Observation',
+        status: 'final',
+        code: { text: 'x' },
+        contained: [{ resourceType: 'Patient', id: 'c1' }],
+        subject: { reference: '#c1' },
+      } as Observation,
+    ],
   ];
   for (const [label, resource] of cases) {
     it(`index ${label} exactly as FHIRPath does`, () => {

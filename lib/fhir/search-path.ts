@@ -99,7 +99,7 @@ function isEmptyValue(v: unknown): boolean {
 }
 
 function typed(value: unknown, type: string, path: string | undefined): PathValue {
-  const t = type === 'Resource' && value && typeof value === 'object' && 'resourceType' in value ? ((value as { resourceType: string }).resourceType) : type;
+  const t = type === 'Resource' && value && typeof value === 'object' && 'resourceType' in value ? (value as { resourceType: string }).resourceType : type;
   return path === undefined ? { type: t, value } : { type: t, value, path };
 }
 

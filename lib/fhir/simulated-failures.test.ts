@@ -186,7 +186,8 @@ describe('/oauth/token: simulated errors', () => {
     const keys = await assertionKeys('ES384');
     const { client } = await newClient('backend', { jwks: { keys: [keys.jwk as never] } });
     const launch = await launchFor(client, { launchType: 'backend-service', simulatedError });
-    const cc = async () => handleToken(form(TOKEN_URL, { grant_type: 'client_credentials', scope: 'system/Patient.rs', ...assertionParams(await keys.sign(client.clientId)) }));
+    const cc = async () =>
+      handleToken(form(TOKEN_URL, { grant_type: 'client_credentials', scope: 'system/Patient.rs', ...assertionParams(await keys.sign(client.clientId)) }));
     return { client, launch, cc };
   }
 
@@ -194,7 +195,10 @@ describe('/oauth/token: simulated errors', () => {
     const { client, cc } = await backendLaunch({ kind: 'invalid_jti' });
     const res = await cc();
     expect(res.status).toBe(401);
-    expect(await json(res)).toMatchObject({ error: 'invalid_client', error_description: expect.stringMatching(/^client assertion rejected: jti '[0-9a-f]+' was already used/) });
+    expect(await json(res)).toMatchObject({
+      error: 'invalid_client',
+      error_description: expect.stringMatching(/^client assertion rejected: jti '[0-9a-f]+' was already used/),
+    });
     const audit = await getDb().auditRecord.findFirstOrThrow({ where: { endpoint: '/oauth/token', clientId: client.clientId }, orderBy: { at: 'desc' } });
     expect(audit.flags).toContain('assertion-replay');
     expect((await cc()).status).toBe(200);
@@ -321,7 +325,11 @@ describe('FHIR API: simulated errors', () => {
     const keys = await assertionKeys('ES384');
     const { client } = await newClient('backend', { jwks: { keys: [keys.jwk as never] } });
     await launchFor(client, { launchType: 'backend-service', simulatedError: { kind: 'fhir_rate_limited', retryAfterSeconds: 5 } });
-    const body = await json(await handleToken(form(TOKEN_URL, { grant_type: 'client_credentials', scope: 'system/Patient.rs', ...assertionParams(await keys.sign(client.clientId)) })));
+    const body = await json(
+      await handleToken(
+        form(TOKEN_URL, { grant_type: 'client_credentials', scope: 'system/Patient.rs', ...assertionParams(await keys.sign(client.clientId)) }),
+      ),
+    );
     const res = await fhirGet(`Patient/${PATIENT}`, body.access_token);
     expect(res.status).toBe(429);
     expect(res.headers.get('retry-after')).toBe('5');
@@ -333,11 +341,23 @@ describe('per-launch PKCE (docs/CONFORMANCE.md #52)', () => {
     const { client, clientSecret } = await newClient('confidential-symmetric');
     expect(client.pkceRequired).toBe(true);
     const launch = await launchFor(client, { pkceRequired: false });
-    const res = await authorizeGet(authorizeQuery({ client_id: client.clientId, launch, scope: EHR_SCOPE, code_challenge: undefined, code_challenge_method: undefined }, challenge));
+    const res = await authorizeGet(
+      authorizeQuery({ client_id: client.clientId, launch, scope: EHR_SCOPE, code_challenge: undefined, code_challenge_method: undefined }, challenge),
+    );
     expect(res.status).toBe(303);
     expect((await authorizeAudit()).detail).toMatch(/legacy PKCE-optional launch/);
-    const redirect = new URL(await completeInteraction(interactionIdOf(res), { userId: 'Practitioner/prac-1', fhirUser: 'Practitioner/prac-1', patientId: PATIENT, grantedScope: EHR_SCOPE }));
-    const consent = await getDb().auditRecord.findFirstOrThrow({ where: { clientId: client.clientId, endpoint: { startsWith: '/interaction/' } }, orderBy: { at: 'desc' } });
+    const redirect = new URL(
+      await completeInteraction(interactionIdOf(res), {
+        userId: 'Practitioner/prac-1',
+        fhirUser: 'Practitioner/prac-1',
+        patientId: PATIENT,
+        grantedScope: EHR_SCOPE,
+      }),
+    );
+    const consent = await getDb().auditRecord.findFirstOrThrow({
+      where: { clientId: client.clientId, endpoint: { startsWith: '/interaction/' } },
+      orderBy: { at: 'desc' },
+    });
     expect(consent.detail).toMatch(/legacy PKCE-optional launch/);
     const token = await exchange(redirect.searchParams.get('code')!, null, { headers: basic(client.clientId, clientSecret!) });
     expect(token.status).toBe(200);
@@ -346,7 +366,9 @@ describe('per-launch PKCE (docs/CONFORMANCE.md #52)', () => {
   it('a public client must use PKCE even in a PKCE-optional launch', async () => {
     const { client } = await newClient('public');
     const launch = await launchFor(client, { pkceRequired: false });
-    const res = await authorizeGet(authorizeQuery({ client_id: client.clientId, launch, scope: EHR_SCOPE, code_challenge: undefined, code_challenge_method: undefined }, challenge));
+    const res = await authorizeGet(
+      authorizeQuery({ client_id: client.clientId, launch, scope: EHR_SCOPE, code_challenge: undefined, code_challenge_method: undefined }, challenge),
+    );
     expect(location(res).searchParams.get('error')).toBe('invalid_request');
     expect(location(res).searchParams.get('error_description')).toMatch(/public clients must use PKCE/);
   });
@@ -354,7 +376,9 @@ describe('per-launch PKCE (docs/CONFORMANCE.md #52)', () => {
   it('a confidential client in a PKCE-required launch must use PKCE', async () => {
     const { client } = await newClient('confidential-symmetric');
     const launch = await launchFor(client, { pkceRequired: true });
-    const res = await authorizeGet(authorizeQuery({ client_id: client.clientId, launch, scope: EHR_SCOPE, code_challenge: undefined, code_challenge_method: undefined }, challenge));
+    const res = await authorizeGet(
+      authorizeQuery({ client_id: client.clientId, launch, scope: EHR_SCOPE, code_challenge: undefined, code_challenge_method: undefined }, challenge),
+    );
     expect(location(res).searchParams.get('error')).toBe('invalid_request');
   });
 });
@@ -362,14 +386,26 @@ describe('per-launch PKCE (docs/CONFORMANCE.md #52)', () => {
 describe('standalone launches pick up their armed launch', () => {
   it('the armed launch is used up; its options apply, its patient is not imposed; tokens carry its id', async () => {
     const { client } = await newClient('public');
-    const launch = await createLaunch({ clientId: client.clientId, patientId: PATIENT, userId: 'Practitioner/someone-else', options: { ...DEFAULT_LAUNCH_OPTIONS, launchType: 'provider-standalone', tokenLifetimeSeconds: 90 } });
+    const launch = await createLaunch({
+      clientId: client.clientId,
+      patientId: PATIENT,
+      userId: 'Practitioner/someone-else',
+      options: { ...DEFAULT_LAUNCH_OPTIONS, launchType: 'provider-standalone', tokenLifetimeSeconds: 90 },
+    });
     const { verifier, challenge: ch } = pkce();
     const res = await authorizeGet(authorizeQuery({ client_id: client.clientId, scope: STANDALONE_SCOPE }, ch));
     const view = await getInteractionOrThrow(interactionIdOf(res));
     expect(view).toMatchObject({ ehrLaunch: false, needsPatient: true });
     expect(view.launch).toMatchObject({ id: launch, patientId: null, userId: null });
     expect((await findLaunch(launch))?.consumedAt).not.toBeNull();
-    const redirect = new URL(await completeInteraction(view.id, { userId: 'Practitioner/prac-1', fhirUser: 'Practitioner/prac-1', patientId: PATIENT, grantedScope: STANDALONE_SCOPE }));
+    const redirect = new URL(
+      await completeInteraction(view.id, {
+        userId: 'Practitioner/prac-1',
+        fhirUser: 'Practitioner/prac-1',
+        patientId: PATIENT,
+        grantedScope: STANDALONE_SCOPE,
+      }),
+    );
     const body = await json(await exchange(redirect.searchParams.get('code')!, verifier, { params: { client_id: client.clientId } }));
     expect(body.expires_in).toBe(90);
     expect(decodeJwt(String(body.access_token)).launch_id).toBe(launch);

@@ -56,8 +56,10 @@ export function assertResource(value: unknown, expectedType?: string): Resource 
   if (!value || typeof value !== 'object' || Array.isArray(value)) throw new FhirError('invalid', 'Body must be a JSON object (a FHIR resource)');
   const type = (value as { resourceType?: unknown }).resourceType;
   if (typeof type !== 'string') throw new FhirError('invalid', 'Resource has no resourceType', 'resourceType');
-  if (!/^[A-Z][A-Za-z]{1,63}$/.test(type) || !getTypeDefinition(type)) throw new FhirError('invalid', `Unknown resource type '${type.slice(0, 64)}'`, 'resourceType');
-  if (expectedType && type !== expectedType) throw new FhirError('invalid', `Resource type '${type}' does not match the URL type '${expectedType}'`, 'resourceType');
+  if (!/^[A-Z][A-Za-z]{1,63}$/.test(type) || !getTypeDefinition(type))
+    throw new FhirError('invalid', `Unknown resource type '${type.slice(0, 64)}'`, 'resourceType');
+  if (expectedType && type !== expectedType)
+    throw new FhirError('invalid', `Resource type '${type}' does not match the URL type '${expectedType}'`, 'resourceType');
   const id = (value as { id?: unknown }).id;
   if (id !== undefined && (typeof id !== 'string' || !isFhirId(id))) throw new FhirError('invalid', 'Resource id is not a valid FHIR id', `${type}.id`);
   return value as Resource;
@@ -76,7 +78,8 @@ async function writeIndex(tx: Tx, sandboxId: string, type: string, id: string, i
   if (index.dates.length) await tx.searchDate.createMany({ data: index.dates.map((r) => ({ ...key, ...r })) });
   if (index.references.length) await tx.searchReference.createMany({ data: index.references.map((r) => ({ ...key, ...r })) });
   if (index.quantities.length) await tx.searchQuantity.createMany({ data: index.quantities.map((r) => ({ ...key, ...r })) });
-  if (index.compartments.length) await tx.compartmentMember.createMany({ data: index.compartments.map((patientId) => ({ sandboxId, patientId, type, resourceId: id })) });
+  if (index.compartments.length)
+    await tx.compartmentMember.createMany({ data: index.compartments.map((patientId) => ({ sandboxId, patientId, type, resourceId: id })) });
 }
 
 async function clearIndex(tx: Tx, sandboxId: string, type: string, id: string, keepCompartments: boolean): Promise<void> {
@@ -108,7 +111,9 @@ export class ResourceStore {
     try {
       await this.db.$transaction(async (tx) => {
         await tx.resource.create({ data: { sandboxId, type: stored.resourceType, id, versionId: 1, lastUpdated, content: JSON.stringify(stored) } });
-        await tx.resourceVersion.create({ data: { sandboxId, type: stored.resourceType, id, versionId: 1, lastUpdated, method: 'POST', content: JSON.stringify(stored) } });
+        await tx.resourceVersion.create({
+          data: { sandboxId, type: stored.resourceType, id, versionId: 1, lastUpdated, method: 'POST', content: JSON.stringify(stored) },
+        });
         await writeIndex(tx, sandboxId, stored.resourceType, id, index);
       });
     } catch (err) {
@@ -148,7 +153,8 @@ export class ResourceStore {
     assertResourceType(type);
     assertId(id);
     const checked = assertResource(resource, type);
-    if (checked.id !== undefined && checked.id !== id) throw new FhirError('invalid', `Resource id '${checked.id}' does not match the URL id '${id}'`, `${type}.id`);
+    if (checked.id !== undefined && checked.id !== id)
+      throw new FhirError('invalid', `Resource id '${checked.id}' does not match the URL id '${id}'`, `${type}.id`);
     for (let attempt = 0; attempt < 5; attempt++) {
       const current = await this.db.resource.findUnique({ where: { sandboxId_type_id: { sandboxId, type, id } }, select: { versionId: true, deleted: true } });
       if (opts.ifMatch !== undefined && (!current || current.versionId !== opts.ifMatch)) {
@@ -179,7 +185,8 @@ export class ResourceStore {
         return true;
       });
       if (won) return { resource: stored, versionId, lastUpdated, created: false };
-      if (opts.ifMatch !== undefined) throw new FhirError('version-conflict', `${type}/${id} was changed concurrently; version ${opts.ifMatch} is no longer current`);
+      if (opts.ifMatch !== undefined)
+        throw new FhirError('version-conflict', `${type}/${id} was changed concurrently; version ${opts.ifMatch} is no longer current`);
     }
     throw new FhirError('conflict', `${type}/${id} is being changed concurrently; try again`);
   }
@@ -193,13 +200,20 @@ export class ResourceStore {
     assertResourceType(type);
     assertId(id);
     for (let attempt = 0; attempt < 5; attempt++) {
-      const current = await this.db.resource.findUnique({ where: { sandboxId_type_id: { sandboxId, type, id } }, select: { versionId: true, deleted: true, content: true } });
+      const current = await this.db.resource.findUnique({
+        where: { sandboxId_type_id: { sandboxId, type, id } },
+        select: { versionId: true, deleted: true, content: true },
+      });
       if (!current || current.deleted) return false;
-      if (opts.ifMatch !== undefined && current.versionId !== opts.ifMatch) throw new FhirError('version-conflict', `If-Match version ${opts.ifMatch} does not match the current version ${current.versionId}`);
+      if (opts.ifMatch !== undefined && current.versionId !== opts.ifMatch)
+        throw new FhirError('version-conflict', `If-Match version ${opts.ifMatch} does not match the current version ${current.versionId}`);
       const versionId = current.versionId + 1;
       const lastUpdated = new Date();
       const won = await this.db.$transaction(async (tx) => {
-        const res = await tx.resource.updateMany({ where: { sandboxId, type, id, versionId: current.versionId }, data: { versionId, lastUpdated, deleted: true } });
+        const res = await tx.resource.updateMany({
+          where: { sandboxId, type, id, versionId: current.versionId },
+          data: { versionId, lastUpdated, deleted: true },
+        });
         if (res.count !== 1) return false;
         await tx.resourceVersion.create({ data: { sandboxId, type, id, versionId, lastUpdated, deleted: true, method: 'DELETE', content: current.content } });
         await clearIndex(tx, sandboxId, type, id, true);
@@ -230,7 +244,15 @@ export class ResourceStore {
   }
 }
 
-function toHistoryEntry(row: { type: string; id: string; versionId: number; lastUpdated: Date; method: string; deleted: boolean; content: string }): HistoryEntry {
+function toHistoryEntry(row: {
+  type: string;
+  id: string;
+  versionId: number;
+  lastUpdated: Date;
+  method: string;
+  deleted: boolean;
+  content: string;
+}): HistoryEntry {
   return {
     type: row.type,
     id: row.id,
@@ -241,4 +263,3 @@ function toHistoryEntry(row: { type: string; id: string; versionId: number; last
     resource: row.deleted ? null : (JSON.parse(row.content) as Resource),
   };
 }
-

@@ -95,7 +95,8 @@ export function expandInputsOfParameters(body: unknown): [string, string][] {
   if (!p || typeof p !== 'object' || p.resourceType !== 'Parameters') throw bad('POST takes a Parameters resource');
   return (p.parameter ?? []).map((param): [string, string] => {
     const v = param.valueUri ?? param.valueCanonical ?? param.valueString ?? (param.valueInteger !== undefined ? String(param.valueInteger) : undefined);
-    if (v === undefined) throw bad(`parameter '${String(param.name ?? '').slice(0, 40)}' has no value of a type this operation takes`, String(param.name ?? ''));
+    if (v === undefined)
+      throw bad(`parameter '${String(param.name ?? '').slice(0, 40)}' has no value of a type this operation takes`, String(param.name ?? ''));
     return [String(param.name ?? ''), v];
   });
 }
@@ -121,10 +122,12 @@ function expandCompose(vs: ValueSet, t: Terminology, seen: Set<string>): ValueSe
       out.push(...expandCompose(other, t, seen));
     }
     if (!inc.system) return out;
-    if (inc.filter?.length) throw new FhirError('unprocessable', `$expand: ${vs.url} includes ${inc.system} by a property filter, which cannot be evaluated offline`);
+    if (inc.filter?.length)
+      throw new FhirError('unprocessable', `$expand: ${vs.url} includes ${inc.system} by a property filter, which cannot be evaluated offline`);
     if (inc.concept?.length) {
       const cs = t.codeSystems.get(inc.system);
-      for (const c of inc.concept) out.push({ system: inc.system, ...(inc.version ? { version: inc.version } : {}), code: c.code, display: c.display ?? displayIn(cs?.concept, c.code) });
+      for (const c of inc.concept)
+        out.push({ system: inc.system, ...(inc.version ? { version: inc.version } : {}), code: c.code, display: c.display ?? displayIn(cs?.concept, c.code) });
       return out;
     }
     const cs = t.codeSystems.get(inc.system);
@@ -170,7 +173,8 @@ function displayIn(concepts: CodeSystemConcept[] | undefined, code: string): str
 export function expandValueSet(req: ExpandRequest): ValueSet {
   const t = terminology();
   const vs = req.id !== null ? t.byId.get(req.id) : t.valueSets.get((req.url ?? '').split('|')[0]!);
-  if (!vs) throw new FhirError('not-found', req.id !== null ? `ValueSet/${req.id} is not known` : `No value set with url ${(req.url ?? '').slice(0, 200)} is known`);
+  if (!vs)
+    throw new FhirError('not-found', req.id !== null ? `ValueSet/${req.id} is not known` : `No value set with url ${(req.url ?? '').slice(0, 200)} is known`);
   // A value set published with its expansion (and no compose) is served from that expansion.
   let all = vs.compose ? expandCompose(vs, t, new Set()) : (vs.expansion?.contains ?? []);
   if (req.filter) {

@@ -9,7 +9,9 @@ describe('isCrossOriginWrite (server actions and other page POSTs)', () => {
     expect(isCrossOriginWrite('POST', headers({ origin: 'http://localhost:3000', host: 'localhost:3000' }))).toBe(false);
     expect(isCrossOriginWrite('POST', headers({ origin: 'http://LOCALHOST:3000', host: 'localhost:3000' }))).toBe(false);
     // Behind a proxy the public host is in X-Forwarded-Host (first entry).
-    expect(isCrossOriginWrite('POST', headers({ origin: 'https://sandbox.example', host: '10.0.0.5:3000', 'x-forwarded-host': 'sandbox.example, proxy.internal' }))).toBe(false);
+    expect(
+      isCrossOriginWrite('POST', headers({ origin: 'https://sandbox.example', host: '10.0.0.5:3000', 'x-forwarded-host': 'sandbox.example, proxy.internal' })),
+    ).toBe(false);
     // No Origin: not a browser, so no victim's cookies.
     expect(isCrossOriginWrite('POST', headers({ host: 'localhost:3000' }))).toBe(false);
   });
@@ -26,7 +28,15 @@ describe('isCrossOriginWrite (server actions and other page POSTs)', () => {
 describe('shouldSendHsts', () => {
   it('only for an https public origin on a non-loopback host', () => {
     expect(shouldSendHsts('https://sandbox.example.org')).toBe(true);
-    for (const origin of ['http://sandbox.example.org', 'https://localhost:3000', 'https://127.0.0.1:3000', 'https://127.8.9.10', 'https://[::1]:3000', 'garbage', '']) {
+    for (const origin of [
+      'http://sandbox.example.org',
+      'https://localhost:3000',
+      'https://127.0.0.1:3000',
+      'https://127.8.9.10',
+      'https://[::1]:3000',
+      'garbage',
+      '',
+    ]) {
       expect(shouldSendHsts(origin), origin).toBe(false);
     }
   });

@@ -55,13 +55,22 @@ function bindingOf(req: Request): { binding: string; cookies: string[] } {
 }
 
 async function loginRequired(req: Request, json: boolean): Promise<Response> {
-  if (json) return jsonResponse({ error: 'login_required', error_description: 'Sign in as a sandbox persona to manage app access', sign_in: `${publicOrigin(req)}${ACCESS_PAGE_PATH}` }, 401);
+  if (json)
+    return jsonResponse(
+      { error: 'login_required', error_description: 'Sign in as a sandbox persona to manage app access', sign_in: `${publicOrigin(req)}${ACCESS_PAGE_PATH}` },
+      401,
+    );
   const { binding, cookies } = bindingOf(req);
   const url = new URL(req.url);
   const key = url.searchParams.get('error') ?? '';
   const error = lockedSignInMessage(key, url.searchParams.get('retry')) ?? SIGN_IN_ERRORS[key] ?? null;
   const csrf = await createCsrfToken('login', CSRF_SCOPE, binding);
-  return htmlPage(signInView({ csrf, username: (url.searchParams.get('username') ?? '').slice(0, 200), error }), { title: 'Sign in', header: 'Not signed in', status: 401, setCookies: cookies });
+  return htmlPage(signInView({ csrf, username: (url.searchParams.get('username') ?? '').slice(0, 200), error }), {
+    title: 'Sign in',
+    header: 'Not signed in',
+    status: 401,
+    setCookies: cookies,
+  });
 }
 
 async function readForm(req: Request): Promise<URLSearchParams> {
@@ -120,11 +129,16 @@ export const handleAccessPage = withDatabaseUnavailablePage('access', async (req
   const url = new URL(req.url);
   const revokedId = url.searchParams.get('revoked');
   const revokedCount = Number(url.searchParams.get('grants') ?? '0');
-  const revoked = revokedId && CLIENT_ID.test(revokedId) && Number.isSafeInteger(revokedCount) ? { clientName: await clientName(revokedId), grants: revokedCount } : null;
+  const revoked =
+    revokedId && CLIENT_ID.test(revokedId) && Number.isSafeInteger(revokedCount) ? { clientName: await clientName(revokedId), grants: revokedCount } : null;
   const apps = await listAuthorizedApps(SANDBOX, session.fhirUser);
   const csrf = await createCsrfToken('access', CSRF_SCOPE, binding, session.sid);
   const logoutCsrf = await createCsrfToken('logout', CSRF_SCOPE, binding, session.sid);
-  return htmlPage(accessView({ apps, csrf, revoked }), { title: 'App access', header: accessHeader({ name: session.name, fhirUser: session.fhirUser, logoutCsrf }), setCookies: cookies });
+  return htmlPage(accessView({ apps, csrf, revoked }), {
+    title: 'App access',
+    header: accessHeader({ name: session.name, fhirUser: session.fhirUser, logoutCsrf }),
+    setCookies: cookies,
+  });
 });
 
 /** POST /interaction/access/login: username and password of a sandbox persona; 303 back to the page. */
@@ -135,8 +149,15 @@ export const handleAccessLogin = withDatabaseUnavailablePage('access', async (re
   if (!(await verifyCsrfToken(form.get('csrf') ?? '', 'login', CSRF_SCOPE, binding))) return seeOther(`${ACCESS_PAGE_PATH}?error=csrf`);
   const username = (form.get('username') ?? '').slice(0, 200);
   // The failed-sign-in limits of every other sign-in path apply (lib/interaction/sign-in-limit.ts).
-  const attempt = await attemptSignIn({ sandboxId: SANDBOX, username, password: form.get('password') ?? '', headers: req.headers, audit: { endpoint: `${ACCESS_PAGE_PATH}/login`, failureStatus: 303 } });
-  if (attempt.kind === 'locked') return seeOther(`${ACCESS_PAGE_PATH}?error=${lockedErrorKey(attempt.scope)}&retry=${attempt.retryAfterSeconds}&username=${encodeURIComponent(username)}`);
+  const attempt = await attemptSignIn({
+    sandboxId: SANDBOX,
+    username,
+    password: form.get('password') ?? '',
+    headers: req.headers,
+    audit: { endpoint: `${ACCESS_PAGE_PATH}/login`, failureStatus: 303 },
+  });
+  if (attempt.kind === 'locked')
+    return seeOther(`${ACCESS_PAGE_PATH}?error=${lockedErrorKey(attempt.scope)}&retry=${attempt.retryAfterSeconds}&username=${encodeURIComponent(username)}`);
   if (attempt.kind === 'failed') return seeOther(`${ACCESS_PAGE_PATH}?error=credentials&username=${encodeURIComponent(username)}`);
   const { cookie } = await createSessionCookie(attempt.persona);
   return seeOther(ACCESS_PAGE_PATH, [cookie]);
@@ -165,7 +186,11 @@ export const handleAccessForm = withDatabaseUnavailablePage('access', async (req
   const clientId = form.get('client_id') ?? '';
   if (!CLIENT_ID.test(clientId)) return htmlPage(accessMessageView('Unknown app', 'No app was named.'), { title: 'Unknown app', status: 400 });
   const count = await revoke(req, session, clientId);
-  if (!count) return htmlPage(accessMessageView('Nothing to revoke', 'You have not given this app access, or it was already revoked.'), { title: 'Nothing to revoke', status: 404 });
+  if (!count)
+    return htmlPage(accessMessageView('Nothing to revoke', 'You have not given this app access, or it was already revoked.'), {
+      title: 'Nothing to revoke',
+      status: 404,
+    });
   return seeOther(`${ACCESS_PAGE_PATH}?revoked=${encodeURIComponent(clientId)}&grants=${count}`);
 });
 
@@ -187,7 +212,6 @@ export const handleAccessRevoke = withDatabaseUnavailablePage('access', async (r
   if (!count) return jsonResponse({ error: 'not_found', error_description: 'You have not given this app access, or it was already revoked' }, 404);
   return jsonResponse({ client_id: clientId, revoked_grants: count }, 200);
 });
-
 
 /** The context Next.js passes to the route handler under app/(interaction)/interaction/access/apps/[clientId]. */
 export type AccessRevokeRouteContext = { params: Promise<{ clientId: string }> };

@@ -8,13 +8,37 @@ const SANDBOX = 'default';
 const NOW = new Date('2026-03-01T12:00:00Z');
 const HOUR = 3600_000;
 
-async function grant(clientId: string, userId: string, tokens: { kind: 'access' | 'refresh'; expiresInMs: number; revoked?: boolean; rotated?: boolean }[]): Promise<string> {
+async function grant(
+  clientId: string,
+  userId: string,
+  tokens: { kind: 'access' | 'refresh'; expiresInMs: number; revoked?: boolean; rotated?: boolean }[],
+): Promise<string> {
   const db = getDb();
   const id = randomUUID();
-  await db.grant.create({ data: { id, sandboxId: SANDBOX, clientId, userId, scope: 'launch/patient offline_access patient/Observation.rs', context: JSON.stringify({ patient: userId.split('/')[1], launchKind: 'standalone' }) } });
+  await db.grant.create({
+    data: {
+      id,
+      sandboxId: SANDBOX,
+      clientId,
+      userId,
+      scope: 'launch/patient offline_access patient/Observation.rs',
+      context: JSON.stringify({ patient: userId.split('/')[1], launchKind: 'standalone' }),
+    },
+  });
   for (const t of tokens) {
     await db.token.create({
-      data: { id: randomUUID(), sandboxId: SANDBOX, kind: t.kind, grantId: id, clientId, userId, scope: 'patient/Observation.rs', expiresAt: new Date(NOW.getTime() + t.expiresInMs), revoked: t.revoked ?? false, rotated: t.rotated ?? false },
+      data: {
+        id: randomUUID(),
+        sandboxId: SANDBOX,
+        kind: t.kind,
+        grantId: id,
+        clientId,
+        userId,
+        scope: 'patient/Observation.rs',
+        expiresAt: new Date(NOW.getTime() + t.expiresInMs),
+        revoked: t.revoked ?? false,
+        rotated: t.rotated ?? false,
+      },
     });
   }
   return id;
@@ -25,10 +49,17 @@ describe('access management', () => {
     const user = `Patient/am-${randomUUID().slice(0, 8)}`;
     const { client: app } = await newClient('public', { name: 'Growth chart' });
     const { client: expired } = await newClient('public', { name: 'Expired app' });
-    await grant(app.clientId, user, [{ kind: 'access', expiresInMs: HOUR }, { kind: 'refresh', expiresInMs: 90 * 24 * HOUR }]);
+    await grant(app.clientId, user, [
+      { kind: 'access', expiresInMs: HOUR },
+      { kind: 'refresh', expiresInMs: 90 * 24 * HOUR },
+    ]);
     await grant(app.clientId, user, [{ kind: 'access', expiresInMs: HOUR }]);
     // Everything of this grant is expired, revoked or rotated away: it gives no access any more.
-    await grant(expired.clientId, user, [{ kind: 'access', expiresInMs: -HOUR }, { kind: 'refresh', expiresInMs: HOUR, revoked: true }, { kind: 'refresh', expiresInMs: HOUR, rotated: true }]);
+    await grant(expired.clientId, user, [
+      { kind: 'access', expiresInMs: -HOUR },
+      { kind: 'refresh', expiresInMs: HOUR, revoked: true },
+      { kind: 'refresh', expiresInMs: HOUR, rotated: true },
+    ]);
 
     const apps = await listAuthorizedApps(SANDBOX, user, NOW);
     expect(apps.map((a) => a.clientName)).toEqual(['Growth chart']);
@@ -44,7 +75,10 @@ describe('access management', () => {
     const user = `Patient/am-${randomUUID().slice(0, 8)}`;
     const other = `Patient/am-${randomUUID().slice(0, 8)}`;
     const { client: app } = await newClient('public', { name: 'Shared app' });
-    const mine = [await grant(app.clientId, user, [{ kind: 'refresh', expiresInMs: HOUR }]), await grant(app.clientId, user, [{ kind: 'access', expiresInMs: HOUR }])];
+    const mine = [
+      await grant(app.clientId, user, [{ kind: 'refresh', expiresInMs: HOUR }]),
+      await grant(app.clientId, user, [{ kind: 'access', expiresInMs: HOUR }]),
+    ];
     const theirs = await grant(app.clientId, other, [{ kind: 'access', expiresInMs: HOUR }]);
 
     expect(await revokeAppAccess(SANDBOX, other, 'no-such-client')).toBe(0);

@@ -63,7 +63,10 @@ export async function listAuthorizedApps(sandboxId: string, fhirUser: string, no
     const until = seen && seen.until > t.expiresAt ? seen.until : t.expiresAt;
     byGrant.set(t.grantId, { until, refresh: (seen?.refresh ?? false) || t.kind === 'refresh' });
   }
-  const clients = await db.client.findMany({ where: { sandboxId, clientId: { in: [...new Set(grants.map((g) => g.clientId))] } }, select: { clientId: true, name: true } });
+  const clients = await db.client.findMany({
+    where: { sandboxId, clientId: { in: [...new Set(grants.map((g) => g.clientId))] } },
+    select: { clientId: true, name: true },
+  });
   const names = new Map(clients.map((c) => [c.clientId, c.name]));
   const apps = new Map<string, AuthorizedGrant[]>();
   for (const g of grants) {
@@ -77,7 +80,16 @@ export async function listAuthorizedApps(sandboxId: string, fhirUser: string, no
 }
 
 function toAuthorizedGrant(g: GrantRecord, activeUntil: Date, refreshable: boolean): AuthorizedGrant {
-  return { id: g.id, scope: g.scope, scopes: explain(g.scope), patient: g.context.patient, launchKind: g.context.launchKind, authorizedAt: g.createdAt, activeUntil, refreshable };
+  return {
+    id: g.id,
+    scope: g.scope,
+    scopes: explain(g.scope),
+    patient: g.context.patient,
+    launchKind: g.context.launchKind,
+    authorizedAt: g.createdAt,
+    activeUntil,
+    refreshable,
+  };
 }
 
 /**

@@ -41,13 +41,18 @@ describe('access-management page', async () => {
     expect(page).toContain('data-client-id="app-1"');
     expect(page).toContain('Read and search this patient&#x27;s observations.');
     expect(page).toContain('until 2026-04-02 03:04 UTC');
-    expect(page).toMatch(/<form action="\/interaction\/access" method="post"><input type="hidden" name="csrf" value="token&quot;&gt;&lt;b&gt;"\/><input type="hidden" name="client_id" value="app-1"\/>/);
+    expect(page).toMatch(
+      /<form action="\/interaction\/access" method="post"><input type="hidden" name="csrf" value="token&quot;&gt;&lt;b&gt;"\/><input type="hidden" name="client_id" value="app-1"\/>/,
+    );
     expect(page).toContain('2 authorizations, with their access and refresh tokens');
     expect(page).toMatch(/<form action="\/interaction\/access\/logout" method="post"><input type="hidden" name="csrf" value="logout-token"\/>/);
   });
 
   it('the sign-in view posts to the page’s own sign-in and shows why the last attempt failed', async () => {
-    const signIn = await htmlPage(signInView({ csrf: 'c', username: HOSTILE, error: 'Unknown username or wrong password.' }), { title: 'Sign in', status: 401 }).text();
+    const signIn = await htmlPage(signInView({ csrf: 'c', username: HOSTILE, error: 'Unknown username or wrong password.' }), {
+      title: 'Sign in',
+      status: 401,
+    }).text();
     expect(signIn).not.toContain('<script>');
     expect(signIn).toContain('action="/interaction/access/login"');
     expect(signIn).toContain('role="alert"');

@@ -25,7 +25,12 @@ function Grant({ grant }: { grant: AuthorizedGrant }) {
             for patient <code>{grant.patient}</code>
           </>
         ) : null}
-        . {grant.refreshable ? <>It can keep access after you leave (a refresh token), until {dateTime(grant.activeUntil)}.</> : <>Its access ends {dateTime(grant.activeUntil)}.</>}
+        .{' '}
+        {grant.refreshable ? (
+          <>It can keep access after you leave (a refresh token), until {dateTime(grant.activeUntil)}.</>
+        ) : (
+          <>Its access ends {dateTime(grant.activeUntil)}.</>
+        )}
       </p>
       <h3>What it may do</h3>
       <ul className="scopes">
@@ -90,11 +95,13 @@ export function accessView(input: AccessViewInput): ReactElement {
     <>
       <h1>Apps with access to your data</h1>
       <p className="muted">
-        These apps can use the access you gave them. Revoking one ends it at once: its access tokens stop working and its refresh tokens can no longer be exchanged. The app has to ask you again.
+        These apps can use the access you gave them. Revoking one ends it at once: its access tokens stop working and its refresh tokens can no longer be
+        exchanged. The app has to ask you again.
       </p>
       {input.revoked ? (
         <p className="notice" role="status" data-testid="access-revoked">
-          Access of {input.revoked.clientName} revoked ({input.revoked.grants === 1 ? 'one authorization' : `${input.revoked.grants} authorizations`}, with their access and refresh tokens).
+          Access of {input.revoked.clientName} revoked ({input.revoked.grants === 1 ? 'one authorization' : `${input.revoked.grants} authorizations`}, with
+          their access and refresh tokens).
         </p>
       ) : null}
       {input.apps.length === 0 ? (

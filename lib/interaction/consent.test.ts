@@ -12,13 +12,20 @@ describe('consent model', () => {
   it('explains every scope, marks resource scopes and offline_access removable and warns about offline_access', () => {
     const model = buildConsentModel(REQUEST);
     expect(model.items.map((i) => i.scope)).toEqual(REQUEST.split(' '));
-    expect(model.items.filter((i) => i.removable).map((i) => i.scope)).toEqual(['offline_access', 'patient/Patient.rs', 'patient/Observation.rs', 'patient/Condition.rs']);
+    expect(model.items.filter((i) => i.removable).map((i) => i.scope)).toEqual([
+      'offline_access',
+      'patient/Patient.rs',
+      'patient/Observation.rs',
+      'patient/Condition.rs',
+    ]);
     expect(model.offlineAccess).toBe(true);
     expect(model.items.every((i) => i.explanation.length > 10)).toBe(true);
   });
 
   it('offers categories for whole-type Observation and Condition only', () => {
-    const model = buildConsentModel('patient/Observation.rs patient/Condition.read patient/Patient.rs patient/Observation.rs?category=laboratory patient/Observation.c');
+    const model = buildConsentModel(
+      'patient/Observation.rs patient/Condition.read patient/Patient.rs patient/Observation.rs?category=laboratory patient/Observation.c',
+    );
     const cats = Object.fromEntries(model.items.map((i) => [i.scope, i.categories.length]));
     expect(cats['patient/Observation.rs']).toBe(CATEGORY_OPTIONS.Observation?.length);
     expect(cats['patient/Condition.read']).toBe(CATEGORY_OPTIONS.Condition?.length);
@@ -35,7 +42,14 @@ describe('granted scope', () => {
   const keyOf = (scope: string) => model.items.find((i) => i.scope === scope)?.key ?? '';
 
   it('drops unticked resource types and keeps identity, launch and (when ticked) access scopes', () => {
-    const choices = parseConsentForm(form([[`keep.${keyOf('offline_access')}`, 'on'], [`keep.${keyOf('patient/Patient.rs')}`, 'on'], [`keep.${keyOf('patient/Observation.rs')}`, 'on']]), model);
+    const choices = parseConsentForm(
+      form([
+        [`keep.${keyOf('offline_access')}`, 'on'],
+        [`keep.${keyOf('patient/Patient.rs')}`, 'on'],
+        [`keep.${keyOf('patient/Observation.rs')}`, 'on'],
+      ]),
+      model,
+    );
     expect(grantedScopeFrom(REQUEST, choices)).toBe('launch/patient openid fhirUser offline_access patient/Patient.rs patient/Observation.rs');
   });
 
@@ -66,7 +80,13 @@ describe('granted scope', () => {
 
   it('choosing categories with none ticked grants nothing of that type', () => {
     const obs = keyOf('patient/Observation.rs');
-    const choices = parseConsentForm(form([[`keep.${obs}`, 'on'], [`mode.${obs}`, 'categories']]), model);
+    const choices = parseConsentForm(
+      form([
+        [`keep.${obs}`, 'on'],
+        [`mode.${obs}`, 'categories'],
+      ]),
+      model,
+    );
     expect(grantedScopeFrom(REQUEST, choices)).not.toContain('Observation');
   });
 
@@ -86,7 +106,14 @@ describe('granted scope', () => {
   it('v1 scopes narrowed to categories become v2 granular scopes', () => {
     const req = 'patient/Condition.read';
     const m = buildConsentModel(req);
-    const choices = parseConsentForm(form([['keep.0', 'on'], ['mode.0', 'categories'], ['cat.0', 'http://terminology.hl7.org/CodeSystem/condition-category|problem-list-item']]), m);
+    const choices = parseConsentForm(
+      form([
+        ['keep.0', 'on'],
+        ['mode.0', 'categories'],
+        ['cat.0', 'http://terminology.hl7.org/CodeSystem/condition-category|problem-list-item'],
+      ]),
+      m,
+    );
     expect(grantedScopeFrom(req, choices)).toBe('patient/Condition.rs?category=http://terminology.hl7.org/CodeSystem/condition-category|problem-list-item');
   });
 });

@@ -68,6 +68,10 @@ describe('interaction steps', () => {
   });
 
   it('no patient context when no patient scope is asked for', () => {
-    expect(decideStep(interaction({ requestedScope: 'openid fhirUser user/Patient.rs', needsPatient: false }), doctor, {})).toEqual({ kind: 'consent', patientId: null, encounterId: null });
+    expect(decideStep(interaction({ requestedScope: 'openid fhirUser user/Patient.rs', needsPatient: false }), doctor, {})).toEqual({
+      kind: 'consent',
+      patientId: null,
+      encounterId: null,
+    });
   });
 });

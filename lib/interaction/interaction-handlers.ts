@@ -36,7 +36,10 @@ const LOGIN_ERRORS: Record<string, string> = {
 };
 
 function expiredPage(): Response {
-  return htmlPage(errorView('This authorization request has expired', 'The sign-in link is unknown, expired or already used.'), { title: 'Expired', status: 400 });
+  return htmlPage(errorView('This authorization request has expired', 'The sign-in link is unknown, expired or already used.'), {
+    title: 'Expired',
+    status: 400,
+  });
 }
 
 function forbiddenPost(): Response {
@@ -111,7 +114,12 @@ async function redirectOrError(produce: () => Promise<string>, cookies: readonly
   return response;
 }
 
-function completeWith(interaction: InteractionDetails, session: PersonaSession, step: Extract<InteractionStep, { kind: 'consent' }>, grantedScope: string): Promise<string> {
+function completeWith(
+  interaction: InteractionDetails,
+  session: PersonaSession,
+  step: Extract<InteractionStep, { kind: 'consent' }>,
+  grantedScope: string,
+): Promise<string> {
   return finishInteraction(interaction.id, {
     userId: session.fhirUser,
     fhirUser: session.fhirUser,
@@ -160,7 +168,11 @@ export const handleInteractionPage = withDatabaseUnavailablePage('interaction', 
         personas: await listFeaturedPersonas(SANDBOX, { practitioners: 4, patients: 4 }),
         launchUser,
         csrf: await createCsrfToken('login', id, binding),
-        error: lockedSignInMessage(errorKey, url.searchParams.get('retry')) ?? (Object.hasOwn(LOGIN_ERRORS, errorKey) ? LOGIN_ERRORS[errorKey] : undefined) ?? step.message ?? null,
+        error:
+          lockedSignInMessage(errorKey, url.searchParams.get('retry')) ??
+          (Object.hasOwn(LOGIN_ERRORS, errorKey) ? LOGIN_ERRORS[errorKey] : undefined) ??
+          step.message ??
+          null,
         username: (url.searchParams.get('username') ?? '').slice(0, 200),
       });
       return htmlPage(body, { title: 'Sign in', header, setCookies: cookies });
@@ -218,7 +230,8 @@ export const handleInteractionLogin = withDatabaseUnavailablePage('interaction',
     headers: req.headers,
     audit: { endpoint: `${page(id)}/login`, clientId: interaction.clientId, launchId: interaction.launchId, failureStatus: 303 },
   });
-  if (attempt.kind === 'locked') return seeOther(`${page(id)}?error=${lockedErrorKey(attempt.scope)}&retry=${attempt.retryAfterSeconds}&username=${encodeURIComponent(username)}`);
+  if (attempt.kind === 'locked')
+    return seeOther(`${page(id)}?error=${lockedErrorKey(attempt.scope)}&retry=${attempt.retryAfterSeconds}&username=${encodeURIComponent(username)}`);
   if (attempt.kind === 'failed') return seeOther(`${page(id)}?error=credentials&username=${encodeURIComponent(username)}`);
   const { cookie } = await createSessionCookie(attempt.persona);
   return seeOther(page(id), [cookie]);

@@ -50,7 +50,14 @@ export async function getAuthOptions(): Promise<NextAuthOptions> {
     callbacks: {
       async jwt({ token, user }) {
         if (!user) return token;
-        const claims = sessionClaims({ kind: user.id.startsWith('Practitioner/') ? 'practitioner' : 'patient', id: user.id.split('/')[1] ?? '', fhirUser: user.id as `Patient/${string}`, name: user.name ?? user.id, username: '', detail: '' });
+        const claims = sessionClaims({
+          kind: user.id.startsWith('Practitioner/') ? 'practitioner' : 'patient',
+          id: user.id.split('/')[1] ?? '',
+          fhirUser: user.id as `Patient/${string}`,
+          name: user.name ?? user.id,
+          username: '',
+          detail: '',
+        });
         return { ...token, ...claims };
       },
       async session({ session, token }) {

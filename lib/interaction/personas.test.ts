@@ -6,9 +6,21 @@ const S = 'default';
 
 beforeAll(async () => {
   const store = new ResourceStore();
-  await store.create(S, { resourceType: 'Practitioner', name: [{ family: 'Carroll', given: ['Georgianna'], prefix: ['Dr.'] }], identifier: [{ system: 'http://hl7.org/fhir/sid/us-npi', value: '1216926612' }] }, 'practitioner-2');
+  await store.create(
+    S,
+    {
+      resourceType: 'Practitioner',
+      name: [{ family: 'Carroll', given: ['Georgianna'], prefix: ['Dr.'] }],
+      identifier: [{ system: 'http://hl7.org/fhir/sid/us-npi', value: '1216926612' }],
+    },
+    'practitioner-2',
+  );
   await store.create(S, { resourceType: 'Practitioner', name: [{ family: 'West', given: ['Ayana'] }] }, 'practitioner-10');
-  await store.create(S, { resourceType: 'Patient', name: [{ use: 'official', family: 'Muñoz-O’Neil', given: ['José', 'Luis'] }], birthDate: '1980-02-03' }, 'pat-a');
+  await store.create(
+    S,
+    { resourceType: 'Patient', name: [{ use: 'official', family: 'Muñoz-O’Neil', given: ['José', 'Luis'] }], birthDate: '1980-02-03' },
+    'pat-a',
+  );
   await store.create(S, { resourceType: 'Patient', name: [{ family: '<script>alert(1)</script>', given: ['<b>'] }], birthDate: '1990-01-01' }, 'pat-b');
   await store.create(S, { resourceType: 'Patient', name: [{ family: 'Gone', given: ['Dead'] }], deceasedBoolean: true }, 'pat-c');
 });

@@ -80,7 +80,10 @@ export function compareIds(a: string, b: string): number {
 }
 
 async function loadPersona(sandboxId: string, kind: PersonaKind, id: string, db: Db): Promise<Persona | null> {
-  const row = await db.resource.findUnique({ where: { sandboxId_type_id: { sandboxId, type: RESOURCE_TYPE[kind], id } }, select: { content: true, deleted: true } });
+  const row = await db.resource.findUnique({
+    where: { sandboxId_type_id: { sandboxId, type: RESOURCE_TYPE[kind], id } },
+    select: { content: true, deleted: true },
+  });
   if (!row || row.deleted) return null;
   return toPersona(JSON.parse(row.content) as Patient | Practitioner);
 }
@@ -115,7 +118,10 @@ export async function findPersonaByUsername(sandboxId: string, username: string,
         });
         const ids = [...new Set(rows.map((r) => r.resourceId))].sort(compareIds);
         if (ids.length === 0) continue;
-        const resources = await db.resource.findMany({ where: { sandboxId, type: RESOURCE_TYPE[kind], deleted: false, id: { in: ids } }, select: { id: true, content: true } });
+        const resources = await db.resource.findMany({
+          where: { sandboxId, type: RESOURCE_TYPE[kind], deleted: false, id: { in: ids } },
+          select: { id: true, content: true },
+        });
         const match = resources
           .sort((a, b) => compareIds(a.id, b.id))
           .map((r) => JSON.parse(r.content) as Patient | Practitioner)
@@ -155,7 +161,11 @@ export async function listFeaturedPersonas(
 ): Promise<Persona[]> {
   const wantPractitioners = counts.practitioners ?? 4;
   const wantPatients = counts.patients ?? 4;
-  const practitionerRows = await db.resource.findMany({ where: { sandboxId, type: 'Practitioner', deleted: false }, select: { id: true, content: true }, take: 500 });
+  const practitionerRows = await db.resource.findMany({
+    where: { sandboxId, type: 'Practitioner', deleted: false },
+    select: { id: true, content: true },
+    take: 500,
+  });
   const practitioners = practitionerRows
     .sort((a, b) => compareIds(a.id, b.id))
     .slice(0, wantPractitioners)
@@ -164,7 +174,13 @@ export async function listFeaturedPersonas(
   const patients: Persona[] = [];
   let skip = 0;
   while (patients.length < wantPatients) {
-    const batch = await db.resource.findMany({ where: { sandboxId, type: 'Patient', deleted: false }, select: { content: true }, orderBy: { id: 'asc' }, skip, take: 50 });
+    const batch = await db.resource.findMany({
+      where: { sandboxId, type: 'Patient', deleted: false },
+      select: { content: true },
+      orderBy: { id: 'asc' },
+      skip,
+      take: 50,
+    });
     if (batch.length === 0) break;
     skip += batch.length;
     for (const row of batch) {

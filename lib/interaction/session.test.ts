@@ -4,7 +4,14 @@ import type { Persona } from './personas';
 import { readCookie } from '../http/cookies';
 import { clearSessionCookie, createSessionCookie, readPersonaSession, sessionCookieName } from './session';
 
-const persona: Persona = { kind: 'practitioner', id: 'practitioner-1', fhirUser: 'Practitioner/practitioner-1', name: 'Rose Bashirian', username: 'rose.bashirian', detail: '' };
+const persona: Persona = {
+  kind: 'practitioner',
+  id: 'practitioner-1',
+  fhirUser: 'Practitioner/practitioner-1',
+  name: 'Rose Bashirian',
+  username: 'rose.bashirian',
+  detail: '',
+};
 
 function requestWith(cookie: string, headers: Record<string, string> = {}): Request {
   return new Request('http://localhost:3000/interaction/x', { headers: { cookie, ...headers } });

@@ -114,7 +114,11 @@ export async function signInUnderLimits<T>(input: LimitedSignInInput<T>): Promis
     return { kind: 'signed-in', value: check.value };
   }
   const failures = verdict.counts.get(account.key);
-  await audit('invalid_credentials', `sign-in failed: ${check.reason}${failures !== undefined ? ` (${failures} of ${account.limit} allowed failures for this user)` : ''}`, []);
+  await audit(
+    'invalid_credentials',
+    `sign-in failed: ${check.reason}${failures !== undefined ? ` (${failures} of ${account.limit} allowed failures for this user)` : ''}`,
+    [],
+  );
   return { kind: 'failed' };
 }
 
@@ -132,7 +136,14 @@ export async function attemptSignIn(input: SignInInput): Promise<SignInAttempt> 
     account: counter('signin-persona', subject),
     headers: input.headers,
     started,
-    audit: { kind: 'oauth', endpoint: input.audit.endpoint, clientId: input.audit.clientId ?? null, launchId: input.audit.launchId ?? null, userId: persona?.fhirUser ?? null, failureStatus: input.audit.failureStatus },
+    audit: {
+      kind: 'oauth',
+      endpoint: input.audit.endpoint,
+      clientId: input.audit.clientId ?? null,
+      launchId: input.audit.launchId ?? null,
+      userId: persona?.fhirUser ?? null,
+      failureStatus: input.audit.failureStatus,
+    },
     verify: () => {
       if (!persona) return { ok: false, reason: 'unknown user' };
       return input.oneClick || passwordMatches(input.password ?? '') ? { ok: true, value: persona } : { ok: false, reason: 'wrong password' };

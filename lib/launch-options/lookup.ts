@@ -31,7 +31,11 @@ export async function getSimulatedError(launchId: string | null | undefined, db:
  * /oauth/authorize (without `launch`) and the client_credentials grant should consume it with
  * consumeLaunch() so its options apply once. One raw statement: every client_credentials request runs it.
  */
-export async function findArmedLaunch(clientId: string, sandboxId: string = DEFAULT_SANDBOX_ID, db: Db = getDb()): Promise<{ id: string; options: LaunchOptions } | null> {
+export async function findArmedLaunch(
+  clientId: string,
+  sandboxId: string = DEFAULT_SANDBOX_ID,
+  db: Db = getDb(),
+): Promise<{ id: string; options: LaunchOptions } | null> {
   const rows = await rawQuery<{ id: string; options: string }>(
     db,
     Prisma.sql`SELECT "id", "options" FROM "Launch"

@@ -44,10 +44,19 @@ export const fhirContextItemSchema = z
     reference: z.string().regex(referencePattern(), 'reference must be a relative Type/id').optional(),
     canonical: z.string().min(1).optional(),
     identifier: z.looseObject({ system: z.string().optional(), value: z.string().optional() }).optional(),
-    type: z.string().regex(/^[A-Z][A-Za-z]+$/).optional(),
-    role: z.string().regex(/^[A-Za-z][A-Za-z0-9+.-]*:\S+$/, 'role must be an absolute URI').optional(),
+    type: z
+      .string()
+      .regex(/^[A-Z][A-Za-z]+$/)
+      .optional(),
+    role: z
+      .string()
+      .regex(/^[A-Za-z][A-Za-z0-9+.-]*:\S+$/, 'role must be an absolute URI')
+      .optional(),
   })
-  .refine((c) => c.reference !== undefined || c.canonical !== undefined || c.identifier !== undefined, 'a fhirContext item needs reference, canonical or identifier');
+  .refine(
+    (c) => c.reference !== undefined || c.canonical !== undefined || c.identifier !== undefined,
+    'a fhirContext item needs reference, canonical or identifier',
+  );
 export type FhirContextItem = z.infer<typeof fhirContextItemSchema>;
 
 /** The schema of `Launch.options`. Behaviour keys have defaults; context keys are optional. */

@@ -120,7 +120,8 @@ export const SIMULATED_ERRORS = {
   bulk_error_outcome: {
     label: 'Bulk export: an OperationOutcome in error[]',
     applies: 'fhir',
-    effect: 'The manifest lists an error file whose NDJSON holds an OperationOutcome (severity error, code "processing") beside the exported data; the client must read and report it.',
+    effect:
+      'The manifest lists an error file whose NDJSON holds an OperationOutcome (severity error, code "processing") beside the exported data; the client must read and report it.',
   },
   bulk_partial_output: {
     label: 'Bulk export: partial output',
@@ -131,7 +132,8 @@ export const SIMULATED_ERRORS = {
   bulk_file_expired: {
     label: 'Bulk export: files expired before download',
     applies: 'fhir',
-    effect: 'Every file of the manifest answers HTTP 404 with an OperationOutcome "the file has expired; start a new export" (the status URL still answers): the client must kick off again.',
+    effect:
+      'Every file of the manifest answers HTTP 404 with an OperationOutcome "the file has expired; start a new export" (the status URL still answers): the client must kick off again.',
   },
   bulk_token_expired_mid_download: {
     label: 'Bulk export: token expired mid-download',
@@ -156,7 +158,10 @@ export const SIMULATED_ERROR_KINDS = Object.keys(SIMULATED_ERRORS) as SimulatedE
 
 const WITH_RETRY_AFTER: readonly WithRetryAfter[] = ['fhir_rate_limited', 'bulk_kickoff_throttled', 'bulk_slow_job'];
 const simple = z.enum(
-  SIMULATED_ERROR_KINDS.filter((k) => k !== 'token_expires_soon' && !(WITH_RETRY_AFTER as readonly string[]).includes(k)) as [Exclude<SimulatedErrorKind, WithParameters>, ...Exclude<SimulatedErrorKind, WithParameters>[]],
+  SIMULATED_ERROR_KINDS.filter((k) => k !== 'token_expires_soon' && !(WITH_RETRY_AFTER as readonly string[]).includes(k)) as [
+    Exclude<SimulatedErrorKind, WithParameters>,
+    ...Exclude<SimulatedErrorKind, WithParameters>[],
+  ],
 );
 
 /** zod schema of a SimulatedError (launch options are validated with it when stored and read). */
@@ -183,7 +188,8 @@ export function simulatedErrorAppliesTo(error: SimulatedError): 'authorize' | 't
 export function describeSimulatedError(error: SimulatedError): string {
   const { label } = SIMULATED_ERRORS[error.kind];
   if (error.kind === 'token_expires_soon') return `${label.replace('N', String(error.seconds))}`;
-  if (error.kind === 'fhir_rate_limited' || error.kind === 'bulk_kickoff_throttled' || error.kind === 'bulk_slow_job') return `${label}, Retry-After ${error.retryAfterSeconds} s`;
+  if (error.kind === 'fhir_rate_limited' || error.kind === 'bulk_kickoff_throttled' || error.kind === 'bulk_slow_job')
+    return `${label}, Retry-After ${error.retryAfterSeconds} s`;
   return label;
 }
 
@@ -212,7 +218,9 @@ export function simulatedErrorProblem(error: SimulatedError, fit: SimulatedError
     case 'backend_invalid_scope':
       return backend ? null : 'only a backend service launch makes a client_credentials request';
     case 'invalid_jti':
-      return fit.tokenEndpointAuthMethod === 'private_key_jwt' ? null : 'only clients that authenticate with private_key_jwt send a jti (backend services, asymmetric apps)';
+      return fit.tokenEndpointAuthMethod === 'private_key_jwt'
+        ? null
+        : 'only clients that authenticate with private_key_jwt send a jti (backend services, asymmetric apps)';
     case 'invalid_client_secret':
     case 'invalid_access_token':
     case 'expired_access_token':

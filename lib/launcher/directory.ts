@@ -21,7 +21,15 @@ export interface LauncherClient {
 export async function listLauncherClients(): Promise<LauncherClient[]> {
   const clients = await listClients();
   return clients
-    .map((c) => ({ clientId: c.clientId, name: c.name, clientType: c.clientType, launchUrl: c.launchUris[0] ?? null, redirectUris: c.redirectUris, scope: c.scope, pkceRequired: c.pkceRequired }))
+    .map((c) => ({
+      clientId: c.clientId,
+      name: c.name,
+      clientType: c.clientType,
+      launchUrl: c.launchUris[0] ?? null,
+      redirectUris: c.redirectUris,
+      scope: c.scope,
+      pkceRequired: c.pkceRequired,
+    }))
     .sort((a, b) => Number(b.clientId === 'sample-app') - Number(a.clientId === 'sample-app'));
 }
 
@@ -47,6 +55,9 @@ export function findPatients(search: PatientSearch): Promise<PatientSummary[]> {
 
 /** Users the launcher offers: practitioners (and the featured patients). */
 export async function listLauncherUsers(): Promise<{ practitioners: PractitionerSummary[]; patients: Persona[] }> {
-  const [practitioners, personas] = await Promise.all([listPractitioners(DEFAULT_SANDBOX_ID, 100), listFeaturedPersonas(DEFAULT_SANDBOX_ID, { practitioners: 0, patients: 8 })]);
+  const [practitioners, personas] = await Promise.all([
+    listPractitioners(DEFAULT_SANDBOX_ID, 100),
+    listFeaturedPersonas(DEFAULT_SANDBOX_ID, { practitioners: 0, patients: 8 }),
+  ]);
   return { practitioners, patients: personas.filter((p) => p.kind === 'patient') };
 }

@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { allowsPatientList, DEFAULT_LAUNCH_OPTIONS, MAX_LAUNCH_PATIENTS, parseLaunchOptions } from '../launch-options/options';
 import { findPatientListProblem, launchConfigSchema, toLaunchOptions } from './launch-config';
 import type { LaunchConfig } from './launch-config';
-import { defaultSimulatedError, describeSimulatedError, SIMULATED_ERROR_KINDS, SIMULATED_ERRORS, simulatedErrorAppliesTo, simulatedErrorSchema } from '../launch-options/simulated-errors';
+import {
+  defaultSimulatedError,
+  describeSimulatedError,
+  SIMULATED_ERROR_KINDS,
+  SIMULATED_ERRORS,
+  simulatedErrorAppliesTo,
+  simulatedErrorSchema,
+} from '../launch-options/simulated-errors';
 
 const CONFIG: LaunchConfig = {
   clientId: 'sample-app',

@@ -41,7 +41,10 @@ describe('share links', () => {
     const code = /^https:\/\/sandbox\.example\/l\/(.+)$/.exec(made.url)?.[1] ?? '';
     expect(code).toMatch(SHARE_CODE_PATTERN);
     expect(await findShareLink(code)).toEqual(CONFIG);
-    expect(await createShareLinkUrl({ ...CONFIG, clientId: undefined }, 'https://sandbox.example')).toEqual({ ok: false, error: 'The configuration is incomplete.' });
+    expect(await createShareLinkUrl({ ...CONFIG, clientId: undefined }, 'https://sandbox.example')).toEqual({
+      ok: false,
+      error: 'The configuration is incomplete.',
+    });
     expect(await createShareLinkUrl('not a configuration', 'https://sandbox.example')).toEqual({ ok: false, error: 'The configuration is incomplete.' });
   });
 });

@@ -19,7 +19,15 @@ import { SIMULATED_ERRORS, simulatedErrorProblem } from '../launch-options/simul
 export type LaunchStart =
   | { readonly ok: true; readonly kind: 'ehr'; readonly launchId: string; readonly appUrl: string; readonly frameUrl: string | null }
   | { readonly ok: true; readonly kind: 'standalone'; readonly launchId: string; readonly appUrl: string | null; readonly fhirBase: string }
-  | { readonly ok: true; readonly kind: 'backend'; readonly launchId: string; readonly clientId: string; readonly tokenUrl: string; readonly fhirBase: string; readonly patientIds: readonly string[] }
+  | {
+      readonly ok: true;
+      readonly kind: 'backend';
+      readonly launchId: string;
+      readonly clientId: string;
+      readonly tokenUrl: string;
+      readonly fhirBase: string;
+      readonly patientIds: readonly string[];
+    }
   | { readonly ok: false; readonly error: string };
 
 /** `{launch_url}?iss=…&launch=…` (SMART App Launch 2.2 §launch-app-ehr-launch; docs/CONFORMANCE.md #155), plus scope for the sample app. */
@@ -34,7 +42,8 @@ export function appLaunchUrl(launchUrl: string, params: { iss: string; launch?: 
 /** Creates the Launch record for a configuration and returns where to go next. */
 export async function startLaunch(input: unknown, origin: string): Promise<LaunchStart> {
   const parsed = launchConfigSchema.safeParse(input);
-  if (!parsed.success) return { ok: false, error: `Invalid launch configuration: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` };
+  if (!parsed.success)
+    return { ok: false, error: `Invalid launch configuration: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` };
   const config: LaunchConfig = parsed.data;
   const client = await getClient(config.clientId);
   if (!client) return { ok: false, error: `No registered client '${config.clientId}'.` };
@@ -43,14 +52,24 @@ export async function startLaunch(input: unknown, origin: string): Promise<Launc
   const patientListProblem = findPatientListProblem(config);
   if (patientListProblem) return { ok: false, error: patientListProblem };
   // A simulated error this launch can never trigger is refused rather than armed to do nothing.
-  const simulatedProblem = config.simulatedError ? simulatedErrorProblem(config.simulatedError, { launchType: config.launchType, tokenEndpointAuthMethod: client.tokenEndpointAuthMethod }) : null;
-  if (config.simulatedError && simulatedProblem) return { ok: false, error: `The simulated error '${SIMULATED_ERRORS[config.simulatedError.kind].label}' cannot happen in this launch: ${simulatedProblem}.` };
+  const simulatedProblem = config.simulatedError
+    ? simulatedErrorProblem(config.simulatedError, { launchType: config.launchType, tokenEndpointAuthMethod: client.tokenEndpointAuthMethod })
+    : null;
+  if (config.simulatedError && simulatedProblem)
+    return {
+      ok: false,
+      error: `The simulated error '${SIMULATED_ERRORS[config.simulatedError.kind].label}' cannot happen in this launch: ${simulatedProblem}.`,
+    };
   for (const id of config.patientIds) {
     if (!(await findPatientSummary(DEFAULT_SANDBOX_ID, id))) return { ok: false, error: `Patient '${id}' does not exist.` };
   }
 
   if (config.launchType === 'backend-service') {
-    if (client.clientType !== 'backend') return { ok: false, error: `Client '${client.clientId}' is a ${client.clientType} client; a backend service launch needs a backend client (private_key_jwt, client_credentials).` };
+    if (client.clientType !== 'backend')
+      return {
+        ok: false,
+        error: `Client '${client.clientId}' is a ${client.clientType} client; a backend service launch needs a backend client (private_key_jwt, client_credentials).`,
+      };
     const launchId = await createLaunch({ clientId: client.clientId, options: toLaunchOptions(config) });
     return { ok: true, kind: 'backend', launchId, clientId: client.clientId, tokenUrl: oauthUrls(origin).token, fhirBase, patientIds: config.patientIds };
   }
@@ -99,7 +118,11 @@ export async function startLaunch(input: unknown, origin: string): Promise<Launc
 const HTTP_URL = /^https?:\/\/[^\s]+$/;
 
 /** Registers an ad-hoc app (launch URL + redirect URI) as a public sandbox client; returns its client_id. */
-export async function registerAdHocApp(input: { name?: string; launchUrl: string; redirectUri: string }): Promise<{ ok: true; clientId: string } | { ok: false; error: string }> {
+export async function registerAdHocApp(input: {
+  name?: string;
+  launchUrl: string;
+  redirectUri: string;
+}): Promise<{ ok: true; clientId: string } | { ok: false; error: string }> {
   const launchUrl = input.launchUrl.trim();
   const redirectUri = input.redirectUri.trim();
   if (!HTTP_URL.test(launchUrl) || !HTTP_URL.test(redirectUri)) return { ok: false, error: 'Launch URL and redirect URI must be absolute http(s) URLs.' };

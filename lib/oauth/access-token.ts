@@ -36,8 +36,7 @@ export interface VerifiedAccessToken {
  * app refreshes after it).
  */
 export type VerifyAccessTokenResult =
-  | { ok: true; token: VerifiedAccessToken }
-  | { ok: false; error: 'invalid_token'; description: string; expiredClientId?: string; simulated?: true };
+  { ok: true; token: VerifiedAccessToken } | { ok: false; error: 'invalid_token'; description: string; expiredClientId?: string; simulated?: true };
 type Refusal = { ok: false; description: string; expiredClientId?: string; simulated?: true };
 
 /** Compares URLs as FHIR bases: scheme and host case-insensitive, default port and trailing slash ignored (docs/CONFORMANCE.md #4). */
@@ -63,7 +62,9 @@ function invalid(refusal: Refusal): VerifyAccessTokenResult {
 
 function expired(payload: JWTPayload | undefined): Refusal {
   const clientId = payload?.client_id;
-  return typeof clientId === 'string' ? { ok: false, description: 'the access token has expired', expiredClientId: clientId } : { ok: false, description: 'the access token has expired' };
+  return typeof clientId === 'string'
+    ? { ok: false, description: 'the access token has expired', expiredClientId: clientId }
+    : { ok: false, description: 'the access token has expired' };
 }
 
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
@@ -87,7 +88,8 @@ async function verifiedPayload(jwt: string): Promise<{ ok: true; payload: JWTPay
   let kid: string | undefined;
   try {
     const header = decodeProtectedHeader(jwt);
-    if (header.alg !== ACCESS_TOKEN_ALG || header.typ !== ACCESS_TOKEN_TYP) return { ok: false, description: 'the token is not an access token issued by this server' };
+    if (header.alg !== ACCESS_TOKEN_ALG || header.typ !== ACCESS_TOKEN_TYP)
+      return { ok: false, description: 'the token is not an access token issued by this server' };
     kid = header.kid;
   } catch {
     return { ok: false, description: 'the access token is not a JWT issued by this server' };
@@ -146,8 +148,11 @@ export async function verifyAccessTokenCore(
   if (row.revoked) return { ok: false, description: 'the access token has been revoked' };
   if (row.expiresAt.getTime() <= Date.now()) return { ok: false, description: 'the access token has expired', expiredClientId: row.clientId };
   // The launch's simulated invalid or expired token: refused here, so the FHIR API and introspection agree.
-  const simulated = simulatedAccessTokenRejection(await simulatedErrorOfLaunch(typeof payload.launch_id === 'string' ? payload.launch_id : null), { refreshed: row.parentId !== null });
-  if (simulated) return { ok: false, description: simulated, simulated: true, ...(simulated === 'the access token has expired' ? { expiredClientId: row.clientId } : {}) };
+  const simulated = simulatedAccessTokenRejection(await simulatedErrorOfLaunch(typeof payload.launch_id === 'string' ? payload.launch_id : null), {
+    refreshed: row.parentId !== null,
+  });
+  if (simulated)
+    return { ok: false, description: simulated, simulated: true, ...(simulated === 'the access token has expired' ? { expiredClientId: row.clientId } : {}) };
   return { ok: true, payload, row, grant: found.grant };
 }
 

@@ -65,7 +65,9 @@ describe('/oauth/authorize: no redirect before client_id and redirect_uri match 
   });
 
   it('POST with a non-form content type → 400 page', async () => {
-    const res = await handleAuthorize(new Request(`${ORIGIN}/oauth/authorize`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }));
+    const res = await handleAuthorize(
+      new Request(`${ORIGIN}/oauth/authorize`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }),
+    );
     await expectPage(res, /application\/x-www-form-urlencoded/);
   });
 });
@@ -80,15 +82,31 @@ describe('/oauth/authorize: errors after redirect_uri validation redirect with e
 
   it('#38: response_type=token → unsupported_response_type; missing → invalid_request', async () => {
     const { client } = await newClient('public');
-    expectErrorRedirect(await authorizeGet(authorizeQuery({ client_id: client.clientId, response_type: 'token' }, challenge)), 'unsupported_response_type', /only 'code'/);
-    expectErrorRedirect(await authorizeGet(authorizeQuery({ client_id: client.clientId, response_type: undefined }, challenge)), 'invalid_request', /response_type is required/);
+    expectErrorRedirect(
+      await authorizeGet(authorizeQuery({ client_id: client.clientId, response_type: 'token' }, challenge)),
+      'unsupported_response_type',
+      /only 'code'/,
+    );
+    expectErrorRedirect(
+      await authorizeGet(authorizeQuery({ client_id: client.clientId, response_type: undefined }, challenge)),
+      'invalid_request',
+      /response_type is required/,
+    );
   });
 
   it('#42 / N2 (G10 9.4): a foreign aud gets no code: invalid_request; missing aud too', async () => {
     const { client } = await newClient('confidential-symmetric');
-    expectErrorRedirect(await authorizeGet(authorizeQuery({ client_id: client.clientId, aud: 'https://inferno.healthit.gov/invalid_aud' }, challenge)), 'invalid_request', /is not this FHIR server/);
+    expectErrorRedirect(
+      await authorizeGet(authorizeQuery({ client_id: client.clientId, aud: 'https://inferno.healthit.gov/invalid_aud' }, challenge)),
+      'invalid_request',
+      /is not this FHIR server/,
+    );
     expectErrorRedirect(await authorizeGet(authorizeQuery({ client_id: client.clientId, aud: undefined }, challenge)), 'invalid_request', /aud is required/);
-    expectErrorRedirect(await authorizeGet(authorizeQuery({ client_id: client.clientId, aud: `${FHIR_BASE}/Patient` }, challenge)), 'invalid_request', /is not this FHIR server/);
+    expectErrorRedirect(
+      await authorizeGet(authorizeQuery({ client_id: client.clientId, aud: `${FHIR_BASE}/Patient` }, challenge)),
+      'invalid_request',
+      /is not this FHIR server/,
+    );
   });
 
   it('#4: aud matches after normalising a trailing slash and scheme/host case', async () => {
@@ -96,30 +114,64 @@ describe('/oauth/authorize: errors after redirect_uri validation redirect with e
     for (const aud of [`${FHIR_BASE}/`, 'HTTP://LOCALHOST:3000/fhir']) {
       expect((await authorizeGet(authorizeQuery({ client_id: client.clientId, aud }, challenge))).status).toBe(303);
     }
-    expectErrorRedirect(await authorizeGet(authorizeQuery({ client_id: client.clientId, aud: 'http://localhost:3000/FHIR' }, challenge)), 'invalid_request', /not this FHIR server/);
+    expectErrorRedirect(
+      await authorizeGet(authorizeQuery({ client_id: client.clientId, aud: 'http://localhost:3000/FHIR' }, challenge)),
+      'invalid_request',
+      /not this FHIR server/,
+    );
   });
 
   it('#43 #172: PKCE plain, missing method, missing challenge and a malformed challenge are refused', async () => {
     const { client } = await newClient('confidential-symmetric');
     const id = client.clientId;
-    expectErrorRedirect(await authorizeGet(authorizeQuery({ client_id: id, code_challenge_method: 'plain' }, challenge)), 'invalid_request', /'plain' is refused/);
-    expectErrorRedirect(await authorizeGet(authorizeQuery({ client_id: id, code_challenge_method: undefined }, challenge)), 'invalid_request', /code_challenge_method is required/);
-    expectErrorRedirect(await authorizeGet(authorizeQuery({ client_id: id, code_challenge: undefined, code_challenge_method: undefined }, challenge)), 'invalid_request', /code_challenge is required/);
+    expectErrorRedirect(
+      await authorizeGet(authorizeQuery({ client_id: id, code_challenge_method: 'plain' }, challenge)),
+      'invalid_request',
+      /'plain' is refused/,
+    );
+    expectErrorRedirect(
+      await authorizeGet(authorizeQuery({ client_id: id, code_challenge_method: undefined }, challenge)),
+      'invalid_request',
+      /code_challenge_method is required/,
+    );
+    expectErrorRedirect(
+      await authorizeGet(authorizeQuery({ client_id: id, code_challenge: undefined, code_challenge_method: undefined }, challenge)),
+      'invalid_request',
+      /code_challenge is required/,
+    );
     expectErrorRedirect(await authorizeGet(authorizeQuery({ client_id: id, code_challenge: 'short' }, challenge)), 'invalid_request', /43-character/);
   });
 
   it('#52: a SMART v1 client with PKCE off may omit PKCE, but never use plain', async () => {
     const { client } = await newClient('confidential-symmetric', { pkceRequired: false });
-    expect((await authorizeGet(authorizeQuery({ client_id: client.clientId, code_challenge: undefined, code_challenge_method: undefined }, challenge))).status).toBe(303);
-    expectErrorRedirect(await authorizeGet(authorizeQuery({ client_id: client.clientId, code_challenge_method: 'plain' }, challenge)), 'invalid_request', /plain/);
+    expect(
+      (await authorizeGet(authorizeQuery({ client_id: client.clientId, code_challenge: undefined, code_challenge_method: undefined }, challenge))).status,
+    ).toBe(303);
+    expectErrorRedirect(
+      await authorizeGet(authorizeQuery({ client_id: client.clientId, code_challenge_method: 'plain' }, challenge)),
+      'invalid_request',
+      /plain/,
+    );
   });
 
   it('#93 #95 #181: an invalid scope is invalid_scope naming it; out-of-order permissions are refused', async () => {
     const { client } = await newClient('public');
-    expectErrorRedirect(await authorizeGet(authorizeQuery({ client_id: client.clientId, scope: 'openid patient/Observation.dus' }, challenge)), 'invalid_scope', /patient\/Observation\.dus/);
-    expectErrorRedirect(await authorizeGet(authorizeQuery({ client_id: client.clientId, scope: 'openid Patient/observation.read' }, challenge)), 'invalid_scope', /Patient\//);
+    expectErrorRedirect(
+      await authorizeGet(authorizeQuery({ client_id: client.clientId, scope: 'openid patient/Observation.dus' }, challenge)),
+      'invalid_scope',
+      /patient\/Observation\.dus/,
+    );
+    expectErrorRedirect(
+      await authorizeGet(authorizeQuery({ client_id: client.clientId, scope: 'openid Patient/observation.read' }, challenge)),
+      'invalid_scope',
+      /Patient\//,
+    );
     expectErrorRedirect(await authorizeGet(authorizeQuery({ client_id: client.clientId, scope: undefined }, challenge)), 'invalid_scope', /scope is required/);
-    expectErrorRedirect(await authorizeGet(authorizeQuery({ client_id: client.clientId, scope: 'system/*.rs' }, challenge)), 'invalid_scope', /backend services/);
+    expectErrorRedirect(
+      await authorizeGet(authorizeQuery({ client_id: client.clientId, scope: 'system/*.rs' }, challenge)),
+      'invalid_scope',
+      /backend services/,
+    );
   });
 
   it('scopes the client may not have are dropped with a reason (shown at consent)', async () => {
@@ -138,13 +190,22 @@ describe('/oauth/authorize: errors after redirect_uri validation redirect with e
 
   it('request objects are not supported (OIDC Core §6)', async () => {
     const { client } = await newClient('public');
-    expectErrorRedirect(await authorizeGet(authorizeQuery({ client_id: client.clientId, request: 'eyJ...' }, challenge)), 'request_not_supported', /request objects/);
+    expectErrorRedirect(
+      await authorizeGet(authorizeQuery({ client_id: client.clientId, request: 'eyJ...' }, challenge)),
+      'request_not_supported',
+      /request objects/,
+    );
   });
 
   it('#41: state comes back byte for byte, on errors too', async () => {
     const { client } = await newClient('public');
     const state = 'a b+c/d?e=f&g=h%20ü😀"\'<>';
-    expectErrorRedirect(await authorizeGet(authorizeQuery({ client_id: client.clientId, aud: 'https://x.example', state }, challenge)), 'invalid_request', /aud/, state);
+    expectErrorRedirect(
+      await authorizeGet(authorizeQuery({ client_id: client.clientId, aud: 'https://x.example', state }, challenge)),
+      'invalid_request',
+      /aud/,
+      state,
+    );
   });
 
   it('an error redirect keeps a registered redirect_uri query as registered', async () => {
@@ -167,27 +228,47 @@ describe('/oauth/authorize: EHR launch (docs/CONFORMANCE.md #45, #156, #171)', (
     expect(view.ehrLaunch).toBe(true);
     expect(view.launch).toMatchObject({ id: launch, patientId: 'pat-9', encounterId: 'enc-9' });
     expect(view.needsPatient).toBe(false);
-    expectErrorRedirect(await authorizeGet(authorizeQuery({ client_id: client.clientId, scope: ehrScope, launch }, challenge)), 'invalid_request', /already used/);
+    expectErrorRedirect(
+      await authorizeGet(authorizeQuery({ client_id: client.clientId, scope: ehrScope, launch }, challenge)),
+      'invalid_request',
+      /already used/,
+    );
   });
 
   it('unknown, expired and other-client launches → invalid_request without context', async () => {
     const { client } = await newClient('confidential-symmetric');
     const { client: other } = await newClient('public');
-    expectErrorRedirect(await authorizeGet(authorizeQuery({ client_id: client.clientId, scope: ehrScope, launch: 'no-such-launch' }, challenge)), 'invalid_request', /is unknown/);
+    expectErrorRedirect(
+      await authorizeGet(authorizeQuery({ client_id: client.clientId, scope: ehrScope, launch: 'no-such-launch' }, challenge)),
+      'invalid_request',
+      /is unknown/,
+    );
     const foreign = await createLaunch({ clientId: other.clientId, patientId: 'secret-patient' });
     const res = await authorizeGet(authorizeQuery({ client_id: client.clientId, scope: ehrScope, launch: foreign }, challenge));
     expectErrorRedirect(res, 'invalid_request', /another client/);
     expect(res.headers.get('location')).not.toMatch(/secret-patient/);
     const expired = await createLaunch({ clientId: client.clientId, patientId: 'p' });
     await getDb().launch.update({ where: { id: expired }, data: { expiresAt: new Date(Date.now() - 1000) } });
-    expectErrorRedirect(await authorizeGet(authorizeQuery({ client_id: client.clientId, scope: ehrScope, launch: expired }, challenge)), 'invalid_request', /expired/);
+    expectErrorRedirect(
+      await authorizeGet(authorizeQuery({ client_id: client.clientId, scope: ehrScope, launch: expired }, challenge)),
+      'invalid_request',
+      /expired/,
+    );
   });
 
   it('the launch scope without a launch parameter, and a launch parameter without the scope, are invalid_request', async () => {
     const { client } = await newClient('confidential-symmetric');
-    expectErrorRedirect(await authorizeGet(authorizeQuery({ client_id: client.clientId, scope: ehrScope }, challenge)), 'invalid_request', /needs the launch parameter/);
+    expectErrorRedirect(
+      await authorizeGet(authorizeQuery({ client_id: client.clientId, scope: ehrScope }, challenge)),
+      'invalid_request',
+      /needs the launch parameter/,
+    );
     const launch = await createLaunch({ clientId: client.clientId, patientId: 'p' });
-    expectErrorRedirect(await authorizeGet(authorizeQuery({ client_id: client.clientId, scope: 'openid patient/*.rs', launch }, challenge)), 'invalid_request', /without the 'launch' scope/);
+    expectErrorRedirect(
+      await authorizeGet(authorizeQuery({ client_id: client.clientId, scope: 'openid patient/*.rs', launch }, challenge)),
+      'invalid_request',
+      /without the 'launch' scope/,
+    );
   });
 });
 
@@ -212,7 +293,11 @@ describe('/oauth/authorize: success (docs/CONFORMANCE.md #37, #49, #51)', () => 
   it('#37 #9: POST form works the same way', async () => {
     const { client } = await newClient('confidential-symmetric');
     const res = await handleAuthorize(
-      new Request(`${ORIGIN}/oauth/authorize`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: authorizeQuery({ client_id: client.clientId }, challenge).toString() }),
+      new Request(`${ORIGIN}/oauth/authorize`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: authorizeQuery({ client_id: client.clientId }, challenge).toString(),
+      }),
     );
     expect(res.status).toBe(303);
     expect(location(res).pathname).toMatch(/^\/interaction\//);

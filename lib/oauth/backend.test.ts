@@ -62,7 +62,12 @@ describe('client_credentials with private_key_jwt (docs/CONFORMANCE.md §13)', (
 
   it('N18 (G10 8.1.03): client_assertion_type=not_an_assertion_type → exactly 400 invalid_client', async () => {
     const { client, sign } = await backend();
-    await expectError(await cc(await sign(client.clientId), { client_assertion_type: 'not_an_assertion_type' }), 400, 'invalid_client', /client_assertion_type must be/);
+    await expectError(
+      await cc(await sign(client.clientId), { client_assertion_type: 'not_an_assertion_type' }),
+      400,
+      'invalid_client',
+      /client_assertion_type must be/,
+    );
   });
 
   it('N20 (G10 8.1.04): iss=not_a_valid_iss → invalid_client', async () => {
@@ -91,7 +96,12 @@ describe('client_credentials with private_key_jwt (docs/CONFORMANCE.md §13)', (
 
   it('#71 #141 #178: aud other than exactly the token endpoint URL (the issuer included) → invalid_client', async () => {
     const { client, sign } = await backend();
-    await expectError(await cc(await sign(client.clientId, { claims: { aud: 'https://other.example/token' } })), 401, 'invalid_client', /aud must be the token endpoint/);
+    await expectError(
+      await cc(await sign(client.clientId, { claims: { aud: 'https://other.example/token' } })),
+      401,
+      'invalid_client',
+      /aud must be the token endpoint/,
+    );
     await expectError(await cc(await sign(client.clientId, { claims: { aud: ORIGIN } })), 401, 'invalid_client', /aud must be the token endpoint/);
     await expectError(await cc(await sign(client.clientId, { claims: { aud: [TOKEN_URL, ORIGIN] } })), 401, 'invalid_client', /aud must be the token endpoint/);
     expect((await cc(await sign(client.clientId, { claims: { aud: [TOKEN_URL] } }))).status).toBe(200);
@@ -117,7 +127,10 @@ describe('client_credentials with private_key_jwt (docs/CONFORMANCE.md §13)', (
     const a = await assertionKeys('ES384', 'same');
     const b = await assertionKeys('ES384', 'same');
     await expect(newClient('backend', { jwks: { keys: [a.jwk as never, b.jwk as never] } })).rejects.toThrow(/kid 'same' appears more than once/);
-    vi.stubGlobal('fetch', vi.fn(async () => new Response(JSON.stringify({ keys: [a.jwk, b.jwk] }), { status: 200, headers: { 'content-type': 'application/json' } })));
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async () => new Response(JSON.stringify({ keys: [a.jwk, b.jwk] }), { status: 200, headers: { 'content-type': 'application/json' } })),
+    );
     try {
       const { client: dup } = await newClient('backend', { jwksUri: `http://localhost:4567/dup/jwks.json?${Math.random()}` });
       await expectError(await cc(await a.sign(dup.clientId)), 401, 'invalid_client', /2 registered keys/);
@@ -130,7 +143,9 @@ describe('client_credentials with private_key_jwt (docs/CONFORMANCE.md §13)', (
     const ec = await assertionKeys('ES384', 'ec');
     const ecJwk = ec.jwk as unknown as Record<string, string>;
     await expect(newClient('backend', { jwks: { keys: [{ ...ecJwk, y: ecJwk.x } as never] } })).rejects.toThrow(/key 'ec' is not a valid public key/);
-    await expect(newClient('backend', { jwks: { keys: [{ kty: 'EC', crv: 'P-384', x: 'AAAA', y: 'AAAA', kid: 'tiny' } as never] } })).rejects.toThrow(/not a valid public key/);
+    await expect(newClient('backend', { jwks: { keys: [{ kty: 'EC', crv: 'P-384', x: 'AAAA', y: 'AAAA', kid: 'tiny' } as never] } })).rejects.toThrow(
+      /not a valid public key/,
+    );
     const p256 = { ...(await exportJWK((await generateKeyPair('ES256')).publicKey)), kid: 'p256' };
     await expect(newClient('backend', { jwks: { keys: [p256 as never] } })).rejects.toThrow(/curve P-256: ES384 needs P-384/);
     const weak = { ...generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ format: 'jwk' }), kid: 'weak' };
@@ -140,7 +155,12 @@ describe('client_credentials with private_key_jwt (docs/CONFORMANCE.md §13)', (
   it('a signature by another key with the right kid → invalid_client', async () => {
     const { client } = await backend('ES384');
     const stranger = await generateKeyPair('ES384');
-    await expectError(await cc(await signAssertion(stranger.privateKey, 'ES384', 'ES384-key', client.clientId)), 401, 'invalid_client', /signature does not verify/);
+    await expectError(
+      await cc(await signAssertion(stranger.privateKey, 'ES384', 'ES384-key', client.clientId)),
+      401,
+      'invalid_client',
+      /signature does not verify/,
+    );
   });
 
   it('#69: a client_id that differs from iss → invalid_client', async () => {
@@ -160,7 +180,13 @@ describe('jwks_uri clients (docs/CONFORMANCE.md #73, #74)', () => {
   async function remoteClient(cacheControl: string | null) {
     const { publicKey, privateKey } = await generateKeyPair('RS384');
     const jwk = { ...(await exportJWK(publicKey)), kid: 'remote-1', alg: 'RS384' };
-    const fetchMock = vi.fn(async () => new Response(JSON.stringify({ keys: [jwk] }), { status: 200, headers: { 'content-type': 'application/json', ...(cacheControl ? { 'cache-control': cacheControl } : {}) } }));
+    const fetchMock = vi.fn(
+      async () =>
+        new Response(JSON.stringify({ keys: [jwk] }), {
+          status: 200,
+          headers: { 'content-type': 'application/json', ...(cacheControl ? { 'cache-control': cacheControl } : {}) },
+        }),
+    );
     vi.stubGlobal('fetch', fetchMock);
     const jwksUri = `http://localhost:4567/custom/smart_stu2_2/.well-known/jwks.json?${Math.random()}`;
     const { client } = await newClient('backend', { jwksUri });
@@ -195,7 +221,12 @@ describe('jwks_uri clients (docs/CONFORMANCE.md #73, #74)', () => {
   it('an unreachable JWKS URL → invalid_client, never 500', async () => {
     const { client, sign } = await remoteClient(null);
     void client;
-    vi.stubGlobal('fetch', vi.fn(async () => { throw new TypeError('fetch failed'); }));
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async () => {
+        throw new TypeError('fetch failed');
+      }),
+    );
     await expectError(await cc(await sign()), 401, 'invalid_client', /could not fetch/);
   });
 });

@@ -143,7 +143,10 @@ describe('keys come from the current registration on every request (docs/CONFORM
     const keptJwk = { ...(await exportJWK(kept.publicKey)), kid: 'kept', alg: 'RS384' };
     const droppedJwk = { ...(await exportJWK(dropped.publicKey)), kid: 'dropped', alg: 'ES384' };
     let served = [keptJwk, droppedJwk];
-    vi.stubGlobal('fetch', vi.fn(async () => new Response(JSON.stringify({ keys: served }), { status: 200, headers: { 'content-type': 'application/json' } })));
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async () => new Response(JSON.stringify({ keys: served }), { status: 200, headers: { 'content-type': 'application/json' } })),
+    );
     const { client } = await newClient('backend', { jwksUri: `http://localhost:4567/rotating/jwks.json?${Math.random()}` });
     expect((await cc(await signAssertion(dropped.privateKey, 'ES384', 'dropped', client.clientId))).status).toBe(200);
     expect((await cc(await signAssertion(dropped.privateKey, 'ES384', 'dropped', client.clientId))).status).toBe(200);

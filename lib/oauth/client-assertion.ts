@@ -156,14 +156,17 @@ export async function verifyClientAssertion(assertion: string, ctx: AssertionCon
   if (typeof header.kid !== 'string' || header.kid === '') throw fail('the JWT header has no kid (SMART App Launch 2.2 §client-confidential-asymmetric)');
   // SMART App Launch 2.2 §client-confidential-asymmetric: typ is required, fixed value JWT.
   if (typeof header.typ !== 'string' || header.typ.toUpperCase() !== 'JWT') {
-    throw fail(`the JWT header needs typ: "JWT"${header.typ === undefined ? '' : `, not "${String(header.typ)}"`} (SMART App Launch 2.2 §client-confidential-asymmetric)`);
+    throw fail(
+      `the JWT header needs typ: "JWT"${header.typ === undefined ? '' : `, not "${String(header.typ)}"`} (SMART App Launch 2.2 §client-confidential-asymmetric)`,
+    );
   }
   const { iss, sub } = unverified;
   if (typeof iss !== 'string' || iss === '') throw fail('iss is missing');
   if (sub !== iss) throw fail('iss and sub must both be the client_id (RFC 7523 §3)');
   const client = await getClient(iss, { sandboxId: ctx.sandboxId });
   if (!client) throw fail(`iss '${iss.slice(0, 100)}' is not a registered client_id`);
-  if (client.tokenEndpointAuthMethod !== 'private_key_jwt') throw fail(`client '${client.clientId}' is registered for ${client.tokenEndpointAuthMethod}, not private_key_jwt`);
+  if (client.tokenEndpointAuthMethod !== 'private_key_jwt')
+    throw fail(`client '${client.clientId}' is registered for ${client.tokenEndpointAuthMethod}, not private_key_jwt`);
 
   // jku must be the registered JWKS URL, if sent at all (docs/CONFORMANCE.md #73, #178).
   if (header.jku !== undefined && header.jku !== client.jwksUri) {
@@ -185,15 +188,21 @@ export async function verifyClientAssertion(assertion: string, ctx: AssertionCon
   const now = nowSeconds();
   if (typeof payload.exp !== 'number') throw fail('exp is required (RFC 7523 §3)');
   if (payload.exp > now + ASSERTION_MAX_LIFETIME_SECONDS + CLOCK_SKEW_SECONDS) {
-    throw fail(`exp is ${payload.exp - now} s in the future; at most ${ASSERTION_MAX_LIFETIME_SECONDS} s is allowed (SMART App Launch 2.2 §client-confidential-asymmetric)`);
+    throw fail(
+      `exp is ${payload.exp - now} s in the future; at most ${ASSERTION_MAX_LIFETIME_SECONDS} s is allowed (SMART App Launch 2.2 §client-confidential-asymmetric)`,
+    );
   }
   // jose checks that iat is a number, not that it has passed: a JWT issued in the future is refused (RFC 7519 §4.1.6).
-  if (typeof payload.iat === 'number' && payload.iat > now + CLOCK_SKEW_SECONDS) throw fail(`iat is ${payload.iat - now} s in the future: check the client's clock`);
+  if (typeof payload.iat === 'number' && payload.iat > now + CLOCK_SKEW_SECONDS)
+    throw fail(`iat is ${payload.iat - now} s in the future: check the client's clock`);
   const audiences = Array.isArray(payload.aud) ? payload.aud : payload.aud === undefined ? [] : [payload.aud];
   if (audiences.length === 0 || audiences.some((a) => a !== ctx.tokenEndpoint)) {
-    throw fail(`aud must be the token endpoint URL ${ctx.tokenEndpoint}${audiences.length ? `, not ${audiences.map((a) => `'${String(a).slice(0, 200)}'`).join(', ')}` : ''}`);
+    throw fail(
+      `aud must be the token endpoint URL ${ctx.tokenEndpoint}${audiences.length ? `, not ${audiences.map((a) => `'${String(a).slice(0, 200)}'`).join(', ')}` : ''}`,
+    );
   }
-  if (typeof payload.jti !== 'string' || payload.jti === '' || payload.jti.length > 255) throw fail('jti is required (a unique string of at most 255 characters)');
+  if (typeof payload.jti !== 'string' || payload.jti === '' || payload.jti.length > 255)
+    throw fail('jti is required (a unique string of at most 255 characters)');
 
   // Replay: a jti may be used once within the assertion's lifetime (docs/CONFORMANCE.md #72; RFC 7523 §3 item 7).
   // The row lives as long as the assertion could still verify (exp plus the clock tolerance).

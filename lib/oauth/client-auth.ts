@@ -92,7 +92,8 @@ export async function authenticateClient(call: OAuthCall, form: OAuthParams): Pr
   if (bodyClientId) call.audit.clientId = bodyClientId.slice(0, 200);
 
   if (header) {
-    if (!/^basic\s/i.test(header)) throw new InvalidClient('the Authorization header must use the Basic scheme at this endpoint (RFC 6749 §2.3.1)', { challenge: BASIC_CHALLENGE });
+    if (!/^basic\s/i.test(header))
+      throw new InvalidClient('the Authorization header must use the Basic scheme at this endpoint (RFC 6749 §2.3.1)', { challenge: BASIC_CHALLENGE });
     const creds = parseBasic(header);
     call.audit.clientId = creds.clientId.slice(0, 200);
     if (bodyClientId !== null && bodyClientId !== creds.clientId) {
@@ -102,7 +103,8 @@ export async function authenticateClient(call: OAuthCall, form: OAuthParams): Pr
     const client = found?.client ?? null;
     // Same error for an unknown client and a wrong secret: no client-id oracle.
     if (!client || !clientSecretMatches(found?.secretHash ?? null, creds.secret)) {
-      if (client && client.tokenEndpointAuthMethod !== 'client_secret_basic' && client.tokenEndpointAuthMethod !== 'client_secret_post') throw methodMismatch(client, 'client_secret_basic');
+      if (client && client.tokenEndpointAuthMethod !== 'client_secret_basic' && client.tokenEndpointAuthMethod !== 'client_secret_post')
+        throw methodMismatch(client, 'client_secret_basic');
       throw wrongCredentialsError('client_secret_basic', creds.clientId);
     }
     if (client.tokenEndpointAuthMethod !== 'client_secret_basic') throw methodMismatch(client, 'client_secret_basic');
@@ -114,7 +116,8 @@ export async function authenticateClient(call: OAuthCall, form: OAuthParams): Pr
     const found = await findClientForAuthentication(bodyClientId, call.sandboxId);
     const client = found?.client ?? null;
     if (!client || !clientSecretMatches(found?.secretHash ?? null, bodySecret)) {
-      if (client && client.tokenEndpointAuthMethod !== 'client_secret_basic' && client.tokenEndpointAuthMethod !== 'client_secret_post') throw methodMismatch(client, 'client_secret_post');
+      if (client && client.tokenEndpointAuthMethod !== 'client_secret_basic' && client.tokenEndpointAuthMethod !== 'client_secret_post')
+        throw methodMismatch(client, 'client_secret_post');
       throw wrongCredentialsError('client_secret_post', bodyClientId);
     }
     if (client.tokenEndpointAuthMethod !== 'client_secret_post') throw methodMismatch(client, 'client_secret_post');
@@ -123,7 +126,10 @@ export async function authenticateClient(call: OAuthCall, form: OAuthParams): Pr
 
   if (assertionType !== null || assertion !== null) {
     if (assertionType !== CLIENT_ASSERTION_TYPE) {
-      throw new InvalidClient(`client_assertion_type must be ${CLIENT_ASSERTION_TYPE}${assertionType ? `, not '${assertionType.slice(0, 100)}'` : ''} (RFC 7523 §2.2)`, { status: 400 });
+      throw new InvalidClient(
+        `client_assertion_type must be ${CLIENT_ASSERTION_TYPE}${assertionType ? `, not '${assertionType.slice(0, 100)}'` : ''} (RFC 7523 §2.2)`,
+        { status: 400 },
+      );
     }
     if (assertion === null) throw new InvalidClient('client_assertion is missing', { status: 400 });
     // The claimed client, for the audit record even when the assertion fails.
@@ -147,5 +153,7 @@ export async function authenticateClient(call: OAuthCall, form: OAuthParams): Pr
     return { client, method: 'none' };
   }
 
-  throw new InvalidClient('client authentication is required: send client_id (public clients), HTTP Basic, or a client assertion (RFC 6749 §2.3)', { status: 400 });
+  throw new InvalidClient('client authentication is required: send client_id (public clients), HTTP Basic, or a client assertion (RFC 6749 §2.3)', {
+    status: 400,
+  });
 }

@@ -53,7 +53,9 @@ export function redirectUriProblem(uri: string, httpsOnly: boolean = env.HTTPS_O
         ? null
         : 'uses http, which this server (HTTPS_ONLY) allows only for a native app on a loopback IP address such as http://127.0.0.1:PORT/ (RFC 8252 §7.3, §8.3): use https';
     }
-    return isLoopbackHost(url.hostname) ? null : 'uses http on a non-loopback host: use https (http is allowed only for localhost, 127.0.0.1 or [::1]; RFC 9700 §2.6)';
+    return isLoopbackHost(url.hostname)
+      ? null
+      : 'uses http on a non-loopback host: use https (http is allowed only for localhost, 127.0.0.1 or [::1]; RFC 9700 §2.6)';
   }
   // Native apps: a private-use scheme in reverse-domain form, e.g. com.example.app:/callback (RFC 8252 §7.1).
   const scheme = url.protocol.slice(0, -1);
@@ -88,7 +90,8 @@ export function jwksUriProblem(uri: string, httpsOnly: boolean = env.HTTPS_ONLY)
   if (problem || !httpsOnly) return problem;
   const url = new URL(uri);
   if (url.protocol !== 'https:') return 'must use https on this server (HTTPS_ONLY)';
-  if (isLoopbackHost(url.hostname)) return 'names a loopback host, which on this server (HTTPS_ONLY) would be the server itself: publish the JWKS on a public https URL';
+  if (isLoopbackHost(url.hostname))
+    return 'names a loopback host, which on this server (HTTPS_ONLY) would be the server itself: publish the JWKS on a public https URL';
   return null;
 }
 

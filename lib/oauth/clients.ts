@@ -148,7 +148,9 @@ export function validateClientInput(raw: ClientInput): ValidClient {
   const grantTypes = [...new Set(input.grantTypes ?? (isBackend ? ['client_credentials'] : ['authorization_code', 'refresh_token']))].filter(isGrantType);
   if (isBackend) {
     if (grantTypes.length !== 1 || grantTypes[0] !== 'client_credentials') {
-      throw new InvalidClientMetadata('a backend client uses only the client_credentials grant (SMART App Launch 2.2 §backend-services); register an app client for user launches');
+      throw new InvalidClientMetadata(
+        'a backend client uses only the client_credentials grant (SMART App Launch 2.2 §backend-services); register an app client for user launches',
+      );
     }
   } else {
     if (!grantTypes.includes('authorization_code')) throw new InvalidClientMetadata(`a ${type} client needs the authorization_code grant`);
@@ -174,7 +176,8 @@ export function validateClientInput(raw: ClientInput): ValidClient {
   const jwks = input.jwks ?? null;
   const jwksUri = input.jwksUri ?? null;
   if (tokenEndpointAuthMethod === 'private_key_jwt') {
-    if (!jwks && !jwksUri) throw new InvalidClientMetadata('a private_key_jwt client must register jwks_uri or jwks (SMART App Launch 2.2 §client-confidential-asymmetric)');
+    if (!jwks && !jwksUri)
+      throw new InvalidClientMetadata('a private_key_jwt client must register jwks_uri or jwks (SMART App Launch 2.2 §client-confidential-asymmetric)');
     if (jwks && jwksUri) throw new InvalidClientMetadata('register either jwks_uri or jwks, not both (RFC 7591 §2)');
     if (jwksUri) {
       const problem = jwksUriProblem(jwksUri);
@@ -184,8 +187,10 @@ export function validateClientInput(raw: ClientInput): ValidClient {
     throw new InvalidClientMetadata(`jwks and jwks_uri are only for private_key_jwt clients, not ${tokenEndpointAuthMethod}`);
   }
 
-  if (type === 'public' && input.introspectAnyToken) throw new InvalidClientMetadata('a public client cannot introspect tokens: introspect_any_token is for confidential and backend clients (RFC 7662 §2.1)');
-  if (type === 'public' && !input.pkceRequired) throw new InvalidClientMetadata('public clients must use PKCE (SMART App Launch 2.2 §app-launch; docs/CONFORMANCE.md #67)');
+  if (type === 'public' && input.introspectAnyToken)
+    throw new InvalidClientMetadata('a public client cannot introspect tokens: introspect_any_token is for confidential and backend clients (RFC 7662 §2.1)');
+  if (type === 'public' && !input.pkceRequired)
+    throw new InvalidClientMetadata('public clients must use PKCE (SMART App Launch 2.2 §app-launch; docs/CONFORMANCE.md #67)');
 
   // Scopes: every registered scope must parse; backend clients get system/ resource scopes only.
   const scope = (input.scope ?? (isBackend ? DEFAULT_BACKEND_SCOPE : DEFAULT_APP_SCOPE)).trim();
@@ -203,7 +208,9 @@ export function validateClientInput(raw: ClientInput): ValidClient {
   for (const uri of [input.logoUri, input.clientUri]) {
     if (uri && webUrlProblem(uri)) throw new InvalidClientMetadata(`'${uri}' ${webUrlProblem(uri)}`);
   }
-  const allowedOrigins = input.allowedOrigins ?? [...new Set([...input.redirectUris, ...input.launchUris].map(webOrigin).filter((o): o is string => o !== null))];
+  const allowedOrigins = input.allowedOrigins ?? [
+    ...new Set([...input.redirectUris, ...input.launchUris].map(webOrigin).filter((o): o is string => o !== null)),
+  ];
   for (const origin of allowedOrigins) {
     if (webOrigin(origin) !== origin) throw new InvalidClientMetadata(`allowed origin '${origin}' is not an origin (scheme://host[:port])`);
   }
@@ -214,7 +221,12 @@ export function validateClientInput(raw: ClientInput): ValidClient {
     tokenEndpointAuthMethod,
     redirectUris: [...new Set(input.redirectUris)],
     launchUris: [...new Set(input.launchUris)],
-    scope: scopes.length ? scope.split(/\s+/).filter((s, i, all) => s && all.indexOf(s) === i).join(' ') : '',
+    scope: scopes.length
+      ? scope
+          .split(/\s+/)
+          .filter((s, i, all) => s && all.indexOf(s) === i)
+          .join(' ')
+      : '',
     grantTypes,
     jwks,
     jwksUri,
@@ -238,7 +250,9 @@ function toClient(row: ClientRow): OAuthClient {
     clientId: row.clientId,
     name: row.name,
     clientType: (CLIENT_TYPES as readonly string[]).includes(row.clientType) ? (row.clientType as ClientType) : 'public',
-    tokenEndpointAuthMethod: (AUTH_METHODS as readonly string[]).includes(row.tokenEndpointAuthMethod) ? (row.tokenEndpointAuthMethod as TokenEndpointAuthMethod) : 'none',
+    tokenEndpointAuthMethod: (AUTH_METHODS as readonly string[]).includes(row.tokenEndpointAuthMethod)
+      ? (row.tokenEndpointAuthMethod as TokenEndpointAuthMethod)
+      : 'none',
     redirectUris: parseJson<string[]>(row.redirectUris, []),
     launchUris: parseJson<string[]>(row.launchUris, []),
     scope: row.scope,
@@ -308,13 +322,18 @@ export async function registerClient(input: ClientInput, options: { sandboxId?: 
 }
 
 /** Changes a client's registration (its type stays); returns the updated client or null when unknown. */
-export async function updateClient(clientId: string, patch: Partial<Omit<ClientInput, 'clientType' | 'clientId'>>, options: { sandboxId?: string } = {}): Promise<OAuthClient | null> {
+export async function updateClient(
+  clientId: string,
+  patch: Partial<Omit<ClientInput, 'clientType' | 'clientId'>>,
+  options: { sandboxId?: string } = {},
+): Promise<OAuthClient | null> {
   const current = await getClient(clientId, options);
   if (!current) return null;
   const merged: ClientInput = {
     name: current.name,
     clientType: current.clientType,
-    tokenEndpointAuthMethod: current.clientType === 'confidential-symmetric' ? (current.tokenEndpointAuthMethod as 'client_secret_basic' | 'client_secret_post') : undefined,
+    tokenEndpointAuthMethod:
+      current.clientType === 'confidential-symmetric' ? (current.tokenEndpointAuthMethod as 'client_secret_basic' | 'client_secret_post') : undefined,
     redirectUris: [...current.redirectUris],
     launchUris: [...current.launchUris],
     scope: current.scope,
@@ -368,7 +387,24 @@ export async function listClients(options: { sandboxId?: string } = {}): Promise
 }
 
 const CLIENT_COLUMNS = Prisma.raw(
-  ['sandboxId', 'clientId', 'name', 'clientType', 'tokenEndpointAuthMethod', 'secretHash', 'redirectUris', 'launchUris', 'scope', 'grantTypes', 'jwks', 'jwksUri', 'pkceRequired', 'metadata', 'createdAt', 'updatedAt']
+  [
+    'sandboxId',
+    'clientId',
+    'name',
+    'clientType',
+    'tokenEndpointAuthMethod',
+    'secretHash',
+    'redirectUris',
+    'launchUris',
+    'scope',
+    'grantTypes',
+    'jwks',
+    'jwksUri',
+    'pkceRequired',
+    'metadata',
+    'createdAt',
+    'updatedAt',
+  ]
     .map((c) => `"${c}"`)
     .join(', '),
 );

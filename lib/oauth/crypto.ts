@@ -18,7 +18,6 @@ export function constantTimeEqual(a: string, b: string): boolean {
   return timingSafeEqual(ha, hb);
 }
 
-
 /** Seconds since the epoch. */
 export function nowSeconds(): number {
   return Math.floor(Date.now() / 1000);

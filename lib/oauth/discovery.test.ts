@@ -22,7 +22,15 @@ describe('SMART discovery (docs/CONFORMANCE.md §1)', () => {
   it('#14 #15 #16 #17 #18 #19 #22: required and recommended fields, absolute URLs, S256 only', async () => {
     const body = await json(await handleSmartConfiguration(get('/fhir/.well-known/smart-configuration')));
     expect(body.issuer).toBe(ORIGIN);
-    for (const key of ['authorization_endpoint', 'token_endpoint', 'jwks_uri', 'registration_endpoint', 'introspection_endpoint', 'revocation_endpoint', 'management_endpoint']) {
+    for (const key of [
+      'authorization_endpoint',
+      'token_endpoint',
+      'jwks_uri',
+      'registration_endpoint',
+      'introspection_endpoint',
+      'revocation_endpoint',
+      'management_endpoint',
+    ]) {
       expect(String(body[key])).toMatch(/^http:\/\/localhost:3000\//);
     }
     expect(body.token_endpoint).toBe(`${ORIGIN}/oauth/token`);
@@ -39,7 +47,25 @@ describe('SMART discovery (docs/CONFORMANCE.md §1)', () => {
     const caps = body.capabilities as string[];
     expect(caps.every((c) => typeof c === 'string')).toBe(true);
     expect(caps).toEqual([...SMART_CAPABILITIES]);
-    for (const c of ['launch-standalone', 'launch-ehr', 'client-public', 'client-confidential-symmetric', 'client-confidential-asymmetric', 'sso-openid-connect', 'context-standalone-patient', 'context-ehr-patient', 'context-ehr-encounter', 'context-banner', 'context-style', 'permission-offline', 'permission-patient', 'permission-user', 'authorize-post', 'permission-v1', 'permission-v2']) {
+    for (const c of [
+      'launch-standalone',
+      'launch-ehr',
+      'client-public',
+      'client-confidential-symmetric',
+      'client-confidential-asymmetric',
+      'sso-openid-connect',
+      'context-standalone-patient',
+      'context-ehr-patient',
+      'context-ehr-encounter',
+      'context-banner',
+      'context-style',
+      'permission-offline',
+      'permission-patient',
+      'permission-user',
+      'authorize-post',
+      'permission-v1',
+      'permission-v2',
+    ]) {
       expect(caps).toContain(c);
     }
     expect(caps).not.toContain('smart-app-state');
@@ -50,7 +76,8 @@ describe('SMART discovery (docs/CONFORMANCE.md §1)', () => {
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
     const body = await json(res);
     expect(body.issuer).toBe(ORIGIN);
-    for (const key of ['authorization_endpoint', 'token_endpoint', 'jwks_uri', 'response_types_supported', 'subject_types_supported']) expect(body[key]).toBeDefined();
+    for (const key of ['authorization_endpoint', 'token_endpoint', 'jwks_uri', 'response_types_supported', 'subject_types_supported'])
+      expect(body[key]).toBeDefined();
     expect(body.id_token_signing_alg_values_supported).toContain('RS256');
   });
 });
@@ -80,10 +107,12 @@ describe('signing keys and JWKS (docs/CONFORMANCE.md #78)', () => {
     await getDb().signingKey.deleteMany({});
     clearKeyCache();
     // Simulate two instances: each call below runs with an empty cache.
-    const results = await Promise.all([0, 1, 2].map(async () => {
-      clearKeyCache();
-      return getSigningKey('RS256');
-    }));
+    const results = await Promise.all(
+      [0, 1, 2].map(async () => {
+        clearKeyCache();
+        return getSigningKey('RS256');
+      }),
+    );
     expect(new Set(results.map((r) => r.kid)).size).toBe(1);
     const rows = await getDb().signingKey.findMany({ where: { alg: 'RS256' } });
     expect(rows.map((r) => r.kid)).toEqual([results[0]!.kid]);
@@ -92,14 +121,30 @@ describe('signing keys and JWKS (docs/CONFORMANCE.md #78)', () => {
   it('rotation: new tokens use the new key, the old public key stays in the JWKS and its tokens still verify', async () => {
     const { client } = await newClient('confidential-symmetric');
     const before = await issueTokens({
-      sandboxId: 'default', client, grantId: null, userId: 'u', launchId: null, scope: 'patient/*.rs', accessTtlSeconds: 300, issuer: ORIGIN, fhirBase: FHIR_BASE,
+      sandboxId: 'default',
+      client,
+      grantId: null,
+      userId: 'u',
+      launchId: null,
+      scope: 'patient/*.rs',
+      accessTtlSeconds: 300,
+      issuer: ORIGIN,
+      fhirBase: FHIR_BASE,
       context: { patient: 'p1', encounter: null, fhirUser: null, launchKind: 'standalone' },
     });
     const oldKid = decodeProtectedHeader(before.body.access_token).kid;
     const rotated = await rotateSigningKeys();
     expect(rotated.find((r) => r.alg === 'ES256')?.retiredKid).toBe(oldKid);
     const after = await issueTokens({
-      sandboxId: 'default', client, grantId: null, userId: 'u', launchId: null, scope: 'patient/*.rs', accessTtlSeconds: 300, issuer: ORIGIN, fhirBase: FHIR_BASE,
+      sandboxId: 'default',
+      client,
+      grantId: null,
+      userId: 'u',
+      launchId: null,
+      scope: 'patient/*.rs',
+      accessTtlSeconds: 300,
+      issuer: ORIGIN,
+      fhirBase: FHIR_BASE,
       context: { patient: 'p1', encounter: null, fhirUser: null, launchKind: 'standalone' },
     });
     expect(decodeProtectedHeader(after.body.access_token).kid).not.toBe(oldKid);

@@ -158,5 +158,8 @@ export const SMART_STYLE = {
 
 /** GET {origin}/smart-style.json */
 export async function handleSmartStyle(_req: Request): Promise<Response> {
-  return new Response(JSON.stringify(SMART_STYLE), { status: 200, headers: { 'content-type': 'application/json', 'cache-control': 'public, max-age=300', ...CORS_ANY } });
+  return new Response(JSON.stringify(SMART_STYLE), {
+    status: 200,
+    headers: { 'content-type': 'application/json', 'cache-control': 'public, max-age=300', ...CORS_ANY },
+  });
 }

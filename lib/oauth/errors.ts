@@ -250,7 +250,13 @@ export function toErrorResponse(error: unknown, target: ErrorTarget): { response
   if (target.kind === 'page' || target.kind === 'redirect') {
     const title = err instanceof UnsafeToRedirect ? err.title : 'Authorization request refused';
     const status = err.status >= 500 ? err.status : 400;
-    return { response: new Response(renderErrorPage(title, err.code, err.message), { status, headers: { ...ERROR_PAGE_SECURITY_HEADERS, 'content-type': 'text/html; charset=utf-8' } }), error: err };
+    return {
+      response: new Response(renderErrorPage(title, err.code, err.message), {
+        status,
+        headers: { ...ERROR_PAGE_SECURITY_HEADERS, 'content-type': 'text/html; charset=utf-8' },
+      }),
+      error: err,
+    };
   }
   const headers: Record<string, string> = { ...NO_STORE_HEADERS, 'content-type': 'application/json' };
   if (err.status === 401 && err.challenge) headers['www-authenticate'] = err.challenge;

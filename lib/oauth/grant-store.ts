@@ -51,7 +51,18 @@ export function toGrant(row: GrantRow): GrantRecord {
   } catch {
     // keep the empty context
   }
-  return { id: row.id, sandboxId: row.sandboxId, clientId: row.clientId, userId: row.userId, scope: row.scope, context, launchId: row.launchId, sessionId: row.sessionId, revoked: row.revoked, createdAt: row.createdAt };
+  return {
+    id: row.id,
+    sandboxId: row.sandboxId,
+    clientId: row.clientId,
+    userId: row.userId,
+    scope: row.scope,
+    context,
+    launchId: row.launchId,
+    sessionId: row.sessionId,
+    revoked: row.revoked,
+    createdAt: row.createdAt,
+  };
 }
 
 /** A grant by id, or null. */
@@ -73,7 +84,12 @@ export async function revokeGrant(grantId: string): Promise<void> {
 /** Grants of a sandbox that are still in force (for the patient's access-management screen). */
 export async function listActiveGrants(options: { sandboxId: string; userId?: string; clientId?: string }): Promise<GrantRecord[]> {
   const rows = await getDb().grant.findMany({
-    where: { sandboxId: options.sandboxId, revoked: false, ...(options.userId ? { userId: options.userId } : {}), ...(options.clientId ? { clientId: options.clientId } : {}) },
+    where: {
+      sandboxId: options.sandboxId,
+      revoked: false,
+      ...(options.userId ? { userId: options.userId } : {}),
+      ...(options.clientId ? { clientId: options.clientId } : {}),
+    },
     orderBy: { createdAt: 'desc' },
   });
   return rows.map(toGrant);

@@ -87,7 +87,8 @@ export async function readForm(req: Request): Promise<OAuthParams> {
   const text = await readBodyText(req);
   const params = new OAuthParams(new URLSearchParams(text));
   const repeated = params.duplicates();
-  if (repeated.length) throw new InvalidRequest(`parameter${repeated.length > 1 ? 's' : ''} ${repeated.map((n) => `'${n}'`).join(', ')} sent more than once (RFC 6749 §3.2)`);
+  if (repeated.length)
+    throw new InvalidRequest(`parameter${repeated.length > 1 ? 's' : ''} ${repeated.map((n) => `'${n}'`).join(', ')} sent more than once (RFC 6749 §3.2)`);
   return params;
 }
 

@@ -164,7 +164,16 @@ async function loadInteraction(id: string): Promise<LoadedInteraction> {
   if (!client || !client.redirectUris.includes(request.redirectUri)) throw new InteractionNotFoundError(id);
   const found = request.launchId ? await findLaunch(request.launchId) : null;
   const launch = found && request.standaloneLaunch ? standaloneLaunchView(found) : found;
-  return { id, sandboxId: row.sandboxId, expiresAt: row.expiresAt, client, request, scopes: parseScopeString(request.scope).scopes, launch, ehrLaunch: found !== null && !request.standaloneLaunch };
+  return {
+    id,
+    sandboxId: row.sandboxId,
+    expiresAt: row.expiresAt,
+    client,
+    request,
+    scopes: parseScopeString(request.scope).scopes,
+    launch,
+    ehrLaunch: found !== null && !request.standaloneLaunch,
+  };
 }
 
 function has(scopes: readonly ParsedScope[], pred: (s: ParsedScope) => boolean): boolean {
@@ -213,7 +222,9 @@ const FHIR_USER = referencePattern(['Patient', 'Practitioner', 'PractitionerRole
 function checkFhirUser(fhirUser: string, fhirBase: string): string {
   const relative = fhirUser.startsWith(`${fhirBase}/`) ? fhirUser.slice(fhirBase.length + 1) : fhirUser;
   if (!FHIR_USER.test(relative)) {
-    throw new InvalidRequest(`fhirUser '${fhirUser.slice(0, 200)}' must be Patient/, Practitioner/, PractitionerRole/, RelatedPerson/ or Person/<id> (SMART App Launch 2.2 §scopes-and-launch-context)`);
+    throw new InvalidRequest(
+      `fhirUser '${fhirUser.slice(0, 200)}' must be Patient/, Practitioner/, PractitionerRole/, RelatedPerson/ or Person/<id> (SMART App Launch 2.2 §scopes-and-launch-context)`,
+    );
   }
   return relative;
 }
@@ -242,11 +253,16 @@ export async function completeInteraction(id: string, input: CompleteInteraction
   if (launch?.userId && launch.userId !== input.userId) throw new InvalidRequest(`this launch was made for user '${launch.userId}', not '${input.userId}'`);
 
   // Context: the EHR launch's, which the screens may complete but never contradict.
-  if (launch?.patientId && input.patientId && input.patientId !== launch.patientId) throw new InvalidRequest('the patient differs from the one in the EHR launch context');
-  if (launch?.encounterId && input.encounterId && input.encounterId !== launch.encounterId) throw new InvalidRequest('the encounter differs from the one in the EHR launch context');
+  if (launch?.patientId && input.patientId && input.patientId !== launch.patientId)
+    throw new InvalidRequest('the patient differs from the one in the EHR launch context');
+  if (launch?.encounterId && input.encounterId && input.encounterId !== launch.encounterId)
+    throw new InvalidRequest('the encounter differs from the one in the EHR launch context');
   const patient = launch?.patientId ?? input.patientId ?? null;
   const encounter = launch?.encounterId ?? input.encounterId ?? null;
-  for (const [name, value] of [['patientId', patient], ['encounterId', encounter]] as const) {
+  for (const [name, value] of [
+    ['patientId', patient],
+    ['encounterId', encounter],
+  ] as const) {
     if (value !== null && !isFhirId(value)) throw new InvalidRequest(`${name} '${value.slice(0, 80)}' is not a FHIR id`);
   }
   // Whenever patient scopes are granted, a patient SHALL be in context (docs/CONFORMANCE.md #46, #157).
@@ -261,7 +277,9 @@ export async function completeInteraction(id: string, input: CompleteInteraction
     launchKind: ehrLaunch ? 'ehr' : 'standalone',
     ...(options.fhirContext?.length ? { fhirContext: options.fhirContext } : {}),
     // need_patient_banner and smart_style_url go with EHR launches (docs/CONFORMANCE.md #109, #110, #157) and with any patient context.
-    ...(ehrLaunch || patient ? { needPatientBanner: options.needPatientBanner ?? true, smartStyleUrl: options.smartStyleUrl ?? oauthUrls(request.issuer).smartStyle } : {}),
+    ...(ehrLaunch || patient
+      ? { needPatientBanner: options.needPatientBanner ?? true, smartStyleUrl: options.smartStyleUrl ?? oauthUrls(request.issuer).smartStyle }
+      : {}),
     ...(options.intent ? { intent: options.intent } : {}),
     ...(options.tenant ? { tenant: options.tenant } : {}),
     ...(typeof options.tokenLifetimeSeconds === 'number' && options.tokenLifetimeSeconds >= 10 && options.tokenLifetimeSeconds <= 86_400

@@ -8,7 +8,24 @@ import { handleRevoke } from './endpoints/revoke';
 import { handleToken } from './endpoints/token';
 import { completeInteraction, denyInteraction, getInteractionOrThrow, InteractionNotFoundError } from './interaction';
 import { getSigningKey } from './keys';
-import { assertionKeys, assertionParams, authorizeGet, authorizeQuery, basic, exchange, FHIR_BASE, form, getCode, interactionIdOf, json, newClient, ORIGIN, pkce, REDIRECT, TOKEN_URL } from './test-support';
+import {
+  assertionKeys,
+  assertionParams,
+  authorizeGet,
+  authorizeQuery,
+  basic,
+  exchange,
+  FHIR_BASE,
+  form,
+  getCode,
+  interactionIdOf,
+  json,
+  newClient,
+  ORIGIN,
+  pkce,
+  REDIRECT,
+  TOKEN_URL,
+} from './test-support';
 import { env } from '../env';
 
 const INTROSPECT = `${ORIGIN}/oauth/introspect`;
@@ -32,7 +49,16 @@ describe('token introspection (docs/CONFORMANCE.md §11; N21)', () => {
     const res = await handleIntrospect(form(INTROSPECT, { token: String(body.access_token) }, { ...auth, accept: 'application/json' }));
     expect(res.status).toBe(200);
     const intro = await json(res);
-    expect(intro).toMatchObject({ active: true, scope: body.scope, client_id: client.clientId, sub: 'Practitioner/prac-1', iss: ORIGIN, patient: 'pat-1', fhirUser: `${FHIR_BASE}/Practitioner/prac-1`, token_type: 'Bearer' });
+    expect(intro).toMatchObject({
+      active: true,
+      scope: body.scope,
+      client_id: client.clientId,
+      sub: 'Practitioner/prac-1',
+      iss: ORIGIN,
+      patient: 'pat-1',
+      fhirUser: `${FHIR_BASE}/Practitioner/prac-1`,
+      token_type: 'Bearer',
+    });
     expect(Math.abs(Number(intro.exp) - (Math.floor(Date.now() / 1000) + Number(body.expires_in)))).toBeLessThanOrEqual(2);
   });
 
@@ -51,7 +77,12 @@ describe('token introspection (docs/CONFORMANCE.md §11; N21)', () => {
     const key = await getSigningKey('ES256');
     const { generateKeyPair } = await import('jose');
     const other = await generateKeyPair('ES256');
-    const forged = await new SignJWT({ scope: 'user/*.cruds', client_id: client.clientId }).setProtectedHeader({ alg: 'ES256', kid: key.kid, typ: 'at+jwt' }).setJti('forged').setAudience(FHIR_BASE).setExpirationTime('1h').sign(other.privateKey);
+    const forged = await new SignJWT({ scope: 'user/*.cruds', client_id: client.clientId })
+      .setProtectedHeader({ alg: 'ES256', kid: key.kid, typ: 'at+jwt' })
+      .setJti('forged')
+      .setAudience(FHIR_BASE)
+      .setExpirationTime('1h')
+      .sign(other.privateKey);
     expect(await json(await handleIntrospect(form(INTROSPECT, { token: forged }, auth)))).toEqual({ active: false });
   });
 
@@ -78,11 +109,15 @@ describe('token introspection (docs/CONFORMANCE.md §11; N21)', () => {
     const { body } = await tokensFor();
     const { jwk, sign } = await assertionKeys('ES384');
     const { client: be } = await newClient('backend', { jwks: { keys: [jwk as never] }, introspectAnyToken: true });
-    const cc = await json(await handleToken(form(TOKEN_URL, { grant_type: 'client_credentials', scope: 'system/*.rs', ...assertionParams(await sign(be.clientId)) })));
+    const cc = await json(
+      await handleToken(form(TOKEN_URL, { grant_type: 'client_credentials', scope: 'system/*.rs', ...assertionParams(await sign(be.clientId)) })),
+    );
     const ok = await handleIntrospect(form(INTROSPECT, { token: String(body.access_token) }, { authorization: `Bearer ${String(cc.access_token)}` }));
     expect((await json(ok)).active).toBe(true);
     const { client: plain } = await newClient('backend', { jwks: { keys: [jwk as never] } });
-    const own = await json(await handleToken(form(TOKEN_URL, { grant_type: 'client_credentials', scope: 'system/*.rs', ...assertionParams(await sign(plain.clientId)) })));
+    const own = await json(
+      await handleToken(form(TOKEN_URL, { grant_type: 'client_credentials', scope: 'system/*.rs', ...assertionParams(await sign(plain.clientId)) })),
+    );
     const bearer = { authorization: `Bearer ${String(own.access_token)}` };
     expect(await json(await handleIntrospect(form(INTROSPECT, { token: String(body.access_token) }, bearer)))).toEqual({ active: false });
     expect((await json(await handleIntrospect(form(INTROSPECT, { token: String(own.access_token) }, bearer)))).active).toBe(true);
@@ -103,7 +138,10 @@ describe('revocation, RFC 7009 (docs/CONFORMANCE.md §12; N10, N11)', () => {
   it('#135: revoking an access token stops it alone; unknown tokens answer 200', async () => {
     const { auth, body } = await tokensFor();
     expect((await handleRevoke(form(REVOKE, { token: String(body.access_token) }, auth))).status).toBe(200);
-    expect(await verifyAccessToken(String(body.access_token), { sandboxId: 'default', fhirBase: FHIR_BASE })).toMatchObject({ ok: false, description: expect.stringMatching(/revoked/) });
+    expect(await verifyAccessToken(String(body.access_token), { sandboxId: 'default', fhirBase: FHIR_BASE })).toMatchObject({
+      ok: false,
+      description: expect.stringMatching(/revoked/),
+    });
     // The refresh token still works (only the access token was revoked).
     expect((await handleToken(form(TOKEN_URL, { grant_type: 'refresh_token', refresh_token: String(body.refresh_token) }, auth))).status).toBe(200);
     const unknown = await handleRevoke(form(REVOKE, { token: 'no-such-token' }, auth));
@@ -138,8 +176,11 @@ describe('interaction contract for the consent screens', () => {
 
   it('#47 #103 N16: the user may grant granular sub-scopes of a requested scope, never more', async () => {
     const { id } = await start('launch/patient patient/Condition.rs patient/Observation.rs patient/Patient.rs');
-    await expect(completeInteraction(id, { userId: 'Patient/pat-1', fhirUser: 'Patient/pat-1', patientId: 'pat-1', grantedScope: 'patient/Observation.rs user/*.rs' })).rejects.toThrow(/beyond the request/);
-    const granted = 'launch/patient patient/Condition.rs?category=http://terminology.hl7.org/CodeSystem/condition-category|problem-list-item patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory patient/Patient.rs';
+    await expect(
+      completeInteraction(id, { userId: 'Patient/pat-1', fhirUser: 'Patient/pat-1', patientId: 'pat-1', grantedScope: 'patient/Observation.rs user/*.rs' }),
+    ).rejects.toThrow(/beyond the request/);
+    const granted =
+      'launch/patient patient/Condition.rs?category=http://terminology.hl7.org/CodeSystem/condition-category|problem-list-item patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory patient/Patient.rs';
     const redirect = new URL(await completeInteraction(id, { userId: 'Patient/pat-1', fhirUser: 'Patient/pat-1', patientId: 'pat-1', grantedScope: granted }));
     expect(redirect.searchParams.get('code')).toBeTruthy();
   });
@@ -147,7 +188,9 @@ describe('interaction contract for the consent screens', () => {
   it('#46: patient scopes need a patient in context', async () => {
     const { id } = await start('patient/*.rs');
     expect((await getInteractionOrThrow(id)).needsPatient).toBe(true);
-    await expect(completeInteraction(id, { userId: 'Practitioner/p', fhirUser: 'Practitioner/p', grantedScope: 'patient/*.rs' })).rejects.toThrow(/patient must be selected/);
+    await expect(completeInteraction(id, { userId: 'Practitioner/p', fhirUser: 'Practitioner/p', grantedScope: 'patient/*.rs' })).rejects.toThrow(
+      /patient must be selected/,
+    );
   });
 
   it('an EHR launch fixes the user and the patient; the screens cannot contradict them', async () => {
@@ -155,8 +198,12 @@ describe('interaction contract for the consent screens', () => {
     const launch = await createLaunch({ clientId: client.clientId, patientId: 'pat-5', userId: 'Practitioner/prac-5' });
     const res = await authorizeGet(authorizeQuery({ client_id: client.clientId, scope: 'launch patient/*.rs', launch }, pkce().challenge));
     const id = interactionIdOf(res);
-    await expect(completeInteraction(id, { userId: 'Practitioner/other', fhirUser: 'Practitioner/other', grantedScope: 'launch patient/*.rs' })).rejects.toThrow(/made for user/);
-    await expect(completeInteraction(id, { userId: 'Practitioner/prac-5', fhirUser: 'Practitioner/prac-5', patientId: 'pat-6', grantedScope: 'launch patient/*.rs' })).rejects.toThrow(/differs/);
+    await expect(
+      completeInteraction(id, { userId: 'Practitioner/other', fhirUser: 'Practitioner/other', grantedScope: 'launch patient/*.rs' }),
+    ).rejects.toThrow(/made for user/);
+    await expect(
+      completeInteraction(id, { userId: 'Practitioner/prac-5', fhirUser: 'Practitioner/prac-5', patientId: 'pat-6', grantedScope: 'launch patient/*.rs' }),
+    ).rejects.toThrow(/differs/);
     const url = await completeInteraction(id, { userId: 'Practitioner/prac-5', fhirUser: 'Practitioner/prac-5', grantedScope: 'launch patient/*.rs' });
     expect(url).toMatch(/code=/);
   });
@@ -167,7 +214,9 @@ describe('interaction contract for the consent screens', () => {
     expect(`${url.origin}${url.pathname}`).toBe(REDIRECT);
     expect(Object.fromEntries(url.searchParams)).toMatchObject({ error: 'access_denied', state: 'my state', iss: ORIGIN });
     await expect(getInteractionOrThrow(id)).rejects.toBeInstanceOf(InteractionNotFoundError);
-    await expect(completeInteraction(id, { userId: 'Practitioner/p', fhirUser: 'Practitioner/p', patientId: 'p', grantedScope: 'openid' })).rejects.toBeInstanceOf(InteractionNotFoundError);
+    await expect(
+      completeInteraction(id, { userId: 'Practitioner/p', fhirUser: 'Practitioner/p', patientId: 'p', grantedScope: 'openid' }),
+    ).rejects.toBeInstanceOf(InteractionNotFoundError);
   });
 
   it('fhirUser must be a Patient, Practitioner, PractitionerRole, RelatedPerson or Person reference', async () => {
@@ -181,13 +230,23 @@ describe('verifyAccessToken (docs/CONFORMANCE.md #113, #174)', () => {
     const { body, client } = await tokensFor();
     const at = String(body.access_token);
     expect((await verifyAccessToken(at, { sandboxId: 'default', fhirBase: `${FHIR_BASE}/` })).ok).toBe(true);
-    expect(await verifyAccessToken(at, { sandboxId: 'default', fhirBase: 'https://other.example/fhir' })).toMatchObject({ ok: false, error: 'invalid_token', description: expect.stringMatching(/another FHIR server/) });
-    expect(await verifyAccessToken(at, { sandboxId: 'other', fhirBase: FHIR_BASE })).toMatchObject({ ok: false, description: expect.stringMatching(/another sandbox/) });
+    expect(await verifyAccessToken(at, { sandboxId: 'default', fhirBase: 'https://other.example/fhir' })).toMatchObject({
+      ok: false,
+      error: 'invalid_token',
+      description: expect.stringMatching(/another FHIR server/),
+    });
+    expect(await verifyAccessToken(at, { sandboxId: 'other', fhirBase: FHIR_BASE })).toMatchObject({
+      ok: false,
+      description: expect.stringMatching(/another sandbox/),
+    });
     expect((await verifyAccessToken(String(body.id_token), { sandboxId: 'default', fhirBase: FHIR_BASE })).ok).toBe(false);
     expect((await verifyAccessToken('not.a.jwt', { sandboxId: 'default', fhirBase: FHIR_BASE })).ok).toBe(false);
     expect((await verifyAccessToken(`${at.slice(0, -4)}AAAA`, { sandboxId: 'default', fhirBase: FHIR_BASE })).ok).toBe(false);
     await getDb().token.updateMany({ where: { clientId: client.clientId, kind: 'access' }, data: { expiresAt: new Date(Date.now() - 1000) } });
-    expect(await verifyAccessToken(at, { sandboxId: 'default', fhirBase: FHIR_BASE })).toMatchObject({ ok: false, description: expect.stringMatching(/expired/) });
+    expect(await verifyAccessToken(at, { sandboxId: 'default', fhirBase: FHIR_BASE })).toMatchObject({
+      ok: false,
+      description: expect.stringMatching(/expired/),
+    });
   });
 
   it('a JWT past its exp is refused by signature-time checks', async () => {
@@ -195,7 +254,10 @@ describe('verifyAccessToken (docs/CONFORMANCE.md #113, #174)', () => {
     try {
       const { body } = await tokensFor();
       vi.setSystemTime(Date.now() + (Number(body.expires_in) + 5) * 1000);
-      expect(await verifyAccessToken(String(body.access_token), { sandboxId: 'default', fhirBase: FHIR_BASE })).toMatchObject({ ok: false, description: expect.stringMatching(/expired/) });
+      expect(await verifyAccessToken(String(body.access_token), { sandboxId: 'default', fhirBase: FHIR_BASE })).toMatchObject({
+        ok: false,
+        description: expect.stringMatching(/expired/),
+      });
     } finally {
       vi.useRealTimers();
     }

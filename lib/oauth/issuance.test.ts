@@ -140,7 +140,9 @@ describe('client authentication reads the client every time', () => {
     const rotated = await rotateClientSecret(client.clientId);
     const old = await handleToken(form(TOKEN_URL, { grant_type: 'refresh_token', refresh_token: refreshToken }, auth));
     expect(old.status).toBe(401);
-    const fresh = await handleToken(form(TOKEN_URL, { grant_type: 'refresh_token', refresh_token: refreshToken }, basic(client.clientId, rotated!.clientSecret)));
+    const fresh = await handleToken(
+      form(TOKEN_URL, { grant_type: 'refresh_token', refresh_token: refreshToken }, basic(client.clientId, rotated!.clientSecret)),
+    );
     expect(fresh.status).toBe(200);
   });
 });

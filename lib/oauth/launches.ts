@@ -98,7 +98,11 @@ export async function getLiveLaunch(id: string, clientId: string, sandboxId: str
  * Marks a live launch as used by a client, atomically (two concurrent authorize requests cannot
  * both take it). Returns the launch, or the reason it cannot be used.
  */
-export async function consumeLaunch(id: string, clientId: string, sandboxId: string = DEFAULT_SANDBOX_ID): Promise<{ ok: true; launch: LaunchRecord } | { ok: false; reason: string }> {
+export async function consumeLaunch(
+  id: string,
+  clientId: string,
+  sandboxId: string = DEFAULT_SANDBOX_ID,
+): Promise<{ ok: true; launch: LaunchRecord } | { ok: false; reason: string }> {
   const now = new Date();
   const updated = await getDb().launch.updateMany({
     where: { id, sandboxId, consumedAt: null, expiresAt: { gt: now }, OR: [{ clientId: null }, { clientId }] },

@@ -41,7 +41,9 @@ export function simulatedAuthorizeFailure(
         request.registeredRedirectUris.filter((u) => u !== request.redirectUri),
       );
     case 'invalid_scope':
-      return new InvalidScope(`the requested scope is not valid for client '${request.clientId}': '${(request.scope ?? '').slice(0, 300)}' (RFC 6749 §4.1.2.1)`);
+      return new InvalidScope(
+        `the requested scope is not valid for client '${request.clientId}': '${(request.scope ?? '').slice(0, 300)}' (RFC 6749 §4.1.2.1)`,
+      );
     default:
       return null;
   }
@@ -72,7 +74,9 @@ export function simulatedTokenFailure(error: SimulatedError | null, request: Tok
       return request.method === 'private_key_jwt' && request.assertion ? assertionReplayError(request.assertion.jti) : null;
     case 'backend_invalid_scope':
       if (request.grantType !== 'client_credentials') return null;
-      return new InvalidScope(`the requested scope '${(request.scope ?? '').slice(0, 300)}' is not pre-authorised for client '${request.clientId}' (SMART App Launch 2.2 §backend-services)`);
+      return new InvalidScope(
+        `the requested scope '${(request.scope ?? '').slice(0, 300)}' is not pre-authorised for client '${request.clientId}' (SMART App Launch 2.2 §backend-services)`,
+      );
     default:
       return null;
   }

@@ -43,7 +43,12 @@ export async function newClient(type: OAuthClient['clientType'], extra: Partial<
   const base: ClientInput =
     type === 'backend'
       ? { name: 'backend', clientType: type }
-      : { name: `${type} app`, clientType: type, redirectUris: [REDIRECT, 'http://localhost:4567/custom/smart_stu2_2/redirect'], launchUris: ['https://app.example.org/launch'] };
+      : {
+          name: `${type} app`,
+          clientType: type,
+          redirectUris: [REDIRECT, 'http://localhost:4567/custom/smart_stu2_2/redirect'],
+          launchUris: ['https://app.example.org/launch'],
+        };
   return registerClient({ ...base, ...extra });
 }
 
@@ -63,7 +68,14 @@ export interface AssertionOverrides {
 /** A client assertion shaped like Inferno's: typ JWT, kid, exp = now + 300, no iat (docs/CONFORMANCE.md #6). */
 export async function signAssertion(key: CryptoKey, alg: string, kid: string, clientId: string, over: AssertionOverrides = {}): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
-  const claims: Record<string, unknown> = { iss: clientId, sub: clientId, aud: TOKEN_URL, exp: now + 300, jti: randomBytes(16).toString('hex'), ...over.claims };
+  const claims: Record<string, unknown> = {
+    iss: clientId,
+    sub: clientId,
+    aud: TOKEN_URL,
+    exp: now + 300,
+    jti: randomBytes(16).toString('hex'),
+    ...over.claims,
+  };
   for (const k of over.omit ?? []) delete claims[k];
   return new SignJWT(claims).setProtectedHeader({ alg, kid, typ: 'JWT', ...over.header } as { alg: string }).sign(key);
 }
@@ -132,7 +144,13 @@ export async function getCode(
   const id = interactionIdOf(res);
   const scope = opts.params?.scope ?? 'openid fhirUser launch/patient patient/*.rs offline_access';
   const redirect = new URL(
-    await completeInteraction(id, { userId: 'Practitioner/prac-1', fhirUser: 'Practitioner/prac-1', patientId: 'pat-1', grantedScope: scope, ...opts.complete }),
+    await completeInteraction(id, {
+      userId: 'Practitioner/prac-1',
+      fhirUser: 'Practitioner/prac-1',
+      patientId: 'pat-1',
+      grantedScope: scope,
+      ...opts.complete,
+    }),
   );
   const code = redirect.searchParams.get('code');
   if (!code) throw new Error(`no code in ${redirect.href}`);
@@ -140,8 +158,16 @@ export async function getCode(
 }
 
 /** Exchanges a code at the token endpoint. */
-export function exchange(code: string, verifier: string | null, auth: { headers?: Record<string, string>; params?: Record<string, string> } = {}): Promise<Response> {
+export function exchange(
+  code: string,
+  verifier: string | null,
+  auth: { headers?: Record<string, string>; params?: Record<string, string> } = {},
+): Promise<Response> {
   return handleToken(
-    form(TOKEN_URL, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, ...(verifier === null ? {} : { code_verifier: verifier }), ...auth.params }, auth.headers),
+    form(
+      TOKEN_URL,
+      { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, ...(verifier === null ? {} : { code_verifier: verifier }), ...auth.params },
+      auth.headers,
+    ),
   );
 }

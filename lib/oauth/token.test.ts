@@ -5,7 +5,22 @@ import { createLaunch } from './launches';
 import { verifyAccessToken } from './access-token';
 import { handleJwks } from './endpoints/jwks';
 import { handleToken, handleTokenPreflight } from './endpoints/token';
-import { authorizeGet, authorizeQuery, basic, exchange, FHIR_BASE, form, getCode, interactionIdOf, json, newClient, ORIGIN, pkce, REDIRECT, TOKEN_URL } from './test-support';
+import {
+  authorizeGet,
+  authorizeQuery,
+  basic,
+  exchange,
+  FHIR_BASE,
+  form,
+  getCode,
+  interactionIdOf,
+  json,
+  newClient,
+  ORIGIN,
+  pkce,
+  REDIRECT,
+  TOKEN_URL,
+} from './test-support';
 import { completeInteraction } from './interaction';
 import { handleIntrospect } from './endpoints/introspect';
 import { handleRevoke } from './endpoints/revoke';
@@ -42,7 +57,13 @@ describe('full code flow: authorize → consent → token → refresh → intros
     const nonce = 'n-0S6_WzA2Mj';
     const authz = await authorizeGet(authorizeQuery({ client_id: client.clientId, nonce, scope: SCOPE }, challenge));
     const redirect = new URL(
-      await completeInteraction(interactionIdOf(authz), { userId: 'Practitioner/prac-1', fhirUser: 'Practitioner/prac-1', patientId: 'pat-1', grantedScope: SCOPE, sessionId: 's1' }),
+      await completeInteraction(interactionIdOf(authz), {
+        userId: 'Practitioner/prac-1',
+        fhirUser: 'Practitioner/prac-1',
+        patientId: 'pat-1',
+        grantedScope: SCOPE,
+        sessionId: 's1',
+      }),
     );
     // #49: code, state, iss (RFC 9207)
     expect(`${redirect.origin}${redirect.pathname}`).toBe(REDIRECT);
@@ -64,14 +85,26 @@ describe('full code flow: authorize → consent → token → refresh → intros
 
     // Access token claims (brief §5) and verification (§10).
     const at = decodeJwt(String(body.access_token));
-    expect(at).toMatchObject({ iss: ORIGIN, aud: FHIR_BASE, client_id: client.clientId, scope: SCOPE, patient: 'pat-1', fhirUser: 'Practitioner/prac-1', sub: 'Practitioner/prac-1' });
+    expect(at).toMatchObject({
+      iss: ORIGIN,
+      aud: FHIR_BASE,
+      client_id: client.clientId,
+      scope: SCOPE,
+      patient: 'pat-1',
+      fhirUser: 'Practitioner/prac-1',
+      sub: 'Practitioner/prac-1',
+    });
     expect(at.jti).toBeTruthy();
     const verified = await verifyAccessToken(String(body.access_token), { sandboxId: 'default', fhirBase: FHIR_BASE });
     expect(verified).toMatchObject({ ok: true, token: { clientId: client.clientId, patientId: 'pat-1', fhirUser: 'Practitioner/prac-1', scope: SCOPE } });
 
     // #76–#79: id_token RS256, validated against the JWKS endpoint's output.
     const { keys } = (await (await handleJwks(new Request(`${ORIGIN}/.well-known/jwks.json`))).json()) as { keys: never[] };
-    const { payload, protectedHeader } = await jwtVerify(String(body.id_token), createLocalJWKSet({ keys }), { issuer: ORIGIN, audience: client.clientId, algorithms: ['RS256'] });
+    const { payload, protectedHeader } = await jwtVerify(String(body.id_token), createLocalJWKSet({ keys }), {
+      issuer: ORIGIN,
+      audience: client.clientId,
+      algorithms: ['RS256'],
+    });
     expect(protectedHeader.kid).toBeTruthy();
     expect(payload).toMatchObject({ sub: 'Practitioner/prac-1', nonce, fhirUser: `${FHIR_BASE}/Practitioner/prac-1` });
     expect(typeof payload.iat).toBe('number');
@@ -92,39 +125,78 @@ describe('full code flow: authorize → consent → token → refresh → intros
     expect(b1.refresh_token).not.toBe(body.refresh_token);
     expect(b1.patient).toBe('pat-1');
 
-    const r2 = await handleToken(form(TOKEN_URL, { grant_type: 'refresh_token', refresh_token: String(b1.refresh_token), scope: 'patient/Observation.rs launch/patient' }, basic(client.clientId, secret)));
+    const r2 = await handleToken(
+      form(
+        TOKEN_URL,
+        { grant_type: 'refresh_token', refresh_token: String(b1.refresh_token), scope: 'patient/Observation.rs launch/patient' },
+        basic(client.clientId, secret),
+      ),
+    );
     const b2 = await json(r2);
     expect(r2.status).toBe(200);
     expect(b2.scope).toBe('patient/Observation.rs launch/patient');
     // The new refresh token keeps the grant's scope (RFC 6749 §6).
-    const r3 = await handleToken(form(TOKEN_URL, { grant_type: 'refresh_token', refresh_token: String(b2.refresh_token), scope: SCOPE }, basic(client.clientId, secret)));
+    const r3 = await handleToken(
+      form(TOKEN_URL, { grant_type: 'refresh_token', refresh_token: String(b2.refresh_token), scope: SCOPE }, basic(client.clientId, secret)),
+    );
     expect(r3.status).toBe(200);
     const b3 = await json(r3);
 
     // Introspection (§11): same scope as the token response, context, iss/sub as the id_token.
     const intro = await json(await handleIntrospect(form(`${ORIGIN}/oauth/introspect`, { token: String(b3.access_token) }, basic(client.clientId, secret))));
-    expect(intro).toMatchObject({ active: true, scope: SCOPE, client_id: client.clientId, patient: 'pat-1', iss: ORIGIN, sub: 'Practitioner/prac-1', fhirUser: `${FHIR_BASE}/Practitioner/prac-1`, token_type: 'Bearer' });
+    expect(intro).toMatchObject({
+      active: true,
+      scope: SCOPE,
+      client_id: client.clientId,
+      patient: 'pat-1',
+      iss: ORIGIN,
+      sub: 'Practitioner/prac-1',
+      fhirUser: `${FHIR_BASE}/Practitioner/prac-1`,
+      token_type: 'Bearer',
+    });
     expect(typeof intro.exp).toBe('number');
     expect(typeof intro.iat).toBe('number');
 
     // Revoke the refresh token: the whole grant goes (#135, #137, N10, N11).
-    const rev = await handleRevoke(form(`${ORIGIN}/oauth/revoke`, { token: String(b3.refresh_token), token_type_hint: 'refresh_token' }, basic(client.clientId, secret)));
+    const rev = await handleRevoke(
+      form(`${ORIGIN}/oauth/revoke`, { token: String(b3.refresh_token), token_type_hint: 'refresh_token' }, basic(client.clientId, secret)),
+    );
     expect(rev.status).toBe(200);
     expect((await verifyAccessToken(String(b3.access_token), { sandboxId: 'default', fhirBase: FHIR_BASE })).ok).toBe(false);
-    expect(await json(await handleIntrospect(form(`${ORIGIN}/oauth/introspect`, { token: String(b3.access_token) }, basic(client.clientId, secret))))).toEqual({ active: false });
-    await expectError(await handleToken(form(TOKEN_URL, { grant_type: 'refresh_token', refresh_token: String(b3.refresh_token) }, basic(client.clientId, secret))), 400, 'invalid_grant', /revoked/);
+    expect(await json(await handleIntrospect(form(`${ORIGIN}/oauth/introspect`, { token: String(b3.access_token) }, basic(client.clientId, secret))))).toEqual({
+      active: false,
+    });
+    await expectError(
+      await handleToken(form(TOKEN_URL, { grant_type: 'refresh_token', refresh_token: String(b3.refresh_token) }, basic(client.clientId, secret))),
+      400,
+      'invalid_grant',
+      /revoked/,
+    );
   });
 
   it('EHR launch: patient, encounter, need_patient_banner, smart_style_url and fhirContext from the launch (#107–#110, #157)', async () => {
     const { client, auth } = await symmetric();
     const launch = await createLaunch({
-      clientId: client.clientId, patientId: 'pat-7', encounterId: 'enc-7', userId: 'Practitioner/prac-1',
-      options: { needPatientBanner: false, tokenLifetimeSeconds: 120, fhirContext: [{ reference: 'DiagnosticReport/dr-1', role: 'https://example.org/role/focus' }] },
+      clientId: client.clientId,
+      patientId: 'pat-7',
+      encounterId: 'enc-7',
+      userId: 'Practitioner/prac-1',
+      options: {
+        needPatientBanner: false,
+        tokenLifetimeSeconds: 120,
+        fhirContext: [{ reference: 'DiagnosticReport/dr-1', role: 'https://example.org/role/focus' }],
+      },
     });
     const scope = 'launch openid fhirUser offline_access user/*.rs';
     const { code, verifier } = await getCode(client, { params: { scope, launch }, complete: { patientId: undefined } });
     const body = await json(await exchange(code, verifier, auth));
-    expect(body).toMatchObject({ scope, patient: 'pat-7', encounter: 'enc-7', need_patient_banner: false, fhirContext: [{ reference: 'DiagnosticReport/dr-1', role: 'https://example.org/role/focus' }] });
+    expect(body).toMatchObject({
+      scope,
+      patient: 'pat-7',
+      encounter: 'enc-7',
+      need_patient_banner: false,
+      fhirContext: [{ reference: 'DiagnosticReport/dr-1', role: 'https://example.org/role/focus' }],
+    });
     expect(String(body.smart_style_url)).toMatch(/^http:\/\/localhost:3000\//);
     expect(body.expires_in).toBe(120); // the launcher's per-launch token lifetime
   });
@@ -136,7 +208,9 @@ describe('full code flow: authorize → consent → token → refresh → intros
     expect(res.status).toBe(200);
     expect(res.headers.get('access-control-allow-origin')).toBe('https://app.example.org');
     expect(res.headers.get('access-control-expose-headers')).toMatch(/Retry-After/);
-    const pre = await handleTokenPreflight(new Request(TOKEN_URL, { method: 'OPTIONS', headers: { origin: 'https://app.example.org', 'access-control-request-method': 'POST' } }));
+    const pre = await handleTokenPreflight(
+      new Request(TOKEN_URL, { method: 'OPTIONS', headers: { origin: 'https://app.example.org', 'access-control-request-method': 'POST' } }),
+    );
     expect(pre.headers.get('access-control-allow-origin')).toBe('https://app.example.org');
     const evil = await handleTokenPreflight(new Request(TOKEN_URL, { method: 'OPTIONS', headers: { origin: 'https://evil.example' } }));
     expect(evil.headers.get('access-control-allow-origin')).toBeNull();
@@ -194,7 +268,14 @@ describe('authorization_code errors (docs/CONFORMANCE.md #53–#57, #173; §18 N
     const { verifier: v, challenge } = pkce();
     void v;
     const authz = await authorizeGet(authorizeQuery({ client_id: client.clientId }, challenge));
-    const redirect = new URL(await completeInteraction(interactionIdOf(authz), { userId: 'Practitioner/prac-1', fhirUser: 'Practitioner/prac-1', patientId: 'pat-1', grantedScope: SCOPE }));
+    const redirect = new URL(
+      await completeInteraction(interactionIdOf(authz), {
+        userId: 'Practitioner/prac-1',
+        fhirUser: 'Practitioner/prac-1',
+        patientId: 'pat-1',
+        grantedScope: SCOPE,
+      }),
+    );
     await expectError(await exchange(redirect.searchParams.get('code')!, challenge, auth), 400, 'invalid_grant', /does not match/);
   });
 
@@ -204,8 +285,15 @@ describe('authorization_code errors (docs/CONFORMANCE.md #53–#57, #173; §18 N
     const first = await json(await exchange(code, verifier, auth));
     expect((await verifyAccessToken(String(first.access_token), { sandboxId: 'default', fhirBase: FHIR_BASE })).ok).toBe(true);
     await expectError(await exchange(code, verifier, auth), 400, 'invalid_grant', /already used/);
-    expect(await verifyAccessToken(String(first.access_token), { sandboxId: 'default', fhirBase: FHIR_BASE })).toMatchObject({ ok: false, error: 'invalid_token' });
-    await expectError(await handleToken(form(TOKEN_URL, { grant_type: 'refresh_token', refresh_token: String(first.refresh_token) }, auth.headers)), 400, 'invalid_grant');
+    expect(await verifyAccessToken(String(first.access_token), { sandboxId: 'default', fhirBase: FHIR_BASE })).toMatchObject({
+      ok: false,
+      error: 'invalid_token',
+    });
+    await expectError(
+      await handleToken(form(TOKEN_URL, { grant_type: 'refresh_token', refresh_token: String(first.refresh_token) }, auth.headers)),
+      400,
+      'invalid_grant',
+    );
     const flagged = await getDb().auditRecord.findFirst({ where: { endpoint: '/oauth/token', flags: { contains: 'code-replay' } } });
     expect(flagged?.errorCode).toBe('invalid_grant');
   });
@@ -223,14 +311,31 @@ describe('authorization_code errors (docs/CONFORMANCE.md #53–#57, #173; §18 N
   it('#169: a redirect_uri that differs from the authorize one → invalid_grant', async () => {
     const { client, auth } = await symmetric();
     const { code, verifier } = await getCode(client);
-    await expectError(await exchange(code, verifier, { ...auth, params: { redirect_uri: 'http://localhost:4567/custom/smart_stu2_2/redirect' } }), 400, 'invalid_grant', /redirect_uri does not match/);
+    await expectError(
+      await exchange(code, verifier, { ...auth, params: { redirect_uri: 'http://localhost:4567/custom/smart_stu2_2/redirect' } }),
+      400,
+      'invalid_grant',
+      /redirect_uri does not match/,
+    );
   });
 
   it('#55: a code_verifier for a code that had no challenge is refused (PKCE downgrade)', async () => {
     const { client, clientSecret } = await newClient('confidential-symmetric', { pkceRequired: false });
     const authz = await authorizeGet(authorizeQuery({ client_id: client.clientId, code_challenge: undefined, code_challenge_method: undefined }, ''));
-    const redirect = new URL(await completeInteraction(interactionIdOf(authz), { userId: 'Practitioner/prac-1', fhirUser: 'Practitioner/prac-1', patientId: 'pat-1', grantedScope: SCOPE }));
-    await expectError(await exchange(redirect.searchParams.get('code')!, pkce().verifier, { headers: basic(client.clientId, clientSecret!) }), 400, 'invalid_grant', /no code_challenge/);
+    const redirect = new URL(
+      await completeInteraction(interactionIdOf(authz), {
+        userId: 'Practitioner/prac-1',
+        fhirUser: 'Practitioner/prac-1',
+        patientId: 'pat-1',
+        grantedScope: SCOPE,
+      }),
+    );
+    await expectError(
+      await exchange(redirect.searchParams.get('code')!, pkce().verifier, { headers: basic(client.clientId, clientSecret!) }),
+      400,
+      'invalid_grant',
+      /no code_challenge/,
+    );
   });
 });
 
@@ -244,13 +349,23 @@ describe('client authentication (docs/CONFORMANCE.md §5)', () => {
   it('two authentication methods at once → invalid_request (RFC 6749 §2.3)', async () => {
     const { client, secret, auth } = await symmetric();
     const { code, verifier } = await getCode(client);
-    await expectError(await exchange(code, verifier, { ...auth, params: { client_secret: secret } }), 400, 'invalid_request', /exactly one client authentication method/);
+    await expectError(
+      await exchange(code, verifier, { ...auth, params: { client_secret: secret } }),
+      400,
+      'invalid_request',
+      /exactly one client authentication method/,
+    );
   });
 
   it('client_secret_post for a Basic-registered client → invalid_client naming the registered method', async () => {
     const { client, secret } = await symmetric();
     const { code, verifier } = await getCode(client);
-    await expectError(await exchange(code, verifier, { params: { client_id: client.clientId, client_secret: secret } }), 400, 'invalid_client', /client_secret_basic/);
+    await expectError(
+      await exchange(code, verifier, { params: { client_id: client.clientId, client_secret: secret } }),
+      400,
+      'invalid_client',
+      /client_secret_basic/,
+    );
   });
 
   it('client_secret_post works when registered', async () => {
@@ -288,11 +403,22 @@ describe('grant types (docs/CONFORMANCE.md #65, N17)', () => {
 
   it('a grant the client is not registered for → unauthorized_client', async () => {
     const { client, secret } = await symmetric();
-    await expectError(await handleToken(form(TOKEN_URL, { grant_type: 'client_credentials', scope: 'system/*.rs' }, basic(client.clientId, secret))), 400, 'unauthorized_client', /client_credentials/);
+    await expectError(
+      await handleToken(form(TOKEN_URL, { grant_type: 'client_credentials', scope: 'system/*.rs' }, basic(client.clientId, secret))),
+      400,
+      'unauthorized_client',
+      /client_credentials/,
+    );
   });
 
   it('repeated parameters → invalid_request', async () => {
-    const res = await handleToken(new Request(TOKEN_URL, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=authorization_code&code=a&code=b' }));
+    const res = await handleToken(
+      new Request(TOKEN_URL, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'grant_type=authorization_code&code=a&code=b',
+      }),
+    );
     await expectError(res, 400, 'invalid_request', /'code' sent more than once/);
   });
 });
@@ -328,7 +454,12 @@ describe('refresh tokens (docs/CONFORMANCE.md §7, #177; N9, N11)', () => {
   it('#177: a refresh by another client → invalid_grant', async () => {
     const { body } = await withRefresh();
     const other = await symmetric();
-    await expectError(await handleToken(form(TOKEN_URL, { grant_type: 'refresh_token', refresh_token: String(body.refresh_token) }, other.auth.headers)), 400, 'invalid_grant', /another client/);
+    await expectError(
+      await handleToken(form(TOKEN_URL, { grant_type: 'refresh_token', refresh_token: String(body.refresh_token) }, other.auth.headers)),
+      400,
+      'invalid_grant',
+      /another client/,
+    );
   });
 
   it('#90 #177: reuse of a rotated public-client refresh token → invalid_grant, grant revoked, audit flagged refresh-replay', async () => {
@@ -360,7 +491,12 @@ describe('grants bound to their aud and, for online_access, to the sign-in sessi
     const auth = basic(client.clientId, clientSecret!);
     const { code, verifier } = await getCode(client);
     const params = { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier };
-    await expectError(await handleToken(form(OTHER_TOKEN_URL, params, { ...auth, host: OTHER_HOST })), 400, 'invalid_grant', /authorized for aud http:\/\/localhost:3000\/fhir/);
+    await expectError(
+      await handleToken(form(OTHER_TOKEN_URL, params, { ...auth, host: OTHER_HOST })),
+      400,
+      'invalid_grant',
+      /authorized for aud http:\/\/localhost:3000\/fhir/,
+    );
     await expectError(await exchange(code, verifier, { headers: auth }), 400, 'invalid_grant', /already used/);
   });
 
@@ -369,7 +505,12 @@ describe('grants bound to their aud and, for online_access, to the sign-in sessi
     const auth = basic(client.clientId, clientSecret!);
     const { code, verifier } = await getCode(client);
     const body = await json(await exchange(code, verifier, { headers: auth }));
-    await expectError(await handleToken(form(OTHER_TOKEN_URL, { grant_type: 'refresh_token', refresh_token: String(body.refresh_token) }, { ...auth, host: OTHER_HOST })), 400, 'invalid_grant', /authorized for aud/);
+    await expectError(
+      await handleToken(form(OTHER_TOKEN_URL, { grant_type: 'refresh_token', refresh_token: String(body.refresh_token) }, { ...auth, host: OTHER_HOST })),
+      400,
+      'invalid_grant',
+      /authorized for aud/,
+    );
     expect((await handleToken(form(TOKEN_URL, { grant_type: 'refresh_token', refresh_token: String(body.refresh_token) }, auth))).status).toBe(200);
   });
 
@@ -385,7 +526,15 @@ describe('grants bound to their aud and, for online_access, to the sign-in sessi
 
     const grant = await getDb().grant.findFirstOrThrow({ where: { clientId: client.clientId } });
     const context = JSON.parse(grant.context) as Record<string, unknown>;
-    await getDb().grant.update({ where: { id: grant.id }, data: { context: JSON.stringify({ ...context, sessionExpiresAt: Math.floor(Date.now() / 1000) - 1 }) } });
-    await expectError(await handleToken(form(TOKEN_URL, { grant_type: 'refresh_token', refresh_token: String(body.refresh_token) }, auth)), 400, 'invalid_grant', /session has ended/);
+    await getDb().grant.update({
+      where: { id: grant.id },
+      data: { context: JSON.stringify({ ...context, sessionExpiresAt: Math.floor(Date.now() / 1000) - 1 }) },
+    });
+    await expectError(
+      await handleToken(form(TOKEN_URL, { grant_type: 'refresh_token', refresh_token: String(body.refresh_token) }, auth)),
+      400,
+      'invalid_grant',
+      /session has ended/,
+    );
   });
 });

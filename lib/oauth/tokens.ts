@@ -110,7 +110,14 @@ export function contextResponseFields(context: GrantContext): Partial<TokenRespo
 }
 
 /** The SMART claims an access token carries besides iss, sub, aud, jti, iat and exp. */
-export function accessTokenPrivateClaims(t: { clientId: string; scope: string; patient?: string | null; encounter?: string | null; fhirUser?: string | null; launchId?: string | null }): Record<string, string> {
+export function accessTokenPrivateClaims(t: {
+  clientId: string;
+  scope: string;
+  patient?: string | null;
+  encounter?: string | null;
+  fhirUser?: string | null;
+  launchId?: string | null;
+}): Record<string, string> {
   const claims: Record<string, string> = { client_id: t.clientId, scope: t.scope };
   if (t.patient) claims.patient = t.patient;
   if (t.encounter) claims.encounter = t.encounter;
@@ -162,7 +169,25 @@ export type TokenRecord = Omit<TokenRow, 'jwt'>;
 
 /** Token columns (all but the issued JWT), prefixed `t.`. */
 export const TOKEN_COLUMNS = Prisma.raw(
-  ['id', 'sandboxId', 'kind', 'grantId', 'clientId', 'userId', 'patientId', 'encounterId', 'scope', 'tokenHash', 'parentId', 'revoked', 'rotated', 'issuedAt', 'expiresAt'].map((c) => `t."${c}"`).join(', '),
+  [
+    'id',
+    'sandboxId',
+    'kind',
+    'grantId',
+    'clientId',
+    'userId',
+    'patientId',
+    'encounterId',
+    'scope',
+    'tokenHash',
+    'parentId',
+    'revoked',
+    'rotated',
+    'issuedAt',
+    'expiresAt',
+  ]
+    .map((c) => `t."${c}"`)
+    .join(', '),
 );
 
 /** A raw Token row (TOKEN_COLUMNS) as the model type. */
@@ -203,7 +228,9 @@ function insertTokenRows(input: IssueInput, issuedAt: Date, rows: readonly Token
     (r) =>
       Prisma.sql`(${r.id}, ${input.sandboxId}, ${r.kind}, ${input.grantId}, ${input.client.clientId}, ${input.userId}, ${input.context.patient}, ${input.context.encounter}, ${r.scope}, ${r.tokenHash}, ${r.jwt}, ${r.parentId}, ${bool(r.revoked)}, ${bool(false)}, ${time(issuedAt)}, ${time(r.expiresAt)})`,
   );
-  const columns = Prisma.raw('"id", "sandboxId", "kind", "grantId", "clientId", "userId", "patientId", "encounterId", "scope", "tokenHash", "jwt", "parentId", "revoked", "rotated", "issuedAt", "expiresAt"');
+  const columns = Prisma.raw(
+    '"id", "sandboxId", "kind", "grantId", "clientId", "userId", "patientId", "encounterId", "scope", "tokenHash", "jwt", "parentId", "revoked", "rotated", "issuedAt", "expiresAt"',
+  );
   if (input.grantId === null) return Prisma.sql`INSERT INTO "Token" (${columns}) VALUES ${Prisma.join(tuples)}`;
   const lock = Prisma.raw(pg ? ' FOR SHARE' : '');
   return Prisma.sql`INSERT INTO "Token" (${columns}) SELECT * FROM (VALUES ${Prisma.join(tuples)}) AS v
@@ -225,7 +252,14 @@ export async function issueTokens(input: IssueInput): Promise<IssuedTokens> {
 
   // Both keys are cached CryptoKeys; the two signatures run concurrently (WebCrypto works off the main thread).
   const [accessKey, idKey] = await Promise.all([getSigningKey(ACCESS_TOKEN_ALG), input.idToken ? getSigningKey('RS256') : null]);
-  const claims = accessTokenPrivateClaims({ clientId: input.client.clientId, scope: input.scope, patient: input.context.patient, encounter: input.context.encounter, fhirUser: input.context.fhirUser, launchId: input.launchId });
+  const claims = accessTokenPrivateClaims({
+    clientId: input.client.clientId,
+    scope: input.scope,
+    patient: input.context.patient,
+    encounter: input.context.encounter,
+    fhirUser: input.context.fhirUser,
+    launchId: input.launchId,
+  });
   const accessSigned = new SignJWT(claims)
     .setProtectedHeader({ alg: ACCESS_TOKEN_ALG, kid: accessKey.kid, typ: ACCESS_TOKEN_TYP })
     .setIssuer(input.issuer)

@@ -64,7 +64,9 @@ describe('keys, addresses and messages', () => {
     const e = { key: 'patient:pat-1', limit: 600, windowSeconds: 60, count: 601, retryAfterSeconds: 12 };
     expect(describeExceeded(e)).toBe("patient 'pat-1', all clients together: more than 600 requests per 1 minute (RATE_LIMIT_PATIENT)");
     expect(rateLimitMessage([e], 12)).toMatch(/^Rate limit exceeded for patient 'pat-1'.*Retry after 12 s\.$/);
-    expect(describeExceeded({ key: 'signin-ip:10.0.0.1', limit: 50, windowSeconds: 900, count: 51, retryAfterSeconds: 3 })).toBe('sign-ins from 10.0.0.1: more than 50 failed sign-ins per 15 minutes (RATE_LIMIT_SIGNIN_IP)');
+    expect(describeExceeded({ key: 'signin-ip:10.0.0.1', limit: 50, windowSeconds: 900, count: 51, retryAfterSeconds: 3 })).toBe(
+      'sign-ins from 10.0.0.1: more than 50 failed sign-ins per 15 minutes (RATE_LIMIT_SIGNIN_IP)',
+    );
   });
 });
 
@@ -137,7 +139,12 @@ describe.each(databases)('on %s', (name, dbOf) => {
     const first = await limiter.hit([client, patient]);
     expect(statements()).toBe(1);
     expect(first.allowed).toBe(true);
-    expect([...first.counts].sort()).toEqual([[client.key, 1], [patient.key, 1]].sort());
+    expect([...first.counts].sort()).toEqual(
+      [
+        [client.key, 1],
+        [patient.key, 1],
+      ].sort(),
+    );
 
     expect((await limiter.hit([client, patient])).allowed).toBe(true);
     const third = await limiter.hit([client, patient]);
@@ -244,7 +251,8 @@ describe.each(databases)('on %s', (name, dbOf) => {
     const flaky = new Proxy(db, {
       get(target, prop, receiver) {
         const value: unknown = Reflect.get(target, prop, receiver);
-        if (prop === '$queryRaw') return (...args: unknown[]) => (fail ? Promise.reject(new Error('database down')) : (value as (...a: unknown[]) => unknown).apply(target, args));
+        if (prop === '$queryRaw')
+          return (...args: unknown[]) => (fail ? Promise.reject(new Error('database down')) : (value as (...a: unknown[]) => unknown).apply(target, args));
         return value;
       },
     });

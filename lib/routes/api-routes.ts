@@ -43,11 +43,26 @@ export interface ApiRoute {
 export const API_ROUTES = {
   fhir: {
     path: '/fhir/[[...path]]',
-    methods: { GET: handleFhirRequest, POST: handleFhirRequest, PUT: handleFhirRequest, PATCH: handleFhirRequest, DELETE: handleFhirRequest, OPTIONS: handleFhirRequest },
+    methods: {
+      GET: handleFhirRequest,
+      POST: handleFhirRequest,
+      PUT: handleFhirRequest,
+      PATCH: handleFhirRequest,
+      DELETE: handleFhirRequest,
+      OPTIONS: handleFhirRequest,
+    },
     headers: 'api',
   },
-  'smart-configuration': { path: '/fhir/.well-known/smart-configuration', methods: { GET: handleSmartConfiguration, OPTIONS: handleDiscoveryPreflight }, headers: 'api' },
-  'openid-configuration': { path: '/.well-known/openid-configuration', methods: { GET: handleOpenIdConfiguration, OPTIONS: handleDiscoveryPreflight }, headers: 'api' },
+  'smart-configuration': {
+    path: '/fhir/.well-known/smart-configuration',
+    methods: { GET: handleSmartConfiguration, OPTIONS: handleDiscoveryPreflight },
+    headers: 'api',
+  },
+  'openid-configuration': {
+    path: '/.well-known/openid-configuration',
+    methods: { GET: handleOpenIdConfiguration, OPTIONS: handleDiscoveryPreflight },
+    headers: 'api',
+  },
   jwks: { path: '/.well-known/jwks.json', methods: { GET: handleJwks }, headers: 'api' },
   'smart-style': { path: '/smart-style.json', methods: { GET: handleSmartStyle, OPTIONS: handleDiscoveryPreflight }, headers: 'api' },
   // Its answers may be HTML error pages or redirects with their own complete headers (lib/oauth/errors.ts).
@@ -102,7 +117,9 @@ for (const route of Object.values(API_ROUTES) as ApiRoute[]) {
   const source = route.path
     .split('/')
     .slice(1)
-    .map((segment) => (/^\[\[\.\.\.[^\]]+\]\]$/.test(segment) ? '(?:/.+)?' : /^\[[^\].]+\]$/.test(segment) ? '/[^/]+' : `/${segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`))
+    .map((segment) =>
+      /^\[\[\.\.\.[^\]]+\]\]$/.test(segment) ? '(?:/.+)?' : /^\[[^\].]+\]$/.test(segment) ? '/[^/]+' : `/${segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`,
+    )
     .join('');
   patterns.push({ pattern: new RegExp(`^${source}$`), catchAll: route.path.includes('[[...'), route });
 }

@@ -37,7 +37,10 @@ function dumpDatabase(file: string): string {
     const hash = createHash('sha256');
     for (const table of SEEDED_TABLES) {
       const columns = (db.prepare(`PRAGMA table_info("${table}")`).all() as { name: string }[]).map((c) => `"${c.name}"`).filter((c) => c !== '"rowId"');
-      const rows = db.prepare(`SELECT ${columns.join(', ')} FROM "${table}" ORDER BY ${columns.join(', ')}`).raw().all();
+      const rows = db
+        .prepare(`SELECT ${columns.join(', ')} FROM "${table}" ORDER BY ${columns.join(', ')}`)
+        .raw()
+        .all();
       expect(rows.length, table).toBeGreaterThan(0);
       hash.update(`${table}\n${JSON.stringify(rows)}\n`);
     }
@@ -64,7 +67,10 @@ describe('seed pipeline', () => {
     const dir = mkdtempSync(join(tmpdir(), 'seed-pipeline-'));
     const files = [join(dir, 'worker.db'), join(dir, 'inline.db')];
     for (const f of files) copyFileSync(sqliteFile(env.DATABASE_URL), f);
-    for (const [file, threads] of [[files[0]!, 'worker'], [files[1]!, 'inline']] as const) {
+    for (const [file, threads] of [
+      [files[0]!, 'worker'],
+      [files[1]!, 'inline'],
+    ] as const) {
       const writer = createBulkWriter(`file:${file}`);
       try {
         for await (const batch of streamSeedBatches(plan, { threads })) await writer.writeBatch(batch);
@@ -90,7 +96,10 @@ describe('seed pipeline', () => {
 
   it('stops the worker when the writer stops early', async () => {
     let taken = 0;
-    for await (const _batch of streamSeedBatches({ ...plan, dataset: { ...plan.dataset, patients: 200, includeRoster: false } }, { threads: 'worker', maxAhead: 1 })) {
+    for await (const _batch of streamSeedBatches(
+      { ...plan, dataset: { ...plan.dataset, patients: 200, includeRoster: false } },
+      { threads: 'worker', maxAhead: 1 },
+    )) {
       taken++;
       break;
     }

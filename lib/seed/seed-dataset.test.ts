@@ -4,7 +4,16 @@ import { getDb } from '../db';
 import { seedDataset } from './seed-dataset';
 import type { SeedOptions } from './seed-dataset';
 
-const base: SeedOptions = { databaseUrl: env.DATABASE_URL, sandboxId: 'seed-test', patients: 2, seed: 3, anchorDate: '2026-01-01', includeRoster: false, reset: false, ifEmpty: false };
+const base: SeedOptions = {
+  databaseUrl: env.DATABASE_URL,
+  sandboxId: 'seed-test',
+  patients: 2,
+  seed: 3,
+  anchorDate: '2026-01-01',
+  includeRoster: false,
+  reset: false,
+  ifEmpty: false,
+};
 
 describe('seedDataset', () => {
   it('stores every generated resource with its index rows, skips a non-empty sandbox with ifEmpty, and reset replaces the data', async () => {
@@ -23,6 +32,9 @@ describe('seedDataset', () => {
     expect(reset.patients).toBe(2);
     expect(await db.resource.count({ where: { sandboxId: 'seed-test', id: 'pat-3-0' } })).toBe(0);
     expect(await db.resource.count({ where: { sandboxId: 'seed-test', id: 'pat-4-0' } })).toBe(1);
-    expect(JSON.parse((await db.setting.findUniqueOrThrow({ where: { key: 'dataset:seed-test' } })).value)).toMatchObject({ seed: 4, anchorDate: '2026-01-01' });
+    expect(JSON.parse((await db.setting.findUniqueOrThrow({ where: { key: 'dataset:seed-test' } })).value)).toMatchObject({
+      seed: 4,
+      anchorDate: '2026-01-01',
+    });
   });
 });

@@ -87,7 +87,8 @@ const datasetKey = (sandboxId: string) => `dataset:${sandboxId}`;
 function parseSpec(value: string): DatasetSpec | null {
   try {
     const v = JSON.parse(value) as Partial<DatasetSpec>;
-    if (!Number.isInteger(v.seed) || !Number.isInteger(v.patients) || typeof v.anchorDate !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(v.anchorDate)) return null;
+    if (!Number.isInteger(v.seed) || !Number.isInteger(v.patients) || typeof v.anchorDate !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(v.anchorDate))
+      return null;
     return {
       seed: v.seed!,
       anchorDate: v.anchorDate,
@@ -117,7 +118,8 @@ async function seedWith(db: Db, opts: SeedOptions, anchorDate: string): Promise<
     roster: opts.includeRoster,
   };
   // A sandbox with data and no marker holds a complete dataset (or data of its own): leave it.
-  if (opts.ifEmpty && existing > 0 && !marker) return { skipped: true, existing, patients: 0, resources: 0, byType: {}, seconds: 0, seed: opts.seed, anchorDate };
+  if (opts.ifEmpty && existing > 0 && !marker)
+    return { skipped: true, existing, patients: 0, resources: 0, byType: {}, seconds: 0, seed: opts.seed, anchorDate };
   const writer = createBulkWriter(opts.databaseUrl);
   let stored: { summary: SeedSummary; started: number };
   try {
@@ -131,7 +133,14 @@ async function seedWith(db: Db, opts: SeedOptions, anchorDate: string): Promise<
 }
 
 /** Wipes or resumes as asked, then writes the dataset batch by batch behind a marker. */
-async function store(db: Db, writer: BulkWriter, opts: SeedOptions, existing: number, interrupted: DatasetSpec | null, requested: DatasetSpec): Promise<{ summary: SeedSummary; started: number }> {
+async function store(
+  db: Db,
+  writer: BulkWriter,
+  opts: SeedOptions,
+  existing: number,
+  interrupted: DatasetSpec | null,
+  requested: DatasetSpec,
+): Promise<{ summary: SeedSummary; started: number }> {
   let spec = requested;
   // Resources already stored by an interrupted run of the same dataset: skipped, the rest written.
   let stored = new Set<string>();
@@ -177,7 +186,11 @@ async function store(db: Db, writer: BulkWriter, opts: SeedOptions, existing: nu
     // The marker goes in before any data, the dataset record of what is about to be replaced goes out.
     const markerValue = JSON.stringify({ ...spec, startedAt: new Date().toISOString() });
     await db.$transaction([
-      db.setting.upsert({ where: { key: seedingKey(opts.sandboxId) }, create: { key: seedingKey(opts.sandboxId), value: markerValue }, update: { value: markerValue } }),
+      db.setting.upsert({
+        where: { key: seedingKey(opts.sandboxId) },
+        create: { key: seedingKey(opts.sandboxId), value: markerValue },
+        update: { value: markerValue },
+      }),
       db.setting.deleteMany({ where: { key: datasetKey(opts.sandboxId) } }),
     ]);
     if (opts.reset && existing > 0) await writer.clear(opts.sandboxId);
@@ -196,7 +209,14 @@ async function store(db: Db, writer: BulkWriter, opts: SeedOptions, existing: nu
   }
   bar(patients, resources, true);
   // The dataset record and the marker change together: a dataset is either complete or marked as under way.
-  const value = JSON.stringify({ seed: spec.seed, anchorDate: spec.anchorDate, patients: spec.patients, condition: spec.condition, roster: spec.roster, at: new Date().toISOString() });
+  const value = JSON.stringify({
+    seed: spec.seed,
+    anchorDate: spec.anchorDate,
+    patients: spec.patients,
+    condition: spec.condition,
+    roster: spec.roster,
+    at: new Date().toISOString(),
+  });
   await db.$transaction([
     db.setting.upsert({ where: { key: datasetKey(opts.sandboxId) }, create: { key: datasetKey(opts.sandboxId), value }, update: { value } }),
     db.setting.deleteMany({ where: { key: seedingKey(opts.sandboxId) } }),

@@ -172,7 +172,9 @@ describe('granular scopes (docs/CONFORMANCE.md #100, #101, #121)', () => {
     expect(expectAllowed(policy(`patient/Observation.rs?category=${LAB} patient/*.read`).decide('read', 'Observation')).filters).toBeNull();
   });
   it('the broadest wins across contexts: a user/ grant beats a patient/ grant', () => {
-    const d = expectAllowed(policy('patient/Observation.rs user/Observation.rs', { patientId: 'p1', fhirUser: 'Practitioner/dr1' }).decide('search', 'Observation'));
+    const d = expectAllowed(
+      policy('patient/Observation.rs user/Observation.rs', { patientId: 'p1', fhirUser: 'Practitioner/dr1' }).decide('search', 'Observation'),
+    );
     expect(d.compartmentPatientId).toBeNull();
   });
   it('filters apply per permission: r granular, s whole type', () => {
@@ -207,10 +209,14 @@ describe('wildcard types (docs/CONFORMANCE.md #97)', () => {
 describe('describeDecision', () => {
   it('explains an allowed, compartment-bound, granular decision', () => {
     const d = policy(`patient/Observation.rs?category=${LAB}`).decide('search', 'Observation');
-    expect(describeDecision(d)).toBe(`Allowed search Observation (patient p1's compartment only, only where category=${LAB}) by patient/Observation.rs?category=${LAB}.`);
+    expect(describeDecision(d)).toBe(
+      `Allowed search Observation (patient p1's compartment only, only where category=${LAB}) by patient/Observation.rs?category=${LAB}.`,
+    );
   });
   it('explains an unrestricted decision', () => {
-    expect(describeDecision(policy('user/*.read', { fhirUser: 'Practitioner/dr1' }).decide('read', 'Patient'))).toBe('Allowed read Patient (any patient) by user/*.read.');
+    expect(describeDecision(policy('user/*.read', { fhirUser: 'Practitioner/dr1' }).decide('read', 'Patient'))).toBe(
+      'Allowed read Patient (any patient) by user/*.read.',
+    );
   });
   it('explains a denial and what would allow it', () => {
     expect(describeDecision(policy('patient/Condition.rs').decide('delete', 'Condition'))).toBe(

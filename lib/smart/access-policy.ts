@@ -69,12 +69,41 @@ export interface AccessPolicy {
  * Linkage and the like can carry one patient's data, so patient/ scopes keep them compartment-bound.
  */
 export const SHARED_RESOURCE_TYPES: readonly string[] = [
-  'Practitioner', 'PractitionerRole', 'Organization', 'OrganizationAffiliation', 'Location', 'HealthcareService',
-  'Endpoint', 'InsurancePlan', 'Slot', 'Medication', 'MedicationKnowledge', 'Substance', 'DeviceDefinition',
-  'ActivityDefinition', 'PlanDefinition', 'Questionnaire', 'Library', 'Measure', 'ObservationDefinition',
-  'SpecimenDefinition', 'EventDefinition', 'ChargeItemDefinition', 'ValueSet', 'CodeSystem', 'ConceptMap',
-  'NamingSystem', 'StructureDefinition', 'StructureMap', 'SearchParameter', 'OperationDefinition',
-  'CapabilityStatement', 'CompartmentDefinition', 'ImplementationGuide', 'GraphDefinition', 'MessageDefinition',
+  'Practitioner',
+  'PractitionerRole',
+  'Organization',
+  'OrganizationAffiliation',
+  'Location',
+  'HealthcareService',
+  'Endpoint',
+  'InsurancePlan',
+  'Slot',
+  'Medication',
+  'MedicationKnowledge',
+  'Substance',
+  'DeviceDefinition',
+  'ActivityDefinition',
+  'PlanDefinition',
+  'Questionnaire',
+  'Library',
+  'Measure',
+  'ObservationDefinition',
+  'SpecimenDefinition',
+  'EventDefinition',
+  'ChargeItemDefinition',
+  'ValueSet',
+  'CodeSystem',
+  'ConceptMap',
+  'NamingSystem',
+  'StructureDefinition',
+  'StructureMap',
+  'SearchParameter',
+  'OperationDefinition',
+  'CapabilityStatement',
+  'CompartmentDefinition',
+  'ImplementationGuide',
+  'GraphDefinition',
+  'MessageDefinition',
   'TerminologyCapabilities',
 ];
 
@@ -110,8 +139,7 @@ interface Grant {
 }
 
 type LetterResult =
-  | { ok: true; compartment: string | null; filters: GranularFilter[] | null; grantedBy: string[] }
-  | { ok: false; noPatient: boolean; sharedWrite: boolean };
+  { ok: true; compartment: string | null; filters: GranularFilter[] | null; grantedBy: string[] } | { ok: false; noPatient: boolean; sharedWrite: boolean };
 
 const FHIR_USER_TAIL = new RegExp(`(?:^|/)(Patient|Practitioner|PractitionerRole|RelatedPerson|Person)/(${FHIR_ID_SOURCE})$`);
 
@@ -167,7 +195,12 @@ export function compileAccessPolicy(scopes: readonly ParsedScope[], ctx: AccessC
     const chosen = unbound.length > 0 ? unbound : grants.filter((g) => g.compartment === grants[0]?.compartment);
     const unrestricted = chosen.find((g) => g.filter === null);
     if (unrestricted) return { ok: true, compartment: chosen[0]?.compartment ?? null, filters: null, grantedBy: [unrestricted.scope] };
-    return { ok: true, compartment: chosen[0]?.compartment ?? null, filters: dedupeFilters(chosen.map((g) => g.filter)), grantedBy: chosen.map((g) => g.scope) };
+    return {
+      ok: true,
+      compartment: chosen[0]?.compartment ?? null,
+      filters: dedupeFilters(chosen.map((g) => g.filter)),
+      grantedBy: chosen.map((g) => g.scope),
+    };
   }
 
   function suggestionContext(): ScopeContext {
@@ -183,7 +216,10 @@ export function compileAccessPolicy(scopes: readonly ParsedScope[], ctx: AccessC
     if (denied && !denied.ok) {
       const deny = (reason: string, wouldAllow: string): DeniedDecision => ({ allowed: false, reason, wouldAllow, interaction, resourceType });
       if (denied.noPatient) {
-        return deny(`patient/ scopes allow ${interaction} on ${resourceType} only for the patient in context, and this token has no patient in context`, 'launch/patient');
+        return deny(
+          `patient/ scopes allow ${interaction} on ${resourceType} only for the patient in context, and this token has no patient in context`,
+          'launch/patient',
+        );
       }
       if (denied.sharedWrite) {
         return deny(
@@ -203,7 +239,13 @@ export function compileAccessPolicy(scopes: readonly ParsedScope[], ctx: AccessC
       if (!r.ok) continue;
       if (r.compartment !== null) {
         if (compartment !== null && compartment !== r.compartment) {
-          return { allowed: false, reason: `the scopes for ${interaction} on ${resourceType} apply to different patients`, wouldAllow: `${suggestionContext()}/${resourceType}.${letters.join('')}`, interaction, resourceType };
+          return {
+            allowed: false,
+            reason: `the scopes for ${interaction} on ${resourceType} apply to different patients`,
+            wouldAllow: `${suggestionContext()}/${resourceType}.${letters.join('')}`,
+            interaction,
+            resourceType,
+          };
         }
         compartment = r.compartment;
       }
@@ -211,7 +253,13 @@ export function compileAccessPolicy(scopes: readonly ParsedScope[], ctx: AccessC
       for (const s of r.grantedBy) if (!grantedBy.includes(s)) grantedBy.push(s);
     }
     if (filters !== null && filters.length === 0) {
-      return { allowed: false, reason: `the granular scopes for ${interaction} on ${resourceType} do not overlap`, wouldAllow: `${suggestionContext()}/${resourceType}.${letters.join('')}`, interaction, resourceType };
+      return {
+        allowed: false,
+        reason: `the granular scopes for ${interaction} on ${resourceType} do not overlap`,
+        wouldAllow: `${suggestionContext()}/${resourceType}.${letters.join('')}`,
+        interaction,
+        resourceType,
+      };
     }
     return { allowed: true, compartmentPatientId: compartment, filters, grantedBy, interaction, resourceType };
   }
@@ -220,7 +268,11 @@ export function compileAccessPolicy(scopes: readonly ParsedScope[], ctx: AccessC
 }
 
 function filterKey(f: GranularFilter): string {
-  return JSON.stringify(Object.entries(f).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, [...v].sort()]));
+  return JSON.stringify(
+    Object.entries(f)
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([k, v]) => [k, [...v].sort()]),
+  );
 }
 
 function dedupeFilters(filters: readonly (GranularFilter | null)[]): GranularFilter[] {

@@ -196,7 +196,9 @@ describe('parseScope: malformed scopes are refused with a reason naming them (do
 
 describe('parseScopeString', () => {
   it('splits on whitespace, drops duplicates and reports every bad token', () => {
-    const { scopes, errors } = parseScopeString('  openid fhirUser  launch/patient patient/Observation.rs patient/Observation.rs patient/observation.read foo ');
+    const { scopes, errors } = parseScopeString(
+      '  openid fhirUser  launch/patient patient/Observation.rs patient/Observation.rs patient/observation.read foo ',
+    );
     expect(fmt(scopes)).toEqual(['openid', 'fhirUser', 'launch/patient', 'patient/Observation.rs']);
     expect(errors.map((e) => e.scope)).toEqual(['patient/observation.read', 'foo']);
   });
@@ -255,7 +257,10 @@ describe('isScopeCovered: scopes are a union (docs/CONFORMANCE.md #96)', () => {
 
 describe('intersectScopes: what a client may be granted (docs/CONFORMANCE.md #103)', () => {
   it('keeps requested scopes the registration allows, exactly as written', () => {
-    const granted = intersectScopes(list('openid fhirUser launch/patient offline_access patient/Observation.read'), list('openid fhirUser launch/patient patient/*.cruds'));
+    const granted = intersectScopes(
+      list('openid fhirUser launch/patient offline_access patient/Observation.read'),
+      list('openid fhirUser launch/patient patient/*.cruds'),
+    );
     expect(fmt(granted)).toEqual(['openid', 'fhirUser', 'launch/patient', 'patient/Observation.read']);
   });
   it('drops non-resource scopes that are not registered', () => {
@@ -331,15 +336,24 @@ describe('explainScope: consent-screen text', () => {
     ['patient/ImagingStudy.rs', "Read and search this patient's ImagingStudies."],
     ['patient/*.rs', "Read and search this patient's data of every resource type (including types added later)."],
     ['user/Observation.rs', 'Read and search Observations the signed-in user can access, for any of their patients.'],
-    ['user/*.cruds', 'Create, read, update, delete and search all data of every resource type (including types added later) the signed-in user can access, for any of their patients.'],
+    [
+      'user/*.cruds',
+      'Create, read, update, delete and search all data of every resource type (including types added later) the signed-in user can access, for any of their patients.',
+    ],
     ['system/*.read', 'Read and search all data of every resource type (including types added later) this client is pre-authorised for, with no user present.'],
-    [`patient/Observation.rs?code=http://loinc.org|1234-5,http://loinc.org|999-9&status=final`, "Read and search this patient's Observations, only those where code is http://loinc.org|1234-5 or http://loinc.org|999-9 and status is final."],
+    [
+      `patient/Observation.rs?code=http://loinc.org|1234-5,http://loinc.org|999-9&status=final`,
+      "Read and search this patient's Observations, only those where code is http://loinc.org|1234-5 or http://loinc.org|999-9 and status is final.",
+    ],
   ])('%s', (text, sentence) => {
     expect(explainScope(ok(text))).toBe(sentence);
   });
-  it.each(['openid', 'fhirUser', 'profile', 'launch', 'launch/patient', 'launch/encounter', 'launch/imagingstudy', 'offline_access', 'online_access'])('explains %s', (text) => {
-    expect(explainScope(ok(text))).toMatch(/^[A-Z].+\.$/);
-  });
+  it.each(['openid', 'fhirUser', 'profile', 'launch', 'launch/patient', 'launch/encounter', 'launch/imagingstudy', 'offline_access', 'online_access'])(
+    'explains %s',
+    (text) => {
+      expect(explainScope(ok(text))).toMatch(/^[A-Z].+\.$/);
+    },
+  );
   it('says what the refresh scopes mean', () => {
     expect(explainScope(ok('offline_access'))).toMatch(/after the user closes the app/);
     expect(explainScope(ok('launch/imagingstudy'))).toMatch(/ImagingStudy/);

@@ -22,14 +22,35 @@ const NAUSEA = sct('422587007', 'Nausea (finding)');
 const ITCHING = sct('418290006', 'Itching (finding)');
 
 export const ALLERGIES: readonly AllergyDef[] = [
-  { key: 'penicillin', substance: sct('764146007', 'Penicillin (substance)'), category: 'medication', reactions: [HIVES, RASH], criticality: 'high', weight: 8 },
+  {
+    key: 'penicillin',
+    substance: sct('764146007', 'Penicillin (substance)'),
+    category: 'medication',
+    reactions: [HIVES, RASH],
+    criticality: 'high',
+    weight: 8,
+  },
   { key: 'sulfonamide', substance: sct('387406002', 'Sulfonamide (substance)'), category: 'medication', reactions: [RASH], criticality: 'low', weight: 3 },
   { key: 'aspirin', substance: sct('387458008', 'Aspirin (substance)'), category: 'medication', reactions: [HIVES], criticality: 'low', weight: 2 },
   { key: 'peanut', substance: sct('762952008', 'Peanut (substance)'), category: 'food', reactions: [ANAPHYLAXIS, HIVES], criticality: 'high', weight: 3 },
   { key: 'egg', substance: sct('102263004', 'Eggs (edible) (substance)'), category: 'food', reactions: [HIVES, NAUSEA], criticality: 'low', weight: 2 },
   { key: 'milk', substance: sct('3718001', "Cow's milk (substance)"), category: 'food', reactions: [NAUSEA], criticality: 'low', weight: 2 },
-  { key: 'pollen', substance: sct('256259004', 'Pollen (substance)'), category: 'environment', reactions: [SNEEZING, ITCHY_EYES], criticality: 'low', weight: 8 },
-  { key: 'dustmite', substance: sct('260147004', 'House dust mite (substance)'), category: 'environment', reactions: [SNEEZING], criticality: 'low', weight: 5 },
+  {
+    key: 'pollen',
+    substance: sct('256259004', 'Pollen (substance)'),
+    category: 'environment',
+    reactions: [SNEEZING, ITCHY_EYES],
+    criticality: 'low',
+    weight: 8,
+  },
+  {
+    key: 'dustmite',
+    substance: sct('260147004', 'House dust mite (substance)'),
+    category: 'environment',
+    reactions: [SNEEZING],
+    criticality: 'low',
+    weight: 5,
+  },
   { key: 'latex', substance: sct('111088007', 'Latex (substance)'), category: 'environment', reactions: [ITCHING, RASH], criticality: 'low', weight: 2 },
 ];
 

@@ -13,7 +13,14 @@ function escapeXhtml(s: string): string {
 }
 
 /** Goal a care plan pursues (US Core Goal). */
-export function recordGoal(chart: Chart, visit: Visit, description: string, addresses: Condition, dueDay: number | undefined, status: 'active' | 'completed' | 'cancelled'): Goal {
+export function recordGoal(
+  chart: Chart,
+  visit: Visit,
+  description: string,
+  addresses: Condition,
+  dueDay: number | undefined,
+  status: 'active' | 'completed' | 'cancelled',
+): Goal {
   const goal: Goal = {
     resourceType: 'Goal',
     id: chart.id('goal'),
@@ -137,7 +144,11 @@ export function recordCoverage(chart: Chart, plan: Plan, startDay: number, endDa
     period: endDay === undefined ? { start: toDate(startDay) } : { start: toDate(startDay), end: toDate(endDay) },
     payor: [{ reference: `Organization/${payer.org}`, display: payer.name }],
     class: [
-      { type: { coding: [{ system: SYSTEM.coverageClass, code: 'group', display: 'Group' }] }, value: `GRP-${chart.rng.digits(5)}`, name: `${payer.name} group` },
+      {
+        type: { coding: [{ system: SYSTEM.coverageClass, code: 'group', display: 'Group' }] },
+        value: `GRP-${chart.rng.digits(5)}`,
+        name: `${payer.name} group`,
+      },
       { type: { coding: [{ system: SYSTEM.coverageClass, code: 'plan', display: 'Plan' }] }, value: plan.toUpperCase(), name: `${payer.name} standard plan` },
     ],
   };

@@ -91,7 +91,8 @@ describe('coherence', () => {
       const death = (patient.deceasedDateTime ?? '').slice(0, 10);
       for (const r of resources) {
         // A device's expiry is a property of the product, not an event in the patient's life.
-        for (const [key, d] of dates(r)) if (key !== 'expirationDate') expect(d.slice(0, 10) <= death, `${r.resourceType}/${r.id ?? ''} ${key}=${d} after ${death}`).toBe(true);
+        for (const [key, d] of dates(r))
+          if (key !== 'expirationDate') expect(d.slice(0, 10) <= death, `${r.resourceType}/${r.id ?? ''} ${key}=${d} after ${death}`).toBe(true);
       }
       const last = resources.filter((r) => r.resourceType === 'Encounter').pop();
       expect(last?.resourceType === 'Encounter' && last.hospitalization?.dischargeDisposition?.coding?.[0]?.code).toBe('exp');
@@ -101,7 +102,8 @@ describe('coherence', () => {
   it('records no event after the anchor date (plans and validity periods may extend past it)', () => {
     const FUTURE_OK = new Set(['dueDate', 'expirationDate', 'end']);
     for (const { resources } of COHORT) {
-      for (const r of resources) for (const [key, d] of dates(r)) if (!FUTURE_OK.has(key)) expect(d.slice(0, 10) < ANCHOR, `${r.resourceType}/${r.id ?? ''} ${key}=${d}`).toBe(true);
+      for (const r of resources)
+        for (const [key, d] of dates(r)) if (!FUTURE_OK.has(key)) expect(d.slice(0, 10) < ANCHOR, `${r.resourceType}/${r.id ?? ''} ${key}=${d}`).toBe(true);
     }
   });
 
@@ -123,7 +125,9 @@ describe('coherence', () => {
 
   it('keeps children on their growth curve', () => {
     const growth = ROSTER.find((r) => r.patient.id === 'roster-growth');
-    const heights = (growth?.resources ?? []).filter((r): r is Observation => r.resourceType === 'Observation' && code(r) === '8302-2').map((o) => o.valueQuantity?.value ?? 0);
+    const heights = (growth?.resources ?? [])
+      .filter((r): r is Observation => r.resourceType === 'Observation' && code(r) === '8302-2')
+      .map((o) => o.valueQuantity?.value ?? 0);
     expect(heights.length).toBeGreaterThanOrEqual(10);
     for (let i = 1; i < heights.length; i++) expect((heights[i] ?? 0) - (heights[i - 1] ?? 0)).toBeGreaterThan(-1);
     expect(heights[0] ?? 0).toBeLessThan(60);
@@ -140,7 +144,9 @@ describe('coherence', () => {
       expect(resources.some((r) => r.resourceType === 'MedicationRequest' && r.medicationReference?.reference === 'Medication/med-860975')).toBe(true);
       expect(resources.some((r) => r.resourceType === 'CarePlan')).toBe(true);
     }
-    const consults = diabetics.filter(({ resources }) => resources.some((r) => r.resourceType === 'Encounter' && r.type?.[0]?.coding?.[0]?.code === '11429006'));
+    const consults = diabetics.filter(({ resources }) =>
+      resources.some((r) => r.resourceType === 'Encounter' && r.type?.[0]?.coding?.[0]?.code === '11429006'),
+    );
     expect(consults.length).toBe(diabetics.length);
   });
 
@@ -158,7 +164,9 @@ describe('coherence', () => {
     for (const condition of CONDITION_KEYS) {
       for (const { patient, resources } of cohort(4, { condition, seed: 9 })) {
         const wanted = CHRONIC[condition].code(patient.gender === 'male' ? 'male' : 'female').code;
-        const problem = resources.find((r) => r.resourceType === 'Condition' && r.category?.[0]?.coding?.[0]?.code === 'problem-list-item' && r.code?.coding?.[0]?.code === wanted);
+        const problem = resources.find(
+          (r) => r.resourceType === 'Condition' && r.category?.[0]?.coding?.[0]?.code === 'problem-list-item' && r.code?.coding?.[0]?.code === wanted,
+        );
         expect(problem, `${condition} ${patient.id ?? ''}`).toBeDefined();
       }
     }

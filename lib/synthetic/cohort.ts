@@ -7,7 +7,15 @@ import type { PatientRecord } from './patient';
 import { Rng, patientSeed } from './random';
 
 // US age pyramid (Census 2020, coarse): share of the population per age band.
-const AGE_BANDS: readonly (readonly [number, number])[] = [[0, 5], [5, 18], [18, 35], [35, 50], [50, 65], [65, 80], [80, 100]];
+const AGE_BANDS: readonly (readonly [number, number])[] = [
+  [0, 5],
+  [5, 18],
+  [18, 35],
+  [35, 50],
+  [50, 65],
+  [65, 80],
+  [80, 100],
+];
 const AGE_WEIGHTS = [6, 16, 22, 19, 19, 13, 5];
 
 /** Patient id of the i-th cohort patient of a seed. */
@@ -29,7 +37,8 @@ export function generateResolved(index: number, o: ResolvedOptions): PatientReco
   const birthDay = o.anchorDay - Math.floor(years * DAYS_PER_YEAR) - 1;
   let deathDay: number | undefined = rng.chance(deathChance(years)) ? o.anchorDay - rng.int(20, 3 * 365) : undefined;
   // Keep a forced condition possible: the patient must have lived past its minimum age.
-  if (deathDay !== undefined && (deathDay - birthDay < ((def?.minAge ?? 0) + 1) * DAYS_PER_YEAR || o.condition === 'pregnancy' || deathDay <= birthDay + 30)) deathDay = undefined;
+  if (deathDay !== undefined && (deathDay - birthDay < ((def?.minAge ?? 0) + 1) * DAYS_PER_YEAR || o.condition === 'pregnancy' || deathDay <= birthDay + 30))
+    deathDay = undefined;
   return buildRecord({
     id: cohortPatientId(o.seed, index),
     rng,

@@ -90,7 +90,10 @@ export function phoneNumber(rng: Rng): string {
 }
 
 function asciiFold(s: string): string {
-  return s.normalize('NFKD').replace(/[^A-Za-z]/g, '').toLowerCase();
+  return s
+    .normalize('NFKD')
+    .replace(/[^A-Za-z]/g, '')
+    .toLowerCase();
 }
 
 /** Patient resource with US Core identifiers, names, telecom, address and race/ethnicity/birth sex extensions. */

@@ -45,7 +45,11 @@ export function recordNote(chart: Chart, visit: Visit, type: Code, text: string)
     content: [
       {
         attachment: { contentType: 'text/plain; charset=utf-8', language: 'en-US', data: base64(text), title: type.display, creation: when },
-        format: { system: 'http://ihe.net/fhir/ihe.formatcode.fhir/CodeSystem/formatcode', code: 'urn:ihe:iti:xds:2017:mimeTypeSufficient', display: 'mimeType Sufficient' },
+        format: {
+          system: 'http://ihe.net/fhir/ihe.formatcode.fhir/CodeSystem/formatcode',
+          code: 'urn:ihe:iti:xds:2017:mimeTypeSufficient',
+          display: 'mimeType Sufficient',
+        },
       },
     ],
     context: { encounter: [visit.ref], period: { start: toDateTime(visit.day, visit.start), end: toDateTime(visit.endDay, visit.end) } },

@@ -22,7 +22,9 @@ describe('Groups of the dataset (Bulk Data group-level export)', () => {
     const last = items[items.length - 1]!;
     const groups = (last.kind === 'groups' ? last.resources : []) as Group[];
     const asthma = groups.find((g) => g.id === conditionGroupId('asthma'))!;
-    expect(asthma.member?.map((m) => m.entity.reference)).toEqual([0, 1, 2].map((i) => `Patient/${generatePatient(i, { seed: 4, anchorDate: ANCHOR, condition: 'asthma' }).patient.id}`));
+    expect(asthma.member?.map((m) => m.entity.reference)).toEqual(
+      [0, 1, 2].map((i) => `Patient/${generatePatient(i, { seed: 4, anchorDate: ANCHOR, condition: 'asthma' }).patient.id}`),
+    );
     expect(asthma.code?.coding?.[0]?.code).toBe('195967001');
   });
 });

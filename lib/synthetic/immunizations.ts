@@ -66,7 +66,12 @@ export function immunize(chart: Chart, visit: Visit, vaccine: Vaccine, minute: n
     lotNumber: `${String.fromCharCode(65 + chart.rng.int(0, 25))}${chart.rng.digits(5)}`,
     route: concept(ROUTE[vaccine] ?? INTRAMUSCULAR),
     doseQuantity: { value: vaccine === 'rotavirus' ? 2 : 0.5, unit: 'mL', system: SYSTEM.ucum, code: 'mL' },
-    performer: [{ function: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0443', code: 'AP', display: 'Administering Provider' }] }, actor: { reference: `Practitioner/${visit.practitioner.id}` } }],
+    performer: [
+      {
+        function: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0443', code: 'AP', display: 'Administering Provider' }] },
+        actor: { reference: `Practitioner/${visit.practitioner.id}` },
+      },
+    ],
   };
   return chart.add(imm, visit);
 }

@@ -20,21 +20,51 @@ const both = (low: number | undefined, high: number | undefined) => (): readonly
 export const ANALYTE = {
   glucose: { code: loinc('2345-7', 'Glucose [Mass/volume] in Serum or Plasma'), unit: 'mg/dL', decimals: 0, range: both(70, 99) },
   bun: { code: loinc('3094-0', 'Urea nitrogen [Mass/volume] in Serum or Plasma'), unit: 'mg/dL', decimals: 0, range: both(7, 20) },
-  creatinine: { code: loinc('2160-0', 'Creatinine [Mass/volume] in Serum or Plasma'), unit: 'mg/dL', decimals: 2, range: (s: Sex) => (s === 'male' ? [0.74, 1.35] : [0.59, 1.04]) },
+  creatinine: {
+    code: loinc('2160-0', 'Creatinine [Mass/volume] in Serum or Plasma'),
+    unit: 'mg/dL',
+    decimals: 2,
+    range: (s: Sex) => (s === 'male' ? [0.74, 1.35] : [0.59, 1.04]),
+  },
   sodium: { code: loinc('2951-2', 'Sodium [Moles/volume] in Serum or Plasma'), unit: 'mmol/L', decimals: 0, range: both(135, 145) },
   potassium: { code: loinc('2823-3', 'Potassium [Moles/volume] in Serum or Plasma'), unit: 'mmol/L', decimals: 1, range: both(3.5, 5.1) },
   chloride: { code: loinc('2075-0', 'Chloride [Moles/volume] in Serum or Plasma'), unit: 'mmol/L', decimals: 0, range: both(98, 107) },
   co2: { code: loinc('2028-9', 'Carbon dioxide, total [Moles/volume] in Serum or Plasma'), unit: 'mmol/L', decimals: 0, range: both(22, 29) },
   calcium: { code: loinc('17861-6', 'Calcium [Mass/volume] in Serum or Plasma'), unit: 'mg/dL', decimals: 1, range: both(8.6, 10.3) },
-  egfr: { code: loinc('33914-3', 'Glomerular filtration rate/1.73 sq M.predicted [Volume Rate/Area] in Serum or Plasma by Creatinine-based formula (MDRD)'), unit: 'mL/min/{1.73_m2}', decimals: 0, range: both(60, undefined) },
+  egfr: {
+    code: loinc('33914-3', 'Glomerular filtration rate/1.73 sq M.predicted [Volume Rate/Area] in Serum or Plasma by Creatinine-based formula (MDRD)'),
+    unit: 'mL/min/{1.73_m2}',
+    decimals: 0,
+    range: both(60, undefined),
+  },
   cholesterol: { code: loinc('2093-3', 'Cholesterol [Mass/volume] in Serum or Plasma'), unit: 'mg/dL', decimals: 0, range: both(undefined, 200) },
   triglycerides: { code: loinc('2571-8', 'Triglyceride [Mass/volume] in Serum or Plasma'), unit: 'mg/dL', decimals: 0, range: both(undefined, 150) },
   hdl: { code: loinc('2085-9', 'Cholesterol in HDL [Mass/volume] in Serum or Plasma'), unit: 'mg/dL', decimals: 0, range: both(40, undefined) },
-  ldl: { code: loinc('18262-6', 'Cholesterol in LDL [Mass/volume] in Serum or Plasma by Direct assay'), unit: 'mg/dL', decimals: 0, range: both(undefined, 100) },
+  ldl: {
+    code: loinc('18262-6', 'Cholesterol in LDL [Mass/volume] in Serum or Plasma by Direct assay'),
+    unit: 'mg/dL',
+    decimals: 0,
+    range: both(undefined, 100),
+  },
   wbc: { code: loinc('6690-2', 'Leukocytes [#/volume] in Blood by Automated count'), unit: '10*3/uL', decimals: 1, range: both(4.5, 11) },
-  rbc: { code: loinc('789-8', 'Erythrocytes [#/volume] in Blood by Automated count'), unit: '10*6/uL', decimals: 2, range: (s: Sex) => (s === 'male' ? [4.35, 5.65] : [3.92, 5.13]) },
-  hemoglobin: { code: loinc('718-7', 'Hemoglobin [Mass/volume] in Blood'), unit: 'g/dL', decimals: 1, range: (s: Sex) => (s === 'male' ? [13.2, 16.6] : [11.6, 15]) },
-  hematocrit: { code: loinc('4544-3', 'Hematocrit [Volume Fraction] of Blood by Automated count'), unit: '%', decimals: 1, range: (s: Sex) => (s === 'male' ? [38.3, 48.6] : [35.5, 44.9]) },
+  rbc: {
+    code: loinc('789-8', 'Erythrocytes [#/volume] in Blood by Automated count'),
+    unit: '10*6/uL',
+    decimals: 2,
+    range: (s: Sex) => (s === 'male' ? [4.35, 5.65] : [3.92, 5.13]),
+  },
+  hemoglobin: {
+    code: loinc('718-7', 'Hemoglobin [Mass/volume] in Blood'),
+    unit: 'g/dL',
+    decimals: 1,
+    range: (s: Sex) => (s === 'male' ? [13.2, 16.6] : [11.6, 15]),
+  },
+  hematocrit: {
+    code: loinc('4544-3', 'Hematocrit [Volume Fraction] of Blood by Automated count'),
+    unit: '%',
+    decimals: 1,
+    range: (s: Sex) => (s === 'male' ? [38.3, 48.6] : [35.5, 44.9]),
+  },
   platelets: { code: loinc('777-3', 'Platelets [#/volume] in Blood by Automated count'), unit: '10*3/uL', decimals: 0, range: both(150, 400) },
   hba1c: { code: loinc('4548-4', 'Hemoglobin A1c/Hemoglobin.total in Blood'), unit: '%', decimals: 1, range: both(4, 5.6) },
   microalbumin: { code: loinc('14959-1', 'Microalbumin/Creatinine [Mass Ratio] in Urine'), unit: 'mg/g', decimals: 0, range: both(undefined, 30) },
@@ -61,8 +91,16 @@ interface PanelDef {
 
 /** Orderable tests: a panel, or a single analyte reported on its own. */
 export const PANEL = {
-  bmp: { code: loinc('24321-2', 'Basic metabolic 2000 panel - Serum or Plasma'), analytes: ['glucose', 'bun', 'creatinine', 'egfr', 'sodium', 'potassium', 'chloride', 'co2', 'calcium'], specimen: 'serum' },
-  lipid: { code: loinc('57698-3', 'Lipid panel with direct LDL - Serum or Plasma'), analytes: ['cholesterol', 'triglycerides', 'hdl', 'ldl'], specimen: 'serum' },
+  bmp: {
+    code: loinc('24321-2', 'Basic metabolic 2000 panel - Serum or Plasma'),
+    analytes: ['glucose', 'bun', 'creatinine', 'egfr', 'sodium', 'potassium', 'chloride', 'co2', 'calcium'],
+    specimen: 'serum',
+  },
+  lipid: {
+    code: loinc('57698-3', 'Lipid panel with direct LDL - Serum or Plasma'),
+    analytes: ['cholesterol', 'triglycerides', 'hdl', 'ldl'],
+    specimen: 'serum',
+  },
   cbc: { code: loinc('58410-2', 'CBC panel - Blood by Automated count'), analytes: ['wbc', 'rbc', 'hemoglobin', 'hematocrit', 'platelets'], specimen: 'blood' },
   hba1c: { code: ANALYTE.hba1c.code, analytes: ['hba1c'], specimen: 'blood' },
   glucose: { code: ANALYTE.glucose.code, analytes: ['glucose'], specimen: 'serum' },
@@ -110,7 +148,8 @@ function referenceRange(def: AnalyteDef, sex: Sex): ObservationReferenceRange {
   const range: ObservationReferenceRange = {};
   if (low !== undefined) range.low = quantity(low, def.unit, def.unit, def.decimals);
   if (high !== undefined) range.high = quantity(high, def.unit, def.unit, def.decimals);
-  range.text = low !== undefined && high !== undefined ? `${low}-${high} ${def.unit}` : low !== undefined ? `>=${low} ${def.unit}` : `<=${high ?? ''} ${def.unit}`;
+  range.text =
+    low !== undefined && high !== undefined ? `${low}-${high} ${def.unit}` : low !== undefined ? `>=${low} ${def.unit}` : `<=${high ?? ''} ${def.unit}`;
   return range;
 }
 

@@ -33,7 +33,8 @@ export function composeNote(chart: Chart, visit: Visit, title: string, reason: s
       const l = line(r);
       if (l) observations.push(l);
     } else if (r.resourceType === 'Condition') diagnoses.push(r.code?.text ?? 'Condition');
-    else if (r.resourceType === 'MedicationRequest') medications.push(`${r.medicationReference?.display ?? 'medication'}: ${r.dosageInstruction?.[0]?.text ?? ''}`);
+    else if (r.resourceType === 'MedicationRequest')
+      medications.push(`${r.medicationReference?.display ?? 'medication'}: ${r.dosageInstruction?.[0]?.text ?? ''}`);
     else if (r.resourceType === 'Procedure') procedures.push(r.code?.text ?? 'Procedure');
     else if (r.resourceType === 'Immunization') vaccines.push(r.vaccineCode?.text ?? 'vaccine');
   }

@@ -125,9 +125,7 @@ export function buildRecord(spec: RecordSpec): PatientRecord {
   spec.customizePatient?.(patient);
   const zHeight = spec.zHeight ?? rng.normal(0, 0.9);
   const zWeight = spec.zWeight ?? 0.4 * zHeight + rng.normal(0, 0.95);
-  const smoking: SmokingHistory =
-    spec.smoking ??
-    (ageAtAnchor < 15 ? 'never' : rng.weighted(['never', 'former', 'current'] as const, [60, 25, 15]));
+  const smoking: SmokingHistory = spec.smoking ?? (ageAtAnchor < 15 ? 'never' : rng.weighted(['never', 'former', 'current'] as const, [60, 25, 15]));
   const person: Person = {
     sex,
     birthDay,
@@ -298,7 +296,12 @@ class RecordWriter {
         const y = this.age(day);
         const options = ACUTE.filter((a) => y >= a.minAge && y <= a.maxAge && (a.sex === undefined || a.sex === spec.sex));
         if (options.length === 0) continue;
-        add(day, 'acute', { acute: rng.weighted(options, options.map((o) => o.weight)) });
+        add(day, 'acute', {
+          acute: rng.weighted(
+            options,
+            options.map((o) => o.weight),
+          ),
+        });
       }
     }
     if (spec.deathDay !== undefined) add(spec.deathDay - rng.int(2, 6), 'terminal');
@@ -437,7 +440,12 @@ class RecordWriter {
     c.problem = problemListCondition(chart, c.code, c.onsetDay, { visit, status: this.statusOf(c, this.lastDay) });
     this.conditionWorkup(visit, c, true);
     this.startTreatment(visit, c);
-    recordNote(chart, visit, NOTE_TYPE.progress, composeNote(chart, visit, 'Problem visit', `new symptoms, diagnosed with ${c.code.display.replace(/ \(.*\)$/, '').toLowerCase()}`));
+    recordNote(
+      chart,
+      visit,
+      NOTE_TYPE.progress,
+      composeNote(chart, visit, 'Problem visit', `new symptoms, diagnosed with ${c.code.display.replace(/ \(.*\)$/, '').toLowerCase()}`),
+    );
     return visit;
   }
 
@@ -453,7 +461,12 @@ class RecordWriter {
     this.specialtyProcedures(visit, c);
     if (!c.carePlan) this.writeCarePlan(visit, c);
     this.renewPrescriptions(visit);
-    recordNote(chart, visit, NOTE_TYPE.consult, composeNote(chart, visit, 'Specialist consultation', `consultation about ${c.code.display.replace(/ \(.*\)$/, '').toLowerCase()}`));
+    recordNote(
+      chart,
+      visit,
+      NOTE_TYPE.consult,
+      composeNote(chart, visit, 'Specialist consultation', `consultation about ${c.code.display.replace(/ \(.*\)$/, '').toLowerCase()}`),
+    );
     return visit;
   }
 
@@ -472,7 +485,12 @@ class RecordWriter {
     if (!c.carePlan && CHRONIC[c.key].carePlan && !CHRONIC[c.key].specialty) this.writeCarePlan(visit, c);
     this.startTreatment(visit, c);
     this.renewPrescriptions(visit);
-    recordNote(chart, visit, NOTE_TYPE.progress, composeNote(chart, visit, 'Follow-up visit', `follow-up of ${c.code.display.replace(/ \(.*\)$/, '').toLowerCase()}`));
+    recordNote(
+      chart,
+      visit,
+      NOTE_TYPE.progress,
+      composeNote(chart, visit, 'Follow-up visit', `follow-up of ${c.code.display.replace(/ \(.*\)$/, '').toLowerCase()}`),
+    );
     return visit;
   }
 
@@ -501,7 +519,12 @@ class RecordWriter {
     if (med && this.penicillinAllergy && (med === 'amoxicillin' || med === 'amoxicillinPediatric' || med === 'penicillinV')) med = 'acetaminophen';
     if (med && !(med === 'ibuprofen' && years < 0.5)) prescribe(chart, visit, med, { reason: { reference: `Condition/${diagnosis.id ?? ''}` } });
     const note = emergency ? NOTE_TYPE.emergency : NOTE_TYPE.progress;
-    recordNote(chart, visit, note, composeNote(chart, visit, emergency ? 'Emergency department note' : 'Sick visit', def.code.display.replace(/ \(.*\)$/, '').toLowerCase()));
+    recordNote(
+      chart,
+      visit,
+      note,
+      composeNote(chart, visit, emergency ? 'Emergency department note' : 'Sick visit', def.code.display.replace(/ \(.*\)$/, '').toLowerCase()),
+    );
     return visit;
   }
 
@@ -523,7 +546,12 @@ class RecordWriter {
       recordProcedure(chart, visit, PROCEDURE.obUltrasound, { minutes: 30 });
       this.imaging(visit, 'obUltrasound', `Single live intrauterine pregnancy, ${Math.round(weeks)} weeks by biometry. Normal anatomy survey.`);
     }
-    recordNote(chart, visit, NOTE_TYPE.progress, composeNote(chart, visit, 'Prenatal visit', `routine prenatal care at ${Math.round(weeks)} weeks of gestation`));
+    recordNote(
+      chart,
+      visit,
+      NOTE_TYPE.progress,
+      composeNote(chart, visit, 'Prenatal visit', `routine prenatal care at ${Math.round(weeks)} weeks of gestation`),
+    );
     return visit;
   }
 
@@ -532,7 +560,13 @@ class RecordWriter {
     const { chart } = this;
     const obstetrician = this.specialistFor(c);
     const nights = 2;
-    const visit = this.open(p, obstetrician, ENCOUNTER_TYPE.admission, { cls: 'IMP', nights, locationId: LOCATION.hospital, reason: c.code, start: 6 * 60 + this.rng.int(0, 16 * 60) });
+    const visit = this.open(p, obstetrician, ENCOUNTER_TYPE.admission, {
+      cls: 'IMP',
+      nights,
+      locationId: LOCATION.hospital,
+      reason: c.code,
+      start: 6 * 60 + this.rng.int(0, 16 * 60),
+    });
     recordVitals(chart, visit, this.vitalsState(p.day), 'full');
     recordProcedure(chart, visit, PROCEDURE.delivery, { minutes: 90, offset: 120 });
     if (c.problem) {
@@ -540,7 +574,12 @@ class RecordWriter {
       c.problem.abatementDateTime = toDateTime(p.day, visit.start + 200);
     }
     recordPregnancyStatus(chart, { ...visit, day: visit.endDay, start: visit.end - 30 }, false);
-    recordNote(chart, visit, NOTE_TYPE.discharge, composeNote(chart, visit, 'Discharge summary', 'labor and delivery', ['Uncomplicated vaginal delivery of a healthy infant.']));
+    recordNote(
+      chart,
+      visit,
+      NOTE_TYPE.discharge,
+      composeNote(chart, visit, 'Discharge summary', 'labor and delivery', ['Uncomplicated vaginal delivery of a healthy infant.']),
+    );
     return visit;
   }
 
@@ -549,7 +588,8 @@ class RecordWriter {
     const deathDay = this.spec.deathDay as number;
     const nights = deathDay - p.day;
     const active = this.active(p.day);
-    const reason = active.find((c) => c.key === 'cancer' || c.key === 'copd' || c.key === 'cad' || c.key === 'ckd')?.code ?? sct('233604007', 'Pneumonia (disorder)');
+    const reason =
+      active.find((c) => c.key === 'cancer' || c.key === 'copd' || c.key === 'cad' || c.key === 'ckd')?.code ?? sct('233604007', 'Pneumonia (disorder)');
     const visit = openVisit(chart, {
       day: p.day,
       start: 10 * 60 + this.rng.int(0, 12 * 60),
@@ -562,11 +602,23 @@ class RecordWriter {
       reason,
       discharge: 'expired',
     });
-    recordVitals(chart, visit, { ...this.vitalsState(p.day), fever: reason.code === '233604007', respiratory: reason.code === '233604007' ? 'acute' : 'none' }, 'full');
+    recordVitals(
+      chart,
+      visit,
+      { ...this.vitalsState(p.day), fever: reason.code === '233604007', respiratory: reason.code === '233604007' ? 'acute' : 'none' },
+      'full',
+    );
     encounterDiagnosis(chart, visit, reason, { status: 'active' });
     this.lab(visit, 'cbc');
     this.lab(visit, 'bmp');
-    recordNote(chart, visit, NOTE_TYPE.discharge, composeNote(chart, visit, 'Death summary', `admission for ${reason.display.replace(/ \(.*\)$/, '').toLowerCase()}`, ['The patient was made comfortable; the family was present. Time of death recorded by the attending physician.']));
+    recordNote(
+      chart,
+      visit,
+      NOTE_TYPE.discharge,
+      composeNote(chart, visit, 'Death summary', `admission for ${reason.display.replace(/ \(.*\)$/, '').toLowerCase()}`, [
+        'The patient was made comfortable; the family was present. Time of death recorded by the attending physician.',
+      ]),
+    );
     return visit;
   }
 
@@ -587,7 +639,10 @@ class RecordWriter {
     const n = rng.chance(0.7) ? 1 : 2;
     const seen = new Set<string>();
     for (let i = 0; i < n; i++) {
-      const def = rng.weighted(ALLERGIES, ALLERGIES.map((a) => a.weight));
+      const def = rng.weighted(
+        ALLERGIES,
+        ALLERGIES.map((a) => a.weight),
+      );
       if (seen.has(def.key)) continue;
       seen.add(def.key);
       if (def.key === 'penicillin') this.penicillinAllergy = true;
@@ -614,7 +669,12 @@ class RecordWriter {
         meta: { profile: [PROFILE.serviceRequest] },
         status: 'completed',
         intent: 'order',
-        category: [{ coding: [{ system: 'http://hl7.org/fhir/us/core/CodeSystem/us-core-category', code: 'sdoh', display: 'SDOH' }], text: 'Social Determinants Of Health' }],
+        category: [
+          {
+            coding: [{ system: 'http://hl7.org/fhir/us/core/CodeSystem/us-core-category', code: 'sdoh', display: 'SDOH' }],
+            text: 'Social Determinants Of Health',
+          },
+        ],
         code: concept(sct('467771000124109', 'Assistance with application for food pantry program (procedure)')),
         subject: chart.subject,
         encounter: visit.ref,
@@ -687,7 +747,11 @@ class RecordWriter {
         if (this.age(visit.day) >= 6) recordProcedure(chart, visit, PROCEDURE.spirometry, { minutes: 30, ...withReason });
         if (c.key === 'copd') {
           recordProcedure(chart, visit, PROCEDURE.chestXray, withReason);
-          this.imaging(visit, 'chestXray', 'Hyperinflated lungs with flattened diaphragms, consistent with chronic obstructive pulmonary disease. No focal consolidation.');
+          this.imaging(
+            visit,
+            'chestXray',
+            'Hyperinflated lungs with flattened diaphragms, consistent with chronic obstructive pulmonary disease. No focal consolidation.',
+          );
         }
         break;
       case 'cad': {
@@ -721,7 +785,11 @@ class RecordWriter {
         }
         if (chart.person.sex === 'female') {
           recordProcedure(chart, visit, PROCEDURE.mammography, withReason);
-          this.imaging(visit, 'mammogram', visit.day - c.onsetDay < 60 ? 'BI-RADS 6: Known biopsy-proven malignancy.' : 'BI-RADS 2: Post-treatment changes. No evidence of recurrence.');
+          this.imaging(
+            visit,
+            'mammogram',
+            visit.day - c.onsetDay < 60 ? 'BI-RADS 6: Known biopsy-proven malignancy.' : 'BI-RADS 2: Post-treatment changes. No evidence of recurrence.',
+          );
         }
         break;
       case 'depression':
@@ -745,7 +813,14 @@ class RecordWriter {
       'Education about the condition and its warning signs',
       'Follow-up visits as scheduled',
     ];
-    c.carePlan = recordCarePlan(this.chart, visit, { title: def.carePlan.title, ...(def.carePlan.code ? { code: def.carePlan.code } : {}), activities }, c.problem, goal, ended);
+    c.carePlan = recordCarePlan(
+      this.chart,
+      visit,
+      { title: def.carePlan.title, ...(def.carePlan.code ? { code: def.carePlan.code } : {}), activities },
+      c.problem,
+      goal,
+      ended,
+    );
   }
 
   private startTreatment(visit: Visit, c: ConditionState): void {
@@ -790,7 +865,7 @@ class RecordWriter {
     const dm = this.conditions.get('diabetes');
     if (dm && dm.onsetDay <= day) {
       const treatedDays = day - dm.onsetDay;
-      hba1c = b.hba1cAtDiagnosis - (treatedDays > 90 ? 1.1 : treatedDays / 90 * 1.1) + rng.normal(0, 0.3);
+      hba1c = b.hba1cAtDiagnosis - (treatedDays > 90 ? 1.1 : (treatedDays / 90) * 1.1) + rng.normal(0, 0.3);
     }
     values.hba1c = hba1c;
     values.glucose = Math.max(65, 28.7 * hba1c - 46.7 + rng.normal(0, 12));

@@ -23,7 +23,12 @@ export const PROCEDURE = {
 } as const;
 
 /** Records a completed procedure (US Core Procedure) at a visit. */
-export function recordProcedure(chart: Chart, visit: Visit, code: Code, opts: { minutes?: number; reason?: Reference<Condition>; offset?: number } = {}): Procedure {
+export function recordProcedure(
+  chart: Chart,
+  visit: Visit,
+  code: Code,
+  opts: { minutes?: number; reason?: Reference<Condition>; offset?: number } = {},
+): Procedure {
   const start = visit.start + (opts.offset ?? 20);
   const proc: Procedure = {
     resourceType: 'Procedure',
@@ -42,8 +47,18 @@ export function recordProcedure(chart: Chart, visit: Visit, code: Code, opts: { 
 }
 
 const DEVICES = {
-  stent: { type: sct('705643001', 'Coronary artery stent (physical object)'), name: 'Drug-eluting coronary stent system', manufacturer: 'Riverbend Medical Devices', di: '0884521' },
-  pacemaker: { type: sct('14106009', 'Cardiac pacemaker, device (physical object)'), name: 'Dual-chamber implantable pacemaker', manufacturer: 'Riverbend Medical Devices', di: '0884522' },
+  stent: {
+    type: sct('705643001', 'Coronary artery stent (physical object)'),
+    name: 'Drug-eluting coronary stent system',
+    manufacturer: 'Riverbend Medical Devices',
+    di: '0884521',
+  },
+  pacemaker: {
+    type: sct('14106009', 'Cardiac pacemaker, device (physical object)'),
+    name: 'Dual-chamber implantable pacemaker',
+    manufacturer: 'Riverbend Medical Devices',
+    di: '0884522',
+  },
 } as const;
 
 /** GS1 check digit of a 13-digit GTIN body. */
@@ -89,6 +104,8 @@ export function implantDevice(chart: Chart, visit: Visit, kind: keyof typeof DEV
     patient: chart.subject,
   };
   chart.add(device, visit);
-  procedure.focalDevice = [{ action: concept(sct('129338005', 'Surgical implantation - action (qualifier value)')), manipulated: { reference: `Device/${device.id ?? ''}` } }];
+  procedure.focalDevice = [
+    { action: concept(sct('129338005', 'Surgical implantation - action (qualifier value)')), manipulated: { reference: `Device/${device.id ?? ''}` } },
+  ];
   return device;
 }

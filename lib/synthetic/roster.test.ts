@@ -111,7 +111,9 @@ describe('edge-case roster', () => {
     const r = get('roster-data-absent');
     const race = r.patient.extension?.find((e) => e.url.endsWith('us-core-race'));
     expect(race?.extension?.find((e) => e.url === 'ombCategory')?.valueCoding?.code).toBe('ASKU');
-    const reasons = observations(r).flatMap((o) => [o.dataAbsentReason, ...(o.component ?? []).map((c) => c.dataAbsentReason)]).filter(Boolean);
+    const reasons = observations(r)
+      .flatMap((o) => [o.dataAbsentReason, ...(o.component ?? []).map((c) => c.dataAbsentReason)])
+      .filter(Boolean);
     const codes = new Set(reasons.map((c) => c?.coding?.[0]?.code));
     expect(codes.has('asked-declined')).toBe(true);
     expect(codes.has('not-performed')).toBe(true);
@@ -128,7 +130,9 @@ describe('edge-case roster', () => {
     expect(ofType(r, 'AllergyIntolerance').some((a) => a.verificationStatus?.coding?.[0]?.code === 'entered-in-error')).toBe(true);
     const docs = ofType(r, 'DocumentReference');
     const replaced = docs.find((d) => d.status === 'superseded');
-    expect(docs.some((d) => d.relatesTo?.[0]?.code === 'replaces' && d.relatesTo[0].target?.reference === `DocumentReference/${replaced?.id ?? ''}`)).toBe(true);
+    expect(docs.some((d) => d.relatesTo?.[0]?.code === 'replaces' && d.relatesTo[0].target?.reference === `DocumentReference/${replaced?.id ?? ''}`)).toBe(
+      true,
+    );
   });
 
   it('roster-html-name: markup and SQL in names, kept verbatim', () => {

@@ -1,12 +1,4 @@
-import type {
-  AllergyIntolerance,
-  Condition,
-  DiagnosticReport,
-  DocumentReference,
-  MedicationRequest,
-  Observation,
-  Resource,
-} from '@medplum/fhirtypes';
+import type { AllergyIntolerance, Condition, DiagnosticReport, DocumentReference, MedicationRequest, Observation, Resource } from '@medplum/fhirtypes';
 import { DATA_ABSENT, OBSERVATION_CATEGORY, PROFILE, SYSTEM, concept, coding, loinc } from './codes';
 import { DAYS_PER_YEAR, parseDay, toDate, toDateTime, today } from './dates';
 import { ASKED_DECLINED, ethnicityExtension, homeAddress, raceExtension } from './demographics';
@@ -54,7 +46,6 @@ type Build = (anchorDay: number, base: Pick<RecordSpec, 'id' | 'rng' | 'anchorDa
 
 const years = (n: number): number => Math.round(n * DAYS_PER_YEAR);
 
-
 const TWIN_BIRTH_OFFSET = years(34) + 117;
 
 function twin(anchorDay: number, base: Pick<RecordSpec, 'id' | 'rng' | 'anchorDay'>, order: 1 | 2): PatientRecord {
@@ -80,13 +71,41 @@ function twin(anchorDay: number, base: Pick<RecordSpec, 'id' | 'rng' | 'anchorDa
 
 const ROSTER: Record<RosterId, Build> = {
   'roster-deceased': (a, base) =>
-    buildRecord({ ...base, sex: 'male', birthDay: a - years(79) - 40, deathDay: a - 190, conditions: ['copd', 'hypertension'], historyYears: 5, smoking: 'former', given: ['Harold', 'James'], family: 'Whitcombe' }),
+    buildRecord({
+      ...base,
+      sex: 'male',
+      birthDay: a - years(79) - 40,
+      deathDay: a - 190,
+      conditions: ['copd', 'hypertension'],
+      historyYears: 5,
+      smoking: 'former',
+      given: ['Harold', 'James'],
+      family: 'Whitcombe',
+    }),
   'roster-newborn': (a, base) =>
     buildRecord({ ...base, sex: 'female', birthDay: a - 12, randomConditions: false, historyYears: 1, given: ['Lucia'], family: 'Ferreira', acutePerYear: 0 }),
   'roster-growth': (a, base) =>
-    buildRecord({ ...base, sex: 'male', birthDay: a - years(6) - 20, randomConditions: false, historyYears: 7, given: ['Mateo', 'Ray'], family: 'Lindgren', zHeight: 1.2, zWeight: 0.9 }),
+    buildRecord({
+      ...base,
+      sex: 'male',
+      birthDay: a - years(6) - 20,
+      randomConditions: false,
+      historyYears: 7,
+      given: ['Mateo', 'Ray'],
+      family: 'Lindgren',
+      zHeight: 1.2,
+      zWeight: 0.9,
+    }),
   'roster-centenarian': (a, base) =>
-    buildRecord({ ...base, sex: 'female', birthDay: a - years(102) - 75, conditions: ['hypertension', 'osteoarthritis', 'afib'], historyYears: 4, given: ['Edith', 'Rose'], family: 'Callahan' }),
+    buildRecord({
+      ...base,
+      sex: 'female',
+      birthDay: a - years(102) - 75,
+      conditions: ['hypertension', 'osteoarthritis', 'afib'],
+      historyYears: 4,
+      given: ['Edith', 'Rose'],
+      family: 'Callahan',
+    }),
   'roster-multiple-names': (a, base) =>
     buildRecord({
       ...base,
@@ -128,7 +147,18 @@ const ROSTER: Record<RosterId, Build> = {
       customizePatient: (p) => {
         const n = p.name?.[0];
         if (n) n.suffix = ['Jr.', 'PhD'];
-        p.address = [{ use: 'home', line: ['1234 Llanfairpwllgwyngyllgogerychwyrndrobwllllantysiliogogogoch Memorial Boulevard, Apartment 1207, Building C, Entrance from the North Courtyard'], city: 'North Brookfield', state: 'MA', postalCode: '01535', country: 'US' }];
+        p.address = [
+          {
+            use: 'home',
+            line: [
+              '1234 Llanfairpwllgwyngyllgogerychwyrndrobwllllantysiliogogogoch Memorial Boulevard, Apartment 1207, Building C, Entrance from the North Courtyard',
+            ],
+            city: 'North Brookfield',
+            state: 'MA',
+            postalCode: '01535',
+            country: 'US',
+          },
+        ];
       },
     }),
   'roster-single-name': (a, base) =>
@@ -187,7 +217,7 @@ const ROSTER: Record<RosterId, Build> = {
       sex: 'male',
       birthDay: a - years(27) - 33,
       historyYears: 2,
-      given: ['<script>alert("pwned")</script>', 'Robert\');DROP TABLE Patient;--'],
+      given: ['<script>alert("pwned")</script>', "Robert');DROP TABLE Patient;--"],
       family: 'O\'Brien & <b>Sons</b> "Tables"',
       customizePatient: (p) => {
         p.address = [{ use: 'home', line: ['<img src=x onerror=alert(1)> 12 Elm St'], city: 'Springfield', state: 'MA', postalCode: '01103', country: 'US' }];
@@ -258,7 +288,13 @@ function pagingRecord(anchorDay: number, base: Pick<RecordSpec, 'id' | 'rng' | '
             ? { coding: [{ system: SYSTEM.interpretation, code: 'L', display: 'Low' }], text: 'Low' }
             : { coding: [{ system: SYSTEM.interpretation, code: 'N', display: 'Normal' }], text: 'Normal' },
       ],
-      referenceRange: [{ low: { value: 70, unit: 'mg/dL', system: SYSTEM.ucum, code: 'mg/dL' }, high: { value: 180, unit: 'mg/dL', system: SYSTEM.ucum, code: 'mg/dL' }, text: '70-180 mg/dL (self-monitoring target)' }],
+      referenceRange: [
+        {
+          low: { value: 70, unit: 'mg/dL', system: SYSTEM.ucum, code: 'mg/dL' },
+          high: { value: 180, unit: 'mg/dL', system: SYSTEM.ucum, code: 'mg/dL' },
+          text: '70-180 mg/dL (self-monitoring target)',
+        },
+      ],
       device: { display: 'Home glucometer' },
     };
     resources.push(obs);
@@ -329,7 +365,15 @@ function dataAbsentRecord(anchorDay: number, base: Pick<RecordSpec, 'id' | 'rng'
 
 /** Entered-in-error and amended records next to the correct ones. */
 function correctionsRecord(anchorDay: number, base: Pick<RecordSpec, 'id' | 'rng' | 'anchorDay'>): PatientRecord {
-  const record = buildRecord({ ...base, sex: 'female', birthDay: anchorDay - years(58) - 12, conditions: ['diabetes', 'hypertension'], historyYears: 3, given: ['Grace', 'Helen'], family: 'Oyelaran' });
+  const record = buildRecord({
+    ...base,
+    sex: 'female',
+    birthDay: anchorDay - years(58) - 12,
+    conditions: ['diabetes', 'hypertension'],
+    historyYears: 3,
+    given: ['Grace', 'Helen'],
+    family: 'Oyelaran',
+  });
   const { resources } = record;
   const id = base.id;
   // A weight keyed in pounds into the kilogram field, then marked entered-in-error.
@@ -347,7 +391,9 @@ function correctionsRecord(anchorDay: number, base: Pick<RecordSpec, 'id' | 'rng
   if (a1c?.valueQuantity?.value !== undefined) {
     a1c.status = 'amended';
     a1c.note = [{ text: `Amended: originally reported as ${(a1c.valueQuantity.value + 1).toFixed(1)} % because of a transcription error.` }];
-    const report = findLast<DiagnosticReport>(resources, 'DiagnosticReport', (d) => (d.result ?? []).some((r) => r.reference === `Observation/${a1c.id ?? ''}`));
+    const report = findLast<DiagnosticReport>(resources, 'DiagnosticReport', (d) =>
+      (d.result ?? []).some((r) => r.reference === `Observation/${a1c.id ?? ''}`),
+    );
     if (report) {
       report.status = 'amended';
       report.conclusion = 'Amended report: HbA1c value corrected after release.';

@@ -11,17 +11,7 @@ import { Rng, withFaker } from './random';
 const SHARED_SEED = 0x51a7;
 
 export type Specialty =
-  | 'family'
-  | 'internal'
-  | 'pediatrics'
-  | 'endocrinology'
-  | 'cardiology'
-  | 'pulmonology'
-  | 'nephrology'
-  | 'oncology'
-  | 'obstetrics'
-  | 'psychiatry'
-  | 'emergency';
+  'family' | 'internal' | 'pediatrics' | 'endocrinology' | 'cardiology' | 'pulmonology' | 'nephrology' | 'oncology' | 'obstetrics' | 'psychiatry' | 'emergency';
 
 const SPECIALTY_CODE: Record<Specialty, Code> = {
   family: { system: SYSTEM.nucc, code: '207Q00000X', display: 'Family Medicine Physician' },
@@ -38,11 +28,33 @@ const SPECIALTY_CODE: Record<Specialty, Code> = {
 };
 
 const STAFF: readonly Specialty[] = [
-  'family', 'family', 'family', 'family', 'internal', 'internal', 'pediatrics', 'pediatrics', 'pediatrics',
-  'endocrinology', 'cardiology', 'pulmonology', 'nephrology', 'oncology', 'obstetrics', 'psychiatry', 'emergency', 'emergency',
+  'family',
+  'family',
+  'family',
+  'family',
+  'internal',
+  'internal',
+  'pediatrics',
+  'pediatrics',
+  'pediatrics',
+  'endocrinology',
+  'cardiology',
+  'pulmonology',
+  'nephrology',
+  'oncology',
+  'obstetrics',
+  'psychiatry',
+  'emergency',
+  'emergency',
 ];
 
-export const ORG = { clinic: 'org-clinic', hospital: 'org-hospital', medicare: 'org-medicare', medicaid: 'org-medicaid', privatePayer: 'org-lakeside-health-plan' } as const;
+export const ORG = {
+  clinic: 'org-clinic',
+  hospital: 'org-hospital',
+  medicare: 'org-medicare',
+  medicaid: 'org-medicaid',
+  privatePayer: 'org-lakeside-health-plan',
+} as const;
 export const LOCATION = { clinic: 'loc-clinic', specialty: 'loc-specialty', hospital: 'loc-hospital', emergency: 'loc-emergency' } as const;
 
 /** Practitioner of the shared staff, with what the generators need to schedule them. */
@@ -128,7 +140,14 @@ function build(): SharedSet {
       mode: 'instance',
       type: [{ coding: [{ system: SYSTEM.roleCode, code: role, display: role === 'ER' ? 'Emergency room' : 'Hospital' }] }],
       telecom: [{ system: 'phone', value: phone(rng), use: 'work' }],
-      address: { use: 'work', line: [id === LOCATION.clinic ? '120 Main Street' : '400 Hospital Drive'], city: CITY, state: STATE, postalCode: ZIP, country: 'US' },
+      address: {
+        use: 'work',
+        line: [id === LOCATION.clinic ? '120 Main Street' : '400 Hospital Drive'],
+        city: CITY,
+        state: STATE,
+        postalCode: ZIP,
+        country: 'US',
+      },
       physicalType: { coding: [{ system: SYSTEM.locationPhysicalType, code: 'bu', display: 'Building' }] },
       managingOrganization: { reference: `Organization/${orgId}` },
     };
@@ -147,7 +166,13 @@ function build(): SharedSet {
       [given, family] = withFaker(rng, (f) => [f.person.firstName(female ? 'female' : 'male'), f.person.lastName()]);
     } while (usedNames.has(`${given} ${family}`) || /[^A-Za-z]/.test(given + family));
     usedNames.add(`${given} ${family}`);
-    const hospitalBased = specialty === 'emergency' || specialty === 'oncology' || specialty === 'nephrology' || specialty === 'cardiology' || specialty === 'pulmonology' || specialty === 'endocrinology';
+    const hospitalBased =
+      specialty === 'emergency' ||
+      specialty === 'oncology' ||
+      specialty === 'nephrology' ||
+      specialty === 'cardiology' ||
+      specialty === 'pulmonology' ||
+      specialty === 'endocrinology';
     const member: StaffMember = {
       id: `practitioner-${n}`,
       roleId: `practitionerrole-${n}`,
@@ -166,9 +191,20 @@ function build(): SharedSet {
       active: true,
       name: [{ use: 'official', family, given: [given], prefix: ['Dr.'], suffix: ['MD'] }],
       telecom: [{ system: 'email', value: `${given}.${family}@riverbend-health.example.org`.toLowerCase(), use: 'work' }],
-      address: [{ use: 'work', line: [member.organizationId === ORG.clinic ? '120 Main Street' : '400 Hospital Drive'], city: CITY, state: STATE, postalCode: ZIP, country: 'US' }],
+      address: [
+        {
+          use: 'work',
+          line: [member.organizationId === ORG.clinic ? '120 Main Street' : '400 Hospital Drive'],
+          city: CITY,
+          state: STATE,
+          postalCode: ZIP,
+          country: 'US',
+        },
+      ],
       gender: female ? 'female' : 'male',
-      qualification: [{ code: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0360', code: 'MD', display: 'Doctor of Medicine' }], text: 'MD' } }],
+      qualification: [
+        { code: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0360', code: 'MD', display: 'Doctor of Medicine' }], text: 'MD' } },
+      ],
     };
     const role: PractitionerRole = {
       resourceType: 'PractitionerRole',

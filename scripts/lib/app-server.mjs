@@ -101,7 +101,9 @@ export async function startAppServer({ port, hostname, tls = null, fastPath = fa
       res.end('Internal Server Error\n');
     });
   const listener = api ? (req, res) => api(req, res) || toNext(req, res) : toNext;
-  const server = tls ? createHttpsServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key), minVersion: 'TLSv1.2' }, listener) : createHttpServer(listener);
+  const server = tls
+    ? createHttpsServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key), minVersion: 'TLSv1.2' }, listener)
+    : createHttpServer(listener);
   await new Promise((resolve, reject) => {
     server.once('error', reject);
     // Like `next start`: every interface unless a hostname is given.
@@ -123,7 +125,9 @@ if (isMain) {
   }
   const tls = values.cert ? { cert: values.cert, key: values.key } : null;
   const running = await startAppServer({ port, hostname: values.hostname, tls });
-  console.log(`> Ready on ${process.env.PUBLIC_ORIGIN ?? `${tls ? 'https' : 'http'}://localhost:${port}`}${fastPathEnabled() ? ' (API fast path on)' : ' (API_FAST_PATH=0: every request through Next)'}`);
+  console.log(
+    `> Ready on ${process.env.PUBLIC_ORIGIN ?? `${tls ? 'https' : 'http'}://localhost:${port}`}${fastPathEnabled() ? ' (API fast path on)' : ' (API_FAST_PATH=0: every request through Next)'}`,
+  );
   for (const sig of ['SIGINT', 'SIGTERM']) {
     process.once(sig, () => {
       running.close().then(() => process.exit(0));

@@ -42,13 +42,30 @@ export function ensureLocalCertificate(dir) {
   if (!existsSync(files.caCert) || !existsSync(files.caKey) || !validFor(files.caCert, RENEW_SECONDS)) {
     const subject = `/O=SMART Sandbox/CN=SMART Sandbox local CA (${hostname().slice(0, 40)}, ${new Date().toISOString().slice(0, 10)})`;
     openssl([
-      'req', '-x509', '-new', '-nodes',
-      '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1',
-      '-keyout', files.caKey, '-out', files.caCert, '-days', String(CA_DAYS), '-subj', subject,
-      '-addext', 'basicConstraints=critical,CA:TRUE,pathlen:0',
-      '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
-      '-addext', 'nameConstraints=critical,permitted;DNS:localhost,permitted;IP:127.0.0.0/255.0.0.0,permitted;IP:0:0:0:0:0:0:0:1/FFFF:FFFF:FFFF:FFFF:FFFF:FFFF:FFFF:FFFF',
-      '-addext', 'subjectKeyIdentifier=hash',
+      'req',
+      '-x509',
+      '-new',
+      '-nodes',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-keyout',
+      files.caKey,
+      '-out',
+      files.caCert,
+      '-days',
+      String(CA_DAYS),
+      '-subj',
+      subject,
+      '-addext',
+      'basicConstraints=critical,CA:TRUE,pathlen:0',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+      '-addext',
+      'nameConstraints=critical,permitted;DNS:localhost,permitted;IP:127.0.0.0/255.0.0.0,permitted;IP:0:0:0:0:0:0:0:1/FFFF:FFFF:FFFF:FFFF:FFFF:FFFF:FFFF:FFFF',
+      '-addext',
+      'subjectKeyIdentifier=hash',
     ]);
     chmodSync(files.caKey, 0o600);
     rmSync(files.cert, { force: true }); // a new CA invalidates the old server certificate
@@ -58,19 +75,53 @@ export function ensureLocalCertificate(dir) {
   if (!existsSync(files.cert) || !existsSync(files.key) || !validFor(files.cert, RENEW_SECONDS)) {
     const csr = join(dir, 'localhost.csr');
     const ext = join(dir, 'localhost.ext');
-    openssl(['req', '-new', '-nodes', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-keyout', files.key, '-out', csr, '-subj', '/CN=localhost']);
+    openssl([
+      'req',
+      '-new',
+      '-nodes',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-keyout',
+      files.key,
+      '-out',
+      csr,
+      '-subj',
+      '/CN=localhost',
+    ]);
     chmodSync(files.key, 0o600);
-    writeFileSync(ext, [
-      'basicConstraints=critical,CA:FALSE',
-      'keyUsage=critical,digitalSignature',
-      'extendedKeyUsage=serverAuth',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1',
-      'authorityKeyIdentifier=keyid',
-      'subjectKeyIdentifier=hash',
-      '',
-    ].join('\n'));
+    writeFileSync(
+      ext,
+      [
+        'basicConstraints=critical,CA:FALSE',
+        'keyUsage=critical,digitalSignature',
+        'extendedKeyUsage=serverAuth',
+        'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1',
+        'authorityKeyIdentifier=keyid',
+        'subjectKeyIdentifier=hash',
+        '',
+      ].join('\n'),
+    );
     try {
-      openssl(['x509', '-req', '-in', csr, '-CA', files.caCert, '-CAkey', files.caKey, '-set_serial', `0x${Date.now().toString(16)}`, '-days', String(SERVER_DAYS), '-extfile', ext, '-out', files.cert]);
+      openssl([
+        'x509',
+        '-req',
+        '-in',
+        csr,
+        '-CA',
+        files.caCert,
+        '-CAkey',
+        files.caKey,
+        '-set_serial',
+        `0x${Date.now().toString(16)}`,
+        '-days',
+        String(SERVER_DAYS),
+        '-extfile',
+        ext,
+        '-out',
+        files.cert,
+      ]);
     } finally {
       rmSync(csr, { force: true });
       rmSync(ext, { force: true });

@@ -50,7 +50,10 @@ export function migrationsDir(kind) {
 export function readMigrations(kind) {
   const baseDir = migrationsDir(kind);
   const dirs = existsSync(baseDir)
-    ? readdirSync(baseDir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort()
+    ? readdirSync(baseDir, { withFileTypes: true })
+        .filter((d) => d.isDirectory())
+        .map((d) => d.name)
+        .sort()
     : [];
   const lockPath = join(baseDir, 'migration_lock.toml');
   return {
@@ -111,7 +114,11 @@ export async function pendingMigrations(target) {
     const db = new Database(target.file, { timeout: 10_000 });
     try {
       const table = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_prisma_migrations'").get();
-      if (table) applied = db.prepare('SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL').all().map((r) => r.migration_name);
+      if (table)
+        applied = db
+          .prepare('SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL')
+          .all()
+          .map((r) => r.migration_name);
     } finally {
       db.close();
     }
@@ -121,7 +128,10 @@ export async function pendingMigrations(target) {
     await client.connect();
     try {
       const table = await client.query("SELECT to_regclass('public._prisma_migrations') AS t");
-      if (table.rows[0].t) applied = (await client.query('SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL')).rows.map((r) => r.migration_name);
+      if (table.rows[0].t)
+        applied = (await client.query('SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL')).rows.map(
+          (r) => r.migration_name,
+        );
     } finally {
       await client.end();
     }
@@ -169,7 +179,9 @@ export async function diffMigrationsToSchema(target) {
   const snapshot = snapshotPath(target.kind);
   const { engine, schema } = await openEngine(target);
   try {
-    const from = existsSync(snapshot) ? { tag: 'schemaDatamodel', files: [{ path: schemaPath(target.kind), content: readFileSync(snapshot, 'utf8') }] } : { tag: 'empty' };
+    const from = existsSync(snapshot)
+      ? { tag: 'schemaDatamodel', files: [{ path: schemaPath(target.kind), content: readFileSync(snapshot, 'utf8') }] }
+      : { tag: 'empty' };
     const res = await engine.diff({
       from,
       to: { tag: 'schemaDatamodel', files: [{ path: schemaPath(target.kind), content: schema }] },

@@ -63,7 +63,8 @@ function revokeForm(html: string, clientId: string): URLSearchParams {
   const card = [...html.matchAll(/<section[^>]*data-client-id="([^"]*)"[^>]*>([\s\S]*?)<\/section>/g)].find((m) => unescapeHtml(m[1] ?? '') === clientId);
   if (!card) throw new Error(`no card for ${clientId} on the page`);
   const form = new URLSearchParams();
-  for (const input of (card[2] ?? '').matchAll(/<input type="hidden" name="([^"]*)" value="([^"]*)"\/?>/g)) form.append(unescapeHtml(input[1] ?? ''), unescapeHtml(input[2] ?? ''));
+  for (const input of (card[2] ?? '').matchAll(/<input type="hidden" name="([^"]*)" value="([^"]*)"\/?>/g))
+    form.append(unescapeHtml(input[1] ?? ''), unescapeHtml(input[2] ?? ''));
   return form;
 }
 
@@ -137,7 +138,10 @@ describe('management_endpoint (docs/CONFORMANCE.md #19, #136)', () => {
     expect(otherApps.map((a) => a.client_id)).toContain(other.reg.client.client_id);
     expect(otherApps.map((a) => a.client_id)).not.toContain(reg.client.client_id);
     // Another persona cannot revoke this persona's grant: nothing of its own to revoke → 404, and the app keeps working.
-    const foreign = await other.flow.session.request(new URL(`${API}/${encodeURIComponent(reg.client.client_id)}`, base), { method: 'DELETE', headers: { origin: new URL(base).origin } });
+    const foreign = await other.flow.session.request(new URL(`${API}/${encodeURIComponent(reg.client.client_id)}`, base), {
+      method: 'DELETE',
+      headers: { origin: new URL(base).origin },
+    });
     expect(foreign.status).toBe(404);
     expect((await fhirGet(base, `Patient/${PATIENT}`, flow.tokens.access_token)).status).toBe(200);
   });
@@ -154,9 +158,17 @@ describe('management_endpoint (docs/CONFORMANCE.md #19, #136)', () => {
     const forged = new URLSearchParams(form);
     forged.set('csrf', 'forged');
     expect((await session.postForm(PAGE, forged)).status).toBe(403);
-    const crossOrigin = await session.request(new URL(PAGE, base), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://evil.example' }, body: form.toString() });
+    const crossOrigin = await session.request(new URL(PAGE, base), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://evil.example' },
+      body: form.toString(),
+    });
     expect(crossOrigin.status).toBe(403);
-    const anonymous = await fetch(`${base}${PAGE}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: new URL(base).origin }, body: form.toString() });
+    const anonymous = await fetch(`${base}${PAGE}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: new URL(base).origin },
+      body: form.toString(),
+    });
     expect(anonymous.status).toBe(401);
     expect((await fhirGet(base, `Patient/${PATIENT}`, revoked.flow.tokens.access_token)).status).toBe(200);
 

@@ -43,7 +43,11 @@ afterAll(async () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function kickOff(path: string, bearer: string | null, init: { method?: string; headers?: Record<string, string>; body?: unknown } = {}): Promise<Response> {
+async function kickOff(
+  path: string,
+  bearer: string | null,
+  init: { method?: string; headers?: Record<string, string>; body?: unknown } = {},
+): Promise<Response> {
   const headers: Record<string, string> = { ...KICK_OFF, ...(bearer ? { authorization: `Bearer ${bearer}` } : {}), ...init.headers };
   if (init.body !== undefined) headers['content-type'] = 'application/fhir+json';
   return fetch(`${fhirBase}/${path}`, { method: init.method ?? 'GET', headers, body: init.body === undefined ? undefined : JSON.stringify(init.body) });
@@ -121,13 +125,22 @@ function countOf(m: Manifest, type: string): number {
 
 describe('Bulk Data export: discovery and Groups (docs/CONFORMANCE.md #147, §14)', () => {
   it('the CapabilityStatement instantiates the Bulk Data CapabilityStatement and declares system, Patient and Group export', async () => {
-    const cs = (await fhirGet(base, 'metadata')).body as FhirJson & { instantiates?: string[]; rest?: { operation?: { name: string; definition: string }[]; resource?: { type: string; operation?: { name: string; definition: string }[] }[] }[] };
+    const cs = (await fhirGet(base, 'metadata')).body as FhirJson & {
+      instantiates?: string[];
+      rest?: { operation?: { name: string; definition: string }[]; resource?: { type: string; operation?: { name: string; definition: string }[] }[] }[];
+    };
     expect(cs.instantiates).toContain('http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data');
     const rest = cs.rest![0]!;
-    expect(rest.operation).toContainEqual(expect.objectContaining({ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export' }));
+    expect(rest.operation).toContainEqual(
+      expect.objectContaining({ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export' }),
+    );
     const ops = (type: string) => rest.resource!.find((r) => r.type === type)!.operation ?? [];
-    expect(ops('Group')).toContainEqual(expect.objectContaining({ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export' }));
-    expect(ops('Patient')).toContainEqual(expect.objectContaining({ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export' }));
+    expect(ops('Group')).toContainEqual(
+      expect.objectContaining({ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export' }),
+    );
+    expect(ops('Patient')).toContainEqual(
+      expect.objectContaining({ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export' }),
+    );
   });
 
   it('the dataset has a Group of all patients and one per condition, readable and searchable, with member.entity references', async () => {
@@ -149,7 +162,10 @@ describe('Bulk Data export: system, Patient and Group level', () => {
   it('Medplum’s bulkExport (an independent client) exports _type=Patient,Observation with counts equal to FHIR searches (#148–#151)', async () => {
     const medplum = new MedplumClient({ baseUrl: `${base}/`, fhirUrlPath: 'fhir', fetch: (url: string, init?: RequestInit) => fetch(url, init) });
     medplum.setAccessToken(token);
-    const manifest = (await medplum.bulkExport('', 'Patient,Observation', undefined, { pollStatusOnAccepted: true, pollStatusPeriod: 1000 })) as unknown as Manifest;
+    const manifest = (await medplum.bulkExport('', 'Patient,Observation', undefined, {
+      pollStatusOnAccepted: true,
+      pollStatusPeriod: 1000,
+    })) as unknown as Manifest;
     expect(manifest.requiresAccessToken).toBe(true);
     expect(new Date(manifest.transactionTime).getTime()).toBeGreaterThan(Date.now() - 120_000);
     expect(manifest.request).toContain('/fhir/$export');
@@ -165,7 +181,8 @@ describe('Bulk Data export: system, Patient and Group level', () => {
     const m = await exportOf('$export');
     expect(m.error).toEqual([]);
     expect(m.output.length).toBeGreaterThan(15);
-    for (const type of ['Patient', 'Encounter', 'Condition', 'Practitioner', 'Organization', 'Group', 'MedicationRequest']) expect(countOf(m, type), type).toBe(await total(type));
+    for (const type of ['Patient', 'Encounter', 'Condition', 'Practitioner', 'Organization', 'Group', 'MedicationRequest'])
+      expect(countOf(m, type), type).toBe(await total(type));
   });
 
   it('_since exports only what changed after it (#149)', async () => {
@@ -190,7 +207,12 @@ describe('Bulk Data export: system, Patient and Group level', () => {
     const members = (group.member as { entity: { reference: string } }[]).map((m) => m.entity.reference.replace('Patient/', '')).sort();
     const m = await exportOf(`Group/${group.id}/$export?_type=Patient,Observation,Condition,Encounter`);
     const files = await filesOf(m);
-    expect(files.get('Patient')!.map((p) => p.id).sort()).toEqual(members);
+    expect(
+      files
+        .get('Patient')!
+        .map((p) => p.id)
+        .sort(),
+    ).toEqual(members);
     const list = members.join(',');
     expect(countOf(m, 'Observation')).toBe(await total(`Observation?patient=${list}`));
     expect(countOf(m, 'Condition')).toBe(await total(`Condition?patient=${list}`));
@@ -309,7 +331,14 @@ describe('Bulk Data export: refusals (docs/CONFORMANCE.md §14)', () => {
   });
 
   it('malformed _since, unknown _type, a _typeFilter that is not a search → 400 OperationOutcome', async () => {
-    for (const q of ['_since=yesterday', '_since=2020-01-01', '_type=Observation,Bogus', `_typeFilter=${encodeURIComponent('Observation?bogus-param=1')}`, '_typeFilter=category%3Dlab', `_typeFilter=${encodeURIComponent('Observation?_sort=date')}`]) {
+    for (const q of [
+      '_since=yesterday',
+      '_since=2020-01-01',
+      '_type=Observation,Bogus',
+      `_typeFilter=${encodeURIComponent('Observation?bogus-param=1')}`,
+      '_typeFilter=category%3Dlab',
+      `_typeFilter=${encodeURIComponent('Observation?_sort=date')}`,
+    ]) {
       const res = await kickOff(`$export?${q}`, token);
       expect(res.status, q).toBe(400);
       expect(((await res.json()) as FhirJson).resourceType).toBe('OperationOutcome');
@@ -317,7 +346,9 @@ describe('Bulk Data export: refusals (docs/CONFORMANCE.md §14)', () => {
   });
 
   it('an unsupported parameter: 400 with Prefer: handling=strict; ignored and reported in error[] when lenient', async () => {
-    const strict = await kickOff('$export?_type=Patient&includeAssociatedData=LatestProvenanceResources', token, { headers: { prefer: 'respond-async, handling=strict' } });
+    const strict = await kickOff('$export?_type=Patient&includeAssociatedData=LatestProvenanceResources', token, {
+      headers: { prefer: 'respond-async, handling=strict' },
+    });
     expect(strict.status).toBe(400);
     const m = await exportOf('$export?_type=Patient&includeAssociatedData=LatestProvenanceResources');
     expect(countOf(m, 'Patient')).toBe(await total('Patient'));
@@ -378,7 +409,10 @@ describe('Bulk Data export: jobs survive their server', () => {
     await poll(url);
     // The job as a server that died mid-run leaves it: running, its heartbeat long stale, its output partial.
     const id = url.split('/').pop()!;
-    await db.bulkExportJob.update({ where: { id }, data: { status: 'running', owner: 'gone:1', heartbeatAt: new Date(Date.now() - 3_600_000), attempts, output: null, lastPollAt: null } });
+    await db.bulkExportJob.update({
+      where: { id },
+      data: { status: 'running', owner: 'gone:1', heartbeatAt: new Date(Date.now() - 3_600_000), attempts, output: null, lastPollAt: null },
+    });
     return url;
   }
 

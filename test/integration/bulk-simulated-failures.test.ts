@@ -25,7 +25,13 @@ async function backend(): Promise<Backend> {
   const { publicKey, privateKey } = await generateKeyPair('ES384', { extractable: true });
   const jwk = { ...(await exportJWK(publicKey)), kid: 'bulk-sim', alg: 'ES384', use: 'sig' };
   const scope = 'system/*.rs';
-  const { client_id } = await registerClient(base, { client_name: 'bulk simulated failures', grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [jwk] }, scope });
+  const { client_id } = await registerClient(base, {
+    client_name: 'bulk simulated failures',
+    grant_types: ['client_credentials'],
+    token_endpoint_auth_method: 'private_key_jwt',
+    jwks: { keys: [jwk] },
+    scope,
+  });
   const client: oauth.Client = { client_id };
   const auth = oauth.PrivateKeyJwt(
     { key: privateKey, kid: jwk.kid },
@@ -198,7 +204,13 @@ describe('the console grades each export of a client from its audit trail', () =
     for (const o of manifest.output) expect((await fetch(o.url, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
     expect((await fetch(statusUrl, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } })).status).toBe(202);
     const [report] = await reportsOf(client.clientId, (r) => r[0]?.events.some((e) => e.kind === 'delete') === true);
-    expect(report!.events.map((e) => e.kind)).toEqual(['kick-off', ...report!.events.filter((e) => e.kind === 'poll').map(() => 'poll'), 'download', 'download', 'delete']);
+    expect(report!.events.map((e) => e.kind)).toEqual([
+      'kick-off',
+      ...report!.events.filter((e) => e.kind === 'poll').map(() => 'poll'),
+      'download',
+      'download',
+      'delete',
+    ]);
     expect(report!.checks.filter((c) => c.ok === false)).toEqual([]);
     expect(report!.checks.find((c) => c.name === 'Downloaded every file')!.ok).toBe(true);
     expect(report!.checks.find((c) => c.name === 'Deleted the job when done')!.ok).toBe(true);
@@ -221,7 +233,16 @@ describe('the console grades each export of a client from its audit trail', () =
     const reports = await reportsOf(client.clientId, (r) => r.some((j) => j.events.some((e) => e.kind === 'download' && e.status === 200)));
     const report = reports.find((r) => r.events.some((e) => e.kind === 'download'))!;
     const failed = report.checks.filter((c) => c.ok === false).map((c) => c.name);
-    expect(failed.sort()).toEqual(['Backed off after 429', 'Deleted the job when done', 'Downloaded every file', 'Honoured Retry-After', 'No duplicate jobs', 'Used the token on downloads'].sort());
+    expect(failed.sort()).toEqual(
+      [
+        'Backed off after 429',
+        'Deleted the job when done',
+        'Downloaded every file',
+        'Honoured Retry-After',
+        'No duplicate jobs',
+        'Used the token on downloads',
+      ].sort(),
+    );
     expect(report.events.filter((e) => e.early).length).toBeGreaterThanOrEqual(2);
     expect(report.events.some((e) => e.kind === 'download' && e.withoutToken)).toBe(true);
   });

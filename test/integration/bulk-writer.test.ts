@@ -13,7 +13,14 @@ describe(`bulk writer on ${inject('databaseKind')}`, () => {
   it('writes resources, index rows and compartments exactly like the store does', async () => {
     const sandboxId = 'bulk-test';
     const patient: Patient = { resourceType: 'Patient', id: 'bulk-p1', name: [{ family: 'Bulk' }], birthDate: '1970-01-01' };
-    const obs: Observation = { resourceType: 'Observation', id: 'bulk-o1', status: 'final', code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] }, subject: { reference: 'Patient/bulk-p1' }, effectiveDateTime: '2024-01-01' };
+    const obs: Observation = {
+      resourceType: 'Observation',
+      id: 'bulk-o1',
+      status: 'final',
+      code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] },
+      subject: { reference: 'Patient/bulk-p1' },
+      effectiveDateTime: '2024-01-01',
+    };
     expect(await writer.write(sandboxId, [patient, obs])).toBe(2);
 
     const store = new ResourceStore(db);

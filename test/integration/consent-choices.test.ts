@@ -39,15 +39,26 @@ describe('consent choices', () => {
     const scope = 'launch/patient patient/Condition.rs patient/Observation.rs';
     const flow = await runCodeFlow(base, as, app, {
       scope,
-      interaction: { persona: `Patient/${PATIENT}`, consent: { categories: { 'patient/Condition.rs': [HEALTH_CONCERN], 'patient/Observation.rs': [`${OBS}|procedure`, `${OBS}|vital-signs`] } } },
+      interaction: {
+        persona: `Patient/${PATIENT}`,
+        consent: { categories: { 'patient/Condition.rs': [HEALTH_CONCERN], 'patient/Observation.rs': [`${OBS}|procedure`, `${OBS}|vital-signs`] } },
+      },
     });
     expect(flow.tokens.scope?.split(' ').sort()).toEqual(
-      ['launch/patient', `patient/Condition.rs?category=${HEALTH_CONCERN}`, `patient/Observation.rs?category=${OBS}|procedure`, `patient/Observation.rs?category=${OBS}|vital-signs`].sort(),
+      [
+        'launch/patient',
+        `patient/Condition.rs?category=${HEALTH_CONCERN}`,
+        `patient/Observation.rs?category=${OBS}|procedure`,
+        `patient/Observation.rs?category=${OBS}|vital-signs`,
+      ].sort(),
     );
     // A category the screen does not offer (the old, wrong system for health-concern) is not granted.
     const wrong = await runCodeFlow(base, as, app, {
       scope,
-      interaction: { persona: `Patient/${PATIENT}`, consent: { categories: { 'patient/Condition.rs': ['http://hl7.org/fhir/us/core/CodeSystem/us-core-category|health-concern'] } } },
+      interaction: {
+        persona: `Patient/${PATIENT}`,
+        consent: { categories: { 'patient/Condition.rs': ['http://hl7.org/fhir/us/core/CodeSystem/us-core-category|health-concern'] } },
+      },
     });
     expect(wrong.tokens.scope?.split(' ').filter((s) => s.startsWith('patient/Condition'))).toEqual([]);
   });

@@ -61,7 +61,13 @@ let admin: BrowserSession;
 
 beforeAll(async () => {
   // TRUST_PROXY: the tests play a reverse proxy's clients, X-Forwarded-For naming each one's address.
-  server = await startOwnServer('consolelimit', { TRUST_PROXY: '1', RATE_LIMIT_SIGNIN_PERSONA: String(LIMITS.signInPersona), RATE_LIMIT_SIGNIN_IP: String(LIMITS.signInIp), CONSOLE_USER, CONSOLE_PASSWORD });
+  server = await startOwnServer('consolelimit', {
+    TRUST_PROXY: '1',
+    RATE_LIMIT_SIGNIN_PERSONA: String(LIMITS.signInPersona),
+    RATE_LIMIT_SIGNIN_IP: String(LIMITS.signInIp),
+    CONSOLE_USER,
+    CONSOLE_PASSWORD,
+  });
   base = server.url;
   db = server.db;
   // Fixed 15-minute windows: start in a fresh one when little of this one is left.
@@ -82,7 +88,9 @@ describe('console sign-in per IP address (RATE_LIMIT_SIGNIN_IP)', () => {
     const locked = await consoleSignIn(CONSOLE_USER, CONSOLE_PASSWORD, ip);
     expect(locked.signedIn).toBe(false);
     expect(locked.error).toMatch(/^locked-ip:\d+$/);
-    expect(await loginPageAfter(locked)).toMatch(/data-testid="sign-in-locked">Too many failed sign-in attempts from your network address: sign-in is locked for about \d+ minutes?, even with the right password/);
+    expect(await loginPageAfter(locked)).toMatch(
+      /data-testid="sign-in-locked">Too many failed sign-in attempts from your network address: sign-in is locked for about \d+ minutes?, even with the right password/,
+    );
     // The account itself is not locked (its own counter had 1 refused attempt): from another address it signs in.
     expect((await consoleSignIn(CONSOLE_USER, CONSOLE_PASSWORD, newIp())).signedIn).toBe(true);
     const rows = await auditWhere(db, { endpoint: ENDPOINT, ip }, LIMITS.signInIp + 1);
@@ -103,7 +111,9 @@ describe('console sign-in per IP address (RATE_LIMIT_SIGNIN_IP)', () => {
       body: new URLSearchParams({ csrfToken: csrf.csrfToken, username: 'practitioner-1', password: 'sandbox', json: 'true' }).toString(),
     });
     const error = new URL(((await res.json()) as { url: string }).url, base).searchParams.get('error');
-    expect(error).toMatch(new RegExp(`^Rate limit exceeded for sign-ins from ${ip.replace(/\./g, '\\.')}: more than 6 failed sign-ins per 15 minutes \\(RATE_LIMIT_SIGNIN_IP\\)`));
+    expect(error).toMatch(
+      new RegExp(`^Rate limit exceeded for sign-ins from ${ip.replace(/\./g, '\\.')}: more than 6 failed sign-ins per 15 minutes \\(RATE_LIMIT_SIGNIN_IP\\)`),
+    );
   });
 });
 
@@ -129,7 +139,9 @@ describe('console sign-in per username (RATE_LIMIT_SIGNIN_PERSONA)', () => {
       [`console:${CONSOLE_USER}`, 'invalid_credentials', null],
       [`console:${CONSOLE_USER}`, 'signin_locked', 'rate-limited'],
     ]);
-    expect(rows[2]?.detail).toMatch(/^sign-in refused: Rate limit exceeded for console sign-ins as 'cl-teacher': more than 3 failed sign-ins per 15 minutes \(RATE_LIMIT_SIGNIN_PERSONA\)\. Retry after \d+ s\.$/);
+    expect(rows[2]?.detail).toMatch(
+      /^sign-in refused: Rate limit exceeded for console sign-ins as 'cl-teacher': more than 3 failed sign-ins per 15 minutes \(RATE_LIMIT_SIGNIN_PERSONA\)\. Retry after \d+ s\.$/,
+    );
     for (const r of rows) expect(r.detail).not.toContain(CONSOLE_PASSWORD);
   });
 
@@ -147,7 +159,9 @@ describe('console sign-in per username (RATE_LIMIT_SIGNIN_PERSONA)', () => {
     expect(res.status).toBe(200);
     const html = (await res.text()).replace(/<!-- -->/g, '');
     const settings = html.slice(html.indexOf('data-testid="rate-limit-settings"'), html.indexOf('data-testid="rate-limit-counters"'));
-    expect(settings).toMatch(/<code>signin-console<\/code><\/td><td>Failed console sign-ins as one username[^<]*<\/td><td><strong>3<\/strong><\/td><td>15 min<\/td><td><code>RATE_LIMIT_SIGNIN_PERSONA<\/code>/);
+    expect(settings).toMatch(
+      /<code>signin-console<\/code><\/td><td>Failed console sign-ins as one username[^<]*<\/td><td><strong>3<\/strong><\/td><td>15 min<\/td><td><code>RATE_LIMIT_SIGNIN_PERSONA<\/code>/,
+    );
     const counters = html.slice(html.indexOf('data-testid="rate-limit-counters"'));
     // 1 refused + 2 failed + 1 refused + 2 refused from other addresses.
     expect(counters).toMatch(/<code>signin-console<\/code><\/td><td><code>cl-teacher<\/code><\/td><td><strong>6<\/strong><\/td><td>200% of 3 — refusing/);

@@ -8,7 +8,16 @@
 import { describe, it, expect, inject, beforeAll, afterAll } from 'vitest';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { BrowserSession } from './support/browserless';
-import { APP_REDIRECT_URI, buildAuthorizationRequest, discover, registerClient, registerPublicClient, registerSymmetricClient, runCodeFlow, systemToken } from './support/smart-client';
+import {
+  APP_REDIRECT_URI,
+  buildAuthorizationRequest,
+  discover,
+  registerClient,
+  registerPublicClient,
+  registerSymmetricClient,
+  runCodeFlow,
+  systemToken,
+} from './support/smart-client';
 import type { RegisteredClient } from './support/smart-client';
 import { auditWhere } from './support/own-server';
 // @ts-expect-error plain ESM helper without types
@@ -48,20 +57,40 @@ interface Case {
   send: (s: Side) => Promise<Response>;
 }
 
-const get = (path: string, headers: Record<string, string> = {}) => (s: Side) => fetch(`${s.base}${path}`, { headers, redirect: 'manual' });
-const send = (method: string, path: string, init: { headers?: Record<string, string>; body?: string } = {}) => (s: Side) =>
-  fetch(`${s.base}${path}`, { method, redirect: 'manual', ...(init.headers ? { headers: init.headers } : {}), ...(init.body !== undefined ? { body: init.body } : {}) });
+const get =
+  (path: string, headers: Record<string, string> = {}) =>
+  (s: Side) =>
+    fetch(`${s.base}${path}`, { headers, redirect: 'manual' });
+const send =
+  (method: string, path: string, init: { headers?: Record<string, string>; body?: string } = {}) =>
+  (s: Side) =>
+    fetch(`${s.base}${path}`, {
+      method,
+      redirect: 'manual',
+      ...(init.headers ? { headers: init.headers } : {}),
+      ...(init.body !== undefined ? { body: init.body } : {}),
+    });
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
-const preflight = (origin: string, method = 'GET', headers = 'authorization') => ({ origin, 'access-control-request-method': method, 'access-control-request-headers': headers });
+const preflight = (origin: string, method = 'GET', headers = 'authorization') => ({
+  origin,
+  'access-control-request-method': method,
+  'access-control-request-headers': headers,
+});
 
 const CASES: Case[] = [
   // Discovery, keys, the style file, health.
   { name: 'GET smart-configuration', send: get('/fhir/.well-known/smart-configuration') },
   { name: 'GET smart-configuration with Origin', send: get('/fhir/.well-known/smart-configuration', { origin: 'https://app.example' }) },
-  { name: 'OPTIONS smart-configuration (preflight)', send: send('OPTIONS', '/fhir/.well-known/smart-configuration', { headers: preflight('https://app.example') }) },
+  {
+    name: 'OPTIONS smart-configuration (preflight)',
+    send: send('OPTIONS', '/fhir/.well-known/smart-configuration', { headers: preflight('https://app.example') }),
+  },
   { name: 'HEAD smart-configuration', send: send('HEAD', '/fhir/.well-known/smart-configuration') },
   { name: 'GET openid-configuration', send: get('/.well-known/openid-configuration') },
-  { name: 'OPTIONS openid-configuration (preflight)', send: send('OPTIONS', '/.well-known/openid-configuration', { headers: preflight('https://app.example') }) },
+  {
+    name: 'OPTIONS openid-configuration (preflight)',
+    send: send('OPTIONS', '/.well-known/openid-configuration', { headers: preflight('https://app.example') }),
+  },
   { name: 'GET jwks.json', send: get('/.well-known/jwks.json') },
   { name: 'POST jwks.json (405)', send: send('POST', '/.well-known/jwks.json', { headers: FORM, body: 'x=1' }) },
   { name: 'OPTIONS jwks.json (Allow)', send: send('OPTIONS', '/.well-known/jwks.json') },
@@ -71,12 +100,24 @@ const CASES: Case[] = [
   { name: 'GET /api/console/audit without sign-in', send: get('/api/console/audit') },
   { name: 'GET /api/console/audit.ndjson without sign-in', send: get('/api/console/audit.ndjson') },
   { name: 'GET /api/console/reseed without sign-in', send: get('/api/console/reseed') },
-  { name: 'POST /api/console/tokens/{id}/revoke without sign-in', send: send('POST', '/api/console/tokens/none/revoke', { headers: { 'content-type': 'application/json' }, body: '{"scope":"token"}' }) },
-  { name: 'GET /api/console/clients/{id}/report without credentials', send: (s) => get(`/api/console/clients/${encodeURIComponent(s.symmetric.client.client_id)}/report`)(s) },
+  {
+    name: 'POST /api/console/tokens/{id}/revoke without sign-in',
+    send: send('POST', '/api/console/tokens/none/revoke', { headers: { 'content-type': 'application/json' }, body: '{"scope":"token"}' }),
+  },
+  {
+    name: 'GET /api/console/clients/{id}/report without credentials',
+    send: (s) => get(`/api/console/clients/${encodeURIComponent(s.symmetric.client.client_id)}/report`)(s),
+  },
   // The authorization endpoint.
   { name: 'GET /oauth/authorize (valid: to the interaction)', send: (s) => fetch(s.authorizeUrl, { redirect: 'manual' }) },
-  { name: 'POST /oauth/authorize (valid: to the interaction)', send: (s) => fetch(`${s.base}/oauth/authorize`, { method: 'POST', redirect: 'manual', headers: FORM, body: s.authorizeUrl.searchParams.toString() }) },
-  { name: 'GET /oauth/authorize (unknown client: error page)', send: get('/oauth/authorize?response_type=code&client_id=nobody&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcallback&state=s') },
+  {
+    name: 'POST /oauth/authorize (valid: to the interaction)',
+    send: (s) => fetch(`${s.base}/oauth/authorize`, { method: 'POST', redirect: 'manual', headers: FORM, body: s.authorizeUrl.searchParams.toString() }),
+  },
+  {
+    name: 'GET /oauth/authorize (unknown client: error page)',
+    send: get('/oauth/authorize?response_type=code&client_id=nobody&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcallback&state=s'),
+  },
   { name: 'OPTIONS /oauth/authorize (no CORS)', send: send('OPTIONS', '/oauth/authorize', { headers: preflight(APP_ORIGIN, 'POST', 'content-type') }) },
   { name: 'PUT /oauth/authorize (405)', send: send('PUT', '/oauth/authorize') },
   // The token endpoint.
@@ -84,15 +125,54 @@ const CASES: Case[] = [
   { name: 'POST /oauth/token without a body', send: send('POST', '/oauth/token') },
   {
     name: 'POST /oauth/token authorization_code + PKCE',
-    send: (s) => fetch(`${s.base}/oauth/token`, { method: 'POST', headers: { ...FORM, authorization: s.basic }, body: new URLSearchParams({ grant_type: 'authorization_code', code: s.code.code, code_verifier: s.code.verifier, redirect_uri: APP_REDIRECT_URI }).toString() }),
+    send: (s) =>
+      fetch(`${s.base}/oauth/token`, {
+        method: 'POST',
+        headers: { ...FORM, authorization: s.basic },
+        body: new URLSearchParams({
+          grant_type: 'authorization_code',
+          code: s.code.code,
+          code_verifier: s.code.verifier,
+          redirect_uri: APP_REDIRECT_URI,
+        }).toString(),
+      }),
   },
   {
     name: 'POST /oauth/token the same code again (replay)',
-    send: (s) => fetch(`${s.base}/oauth/token`, { method: 'POST', headers: { ...FORM, authorization: s.basic }, body: new URLSearchParams({ grant_type: 'authorization_code', code: s.code.code, code_verifier: s.code.verifier, redirect_uri: APP_REDIRECT_URI }).toString() }),
+    send: (s) =>
+      fetch(`${s.base}/oauth/token`, {
+        method: 'POST',
+        headers: { ...FORM, authorization: s.basic },
+        body: new URLSearchParams({
+          grant_type: 'authorization_code',
+          code: s.code.code,
+          code_verifier: s.code.verifier,
+          redirect_uri: APP_REDIRECT_URI,
+        }).toString(),
+      }),
   },
-  { name: 'POST /oauth/token refresh_token', send: (s) => fetch(`${s.base}/oauth/token`, { method: 'POST', headers: { ...FORM, authorization: s.basic }, body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: s.refreshToken }).toString() }) },
-  { name: 'POST /oauth/token wrong client secret', send: (s) => fetch(`${s.base}/oauth/token`, { method: 'POST', headers: { ...FORM, authorization: `Basic ${Buffer.from(`${s.symmetric.client.client_id}:wrong`).toString('base64')}` }, body: 'grant_type=refresh_token&refresh_token=x' }) },
-  { name: 'POST /oauth/token client_credentials (private_key_jwt ES384)', send: async (s) => fetch(`${s.base}/oauth/token`, { method: 'POST', headers: FORM, body: clientCredentials(await s.assertion()) }) },
+  {
+    name: 'POST /oauth/token refresh_token',
+    send: (s) =>
+      fetch(`${s.base}/oauth/token`, {
+        method: 'POST',
+        headers: { ...FORM, authorization: s.basic },
+        body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: s.refreshToken }).toString(),
+      }),
+  },
+  {
+    name: 'POST /oauth/token wrong client secret',
+    send: (s) =>
+      fetch(`${s.base}/oauth/token`, {
+        method: 'POST',
+        headers: { ...FORM, authorization: `Basic ${Buffer.from(`${s.symmetric.client.client_id}:wrong`).toString('base64')}` },
+        body: 'grant_type=refresh_token&refresh_token=x',
+      }),
+  },
+  {
+    name: 'POST /oauth/token client_credentials (private_key_jwt ES384)',
+    send: async (s) => fetch(`${s.base}/oauth/token`, { method: 'POST', headers: FORM, body: clientCredentials(await s.assertion()) }),
+  },
   {
     name: 'POST /oauth/token client_credentials, replayed assertion',
     send: async (s) => {
@@ -100,18 +180,41 @@ const CASES: Case[] = [
       return fetch(`${s.base}/oauth/token`, { method: 'POST', headers: FORM, body: clientCredentials(s.replayed) });
     },
   },
-  { name: 'OPTIONS /oauth/token from a registered app origin', send: send('OPTIONS', '/oauth/token', { headers: preflight(APP_ORIGIN, 'POST', 'content-type') }) },
-  { name: 'OPTIONS /oauth/token from another origin', send: send('OPTIONS', '/oauth/token', { headers: preflight('https://evil.example', 'POST', 'content-type') }) },
+  {
+    name: 'OPTIONS /oauth/token from a registered app origin',
+    send: send('OPTIONS', '/oauth/token', { headers: preflight(APP_ORIGIN, 'POST', 'content-type') }),
+  },
+  {
+    name: 'OPTIONS /oauth/token from another origin',
+    send: send('OPTIONS', '/oauth/token', { headers: preflight('https://evil.example', 'POST', 'content-type') }),
+  },
   { name: 'GET /oauth/token (405)', send: get('/oauth/token') },
   // Introspection, revocation, registration.
   { name: 'POST /oauth/introspect without client authentication', send: send('POST', '/oauth/introspect', { headers: FORM, body: 'token=x' }) },
-  { name: 'POST /oauth/introspect an active token', send: (s) => fetch(`${s.base}/oauth/introspect`, { method: 'POST', headers: { ...FORM, authorization: s.basic }, body: `token=${s.patientToken}` }) },
-  { name: 'POST /oauth/revoke an unknown token', send: (s) => fetch(`${s.base}/oauth/revoke`, { method: 'POST', headers: { ...FORM, authorization: s.basic }, body: 'token=unknown' }) },
-  { name: 'OPTIONS /oauth/revoke from a registered app origin', send: send('OPTIONS', '/oauth/revoke', { headers: preflight(APP_ORIGIN, 'POST', 'content-type') }) },
+  {
+    name: 'POST /oauth/introspect an active token',
+    send: (s) => fetch(`${s.base}/oauth/introspect`, { method: 'POST', headers: { ...FORM, authorization: s.basic }, body: `token=${s.patientToken}` }),
+  },
+  {
+    name: 'POST /oauth/revoke an unknown token',
+    send: (s) => fetch(`${s.base}/oauth/revoke`, { method: 'POST', headers: { ...FORM, authorization: s.basic }, body: 'token=unknown' }),
+  },
+  {
+    name: 'OPTIONS /oauth/revoke from a registered app origin',
+    send: send('OPTIONS', '/oauth/revoke', { headers: preflight(APP_ORIGIN, 'POST', 'content-type') }),
+  },
   { name: 'POST /oauth/register bad JSON', send: send('POST', '/oauth/register', { headers: { 'content-type': 'application/json' }, body: '{' }) },
   {
     name: 'POST /oauth/register a public client',
-    send: send('POST', '/oauth/register', { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ client_name: 'parity app', token_endpoint_auth_method: 'none', redirect_uris: [APP_REDIRECT_URI], scope: 'launch/patient patient/*.rs' }) }),
+    send: send('POST', '/oauth/register', {
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        client_name: 'parity app',
+        token_endpoint_auth_method: 'none',
+        redirect_uris: [APP_REDIRECT_URI],
+        scope: 'launch/patient patient/*.rs',
+      }),
+    }),
   },
   // FHIR.
   { name: 'GET /fhir/metadata', send: get('/fhir/metadata') },
@@ -123,22 +226,54 @@ const CASES: Case[] = [
   { name: 'HEAD /fhir/Patient/{id} (patient token)', send: (s) => send('HEAD', `/fhir/Patient/${PATIENT}`, { headers: bearer(s.patientToken) })(s) },
   { name: 'GET /fhir/Patient/{other} (patient token: not in the compartment)', send: (s) => get(`/fhir/Patient/${OTHER_PATIENT}`, bearer(s.patientToken))(s) },
   { name: 'GET /fhir/Patient/{id} (system token)', send: (s) => get(`/fhir/Patient/${PATIENT}`, bearer(s.systemToken))(s) },
-  { name: 'GET /fhir/Observation search (patient token)', send: (s) => get(`/fhir/Observation?patient=${PATIENT}&category=${CATEGORY}&_count=5`, bearer(s.patientToken))(s) },
+  {
+    name: 'GET /fhir/Observation search (patient token)',
+    send: (s) => get(`/fhir/Observation?patient=${PATIENT}&category=${CATEGORY}&_count=5`, bearer(s.patientToken))(s),
+  },
   { name: 'GET /fhir/Patient?_count=3 (system token)', send: (s) => get('/fhir/Patient?_count=3&_sort=_id', bearer(s.systemToken))(s) },
-  { name: 'GET /fhir/Observation?bogus=1 (unknown parameter)', send: (s) => get(`/fhir/Observation?patient=${PATIENT}&bogus=1`, { ...bearer(s.patientToken), prefer: 'handling=strict' })(s) },
+  {
+    name: 'GET /fhir/Observation?bogus=1 (unknown parameter)',
+    send: (s) => get(`/fhir/Observation?patient=${PATIENT}&bogus=1`, { ...bearer(s.patientToken), prefer: 'handling=strict' })(s),
+  },
   { name: 'GET /fhir/NoSuchType/1', send: (s) => get('/fhir/NoSuchType/1', bearer(s.systemToken))(s) },
   { name: 'OPTIONS /fhir/Patient (preflight)', send: send('OPTIONS', '/fhir/Patient', { headers: preflight('https://app.example') }) },
-  { name: 'PATCH /fhir/Patient/{id} (405)', send: (s) => send('PATCH', `/fhir/Patient/${PATIENT}`, { headers: { ...bearer(s.patientToken), 'content-type': 'application/json-patch+json' }, body: '[]' })(s) },
+  {
+    name: 'PATCH /fhir/Patient/{id} (405)',
+    send: (s) =>
+      send('PATCH', `/fhir/Patient/${PATIENT}`, { headers: { ...bearer(s.patientToken), 'content-type': 'application/json-patch+json' }, body: '[]' })(s),
+  },
   { name: 'POST /fhir/Observation (patient token)', send: (s) => createObservation(s) },
-  { name: 'PUT /fhir/Observation/{id} (patient token)', send: (s) => send('PUT', `/fhir/Observation/${s.created.id}`, { headers: { ...bearer(s.patientToken), 'content-type': 'application/fhir+json' }, body: JSON.stringify(observation(s.created.id)) })(s) },
-  { name: 'DELETE /fhir/Observation/{id} (patient token)', send: (s) => send('DELETE', `/fhir/Observation/${s.created.id}`, { headers: bearer(s.patientToken) })(s) },
-  { name: 'POST /fhir/Patient with a read-only system token (403)', send: (s) => send('POST', '/fhir/Patient', { headers: { ...bearer(s.systemToken), 'content-type': 'application/fhir+json' }, body: JSON.stringify({ resourceType: 'Patient' }) })(s) },
+  {
+    name: 'PUT /fhir/Observation/{id} (patient token)',
+    send: (s) =>
+      send('PUT', `/fhir/Observation/${s.created.id}`, {
+        headers: { ...bearer(s.patientToken), 'content-type': 'application/fhir+json' },
+        body: JSON.stringify(observation(s.created.id)),
+      })(s),
+  },
+  {
+    name: 'DELETE /fhir/Observation/{id} (patient token)',
+    send: (s) => send('DELETE', `/fhir/Observation/${s.created.id}`, { headers: bearer(s.patientToken) })(s),
+  },
+  {
+    name: 'POST /fhir/Patient with a read-only system token (403)',
+    send: (s) =>
+      send('POST', '/fhir/Patient', {
+        headers: { ...bearer(s.systemToken), 'content-type': 'application/fhir+json' },
+        body: JSON.stringify({ resourceType: 'Patient' }),
+      })(s),
+  },
   // Paths Next normalises first: both servers leave them to Next.
   { name: 'GET /fhir/metadata/ (trailing slash)', send: get('/fhir/metadata/') },
 ];
 
 function clientCredentials(assertion: string): string {
-  return new URLSearchParams({ grant_type: 'client_credentials', scope: 'system/Patient.rs', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion }).toString();
+  return new URLSearchParams({
+    grant_type: 'client_credentials',
+    scope: 'system/Patient.rs',
+    client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+    client_assertion: assertion,
+  }).toString();
 }
 
 function observation(id?: string): Record<string, unknown> {
@@ -155,7 +290,11 @@ function observation(id?: string): Record<string, unknown> {
 }
 
 async function createObservation(s: Side): Promise<Response> {
-  const res = await fetch(`${s.base}/fhir/Observation`, { method: 'POST', headers: { ...bearer(s.patientToken), 'content-type': 'application/fhir+json' }, body: JSON.stringify(observation()) });
+  const res = await fetch(`${s.base}/fhir/Observation`, {
+    method: 'POST',
+    headers: { ...bearer(s.patientToken), 'content-type': 'application/fhir+json' },
+    body: JSON.stringify(observation()),
+  });
   const copy = res.clone();
   if (res.status === 201) s.created.id = ((await copy.json()) as { id: string }).id;
   return res;
@@ -174,7 +313,13 @@ async function prepareSide(base: string): Promise<Side> {
   const authorizeUrl = (await buildAuthorizationRequest(as, publicClient.client.client_id, { scope: SCOPE, aud: `${base}/fhir` })).url;
   const { publicKey, privateKey } = await generateKeyPair('ES384', { extractable: true });
   const jwk = { ...(await exportJWK(publicKey)), kid: 'parity', alg: 'ES384', use: 'sig' };
-  const backend = await registerClient(base, { client_name: 'parity backend', grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [jwk] }, scope: 'system/*.rs' });
+  const backend = await registerClient(base, {
+    client_name: 'parity backend',
+    grant_types: ['client_credentials'],
+    token_endpoint_auth_method: 'private_key_jwt',
+    jwks: { keys: [jwk] },
+    scope: 'system/*.rs',
+  });
   const assertion = () =>
     new SignJWT({})
       .setProtectedHeader({ alg: 'ES384', kid: 'parity', typ: 'JWT' })
@@ -255,7 +400,10 @@ let sides: [Side, Side];
 const ENV = { RATE_LIMIT_CLIENT: '0', RATE_LIMIT_PATIENT: '0', RATE_LIMIT_REGISTER_IP: '0' };
 
 beforeAll(async () => {
-  [fast, viaNext] = (await Promise.all([startServer({ databaseUrl, env: ENV }), startServer({ databaseUrl, env: { ...ENV, API_FAST_PATH: '0' } })])) as [Server, Server];
+  [fast, viaNext] = (await Promise.all([startServer({ databaseUrl, env: ENV }), startServer({ databaseUrl, env: { ...ENV, API_FAST_PATH: '0' } })])) as [
+    Server,
+    Server,
+  ];
   sides = [await prepareSide(fast.url), await prepareSide(viaNext.url)];
 });
 
@@ -271,7 +419,9 @@ describe('the API fast path answers exactly as Next does', () => {
       const records = [];
       for (const s of sides) {
         const agent = `parity-audit-${crypto.randomUUID()}`;
-        const res = await fetch(`${s.base}/fhir/Patient/${PATIENT}?_elements=id`, { headers: { ...bearer(s.patientToken), 'user-agent': agent, origin: 'https://app.example' } });
+        const res = await fetch(`${s.base}/fhir/Patient/${PATIENT}?_elements=id`, {
+          headers: { ...bearer(s.patientToken), 'user-agent': agent, origin: 'https://app.example' },
+        });
         expect(res.status).toBe(200);
         const [row] = await auditWhere(db, { userAgent: agent }, 1);
         expect(row, s.base).toBeDefined();

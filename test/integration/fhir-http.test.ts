@@ -11,7 +11,16 @@ import type * as oauth from 'oauth4webapi';
 import smart from 'fhirclient/lib/entry/node';
 import type { fhirclient } from 'fhirclient/lib/types';
 import { BrowserSession } from './support/browserless';
-import { bundleRefs, discover, fhirGet, registerPublicClient, registerSymmetricClient, runCodeFlow, smartConfiguration, systemToken } from './support/smart-client';
+import {
+  bundleRefs,
+  discover,
+  fhirGet,
+  registerPublicClient,
+  registerSymmetricClient,
+  runCodeFlow,
+  smartConfiguration,
+  systemToken,
+} from './support/smart-client';
 import type { FhirJson } from './support/smart-client';
 
 const base = inject('baseUrl');
@@ -65,7 +74,10 @@ beforeAll(async () => {
   system = await systemToken(base, as, 'system/*.rs');
   const cap = (await fhirGet(base, 'metadata')).body as { rest?: { resource?: { type: string; searchParam?: { name: string }[] }[] }[] };
   for (const r of cap.rest?.[0]?.resource ?? []) {
-    compartmentParams.set(r.type, (r.searchParam ?? []).map((p) => p.name).filter((n) => ['patient', 'subject', 'beneficiary'].includes(n)));
+    compartmentParams.set(
+      r.type,
+      (r.searchParam ?? []).map((p) => p.name).filter((n) => ['patient', 'subject', 'beneficiary'].includes(n)),
+    );
   }
   victimRefs.add(`Patient/${VICTIM}`);
   for (const type of COMPARTMENT_TYPES) {
@@ -76,7 +88,13 @@ beforeAll(async () => {
       victimRefs.add(ref);
       victimResources.set(ref, r);
     }
-    victimSample.set(type, resources.filter((r) => r.resourceType === type).slice(0, 2).map((r) => r.id ?? ''));
+    victimSample.set(
+      type,
+      resources
+        .filter((r) => r.resourceType === type)
+        .slice(0, 2)
+        .map((r) => r.id ?? ''),
+    );
   }
 }, 120_000);
 
@@ -145,7 +163,9 @@ describe.each([
         const [type, id] = ref.split('/');
         const missing = await fhirGet(base, path.replace(`${type}/${id}`, `${type}/does-not-exist-${id}`), token);
         expect(missing.status, `GET ${path} vs a missing id`).toBe(404);
-        expect(JSON.stringify(res.body).replaceAll(`does-not-exist-${id}`, id ?? ''), `GET ${path} body`).toBe(JSON.stringify(missing.body).replaceAll(`does-not-exist-${id}`, id ?? ''));
+        expect(JSON.stringify(res.body).replaceAll(`does-not-exist-${id}`, id ?? ''), `GET ${path} body`).toBe(
+          JSON.stringify(missing.body).replaceAll(`does-not-exist-${id}`, id ?? ''),
+        );
       }
     }
   });
@@ -258,13 +278,20 @@ describe.each([
       `Patient?_has:Encounter:patient:_id=${victimEncounter}`,
     ];
     // Outer type shared (Practitioner, Organization): only the far side's policy keeps the other patient's links hidden.
-    const sharedOuter = [`Practitioner?_has:Encounter:practitioner:patient=${VICTIM}`, `Organization?_has:Encounter:service-provider:patient=${VICTIM}`, `Practitioner?_has:Encounter:participant:_id=${victimEncounter}`];
+    const sharedOuter = [
+      `Practitioner?_has:Encounter:practitioner:patient=${VICTIM}`,
+      `Organization?_has:Encounter:service-provider:patient=${VICTIM}`,
+      `Practitioner?_has:Encounter:participant:_id=${victimEncounter}`,
+    ];
     let reachableWithSystemToken = 0;
     for (const path of [...empty, ...sharedOuter]) {
       const res = await fhirGet(base, `${path}&_total=accurate`, token);
       // Naming the other patient through a chain is refused like naming it directly (403); otherwise nothing matches.
       expect(res.status, path).toBe(path.startsWith('Encounter?patient._id=') ? 403 : 200);
-      expect((res.body.entry ?? []).filter((e) => e.search?.mode === 'match'), path).toEqual([]);
+      expect(
+        (res.body.entry ?? []).filter((e) => e.search?.mode === 'match'),
+        path,
+      ).toEqual([]);
       expect(res.body.total ?? 0, `${path} total`).toBe(0);
       const control = await fhirGet(base, path, system);
       expect(control.status, `${path} (system token)`).toBe(200);
@@ -282,33 +309,36 @@ describe.each([
     expect(bundleRefs(own.body)).toEqual([`Patient/${HOLDER}`]);
   });
 
-  it.runIf(unfiltered)('DocumentReference/$docref is scoped like a search: the other patient gives nothing (GET and POST), the own patient its documents', async () => {
-    const victimDocs = victimSample.get('DocumentReference') ?? [];
-    expect(victimDocs.length).toBeGreaterThan(0);
-    const control = await fhirGet(base, `DocumentReference/$docref?patient=${VICTIM}`, system);
-    expect(bundleRefs(control.body).filter((r) => victimRefs.has(r)).length).toBeGreaterThan(0);
-    const attempts = [
-      await fhirGet(base, `DocumentReference/$docref?patient=${VICTIM}`, token),
-      await fhirGet(base, `DocumentReference/$docref?patient=Patient/${VICTIM}&start=1900-01-01T00:00:00Z`, token),
-    ];
-    const post = await fetch(`${base}/fhir/DocumentReference/$docref`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json', accept: 'application/fhir+json' },
-      body: JSON.stringify({ resourceType: 'Parameters', parameter: [{ name: 'patient', valueId: VICTIM }] }),
-    });
-    attempts.push({ status: post.status, headers: post.headers, body: (await post.json()) as FhirJson });
-    for (const res of attempts) {
-      // The answer a search naming another patient gets: nothing of it, whatever the status.
-      expect([200, 403, 404]).toContain(res.status);
-      expectNoVictimData(res.body, `$docref patient=${VICTIM}`);
-      expect((res.body.entry ?? []).filter((e) => e.search?.mode === 'match')).toEqual([]);
-    }
-    const own = await fhirGet(base, `DocumentReference/$docref?patient=${HOLDER}`, token);
-    expect(own.status).toBe(200);
-    const refs = bundleRefs(own.body);
-    expect(refs.length).toBeGreaterThan(0);
-    for (const e of own.body.entry ?? []) expect((e.resource?.subject as { reference?: string } | undefined)?.reference).toBe(`Patient/${HOLDER}`);
-  });
+  it.runIf(unfiltered)(
+    'DocumentReference/$docref is scoped like a search: the other patient gives nothing (GET and POST), the own patient its documents',
+    async () => {
+      const victimDocs = victimSample.get('DocumentReference') ?? [];
+      expect(victimDocs.length).toBeGreaterThan(0);
+      const control = await fhirGet(base, `DocumentReference/$docref?patient=${VICTIM}`, system);
+      expect(bundleRefs(control.body).filter((r) => victimRefs.has(r)).length).toBeGreaterThan(0);
+      const attempts = [
+        await fhirGet(base, `DocumentReference/$docref?patient=${VICTIM}`, token),
+        await fhirGet(base, `DocumentReference/$docref?patient=Patient/${VICTIM}&start=1900-01-01T00:00:00Z`, token),
+      ];
+      const post = await fetch(`${base}/fhir/DocumentReference/$docref`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json', accept: 'application/fhir+json' },
+        body: JSON.stringify({ resourceType: 'Parameters', parameter: [{ name: 'patient', valueId: VICTIM }] }),
+      });
+      attempts.push({ status: post.status, headers: post.headers, body: (await post.json()) as FhirJson });
+      for (const res of attempts) {
+        // The answer a search naming another patient gets: nothing of it, whatever the status.
+        expect([200, 403, 404]).toContain(res.status);
+        expectNoVictimData(res.body, `$docref patient=${VICTIM}`);
+        expect((res.body.entry ?? []).filter((e) => e.search?.mode === 'match')).toEqual([]);
+      }
+      const own = await fhirGet(base, `DocumentReference/$docref?patient=${HOLDER}`, token);
+      expect(own.status).toBe(200);
+      const refs = bundleRefs(own.body);
+      expect(refs.length).toBeGreaterThan(0);
+      for (const e of own.body.entry ?? []) expect((e.resource?.subject as { reference?: string } | undefined)?.reference).toBe(`Patient/${HOLDER}`);
+    },
+  );
 
   it('$everything: the other patient is 404, the own record has data and nothing of the other patient', async () => {
     const other = await fhirGet(base, `Patient/${VICTIM}/$everything`, token);
@@ -338,7 +368,11 @@ describe('chains and _has under narrower tokens (docs/CONFORMANCE.md #119)', () 
   let NARROW = '';
   beforeAll(async () => {
     for (let i = 2; i < 12 && !NARROW; i++) {
-      const counts = await Promise.all(['laboratory', 'vital-signs'].map(async (cat) => (await fhirGet(base, `Observation?patient=pat-42-${i}&category=${cat}&_summary=count`, system)).body.total ?? 0));
+      const counts = await Promise.all(
+        ['laboratory', 'vital-signs'].map(
+          async (cat) => (await fhirGet(base, `Observation?patient=pat-42-${i}&category=${cat}&_summary=count`, system)).body.total ?? 0,
+        ),
+      );
       if (counts.every((n) => n > 0)) NARROW = `pat-42-${i}`;
     }
     expect(NARROW).not.toBe('');
@@ -364,23 +398,33 @@ describe('chains and _has under narrower tokens (docs/CONFORMANCE.md #119)', () 
     const token = flow.tokens.access_token;
     expect(flow.tokens.scope).toContain(`patient/Observation.rs?category=${category}|laboratory`);
     // Control: the own record has vital signs and laboratory results.
-    for (const cat of ['vital-signs', 'laboratory']) expect((await fhirGet(base, `Observation?patient=${NARROW}&category=${cat}&_count=1`, system)).body.entry?.length, cat).toBe(1);
+    for (const cat of ['vital-signs', 'laboratory'])
+      expect((await fhirGet(base, `Observation?patient=${NARROW}&category=${cat}&_count=1`, system)).body.entry?.length, cat).toBe(1);
     expect(bundleRefs((await fhirGet(base, `Patient?_has:Observation:patient:category=laboratory`, token)).body)).toEqual([`Patient/${NARROW}`]);
     expect(bundleRefs((await fhirGet(base, `Patient?_has:Observation:patient:category=vital-signs`, token)).body)).toEqual([]);
   });
 
-  it('PATCH (JSON Patch) changes the own resource like an update would; the other patient\'s answers 404 and stays unchanged', async () => {
+  it("PATCH (JSON Patch) changes the own resource like an update would; the other patient's answers 404 and stays unchanged", async () => {
     const token = await patientToken('launch/patient openid fhirUser patient/Observation.cruds', NARROW);
     const send = (path: string, method: string, body: unknown, headers: Record<string, string> = {}) =>
-      fetch(`${base}/fhir/${path}`, { method, headers: { authorization: `Bearer ${token}`, accept: 'application/fhir+json', 'content-type': 'application/json-patch+json', ...headers }, body: JSON.stringify(body) });
-    const created = await send('Observation', 'POST', {
-      resourceType: 'Observation',
-      status: 'preliminary',
-      code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] },
-      subject: { reference: `Patient/${NARROW}` },
-      effectiveDateTime: '2024-01-02T03:04:05Z',
-      valueQuantity: { value: 70, unit: '/min', system: 'http://unitsofmeasure.org', code: '/min' },
-    }, { 'content-type': 'application/fhir+json' });
+      fetch(`${base}/fhir/${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, accept: 'application/fhir+json', 'content-type': 'application/json-patch+json', ...headers },
+        body: JSON.stringify(body),
+      });
+    const created = await send(
+      'Observation',
+      'POST',
+      {
+        resourceType: 'Observation',
+        status: 'preliminary',
+        code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] },
+        subject: { reference: `Patient/${NARROW}` },
+        effectiveDateTime: '2024-01-02T03:04:05Z',
+        valueQuantity: { value: 70, unit: '/min', system: 'http://unitsofmeasure.org', code: '/min' },
+      },
+      { 'content-type': 'application/fhir+json' },
+    );
     expect(created.status).toBe(201);
     const id = ((await created.json()) as FhirJson).id ?? '';
     const ok = await send(`Observation/${id}`, 'PATCH', [
@@ -394,7 +438,14 @@ describe('chains and _has under narrower tokens (docs/CONFORMANCE.md #119)', () 
     expect(read.status).toBe('final');
     expect(read.note).toEqual([{ text: 'patched' }]);
     // A failing test operation, a stale If-Match, the wrong media type, moving it to another patient.
-    expect((await send(`Observation/${id}`, 'PATCH', [{ op: 'test', path: '/status', value: 'preliminary' }, { op: 'remove', path: '/note' }])).status).toBe(422);
+    expect(
+      (
+        await send(`Observation/${id}`, 'PATCH', [
+          { op: 'test', path: '/status', value: 'preliminary' },
+          { op: 'remove', path: '/note' },
+        ])
+      ).status,
+    ).toBe(422);
     expect((await send(`Observation/${id}`, 'PATCH', [{ op: 'remove', path: '/note' }], { 'if-match': 'W/"1"' })).status).toBe(412);
     expect((await send(`Observation/${id}`, 'PATCH', [{ op: 'remove', path: '/note' }], { 'content-type': 'application/json' })).status).toBe(415);
     const moved = await send(`Observation/${id}`, 'PATCH', [{ op: 'replace', path: '/subject/reference', value: `Patient/${VICTIM}` }]);
@@ -409,7 +460,7 @@ describe('chains and _has under narrower tokens (docs/CONFORMANCE.md #119)', () 
     expect((await send(`Observation/${id}`, 'DELETE', undefined)).status).toBe(204);
   });
 
-  it('conditional update PUT Observation?criteria: none creates, one updates it, several 412; the other patient\'s never match', async () => {
+  it("conditional update PUT Observation?criteria: none creates, one updates it, several 412; the other patient's never match", async () => {
     const token = await patientToken('launch/patient openid fhirUser patient/Observation.cruds', NARROW);
     const marker = `urn:test:${Date.now()}`;
     const body = (value: number, identifier = `${marker}|one`) => ({
@@ -422,7 +473,11 @@ describe('chains and _has under narrower tokens (docs/CONFORMANCE.md #119)', () 
       valueQuantity: { value, unit: '/min', system: 'http://unitsofmeasure.org', code: '/min' },
     });
     const put = (query: string, resource: unknown) =>
-      fetch(`${base}/fhir/Observation?${query}`, { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json', accept: 'application/fhir+json' }, body: JSON.stringify(resource) });
+      fetch(`${base}/fhir/Observation?${query}`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json', accept: 'application/fhir+json' },
+        body: JSON.stringify(resource),
+      });
     const criteria = `identifier=${encodeURIComponent(`${marker}|one`)}`;
     const first = await put(criteria, body(60));
     expect(first.status).toBe(201);
@@ -441,12 +496,16 @@ describe('chains and _has under narrower tokens (docs/CONFORMANCE.md #119)', () 
     expect((await fhirGet(base, `Observation/${victimObs}`, system)).body).toEqual(before);
     // Several matches: 412.
     expect((await put(`identifier=${encodeURIComponent(marker)}|`, body(63))).status).toBe(412);
-    for (const created of [id, otherId]) expect((await fetch(`${base}/fhir/Observation/${created}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } })).status).toBe(204);
+    for (const created of [id, otherId])
+      expect((await fetch(`${base}/fhir/Observation/${created}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } })).status).toBe(204);
   });
 
   it('a batch Bundle answers each entry exactly as the single call, one audit record each: nothing of the other patient by any entry', async () => {
     const reg = await registerSymmetricClient(base);
-    const flow = await runCodeFlow(base, as, reg, { scope: 'launch/patient openid fhirUser patient/Patient.rs patient/Observation.cruds', interaction: { persona: `Patient/${NARROW}` } });
+    const flow = await runCodeFlow(base, as, reg, {
+      scope: 'launch/patient openid fhirUser patient/Patient.rs patient/Observation.cruds',
+      interaction: { persona: `Patient/${NARROW}` },
+    });
     const token = flow.tokens.access_token;
     const observation = (patient: string) => ({
       resourceType: 'Observation',
@@ -472,7 +531,10 @@ describe('chains and _has under narrower tokens (docs/CONFORMANCE.md #119)', () 
       body: JSON.stringify({ resourceType: 'Bundle', type: 'batch', entry: entries }),
     });
     expect(res.status).toBe(200);
-    const body = (await res.json()) as { type?: string; entry: { resource?: FhirJson; response?: { status: string; location?: string; outcome?: FhirJson } }[] };
+    const body = (await res.json()) as {
+      type?: string;
+      entry: { resource?: FhirJson; response?: { status: string; location?: string; outcome?: FhirJson } }[];
+    };
     expect(body.type).toBe('batch-response');
     const statuses = body.entry.map((e) => Number(e.response?.status.split(' ')[0]));
     // Each as the single call: own read 200, other patient 404, a search naming it 403, own create 201,
@@ -495,7 +557,9 @@ describe('chains and _has under narrower tokens (docs/CONFORMANCE.md #119)', () 
     const auditor = await systemToken(base, as, 'system/AuditEvent.rs');
     let fhirRecords: FhirJson[] = [];
     for (let i = 0; i < 40 && fhirRecords.length < expected; i++) {
-      const records = ((await fhirGet(base, `AuditEvent?agent=${encodeURIComponent(reg.client.client_id)}&_count=100`, auditor)).body.entry ?? []).map((e) => e.resource ?? {});
+      const records = ((await fhirGet(base, `AuditEvent?agent=${encodeURIComponent(reg.client.client_id)}&_count=100`, auditor)).body.entry ?? []).map(
+        (e) => e.resource ?? {},
+      );
       // The code flow's own requests (authorize, token) are records of this client too.
       fhirRecords = records.filter((r) => JSON.stringify(r).includes('/fhir'));
       if (fhirRecords.length < expected) await new Promise((r) => setTimeout(r, 100));
@@ -528,10 +592,17 @@ describe('authentication on the FHIR API (docs/CONFORMANCE.md #114, §18 N1)', (
 describe('CapabilityStatement SMART security block (docs/CONFORMANCE.md #29, #30)', () => {
   it('names the SMART-on-FHIR service and oauth-uris string-identical to .well-known/smart-configuration', async () => {
     const cap = (await fhirGet(base, 'metadata')).body as {
-      rest?: { security?: { service?: { coding?: { system?: string; code?: string }[] }[]; extension?: { url: string; extension?: { url: string; valueUri?: string }[] }[] } }[];
+      rest?: {
+        security?: {
+          service?: { coding?: { system?: string; code?: string }[] }[];
+          extension?: { url: string; extension?: { url: string; valueUri?: string }[] }[];
+        };
+      }[];
     };
     const security = cap.rest?.[0]?.security;
-    expect(security?.service?.flatMap((s) => s.coding ?? [])).toContainEqual(expect.objectContaining({ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' }));
+    expect(security?.service?.flatMap((s) => s.coding ?? [])).toContainEqual(
+      expect.objectContaining({ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' }),
+    );
     const uris = security?.extension?.find((e) => e.url === 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris');
     const got = Object.fromEntries((uris?.extension ?? []).map((e) => [e.url, e.valueUri]));
     const wk = await smartConfiguration(base);
@@ -545,7 +616,11 @@ describe('CapabilityStatement SMART security block (docs/CONFORMANCE.md #29, #30
     };
     // Present in one place ⇔ present in the other, and then identical (Inferno SMART 1.0 Test04).
     for (const [name, value] of Object.entries(expected)) expect(got[name], name).toBe(value);
-    expect(Object.keys(got).sort()).toEqual(Object.keys(expected).filter((k) => expected[k] !== undefined).sort());
+    expect(Object.keys(got).sort()).toEqual(
+      Object.keys(expected)
+        .filter((k) => expected[k] !== undefined)
+        .sort(),
+    );
   });
 });
 
@@ -592,7 +667,12 @@ async function startFhirclientApp(clientIdRef: { id: string }, scope: string): P
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     if (url.pathname === '/launch') {
       // fhirclient's authorize(): discovery, PKCE S256, then a 302 to the authorization endpoint.
-      await smart(req, res, storage).authorize({ clientId: clientIdRef.id, scope, redirectUri: '/callback', iss: url.searchParams.get('iss') ?? `${base}/fhir` });
+      await smart(req, res, storage).authorize({
+        clientId: clientIdRef.id,
+        scope,
+        redirectUri: '/callback',
+        iss: url.searchParams.get('iss') ?? `${base}/fhir`,
+      });
       return;
     }
     if (url.pathname === '/callback') {
@@ -601,7 +681,13 @@ async function startFhirclientApp(clientIdRef: { id: string }, scope: string): P
         const patient = (await client.patient.read()) as unknown as FhirJson;
         const vitals = (await client.patient.request('Observation?category=vital-signs')) as FhirJson;
         const everything = (await client.request(`Patient/${client.patient.id}/$everything`)) as FhirJson;
-        resolve({ patient, vitals, everything, tokenPatient: client.patient.id === null ? null : String(client.patient.id), scope: String(client.state.tokenResponse?.scope ?? '') });
+        resolve({
+          patient,
+          vitals,
+          everything,
+          tokenPatient: client.patient.id === null ? null : String(client.patient.id),
+          scope: String(client.state.tokenResponse?.scope ?? ''),
+        });
         res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
       } catch (err) {
         reject(err);

@@ -91,12 +91,16 @@ describe('chained parameters and _has (FHIR R4 search.html §3.1.1.4.13-14; US C
     const identifier = (practitionerOf(roles[1]!)?.identifier as Identified | undefined)?.find((i) => i.system && i.value);
     expect(identifier).toBeDefined();
     const has = (r: FhirJson, withSystem: boolean) =>
-      ((practitionerOf(r)?.identifier as Identified | undefined) ?? []).some((i) => i.value === identifier?.value && (!withSystem || i.system === identifier?.system));
+      ((practitionerOf(r)?.identifier as Identified | undefined) ?? []).some(
+        (i) => i.value === identifier?.value && (!withSystem || i.system === identifier?.system),
+      );
     const full = `${identifier?.system}|${identifier?.value}`;
     const exact = roles.filter((r) => has(r, true));
     expect(exact.length).toBeGreaterThan(0);
     expect(idsOf(await searchAll(`PractitionerRole?practitioner.identifier=${encodeURIComponent(full)}`, system))).toEqual(idsOf(exact));
-    expect(idsOf(await searchAll(`PractitionerRole?practitioner.identifier=${encodeURIComponent(identifier?.value ?? '')}`, system))).toEqual(idsOf(roles.filter((r) => has(r, false))));
+    expect(idsOf(await searchAll(`PractitionerRole?practitioner.identifier=${encodeURIComponent(identifier?.value ?? '')}`, system))).toEqual(
+      idsOf(roles.filter((r) => has(r, false))),
+    );
     expect((await fhirGet(base, 'PractitionerRole?practitioner.identifier=urn:none|nothing', system)).body.entry ?? []).toEqual([]);
   });
 
@@ -115,7 +119,7 @@ describe('chained parameters and _has (FHIR R4 search.html §3.1.1.4.13-14; US C
     const conditions = await searchAll('Condition?_count=1000', system);
     const patientsByCode = new Map<string, Set<string>>();
     for (const c of conditions) {
-      for (const coding of ((c.code as { coding?: { system?: string; code?: string }[] } | undefined)?.coding ?? [])) {
+      for (const coding of (c.code as { coding?: { system?: string; code?: string }[] } | undefined)?.coding ?? []) {
         const key = `${coding.system}|${coding.code}`;
         const set = patientsByCode.get(key) ?? new Set<string>();
         set.add((c.subject as Ref | undefined)?.reference ?? '');
@@ -201,7 +205,10 @@ describe('DocumentReference/$docref (US Core 6.1 OperationDefinition-docref)', (
       const p = ((d.subject as Ref | undefined)?.reference ?? '').replace('Patient/', '');
       byPatient.set(p, [...(byPatient.get(p) ?? []), d]);
     }
-    [patient, docs] = [...byPatient].sort((a, b) => new Set(b[1].map((d) => d.type?.coding?.[0]?.code)).size - new Set(a[1].map((d) => d.type?.coding?.[0]?.code)).size || b[1].length - a[1].length)[0] ?? ['', []];
+    [patient, docs] = [...byPatient].sort(
+      (a, b) =>
+        new Set(b[1].map((d) => d.type?.coding?.[0]?.code)).size - new Set(a[1].map((d) => d.type?.coding?.[0]?.code)).size || b[1].length - a[1].length,
+    )[0] ?? ['', []];
     expect(docs.length).toBeGreaterThan(2);
   });
 
@@ -226,7 +233,9 @@ describe('DocumentReference/$docref (US Core 6.1 OperationDefinition-docref)', (
   });
 
   it('type, start and end narrow to the documents of that type whose care period overlaps the range (GET, POST Parameters, POST form)', async () => {
-    const withPeriod = docs.filter((d) => d.context?.period?.start).sort((a, b) => (a.context?.period?.start ?? '').localeCompare(b.context?.period?.start ?? ''));
+    const withPeriod = docs
+      .filter((d) => d.context?.period?.start)
+      .sort((a, b) => (a.context?.period?.start ?? '').localeCompare(b.context?.period?.start ?? ''));
     const start = withPeriod[Math.floor(withPeriod.length / 3)]?.context?.period?.start ?? '';
     const end = withPeriod[Math.floor((2 * withPeriod.length) / 3)]?.context?.period?.start ?? '';
     const coding = codeOf(withPeriod[Math.floor(withPeriod.length / 2)]!);
@@ -237,7 +246,9 @@ describe('DocumentReference/$docref (US Core 6.1 OperationDefinition-docref)', (
     expect(idsOf(await docref(q))).toEqual(idsOf(expected));
     const byRange = docs.filter((d) => d.status !== 'entered-in-error' && overlaps(d, start, end));
     expect(idsOf(await docref(new URLSearchParams({ patient, start, end }).toString()))).toEqual(idsOf(byRange));
-    expect(idsOf(await docref(new URLSearchParams({ patient, start }).toString()))).toEqual(idsOf(docs.filter((d) => d.status !== 'entered-in-error' && overlaps(d, start, null))));
+    expect(idsOf(await docref(new URLSearchParams({ patient, start }).toString()))).toEqual(
+      idsOf(docs.filter((d) => d.status !== 'entered-in-error' && overlaps(d, start, null))),
+    );
 
     const parameters = {
       resourceType: 'Parameters',
@@ -248,10 +259,18 @@ describe('DocumentReference/$docref (US Core 6.1 OperationDefinition-docref)', (
         { name: 'type', valueCoding: { system: coding?.system, code: coding?.code } },
       ],
     };
-    const post = await fetch(`${base}/fhir/DocumentReference/$docref`, { method: 'POST', headers: { authorization: `Bearer ${system}`, 'content-type': 'application/fhir+json' }, body: JSON.stringify(parameters) });
+    const post = await fetch(`${base}/fhir/DocumentReference/$docref`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${system}`, 'content-type': 'application/fhir+json' },
+      body: JSON.stringify(parameters),
+    });
     expect(post.status).toBe(200);
     expect(idsOf(((await post.json()) as FhirJson).entry?.map((e) => e.resource ?? {}) ?? [])).toEqual(idsOf(expected));
-    const form = await fetch(`${base}/fhir/DocumentReference/$docref`, { method: 'POST', headers: { authorization: `Bearer ${system}`, 'content-type': 'application/x-www-form-urlencoded' }, body: q });
+    const form = await fetch(`${base}/fhir/DocumentReference/$docref`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${system}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: q,
+    });
     expect(idsOf(((await form.json()) as FhirJson).entry?.map((e) => e.resource ?? {}) ?? [])).toEqual(idsOf(expected));
   });
 
@@ -261,7 +280,15 @@ describe('DocumentReference/$docref (US Core 6.1 OperationDefinition-docref)', (
     expect((res.body.entry ?? []).filter((e) => e.search?.mode === 'match')).toEqual([]);
     expect(JSON.stringify(res.body.entry)).toContain('on demand');
     expect(idsOf(await docref(`patient=${patient}&on-demand=false`))).toEqual(idsOf(docs.filter((d) => d.status === 'current')));
-    for (const q of ['', 'start=2020-01-01', `patient=${patient}&start=yesterday`, `patient=${patient}&type=nocode`, `patient=${patient}&on-demand=maybe`, `patient=${patient}&colour=red`, 'patient=a/b/c']) {
+    for (const q of [
+      '',
+      'start=2020-01-01',
+      `patient=${patient}&start=yesterday`,
+      `patient=${patient}&type=nocode`,
+      `patient=${patient}&on-demand=maybe`,
+      `patient=${patient}&colour=red`,
+      'patient=a/b/c',
+    ]) {
       const bad = await fhirGet(base, `DocumentReference/$docref?${q}`, system);
       expect(bad.status, q).toBe(400);
       expect(bad.body.resourceType, q).toBe('OperationOutcome');
@@ -289,8 +316,16 @@ describe('ValueSet/$expand over the R4 and US Core 6.1 value sets the data uses'
     expect(noteTypes.body.expansion?.total).toBe(noteTypes.body.expansion?.contains?.length);
     const categories = await expand(`url=${encodeURIComponent(`${US_CORE_VS}/us-core-documentreference-category`)}`);
     const genders = await expand(`url=${encodeURIComponent('http://hl7.org/fhir/ValueSet/administrative-gender')}`);
-    const docTypes = new Set(docs.flatMap((d) => ((d.type as { coding?: { system?: string; code?: string }[] } | undefined)?.coding ?? []).map((c) => `${c.system}|${c.code}`)));
-    const docCategories = new Set(docs.flatMap((d) => ((d.category as { coding?: { system?: string; code?: string }[] }[] | undefined) ?? []).flatMap((c) => c.coding ?? []).map((c) => `${c.system}|${c.code}`)));
+    const docTypes = new Set(
+      docs.flatMap((d) => ((d.type as { coding?: { system?: string; code?: string }[] } | undefined)?.coding ?? []).map((c) => `${c.system}|${c.code}`)),
+    );
+    const docCategories = new Set(
+      docs.flatMap((d) =>
+        ((d.category as { coding?: { system?: string; code?: string }[] }[] | undefined) ?? [])
+          .flatMap((c) => c.coding ?? [])
+          .map((c) => `${c.system}|${c.code}`),
+      ),
+    );
     expect(docTypes.size).toBeGreaterThan(1);
     // The document types are bound (extensibly) to the whole LOINC document ontology; most of the
     // data's are among the five common clinical notes US Core names.
@@ -327,7 +362,13 @@ describe('ValueSet/$expand over the R4 and US Core 6.1 value sets the data uses'
     const post = await fetch(`${base}/fhir/ValueSet/$expand`, {
       method: 'POST',
       headers: { authorization: `Bearer ${system}`, 'content-type': 'application/fhir+json' },
-      body: JSON.stringify({ resourceType: 'Parameters', parameter: [{ name: 'url', valueUri: `${US_CORE_VS}/us-core-simple-observation-category` }, { name: 'filter', valueString: word }] }),
+      body: JSON.stringify({
+        resourceType: 'Parameters',
+        parameter: [
+          { name: 'url', valueUri: `${US_CORE_VS}/us-core-simple-observation-category` },
+          { name: 'filter', valueString: word },
+        ],
+      }),
     });
     expect(((await post.json()) as Expansion).expansion?.contains).toEqual(expected);
   });

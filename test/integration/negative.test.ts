@@ -53,7 +53,10 @@ function basic(clientId: string, secret: string): string {
   return `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 }
 
-async function tokenRequest(form: Record<string, string>, headers: Record<string, string> = {}): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
+async function tokenRequest(
+  form: Record<string, string>,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
   const res = await fetch(`${base}/oauth/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', ...headers },
@@ -63,7 +66,11 @@ async function tokenRequest(form: Record<string, string>, headers: Record<string
 }
 
 /** Runs authorize + the interaction screens; returns the code without exchanging it. */
-async function obtainCode(reg: RegisteredClient, scope: string, interaction: InteractionInput = { persona: `Patient/${PATIENT}` }): Promise<{ code: string; request: AuthorizationRequest }> {
+async function obtainCode(
+  reg: RegisteredClient,
+  scope: string,
+  interaction: InteractionInput = { persona: `Patient/${PATIENT}` },
+): Promise<{ code: string; request: AuthorizationRequest }> {
   const request = await buildAuthorizationRequest(as, reg.client.client_id, { scope, aud: fhirBase });
   const { callback } = await new BrowserSession(base).authorize(request.url, interaction);
   const params = oauth.validateAuthResponse(as, reg.client, callback, request.state);
@@ -112,7 +119,12 @@ let shortLived: { token: string; expiresAt: number } | null = null;
 describe('docs/CONFORMANCE.md §18: Inferno negative tests', () => {
   beforeAll(async () => {
     const reg = await registerSymmetricClient(base);
-    const launch = await createEhrLaunch(databaseUrl, base, { clientId: reg.client.client_id, patientId: OTHER_PATIENT, userFhirUser: PRACTITIONER, tokenLifetimeSeconds: 10 });
+    const launch = await createEhrLaunch(databaseUrl, base, {
+      clientId: reg.client.client_id,
+      patientId: OTHER_PATIENT,
+      userFhirUser: PRACTITIONER,
+      tokenLifetimeSeconds: 10,
+    });
     const { tokens } = await runCodeFlow(base, as, reg, { scope: 'launch user/Patient.rs', launch: launch.launch, interaction: { persona: PRACTITIONER } });
     expect(tokens.expires_in).toBe(10);
     shortLived = { token: tokens.access_token, expiresAt: Date.now() + 10_000 };
@@ -161,7 +173,10 @@ describe('docs/CONFORMANCE.md §18: Inferno negative tests', () => {
   for (const [name, verifier] of verifierCases) {
     it(`${name} → 400 or 401 (invalid_grant), confidential client`, async () => {
       const { code, request } = await obtainCode(confidential, PATIENT_SCOPE);
-      const res = await tokenRequest({ grant_type: 'authorization_code', code, redirect_uri: APP_REDIRECT_URI, ...verifier(request) }, { authorization: basic(confidential.client.client_id, confidential.secret ?? '') });
+      const res = await tokenRequest(
+        { grant_type: 'authorization_code', code, redirect_uri: APP_REDIRECT_URI, ...verifier(request) },
+        { authorization: basic(confidential.client.client_id, confidential.secret ?? '') },
+      );
       expect([400, 401]).toContain(res.status);
       expect(res.body.error).toBe('invalid_grant');
       expect(typeof res.body.error_description).toBe('string');
@@ -169,7 +184,10 @@ describe('docs/CONFORMANCE.md §18: Inferno negative tests', () => {
   }
 
   it('N9 (G10 1.6.06 g10_invalid_token_refresh): refresh_token=<random uuid> with valid client auth → 400 or 401', async () => {
-    const res = await tokenRequest({ grant_type: 'refresh_token', refresh_token: randomUUID() }, { authorization: basic(confidential.client.client_id, confidential.secret ?? '') });
+    const res = await tokenRequest(
+      { grant_type: 'refresh_token', refresh_token: randomUUID() },
+      { authorization: basic(confidential.client.client_id, confidential.secret ?? '') },
+    );
     expect([400, 401]).toContain(res.status);
     expect(res.body.error).toBe('invalid_grant');
   });
@@ -180,7 +198,10 @@ describe('docs/CONFORMANCE.md §18: Inferno negative tests', () => {
     await oauth.processRevocationResponse(await oauth.revocationRequest(as, confidential.client, confidential.auth(), tokens.refresh_token ?? '', insecure));
     const read = await fhirGet(base, `Patient/${PATIENT}`, tokens.access_token);
     expect([401, 403, 404]).toContain(read.status);
-    const refresh = await tokenRequest({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token ?? '' }, { authorization: basic(confidential.client.client_id, confidential.secret ?? '') });
+    const refresh = await tokenRequest(
+      { grant_type: 'refresh_token', refresh_token: tokens.refresh_token ?? '' },
+      { authorization: basic(confidential.client.client_id, confidential.secret ?? '') },
+    );
     expect([400, 401]).toContain(refresh.status);
     expect(refresh.body.error).toBe('invalid_grant');
   });
@@ -270,7 +291,10 @@ describe('docs/CONFORMANCE.md §18: Inferno negative tests', () => {
       };
       const labs = await all(`Observation?patient=${PATIENT}&category=laboratory&_count=100`, system);
       expect(labs.length).toBeGreaterThan(0);
-      for (const q of [`Observation?patient=${PATIENT}&category=laboratory`, `Observation?patient=${PATIENT}&category=${encodeURIComponent(`${OBS_CATEGORY}|laboratory`)}`]) {
+      for (const q of [
+        `Observation?patient=${PATIENT}&category=laboratory`,
+        `Observation?patient=${PATIENT}&category=${encodeURIComponent(`${OBS_CATEGORY}|laboratory`)}`,
+      ]) {
         expect(await all(`${q}&_count=100`, tokens.access_token), q).toEqual(labs);
       }
       // The sandbox answers 200 with the granted category applied, never a 4xx, for searches of a granted type.
@@ -288,7 +312,13 @@ describe('docs/CONFORMANCE.md §18: Inferno negative tests', () => {
     beforeAll(async () => {
       const { publicKey, privateKey } = await generateKeyPair('ES384', { extractable: true });
       const jwk = { ...(await exportJWK(publicKey)), kid: 'neg-es384', alg: 'ES384', use: 'sig' };
-      const { client_id } = await registerClient(base, { client_name: 'neg backend', grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [jwk] }, scope: 'system/Patient.rs' });
+      const { client_id } = await registerClient(base, {
+        client_name: 'neg backend',
+        grant_types: ['client_credentials'],
+        token_endpoint_auth_method: 'private_key_jwt',
+        jwks: { keys: [jwk] },
+        scope: 'system/Patient.rs',
+      });
       backend = { clientId: client_id, privateKey, kid: jwk.kid };
     });
 
@@ -303,19 +333,34 @@ describe('docs/CONFORMANCE.md §18: Inferno negative tests', () => {
     }
 
     it('N17 (SAL 3.2.02, G10 8.1.02): grant_type=not_a_grant_type → 400 unsupported_grant_type', async () => {
-      const res = await tokenRequest({ grant_type: 'not_a_grant_type', scope: 'system/Patient.rs', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: await assertion() });
+      const res = await tokenRequest({
+        grant_type: 'not_a_grant_type',
+        scope: 'system/Patient.rs',
+        client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+        client_assertion: await assertion(),
+      });
       expect(res.status).toBe(400);
       expect(res.body.error).toBe('unsupported_grant_type');
     });
 
     it('N18 + N19 (SAL 3.2.03/3.2.04, G10 8.1.03): client_assertion_type=not_an_assertion_type → 400 exactly', async () => {
-      const res = await tokenRequest({ grant_type: 'client_credentials', scope: 'system/Patient.rs', client_assertion_type: 'not_an_assertion_type', client_assertion: await assertion() });
+      const res = await tokenRequest({
+        grant_type: 'client_credentials',
+        scope: 'system/Patient.rs',
+        client_assertion_type: 'not_an_assertion_type',
+        client_assertion: await assertion(),
+      });
       expect(res.status).toBe(400);
       expect(['invalid_client', 'invalid_request']).toContain(res.body.error);
     });
 
     it('N20 (G10 8.1.04): a signed assertion with iss=not_a_valid_iss (sub = the real client) → 400 or 401 invalid_client', async () => {
-      const res = await tokenRequest({ grant_type: 'client_credentials', scope: 'system/Patient.rs', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: await assertion({ iss: 'not_a_valid_iss' }) });
+      const res = await tokenRequest({
+        grant_type: 'client_credentials',
+        scope: 'system/Patient.rs',
+        client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+        client_assertion: await assertion({ iss: 'not_a_valid_iss' }),
+      });
       expect([400, 401]).toContain(res.status);
       expect(res.body.error).toBe('invalid_client');
     });
@@ -334,7 +379,9 @@ describe('docs/CONFORMANCE.md §18: Inferno negative tests', () => {
 
   /** A completed system export of Patient (IG-style polling): its status URL and manifest. */
   async function completedExport(): Promise<{ statusUrl: string; manifest: { requiresAccessToken: boolean; output: { url: string }[] } }> {
-    const kick = await fetch(`${fhirBase}/$export?_type=Patient`, { headers: { accept: 'application/fhir+json', prefer: 'respond-async', authorization: `Bearer ${system}` } });
+    const kick = await fetch(`${fhirBase}/$export?_type=Patient`, {
+      headers: { accept: 'application/fhir+json', prefer: 'respond-async', authorization: `Bearer ${system}` },
+    });
     expect(kick.status).toBe(202);
     const statusUrl = kick.headers.get('content-location')!;
     for (;;) {
@@ -382,7 +429,10 @@ describe('docs/CONFORMANCE.md §18: requirements Inferno does not test (#168–#
 
   it('#169: a token-request redirect_uri that differs from the authorize one → 400 invalid_grant', async () => {
     const { code, request } = await obtainCode(confidential, PATIENT_SCOPE);
-    const res = await tokenRequest({ grant_type: 'authorization_code', code, redirect_uri: 'http://127.0.0.1:9/other', code_verifier: request.verifier }, { authorization: basic(confidential.client.client_id, confidential.secret ?? '') });
+    const res = await tokenRequest(
+      { grant_type: 'authorization_code', code, redirect_uri: 'http://127.0.0.1:9/other', code_verifier: request.verifier },
+      { authorization: basic(confidential.client.client_id, confidential.secret ?? '') },
+    );
     expect(res.status).toBe(400);
     expect(res.body.error).toBe('invalid_grant');
   });
@@ -433,7 +483,12 @@ describe('docs/CONFORMANCE.md §18: requirements Inferno does not test (#168–#
   });
 
   it('#172: code_challenge_method=plain, a missing method, or a missing code_challenge → error=invalid_request', async () => {
-    const cases: Record<string, string | null>[] = [{ code_challenge_method: 'plain' }, { code_challenge_method: null }, { code_challenge: null }, { code_challenge: null, code_challenge_method: null }];
+    const cases: Record<string, string | null>[] = [
+      { code_challenge_method: 'plain' },
+      { code_challenge_method: null },
+      { code_challenge: null },
+      { code_challenge: null, code_challenge_method: null },
+    ];
     for (const overrides of cases) {
       const params = await validAuthorizeParams(confidential.client.client_id, overrides);
       expectErrorRedirect(await authorize(params), params.state ?? '', 'invalid_request');
@@ -459,7 +514,10 @@ describe('docs/CONFORMANCE.md §18: requirements Inferno does not test (#168–#
   it('#173: a code presented by another client, or after its TTL → invalid_grant', async () => {
     const { code, request } = await obtainCode(confidential, PATIENT_SCOPE);
     const other = await registerSymmetricClient(base);
-    const stolen = await tokenRequest({ grant_type: 'authorization_code', code, redirect_uri: APP_REDIRECT_URI, code_verifier: request.verifier }, { authorization: basic(other.client.client_id, other.secret ?? '') });
+    const stolen = await tokenRequest(
+      { grant_type: 'authorization_code', code, redirect_uri: APP_REDIRECT_URI, code_verifier: request.verifier },
+      { authorization: basic(other.client.client_id, other.secret ?? '') },
+    );
     expect(stolen.status).toBe(400);
     expect(stolen.body.error).toBe('invalid_grant');
 
@@ -467,7 +525,10 @@ describe('docs/CONFORMANCE.md §18: requirements Inferno does not test (#168–#
     const { db } = await serverLib(databaseUrl);
     const codeHash = createHash('sha256').update(late.code, 'utf8').digest('base64url');
     expect((await db.authCode.updateMany({ where: { codeHash }, data: { expiresAt: new Date(Date.now() - 1000) } })).count).toBe(1);
-    const expired = await tokenRequest({ grant_type: 'authorization_code', code: late.code, redirect_uri: APP_REDIRECT_URI, code_verifier: late.request.verifier }, { authorization: basic(confidential.client.client_id, confidential.secret ?? '') });
+    const expired = await tokenRequest(
+      { grant_type: 'authorization_code', code: late.code, redirect_uri: APP_REDIRECT_URI, code_verifier: late.request.verifier },
+      { authorization: basic(confidential.client.client_id, confidential.secret ?? '') },
+    );
     expect(expired.status).toBe(400);
     expect(expired.body.error).toBe('invalid_grant');
   });
@@ -490,13 +551,22 @@ describe('docs/CONFORMANCE.md §18: requirements Inferno does not test (#168–#
     const read = await fhirGet(base, `Patient/${OTHER_PATIENT}`, tokens.access_token);
     expect(read.status).toBe(404);
     expect(read.body.resourceType).toBe('OperationOutcome');
-    for (const path of [`Observation?patient=${OTHER_PATIENT}`, `Observation?subject=Patient/${OTHER_PATIENT}`, `Patient?_id=${OTHER_PATIENT}`, `Patient?_id=${PATIENT},${OTHER_PATIENT}`]) {
+    for (const path of [
+      `Observation?patient=${OTHER_PATIENT}`,
+      `Observation?subject=Patient/${OTHER_PATIENT}`,
+      `Patient?_id=${OTHER_PATIENT}`,
+      `Patient?_id=${PATIENT},${OTHER_PATIENT}`,
+    ]) {
       const get = await fhirGet(base, path, tokens.access_token);
       expect(get.status, `GET ${path}`).toBe(403);
       expect(get.body.resourceType, `GET ${path}`).toBe('OperationOutcome');
       expect(get.headers.get('www-authenticate'), `GET ${path}`).toMatch(/error="insufficient_scope"/);
       const [type, query] = path.split('?') as [string, string];
-      const post = await fetch(`${fhirBase}/${type}/_search`, { method: 'POST', headers: { authorization: `Bearer ${tokens.access_token}`, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/fhir+json' }, body: query });
+      const post = await fetch(`${fhirBase}/${type}/_search`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${tokens.access_token}`, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/fhir+json' },
+        body: query,
+      });
       expect(post.status, `POST ${type}/_search ${query}`).toBe(403);
       expect(((await post.json()) as { resourceType?: string }).resourceType).toBe('OperationOutcome');
     }
@@ -510,7 +580,11 @@ describe('docs/CONFORMANCE.md §18: requirements Inferno does not test (#168–#
   it('#176: a write without c/u/d (POST Observation with .rs only) → 403', async () => {
     const { tokens } = await runCodeFlow(base, as, confidential, { scope: PATIENT_SCOPE, interaction: { persona: `Patient/${PATIENT}` } });
     const observation = { resourceType: 'Observation', status: 'final', code: { text: 'note' }, subject: { reference: `Patient/${PATIENT}` } };
-    const create = await fetch(`${fhirBase}/Observation`, { method: 'POST', headers: { authorization: `Bearer ${tokens.access_token}`, 'content-type': 'application/fhir+json' }, body: JSON.stringify(observation) });
+    const create = await fetch(`${fhirBase}/Observation`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tokens.access_token}`, 'content-type': 'application/fhir+json' },
+      body: JSON.stringify(observation),
+    });
     expect(create.status).toBe(403);
     const outcome = (await create.json()) as { resourceType?: string };
     expect(outcome.resourceType).toBe('OperationOutcome');
@@ -522,7 +596,12 @@ describe('docs/CONFORMANCE.md §18: requirements Inferno does not test (#168–#
   it('#177: refresh wider → invalid_scope; by another client → invalid_grant; a reused rotated public-client token → invalid_grant and the grant revoked', async () => {
     const pub = await registerPublicClient(base);
     const { tokens } = await runCodeFlow(base, as, pub, { scope: PATIENT_SCOPE, interaction: { persona: `Patient/${PATIENT}` } });
-    const wider = await tokenRequest({ grant_type: 'refresh_token', client_id: pub.client.client_id, refresh_token: tokens.refresh_token ?? '', scope: `${PATIENT_SCOPE} patient/Condition.rs` });
+    const wider = await tokenRequest({
+      grant_type: 'refresh_token',
+      client_id: pub.client.client_id,
+      refresh_token: tokens.refresh_token ?? '',
+      scope: `${PATIENT_SCOPE} patient/Condition.rs`,
+    });
     expect(wider.status).toBe(400);
     expect(wider.body.error).toBe('invalid_scope');
     const other = await registerPublicClient(base);
@@ -556,7 +635,13 @@ describe('docs/CONFORMANCE.md §18: requirements Inferno does not test (#168–#
         { ...(await exportJWK(ec.publicKey)), kid: 'ec', alg: 'ES384' },
         { ...(await exportJWK(rsa.publicKey)), kid: 'rsa', alg: 'RS384' },
       ];
-      ({ client_id: clientId } = await registerClient(base, { client_name: 'neg assertions', grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys }, scope: 'system/Patient.rs' }));
+      ({ client_id: clientId } = await registerClient(base, {
+        client_name: 'neg assertions',
+        grant_types: ['client_credentials'],
+        token_endpoint_auth_method: 'private_key_jwt',
+        jwks: { keys },
+        scope: 'system/Patient.rs',
+      }));
     });
 
     function sign(opts: { header?: Record<string, unknown>; claims?: Record<string, unknown>; key?: JoseKey | Uint8Array; exp?: number }): Promise<string> {
@@ -567,19 +652,34 @@ describe('docs/CONFORMANCE.md §18: requirements Inferno does not test (#168–#
     }
 
     async function expectInvalidClient(clientAssertion: string, label: string): Promise<void> {
-      const res = await tokenRequest({ grant_type: 'client_credentials', scope: 'system/Patient.rs', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: clientAssertion });
+      const res = await tokenRequest({
+        grant_type: 'client_credentials',
+        scope: 'system/Patient.rs',
+        client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+        client_assertion: clientAssertion,
+      });
       expect([400, 401], label).toContain(res.status);
       expect(res.body.error, label).toBe('invalid_client');
     }
 
     it('control: a correct assertion is accepted', async () => {
-      const res = await tokenRequest({ grant_type: 'client_credentials', scope: 'system/Patient.rs', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: await sign({}) });
+      const res = await tokenRequest({
+        grant_type: 'client_credentials',
+        scope: 'system/Patient.rs',
+        client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+        client_assertion: await sign({}),
+      });
       expect(res.status).toBe(200);
     });
 
     it('a jti replayed within 5 min', async () => {
       const jwt = await sign({});
-      const first = await tokenRequest({ grant_type: 'client_credentials', scope: 'system/Patient.rs', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: jwt });
+      const first = await tokenRequest({
+        grant_type: 'client_credentials',
+        scope: 'system/Patient.rs',
+        client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+        client_assertion: jwt,
+      });
       expect(first.status).toBe(200);
       await expectInvalidClient(jwt, 'replayed jti');
     });
@@ -612,7 +712,12 @@ describe('docs/CONFORMANCE.md §18: requirements Inferno does not test (#168–#
       const inline = await fetch(`${base}/oauth/register`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys }, scope: 'system/Patient.rs' }),
+        body: JSON.stringify({
+          grant_types: ['client_credentials'],
+          token_endpoint_auth_method: 'private_key_jwt',
+          jwks: { keys },
+          scope: 'system/Patient.rs',
+        }),
       });
       expect(inline.status).toBe(400);
       expect(((await inline.json()) as { error: string; error_description: string }).error_description).toMatch(/kid 'dup' appears more than once/);
@@ -624,14 +729,24 @@ describe('docs/CONFORMANCE.md §18: requirements Inferno does not test (#168–#
         const res = await fetch(`${base}/oauth/register`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks_uri: `http://127.0.0.1:${port}/jwks.json`, scope: 'system/Patient.rs' }),
+          body: JSON.stringify({
+            grant_types: ['client_credentials'],
+            token_endpoint_auth_method: 'private_key_jwt',
+            jwks_uri: `http://127.0.0.1:${port}/jwks.json`,
+            scope: 'system/Patient.rs',
+          }),
         });
         expect(res.status).toBe(201);
         const { client_id } = (await res.json()) as { client_id: string };
         const jwt = await new SignJWT({ iss: client_id, sub: client_id, aud: tokenUrl(), jti: randomUUID(), exp: Math.floor(Date.now() / 1000) + 300 })
           .setProtectedHeader({ alg: 'ES384', kid: 'dup', typ: 'JWT' })
           .sign(a.privateKey);
-        const refused = await tokenRequest({ grant_type: 'client_credentials', scope: 'system/Patient.rs', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: jwt });
+        const refused = await tokenRequest({
+          grant_type: 'client_credentials',
+          scope: 'system/Patient.rs',
+          client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+          client_assertion: jwt,
+        });
         expect([400, 401]).toContain(refused.status);
         expect(refused.body.error).toBe('invalid_client');
         expect(String(refused.body.error_description)).toMatch(/2 registered keys/);
@@ -656,7 +771,12 @@ describe('docs/CONFORMANCE.md §18: requirements Inferno does not test (#168–#
   it('#179: a backend scope beyond the pre-authorisation → invalid_scope, or down-scoped', async () => {
     const { publicKey, privateKey } = await generateKeyPair('ES384', { extractable: true });
     const jwk = { ...(await exportJWK(publicKey)), kid: 'pre', alg: 'ES384' };
-    const { client_id } = await registerClient(base, { grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [jwk] }, scope: 'system/Patient.rs' });
+    const { client_id } = await registerClient(base, {
+      grant_types: ['client_credentials'],
+      token_endpoint_auth_method: 'private_key_jwt',
+      jwks: { keys: [jwk] },
+      scope: 'system/Patient.rs',
+    });
     const jwt = await new SignJWT({ jti: randomUUID() })
       .setProtectedHeader({ alg: 'ES384', kid: 'pre', typ: 'JWT' })
       .setIssuer(client_id)
@@ -665,8 +785,19 @@ describe('docs/CONFORMANCE.md §18: requirements Inferno does not test (#168–#
       .setExpirationTime('5m')
       .sign(privateKey);
     const assertionFor = () =>
-      new SignJWT({ jti: randomUUID() }).setProtectedHeader({ alg: 'ES384', kid: 'pre', typ: 'JWT' }).setIssuer(client_id).setSubject(client_id).setAudience(`${base}/oauth/token`).setExpirationTime('5m').sign(privateKey);
-    const form = (scope: string, assertion: string) => ({ grant_type: 'client_credentials', scope, client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion });
+      new SignJWT({ jti: randomUUID() })
+        .setProtectedHeader({ alg: 'ES384', kid: 'pre', typ: 'JWT' })
+        .setIssuer(client_id)
+        .setSubject(client_id)
+        .setAudience(`${base}/oauth/token`)
+        .setExpirationTime('5m')
+        .sign(privateKey);
+    const form = (scope: string, assertion: string) => ({
+      grant_type: 'client_credentials',
+      scope,
+      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+      client_assertion: assertion,
+    });
     // Partly beyond: down-scoped to what is pre-authorised, and the response says so (docs/CONFORMANCE.md #142).
     const partly = await tokenRequest(form('system/Patient.rs system/Observation.rs', jwt));
     expect(partly.status).toBe(200);
@@ -678,7 +809,11 @@ describe('docs/CONFORMANCE.md §18: requirements Inferno does not test (#168–#
   });
 
   it('#180: introspection without authentication → 401', async () => {
-    const res = await fetch(`${base}/oauth/introspect`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'token=anything' });
+    const res = await fetch(`${base}/oauth/introspect`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'token=anything',
+    });
     expect(res.status).toBe(401);
     expect(res.headers.get('www-authenticate')).not.toBeNull();
   });
@@ -696,10 +831,28 @@ describe('docs/CONFORMANCE.md §18: requirements Inferno does not test (#168–#
     const res = await authorize(await validAuthorizeParams(confidential.client.client_id));
     expect(res.headers.get('access-control-allow-origin')).toBeNull();
     const pub = await registerPublicClient(base);
-    const evil = await tokenRequest({ grant_type: 'authorization_code', client_id: pub.client.client_id, code: 'x', redirect_uri: APP_REDIRECT_URI, code_verifier: oauth.generateRandomCodeVerifier() }, { origin: 'https://evil.example' });
+    const evil = await tokenRequest(
+      {
+        grant_type: 'authorization_code',
+        client_id: pub.client.client_id,
+        code: 'x',
+        redirect_uri: APP_REDIRECT_URI,
+        code_verifier: oauth.generateRandomCodeVerifier(),
+      },
+      { origin: 'https://evil.example' },
+    );
     expect(evil.headers.get('access-control-allow-origin')).not.toBe('https://evil.example');
     expect(evil.headers.get('access-control-allow-origin')).not.toBe('*');
-    const registered = await tokenRequest({ grant_type: 'authorization_code', client_id: pub.client.client_id, code: 'x', redirect_uri: APP_REDIRECT_URI, code_verifier: oauth.generateRandomCodeVerifier() }, { origin: new URL(APP_REDIRECT_URI).origin });
+    const registered = await tokenRequest(
+      {
+        grant_type: 'authorization_code',
+        client_id: pub.client.client_id,
+        code: 'x',
+        redirect_uri: APP_REDIRECT_URI,
+        code_verifier: oauth.generateRandomCodeVerifier(),
+      },
+      { origin: new URL(APP_REDIRECT_URI).origin },
+    );
     expect(registered.headers.get('access-control-allow-origin')).toBe(new URL(APP_REDIRECT_URI).origin);
   });
 

@@ -60,13 +60,21 @@ describe('backend services (client_credentials + private_key_jwt) over HTTP', ()
       const fhir = await fetch(`${base}/fhir/Patient?_count=1`, { headers: { authorization: `Bearer ${token.access_token}` } });
       expect(fhir.status).toBe(200);
 
-      const intro = await oauth.processIntrospectionResponse(as, client, await oauth.introspectionRequest(as, client, assertionAuth(privateKey, kid), token.access_token, insecure));
+      const intro = await oauth.processIntrospectionResponse(
+        as,
+        client,
+        await oauth.introspectionRequest(as, client, assertionAuth(privateKey, kid), token.access_token, insecure),
+      );
       expect(intro.active).toBe(true);
       expect(intro.scope).toBe('system/Patient.rs');
       expect(intro.client_id).toBe(client.client_id);
 
       await oauth.processRevocationResponse(await oauth.revocationRequest(as, client, assertionAuth(privateKey, kid), token.access_token, insecure));
-      const after = await oauth.processIntrospectionResponse(as, client, await oauth.introspectionRequest(as, client, assertionAuth(privateKey, kid), token.access_token, insecure));
+      const after = await oauth.processIntrospectionResponse(
+        as,
+        client,
+        await oauth.introspectionRequest(as, client, assertionAuth(privateKey, kid), token.access_token, insecure),
+      );
       expect(after).toEqual({ active: false });
       const denied = await fetch(`${base}/fhir/Patient?_count=1`, { headers: { authorization: `Bearer ${token.access_token}` } });
       expect(denied.status).toBe(401);
@@ -80,11 +88,20 @@ describe('backend services (client_credentials + private_key_jwt) over HTTP', ()
       await assertionAuth(privateKey, kid)(asMeta, c, body, headers);
       captured = body.get('client_assertion') ?? '';
     };
-    await oauth.processClientCredentialsResponse(as, client, await oauth.clientCredentialsGrantRequest(as, client, capture, { scope: 'system/Patient.rs' }, insecure));
+    await oauth.processClientCredentialsResponse(
+      as,
+      client,
+      await oauth.clientCredentialsGrantRequest(as, client, capture, { scope: 'system/Patient.rs' }, insecure),
+    );
     const replay = await fetch(as.token_endpoint!, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'system/Patient.rs', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: captured }),
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        scope: 'system/Patient.rs',
+        client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+        client_assertion: captured,
+      }),
     });
     expect(replay.status).toBe(401);
     expect(await replay.json()).toMatchObject({ error: 'invalid_client' });

@@ -59,7 +59,10 @@ async function introspect(token: string): Promise<boolean> {
 /** Audit records of this client's token requests since `since`, with the flag. */
 async function flaggedSince(since: Date, flag: string): Promise<number> {
   const { db } = await serverLib(databaseUrl);
-  const rows = await db.auditRecord.findMany({ where: { endpoint: '/oauth/token', clientId: reg.client.client_id, at: { gte: since } }, select: { flags: true } });
+  const rows = await db.auditRecord.findMany({
+    where: { endpoint: '/oauth/token', clientId: reg.client.client_id, at: { gte: since } },
+    select: { flags: true },
+  });
   return rows.filter((r) => (r.flags ?? '').split(' ').includes(flag)).length;
 }
 
@@ -106,7 +109,9 @@ describe('one refresh token, several concurrent refreshes (RFC 9700 §4.14.2; do
     const first = await tokenRequest({ grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: APP_REDIRECT_URI });
     expect(first.status).toBe(200);
     const since = new Date(Date.now() - 1000);
-    const answers = await Promise.all(Array.from({ length: RACERS }, () => tokenRequest({ grant_type: 'refresh_token', refresh_token: first.body.refresh_token! })));
+    const answers = await Promise.all(
+      Array.from({ length: RACERS }, () => tokenRequest({ grant_type: 'refresh_token', refresh_token: first.body.refresh_token! })),
+    );
     expect(answers.filter((a) => a.status === 200).length).toBeLessThanOrEqual(1);
     for (const a of answers.filter((x) => x.status !== 200)) {
       expect(a.status).toBe(400);

@@ -95,7 +95,11 @@ describe('standalone patient launch, confidential-symmetric client (docs/CONFORM
   it('introspects the access and refresh tokens with the same scope and context as the token response (#130–#132)', async () => {
     const flow = await runCodeFlow(base, as, reg, { scope, interaction: { persona: `Patient/${PATIENT}` } });
     const claims = await verifyIdToken(as, flow.tokens.id_token ?? '', reg.client.client_id);
-    const intro = await oauth.processIntrospectionResponse(as, reg.client, await oauth.introspectionRequest(as, reg.client, reg.auth(), flow.tokens.access_token, insecure));
+    const intro = await oauth.processIntrospectionResponse(
+      as,
+      reg.client,
+      await oauth.introspectionRequest(as, reg.client, reg.auth(), flow.tokens.access_token, insecure),
+    );
     expect(intro.active).toBe(true);
     expect(scopeSet(intro.scope)).toEqual(scopeSet(flow.tokens.scope));
     expect(intro.client_id).toBe(reg.client.client_id);
@@ -109,7 +113,10 @@ describe('standalone patient launch, confidential-symmetric client (docs/CONFORM
     const refresh = await oauth.processIntrospectionResponse(
       as,
       reg.client,
-      await oauth.introspectionRequest(as, reg.client, reg.auth(), flow.tokens.refresh_token ?? '', { ...insecure, additionalParameters: { token_type_hint: 'refresh_token' } }),
+      await oauth.introspectionRequest(as, reg.client, reg.auth(), flow.tokens.refresh_token ?? '', {
+        ...insecure,
+        additionalParameters: { token_type_hint: 'refresh_token' },
+      }),
     );
     expect(refresh.active).toBe(true);
     expect(refresh.client_id).toBe(reg.client.client_id);
@@ -118,22 +125,39 @@ describe('standalone patient launch, confidential-symmetric client (docs/CONFORM
   it('revokes an access token (RFC 7009): introspection says inactive and the FHIR API answers 401 (#135, #137)', async () => {
     const flow = await runCodeFlow(base, as, reg, { scope, interaction: { persona: `Patient/${PATIENT}` } });
     await oauth.processRevocationResponse(await oauth.revocationRequest(as, reg.client, reg.auth(), flow.tokens.access_token, insecure));
-    const intro = await oauth.processIntrospectionResponse(as, reg.client, await oauth.introspectionRequest(as, reg.client, reg.auth(), flow.tokens.access_token, insecure));
+    const intro = await oauth.processIntrospectionResponse(
+      as,
+      reg.client,
+      await oauth.introspectionRequest(as, reg.client, reg.auth(), flow.tokens.access_token, insecure),
+    );
     expect(intro).toEqual({ active: false });
     const read = await fhirGet(base, `Patient/${PATIENT}`, flow.tokens.access_token);
     expect(read.status).toBe(401);
     expect(read.headers.get('www-authenticate')).toMatch(/^Bearer .*error="invalid_token"/);
     // The refresh token of the grant is untouched by revoking one access token.
-    const refreshed = await oauth.processRefreshTokenResponse(as, reg.client, await oauth.refreshTokenGrantRequest(as, reg.client, reg.auth(), flow.tokens.refresh_token ?? '', insecure));
+    const refreshed = await oauth.processRefreshTokenResponse(
+      as,
+      reg.client,
+      await oauth.refreshTokenGrantRequest(as, reg.client, reg.auth(), flow.tokens.refresh_token ?? '', insecure),
+    );
     expect(typeof refreshed.access_token).toBe('string');
   });
 
   it('revoking the refresh token revokes the grant: its access token and refresh stop working (#135, #137)', async () => {
     const flow = await runCodeFlow(base, as, reg, { scope, interaction: { persona: `Patient/${PATIENT}` } });
     await oauth.processRevocationResponse(
-      await oauth.revocationRequest(as, reg.client, reg.auth(), flow.tokens.refresh_token ?? '', { ...insecure, additionalParameters: { token_type_hint: 'refresh_token' } }),
+      await oauth.revocationRequest(as, reg.client, reg.auth(), flow.tokens.refresh_token ?? '', {
+        ...insecure,
+        additionalParameters: { token_type_hint: 'refresh_token' },
+      }),
     );
-    const refused = await oauthErrorOf(oauth.processRefreshTokenResponse(as, reg.client, await oauth.refreshTokenGrantRequest(as, reg.client, reg.auth(), flow.tokens.refresh_token ?? '', insecure)));
+    const refused = await oauthErrorOf(
+      oauth.processRefreshTokenResponse(
+        as,
+        reg.client,
+        await oauth.refreshTokenGrantRequest(as, reg.client, reg.auth(), flow.tokens.refresh_token ?? '', insecure),
+      ),
+    );
     expect(refused).toMatchObject({ status: 400, error: 'invalid_grant' });
     expect((await fhirGet(base, `Patient/${PATIENT}`, flow.tokens.access_token)).status).toBe(401);
   });
@@ -148,7 +172,10 @@ describe('refresh tokens: rotation and narrowing (docs/CONFORMANCE.md §7, #177)
   });
 
   async function refresh(token: string, narrowTo?: string): Promise<Response> {
-    return oauth.refreshTokenGrantRequest(as, reg.client, reg.auth(), token, { ...insecure, ...(narrowTo !== undefined ? { additionalParameters: { scope: narrowTo } } : {}) });
+    return oauth.refreshTokenGrantRequest(as, reg.client, reg.auth(), token, {
+      ...insecure,
+      ...(narrowTo !== undefined ? { additionalParameters: { scope: narrowTo } } : {}),
+    });
   }
 
   it('rotates: a new refresh token every time, the same scope without a scope parameter, no-store headers (#86, #87, #90)', async () => {
@@ -175,7 +202,9 @@ describe('refresh tokens: rotation and narrowing (docs/CONFORMANCE.md §7, #177)
     expect((await fhirGet(base, `Patient/${PATIENT}`, narrow.access_token)).status).toBe(200);
     expect((await fhirGet(base, `Observation?patient=${PATIENT}`, narrow.access_token)).status).toBe(403);
 
-    const wider = await oauthErrorOf(oauth.processRefreshTokenResponse(as, reg.client, await refresh(narrow.refresh_token ?? '', 'patient/Patient.rs patient/AllergyIntolerance.rs')));
+    const wider = await oauthErrorOf(
+      oauth.processRefreshTokenResponse(as, reg.client, await refresh(narrow.refresh_token ?? '', 'patient/Patient.rs patient/AllergyIntolerance.rs')),
+    );
     expect(wider).toMatchObject({ status: 400, error: 'invalid_scope' });
     expect(wider.description).toContain('patient/AllergyIntolerance.rs');
 
@@ -198,7 +227,11 @@ describe('refresh tokens: rotation and narrowing (docs/CONFORMANCE.md §7, #177)
     expect(newest).toMatchObject({ status: 400, error: 'invalid_grant' });
     expect((await fhirGet(base, `Patient/${PATIENT}`, rotated.access_token)).status).toBe(401);
     expect((await fhirGet(base, `Patient/${PATIENT}`, tokens.access_token)).status).toBe(401);
-    const intro = await oauth.processIntrospectionResponse(as, reg.client, await oauth.introspectionRequest(as, reg.client, reg.auth(), rotated.access_token, insecure));
+    const intro = await oauth.processIntrospectionResponse(
+      as,
+      reg.client,
+      await oauth.introspectionRequest(as, reg.client, reg.auth(), rotated.access_token, insecure),
+    );
     expect(intro).toEqual({ active: false });
   });
 
@@ -248,7 +281,9 @@ describe('EHR launch from a launcher Launch record, confidential-asymmetric clie
     expect(launch.iss).toBe(fhirBase);
     expect(launch.launch).toMatch(/^[A-Za-z0-9_-]{32,}$/);
     const smart = await smartConfiguration(base);
-    expect(smart.capabilities).toEqual(expect.arrayContaining(['launch-ehr', 'context-ehr-patient', 'context-ehr-encounter', 'client-confidential-asymmetric']));
+    expect(smart.capabilities).toEqual(
+      expect.arrayContaining(['launch-ehr', 'context-ehr-patient', 'context-ehr-encounter', 'client-confidential-asymmetric']),
+    );
 
     const flow = await runCodeFlow(base, as, reg, {
       scope: 'launch openid fhirUser offline_access user/Patient.rs user/Observation.rs user/Encounter.rs',
@@ -274,7 +309,11 @@ describe('EHR launch from a launcher Launch record, confidential-asymmetric clie
     expect((await fhirGet(base, `Patient/${OTHER_PATIENT}`, t.access_token)).status).toBe(200);
 
     // Refresh with the asymmetric client: a new assertion each time (jti), context repeated.
-    const refreshed = (await oauth.processRefreshTokenResponse(as, reg.client, await oauth.refreshTokenGrantRequest(as, reg.client, reg.auth(), t.refresh_token ?? '', insecure))) as typeof t;
+    const refreshed = (await oauth.processRefreshTokenResponse(
+      as,
+      reg.client,
+      await oauth.refreshTokenGrantRequest(as, reg.client, reg.auth(), t.refresh_token ?? '', insecure),
+    )) as typeof t;
     expect(refreshed.patient).toBe(OTHER_PATIENT);
     expect(scopeSet(refreshed.scope)).toEqual(scopeSet(t.scope));
   });
@@ -282,7 +321,11 @@ describe('EHR launch from a launcher Launch record, confidential-asymmetric clie
   it('asks the EHR user to sign in as themselves: another persona cannot complete the launch (#154)', async () => {
     const launch = await createEhrLaunch(inject('databaseUrl'), base, { clientId: reg.client.client_id, patientId: OTHER_PATIENT, userFhirUser: PRACTITIONER });
     await expect(
-      runCodeFlow(base, as, reg, { scope: 'launch openid fhirUser user/Patient.rs', launch: launch.launch, interaction: { persona: 'Practitioner/practitioner-2' } }),
+      runCodeFlow(base, as, reg, {
+        scope: 'launch openid fhirUser user/Patient.rs',
+        launch: launch.launch,
+        interaction: { persona: 'Practitioner/practitioner-2' },
+      }),
     ).rejects.toThrow(/sign-in did not stick|made for the EHR user/);
   });
 });

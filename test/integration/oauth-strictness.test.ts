@@ -88,17 +88,29 @@ describe('docs/CONFORMANCE.md #44: a code is bound to the aud it was authorized 
     const auth = { authorization: basic(reg.client.client_id, reg.secret ?? '') };
 
     const own = await codeFrom(altBase, reg.client.client_id, scope);
-    const accepted = await post(`${altBase}/oauth/token`, { grant_type: 'authorization_code', code: own.code, redirect_uri: APP_REDIRECT_URI, code_verifier: own.verifier }, auth);
+    const accepted = await post(
+      `${altBase}/oauth/token`,
+      { grant_type: 'authorization_code', code: own.code, redirect_uri: APP_REDIRECT_URI, code_verifier: own.verifier },
+      auth,
+    );
     expect(accepted.status).toBe(200);
     expect(decodeJwt(String(accepted.body.access_token)).aud).toBe(`${altBase}/fhir`);
 
     const moved = await codeFrom(altBase, reg.client.client_id, scope);
-    const refused = await post(`${base}/oauth/token`, { grant_type: 'authorization_code', code: moved.code, redirect_uri: APP_REDIRECT_URI, code_verifier: moved.verifier }, auth);
+    const refused = await post(
+      `${base}/oauth/token`,
+      { grant_type: 'authorization_code', code: moved.code, redirect_uri: APP_REDIRECT_URI, code_verifier: moved.verifier },
+      auth,
+    );
     expect(refused.status).toBe(400);
     expect(refused.body.error).toBe('invalid_grant');
     expect(String(refused.body.error_description)).toContain(`${altBase}/fhir`);
     // Refused, the code is used up: its own token endpoint no longer takes it either.
-    const after = await post(`${altBase}/oauth/token`, { grant_type: 'authorization_code', code: moved.code, redirect_uri: APP_REDIRECT_URI, code_verifier: moved.verifier }, auth);
+    const after = await post(
+      `${altBase}/oauth/token`,
+      { grant_type: 'authorization_code', code: moved.code, redirect_uri: APP_REDIRECT_URI, code_verifier: moved.verifier },
+      auth,
+    );
     expect(after.body.error).toBe('invalid_grant');
   });
 });
@@ -114,8 +126,19 @@ describe('docs/CONFORMANCE.md #71, #141, #178: a client assertion aud is exactly
   });
 
   it('client_credentials: aud = the issuer → 401 invalid_client; aud = the token endpoint → a token', async () => {
-    const { client_id } = await registerClient(base, { client_name: 'strict aud backend', grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [jwk] }, scope: 'system/Patient.rs' });
-    const form = async (aud: string) => ({ grant_type: 'client_credentials', scope: 'system/Patient.rs', client_assertion_type: ASSERTION_TYPE, client_assertion: await assertion(client_id, key, 'strict-aud', aud) });
+    const { client_id } = await registerClient(base, {
+      client_name: 'strict aud backend',
+      grant_types: ['client_credentials'],
+      token_endpoint_auth_method: 'private_key_jwt',
+      jwks: { keys: [jwk] },
+      scope: 'system/Patient.rs',
+    });
+    const form = async (aud: string) => ({
+      grant_type: 'client_credentials',
+      scope: 'system/Patient.rs',
+      client_assertion_type: ASSERTION_TYPE,
+      client_assertion: await assertion(client_id, key, 'strict-aud', aud),
+    });
     for (const aud of [as.issuer, `${as.issuer}/`]) {
       const refused = await post(`${base}/oauth/token`, await form(aud));
       expect(refused.status, aud).toBe(401);
@@ -136,7 +159,14 @@ describe('docs/CONFORMANCE.md #71, #141, #178: a client assertion aud is exactly
     });
     const { code, verifier } = await codeFrom(base, client_id, 'openid fhirUser launch/patient offline_access patient/Patient.rs');
     const exchange = async (aud: string) =>
-      post(`${base}/oauth/token`, { grant_type: 'authorization_code', code, redirect_uri: APP_REDIRECT_URI, code_verifier: verifier, client_assertion_type: ASSERTION_TYPE, client_assertion: await assertion(client_id, key, 'strict-aud', aud) });
+      post(`${base}/oauth/token`, {
+        grant_type: 'authorization_code',
+        code,
+        redirect_uri: APP_REDIRECT_URI,
+        code_verifier: verifier,
+        client_assertion_type: ASSERTION_TYPE,
+        client_assertion: await assertion(client_id, key, 'strict-aud', aud),
+      });
     const refusedCode = await exchange(as.issuer);
     expect(refusedCode.status).toBe(401);
     expect(refusedCode.body.error).toBe('invalid_client');
@@ -145,7 +175,12 @@ describe('docs/CONFORMANCE.md #71, #141, #178: a client assertion aud is exactly
     expect(tokens.status).toBe(200);
 
     const refresh = async (aud: string) =>
-      post(`${base}/oauth/token`, { grant_type: 'refresh_token', refresh_token: String(tokens.body.refresh_token), client_assertion_type: ASSERTION_TYPE, client_assertion: await assertion(client_id, key, 'strict-aud', aud) });
+      post(`${base}/oauth/token`, {
+        grant_type: 'refresh_token',
+        refresh_token: String(tokens.body.refresh_token),
+        client_assertion_type: ASSERTION_TYPE,
+        client_assertion: await assertion(client_id, key, 'strict-aud', aud),
+      });
     const refusedRefresh = await refresh(as.issuer);
     expect(refusedRefresh.status).toBe(401);
     expect(refusedRefresh.body.error).toBe('invalid_client');
@@ -275,7 +310,12 @@ describe('docs/CONFORMANCE.md #134: introspection tells a client about its own t
     const res = await fetch(`${base}/oauth/register`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ client_name: 'rs', token_endpoint_auth_method: 'client_secret_basic', redirect_uris: [APP_REDIRECT_URI], introspect_any_token: true }),
+      body: JSON.stringify({
+        client_name: 'rs',
+        token_endpoint_auth_method: 'client_secret_basic',
+        redirect_uris: [APP_REDIRECT_URI],
+        introspect_any_token: true,
+      }),
     });
     expect(res.status).toBe(201);
     expect(((await res.json()) as Record<string, unknown>).introspect_any_token).toBe(true);
@@ -334,7 +374,13 @@ describe('docs/CONFORMANCE.md #75: the Basic challenge only after HTTP Basic', (
   it('a failed client assertion → 401 invalid_client without a Basic challenge; failed Basic credentials → 401 with it', async () => {
     const pair = await generateKeyPair('ES384', { extractable: true });
     const jwk = { ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'ES384' };
-    const { client_id } = await registerClient(base, { client_name: 'challenge backend', grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [jwk] }, scope: 'system/Patient.rs' });
+    const { client_id } = await registerClient(base, {
+      client_name: 'challenge backend',
+      grant_types: ['client_credentials'],
+      token_endpoint_auth_method: 'private_key_jwt',
+      jwks: { keys: [jwk] },
+      scope: 'system/Patient.rs',
+    });
     const other = await generateKeyPair('ES384', { extractable: true });
     const refused = await post(`${base}/oauth/token`, {
       grant_type: 'client_credentials',
@@ -347,7 +393,11 @@ describe('docs/CONFORMANCE.md #75: the Basic challenge only after HTTP Basic', (
     expect(refused.headers.get('www-authenticate') ?? '').not.toMatch(/basic/i);
 
     const reg = await registerSymmetricClient(base);
-    const wrong = await post(`${base}/oauth/token`, { grant_type: 'refresh_token', refresh_token: 'x' }, { authorization: basic(reg.client.client_id, 'wrong') });
+    const wrong = await post(
+      `${base}/oauth/token`,
+      { grant_type: 'refresh_token', refresh_token: 'x' },
+      { authorization: basic(reg.client.client_id, 'wrong') },
+    );
     expect(wrong.status).toBe(401);
     expect(wrong.body.error).toBe('invalid_client');
     expect(wrong.headers.get('www-authenticate')).toMatch(/^Basic /);

@@ -34,11 +34,22 @@ function newIp(): string {
 }
 
 async function register(metadata: Record<string, unknown>, ip = newIp()): Promise<Response> {
-  return fetch(`${base}/oauth/register`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-for': ip }, body: JSON.stringify(metadata) });
+  return fetch(`${base}/oauth/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-forwarded-for': ip },
+    body: JSON.stringify(metadata),
+  });
 }
 
 async function publicClient(): Promise<RegisteredClient> {
-  const res = await register({ client_name: 'rl public app', token_endpoint_auth_method: 'none', grant_types: ['authorization_code'], redirect_uris: [APP_REDIRECT_URI], launch_uris: [APP_LAUNCH_URI], scope: `openid fhirUser ${PATIENT_SCOPE}` });
+  const res = await register({
+    client_name: 'rl public app',
+    token_endpoint_auth_method: 'none',
+    grant_types: ['authorization_code'],
+    redirect_uris: [APP_REDIRECT_URI],
+    launch_uris: [APP_LAUNCH_URI],
+    scope: `openid fhirUser ${PATIENT_SCOPE}`,
+  });
   const body = (await res.json()) as { client_id: string };
   expect(res.status).toBe(201);
   return { client: { client_id: body.client_id, token_endpoint_auth_method: 'none' }, auth: () => oauth.None(), secret: null };
@@ -150,11 +161,21 @@ describe('per patient in context (RATE_LIMIT_PATIENT: every client together)', (
 
 describe('token, revocation and introspection endpoints (OAuth error shape)', () => {
   it('answer 429 temporarily_unavailable with Retry-After and no-store once the client is over its limit', async () => {
-    const res = await register({ client_name: 'rl confidential', token_endpoint_auth_method: 'client_secret_basic', grant_types: ['authorization_code', 'refresh_token'], redirect_uris: [APP_REDIRECT_URI], scope: PATIENT_SCOPE });
+    const res = await register({
+      client_name: 'rl confidential',
+      token_endpoint_auth_method: 'client_secret_basic',
+      grant_types: ['authorization_code', 'refresh_token'],
+      redirect_uris: [APP_REDIRECT_URI],
+      scope: PATIENT_SCOPE,
+    });
     const reg = (await res.json()) as { client_id: string; client_secret: string };
     const authorization = `Basic ${Buffer.from(`${encodeURIComponent(reg.client_id)}:${encodeURIComponent(reg.client_secret)}`).toString('base64')}`;
     const post = (path: string, form: Record<string, string>) =>
-      fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization }, body: new URLSearchParams(form).toString() });
+      fetch(`${base}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization },
+        body: new URLSearchParams(form).toString(),
+      });
 
     for (let i = 0; i < LIMITS.client; i++) {
       const r = await post('/oauth/token', { grant_type: 'refresh_token', refresh_token: `not-a-token-${i}` });
@@ -202,7 +223,12 @@ describe('registration per IP address (RATE_LIMIT_REGISTER_IP)', () => {
     expect(body.error_description).toContain(`registrations from ${ip}`);
     expect((await register(metadata, newIp())).status).toBe(201);
     const rows = await auditWhere(db, { endpoint: '/oauth/register', ip }, LIMITS.registerIp + 1);
-    expect(rows.map((r) => [r.status, r.flags])).toEqual([[201, null], [201, null], [201, null], [429, 'rate-limited']]);
+    expect(rows.map((r) => [r.status, r.flags])).toEqual([
+      [201, null],
+      [201, null],
+      [201, null],
+      [429, 'rate-limited'],
+    ]);
   });
 });
 
@@ -250,7 +276,9 @@ describe('failed sign-ins per persona and per IP address (RATE_LIMIT_SIGNIN_PERS
     expect(screen.signedIn()).toBe(false);
     const html = await screen.show(locked);
     expect(html).toContain('<h1>Sign in</h1>');
-    expect(html).toMatch(/role="alert">Too many failed sign-in attempts for this user: sign-in as this user is locked for about \d+ minutes?, even with the right password/);
+    expect(html).toMatch(
+      /role="alert">Too many failed sign-in attempts for this user: sign-in as this user is locked for about \d+ minutes?, even with the right password/,
+    );
 
     // Another address, the same persona (typed as first.last would be the same counter too): still locked.
     expect((await screen.login({ username: 'practitioner-2', password: 'sandbox' }, newIp())).searchParams.get('error')).toBe('locked-persona');
@@ -277,7 +305,8 @@ describe('failed sign-ins per persona and per IP address (RATE_LIMIT_SIGNIN_PERS
     const ip = newIp();
     // Successful one-click sign-ins (e2e tests make many) never count…
     const busy = await signInScreen();
-    for (let i = 0; i < LIMITS.signInIp + 2; i++) expect((await busy.login({ persona: 'Practitioner/practitioner-1' }, ip)).searchParams.get('error')).toBeNull();
+    for (let i = 0; i < LIMITS.signInIp + 2; i++)
+      expect((await busy.login({ persona: 'Practitioner/practitioner-1' }, ip)).searchParams.get('error')).toBeNull();
     // …failures do, whichever name they try.
     for (let i = 0; i < LIMITS.signInIp; i++) {
       const to = await screen.login({ username: `ghost.user${i}`, password: 'sandbox' }, ip);
@@ -311,12 +340,17 @@ describe('next-auth persona credentials (/api/auth/callback/persona)', () => {
     expect(await signIn('practitioner-5', 'sandbox', ip)).toBe('');
     for (let i = 0; i < LIMITS.signInPersona; i++) expect(await signIn('practitioner-5', `nope-${i}`, ip)).toBe('CredentialsSignin');
     const refused = await signIn('practitioner-5', 'sandbox', newIp());
-    expect(refused).toMatch(/^Rate limit exceeded for sign-ins as 'Practitioner\/practitioner-5': more than 3 failed sign-ins per 15 minutes \(RATE_LIMIT_SIGNIN_PERSONA\)\. Retry after \d+ s\.$/);
+    expect(refused).toMatch(
+      /^Rate limit exceeded for sign-ins as 'Practitioner\/practitioner-5': more than 3 failed sign-ins per 15 minutes \(RATE_LIMIT_SIGNIN_PERSONA\)\. Retry after \d+ s\.$/,
+    );
     // The interaction screens share the counter.
     const screen = await signInScreen();
     expect((await screen.login({ username: 'practitioner-5', password: 'sandbox' }, newIp())).searchParams.get('error')).toBe('locked-persona');
     const rows = await auditWhere(db, { endpoint: '/api/auth/callback/persona', userId: 'Practitioner/practitioner-5' }, LIMITS.signInPersona + 1);
-    expect(rows.map((r) => [r.status, r.errorCode, r.flags])).toEqual([...Array.from({ length: LIMITS.signInPersona }, () => [401, 'invalid_credentials', null]), [401, 'signin_locked', 'rate-limited']]);
+    expect(rows.map((r) => [r.status, r.errorCode, r.flags])).toEqual([
+      ...Array.from({ length: LIMITS.signInPersona }, () => [401, 'invalid_credentials', null]),
+      [401, 'signin_locked', 'rate-limited'],
+    ]);
   });
 });
 
@@ -326,7 +360,10 @@ describe('console', () => {
   beforeAll(async () => {
     console_ = new BrowserSession(base);
     const csrf = (await (await console_.request(`${base}/api/console/auth/csrf`)).json()) as { csrfToken: string };
-    const res = await console_.postForm('/api/console/auth/callback/console', new URLSearchParams({ csrfToken: csrf.csrfToken, username: CONSOLE_USER, password: CONSOLE_PASSWORD, json: 'true' }));
+    const res = await console_.postForm(
+      '/api/console/auth/callback/console',
+      new URLSearchParams({ csrfToken: csrf.csrfToken, username: CONSOLE_USER, password: CONSOLE_PASSWORD, json: 'true' }),
+    );
     expect(res.status).toBeLessThan(400);
     expect(console_.jar.has('sandbox-console.session-token')).toBe(true);
   });
@@ -336,7 +373,8 @@ describe('console', () => {
     expect(res.status).toBe(200);
     const html = await res.text();
     expect(html).toContain('<h1>Rate limits</h1>');
-    for (const variable of ['RATE_LIMIT_CLIENT', 'RATE_LIMIT_PATIENT', 'RATE_LIMIT_REGISTER_IP', 'RATE_LIMIT_SIGNIN_PERSONA', 'RATE_LIMIT_SIGNIN_IP']) expect(html).toContain(variable);
+    for (const variable of ['RATE_LIMIT_CLIENT', 'RATE_LIMIT_PATIENT', 'RATE_LIMIT_REGISTER_IP', 'RATE_LIMIT_SIGNIN_PERSONA', 'RATE_LIMIT_SIGNIN_IP'])
+      expect(html).toContain(variable);
     const counters = html.slice(html.indexOf('data-testid="rate-limit-counters"'));
     // pat-42-2 (10 of 8) and practitioner-2 (6 attempts of 3) are over their limits; the busiest row comes first.
     expect(counters).toMatch(/pat-42-2<\/code><\/a><\/td><td><strong>10<\/strong><\/td><td>125% of 8 — refusing/);
@@ -352,7 +390,9 @@ describe('console', () => {
     for (const row of rows) {
       if (row.clientId === null) continue;
       expect(byClient).toContain(`${row.clientId}</a>`);
-      expect(byClient).toMatch(new RegExp(`${row.clientId}</a></td><td><strong>${row._count._all}</strong>[\\s\\S]*?rate-limited<!-- --> × <!-- -->${row._count._all}`));
+      expect(byClient).toMatch(
+        new RegExp(`${row.clientId}</a></td><td><strong>${row._count._all}</strong>[\\s\\S]*?rate-limited<!-- --> × <!-- -->${row._count._all}`),
+      );
     }
   });
 });

@@ -17,7 +17,13 @@ async function registerBackendClient() {
   const res = await fetch(`${base}/oauth/register`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ client_name: 'report card subject', grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [jwk] }, scope: 'system/*.rs' }),
+    body: JSON.stringify({
+      client_name: 'report card subject',
+      grant_types: ['client_credentials'],
+      token_endpoint_auth_method: 'private_key_jwt',
+      jwks: { keys: [jwk] },
+      scope: 'system/*.rs',
+    }),
   });
   expect(res.status).toBe(201);
   const { client_id } = (await res.json()) as { client_id: string };
@@ -74,7 +80,9 @@ describe('app report card (GET /api/console/clients/{id}/report)', () => {
 
     const auth = { authorization: `Bearer ${token}` };
     // Paging followed: the first page's next link.
-    const first = (await (await fetch(`${base}/fhir/Patient?_count=2`, { headers: { ...auth, accept: 'application/fhir+json' } })).json()) as { link: { relation: string; url: string }[] };
+    const first = (await (await fetch(`${base}/fhir/Patient?_count=2`, { headers: { ...auth, accept: 'application/fhir+json' } })).json()) as {
+      link: { relation: string; url: string }[];
+    };
     const next = first.link.find((l) => l.relation === 'next')!.url;
     expect((await fetch(next, { headers: { ...auth, accept: 'application/fhir+json' } })).status).toBe(200);
     // No Accept header (fetch sends */*), and a _count far above the server's cap.
@@ -112,7 +120,8 @@ describe('app report card (GET /api/console/clients/{id}/report)', () => {
   it('refuses without credentials (401), with a bad token (401) and with another client’s token (404)', async () => {
     const a = await registerBackendClient();
     const b = await registerBackendClient();
-    const tokenOfB = ((await (await clientCredentials(b.clientId, b.privateKey, crypto.randomUUID(), 'system/Patient.rs')).json()) as { access_token: string }).access_token;
+    const tokenOfB = ((await (await clientCredentials(b.clientId, b.privateKey, crypto.randomUUID(), 'system/Patient.rs')).json()) as { access_token: string })
+      .access_token;
 
     const anonymous = await report(a.clientId);
     expect(anonymous.status).toBe(401);

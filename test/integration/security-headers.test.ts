@@ -145,7 +145,20 @@ describe('React pages: per-request nonce CSP, framing rules, referrer policy', (
     const { startLaunch } = await serverLib(databaseUrl);
     for (const origin of [other, base]) {
       const started = await startLaunch(
-        { clientId: 'sample-app', launchType: 'provider-ehr', patientIds: [PATIENT], encounter: { mode: 'none' }, userFhirUser: PRACTITIONER, scope: '', skipLogin: false, skipConsent: false, pkceRequired: true, tokenLifetimeSeconds: null, framed: true, simulatedError: null },
+        {
+          clientId: 'sample-app',
+          launchType: 'provider-ehr',
+          patientIds: [PATIENT],
+          encounter: { mode: 'none' },
+          userFhirUser: PRACTITIONER,
+          scope: '',
+          skipLogin: false,
+          skipConsent: false,
+          pkceRequired: true,
+          tokenLifetimeSeconds: null,
+          framed: true,
+          simulatedError: null,
+        },
         origin,
       );
       if (!started.ok || started.kind !== 'ehr') throw new Error(`launch refused: ${JSON.stringify(started)}`);
@@ -166,10 +179,27 @@ describe('route handlers: nosniff, never framed, no referrer', () => {
     { name: 'GET /fhir/.well-known/smart-configuration', request: () => get('/fhir/.well-known/smart-configuration'), status: 200 },
     { name: 'GET /.well-known/openid-configuration', request: () => get('/.well-known/openid-configuration'), status: 200 },
     { name: 'GET /.well-known/jwks.json', request: () => get('/.well-known/jwks.json'), status: 200 },
-    { name: 'POST /oauth/token (bad grant)', request: () => fetch(`${base}/oauth/token`, { method: 'POST', headers: form, body: 'grant_type=password' }), status: 400 },
+    {
+      name: 'POST /oauth/token (bad grant)',
+      request: () => fetch(`${base}/oauth/token`, { method: 'POST', headers: form, body: 'grant_type=password' }),
+      status: 400,
+    },
     { name: 'POST /oauth/introspect', request: () => fetch(`${base}/oauth/introspect`, { method: 'POST', headers: form, body: 'token=x' }), status: 401 },
-    { name: 'POST /oauth/revoke', request: () => fetch(`${base}/oauth/revoke`, { method: 'POST', headers: { ...form, authorization: `Basic ${Buffer.from(`${client.client.client_id}:${client.secret}`).toString('base64')}` }, body: 'token=x' }), status: 200 },
-    { name: 'POST /oauth/register (bad JSON)', request: () => fetch(`${base}/oauth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{' }), status: 400 },
+    {
+      name: 'POST /oauth/revoke',
+      request: () =>
+        fetch(`${base}/oauth/revoke`, {
+          method: 'POST',
+          headers: { ...form, authorization: `Basic ${Buffer.from(`${client.client.client_id}:${client.secret}`).toString('base64')}` },
+          body: 'token=x',
+        }),
+      status: 200,
+    },
+    {
+      name: 'POST /oauth/register (bad JSON)',
+      request: () => fetch(`${base}/oauth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{' }),
+      status: 400,
+    },
     { name: 'GET /api/health', request: () => get('/api/health'), status: 200 },
     { name: 'GET /api/console/audit without sign-in', request: () => get('/api/console/audit'), status: 401 },
     { name: 'GET /smart-style.json', request: () => get('/smart-style.json'), status: 200 },
@@ -218,7 +248,8 @@ describe('the authorization flow: /oauth/authorize and the interaction screens',
 
   async function authorizeUrl(): Promise<URL> {
     const as = await discover(base);
-    return (await buildAuthorizationRequest(as, client.client.client_id, { scope: 'openid fhirUser launch/patient patient/Patient.rs', aud: `${base}/fhir` })).url;
+    return (await buildAuthorizationRequest(as, client.client.client_id, { scope: 'openid fhirUser launch/patient patient/Patient.rs', aud: `${base}/fhir` }))
+      .url;
   }
 
   it('/oauth/authorize sends no CORS headers on GET, POST or OPTIONS, even to a registered public client origin (#51, #182)', async () => {
@@ -226,8 +257,16 @@ describe('the authorization flow: /oauth/authorize and the interaction screens',
     for (const origin of [appOrigin, 'https://evil.example']) {
       const responses = [
         await fetch(url, { redirect: 'manual', headers: { origin } }),
-        await fetch(`${base}/oauth/authorize`, { method: 'POST', redirect: 'manual', headers: { origin, 'content-type': 'application/x-www-form-urlencoded' }, body: url.searchParams.toString() }),
-        await fetch(`${base}/oauth/authorize`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' } }),
+        await fetch(`${base}/oauth/authorize`, {
+          method: 'POST',
+          redirect: 'manual',
+          headers: { origin, 'content-type': 'application/x-www-form-urlencoded' },
+          body: url.searchParams.toString(),
+        }),
+        await fetch(`${base}/oauth/authorize`, {
+          method: 'OPTIONS',
+          headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+        }),
       ];
       for (const res of responses) {
         const cors = [...res.headers.keys()].filter((k) => k.startsWith('access-control-'));
@@ -249,7 +288,10 @@ describe('the authorization flow: /oauth/authorize and the interaction screens',
 
   it('the token endpoint answers CORS for the public client origin only (#66)', async () => {
     const preflight = (origin: string) =>
-      fetch(`${base}/oauth/token`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' } });
+      fetch(`${base}/oauth/token`, {
+        method: 'OPTIONS',
+        headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+      });
     const allowed = await preflight(appOrigin);
     expect(allowed.status).toBe(204);
     expect(allowed.headers.get('access-control-allow-origin')).toBe(appOrigin);
@@ -299,7 +341,9 @@ describe('the authorization flow: /oauth/authorize and the interaction screens',
 describe('cross-origin writes to pages (server actions) and request size limits', () => {
   /** The id of a server action, from the build's manifest (what the launcher page's JavaScript sends). */
   function actionId(name: string): string {
-    const manifest = JSON.parse(readFileSync(join(process.cwd(), process.env.NEXT_DIST_DIR ?? '.next', 'server', 'server-reference-manifest.json'), 'utf8')) as {
+    const manifest = JSON.parse(
+      readFileSync(join(process.cwd(), process.env.NEXT_DIST_DIR ?? '.next', 'server', 'server-reference-manifest.json'), 'utf8'),
+    ) as {
       node: Record<string, { exportedName?: string }>;
     };
     const id = Object.entries(manifest.node).find(([, v]) => v.exportedName === name)?.[0];
@@ -308,7 +352,11 @@ describe('cross-origin writes to pages (server actions) and request size limits'
   }
 
   function registerAdHocApp(name: string, origin: string | null, bodyPadding = ''): Promise<Response> {
-    const headers: Record<string, string> = { 'next-action': actionId('registerAdHocAppAction'), 'content-type': 'text/plain;charset=UTF-8', accept: 'text/x-component' };
+    const headers: Record<string, string> = {
+      'next-action': actionId('registerAdHocAppAction'),
+      'content-type': 'text/plain;charset=UTF-8',
+      accept: 'text/x-component',
+    };
     if (origin !== null) headers.origin = origin;
     const body = JSON.stringify([{ name: `${name}${bodyPadding}`, launchUrl: 'http://localhost:9/launch', redirectUri: 'http://localhost:9/callback' }]);
     return fetch(`${base}/`, { method: 'POST', headers, body, redirect: 'manual' });
@@ -353,7 +401,10 @@ describe('cross-origin writes to pages (server actions) and request size limits'
     const res = await fetch(`${base}/fhir/Patient`, {
       method: 'POST',
       headers: { 'content-type': 'application/fhir+json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ resourceType: 'Patient', text: { status: 'generated', div: `<div xmlns="http://www.w3.org/1999/xhtml">${'x'.repeat(5 * 1024 * 1024 + 10)}</div>` } }),
+      body: JSON.stringify({
+        resourceType: 'Patient',
+        text: { status: 'generated', div: `<div xmlns="http://www.w3.org/1999/xhtml">${'x'.repeat(5 * 1024 * 1024 + 10)}</div>` },
+      }),
     });
     expect(res.status).toBeGreaterThanOrEqual(400);
     expect(res.status).toBeLessThan(500);

@@ -100,18 +100,28 @@ describe.skipIf(!findPgBin())('PostgreSQL stopped under a running app, then star
     for (let round = 0; round < 2; round++) {
       const fhirRead = await call('FHIR read', `${base}/fhir/Patient/${PATIENT}`, { headers: auth });
       const fhirSearch = await call('FHIR search', `${base}/fhir/Observation?patient=${PATIENT}`, { headers: auth });
-      const fhirCreate = await call('FHIR create', `${base}/fhir/Observation`, { method: 'POST', headers: { ...auth, 'content-type': 'application/fhir+json' }, body: JSON.stringify({ resourceType: 'Observation', status: 'final', code: { text: 'x' }, subject: { reference: `Patient/${PATIENT}` } }) });
+      const fhirCreate = await call('FHIR create', `${base}/fhir/Observation`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/fhir+json' },
+        body: JSON.stringify({ resourceType: 'Observation', status: 'final', code: { text: 'x' }, subject: { reference: `Patient/${PATIENT}` } }),
+      });
       const refreshed = toAnswer('token refresh', await refreshToken(base, app.credentials, refresh));
       const exchanged = toAnswer('token code exchange', await exchangeCode(base, app.credentials, spareCode!));
       const introspected = toAnswer('introspection', await clientPost(base, '/oauth/introspect', app.credentials, { token: accessToken }));
-      const authorize = await call('authorize page', `${base}/oauth/authorize?response_type=code&client_id=${encodeURIComponent(app.clientId)}&redirect_uri=${encodeURIComponent('http://127.0.0.1:9/callback')}&scope=launch%2Fpatient&state=s&aud=${encodeURIComponent(`${base}/fhir`)}&code_challenge=${'a'.repeat(43)}&code_challenge_method=S256`);
+      const authorize = await call(
+        'authorize page',
+        `${base}/oauth/authorize?response_type=code&client_id=${encodeURIComponent(app.clientId)}&redirect_uri=${encodeURIComponent('http://127.0.0.1:9/callback')}&scope=launch%2Fpatient&state=s&aud=${encodeURIComponent(`${base}/fhir`)}&code_challenge=${'a'.repeat(43)}&code_challenge_method=S256`,
+      );
       const interaction = await call('interaction screen', `${base}/interaction/${interactionId}`);
       const health = await call('health', `${base}/api/health`);
       for (const a of [fhirRead, fhirSearch, fhirCreate]) expectFhirUnavailable(a);
       for (const a of [refreshed, exchanged, introspected]) expectOAuthUnavailable(a);
       for (const a of [authorize, interaction]) expectPageUnavailable(a);
       // The launcher and the console send the browser to the same 503 page, with a way back.
-      for (const [path, what] of [['/', 'launcher'], ['/console', 'console']] as const) {
+      for (const [path, what] of [
+        ['/', 'launcher'],
+        ['/console', 'console'],
+      ] as const) {
         const sent = await call(what, `${base}${path}`);
         expect(sent.status, `${what}: ${sent.text.slice(0, 300)}`).toBe(307);
         const page = await call(`${what}, unavailable page`, new URL(sent.headers.get('location')!, base).toString());

@@ -35,10 +35,26 @@ for (const kind of databaseKinds()) {
     it('a seed killed between batches leaves whole patients only, and the next start completes the dataset', async () => {
       const url = await freshDatabase(kind, 'faults_seed');
       dropLater(url);
-      execFileSync(process.execPath, ['scripts/prepare-db.mjs', '--no-seed'], { cwd: root, env: { ...process.env, DATABASE_URL: url }, stdio: ['ignore', 'ignore', 'inherit'] });
+      execFileSync(process.execPath, ['scripts/prepare-db.mjs', '--no-seed'], {
+        cwd: root,
+        env: { ...process.env, DATABASE_URL: url },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      });
       const seed = spawn(
         process.execPath,
-        ['--import', 'tsx', 'prisma/seed.ts', '--patients', String(SEED_SPEC.patients), '--seed', String(SEED_SPEC.seed), '--anchor-date', SEED_SPEC.anchorDate, '--no-roster', '--quiet'],
+        [
+          '--import',
+          'tsx',
+          'prisma/seed.ts',
+          '--patients',
+          String(SEED_SPEC.patients),
+          '--seed',
+          String(SEED_SPEC.seed),
+          '--anchor-date',
+          SEED_SPEC.anchorDate,
+          '--no-roster',
+          '--quiet',
+        ],
         { cwd: root, env: { ...process.env, DATABASE_URL: url }, stdio: ['ignore', 'ignore', 'pipe'] },
       );
       let stderr = '';
@@ -165,7 +181,9 @@ for (const kind of databaseKinds()) {
         }
       }
       expect(await tokenInvariants(db, app.clientId)).toEqual({ withoutGrant: [], badRotations: [], usedWithoutTokens: [], liveUnderRevokedGrant: [] });
-      console.log(`[faults ${kind}] ${attempts.length} token requests in the burst, ${cut} cut by kill -9, ${redeemedAfterRestart} codes/refresh tokens first redeemed after the restart, ${replays.length} replays`);
+      console.log(
+        `[faults ${kind}] ${attempts.length} token requests in the burst, ${cut} cut by kill -9, ${redeemedAfterRestart} codes/refresh tokens first redeemed after the restart, ${replays.length} replays`,
+      );
     });
   });
 }

@@ -164,8 +164,16 @@ describe('npm start -- --https: the app over https on localhost', () => {
     const crt = join(dir, 'evil.crt');
     const ext = join(dir, 'evil.ext');
     writeFileSync(ext, 'subjectAltName=DNS:evil.example\n');
-    execFileSync('openssl', ['req', '-new', '-nodes', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-keyout', key, '-out', csr, '-subj', '/CN=evil.example'], { stdio: 'ignore' });
-    execFileSync('openssl', ['x509', '-req', '-in', csr, '-CA', plan.tls.caCert, '-CAkey', plan.tls.caKey, '-set_serial', '7', '-days', '1', '-extfile', ext, '-out', crt], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      ['req', '-new', '-nodes', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-keyout', key, '-out', csr, '-subj', '/CN=evil.example'],
+      { stdio: 'ignore' },
+    );
+    execFileSync(
+      'openssl',
+      ['x509', '-req', '-in', csr, '-CA', plan.tls.caCert, '-CAkey', plan.tls.caKey, '-set_serial', '7', '-days', '1', '-extfile', ext, '-out', crt],
+      { stdio: 'ignore' },
+    );
     expect(() => execFileSync('openssl', ['verify', '-CAfile', plan.tls.caCert, plan.tls.cert], { stdio: 'pipe' })).not.toThrow();
     expect(() => execFileSync('openssl', ['verify', '-CAfile', plan.tls.caCert, crt], { stdio: 'pipe' })).toThrow(/permitted subtree violation/);
   });
@@ -210,7 +218,10 @@ describe('npm start -- --https: the app over https on localhost', () => {
   it('the interaction binding cookie and the persona session are Secure and prefixed, and the sign-in sticks', async () => {
     const client = await registerPublicClient(plan.origin);
     const as = { issuer: plan.origin, authorization_endpoint: `${plan.origin}/oauth/authorize` } as oauth.AuthorizationServer;
-    const { url } = await buildAuthorizationRequest(as, client.client.client_id, { scope: 'openid fhirUser launch/patient patient/Patient.rs', aud: `${plan.origin}/fhir` });
+    const { url } = await buildAuthorizationRequest(as, client.client.client_id, {
+      scope: 'openid fhirUser launch/patient patient/Patient.rs',
+      aud: `${plan.origin}/fhir`,
+    });
     const browser = new BrowserSession(plan.origin);
     const redirect = await browser.request(url);
     expect(redirect.status).toBe(303);

@@ -6,7 +6,18 @@ import { randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrowserSession } from '../integration/support/browserless';
-import { clientPost, exchangeCode, fhirStatus, obtainCodes, PATIENT, postForm, refreshToken, registerApp, registerConfidentialApp, succeeded } from './support/oauth';
+import {
+  clientPost,
+  exchangeCode,
+  fhirStatus,
+  obtainCodes,
+  PATIENT,
+  postForm,
+  refreshToken,
+  registerApp,
+  registerConfidentialApp,
+  succeeded,
+} from './support/oauth';
 import type { ClientCredentials, RegisteredApp, TokenOutcome } from './support/oauth';
 import { freePort, freshDatabase, prepareDatabase, SERVER_ENV, startServer } from './support/servers';
 import type { TestServer } from './support/servers';
@@ -141,7 +152,13 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('two instances on one PostgreSQL
     const reg = await fetch(`${a.url}/oauth/register`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ client_name: 'instances backend', grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [jwk] }, scope: 'system/Patient.rs' }),
+      body: JSON.stringify({
+        client_name: 'instances backend',
+        grant_types: ['client_credentials'],
+        token_endpoint_auth_method: 'private_key_jwt',
+        jwks: { keys: [jwk] },
+        scope: 'system/Patient.rs',
+      }),
     });
     expect(reg.status).toBe(201);
     const clientId = ((await reg.json()) as { client_id: string }).client_id;
@@ -154,7 +171,12 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('two instances on one PostgreSQL
       .setIssuedAt(now)
       .setExpirationTime(now + 240)
       .sign(privateKey);
-    const form = { grant_type: 'client_credentials', scope: 'system/Patient.rs', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion };
+    const form = {
+      grant_type: 'client_credentials',
+      scope: 'system/Patient.rs',
+      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+      client_assertion: assertion,
+    };
     const first = await postForm(`${a.url}/oauth/token`, form);
     expect(succeeded(first), JSON.stringify(first)).toBe(true);
     const replay = await postForm(`${b.url}/oauth/token`, form);
@@ -172,7 +194,8 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('two instances on one PostgreSQL
     const tokens = await tokensAtA(app, app.clientId, LIMIT_CLIENT_PATIENT); // 1 call
     const access = String(tokens.access_token);
     const servers = [b, a];
-    for (let i = 0; i < CLIENT_LIMIT - 1; i++) expect(await fhirStatus(servers[i % 2]!.url, `Patient/${LIMIT_CLIENT_PATIENT}`, access), `FHIR call ${i + 2}`).toBe(200);
+    for (let i = 0; i < CLIENT_LIMIT - 1; i++)
+      expect(await fhirStatus(servers[i % 2]!.url, `Patient/${LIMIT_CLIENT_PATIENT}`, access), `FHIR call ${i + 2}`).toBe(200);
     for (const server of [a, b]) {
       const res = await fetch(`${server.url}/fhir/Patient/${LIMIT_CLIENT_PATIENT}`, { headers: { authorization: `Bearer ${access}` } });
       expect(res.status).toBe(429);
@@ -188,7 +211,10 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('two instances on one PostgreSQL
 
     // Per patient (RATE_LIMIT_PATIENT): every client's FHIR calls in that patient's context.
     const apps = [await registerApp(a.url), await registerApp(a.url)];
-    const accessTokens = [String((await tokensAtA(apps[0]!, apps[0]!.clientId, LIMIT_PATIENT)).access_token), String((await tokensAtA(apps[1]!, apps[1]!.clientId, LIMIT_PATIENT)).access_token)];
+    const accessTokens = [
+      String((await tokensAtA(apps[0]!, apps[0]!.clientId, LIMIT_PATIENT)).access_token),
+      String((await tokensAtA(apps[1]!, apps[1]!.clientId, LIMIT_PATIENT)).access_token),
+    ];
     for (let i = 0; i < PATIENT_LIMIT; i++) {
       expect(await fhirStatus(servers[i % 2]!.url, `Patient/${LIMIT_PATIENT}`, accessTokens[Math.floor(i / 2) % 2]!), `patient call ${i + 1}`).toBe(200);
     }

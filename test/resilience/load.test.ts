@@ -18,7 +18,15 @@ import * as oauth from 'oauth4webapi';
 import { createDb } from '../../lib/db';
 import type { Db } from '../../lib/db';
 import { BrowserSession } from '../integration/support/browserless';
-import { APP_REDIRECT_URI, buildAuthorizationRequest, discover, registerClient, registerPublicClient, registerSymmetricClient, runCodeFlow } from '../integration/support/smart-client';
+import {
+  APP_REDIRECT_URI,
+  buildAuthorizationRequest,
+  discover,
+  registerClient,
+  registerPublicClient,
+  registerSymmetricClient,
+  runCodeFlow,
+} from '../integration/support/smart-client';
 import type { RegisteredClient } from '../integration/support/smart-client';
 // @ts-expect-error plain ESM helper without types
 import { prepareDatabase, startServer } from '../../scripts/lib/test-server.mjs';
@@ -131,7 +139,11 @@ async function credentials(base: string, codesWanted: number): Promise<Credentia
   const backends = await Promise.all([1, 2, 3].map((n) => registerBackend(base, n)));
   const systemTokens: string[] = [];
   for (const b of backends) {
-    const res = await fetch(tokenEndpoint, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form(ccBody(b, tokenEndpoint)) });
+    const res = await fetch(tokenEndpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: form(ccBody(b, tokenEndpoint)),
+    });
     expect(res.status).toBe(200);
     systemTokens.push(((await res.json()) as { access_token: string }).access_token);
   }
@@ -186,7 +198,15 @@ function ccBody(b: BackendClient, tokenEndpoint: string): Record<string, string>
 // ---------------------------------------------------------------------------------------------
 // The mixed load
 
-type Kind = 'client_credentials' | 'refresh_token' | 'authorization_code' | 'read (patient token)' | 'search (patient token)' | 'read (system token)' | 'search (system token)' | 'cross-patient read';
+type Kind =
+  | 'client_credentials'
+  | 'refresh_token'
+  | 'authorization_code'
+  | 'read (patient token)'
+  | 'search (patient token)'
+  | 'read (system token)'
+  | 'search (system token)'
+  | 'cross-patient read';
 
 interface Planned {
   readonly kind: Kind;
@@ -213,7 +233,18 @@ interface LoadRun {
 /** A token request (one of the three grants) or one of the FHIR kinds. */
 type Slot = 'token' | Exclude<Kind, 'client_credentials' | 'refresh_token' | 'authorization_code'>;
 
-const ROTATION: readonly Slot[] = ['token', 'read (patient token)', 'search (patient token)', 'read (system token)', 'token', 'search (system token)', 'read (patient token)', 'cross-patient read', 'token', 'search (patient token)'];
+const ROTATION: readonly Slot[] = [
+  'token',
+  'read (patient token)',
+  'search (patient token)',
+  'read (system token)',
+  'token',
+  'search (system token)',
+  'read (patient token)',
+  'cross-patient read',
+  'token',
+  'search (patient token)',
+];
 
 function planner(base: string, creds: Credentials): (seq: number) => Planned {
   const tokenEndpoint = `${base}/oauth/token`;
@@ -230,7 +261,13 @@ function planner(base: string, creds: Credentials): (seq: number) => Planned {
       const code = turn === 1 ? creds.codes.shift() : undefined;
       if (code) {
         const headers = code.reg.secret ? { ...urlencoded, authorization: basicAuth(code.reg) } : urlencoded;
-        const body = { grant_type: 'authorization_code', code: code.code, code_verifier: code.verifier, redirect_uri: APP_REDIRECT_URI, ...(code.reg.secret ? {} : { client_id: code.reg.client.client_id }) };
+        const body = {
+          grant_type: 'authorization_code',
+          code: code.code,
+          code_verifier: code.verifier,
+          redirect_uri: APP_REDIRECT_URI,
+          ...(code.reg.secret ? {} : { client_id: code.reg.client.client_id }),
+        };
         return { kind: 'authorization_code', expected: 200, request: { method: 'POST', path: '/oauth/token', headers, body: form(body) } };
       }
       const refresh = turn === 2 ? creds.refreshTokens.shift() : undefined;
@@ -238,7 +275,12 @@ function planner(base: string, creds: Credentials): (seq: number) => Planned {
         return {
           kind: 'refresh_token',
           expected: 200,
-          request: { method: 'POST', path: '/oauth/token', headers: { ...urlencoded, authorization: basicAuth(refresh.reg) }, body: form({ grant_type: 'refresh_token', refresh_token: refresh.token }) },
+          request: {
+            method: 'POST',
+            path: '/oauth/token',
+            headers: { ...urlencoded, authorization: basicAuth(refresh.reg) },
+            body: form({ grant_type: 'refresh_token', refresh_token: refresh.token }),
+          },
           onOk: (body) => {
             const tokens = JSON.parse(body) as { refresh_token: string; access_token: string; patient: string };
             creds.refreshTokens.push({ token: tokens.refresh_token, reg: refresh.reg });
@@ -263,11 +305,23 @@ function planner(base: string, creds: Credentials): (seq: number) => Planned {
       case 'read (patient token)':
         return { kind: slot, expected: 200, request: { method: 'GET', path: `/fhir/Patient/${p}`, headers: bearer(patientToken.token) } };
       case 'search (patient token)':
-        return { kind: slot, expected: 200, request: { method: 'GET', path: `/fhir/Observation?patient=${p}&category=${VITALS}&_count=20`, headers: bearer(patientToken.token) } };
+        return {
+          kind: slot,
+          expected: 200,
+          request: { method: 'GET', path: `/fhir/Observation?patient=${p}&category=${VITALS}&_count=20`, headers: bearer(patientToken.token) },
+        };
       case 'read (system token)':
-        return { kind: slot, expected: 200, request: { method: 'GET', path: `/fhir/Patient/${PATIENTS[seq % PATIENTS.length]}`, headers: bearer(systemToken) } };
+        return {
+          kind: slot,
+          expected: 200,
+          request: { method: 'GET', path: `/fhir/Patient/${PATIENTS[seq % PATIENTS.length]}`, headers: bearer(systemToken) },
+        };
       case 'search (system token)':
-        return { kind: slot, expected: 200, request: { method: 'GET', path: `/fhir/Condition?patient=${PATIENTS[seq % PATIENTS.length]}&_count=10`, headers: bearer(systemToken) } };
+        return {
+          kind: slot,
+          expected: 200,
+          request: { method: 'GET', path: `/fhir/Condition?patient=${PATIENTS[seq % PATIENTS.length]}&_count=10`, headers: bearer(systemToken) },
+        };
       case 'cross-patient read':
         // Outside the token's compartment: 404, as if it did not exist (docs/SECURITY.md, BOLA).
         return { kind: slot, expected: 404, request: { method: 'GET', path: `/fhir/Patient/${other}`, headers: bearer(patientToken.token) } };
@@ -340,7 +394,10 @@ interface AuditedRow {
 
 /** Audit records of one run: user agent → the records written for it. */
 async function auditedRequests(db: Db, tag: string): Promise<Map<string, AuditedRow[]>> {
-  const rows = await db.auditRecord.findMany({ where: { userAgent: { startsWith: `${tag}/` } }, select: { userAgent: true, status: true, errorCode: true, detail: true } });
+  const rows = await db.auditRecord.findMany({
+    where: { userAgent: { startsWith: `${tag}/` } },
+    select: { userAgent: true, status: true, errorCode: true, detail: true },
+  });
   const byAgent = new Map<string, AuditedRow[]>();
   for (const r of rows) byAgent.set(r.userAgent!, [...(byAgent.get(r.userAgent!) ?? []), r]);
   return byAgent;
@@ -378,7 +435,13 @@ async function expectCompleteAudit(db: Db, run: LoadRun, allowed: (s: Sent) => n
   expect(answered.length, 'requests sent but not answered').toBe(sent.size);
   expect(result['5xx'], `5xx responses: ${JSON.stringify(statusCodes)}`).toBe(0);
   const unexpected = [...sent].filter(([, s]) => !allowed(s).includes(s.status!));
-  const why = ([id, s]: [string, Sent]) => `${s.kind} answered ${s.status}: ${audit.get(id)?.map((r) => `${r.errorCode}: ${r.detail}`).join(' | ') ?? 'not audited'}`;
+  const why = ([id, s]: [string, Sent]) =>
+    `${s.kind} answered ${s.status}: ${
+      audit
+        .get(id)
+        ?.map((r) => `${r.errorCode}: ${r.detail}`)
+        .join(' | ') ?? 'not audited'
+    }`;
   expect(unexpected.slice(0, 5).map(why), `${unexpected.length} unexpected statuses`).toEqual([]);
 
   // The audit trail: exactly one record per request sent (none lost, none duplicated), carrying
@@ -411,17 +474,30 @@ for (const target of targets) {
       await server?.stop();
     });
 
-    it(`${LOAD_SECONDS} s of token requests and FHIR reads from 9 clients on ${CONNECTIONS} connections: zero 5xx, one audit record per request`, async () => {
-      const creds = await credentials(base, 12);
-      const run = await runLoad(base, creds, LOAD_SECONDS);
-      const kinds = histogram([...run.sent.values()].map((s) => s.kind));
-      // The mix really happened: every kind of request was sent.
-      for (const kind of ['client_credentials', 'refresh_token', 'authorization_code', 'read (patient token)', 'search (patient token)', 'read (system token)', 'search (system token)', 'cross-patient read'] as const) {
-        expect(kinds[kind] ?? 0, kind).toBeGreaterThan(0);
-      }
-      await expectCompleteAudit(db, run, (s) => [s.expected], target.name);
-      expect(server.output()).not.toMatch(/audit write failed|audit record rejected/);
-    }, (LOAD_SECONDS + 200) * 1000);
+    it(
+      `${LOAD_SECONDS} s of token requests and FHIR reads from 9 clients on ${CONNECTIONS} connections: zero 5xx, one audit record per request`,
+      async () => {
+        const creds = await credentials(base, 12);
+        const run = await runLoad(base, creds, LOAD_SECONDS);
+        const kinds = histogram([...run.sent.values()].map((s) => s.kind));
+        // The mix really happened: every kind of request was sent.
+        for (const kind of [
+          'client_credentials',
+          'refresh_token',
+          'authorization_code',
+          'read (patient token)',
+          'search (patient token)',
+          'read (system token)',
+          'search (system token)',
+          'cross-patient read',
+        ] as const) {
+          expect(kinds[kind] ?? 0, kind).toBeGreaterThan(0);
+        }
+        await expectCompleteAudit(db, run, (s) => [s.expected], target.name);
+        expect(server.output()).not.toMatch(/audit write failed|audit record rejected/);
+      },
+      (LOAD_SECONDS + 200) * 1000,
+    );
   });
 }
 
@@ -433,7 +509,10 @@ describe('load with rate limits on (SQLite)', () => {
     const databaseUrl = await targets[0]!.databaseUrl();
     prepareDatabase(databaseUrl);
     // Low limits so that a short run crosses them: the refused requests must be audited too.
-    server = (await startServer({ databaseUrl, env: { RATE_LIMIT_CLIENT: '12', RATE_LIMIT_PATIENT: '12', RATE_LIMIT_WINDOW_SECONDS: '300', RATE_LIMIT_REGISTER_IP: '0' } })) as Server;
+    server = (await startServer({
+      databaseUrl,
+      env: { RATE_LIMIT_CLIENT: '12', RATE_LIMIT_PATIENT: '12', RATE_LIMIT_WINDOW_SECONDS: '300', RATE_LIMIT_REGISTER_IP: '0' },
+    })) as Server;
     db = createDb(databaseUrl).db;
   }, 180_000);
 
@@ -448,7 +527,9 @@ describe('load with rate limits on (SQLite)', () => {
     const { audited } = await expectCompleteAudit(db, run, (s) => [s.expected, 429], 'throttled SQLite');
     const throttled = [...run.sent.values()].filter((s) => s.status === 429).length;
     expect(throttled).toBeGreaterThan(0);
-    expect(await db.auditRecord.count({ where: { userAgent: { startsWith: `${run.tag}/` }, status: 429, flags: { contains: 'rate-limited' } } })).toBe(throttled);
+    expect(await db.auditRecord.count({ where: { userAgent: { startsWith: `${run.tag}/` }, status: 429, flags: { contains: 'rate-limited' } } })).toBe(
+      throttled,
+    );
     expect(audited).toBe(run.sent.size);
   });
 });

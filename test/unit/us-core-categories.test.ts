@@ -30,7 +30,9 @@ describe('US Core categories on the consent screen', () => {
   });
 
   it('include every category docs/CONFORMANCE.md #100 lists, health-concern in US Core condition-category', () => {
-    expect(values('Observation')).toEqual(expect.arrayContaining([`${OBS}|laboratory`, `${OBS}|social-history`, `${OBS}|vital-signs`, `${OBS}|survey`, `${OBS}|procedure`, `${US_CORE}|sdoh`]));
+    expect(values('Observation')).toEqual(
+      expect.arrayContaining([`${OBS}|laboratory`, `${OBS}|social-history`, `${OBS}|vital-signs`, `${OBS}|survey`, `${OBS}|procedure`, `${US_CORE}|sdoh`]),
+    );
     expect(values('Condition')).toEqual(expect.arrayContaining([`${COND}|encounter-diagnosis`, `${COND}|problem-list-item`, `${US_CORE_COND}|health-concern`]));
     expect(values('Condition')).not.toContain(`${US_CORE}|health-concern`);
     for (const c of [...(CATEGORY_OPTIONS.Observation ?? []), ...(CATEGORY_OPTIONS.Condition ?? [])]) expect(c.label.length, c.value).toBeGreaterThan(2);
@@ -47,7 +49,17 @@ describe('US Core categories on the consent screen', () => {
         const parsed = scopes[0];
         if (parsed) expect(explainScope(parsed), scope).not.toMatch(/only those where/);
         const model = buildConsentModel(`patient/${type}.read`);
-        const granted = grantedScopeFrom(`patient/${type}.read`, parseConsentForm(new URLSearchParams([['keep.0', 'on'], ['mode.0', 'categories'], ['cat.0', value]]), model));
+        const granted = grantedScopeFrom(
+          `patient/${type}.read`,
+          parseConsentForm(
+            new URLSearchParams([
+              ['keep.0', 'on'],
+              ['mode.0', 'categories'],
+              ['cat.0', value],
+            ]),
+            model,
+          ),
+        );
         expect(granted).toBe(scope);
       }
     }
@@ -57,7 +69,10 @@ describe('US Core categories on the consent screen', () => {
     const resources: Resource[] = [];
     for (let i = 0; i < 6; i++) resources.push(...generatePatient(i, { seed: 42, anchorDate: '2025-06-01' }).resources);
     for (const item of generateRoster({ anchorDate: '2025-06-01' })) resources.push(...item.resources);
-    const used = new Map<string, Set<string>>([['Observation', new Set()], ['Condition', new Set()]]);
+    const used = new Map<string, Set<string>>([
+      ['Observation', new Set()],
+      ['Condition', new Set()],
+    ]);
     for (const r of resources) {
       if (r.resourceType !== 'Observation' && r.resourceType !== 'Condition') continue;
       const offered = values(r.resourceType);
@@ -73,6 +88,8 @@ describe('US Core categories on the consent screen', () => {
     }
     expect(used.get('Observation')?.size).toBeGreaterThanOrEqual(4);
     expect(used.get('Condition')?.size).toBeGreaterThanOrEqual(2);
-    for (const [type, codes] of used) for (const v of codes) if (v.startsWith(OBS) || v.startsWith(COND) || v.startsWith(US_CORE)) expect(values(type), `${type} category ${v} used by the data`).toContain(v);
+    for (const [type, codes] of used)
+      for (const v of codes)
+        if (v.startsWith(OBS) || v.startsWith(COND) || v.startsWith(US_CORE)) expect(values(type), `${type} category ${v} used by the data`).toContain(v);
   });
 });

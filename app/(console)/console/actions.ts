@@ -73,5 +73,7 @@ export async function reseedAction(_prev: ReseedActionState, form: FormData): Pr
   const input = form.get('reset') === '1' ? defaultReseedInput() : parseReseedInput(fields(form));
   if ('error' in input) return { ok: false, message: input.error };
   const started = await startReseed(input);
-  return started.started ? { ok: true, message: `Reseeding with seed ${input.seed}, ${input.patients} patients…` } : { ok: false, message: started.reason ?? 'not started' };
+  return started.started
+    ? { ok: true, message: `Reseeding with seed ${input.seed}, ${input.patients} patients…` }
+    : { ok: false, message: started.reason ?? 'not started' };
 }

@@ -26,8 +26,16 @@ export default async function ConsoleLayout({ children }: { children: ReactNode 
   return (
     <div className="console">
       <nav className="console-nav" aria-label="Console">
-        <Link className="brand" href="/console">SMART Sandbox console</Link>
-        {session ? TABS.map(([href, label]) => <Link key={href} className="tab" href={href}>{label}</Link>) : null}
+        <Link className="brand" href="/console">
+          SMART Sandbox console
+        </Link>
+        {session
+          ? TABS.map(([href, label]) => (
+              <Link key={href} className="tab" href={href}>
+                {label}
+              </Link>
+            ))
+          : null}
         <span className="spacer" />
         {session ? (
           <span className="who">

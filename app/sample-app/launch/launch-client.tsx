@@ -12,7 +12,16 @@ export function LaunchClient() {
     const scope = params.get('scope') || (launch ? DEFAULT_EHR_SCOPE : DEFAULT_STANDALONE_SCOPE);
     const iss = params.get('iss') || `${window.location.origin}/fhir`;
     loadFhirClient()
-      .then((FHIR) => FHIR.oauth2.authorize({ clientId: SAMPLE_CLIENT_ID, scope, redirectUri: `${window.location.origin}/sample-app`, iss, ...(launch ? { launch } : {}), pkceMode: 'required' }))
+      .then((FHIR) =>
+        FHIR.oauth2.authorize({
+          clientId: SAMPLE_CLIENT_ID,
+          scope,
+          redirectUri: `${window.location.origin}/sample-app`,
+          iss,
+          ...(launch ? { launch } : {}),
+          pkceMode: 'required',
+        }),
+      )
       .catch((err: unknown) => setError(err instanceof Error ? err.message : String(err)));
   }, []);
   return error ? (

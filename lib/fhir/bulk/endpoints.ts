@@ -19,7 +19,14 @@ import type { OutputFile, StoredParams } from './jobs';
 import type { ExportLevel } from './params';
 import { assertKickOffHeaders, isStrict, parametersOf, parseExportParams } from './params';
 import { simulatedErrorOfLaunch } from '../../launch-options/lookup';
-import { assertDownloadAllowed, assertKickOffNotThrottled, bulkSimulatedError, retryAfterOf, slowJobPending, transientStatusFailure } from './simulated-failures';
+import {
+  assertDownloadAllowed,
+  assertKickOffNotThrottled,
+  bulkSimulatedError,
+  retryAfterOf,
+  slowJobPending,
+  transientStatusFailure,
+} from './simulated-failures';
 
 /** What a bulk request needs from the router. */
 export interface BulkContext {
@@ -35,9 +42,7 @@ export interface BulkContext {
 }
 
 export type BulkRequest =
-  | { kind: 'kick-off'; level: ExportLevel; groupId: string | null }
-  | { kind: 'status'; jobId: string }
-  | { kind: 'file'; jobId: string; file: string };
+  { kind: 'kick-off'; level: ExportLevel; groupId: string | null } | { kind: 'status'; jobId: string } | { kind: 'file'; jobId: string; file: string };
 
 /** Seconds a client is told to wait between polls (Retry-After). */
 export const RETRY_AFTER_SECONDS = 1;
@@ -129,11 +134,21 @@ async function kickOff(ctx: BulkContext, level: ExportLevel, groupId: string | n
   }
   const simulated = bulkSimulatedError(await simulatedErrorOfLaunch(ctx.claims.launchId, ctx.db));
   await assertKickOffNotThrottled(ctx.db, simulated, ctx.claims.launchId);
-  const active = await ctx.db.bulkExportJob.count({ where: { sandboxId: ctx.sandboxId, clientId: ctx.claims.clientId, status: { in: ['queued', 'running'] } } });
-  if (active >= MAX_ACTIVE_JOBS) throw new FhirThrottledError(`This client already has ${active} exports in progress; wait for one to finish or cancel one (DELETE its status URL)`, 10);
+  const active = await ctx.db.bulkExportJob.count({
+    where: { sandboxId: ctx.sandboxId, clientId: ctx.claims.clientId, status: { in: ['queued', 'running'] } },
+  });
+  if (active >= MAX_ACTIVE_JOBS)
+    throw new FhirThrottledError(`This client already has ${active} exports in progress; wait for one to finish or cancel one (DELETE its status URL)`, 10);
   const stored: StoredParams = { ...parsed, fhirUser: ctx.claims.fhirUser, simulated };
   const retryAfter = retryAfterOf(simulated, RETRY_AFTER_SECONDS);
-  const jobId = await createJob(ctx.db, { sandboxId: ctx.sandboxId, clientId: ctx.claims.clientId, request: ctx.url.toString(), params: stored, scope: ctx.claims.scope, retryAfter });
+  const jobId = await createJob(ctx.db, {
+    sandboxId: ctx.sandboxId,
+    clientId: ctx.claims.clientId,
+    request: ctx.url.toString(),
+    params: stored,
+    scope: ctx.claims.scope,
+    retryAfter,
+  });
   ctx.audit.detail = `job ${jobId}`;
   return json(informationOutcome(`Export started; poll ${statusUrl(ctx, jobId)}`), 202, { 'content-location': statusUrl(ctx, jobId) });
 }
@@ -146,7 +161,8 @@ async function jobOf(ctx: BulkContext, jobId: string) {
     ctx.audit.flags.push('suspected-bola');
     ctx.audit.detail = `export job ${jobId} belongs to another client`;
   }
-  if (!job || job.clientId !== ctx.claims.clientId || job.expiresAt.getTime() < Date.now()) throw new FhirError('not-found', 'No such export job (it may have expired or been cancelled)');
+  if (!job || job.clientId !== ctx.claims.clientId || job.expiresAt.getTime() < Date.now())
+    throw new FhirError('not-found', 'No such export job (it may have expired or been cancelled)');
   return job;
 }
 
@@ -162,12 +178,18 @@ async function status(ctx: BulkContext, jobId: string): Promise<Response> {
     const due = job.lastPollAt ? job.lastPollAt.getTime() + job.retryAfter * 1000 - POLL_TOLERANCE_MS : 0;
     if (now < due) {
       ctx.audit.detail = `polled ${Math.round((due + POLL_TOLERANCE_MS - now) / 100) / 10} s before Retry-After`;
-      throw new FhirThrottledError(`Polled before the Retry-After of ${job.retryAfter} s had passed`, Math.max(1, Math.ceil((due + POLL_TOLERANCE_MS - now) / 1000)));
+      throw new FhirThrottledError(
+        `Polled before the Retry-After of ${job.retryAfter} s had passed`,
+        Math.max(1, Math.ceil((due + POLL_TOLERANCE_MS - now) / 1000)),
+      );
     }
   }
   const transient = job.status === 'failed' ? null : transientStatusFailure(simulated, params.transientShown === true);
   if (transient) {
-    await ctx.db.bulkExportJob.update({ where: { id: job.id }, data: { lastPollAt: new Date(now), params: JSON.stringify({ ...params, transientShown: true }) } });
+    await ctx.db.bulkExportJob.update({
+      where: { id: job.id },
+      data: { lastPollAt: new Date(now), params: JSON.stringify({ ...params, transientShown: true }) },
+    });
     if (needsRunner(job)) scheduleJob(ctx.db, job.id);
     ctx.audit.detail = `simulated transient status failure; retry-after ${job.retryAfter}`;
     return json(transient, 500, { 'retry-after': String(job.retryAfter) });
@@ -177,7 +199,14 @@ async function status(ctx: BulkContext, jobId: string): Promise<Response> {
     if (needsRunner(job)) scheduleJob(ctx.db, job.id);
     ctx.audit.detail = `retry-after ${job.retryAfter}`;
     // IG 2.0.0 §response---in-progress-status: headers only.
-    return new Response(null, { status: 202, headers: { 'retry-after': String(job.retryAfter), 'x-progress': job.status === 'completed' ? 'finishing' : (job.progress ?? job.status), 'cache-control': 'no-store' } });
+    return new Response(null, {
+      status: 202,
+      headers: {
+        'retry-after': String(job.retryAfter),
+        'x-progress': job.status === 'completed' ? 'finishing' : (job.progress ?? job.status),
+        'cache-control': 'no-store',
+      },
+    });
   }
   if (job.status === 'failed') {
     return json(JSON.parse(job.errors ?? 'null') ?? operationOutcome('error', 'exception', 'The export failed'), 500);
@@ -209,7 +238,10 @@ async function download(ctx: BulkContext, jobId: string, file: string): Promise<
   const m = /^([A-Za-z]{1,64})\.ndjson$/.exec(file);
   const type = m?.[1] === 'errors' ? ERROR_FILE : m?.[1];
   ctx.audit.resourceType = type && type !== ERROR_FILE ? type : null;
-  const listed = job.status === 'completed' && type ? (JSON.parse((type === ERROR_FILE ? job.errors : job.output) ?? '[]') as OutputFile[]).find((o) => type === ERROR_FILE || o.type === type) : undefined;
+  const listed =
+    job.status === 'completed' && type
+      ? (JSON.parse((type === ERROR_FILE ? job.errors : job.output) ?? '[]') as OutputFile[]).find((o) => type === ERROR_FILE || o.type === type)
+      : undefined;
   if (!type || !listed) throw new FhirError('not-found', `No file ${file.slice(0, 70)} in this export`);
   const output = JSON.parse(job.output ?? '[]') as OutputFile[];
   const params = JSON.parse(job.params) as StoredParams;
@@ -226,6 +258,8 @@ async function download(ctx: BulkContext, jobId: string, file: string): Promise<
       else controller.enqueue(new TextEncoder().encode(chunk.content));
     },
   });
-  return new Response(body, { status: 200, headers: { 'content-type': 'application/fhir+ndjson', 'cache-control': 'no-store', expires: job.expiresAt.toUTCString() } });
+  return new Response(body, {
+    status: 200,
+    headers: { 'content-type': 'application/fhir+ndjson', 'cache-control': 'no-store', expires: job.expiresAt.toUTCString() },
+  });
 }
-

@@ -110,11 +110,15 @@ async function failJob(db: Db, jobId: string, message: string): Promise<void> {
   await db.bulkExportChunk.deleteMany({ where: { jobId } });
   await db.bulkExportJob.updateMany({
     where: { id: jobId },
-    data: { status: 'failed', finishedAt: new Date(), expiresAt: new Date(Date.now() + JOB_TTL_MS), errors: JSON.stringify(operationOutcome('error', 'exception', message)), progress: null },
+    data: {
+      status: 'failed',
+      finishedAt: new Date(),
+      expiresAt: new Date(Date.now() + JOB_TTL_MS),
+      errors: JSON.stringify(operationOutcome('error', 'exception', message)),
+      progress: null,
+    },
   });
 }
-
-
 
 interface Plan {
   queries: ExportQuery[];
@@ -129,10 +133,14 @@ async function planOf(db: Db, sandboxId: string, params: StoredParams, scope: st
   const errors: OperationOutcome[] = params.ignored.map((i) => operationOutcome('warning', 'not-supported', `Parameter ignored: ${i}`));
   const queries: ExportQuery[] = [];
   const since = params.since ? new Date(params.since) : null;
-  const population: ExportQuery['population'] = params.level === 'system' ? { kind: 'system' } : params.level === 'group' ? { kind: 'group', groupId: params.groupId! } : { kind: 'all-patients' };
+  const population: ExportQuery['population'] =
+    params.level === 'system' ? { kind: 'system' } : params.level === 'group' ? { kind: 'group', groupId: params.groupId! } : { kind: 'all-patients' };
   for (const type of params.types ?? stored) {
     if (params.level !== 'system' && !compartment.has(type)) {
-      if (params.types) errors.push(operationOutcome('information', 'not-supported', `${type} is not in the patient compartment: a ${params.level}-level export does not include it`));
+      if (params.types)
+        errors.push(
+          operationOutcome('information', 'not-supported', `${type} is not in the patient compartment: a ${params.level}-level export does not include it`),
+        );
       continue;
     }
     const d = policy.decide('search', type);
@@ -228,7 +236,9 @@ export async function runJob(db: Db, job: JobRow, owner: string): Promise<void> 
       await beat(`${i + 1}/${plan.queries.length} types, ${total} resources`);
     }
     if (plan.errors.length) {
-      await db.bulkExportChunk.create({ data: { jobId: job.id, type: ERROR_FILE, seq: 0, lines: plan.errors.length, content: `${plan.errors.map((e) => JSON.stringify(e)).join('\n')}\n` } });
+      await db.bulkExportChunk.create({
+        data: { jobId: job.id, type: ERROR_FILE, seq: 0, lines: plan.errors.length, content: `${plan.errors.map((e) => JSON.stringify(e)).join('\n')}\n` },
+      });
     }
     const done = await db.bulkExportJob.updateMany({
       where: { id: job.id, owner: owner, status: 'running' },

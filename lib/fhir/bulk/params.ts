@@ -50,26 +50,36 @@ export function isStrict(req: Request): boolean {
 /** The parameters of a POST kick-off body (a FHIR Parameters resource) as name/value pairs. */
 export function parametersOf(body: unknown): [string, string][] {
   const p = body as Parameters;
-  if (typeof body !== 'object' || body === null || p.resourceType !== 'Parameters') throw new FhirError('invalid', 'A POST kick-off takes a Parameters resource');
+  if (typeof body !== 'object' || body === null || p.resourceType !== 'Parameters')
+    throw new FhirError('invalid', 'A POST kick-off takes a Parameters resource');
   const out: [string, string][] = [];
   for (const param of p.parameter ?? []) {
     if (typeof param.name !== 'string') throw new FhirError('invalid', 'Every Parameters.parameter needs a name');
     const value = param.valueString ?? param.valueInstant ?? param.valueDateTime ?? param.valueCode ?? param.valueUri ?? param.valueReference?.reference;
-    if (typeof value !== 'string') throw new FhirError('invalid', `Parameter '${param.name.slice(0, 40)}' has no value of a supported type (string, instant, code, uri or Reference)`);
+    if (typeof value !== 'string')
+      throw new FhirError('invalid', `Parameter '${param.name.slice(0, 40)}' has no value of a supported type (string, instant, code, uri or Reference)`);
     out.push([param.name, value]);
   }
   return out;
 }
 
 function split(value: string): string[] {
-  return value.split(',').map((s) => s.trim()).filter(Boolean);
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 /**
  * Compiles kick-off parameters. `fromBody` tells whether they came from a POST Parameters body
  * (where `patient` is allowed, IG 2.0.0 §query-parameters).
  */
-export function parseExportParams(level: ExportLevel, groupId: string | null, params: [string, string][], opts: { strict: boolean; fromBody: boolean }): ExportParams {
+export function parseExportParams(
+  level: ExportLevel,
+  groupId: string | null,
+  params: [string, string][],
+  opts: { strict: boolean; fromBody: boolean },
+): ExportParams {
   const out: ExportParams = { level, groupId, types: null, since: null, typeFilters: {}, elements: null, patients: null, ignored: [] };
   const unsupported = (name: string, why: string) => {
     if (opts.strict) throw new FhirError('invalid', `Parameter '${name.slice(0, 60)}' is not supported (${why}); Prefer: handling=strict forbids ignoring it`);
@@ -78,11 +88,13 @@ export function parseExportParams(level: ExportLevel, groupId: string | null, pa
   for (const [name, value] of params) {
     switch (name) {
       case '_outputFormat':
-        if (!OUTPUT_FORMATS.has(value.trim())) throw new FhirError('invalid', `_outputFormat '${value.slice(0, 60)}' is not supported: use application/fhir+ndjson`);
+        if (!OUTPUT_FORMATS.has(value.trim()))
+          throw new FhirError('invalid', `_outputFormat '${value.slice(0, 60)}' is not supported: use application/fhir+ndjson`);
         break;
       case '_since': {
         // IG 2.0.0: a FHIR instant (date, time to the second and a zone).
-        if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(value)) throw new FhirError('invalid', `_since must be a FHIR instant (e.g. 2024-01-01T00:00:00Z), not '${value.slice(0, 40)}'`);
+        if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(value))
+          throw new FhirError('invalid', `_since must be a FHIR instant (e.g. 2024-01-01T00:00:00Z), not '${value.slice(0, 40)}'`);
         const start = parseDateValue('_since', value).start;
         if (start > Date.now()) throw new FhirError('invalid', '_since is in the future');
         out.since = new Date(start).toISOString();
@@ -99,7 +111,8 @@ export function parseExportParams(level: ExportLevel, groupId: string | null, pa
         break;
       case '_elements': {
         const els = split(value).map((e) => (e.includes('.') ? e.slice(e.indexOf('.') + 1) : e));
-        for (const e of els) if (!/^[a-z][A-Za-z0-9]{0,63}(\[x\])?$/.test(e)) throw new FhirError('invalid', `_elements: '${e.slice(0, 40)}' is not a top-level element name`);
+        for (const e of els)
+          if (!/^[a-z][A-Za-z0-9]{0,63}(\[x\])?$/.test(e)) throw new FhirError('invalid', `_elements: '${e.slice(0, 40)}' is not a top-level element name`);
         out.elements = [...(out.elements ?? []), ...els];
         break;
       }

@@ -33,7 +33,8 @@ function patientIdsSql(q: ExportQuery): Sql | null {
       sql`SELECT x."targetId" FROM "SearchReference" x WHERE x."sandboxId" = ${q.sandboxId} AND x."type" = 'Group' AND x."resourceId" = ${q.population.groupId} AND ${paramSql('Group', 'member')} AND x."targetType" = 'Patient'`,
     );
   }
-  if (q.patients) parts.push(sql`SELECT p."id" FROM "Resource" p WHERE p."sandboxId" = ${q.sandboxId} AND p."type" = 'Patient' AND p."id" IN (${join(q.patients)})`);
+  if (q.patients)
+    parts.push(sql`SELECT p."id" FROM "Resource" p WHERE p."sandboxId" = ${q.sandboxId} AND p."type" = 'Patient' AND p."id" IN (${join(q.patients)})`);
   if (!parts.length) return null;
   return parts.length === 1 ? parts[0]! : join(parts, ' INTERSECT ');
 }

@@ -21,7 +21,11 @@ export async function assertKickOffNotThrottled(db: Db, error: SimulatedError | 
   const key = `bulk-kickoff-throttled:${launchId}`;
   const row = await db.setting.upsert({ where: { key }, create: { key, value: new Date().toISOString() }, update: {} });
   const until = new Date(row.value).getTime() + error.retryAfterSeconds * 1000;
-  if (Date.now() < until) throw new FhirThrottledError(`Too many bulk export requests: try again in ${error.retryAfterSeconds} seconds (simulated)`, Math.max(1, Math.ceil((until - Date.now()) / 1000)));
+  if (Date.now() < until)
+    throw new FhirThrottledError(
+      `Too many bulk export requests: try again in ${error.retryAfterSeconds} seconds (simulated)`,
+      Math.max(1, Math.ceil((until - Date.now()) / 1000)),
+    );
 }
 
 /** The Retry-After a job's status answers give (seconds). */
@@ -41,13 +45,23 @@ export function transientStatusFailure(error: SimulatedError | null, alreadyShow
 }
 
 /** Job: the types a run exports and the errors it reports, after `bulk_partial_output` and `bulk_error_outcome`. */
-export function simulatedJobResult<T extends { type: string }>(error: SimulatedError | null, queries: T[], errors: OperationOutcome[]): { queries: T[]; errors: OperationOutcome[] } {
+export function simulatedJobResult<T extends { type: string }>(
+  error: SimulatedError | null,
+  queries: T[],
+  errors: OperationOutcome[],
+): { queries: T[]; errors: OperationOutcome[] } {
   if (error?.kind === 'bulk_partial_output' && queries.length) {
     const dropped = queries[queries.length - 1]!;
-    return { queries: queries.slice(0, -1), errors: [...errors, operationOutcome('error', 'incomplete', `The export of ${dropped.type} failed; its file is missing from this manifest (simulated)`)] };
+    return {
+      queries: queries.slice(0, -1),
+      errors: [...errors, operationOutcome('error', 'incomplete', `The export of ${dropped.type} failed; its file is missing from this manifest (simulated)`)],
+    };
   }
   if (error?.kind === 'bulk_error_outcome') {
-    return { queries, errors: [...errors, operationOutcome('error', 'processing', 'A resource could not be exported: it failed validation on the server (simulated)')] };
+    return {
+      queries,
+      errors: [...errors, operationOutcome('error', 'processing', 'A resource could not be exported: it failed validation on the server (simulated)')],
+    };
   }
   return { queries, errors };
 }
@@ -58,5 +72,6 @@ export function simulatedJobResult<T extends { type: string }>(error: SimulatedE
  */
 export function assertDownloadAllowed(jobError: SimulatedError | null, tokenError: SimulatedError | null, isFirstFile: boolean): void {
   if (jobError?.kind === 'bulk_file_expired') throw new FhirError('not-found', 'The file has expired; start a new export (simulated)');
-  if (tokenError?.kind === 'bulk_token_expired_mid_download' && !isFirstFile) throw new FhirAuthError('the access token has expired (simulated)', 'invalid_token');
+  if (tokenError?.kind === 'bulk_token_expired_mid_download' && !isFirstFile)
+    throw new FhirAuthError('the access token has expired (simulated)', 'invalid_token');
 }

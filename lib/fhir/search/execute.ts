@@ -151,7 +151,9 @@ const SHARED = new Set<string>(SHARED_RESOURCE_TYPES);
  */
 export function countIsCheap(req: SearchRequest, access: AccessScope): boolean {
   if (access.compartmentPatientId !== null) return true;
-  return req.filters.some((f) => f.kind === 'id' || (f.kind === 'reference' && f.values.length > 0 && f.values.every((v) => v.type === null || !SHARED.has(v.type))));
+  return req.filters.some(
+    (f) => f.kind === 'id' || (f.kind === 'reference' && f.values.length > 0 && f.values.every((v) => v.type === null || !SHARED.has(v.type))),
+  );
 }
 
 /** Number of matches of a search (same WHERE as the page, policy included). */
@@ -199,7 +201,13 @@ function paramWhere(type: string, param: string): { param: string | { in: string
 }
 
 /** References (type/id) held by the given resources through one reference parameter. */
-export async function referencesFrom(db: Db, sandboxId: string, sourceType: string, sourceIds: string[], param: string): Promise<{ targetType: string; targetId: string }[]> {
+export async function referencesFrom(
+  db: Db,
+  sandboxId: string,
+  sourceType: string,
+  sourceIds: string[],
+  param: string,
+): Promise<{ targetType: string; targetId: string }[]> {
   if (!sourceIds.length) return [];
   return db.searchReference.findMany({
     where: { sandboxId, type: sourceType, resourceId: { in: sourceIds }, ...paramWhere(sourceType, param) },
@@ -209,7 +217,14 @@ export async function referencesFrom(db: Db, sandboxId: string, sourceType: stri
 }
 
 /** Resources of `spec.sourceType` whose reference parameter points at one of the targets (revinclude), under the policy. */
-export async function referringVisible(db: Db, sandboxId: string, spec: IncludeSpec, targets: { type: string; id: string }[], access: AccessScope, limit: number): Promise<ResourceRow[]> {
+export async function referringVisible(
+  db: Db,
+  sandboxId: string,
+  spec: IncludeSpec,
+  targets: { type: string; id: string }[],
+  access: AccessScope,
+  limit: number,
+): Promise<ResourceRow[]> {
   if (!targets.length) return [];
   const t = target(sandboxId, spec.sourceType);
   const pairs = targets.map((x) => sql`(x."targetType" = ${x.type} AND x."targetId" = ${x.id})`);
@@ -232,7 +247,14 @@ export interface EverythingType {
  * One page of Patient/$everything: resources in `patientId`'s compartment of the allowed types,
  * each type under its own policy, ordered by (type, id).
  */
-export async function everythingPage(db: Db, sandboxId: string, patientId: string, types: EverythingType[], count: number, cursor: { type: string; id: string } | null): Promise<{ rows: ResourceRow[]; next: { type: string; id: string } | null }> {
+export async function everythingPage(
+  db: Db,
+  sandboxId: string,
+  patientId: string,
+  types: EverythingType[],
+  count: number,
+  cursor: { type: string; id: string } | null,
+): Promise<{ rows: ResourceRow[]; next: { type: string; id: string } | null }> {
   // The compartment of `patientId` is enforced below for every row, so a type whose policy is that
   // same compartment (or none) and has no granular filter needs no clause of its own; a type
   // confined to another patient's compartment can contribute nothing.
@@ -250,7 +272,10 @@ export async function everythingPage(db: Db, sandboxId: string, patientId: strin
     sql`(${join(perType, ' OR ')})`,
   ];
   if (cursor) conds.push(sql`(r."type" > ${cursor.type} OR (r."type" = ${cursor.type} AND r."id" > ${cursor.id}))`);
-  const raws = await rawQuery<Record<string, unknown>>(db, sql`SELECT ${COLS} FROM "Resource" r WHERE ${ands(conds)} ORDER BY r."type" ASC, r."id" ASC LIMIT ${count + 1}`);
+  const raws = await rawQuery<Record<string, unknown>>(
+    db,
+    sql`SELECT ${COLS} FROM "Resource" r WHERE ${ands(conds)} ORDER BY r."type" ASC, r."id" ASC LIMIT ${count + 1}`,
+  );
   const more = raws.length > count;
   const rows = (more ? raws.slice(0, count) : raws).map(toRow);
   const last = rows[rows.length - 1];
@@ -280,7 +305,9 @@ export async function historyPage(
   if (opts.since) conds.push(sql`v."lastUpdated" >= ${opts.since}`);
   if (opts.cursor) {
     const at = new Date(opts.cursor.at);
-    conds.push(sql`(v."lastUpdated" < ${at} OR (v."lastUpdated" = ${at} AND (v."id" > ${opts.cursor.id} OR (v."id" = ${opts.cursor.id} AND v."versionId" < ${opts.cursor.v}))))`);
+    conds.push(
+      sql`(v."lastUpdated" < ${at} OR (v."lastUpdated" = ${at} AND (v."id" > ${opts.cursor.id} OR (v."id" = ${opts.cursor.id} AND v."versionId" < ${opts.cursor.v}))))`,
+    );
   }
   const raws = await rawQuery<Record<string, unknown>>(
     db,

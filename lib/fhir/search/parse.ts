@@ -121,17 +121,34 @@ export const MAX_COUNT = 1000;
  * with what the CapabilityStatement says of them (lib/fhir/capability.ts declares exactly these).
  */
 export const RESULT_PARAMETERS: readonly { name: string; type: 'number' | 'string' | 'token' | 'special'; documentation: string }[] = [
-  { name: '_count', type: 'number', documentation: `Page size, default ${DEFAULT_COUNT}, at most ${MAX_COUNT} (a larger value is capped and the Bundle says so in an OperationOutcome entry); 0 gives the total only` },
+  {
+    name: '_count',
+    type: 'number',
+    documentation: `Page size, default ${DEFAULT_COUNT}, at most ${MAX_COUNT} (a larger value is capped and the Bundle says so in an OperationOutcome entry); 0 gives the total only`,
+  },
   { name: '_sort', type: 'string', documentation: 'One key: _id, _lastUpdated, or a date, number, quantity or string parameter; - for descending' },
   { name: '_summary', type: 'token', documentation: 'count (total only), data (without narrative) or false' },
   { name: '_elements', type: 'string', documentation: 'Top-level elements to return (the resources are marked SUBSETTED)' },
-  { name: '_total', type: 'token', documentation: 'none, estimate or accurate; without it, total is given when the result fits one page or the search is confined to one patient' },
-  { name: '_include', type: 'special', documentation: 'Type:reference-parameter[:TargetType], one level (see searchInclude); included resources are read under the token\'s policy' },
-  { name: '_revinclude', type: 'special', documentation: 'Type:reference-parameter[:TargetType], one level (see searchRevInclude); included resources are read under the token\'s policy' },
+  {
+    name: '_total',
+    type: 'token',
+    documentation: 'none, estimate or accurate; without it, total is given when the result fits one page or the search is confined to one patient',
+  },
+  {
+    name: '_include',
+    type: 'special',
+    documentation: "Type:reference-parameter[:TargetType], one level (see searchInclude); included resources are read under the token's policy",
+  },
+  {
+    name: '_revinclude',
+    type: 'special',
+    documentation: "Type:reference-parameter[:TargetType], one level (see searchRevInclude); included resources are read under the token's policy",
+  },
   {
     name: '_has',
     type: 'special',
-    documentation: 'Reverse chaining, one level: _has:Type:reference-parameter:parameter[:modifier]=value; the referring type is searched under the token\'s policy (403 without a scope for it)',
+    documentation:
+      "Reverse chaining, one level: _has:Type:reference-parameter:parameter[:modifier]=value; the referring type is searched under the token's policy (403 without a scope for it)",
   },
 ];
 
@@ -211,7 +228,11 @@ export function parseDateValue(name: string, raw: string): DateValue {
   // An unencoded `+` in a timezone arrives as a space from form decoding; a space is never valid here.
   const [prefix, text] = parsePrefix(raw.trim().replace(/ /g, '+'));
   const range = dateRange(text);
-  if (!range) throw bad(name, `'${raw.slice(0, 40)}' is not a FHIR date (YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDThh:mm:ss[.sss]Z|±hh:mm), optionally prefixed by ${PREFIXES.join(' ')}`);
+  if (!range)
+    throw bad(
+      name,
+      `'${raw.slice(0, 40)}' is not a FHIR date (YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDThh:mm:ss[.sss]Z|±hh:mm), optionally prefixed by ${PREFIXES.join(' ')}`,
+    );
   return { prefix, start: range[0], end: range[1] };
 }
 
@@ -273,9 +294,15 @@ export function parseFilter(resourceType: string, name: string, modifier: string
     case 'uri':
       if (modifier === 'text') return { kind: 'token-text', code: name, values: values.map((v) => normalizeString(unescape(v))) };
       if (modifier !== null && modifier !== 'not') throw bad(name, `modifier :${modifier} is not supported (use :text, :not or :missing)`);
-      return { kind: 'token', code: name, modifier, values: def.type === 'uri' ? values.map((v) => ({ system: undefined, code: unescape(v) })) : values.map(parseToken) };
+      return {
+        kind: 'token',
+        code: name,
+        modifier,
+        values: def.type === 'uri' ? values.map((v) => ({ system: undefined, code: unescape(v) })) : values.map(parseToken),
+      };
     case 'string':
-      if (modifier !== null && modifier !== 'exact' && modifier !== 'contains') throw bad(name, `modifier :${modifier} is not supported (use :exact, :contains or :missing)`);
+      if (modifier !== null && modifier !== 'exact' && modifier !== 'contains')
+        throw bad(name, `modifier :${modifier} is not supported (use :exact, :contains or :missing)`);
       return { kind: 'string', code: name, modifier, values: values.map((v) => (modifier === 'exact' ? unescape(v) : normalizeString(unescape(v)))) };
     case 'date':
       if (modifier !== null) throw bad(name, `modifier :${modifier} is not supported on dates`);
@@ -283,7 +310,8 @@ export function parseFilter(resourceType: string, name: string, modifier: string
     case 'reference': {
       let typeModifier: string | null = null;
       if (modifier !== null) {
-        if (!/^[A-Z][A-Za-z]+$/.test(modifier) || !getTypeDefinition(modifier)) throw bad(name, `modifier :${modifier} is not supported (use :[ResourceType] or :missing)`);
+        if (!/^[A-Z][A-Za-z]+$/.test(modifier) || !getTypeDefinition(modifier))
+          throw bad(name, `modifier :${modifier} is not supported (use :[ResourceType] or :missing)`);
         typeModifier = modifier;
       }
       return { kind: 'reference', code: name, values: values.map((v) => parseReference(name, v, def, typeModifier, base)) };
@@ -305,12 +333,14 @@ function parseChain(resourceType: string, key: string, rawValues: string[], base
   const [param = '', typeModifier, ...extra] = key.slice(0, dot).split(':');
   const tail = key.slice(dot + 1);
   const def = getTypeDefinition(resourceType)?.params.get(param);
-  if (!def || def.type !== 'reference') throw bad(key, `'${param.slice(0, 60)}' is not a reference parameter of ${resourceType}; only reference parameters can be chained`);
+  if (!def || def.type !== 'reference')
+    throw bad(key, `'${param.slice(0, 60)}' is not a reference parameter of ${resourceType}; only reference parameters can be chained`);
   if (extra.length) throw bad(key, 'write a chain as reference-parameter[:Type].parameter');
   if (tail.includes('.')) throw bad(key, 'one level of chaining is supported');
   const [chained = '', modifier = null, ...more] = tail.split(':');
   if (more.length) throw bad(key, 'the chained parameter takes at most one modifier');
-  if (typeModifier !== undefined && !def.targets.includes(typeModifier)) throw bad(key, `${typeModifier.slice(0, 60)} is not a target type of ${resourceType}:${param} (${def.targets.join(', ')})`);
+  if (typeModifier !== undefined && !def.targets.includes(typeModifier))
+    throw bad(key, `${typeModifier.slice(0, 60)} is not a target type of ${resourceType}:${param} (${def.targets.join(', ')})`);
   const candidates = typeModifier !== undefined ? [typeModifier] : def.targets;
   const types = candidates.filter((t) => chained === '_id' || chained === '_lastUpdated' || getTypeDefinition(t)?.params.has(chained));
   if (!types.length) throw bad(key, `'${chained.slice(0, 60)}' is not a search parameter of ${candidates.join(', ')}`);
@@ -340,7 +370,10 @@ function parseCount(raw: string): number {
 }
 
 function parseSort(resourceType: string, raw: string, ignored: SearchRequest['ignored']): SortSpec {
-  const keys = raw.split(',').map((k) => k.trim()).filter(Boolean);
+  const keys = raw
+    .split(',')
+    .map((k) => k.trim())
+    .filter(Boolean);
   const first = keys[0];
   if (!first) throw bad('_sort', 'is empty');
   if (keys.length > 1) ignored.push({ name: '_sort', reason: `only the first sort key is used ('${first}'); results are then ordered by _id` });
@@ -426,11 +459,15 @@ export function parseSearch(resourceType: string, params: [string, string][], op
           if (value === 'count') req.summary = 'count';
           else if (value === 'data') req.summary = 'data';
           else if (value === 'false') req.summary = null;
-          else if (value === 'true' || value === 'text') req.ignored.push({ name: key, reason: `_summary=${value} is not supported; full resources are returned` });
+          else if (value === 'true' || value === 'text')
+            req.ignored.push({ name: key, reason: `_summary=${value} is not supported; full resources are returned` });
           else throw bad('_summary', 'must be true, text, data, count or false');
           break;
         case '_elements': {
-          const els = value.split(',').map((e) => e.trim()).filter(Boolean);
+          const els = value
+            .split(',')
+            .map((e) => e.trim())
+            .filter(Boolean);
           for (const e of els) if (!/^[a-z][A-Za-z0-9]{0,63}(\[x\])?$/.test(e)) throw bad('_elements', `'${e.slice(0, 40)}' is not a top-level element name`);
           req.elements = [...(req.elements ?? []), ...els];
           break;
@@ -455,7 +492,9 @@ export function parseSearch(resourceType: string, params: [string, string][], op
     }
     if (value === '') continue; // FHIR R4 search.html §3.1.1.1.1: empty parameters are ignored.
     if (name === '_has' || key.includes('.')) {
-      req.filters.push(name === '_has' ? parseHas(resourceType, key, splitEscaped(value, ','), opts.base) : parseChain(resourceType, key, splitEscaped(value, ','), opts.base));
+      req.filters.push(
+        name === '_has' ? parseHas(resourceType, key, splitEscaped(value, ','), opts.base) : parseChain(resourceType, key, splitEscaped(value, ','), opts.base),
+      );
       req.echo.push([key, value]);
       continue;
     }
@@ -469,7 +508,11 @@ export function parseSearch(resourceType: string, params: [string, string][], op
   }
   if (opts.strict && req.ignored.length) {
     const first = req.ignored[0]!;
-    throw new FhirError('invalid', `Search parameter '${first.name.slice(0, 60)}' was not understood (${first.reason}); Prefer: handling=strict forbids ignoring it`, first.name.slice(0, 60));
+    throw new FhirError(
+      'invalid',
+      `Search parameter '${first.name.slice(0, 60)}' was not understood (${first.reason}); Prefer: handling=strict forbids ignoring it`,
+      first.name.slice(0, 60),
+    );
   }
   return req;
 }

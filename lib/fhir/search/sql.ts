@@ -169,7 +169,9 @@ export function filterSql(t: Target, f: SearchFilter, lastUpdatedCol: Sql | null
         f.code,
         ors(
           f.values.map((v) =>
-            f.modifier === 'exact' ? sql`x."exact" = ${v}` : sql`x."value" LIKE ${f.modifier === 'contains' ? `%${likeEscape(v)}%` : `${likeEscape(v)}%`} ESCAPE '\\'`,
+            f.modifier === 'exact'
+              ? sql`x."exact" = ${v}`
+              : sql`x."value" LIKE ${f.modifier === 'contains' ? `%${likeEscape(v)}%` : `${likeEscape(v)}%`} ESCAPE '\\'`,
           ),
         ),
         false,
@@ -178,13 +180,27 @@ export function filterSql(t: Target, f: SearchFilter, lastUpdatedCol: Sql | null
     case 'date':
       return indexIn(t, 'SearchDate', f.code, ors(f.values.map((v) => dateCond(INDEX_COLS.start, INDEX_COLS.end, v, (ms) => ms))), false, form);
     case 'reference':
-      return indexIn(t, 'SearchReference', f.code, ors(f.values.map((v) => (v.type ? sql`(x."targetType" = ${v.type} AND x."targetId" = ${v.id})` : sql`x."targetId" = ${v.id}`))), false, form);
+      return indexIn(
+        t,
+        'SearchReference',
+        f.code,
+        ors(f.values.map((v) => (v.type ? sql`(x."targetType" = ${v.type} AND x."targetId" = ${v.id})` : sql`x."targetId" = ${v.id}`))),
+        false,
+        form,
+      );
     case 'number':
       return indexIn(t, 'SearchQuantity', f.code, ors(f.values.map(numberCond)), false, form);
     case 'missing':
       return indexIn(t, f.table, f.code, raw('1 = 1'), f.missing, form);
     case 'chain':
-      return indexIn(t, 'SearchReference', f.code, ors(f.targets.map((c) => sql`(x."targetType" = ${c.type} AND x."targetId" IN (${linkedIds(t.sandboxId, c)}))`)), false, form);
+      return indexIn(
+        t,
+        'SearchReference',
+        f.code,
+        ors(f.targets.map((c) => sql`(x."targetType" = ${c.type} AND x."targetId" IN (${linkedIds(t.sandboxId, c)}))`)),
+        false,
+        form,
+      );
     case 'has': {
       const c = f.source;
       const refs = sql`"SearchReference" x WHERE x."sandboxId" = ${t.sandboxId} AND x."type" = ${c.type} AND ${paramSql(c.type, f.code)} AND x."targetType" = ${t.type} AND x."resourceId" IN (${linkedIds(t.sandboxId, c)})`;

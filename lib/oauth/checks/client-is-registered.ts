@@ -14,5 +14,8 @@ export const clientIsRegistered: AuthorizeCheck = async (ctx) => {
 
 /** The page an unknown client_id gets (also what the simulated error invalid_client_id shows). */
 export function unknownClientError(clientId: string): UnsafeToRedirect {
-  return new UnsafeToRedirect('Unknown client', `No client is registered with client_id '${clientId.slice(0, 200)}'. Register the app in the sandbox console or through the registration endpoint first.`);
+  return new UnsafeToRedirect(
+    'Unknown client',
+    `No client is registered with client_id '${clientId.slice(0, 200)}'. Register the app in the sandbox console or through the registration endpoint first.`,
+  );
 }

@@ -18,7 +18,9 @@ export const launchIsLive: AuthorizeCheck = async (ctx) => {
   const wantsLaunch = hasLaunchScope(ctx.requestedScopes);
   if (launchId === null) {
     if (wantsLaunch) {
-      throw new InvalidRequest("the 'launch' scope is for EHR launches and needs the launch parameter the EHR sent to the app; a standalone launch asks for 'launch/patient' instead (SMART App Launch 2.2 §app-launch)");
+      throw new InvalidRequest(
+        "the 'launch' scope is for EHR launches and needs the launch parameter the EHR sent to the app; a standalone launch asks for 'launch/patient' instead (SMART App Launch 2.2 §app-launch)",
+      );
     }
     const armed = ctx.pendingLaunch;
     if (armed?.standalone) {
@@ -32,7 +34,10 @@ export const launchIsLive: AuthorizeCheck = async (ctx) => {
     }
     return;
   }
-  if (!wantsLaunch) throw new InvalidRequest("a launch parameter was sent without the 'launch' scope: request the 'launch' scope in an EHR launch (SMART App Launch 2.2 §scopes-and-launch-context)");
+  if (!wantsLaunch)
+    throw new InvalidRequest(
+      "a launch parameter was sent without the 'launch' scope: request the 'launch' scope in an EHR launch (SMART App Launch 2.2 §scopes-and-launch-context)",
+    );
   const result = await consumeLaunch(launchId, client.clientId, ctx.call.sandboxId);
   if (!result.ok) throw new InvalidRequest(`launch '${launchId.slice(0, 60)}' ${result.reason}`);
   ctx.launch = result.launch;

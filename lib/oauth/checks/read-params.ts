@@ -12,7 +12,10 @@ export async function readAuthorizeParams(req: Request): Promise<OAuthParams> {
   if (req.method === 'POST') {
     const type = mediaType(req);
     if (type !== 'application/x-www-form-urlencoded') {
-      throw new UnsafeToRedirect('Unsupported form encoding', `A POST to /oauth/authorize must be an HTML form (Content-Type application/x-www-form-urlencoded)${type ? `, not ${type}` : ''}.`);
+      throw new UnsafeToRedirect(
+        'Unsupported form encoding',
+        `A POST to /oauth/authorize must be an HTML form (Content-Type application/x-www-form-urlencoded)${type ? `, not ${type}` : ''}.`,
+      );
     }
     let text: string;
     try {

@@ -10,7 +10,10 @@ export const redirectUriIsRegistered: AuthorizeCheck = (ctx) => {
   const client = clientOf(ctx);
   const redirectUri = ctx.params.get('redirect_uri');
   if (redirectUri === null) {
-    throw new UnsafeToRedirect('Missing redirect_uri', `The authorization request has no redirect_uri. Send one of the URIs registered for '${client.clientId}' (SMART App Launch 2.2 §app-launch).`);
+    throw new UnsafeToRedirect(
+      'Missing redirect_uri',
+      `The authorization request has no redirect_uri. Send one of the URIs registered for '${client.clientId}' (SMART App Launch 2.2 §app-launch).`,
+    );
   }
   const registered = client.redirectUris.includes(redirectUri);
   ctx.call.audit.facts = { ...ctx.call.audit.facts, redirectUriRegistered: registered };

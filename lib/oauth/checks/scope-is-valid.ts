@@ -14,7 +14,8 @@ import { clientOf } from './context';
 export const scopeIsValid: AuthorizeCheck = (ctx) => {
   const client = clientOf(ctx);
   const raw = ctx.params.get('scope');
-  if (raw === null || raw.trim() === '') throw new InvalidScope('scope is required (SMART App Launch 2.2 §app-launch), e.g. "openid fhirUser launch/patient patient/*.rs"');
+  if (raw === null || raw.trim() === '')
+    throw new InvalidScope('scope is required (SMART App Launch 2.2 §app-launch), e.g. "openid fhirUser launch/patient patient/*.rs"');
   const { scopes, errors } = parseScopeString(raw);
   if (errors.length) throw new InvalidScope(errors.map((e) => e.reason).join('; '));
   const system = scopes.find((s) => s.kind === 'resource' && s.context === 'system');
@@ -29,8 +30,15 @@ export const scopeIsValid: AuthorizeCheck = (ctx) => {
     if (requested.kind === 'access' && !refreshAllowed) {
       dropped.push({ scope: text, reason: `client '${client.clientId}' is not registered for the refresh_token grant, so it cannot receive ${text}` });
     } else {
-      const partly = requested.kind === 'resource' && grantable.some((g) => g.kind === 'resource' && g.context === requested.context && (g.resourceType === requested.resourceType || requested.resourceType === '*'));
-      dropped.push({ scope: text, reason: `${partly ? 'only partly' : 'not'} allowed for client '${client.clientId}' (registered scopes: ${client.scope || '(none)'})` });
+      const partly =
+        requested.kind === 'resource' &&
+        grantable.some(
+          (g) => g.kind === 'resource' && g.context === requested.context && (g.resourceType === requested.resourceType || requested.resourceType === '*'),
+        );
+      dropped.push({
+        scope: text,
+        reason: `${partly ? 'only partly' : 'not'} allowed for client '${client.clientId}' (registered scopes: ${client.scope || '(none)'})`,
+      });
     }
   }
   ctx.requestedScope = raw;

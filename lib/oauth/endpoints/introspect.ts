@@ -40,13 +40,17 @@ async function authorizeCaller(call: OAuthCall, form: OAuthParams): Promise<OAut
     call.audit.detail = `caller ${caller.clientId} (bearer)`;
     return caller;
   }
-  const hasCredentials = call.req.headers.has('authorization') || form.has('client_secret') || form.has('client_assertion') || form.has('client_assertion_type');
+  const hasCredentials =
+    call.req.headers.has('authorization') || form.has('client_secret') || form.has('client_assertion') || form.has('client_assertion_type');
   if (!hasCredentials) {
     if (env.OAUTH_INTROSPECTION_OPEN) return null;
-    throw new InvalidClient('introspection requires authentication: a confidential client (HTTP Basic or private_key_jwt) or an access token of one as Bearer (RFC 7662 §2.1)', {
-      status: 401,
-      challenge: 'Basic realm="smart-sandbox", Bearer realm="smart-sandbox"',
-    });
+    throw new InvalidClient(
+      'introspection requires authentication: a confidential client (HTTP Basic or private_key_jwt) or an access token of one as Bearer (RFC 7662 §2.1)',
+      {
+        status: 401,
+        challenge: 'Basic realm="smart-sandbox", Bearer realm="smart-sandbox"',
+      },
+    );
   }
   const { client } = await authenticateClient(call, form);
   if (client.clientType === 'public') throw new InvalidClient('public clients cannot introspect tokens', { status: 401 });
@@ -117,7 +121,8 @@ export const handleIntrospect = oauthEndpoint({ endpoint: '/oauth/introspect', s
   const token = form.get('token');
   if (token === null) throw new InvalidRequest('token is required (RFC 7662 §2.1)');
   // token_type_hint only decides the lookup order (RFC 7662 §2.1).
-  const order = form.get('token_type_hint') === 'refresh_token' ? [introspectRefreshToken, introspectAccessToken] : [introspectAccessToken, introspectRefreshToken];
+  const order =
+    form.get('token_type_hint') === 'refresh_token' ? [introspectRefreshToken, introspectAccessToken] : [introspectAccessToken, introspectRefreshToken];
   for (const lookup of order) {
     const found = await lookup(call, token);
     if (!found) continue;

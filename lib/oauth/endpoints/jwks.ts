@@ -15,6 +15,9 @@ export async function handleJwks(_req: Request): Promise<Response> {
     });
   } catch (err) {
     console.error('jwks: could not load signing keys:', err instanceof Error ? err.message : String(err));
-    return new Response(JSON.stringify({ error: 'temporarily_unavailable' }), { status: 503, headers: { 'content-type': 'application/json', 'retry-after': '5' } });
+    return new Response(JSON.stringify({ error: 'temporarily_unavailable' }), {
+      status: 503,
+      headers: { 'content-type': 'application/json', 'retry-after': '5' },
+    });
   }
 }

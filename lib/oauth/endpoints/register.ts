@@ -83,11 +83,22 @@ export const handleRegister = oauthEndpoint({ endpoint: '/oauth/register', style
   // RFC 7591 §2: the default method is client_secret_basic, the default grant authorization_code.
   const method = meta.token_endpoint_auth_method ?? 'client_secret_basic';
   const grantTypes = meta.grant_types ?? ['authorization_code'];
-  if (meta.response_types && (meta.response_types.length !== (grantTypes.includes('authorization_code') ? 1 : 0) || meta.response_types.some((r) => r !== 'code'))) {
-    throw new InvalidClientMetadata(`response_types must be ["code"] for the authorization_code grant (the implicit flow is not supported), not ${JSON.stringify(meta.response_types)}`);
+  if (
+    meta.response_types &&
+    (meta.response_types.length !== (grantTypes.includes('authorization_code') ? 1 : 0) || meta.response_types.some((r) => r !== 'code'))
+  ) {
+    throw new InvalidClientMetadata(
+      `response_types must be ["code"] for the authorization_code grant (the implicit flow is not supported), not ${JSON.stringify(meta.response_types)}`,
+    );
   }
   const clientType: ClientType =
-    method === 'none' ? 'public' : method === 'private_key_jwt' ? (grantTypes.includes('client_credentials') ? 'backend' : 'confidential-asymmetric') : 'confidential-symmetric';
+    method === 'none'
+      ? 'public'
+      : method === 'private_key_jwt'
+        ? grantTypes.includes('client_credentials')
+          ? 'backend'
+          : 'confidential-asymmetric'
+        : 'confidential-symmetric';
 
   const { client, clientSecret } = await registerClient(
     {

@@ -32,7 +32,9 @@ export const handleToken = oauthEndpoint({ endpoint: '/oauth/token', style: 'jso
   const grantType = form.get('grant_type');
   if (grantType === null) throw new InvalidRequest('grant_type is required');
   if (!(SUPPORTED as readonly string[]).includes(grantType)) {
-    throw new UnsupportedGrantType(`grant_type '${grantType.slice(0, 100)}' is not supported: use authorization_code, refresh_token or client_credentials (the password and implicit grants are not allowed, RFC 9700 §2.4)`);
+    throw new UnsupportedGrantType(
+      `grant_type '${grantType.slice(0, 100)}' is not supported: use authorization_code, refresh_token or client_credentials (the password and implicit grants are not allowed, RFC 9700 §2.4)`,
+    );
   }
   call.audit.detail = grantType;
   call.audit.facts = { grantType };
@@ -51,7 +53,13 @@ export const handleToken = oauthEndpoint({ endpoint: '/oauth/token', style: 'jso
   const launchId = await launchOfTokenRequest(call, client, grantType as GrantType, form);
   if (launchId) call.audit.launchId = launchId;
   const simulated = await simulatedErrorOfLaunch(launchId);
-  const failure = simulatedTokenFailure(simulated, { grantType: grantType as GrantType, clientId: client.clientId, method, assertion: assertionFacts(form), scope: form.get('scope') });
+  const failure = simulatedTokenFailure(simulated, {
+    grantType: grantType as GrantType,
+    clientId: client.clientId,
+    method,
+    assertion: assertionFacts(form),
+    scope: form.get('scope'),
+  });
   if (simulated && failure) {
     call.audit.detail = `${grantType}; ${simulatedNote(simulated)}`;
     call.audit.flags.push('simulated');

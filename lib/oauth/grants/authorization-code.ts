@@ -69,7 +69,8 @@ export async function authorizationCodeGrant(call: OAuthCall, client: OAuthClien
   call.audit.patientId = grant.context.patient;
   call.audit.launchId = grant.launchId;
   if (stored.clientId !== client.clientId) throw new InvalidGrant('the authorization code was issued to another client (RFC 6749 §4.1.3)');
-  if (stored.expiresAt.getTime() <= Date.now()) throw new InvalidGrant('the authorization code has expired (codes live 60 seconds): start the authorization again');
+  if (stored.expiresAt.getTime() <= Date.now())
+    throw new InvalidGrant('the authorization code has expired (codes live 60 seconds): start the authorization again');
 
   // Single use, atomically: only one request can flip `used` (RFC 6749 §4.1.2). The read above
   // is not trusted for this: of two concurrent exchanges both read `used = false`, one UPDATE wins.
@@ -77,18 +78,22 @@ export async function authorizationCodeGrant(call: OAuthCall, client: OAuthClien
   const take = Prisma.sql`UPDATE "AuthCode" SET "used" = true WHERE "codeHash" = ${stored.codeHash} AND "used" = false`;
   const replayed = async () => {
     await revokeGrant(grant.id);
-    return new InvalidGrant('the authorization code was already used; every token issued with it has been revoked (RFC 6749 §4.1.2)', { flags: ['code-replay'] });
+    return new InvalidGrant('the authorization code was already used; every token issued with it has been revoked (RFC 6749 §4.1.2)', {
+      flags: ['code-replay'],
+    });
   };
   // A request refused below uses the code up all the same; a code already used is a replay.
   const refusal = async (error: InvalidGrant) => ((await getDb().$executeRaw(take)) === 0 ? replayed() : error);
   if (grant.revoked) throw await refusal(new InvalidGrant('the authorization grant has been revoked'));
-  if (redirectUri !== stored.redirectUri) throw await refusal(new InvalidGrant('redirect_uri does not match the one sent to /oauth/authorize (RFC 6749 §4.1.3)'));
+  if (redirectUri !== stored.redirectUri)
+    throw await refusal(new InvalidGrant('redirect_uri does not match the one sent to /oauth/authorize (RFC 6749 §4.1.3)'));
   const elsewhere = audMismatch(grant.context, call.fhirBase);
   if (elsewhere) throw await refusal(new InvalidGrant(`the authorization code cannot be exchanged here: ${elsewhere}`));
 
   // PKCE for every client type, confidential ones included (RFC 7636 §4.6; RFC 9700 §2.1.1; docs/CONFORMANCE.md #55).
   if (stored.codeChallenge) {
-    if (verifier === null) throw await refusal(new InvalidGrant('code_verifier is required: the authorization request carried a code_challenge (RFC 7636 §4.5)'));
+    if (verifier === null)
+      throw await refusal(new InvalidGrant('code_verifier is required: the authorization request carried a code_challenge (RFC 7636 §4.5)'));
     if (!VERIFIER.test(verifier)) throw await refusal(new InvalidGrant('code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636 §4.1)'));
     const computed = createHash('sha256').update(verifier, 'ascii').digest('base64url');
     if (!constantTimeEqual(computed, stored.codeChallenge)) {

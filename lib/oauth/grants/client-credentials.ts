@@ -15,18 +15,27 @@ import { issueTokens } from '../tokens';
 import type { TokenEndpointAuthMethod } from '../clients';
 
 /** `launchId`: the backend launch the launcher armed for this client and the token endpoint used up, or null. */
-export async function clientCredentialsGrant(call: OAuthCall, client: OAuthClient, method: TokenEndpointAuthMethod, form: OAuthParams, launchId: string | null = null): Promise<TokenResponseBody> {
-  if (method !== 'private_key_jwt') throw new UnauthorizedClient('client_credentials requires private_key_jwt client authentication (SMART App Launch 2.2 §backend-services)');
+export async function clientCredentialsGrant(
+  call: OAuthCall,
+  client: OAuthClient,
+  method: TokenEndpointAuthMethod,
+  form: OAuthParams,
+  launchId: string | null = null,
+): Promise<TokenResponseBody> {
+  if (method !== 'private_key_jwt')
+    throw new UnauthorizedClient('client_credentials requires private_key_jwt client authentication (SMART App Launch 2.2 §backend-services)');
   const requested = form.get('scope');
   if (requested === null) throw new InvalidScope('scope is required for client_credentials, e.g. "system/*.rs" (SMART App Launch 2.2 §backend-services)');
   const parsed = parseScopeString(requested);
   if (parsed.errors.length) throw new InvalidScope(parsed.errors.map((e) => e.reason).join('; '));
   const notSystem = parsed.scopes.find((s) => s.kind !== 'resource' || s.context !== 'system');
-  if (notSystem) throw new InvalidScope(`'${formatScope(notSystem)}' cannot be granted to a backend client: only system/ scopes (SMART App Launch 2.2 §backend-services)`);
+  if (notSystem)
+    throw new InvalidScope(`'${formatScope(notSystem)}' cannot be granted to a backend client: only system/ scopes (SMART App Launch 2.2 §backend-services)`);
 
   // Down-scope to the pre-authorisation and return what was actually granted (docs/CONFORMANCE.md #142, #179).
   const granted = intersectScopes(parsed.scopes, clientAllowedScopes(client));
-  if (granted.length === 0) throw new InvalidScope(`none of the requested scopes is pre-authorised for client '${client.clientId}' (pre-authorised: ${client.scope || '(none)'})`);
+  if (granted.length === 0)
+    throw new InvalidScope(`none of the requested scopes is pre-authorised for client '${client.clientId}' (pre-authorised: ${client.scope || '(none)'})`);
   const scope = formatScopes(granted);
   call.audit.scopes = scope;
   const issued = await issueTokens({

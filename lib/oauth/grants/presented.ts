@@ -93,7 +93,12 @@ export function findPresentedToken(call: OAuthCall, token: string): Promise<Pres
  * the code or token up; null when there is none or the grant belongs to another client (that
  * request then fails in its grant module, with no simulation).
  */
-export async function launchOfPresentedGrant(call: OAuthCall, client: OAuthClient, grantType: Exclude<GrantType, 'client_credentials'>, form: OAuthParams): Promise<string | null> {
+export async function launchOfPresentedGrant(
+  call: OAuthCall,
+  client: OAuthClient,
+  grantType: Exclude<GrantType, 'client_credentials'>,
+  form: OAuthParams,
+): Promise<string | null> {
   let grant: GrantRecord | null = null;
   if (grantType === 'authorization_code') {
     const code = form.get('code');

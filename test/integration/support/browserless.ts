@@ -190,5 +190,10 @@ function consentForm(html: string, page: string, choice: ConsentChoice): { form:
 }
 
 function stripTags(html: string): string {
-  return unescapeHtml(html.replace(/<style[\s\S]*?<\/style>/g, '').replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' '));
+  return unescapeHtml(
+    html
+      .replace(/<style[\s\S]*?<\/style>/g, '')
+      .replace(/<[^>]+>/g, ' ')
+      .replace(/\s+/g, ' '),
+  );
 }

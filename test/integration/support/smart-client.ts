@@ -146,7 +146,11 @@ export async function runCodeFlow(
   reg: RegisteredClient,
   params: { scope: string; launch?: string; interaction: InteractionInput; session?: BrowserSession },
 ): Promise<CompletedFlow> {
-  const request = await buildAuthorizationRequest(as, reg.client.client_id, { scope: params.scope, aud: `${base}/fhir`, ...(params.launch ? { launch: params.launch } : {}) });
+  const request = await buildAuthorizationRequest(as, reg.client.client_id, {
+    scope: params.scope,
+    aud: `${base}/fhir`,
+    ...(params.launch ? { launch: params.launch } : {}),
+  });
   const session = params.session ?? new BrowserSession(base);
   const { callback, offered } = await session.authorize(request.url, params.interaction);
   const callbackParams = oauth.validateAuthResponse(as, reg.client, callback, request.state);
@@ -154,7 +158,12 @@ export async function runCodeFlow(
   const res = await oauth.authorizationCodeGrantRequest(as, reg.client, reg.auth(), callbackParams, APP_REDIRECT_URI, request.verifier, insecure);
   const tokenHeaders = res.headers;
   const openid = params.scope.split(' ').includes('openid');
-  const tokens = (await oauth.processAuthorizationCodeResponse(as, reg.client, res, openid ? { expectedNonce: request.nonce, requireIdToken: true } : {})) as SmartTokenResponse;
+  const tokens = (await oauth.processAuthorizationCodeResponse(
+    as,
+    reg.client,
+    res,
+    openid ? { expectedNonce: request.nonce, requireIdToken: true } : {},
+  )) as SmartTokenResponse;
   return { request, code, tokens, tokenHeaders, session, offered };
 }
 
@@ -180,7 +189,9 @@ export async function oauthErrorOf(promise: Promise<unknown>): Promise<{ status:
 
 /** GET on the FHIR API with an optional bearer token; JSON body parsed. */
 export async function fhirGet(base: string, path: string, token?: string): Promise<{ status: number; headers: Headers; body: FhirJson }> {
-  const res = await fetch(`${base}/fhir/${path.replace(/^\//, '')}`, { headers: { accept: 'application/fhir+json', ...(token ? { authorization: `Bearer ${token}` } : {}) } });
+  const res = await fetch(`${base}/fhir/${path.replace(/^\//, '')}`, {
+    headers: { accept: 'application/fhir+json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+  });
   const text = await res.text();
   let body: FhirJson = {};
   try {

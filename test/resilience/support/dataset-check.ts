@@ -64,7 +64,8 @@ export async function checkDataset(db: Db, spec: DatasetSpec, sandboxId = 'defau
     for (const [k, resource] of expected) {
       const content = stored.get(k);
       if (content === undefined) problems.push(`${owner}: ${k} is missing`);
-      else if (!isDeepStrictEqual(comparable(content), JSON.parse(JSON.stringify(resource)))) problems.push(`${owner}: ${k} differs from what the generator produces`);
+      else if (!isDeepStrictEqual(comparable(content), JSON.parse(JSON.stringify(resource))))
+        problems.push(`${owner}: ${k} differs from what the generator produces`);
       accounted.add(k);
     }
   };

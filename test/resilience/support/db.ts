@@ -53,7 +53,9 @@ export async function tokenInvariants(db: Db, clientId: string): Promise<TokenIn
     .filter((t) => t.kind === 'refresh' && (t.rotated ? successors.get(t.id) !== 1 : (successors.get(t.id) ?? 0) !== 0))
     .map((t) => `${t.id}: rotated=${t.rotated}, successors=${successors.get(t.id) ?? 0}`);
   const grantsWithAccess = new Set(tokens.filter((t) => t.kind === 'access' && t.grantId).map((t) => t.grantId));
-  const usedWithoutTokens = codes.filter((c) => c.used && !grantsWithAccess.has(c.grantId) && !grantById.get(c.grantId)?.revoked).map((c) => c.codeHash.slice(0, 12));
+  const usedWithoutTokens = codes
+    .filter((c) => c.used && !grantsWithAccess.has(c.grantId) && !grantById.get(c.grantId)?.revoked)
+    .map((c) => c.codeHash.slice(0, 12));
   const liveUnderRevokedGrant = tokens.filter((t) => !t.revoked && t.grantId && grantById.get(t.grantId)?.revoked).map((t) => `${t.kind} ${t.id}`);
   return { withoutGrant, badRotations, usedWithoutTokens, liveUnderRevokedGrant };
 }

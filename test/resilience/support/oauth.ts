@@ -16,7 +16,9 @@ export interface IssuedCode {
 }
 
 /** Outcome of one token request: the JSON body and status, or `cut` when no response came back. */
-export type TokenOutcome = { readonly kind: 'response'; readonly status: number; readonly body: Record<string, unknown>; readonly headers: Headers } | { readonly kind: 'cut'; readonly reason: string };
+export type TokenOutcome =
+  | { readonly kind: 'response'; readonly status: number; readonly body: Record<string, unknown>; readonly headers: Headers }
+  | { readonly kind: 'cut'; readonly reason: string };
 
 export interface RegisteredApp {
   readonly as: oauth.AuthorizationServer;
@@ -40,7 +42,13 @@ export async function registerConfidentialApp(base: string): Promise<RegisteredA
 }
 
 /** Codes from complete authorizations through the interaction screens (one signed-in browser session). */
-export async function obtainCodes(base: string, app: RegisteredApp, count: number, patient = PATIENT, session = new BrowserSession(base)): Promise<IssuedCode[]> {
+export async function obtainCodes(
+  base: string,
+  app: RegisteredApp,
+  count: number,
+  patient = PATIENT,
+  session = new BrowserSession(base),
+): Promise<IssuedCode[]> {
   const codes: IssuedCode[] = [];
   for (let i = 0; i < count; i++) {
     const request = await buildAuthorizationRequest(app.as, app.clientId, { scope: PATIENT_SCOPE, aud: `${app.as.issuer}/fhir` });
@@ -90,7 +98,12 @@ export function clientPost(base: string, path: string, client: ClientCredentials
 
 /** grant_type=authorization_code with PKCE. */
 export function exchangeCode(base: string, client: ClientCredentials, code: IssuedCode): Promise<TokenOutcome> {
-  return clientPost(base, '/oauth/token', client, { grant_type: 'authorization_code', code: code.code, code_verifier: code.verifier, redirect_uri: APP_REDIRECT_URI });
+  return clientPost(base, '/oauth/token', client, {
+    grant_type: 'authorization_code',
+    code: code.code,
+    code_verifier: code.verifier,
+    redirect_uri: APP_REDIRECT_URI,
+  });
 }
 
 /** grant_type=refresh_token. */

@@ -2,6 +2,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+// prettier-ignore
 // @ts-expect-error plain ESM helper without types
 import { freePort as freePortUntyped, prepareDatabase as prepareDatabaseUntyped, startServer as startServerUntyped } from '../../../scripts/lib/test-server.mjs';
 // @ts-expect-error plain ESM helper without types

@@ -15,7 +15,11 @@ function files(dir: string): string[] {
 }
 
 // Written in pieces so that this file does not cite them itself.
-const OUTSIDE = [['DESIGN', '.md'], ['STYLE', '.md'], ['check', 'list #']].map(([a, b]) => `${a}${b}`);
+const OUTSIDE = [
+  ['DESIGN', '.md'],
+  ['STYLE', '.md'],
+  ['check', 'list #'],
+].map(([a, b]) => `${a}${b}`);
 
 describe('citations a reader can follow', () => {
   it('no comment, test or document cites a guide or list that is not in the repository', () => {

@@ -20,7 +20,11 @@ describe('FHIR failures: typed errors in lib/fhir/errors.ts, mapped to a status 
       .filter((path) => !path.endsWith(join('lib', 'fhir', 'errors.ts')))
       // A subclass of a FHIR error anywhere, or an exported error class of the FHIR layer (a module's
       // private control-flow signal, never answered to a client, may stay where it is thrown).
-      .filter((path) => /class\s+\w+\s+extends\s+(Fhir\w*Error)\b/.test(readFileSync(path, 'utf8')) || (path.includes(join('lib', 'fhir')) && /export\s+class\s+\w+\s+extends\s+Error\b/.test(readFileSync(path, 'utf8'))))
+      .filter(
+        (path) =>
+          /class\s+\w+\s+extends\s+(Fhir\w*Error)\b/.test(readFileSync(path, 'utf8')) ||
+          (path.includes(join('lib', 'fhir')) && /export\s+class\s+\w+\s+extends\s+Error\b/.test(readFileSync(path, 'utf8'))),
+      )
       .map((path) => relative(root, path));
     expect(elsewhere).toEqual([]);
   });

@@ -19,7 +19,19 @@ import { ResourceStore } from '../../../lib/fhir/store';
 import { load, patientRecord, sharedResources } from '../../../lib/fhir/test-fixtures';
 import { newClient, ORIGIN } from '../../../lib/oauth/test-support';
 import { DEFAULT_SANDBOX_ID } from '../../../lib/sandbox';
-import { assertHealthy, assertNoLeak, CONTENT_TYPES, hostileHeaderValue, hostileString, NASTY, printSummary, runs, send, timeoutFor, toQuery } from './fuzz-support';
+import {
+  assertHealthy,
+  assertNoLeak,
+  CONTENT_TYPES,
+  hostileHeaderValue,
+  hostileString,
+  NASTY,
+  printSummary,
+  runs,
+  send,
+  timeoutFor,
+  toQuery,
+} from './fuzz-support';
 
 const BINDING = 'fuzz-binding-0123456789';
 // The CSRF tokens of the access page are bound to this fixed scope (lib/interaction/access-handlers.ts).
@@ -43,8 +55,28 @@ afterAll(() => printSummary());
 async function liveGrant(): Promise<string> {
   const db = getDb();
   const id = randomUUID();
-  await db.grant.create({ data: { id, sandboxId: DEFAULT_SANDBOX_ID, clientId, userId: PERSONA, scope: 'launch/patient patient/*.rs', context: '{"patient":"fz-acc","launchKind":"standalone"}' } });
-  await db.token.create({ data: { id: randomUUID(), sandboxId: DEFAULT_SANDBOX_ID, kind: 'refresh', grantId: id, clientId, userId: PERSONA, scope: 'patient/*.rs', expiresAt: new Date(Date.now() + 3600_000) } });
+  await db.grant.create({
+    data: {
+      id,
+      sandboxId: DEFAULT_SANDBOX_ID,
+      clientId,
+      userId: PERSONA,
+      scope: 'launch/patient patient/*.rs',
+      context: '{"patient":"fz-acc","launchKind":"standalone"}',
+    },
+  });
+  await db.token.create({
+    data: {
+      id: randomUUID(),
+      sandboxId: DEFAULT_SANDBOX_ID,
+      kind: 'refresh',
+      grantId: id,
+      clientId,
+      userId: PERSONA,
+      scope: 'patient/*.rs',
+      expiresAt: new Date(Date.now() + 3600_000),
+    },
+  });
   return id;
 }
 
@@ -58,7 +90,20 @@ type Target = 'revoke-form' | 'login' | 'logout';
 const PURPOSE: Record<Target, CsrfPurpose> = { 'revoke-form': 'access', login: 'login', logout: 'logout' };
 const PATHS: Record<Target, string> = { 'revoke-form': '/interaction/access', login: '/interaction/access/login', logout: '/interaction/access/logout' };
 const HANDLERS: Record<Target, (req: Request) => Promise<Response>> = { 'revoke-form': handleAccessForm, login: handleAccessLogin, logout: handleAccessLogout };
-const FORGERIES = ['missing', 'empty', 'hostile', 'other-purpose', 'other-scope', 'other-binding', 'no-binding-cookie', 'other-sign-in', 'one-char-changed', 'valid-but-foreign-origin', 'valid-but-origin-null', 'valid-but-cross-site'] as const;
+const FORGERIES = [
+  'missing',
+  'empty',
+  'hostile',
+  'other-purpose',
+  'other-scope',
+  'other-binding',
+  'no-binding-cookie',
+  'other-sign-in',
+  'one-char-changed',
+  'valid-but-foreign-origin',
+  'valid-but-origin-null',
+  'valid-but-cross-site',
+] as const;
 type Forgery = (typeof FORGERIES)[number];
 
 async function forgedPost(target: Target, forgery: Forgery, hostile: string, fields: [string, string][], contentType: string | null): Promise<Request> {
@@ -109,21 +154,27 @@ async function forgedPost(target: Target, forgery: Forgery, hostile: string, fie
       headers['sec-fetch-site'] = 'cross-site';
       break;
   }
-  headers.cookie = [binding === null ? null : `${BINDING_COOKIE}=${binding}`, target === 'login' ? null : sessionPair()].filter((c): c is string => c !== null).join('; ');
+  headers.cookie = [binding === null ? null : `${BINDING_COOKIE}=${binding}`, target === 'login' ? null : sessionPair()]
+    .filter((c): c is string => c !== null)
+    .join('; ');
   if (contentType !== null) headers['content-type'] = contentType;
   const form: [string, string][] = [...(csrf === null ? [] : [['csrf', csrf] as [string, string]]), ...fields];
   return new Request(`${ORIGIN}${PATHS[target]}`, { method: 'POST', headers, body: toQuery(form, 'encode') });
 }
 
 const formFields = fc.array(
-  fc.tuple(fc.oneof(fc.constantFrom('client_id', 'username', 'password', 'csrf'), hostileString()), fc.oneof(fc.constantFrom(PERSONA, 'sandbox', 'fz-acc', ...NASTY), hostileString({ huge: true }))),
+  fc.tuple(
+    fc.oneof(fc.constantFrom('client_id', 'username', 'password', 'csrf'), hostileString()),
+    fc.oneof(fc.constantFrom(PERSONA, 'sandbox', 'fz-acc', ...NASTY), hostileString({ huge: true })),
+  ),
   { maxLength: 5 },
 );
 
 /** Never a session cookie set, never a 5xx; a 303 only back to the page. */
 function assertRefused(seen: Awaited<ReturnType<typeof send>>, where: string): void {
   assertNoLeak(seen, where);
-  for (const c of seen.headers.getSetCookie()) expect(c.startsWith(`${sessionCookieName()}=`) && !/^[^=]+=;/.test(c), `${where}: signed in without a valid CSRF token`).toBe(false);
+  for (const c of seen.headers.getSetCookie())
+    expect(c.startsWith(`${sessionCookieName()}=`) && !/^[^=]+=;/.test(c), `${where}: signed in without a valid CSRF token`).toBe(false);
   if (seen.status === 303) expect(seen.headers.get('location') ?? '', where).toMatch(/^\/interaction\/access(\?|$)/);
   else expect([400, 401, 403, 404], `${where}: ${seen.status} ${seen.text.slice(0, 200)}`).toContain(seen.status);
 }
@@ -142,7 +193,12 @@ describe('fuzz the access-management writes', () => {
           fc.oneof({ arbitrary: fc.constant('application/x-www-form-urlencoded'), weight: 4 }, { arbitrary: fc.constantFrom(...CONTENT_TYPES), weight: 1 }),
           async (target, forgery, hostile, fields, contentType) => {
             // The forged token is sent with the fields a genuine form would carry.
-            const all: [string, string][] = target === 'revoke-form' ? [['client_id', clientId], ...fields] : target === 'login' ? [['username', PERSONA], ['password', 'sandbox'], ...fields] : fields;
+            const all: [string, string][] =
+              target === 'revoke-form'
+                ? [['client_id', clientId], ...fields]
+                : target === 'login'
+                  ? [['username', PERSONA], ['password', 'sandbox'], ...fields]
+                  : fields;
             const seen = await send(`POST ${PATHS[target]}`, HANDLERS[target], await forgedPost(target, forgery, hostile, all, contentType));
             assertRefused(seen, `${target} ${forgery}`);
             expect(await revoked(grantId), `${target} ${forgery} revoked the grant`).toBe(false);
@@ -167,7 +223,11 @@ describe('fuzz the access-management writes', () => {
           fc.oneof(fc.constant(ORIGIN), fc.constant('https://evil.example'), hostileHeaderValue()),
           async (method, id, cookie, origin) => {
             const headers = new Headers({ origin, cookie: cookie ?? sessionPair() });
-            const seen = await send(`${method} /interaction/access/apps/{client_id}`, (r) => handleAccessRevoke(r, id), new Request(`${ORIGIN}/interaction/access/apps/x`, { method, headers }));
+            const seen = await send(
+              `${method} /interaction/access/apps/{client_id}`,
+              (r) => handleAccessRevoke(r, id),
+              new Request(`${ORIGIN}/interaction/access/apps/x`, { method, headers }),
+            );
             assertNoLeak(seen, `${method} ${id.slice(0, 80)}`);
             expect([400, 401, 403, 404], `${method} ${id.slice(0, 80)}: ${seen.status}`).toContain(seen.status);
             expect(seen.headers.get('content-type')).toMatch(/^application\/json/);
@@ -177,7 +237,10 @@ describe('fuzz the access-management writes', () => {
         { numRuns: n2 },
       );
       // A genuine same-origin revoke still works.
-      const ok = await handleAccessRevoke(new Request(`${ORIGIN}/interaction/access/apps/x`, { method: 'DELETE', headers: { origin: ORIGIN, cookie: sessionPair() } }), clientId);
+      const ok = await handleAccessRevoke(
+        new Request(`${ORIGIN}/interaction/access/apps/x`, { method: 'DELETE', headers: { origin: ORIGIN, cookie: sessionPair() } }),
+        clientId,
+      );
       expect(ok.status).toBe(200);
       expect(await revoked(grantId)).toBe(true);
       await assertHealthy();

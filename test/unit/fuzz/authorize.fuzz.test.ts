@@ -10,7 +10,18 @@ import type { OAuthClient } from '../../../lib/oauth/clients';
 import { handleAuthorize } from '../../../lib/oauth/endpoints/authorize';
 import { authorizeQuery, newClient, ORIGIN, pkce, REDIRECT } from '../../../lib/oauth/test-support';
 import type { Seen } from './fuzz-support';
-import { assertAuthorizeErrorPage, assertHealthy, CONTENT_TYPES, hostileString, OAUTH_ERROR_CODES, printSummary, runs, send, timeoutFor, toQuery } from './fuzz-support';
+import {
+  assertAuthorizeErrorPage,
+  assertHealthy,
+  CONTENT_TYPES,
+  hostileString,
+  OAUTH_ERROR_CODES,
+  printSummary,
+  runs,
+  send,
+  timeoutFor,
+  toQuery,
+} from './fuzz-support';
 
 const AUTHORIZE = `${ORIGIN}/oauth/authorize`;
 const PARAMS = [
@@ -66,7 +77,26 @@ const paramName = fc.oneof({ arbitrary: fc.constantFrom(...PARAMS), weight: 5 },
 const paramValue = fc.oneof(
   { arbitrary: hostileString({ huge: true }), weight: 5 },
   // Values that are almost right: other casing, extra spaces, neighbouring spellings.
-  { arbitrary: fc.constantFrom('code', 'CODE', 'code ', 'token', 'code id_token', 'S256', 's256', 'plain', 'openid', 'launch', 'http://localhost:3000/fhir', 'http://localhost:3000/fhir/', REDIRECT, `${REDIRECT}/`, `${REDIRECT}?x=1`), weight: 2 },
+  {
+    arbitrary: fc.constantFrom(
+      'code',
+      'CODE',
+      'code ',
+      'token',
+      'code id_token',
+      'S256',
+      's256',
+      'plain',
+      'openid',
+      'launch',
+      'http://localhost:3000/fhir',
+      'http://localhost:3000/fhir/',
+      REDIRECT,
+      `${REDIRECT}/`,
+      `${REDIRECT}?x=1`,
+    ),
+    weight: 2,
+  },
 );
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ op: fc.constant('set' as const), name: paramName, value: paramValue }),
@@ -136,7 +166,8 @@ describe('fuzz /oauth/authorize', () => {
             // Explicit: an unchanged valid request succeeds; a client_id or redirect_uri that is not
             // exactly the registered one (or is repeated) is never redirected.
             if (mutations.length === 0) expect(outcome).toBe('interaction');
-            const singleExact = sent.getAll('client_id').length === 1 && sent.get('client_id') === client.clientId && sent.getAll('redirect_uri').join('\n') === REDIRECT;
+            const singleExact =
+              sent.getAll('client_id').length === 1 && sent.get('client_id') === client.clientId && sent.getAll('redirect_uri').join('\n') === REDIRECT;
             if (!singleExact) expect(outcome).toBe('page');
           },
         ),
@@ -182,8 +213,17 @@ describe('fuzz /oauth/authorize', () => {
         fc.asyncProperty(fc.constantFrom('GET', 'POST'), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 3 }), async (method, kind, where) => {
           const base = validPairs(publicClient);
           const extra: Pair[] =
-            kind === 0 ? Array.from({ length: 101 }, (_, i) => [`x${i}`, 'y'] as const) : kind === 1 ? [[PARAMS[where] ?? 'state', 'z'.repeat(4097)]] : [['n'.repeat(101), '1']];
-          const req = buildRequest(method, kind === 1 ? apply(base, [{ op: 'set', name: extra[0]![0], value: extra[0]![1] }]) : [...base, ...extra], 'encode', 'application/x-www-form-urlencoded');
+            kind === 0
+              ? Array.from({ length: 101 }, (_, i) => [`x${i}`, 'y'] as const)
+              : kind === 1
+                ? [[PARAMS[where] ?? 'state', 'z'.repeat(4097)]]
+                : [['n'.repeat(101), '1']];
+          const req = buildRequest(
+            method,
+            kind === 1 ? apply(base, [{ op: 'set', name: extra[0]![0], value: extra[0]![1] }]) : [...base, ...extra],
+            'encode',
+            'application/x-www-form-urlencoded',
+          );
           const seen = await send(`${method} /oauth/authorize`, handleAuthorize, req);
           assertAuthorizeErrorPage(seen, `${method} kind ${kind}`);
         }),

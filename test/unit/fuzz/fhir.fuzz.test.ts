@@ -15,7 +15,19 @@ import { load, patientRecord, sharedResources } from '../../../lib/fhir/test-fix
 import { BASE, testTokens } from '../../../lib/fhir/test-support';
 import { DEFAULT_SANDBOX_ID } from '../../../lib/sandbox';
 import type { Seen } from './fuzz-support';
-import { assertHealthy, assertOperationOutcome, CONTENT_TYPES, hostileHeaderValue, hostileString, NASTY, printSummary, runs, send, timeoutFor, toQuery } from './fuzz-support';
+import {
+  assertHealthy,
+  assertOperationOutcome,
+  CONTENT_TYPES,
+  hostileHeaderValue,
+  hostileString,
+  NASTY,
+  printSummary,
+  runs,
+  send,
+  timeoutFor,
+  toQuery,
+} from './fuzz-support';
 
 const A = 'fz-a';
 const B = 'fz-b';
@@ -28,7 +40,21 @@ let systemTok: string;
 let expired: string;
 let bVersions: Map<string, number>;
 
-const TYPES = ['Patient', 'Observation', 'Condition', 'Encounter', 'MedicationRequest', 'AllergyIntolerance', 'Practitioner', 'Organization', 'DocumentReference', 'Procedure', 'Immunization', 'Provenance', 'AuditEvent'];
+const TYPES = [
+  'Patient',
+  'Observation',
+  'Condition',
+  'Encounter',
+  'MedicationRequest',
+  'AllergyIntolerance',
+  'Practitioner',
+  'Organization',
+  'DocumentReference',
+  'Procedure',
+  'Immunization',
+  'Provenance',
+  'AuditEvent',
+];
 
 beforeAll(async () => {
   const record = patientRecord(B, 'Bauer', 'tag-b');
@@ -64,7 +90,8 @@ function assertFhirAnswer(seen: Seen, w: Who, where: string): Record<string, unk
     return null;
   }
   // Without a valid token, only the CapabilityStatement (or a CORS preflight) is ever a success.
-  if (w === 'none' || w === 'expired' || w === 'garbage') expect(seen.status === 204 || JSON.parse(seen.text).resourceType === 'CapabilityStatement', `${where}: ${seen.text.slice(0, 200)}`).toBe(true);
+  if (w === 'none' || w === 'expired' || w === 'garbage')
+    expect(seen.status === 204 || JSON.parse(seen.text).resourceType === 'CapabilityStatement', `${where}: ${seen.text.slice(0, 200)}`).toBe(true);
   expect([200, 201, 204], `${where}: ${seen.text.slice(0, 200)}`).toContain(seen.status);
   if (seen.status === 204 || seen.text === '') return null;
   expect(seen.headers.get('content-type'), where).toMatch(/^application\/(fhir\+)?json/);
@@ -84,11 +111,48 @@ function assertFhirAnswer(seen: Seen, w: Who, where: string): Record<string, unk
 const idLike = fc.oneof(
   { arbitrary: fc.constantFrom(A, B, `${A}-lab`, `${B}-lab`, `${B}-cond`, 'org-1', 'prac-1', 'does-not-exist', 'a'.repeat(64), 'a'.repeat(65)), weight: 3 },
   { arbitrary: hostileString(), weight: 4 },
-  { arbitrary: fc.constantFrom('..', '.', '%2e%2e', `..%2f${B}`, `..%2F..%2FPatient%2F${B}`, `${A}%00`, `${A}%2f..%2f${B}`, `${A}/../${B}`, '%zz', '%', '%c0%ae%c0%ae', `${A};${B}`, `${A}?_id=${B}`, `${A}#x`), weight: 2 },
+  {
+    arbitrary: fc.constantFrom(
+      '..',
+      '.',
+      '%2e%2e',
+      `..%2f${B}`,
+      `..%2F..%2FPatient%2F${B}`,
+      `${A}%00`,
+      `${A}%2f..%2f${B}`,
+      `${A}/../${B}`,
+      '%zz',
+      '%',
+      '%c0%ae%c0%ae',
+      `${A};${B}`,
+      `${A}?_id=${B}`,
+      `${A}#x`,
+    ),
+    weight: 2,
+  },
 );
 const segment = fc.oneof(
   { arbitrary: fc.constantFrom(...TYPES), weight: 4 },
-  { arbitrary: fc.constantFrom('metadata', '_history', '_search', '$everything', '$export', '_meta', 'patient', 'PATIENT', 'Patient.', 'Patient%2fObservation', 'Binary', 'Resource', 'DomainResource', '__proto__', 'constructor'), weight: 2 },
+  {
+    arbitrary: fc.constantFrom(
+      'metadata',
+      '_history',
+      '_search',
+      '$everything',
+      '$export',
+      '_meta',
+      'patient',
+      'PATIENT',
+      'Patient.',
+      'Patient%2fObservation',
+      'Binary',
+      'Resource',
+      'DomainResource',
+      '__proto__',
+      'constructor',
+    ),
+    weight: 2,
+  },
   { arbitrary: hostileString(), weight: 2 },
 );
 
@@ -106,8 +170,61 @@ function pathOf(segments: readonly string[], raw: readonly boolean[]): string {
     .join('/');
 }
 
-const SEARCH_NAMES = ['_id', '_lastUpdated', 'patient', 'subject', 'name', 'family', 'given', 'birthdate', 'gender', 'identifier', 'code', 'category', 'date', 'status', 'value-quantity', 'encounter', 'clinical-status', 'address-city', 'telecom', 'combo-code', '_tag', '_profile', '_text', '_content', '_has', 'general-practitioner', 'organization', 'subject.name', 'patient._id', 'subject:Patient._id', 'general-practitioner.name', '_has:Observation:patient:_id', '_has:Observation:subject:code', '_has:Encounter:patient:status'];
-const MODIFIERS = ['exact', 'contains', 'missing', 'not', 'text', 'above', 'below', 'in', 'not-in', 'of-type', 'identifier', 'Patient', 'Observation', 'iterate', 'type', 'x', ''];
+const SEARCH_NAMES = [
+  '_id',
+  '_lastUpdated',
+  'patient',
+  'subject',
+  'name',
+  'family',
+  'given',
+  'birthdate',
+  'gender',
+  'identifier',
+  'code',
+  'category',
+  'date',
+  'status',
+  'value-quantity',
+  'encounter',
+  'clinical-status',
+  'address-city',
+  'telecom',
+  'combo-code',
+  '_tag',
+  '_profile',
+  '_text',
+  '_content',
+  '_has',
+  'general-practitioner',
+  'organization',
+  'subject.name',
+  'patient._id',
+  'subject:Patient._id',
+  'general-practitioner.name',
+  '_has:Observation:patient:_id',
+  '_has:Observation:subject:code',
+  '_has:Encounter:patient:status',
+];
+const MODIFIERS = [
+  'exact',
+  'contains',
+  'missing',
+  'not',
+  'text',
+  'above',
+  'below',
+  'in',
+  'not-in',
+  'of-type',
+  'identifier',
+  'Patient',
+  'Observation',
+  'iterate',
+  'type',
+  'x',
+  '',
+];
 const PREFIXES = ['eq', 'ne', 'gt', 'lt', 'ge', 'le', 'sa', 'eb', 'ap', 'EQ', 'xx', ''];
 const VALUES = [
   A,
@@ -141,20 +258,54 @@ const VALUES = [
 ];
 const CONTROL: readonly [string, fc.Arbitrary<string>][] = [
   ['_count', fc.oneof(fc.constantFrom('0', '1', '10', '1000', '1001', '99999999999999999999', '-1', '1.5', '1e3', ' 5', '0x10', '', '٣'), hostileString())],
-  ['_sort', fc.oneof(fc.constantFrom('_id', '-_id', 'date', '-date', '_lastUpdated', 'name', 'birthdate,-_id', '--date', 'value-quantity', 'unknown'), hostileString())],
-  ['_include', fc.oneof(fc.constantFrom('Observation:subject', 'Observation:patient:Patient', 'Observation:performer', '*', 'Observation:*', 'Patient:general-practitioner', 'MedicationRequest:medication'), hostileString())],
+  [
+    '_sort',
+    fc.oneof(fc.constantFrom('_id', '-_id', 'date', '-date', '_lastUpdated', 'name', 'birthdate,-_id', '--date', 'value-quantity', 'unknown'), hostileString()),
+  ],
+  [
+    '_include',
+    fc.oneof(
+      fc.constantFrom(
+        'Observation:subject',
+        'Observation:patient:Patient',
+        'Observation:performer',
+        '*',
+        'Observation:*',
+        'Patient:general-practitioner',
+        'MedicationRequest:medication',
+      ),
+      hostileString(),
+    ),
+  ],
   ['_revinclude', fc.oneof(fc.constantFrom('Observation:subject', 'Provenance:target', '*', 'Observation:patient:Patient'), hostileString())],
   ['_elements', fc.oneof(fc.constantFrom('id', 'name,gender', 'subject', '*', '', 'resourceType'), hostileString())],
   ['_summary', fc.oneof(fc.constantFrom('count', 'true', 'false', 'data', 'text'), hostileString())],
   ['_total', fc.oneof(fc.constantFrom('accurate', 'estimate', 'none'), hostileString())],
-  ['_cursor', fc.oneof(hostileString(), fc.constantFrom(Buffer.from('{"v":null,"i":"x"}').toString('base64url'), Buffer.from(`{"v":"' or 1=1 --","i":"${B}"}`).toString('base64url'), Buffer.from('{"v":{"$gt":0},"i":[]}').toString('base64url'), Buffer.from('Patient/fz-b').toString('base64url'), Buffer.from(`{"k":"search","v":null,"i":"${B}"}`).toString('base64url')))],
+  [
+    '_cursor',
+    fc.oneof(
+      hostileString(),
+      fc.constantFrom(
+        Buffer.from('{"v":null,"i":"x"}').toString('base64url'),
+        Buffer.from(`{"v":"' or 1=1 --","i":"${B}"}`).toString('base64url'),
+        Buffer.from('{"v":{"$gt":0},"i":[]}').toString('base64url'),
+        Buffer.from('Patient/fz-b').toString('base64url'),
+        Buffer.from(`{"k":"search","v":null,"i":"${B}"}`).toString('base64url'),
+      ),
+    ),
+  ],
   ['_format', fc.oneof(fc.constantFrom('json', 'xml', 'application/fhir+json', 'ttl'), hostileString())],
 ];
 
 const searchParam: fc.Arbitrary<[string, string]> = fc.oneof(
   {
     arbitrary: fc
-      .tuple(fc.oneof(fc.constantFrom(...SEARCH_NAMES), hostileString()), fc.option(fc.oneof(fc.constantFrom(...MODIFIERS), hostileString()), { nil: null }), fc.constantFrom(...PREFIXES), fc.oneof(fc.constantFrom(...VALUES), hostileString({ huge: true })))
+      .tuple(
+        fc.oneof(fc.constantFrom(...SEARCH_NAMES), hostileString()),
+        fc.option(fc.oneof(fc.constantFrom(...MODIFIERS), hostileString()), { nil: null }),
+        fc.constantFrom(...PREFIXES),
+        fc.oneof(fc.constantFrom(...VALUES), hostileString({ huge: true })),
+      )
       .map(([name, mod, prefix, value]): [string, string] => [mod === null ? name : `${name}:${mod}`, `${prefix}${value}`]),
     weight: 4,
   },
@@ -170,7 +321,9 @@ describe('fuzz the FHIR API', () => {
         fc.asyncProperty(
           segment,
           fc.option(idLike, { nil: undefined }),
-          fc.array(fc.oneof(fc.constantFrom('_history', '1', '0', '-1', '99999999999', '$everything', '_search', '$validate'), hostileString()), { maxLength: 2 }),
+          fc.array(fc.oneof(fc.constantFrom('_history', '1', '0', '-1', '99999999999', '$everything', '_search', '$validate'), hostileString()), {
+            maxLength: 2,
+          }),
           fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }),
           fc.constantFrom('GET', 'GET', 'GET', 'POST', 'OPTIONS'),
           who,
@@ -246,7 +399,15 @@ describe('fuzz the FHIR API', () => {
         { arbitrary: fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)), weight: 2 },
         {
           arbitrary: fc
-            .record({ subject: fc.constantFrom(`Patient/${A}`, `Patient/${B}`, `${BASE}/Patient/${B}`, 'Patient/', 'Patient/../fz-b', `Patient/${A}/../${B}`), extra: fc.option(fc.tuple(fc.oneof(fc.constantFrom('id', 'resourceType', 'meta', '__proto__', 'text', 'valueString', 'contained', 'subject'), hostileString()), fc.oneof(hostileString(), fc.jsonValue({ maxDepth: 2 })))) })
+            .record({
+              subject: fc.constantFrom(`Patient/${A}`, `Patient/${B}`, `${BASE}/Patient/${B}`, 'Patient/', 'Patient/../fz-b', `Patient/${A}/../${B}`),
+              extra: fc.option(
+                fc.tuple(
+                  fc.oneof(fc.constantFrom('id', 'resourceType', 'meta', '__proto__', 'text', 'valueString', 'contained', 'subject'), hostileString()),
+                  fc.oneof(hostileString(), fc.jsonValue({ maxDepth: 2 })),
+                ),
+              ),
+            })
             .map(({ subject, extra }) => {
               const o: Record<string, unknown> = observation(subject);
               if (extra) Object.defineProperty(o, extra[0], { value: extra[1], enumerable: true, configurable: true, writable: true });
@@ -278,7 +439,10 @@ describe('fuzz the FHIR API', () => {
           fc.oneof(fc.constantFrom(`${B}-lab`, B, `${B}-cond`, 'fz-new-1', 'fz-new-2', `${A}-lab`), hostileString()),
           bodyText,
           fc.boolean(),
-          fc.oneof({ arbitrary: fc.constantFrom('application/fhir+json', 'application/json'), weight: 3 }, { arbitrary: fc.constantFrom(...CONTENT_TYPES), weight: 1 }),
+          fc.oneof(
+            { arbitrary: fc.constantFrom('application/fhir+json', 'application/json'), weight: 3 },
+            { arbitrary: fc.constantFrom(...CONTENT_TYPES), weight: 1 },
+          ),
           fc.option(fc.oneof(fc.constantFrom('W/"1"', '"1"', '1', 'W/"999"', '*'), hostileHeaderValue()), { freq: 2 }),
           async (method, type, id, generated, carryId, contentType, ifMatch) => {
             // An update must carry the URL's id in the body: put it there half of the time.
@@ -321,23 +485,43 @@ describe('fuzz the FHIR API', () => {
   it(
     'hostile headers (Accept, Prefer, If-None-Match, Authorization, Origin, _format): 200 or a 4xx OperationOutcome',
     async () => {
-      const header = fc.tuple(fc.constantFrom('accept', 'prefer', 'if-none-match', 'if-modified-since', 'authorization', 'origin', 'content-type', 'x-forwarded-host', 'x-forwarded-proto', 'host', 'cookie'), hostileHeaderValue());
+      const header = fc.tuple(
+        fc.constantFrom(
+          'accept',
+          'prefer',
+          'if-none-match',
+          'if-modified-since',
+          'authorization',
+          'origin',
+          'content-type',
+          'x-forwarded-host',
+          'x-forwarded-proto',
+          'host',
+          'cookie',
+        ),
+        hostileHeaderValue(),
+      );
       await fc.assert(
-        fc.asyncProperty(fc.array(header, { maxLength: 4 }), fc.oneof({ arbitrary: fc.constant(null), weight: 3 }, { arbitrary: fc.constantFrom(...NASTY, 'xml', 'json', 'text/turtle'), weight: 1 }), fc.constantFrom(`Patient/${A}`, 'Observation?patient=fz-a', 'metadata', `Patient/${A}/$everything`, `Patient/${A}/_history`), async (headers, format, path) => {
-          const h = new Headers(authOf('patientA'));
-          for (const [k, v] of headers) {
-            try {
-              h.set(k, v);
-            } catch {
-              // a value no HTTP client could send
+        fc.asyncProperty(
+          fc.array(header, { maxLength: 4 }),
+          fc.oneof({ arbitrary: fc.constant(null), weight: 3 }, { arbitrary: fc.constantFrom(...NASTY, 'xml', 'json', 'text/turtle'), weight: 1 }),
+          fc.constantFrom(`Patient/${A}`, 'Observation?patient=fz-a', 'metadata', `Patient/${A}/$everything`, `Patient/${A}/_history`),
+          async (headers, format, path) => {
+            const h = new Headers(authOf('patientA'));
+            for (const [k, v] of headers) {
+              try {
+                h.set(k, v);
+              } catch {
+                // a value no HTTP client could send
+              }
             }
-          }
-          let url = `${BASE}/${path}`;
-          if (format !== null) url += `${path.includes('?') ? '&' : '?'}_format=${encodeURIComponent(format.replace(/[\uD800-\uDFFF]/g, ''))}`;
-          const seen = await fhir(new Request(url, { headers: h }), 'GET /fhir (hostile headers)');
-          const w: Who = h.get('authorization') === `Bearer ${patientA}` ? 'patientA' : 'garbage';
-          assertFhirAnswer(seen, w, `${url.slice(0, 200)} ${JSON.stringify(headers).slice(0, 300)}`);
-        }),
+            let url = `${BASE}/${path}`;
+            if (format !== null) url += `${path.includes('?') ? '&' : '?'}_format=${encodeURIComponent(format.replace(/[\uD800-\uDFFF]/g, ''))}`;
+            const seen = await fhir(new Request(url, { headers: h }), 'GET /fhir (hostile headers)');
+            const w: Who = h.get('authorization') === `Bearer ${patientA}` ? 'patientA' : 'garbage';
+            assertFhirAnswer(seen, w, `${url.slice(0, 200)} ${JSON.stringify(headers).slice(0, 300)}`);
+          },
+        ),
         { numRuns: n4 },
       );
       await assertStillWorks();
@@ -359,7 +543,10 @@ describe('fuzz the FHIR API', () => {
           piece,
           async (name, before, wildcard, after) => {
             const value = `${before}${wildcard}${after}`;
-            const seen = await fhir(new Request(`${BASE}/Patient?${new URLSearchParams([[name, value]]).toString()}&_total=accurate`, { headers: authOf('user') }), 'GET /fhir/{type}?…');
+            const seen = await fhir(
+              new Request(`${BASE}/Patient?${new URLSearchParams([[name, value]]).toString()}&_total=accurate`, { headers: authOf('user') }),
+              'GET /fhir/{type}?…',
+            );
             const body = assertFhirAnswer(seen, 'user', `${name}=${value}`);
             expect(body, `${name}=${value}`).toMatchObject({ resourceType: 'Bundle', total: 0 });
           },

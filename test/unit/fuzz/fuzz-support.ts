@@ -118,7 +118,10 @@ export function assertOAuthError(seen: Seen, where: string, allowed?: readonly s
   expect(seen.headers.get('content-type'), where).toMatch(/^application\/json/);
   expect(seen.headers.get('cache-control'), where).toBe('no-store');
   const body = JSON.parse(seen.text) as Record<string, unknown>;
-  expect(Object.keys(body).filter((k) => k !== 'error' && k !== 'error_description'), where).toEqual([]);
+  expect(
+    Object.keys(body).filter((k) => k !== 'error' && k !== 'error_description'),
+    where,
+  ).toEqual([]);
   expect(typeof body.error, where).toBe('string');
   const error = body.error as string;
   expect(OAUTH_ERROR_CODES.has(error), `${where}: error '${error}' is not an RFC code`).toBe(true);
@@ -178,9 +181,9 @@ export const NASTY: readonly string[] = [
   "' or '1'='1",
   "' or 1=1 --",
   '" or ""="',
-  "'; drop table \"Resource\"; --",
+  '\'; drop table "Resource"; --',
   "1' union select null, null --",
-  "x' and (select count(*) from \"Token\") > 0 --",
+  'x\' and (select count(*) from "Token") > 0 --',
   '%',
   '%%',
   '_',
@@ -260,11 +263,25 @@ export function hostileString(opts: { huge?: boolean } = {}): fc.Arbitrary<strin
 
 /** A value that a Headers object accepts (no CR/LF/NUL, Latin-1), hostile otherwise. */
 export function hostileHeaderValue(): fc.Arbitrary<string> {
-  return fc.oneof(
-    fc.string({ unit: 'binary-ascii', maxLength: 60 }),
-    fc.constantFrom(...NASTY),
-    fc.constantFrom('Basic', 'Basic ', 'Basic ===', 'Basic Og==', 'Basic OjpAOg==', 'Basic %%%', 'Bearer', 'Bearer x.y.z', 'Digest a=b', 'basic    YTpi', `Basic ${'A'.repeat(100_000)}`),
-  ).map((s) => s.replace(/[^\x20-\x7E\x80-\xFF\t]/g, '').trim());
+  return fc
+    .oneof(
+      fc.string({ unit: 'binary-ascii', maxLength: 60 }),
+      fc.constantFrom(...NASTY),
+      fc.constantFrom(
+        'Basic',
+        'Basic ',
+        'Basic ===',
+        'Basic Og==',
+        'Basic OjpAOg==',
+        'Basic %%%',
+        'Bearer',
+        'Bearer x.y.z',
+        'Digest a=b',
+        'basic    YTpi',
+        `Basic ${'A'.repeat(100_000)}`,
+      ),
+    )
+    .map((s) => s.replace(/[^\x20-\x7E\x80-\xFF\t]/g, '').trim());
 }
 
 /**

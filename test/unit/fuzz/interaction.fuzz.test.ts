@@ -36,11 +36,17 @@ beforeAll(async () => {
 afterAll(() => printSummary());
 
 async function newInteraction(): Promise<string> {
-  return interactionIdOf(await authorizeGet(authorizeQuery({ client_id: client.clientId, scope: 'openid fhirUser launch/patient patient/*.rs' }, pkce().challenge)));
+  return interactionIdOf(
+    await authorizeGet(authorizeQuery({ client_id: client.clientId, scope: 'openid fhirUser launch/patient patient/*.rs' }, pkce().challenge)),
+  );
 }
 
 type Purpose = 'login' | 'consent' | 'logout';
-const HANDLERS: Record<Purpose, (req: Request, id: string) => Promise<Response>> = { login: handleInteractionLogin, consent: handleInteractionConsent, logout: handleInteractionLogout };
+const HANDLERS: Record<Purpose, (req: Request, id: string) => Promise<Response>> = {
+  login: handleInteractionLogin,
+  consent: handleInteractionConsent,
+  logout: handleInteractionLogout,
+};
 
 const FORGERIES = [
   'missing',
@@ -64,7 +70,15 @@ function sessionPair(): string {
 }
 
 /** The request a forged form POST makes, and whether anything about it is genuinely valid. */
-async function forgedPost(purpose: Purpose, id: string, forgery: Forgery, hostile: string, fields: [string, string][], contentType: string | null, otherId: string): Promise<Request> {
+async function forgedPost(
+  purpose: Purpose,
+  id: string,
+  forgery: Forgery,
+  hostile: string,
+  fields: [string, string][],
+  contentType: string | null,
+  otherId: string,
+): Promise<Request> {
   const sid = purpose === 'login' ? '' : session.session.sid;
   const valid = await createCsrfToken(purpose, id, BINDING, sid);
   let csrf: string | null = valid;
@@ -121,7 +135,8 @@ async function forgedPost(purpose: Purpose, id: string, forgery: Forgery, hostil
 /** A 303 to our own interaction screen, or an HTML error page; never a session, never the app. */
 function assertRefused(seen: Seen, id: string, where: string): void {
   const cookies = seen.headers.getSetCookie();
-  for (const c of cookies) expect(c.startsWith(`${sessionCookieName()}=`) && !/^[^=]+=;/.test(c), `${where}: signed in without a valid CSRF token: ${c.slice(0, 80)}`).toBe(false);
+  for (const c of cookies)
+    expect(c.startsWith(`${sessionCookieName()}=`) && !/^[^=]+=;/.test(c), `${where}: signed in without a valid CSRF token: ${c.slice(0, 80)}`).toBe(false);
   if (seen.status === 303) {
     const location = seen.headers.get('location') ?? '';
     expect(location.startsWith(`/interaction/${encodeURIComponent(id)}`), `${where}: 303 to ${location.slice(0, 200)}`).toBe(true);
@@ -134,7 +149,10 @@ function assertRefused(seen: Seen, id: string, where: string): void {
 }
 
 const formFields = fc.array(
-  fc.tuple(fc.oneof(fc.constantFrom('persona', 'username', 'password', 'decision', 'patient', 'encounter', 'scope', 'csrf'), hostileString()), fc.oneof(fc.constantFrom('Practitioner/prac-1', 'Patient/fz-a', 'allow', 'deny', 'carla.careful', 'sandbox', ...NASTY), hostileString({ huge: true }))),
+  fc.tuple(
+    fc.oneof(fc.constantFrom('persona', 'username', 'password', 'decision', 'patient', 'encounter', 'scope', 'csrf'), hostileString()),
+    fc.oneof(fc.constantFrom('Practitioner/prac-1', 'Patient/fz-a', 'allow', 'deny', 'carla.careful', 'sandbox', ...NASTY), hostileString({ huge: true })),
+  ),
   { maxLength: 5 },
 );
 
@@ -154,7 +172,8 @@ describe('fuzz the interaction POSTs', () => {
           fc.oneof({ arbitrary: fc.constant('application/x-www-form-urlencoded'), weight: 4 }, { arbitrary: fc.constantFrom(...CONTENT_TYPES), weight: 1 }),
           async (purpose, forgery, hostile, fields, contentType) => {
             // For login, the forged token is also sent with the persona that would sign in.
-            const all: [string, string][] = purpose === 'login' ? [['persona', 'Practitioner/prac-1'], ...fields] : purpose === 'consent' ? [['decision', 'allow'], ...fields] : fields;
+            const all: [string, string][] =
+              purpose === 'login' ? [['persona', 'Practitioner/prac-1'], ...fields] : purpose === 'consent' ? [['decision', 'allow'], ...fields] : fields;
             const req = await forgedPost(purpose, id, forgery, hostile, all, contentType, otherId);
             const seen = await send(`POST /interaction/{id}/${purpose}`, (r) => HANDLERS[purpose](r, id), req);
             if (purpose === 'logout') {
@@ -208,7 +227,13 @@ async function assertStillWorks(): Promise<void> {
     new Request(`${ORIGIN}/interaction/${id}/login`, {
       method: 'POST',
       headers: { ...base, cookie: `${BINDING_COOKIE}=${BINDING}` },
-      body: toQuery([['csrf', await createCsrfToken('login', id, BINDING)], ['persona', 'Practitioner/prac-1']], 'encode'),
+      body: toQuery(
+        [
+          ['csrf', await createCsrfToken('login', id, BINDING)],
+          ['persona', 'Practitioner/prac-1'],
+        ],
+        'encode',
+      ),
     }),
     id,
   );
@@ -218,7 +243,14 @@ async function assertStillWorks(): Promise<void> {
     new Request(`${ORIGIN}/interaction/${id}/consent`, {
       method: 'POST',
       headers: { ...base, cookie: `${BINDING_COOKIE}=${BINDING}; ${sessionPair()}` },
-      body: toQuery([['csrf', await createCsrfToken('consent', id, BINDING, session.session.sid)], ['decision', 'allow'], ['patient', 'fz-a']], 'encode'),
+      body: toQuery(
+        [
+          ['csrf', await createCsrfToken('consent', id, BINDING, session.session.sid)],
+          ['decision', 'allow'],
+          ['patient', 'fz-a'],
+        ],
+        'encode',
+      ),
     }),
     id,
   );

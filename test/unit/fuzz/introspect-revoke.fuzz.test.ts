@@ -14,7 +14,18 @@ import { handleIntrospect } from '../../../lib/oauth/endpoints/introspect';
 import { handleRevoke } from '../../../lib/oauth/endpoints/revoke';
 import { getPublicJwks } from '../../../lib/oauth/keys';
 import { basic, exchange, getCode, newClient, ORIGIN } from '../../../lib/oauth/test-support';
-import { assertHealthy, assertOAuthError, CONTENT_TYPES, hostileHeaderValue, hostileString, printSummary, runs, send, timeoutFor, toQuery } from './fuzz-support';
+import {
+  assertHealthy,
+  assertOAuthError,
+  CONTENT_TYPES,
+  hostileHeaderValue,
+  hostileString,
+  printSummary,
+  runs,
+  send,
+  timeoutFor,
+  toQuery,
+} from './fuzz-support';
 
 const INTROSPECT = `${ORIGIN}/oauth/introspect`;
 const REVOKE = `${ORIGIN}/oauth/revoke`;
@@ -37,7 +48,13 @@ beforeAll(async () => {
 
 afterAll(() => printSummary());
 
-function post(url: string, pairs: [string, string][], headers: Record<string, string> = {}, contentType: string | null = FORM, mode: 'encode' | 'raw' = 'encode'): Request {
+function post(
+  url: string,
+  pairs: [string, string][],
+  headers: Record<string, string> = {},
+  contentType: string | null = FORM,
+  mode: 'encode' | 'raw' = 'encode',
+): Request {
   const h = new Headers(headers);
   if (contentType !== null) h.set('content-type', contentType);
   return new Request(url, { method: 'POST', headers: h, body: toQuery(pairs, mode) });
@@ -111,13 +128,23 @@ describe('fuzz /oauth/introspect', () => {
       await fc.assert(
         fc.asyncProperty(
           fc.option(hostileHeaderValue()),
-          fc.array(fc.tuple(fc.oneof(fc.constantFrom('token', 'client_id', 'client_secret', 'client_assertion', 'client_assertion_type', 'token_type_hint'), hostileString()), hostileString({ huge: true })), { maxLength: 6 }),
+          fc.array(
+            fc.tuple(
+              fc.oneof(fc.constantFrom('token', 'client_id', 'client_secret', 'client_assertion', 'client_assertion_type', 'token_type_hint'), hostileString()),
+              hostileString({ huge: true }),
+            ),
+            { maxLength: 6 },
+          ),
           fc.constantFrom(...CONTENT_TYPES),
           fc.constantFrom('encode' as const, 'raw' as const),
           fc.boolean(),
           async (authorization, pairs, contentType, mode, withRealToken) => {
             const all: [string, string][] = withRealToken ? [['token', accessToken], ...pairs] : pairs;
-            const seen = await send('POST /oauth/introspect', handleIntrospect, post(INTROSPECT, all, authorization ? { authorization } : {}, contentType, mode));
+            const seen = await send(
+              'POST /oauth/introspect',
+              handleIntrospect,
+              post(INTROSPECT, all, authorization ? { authorization } : {}, contentType, mode),
+            );
             assertOAuthError(seen, `${authorization?.slice(0, 80)} ${contentType} ${toQuery(all, mode).slice(0, 200)}`);
           },
         ),
@@ -161,7 +188,13 @@ describe('fuzz /oauth/revoke', () => {
       await fc.assert(
         fc.asyncProperty(
           fc.option(hostileHeaderValue()),
-          fc.array(fc.tuple(fc.oneof(fc.constantFrom('token', 'client_id', 'client_secret', 'client_assertion', 'client_assertion_type'), hostileString()), hostileString({ huge: true })), { maxLength: 6 }),
+          fc.array(
+            fc.tuple(
+              fc.oneof(fc.constantFrom('token', 'client_id', 'client_secret', 'client_assertion', 'client_assertion_type'), hostileString()),
+              hostileString({ huge: true }),
+            ),
+            { maxLength: 6 },
+          ),
           fc.constantFrom(...CONTENT_TYPES),
           fc.constantFrom('encode' as const, 'raw' as const),
           async (authorization, pairs, contentType, mode) => {

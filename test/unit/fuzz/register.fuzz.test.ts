@@ -111,13 +111,30 @@ const FIELDS = [
 
 /** Field values that are nearly right, so that fuzzing reaches the rules behind the schema. */
 const nearlyRight: Record<string, fc.Arbitrary<unknown>> = {
-  redirect_uris: fc.array(fc.oneof(fc.constantFrom(REDIRECT, 'http://localhost:8080/cb', 'com.example.app:/cb', ...HOSTILE_REDIRECTS), hostileString()), { maxLength: 4 }),
+  redirect_uris: fc.array(fc.oneof(fc.constantFrom(REDIRECT, 'http://localhost:8080/cb', 'com.example.app:/cb', ...HOSTILE_REDIRECTS), hostileString()), {
+    maxLength: 4,
+  }),
   token_endpoint_auth_method: fc.constantFrom('none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt', 'tls_client_auth', 'NONE'),
   grant_types: fc.array(fc.constantFrom('authorization_code', 'refresh_token', 'client_credentials', 'implicit', 'password'), { maxLength: 4 }),
   response_types: fc.array(fc.constantFrom('code', 'token', 'id_token', 'code id_token'), { maxLength: 3 }),
-  scope: fc.oneof(fc.constantFrom('openid fhirUser launch/patient patient/*.rs', 'system/*.rs', 'patient/*.cruds user/*.cruds', 'patient/Observation.rs?category=laboratory', 'admin', '*'), hostileString()),
+  scope: fc.oneof(
+    fc.constantFrom(
+      'openid fhirUser launch/patient patient/*.rs',
+      'system/*.rs',
+      'patient/*.cruds user/*.cruds',
+      'patient/Observation.rs?category=laboratory',
+      'admin',
+      '*',
+    ),
+    hostileString(),
+  ),
   launch_uris: fc.array(fc.oneof(fc.constantFrom('https://app.example.org/launch', ...HOSTILE_REDIRECTS), hostileString()), { maxLength: 3 }),
-  jwks: fc.constantFrom({ keys: [{ kty: 'oct', kid: 'k', k: 'c2VjcmV0' }] }, { keys: [{ kty: 'RSA', kid: 'k', n: 'AQAB', e: 'AQAB', d: 'private' }] }, { keys: [{ kty: 'EC', kid: '', crv: 'P-384', x: 'a', y: 'b' }] }, { keys: 'all' }),
+  jwks: fc.constantFrom(
+    { keys: [{ kty: 'oct', kid: 'k', k: 'c2VjcmV0' }] },
+    { keys: [{ kty: 'RSA', kid: 'k', n: 'AQAB', e: 'AQAB', d: 'private' }] },
+    { keys: [{ kty: 'EC', kid: '', crv: 'P-384', x: 'a', y: 'b' }] },
+    { keys: 'all' },
+  ),
   jwks_uri: fc.constantFrom('http://evil.example/jwks', 'https://app.example.org/jwks.json', 'javascript:alert(1)', 'file:///etc/passwd'),
   pkce_required: fc.constantFrom(false, true, 'false', 0),
 };
@@ -135,7 +152,11 @@ describe('fuzz /oauth/register', () => {
           async (hostile, position, method) => {
             const uris = [REDIRECT, 'http://localhost:9000/cb'];
             uris.splice(position, 0, hostile);
-            const seen = await send(ENDPOINT, handleRegister, register(JSON.stringify({ client_name: 'fuzz', redirect_uris: uris, token_endpoint_auth_method: method })));
+            const seen = await send(
+              ENDPOINT,
+              handleRegister,
+              register(JSON.stringify({ client_name: 'fuzz', redirect_uris: uris, token_endpoint_auth_method: method })),
+            );
             assertOAuthError(seen, hostile, ['invalid_redirect_uri']);
           },
         ),
@@ -150,7 +171,9 @@ describe('fuzz /oauth/register', () => {
   it(
     'hostile metadata of every field (wrong types, huge arrays, Unicode): 201 only for acceptable metadata, else a 400 metadata error',
     async () => {
-      const entry = fc.constantFrom(...FIELDS).chain((name) => fc.tuple(fc.constant(name), fc.oneof((Object.hasOwn(nearlyRight, name) ? nearlyRight[name] : undefined) ?? anyJson, anyJson)));
+      const entry = fc
+        .constantFrom(...FIELDS)
+        .chain((name) => fc.tuple(fc.constant(name), fc.oneof((Object.hasOwn(nearlyRight, name) ? nearlyRight[name] : undefined) ?? anyJson, anyJson)));
       await fc.assert(
         fc.asyncProperty(fc.array(entry, { maxLength: 6 }), fc.boolean(), async (entries, withRedirect) => {
           const meta: Record<string, unknown> = withRedirect ? { redirect_uris: [REDIRECT] } : {};
@@ -158,11 +181,19 @@ describe('fuzz /oauth/register', () => {
           const seen = await send(ENDPOINT, handleRegister, register(JSON.stringify(meta)));
           if (seen.status === 201) {
             // Explicit: what was registered is sane by a check independent of the server's.
-            const body = JSON.parse(seen.text) as { client_id: string; redirect_uris: string[]; launch_uris: string[]; grant_types: string[]; smart_client_type: string };
+            const body = JSON.parse(seen.text) as {
+              client_id: string;
+              redirect_uris: string[];
+              launch_uris: string[];
+              grant_types: string[];
+              smart_client_type: string;
+            };
             expect(typeof body.client_id).toBe('string');
             for (const uri of body.redirect_uris) expect(acceptableRedirect(uri), uri).toBe(true);
             for (const uri of body.launch_uris) expect(uri, uri).toMatch(/^(https:\/\/|http:\/\/(localhost|127\.0\.0\.1|\[::1\])[:/])/);
-            expect(body.grant_types.includes('client_credentials') ? ['backend'] : ['public', 'confidential-symmetric', 'confidential-asymmetric']).toContain(body.smart_client_type);
+            expect(body.grant_types.includes('client_credentials') ? ['backend'] : ['public', 'confidential-symmetric', 'confidential-asymmetric']).toContain(
+              body.smart_client_type,
+            );
             expect(seen.text).not.toMatch(/"d"|"k":/);
           } else {
             assertOAuthError(seen, JSON.stringify(meta).slice(0, 300), METADATA_ERRORS);
@@ -183,7 +214,18 @@ describe('fuzz /oauth/register', () => {
         hostileString({ huge: true }),
         fc.constantFrom(...NASTY),
         fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v === null || typeof v !== 'object' || Array.isArray(v) ? v : [v])),
-        fc.constantFrom('{', '{"redirect_uris":', '{"a":1}}', '\uFEFF{}', `[${'['.repeat(5000)}${']'.repeat(5000)}]`, `{"client_name":"${'n'.repeat(70_000)}"}`, 'null', 'true', '[]', '"x"'),
+        fc.constantFrom(
+          '{',
+          '{"redirect_uris":',
+          '{"a":1}}',
+          '\uFEFF{}',
+          `[${'['.repeat(5000)}${']'.repeat(5000)}]`,
+          `{"client_name":"${'n'.repeat(70_000)}"}`,
+          'null',
+          'true',
+          '[]',
+          '"x"',
+        ),
       );
       await fc.assert(
         fc.asyncProperty(body, fc.constantFrom(...CONTENT_TYPES), async (text, contentType) => {
@@ -200,7 +242,11 @@ describe('fuzz /oauth/register', () => {
 
 /** After a property: a valid registration still succeeds, and health is ok. */
 async function assertRegistrationWorks(): Promise<void> {
-  const seen = await send(ENDPOINT, handleRegister, register(JSON.stringify({ client_name: 'after fuzz', redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none' })));
+  const seen = await send(
+    ENDPOINT,
+    handleRegister,
+    register(JSON.stringify({ client_name: 'after fuzz', redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none' })),
+  );
   expect(seen.status, seen.text).toBe(201);
   await assertHealthy();
 }

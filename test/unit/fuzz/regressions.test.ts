@@ -14,7 +14,14 @@ describe('fuzz findings, fixed', () => {
     const keys = await assertionKeys('ES384');
     const { client } = await newClient('backend', { jwks: { keys: [keys.jwk as never] }, scope: 'system/*.rs' });
     const now = Math.floor(Date.now() / 1000);
-    const cc = async (iat: number) => handleToken(form(TOKEN_URL, { grant_type: 'client_credentials', scope: 'system/Patient.rs', ...assertionParams(await keys.sign(client.clientId, { claims: { iat } })) }));
+    const cc = async (iat: number) =>
+      handleToken(
+        form(TOKEN_URL, {
+          grant_type: 'client_credentials',
+          scope: 'system/Patient.rs',
+          ...assertionParams(await keys.sign(client.clientId, { claims: { iat } })),
+        }),
+      );
 
     const future = await cc(now + 3600);
     expect(future.status).toBe(401);
@@ -39,7 +46,8 @@ describe('fuzz findings, fixed', () => {
   });
 
   it('http(s) URLs that name no host literally (https:///cb, https:\\\\host, http:/localhost) cannot be registered', async () => {
-    const register = (meta: unknown) => handleRegister(new Request(`${ORIGIN}/oauth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(meta) }));
+    const register = (meta: unknown) =>
+      handleRegister(new Request(`${ORIGIN}/oauth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(meta) }));
     for (const uri of ['https:///cb', 'https:\\\\evil.example\\cb', 'https:app.example.org/cb', 'http:/localhost/cb', 'http:///localhost/cb']) {
       const res = await register({ redirect_uris: [uri], token_endpoint_auth_method: 'none' });
       expect(res.status, uri).toBe(400);
@@ -48,7 +56,14 @@ describe('fuzz findings, fixed', () => {
     const launch = await register({ redirect_uris: [REDIRECT], launch_uris: ['https:app.example.org/launch'], token_endpoint_auth_method: 'none' });
     expect((await json(launch)).error).toBe('invalid_client_metadata');
     // Ordinary URLs, any scheme case, still register.
-    expect((await register({ redirect_uris: [REDIRECT, 'HTTPS://app.example.org/cb2', 'http://127.0.0.1:8080/cb', 'com.example.app:/cb'], token_endpoint_auth_method: 'none' })).status).toBe(201);
+    expect(
+      (
+        await register({
+          redirect_uris: [REDIRECT, 'HTTPS://app.example.org/cb2', 'http://127.0.0.1:8080/cb', 'com.example.app:/cb'],
+          token_endpoint_auth_method: 'none',
+        })
+      ).status,
+    ).toBe(201);
   });
 
   it('_format=__proto__ / constructor / toString is 415 with a FHIR JSON OperationOutcome, not a response typed "[object Object]"', async () => {

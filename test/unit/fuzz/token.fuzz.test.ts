@@ -16,11 +16,36 @@ import { handleToken } from '../../../lib/oauth/endpoints/token';
 import type { AssertionOverrides } from '../../../lib/oauth/test-support';
 import { assertionKeys, assertionParams, basic, FHIR_BASE, form, getCode, newClient, ORIGIN, REDIRECT, TOKEN_URL } from '../../../lib/oauth/test-support';
 import type { Seen } from './fuzz-support';
-import { assertHealthy, assertOAuthError, CONTENT_TYPES, hostileHeaderValue, hostileString, NASTY, printSummary, runs, send, timeoutFor, toQuery } from './fuzz-support';
+import {
+  assertHealthy,
+  assertOAuthError,
+  CONTENT_TYPES,
+  hostileHeaderValue,
+  hostileString,
+  NASTY,
+  printSummary,
+  runs,
+  send,
+  timeoutFor,
+  toQuery,
+} from './fuzz-support';
 
 const ENDPOINT = 'POST /oauth/token';
 const FORM = 'application/x-www-form-urlencoded';
-const FIELDS = ['grant_type', 'code', 'redirect_uri', 'code_verifier', 'client_id', 'client_secret', 'client_assertion', 'client_assertion_type', 'refresh_token', 'scope', 'aud', 'resource'];
+const FIELDS = [
+  'grant_type',
+  'code',
+  'redirect_uri',
+  'code_verifier',
+  'client_id',
+  'client_secret',
+  'client_assertion',
+  'client_assertion_type',
+  'refresh_token',
+  'scope',
+  'aud',
+  'resource',
+];
 
 interface Backend {
   client: OAuthClient;
@@ -156,7 +181,9 @@ async function flawedAssertion(b: Backend, flaw: Flaw, noise: string): Promise<s
     case 'foreign-jku':
       return b.sign(id, { header: { jku: 'https://evil.example/jwks.json' } });
     case 'claims-of-wrong-type':
-      return b.sign(id, { claims: [{ exp: 'tomorrow' }, { iat: 'now' }, { aud: { url: TOKEN_URL } }, { jti: 42 }, { exp: 1e20 }, { iss: null }][noise.length % 6] });
+      return b.sign(id, {
+        claims: [{ exp: 'tomorrow' }, { iat: 'now' }, { aud: { url: TOKEN_URL } }, { jti: 42 }, { exp: 1e20 }, { iss: null }][noise.length % 6],
+      });
     case 'payload-swapped-after-signing': {
       const [h, , s] = (await b.sign(id)).split('.');
       return `${h}.${b64({ ...claims, scope: 'system/*.cruds' })}.${s}`;
@@ -183,7 +210,13 @@ describe('fuzz /oauth/token', () => {
   it(
     'random forms (any fields, values, content type, method, Authorization): a 4xx OAuth error',
     async () => {
-      const pair = fc.tuple(fc.oneof(fc.constantFrom(...FIELDS), hostileString()), fc.oneof(hostileString({ huge: true }), fc.constantFrom('authorization_code', 'refresh_token', 'client_credentials', 'password', 'implicit', CLIENT_ASSERTION_TYPE)));
+      const pair = fc.tuple(
+        fc.oneof(fc.constantFrom(...FIELDS), hostileString()),
+        fc.oneof(
+          hostileString({ huge: true }),
+          fc.constantFrom('authorization_code', 'refresh_token', 'client_credentials', 'password', 'implicit', CLIENT_ASSERTION_TYPE),
+        ),
+      );
       await fc.assert(
         fc.asyncProperty(
           fc.array(pair, { maxLength: 10 }),
@@ -210,9 +243,22 @@ describe('fuzz /oauth/token', () => {
       const verifierLike = fc.oneof(
         hostileString(),
         fc.string({ unit: fc.constantFrom(...'ABCxyz019-._~'), minLength: 0, maxLength: 200 }),
-        fc.constantFrom('a'.repeat(42), 'a'.repeat(43), 'a'.repeat(128), 'a'.repeat(129), `${'a'.repeat(42)}=`, `${'a'.repeat(43)}\u00e9`, `${'a'.repeat(43)}+`),
+        fc.constantFrom(
+          'a'.repeat(42),
+          'a'.repeat(43),
+          'a'.repeat(128),
+          'a'.repeat(129),
+          `${'a'.repeat(42)}=`,
+          `${'a'.repeat(43)}\u00e9`,
+          `${'a'.repeat(43)}+`,
+        ),
       );
-      const change = fc.option(fc.oneof(fc.record({ field: fc.constantFrom('code', 'code_verifier', 'redirect_uri', 'client_id'), value: fc.oneof(hostileString(), verifierLike) }), fc.record({ field: fc.constantFrom('drop-verifier', 'dup-code', 'dup-verifier'), value: fc.constant('') })));
+      const change = fc.option(
+        fc.oneof(
+          fc.record({ field: fc.constantFrom('code', 'code_verifier', 'redirect_uri', 'client_id'), value: fc.oneof(hostileString(), verifierLike) }),
+          fc.record({ field: fc.constantFrom('drop-verifier', 'dup-code', 'dup-verifier'), value: fc.constant('') }),
+        ),
+      );
       await fc.assert(
         fc.asyncProperty(fc.boolean(), change, async (usePublic, mutation) => {
           const client = usePublic ? publicApp : symmetric.client;
@@ -258,14 +304,41 @@ describe('fuzz /oauth/token', () => {
     'refresh_token: hostile tokens are invalid_grant; hostile scopes on a real token are refused or narrow',
     async () => {
       const { code, verifier } = await getCode(publicApp);
-      const first = await token(postForm(toQuery([['grant_type', 'authorization_code'], ['code', code], ['redirect_uri', REDIRECT], ['code_verifier', verifier], ['client_id', publicApp.clientId]], 'encode')));
+      const first = await token(
+        postForm(
+          toQuery(
+            [
+              ['grant_type', 'authorization_code'],
+              ['code', code],
+              ['redirect_uri', REDIRECT],
+              ['code_verifier', verifier],
+              ['client_id', publicApp.clientId],
+            ],
+            'encode',
+          ),
+        ),
+      );
       expect(first.status).toBe(200);
       let refresh = String((JSON.parse(first.text) as { refresh_token: string }).refresh_token);
       const granted = new Set('openid fhirUser launch/patient patient/*.rs offline_access'.split(' '));
       await fc.assert(
         fc.asyncProperty(
           fc.boolean(),
-          fc.option(fc.oneof(hostileString(), fc.constantFrom('patient/*.rs', 'patient/Observation.rs', 'patient/*.cruds', 'user/*.rs', 'system/*.rs', 'openid', 'patient/*.read', 'patient/Observation.rs?category=x'))),
+          fc.option(
+            fc.oneof(
+              hostileString(),
+              fc.constantFrom(
+                'patient/*.rs',
+                'patient/Observation.rs',
+                'patient/*.cruds',
+                'user/*.rs',
+                'system/*.rs',
+                'openid',
+                'patient/*.read',
+                'patient/Observation.rs?category=x',
+              ),
+            ),
+          ),
           hostileString(),
           async (useReal, scope, garbage) => {
             const fields: [string, string][] = [
@@ -299,22 +372,30 @@ describe('fuzz /oauth/token', () => {
     'client_credentials with malformed client assertions: invalid_client; only a fresh valid assertion gets a token',
     async () => {
       await fc.assert(
-        fc.asyncProperty(fc.integer({ min: 0, max: 1 }), fc.constantFrom(...ASSERTION_FLAWS), fc.oneof(hostileString(), fc.constantFrom(...NASTY)), async (which, flaw, noise) => {
-          const b = backends[which]!;
-          const assertion = await flawedAssertion(b, flaw, noise);
-          const request = () => postForm(toQuery([['grant_type', 'client_credentials'], ['scope', 'system/Patient.rs'], ...Object.entries(assertionParams(assertion))], 'encode'));
-          let seen = await token(request());
-          if (flaw === 'replayed') {
-            expect(seen.status, seen.text).toBe(200);
-            seen = await token(request());
-          }
-          if (flaw === 'valid') {
-            expect(seen.status, seen.text).toBe(200);
-            expect(JSON.parse(seen.text)).toMatchObject({ token_type: 'Bearer', scope: 'system/Patient.rs' });
-          } else {
-            assertOAuthError(seen, `${b.alg} ${flaw} ${noise.slice(0, 60)}`, ['invalid_client', 'invalid_request']);
-          }
-        }),
+        fc.asyncProperty(
+          fc.integer({ min: 0, max: 1 }),
+          fc.constantFrom(...ASSERTION_FLAWS),
+          fc.oneof(hostileString(), fc.constantFrom(...NASTY)),
+          async (which, flaw, noise) => {
+            const b = backends[which]!;
+            const assertion = await flawedAssertion(b, flaw, noise);
+            const request = () =>
+              postForm(
+                toQuery([['grant_type', 'client_credentials'], ['scope', 'system/Patient.rs'], ...Object.entries(assertionParams(assertion))], 'encode'),
+              );
+            let seen = await token(request());
+            if (flaw === 'replayed') {
+              expect(seen.status, seen.text).toBe(200);
+              seen = await token(request());
+            }
+            if (flaw === 'valid') {
+              expect(seen.status, seen.text).toBe(200);
+              expect(JSON.parse(seen.text)).toMatchObject({ token_type: 'Bearer', scope: 'system/Patient.rs' });
+            } else {
+              assertOAuthError(seen, `${b.alg} ${flaw} ${noise.slice(0, 60)}`, ['invalid_client', 'invalid_request']);
+            }
+          },
+        ),
         { numRuns: n4 },
       );
       await assertStillWorks();
@@ -331,13 +412,24 @@ describe('fuzz /oauth/token', () => {
           fc.oneof(
             hostileHeaderValue().map((h) => ({ authorization: h })),
             fc.tuple(hostileString(), hostileString()).map(([id, secret]) => basicOf(id, secret)),
-            fc.tuple(fc.constantFrom(symmetric.client.clientId, ''), hostileString()).map(([id, secret]) => ({ authorization: `Basic ${Buffer.from(`${id}:${secret}`, 'latin1').toString('base64')}` })),
+            fc
+              .tuple(fc.constantFrom(symmetric.client.clientId, ''), hostileString())
+              .map(([id, secret]) => ({ authorization: `Basic ${Buffer.from(`${id}:${secret}`, 'latin1').toString('base64')}` })),
             fc.constant({}),
           ),
           fc.array(fc.tuple(fc.constantFrom('client_id', 'client_secret', 'client_assertion', 'client_assertion_type'), hostileString()), { maxLength: 3 }),
           fc.constantFrom('authorization_code', 'refresh_token', 'client_credentials'),
           async (headers, extra, grantType) => {
-            const seen = await token(postForm(toQuery([['grant_type', grantType], ['code', 'x'], ['redirect_uri', REDIRECT], ['refresh_token', 'y'], ['scope', 'system/*.rs'], ...extra], 'encode'), FORM, headers));
+            const seen = await token(
+              postForm(
+                toQuery(
+                  [['grant_type', grantType], ['code', 'x'], ['redirect_uri', REDIRECT], ['refresh_token', 'y'], ['scope', 'system/*.rs'], ...extra],
+                  'encode',
+                ),
+                FORM,
+                headers,
+              ),
+            );
             assertOAuthError(seen, `${JSON.stringify(headers).slice(0, 120)} ${JSON.stringify(extra).slice(0, 120)}`);
           },
         ),
@@ -361,7 +453,9 @@ function basicOf(id: string, secret: string): Record<string, string> {
 /** After a property: a backend client still gets a token, and health is ok. */
 async function assertStillWorks(): Promise<void> {
   const b = backends[0]!;
-  const seen = await token(form(TOKEN_URL, { grant_type: 'client_credentials', scope: 'system/Patient.rs', ...assertionParams(await b.sign(b.client.clientId)) }));
+  const seen = await token(
+    form(TOKEN_URL, { grant_type: 'client_credentials', scope: 'system/Patient.rs', ...assertionParams(await b.sign(b.client.clientId)) }),
+  );
   expect(seen.status, seen.text).toBe(200);
   await assertHealthy();
 }

@@ -50,7 +50,10 @@ describe('API route table and route files', () => {
   it('every route of the table has exactly one route file, at its path, exporting every method from the table', () => {
     for (const [key, route] of Object.entries(API_ROUTES)) {
       const users = files.filter((f) => EXPORT_LINE.exec(f.text)?.[1] === key);
-      expect(users.map((f) => f.path), key).toEqual([route.path]);
+      expect(
+        users.map((f) => f.path),
+        key,
+      ).toEqual([route.path]);
     }
   });
 
@@ -92,7 +95,19 @@ describe('matchApiRoute', () => {
   });
 
   it('leaves pages, next-auth and paths Next normalises to Next', () => {
-    for (const path of ['/', '/console', '/fhirx', '/oauth/token/', '/fhir/Patient/', '/fhir//Patient', '/fhir/../oauth/token', '/fhir/a%2Fb', '/api/auth/csrf', '/oauth', '/interaction/abc']) {
+    for (const path of [
+      '/',
+      '/console',
+      '/fhirx',
+      '/oauth/token/',
+      '/fhir/Patient/',
+      '/fhir//Patient',
+      '/fhir/../oauth/token',
+      '/fhir/a%2Fb',
+      '/api/auth/csrf',
+      '/oauth',
+      '/interaction/abc',
+    ]) {
       expect(matchApiRoute(path), path).toBeNull();
     }
   });

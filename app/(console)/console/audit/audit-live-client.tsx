@@ -10,7 +10,17 @@ const MAX_ROWS = 500;
  * The audit table, polling /api/console/audit every 2 s for records newer than the newest shown
  * (on the first page only: an older page stays as it is). Client names are shown beside their ids.
  */
-export function AuditLive({ initial, query, clientNames = {}, paged = false }: { initial: AuditRecordJson[]; query: string; clientNames?: Record<string, string>; paged?: boolean }) {
+export function AuditLive({
+  initial,
+  query,
+  clientNames = {},
+  paged = false,
+}: {
+  initial: AuditRecordJson[];
+  query: string;
+  clientNames?: Record<string, string>;
+  paged?: boolean;
+}) {
   const [records, setRecords] = useState(initial);
   const [fresh, setFresh] = useState<ReadonlySet<string>>(new Set());
   const [live, setLive] = useState(!paged);
@@ -66,24 +76,69 @@ export function AuditLive({ initial, query, clientNames = {}, paged = false }: {
         {error ? <span className="error">{error}</span> : null}
       </p>
       {records.length === 0 ? (
-        <p className="card muted" data-testid="audit-empty">No records match yet.</p>
+        <p className="card muted" data-testid="audit-empty">
+          No records match yet.
+        </p>
       ) : (
         <table data-testid="audit-table">
           <thead>
-            <tr><th>Time</th><th>Kind</th><th>Request</th><th>Status</th><th>Client</th><th>User</th><th>Patient</th><th>Detail</th><th>Flags</th></tr>
+            <tr>
+              <th>Time</th>
+              <th>Kind</th>
+              <th>Request</th>
+              <th>Status</th>
+              <th>Client</th>
+              <th>User</th>
+              <th>Patient</th>
+              <th>Detail</th>
+              <th>Flags</th>
+            </tr>
           </thead>
           <tbody>
             {records.map((r) => (
               <tr key={r.id} className={[r.flags.length ? 'flagged' : '', fresh.has(r.id) ? 'new' : ''].join(' ').trim() || undefined}>
-                <td><Link href={`/console/audit/${encodeURIComponent(r.id)}`} title={r.at}>{new Date(r.at).toLocaleTimeString()}</Link></td>
+                <td>
+                  <Link href={`/console/audit/${encodeURIComponent(r.id)}`} title={r.at}>
+                    {new Date(r.at).toLocaleTimeString()}
+                  </Link>
+                </td>
                 <td>{r.kind}</td>
-                <td><code>{r.method} {r.endpoint.length > 70 ? `${r.endpoint.slice(0, 70)}…` : r.endpoint}</code></td>
-                <td><span className={`badge ${r.status >= 400 ? 'error' : 'ok'}`}>{r.status}</span>{r.errorCode ? <div className="muted-small">{r.errorCode}</div> : null}</td>
-                <td>{r.clientId ? <>{clientNames[r.clientId] ? <div>{clientNames[r.clientId]}</div> : null}<code className="muted-small">{r.clientId}</code></> : '—'}</td>
+                <td>
+                  <code>
+                    {r.method} {r.endpoint.length > 70 ? `${r.endpoint.slice(0, 70)}…` : r.endpoint}
+                  </code>
+                </td>
+                <td>
+                  <span className={`badge ${r.status >= 400 ? 'error' : 'ok'}`}>{r.status}</span>
+                  {r.errorCode ? <div className="muted-small">{r.errorCode}</div> : null}
+                </td>
+                <td>
+                  {r.clientId ? (
+                    <>
+                      {clientNames[r.clientId] ? <div>{clientNames[r.clientId]}</div> : null}
+                      <code className="muted-small">{r.clientId}</code>
+                    </>
+                  ) : (
+                    '—'
+                  )}
+                </td>
                 <td>{r.userId ?? '—'}</td>
                 <td>{r.patientId ?? '—'}</td>
-                <td className="muted-small">{r.detail && r.detail.length > 120 ? `${r.detail.slice(0, 120)}…` : r.detail}{r.resultCount !== null ? ` (${r.resultCount} results)` : ''}</td>
-                <td>{r.flags.map((f) => <span key={f} className={f === 'simulated' ? 'badge info' : 'badge flag'} title={f === 'simulated' ? 'caused by a simulated error armed in the launcher' : undefined}>{f}</span>)}</td>
+                <td className="muted-small">
+                  {r.detail && r.detail.length > 120 ? `${r.detail.slice(0, 120)}…` : r.detail}
+                  {r.resultCount !== null ? ` (${r.resultCount} results)` : ''}
+                </td>
+                <td>
+                  {r.flags.map((f) => (
+                    <span
+                      key={f}
+                      className={f === 'simulated' ? 'badge info' : 'badge flag'}
+                      title={f === 'simulated' ? 'caused by a simulated error armed in the launcher' : undefined}
+                    >
+                      {f}
+                    </span>
+                  ))}
+                </td>
               </tr>
             ))}
           </tbody>

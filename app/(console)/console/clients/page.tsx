@@ -15,20 +15,46 @@ export default async function ClientsPage({ searchParams }: Props) {
     <>
       <h1>Clients</h1>
       <p className="lead">Registered SMART apps and backend services.</p>
-      {deleted ? <p className="notice warn" role="status">Client deleted; its grants and tokens were revoked.</p> : null}
-      <p><Link className="button" href="/console/clients/new">Register a client</Link></p>
-      {clients.length === 0 ? <p className="card muted">No clients registered yet.</p> : (
+      {deleted ? (
+        <p className="notice warn" role="status">
+          Client deleted; its grants and tokens were revoked.
+        </p>
+      ) : null}
+      <p>
+        <Link className="button" href="/console/clients/new">
+          Register a client
+        </Link>
+      </p>
+      {clients.length === 0 ? (
+        <p className="card muted">No clients registered yet.</p>
+      ) : (
         <table data-testid="clients-table">
-          <thead><tr><th>Name</th><th>client_id</th><th>Type</th><th>Auth</th><th>Redirect URIs</th><th>Scopes</th><th></th></tr></thead>
+          <thead>
+            <tr>
+              <th>Name</th>
+              <th>client_id</th>
+              <th>Type</th>
+              <th>Auth</th>
+              <th>Redirect URIs</th>
+              <th>Scopes</th>
+              <th></th>
+            </tr>
+          </thead>
           <tbody>
             {clients.map((c) => (
               <tr key={c.clientId}>
-                <td><Link href={`/console/clients/${encodeURIComponent(c.clientId)}`}>{c.name}</Link></td>
-                <td><code>{c.clientId}</code></td>
+                <td>
+                  <Link href={`/console/clients/${encodeURIComponent(c.clientId)}`}>{c.name}</Link>
+                </td>
+                <td>
+                  <code>{c.clientId}</code>
+                </td>
                 <td>{c.clientType}</td>
                 <td>{c.tokenEndpointAuthMethod}</td>
                 <td className="muted-small">{c.redirectUris.join(' ')}</td>
-                <td><code>{c.scope.length > 60 ? `${c.scope.slice(0, 60)}…` : c.scope}</code></td>
+                <td>
+                  <code>{c.scope.length > 60 ? `${c.scope.slice(0, 60)}…` : c.scope}</code>
+                </td>
                 <td className="actions">
                   <Link href={`/console/tokens?clientId=${encodeURIComponent(c.clientId)}`}>tokens</Link>
                   <Link href={`/console/audit?clientId=${encodeURIComponent(c.clientId)}`}>audit</Link>

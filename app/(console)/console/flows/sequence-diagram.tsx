@@ -23,7 +23,9 @@ export function SequenceDiagram({ steps }: { steps: readonly FlowStep[] }) {
         </defs>
         {used.map((lane) => (
           <g key={lane}>
-            <text className="lane-label" x={x(lane)} y={20} textAnchor="middle">{LANE_LABELS[lane]}</text>
+            <text className="lane-label" x={x(lane)} y={20} textAnchor="middle">
+              {LANE_LABELS[lane]}
+            </text>
             <line className="lifeline" x1={x(lane)} x2={x(lane)} y1={30} y2={height - 6} />
           </g>
         ))}
@@ -37,7 +39,9 @@ export function SequenceDiagram({ steps }: { steps: readonly FlowStep[] }) {
           return (
             <g key={s.key}>
               <circle className={`dot ${cls}`} cx={12} cy={y - 4} r={9} />
-              <text className="num" x={12} y={y} textAnchor="middle">{i + 1}</text>
+              <text className="num" x={12} y={y} textAnchor="middle">
+                {i + 1}
+              </text>
               {self ? (
                 <path className={`arrow ${cls}`} d={`M ${x1} ${y - 8} h 30 v 12 h -28`} fill="none" markerEnd={`url(#arrow-${s.outcome})`} />
               ) : (

@@ -25,9 +25,9 @@ export default async function LoginPage({ searchParams }: Props) {
       <h1>Console sign-in</h1>
       {mode.kind === 'development' ? (
         <div className="notice" data-testid="dev-account-notice">
-          <strong>Development account:</strong> this server runs in development mode on localhost, so the built-in account{' '}
-          <code>{mode.user}</code> / <code>{mode.password}</code> works. It is refused in production mode and from other hosts; set{' '}
-          <code>CONSOLE_USER</code> and <code>CONSOLE_PASSWORD</code> there.
+          <strong>Development account:</strong> this server runs in development mode on localhost, so the built-in account <code>{mode.user}</code> /{' '}
+          <code>{mode.password}</code> works. It is refused in production mode and from other hosts; set <code>CONSOLE_USER</code> and{' '}
+          <code>CONSOLE_PASSWORD</code> there.
         </div>
       ) : mode.kind === 'configured' ? (
         <div className="notice warn" data-testid="configured-account-notice">
@@ -43,7 +43,9 @@ export default async function LoginPage({ searchParams }: Props) {
           {locked}
         </p>
       ) : error ? (
-        <p className="error" role="alert">Sign-in failed: wrong username or password{mode.kind !== 'development' ? ', or the default account was refused' : ''}.</p>
+        <p className="error" role="alert">
+          Sign-in failed: wrong username or password{mode.kind !== 'development' ? ', or the default account was refused' : ''}.
+        </p>
       ) : null}
       <LoginForm returnTo={returnTo} defaultUser={mode.kind === 'development' ? mode.user : ''} disabled={mode.kind === 'unavailable'} />
     </div>

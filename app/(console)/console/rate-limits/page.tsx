@@ -10,8 +10,18 @@ function period(seconds: number): string {
 }
 
 function subjectOf(c: LiveCounter) {
-  if (c.kind === 'client') return <Link href={`/console/clients/${encodeURIComponent(c.subject)}`}><code>{c.subject}</code></Link>;
-  if (c.kind === 'patient') return <Link href={`/console/data/patients/${encodeURIComponent(c.subject)}`}><code>{c.subject}</code></Link>;
+  if (c.kind === 'client')
+    return (
+      <Link href={`/console/clients/${encodeURIComponent(c.subject)}`}>
+        <code>{c.subject}</code>
+      </Link>
+    );
+  if (c.kind === 'patient')
+    return (
+      <Link href={`/console/data/patients/${encodeURIComponent(c.subject)}`}>
+        <code>{c.subject}</code>
+      </Link>
+    );
   return <code>{c.subject}</code>;
 }
 
@@ -22,34 +32,66 @@ export default async function RateLimitsPage() {
     <>
       <h1>Rate limits</h1>
       <p className="lead">
-        Fixed windows counted in the database, shared by every instance. A caller over a limit gets 429 with Retry-After until its window ends;
-        each refusal is an audit record flagged <Link href="/console/audit?flag=rate-limited"><span className="badge flag">rate-limited</span></Link> (see <Link href="/console/alerts">Alerts</Link>).
+        Fixed windows counted in the database, shared by every instance. A caller over a limit gets 429 with Retry-After until its window ends; each refusal is
+        an audit record flagged{' '}
+        <Link href="/console/audit?flag=rate-limited">
+          <span className="badge flag">rate-limited</span>
+        </Link>{' '}
+        (see <Link href="/console/alerts">Alerts</Link>).
       </p>
       <h2>Configured limits</h2>
       <table data-testid="rate-limit-settings">
-        <thead><tr><th>Counter</th><th>What counts</th><th>Limit</th><th>Window</th><th>Variable</th></tr></thead>
+        <thead>
+          <tr>
+            <th>Counter</th>
+            <th>What counts</th>
+            <th>Limit</th>
+            <th>Window</th>
+            <th>Variable</th>
+          </tr>
+        </thead>
         <tbody>
           {limits.map((l) => (
             <tr key={l.kind}>
-              <td><code>{l.kind}</code></td>
+              <td>
+                <code>{l.kind}</code>
+              </td>
               <td>{l.counts}</td>
-              <td><strong>{l.limit > 0 ? l.limit : 'off'}</strong></td>
+              <td>
+                <strong>{l.limit > 0 ? l.limit : 'off'}</strong>
+              </td>
               <td>{period(l.windowSeconds)}</td>
-              <td><code>{l.variable}</code></td>
+              <td>
+                <code>{l.variable}</code>
+              </td>
             </tr>
           ))}
         </tbody>
       </table>
       <h2>Current windows, busiest first</h2>
-      {counters.length === 0 ? <p className="card muted">No requests counted in the current windows.</p> : (
+      {counters.length === 0 ? (
+        <p className="card muted">No requests counted in the current windows.</p>
+      ) : (
         <table data-testid="rate-limit-counters">
-          <thead><tr><th>Counter</th><th>Who</th><th>Count</th><th>Of limit</th><th>Window ends</th></tr></thead>
+          <thead>
+            <tr>
+              <th>Counter</th>
+              <th>Who</th>
+              <th>Count</th>
+              <th>Of limit</th>
+              <th>Window ends</th>
+            </tr>
+          </thead>
           <tbody>
             {counters.map((c) => (
               <tr key={`${c.kind}:${c.subject}`} className={c.over ? 'flagged' : undefined}>
-                <td><code>{c.kind}</code></td>
+                <td>
+                  <code>{c.kind}</code>
+                </td>
                 <td>{subjectOf(c)}</td>
-                <td><strong>{c.count}</strong></td>
+                <td>
+                  <strong>{c.count}</strong>
+                </td>
                 <td>{c.limit > 0 ? `${Math.round(c.load * 100)}% of ${c.limit}${c.over ? ' — refusing' : ''}` : 'no limit'}</td>
                 <td>{c.windowEnd.toISOString()}</td>
               </tr>

@@ -10,7 +10,8 @@ export const metadata = { title: 'Scope playground · SMART Sandbox console' };
 
 type Props = { searchParams: Promise<Record<string, string | string[] | undefined>> };
 
-const EXAMPLE = 'launch/patient openid fhirUser patient/Patient.rs patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory user/Practitioner.read offline_access';
+const EXAMPLE =
+  'launch/patient openid fhirUser patient/Patient.rs patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory user/Practitioner.read offline_access';
 
 export default async function ScopesPage({ searchParams }: Props) {
   await requireConsoleSession('/console/scopes');
@@ -23,7 +24,10 @@ export default async function ScopesPage({ searchParams }: Props) {
   const method = (firstParam(p.method) ?? 'GET').toUpperCase();
   const url = firstParam(p.url) ?? `/fhir/Observation?patient=${patient || '123'}&category=vital-signs`;
   const analysis = analyzeScopeString(scope.slice(0, 4000));
-  const answer = firstParam(p.url) !== undefined || tokenId ? evaluatePlaygroundRequest({ scope, patientId: patient || null, fhirUser: fhirUser || null, method, url: url.slice(0, 2000) }) : null;
+  const answer =
+    firstParam(p.url) !== undefined || tokenId
+      ? evaluatePlaygroundRequest({ scope, patientId: patient || null, fhirUser: fhirUser || null, method, url: url.slice(0, 2000) })
+      : null;
 
   return (
     <>
@@ -31,23 +35,35 @@ export default async function ScopesPage({ searchParams }: Props) {
       <p className="lead">Paste a scope string to see how the server parses it; then ask whether a token with those scopes may make a FHIR request, and why.</p>
       <form method="get" className="card">
         {tokenId ? <input type="hidden" name="token" value={tokenId} /> : null}
-        {token ? <p className="notice">Pre-filled from token <code>{token.token.id.slice(0, 10)}…</code> ({token.token.clientId}).</p> : null}
-        <label htmlFor="scope"><strong>Scopes</strong></label>
+        {token ? (
+          <p className="notice">
+            Pre-filled from token <code>{token.token.id.slice(0, 10)}…</code> ({token.token.clientId}).
+          </p>
+        ) : null}
+        <label htmlFor="scope">
+          <strong>Scopes</strong>
+        </label>
         <textarea id="scope" name="scope" rows={3} style={{ width: '100%' }} defaultValue={scope} />
         <h2>Would this token be allowed to…</h2>
         <div className="filters" style={{ border: 0, padding: 0, margin: 0 }}>
-          <label>Method
+          <label>
+            Method
             <select name="method" defaultValue={method}>
-              {['GET', 'POST', 'PUT', 'DELETE'].map((m) => <option key={m}>{m}</option>)}
+              {['GET', 'POST', 'PUT', 'DELETE'].map((m) => (
+                <option key={m}>{m}</option>
+              ))}
             </select>
           </label>
-          <label style={{ flex: 1 }}>Request
+          <label style={{ flex: 1 }}>
+            Request
             <input name="url" defaultValue={url} style={{ width: '100%' }} />
           </label>
-          <label>Token patient
+          <label>
+            Token patient
             <input name="patient" defaultValue={patient} placeholder="(none)" />
           </label>
-          <label>Token fhirUser
+          <label>
+            Token fhirUser
             <input name="fhirUser" defaultValue={fhirUser} placeholder="Practitioner/…" />
           </label>
           <button type="submit">Explain</button>
@@ -55,29 +71,52 @@ export default async function ScopesPage({ searchParams }: Props) {
       </form>
 
       {answer ? (
-        <div className={`notice ${answer.verdict === 'allowed' ? '' : answer.verdict === 'denied' || answer.verdict === 'invalid' ? 'bad' : 'warn'}`} data-testid="playground-answer">
+        <div
+          className={`notice ${answer.verdict === 'allowed' ? '' : answer.verdict === 'denied' || answer.verdict === 'invalid' ? 'bad' : 'warn'}`}
+          data-testid="playground-answer"
+        >
           <p className="big" style={{ margin: '0 0 6px' }}>
-            <span className={`badge ${answer.verdict}`}>{answer.verdict}</span>{' '}
-            {answer.status !== null ? <strong>HTTP {answer.status}</strong> : null} — {answer.summary}
+            <span className={`badge ${answer.verdict}`}>{answer.verdict}</span> {answer.status !== null ? <strong>HTTP {answer.status}</strong> : null} —{' '}
+            {answer.summary}
           </p>
           <ol style={{ margin: 0 }}>
-            {answer.reasons.map((r) => <li key={r}>{r}</li>)}
+            {answer.reasons.map((r) => (
+              <li key={r}>{r}</li>
+            ))}
           </ol>
-          {answer.wouldAllow ? <p style={{ margin: '6px 0 0' }}>Add <code>{answer.wouldAllow}</code> to the requested scopes to allow it.</p> : null}
+          {answer.wouldAllow ? (
+            <p style={{ margin: '6px 0 0' }}>
+              Add <code>{answer.wouldAllow}</code> to the requested scopes to allow it.
+            </p>
+          ) : null}
         </div>
       ) : null}
 
       <h2>Parsed scopes</h2>
       <p>
-        {analysis.versions.length ? analysis.versions.map((v) => <span key={v} className="badge" style={{ marginRight: 6 }}>SMART v{v}</span>) : null}
-        <span className="muted">{analysis.items.filter((i) => i.ok).length} understood, {analysis.errors.length} refused</span>
+        {analysis.versions.length
+          ? analysis.versions.map((v) => (
+              <span key={v} className="badge" style={{ marginRight: 6 }}>
+                SMART v{v}
+              </span>
+            ))
+          : null}
+        <span className="muted">
+          {analysis.items.filter((i) => i.ok).length} understood, {analysis.errors.length} refused
+        </span>
       </p>
-      {analysis.notes.map((n) => <p key={n} className="notice warn">{n}</p>)}
+      {analysis.notes.map((n) => (
+        <p key={n} className="notice warn">
+          {n}
+        </p>
+      ))}
       <div data-testid="parsed-scopes">
         {analysis.items.map((s) =>
           s.ok ? (
             <div key={s.scope} className="card scope-card">
-              <h3><code>{s.scope}</code> {s.version ? <span className="badge">v{s.version}</span> : <span className="badge">{s.kind}</span>}</h3>
+              <h3>
+                <code>{s.scope}</code> {s.version ? <span className="badge">v{s.version}</span> : <span className="badge">{s.kind}</span>}
+              </h3>
               <p style={{ margin: 0 }}>{s.explanation}</p>
               {s.kind === 'resource' ? (
                 <ul>
@@ -85,14 +124,22 @@ export default async function ScopesPage({ searchParams }: Props) {
                   <li>Interactions: {s.interactions.join(', ')}</li>
                   {s.compartment ? <li>{s.compartment}</li> : null}
                   {s.filter ? <li>{s.filter}</li> : null}
-                  {s.otherVersion ? <li className="muted">In SMART v{s.version === 1 ? 2 : 1}: <code>{s.otherVersion}</code></li> : null}
+                  {s.otherVersion ? (
+                    <li className="muted">
+                      In SMART v{s.version === 1 ? 2 : 1}: <code>{s.otherVersion}</code>
+                    </li>
+                  ) : null}
                 </ul>
               ) : null}
             </div>
           ) : (
             <div key={s.scope} className="card scope-card refused">
-              <h3><code>{s.scope}</code> <span className="badge error">refused</span></h3>
-              <p style={{ margin: 0 }} className="error">{s.reason}</p>
+              <h3>
+                <code>{s.scope}</code> <span className="badge error">refused</span>
+              </h3>
+              <p style={{ margin: 0 }} className="error">
+                {s.reason}
+              </p>
             </div>
           ),
         )}

@@ -40,7 +40,11 @@ export function BulkExports({ reports }: { reports: BulkJobReport[] }) {
                     {e.withoutToken ? ' (no token)' : ''}
                   </td>
                   <td>{e.status}</td>
-                  <td>{e.sincePreviousMs !== null ? `${(e.sincePreviousMs / 1000).toFixed(1)} s after the last poll${e.toldRetryAfterS !== null ? `, told ${e.toldRetryAfterS} s` : ''}${e.early ? ' — too early' : ''}` : ''}</td>
+                  <td>
+                    {e.sincePreviousMs !== null
+                      ? `${(e.sincePreviousMs / 1000).toFixed(1)} s after the last poll${e.toldRetryAfterS !== null ? `, told ${e.toldRetryAfterS} s` : ''}${e.early ? ' — too early' : ''}`
+                      : ''}
+                  </td>
                 </tr>
               ))}
             </tbody>

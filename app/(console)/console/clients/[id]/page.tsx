@@ -16,17 +16,29 @@ export default async function ClientPage({ params }: Props) {
   if (!c) notFound();
   return (
     <>
-      <p><Link href="/console/clients">← Clients</Link></p>
-      <h1>{c.name} <code className="muted-small">{c.clientId}</code></h1>
+      <p>
+        <Link href="/console/clients">← Clients</Link>
+      </p>
+      <h1>
+        {c.name} <code className="muted-small">{c.clientId}</code>
+      </h1>
       <div className="card actions">
         {c.hasSecret ? <ClientActionButton action={rotateSecretAction} clientId={c.clientId} label="Rotate secret" /> : null}
         <ClientActionButton action={cloneClientAction} clientId={c.clientId} label="Clone this client" />
-        <Link className="button secondary" href={`/console/tokens?clientId=${encodeURIComponent(c.clientId)}`}>Tokens</Link>
-        <Link className="button secondary" href={`/console/audit?clientId=${encodeURIComponent(c.clientId)}`}>Audit</Link>
-        <Link className="button secondary" href={`/console/clients/${encodeURIComponent(c.clientId)}/report`}>Report card</Link>
+        <Link className="button secondary" href={`/console/tokens?clientId=${encodeURIComponent(c.clientId)}`}>
+          Tokens
+        </Link>
+        <Link className="button secondary" href={`/console/audit?clientId=${encodeURIComponent(c.clientId)}`}>
+          Audit
+        </Link>
+        <Link className="button secondary" href={`/console/clients/${encodeURIComponent(c.clientId)}/report`}>
+          Report card
+        </Link>
         <form action={deleteClientAction} className="inline">
           <input type="hidden" name="clientId" value={c.clientId} />
-          <button type="submit" className="danger">Delete (revokes its tokens)</button>
+          <button type="submit" className="danger">
+            Delete (revokes its tokens)
+          </button>
         </form>
       </div>
       <ClientForm

@@ -9,12 +9,26 @@ export default async function NewClientPage() {
   await requireConsoleSession('/console/clients/new');
   return (
     <>
-      <p><Link href="/console/clients">← Clients</Link></p>
+      <p>
+        <Link href="/console/clients">← Clients</Link>
+      </p>
       <h1>Register a client</h1>
       <ClientForm
         action={registerClientAction}
         mode="new"
-        values={{ clientId: '', name: '', clientType: 'public', tokenEndpointAuthMethod: 'client_secret_basic', redirectUris: 'http://localhost:8080/callback', launchUris: 'http://localhost:8080/launch', scope: '', jwks: '', jwksUri: '', pkceRequired: true, introspectAnyToken: false }}
+        values={{
+          clientId: '',
+          name: '',
+          clientType: 'public',
+          tokenEndpointAuthMethod: 'client_secret_basic',
+          redirectUris: 'http://localhost:8080/callback',
+          launchUris: 'http://localhost:8080/launch',
+          scope: '',
+          jwks: '',
+          jwksUri: '',
+          pkceRequired: true,
+          introspectAnyToken: false,
+        }}
       />
     </>
   );

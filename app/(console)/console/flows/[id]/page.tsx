@@ -19,7 +19,9 @@ function Params({ params }: { params: readonly FlowParam[] }) {
         {params.map((p) => (
           <tr key={p.name}>
             <td>{p.name}</td>
-            <td><code>{p.value}</code></td>
+            <td>
+              <code>{p.value}</code>
+            </td>
             <td className="muted-small">{p.explanation}</td>
           </tr>
         ))}
@@ -36,14 +38,28 @@ export default async function FlowPage({ params }: Props) {
   const { summary } = flow;
   return (
     <>
-      <p><Link href="/console/flows">← Flows</Link></p>
-      <h1>{summary.clientName ?? summary.clientId}: {summary.launchKind} launch</h1>
+      <p>
+        <Link href="/console/flows">← Flows</Link>
+      </p>
+      <h1>
+        {summary.clientName ?? summary.clientId}: {summary.launchKind} launch
+      </h1>
       <p className="lead">
         {summary.createdAt.toISOString()} · user {summary.userId ?? '—'} · patient {summary.patientId ?? '—'}
-        {summary.launchId ? <> · <Link href={`/console/audit?launchId=${encodeURIComponent(summary.launchId)}`}>audit records of this launch</Link></> : null}
-        {' · '}<Link href={`/console/tokens?grantId=${encodeURIComponent(summary.grantId)}`}>tokens of this grant</Link>
+        {summary.launchId ? (
+          <>
+            {' '}
+            · <Link href={`/console/audit?launchId=${encodeURIComponent(summary.launchId)}`}>audit records of this launch</Link>
+          </>
+        ) : null}
+        {' · '}
+        <Link href={`/console/tokens?grantId=${encodeURIComponent(summary.grantId)}`}>tokens of this grant</Link>
       </p>
-      {flow.notes.map((n) => <p key={n} className="notice warn">{n}</p>)}
+      {flow.notes.map((n) => (
+        <p key={n} className="notice warn">
+          {n}
+        </p>
+      ))}
       <h2>Sequence</h2>
       <SequenceDiagram steps={flow.steps} />
       <h2>Step by step</h2>
@@ -52,7 +68,11 @@ export default async function FlowPage({ params }: Props) {
           <li key={s.key} className={s.outcome} data-step={s.kind}>
             <h3>
               {s.title} {s.at ? <span className="muted-small">{s.at.toISOString().slice(11, 23)}</span> : null}{' '}
-              {s.flags.map((f) => <span key={f} className={f === 'simulated' ? 'badge info' : 'badge flag'}>{f}</span>)}
+              {s.flags.map((f) => (
+                <span key={f} className={f === 'simulated' ? 'badge info' : 'badge flag'}>
+                  {f}
+                </span>
+              ))}
             </h3>
             <div className="card">
               <p style={{ margin: '0 0 6px' }}>{s.summary}</p>
@@ -61,31 +81,63 @@ export default async function FlowPage({ params }: Props) {
                 <div className={`pkce ${s.pkce.match === 'no' ? 'no' : ''}`} data-testid="pkce-check">
                   <strong>PKCE check ({s.pkce.method})</strong>
                   <dl className="kv">
-                    <dt>code_verifier</dt><dd><code>{s.pkce.verifier}</code></dd>
-                    <dt>BASE64URL(SHA-256(verifier))</dt><dd><code>{s.pkce.verifierSha256}</code></dd>
-                    <dt>stored code_challenge</dt><dd><code>{s.pkce.storedChallenge}</code></dd>
-                    <dt>match</dt><dd><span className={`badge ${s.pkce.match === 'yes' ? 'ok' : s.pkce.match === 'no' ? 'error' : 'info'}`}>{s.pkce.match === 'yes' ? '✓ match' : s.pkce.match === 'no' ? '✗ no match' : 'unknown'}</span></dd>
+                    <dt>code_verifier</dt>
+                    <dd>
+                      <code>{s.pkce.verifier}</code>
+                    </dd>
+                    <dt>BASE64URL(SHA-256(verifier))</dt>
+                    <dd>
+                      <code>{s.pkce.verifierSha256}</code>
+                    </dd>
+                    <dt>stored code_challenge</dt>
+                    <dd>
+                      <code>{s.pkce.storedChallenge}</code>
+                    </dd>
+                    <dt>match</dt>
+                    <dd>
+                      <span className={`badge ${s.pkce.match === 'yes' ? 'ok' : s.pkce.match === 'no' ? 'error' : 'info'}`}>
+                        {s.pkce.match === 'yes' ? '✓ match' : s.pkce.match === 'no' ? '✗ no match' : 'unknown'}
+                      </span>
+                    </dd>
                   </dl>
-                  <p className="muted-small" style={{ margin: '4px 0 0' }}>{s.pkce.explanation}</p>
+                  <p className="muted-small" style={{ margin: '4px 0 0' }}>
+                    {s.pkce.explanation}
+                  </p>
                 </div>
               ) : null}
               {s.tokenResponse ? (
                 <>
                   <Params params={s.tokenResponse.extras} />
                   <div className="grid2">
-                    <div><h4>access_token header</h4><pre className="json">{JSON.stringify(s.tokenResponse.header, null, 2)}</pre></div>
-                    <div><h4>access_token claims</h4><pre className="json">{JSON.stringify(s.tokenResponse.claims, null, 2)}</pre></div>
+                    <div>
+                      <h4>access_token header</h4>
+                      <pre className="json">{JSON.stringify(s.tokenResponse.header, null, 2)}</pre>
+                    </div>
+                    <div>
+                      <h4>access_token claims</h4>
+                      <pre className="json">{JSON.stringify(s.tokenResponse.claims, null, 2)}</pre>
+                    </div>
                   </div>
-                  {typeof s.tokenResponse.claims.jti === 'string' ? <Link href={`/console/tokens/${encodeURIComponent(s.tokenResponse.claims.jti)}`}>Open this token</Link> : null}
+                  {typeof s.tokenResponse.claims.jti === 'string' ? (
+                    <Link href={`/console/tokens/${encodeURIComponent(s.tokenResponse.claims.jti)}`}>Open this token</Link>
+                  ) : null}
                 </>
               ) : null}
               {s.decision ? (
                 <div className="notice" style={{ marginBottom: 0 }}>
                   <span className={`badge ${s.decision.verdict}`}>{s.decision.verdict}</span> {s.decision.summary}
-                  <ul style={{ margin: '4px 0 0' }}>{s.decision.reasons.slice(1).map((r) => <li key={r}>{r}</li>)}</ul>
+                  <ul style={{ margin: '4px 0 0' }}>
+                    {s.decision.reasons.slice(1).map((r) => (
+                      <li key={r}>{r}</li>
+                    ))}
+                  </ul>
                 </div>
               ) : null}
-              {s.auditId ? <p className="muted-small" style={{ margin: '6px 0 0' }}><Link href={`/console/audit/${encodeURIComponent(s.auditId)}`}>audit record</Link></p> : null}
+              {s.auditId ? (
+                <p className="muted-small" style={{ margin: '6px 0 0' }}>
+                  <Link href={`/console/audit/${encodeURIComponent(s.auditId)}`}>audit record</Link>
+                </p>
+              ) : null}
             </div>
           </li>
         ))}

@@ -29,13 +29,13 @@ export default async function ReportCardPage({ params }: Props) {
         App report card <code className="muted-small">{card.clientId}</code>
       </h1>
       <p data-testid="report-summary" className={card.ok ? 'ok' : 'error'}>
-        {card.summary.fail === 0 ? 'No check failed.' : `${card.summary.fail} check(s) failed.`} {card.summary.pass} passed, {card.summary.notSeen} not yet seen, {card.summary.notApplicable} do not apply
-        to a {card.clientType} client. Built from the client&apos;s {card.window.records} newest audit records
+        {card.summary.fail === 0 ? 'No check failed.' : `${card.summary.fail} check(s) failed.`} {card.summary.pass} passed, {card.summary.notSeen} not yet
+        seen, {card.summary.notApplicable} do not apply to a {card.clientType} client. Built from the client&apos;s {card.window.records} newest audit records
         {card.window.from ? ` (${card.window.from} to ${card.window.to})` : ''}.
       </p>
       <p className="muted-small">
-        The same report as JSON for CI: <a href={jsonUrl}>{jsonUrl}</a> (console session, or <code>Authorization: Bearer</code> with an access token of this client; fail the
-        build when <code>ok</code> is false).
+        The same report as JSON for CI: <a href={jsonUrl}>{jsonUrl}</a> (console session, or <code>Authorization: Bearer</code> with an access token of this
+        client; fail the build when <code>ok</code> is false).
       </p>
       <div className="table-scroll">
         <table data-testid="report-checks">
