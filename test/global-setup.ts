@@ -39,7 +39,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
     databaseUrl = `file:${join(dir, 'it.db')}`;
   }
   prepareDatabase(databaseUrl);
-  const server = await startServer({ databaseUrl });
+  // Every suite registers its clients from this one loopback address: the per-IP registration limit
+  // is off here and proved on a server of its own (test/integration/rate-limit.test.ts).
+  const server = await startServer({ databaseUrl, env: { RATE_LIMIT_REGISTER_IP: '0' } });
   project.provide('baseUrl', server.url);
   project.provide('databaseUrl', databaseUrl);
   project.provide('databaseKind', kind);

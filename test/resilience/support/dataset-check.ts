@@ -5,7 +5,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Resource } from '@medplum/fhirtypes';
 import type { Db } from '../../../lib/db';
 import { indexResource } from '../../../lib/fhir/indexer';
-import { generatePatient, generateSharedResources } from '../../../lib/synthetic';
+import { generatePatient, generateSharedResources, GroupCollector } from '../../../lib/synthetic';
 
 export interface DatasetSpec {
   readonly seed: number;
@@ -75,8 +75,12 @@ export async function checkDataset(db: Db, spec: DatasetSpec, sandboxId = 'defau
   if (sharedStored > 0) compare(shared, 'shared resources');
 
   const storedPatients: number[] = [];
+  // The cohort Groups come last in a seed (lib/synthetic/dataset.ts): once stored, they must be
+  // exactly the generator's Groups of every patient.
+  const groups = new GroupCollector();
   for (let i = 0; i < spec.patients; i++) {
     const record = generatePatient(i, { seed: spec.seed, anchorDate: spec.anchorDate });
+    groups.add(record);
     if (!stored.has(`Patient/${record.patient.id}`)) {
       // Not stored: none of its own resources may be either.
       const own = unique([record.patient, ...record.resources]);
@@ -87,6 +91,7 @@ export async function checkDataset(db: Db, spec: DatasetSpec, sandboxId = 'defau
     compare(unique([record.patient, ...record.resources]), `patient ${i}`);
   }
   if (storedPatients.length > 0 && sharedStored === 0) problems.push('patients are stored without the shared resources');
+  if ([...stored.keys()].some((k) => k.startsWith('Group/'))) compare(unique(groups.groups()), 'cohort groups');
   for (const k of stored.keys()) if (!accounted.has(k)) problems.push(`${k} is stored but belongs to no whole patient`);
 
   // Index and compartment rows: exactly those of the stored resources, none dangling, none missing.
