@@ -22,7 +22,18 @@ async function pageOverflow(page: Page): Promise<number> {
   return overflow;
 }
 
-test('the launcher, the EHR frame and the sample app fit a 390 px screen', async ({ page }) => {
+test('the launcher, the EHR frame and the sample app fit a 390 px screen', async ({ page, request }) => {
+  // A client with a long name widens the app picker's options: the picker must still fit.
+  const registered = await request.post('/oauth/register', {
+    data: {
+      client_name: `A SMART app with a very long name that no phone screen can show on one line ${'x'.repeat(60)}`,
+      token_endpoint_auth_method: 'none',
+      redirect_uris: ['http://localhost:8080/callback'],
+      launch_uris: ['http://localhost:8080/launch'],
+      scope: 'launch patient/*.rs',
+    },
+  });
+  expect(registered.status()).toBe(201);
   await page.goto('/');
   expect(await pageOverflow(page), 'launcher').toBeLessThanOrEqual(0);
   await pickOrdinaryPatient(page);
