@@ -6,6 +6,7 @@
 import { parseAuditFilters, queryAudit, auditNdjsonStream, toAuditJson, decodeAuditPosition, encodeAuditPosition } from './audit';
 import { fhirBaseOf } from '../http/origin';
 import { verifyAccessToken } from '../oauth/access-token';
+import { bearerToken } from '../oauth/http';
 import { DEFAULT_SANDBOX_ID } from '../sandbox';
 import { consoleSessionOrResponse, readConsoleSession } from './auth';
 import { getReseedStatus } from './data';
@@ -64,24 +65,29 @@ export async function handleReseedStatus(req: Request): Promise<Response> {
 
 const REPORT_PATH = /^\/api\/console\/clients\/([^/]+)\/report$/;
 
+/** The one dynamic segment of a console API path, decoded; null when absent, malformed or over 200 characters. */
+function pathSegment(req: Request, pattern: RegExp): string | null {
+  const raw = pattern.exec(new URL(req.url).pathname)?.[1];
+  if (raw === undefined) return null;
+  try {
+    const value = decodeURIComponent(raw);
+    return value !== '' && value.length <= 200 ? value : null;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * GET /api/console/clients/{clientId}/report — the app report card (lib/console/report-card.ts) as
  * JSON. Authorised by a console session, or by `Authorization: Bearer <access token>` of that same
  * client (any live token the sandbox issued to it), so a CI pipeline can fail a build on `ok: false`.
  */
 export async function handleClientReport(req: Request): Promise<Response> {
-  const match = REPORT_PATH.exec(new URL(req.url).pathname);
-  let clientId: string | null = null;
-  try {
-    clientId = match ? decodeURIComponent(match[1]!) : null;
-  } catch {
-    clientId = null;
-  }
-  if (clientId === null || clientId.length > 200) return json({ error: 'not_found', error_description: 'no such client' }, 404);
-  const authorization = req.headers.get('authorization');
-  if (authorization !== null) {
-    const m = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(authorization.trim());
-    const verified = m ? await verifyAccessToken(m[1]!, { sandboxId: DEFAULT_SANDBOX_ID, fhirBase: fhirBaseOf(req) }) : null;
+  const clientId = pathSegment(req, REPORT_PATH);
+  if (clientId === null) return json({ error: 'not_found', error_description: 'no such client' }, 404);
+  if (req.headers.get('authorization') !== null) {
+    const token = bearerToken(req);
+    const verified = token ? await verifyAccessToken(token, { sandboxId: DEFAULT_SANDBOX_ID, fhirBase: fhirBaseOf(req) }) : null;
     if (!verified?.ok)
       return json({ error: 'invalid_token', error_description: verified ? verified.description : 'the Authorization header is not a Bearer token' }, 401, {
         'www-authenticate': 'Bearer error="invalid_token"',
@@ -120,14 +126,8 @@ export async function handleTokenRevoke(req: Request): Promise<Response> {
   }
   const scope = body !== null && typeof body === 'object' && 'scope' in body ? (body as { scope: unknown }).scope : 'token';
   if (scope !== 'token' && scope !== 'grant') return json({ error: 'invalid_request', error_description: 'scope must be "token" or "grant"' }, 400);
-  const match = REVOKE_PATH.exec(new URL(req.url).pathname);
-  let id = '';
-  try {
-    id = match ? decodeURIComponent(match[1]!) : '';
-  } catch {
-    id = '';
-  }
-  const result = id && id.length <= 200 ? await revokeTokenFromConsole(id, session.user, { scope }) : null;
+  const id = pathSegment(req, REVOKE_PATH);
+  const result = id ? await revokeTokenFromConsole(id, session.user, { scope }) : null;
   if (!result) return json({ error: 'not_found', error_description: 'no such token' }, 404);
   return json(result);
 }
