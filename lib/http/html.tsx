@@ -69,9 +69,9 @@ type StaticMarkup = (node: ReactNode) => string;
 let renderToStaticMarkup: StaticMarkup | undefined;
 
 /**
- * react-dom/server, loaded by Node when first used. Next.js bundles route handlers for the React
- * Server Components environment, which refuses a static import of react-dom/server; these pages are
- * plain HTML strings, so the renderer Node resolves from the project's own dependencies serves them.
+ * react-dom/server, required when first used rather than imported: Next.js bundles route handlers
+ * for the React Server Components environment and refuses a static import of react-dom/server
+ * there (it expects pages to stream), while these responses are complete HTML strings.
  */
 function staticMarkup(node: ReactNode): string {
   renderToStaticMarkup ??= (createRequire(import.meta.url)('react-dom/server') as { renderToStaticMarkup: StaticMarkup }).renderToStaticMarkup;
@@ -92,7 +92,7 @@ export interface PageOptions {
 }
 
 /** The page shell of the interaction screens: our stylesheet (its hash is in the CSP), header, main. */
-export function PageShell({ title, header, children }: { title: string; header?: ReactNode; children: ReactNode }): ReactElement {
+function PageShell({ title, header, children }: { title: string; header?: ReactNode; children: ReactNode }): ReactElement {
   return (
     <html lang="en">
       <head>
