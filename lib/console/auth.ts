@@ -166,7 +166,7 @@ export interface ConsoleSignInInput {
   readonly mode: ConsoleAccountMode;
   readonly username: string;
   readonly password: string;
-  /** Request headers: X-Forwarded-For for the per-IP counter, User-Agent and Origin for the audit. */
+  /** Request headers: User-Agent and Origin for the audit (the per-IP counter reads lib/http/client-ip.ts). */
   readonly headers: HeaderSource;
 }
 

@@ -35,7 +35,7 @@ export interface SignInInput {
   readonly oneClick?: string | null;
   readonly username?: string;
   readonly password?: string;
-  /** Request headers (X-Forwarded-For for the per-IP counter, User-Agent and Origin for the audit). */
+  /** Request headers: User-Agent and Origin for the audit (the per-IP counter reads lib/http/client-ip.ts). */
   readonly headers: SignInHeaders;
   /** For the audit record: the path signed in through, the app being authorized, the status answered on failure. */
   readonly audit: { readonly endpoint: string; readonly clientId?: string | null; readonly launchId?: string | null; readonly failureStatus: number };
