@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, getDb } from '../db';
 import type { Db } from '../db';
+import { runInSandbox } from '../sandbox/context';
 import type { RateLimitHit } from './limiter';
 import { enabledHits, RateLimiter, retryAfterSeconds, windowOf } from './limiter';
 import { describeExceeded, rateLimitMessage } from './describe';
@@ -56,8 +57,17 @@ describe('keys, addresses and messages', () => {
     const s = { windowSeconds: 60, client: 1200, patient: 600, registerIp: 60, signInPersona: 10, signInIp: 50 };
     expect(counter('client', 'app-1', s)).toEqual({ key: 'client:app-1', limit: 1200, windowSeconds: 60 });
     expect(counter('signin-persona', 'Practitioner/p1', s)).toEqual({ key: 'signin-persona:Practitioner/p1', limit: 10, windowSeconds: 900 });
-    expect(parseCounterKey('patient:abc:def')).toEqual({ kind: 'patient', subject: 'abc:def' });
+    expect(parseCounterKey('patient:abc:def')).toEqual({ sandboxId: 'default', kind: 'patient', subject: 'abc:def' });
     expect(parseCounterKey('other:x')).toBeNull();
+  });
+
+  it('counts each sandbox on its own', () => {
+    const s = { windowSeconds: 60, client: 1200, patient: 600, registerIp: 60, signInPersona: 10, signInIp: 50 };
+    const ctx = { id: 'sbx-1', basePath: '/s/sbx-1', clockOffsetSeconds: 0 };
+    const hit = runInSandbox(ctx, () => counter('signin-ip', '10.0.0.1', s));
+    expect(hit.key).toBe('@sbx-1/signin-ip:10.0.0.1');
+    expect(parseCounterKey(hit.key)).toEqual({ sandboxId: 'sbx-1', kind: 'signin-ip', subject: '10.0.0.1' });
+    expect(parseCounterKey('@sbx-1')).toBeNull();
   });
 
   it('names the limit, its variable and the wait', () => {

@@ -17,6 +17,7 @@
 import { setImmediate } from 'node:timers';
 import type { Db } from '../db';
 import { rawQuery } from '../db/direct';
+import { sandboxNowMs } from '../sandbox/context';
 import { Prisma } from '../generated/sqlite/client';
 
 const { sql, join } = Prisma;
@@ -81,7 +82,7 @@ interface PendingHit {
 const rowKey = (key: string, windowStart: number) => `${key}\u0000${windowStart}`;
 
 export interface RateLimiterOptions {
-  /** Clock (epoch ms); tests freeze it. */
+  /** Clock (epoch ms) of the windows a hit counts in: the request's sandbox clock by default; tests freeze it. */
   readonly now?: () => number;
   /** Windows that started more than this many seconds ago are deleted by prune(). */
   readonly retainSeconds: number;
@@ -92,6 +93,7 @@ export interface RateLimiterOptions {
 /** Counters of one database. */
 export class RateLimiter {
   private readonly now: () => number;
+  private readonly realNow: () => number;
   private readonly retainSeconds: number;
   private readonly pruneIntervalMs: number;
   private lastPrune: number;
@@ -103,11 +105,13 @@ export class RateLimiter {
     private readonly db: Db,
     options: RateLimiterOptions,
   ) {
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? sandboxNowMs;
+    // Pruning keeps real time: a sandbox whose clock runs ahead must not delete the windows of the others.
+    this.realNow = options.now ?? Date.now;
     this.retainSeconds = options.retainSeconds;
     this.pruneIntervalMs = options.pruneIntervalMs ?? 5 * 60_000;
     // The first prune of a process waits one interval: a restart loop must not delete on every start.
-    this.lastPrune = this.now();
+    this.lastPrune = this.realNow();
   }
 
   /**
@@ -194,13 +198,13 @@ export class RateLimiter {
 
   /** Deletes windows that started more than retainSeconds ago; returns how many. */
   async prune(): Promise<number> {
-    const cutoff = Math.floor(this.now() / 1000) - this.retainSeconds;
-    this.lastPrune = this.now();
+    const cutoff = Math.floor(this.realNow() / 1000) - this.retainSeconds;
+    this.lastPrune = this.realNow();
     return this.db.$executeRaw(sql`DELETE FROM "RateLimitWindow" WHERE "windowStart" < ${cutoff}`);
   }
 
   private maybePrune(): void {
-    if (this.pruning || this.now() - this.lastPrune < this.pruneIntervalMs) return;
+    if (this.pruning || this.realNow() - this.lastPrune < this.pruneIntervalMs) return;
     this.pruning = this.prune()
       .catch((err: unknown) => {
         console.error('rate limit: pruning old windows failed:', err instanceof Error ? err.message : String(err));
