@@ -6,6 +6,7 @@ import { publicOrigin } from '#lib/http/origin';
 import { ensureSampleAppClient } from '#lib/launcher/sample-app';
 import { findShareLink } from '#lib/launcher/share-links';
 import { oauthUrls } from '#lib/oauth/config';
+import { inRequestSandbox } from '../request-sandbox';
 import { LauncherClient } from './launcher-client';
 
 export const dynamic = 'force-dynamic';
@@ -14,19 +15,31 @@ export default async function LauncherPage({ searchParams }: { searchParams: Pro
   const origin = publicOrigin(await headers());
   const share = (await searchParams).share;
   const shareCode = typeof share === 'string' ? share : null;
-  const [clients, users, patients, shared] = await loadOrLeave('launcher', '/', redirect, async () => {
-    await ensureSampleAppClient(origin);
-    return Promise.all([listLauncherClients(), listLauncherUsers(), findPatients({ limit: 30 }), shareCode ? findShareLink(shareCode) : Promise.resolve(null)]);
-  });
+  const [{ basePath }, [clients, users, patients, shared]] = await inRequestSandbox(
+    async (sandbox) =>
+      [
+        sandbox,
+        await loadOrLeave('launcher', `${sandbox.basePath}/`, redirect, async () => {
+          await ensureSampleAppClient(origin);
+          return Promise.all([
+            listLauncherClients(),
+            listLauncherUsers(),
+            findPatients({ limit: 30 }),
+            shareCode ? findShareLink(shareCode) : Promise.resolve(null),
+          ]);
+        }),
+      ] as const,
+  );
+  const sandboxUrl = `${origin}${basePath}`;
   return (
     <>
       <nav className="top">
         <strong>SMART Sandbox</strong>
-        <a href="/">Launcher</a>
-        <a href="/console">Console</a>
-        <a href="/fhir/.well-known/smart-configuration">SMART configuration</a>
-        <a href={oauthUrls(origin).manage}>App access</a>
-        <span className="muted-on-dark">FHIR base: {origin}/fhir</span>
+        <a href={`${basePath}/`}>Launcher</a>
+        <a href={`${basePath}/console`}>Console</a>
+        <a href={`${basePath}/fhir/.well-known/smart-configuration`}>SMART configuration</a>
+        <a href={oauthUrls(sandboxUrl).manage}>App access</a>
+        <span className="muted-on-dark">FHIR base: {sandboxUrl}/fhir</span>
       </nav>
       <main>
         <h1>Launch a SMART app</h1>

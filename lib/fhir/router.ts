@@ -13,7 +13,7 @@ import type { AuditEntry, AuditFlag } from '../audit/record';
 import { auditedPath, fhirRequestFacts, retryAfterOf } from '../audit/facts';
 import { recordAudit, requestSource } from '../audit/record';
 import { publicOrigin } from '../http/origin';
-import { DEFAULT_SANDBOX_ID } from '../sandbox';
+import { currentSandbox } from '../sandbox/context';
 import { parseScopeString } from '../smart/scopes';
 import type { AccessPolicy, AllowedDecision, FhirInteraction } from '../smart/access-policy';
 import { compileAccessPolicy, SHARED_RESOURCE_TYPES } from '../smart/access-policy';
@@ -158,10 +158,12 @@ export function createFhirHandler(options: FhirHandlerOptions = {}): (req: Reque
     const started = performance.now();
     const db = options.db ?? getDb();
     const store = options.store ?? new ResourceStore(db);
-    const sandboxId = options.sandboxId ?? DEFAULT_SANDBOX_ID;
+    const sandbox = currentSandbox();
+    const sandboxId = options.sandboxId ?? sandbox.id;
     const url = new URL(req.url);
     const origin = publicOrigin(req);
-    const base = `${origin}${basePath}`;
+    // The request's URL has no sandbox prefix (the servers strip `/s/{id}`); the base it is served at does.
+    const base = `${origin}${sandbox.basePath}${basePath}`;
     const state: AuditState = {
       interaction: 'unknown',
       resourceType: null,
@@ -336,7 +338,7 @@ async function route(ctx: Ctx, authenticate: Authenticate): Promise<Response> {
   if (first === 'metadata' && segments.length === 1) {
     ctx.audit.interaction = 'capabilities';
     if (method !== 'GET') throw new FhirError('not-supported', `${method} is not supported on metadata`);
-    return fhirResponse(capabilityStatement(ctx.origin, ctx.base), 200, ctx.format);
+    return fhirResponse(capabilityStatement(`${ctx.origin}${currentSandbox().basePath}`, ctx.base), 200, ctx.format);
   }
   // Every other request needs a token, before anything about the URL is revealed (g10 1.9.10).
   const policy = await authenticateRequest(ctx, authenticate);

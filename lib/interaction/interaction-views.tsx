@@ -5,10 +5,11 @@ import type { InteractionDetails } from './interaction-port';
 import type { Persona } from './personas';
 import { PERSONA_PASSWORD } from './personas';
 import type { PersonaSession } from './session';
+import { currentSandbox } from '../sandbox/context';
 
 /** The interaction screens, rendered by lib/http/html.tsx with React: every value is escaped by React. */
 
-const base = (id: string) => `/interaction/${encodeURIComponent(id)}`;
+const base = (id: string) => `${currentSandbox().basePath}/interaction/${encodeURIComponent(id)}`;
 
 function PatientLine({ patient: p }: { patient: PatientSummary }): ReactElement {
   return (

@@ -15,6 +15,7 @@ import { nowSeconds } from './crypto';
 import type { GrantRecord } from './grant-store';
 import type { TokenRecord } from './tokens';
 import { ACCESS_TOKEN_ALG, ACCESS_TOKEN_TYP, GRANT_COLUMNS, grantOfRow, TOKEN_COLUMNS, tokenOfRow } from './tokens';
+import { sandboxNow, sandboxNowMs } from '../sandbox/context';
 
 export interface VerifiedAccessToken {
   readonly jti: string;
@@ -100,7 +101,12 @@ async function verifiedPayload(jwt: string): Promise<{ ok: true; payload: JWTPay
 
   let payload: JWTPayload;
   try {
-    ({ payload } = await jwtVerify(jwt, key, { algorithms: [ACCESS_TOKEN_ALG], typ: ACCESS_TOKEN_TYP, requiredClaims: ['jti', 'exp', 'aud'] }));
+    ({ payload } = await jwtVerify(jwt, key, {
+      algorithms: [ACCESS_TOKEN_ALG],
+      typ: ACCESS_TOKEN_TYP,
+      requiredClaims: ['jti', 'exp', 'aud'],
+      currentDate: sandboxNow(),
+    }));
   } catch (err) {
     // jose checks the signature before the claims: the payload of a JWTExpired is genuine.
     if (err instanceof joseErrors.JWTExpired) return expired(err.payload);
@@ -146,7 +152,7 @@ export async function verifyAccessTokenCore(
   const { row } = found;
   if (row.sandboxId !== opts.sandboxId) return { ok: false, description: 'the access token belongs to another sandbox' };
   if (row.revoked) return { ok: false, description: 'the access token has been revoked' };
-  if (row.expiresAt.getTime() <= Date.now()) return { ok: false, description: 'the access token has expired', expiredClientId: row.clientId };
+  if (row.expiresAt.getTime() <= sandboxNowMs()) return { ok: false, description: 'the access token has expired', expiredClientId: row.clientId };
   // The launch's simulated invalid or expired token: refused here, so the FHIR API and introspection agree.
   const simulated = simulatedAccessTokenRejection(await simulatedErrorOfLaunch(typeof payload.launch_id === 'string' ? payload.launch_id : null), {
     refreshed: row.parentId !== null,

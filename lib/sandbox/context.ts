@@ -7,7 +7,9 @@
  * query, URL or clock can name another sandbox by accident.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { DEFAULT_SANDBOX_ID, isServedSandboxId, sandboxBasePath } from './index';
+import { DEFAULT_SANDBOX_ID, SANDBOX_HEADER, isServedSandboxId, sandboxBasePath } from './index';
+
+export { SANDBOX_HEADER };
 
 /** What a request knows of its sandbox. */
 export interface SandboxContext {
@@ -20,13 +22,6 @@ export interface SandboxContext {
 
 /** The default sandbox's context: what code sees outside any request. */
 export const DEFAULT_SANDBOX: SandboxContext = Object.freeze({ id: DEFAULT_SANDBOX_ID, basePath: '', clockOffsetSeconds: 0 });
-
-/**
- * The request header carrying the sandbox of a `/s/{id}/…` request that proxy.ts rewrote to its
- * unprefixed path. proxy.ts deletes it from every incoming request before setting it, so a client
- * can never choose it; only `sandboxOfHeaders` reads it.
- */
-export const SANDBOX_HEADER = 'x-smart-sandbox';
 
 const storage = new AsyncLocalStorage<SandboxContext>();
 

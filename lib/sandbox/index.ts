@@ -31,3 +31,24 @@ export function sandboxBasePath(id: string): string {
 export function rateLimitKeyPrefix(sandboxId: string): string {
   return sandboxId === DEFAULT_SANDBOX_ID ? '' : `@${sandboxId}/`;
 }
+
+/**
+ * The request header carrying the sandbox of a `/s/{id}/…` request that proxy.ts rewrote to its
+ * unprefixed path. proxy.ts deletes it from every incoming request before setting it, so a client
+ * can never choose it; only `sandboxOfHeaders` (./context.ts) reads it.
+ */
+export const SANDBOX_HEADER = 'x-smart-sandbox';
+
+/** A request path under a sandbox's prefix, split: `/s/{id}/rest` → { sandboxId, path: '/rest' }; null otherwise. */
+export function splitSandboxPath(pathname: string): { sandboxId: string; path: string } | null {
+  if (!pathname.startsWith('/s/')) return null;
+  const slash = pathname.indexOf('/', 3);
+  const sandboxId = slash < 0 ? pathname.slice(3) : pathname.slice(3, slash);
+  if (sandboxId === '') return null;
+  return { sandboxId, path: slash < 0 ? '/' : pathname.slice(slash) };
+}
+
+/** What a sandbox's launcher share-link keys carry after `launcher.share.`: '' for the default sandbox, `{id}.` for any other. */
+export function shareLinkKeyInfix(sandboxId: string): string {
+  return sandboxId === DEFAULT_SANDBOX_ID ? '' : `${sandboxId}.`;
+}

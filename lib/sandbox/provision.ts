@@ -9,7 +9,7 @@ import { getDb, getDbKind } from '../db';
 import { rawQuery, rawTransaction } from '../db/direct';
 import type { RawTransaction } from '../db/direct';
 import { Prisma } from '../generated/sqlite/client';
-import { isServedSandboxId, rateLimitKeyPrefix } from './index';
+import { isServedSandboxId, rateLimitKeyPrefix, shareLinkKeyInfix } from './index';
 import { invalidateSandbox } from './context';
 
 const { sql, raw, join } = Prisma;
@@ -124,6 +124,10 @@ export async function deleteSandboxData(ids: readonly string[], db: Db = getDb()
       await tx.execute(sql`DELETE FROM "RateLimitWindow" WHERE substr("key", 1, ${prefix.length}) = ${prefix}`);
     }
     await tx.execute(sql`DELETE FROM "Setting" WHERE "key" IN (${join(unique.flatMap(settingKeysOf))})`);
+    for (const id of unique) {
+      const prefix = `launcher.share.${shareLinkKeyInfix(id)}`;
+      await tx.execute(sql`DELETE FROM "Setting" WHERE substr("key", 1, ${prefix.length}) = ${prefix}`);
+    }
     await tx.execute(sql`DELETE FROM "Sandbox" WHERE "id" IN (${inIds})`);
   });
   for (const id of unique) invalidateSandbox(id);

@@ -65,7 +65,8 @@ export async function createApiListener({ port }) {
   const routes = await tsImport(pathToFileURL(join(root, 'lib', 'routes', 'api-routes.ts')).href, import.meta.url);
   const { applyRouteSecurityHeaders } = await tsImport(pathToFileURL(join(root, 'lib', 'http', 'security-headers.ts')).href, import.meta.url);
   const routeOf = new WeakMap();
-  const listener = getRequestListener((request, { incoming }) => routes.handleApiRequest(routeOf.get(incoming), request), {
+  const sandboxOf = new WeakMap();
+  const listener = getRequestListener((request, { incoming }) => routes.handleApiRequest(routeOf.get(incoming), request, sandboxOf.get(incoming)), {
     // Global Request/Response become the adapter's lightweight ones (subclasses answering
     // instanceof for the platform's): a lib handler's `new Response(json)` is then written to the
     // socket without a stream. Next, in the same process, works with them unchanged (the parity
@@ -77,9 +78,18 @@ export async function createApiListener({ port }) {
     },
   });
   return (req, res) => {
-    const path = pathOf(req.url);
+    let path = pathOf(req.url);
+    // A sandbox's API under its prefix (`/s/{id}/fhir/…`): the handler sees the path without it
+    // and runs in that sandbox (lib/sandbox/context.ts); pages under the prefix go to Next, whose
+    // proxy.ts rewrites them the same way.
+    const inSandbox = path === null ? null : routes.splitSandboxPath(path);
+    if (inSandbox) path = inSandbox.path;
     const route = path === null ? null : routes.matchApiRoute(path);
     if (!route) return false;
+    if (inSandbox) {
+      req.url = inSandbox.path + req.url.slice(inSandbox.path.length + 3 + inSandbox.sandboxId.length);
+      sandboxOf.set(req, inSandbox.sandboxId);
+    }
     routeOf.set(req, route);
     addForwardedHeaders(req, port);
     listener(req, res);
