@@ -7,7 +7,7 @@ import { findPersonaByFhirUser } from '../interaction/personas';
 import { isEhrLaunch, LAUNCH_TYPES } from '../launch-options/options';
 import { findPatientListProblem, launchConfigSchema, toLaunchOptions } from './launch-config';
 import type { LaunchConfig } from './launch-config';
-import { SAMPLE_APP_CLIENT_ID } from './sample-app';
+import { sampleAppClientId } from './sample-app';
 import { SIMULATED_ERRORS, simulatedErrorProblem } from '../launch-options/simulated-errors';
 
 /**
@@ -99,7 +99,7 @@ export async function startLaunch(input: unknown, origin: string): Promise<Launc
   // The launch URL on the origin the launcher is used from, if registered (the sample app has one per
   // origin the sandbox was reached on: another port, or https after http); else the first one.
   const launchUrl = client.launchUris.find((u) => u.startsWith(`${origin}/`)) ?? client.launchUris[0] ?? null;
-  const scope = client.clientId === SAMPLE_APP_CLIENT_ID && config.scope.trim() ? config.scope.trim() : undefined;
+  const scope = client.clientId === sampleAppClientId() && config.scope.trim() ? config.scope.trim() : undefined;
   const launchId = await createLaunch({
     clientId: client.clientId,
     patientId,
