@@ -920,12 +920,16 @@ async function create(ctx: Ctx, policy: AccessPolicy, type: string): Promise<Res
   assertWriteAllowed(resource, d, 'new');
   const ifNoneExist = ctx.req.headers.get('if-none-exist');
   if (ifNoneExist !== null && ifNoneExist.trim() !== '') {
-    // Conditional create (FHIR R4 http.html §3.1.0.8.1): the condition is searched within what the
-    // token may create, so it can never reveal a match outside the caller's compartment.
+    // Conditional create (FHIR R4 http.html §3.1.0.8.1): the condition is a search, so it needs the
+    // search permission (403 otherwise, as the search would answer) and is compiled with the
+    // token's search policy: a match outside what the token may see is never found, and the
+    // existing resource answered is one a search would have shown it.
+    const s = decideOrThrow(policy, 'search', type);
+    ctx.audit.scopes = [...new Set([...(ctx.audit.scopes?.split(' ') ?? []), ...s.grantedBy])].join(' ');
     const query = ifNoneExist.includes('?') ? ifNoneExist.slice(ifNoneExist.indexOf('?') + 1) : ifNoneExist;
     const req = parseAuthorizedSearch(ctx, policy, type, [...new URLSearchParams(query)], true);
     if (!req.filters.length) throw new FhirError('invalid', 'If-None-Exist has no search criteria');
-    const page = await searchPage(ctx.db, ctx.sandboxId, { ...req, count: 2, cursor: null, sort: { code: '_id', descending: false, kind: 'id' } }, scopeOf(d));
+    const page = await searchPage(ctx.db, ctx.sandboxId, { ...req, count: 2, cursor: null, sort: { code: '_id', descending: false, kind: 'id' } }, scopeOf(s));
     if (page.rows.length > 1) throw new FhirError('version-conflict', 'If-None-Exist matches more than one resource');
     const existing = page.rows[0];
     if (existing) {

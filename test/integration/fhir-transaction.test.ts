@@ -99,6 +99,21 @@ afterAll(async () => {
 });
 
 describe('transaction Bundles (FHIR R4 http.html §3.1.0.11.2)', () => {
+  it('the CapabilityStatement declares batch, transaction and the conditional interactions this file proves', async () => {
+    const cap = (await fhirGet(base, 'metadata')).body as {
+      rest?: {
+        interaction?: { code: string }[];
+        resource?: { type: string; conditionalCreate?: boolean; conditionalUpdate?: boolean; conditionalDelete?: string }[];
+      }[];
+    };
+    const rest = cap.rest?.[0];
+    expect(rest?.interaction?.map((i) => i.code)).toEqual(expect.arrayContaining(['batch', 'transaction']));
+    for (const type of ['Patient', 'Observation', 'Organization']) {
+      const r = rest?.resource?.find((x) => x.type === type);
+      expect([r?.conditionalCreate, r?.conditionalUpdate, r?.conditionalDelete], type).toEqual([true, true, 'single']);
+    }
+  });
+
   it('creates a patient, an organization and observations in one transaction: urn:uuid references resolved in every entry, locations and etags', async () => {
     const patient = `urn:uuid:${crypto.randomUUID()}`;
     const org = `urn:uuid:${crypto.randomUUID()}`;
@@ -380,6 +395,25 @@ describe('conditional create (If-None-Exist, FHIR R4 http.html §3.1.0.8.1)', ()
     const all = (await fhirGet(base, `Observation?${criteria}`, reader)).body.entry ?? [];
     expect(all).toHaveLength(2);
     for (const e of all) expect((await send(`/Observation/${e.resource?.id}`, writer, 'DELETE', undefined)).status).toBe(204);
+  });
+
+  it('the criteria are a search: a create-only token is refused with 403, as its search would be, and nothing is written', async () => {
+    const reg = await registerSymmetricClient(base);
+    const flow = await runCodeFlow(base, as, reg, {
+      scope: 'launch/patient openid fhirUser patient/Observation.c',
+      interaction: { persona: `Patient/${HOLDER}` },
+    });
+    const createOnly = flow.tokens.access_token;
+    const body = observation(`Patient/${HOLDER}`, 'cc-create-only');
+    const before = await rows();
+    const refused = await send('/Observation', createOnly, 'POST', body, { 'if-none-exist': `identifier=urn:it-tx:${run}|cc-create-only` });
+    expect(refused.status).toBe(403);
+    expect(refused.body.resourceType).toBe('OperationOutcome');
+    expect(await rows()).toEqual(before);
+    // Control: the plain create is allowed.
+    const plain = await send('/Observation', createOnly, 'POST', body);
+    expect(plain.status).toBe(201);
+    expect((await send(`/Observation/${plain.body.id}`, writer, 'DELETE', undefined)).status).toBe(204);
   });
 
   it("a match outside the token's reach is never revealed: the patient token creates its own, the system token gets the match", async () => {
