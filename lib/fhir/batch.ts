@@ -37,8 +37,17 @@ export function parseBatch(body: unknown): Bundle {
   return b;
 }
 
+/**
+ * The URL of a request relative to the FHIR base the outer request was sent to (its own URL, as the
+ * server received it: the handler derives the public base from it exactly as for the outer request).
+ */
+export function entryUrl(outer: Request, relative: string): string {
+  const url = new URL(outer.url);
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}/${relative}`;
+}
+
 /** The request one entry stands for, carrying the caller's credentials and content negotiation. */
-export function entryRequest(base: string, entry: BundleEntry, outer: Request): Request {
+export function entryRequest(entry: BundleEntry, outer: Request): Request {
   const request = entry.request!;
   // The outer request's headers (token, host and forwarding headers, so the entry is seen at the
   // same public origin and from the same client), without those describing the outer body.
@@ -72,7 +81,7 @@ export function entryRequest(base: string, entry: BundleEntry, outer: Request): 
       headers.set('content-type', 'application/fhir+json');
     }
   }
-  return new Request(`${base}/${request.url}`, { method: request.method, headers, body });
+  return new Request(entryUrl(outer, request.url), { method: request.method, headers, body });
 }
 
 /** One batch-response entry from the answer to an entry's request. */

@@ -561,7 +561,7 @@ async function batch(ctx: Ctx): Promise<Response> {
   const b = parseBatch(body);
   if (b.type === 'transaction') return transaction(ctx, b);
   const entries: BundleEntry[] = [];
-  for (const entry of b.entry ?? []) entries.push(await responseEntry(await ctx.dispatch(entryRequest(ctx.base, entry, ctx.req))));
+  for (const entry of b.entry ?? []) entries.push(await responseEntry(await ctx.dispatch(entryRequest(entry, ctx.req))));
   ctx.audit.resultCount = entries.length;
   return fhirResponse({ resourceType: 'Bundle', type: 'batch-response', entry: entries } satisfies Bundle, 200, ctx.format);
 }
@@ -584,7 +584,7 @@ async function transaction(ctx: Ctx, b: Bundle): Promise<Response> {
     records.push(entry);
   };
   try {
-    const result = await onTransaction(ctx.db, (tx) => processTransaction(ctx.base, ctx.req, b, ctx.onTransaction(tx, claims, sink)));
+    const result = await onTransaction(ctx.db, (tx) => processTransaction(ctx.req, b, ctx.onTransaction(tx, claims, sink)));
     ctx.audit.resultCount = entries.length;
     return fhirResponse(result, 200, ctx.format);
   } catch (err) {

@@ -15,7 +15,8 @@
  *   `src` in the narrative, and the values of a request URL's parameters (§3.1.0.11.2 "servers SHALL
  *   replace all matching links in the bundle").
  * - Conditional references (`Patient?identifier=…`, §3.1.0.11.2): searched with the caller's token,
- *   within its access like any search; exactly one match becomes `Type/id`, otherwise 412.
+ *   within its access like any search (and audited as one); exactly one match becomes `Type/id`,
+ *   otherwise 412.
  * - Overlapping identities among the writes fail the transaction (400).
  */
 import { randomUUID } from 'node:crypto';
@@ -149,7 +150,7 @@ function identityOfAnswer(answer: BundleEntry): string | null {
  * transaction) and returns the transaction-response Bundle; throws TransactionFailure at the first
  * entry that fails, so the caller's transaction rolls back.
  */
-export async function processTransaction(base: string, outer: Request, b: Bundle, dispatch: (req: Request) => Promise<Response>): Promise<Bundle> {
+export async function processTransaction(outer: Request, b: Bundle, dispatch: (req: Request) => Promise<Response>): Promise<Bundle> {
   const entries = b.entry ?? [];
   const parsed = entries.map(parseEntry);
   /** fullUrl → `Type/id`, for every entry whose identity is known. */
@@ -206,12 +207,8 @@ export async function processTransaction(base: string, outer: Request, b: Bundle
     const params = new URLSearchParams(query);
     params.set('_count', '2');
     params.set('_elements', 'id');
-    const headers = new Headers({ accept: 'application/fhir+json' });
-    for (const name of ['authorization', 'host', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'x-forwarded-for', 'user-agent', 'origin']) {
-      const v = outer.headers.get(name);
-      if (v !== null) headers.set(name, v);
-    }
-    const res = await dispatch(new Request(`${base}/${type}?${params.toString()}`, { method: 'GET', headers }));
+    // The search the reference stands for, sent like an entry: the caller's token, audited as a search.
+    const res = await dispatch(entryRequest({ request: { method: 'GET', url: `${type}?${params.toString()}` } }, outer));
     const answer = await responseEntry(res);
     if (res.status >= 400)
       throw new TransactionFailure(from, res.status, answer.response?.outcome ?? operationOutcome('error', 'processing', `${type}?${query} failed`));
@@ -278,7 +275,7 @@ export async function processTransaction(base: string, outer: Request, b: Bundle
     const request = { ...entry.request!, url: await rewriteQuery(entry.request!.url, i) };
     if (request.ifNoneExist) request.ifNoneExist = (await rewriteQuery(`?${request.ifNoneExist}`, i)).slice(1);
     const resource = entry.resource ? ((await rewrite(entry.resource, i, `Bundle.entry[${i}].resource`, '')) as Resource) : undefined;
-    const req = entryRequest(base, { ...entry, request, ...(resource ? { resource } : {}) }, outer);
+    const req = entryRequest({ ...entry, request, ...(resource ? { resource } : {}) }, outer);
     const id = assigned.get(i);
     if (id !== undefined) assignedIds.set(req, id);
     const res = await dispatch(req);

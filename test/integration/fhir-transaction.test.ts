@@ -240,6 +240,36 @@ describe('transaction Bundles (FHIR R4 http.html §3.1.0.11.2)', () => {
     for (const id of [ownId, deletedId]) expect((await send(`/Observation/${id}`, writer, 'DELETE', undefined)).status).toBe(204);
   });
 
+  it('concurrent transactions, failing ones and plain reads all complete; each transaction is all or nothing on its own', async () => {
+    const urn = (i: number) => `urn:uuid:33333333-3333-4333-8333-${String(i).padStart(12, '0')}`;
+    const family = (kind: string, i: number) => `Concurrent${kind}${run}x${i}`;
+    const good = (i: number) =>
+      transaction(writer, [
+        { fullUrl: urn(i), request: { method: 'POST', url: 'Patient' }, resource: { resourceType: 'Patient', name: [{ family: family('Kept', i) }] } },
+        { request: { method: 'POST', url: 'Observation' }, resource: observation(urn(i), `concurrent-${i}`) },
+      ]);
+    const bad = (i: number) =>
+      transaction(writer, [
+        { request: { method: 'POST', url: 'Patient' }, resource: { resourceType: 'Patient', name: [{ family: family('Lost', i) }] } },
+        { request: { method: 'GET', url: `Patient/missing-${run}-${i}` } },
+      ]);
+    const n = [0, 1, 2, 3];
+    const [goods, bads, reads] = await Promise.all([
+      Promise.all(n.map(good)),
+      Promise.all(n.map(bad)),
+      Promise.all([...n, ...n].map(() => fhirGet(base, `Patient/${HOLDER}`, reader))),
+    ]);
+    expect(goods.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    expect(bads.map((r) => r.status)).toEqual([404, 404, 404, 404]);
+    expect(reads.map((r) => r.status)).toEqual(Array(8).fill(200));
+    for (const [i, r] of goods.entries()) {
+      const patientId = r.body.entry?.[0]?.resource?.id;
+      expect((r.body.entry?.[1]?.resource as { subject?: unknown }).subject).toEqual({ reference: `Patient/${patientId}` });
+      expect(bundleRefs((await fhirGet(base, `Patient?family=${family('Kept', i)}`, reader)).body)).toEqual([`Patient/${patientId}`]);
+      expect((await fhirGet(base, `Patient?family=${family('Lost', i)}`, reader)).body.entry ?? []).toEqual([]);
+    }
+  });
+
   it('two writes of one resource, a cycle of references between conditional entries, and operations are refused before anything is written', async () => {
     const before = await rows();
     const overlap = await transaction(writer, [
