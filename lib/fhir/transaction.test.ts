@@ -132,6 +132,11 @@ describe('transaction Bundles', () => {
       // A create processed before the conditional update it refers to: that update runs first.
       { request: { method: 'POST', url: 'Observation' }, resource: obs('urn:uuid:pat', 'tx-cond') },
       { request: { method: 'POST', url: 'Observation' }, resource: obs('Patient?identifier=urn:tx|pat-1', 'tx-condref') },
+      // A conditional reference whose criteria name another entry.
+      {
+        request: { method: 'POST', url: 'Observation' },
+        resource: { ...obs('urn:uuid:pat', 'tx-chained'), hasMember: [{ reference: 'Observation?subject=urn:uuid:pat&identifier=urn:tx|tx-cond' }] },
+      },
     ]);
     expect(second.status).toBe(200);
     const [org, pat, o1, o2] = second.body.entry!;
@@ -142,6 +147,7 @@ describe('transaction Bundles', () => {
     expect((pat!.resource as { managingOrganization?: { reference?: string } }).managingOrganization?.reference).toBe(`Organization/${orgId}`);
     expect((o1!.resource as { subject?: { reference?: string } }).subject?.reference).toBe(`Patient/${patId}`);
     expect((o2!.resource as { subject?: { reference?: string } }).subject?.reference).toBe(`Patient/${patId}`);
+    expect((second.body.entry![4]!.resource as { hasMember?: { reference?: string }[] }).hasMember?.[0]?.reference).toBe(`Observation/${o1!.resource!.id}`);
     // A conditional reference with no match fails the whole transaction with 412.
     const before = await rows();
     const none = await transaction([

@@ -112,7 +112,8 @@ export function failureOutcome(failure: TransactionFailure, b: Bundle): Operatio
 }
 
 function failure(index: number, status: number, message: string, expression?: string): TransactionFailure {
-  return new TransactionFailure(index, status, operationOutcome('error', status === 412 ? 'conflict' : 'invalid', message, expression));
+  const code = status === 412 ? 'conflict' : status >= 500 ? 'exception' : 'invalid';
+  return new TransactionFailure(index, status, operationOutcome('error', code, message, expression));
 }
 
 interface Parsed {
@@ -240,7 +241,8 @@ export async function processTransaction(outer: Request, b: Bundle, dispatch: (r
         if (value.startsWith('urn:uuid:') || value.startsWith('urn:oid:'))
           throw failure(from, 400, `The reference ${value.slice(0, 100)} names no entry of this transaction`, at);
         const c = CONDITIONAL_REFERENCE.exec(value);
-        if (c) return resolveConditional(c[1]!, c[2]!, from, at);
+        // Its criteria may name other entries too (`Observation?subject=urn:uuid:…`).
+        if (c) return resolveConditional(c[1]!, (await rewriteQuery(value, from)).slice(c[1]!.length + 1), from, at);
       }
       return value;
     }
