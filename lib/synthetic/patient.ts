@@ -925,8 +925,7 @@ class RecordWriter {
    */
   private writeAdministrative(): void {
     const { chart, rng, spec } = this;
-    const coverageFrom = chart.resources.length;
-    const careTeam = recordCareTeam(chart, chart.person.pcp, [...this.specialists], this.windowStart, this.parent);
+    recordCareTeam(chart, chart.person.pcp, [...this.specialists], this.windowStart, this.parent);
     const turns65 = spec.birthDay + Math.round(65 * DAYS_PER_YEAR);
     const end = chart.alive ? undefined : this.lastDay;
     const minor = (day: number): boolean => this.age(day) < 18;
@@ -941,9 +940,11 @@ class RecordWriter {
         recordCoverage(chart, plan, this.windowStart, end, plan === 'private' && minor(this.lastDay));
       }
     }
-    const coverages = chart.resources.slice(coverageFrom).filter((r) => r.resourceType === 'Coverage');
-    // Registration is kept by the clinic; nothing is recorded after death (or the anchor's eve).
-    const registered = [chart.resources[0] as Patient, ...(this.parent ? [this.parent] : []), careTeam, ...coverages];
+    // The clinic keeps what no visit produced: registration, the parent, the care team, coverage and
+    // problems diagnosed elsewhere. Nothing is recorded after death (or the anchor's eve).
+    const byVisit = new Set<string>();
+    for (const r of chart.resources) if (r.resourceType === 'Provenance') for (const t of r.target) byVisit.add(t.reference ?? '');
+    const registered = chart.resources.filter((r) => r.resourceType !== 'Provenance' && !byVisit.has(`${r.resourceType}/${r.id ?? ''}`));
     recordOrganizationProvenance(chart, registered, { id: ORG.clinic, name: 'Riverbend Family Health' }, toDateTime(this.lastDay, 0));
     const fills = recordDispenses(chart);
     const lastFill = fills.reduce<string | undefined>(
