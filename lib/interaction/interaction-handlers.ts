@@ -77,7 +77,8 @@ async function resolveStep(interaction: InteractionDetails, session: PersonaSess
       sel = {};
     }
   }
-  let step = decideStep(interaction, session, sel);
+  const proxy = session?.kind === 'related-person' ? await findPersonaByFhirUser(SANDBOX, session.fhirUser) : null;
+  let step = decideStep(interaction, session, sel, proxy?.patientId ?? null);
   if (step.kind === 'consent' && step.encounterId && step.encounterId !== interaction.encounterId) {
     const encounter = fhirIdOrNull(step.encounterId) ? await findEncounter(currentSandbox().id, step.encounterId) : null;
     if (!encounter || encounter.patientId !== step.patientId) {

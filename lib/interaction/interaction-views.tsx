@@ -85,6 +85,7 @@ export function loginView(input: LoginViewInput): ReactElement {
   const { interaction, csrf } = input;
   const practitioners = input.personas.filter((p) => p.kind === 'practitioner');
   const patients = input.personas.filter((p) => p.kind === 'patient');
+  const proxies = input.personas.filter((p) => p.kind === 'related-person');
   const patientFirst = interaction.options.launchType === 'patient-standalone' || interaction.options.launchType === 'patient-portal';
   const group = (title: string, list: readonly Persona[]) =>
     list.length ? (
@@ -98,8 +99,8 @@ export function loginView(input: LoginViewInput): ReactElement {
       </>
     ) : null;
   const groups = patientFirst
-    ? [group('Patients', patients), group('Practitioners', practitioners)]
-    : [group('Practitioners', practitioners), group('Patients', patients)];
+    ? [group('Patients', patients), group('Parents and guardians (proxies)', proxies), group('Practitioners', practitioners)]
+    : [group('Practitioners', practitioners), group('Patients', patients), group('Parents and guardians (proxies)', proxies)];
   return (
     <>
       <h1>Sign in</h1>
@@ -115,11 +116,12 @@ export function loginView(input: LoginViewInput): ReactElement {
       ) : null}
       <div className="card">
         <p className="muted">
-          Sandbox personas are the synthetic practitioners and patients of this sandbox. No real PHI: every persona uses the password{' '}
+          Sandbox personas are the synthetic practitioners, patients and patients&apos; parents of this sandbox. No real PHI: every persona uses the password{' '}
           <code>{PERSONA_PASSWORD}</code>.
         </p>
         {groups[0]}
         {groups[1]}
+        {groups[2]}
       </div>
       <div className="card">
         <h2>Username and password</h2>
