@@ -143,9 +143,10 @@ export class RateLimiter {
   }
 
   /**
-   * Adds one to every enabled key and says whether any went over its limit. The calls of one turn
-   * of the event loop are counted together in one statement. Nothing is written when every limit
-   * is disabled. Rejects when the statement fails (every call it carried rejects alike).
+   * Adds one to every enabled key and says whether any went over its limit. A leased key with units
+   * left takes one in memory; the other keys of the calls of one turn of the event loop are counted
+   * together in one statement. Nothing is written when every limit is disabled. Rejects when the
+   * statement fails (every call it carried rejects alike).
    */
   hit(hits: readonly RateLimitHit[]): Promise<RateLimitVerdict> {
     const enabled = enabledHits(hits);
