@@ -63,6 +63,7 @@ import {
   referringVisible,
   resourceOf,
   searchCount,
+  searchFingerprint,
   searchPage,
 } from './search/execute';
 import type { SearchFilter, SearchRequest } from './search/parse';
@@ -690,9 +691,17 @@ async function search(
 
   const page = await searchPage(ctx.db, ctx.sandboxId, req, access);
   let total: number | undefined;
+  // The total a confined search gives unasked is counted once, on its first page, and carried in
+  // the next links' cursor to the later pages of the same query (FHIR R4 bundle.html: total is
+  // the number of matches when the search was run).
+  let carried: { t: number; h: string } | null = null;
   if (req.total === 'accurate' || req.total === 'estimate') total = await searchCount(ctx.db, ctx.sandboxId, req, access);
   else if (!req.cursor && !page.next) total = page.rows.length;
-  else if (req.total !== 'none' && countIsCheap(req, access)) total = await searchCount(ctx.db, ctx.sandboxId, req, access);
+  else if (req.total !== 'none' && countIsCheap(req, access)) {
+    const h = searchFingerprint(ctx.sandboxId, req, access);
+    total = req.cursor?.t !== undefined && req.cursor.h === h ? req.cursor.t : await searchCount(ctx.db, ctx.sandboxId, req, access);
+    carried = { t: total, h };
+  }
 
   const matches = page.rows;
   const included = await includes(ctx, policy, req, page.rows, issues);
@@ -706,7 +715,7 @@ async function search(
   const entries: BundleEntry[] = [...matches.map(match), ...included.map((row) => storedEntry(ctx.base, row, 'include'))];
   if (issues.length) entries.push(outcomeEntry({ resourceType: 'OperationOutcome', issue: issues }));
   const links = [{ relation: 'self', url: selfUrl(ctx, path, selfParams) }];
-  if (page.next) links.push({ relation: 'next', url: selfUrl(ctx, path, [...echo, ['_cursor', encodeCursor(page.next)]]) });
+  if (page.next) links.push({ relation: 'next', url: selfUrl(ctx, path, [...echo, ['_cursor', encodeCursor({ ...page.next, ...carried })]]) });
   // A total the client did not ask for is not what it received: the audit counts the entries then.
   ctx.audit.resultCount = req.total === 'accurate' || req.total === 'estimate' ? (total ?? 0) : matches.length + included.length;
   const result: Bundle = bundle('searchset', entries, { total, links });
