@@ -1,4 +1,4 @@
--- Export files are now stored compressed; the jobs of the old format are dropped with their
+-- Export files are now stored compressed. The jobs of the old format are dropped with their
 -- files (a client polling one gets the 404 of an expired job and starts a new export).
 DELETE FROM "BulkExportChunk";
 DELETE FROM "BulkExportJob";
