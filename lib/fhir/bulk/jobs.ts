@@ -336,13 +336,18 @@ async function runInline(db: Db, job: JobRow, owner: string, params: StoredParam
   }
 }
 
-/** Runs a claimed job: every planned type into chunks, then the manifest. `owner` must hold the claim. */
-export async function runJob(db: Db, job: JobRow, owner: string): Promise<void> {
+/**
+ * Runs a claimed job: every planned type into chunks, then the manifest. `owner` must hold the
+ * claim. Resolves with where the rows were read: in an export process, or inline.
+ */
+export async function runJob(db: Db, job: JobRow, owner: string): Promise<'process' | 'inline'> {
   // A run starts over: whatever an interrupted run stored is dropped.
   await db.bulkExportChunk.deleteMany({ where: { jobId: job.id } });
   const params = JSON.parse(job.params) as StoredParams;
   const plan = await planOf(db, job, params);
-  const run = (await runInProcess(db, job, owner, params, plan.queries)) ?? (await runInline(db, job, owner, params, plan.queries));
+  const inProcess = await runInProcess(db, job, owner, params, plan.queries);
+  const run = inProcess ?? (await runInline(db, job, owner, params, plan.queries));
+  const where = inProcess ? 'process' : 'inline';
   if (!run.cancelled) {
     if (plan.errors.length) {
       await db.bulkExportChunk.create({
@@ -366,11 +371,12 @@ export async function runJob(db: Db, job: JobRow, owner: string): Promise<void> 
         errors: JSON.stringify(plan.errors.length ? [{ type: 'OperationOutcome', count: plan.errors.length }] : []),
       },
     });
-    if (done.count === 1) return;
+    if (done.count === 1) return where;
   }
   // Cancelled while running: drop what this run wrote unless another instance now owns the job.
   const still = await db.bulkExportJob.findUnique({ where: { id: job.id }, select: { owner: true } });
   if (!still) await db.bulkExportChunk.deleteMany({ where: { jobId: job.id } });
+  return where;
 }
 
 /** Creates a job (queued) and schedules it here. */
