@@ -39,9 +39,13 @@ export function selectElements(resource, elements) {
   return { ...out, meta: { ...meta, tag: [...(meta.tag ?? []), tag] } };
 }
 
-/** A date parameter as the app's SQLite adapter stores dates (ISO 8601 with +00:00), or as PostgreSQL takes it. */
+/**
+ * A date parameter as the app stores dates: ISO 8601 with +00:00 on SQLite (as its adapter writes
+ * them), UTC text on PostgreSQL (TIMESTAMP(3) columns hold UTC; a Date object would be sent in the
+ * process's local zone).
+ */
 function dateArg(kind, date) {
-  return kind === 'sqlite' ? date.toISOString().replace('Z', '+00:00') : date;
+  return kind === 'sqlite' ? date.toISOString().replace('Z', '+00:00') : date.toISOString();
 }
 
 /** The statements this process runs, on SQLite (better-sqlite3) or PostgreSQL (pg). */
