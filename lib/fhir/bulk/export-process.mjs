@@ -166,6 +166,9 @@ async function readStdin() {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  // The server that started this process holds the claim and writes the manifest: without it the
+  // run is for nothing (another instance takes the job over once its heartbeat is stale).
+  process.on('disconnect', () => process.exit(3));
   try {
     setPriority(NICENESS);
   } catch {

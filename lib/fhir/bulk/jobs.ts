@@ -266,14 +266,16 @@ async function runInProcess(db: Db, job: JobRow, owner: string, params: StoredPa
   const child = spawn(process.execPath, [`--max-old-space-size=${EXPORT_PROCESS_HEAP_MB}`, EXPORT_PROCESS], {
     cwd: process.cwd(),
     env: process.env,
-    stdio: ['pipe', 'pipe', 'pipe'],
+    // The IPC channel closes when this server exits, and the export process ends with it.
+    stdio: ['pipe', 'pipe', 'pipe', 'ipc'],
   });
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-  child.stdin.on('error', () => undefined);
-  child.stdin.end(JSON.stringify(plan));
+  const [stdin, out, err] = [child.stdin!, child.stdout!, child.stderr!];
+  out.on('data', (d: Buffer) => (stdout += d.toString()));
+  err.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  stdin.on('error', () => undefined);
+  stdin.end(JSON.stringify(plan));
   const code = await new Promise<number | null>((resolve) => {
     child.once('error', () => resolve(-1));
     child.once('close', (c) => resolve(c));
