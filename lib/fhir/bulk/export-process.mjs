@@ -8,6 +8,7 @@
 // on stdout and exits 0 (also when the job was cancelled meanwhile: `"cancelled": true`), or
 // non-zero on failure. It lowers its own scheduling priority first, so the server's requests
 // come before it whenever both want the CPU.
+import { readdirSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
@@ -19,6 +20,32 @@ const NICENESS = 10;
 const IN_FLIGHT = 2;
 
 const brotliCompress = promisify(zlib.brotliCompress);
+
+/**
+ * Lowers this process's priority to NICENESS. On Linux a priority belongs to a thread, and threads
+ * started before the call (V8's, libuv's pool that compresses the chunks) keep theirs: each thread
+ * listed in /proc/self/task is lowered too. Called again once the pool has surely started.
+ */
+function lowerPriority() {
+  try {
+    setPriority(NICENESS);
+  } catch {
+    // A platform without priorities runs the export at the server's.
+  }
+  let threads = [];
+  try {
+    threads = readdirSync('/proc/self/task');
+  } catch {
+    return;
+  }
+  for (const tid of threads) {
+    try {
+      setPriority(Number(tid), NICENESS);
+    } catch {
+      // The thread has ended.
+    }
+  }
+}
 
 const NEWLINE = Buffer.from('\n');
 
@@ -98,6 +125,7 @@ export async function runPlan(plan) {
   // A full chunk is compressed off the main thread while the next rows are read; its insert
   // follows, in order. At most IN_FLIGHT chunks are held, whatever the size of the type.
   const pending = [];
+  let threadsLowered = false;
   let total = 0;
   let lastBeat = Date.now();
   const beat = async (progress, force = false) => {
@@ -119,6 +147,8 @@ export async function runPlan(plan) {
         const packed = packChunk(Buffer.concat(parts, bytes + lines.length));
         const previous = pending[pending.length - 1] ?? Promise.resolve();
         pending.push(Promise.all([packed, previous]).then(([data]) => db.run(insertChunk, [...row, data])));
+        if (!threadsLowered) packed.then(lowerPriority, () => undefined);
+        threadsLowered = true;
         lines = [];
         bytes = 0;
         if (pending.length >= IN_FLIGHT) await pending.shift();
@@ -169,11 +199,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   // The server that started this process holds the claim and writes the manifest: without it the
   // run is for nothing (another instance takes the job over once its heartbeat is stale).
   process.on('disconnect', () => process.exit(3));
-  try {
-    setPriority(NICENESS);
-  } catch {
-    // A platform without priorities runs the export at the server's.
-  }
+  lowerPriority();
   try {
     const result = await runPlan(JSON.parse(await readStdin()));
     process.stdout.write(`${JSON.stringify(result)}\n`);
