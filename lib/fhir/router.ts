@@ -228,7 +228,12 @@ export function createFhirHandler(options: FhirHandlerOptions = {}): (req: Reque
         latencyMs: performance.now() - started,
         ...requestSource(req),
         flags: state.flags,
-        facts: { ...fhirRequestFacts(req, url), ...(state.expiredClientId ? { tokenExpired: true } : {}), ...retryAfterOf(response) },
+        facts: {
+          ...fhirRequestFacts(req, url),
+          ...(state.claims ? { tokenId: state.claims.jti } : {}),
+          ...(state.expiredClientId ? { tokenExpired: true } : {}),
+          ...retryAfterOf(response),
+        },
       });
     }
     return response;
