@@ -318,7 +318,7 @@ export async function getFlowDocument(id: string, options: { origin: string; san
     userId: record.userId,
     patientId: record.patientId,
     launchId: record.launchId,
-    grantId: parseFacts(record.facts).grantId ?? null,
+    grantId: parseFacts(record.facts).grantId ?? (await grantOfToken(parseFacts(record.facts).tokenId)),
     steps: built.steps,
     notes: built.notes,
     failure: failureOf(built.steps),
@@ -460,6 +460,11 @@ const EVENT_STEPS: Record<Exclude<FlowKind, 'launch'>, (r: AuditRecord, o: Build
     return { steps: [fhirStep(r)], notes: [] };
   },
 };
+
+async function grantOfToken(tokenId: string | undefined): Promise<string | null> {
+  if (!tokenId) return null;
+  return (await getDb().token.findUnique({ where: { id: tokenId }, select: { grantId: true } }))?.grantId ?? null;
+}
 
 function grantNote(r: AuditRecord): string[] {
   const grantId = parseFacts(r.facts).grantId;

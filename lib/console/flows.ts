@@ -509,7 +509,9 @@ export async function getFlow(grantId: string, options: { origin: string; sandbo
       continue;
     }
     if (r.kind === 'fhir') {
+      // The decision of the token's scopes (a call refused for its token, 401, had none to make).
       const answer = evaluatePlaygroundRequest({
+        ...(r.status === 401 ? { tokenStatus: /expired/.test(r.detail ?? '') ? ('expired' as const) : ('revoked' as const) } : {}),
         scope: grant.scope,
         patientId: grant.context.patient,
         fhirUser: grant.context.fhirUser,
