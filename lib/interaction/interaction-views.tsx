@@ -186,35 +186,37 @@ export function patientPickerView(input: PatientPickerInput): ReactElement {
         </form>
       </div>
       <div className="card">
-        <table>
-          <thead>
-            <tr>
-              <th>Patient</th>
-              <th></th>
-            </tr>
-          </thead>
-          <tbody>
-            {input.results.length === 0 ? (
+        <div className="table-scroll">
+          <table>
+            <thead>
               <tr>
-                <td colSpan={2} className="muted">
-                  {input.searched ? 'No patient matches.' : 'No patients in this sandbox.'}
-                </td>
+                <th>Patient</th>
+                <th></th>
               </tr>
-            ) : null}
-            {input.results.map((p) => (
-              <tr key={p.id}>
-                <td className="patient-name">
-                  <PatientLine patient={p} />
-                </td>
-                <td>
-                  <a className="button" href={select(p)} aria-label={`Select ${p.name}`}>
-                    Select
-                  </a>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {input.results.length === 0 ? (
+                <tr>
+                  <td colSpan={2} className="muted">
+                    {input.searched ? 'No patient matches.' : 'No patients in this sandbox.'}
+                  </td>
+                </tr>
+              ) : null}
+              {input.results.map((p) => (
+                <tr key={p.id}>
+                  <td className="patient-name">
+                    <PatientLine patient={p} />
+                  </td>
+                  <td>
+                    <a className="button" href={select(p)} aria-label={`Select ${p.name}`}>
+                      Select
+                    </a>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       </div>
     </>
   );
@@ -238,45 +240,47 @@ export function encounterPickerView(input: EncounterPickerInput): ReactElement {
         Patient: <PatientLine patient={patient} />
       </p>
       <div className="card">
-        <table>
-          <thead>
-            <tr>
-              <th>Date</th>
-              <th>Encounter</th>
-              <th>Status</th>
-              <th></th>
-            </tr>
-          </thead>
-          <tbody>
-            {input.encounters.length === 0 ? (
+        <div className="table-scroll">
+          <table>
+            <thead>
               <tr>
-                <td colSpan={4} className="muted">
-                  This patient has no encounters.
-                </td>
+                <th>Date</th>
+                <th>Encounter</th>
+                <th>Status</th>
+                <th></th>
               </tr>
-            ) : null}
-            {input.encounters.map((e) => (
-              <tr key={e.id}>
-                <td>{e.start?.slice(0, 10) ?? ''}</td>
-                <td>
-                  {e.description}
-                  {e.classLabel ? (
-                    <>
-                      {' '}
-                      <span className="muted">({e.classLabel})</span>
-                    </>
-                  ) : null}
-                </td>
-                <td>{e.status ?? ''}</td>
-                <td>
-                  <a className="button" href={link(e.id)}>
-                    Select
-                  </a>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {input.encounters.length === 0 ? (
+                <tr>
+                  <td colSpan={4} className="muted">
+                    This patient has no encounters.
+                  </td>
+                </tr>
+              ) : null}
+              {input.encounters.map((e) => (
+                <tr key={e.id}>
+                  <td>{e.start?.slice(0, 10) ?? ''}</td>
+                  <td>
+                    {e.description}
+                    {e.classLabel ? (
+                      <>
+                        {' '}
+                        <span className="muted">({e.classLabel})</span>
+                      </>
+                    ) : null}
+                  </td>
+                  <td>{e.status ?? ''}</td>
+                  <td>
+                    <a className="button" href={link(e.id)}>
+                      Select
+                    </a>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
         <p>
           <a className="button secondary" href={link('none')}>
             Continue without an encounter

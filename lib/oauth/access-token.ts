@@ -36,8 +36,14 @@ export interface VerifiedAccessToken {
  * app refreshes after it).
  */
 export type VerifyAccessTokenResult =
-  { ok: true; token: VerifiedAccessToken } | { ok: false; error: 'invalid_token'; description: string; expiredClientId?: string; simulated?: true };
-type Refusal = { ok: false; description: string; expiredClientId?: string; simulated?: true };
+  | { ok: true; token: VerifiedAccessToken }
+  | { ok: false; error: 'invalid_token'; description: string; expiredClientId?: string; simulated?: true; refusedToken?: RefusedToken };
+/** A genuine token of this sandbox (signature verified, row found) refused as revoked or expired: its jti and client, for the audit record. */
+export interface RefusedToken {
+  readonly id: string;
+  readonly clientId: string;
+}
+type Refusal = { ok: false; description: string; expiredClientId?: string; simulated?: true; refusedToken?: RefusedToken };
 
 /** Compares URLs as FHIR bases: scheme and host case-insensitive, default port and trailing slash ignored (docs/CONFORMANCE.md #4). */
 export function normalizeBaseUrl(url: string): string | null {
@@ -57,6 +63,7 @@ function invalid(refusal: Refusal): VerifyAccessTokenResult {
     description: refusal.description,
     ...(refusal.expiredClientId ? { expiredClientId: refusal.expiredClientId } : {}),
     ...(refusal.simulated ? { simulated: true as const } : {}),
+    ...(refusal.refusedToken ? { refusedToken: refusal.refusedToken } : {}),
   };
 }
 
@@ -139,14 +146,21 @@ export async function verifyAccessTokenCore(
   if (!found || found.row.kind !== 'access') return { ok: false, description: 'the access token is not known to this server' };
   const { row } = found;
   if (row.sandboxId !== opts.sandboxId) return { ok: false, description: 'the access token belongs to another sandbox' };
-  if (row.revoked) return { ok: false, description: 'the access token has been revoked' };
-  if (row.expiresAt.getTime() <= sandboxNowMs()) return { ok: false, description: 'the access token has expired', expiredClientId: row.clientId };
+  const refusedToken = { id: row.id, clientId: row.clientId };
+  if (row.revoked) return { ok: false, description: 'the access token has been revoked', refusedToken };
+  if (row.expiresAt.getTime() <= sandboxNowMs()) return { ok: false, description: 'the access token has expired', expiredClientId: row.clientId, refusedToken };
   // The launch's simulated invalid or expired token: refused here, so the FHIR API and introspection agree.
   const simulated = simulatedAccessTokenRejection(await simulatedErrorOfLaunch(typeof payload.launch_id === 'string' ? payload.launch_id : null), {
     refreshed: row.parentId !== null,
   });
   if (simulated)
-    return { ok: false, description: simulated, simulated: true, ...(simulated === 'the access token has expired' ? { expiredClientId: row.clientId } : {}) };
+    return {
+      ok: false,
+      description: simulated,
+      simulated: true,
+      refusedToken,
+      ...(simulated === 'the access token has expired' ? { expiredClientId: row.clientId } : {}),
+    };
   return { ok: true, payload, row, grant: found.grant };
 }
 

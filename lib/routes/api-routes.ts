@@ -11,7 +11,16 @@
  * headers are the same whichever server runs them; test/unit/routes/api-routes.test.ts fails when a
  * route file and the table disagree. The interaction screens, next-auth and pages stay with Next.
  */
-import { handleAuditExport, handleAuditPoll, handleClientReport, handleReseedStatus, handleTokenRevoke } from '../console/api';
+import {
+  handleAuditExport,
+  handleAuditPoll,
+  handleClientReport,
+  handleFlowDocument,
+  handleFlowExport,
+  handleFlowList,
+  handleReseedStatus,
+  handleTokenRevoke,
+} from '../console/api';
 import { handleFhirRequest } from '../fhir/router';
 import { handleHealth } from '../http/health';
 import { applyRouteSecurityHeaders } from '../http/security-headers';
@@ -80,6 +89,9 @@ export const API_ROUTES = {
   'console-reseed': { path: '/api/console/reseed', methods: { GET: handleReseedStatus }, headers: 'api' },
   'console-client-report': { path: '/api/console/clients/[id]/report', methods: { GET: handleClientReport }, headers: 'api' },
   'console-token-revoke': { path: '/api/console/tokens/[id]/revoke', methods: { POST: handleTokenRevoke }, headers: 'api' },
+  'console-flows': { path: '/api/console/flows', methods: { GET: handleFlowList }, headers: 'api' },
+  'console-flow': { path: '/api/console/flows/[id]', methods: { GET: handleFlowDocument }, headers: 'api' },
+  'console-flow-export': { path: '/api/console/flows/[id]/export', methods: { GET: handleFlowExport }, headers: 'api' },
 } as const satisfies Record<string, ApiRoute>;
 
 export type ApiRouteKey = keyof typeof API_ROUTES;
