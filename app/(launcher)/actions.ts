@@ -7,6 +7,9 @@ import { createShareLinkUrl } from '#lib/launcher/share-links';
 import { publicOrigin } from '#lib/http/origin';
 import { registerAdHocApp, startLaunch } from '#lib/launcher/start-launch';
 import type { LaunchStart } from '#lib/launcher/start-launch';
+import { setLaunchUrl } from '#lib/launcher/launch-urls';
+import { runBackendDemo } from '#lib/launcher/backend-demo';
+import type { BackendDemoRun } from '#lib/launcher/backend-demo';
 import type { PatientSearch, PatientSummary } from '#lib/fhir/patient-directory';
 
 // Server actions of the launcher page: thin adapters onto lib/launcher.
@@ -29,4 +32,12 @@ export async function registerAdHocAppAction(input: { name?: string; launchUrl: 
 
 export async function createShareLinkAction(config: unknown): Promise<{ ok: true; url: string } | { ok: false; error: string }> {
   return createShareLinkUrl(config, publicOrigin(await headers()));
+}
+
+export async function setLaunchUrlAction(input: { clientId: string; launchUrl: string; replace: string | null }) {
+  return setLaunchUrl(input.clientId, input.launchUrl, { replace: input.replace });
+}
+
+export async function runBackendDemoAction(input: { scope: string }): Promise<BackendDemoRun> {
+  return runBackendDemo(publicOrigin(await headers()), { scope: input.scope });
 }

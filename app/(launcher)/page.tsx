@@ -4,6 +4,7 @@ import { loadOrLeave } from '#lib/http/unavailable';
 import { findPatients, listLauncherClients, listLauncherUsers } from '#lib/launcher/directory';
 import { publicOrigin } from '#lib/http/origin';
 import { ensureSampleAppClient } from '#lib/launcher/sample-app';
+import { ensureBackendDemoClient } from '#lib/launcher/backend-demo';
 import { findShareLink } from '#lib/launcher/share-links';
 import { oauthUrls } from '#lib/oauth/config';
 import { LauncherClient } from './launcher-client';
@@ -16,6 +17,7 @@ export default async function LauncherPage({ searchParams }: { searchParams: Pro
   const shareCode = typeof share === 'string' ? share : null;
   const [clients, users, patients, shared] = await loadOrLeave('launcher', '/', redirect, async () => {
     await ensureSampleAppClient(origin);
+    await ensureBackendDemoClient();
     return Promise.all([listLauncherClients(), listLauncherUsers(), findPatients({ limit: 30 }), shareCode ? findShareLink(shareCode) : Promise.resolve(null)]);
   });
   return (

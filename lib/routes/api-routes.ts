@@ -13,6 +13,7 @@
  */
 import { handleAuditExport, handleAuditPoll, handleClientReport, handleReseedStatus, handleTokenRevoke } from '../console/api';
 import { handleFhirRequest } from '../fhir/router';
+import { handleJwksTool, handleKeyPairTool } from '../launcher/tools-api';
 import { handleHealth } from '../http/health';
 import { applyRouteSecurityHeaders } from '../http/security-headers';
 import type { RouteHeaderKind } from '../http/security-headers';
@@ -77,6 +78,8 @@ export const API_ROUTES = {
   'console-reseed': { path: '/api/console/reseed', methods: { GET: handleReseedStatus }, headers: 'api' },
   'console-client-report': { path: '/api/console/clients/[id]/report', methods: { GET: handleClientReport }, headers: 'api' },
   'console-token-revoke': { path: '/api/console/tokens/[id]/revoke', methods: { POST: handleTokenRevoke }, headers: 'api' },
+  'tools-jwks': { path: '/api/tools/jwks', methods: { POST: handleJwksTool }, headers: 'api' },
+  'tools-key-pair': { path: '/api/tools/key-pair', methods: { POST: handleKeyPairTool }, headers: 'api' },
 } as const satisfies Record<string, ApiRoute>;
 
 export type ApiRouteKey = keyof typeof API_ROUTES;
