@@ -75,6 +75,8 @@ export interface InteractionLaunchContext {
 export interface InteractionView {
   id: string;
   sandboxId: string;
+  /** When the app's authorization request arrived (a sign-in older than this was carried over). */
+  createdAt: Date;
   expiresAt: Date;
   client: InteractionClientInfo;
   redirectUri: string;
@@ -135,6 +137,7 @@ export async function createInteraction(input: { sandboxId: string; clientId: st
 interface LoadedInteraction {
   id: string;
   sandboxId: string;
+  createdAt: Date;
   expiresAt: Date;
   client: OAuthClient;
   request: StoredAuthorizeRequest;
@@ -167,6 +170,7 @@ async function loadInteraction(id: string): Promise<LoadedInteraction> {
   return {
     id,
     sandboxId: row.sandboxId,
+    createdAt: row.createdAt,
     expiresAt: row.expiresAt,
     client,
     request,
@@ -191,6 +195,7 @@ export async function getInteractionOrThrow(id: string): Promise<InteractionView
   return {
     id: it.id,
     sandboxId: it.sandboxId,
+    createdAt: it.createdAt,
     expiresAt: it.expiresAt,
     client: { clientId: client.clientId, name: client.name, clientType: client.clientType, logoUri: client.logoUri, clientUri: client.clientUri },
     redirectUri: request.redirectUri,
