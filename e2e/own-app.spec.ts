@@ -103,12 +103,12 @@ test('the JWKS helper turns a PEM public key into a JWKS, and makes a key pair t
     encoding: 'utf8',
   });
   await page.goto('/tools/jwks');
-  await page.getByLabel('Public key').fill(pem);
+  await page.getByLabel('Public key', { exact: true }).fill(pem);
   await page.getByRole('button', { name: 'Make the JWKS' }).click();
   const jwks = JSON.parse((await page.getByTestId('jwks').textContent()) ?? '{}') as { keys: Record<string, string>[] };
   expect(jwks.keys[0]).toMatchObject({ kty: 'RSA', alg: 'RS384', use: 'sig' });
 
-  await page.getByLabel('Public key').fill('-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----');
+  await page.getByLabel('Public key', { exact: true }).fill('-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----');
   await page.getByRole('button', { name: 'Make the JWKS' }).click();
   await expect(page.getByRole('alert')).toContainText('private key');
 

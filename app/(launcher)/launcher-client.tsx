@@ -6,7 +6,7 @@ import { parseScopeString } from '#lib/smart/scopes';
 import { allowsPatientList, LAUNCH_TYPE_IDS, LAUNCH_TYPES, MAX_LAUNCH_PATIENTS } from '#lib/launch-options/options';
 import type { LaunchType } from '#lib/launch-options/options';
 import type { LaunchConfig } from '#lib/launcher/launch-config';
-import { defaultSimulatedError, SIMULATED_ERROR_KINDS, SIMULATED_ERRORS } from '#lib/launch-options/simulated-errors';
+import { defaultSimulatedError, SIMULATED_ERROR_KINDS, SIMULATED_ERRORS, simulatedErrorProblem } from '#lib/launch-options/simulated-errors';
 import type { SimulatedError, SimulatedErrorKind } from '#lib/launch-options/simulated-errors';
 import type { LauncherClient as LauncherApp, PatientPreview } from '#lib/launcher/directory';
 import type { LaunchStart } from '#lib/launcher/start-launch';
@@ -252,6 +252,13 @@ export function LauncherClient(props: LauncherClientProps) {
   const type = LAUNCH_TYPES[launchType];
   const app = clients.find((c) => c.clientId === clientId) ?? null;
   const scopeCheck = useMemo(() => parseScopeString(scope), [scope]);
+  // Only the simulated errors this launch type and this app's client authentication can produce.
+  const fit = { launchType, tokenEndpointAuthMethod: app?.tokenEndpointAuthMethod ?? 'none' } as const;
+  const offeredErrors = SIMULATED_ERROR_KINDS.filter((k) => simulatedErrorProblem(defaultSimulatedError(k), fit) === null);
+  useEffect(() => {
+    if (simulatedError && simulatedErrorProblem(simulatedError, fit) !== null) setSimulatedError(null);
+    // fit changes with the launch type and the app only.
+  }, [launchType, app?.tokenEndpointAuthMethod]);
   // The first chosen patient is the launch context; population apps may get more (issue 6 item 2).
   const patientId = chosen[0]?.id ?? null;
   const multiple = severalPatients && allowsPatientList(launchType);
@@ -358,6 +365,7 @@ export function LauncherClient(props: LauncherClientProps) {
         clientId: res.clientId,
         name: adhoc.name || `Ad-hoc app`,
         clientType: 'public',
+        tokenEndpointAuthMethod: 'none',
         launchUrl: adhoc.launchUrl,
         redirectUris: [adhoc.redirectUri],
         scope: '',
@@ -692,7 +700,7 @@ export function LauncherClient(props: LauncherClientProps) {
             onChange={(e) => setSimulatedError(e.target.value ? defaultSimulatedError(e.target.value as SimulatedErrorKind) : null)}
           >
             <option value="">None</option>
-            {SIMULATED_ERROR_KINDS.map((k) => (
+            {offeredErrors.map((k) => (
               <option key={k} value={k}>
                 {SIMULATED_ERRORS[k].label}
               </option>
