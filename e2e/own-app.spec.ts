@@ -110,7 +110,7 @@ test('the JWKS helper turns a PEM public key into a JWKS, and makes a key pair t
 
   await page.getByLabel('Public key', { exact: true }).fill('-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----');
   await page.getByRole('button', { name: 'Make the JWKS' }).click();
-  await expect(page.getByRole('alert')).toContainText('private key');
+  await expect(page.locator('p.error[role=alert]')).toContainText('private key');
 
   await page.getByRole('button', { name: 'New ES384 key pair' }).click();
   const link = page.getByTestId('private-key-download');

@@ -22,6 +22,8 @@ import {
   startLaunchAction,
 } from './actions';
 import { BackendDemoSteps } from './backend-demo-steps';
+import { ScenarioPanel } from './scenarios-client';
+import type { ListedScenario, Scenario } from '#lib/launcher/scenarios';
 import type { BackendDemoRun } from '#lib/launcher/backend-demo';
 
 const ADHOC = '__adhoc__';
@@ -64,6 +66,9 @@ export interface LauncherClientProps {
   readonly patientPersonas: readonly Persona[];
   readonly initialPatients: readonly PatientSummary[];
   readonly shared: LaunchConfig | null;
+  readonly scenarios: readonly ListedScenario[];
+  readonly scenario: Scenario | null;
+  readonly fromShare: string | null;
 }
 
 function PatientCard({ preview }: { preview: PatientPreview }) {
@@ -406,6 +411,7 @@ export function LauncherClient(props: LauncherClientProps) {
 
   return (
     <div className="launcher">
+      <ScenarioPanel scenarios={props.scenarios} loaded={props.scenario} fromShare={props.fromShare} currentConfig={config} />
       <section className="card" aria-labelledby="app-h">
         <h2 id="app-h">1. App</h2>
         <label>

@@ -6,6 +6,7 @@ import { publicOrigin } from '#lib/http/origin';
 import { ensureSampleAppClient } from '#lib/launcher/sample-app';
 import { ensureBackendDemoClient } from '#lib/launcher/backend-demo';
 import { findShareLink } from '#lib/launcher/share-links';
+import { findScenario, listScenarios } from '#lib/launcher/scenarios';
 import { oauthUrls } from '#lib/oauth/config';
 import { LauncherClient } from './launcher-client';
 
@@ -13,12 +14,20 @@ export const dynamic = 'force-dynamic';
 
 export default async function LauncherPage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
   const origin = publicOrigin(await headers());
-  const share = (await searchParams).share;
-  const shareCode = typeof share === 'string' ? share : null;
-  const [clients, users, patients, shared] = await loadOrLeave('launcher', '/', redirect, async () => {
+  const query = await searchParams;
+  const shareCode = typeof query.share === 'string' ? query.share : null;
+  const scenarioId = typeof query.scenario === 'string' ? query.scenario : null;
+  const [clients, users, patients, shared, scenarios, scenario] = await loadOrLeave('launcher', '/', redirect, async () => {
     await ensureSampleAppClient(origin);
     await ensureBackendDemoClient();
-    return Promise.all([listLauncherClients(), listLauncherUsers(), findPatients({ limit: 30 }), shareCode ? findShareLink(shareCode) : Promise.resolve(null)]);
+    return Promise.all([
+      listLauncherClients(),
+      listLauncherUsers(),
+      findPatients({ limit: 30 }),
+      shareCode ? findShareLink(shareCode) : Promise.resolve(null),
+      listScenarios(),
+      scenarioId ? findScenario(scenarioId) : Promise.resolve(null),
+    ]);
   });
   return (
     <>
@@ -38,13 +47,21 @@ export default async function LauncherPage({ searchParams }: { searchParams: Pro
             This shared launch link is unknown or no longer valid.
           </p>
         ) : null}
+        {scenarioId && !scenario ? (
+          <p className="error" role="alert">
+            There is no scenario “{scenarioId}”: choose one of the scenarios below.
+          </p>
+        ) : null}
         <LauncherClient
           origin={origin}
           clients={clients}
           practitioners={users.practitioners}
           patientPersonas={users.patients}
           initialPatients={patients}
-          shared={shared}
+          shared={scenario?.config ?? shared}
+          scenarios={scenarios}
+          scenario={scenario}
+          fromShare={shared ? shareCode : null}
         />
       </main>
     </>
