@@ -148,6 +148,46 @@ export function loginView(input: LoginViewInput): ReactElement {
   );
 }
 
+export interface ConfirmUserInput {
+  readonly interaction: InteractionDetails;
+  readonly session: PersonaSession;
+  readonly loginCsrf: string;
+  readonly logoutCsrf: string;
+}
+
+/**
+ * A patient launch met a practitioner who was already signed in (an earlier EHR launch in this
+ * browser): say who is signed in, and make switching the obvious choice.
+ */
+export function confirmUserView(input: ConfirmUserInput): ReactElement {
+  const { interaction, session } = input;
+  return (
+    <>
+      <h1>Who is signing in?</h1>
+      <AppIntro interaction={interaction} />
+      <div className="card" data-testid="signed-in-as">
+        <p>
+          You are already signed in as <strong>{session.name}</strong> ({session.fhirUser}), a practitioner. This is a <strong>patient</strong> launch: the app
+          expects a patient to sign in and share their own record.
+        </p>
+        <div className="actions">
+          <form method="post" action={`${base(interaction.id)}/logout`}>
+            <input type="hidden" name="csrf" value={input.logoutCsrf} />
+            <button type="submit">Sign in as a patient</button>
+          </form>
+          <form method="post" action={`${base(interaction.id)}/login`}>
+            <input type="hidden" name="csrf" value={input.loginCsrf} />
+            <input type="hidden" name="persona" value={session.fhirUser} />
+            <button type="submit" className="secondary">
+              Continue as {session.name}
+            </button>
+          </form>
+        </div>
+      </div>
+    </>
+  );
+}
+
 export interface PatientPickerInput {
   readonly interaction: InteractionDetails;
   readonly query: { name: string; birthdate: string; identifier: string };

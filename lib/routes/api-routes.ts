@@ -22,6 +22,17 @@ import {
   handleTokenRevoke,
 } from '../console/api';
 import { handleFhirRequest } from '../fhir/router';
+import { handleJwksTool, handleKeyPairTool } from '../launcher/tools-api';
+import {
+  handleCreateScenario,
+  handleDeleteScenario,
+  handleDuplicateScenario,
+  handleGetScenario,
+  handleLaunchScenario,
+  handleListScenarios,
+  handleShareScenario,
+  handleUpdateScenario,
+} from '../launcher/scenarios-api';
 import { handleHealth } from '../http/health';
 import { applyRouteSecurityHeaders } from '../http/security-headers';
 import type { RouteHeaderKind } from '../http/security-headers';
@@ -92,6 +103,13 @@ export const API_ROUTES = {
   'console-flows': { path: '/api/console/flows', methods: { GET: handleFlowList }, headers: 'api' },
   'console-flow': { path: '/api/console/flows/[id]', methods: { GET: handleFlowDocument }, headers: 'api' },
   'console-flow-export': { path: '/api/console/flows/[id]/export', methods: { GET: handleFlowExport }, headers: 'api' },
+  'tools-jwks': { path: '/api/tools/jwks', methods: { POST: handleJwksTool }, headers: 'api' },
+  'tools-key-pair': { path: '/api/tools/key-pair', methods: { POST: handleKeyPairTool }, headers: 'api' },
+  scenarios: { path: '/api/scenarios', methods: { GET: handleListScenarios, POST: handleCreateScenario }, headers: 'api' },
+  scenario: { path: '/api/scenarios/[id]', methods: { GET: handleGetScenario, PUT: handleUpdateScenario, DELETE: handleDeleteScenario }, headers: 'api' },
+  'scenario-duplicate': { path: '/api/scenarios/[id]/duplicate', methods: { POST: handleDuplicateScenario }, headers: 'api' },
+  'scenario-share': { path: '/api/scenarios/[id]/share', methods: { POST: handleShareScenario }, headers: 'api' },
+  'scenario-launch': { path: '/api/scenarios/[id]/launch', methods: { POST: handleLaunchScenario }, headers: 'api' },
 } as const satisfies Record<string, ApiRoute>;
 
 export type ApiRouteKey = keyof typeof API_ROUTES;

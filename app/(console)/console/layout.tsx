@@ -17,6 +17,7 @@ const TABS: [string, string][] = [
   ['/console/flows', 'Flows'],
   ['/console/scopes', 'Scopes'],
   ['/console/clients', 'Clients'],
+  ['/console/backend-demo', 'Backend demo'],
   ['/console/data', 'Data'],
 ];
 
