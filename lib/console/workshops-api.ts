@@ -95,7 +95,8 @@ function segmentsOf(req: Request): string[] {
     });
 }
 
-function roomJson(room: RoomView, origin: string) {
+/** A room as JSON. */
+export function roomJson(room: RoomView, origin: string) {
   return {
     id: room.id,
     code: room.code,
@@ -124,6 +125,14 @@ export function attendeeJson(row: AttendeeProgress, origin: string) {
     milestones: Object.fromEntries(MILESTONES.flatMap((m) => (row.milestones[m.id] ? [[m.id, row.milestones[m.id]?.toISOString()]] : []))),
     exercises: row.exercises.map((e) => ({ title: e.title, milestones: e.milestones, reached: e.reached, doneAt: e.doneAt?.toISOString() ?? null })),
   };
+}
+
+export type RoomJson = ReturnType<typeof roomJson>;
+export type AttendeeJson = ReturnType<typeof attendeeJson>;
+/** What the event stream sends in each `progress` event. */
+export interface WorkshopProgressJson {
+  readonly room: RoomJson;
+  readonly attendees: AttendeeJson[];
 }
 
 /** GET/POST /api/workshops */

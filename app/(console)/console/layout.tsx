@@ -18,6 +18,7 @@ const TABS: [string, string][] = [
   ['/console/scopes', 'Scopes'],
   ['/console/clients', 'Clients'],
   ['/console/data', 'Data'],
+  ['/console/workshops', 'Workshops'],
 ];
 
 export default async function ConsoleLayout({ children }: { children: ReactNode }) {
