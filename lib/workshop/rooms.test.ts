@@ -67,6 +67,9 @@ describe('workshop rooms', () => {
     });
     expect(after.versionId).not.toBe(99);
     expect(await resetAttendee(room.id, bob.attendee.id.slice(0, -1))).toBe(false);
+    // The attendee keeps their cookie and link across a reset.
+    expect((await findAttendeeBySession(moved.sessionSecret))?.attendee.sandboxId).toBe(ada.attendee.sandboxId);
+    expect((await findAttendeeByLink(ada.linkSecret))?.attendee.id).toBe(ada.attendee.id);
 
     // Closing ends joining; reopening and extending work.
     expect((await updateRoom(room.id, { closed: true })).ok).toBe(true);

@@ -68,7 +68,7 @@ export async function provisionAttendeeSandbox(input: { id: string; name: string
 /** Removes every row of these sandboxes from every table, the sandbox rows included. */
 export async function deleteSandboxes(ids: readonly string[]): Promise<void> {
   if (ids.length === 0) return;
-  const models = Object.values(Prisma.ModelName).filter((m) => columnsOf(m).includes('sandboxId'));
+  const models = Object.values(Prisma.ModelName).filter((m) => m !== 'Attendee' && columnsOf(m).includes('sandboxId'));
   await rawTransaction(getDb(), async (tx) => {
     for (const model of models) await tx.execute(Prisma.sql`DELETE FROM ${Prisma.raw(`"${model}"`)} WHERE "sandboxId" IN (${Prisma.join([...ids])})`);
     await tx.execute(Prisma.sql`DELETE FROM "Sandbox" WHERE "id" IN (${Prisma.join([...ids])})`);
