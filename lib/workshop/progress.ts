@@ -10,6 +10,7 @@ import type { ExerciseProgress } from './exercises';
 import { MILESTONES, deriveMilestones } from './milestones';
 import type { MilestoneAuditRow, MilestoneTimes } from './milestones';
 import { clockOffsets } from './sandboxes';
+import { toRoomView } from './rooms';
 import type { RoomView } from './rooms';
 
 /** One attendee's row of the grid. */
@@ -137,4 +138,15 @@ export function progressCsv(room: RoomView, rows: readonly AttendeeProgress[]): 
     );
   }
   return `${lines.join('\r\n')}\r\n`;
+}
+
+/** The attendee whose sandbox `sandboxId` is, with their room and progress, or null (the default sandbox, a room's base). */
+export async function sandboxAttendeeProgress(sandboxId: string): Promise<{ room: RoomView; progress: AttendeeProgress } | null> {
+  const db = getDb();
+  const attendee = await db.attendee.findUnique({ where: { sandboxId } });
+  const row = attendee ? await db.room.findUnique({ where: { id: attendee.roomId } }) : null;
+  if (!attendee || !row) return null;
+  const room = toRoomView(row);
+  const [progress] = await attendeesProgress(room, [attendee]);
+  return progress ? { room, progress } : null;
 }
