@@ -46,6 +46,8 @@ import { handleToken, handleTokenPreflight } from '../oauth/endpoints/token';
 import { operationOutcome } from '../fhir/outcomes';
 import { DEFAULT_SANDBOX, resolveSandbox, runInSandbox, sandboxOfHeaders } from '../sandbox/context';
 import type { SandboxContext } from '../sandbox/context';
+import { handleJoinPage, handleJoinPost, handleResumePage, handleResumePost } from '../workshop/join';
+import { handleAttendeeClock, handleAttendeeReset, handleWorkshop, handleWorkshopCsv, handleWorkshopEvents, handleWorkshops } from '../console/workshops-api';
 
 /** The methods a route file may export (Next's list). */
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
@@ -110,6 +112,15 @@ export const API_ROUTES = {
   'scenario-duplicate': { path: '/api/scenarios/[id]/duplicate', methods: { POST: handleDuplicateScenario }, headers: 'api' },
   'scenario-share': { path: '/api/scenarios/[id]/share', methods: { POST: handleShareScenario }, headers: 'api' },
   'scenario-launch': { path: '/api/scenarios/[id]/launch', methods: { POST: handleLaunchScenario }, headers: 'api' },
+  workshops: { path: '/api/workshops', methods: { GET: handleWorkshops, POST: handleWorkshops }, headers: 'api' },
+  workshop: { path: '/api/workshops/[id]', methods: { GET: handleWorkshop, PATCH: handleWorkshop, DELETE: handleWorkshop }, headers: 'api' },
+  'workshop-progress-csv': { path: '/api/workshops/[id]/progress.csv', methods: { GET: handleWorkshopCsv }, headers: 'api' },
+  'workshop-events': { path: '/api/workshops/[id]/events', methods: { GET: handleWorkshopEvents }, headers: 'api' },
+  'workshop-attendee-reset': { path: '/api/workshops/[id]/attendees/[attendeeId]/reset', methods: { POST: handleAttendeeReset }, headers: 'api' },
+  'workshop-attendee-clock': { path: '/api/workshops/[id]/attendees/[attendeeId]/clock', methods: { POST: handleAttendeeClock }, headers: 'api' },
+  // The join screens are HTML pages with their own complete headers (lib/workshop/join.tsx).
+  'workshop-join': { path: '/w/[code]', methods: { GET: handleJoinPage, POST: handleJoinPost }, headers: 'own' },
+  'workshop-resume': { path: '/w/[code]/[secret]', methods: { GET: handleResumePage, POST: handleResumePost }, headers: 'own' },
 } as const satisfies Record<string, ApiRoute>;
 
 export type ApiRouteKey = keyof typeof API_ROUTES;
