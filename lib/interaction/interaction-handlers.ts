@@ -77,7 +77,7 @@ async function resolveStep(interaction: InteractionDetails, session: PersonaSess
       sel = {};
     }
   }
-  const proxy = session?.kind === 'related-person' ? await findPersonaByFhirUser(SANDBOX, session.fhirUser) : null;
+  const proxy = session?.kind === 'related-person' ? await findPersonaByFhirUser(currentSandbox().id, session.fhirUser) : null;
   let step = decideStep(interaction, session, sel, proxy?.patientId ?? null);
   if (step.kind === 'consent' && step.encounterId && step.encounterId !== interaction.encounterId) {
     const encounter = fhirIdOrNull(step.encounterId) ? await findEncounter(currentSandbox().id, step.encounterId) : null;
