@@ -2,12 +2,10 @@
 // armed the way the launcher arms it (startLaunch on a backend service launch), the client's next
 // client_credentials token carries the launch, and the export fails the way a real server would.
 import { describe, expect, inject, it } from 'vitest';
-import * as oauth from 'oauth4webapi';
-import { exportJWK, generateKeyPair } from 'jose';
 import type { BulkJobReport } from '../../lib/console/bulk-report';
 import type { SimulatedError } from '../../lib/launch-options/simulated-errors';
 import { serverLib } from './support/ehr-launch';
-import { discover, insecure, registerClient } from './support/smart-client';
+import { clientCredentialsToken, discover, registerBackendService } from './support/smart-client';
 
 const base = inject('baseUrl');
 const databaseUrl = inject('databaseUrl');
@@ -22,33 +20,9 @@ interface Backend {
 
 async function backend(): Promise<Backend> {
   const as = await discover(base);
-  const { publicKey, privateKey } = await generateKeyPair('ES384', { extractable: true });
-  const jwk = { ...(await exportJWK(publicKey)), kid: 'bulk-sim', alg: 'ES384', use: 'sig' };
   const scope = 'system/*.rs';
-  const { client_id } = await registerClient(base, {
-    client_name: 'bulk simulated failures',
-    grant_types: ['client_credentials'],
-    token_endpoint_auth_method: 'private_key_jwt',
-    jwks: { keys: [jwk] },
-    scope,
-  });
-  const client: oauth.Client = { client_id };
-  const auth = oauth.PrivateKeyJwt(
-    { key: privateKey, kid: jwk.kid },
-    {
-      [oauth.modifyAssertion]: (header, payload) => {
-        header.typ = 'JWT';
-        payload.aud = as.token_endpoint;
-      },
-    },
-  );
-  return {
-    clientId: client_id,
-    async token() {
-      const res = await oauth.clientCredentialsGrantRequest(as, client, auth, { scope }, insecure);
-      return (await oauth.processClientCredentialsResponse(as, client, res)).access_token;
-    },
-  };
+  const service = await registerBackendService(base, { name: 'bulk simulated failures', kid: 'bulk-sim', scope });
+  return { clientId: service.clientId, token: () => clientCredentialsToken(as, service, scope) };
 }
 
 /** A backend client with `error` armed by the launcher, and a token that carries it. */

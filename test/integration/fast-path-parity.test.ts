@@ -6,13 +6,13 @@
 // Values that differ between any two requests (tokens, ids, times, the server's own port) are
 // replaced by placeholders first; everything else must be identical.
 import { describe, it, expect, inject, beforeAll, afterAll } from 'vitest';
-import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { SignJWT } from 'jose';
 import { BrowserSession } from './support/browserless';
 import {
   APP_REDIRECT_URI,
   buildAuthorizationRequest,
   discover,
-  registerClient,
+  registerBackendService,
   registerPublicClient,
   registerSymmetricClient,
   runCodeFlow,
@@ -77,6 +77,19 @@ const preflight = (origin: string, method = 'GET', headers = 'authorization') =>
   'access-control-request-headers': headers,
 });
 
+/** The side's second code, exchanged with its verifier by the symmetric client (RFC 7636 §4.5). */
+const exchangeCode = (s: Side) =>
+  fetch(`${s.base}/oauth/token`, {
+    method: 'POST',
+    headers: { ...FORM, authorization: s.basic },
+    body: new URLSearchParams({
+      grant_type: 'authorization_code',
+      code: s.code.code,
+      code_verifier: s.code.verifier,
+      redirect_uri: APP_REDIRECT_URI,
+    }).toString(),
+  });
+
 const CASES: Case[] = [
   // Discovery, keys, the style file, health.
   { name: 'GET smart-configuration', send: get('/fhir/.well-known/smart-configuration') },
@@ -123,34 +136,8 @@ const CASES: Case[] = [
   // The token endpoint.
   { name: 'POST /oauth/token unsupported grant', send: send('POST', '/oauth/token', { headers: FORM, body: 'grant_type=password' }) },
   { name: 'POST /oauth/token without a body', send: send('POST', '/oauth/token') },
-  {
-    name: 'POST /oauth/token authorization_code + PKCE',
-    send: (s) =>
-      fetch(`${s.base}/oauth/token`, {
-        method: 'POST',
-        headers: { ...FORM, authorization: s.basic },
-        body: new URLSearchParams({
-          grant_type: 'authorization_code',
-          code: s.code.code,
-          code_verifier: s.code.verifier,
-          redirect_uri: APP_REDIRECT_URI,
-        }).toString(),
-      }),
-  },
-  {
-    name: 'POST /oauth/token the same code again (replay)',
-    send: (s) =>
-      fetch(`${s.base}/oauth/token`, {
-        method: 'POST',
-        headers: { ...FORM, authorization: s.basic },
-        body: new URLSearchParams({
-          grant_type: 'authorization_code',
-          code: s.code.code,
-          code_verifier: s.code.verifier,
-          redirect_uri: APP_REDIRECT_URI,
-        }).toString(),
-      }),
-  },
+  { name: 'POST /oauth/token authorization_code + PKCE', send: (s) => exchangeCode(s) },
+  { name: 'POST /oauth/token the same code again (replay)', send: (s) => exchangeCode(s) },
   {
     name: 'POST /oauth/token refresh_token',
     send: (s) =>
@@ -311,24 +298,16 @@ async function prepareSide(base: string): Promise<Side> {
   const code = { code: callback.searchParams.get('code') ?? '', verifier: request.verifier };
   const publicClient = await registerPublicClient(base);
   const authorizeUrl = (await buildAuthorizationRequest(as, publicClient.client.client_id, { scope: SCOPE, aud: `${base}/fhir` })).url;
-  const { publicKey, privateKey } = await generateKeyPair('ES384', { extractable: true });
-  const jwk = { ...(await exportJWK(publicKey)), kid: 'parity', alg: 'ES384', use: 'sig' };
-  const backend = await registerClient(base, {
-    client_name: 'parity backend',
-    grant_types: ['client_credentials'],
-    token_endpoint_auth_method: 'private_key_jwt',
-    jwks: { keys: [jwk] },
-    scope: 'system/*.rs',
-  });
+  const backend = await registerBackendService(base, { name: 'parity backend', kid: 'parity', scope: 'system/*.rs' });
   const assertion = () =>
     new SignJWT({})
       .setProtectedHeader({ alg: 'ES384', kid: 'parity', typ: 'JWT' })
-      .setIssuer(backend.client_id)
-      .setSubject(backend.client_id)
+      .setIssuer(backend.clientId)
+      .setSubject(backend.clientId)
       .setAudience(as.token_endpoint!)
       .setExpirationTime('4m')
       .setJti(crypto.randomUUID())
-      .sign(privateKey);
+      .sign(backend.privateKey);
   return {
     base,
     symmetric,

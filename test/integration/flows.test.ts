@@ -10,11 +10,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type * as oauth from 'oauth4webapi';
-import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { startOwnServer } from './support/own-server';
 import type { OwnServer } from './support/own-server';
 import { BrowserSession, unescapeHtml } from './support/browserless';
-import { buildAuthorizationRequest, discover, registerPublicClient, registerSymmetricClient, runCodeFlow } from './support/smart-client';
+import {
+  buildAuthorizationRequest,
+  clientCredentialsRequest,
+  discover,
+  registerBackendService,
+  registerPublicClient,
+  registerSymmetricClient,
+  runCodeFlow,
+} from './support/smart-client';
 import type { CompletedFlow, RegisteredClient } from './support/smart-client';
 
 const CONSOLE_USER = 'flows-teacher';
@@ -73,29 +80,6 @@ async function flowDoc(id: string): Promise<FlowDoc> {
   return (await res.json()) as FlowDoc;
 }
 
-async function backendAssertion(clientId: string, key: CryptoKey, jti: string): Promise<string> {
-  return new SignJWT({ jti })
-    .setProtectedHeader({ alg: 'ES384', kid: 'flows-key', typ: 'JWT' })
-    .setIssuer(clientId)
-    .setSubject(clientId)
-    .setAudience(as.token_endpoint!)
-    .setExpirationTime('4m')
-    .sign(key);
-}
-
-async function backendTokenRequest(clientId: string, key: CryptoKey, jti: string): Promise<Response> {
-  return fetch(as.token_endpoint!, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({
-      grant_type: 'client_credentials',
-      scope: 'system/Patient.rs',
-      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
-      client_assertion: await backendAssertion(clientId, key, jti),
-    }).toString(),
-  });
-}
-
 beforeAll(async () => {
   server = await startOwnServer('flows', { CONSOLE_USER, CONSOLE_PASSWORD, RATE_LIMIT_REGISTER_IP: '0' });
   base = server.url;
@@ -152,28 +136,16 @@ beforeAll(async () => {
   expect(badRefresh.status).toBe(400);
 
   // 5. Backend services: one token granted and used, one refused (replayed assertion).
-  const { publicKey, privateKey } = await generateKeyPair('ES384', { extractable: true });
-  const jwk = { ...(await exportJWK(publicKey)), kid: 'flows-key', alg: 'ES384', use: 'sig' };
-  const reg = await fetch(`${base}/oauth/register`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      client_name: 'flows backend',
-      grant_types: ['client_credentials'],
-      token_endpoint_auth_method: 'private_key_jwt',
-      jwks: { keys: [jwk] },
-      scope: 'system/Patient.rs',
-    }),
-  });
-  backendClientId = ((await reg.json()) as { client_id: string }).client_id;
+  const backend = await registerBackendService(base, { name: 'flows backend', kid: 'flows-key', scope: 'system/Patient.rs' });
+  backendClientId = backend.clientId;
   const jti = crypto.randomUUID();
-  const granted = await backendTokenRequest(backendClientId, privateKey, jti);
+  const granted = await clientCredentialsRequest(as, backend, 'system/Patient.rs', jti);
   expect(granted.status).toBe(200);
   backendToken = ((await granted.json()) as { access_token: string }).access_token;
   expect((await fetch(`${base}/fhir/Patient?_count=1`, { headers: { authorization: `Bearer ${backendToken}`, accept: 'application/fhir+json' } })).status).toBe(
     200,
   );
-  expect((await backendTokenRequest(backendClientId, privateKey, jti)).status).toBe(401);
+  expect((await clientCredentialsRequest(as, backend, 'system/Patient.rs', jti)).status).toBe(401);
 
   // 6. A second launch, of a confidential client, whose token stays valid (for the export with tokens included).
   confidential = await registerSymmetricClient(base);

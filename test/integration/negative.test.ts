@@ -20,13 +20,14 @@ import {
   discover,
   fhirGet,
   insecure,
+  registerBackendService,
   registerClient,
   registerPublicClient,
   registerSymmetricClient,
   runCodeFlow,
   systemToken,
 } from './support/smart-client';
-import type { AuthorizationRequest, RegisteredClient, SmartTokenResponse } from './support/smart-client';
+import type { AuthorizationRequest, BackendService, RegisteredClient, SmartTokenResponse } from './support/smart-client';
 
 const base = inject('baseUrl');
 const databaseUrl = inject('databaseUrl');
@@ -307,19 +308,10 @@ describe('docs/CONFORMANCE.md §18: Inferno negative tests', () => {
   });
 
   describe('backend services (N17–N20)', () => {
-    let backend: { clientId: string; privateKey: JoseKey; kid: string };
+    let backend: BackendService;
 
     beforeAll(async () => {
-      const { publicKey, privateKey } = await generateKeyPair('ES384', { extractable: true });
-      const jwk = { ...(await exportJWK(publicKey)), kid: 'neg-es384', alg: 'ES384', use: 'sig' };
-      const { client_id } = await registerClient(base, {
-        client_name: 'neg backend',
-        grant_types: ['client_credentials'],
-        token_endpoint_auth_method: 'private_key_jwt',
-        jwks: { keys: [jwk] },
-        scope: 'system/Patient.rs',
-      });
-      backend = { clientId: client_id, privateKey, kid: jwk.kid };
+      backend = await registerBackendService(base, { name: 'neg backend', kid: 'neg-es384', scope: 'system/Patient.rs' });
     });
 
     async function assertion(claims: Record<string, unknown> = {}): Promise<string> {

@@ -2,7 +2,7 @@
 // independent, spec-strict OAuth client), against the running app.
 import { describe, it, expect, inject, beforeAll } from 'vitest';
 import * as oauth from 'oauth4webapi';
-import { exportJWK, generateKeyPair } from 'jose';
+import { assertionAuth, registerBackendService } from './support/smart-client';
 
 const base = inject('baseUrl');
 const issuer = new URL(base);
@@ -10,36 +10,9 @@ const insecure = { [oauth.allowInsecureRequests]: true } as const;
 let as: oauth.AuthorizationServer;
 
 async function registerBackendClient(alg: 'ES384' | 'RS384') {
-  const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true });
-  const jwk = { ...(await exportJWK(publicKey)), kid: `${alg}-key`, alg, use: 'sig' };
-  const res = await fetch(`${base}/oauth/register`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      client_name: `backend ${alg}`,
-      grant_types: ['client_credentials'],
-      token_endpoint_auth_method: 'private_key_jwt',
-      jwks: { keys: [jwk] },
-      scope: 'system/*.rs',
-    }),
-  });
-  expect(res.status).toBe(201);
-  const reg = (await res.json()) as { client_id: string; client_secret?: string };
-  expect(reg.client_secret).toBeUndefined();
-  return { client: { client_id: reg.client_id } as oauth.Client, privateKey, kid: jwk.kid };
-}
-
-function assertionAuth(privateKey: CryptoKey, kid: string): oauth.ClientAuth {
-  // SMART App Launch 2.2 §client-confidential-asymmetric: aud is the token endpoint URL.
-  return oauth.PrivateKeyJwt(
-    { key: privateKey, kid },
-    {
-      [oauth.modifyAssertion]: (header, payload) => {
-        header.typ = 'JWT';
-        payload.aud = as.token_endpoint;
-      },
-    },
-  );
+  const service = await registerBackendService(base, { name: `backend ${alg}`, kid: `${alg}-key`, alg, scope: 'system/*.rs' });
+  expect(service.clientSecret).toBeUndefined();
+  return { client: { client_id: service.clientId } as oauth.Client, service };
 }
 
 beforeAll(async () => {
@@ -49,8 +22,8 @@ beforeAll(async () => {
 describe('backend services (client_credentials + private_key_jwt) over HTTP', () => {
   for (const alg of ['ES384', 'RS384'] as const) {
     it(`issues a system token for an ${alg} client assertion, introspects it, revokes it (docs/CONFORMANCE.md §13, §11)`, async () => {
-      const { client, privateKey, kid } = await registerBackendClient(alg);
-      const auth = assertionAuth(privateKey, kid);
+      const { client, service } = await registerBackendClient(alg);
+      const auth = assertionAuth(as, service);
       const res = await oauth.clientCredentialsGrantRequest(as, client, auth, { scope: 'system/Patient.rs' }, insecure);
       const token = await oauth.processClientCredentialsResponse(as, client, res);
       expect(token.token_type).toBe('bearer');
@@ -63,17 +36,17 @@ describe('backend services (client_credentials + private_key_jwt) over HTTP', ()
       const intro = await oauth.processIntrospectionResponse(
         as,
         client,
-        await oauth.introspectionRequest(as, client, assertionAuth(privateKey, kid), token.access_token, insecure),
+        await oauth.introspectionRequest(as, client, assertionAuth(as, service), token.access_token, insecure),
       );
       expect(intro.active).toBe(true);
       expect(intro.scope).toBe('system/Patient.rs');
       expect(intro.client_id).toBe(client.client_id);
 
-      await oauth.processRevocationResponse(await oauth.revocationRequest(as, client, assertionAuth(privateKey, kid), token.access_token, insecure));
+      await oauth.processRevocationResponse(await oauth.revocationRequest(as, client, assertionAuth(as, service), token.access_token, insecure));
       const after = await oauth.processIntrospectionResponse(
         as,
         client,
-        await oauth.introspectionRequest(as, client, assertionAuth(privateKey, kid), token.access_token, insecure),
+        await oauth.introspectionRequest(as, client, assertionAuth(as, service), token.access_token, insecure),
       );
       expect(after).toEqual({ active: false });
       const denied = await fetch(`${base}/fhir/Patient?_count=1`, { headers: { authorization: `Bearer ${token.access_token}` } });
@@ -82,10 +55,10 @@ describe('backend services (client_credentials + private_key_jwt) over HTTP', ()
   }
 
   it('refuses a replayed client assertion (same jti) with invalid_client (docs/CONFORMANCE.md §13)', async () => {
-    const { client, privateKey, kid } = await registerBackendClient('ES384');
+    const { client, service } = await registerBackendClient('ES384');
     let captured = '';
     const capture: oauth.ClientAuth = async (asMeta, c, body, headers) => {
-      await assertionAuth(privateKey, kid)(asMeta, c, body, headers);
+      await assertionAuth(as, service)(asMeta, c, body, headers);
       captured = body.get('client_assertion') ?? '';
     };
     await oauth.processClientCredentialsResponse(

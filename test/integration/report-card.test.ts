@@ -3,56 +3,16 @@
 // with one of its access tokens, as a CI pipeline would.
 import { describe, it, expect, inject, beforeAll } from 'vitest';
 import * as oauth from 'oauth4webapi';
-import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import type { ReportCard } from '../../lib/console/report-card';
+import { clientCredentialsRequest, registerBackendService } from './support/smart-client';
 
 const base = inject('baseUrl');
 const issuer = new URL(base);
 const insecure = { [oauth.allowInsecureRequests]: true } as const;
 let as: oauth.AuthorizationServer;
 
-async function registerBackendClient() {
-  const { publicKey, privateKey } = await generateKeyPair('ES384', { extractable: true });
-  const jwk = { ...(await exportJWK(publicKey)), kid: 'report-key', alg: 'ES384', use: 'sig' };
-  const res = await fetch(`${base}/oauth/register`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      client_name: 'report card subject',
-      grant_types: ['client_credentials'],
-      token_endpoint_auth_method: 'private_key_jwt',
-      jwks: { keys: [jwk] },
-      scope: 'system/*.rs',
-    }),
-  });
-  expect(res.status).toBe(201);
-  const { client_id } = (await res.json()) as { client_id: string };
-  return { clientId: client_id, privateKey };
-}
-
-function assertion(clientId: string, privateKey: CryptoKey, jti: string): Promise<string> {
-  // SMART App Launch 2.2 §backend-services: aud is the token endpoint, exp at most five minutes ahead.
-  return new SignJWT({ jti })
-    .setProtectedHeader({ alg: 'ES384', kid: 'report-key', typ: 'JWT' })
-    .setIssuer(clientId)
-    .setSubject(clientId)
-    .setAudience(as.token_endpoint!)
-    .setExpirationTime('4m')
-    .sign(privateKey);
-}
-
-async function clientCredentials(clientId: string, privateKey: CryptoKey, jti: string, scope: string): Promise<Response> {
-  return fetch(as.token_endpoint!, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({
-      grant_type: 'client_credentials',
-      scope,
-      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
-      client_assertion: await assertion(clientId, privateKey, jti),
-    }).toString(),
-  });
-}
+/** A backend client of its own for each test; the card grades it alone. */
+const registerBackendClient = () => registerBackendService(base, { name: 'report card subject', kid: 'report-key', scope: 'system/*.rs' });
 
 async function report(clientId: string, token?: string): Promise<Response> {
   return fetch(`${base}/api/console/clients/${encodeURIComponent(clientId)}/report`, token ? { headers: { authorization: `Bearer ${token}` } } : {});
@@ -66,8 +26,9 @@ beforeAll(async () => {
 
 describe('app report card (GET /api/console/clients/{id}/report)', () => {
   it('grades what the client did, with evidence, for a Bearer token of that client', async () => {
-    const { clientId, privateKey } = await registerBackendClient();
-    const granted = await clientCredentials(clientId, privateKey, crypto.randomUUID(), 'system/Patient.rs system/Observation.rs system/Condition.rs');
+    const client = await registerBackendClient();
+    const { clientId } = client;
+    const granted = await clientCredentialsRequest(as, client, 'system/Patient.rs system/Observation.rs system/Condition.rs', crypto.randomUUID());
     expect(granted.status).toBe(200);
     const { access_token: token } = (await granted.json()) as { access_token: string };
 
@@ -92,8 +53,8 @@ describe('app report card (GET /api/console/clients/{id}/report)', () => {
     expect(inUrl.status).toBeLessThan(500);
     // A replayed assertion (RFC 7523 §3: jti used once).
     const jti = crypto.randomUUID();
-    expect((await clientCredentials(clientId, privateKey, jti, 'system/Patient.rs')).status).toBe(200);
-    expect((await clientCredentials(clientId, privateKey, jti, 'system/Patient.rs')).status).toBe(401);
+    expect((await clientCredentialsRequest(as, client, 'system/Patient.rs', jti)).status).toBe(200);
+    expect((await clientCredentialsRequest(as, client, 'system/Patient.rs', jti)).status).toBe(401);
 
     const res = await report(clientId, token);
     expect(res.status).toBe(200);
@@ -120,7 +81,7 @@ describe('app report card (GET /api/console/clients/{id}/report)', () => {
   it('refuses without credentials (401), with a bad token (401) and with another client’s token (404)', async () => {
     const a = await registerBackendClient();
     const b = await registerBackendClient();
-    const tokenOfB = ((await (await clientCredentials(b.clientId, b.privateKey, crypto.randomUUID(), 'system/Patient.rs')).json()) as { access_token: string })
+    const tokenOfB = ((await (await clientCredentialsRequest(as, b, 'system/Patient.rs', crypto.randomUUID())).json()) as { access_token: string })
       .access_token;
 
     const anonymous = await report(a.clientId);

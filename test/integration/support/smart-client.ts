@@ -2,8 +2,8 @@
 // plus jose for id_token signature checks against the published JWKS. No vitest imports here, so
 // Playwright specs can share it.
 import * as oauth from 'oauth4webapi';
-import { createRemoteJWKSet, jwtVerify } from 'jose';
-import type { JWTPayload } from 'jose';
+import { createRemoteJWKSet, exportJWK, generateKeyPair, jwtVerify, SignJWT } from 'jose';
+import type { CryptoKey, JWTPayload } from 'jose';
 import { BrowserSession } from './browserless';
 import type { InteractionInput } from './browserless';
 
@@ -218,21 +218,38 @@ export function bundleRefs(bundle: FhirJson): string[] {
   return (bundle.entry ?? []).map((e) => `${e.resource?.resourceType}/${e.resource?.id}`);
 }
 
-/** A backend-services client (client_credentials + private_key_jwt ES384) and a system token from it. */
-export async function systemToken(base: string, as: oauth.AuthorizationServer, scope: string): Promise<string> {
-  const { generateKeyPair, exportJWK } = await import('jose');
-  const { publicKey, privateKey } = await generateKeyPair('ES384', { extractable: true });
-  const jwk = { ...(await exportJWK(publicKey)), kid: 'it-backend', alg: 'ES384', use: 'sig' };
-  const { client_id } = await registerClient(base, {
-    client_name: 'it backend reader',
+/** A backend-services client (client_credentials + private_key_jwt) registered with a key pair the caller holds. */
+export interface BackendService {
+  clientId: string;
+  /** Set only if the server wrongly issued a secret to a private_key_jwt client. */
+  clientSecret?: string;
+  privateKey: CryptoKey;
+  kid: string;
+  alg: 'ES384' | 'RS384';
+}
+
+/** Registers a backend service over RFC 7591 with a fresh key pair (its public key in `jwks`). */
+export async function registerBackendService(
+  base: string,
+  { name, kid, scope, alg = 'ES384' }: { name: string; kid: string; scope: string; alg?: 'ES384' | 'RS384' },
+): Promise<BackendService> {
+  const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true });
+  const jwk = { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' };
+  const { client_id, client_secret } = await registerClient(base, {
+    client_name: name,
     grant_types: ['client_credentials'],
     token_endpoint_auth_method: 'private_key_jwt',
     jwks: { keys: [jwk] },
     scope,
   });
-  const client: oauth.Client = { client_id };
-  const auth = oauth.PrivateKeyJwt(
-    { key: privateKey, kid: jwk.kid },
+  return { clientId: client_id, ...(client_secret ? { clientSecret: client_secret } : {}), privateKey, kid, alg };
+}
+
+/** oauth4webapi's private_key_jwt client authentication for `service`. */
+export function assertionAuth(as: oauth.AuthorizationServer, service: BackendService): oauth.ClientAuth {
+  // SMART App Launch 2.2 §client-confidential-asymmetric: typ JWT, aud is the token endpoint URL.
+  return oauth.PrivateKeyJwt(
+    { key: service.privateKey, kid: service.kid },
     {
       [oauth.modifyAssertion]: (header, payload) => {
         header.typ = 'JWT';
@@ -240,6 +257,39 @@ export async function systemToken(base: string, as: oauth.AuthorizationServer, s
       },
     },
   );
-  const res = await oauth.clientCredentialsGrantRequest(as, client, auth, { scope }, insecure);
+}
+
+/** A client_credentials access token for `service`, through oauth4webapi. */
+export async function clientCredentialsToken(as: oauth.AuthorizationServer, service: BackendService, scope: string): Promise<string> {
+  const client: oauth.Client = { client_id: service.clientId };
+  const res = await oauth.clientCredentialsGrantRequest(as, client, assertionAuth(as, service), { scope }, insecure);
   return (await oauth.processClientCredentialsResponse(as, client, res)).access_token;
+}
+
+/** A client_credentials request whose assertion carries the caller's `jti` (so a replay can be sent); the raw response. */
+export async function clientCredentialsRequest(as: oauth.AuthorizationServer, service: BackendService, scope: string, jti: string): Promise<Response> {
+  // SMART App Launch 2.2 §backend-services: aud is the token endpoint, exp at most five minutes ahead.
+  const assertion = await new SignJWT({ jti })
+    .setProtectedHeader({ alg: service.alg, kid: service.kid, typ: 'JWT' })
+    .setIssuer(service.clientId)
+    .setSubject(service.clientId)
+    .setAudience(as.token_endpoint!)
+    .setExpirationTime('4m')
+    .sign(service.privateKey);
+  return fetch(as.token_endpoint!, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      grant_type: 'client_credentials',
+      scope,
+      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+      client_assertion: assertion,
+    }).toString(),
+  });
+}
+
+/** A backend-services client (client_credentials + private_key_jwt ES384) and a system token from it. */
+export async function systemToken(base: string, as: oauth.AuthorizationServer, scope: string): Promise<string> {
+  const service = await registerBackendService(base, { name: 'it backend reader', kid: 'it-backend', scope });
+  return clientCredentialsToken(as, service, scope);
 }
