@@ -10,7 +10,6 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getDb } from '../../../lib/db';
 import { handleAccessForm, handleAccessLogin, handleAccessLogout, handleAccessRevoke } from '../../../lib/interaction/access-handlers';
-import { BINDING_COOKIE, createCsrfToken } from '../../../lib/interaction/csrf';
 import type { CsrfPurpose } from '../../../lib/interaction/csrf';
 import { findPersonaByFhirUser } from '../../../lib/interaction/personas';
 import type { PersonaSession } from '../../../lib/interaction/session';
@@ -19,19 +18,9 @@ import { ResourceStore } from '../../../lib/fhir/store';
 import { load, patientRecord, sharedResources } from '../../../lib/fhir/test-fixtures';
 import { newClient, ORIGIN } from '../../../lib/oauth/test-support';
 import { DEFAULT_SANDBOX_ID } from '../../../lib/sandbox';
-import {
-  assertHealthy,
-  assertNoLeak,
-  CONTENT_TYPES,
-  hostileHeaderValue,
-  hostileString,
-  NASTY,
-  printSummary,
-  runs,
-  send,
-  timeoutFor,
-  toQuery,
-} from './fuzz-support';
+import { assertHealthy, assertNoLeak, CONTENT_TYPES, hostileHeaderValue, hostileString, NASTY, printSummary, runs, send, timeoutFor } from './fuzz-support';
+import { CSRF_FORGERIES, forgedCsrfPost } from './csrf-forgery';
+import type { CsrfForm } from './csrf-forgery';
 
 const BINDING = 'fuzz-binding-0123456789';
 // The CSRF tokens of the access page are bound to this fixed scope (lib/interaction/access-handlers.ts).
@@ -90,76 +79,18 @@ type Target = 'revoke-form' | 'login' | 'logout';
 const PURPOSE: Record<Target, CsrfPurpose> = { 'revoke-form': 'access', login: 'login', logout: 'logout' };
 const PATHS: Record<Target, string> = { 'revoke-form': '/interaction/access', login: '/interaction/access/login', logout: '/interaction/access/logout' };
 const HANDLERS: Record<Target, (req: Request) => Promise<Response>> = { 'revoke-form': handleAccessForm, login: handleAccessLogin, logout: handleAccessLogout };
-const FORGERIES = [
-  'missing',
-  'empty',
-  'hostile',
-  'other-purpose',
-  'other-scope',
-  'other-binding',
-  'no-binding-cookie',
-  'other-sign-in',
-  'one-char-changed',
-  'valid-but-foreign-origin',
-  'valid-but-origin-null',
-  'valid-but-cross-site',
-] as const;
-type Forgery = (typeof FORGERIES)[number];
-
-async function forgedPost(target: Target, forgery: Forgery, hostile: string, fields: [string, string][], contentType: string | null): Promise<Request> {
+/** The form POST a target's genuine page makes (the access page's tokens share one fixed scope). */
+function formOf(target: Target): CsrfForm {
   const purpose = PURPOSE[target];
-  const sid = target === 'login' ? '' : session.session.sid;
-  const valid = await createCsrfToken(purpose, SCOPE, BINDING, sid);
-  let csrf: string | null = valid;
-  let binding: string | null = BINDING;
-  const headers: Record<string, string> = { origin: ORIGIN, 'sec-fetch-site': 'same-origin' };
-  switch (forgery) {
-    case 'missing':
-      csrf = null;
-      break;
-    case 'empty':
-      csrf = '';
-      break;
-    case 'hostile':
-      csrf = hostile;
-      break;
-    case 'other-purpose':
-      csrf = await createCsrfToken(purpose === 'access' ? 'logout' : 'access', SCOPE, BINDING, sid);
-      break;
-    case 'other-scope':
-      csrf = await createCsrfToken(purpose, 'some-interaction-id', BINDING, sid);
-      break;
-    case 'other-binding':
-      binding = `${BINDING}-x`;
-      break;
-    case 'no-binding-cookie':
-      binding = null;
-      break;
-    case 'other-sign-in':
-      csrf = await createCsrfToken(purpose, SCOPE, BINDING, target === 'login' ? 'some-sid' : '');
-      break;
-    case 'one-char-changed':
-      csrf = `${valid.slice(0, -1)}${valid.endsWith('A') ? 'B' : 'A'}`;
-      break;
-    case 'valid-but-foreign-origin':
-      headers.origin = hostile.startsWith('http') ? hostile : 'https://evil.example';
-      headers['sec-fetch-site'] = 'cross-site';
-      break;
-    case 'valid-but-origin-null':
-      headers.origin = 'null';
-      delete headers['sec-fetch-site'];
-      break;
-    case 'valid-but-cross-site':
-      delete headers.origin;
-      headers['sec-fetch-site'] = 'cross-site';
-      break;
-  }
-  headers.cookie = [binding === null ? null : `${BINDING_COOKIE}=${binding}`, target === 'login' ? null : sessionPair()]
-    .filter((c): c is string => c !== null)
-    .join('; ');
-  if (contentType !== null) headers['content-type'] = contentType;
-  const form: [string, string][] = [...(csrf === null ? [] : [['csrf', csrf] as [string, string]]), ...fields];
-  return new Request(`${ORIGIN}${PATHS[target]}`, { method: 'POST', headers, body: toQuery(form, 'encode') });
+  return {
+    path: PATHS[target],
+    purpose,
+    scope: SCOPE,
+    binding: BINDING,
+    session: target === 'login' ? null : { sid: session.session.sid, cookie: sessionPair() },
+    otherPurpose: purpose === 'access' ? 'logout' : 'access',
+    otherScope: 'some-interaction-id',
+  };
 }
 
 const formFields = fc.array(
@@ -187,7 +118,7 @@ describe('fuzz the access-management writes', () => {
       await fc.assert(
         fc.asyncProperty(
           fc.constantFrom<Target>('revoke-form', 'revoke-form', 'login', 'logout'),
-          fc.constantFrom(...FORGERIES),
+          fc.constantFrom(...CSRF_FORGERIES),
           hostileString(),
           formFields,
           fc.oneof({ arbitrary: fc.constant('application/x-www-form-urlencoded'), weight: 4 }, { arbitrary: fc.constantFrom(...CONTENT_TYPES), weight: 1 }),
@@ -199,7 +130,7 @@ describe('fuzz the access-management writes', () => {
                 : target === 'login'
                   ? [['username', PERSONA], ['password', 'sandbox'], ...fields]
                   : fields;
-            const seen = await send(`POST ${PATHS[target]}`, HANDLERS[target], await forgedPost(target, forgery, hostile, all, contentType));
+            const seen = await send(`POST ${PATHS[target]}`, HANDLERS[target], await forgedCsrfPost(formOf(target), forgery, hostile, all, contentType));
             assertRefused(seen, `${target} ${forgery}`);
             expect(await revoked(grantId), `${target} ${forgery} revoked the grant`).toBe(false);
           },

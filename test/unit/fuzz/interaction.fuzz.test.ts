@@ -19,6 +19,8 @@ import type { OAuthClient } from '../../../lib/oauth/clients';
 import { authorizeGet, authorizeQuery, interactionIdOf, newClient, ORIGIN, pkce, REDIRECT } from '../../../lib/oauth/test-support';
 import { DEFAULT_SANDBOX_ID } from '../../../lib/sandbox';
 import type { Seen } from './fuzz-support';
+import { CSRF_FORGERIES, forgedCsrfPost } from './csrf-forgery';
+import type { CsrfForm } from './csrf-forgery';
 import { assertHealthy, CONTENT_TYPES, hostileHeaderValue, hostileString, NASTY, printSummary, runs, send, timeoutFor, toQuery } from './fuzz-support';
 
 const BINDING = 'fuzz-binding-0123456789';
@@ -48,88 +50,22 @@ const HANDLERS: Record<Purpose, (req: Request, id: string) => Promise<Response>>
   logout: handleInteractionLogout,
 };
 
-const FORGERIES = [
-  'missing',
-  'empty',
-  'hostile',
-  'other-purpose',
-  'other-interaction',
-  'other-binding',
-  'no-binding-cookie',
-  'other-sign-in',
-  'one-char-changed',
-  'valid-but-foreign-origin',
-  'valid-but-origin-null',
-  'valid-but-cross-site',
-] as const;
-type Forgery = (typeof FORGERIES)[number];
-
 /** Cookie of the persona session, as the browser sends it back (name=value only). */
 function sessionPair(): string {
   return session.cookie.split(';')[0]!;
 }
 
-/** The request a forged form POST makes, and whether anything about it is genuinely valid. */
-async function forgedPost(
-  purpose: Purpose,
-  id: string,
-  forgery: Forgery,
-  hostile: string,
-  fields: [string, string][],
-  contentType: string | null,
-  otherId: string,
-): Promise<Request> {
-  const sid = purpose === 'login' ? '' : session.session.sid;
-  const valid = await createCsrfToken(purpose, id, BINDING, sid);
-  let csrf: string | null = valid;
-  let binding: string | null = BINDING;
-  const headers: Record<string, string> = { origin: ORIGIN, 'sec-fetch-site': 'same-origin' };
-  switch (forgery) {
-    case 'missing':
-      csrf = null;
-      break;
-    case 'empty':
-      csrf = '';
-      break;
-    case 'hostile':
-      csrf = hostile;
-      break;
-    case 'other-purpose':
-      csrf = await createCsrfToken(purpose === 'login' ? 'consent' : 'login', id, BINDING, sid);
-      break;
-    case 'other-interaction':
-      csrf = await createCsrfToken(purpose, otherId, BINDING, sid);
-      break;
-    case 'other-binding':
-      binding = `${BINDING}-x`;
-      break;
-    case 'no-binding-cookie':
-      binding = null;
-      break;
-    case 'other-sign-in':
-      csrf = await createCsrfToken(purpose, id, BINDING, purpose === 'login' ? 'some-sid' : '');
-      break;
-    case 'one-char-changed':
-      csrf = `${valid.slice(0, -1)}${valid.endsWith('A') ? 'B' : 'A'}`;
-      break;
-    case 'valid-but-foreign-origin':
-      headers.origin = hostile.startsWith('http') ? hostile : 'https://evil.example';
-      headers['sec-fetch-site'] = 'cross-site';
-      break;
-    case 'valid-but-origin-null':
-      headers.origin = 'null';
-      delete headers['sec-fetch-site'];
-      break;
-    case 'valid-but-cross-site':
-      delete headers.origin;
-      headers['sec-fetch-site'] = 'cross-site';
-      break;
-  }
-  const cookies = [binding === null ? null : `${BINDING_COOKIE}=${binding}`, purpose === 'login' ? null : sessionPair()].filter((c): c is string => c !== null);
-  headers.cookie = cookies.join('; ');
-  if (contentType !== null) headers['content-type'] = contentType;
-  const form: [string, string][] = [...(csrf === null ? [] : [['csrf', csrf] as [string, string]]), ...fields];
-  return new Request(`${ORIGIN}/interaction/${encodeURIComponent(id)}/${purpose}`, { method: 'POST', headers, body: toQuery(form, 'encode') });
+/** The form POST the interaction screen for `purpose` makes; `otherId` is another interaction. */
+function formOf(purpose: Purpose, id: string, otherId: string): CsrfForm {
+  return {
+    path: `/interaction/${encodeURIComponent(id)}/${purpose}`,
+    purpose,
+    scope: id,
+    binding: BINDING,
+    session: purpose === 'login' ? null : { sid: session.session.sid, cookie: sessionPair() },
+    otherPurpose: purpose === 'login' ? 'consent' : 'login',
+    otherScope: otherId,
+  };
 }
 
 /** A 303 to our own interaction screen, or an HTML error page; never a session, never the app. */
@@ -166,7 +102,7 @@ describe('fuzz the interaction POSTs', () => {
       await fc.assert(
         fc.asyncProperty(
           fc.constantFrom<Purpose>('login', 'consent', 'consent', 'logout'),
-          fc.constantFrom(...FORGERIES),
+          fc.constantFrom(...CSRF_FORGERIES),
           hostileString(),
           formFields,
           fc.oneof({ arbitrary: fc.constant('application/x-www-form-urlencoded'), weight: 4 }, { arbitrary: fc.constantFrom(...CONTENT_TYPES), weight: 1 }),
@@ -174,7 +110,7 @@ describe('fuzz the interaction POSTs', () => {
             // For login, the forged token is also sent with the persona that would sign in.
             const all: [string, string][] =
               purpose === 'login' ? [['persona', 'Practitioner/prac-1'], ...fields] : purpose === 'consent' ? [['decision', 'allow'], ...fields] : fields;
-            const req = await forgedPost(purpose, id, forgery, hostile, all, contentType, otherId);
+            const req = await forgedCsrfPost(formOf(purpose, id, otherId), forgery, hostile, all, contentType);
             const seen = await send(`POST /interaction/{id}/${purpose}`, (r) => HANDLERS[purpose](r, id), req);
             if (purpose === 'logout') {
               // Logout needs no CSRF to refuse; it may only ever clear the session cookie, never set one.
