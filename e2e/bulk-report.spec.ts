@@ -1,6 +1,7 @@
 import { expect, test } from '@playwright/test';
-import type { APIRequestContext, Page } from '@playwright/test';
-import { backendTokenRequest, CONSOLE_PASSWORD, CONSOLE_USER, registerBackendClient, useConsoleServer } from './helpers';
+import type { APIRequestContext } from '@playwright/test';
+import { backendTokenRequest, registerBackendClient, useConsoleServer } from './helpers';
+import { signInToConsole } from './support/console';
 
 // The bulk grade on a backend client's report card, after real exports run by this test against
 // the e2e server: one client follows the Bulk Data IG (waits Retry-After, downloads every file with
@@ -9,14 +10,6 @@ import { backendTokenRequest, CONSOLE_PASSWORD, CONSOLE_USER, registerBackendCli
 // the database, grades each from the audit trail (lib/console/bulk-report.ts).
 
 const KICK_OFF = { accept: 'application/fhir+json', prefer: 'respond-async' };
-
-async function signIn(page: Page, base: string): Promise<void> {
-  await page.goto(`${base}/console/login`);
-  await page.fill('#username', CONSOLE_USER);
-  await page.fill('#password', CONSOLE_PASSWORD);
-  await page.click('button[type=submit]');
-  await expect(page).toHaveURL(/\/console\/tokens/);
-}
 
 /** Kick-off, then polls as the IG says (waiting the Retry-After it is told) until the manifest. */
 async function exportTo(request: APIRequestContext, fhirBase: string, token: string, query: string) {
@@ -60,7 +53,7 @@ test.describe('the bulk grade on the report card', () => {
     const sloppy = await exportTo(request, fhirBase, access, '_type=Patient');
     expect((await request.get(sloppy.manifest.output[0]!.url)).status()).toBe(401);
 
-    await signIn(page, consoleUrl());
+    await signInToConsole(page, consoleUrl());
     await page.goto(`${consoleUrl()}/console/clients/${encodeURIComponent(client.clientId)}/report`);
     const section = page.getByTestId('bulk-exports');
     // Audit records are written by group commit: reload until both exports are on the card.

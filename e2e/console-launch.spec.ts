@@ -1,6 +1,8 @@
 import { test, expect } from '@playwright/test';
 import type { FrameLocator, Page } from '@playwright/test';
-import { allowIfAsked, CONSOLE_PASSWORD, CONSOLE_USER, failOnDialog, pickOrdinaryPatient, useConsoleServer } from './helpers';
+import { failOnDialog, useConsoleServer } from './helpers';
+import { signInToConsole } from './support/console';
+import { launchIntoEhrFrame } from './support/ehr-launch';
 
 // Issue 7: what the developer console shows after a real sample-app EHR launch, and what a revocation
 // in the console does to the app. The launch runs on the shared e2e server; the console runs on a
@@ -19,11 +21,7 @@ async function launchSampleApp(page: Page): Promise<Launched> {
   await page.goto('/');
   await expect(page.getByLabel('App', { exact: true })).toHaveValue('sample-app');
   await expect(page.getByLabel('Provider EHR launch')).toBeChecked();
-  const name = await pickOrdinaryPatient(page);
-  await page.getByRole('button', { name: 'Launch', exact: true }).click();
-  await page.waitForURL(/\/ehr\//);
-  const app = page.frameLocator('iframe.ehr-app');
-  await allowIfAsked(app);
+  const { app, name } = await launchIntoEhrFrame(page);
   await expect(app.getByTestId('sample-patient-name')).toHaveText(name, { timeout: 20_000 });
   await expect(app.getByTestId('section-vitals')).toHaveAttribute('data-state', 'ok');
   // The sample app prints the token response (secrets redacted) and the access token's claims.
@@ -35,14 +33,6 @@ async function launchSampleApp(page: Page): Promise<Launched> {
   return { app, patientId: String(patient), jti: String(jti), launchId: String(launchId) };
 }
 
-async function signIn(page: Page, base: string): Promise<void> {
-  await page.goto(`${base}/console/login`);
-  await page.fill('#username', CONSOLE_USER);
-  await page.fill('#password', CONSOLE_PASSWORD);
-  await page.click('button[type=submit]');
-  await expect(page).toHaveURL(/\/console\/tokens/);
-}
-
 test.describe('the console after a sample-app EHR launch', () => {
   const consoleUrl = useConsoleServer();
 
@@ -52,7 +42,7 @@ test.describe('the console after a sample-app EHR launch', () => {
 
     const consolePage = await context.newPage();
     const base = consoleUrl();
-    await signIn(consolePage, base);
+    await signInToConsole(consolePage, base);
 
     // Tokens: the access token of the launch, active, for the launched patient.
     const row = consolePage
@@ -141,7 +131,7 @@ test.describe('the console after a sample-app EHR launch', () => {
 
     const consolePage = await context.newPage();
     const base = consoleUrl();
-    await signIn(consolePage, base);
+    await signInToConsole(consolePage, base);
     await consolePage.goto(`${base}/console/tokens/${encodeURIComponent(jti)}`);
     await expect(consolePage.getByTestId('token-status')).toHaveText('active');
     await consolePage.getByRole('button', { name: 'Revoke this token' }).click();
@@ -180,7 +170,7 @@ test.describe('the console after a sample-app EHR launch', () => {
     await launchSampleApp(page);
     const consolePage = await context.newPage();
     const base = consoleUrl();
-    await signIn(consolePage, base);
+    await signInToConsole(consolePage, base);
     await consolePage.goto(`${base}/console/clients/sample-app`);
     await consolePage.getByRole('link', { name: 'Report card' }).click();
     await expect(consolePage.getByRole('heading', { level: 1, name: /App report card/ })).toBeVisible();
@@ -200,7 +190,7 @@ test.describe('the console after a sample-app EHR launch', () => {
     const { jti } = await launchSampleApp(page);
     const consolePage = await context.newPage();
     const base = consoleUrl();
-    await signIn(consolePage, base);
+    await signInToConsole(consolePage, base);
     const bad = await consolePage.request.post(`${base}/api/console/tokens/${encodeURIComponent(jti)}/revoke`, { data: { scope: 'everything' } });
     expect(bad.status()).toBe(400);
     const res = await consolePage.request.post(`${base}/api/console/tokens/${encodeURIComponent(jti)}/revoke`, { data: { scope: 'grant' } });

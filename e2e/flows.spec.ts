@@ -1,6 +1,7 @@
 import { test, expect } from '@playwright/test';
 import { buildAuthorizationRequest, discover, registerPublicClient } from '../test/integration/support/smart-client';
-import { CONSOLE_PASSWORD, CONSOLE_USER, failOnDialog, useConsoleServer } from './helpers';
+import { failOnDialog, useConsoleServer } from './helpers';
+import { signInToConsole } from './support/console';
 
 // Issue 18 "every flow visible": an app's authorization request without PKCE is refused; the
 // console's Flows page lists it marked failed, filters it, and its page names the step, the rule,
@@ -20,11 +21,7 @@ test.describe('flows in the console', () => {
     expect(refused.status).toBe(303);
 
     const base = consoleUrl();
-    await page.goto(`${base}/console/login`);
-    await page.fill('#username', CONSOLE_USER);
-    await page.fill('#password', CONSOLE_PASSWORD);
-    await page.click('button[type=submit]');
-    await expect(page).toHaveURL(/\/console\/tokens/);
+    await signInToConsole(page, base);
 
     await page.goto(`${base}/console/flows`);
     const filters = page.getByTestId('flow-filters');

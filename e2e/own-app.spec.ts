@@ -1,7 +1,8 @@
 import { test, expect } from '@playwright/test';
 import type { Page } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
-import { CONSOLE_PASSWORD, CONSOLE_USER, failOnDialog, pickOrdinaryPatient, useConsoleServer } from './helpers';
+import { failOnDialog, pickOrdinaryPatient, useConsoleServer } from './helpers';
+import { signInToConsole } from './support/console';
 
 // Issue 18, "own app, as documented": a client registered without a launch URL gets one in the
 // launcher or on its console page and then launches; a scope dropped at registration is reported;
@@ -22,14 +23,6 @@ async function registerApp(page: Page, base: string, extra: Record<string, unkno
   });
   expect(res.status(), await res.text()).toBe(201);
   return ((await res.json()) as { client_id: string }).client_id;
-}
-
-async function signIn(page: Page, base: string): Promise<void> {
-  await page.goto(`${base}/console/login`);
-  await page.fill('#username', CONSOLE_USER);
-  await page.fill('#password', CONSOLE_PASSWORD);
-  await page.click('button[type=submit]');
-  await expect(page).toHaveURL(/\/console\/tokens/);
 }
 
 test('a client without a launch URL gets one in the launcher, then an EHR launch opens it with iss and launch', async ({ page, baseURL }) => {
@@ -133,7 +126,7 @@ test.describe('on the console', () => {
   test('a client page reports a dropped scope and takes a launch URL the launcher then uses', async ({ page }) => {
     const base = consoleUrl();
     const clientId = await registerApp(page, base, { grant_types: ['authorization_code'] });
-    await signIn(page, base);
+    await signInToConsole(page, base);
     await page.goto(`${base}/console/clients/${clientId}`);
     await expect(page.getByTestId('dropped-scopes')).toContainText('offline_access');
     await expect(page.getByTestId('dropped-scopes')).toContainText('refresh_token');
@@ -150,7 +143,7 @@ test.describe('on the console', () => {
 
   test('the backend demo runs from the console', async ({ page }) => {
     const base = consoleUrl();
-    await signIn(page, base);
+    await signInToConsole(page, base);
     await page.goto(`${base}/console/backend-demo`);
     await page.getByRole('button', { name: 'Run backend demo' }).click();
     const steps = page.getByTestId('backend-demo-step');

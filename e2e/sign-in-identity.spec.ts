@@ -1,6 +1,7 @@
 import { test, expect } from '@playwright/test';
 import type { Page } from '@playwright/test';
-import { allowIfAsked, failOnDialog, pickOrdinaryPatient } from './helpers';
+import { failOnDialog } from './helpers';
+import { launchIntoEhrFrame } from './support/ehr-launch';
 
 // Issue 18: a patient standalone launch after an EHR launch in the same browser must not continue
 // as the practitioner the EHR launch signed in, unless the user chooses to.
@@ -10,11 +11,7 @@ async function ehrLaunchAsPractitioner(page: Page): Promise<string> {
   const user = page.getByLabel('User', { exact: true });
   const practitioner = await user.inputValue();
   expect(practitioner).toMatch(/^Practitioner\//);
-  const name = await pickOrdinaryPatient(page);
-  await page.getByRole('button', { name: 'Launch', exact: true }).click();
-  await page.waitForURL(/\/ehr\//);
-  const app = page.frameLocator('iframe.ehr-app');
-  await allowIfAsked(app);
+  const { app, name } = await launchIntoEhrFrame(page);
   await expect(app.getByTestId('sample-patient-name')).toHaveText(name, { timeout: 20_000 });
   return practitioner;
 }

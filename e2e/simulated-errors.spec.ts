@@ -3,16 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { test, expect } from '@playwright/test';
 import type { Page } from '@playwright/test';
 import { buildAuthorizationRequest, discover, registerSymmetricClient } from '../test/integration/support/smart-client';
-import {
-  backendTokenRequest,
-  CONSOLE_PASSWORD,
-  CONSOLE_USER,
-  failOnDialog,
-  pickOrdinaryPatient,
-  registerBackendClient,
-  startBackendLaunch,
-  useConsoleServer,
-} from './helpers';
+import { backendTokenRequest, failOnDialog, pickOrdinaryPatient, registerBackendClient, startBackendLaunch, useConsoleServer } from './helpers';
+import { signInToConsole } from './support/console';
 
 // Issue 6: every simulated error produces, in the sample app, the failure it promises — made by the
 // real authorization server and FHIR API, for that launch only.
@@ -358,11 +350,7 @@ test.describe('backend service launches', () => {
       expect((await backendTokenRequest(page.request, client, shown.tokenUrl, shown.scope)).status).toBe(200);
 
       const base = consoleUrl();
-      await page.goto(`${base}/console/login`);
-      await page.fill('#username', CONSOLE_USER);
-      await page.fill('#password', CONSOLE_PASSWORD);
-      await page.click('button[type=submit]');
-      await expect(page).toHaveURL(/\/console\/tokens/);
+      await signInToConsole(page, base);
       await page.goto(`${base}/console/audit?flag=assertion-replay&clientId=${encodeURIComponent(client.clientId)}`);
       const rows = page.getByTestId('audit-table').locator('tbody tr');
       await expect(rows).toHaveCount(1);

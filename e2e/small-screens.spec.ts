@@ -1,6 +1,8 @@
 import { test, expect } from '@playwright/test';
 import type { Page } from '@playwright/test';
-import { allowIfAsked, CONSOLE_PASSWORD, CONSOLE_USER, pickOrdinaryPatient, useConsoleServer } from './helpers';
+import { useConsoleServer } from './helpers';
+import { signInToConsole } from './support/console';
+import { launchIntoEhrFrame } from './support/ehr-launch';
 import { APP_REDIRECT_URI, buildAuthorizationRequest, discover, registerPublicClient } from '../test/integration/support/smart-client';
 
 // Every page is usable on a 390 px wide phone: nothing makes the page itself scroll sideways (wide
@@ -41,11 +43,7 @@ test('the launcher, the EHR frame and the sample app fit a 390 px screen', async
   expect(await pageOverflow(page), 'launcher with a scenario').toBeLessThanOrEqual(0);
   await page.goto('/');
   expect(await pageOverflow(page), 'launcher').toBeLessThanOrEqual(0);
-  await pickOrdinaryPatient(page);
-  await page.getByRole('button', { name: 'Launch', exact: true }).click();
-  await page.waitForURL(/\/ehr\//);
-  const app = page.frameLocator('iframe.ehr-app');
-  await allowIfAsked(app);
+  const { app } = await launchIntoEhrFrame(page);
   await expect(app.getByTestId('section-vitals')).toHaveAttribute('data-state', 'ok', { timeout: 20_000 });
   expect(await pageOverflow(page), 'EHR frame').toBeLessThanOrEqual(0);
   const frame = page.frames().find((f) => new URL(f.url()).pathname === '/sample-app');
@@ -115,11 +113,7 @@ test.describe('console', () => {
 
   test('every console page fits a 390 px screen', async ({ page }) => {
     const base = consoleUrl();
-    await page.goto(`${base}/console/login`);
-    await page.fill('#username', CONSOLE_USER);
-    await page.fill('#password', CONSOLE_PASSWORD);
-    await page.click('button[type=submit]');
-    await expect(page).toHaveURL(/\/console\/tokens/);
+    await signInToConsole(page, base);
     for (const path of [
       'tokens',
       'audit',
