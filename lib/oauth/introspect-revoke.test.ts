@@ -21,6 +21,7 @@ import {
   interactionIdOf,
   json,
   newClient,
+  newSymmetricClient,
   ORIGIN,
   pkce,
   REDIRECT,
@@ -32,8 +33,10 @@ const INTROSPECT = `${ORIGIN}/oauth/introspect`;
 const REVOKE = `${ORIGIN}/oauth/revoke`;
 
 async function tokensFor(scope = 'openid fhirUser launch/patient patient/*.rs offline_access') {
-  const { client, clientSecret } = await newClient('confidential-symmetric');
-  const auth = basic(client.clientId, clientSecret!);
+  const {
+    client,
+    auth: { headers: auth },
+  } = await newSymmetricClient();
   const { code, verifier } = await getCode(client, { params: { scope }, complete: { grantedScope: scope } });
   const body = await json(await exchange(code, verifier, { headers: auth }));
   return { client, auth, body };

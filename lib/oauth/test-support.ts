@@ -52,6 +52,12 @@ export async function newClient(type: OAuthClient['clientType'], extra: Partial<
   return registerClient({ ...base, ...extra });
 }
 
+/** A confidential-symmetric client, its secret, and HTTP Basic client authentication with it (RFC 6749 §2.3.1). */
+export async function newSymmetricClient() {
+  const { client, clientSecret } = await newClient('confidential-symmetric');
+  return { client, secret: clientSecret!, auth: { headers: basic(client.clientId, clientSecret!) } };
+}
+
 /** An asymmetric key pair registered inline, and a function that signs client assertions with it. */
 export async function assertionKeys(alg: 'ES384' | 'RS384', kid = `${alg}-key`) {
   const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true });

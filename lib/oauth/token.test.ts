@@ -16,6 +16,7 @@ import {
   interactionIdOf,
   json,
   newClient,
+  newSymmetricClient,
   ORIGIN,
   pkce,
   REDIRECT,
@@ -45,14 +46,9 @@ async function lastTokenAudit() {
   return getDb().auditRecord.findFirstOrThrow({ where: { endpoint: '/oauth/token' }, orderBy: { at: 'desc' } });
 }
 
-async function symmetric() {
-  const { client, clientSecret } = await newClient('confidential-symmetric');
-  return { client, secret: clientSecret!, auth: { headers: basic(client.clientId, clientSecret!) } };
-}
-
 describe('full code flow: authorize → consent → token → refresh → introspect → revoke (docs/CONFORMANCE.md §4, §6, §7, §11, §12)', () => {
   it('standalone launch with a confidential-symmetric client (Basic, no client_id in body; #68)', async () => {
-    const { client, secret, auth } = await symmetric();
+    const { client, secret, auth } = await newSymmetricClient();
     const { verifier, challenge } = pkce();
     const nonce = 'n-0S6_WzA2Mj';
     const authz = await authorizeGet(authorizeQuery({ client_id: client.clientId, nonce, scope: SCOPE }, challenge));
@@ -175,7 +171,7 @@ describe('full code flow: authorize → consent → token → refresh → intros
   });
 
   it('EHR launch: patient, encounter, need_patient_banner, smart_style_url and fhirContext from the launch (#107–#110, #157)', async () => {
-    const { client, auth } = await symmetric();
+    const { client, auth } = await newSymmetricClient();
     const launch = await createLaunch({
       clientId: client.clientId,
       patientId: 'pat-7',
@@ -220,7 +216,7 @@ describe('full code flow: authorize → consent → token → refresh → intros
   });
 
   it('#76: no openid → no id_token; no offline_access → no refresh token', async () => {
-    const { client, auth } = await symmetric();
+    const { client, auth } = await newSymmetricClient();
     const { code, verifier } = await getCode(client, { params: { scope: 'launch/patient patient/*.rs' } });
     const body = await json(await exchange(code, verifier, auth));
     expect(body.id_token).toBeUndefined();
@@ -235,12 +231,12 @@ describe('authorization_code errors (docs/CONFORMANCE.md #53–#57, #173; §18 N
   });
 
   it('N3 (G10 9.17.03): an unknown code → exactly 400 invalid_grant', async () => {
-    const { auth } = await symmetric();
+    const { auth } = await newSymmetricClient();
     await expectError(await exchange('BAD_CODE', pkce().verifier, auth), 400, 'invalid_grant', /not valid/);
   });
 
   it('N4 (G10 9.17.04): Basic with BAD_CLIENT_ID → 401 invalid_client with WWW-Authenticate', async () => {
-    const { client, secret } = await symmetric();
+    const { client, secret } = await newSymmetricClient();
     const { code, verifier } = await getCode(client);
     const res = await exchange(code, verifier, { headers: basic('BAD_CLIENT_ID', secret) });
     await expectError(res, 401, 'invalid_client');
@@ -248,13 +244,13 @@ describe('authorization_code errors (docs/CONFORMANCE.md #53–#57, #173; §18 N
   });
 
   it('a wrong client secret → 401 invalid_client', async () => {
-    const { client } = await symmetric();
+    const { client } = await newSymmetricClient();
     const { code, verifier } = await getCode(client);
     await expectError(await exchange(code, verifier, { headers: basic(client.clientId, 'wrong') }), 401, 'invalid_client', /wrong client secret/);
   });
 
   it('N5 N6 N7 N8 (G10 9.18): missing, blank, wrong and challenge-as-verifier are 400 invalid_grant, for confidential clients too (#55)', async () => {
-    const { client, auth } = await symmetric();
+    const { client, auth } = await newSymmetricClient();
     const cases: [string | null, RegExp][] = [
       [null, /code_verifier is required/],
       ['', /code_verifier is required/],
@@ -280,7 +276,7 @@ describe('authorization_code errors (docs/CONFORMANCE.md #53–#57, #173; §18 N
   });
 
   it('#173: a code used twice → invalid_grant, the first tokens revoked, audit flagged code-replay', async () => {
-    const { client, auth } = await symmetric();
+    const { client, auth } = await newSymmetricClient();
     const { code, verifier } = await getCode(client);
     const first = await json(await exchange(code, verifier, auth));
     expect((await verifyAccessToken(String(first.access_token), { sandboxId: 'default', fhirBase: FHIR_BASE })).ok).toBe(true);
@@ -299,8 +295,8 @@ describe('authorization_code errors (docs/CONFORMANCE.md #53–#57, #173; §18 N
   });
 
   it('#173: an expired code and a code of another client → invalid_grant', async () => {
-    const { client, auth } = await symmetric();
-    const other = await symmetric();
+    const { client, auth } = await newSymmetricClient();
+    const other = await newSymmetricClient();
     const { code, verifier } = await getCode(client);
     await expectError(await exchange(code, verifier, other.auth), 400, 'invalid_grant', /another client/);
     const { code: c2, verifier: v2 } = await getCode(client);
@@ -309,7 +305,7 @@ describe('authorization_code errors (docs/CONFORMANCE.md #53–#57, #173; §18 N
   });
 
   it('#169: a redirect_uri that differs from the authorize one → invalid_grant', async () => {
-    const { client, auth } = await symmetric();
+    const { client, auth } = await newSymmetricClient();
     const { code, verifier } = await getCode(client);
     await expectError(
       await exchange(code, verifier, { ...auth, params: { redirect_uri: 'http://localhost:4567/custom/smart_stu2_2/redirect' } }),
@@ -341,13 +337,13 @@ describe('authorization_code errors (docs/CONFORMANCE.md #53–#57, #173; §18 N
 
 describe('client authentication (docs/CONFORMANCE.md §5)', () => {
   it('#68: Basic plus a different client_id in the body → invalid_request', async () => {
-    const { client, auth } = await symmetric();
+    const { client, auth } = await newSymmetricClient();
     const { code, verifier } = await getCode(client);
     await expectError(await exchange(code, verifier, { ...auth, params: { client_id: 'someone-else' } }), 400, 'invalid_request', /differs/);
   });
 
   it('two authentication methods at once → invalid_request (RFC 6749 §2.3)', async () => {
-    const { client, secret, auth } = await symmetric();
+    const { client, secret, auth } = await newSymmetricClient();
     const { code, verifier } = await getCode(client);
     await expectError(
       await exchange(code, verifier, { ...auth, params: { client_secret: secret } }),
@@ -358,7 +354,7 @@ describe('client authentication (docs/CONFORMANCE.md §5)', () => {
   });
 
   it('client_secret_post for a Basic-registered client → invalid_client naming the registered method', async () => {
-    const { client, secret } = await symmetric();
+    const { client, secret } = await newSymmetricClient();
     const { code, verifier } = await getCode(client);
     await expectError(
       await exchange(code, verifier, { params: { client_id: client.clientId, client_secret: secret } }),
@@ -383,7 +379,7 @@ describe('client authentication (docs/CONFORMANCE.md §5)', () => {
   });
 
   it('a confidential client sending only client_id → invalid_client; no authentication at all → 400 invalid_client', async () => {
-    const { client } = await symmetric();
+    const { client } = await newSymmetricClient();
     const { code, verifier } = await getCode(client);
     await expectError(await exchange(code, verifier, { params: { client_id: client.clientId } }), 400, 'invalid_client', /must authenticate with HTTP Basic/);
     await expectError(await exchange('x', 'y'), 400, 'invalid_client', /client authentication is required/);
@@ -402,7 +398,7 @@ describe('grant types (docs/CONFORMANCE.md #65, N17)', () => {
   });
 
   it('a grant the client is not registered for → unauthorized_client', async () => {
-    const { client, secret } = await symmetric();
+    const { client, secret } = await newSymmetricClient();
     await expectError(
       await handleToken(form(TOKEN_URL, { grant_type: 'client_credentials', scope: 'system/*.rs' }, basic(client.clientId, secret))),
       400,
@@ -453,7 +449,7 @@ describe('refresh tokens (docs/CONFORMANCE.md §7, #177; N9, N11)', () => {
 
   it('#177: a refresh by another client → invalid_grant', async () => {
     const { body } = await withRefresh();
-    const other = await symmetric();
+    const other = await newSymmetricClient();
     await expectError(
       await handleToken(form(TOKEN_URL, { grant_type: 'refresh_token', refresh_token: String(body.refresh_token) }, other.auth.headers)),
       400,
@@ -487,8 +483,10 @@ describe('grants bound to their aud and, for online_access, to the sign-in sessi
   const OTHER_TOKEN_URL = `http://${OTHER_HOST}/oauth/token`;
 
   it('#44: a code authorized for one FHIR base is refused at the token endpoint of another, and used up', async () => {
-    const { client, clientSecret } = await newClient('confidential-symmetric');
-    const auth = basic(client.clientId, clientSecret!);
+    const {
+      client,
+      auth: { headers: auth },
+    } = await newSymmetricClient();
     const { code, verifier } = await getCode(client);
     const params = { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier };
     await expectError(
@@ -501,8 +499,10 @@ describe('grants bound to their aud and, for online_access, to the sign-in sessi
   });
 
   it('#44: a refresh token is refused at the token endpoint of another FHIR base', async () => {
-    const { client, clientSecret } = await newClient('confidential-symmetric');
-    const auth = basic(client.clientId, clientSecret!);
+    const {
+      client,
+      auth: { headers: auth },
+    } = await newSymmetricClient();
     const { code, verifier } = await getCode(client);
     const body = await json(await exchange(code, verifier, { headers: auth }));
     await expectError(
@@ -515,8 +515,10 @@ describe('grants bound to their aud and, for online_access, to the sign-in sessi
   });
 
   it('#83: an online_access refresh token never outlives the session and is refused once the session has expired', async () => {
-    const { client, clientSecret } = await newClient('confidential-symmetric');
-    const auth = basic(client.clientId, clientSecret!);
+    const {
+      client,
+      auth: { headers: auth },
+    } = await newSymmetricClient();
     const scope = 'openid fhirUser launch/patient patient/*.rs online_access';
     const sessionExpiresAt = Math.floor(Date.now() / 1000) + 120;
     const { code, verifier } = await getCode(client, { params: { scope }, complete: { grantedScope: scope, sessionId: 'sid-expiring', sessionExpiresAt } });
