@@ -20,10 +20,10 @@ beforeAll(async () => {
   app = await registerPublicClient(base);
 });
 
-/** An EHR launch armed with `kind`, authorized (skip sign-in and consent): the app's callback URL and what it sent. */
-async function launchWith(kind: string | null, client: RegisteredClient = app) {
+/** Starts a provider EHR launch of `client` armed with `kind`, as the launcher does (skip sign-in and consent, PKCE required). */
+async function startArmed(kind: string | null, client: RegisteredClient) {
   const { startLaunch } = await serverLib(inject('databaseUrl'));
-  const started = await startLaunch(
+  return startLaunch(
     {
       clientId: client.client.client_id,
       launchType: 'provider-ehr',
@@ -40,6 +40,11 @@ async function launchWith(kind: string | null, client: RegisteredClient = app) {
     },
     base,
   );
+}
+
+/** An EHR launch armed with `kind`, authorized (skip sign-in and consent): the app's callback URL and what it sent. */
+async function launchWith(kind: string | null, client: RegisteredClient = app) {
+  const started = await startArmed(kind, client);
   if (!started.ok || started.kind !== 'ehr') throw new Error(started.ok ? started.kind : started.error);
   const launch = new URL(started.appUrl).searchParams.get('launch') ?? '';
   const request = await buildAuthorizationRequest(as, client.client.client_id, { scope: SCOPE, aud: `${base}/fhir`, launch });
@@ -130,24 +135,7 @@ describe('simulated errors of the authorization response and the token endpoint'
   });
 
   it('invalid redirect URI: the page lists the URIs really registered, the one sent among them', async () => {
-    const { startLaunch } = await serverLib(inject('databaseUrl'));
-    const started = await startLaunch(
-      {
-        clientId: app.client.client_id,
-        launchType: 'provider-ehr',
-        patientIds: [PATIENT],
-        encounter: { mode: 'none' },
-        userFhirUser: PRACTITIONER,
-        scope: '',
-        skipLogin: true,
-        skipConsent: true,
-        pkceRequired: true,
-        tokenLifetimeSeconds: null,
-        framed: false,
-        simulatedError: { kind: 'invalid_redirect_uri' },
-      },
-      base,
-    );
+    const started = await startArmed('invalid_redirect_uri', app);
     if (!started.ok || started.kind !== 'ehr') throw new Error('launch refused');
     const request = await buildAuthorizationRequest(as, app.client.client_id, {
       scope: SCOPE,
