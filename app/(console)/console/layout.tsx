@@ -4,6 +4,7 @@ import { redirect } from 'next/navigation';
 import { loadOrLeave } from '#lib/http/unavailable';
 import Link from 'next/link';
 import { readConsoleSession } from '#lib/console/auth';
+import { inRequestSandbox } from '../../request-sandbox';
 import { SignOutButton } from './sign-out-client';
 import './console.css';
 
@@ -22,16 +23,19 @@ const TABS: [string, string][] = [
 
 export default async function ConsoleLayout({ children }: { children: ReactNode }) {
   const requestHeaders = await headers();
-  const session = await loadOrLeave('console', '/console', redirect, () => readConsoleSession(requestHeaders));
+  const [session, basePath] = await inRequestSandbox(
+    async (sandbox) =>
+      [await loadOrLeave('console', `${sandbox.basePath}/console`, redirect, () => readConsoleSession(requestHeaders)), sandbox.basePath] as const,
+  );
   return (
     <div className="console">
       <nav className="console-nav" aria-label="Console">
-        <Link className="brand" href="/console">
+        <Link className="brand" href={`${basePath}/console`}>
           SMART Sandbox console
         </Link>
         {session
           ? TABS.map(([href, label]) => (
-              <Link key={href} className="tab" href={href}>
+              <Link key={href} className="tab" href={`${basePath}${href}`}>
                 {label}
               </Link>
             ))

@@ -1,10 +1,11 @@
 import Link from 'next/link';
 import { requireConsoleSession } from '#lib/console/auth';
 import { listFlows } from '#lib/console/flows';
+import { inSandboxPage } from '../../../request-sandbox';
 
 export const metadata = { title: 'Flows · SMART Sandbox console' };
 
-export default async function FlowsPage() {
+async function FlowsPage() {
   await requireConsoleSession('/console/flows');
   const flows = await listFlows();
   return (
@@ -57,3 +58,5 @@ export default async function FlowsPage() {
     </>
   );
 }
+
+export default inSandboxPage(FlowsPage);

@@ -6,6 +6,7 @@ import { getFlow } from '#lib/console/flows';
 import type { FlowParam } from '#lib/console/flows';
 import { publicOrigin } from '#lib/http/origin';
 import { SequenceDiagram } from '../sequence-diagram';
+import { inSandboxPage } from '../../../../request-sandbox';
 
 export const metadata = { title: 'Flow · SMART Sandbox console' };
 
@@ -30,7 +31,7 @@ function Params({ params }: { params: readonly FlowParam[] }) {
   );
 }
 
-export default async function FlowPage({ params }: Props) {
+async function FlowPage({ params }: Props) {
   const { id } = await params;
   await requireConsoleSession(`/console/flows/${id}`);
   const flow = await getFlow(id, { origin: publicOrigin(await headers()) });
@@ -145,3 +146,5 @@ export default async function FlowPage({ params }: Props) {
     </>
   );
 }
+
+export default inSandboxPage(FlowPage);
