@@ -17,6 +17,7 @@ const LAYERS = [
   ['seed', '^lib/seed/'],
   ['interaction', '^lib/interaction/'],
   ['launcher', '^lib/launcher/'],
+  ['workshop', '^lib/workshop/'],
   ['console', '^lib/console/'],
   ['routes', '^lib/routes/'],
 ];

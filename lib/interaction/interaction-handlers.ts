@@ -15,7 +15,7 @@ import { attemptSignIn, lockedErrorKey, lockedSignInMessage } from './sign-in-li
 import { OAuthError } from '../oauth/errors';
 import { endSignIn, finishInteraction, loadInteraction, rejectInteraction } from './interaction-port';
 import type { InteractionDetails } from './interaction-port';
-import { consentView, encounterPickerView, errorView, loginView, patientPickerView, whoHeader } from './interaction-views';
+import { confirmUserView, consentView, encounterPickerView, errorView, loginView, patientPickerView, whoHeader } from './interaction-views';
 import { findPersonaByFhirUser, listFeaturedPersonas } from './personas';
 import type { Persona } from './personas';
 import { clearSessionCookie, createSessionCookie, readPersonaSession, useSecureCookies } from './session';
@@ -77,7 +77,8 @@ async function resolveStep(interaction: InteractionDetails, session: PersonaSess
       sel = {};
     }
   }
-  let step = decideStep(interaction, session, sel);
+  const proxy = session?.kind === 'related-person' ? await findPersonaByFhirUser(currentSandbox().id, session.fhirUser) : null;
+  let step = decideStep(interaction, session, sel, proxy?.patientId ?? null);
   if (step.kind === 'consent' && step.encounterId && step.encounterId !== interaction.encounterId) {
     const encounter = fhirIdOrNull(step.encounterId) ? await findEncounter(currentSandbox().id, step.encounterId) : null;
     if (!encounter || encounter.patientId !== step.patientId) {
@@ -175,6 +176,11 @@ export const handleInteractionPage = sandboxPageHandler('interaction', async (re
         username: (url.searchParams.get('username') ?? '').slice(0, 200),
       });
       return htmlPage(body, { title: 'Sign in', header, setCookies: cookies });
+    }
+    case 'confirm-user': {
+      if (!session || !logoutCsrf) return expiredPage();
+      const body = confirmUserView({ interaction, session, loginCsrf: await createCsrfToken('login', id, binding), logoutCsrf });
+      return htmlPage(body, { title: 'Who is signing in?', header, setCookies: cookies });
     }
     case 'patient': {
       const query = {

@@ -21,6 +21,8 @@ export interface PersonaSession {
   readonly sid: string;
   /** When this sign-in expires (Unix seconds), when known. */
   readonly expiresAt?: number | null;
+  /** When the persona signed in (Unix seconds), when known. */
+  readonly signedInAt?: number | null;
 }
 
 /**
@@ -47,7 +49,8 @@ export function toPersonaSession(token: JWT | null): PersonaSession | null {
   if (!parsed) return null;
   const sid = typeof token.sid === 'string' && token.sid ? token.sid : `legacy-${fhirUser}`;
   const expiresAt = typeof token.exp === 'number' ? token.exp : null;
-  return { kind: parsed.kind, fhirUser: fhirUser as FhirUserRef, name: typeof token.name === 'string' ? token.name : fhirUser, sid, expiresAt };
+  const signedInAt = typeof token.iat === 'number' ? token.iat : null;
+  return { kind: parsed.kind, fhirUser: fhirUser as FhirUserRef, name: typeof token.name === 'string' ? token.name : fhirUser, sid, expiresAt, signedInAt };
 }
 
 /** The claims of a new sign-in. */

@@ -11,6 +11,7 @@ export interface LauncherClient {
   readonly clientId: string;
   readonly name: string;
   readonly clientType: string;
+  readonly tokenEndpointAuthMethod: 'none' | 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
   readonly launchUrl: string | null;
   readonly redirectUris: readonly string[];
   readonly scope: string;
@@ -25,6 +26,7 @@ export async function listLauncherClients(): Promise<LauncherClient[]> {
       clientId: c.clientId,
       name: c.name,
       clientType: c.clientType,
+      tokenEndpointAuthMethod: c.tokenEndpointAuthMethod,
       launchUrl: c.launchUris[0] ?? null,
       redirectUris: c.redirectUris,
       scope: c.scope,

@@ -109,7 +109,8 @@ export async function startLaunch(input: unknown, origin: string): Promise<Launc
   });
 
   if (isEhrLaunch(config.launchType)) {
-    if (!launchUrl) return { ok: false, error: `Client '${client.clientId}' has no launch URL registered: add one, or use a standalone launch.` };
+    if (!launchUrl)
+      return { ok: false, error: `Client '${client.clientId}' has no launch URL registered: add one under "1. App", or use a standalone launch.` };
     const appUrl = appLaunchUrl(launchUrl, { iss: fhirBase, launch: launchId, scope });
     return { ok: true, kind: 'ehr', launchId, appUrl, frameUrl: config.framed ? `${currentSandbox().basePath}/ehr/${encodeURIComponent(launchId)}` : null };
   }

@@ -17,6 +17,7 @@ import { formatScopes, isScopeCovered, parseScopeString } from '../smart/scopes'
 import type { LaunchOptions } from '../launch-options/options';
 import type { LaunchRecord } from './launches';
 import { findLaunch } from './launches';
+import { simulatedRedirectState } from './simulated-failures';
 import type { ClientType, OAuthClient } from './clients';
 import { getClient } from './clients';
 import { AUTH_CODE_TTL_SECONDS, INTERACTION_TTL_SECONDS, oauthUrls } from './config';
@@ -76,6 +77,8 @@ export interface InteractionLaunchContext {
 export interface InteractionView {
   id: string;
   sandboxId: string;
+  /** When the app's authorization request arrived (a sign-in older than this was carried over). */
+  createdAt: Date;
   expiresAt: Date;
   client: InteractionClientInfo;
   redirectUri: string;
@@ -136,6 +139,7 @@ export async function createInteraction(input: { sandboxId: string; clientId: st
 interface LoadedInteraction {
   id: string;
   sandboxId: string;
+  createdAt: Date;
   expiresAt: Date;
   client: OAuthClient;
   request: StoredAuthorizeRequest;
@@ -169,6 +173,7 @@ async function loadInteraction(id: string): Promise<LoadedInteraction> {
   return {
     id,
     sandboxId: row.sandboxId,
+    createdAt: row.createdAt,
     expiresAt: row.expiresAt,
     client,
     request,
@@ -193,6 +198,7 @@ export async function getInteractionOrThrow(id: string): Promise<InteractionView
   return {
     id: it.id,
     sandboxId: it.sandboxId,
+    createdAt: it.createdAt,
     expiresAt: it.expiresAt,
     client: { clientId: client.clientId, name: client.name, clientType: client.clientType, logoUri: client.logoUri, clientUri: client.clientUri },
     redirectUri: request.redirectUri,
@@ -324,21 +330,24 @@ export async function completeInteraction(id: string, input: CompleteInteraction
     }),
   ]);
 
+  const state = simulatedRedirectState(options.simulatedError ?? null, request.state);
+  const simulatedState = state !== request.state;
   await recordAudit({
     sandboxId: it.sandboxId,
     kind: 'oauth',
     method: 'POST',
     endpoint: `/interaction/${id}`,
+    ...(simulatedState ? { flags: ['simulated'] } : {}),
     clientId: client.clientId,
     userId: input.userId,
     patientId: patient,
     launchId: launch?.id ?? null,
     scopes: grantedScope,
     status: 303,
-    detail: `user approved${request.legacyPkceOptional ? '; without PKCE: legacy PKCE-optional launch' : ''}${request.droppedScopes.length ? `; not granted: ${request.droppedScopes.map((d) => d.scope).join(' ')}` : ''}`,
+    detail: `user approved${simulatedState ? '; simulated error: state mismatch on the redirect' : ''}${request.legacyPkceOptional ? '; without PKCE: legacy PKCE-optional launch' : ''}${request.droppedScopes.length ? `; not granted: ${request.droppedScopes.map((d) => d.scope).join(' ')}` : ''}`,
     latencyMs: performance.now() - started,
   });
-  return appendToRedirectUri(request.redirectUri, { code, state: request.state, iss: request.issuer });
+  return appendToRedirectUri(request.redirectUri, { code, state, iss: request.issuer });
 }
 
 /** The user refused: returns the redirect URL with error=access_denied and the state (RFC 6749 §4.1.2.1; docs/CONFORMANCE.md #50). */

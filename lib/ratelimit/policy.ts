@@ -92,13 +92,20 @@ export function longestWindowSeconds(s: RateLimitSettings = rateLimitSettings())
   return Math.max(s.windowSeconds, SIGN_IN_WINDOW_SECONDS);
 }
 
+/** Whether a counter's units may be reserved ahead in memory (lib/ratelimit/limiter.ts, leases). */
+export function isLeasedCounter(key: string): boolean {
+  const kind = parseCounterKey(key)?.kind;
+  return kind === 'client' || kind === 'patient';
+}
+
 const limiters = new WeakMap<Db, RateLimiter>();
 
 /** The limiter of a database (the app's own by default); one per client so pruning stays occasional. */
 export function getRateLimiter(db: Db = getDb()): RateLimiter {
   let limiter = limiters.get(db);
   if (!limiter) {
-    limiter = new RateLimiter(db, { retainSeconds: longestWindowSeconds() });
+    // The counters of every API call lease units ahead; registration and sign-in counters are counted one statement per check.
+    limiter = new RateLimiter(db, { retainSeconds: longestWindowSeconds(), leased: isLeasedCounter });
     limiters.set(db, limiter);
   }
   return limiter;

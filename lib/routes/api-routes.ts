@@ -11,8 +11,28 @@
  * headers are the same whichever server runs them; test/unit/routes/api-routes.test.ts fails when a
  * route file and the table disagree. The interaction screens, next-auth and pages stay with Next.
  */
-import { handleAuditExport, handleAuditPoll, handleClientReport, handleReseedStatus, handleTokenRevoke } from '../console/api';
+import {
+  handleAuditExport,
+  handleAuditPoll,
+  handleClientReport,
+  handleFlowDocument,
+  handleFlowExport,
+  handleFlowList,
+  handleReseedStatus,
+  handleTokenRevoke,
+} from '../console/api';
 import { handleFhirRequest } from '../fhir/router';
+import { handleJwksTool, handleKeyPairTool } from '../launcher/tools-api';
+import {
+  handleCreateScenario,
+  handleDeleteScenario,
+  handleDuplicateScenario,
+  handleGetScenario,
+  handleLaunchScenario,
+  handleListScenarios,
+  handleShareScenario,
+  handleUpdateScenario,
+} from '../launcher/scenarios-api';
 import { handleHealth } from '../http/health';
 import { applyRouteSecurityHeaders } from '../http/security-headers';
 import type { RouteHeaderKind } from '../http/security-headers';
@@ -26,6 +46,8 @@ import { handleToken, handleTokenPreflight } from '../oauth/endpoints/token';
 import { operationOutcome } from '../fhir/outcomes';
 import { DEFAULT_SANDBOX, resolveSandbox, runInSandbox, sandboxOfHeaders } from '../sandbox/context';
 import type { SandboxContext } from '../sandbox/context';
+import { handleJoinPage, handleJoinPost, handleResumePage, handleResumePost } from '../workshop/join';
+import { handleAttendeeClock, handleAttendeeReset, handleWorkshop, handleWorkshopCsv, handleWorkshopEvents, handleWorkshops } from '../console/workshops-api';
 
 /** The methods a route file may export (Next's list). */
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
@@ -80,6 +102,25 @@ export const API_ROUTES = {
   'console-reseed': { path: '/api/console/reseed', methods: { GET: handleReseedStatus }, headers: 'api' },
   'console-client-report': { path: '/api/console/clients/[id]/report', methods: { GET: handleClientReport }, headers: 'api' },
   'console-token-revoke': { path: '/api/console/tokens/[id]/revoke', methods: { POST: handleTokenRevoke }, headers: 'api' },
+  'console-flows': { path: '/api/console/flows', methods: { GET: handleFlowList }, headers: 'api' },
+  'console-flow': { path: '/api/console/flows/[id]', methods: { GET: handleFlowDocument }, headers: 'api' },
+  'console-flow-export': { path: '/api/console/flows/[id]/export', methods: { GET: handleFlowExport }, headers: 'api' },
+  'tools-jwks': { path: '/api/tools/jwks', methods: { POST: handleJwksTool }, headers: 'api' },
+  'tools-key-pair': { path: '/api/tools/key-pair', methods: { POST: handleKeyPairTool }, headers: 'api' },
+  scenarios: { path: '/api/scenarios', methods: { GET: handleListScenarios, POST: handleCreateScenario }, headers: 'api' },
+  scenario: { path: '/api/scenarios/[id]', methods: { GET: handleGetScenario, PUT: handleUpdateScenario, DELETE: handleDeleteScenario }, headers: 'api' },
+  'scenario-duplicate': { path: '/api/scenarios/[id]/duplicate', methods: { POST: handleDuplicateScenario }, headers: 'api' },
+  'scenario-share': { path: '/api/scenarios/[id]/share', methods: { POST: handleShareScenario }, headers: 'api' },
+  'scenario-launch': { path: '/api/scenarios/[id]/launch', methods: { POST: handleLaunchScenario }, headers: 'api' },
+  workshops: { path: '/api/workshops', methods: { GET: handleWorkshops, POST: handleWorkshops }, headers: 'api' },
+  workshop: { path: '/api/workshops/[id]', methods: { GET: handleWorkshop, PATCH: handleWorkshop, DELETE: handleWorkshop }, headers: 'api' },
+  'workshop-progress-csv': { path: '/api/workshops/[id]/progress.csv', methods: { GET: handleWorkshopCsv }, headers: 'api' },
+  'workshop-events': { path: '/api/workshops/[id]/events', methods: { GET: handleWorkshopEvents }, headers: 'api' },
+  'workshop-attendee-reset': { path: '/api/workshops/[id]/attendees/[attendeeId]/reset', methods: { POST: handleAttendeeReset }, headers: 'api' },
+  'workshop-attendee-clock': { path: '/api/workshops/[id]/attendees/[attendeeId]/clock', methods: { POST: handleAttendeeClock }, headers: 'api' },
+  // The join screens are HTML pages with their own complete headers (lib/workshop/join.tsx).
+  'workshop-join': { path: '/w/[code]', methods: { GET: handleJoinPage, POST: handleJoinPost }, headers: 'own' },
+  'workshop-resume': { path: '/w/[code]/[secret]', methods: { GET: handleResumePage, POST: handleResumePost }, headers: 'own' },
 } as const satisfies Record<string, ApiRoute>;
 
 export type ApiRouteKey = keyof typeof API_ROUTES;

@@ -126,8 +126,8 @@ export async function deleteSandboxData(ids: readonly string[], db: Db = getDb()
     }
     await tx.execute(sql`DELETE FROM "Setting" WHERE "key" IN (${join(unique.flatMap(settingKeysOf))})`);
     for (const id of unique) {
-      const prefix = `launcher.share.${shareLinkKeyInfix(id)}`;
-      await tx.execute(sql`DELETE FROM "Setting" WHERE substr("key", 1, ${prefix.length}) = ${prefix}`);
+      for (const prefix of [`launcher.share.${shareLinkKeyInfix(id)}`, `launcher.scenario.${id}.`])
+        await tx.execute(sql`DELETE FROM "Setting" WHERE substr("key", 1, ${prefix.length}) = ${prefix}`);
     }
     await tx.execute(sql`DELETE FROM "Sandbox" WHERE "id" IN (${inIds})`);
   });

@@ -6,7 +6,7 @@
  */
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { simulatedErrorOfLaunch, simulatedNote } from '../../launch-options/lookup';
-import { simulatedTokenFailure } from '../simulated-failures';
+import { simulatedTokenFailure, simulatedTokenResponse } from '../simulated-failures';
 import { findArmedLaunch } from '../../launch-options/lookup';
 import { currentSandbox } from '../../sandbox/context';
 import { consumeLaunch } from '../launches';
@@ -68,9 +68,9 @@ export const handleToken = oauthEndpoint({ endpoint: '/oauth/token', style: 'jso
 
   switch (grantType as GrantType) {
     case 'authorization_code':
-      return jsonNoStore(await authorizationCodeGrant(call, client, form));
+      return jsonNoStore(simulatedTokenResponse(simulated, await authorizationCodeGrant(call, client, form)));
     case 'refresh_token':
-      return jsonNoStore(await refreshTokenGrant(call, client, form));
+      return jsonNoStore(simulatedTokenResponse(simulated, await refreshTokenGrant(call, client, form)));
     case 'client_credentials':
       return jsonNoStore(await clientCredentialsGrant(call, client, method, form, launchId));
   }

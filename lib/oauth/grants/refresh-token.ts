@@ -34,6 +34,7 @@ export async function refreshTokenGrant(call: OAuthCall, client: OAuthClient, fo
   const grant = row.grantId ? found.grant : null;
   if (!grant) throw new InvalidGrant('the refresh token is not valid');
   call.audit.launchId = grant.launchId;
+  call.audit.facts = { ...call.audit.facts, grantId: grant.id };
   if (row.rotated) {
     // Reuse of a rotated token: either the client or an attacker holds a stolen copy (RFC 9700 §4.14.2).
     await revokeGrant(grant.id);
@@ -92,6 +93,7 @@ export async function refreshTokenGrant(call: OAuthCall, client: OAuthClient, fo
       flags: ['refresh-replay'],
     });
   });
+  call.audit.facts = { ...call.audit.facts, tokenId: issued.accessJti };
   call.audit.detail = `refresh token rotated; issued access token ${issued.accessJti.slice(0, 8)}…`;
   return issued.body;
 }

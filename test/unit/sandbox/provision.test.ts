@@ -69,7 +69,7 @@ async function useSandbox(id: string): Promise<void> {
       expiresAt: later,
     },
   });
-  await db.bulkExportChunk.create({ data: { jobId: `job-${id}`, type: 'Patient', seq: 0, lines: 1, content: '{}' } });
+  await db.bulkExportChunk.create({ data: { jobId: `job-${id}`, type: 'Patient', seq: 0, lines: 1, data: new Uint8Array([123, 125]) } });
   await runInSandbox(ctx!, () => getRateLimiter().hit([counter('client', client.clientId)]));
 }
 
