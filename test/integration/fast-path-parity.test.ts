@@ -377,8 +377,12 @@ function normalise(text: string, base: string): string {
     .replace(RANDOM, (m) => (/^[a-z-]+$/.test(m) ? m : '{random}'));
 }
 
-/** Headers that describe the connection or the moment, not the answer. */
-const VOLATILE_HEADERS = new Set(['date', 'connection', 'keep-alive', 'transfer-encoding', 'content-length']);
+/**
+ * Headers that describe the connection or the moment, not the answer; and `x-middleware-rewrite`,
+ * with which Next tells its client router that proxy.ts rewrote a `/s/{id}/…` path (the fast path
+ * strips the prefix without a rewrite).
+ */
+const VOLATILE_HEADERS = new Set(['date', 'connection', 'keep-alive', 'transfer-encoding', 'content-length', 'x-middleware-rewrite']);
 
 interface Answer {
   status: number;

@@ -118,7 +118,7 @@ function pairs(): [Box, Box][] {
 beforeAll(async () => {
   lib = await serverLib();
   const ids = [lib.newSandboxId(), lib.newSandboxId()];
-  for (const [i, id] of ids.entries()) await lib.provisionSandbox({ id, name: `Attendee ${'AB'[i]}`, roomId: 'isolation-room', baseSandboxId: 'default' });
+  for (const [i, id] of ids.entries()) await lib.provisionSandbox({ id, name: `Attendee ${'AB'[i]}`, baseSandboxId: 'default' });
   boxes.push(await setUp('D', 'default', origin));
   boxes.push(await setUp('A', ids[0]!, `${origin}/s/${ids[0]}`));
   boxes.push(await setUp('B', ids[1]!, `${origin}/s/${ids[1]}`));

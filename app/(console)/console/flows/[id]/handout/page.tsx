@@ -6,13 +6,14 @@ import { FLOW_KIND_LABELS, getFlowDocument } from '#lib/console/flow-events';
 import { LANE_LABELS } from '#lib/console/flows';
 import { publicOrigin } from '#lib/http/origin';
 import { SequenceDiagram } from '../../sequence-diagram';
+import { inSandboxPage } from '../../../../../request-sandbox';
 
 export const metadata = { title: 'Flow handout · SMART Sandbox console' };
 
 type Props = { params: Promise<{ id: string }> };
 
 /** A printable page of one flow: the sequence diagram, then each numbered step explained. */
-export default async function FlowHandoutPage({ params }: Props) {
+async function FlowHandoutPage({ params }: Props) {
   const { id } = await params;
   await requireConsoleSession(`/console/flows/${id}/handout`);
   const flow = await getFlowDocument(id, { origin: publicOrigin(await headers()) });
@@ -80,3 +81,5 @@ export default async function FlowHandoutPage({ params }: Props) {
     </article>
   );
 }
+
+export default inSandboxPage(FlowHandoutPage);
