@@ -7,6 +7,7 @@ import type { PersonaSession } from './session';
 function interaction(patch: Partial<InteractionDetails> = {}): InteractionDetails {
   return {
     id: 'i1',
+    createdAt: new Date('2026-03-15T12:00:00Z'),
     clientId: 'app',
     clientName: 'App',
     requestedScope: 'launch/patient openid fhirUser patient/*.rs',
@@ -25,6 +26,26 @@ function interaction(patch: Partial<InteractionDetails> = {}): InteractionDetail
 const doctor: PersonaSession = { kind: 'practitioner', fhirUser: 'Practitioner/p1', name: 'Dr', sid: 's1' };
 const patient: PersonaSession = { kind: 'patient', fhirUser: 'Patient/a', name: 'Pat', sid: 's2' };
 const parent: PersonaSession = { kind: 'related-person', fhirUser: 'RelatedPerson/a-rp1', name: 'Parent', sid: 's3' };
+
+describe('a practitioner signed in before a patient launch', () => {
+  const requestAt = Date.parse('2026-03-15T12:00:00Z') / 1000;
+  const patientLaunch = interaction({ options: { ...DEFAULT_LAUNCH_OPTIONS, launchType: 'patient-standalone' } });
+
+  it('is asked to switch or continue, rather than carried on silently', () => {
+    expect(decideStep(patientLaunch, { ...doctor, signedInAt: requestAt - 600 }, {}).kind).toBe('confirm-user');
+    expect(decideStep(patientLaunch, { ...doctor, signedInAt: requestAt - 600 }, { patient: 'a' }).kind).toBe('confirm-user');
+  });
+
+  it('continues once they signed in (again) for this request, and a patient never needs to confirm', () => {
+    expect(decideStep(patientLaunch, { ...doctor, signedInAt: requestAt + 5 }, {}).kind).toBe('patient');
+    expect(decideStep(patientLaunch, { ...patient, signedInAt: requestAt - 600 }, {}).kind).toBe('consent');
+  });
+
+  it('a provider launch carries the practitioner on', () => {
+    const provider = interaction({ options: { ...DEFAULT_LAUNCH_OPTIONS, launchType: 'provider-standalone' } });
+    expect(decideStep(provider, { ...doctor, signedInAt: requestAt - 600 }, {}).kind).toBe('patient');
+  });
+});
 
 describe('interaction steps', () => {
   it('asks to sign in first', () => {

@@ -6,6 +6,7 @@ import type { PersonaSession } from './session';
 /** The screen an interaction shows next. */
 export type InteractionStep =
   | { readonly kind: 'login'; readonly message?: string }
+  | { readonly kind: 'confirm-user' }
   | { readonly kind: 'patient' }
   | { readonly kind: 'encounter'; readonly patientId: string }
   | { readonly kind: 'consent'; readonly patientId: string | null; readonly encounterId: string | null }
@@ -21,6 +22,16 @@ export interface InteractionSelection {
 /** True when the request has patient/ resource scopes (a patient must then be in context, docs/CONFORMANCE.md #46). */
 export function hasPatientScopes(scope: string): boolean {
   return parseScopeString(scope).scopes.some((s) => s.kind === 'resource' && s.context === 'patient');
+}
+
+/** The launch was made for a patient user (patient standalone or portal launch from the launcher). */
+export function isPatientLaunch(interaction: Pick<InteractionDetails, 'options'>): boolean {
+  return interaction.options.launchType === 'patient-standalone' || interaction.options.launchType === 'patient-portal';
+}
+
+/** The sign-in is older than the authorization request: it was carried over, not made for this app. */
+export function signedInBefore(session: PersonaSession, interaction: Pick<InteractionDetails, 'createdAt'>): boolean {
+  return typeof session.signedInAt === 'number' && session.signedInAt < Math.floor(interaction.createdAt.getTime() / 1000);
 }
 
 /**
@@ -43,6 +54,9 @@ export function decideStep(
   if (interaction.userFhirUser && interaction.userFhirUser !== session.fhirUser) {
     return { kind: 'login', message: `This launch was made for the EHR user ${interaction.userFhirUser}. Continue as that user, or sign in as them.` };
   }
+  // A patient launch never continues as a practitioner who was signed in before it began (an
+  // earlier EHR launch in the same browser, say) unless they choose to: they are asked first.
+  if (user.kind === 'practitioner' && isPatientLaunch(interaction) && signedInBefore(session, interaction)) return { kind: 'confirm-user' };
   const needsPatient = interaction.needsPatient || hasPatientScopes(interaction.requestedScope);
 
   let patientId: string | null = null;

@@ -5,10 +5,11 @@ import type { InteractionDetails } from './interaction-port';
 import type { Persona } from './personas';
 import { PERSONA_PASSWORD } from './personas';
 import type { PersonaSession } from './session';
+import { currentSandbox } from '../sandbox/context';
 
 /** The interaction screens, rendered by lib/http/html.tsx with React: every value is escaped by React. */
 
-const base = (id: string) => `/interaction/${encodeURIComponent(id)}`;
+const base = (id: string) => `${currentSandbox().basePath}/interaction/${encodeURIComponent(id)}`;
 
 function PatientLine({ patient: p }: { patient: PatientSummary }): ReactElement {
   return (
@@ -147,6 +148,46 @@ export function loginView(input: LoginViewInput): ReactElement {
   );
 }
 
+export interface ConfirmUserInput {
+  readonly interaction: InteractionDetails;
+  readonly session: PersonaSession;
+  readonly loginCsrf: string;
+  readonly logoutCsrf: string;
+}
+
+/**
+ * A patient launch met a practitioner who was already signed in (an earlier EHR launch in this
+ * browser): say who is signed in, and make switching the obvious choice.
+ */
+export function confirmUserView(input: ConfirmUserInput): ReactElement {
+  const { interaction, session } = input;
+  return (
+    <>
+      <h1>Who is signing in?</h1>
+      <AppIntro interaction={interaction} />
+      <div className="card" data-testid="signed-in-as">
+        <p>
+          You are already signed in as <strong>{session.name}</strong> ({session.fhirUser}), a practitioner. This is a <strong>patient</strong> launch: the app
+          expects a patient to sign in and share their own record.
+        </p>
+        <div className="actions">
+          <form method="post" action={`${base(interaction.id)}/logout`}>
+            <input type="hidden" name="csrf" value={input.logoutCsrf} />
+            <button type="submit">Sign in as a patient</button>
+          </form>
+          <form method="post" action={`${base(interaction.id)}/login`}>
+            <input type="hidden" name="csrf" value={input.loginCsrf} />
+            <input type="hidden" name="persona" value={session.fhirUser} />
+            <button type="submit" className="secondary">
+              Continue as {session.name}
+            </button>
+          </form>
+        </div>
+      </div>
+    </>
+  );
+}
+
 export interface PatientPickerInput {
   readonly interaction: InteractionDetails;
   readonly query: { name: string; birthdate: string; identifier: string };
@@ -185,35 +226,37 @@ export function patientPickerView(input: PatientPickerInput): ReactElement {
         </form>
       </div>
       <div className="card">
-        <table>
-          <thead>
-            <tr>
-              <th>Patient</th>
-              <th></th>
-            </tr>
-          </thead>
-          <tbody>
-            {input.results.length === 0 ? (
+        <div className="table-scroll">
+          <table>
+            <thead>
               <tr>
-                <td colSpan={2} className="muted">
-                  {input.searched ? 'No patient matches.' : 'No patients in this sandbox.'}
-                </td>
+                <th>Patient</th>
+                <th></th>
               </tr>
-            ) : null}
-            {input.results.map((p) => (
-              <tr key={p.id}>
-                <td className="patient-name">
-                  <PatientLine patient={p} />
-                </td>
-                <td>
-                  <a className="button" href={select(p)} aria-label={`Select ${p.name}`}>
-                    Select
-                  </a>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {input.results.length === 0 ? (
+                <tr>
+                  <td colSpan={2} className="muted">
+                    {input.searched ? 'No patient matches.' : 'No patients in this sandbox.'}
+                  </td>
+                </tr>
+              ) : null}
+              {input.results.map((p) => (
+                <tr key={p.id}>
+                  <td className="patient-name">
+                    <PatientLine patient={p} />
+                  </td>
+                  <td>
+                    <a className="button" href={select(p)} aria-label={`Select ${p.name}`}>
+                      Select
+                    </a>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       </div>
     </>
   );
@@ -237,45 +280,47 @@ export function encounterPickerView(input: EncounterPickerInput): ReactElement {
         Patient: <PatientLine patient={patient} />
       </p>
       <div className="card">
-        <table>
-          <thead>
-            <tr>
-              <th>Date</th>
-              <th>Encounter</th>
-              <th>Status</th>
-              <th></th>
-            </tr>
-          </thead>
-          <tbody>
-            {input.encounters.length === 0 ? (
+        <div className="table-scroll">
+          <table>
+            <thead>
               <tr>
-                <td colSpan={4} className="muted">
-                  This patient has no encounters.
-                </td>
+                <th>Date</th>
+                <th>Encounter</th>
+                <th>Status</th>
+                <th></th>
               </tr>
-            ) : null}
-            {input.encounters.map((e) => (
-              <tr key={e.id}>
-                <td>{e.start?.slice(0, 10) ?? ''}</td>
-                <td>
-                  {e.description}
-                  {e.classLabel ? (
-                    <>
-                      {' '}
-                      <span className="muted">({e.classLabel})</span>
-                    </>
-                  ) : null}
-                </td>
-                <td>{e.status ?? ''}</td>
-                <td>
-                  <a className="button" href={link(e.id)}>
-                    Select
-                  </a>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {input.encounters.length === 0 ? (
+                <tr>
+                  <td colSpan={4} className="muted">
+                    This patient has no encounters.
+                  </td>
+                </tr>
+              ) : null}
+              {input.encounters.map((e) => (
+                <tr key={e.id}>
+                  <td>{e.start?.slice(0, 10) ?? ''}</td>
+                  <td>
+                    {e.description}
+                    {e.classLabel ? (
+                      <>
+                        {' '}
+                        <span className="muted">({e.classLabel})</span>
+                      </>
+                    ) : null}
+                  </td>
+                  <td>{e.status ?? ''}</td>
+                  <td>
+                    <a className="button" href={link(e.id)}>
+                      Select
+                    </a>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
         <p>
           <a className="button secondary" href={link('none')}>
             Continue without an encounter
