@@ -1,6 +1,7 @@
 import { test, expect } from '@playwright/test';
 import type { Page } from '@playwright/test';
 import { allowIfAsked, CONSOLE_PASSWORD, CONSOLE_USER, pickOrdinaryPatient, useConsoleServer } from './helpers';
+import { APP_REDIRECT_URI, buildAuthorizationRequest, discover, registerPublicClient } from '../test/integration/support/smart-client';
 
 // Every page is usable on a 390 px wide phone: nothing makes the page itself scroll sideways (wide
 // tables scroll inside their own box).
@@ -50,6 +51,63 @@ test('the launcher, the EHR frame and the sample app fit a 390 px screen', async
   const frame = page.frames().find((f) => new URL(f.url()).pathname === '/sample-app');
   expect(frame).toBeDefined();
   expect(await frame!.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth), 'sample app').toBeLessThanOrEqual(0);
+});
+
+test('the authorization screens fit a 390 px screen: sign-in, patient and encounter pickers, consent, access management, error page', async ({
+  page,
+  baseURL,
+}) => {
+  const base = (baseURL ?? '').replace(/\/+$/, '');
+  const as = await discover(base);
+  // A long client name and id-like strings are what widen these screens.
+  const reg = await registerPublicClient(base, { client_name: `An app whose name is far too long for one line on a phone ${'y'.repeat(60)}` });
+  const scope =
+    'openid fhirUser launch/patient launch/encounter offline_access patient/Patient.rs patient/Observation.rs patient/Condition.rs patient/Encounter.rs';
+  const request = await buildAuthorizationRequest(as, reg.client.client_id, { scope, aud: `${base}/fhir` });
+  const appOrigin = new URL(APP_REDIRECT_URI).origin;
+  await page.route(`${appOrigin}/**`, (route) =>
+    route.fulfill({ status: 200, contentType: 'text/html', body: '<!doctype html><title>app</title><p>callback</p>' }),
+  );
+
+  await page.goto(request.url.href);
+  await expect(page.getByRole('heading', { name: 'Sign in' })).toBeVisible();
+  expect(await pageOverflow(page), 'sign-in').toBeLessThanOrEqual(0);
+  await page.locator('button.persona[data-persona^="Practitioner/"]').first().click();
+
+  await expect(page.getByRole('heading', { name: 'Choose a patient' })).toBeVisible();
+  expect(await pageOverflow(page), 'patient picker').toBeLessThanOrEqual(0);
+  await page
+    .getByRole('link', { name: /^Select / })
+    .first()
+    .click();
+
+  await expect(page.getByRole('heading', { name: 'Choose an encounter' })).toBeVisible();
+  expect(await pageOverflow(page), 'encounter picker').toBeLessThanOrEqual(0);
+  // The encounter table scrolls inside its own box when it is wider than the screen.
+  const box = page.locator('.table-scroll').first();
+  expect(await box.evaluate((el) => el.getBoundingClientRect().right)).toBeLessThanOrEqual(390);
+  await page.getByRole('link', { name: 'Continue without an encounter' }).click();
+
+  await expect(page.getByRole('heading', { name: /^Allow / })).toBeVisible();
+  expect(await pageOverflow(page), 'consent').toBeLessThanOrEqual(0);
+  // The buttons are on screen and usable.
+  const allow = page.getByRole('button', { name: 'Allow' });
+  const allowBox = await allow.boundingBox();
+  expect(allowBox && allowBox.x + allowBox.width).toBeLessThanOrEqual(390);
+  await allow.click();
+  await page.waitForURL((url) => url.href.startsWith(APP_REDIRECT_URI));
+  expect(new URL(page.url()).searchParams.get('code')).toBeTruthy();
+
+  await page.goto(`${base}/interaction/access`);
+  await expect(page.getByTestId('access-app').first()).toBeVisible();
+  expect(await pageOverflow(page), 'access management').toBeLessThanOrEqual(0);
+
+  // The error page of an authorization that cannot be redirected (unregistered redirect URI).
+  const bad = new URL(request.url.href);
+  bad.searchParams.set('redirect_uri', `https://not-registered.example/${'z'.repeat(120)}/callback`);
+  await page.goto(bad.href);
+  await expect(page.locator('h1')).toBeVisible();
+  expect(await pageOverflow(page), 'authorization error page').toBeLessThanOrEqual(0);
 });
 
 test.describe('console', () => {

@@ -13,27 +13,30 @@ import type { BackendDemoRun } from '#lib/launcher/backend-demo';
 import { createScenario, deleteScenario, duplicateScenario, shareScenario, updateScenario } from '#lib/launcher/scenarios';
 import type { Scenario, ScenarioResult } from '#lib/launcher/scenarios';
 import type { PatientSearch, PatientSummary } from '#lib/fhir/patient-directory';
+import { inRequestSandbox } from '../request-sandbox';
 
 // Server actions of the launcher page: thin adapters onto lib/launcher.
 
 export async function searchPatientsAction(search: PatientSearch): Promise<PatientSummary[]> {
-  return findPatients(search);
+  return inRequestSandbox(() => findPatients(search));
 }
 
 export async function previewPatientAction(patientId: string): Promise<PatientPreview | null> {
-  return previewPatient(patientId);
+  return inRequestSandbox(() => previewPatient(patientId));
 }
 
 export async function startLaunchAction(config: unknown): Promise<LaunchStart> {
-  return startLaunch(config, publicOrigin(await headers()));
+  const origin = publicOrigin(await headers());
+  return inRequestSandbox(() => startLaunch(config, origin));
 }
 
 export async function registerAdHocAppAction(input: { name?: string; launchUrl: string; redirectUri: string }) {
-  return registerAdHocApp(input);
+  return inRequestSandbox(() => registerAdHocApp(input));
 }
 
 export async function createShareLinkAction(config: unknown): Promise<{ ok: true; url: string } | { ok: false; error: string }> {
-  return createShareLinkUrl(config, publicOrigin(await headers()));
+  const origin = publicOrigin(await headers());
+  return inRequestSandbox(() => createShareLinkUrl(config, origin));
 }
 
 export async function setLaunchUrlAction(input: { clientId: string; launchUrl: string; replace: string | null }) {

@@ -8,6 +8,7 @@ import { ensureBackendDemoClient } from '#lib/launcher/backend-demo';
 import { findShareLink } from '#lib/launcher/share-links';
 import { findScenario, listScenarios } from '#lib/launcher/scenarios';
 import { oauthUrls } from '#lib/oauth/config';
+import { inRequestSandbox } from '../request-sandbox';
 import { LauncherClient } from './launcher-client';
 
 export const dynamic = 'force-dynamic';
@@ -17,27 +18,34 @@ export default async function LauncherPage({ searchParams }: { searchParams: Pro
   const query = await searchParams;
   const shareCode = typeof query.share === 'string' ? query.share : null;
   const scenarioId = typeof query.scenario === 'string' ? query.scenario : null;
-  const [clients, users, patients, shared, scenarios, scenario] = await loadOrLeave('launcher', '/', redirect, async () => {
-    await ensureSampleAppClient(origin);
-    await ensureBackendDemoClient();
-    return Promise.all([
-      listLauncherClients(),
-      listLauncherUsers(),
-      findPatients({ limit: 30 }),
-      shareCode ? findShareLink(shareCode) : Promise.resolve(null),
-      listScenarios(),
-      scenarioId ? findScenario(scenarioId) : Promise.resolve(null),
-    ]);
-  });
+  const [{ basePath }, [clients, users, patients, shared, scenarios, scenario]] = await inRequestSandbox(
+    async (sandbox) =>
+      [
+        sandbox,
+        await loadOrLeave('launcher', `${sandbox.basePath}/`, redirect, async () => {
+          await ensureSampleAppClient(origin);
+          await ensureBackendDemoClient();
+          return Promise.all([
+            listLauncherClients(),
+            listLauncherUsers(),
+            findPatients({ limit: 30 }),
+            shareCode ? findShareLink(shareCode) : Promise.resolve(null),
+            listScenarios(),
+            scenarioId ? findScenario(scenarioId) : Promise.resolve(null),
+          ]);
+        }),
+      ] as const,
+  );
+  const sandboxUrl = `${origin}${basePath}`;
   return (
     <>
       <nav className="top">
         <strong>SMART Sandbox</strong>
-        <a href="/">Launcher</a>
-        <a href="/console">Console</a>
-        <a href="/fhir/.well-known/smart-configuration">SMART configuration</a>
-        <a href={oauthUrls(origin).manage}>App access</a>
-        <span className="muted-on-dark">FHIR base: {origin}/fhir</span>
+        <a href={`${basePath}/`}>Launcher</a>
+        <a href={`${basePath}/console`}>Console</a>
+        <a href={`${basePath}/fhir/.well-known/smart-configuration`}>SMART configuration</a>
+        <a href={oauthUrls(sandboxUrl).manage}>App access</a>
+        <span className="muted-on-dark">FHIR base: {sandboxUrl}/fhir</span>
       </nav>
       <main>
         <h1>Launch a SMART app</h1>

@@ -35,6 +35,14 @@ export interface AuditFacts {
   retryAfterSeconds?: number;
   /** FHIR 401 for an access token that verified but had expired. */
   tokenExpired?: boolean;
+  /** /oauth/authorize refused: the rule that refused it (the check's file name in lib/oauth/checks/). */
+  rule?: string;
+  /** /oauth/authorize: the request's parameters other than `state` and `nonce` (none of them is a secret), for the flow exports. */
+  authorizeParams?: Record<string, string>;
+  /** /oauth/token: the grant of the code or refresh token presented, once known. */
+  grantId?: string;
+  /** /oauth/token: the access token issued; FHIR: the access token presented. Its jti: an identifier, never the token. */
+  tokenId?: string;
 }
 
 /** Query parameters of a request URL that must never reach the audit trail. */
@@ -77,10 +85,38 @@ export function estimateEntropyBits(value: string): number {
   return Math.round(text.length * Math.log2(alphabet) * variety);
 }
 
+/** Parameters of an authorization request the audit trail keeps as sent (`state` and `nonce` are kept only as facts about them). */
+const KEPT_AUTHORIZE_PARAMETERS = [
+  'response_type',
+  'client_id',
+  'redirect_uri',
+  'scope',
+  'aud',
+  'launch',
+  'code_challenge',
+  'code_challenge_method',
+  'response_mode',
+  'prompt',
+  'login_hint',
+  'max_age',
+];
+
 /** Facts of an authorization request, read from its parameters. */
 export function authorizeRequestFacts(params: { get(name: string): string | null }): AuditFacts {
   const state = params.get('state');
+  const kept: Record<string, string> = {};
+  for (const name of KEPT_AUTHORIZE_PARAMETERS) {
+    let value: string | null;
+    try {
+      value = params.get(name);
+    } catch {
+      // A repeated parameter: its rule refuses the request later, in its turn.
+      continue;
+    }
+    if (value !== null) kept[name] = value.slice(0, 1000);
+  }
   return {
+    authorizeParams: kept,
     pkceMethod: params.get('code_challenge') !== null ? (params.get('code_challenge_method') ?? 'plain') : null,
     statePresent: state !== null && state !== '',
     stateHash: state ? shortHash(state) : null,

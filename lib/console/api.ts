@@ -4,10 +4,12 @@
  * also accepts an access token of the client it reports on, so an app's CI can fetch its own.
  */
 import { parseAuditFilters, queryAudit, auditNdjsonStream, toAuditJson, decodeAuditPosition, encodeAuditPosition } from './audit';
-import { fhirBaseOf } from '../http/origin';
+import { fhirBaseOf, publicOrigin } from '../http/origin';
+import { FLOW_KINDS, getFlowDocument, listAllFlows, parseFlowFilters } from './flow-events';
+import { curlTranscript, exportCredentials, postmanCollection } from './flow-export';
 import { verifyAccessToken } from '../oauth/access-token';
 import { bearerToken } from '../oauth/http';
-import { DEFAULT_SANDBOX_ID } from '../sandbox';
+import { currentSandbox } from '../sandbox/context';
 import { consoleSessionOrResponse, readConsoleSession } from './auth';
 import { getReseedStatus } from './data';
 import { buildReportCard } from './report-card';
@@ -87,7 +89,7 @@ export async function handleClientReport(req: Request): Promise<Response> {
   if (clientId === null) return json({ error: 'not_found', error_description: 'no such client' }, 404);
   if (req.headers.get('authorization') !== null) {
     const token = bearerToken(req);
-    const verified = token ? await verifyAccessToken(token, { sandboxId: DEFAULT_SANDBOX_ID, fhirBase: fhirBaseOf(req) }) : null;
+    const verified = token ? await verifyAccessToken(token, { sandboxId: currentSandbox().id, fhirBase: fhirBaseOf(req) }) : null;
     if (!verified?.ok)
       return json({ error: 'invalid_token', error_description: verified ? verified.description : 'the Authorization header is not a Bearer token' }, 401, {
         'www-authenticate': 'Bearer error="invalid_token"',
@@ -130,4 +132,70 @@ export async function handleTokenRevoke(req: Request): Promise<Response> {
   const result = id ? await revokeTokenFromConsole(id, session.user, { scope }) : null;
   if (!result) return json({ error: 'not_found', error_description: 'no such token' }, 404);
   return json(result);
+}
+
+const FLOW_PATH = /^\/api\/console\/flows\/([^/]+)$/;
+const FLOW_EXPORT_PATH = /^\/api\/console\/flows\/([^/]+)\/export$/;
+
+/**
+ * GET /api/console/flows?client=&user=&patient=&outcome=ok|failed&kind=…[&before=cursor][&limit=N] —
+ * every flow, newest first (lib/console/flow-events.ts), one page at a time with `before` = the
+ * previous answer's `next`.
+ */
+export async function handleFlowList(req: Request): Promise<Response> {
+  const session = await consoleSessionOrResponse(req);
+  if (session instanceof Response) return session;
+  const url = new URL(req.url);
+  const limitText = url.searchParams.get('limit');
+  if (limitText !== null && !/^\d{1,3}$/.test(limitText))
+    return json({ error: 'invalid_request', error_description: 'limit must be a number from 1 to 500' }, 400);
+  const before = decodeAuditPosition(url.searchParams.get('before'));
+  if (url.searchParams.has('before') && !before) return json({ error: 'invalid_request', error_description: 'before is not a cursor from this server' }, 400);
+  const kind = url.searchParams.get('kind');
+  if (kind !== null && kind !== '' && !(FLOW_KINDS as readonly string[]).includes(kind))
+    return json({ error: 'invalid_request', error_description: `kind must be one of ${FLOW_KINDS.join(', ')}` }, 400);
+  const outcome = url.searchParams.get('outcome');
+  if (outcome !== null && outcome !== '' && outcome !== 'ok' && outcome !== 'failed')
+    return json({ error: 'invalid_request', error_description: 'outcome must be ok or failed' }, 400);
+  const { items, next } = await listAllFlows(parseFlowFilters(url.searchParams), { limit: limitText ? Number(limitText) : 50, before });
+  return json({
+    flows: items.map((f) => ({ ...f, at: f.at.toISOString(), href: `/console/flows/${encodeURIComponent(f.id)}` })),
+    next: next ? encodeAuditPosition(next) : null,
+  });
+}
+
+/** GET /api/console/flows/{id} — one flow: its steps in order and, when it failed, the step, rule, spec and advice. */
+export async function handleFlowDocument(req: Request): Promise<Response> {
+  const session = await consoleSessionOrResponse(req);
+  if (session instanceof Response) return session;
+  const id = pathSegment(req, FLOW_PATH);
+  const flow = id ? await getFlowDocument(id, { origin: publicOrigin(req) }) : null;
+  if (!flow) return json({ error: 'not_found', error_description: 'no such flow' }, 404);
+  const { grantFlow: _grantFlow, ...document } = flow;
+  return json({ ...document, href: `/console/flows/${encodeURIComponent(flow.id)}` });
+}
+
+/**
+ * GET /api/console/flows/{id}/export?format=curl|postman[&tokens=include] — the flow as a runnable
+ * shell transcript or a Postman collection v2.1 (lib/console/flow-export.ts). `tokens=include` puts
+ * the flow's own access token in while it is still valid; otherwise every credential is a variable.
+ */
+export async function handleFlowExport(req: Request): Promise<Response> {
+  const session = await consoleSessionOrResponse(req);
+  if (session instanceof Response) return session;
+  const url = new URL(req.url);
+  const format = url.searchParams.get('format') ?? 'curl';
+  if (format !== 'curl' && format !== 'postman') return json({ error: 'invalid_request', error_description: 'format must be curl or postman' }, 400);
+  const id = pathSegment(req, FLOW_EXPORT_PATH);
+  const origin = publicOrigin(req);
+  const flow = id ? await getFlowDocument(id, { origin }) : null;
+  if (!flow) return json({ error: 'not_found', error_description: 'no such flow' }, 404);
+  const options = { origin, includeTokens: url.searchParams.get('tokens') === 'include' };
+  const creds = await exportCredentials(flow, options);
+  const name = `flow-${flow.id.slice(0, 40).replace(/[^A-Za-z0-9_-]/g, '_')}`;
+  if (format === 'postman')
+    return json(postmanCollection(flow, creds, options), 200, { 'content-disposition': `attachment; filename="${name}.postman_collection.json"` });
+  return new Response(curlTranscript(flow, creds, options), {
+    headers: { 'content-type': 'text/x-shellscript; charset=utf-8', 'content-disposition': `attachment; filename="${name}.sh"`, ...NO_STORE },
+  });
 }

@@ -10,13 +10,17 @@ import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { getDb } from '../db';
 import type { GrantRecord } from '../oauth/grant-store';
 import { toGrant } from '../oauth/grant-store';
-import { DEFAULT_SANDBOX_ID } from '../sandbox';
+import { currentSandbox } from '../sandbox/context';
 import { parseScopeString } from '../smart/scopes';
 import { splitList } from './format';
+import type { FlowRule } from './flow-rules';
+import { refusalRuleOf } from './flow-rules';
+import { parseFacts } from '../audit/facts';
 import { parsePkceAuditNote } from '../oauth/pkce';
 import { evaluatePlaygroundRequest } from './scope-playground';
 import { explainParsedScope } from './scope-explain';
 import { accessTokenClaimsOf, tokenStatus } from './tokens';
+import { sandboxNow } from '../sandbox/context';
 
 /** The parties of a SMART launch, left to right in the sequence diagram. */
 export const LANES = ['ehr', 'browser', 'app', 'auth', 'fhir'] as const;
@@ -56,6 +60,43 @@ export interface FlowStep {
   readonly tokenResponse?: { header: Record<string, string>; claims: Record<string, string | number>; extras: FlowParam[] };
   /** FHIR call: the access decision. */
   readonly decision?: { verdict: string; summary: string; reasons: readonly string[] };
+  /** The request as the audit trail recorded it (credentials in the query already redacted). */
+  readonly request?: FlowRequest;
+  /** The response as the audit trail recorded it. */
+  readonly response?: { readonly status: number; readonly errorCode: string | null; readonly detail: string | null; readonly resultCount: number | null };
+  /** A refused step: the rule it broke, the error code and the server's description. */
+  readonly rule?: FlowRule;
+  readonly errorCode?: string | null;
+  readonly errorDescription?: string;
+}
+
+/** A request as the audit trail kept it: method, path with query, and what it recorded of how it was made. */
+export interface FlowRequest {
+  readonly method: string;
+  readonly path: string;
+  /** /oauth/authorize: the parameters sent (without state and nonce). */
+  readonly query?: Readonly<Record<string, string>>;
+  /** /oauth/token: the grant type and the client authentication method. */
+  readonly grantType?: string;
+  readonly authMethod?: string;
+  /** FHIR: the Accept header sent. */
+  readonly accept?: string | null;
+  /** /oauth/token: the access token issued; FHIR: the one presented (jti). */
+  readonly tokenId?: string;
+}
+
+/** The request of an audit record, with the facts that describe it. */
+export function requestOf(r: AuditRecord): FlowRequest {
+  const f = parseFacts(r.facts);
+  return {
+    method: r.method,
+    path: r.endpoint,
+    ...(f.authorizeParams ? { query: f.authorizeParams } : {}),
+    ...(f.grantType ? { grantType: f.grantType } : {}),
+    ...(f.authMethod ? { authMethod: f.authMethod } : {}),
+    ...(f.accept !== undefined ? { accept: f.accept } : {}),
+    ...(f.tokenId ? { tokenId: f.tokenId } : {}),
+  };
 }
 
 export interface FlowSummary {
@@ -82,7 +123,7 @@ export interface Flow {
 export async function listFlows(options: { sandboxId?: string; clientId?: string; limit?: number } = {}): Promise<FlowSummary[]> {
   const db = getDb();
   const rows = await db.grant.findMany({
-    where: { sandboxId: options.sandboxId ?? DEFAULT_SANDBOX_ID, ...(options.clientId ? { clientId: options.clientId } : {}) },
+    where: { sandboxId: options.sandboxId ?? currentSandbox().id, ...(options.clientId ? { clientId: options.clientId } : {}) },
     orderBy: { createdAt: 'desc' },
     take: Math.min(options.limit ?? 100, 500),
   });
@@ -135,9 +176,9 @@ function outcomeOf(r: AuditRecord): FlowStep['outcome'] {
 /** The whole flow of one grant, or null when the grant is unknown. */
 export async function getFlow(grantId: string, options: { origin: string; sandboxId?: string; now?: Date }): Promise<Flow | null> {
   const db = getDb();
-  const now = options.now ?? new Date();
+  const now = options.now ?? sandboxNow();
   const row = await db.grant.findUnique({ where: { id: grantId } });
-  if (!row || row.sandboxId !== (options.sandboxId ?? DEFAULT_SANDBOX_ID)) return null;
+  if (!row || row.sandboxId !== (options.sandboxId ?? currentSandbox().id)) return null;
   const grant = toGrant(row);
   const [client, launch, codes, tokens, nextGrant] = await Promise.all([
     db.client.findUnique({ where: { clientId: grant.clientId }, select: { name: true } }),
@@ -172,7 +213,12 @@ export async function getFlow(grantId: string, options: { origin: string; sandbo
   const belongs = (r: AuditRecord): boolean => {
     if (grant.launchId && r.launchId === grant.launchId) return true;
     if (r.clientId !== grant.clientId) return false;
-    if (r.kind === 'fhir') return grant.launchId === null && r.patientId === grant.context.patient && r.userId === grant.userId;
+    if (r.kind === 'fhir') {
+      // The token presented, when recorded, decides; older records are matched by client, user and patient.
+      const tokenId = parseFacts(r.facts).tokenId;
+      if (tokenId) return tokenIds.includes(tokenId);
+      return grant.launchId === null && r.patientId === grant.context.patient && r.userId === grant.userId;
+    }
     if (r.kind === 'console') return tokenIds.some((id) => r.endpoint.includes(id));
     if (r.endpoint === '/oauth/token') return r.launchId === grant.launchId && r.userId === grant.userId && r.at >= grant.createdAt;
     return false;
@@ -464,7 +510,9 @@ export async function getFlow(grantId: string, options: { origin: string; sandbo
       continue;
     }
     if (r.kind === 'fhir') {
+      // The decision of the token's scopes (a call refused for its token, 401, had none to make).
       const answer = evaluatePlaygroundRequest({
+        ...(r.status === 401 ? { tokenStatus: /expired/.test(r.detail ?? '') ? ('expired' as const) : ('revoked' as const) } : {}),
         scope: grant.scope,
         patientId: grant.context.patient,
         fhirUser: grant.context.fhirUser,
@@ -525,7 +573,22 @@ export async function getFlow(grantId: string, options: { origin: string; sandbo
     }
   }
   if (!codeExchangeSeen && code?.used) notes.push('The code was redeemed but its token request is not in the audit trail.');
-  return { summary: summaryOf(grant, client?.name ?? null), grant, steps, notes };
+  const byId = new Map(candidates.map((r) => [r.id, r]));
+  return { summary: summaryOf(grant, client?.name ?? null), grant, steps: steps.map((s) => withRecord(s, s.auditId ? byId.get(s.auditId) : undefined)), notes };
+}
+
+/** A step with the request and response its audit record kept and, when it was refused, the rule it broke. */
+function withRecord(s: FlowStep, r: AuditRecord | undefined): FlowStep {
+  if (!r) return s;
+  const failed = r.errorCode !== null || r.status >= 400;
+  const rule = failed ? refusalRuleOf(r) : null;
+  return {
+    ...s,
+    ...(failed ? { outcome: 'error' as const } : {}),
+    request: requestOf(r),
+    response: { status: r.status, errorCode: r.errorCode, detail: r.detail, resultCount: r.resultCount },
+    ...(rule ? { rule, errorCode: r.errorCode, errorDescription: r.detail ?? '' } : {}),
+  };
 }
 
 /** Header and claims of a stored JWT, or null when there is none or it does not decode. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { analyzeScopeString } from './scope-explain';
-import { evaluatePlaygroundRequest, parseFhirRequest } from './scope-playground';
+import { evaluatePlaygroundRequest } from './scope-playground';
 
 describe('scope explainer', () => {
   it('explains each scope in plain language with version, types, interactions and compartment', () => {
@@ -40,12 +40,26 @@ describe('scope explainer', () => {
 describe('would this token be allowed?', () => {
   const scope = 'launch/patient patient/Observation.rs?category=laboratory patient/Patient.r';
 
-  it('maps requests to FHIR interactions', () => {
-    expect(parseFhirRequest('GET', '/fhir/Observation?patient=1')).toMatchObject({ interaction: 'search', resourceType: 'Observation' });
-    expect(parseFhirRequest('GET', 'http://x/fhir/Patient/1')).toMatchObject({ interaction: 'read', id: '1' });
-    expect(parseFhirRequest('GET', 'Patient/1/_history/2')).toMatchObject({ interaction: 'vread' });
-    expect(parseFhirRequest('POST', '/fhir/Observation')).toMatchObject({ interaction: 'create' });
-    expect(parseFhirRequest('GET', '/fhir/observation')).toEqual({ error: expect.stringMatching(/not a FHIR R4 resource type/) });
+  it('routes requests as the FHIR router does', () => {
+    const ask = (method: string, url: string) => evaluatePlaygroundRequest({ scope: 'user/*.cruds', method, url });
+    expect(ask('GET', '/fhir/Observation?patient=1')).toMatchObject({ verdict: 'allowed', interaction: 'search', resourceType: 'Observation' });
+    expect(ask('GET', 'http://x/fhir/Patient/1')).toMatchObject({ interaction: 'read' });
+    expect(ask('GET', 'Patient/1/_history/2')).toMatchObject({ interaction: 'vread' });
+    expect(ask('POST', '/fhir/Observation')).toMatchObject({ interaction: 'create', status: 201 });
+    expect(ask('GET', '/fhir/observation')).toMatchObject({ verdict: 'invalid', status: 404 });
+    // The cases a second router got wrong: GET _search is a search; PUT and DELETE on a type are not
+    // supported (a PUT with criteria is a conditional update); $everything is a read of the Patient.
+    expect(ask('GET', '/fhir/Observation/_search?code=1')).toMatchObject({ verdict: 'allowed', interaction: 'search' });
+    expect(ask('PUT', '/fhir/Observation')).toMatchObject({ verdict: 'invalid', status: 405 });
+    expect(ask('PUT', '/fhir/Observation?identifier=x')).toMatchObject({ verdict: 'allowed', interaction: 'update' });
+    expect(ask('DELETE', '/fhir/Observation')).toMatchObject({ verdict: 'invalid', status: 405 });
+    expect(ask('GET', '/fhir/Patient/1/$everything')).toMatchObject({ verdict: 'allowed', interaction: 'read', resourceType: 'Patient' });
+  });
+
+  it('refuses a revoked or expired token whatever its scopes (401)', () => {
+    const a = evaluatePlaygroundRequest({ scope: 'user/*.cruds', tokenStatus: 'revoked', method: 'GET', url: '/fhir/Patient/1' });
+    expect(a).toMatchObject({ verdict: 'unauthorized', status: 401 });
+    expect(evaluatePlaygroundRequest({ scope: 'user/*.cruds', tokenStatus: 'expired', method: 'GET', url: '/fhir/Patient/1' }).status).toBe(401);
   });
 
   it('denies a search the scopes do not cover, naming the scope that would allow it', () => {
@@ -70,7 +84,7 @@ describe('would this token be allowed?', () => {
     expect(read).toMatchObject({ verdict: 'hidden', status: 404 });
     const search = evaluatePlaygroundRequest({ scope, patientId: 'p1', method: 'GET', url: '/fhir/Observation?subject=Patient/p2&category=laboratory' });
     expect(search).toMatchObject({ verdict: 'denied', status: 403 });
-    expect(search.reasons.join(' ')).toMatch(/suspected-bola/);
+    expect(search.reasons.join(' ')).toMatch(/outside the compartment of patient p1/);
   });
 
   it('explains that patient/ scopes need a patient in context', () => {

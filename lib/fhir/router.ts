@@ -13,20 +13,22 @@ import type { AuditEntry, AuditFlag } from '../audit/record';
 import { auditedPath, fhirRequestFacts, retryAfterOf } from '../audit/facts';
 import { recordAudit, requestSource } from '../audit/record';
 import { publicOrigin } from '../http/origin';
-import { DEFAULT_SANDBOX_ID } from '../sandbox';
-import { parseScopeString } from '../smart/scopes';
+import { currentSandbox } from '../sandbox/context';
+import { isFhirResourceType, parseScopeString } from '../smart/scopes';
 import type { AccessPolicy, AllowedDecision, FhirInteraction } from '../smart/access-policy';
 import { compileAccessPolicy, SHARED_RESOURCE_TYPES } from '../smart/access-policy';
 import { assertWriteAllowed, decideOrThrow, scopeOf } from './access';
 import type { Authenticate, TokenClaims } from './auth';
 import { bearerTokenOf, wwwAuthenticate } from './auth';
 import { verifyAccessToken } from '../oauth/access-token';
+import type { RefusedToken } from '../oauth/access-token';
 import { assertFhirRateLimit } from './rate-limit';
 import { simulatedErrorOfLaunch, simulatedNote } from '../launch-options/lookup';
 import { simulatedDeletedPatient, simulatedFhirFailure } from './simulated-failures';
 import { bundle, outcomeEntry, searchEntry, selectElements, storedEntry, withoutText } from './bundle';
 import { assertAuditReader, readAuditEvent, searchAuditEvents } from './audit-events';
 import { entryRequest, parseBatch, responseEntry } from './batch';
+import { assertTransactionEntries, assignedIdOf, failureOutcome, onTransaction, processTransaction, TransactionFailure } from './transaction';
 import { capabilityStatement } from './capability';
 import { applyPatch } from './medplum';
 import type { JsonPatchOperation } from './medplum';
@@ -62,15 +64,17 @@ import {
   referringVisible,
   resourceOf,
   searchCount,
+  searchFingerprint,
   searchPage,
 } from './search/execute';
-import type { SearchFilter, SearchRequest } from './search/parse';
-import { encodeCursor, MAX_COUNT, parseDateValue, parseSearch } from './search/parse';
+import type { SearchRequest } from './search/parse';
+import { encodeCursor, MAX_COUNT, parseDateValue } from './search/parse';
 import { decodePagingCursor, encodePagingCursor } from './paging-cursor';
 import type { AccessScope } from './search/sql';
-import { withLinkedAccess } from './search/chains';
-import { assertId, assertResourceType, parseResourceBody, ResourceStore } from './store';
-import { bulkRequestOf, handleBulk } from './bulk/endpoints';
+import { parseResourceBody, ResourceStore } from './store';
+import { handleBulk } from './bulk/endpoints';
+import type { FhirRoute } from './request-access';
+import { otherPatientError, otherPatientsNamed, parseAuthorizedSearch as parseAuthorizedSearchOf, patientsNamedIn, routeFhirRequest } from './request-access';
 import { isFhirId } from '../fhir-id';
 
 export interface FhirHandlerOptions {
@@ -85,6 +89,8 @@ export interface FhirHandlerOptions {
   excessiveResults?: number;
   /** Audit sink (default: recordAudit). */
   audit?: (entry: AuditEntry) => Promise<void>;
+  /** Counts each request against the FHIR rate limits (default true; a transaction counts its entries before it opens). */
+  rateLimited?: boolean;
 }
 
 /** What the audit record of a request accumulates while it is handled. */
@@ -95,6 +101,8 @@ interface AuditState {
   claims: TokenClaims | null;
   /** The client of a genuine access token refused only because it expired. */
   expiredClientId: string | null;
+  /** A genuine token of this sandbox refused as revoked or expired. */
+  refusedToken: RefusedToken | null;
   scopes: string | null;
   resultCount: number | null;
   flags: AuditFlag[];
@@ -119,12 +127,16 @@ interface Ctx {
   deletedPatientId: string | null;
   /** This handler, for the entries of a batch. */
   dispatch: (req: Request) => Promise<Response>;
+  /** This handler on an open database transaction, the token already verified, audit records to `sink`. */
+  onTransaction: (tx: Db, claims: TokenClaims, sink: (entry: AuditEntry) => Promise<void>) => (req: Request) => Promise<Response>;
+  /** Where audit records go. */
+  recordAudit: (entry: AuditEntry) => Promise<void>;
+  rateLimited: boolean;
 }
 
 const SEARCH_FORM = 'application/x-www-form-urlencoded';
 const INCLUDE_LIMIT = 1000;
 const SHARED = new Set(SHARED_RESOURCE_TYPES);
-const PATIENT_PARAMS = new Set(['patient', 'subject', 'beneficiary', 'link']);
 // Not a FHIR id (lib/fhir-id.ts): a compartment no resource is in.
 const NO_PATIENT = '#deleted';
 
@@ -158,16 +170,19 @@ export function createFhirHandler(options: FhirHandlerOptions = {}): (req: Reque
     const started = performance.now();
     const db = options.db ?? getDb();
     const store = options.store ?? new ResourceStore(db);
-    const sandboxId = options.sandboxId ?? DEFAULT_SANDBOX_ID;
+    const sandbox = currentSandbox();
+    const sandboxId = options.sandboxId ?? sandbox.id;
     const url = new URL(req.url);
     const origin = publicOrigin(req);
-    const base = `${origin}${basePath}`;
+    // The request's URL has no sandbox prefix (the servers strip `/s/{id}`); the base it is served at does.
+    const base = `${origin}${sandbox.basePath}${basePath}`;
     const state: AuditState = {
       interaction: 'unknown',
       resourceType: null,
       resourceId: null,
       claims: null,
       expiredClientId: null,
+      refusedToken: null,
       scopes: null,
       resultCount: null,
       flags: [],
@@ -200,6 +215,17 @@ export function createFhirHandler(options: FhirHandlerOptions = {}): (req: Reque
         policy: null,
         deletedPatientId: null,
         dispatch: handleFhir,
+        onTransaction: (tx, claims, sink) =>
+          createFhirHandler({
+            ...options,
+            db: tx,
+            store: new ResourceStore(tx),
+            authenticate: async () => ({ ok: true, token: claims }),
+            audit: sink,
+            rateLimited: false,
+          }),
+        recordAudit: audit,
+        rateLimited: options.rateLimited ?? true,
       };
       response = await route(ctx, authenticate);
     } catch (err) {
@@ -216,7 +242,7 @@ export function createFhirHandler(options: FhirHandlerOptions = {}): (req: Reque
         endpoint: auditedPath(url),
         resourceType: state.resourceType,
         resourceId: state.resourceId,
-        clientId: state.claims?.clientId ?? state.expiredClientId,
+        clientId: state.claims?.clientId ?? state.expiredClientId ?? state.refusedToken?.clientId ?? null,
         userId: state.claims?.userId ?? null,
         patientId: state.claims?.patientId ?? null,
         launchId: state.claims?.launchId ?? null,
@@ -228,7 +254,12 @@ export function createFhirHandler(options: FhirHandlerOptions = {}): (req: Reque
         latencyMs: performance.now() - started,
         ...requestSource(req),
         flags: state.flags,
-        facts: { ...fhirRequestFacts(req, url), ...(state.expiredClientId ? { tokenExpired: true } : {}), ...retryAfterOf(response) },
+        facts: {
+          ...fhirRequestFacts(req, url),
+          ...(state.claims || state.refusedToken ? { tokenId: state.claims?.jti ?? state.refusedToken?.id } : {}),
+          ...(state.expiredClientId ? { tokenExpired: true } : {}),
+          ...retryAfterOf(response),
+        },
       });
     }
     return response;
@@ -270,6 +301,7 @@ async function authenticateRequest(ctx: Ctx, authenticate: Authenticate): Promis
   if (!result.ok) {
     ctx.audit.flags.push('invalid-token');
     ctx.audit.expiredClientId = result.expiredClientId ?? null;
+    ctx.audit.refusedToken = result.refusedToken ?? null;
     if (result.simulated) {
       ctx.audit.flags.push('simulated');
       ctx.audit.detail = `simulated error: ${result.description}`;
@@ -279,7 +311,7 @@ async function authenticateRequest(ctx: Ctx, authenticate: Authenticate): Promis
   const claims = result.token;
   ctx.audit.claims = claims;
   // Per-client and per-patient limits (lib/ratelimit): one statement; over a limit → 429 throttled.
-  await assertFhirRateLimit(claims, ctx.db);
+  if (ctx.rateLimited) await assertFhirRateLimit(claims, ctx.db);
   const { scopes } = parseScopeString(claims.scope);
   const policy = compileAccessPolicy(scopes, { patientId: claims.patientId ?? undefined, fhirUser: claims.fhirUser ?? undefined });
   ctx.policy = policy;
@@ -332,77 +364,67 @@ function decide(ctx: Ctx, policy: AccessPolicy, interaction: FhirInteraction, ty
 
 async function route(ctx: Ctx, authenticate: Authenticate): Promise<Response> {
   const { segments, method } = ctx;
-  const [first, second, third, fourth, ...rest] = segments;
-  if (first === 'metadata' && segments.length === 1) {
+  if (segments[0] === 'metadata' && segments.length === 1) {
     ctx.audit.interaction = 'capabilities';
-    if (method !== 'GET') throw new FhirError('not-supported', `${method} is not supported on metadata`);
-    return fhirResponse(capabilityStatement(ctx.origin, ctx.base), 200, ctx.format);
+    routeFhirRequest(method, segments, ctx.url.searchParams);
+    return fhirResponse(capabilityStatement(`${ctx.origin}${currentSandbox().basePath}`, ctx.base), 200, ctx.format);
   }
   // Every other request needs a token, before anything about the URL is revealed (g10 1.9.10).
   const policy = await authenticateRequest(ctx, authenticate);
-  // Bulk Data export (docs/CONFORMANCE.md §14): kick-off, status and files (lib/fhir/bulk).
-  const bulk = bulkRequestOf(segments);
-  if (bulk && ctx.audit.claims)
-    return handleBulk(
-      { req: ctx.req, url: ctx.url, db: ctx.db, sandboxId: ctx.sandboxId, base: ctx.base, policy, claims: ctx.audit.claims, audit: ctx.audit },
-      bulk,
-    );
-  if (first === undefined) {
-    ctx.audit.interaction = method === 'POST' ? 'batch' : 'search-system';
-    if (method === 'POST') return batch(ctx);
-    throw new FhirError('not-supported', 'System-level search is not supported; search a resource type');
+  // The same routing the console's scope playground runs (lib/fhir/request-access.ts).
+  if (segments.length === 0) ctx.audit.interaction = method === 'POST' ? 'batch' : 'search-system';
+  let r: FhirRoute;
+  try {
+    r = routeFhirRequest(method, segments, ctx.url.searchParams);
+  } finally {
+    const [first, second] = segments;
+    if (first !== undefined && isFhirResourceType(first)) ctx.audit.resourceType = first;
+    if (first !== 'AuditEvent' && second !== undefined && isFhirId(second)) ctx.audit.resourceId = second;
   }
-  assertResourceType(first);
-  ctx.audit.resourceType = first;
-  if (rest.length) throw new FhirError('not-found', 'Unknown FHIR URL');
-  if (first === 'AuditEvent') return auditEvents(ctx, policy, second, third);
-  if (second === undefined) {
-    if (method === 'GET') return search(ctx, policy, first, [...ctx.url.searchParams]);
-    if (method === 'POST') return create(ctx, policy, first);
-    if (method === 'PUT' && [...ctx.url.searchParams].some(([k]) => k !== '_format' && k !== '_pretty')) return conditionalUpdate(ctx, policy, first);
-    throw new FhirError('not-supported', `${method} is not supported on a resource type`);
+  switch (r.kind) {
+    case 'capabilities':
+      return fhirResponse(capabilityStatement(`${ctx.origin}${currentSandbox().basePath}`, ctx.base), 200, ctx.format);
+    case 'bulk':
+      // Bulk Data export (docs/CONFORMANCE.md §14): kick-off, status and files (lib/fhir/bulk).
+      ctx.audit.resourceType = null;
+      ctx.audit.resourceId = null;
+      return handleBulk(
+        { req: ctx.req, url: ctx.url, db: ctx.db, sandboxId: ctx.sandboxId, base: ctx.base, policy, claims: ctx.audit.claims!, audit: ctx.audit },
+        r.bulk,
+      );
+    case 'batch':
+      ctx.audit.interaction = 'batch';
+      return batch(ctx);
+    case 'audit-search':
+    case 'audit-read':
+      return auditEvents(ctx, policy, r.kind === 'audit-read' ? r.id : undefined, r.kind === 'audit-read' ? r.rest : undefined);
+    case 'search':
+      return search(ctx, policy, r.type, r.form ? await searchFormParams(ctx) : [...ctx.url.searchParams]);
+    case 'create':
+      return create(ctx, policy, r.type);
+    case 'conditional-update':
+      return conditionalUpdate(ctx, policy, r.type);
+    case 'conditional-delete':
+      return conditionalDelete(ctx, policy, r.type);
+    case 'history':
+      return history(ctx, policy, r.type, r.id);
+    case 'vread':
+      return vread(ctx, policy, r.type, r.id, r.version);
+    case 'expand':
+      return expand(ctx, r.id);
+    case 'docref':
+      return docref(ctx, policy);
+    case 'everything':
+      return everything(ctx, policy, r.id);
+    case 'read':
+      return read(ctx, policy, r.type, r.id);
+    case 'update':
+      return update(ctx, policy, r.type, r.id);
+    case 'delete':
+      return remove(ctx, policy, r.type, r.id);
+    case 'patch':
+      return patch(ctx, policy, r.type, r.id);
   }
-  if (second === '_search' && third === undefined) {
-    if (method !== 'POST' && method !== 'GET') throw new FhirError('not-supported', `${method} is not supported on _search`);
-    return search(ctx, policy, first, method === 'POST' ? await searchFormParams(ctx) : [...ctx.url.searchParams]);
-  }
-  if (second === '_history' && third === undefined) {
-    if (method !== 'GET') throw new FhirError('not-supported', `${method} is not supported on _history`);
-    return history(ctx, policy, first, null);
-  }
-  if (second === '$expand' && first === 'ValueSet' && third === undefined) {
-    if (method !== 'GET' && method !== 'POST') throw new FhirError('not-supported', `${method} is not supported on $expand`);
-    return expand(ctx, null);
-  }
-  if (second === '$docref' && first === 'DocumentReference' && third === undefined) {
-    if (method !== 'GET' && method !== 'POST') throw new FhirError('not-supported', `${method} is not supported on $docref`);
-    return docref(ctx, policy);
-  }
-  if (second.startsWith('$') || second.startsWith('_')) throw new FhirError('not-supported', `Operation ${second.slice(0, 40)} is not supported on ${first}`);
-  assertId(second);
-  ctx.audit.resourceId = second;
-  if (third === undefined) {
-    if (method === 'GET') return read(ctx, policy, first, second);
-    if (method === 'PUT') return update(ctx, policy, first, second);
-    if (method === 'DELETE') return remove(ctx, policy, first, second);
-    if (method === 'PATCH') return patch(ctx, policy, first, second);
-    throw new FhirError('not-supported', `${method} is not supported on a resource`);
-  }
-  if (third === '$expand' && first === 'ValueSet' && fourth === undefined) {
-    if (method !== 'GET' && method !== 'POST') throw new FhirError('not-supported', `${method} is not supported on $expand`);
-    return expand(ctx, second);
-  }
-  if (third === '$everything' && first === 'Patient' && fourth === undefined) {
-    if (method !== 'GET' && method !== 'POST') throw new FhirError('not-supported', `${method} is not supported on $everything`);
-    return everything(ctx, policy, second);
-  }
-  if (third === '_history') {
-    if (method !== 'GET') throw new FhirError('not-supported', `${method} is not supported on _history`);
-    if (fourth === undefined) return history(ctx, policy, first, second);
-    return vread(ctx, policy, first, second, fourth);
-  }
-  if (third.startsWith('$')) throw new FhirError('not-supported', `Operation ${third.slice(0, 40)} is not supported on ${first}`);
-  throw new FhirError('not-found', 'Unknown FHIR URL');
 }
 
 /** The audit trail as AuditEvents, read-only, for backend-services tokens (see audit-events.ts). */
@@ -478,50 +500,18 @@ function selfUrl(ctx: Ctx, path: string, params: [string, string][]): string {
   return `${ctx.base}/${path}${q ? `?${q}` : ''}`;
 }
 
-/**
- * A patient/ token's search that names another patient (`Observation?patient=<other>`,
- * `Observation?subject=Patient/<other>`, `Patient?_id=<other>`, alone or OR-ed with its own id) is
- * refused with 403 before anything is queried, whether it came as GET or POST `_search`
- * (docs/CONFORMANCE.md #119: "refuse `patient=<other>` with 403"; #175). A read of
- * `Patient/<other>` stays 404, indistinguishable from a missing id. The audit record is flagged
- * as a cross-compartment attempt.
- */
+/** A patient/ token's search naming another patient: 403, the audit record flagged as a cross-compartment attempt (lib/fhir/request-access.ts). */
 function assertNoOtherPatientNamed(ctx: Ctx, req: SearchRequest, d: AllowedDecision): void {
-  const own = d.compartmentPatientId;
-  if (own === null) return;
-  const others = [...new Set(patientsNamedIn(req).filter((id) => id !== own))];
+  const others = otherPatientsNamed(req, d);
   if (!others.length) return;
   ctx.audit.flags.push('suspected-bola');
-  throw new FhirForbiddenError(
-    `The search names patient ${others.slice(0, 3).join(', ')}, outside the compartment of patient ${own} this token is bound to: a patient-scoped token may search only its own patient's data`,
-    `user/${req.resourceType}.s`,
-  );
+  throw otherPatientError(req, d.compartmentPatientId!, others);
 }
 
-/** The patient ids a search names (`patient=`, `subject=Patient/…`, `Patient?_id=`). */
-function patientsNamedIn(req: SearchRequest): string[] {
-  return req.filters.flatMap((f) => patientsNamedBy(req.resourceType, f));
-}
-
-/** The patient ids one criterion names, on either side of a chain or `_has`. */
-function patientsNamedBy(type: string, f: SearchFilter): string[] {
-  if (f.kind === 'reference') return f.values.filter((v) => v.type === 'Patient' || (v.type === null && PATIENT_PARAMS.has(f.code))).map((v) => v.id);
-  if (f.kind === 'id' && type === 'Patient') return f.values;
-  if (f.kind === 'chain') return f.targets.flatMap((c) => patientsNamedBy(c.type, c.filter));
-  if (f.kind === 'has') return patientsNamedBy(f.source.type, f.source.filter);
-  return [];
-}
-
-/**
- * Parses a search and binds its chains and `_has` to the policy of each type they read: the token
- * must be allowed to search that type (403 otherwise, as a search of it would answer), and that
- * type's compartment and granular filters confine the far side of the chain.
- */
+/** A search parsed with its chains and `_has` bound to the policy (lib/fhir/request-access.ts); their scopes noted for the audit record. */
 function parseAuthorizedSearch(ctx: Ctx, policy: AccessPolicy, type: string, params: [string, string][], strict: boolean): SearchRequest {
-  return withLinkedAccess(parseSearch(type, params, { strict, base: ctx.base }), (linked) => {
-    const d = decideOrThrow(policy, 'search', linked);
+  return parseAuthorizedSearchOf(policy, type, params, { strict, base: ctx.base }, (d) => {
     ctx.audit.scopes = [...new Set([...(ctx.audit.scopes?.split(' ') ?? []), ...d.grantedBy])].join(' ');
-    return scopeOf(d);
   });
 }
 
@@ -538,10 +528,44 @@ async function batch(ctx: Ctx): Promise<Response> {
     throw new FhirError('invalid', 'The body is not JSON');
   }
   const b = parseBatch(body);
+  if (b.type === 'transaction') return transaction(ctx, b);
   const entries: BundleEntry[] = [];
-  for (const entry of b.entry ?? []) entries.push(await responseEntry(await ctx.dispatch(entryRequest(ctx.base, entry, ctx.req))));
+  for (const entry of b.entry ?? []) entries.push(await responseEntry(await ctx.dispatch(entryRequest(entry, ctx.req))));
   ctx.audit.resultCount = entries.length;
   return fhirResponse({ resourceType: 'Bundle', type: 'batch-response', entry: entries } satisfies Bundle, 200, ctx.format);
+}
+
+/**
+ * A transaction Bundle (lib/fhir/transaction.ts): every entry through this handler on one database
+ * transaction, with the caller's token. Each entry counts against the rate limits as its single
+ * call would (before the transaction opens) and leaves its audit record once the transaction has
+ * ended, marked when it was rolled back.
+ */
+async function transaction(ctx: Ctx, b: Bundle): Promise<Response> {
+  ctx.audit.interaction = 'transaction';
+  const claims = ctx.audit.claims;
+  if (!claims) throw new FhirAuthError('This request needs an access token (Authorization: Bearer …)', null);
+  assertTransactionEntries(b);
+  const entries = b.entry ?? [];
+  if (ctx.rateLimited) await Promise.all(entries.map(() => assertFhirRateLimit(claims, ctx.db)));
+  const records: AuditEntry[] = [];
+  const sink = async (entry: AuditEntry) => {
+    records.push(entry);
+  };
+  try {
+    const result = await onTransaction(ctx.db, (tx) => processTransaction(ctx.req, b, ctx.onTransaction(tx, claims, sink)));
+    ctx.audit.resultCount = entries.length;
+    return fhirResponse(result, 200, ctx.format);
+  } catch (err) {
+    for (const r of records) if (r.status < 400) r.detail = `${r.detail ?? ''} (rolled back with its transaction)`.trim();
+    if (!(err instanceof TransactionFailure)) throw err;
+    ctx.audit.errorCode = err.outcome.issue?.[0]?.code ?? 'processing';
+    ctx.audit.detail = `failed at Bundle.entry[${err.index}] with ${err.status}; rolled back`;
+    ctx.audit.resultCount = 0;
+    return fhirResponse(failureOutcome(err, b), err.status, ctx.format);
+  } finally {
+    await Promise.all(records.map((r) => ctx.recordAudit(r)));
+  }
 }
 
 /** The inputs of an operation: the query, plus a POSTed form or Parameters resource. */
@@ -633,9 +657,17 @@ async function search(
 
   const page = await searchPage(ctx.db, ctx.sandboxId, req, access);
   let total: number | undefined;
+  // The total a confined search gives unasked is counted once, on its first page, and carried in
+  // the next links' cursor to the later pages of the same query (FHIR R4 bundle.html: total is
+  // the number of matches when the search was run).
+  let carried: { t: number; h: string } | null = null;
   if (req.total === 'accurate' || req.total === 'estimate') total = await searchCount(ctx.db, ctx.sandboxId, req, access);
   else if (!req.cursor && !page.next) total = page.rows.length;
-  else if (req.total !== 'none' && countIsCheap(req, access)) total = await searchCount(ctx.db, ctx.sandboxId, req, access);
+  else if (req.total !== 'none' && countIsCheap(req, access)) {
+    const h = searchFingerprint(ctx.sandboxId, req, access);
+    total = req.cursor?.t !== undefined && req.cursor.h === h ? req.cursor.t : await searchCount(ctx.db, ctx.sandboxId, req, access);
+    carried = { t: total, h };
+  }
 
   const matches = page.rows;
   const included = await includes(ctx, policy, req, page.rows, issues);
@@ -649,7 +681,7 @@ async function search(
   const entries: BundleEntry[] = [...matches.map(match), ...included.map((row) => storedEntry(ctx.base, row, 'include'))];
   if (issues.length) entries.push(outcomeEntry({ resourceType: 'OperationOutcome', issue: issues }));
   const links = [{ relation: 'self', url: selfUrl(ctx, path, selfParams) }];
-  if (page.next) links.push({ relation: 'next', url: selfUrl(ctx, path, [...echo, ['_cursor', encodeCursor(page.next)]]) });
+  if (page.next) links.push({ relation: 'next', url: selfUrl(ctx, path, [...echo, ['_cursor', encodeCursor({ ...page.next, ...carried })]]) });
   // A total the client did not ask for is not what it received: the audit counts the entries then.
   ctx.audit.resultCount = req.total === 'accurate' || req.total === 'estimate' ? (total ?? 0) : matches.length + included.length;
   const result: Bundle = bundle('searchset', entries, { total, links });
@@ -865,12 +897,16 @@ async function create(ctx: Ctx, policy: AccessPolicy, type: string): Promise<Res
   assertWriteAllowed(resource, d, 'new');
   const ifNoneExist = ctx.req.headers.get('if-none-exist');
   if (ifNoneExist !== null && ifNoneExist.trim() !== '') {
-    // Conditional create (FHIR R4 http.html §3.1.0.8.1): the condition is searched within what the
-    // token may create, so it can never reveal a match outside the caller's compartment.
+    // Conditional create (FHIR R4 http.html §3.1.0.8.1): the condition is a search, so it needs the
+    // search permission (403 otherwise, as the search would answer) and is compiled with the
+    // token's search policy: a match outside what the token may see is never found, and the
+    // existing resource answered is one a search would have shown it.
+    const s = decideOrThrow(policy, 'search', type);
+    ctx.audit.scopes = [...new Set([...(ctx.audit.scopes?.split(' ') ?? []), ...s.grantedBy])].join(' ');
     const query = ifNoneExist.includes('?') ? ifNoneExist.slice(ifNoneExist.indexOf('?') + 1) : ifNoneExist;
     const req = parseAuthorizedSearch(ctx, policy, type, [...new URLSearchParams(query)], true);
     if (!req.filters.length) throw new FhirError('invalid', 'If-None-Exist has no search criteria');
-    const page = await searchPage(ctx.db, ctx.sandboxId, { ...req, count: 2, cursor: null, sort: { code: '_id', descending: false, kind: 'id' } }, scopeOf(d));
+    const page = await searchPage(ctx.db, ctx.sandboxId, { ...req, count: 2, cursor: null, sort: { code: '_id', descending: false, kind: 'id' } }, scopeOf(s));
     if (page.rows.length > 1) throw new FhirError('version-conflict', 'If-None-Exist matches more than one resource');
     const existing = page.rows[0];
     if (existing) {
@@ -880,7 +916,7 @@ async function create(ctx: Ctx, policy: AccessPolicy, type: string): Promise<Res
       return writeResponse(ctx, resourceOf(existing), existing.versionId, existing.lastUpdated, 200, true);
     }
   }
-  const stored = await ctx.store.create(ctx.sandboxId, resource);
+  const stored = await ctx.store.create(ctx.sandboxId, resource, assignedIdOf(ctx.req));
   ctx.audit.resourceId = stored.resource.id ?? null;
   ctx.audit.resultCount = 1;
   return writeResponse(ctx, stored.resource, stored.versionId, stored.lastUpdated, 201, true);
@@ -906,6 +942,29 @@ async function conditionalUpdate(ctx: Ctx, policy: AccessPolicy, type: string): 
     return update(ctx, policy, type, match.id, true);
   }
   return create(ctx, policy, type);
+}
+
+/**
+ * Conditional delete `DELETE [type]?[criteria]` (FHIR R4 http.html §3.1.0.7.1), single match only:
+ * the criteria are searched within what the token may delete; no match answers 204 (nothing to
+ * delete), one is deleted as `DELETE [type]/[id]` would be, several answer 412.
+ */
+async function conditionalDelete(ctx: Ctx, policy: AccessPolicy, type: string): Promise<Response> {
+  ctx.audit.interaction = 'delete';
+  const d = decide(ctx, policy, 'delete', type);
+  const params = [...ctx.url.searchParams].filter(([k]) => k !== '_format' && k !== '_pretty');
+  const req = parseAuthorizedSearch(ctx, policy, type, params, true);
+  if (!req.filters.length) throw new FhirError('invalid', 'A conditional delete needs search criteria');
+  const page = await searchPage(ctx.db, ctx.sandboxId, { ...req, count: 2, cursor: null, sort: { code: '_id', descending: false, kind: 'id' } }, scopeOf(d));
+  if (page.rows.length > 1) throw new FhirError('version-conflict', 'The conditional delete criteria match more than one resource');
+  const match = page.rows[0];
+  if (!match) {
+    ctx.audit.resultCount = 0;
+    ctx.audit.detail = 'conditional delete matched nothing';
+    return new Response(null, { status: 204 });
+  }
+  ctx.audit.resourceId = match.id;
+  return remove(ctx, policy, type, match.id);
 }
 
 async function update(ctx: Ctx, policy: AccessPolicy, type: string, id: string, conditional = false): Promise<Response> {

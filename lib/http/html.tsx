@@ -38,6 +38,10 @@ table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:6px 8px;
 .notice{background:#ecfdf3;color:#05603a;border:1px solid #abefc6;border-radius:8px;padding:10px 14px;margin:12px 0}
 .grant{border-top:1px solid var(--border);margin-top:10px;padding-top:6px}.grant code{font-size:12px;word-break:break-all}
 ul.scopes{margin:4px 0;padding-left:18px}ul.scopes li{margin:3px 0}h3{font-size:15px;margin:12px 0 4px}
+header{flex-wrap:wrap}header .who{flex-wrap:wrap;min-width:0}
+h1,h2,h3,p,li,td,code,strong{overflow-wrap:anywhere}
+.table-scroll{overflow-x:auto;max-width:100%}
+@media (max-width:600px){header{padding:8px 12px}main{padding:12px}.card{padding:12px}.actions{flex-wrap:wrap}.row>*{min-width:0;max-width:100%}input,select{max-width:100%}.personas{grid-template-columns:minmax(0,1fr)}.cats label{margin-right:8px}}
 `;
 
 const STYLE_HASH = createHash('sha256').update(STYLE).digest('base64');

@@ -25,6 +25,7 @@ function interaction(patch: Partial<InteractionDetails> = {}): InteractionDetail
 
 const doctor: PersonaSession = { kind: 'practitioner', fhirUser: 'Practitioner/p1', name: 'Dr', sid: 's1' };
 const patient: PersonaSession = { kind: 'patient', fhirUser: 'Patient/a', name: 'Pat', sid: 's2' };
+const parent: PersonaSession = { kind: 'related-person', fhirUser: 'RelatedPerson/a-rp1', name: 'Parent', sid: 's3' };
 
 describe('a practitioner signed in before a patient launch', () => {
   const requestAt = Date.parse('2026-03-15T12:00:00Z') / 1000;
@@ -94,5 +95,18 @@ describe('interaction steps', () => {
       patientId: null,
       encounterId: null,
     });
+  });
+
+  it('a related person (proxy) always has the patient they are related to as context, whatever the scopes or the query string', () => {
+    expect(decideStep(interaction(), parent, { patient: 'someone-else' }, 'a')).toEqual({ kind: 'consent', patientId: 'a', encounterId: null });
+    const userScopes = interaction({ requestedScope: 'openid fhirUser user/*.rs', needsPatient: false });
+    expect(decideStep(userScopes, parent, {}, 'a')).toEqual({ kind: 'consent', patientId: 'a', encounterId: null });
+    expect(decideStep(interaction({ needsEncounter: true }), parent, {}, 'a')).toEqual({ kind: 'encounter', patientId: 'a' });
+  });
+
+  it('refuses a related person on another patient’s launch, or one linked to no patient', () => {
+    expect(decideStep(interaction({ patientId: 'a', needsPatient: false, launchId: 'L' }), parent, {}, 'a').kind).toBe('consent');
+    expect(decideStep(interaction({ patientId: 'ctx', needsPatient: false, launchId: 'L' }), parent, {}, 'a').kind).toBe('refused');
+    expect(decideStep(interaction(), parent, {}, null).kind).toBe('refused');
   });
 });

@@ -36,10 +36,17 @@ export function signedInBefore(session: PersonaSession, interaction: Pick<Intera
 
 /**
  * The next step of an interaction: sign in → (practitioners) pick a patient → pick an encounter →
- * consent. Patients are their own patient context; an EHR launch's context is never changed here
- * (SMART App Launch 2.2 §app-launch; docs/CONFORMANCE.md #46, #48, #157, #160).
+ * consent. Patients are their own patient context; a related person (a proxy, e.g. a parent) always
+ * has the patient they are related to (`proxyPatientId`, from RelatedPerson.patient), and no other;
+ * an EHR launch's context is never changed here (SMART App Launch 2.2 §app-launch;
+ * docs/CONFORMANCE.md #46, #48, #157, #160).
  */
-export function decideStep(interaction: InteractionDetails, session: PersonaSession | null, selection: InteractionSelection): InteractionStep {
+export function decideStep(
+  interaction: InteractionDetails,
+  session: PersonaSession | null,
+  selection: InteractionSelection,
+  proxyPatientId: string | null = null,
+): InteractionStep {
   if (!session) return { kind: 'login' };
   const user = parseFhirUser(session.fhirUser);
   if (!user) return { kind: 'login' };
@@ -53,7 +60,18 @@ export function decideStep(interaction: InteractionDetails, session: PersonaSess
   const needsPatient = interaction.needsPatient || hasPatientScopes(interaction.requestedScope);
 
   let patientId: string | null = null;
-  if (interaction.patientId) {
+  if (user.kind === 'related-person') {
+    if (!proxyPatientId) return { kind: 'refused', message: 'This related person is not linked to a patient, so there is no record to open.' };
+    if (interaction.patientId && interaction.patientId !== proxyPatientId) {
+      return {
+        kind: 'refused',
+        message: 'This launch opens the record of a patient this person is not related to. Sign in as their proxy, or as a practitioner.',
+      };
+    }
+    // A proxy's access is their patient's record: the patient is always in context, so that user/
+    // scopes are bounded to it too (lib/smart/access-policy.ts).
+    patientId = proxyPatientId;
+  } else if (interaction.patientId) {
     if (user.kind === 'patient' && user.id !== interaction.patientId) {
       return { kind: 'refused', message: 'This launch opens another patient’s record. Sign in as that patient, or as a practitioner.' };
     }

@@ -44,7 +44,7 @@ export interface InteractionResult {
 
 function toFhirUser(userId: string | null | undefined): string | null {
   if (!userId) return null;
-  if (/^(Practitioner|Patient)\//.test(userId)) return userId;
+  if (/^(Practitioner|Patient|RelatedPerson)\//.test(userId)) return userId;
   return null;
 }
 

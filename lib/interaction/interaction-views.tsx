@@ -5,10 +5,11 @@ import type { InteractionDetails } from './interaction-port';
 import type { Persona } from './personas';
 import { PERSONA_PASSWORD } from './personas';
 import type { PersonaSession } from './session';
+import { currentSandbox } from '../sandbox/context';
 
 /** The interaction screens, rendered by lib/http/html.tsx with React: every value is escaped by React. */
 
-const base = (id: string) => `/interaction/${encodeURIComponent(id)}`;
+const base = (id: string) => `${currentSandbox().basePath}/interaction/${encodeURIComponent(id)}`;
 
 function PatientLine({ patient: p }: { patient: PatientSummary }): ReactElement {
   return (
@@ -84,6 +85,7 @@ export function loginView(input: LoginViewInput): ReactElement {
   const { interaction, csrf } = input;
   const practitioners = input.personas.filter((p) => p.kind === 'practitioner');
   const patients = input.personas.filter((p) => p.kind === 'patient');
+  const proxies = input.personas.filter((p) => p.kind === 'related-person');
   const patientFirst = interaction.options.launchType === 'patient-standalone' || interaction.options.launchType === 'patient-portal';
   const group = (title: string, list: readonly Persona[]) =>
     list.length ? (
@@ -97,8 +99,8 @@ export function loginView(input: LoginViewInput): ReactElement {
       </>
     ) : null;
   const groups = patientFirst
-    ? [group('Patients', patients), group('Practitioners', practitioners)]
-    : [group('Practitioners', practitioners), group('Patients', patients)];
+    ? [group('Patients', patients), group('Parents and guardians (proxies)', proxies), group('Practitioners', practitioners)]
+    : [group('Practitioners', practitioners), group('Patients', patients), group('Parents and guardians (proxies)', proxies)];
   return (
     <>
       <h1>Sign in</h1>
@@ -114,11 +116,12 @@ export function loginView(input: LoginViewInput): ReactElement {
       ) : null}
       <div className="card">
         <p className="muted">
-          Sandbox personas are the synthetic practitioners and patients of this sandbox. No real PHI: every persona uses the password{' '}
+          Sandbox personas are the synthetic practitioners, patients and patients&apos; parents of this sandbox. No real PHI: every persona uses the password{' '}
           <code>{PERSONA_PASSWORD}</code>.
         </p>
         {groups[0]}
         {groups[1]}
+        {groups[2]}
       </div>
       <div className="card">
         <h2>Username and password</h2>
@@ -223,35 +226,37 @@ export function patientPickerView(input: PatientPickerInput): ReactElement {
         </form>
       </div>
       <div className="card">
-        <table>
-          <thead>
-            <tr>
-              <th>Patient</th>
-              <th></th>
-            </tr>
-          </thead>
-          <tbody>
-            {input.results.length === 0 ? (
+        <div className="table-scroll">
+          <table>
+            <thead>
               <tr>
-                <td colSpan={2} className="muted">
-                  {input.searched ? 'No patient matches.' : 'No patients in this sandbox.'}
-                </td>
+                <th>Patient</th>
+                <th></th>
               </tr>
-            ) : null}
-            {input.results.map((p) => (
-              <tr key={p.id}>
-                <td className="patient-name">
-                  <PatientLine patient={p} />
-                </td>
-                <td>
-                  <a className="button" href={select(p)} aria-label={`Select ${p.name}`}>
-                    Select
-                  </a>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {input.results.length === 0 ? (
+                <tr>
+                  <td colSpan={2} className="muted">
+                    {input.searched ? 'No patient matches.' : 'No patients in this sandbox.'}
+                  </td>
+                </tr>
+              ) : null}
+              {input.results.map((p) => (
+                <tr key={p.id}>
+                  <td className="patient-name">
+                    <PatientLine patient={p} />
+                  </td>
+                  <td>
+                    <a className="button" href={select(p)} aria-label={`Select ${p.name}`}>
+                      Select
+                    </a>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       </div>
     </>
   );
@@ -275,45 +280,47 @@ export function encounterPickerView(input: EncounterPickerInput): ReactElement {
         Patient: <PatientLine patient={patient} />
       </p>
       <div className="card">
-        <table>
-          <thead>
-            <tr>
-              <th>Date</th>
-              <th>Encounter</th>
-              <th>Status</th>
-              <th></th>
-            </tr>
-          </thead>
-          <tbody>
-            {input.encounters.length === 0 ? (
+        <div className="table-scroll">
+          <table>
+            <thead>
               <tr>
-                <td colSpan={4} className="muted">
-                  This patient has no encounters.
-                </td>
+                <th>Date</th>
+                <th>Encounter</th>
+                <th>Status</th>
+                <th></th>
               </tr>
-            ) : null}
-            {input.encounters.map((e) => (
-              <tr key={e.id}>
-                <td>{e.start?.slice(0, 10) ?? ''}</td>
-                <td>
-                  {e.description}
-                  {e.classLabel ? (
-                    <>
-                      {' '}
-                      <span className="muted">({e.classLabel})</span>
-                    </>
-                  ) : null}
-                </td>
-                <td>{e.status ?? ''}</td>
-                <td>
-                  <a className="button" href={link(e.id)}>
-                    Select
-                  </a>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {input.encounters.length === 0 ? (
+                <tr>
+                  <td colSpan={4} className="muted">
+                    This patient has no encounters.
+                  </td>
+                </tr>
+              ) : null}
+              {input.encounters.map((e) => (
+                <tr key={e.id}>
+                  <td>{e.start?.slice(0, 10) ?? ''}</td>
+                  <td>
+                    {e.description}
+                    {e.classLabel ? (
+                      <>
+                        {' '}
+                        <span className="muted">({e.classLabel})</span>
+                      </>
+                    ) : null}
+                  </td>
+                  <td>{e.status ?? ''}</td>
+                  <td>
+                    <a className="button" href={link(e.id)}>
+                      Select
+                    </a>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
         <p>
           <a className="button secondary" href={link('none')}>
             Continue without an encounter

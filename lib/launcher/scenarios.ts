@@ -4,7 +4,7 @@ import { getDb } from '../db';
 import type { Db } from '../db';
 import { isUniqueViolation } from '../db/errors';
 import { findPatientSummary } from '../fhir/patient-directory';
-import { DEFAULT_SANDBOX_ID } from '../sandbox';
+import { currentSandbox } from '../sandbox/context';
 import { launchConfigSchema } from './launch-config';
 import type { LaunchConfig } from './launch-config';
 import { SAMPLE_APP_CLIENT_ID } from './sample-app';
@@ -143,7 +143,7 @@ function problemOf(error: z.ZodError): string {
 
 /** Every scenario of a sandbox: the built-in set first, then the saved ones by name. */
 export async function listScenarios(options: { sandboxId?: string; db?: Db } = {}): Promise<ListedScenario[]> {
-  const sandboxId = options.sandboxId ?? DEFAULT_SANDBOX_ID;
+  const sandboxId = options.sandboxId ?? currentSandbox().id;
   const db = options.db ?? getDb();
   const rows = await db.setting.findMany({ where: { key: { startsWith: `${PREFIX}${sandboxId}.` } } });
   const saved = rows
@@ -162,7 +162,7 @@ export async function findScenario(id: string, options: { sandboxId?: string; db
   const builtIn = BUILT_IN_SCENARIOS.find((s) => s.id === id);
   if (builtIn) return builtIn;
   if (!ID_PATTERN.test(id)) return null;
-  const row = await (options.db ?? getDb()).setting.findUnique({ where: { key: key(options.sandboxId ?? DEFAULT_SANDBOX_ID, id) } });
+  const row = await (options.db ?? getDb()).setting.findUnique({ where: { key: key(options.sandboxId ?? currentSandbox().id, id) } });
   return row ? fromRow(id, row.value) : null;
 }
 
@@ -176,7 +176,7 @@ export async function createScenario(input: unknown, options: { sandboxId?: stri
   for (let attempt = 0; attempt < 5; attempt++) {
     const id = newId();
     try {
-      await db.setting.create({ data: { key: key(options.sandboxId ?? DEFAULT_SANDBOX_ID, id), value: JSON.stringify(stored) } });
+      await db.setting.create({ data: { key: key(options.sandboxId ?? currentSandbox().id, id), value: JSON.stringify(stored) } });
       return { ok: true, value: fromRow(id, JSON.stringify(stored))! };
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
@@ -195,7 +195,7 @@ export async function updateScenario(id: string, patch: unknown, options: { sand
   if (!merged.success) return { ok: false, status: 400, error: problemOf(merged.error) };
   const stored: Stored = { ...merged.data, createdAt: current.createdAt ?? new Date().toISOString(), updatedAt: new Date().toISOString() };
   const db = options.db ?? getDb();
-  await db.setting.update({ where: { key: key(options.sandboxId ?? DEFAULT_SANDBOX_ID, id) }, data: { value: JSON.stringify(stored) } });
+  await db.setting.update({ where: { key: key(options.sandboxId ?? currentSandbox().id, id) }, data: { value: JSON.stringify(stored) } });
   return { ok: true, value: fromRow(id, JSON.stringify(stored))! };
 }
 
@@ -204,7 +204,7 @@ export async function deleteScenario(id: string, options: { sandboxId?: string; 
   const current = await findScenario(id, options);
   if (!current) return { ok: false, status: 404, error: `no scenario '${id.slice(0, 80)}'` };
   if (current.builtIn) return { ok: false, status: 409, error: 'built-in scenarios cannot be deleted' };
-  await (options.db ?? getDb()).setting.deleteMany({ where: { key: key(options.sandboxId ?? DEFAULT_SANDBOX_ID, id) } });
+  await (options.db ?? getDb()).setting.deleteMany({ where: { key: key(options.sandboxId ?? currentSandbox().id, id) } });
   return { ok: true, value: null };
 }
 

@@ -10,7 +10,7 @@ import { getDb } from '../db';
 import { rawQuery } from '../db/direct';
 import type { Client as ClientRow } from '../generated/sqlite/client';
 import { Prisma } from '../generated/sqlite/client';
-import { DEFAULT_SANDBOX_ID } from '../sandbox';
+import { currentSandbox } from '../sandbox/context';
 import type { ParsedScope } from '../smart/scopes';
 import { formatScope, parseScopeString } from '../smart/scopes';
 import type { PublicJwks } from './client-metadata';
@@ -339,7 +339,7 @@ export async function registerClient(input: ClientInput, options: { sandboxId?: 
   const secret = needsSecret(valid.tokenEndpointAuthMethod) ? newSecret() : null;
   try {
     const row = await getDb().client.create({
-      data: { ...toRowData(valid), clientId, sandboxId: options.sandboxId ?? DEFAULT_SANDBOX_ID, secretHash: secret?.hash ?? null },
+      data: { ...toRowData(valid), clientId, sandboxId: options.sandboxId ?? currentSandbox().id, secretHash: secret?.hash ?? null },
     });
     return { client: toClient(row), clientSecret: secret?.secret ?? null };
   } catch (err) {
@@ -392,7 +392,7 @@ export async function updateClient(
 /** Deletes a client and revokes every grant and token issued to it. */
 export async function deleteClient(clientId: string, options: { sandboxId?: string } = {}): Promise<boolean> {
   const db = getDb();
-  const sandboxId = options.sandboxId ?? DEFAULT_SANDBOX_ID;
+  const sandboxId = options.sandboxId ?? currentSandbox().id;
   const found = await db.client.findFirst({ where: { clientId, sandboxId }, select: { clientId: true } });
   if (!found) return false;
   await db.$transaction([
@@ -414,7 +414,7 @@ export async function rotateClientSecret(clientId: string, options: { sandboxId?
 
 /** Every client of a sandbox, newest first. */
 export async function listClients(options: { sandboxId?: string } = {}): Promise<OAuthClient[]> {
-  const rows = await getDb().client.findMany({ where: { sandboxId: options.sandboxId ?? DEFAULT_SANDBOX_ID }, orderBy: { createdAt: 'desc' } });
+  const rows = await getDb().client.findMany({ where: { sandboxId: options.sandboxId ?? currentSandbox().id }, orderBy: { createdAt: 'desc' } });
   return rows.map(toClient);
 }
 
@@ -471,7 +471,7 @@ async function findClientRow(clientId: string): Promise<ClientRow | null> {
 /** One client of a sandbox, or null. */
 export async function getClient(clientId: string, options: { sandboxId?: string } = {}): Promise<OAuthClient | null> {
   const row = await findClientRow(clientId);
-  if (!row || row.sandboxId !== (options.sandboxId ?? DEFAULT_SANDBOX_ID)) return null;
+  if (!row || row.sandboxId !== (options.sandboxId ?? currentSandbox().id)) return null;
   return toClient(row);
 }
 

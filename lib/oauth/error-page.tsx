@@ -2,7 +2,7 @@ import type { ReactElement } from 'react';
 import { renderDocument } from '../http/html';
 
 const STYLE =
-  'body{font:16px/1.5 system-ui,sans-serif;max-width:42rem;margin:3rem auto;padding:0 1rem;color:#1f2933}h1{font-size:1.4rem}code{background:#f0f4f8;padding:.1rem .3rem;border-radius:3px}.why{border-left:4px solid #d64545;padding:.5rem 1rem;background:#fff5f5}';
+  'body{font:16px/1.5 system-ui,sans-serif;max-width:42rem;margin:3rem auto;padding:0 1rem;color:#1f2933}h1{font-size:1.4rem}code{background:#f0f4f8;padding:.1rem .3rem;border-radius:3px}.why{border-left:4px solid #d64545;padding:.5rem 1rem;background:#fff5f5}h1,p,code{overflow-wrap:anywhere}';
 
 function ErrorPage({ title, code, message }: { title: string; code: string; message: string }): ReactElement {
   return (

@@ -25,6 +25,7 @@ import { randomToken, sha256 } from './crypto';
 import { AccessDenied, appendToRedirectUri, authorizeErrorRedirectUrl, InvalidRequest, InvalidScope } from './errors';
 import type { GrantContext } from './grant-store';
 import { isFhirId, referencePattern } from '../fhir-id';
+import { currentSandbox, sandboxNow, sandboxNowMs } from '../sandbox/context';
 
 /** What /oauth/authorize validated and stored for the screens. */
 export interface StoredAuthorizeRequest {
@@ -129,7 +130,7 @@ export async function createInteraction(input: { sandboxId: string; clientId: st
       sandboxId: input.sandboxId,
       clientId: input.clientId,
       params: JSON.stringify(input.request),
-      expiresAt: new Date(Date.now() + INTERACTION_TTL_SECONDS * 1000),
+      expiresAt: new Date(sandboxNowMs() + INTERACTION_TTL_SECONDS * 1000),
     },
   });
   return id;
@@ -161,7 +162,8 @@ function standaloneLaunchView(launch: LaunchRecord): LaunchRecord {
 async function loadInteraction(id: string): Promise<LoadedInteraction> {
   if (typeof id !== 'string' || id.length === 0 || id.length > 100) throw new InteractionNotFoundError(String(id).slice(0, 100));
   const row = await getDb().interaction.findUnique({ where: { id } });
-  if (!row || row.expiresAt.getTime() <= Date.now()) throw new InteractionNotFoundError(id);
+  // An interaction of another sandbox is unknown here: its screens live under that sandbox's prefix.
+  if (!row || row.sandboxId !== currentSandbox().id || row.expiresAt.getTime() <= sandboxNowMs()) throw new InteractionNotFoundError(id);
   const request = JSON.parse(row.params) as StoredAuthorizeRequest;
   const client = await getClient(row.clientId, { sandboxId: row.sandboxId });
   // The client was deleted while the user was signing in.
@@ -219,7 +221,7 @@ export async function getInteractionOrThrow(id: string): Promise<InteractionView
 
 // Deletes the interaction if it is still live; false when another request already took it.
 async function takeInteraction(id: string): Promise<boolean> {
-  const { count } = await getDb().interaction.deleteMany({ where: { id, expiresAt: { gt: new Date() } } });
+  const { count } = await getDb().interaction.deleteMany({ where: { id, expiresAt: { gt: sandboxNow() } } });
   return count === 1;
 }
 
@@ -323,7 +325,7 @@ export async function completeInteraction(id: string, input: CompleteInteraction
         codeChallenge: request.codeChallenge,
         codeChallengeMethod: request.codeChallenge ? 'S256' : null,
         nonce: request.nonce,
-        expiresAt: new Date(Date.now() + AUTH_CODE_TTL_SECONDS * 1000),
+        expiresAt: new Date(sandboxNowMs() + AUTH_CODE_TTL_SECONDS * 1000),
       },
     }),
   ]);

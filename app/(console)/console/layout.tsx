@@ -19,6 +19,7 @@ const TABS: [string, string][] = [
   ['/console/clients', 'Clients'],
   ['/console/backend-demo', 'Backend demo'],
   ['/console/data', 'Data'],
+  ['/console/workshops', 'Workshops'],
 ];
 
 export default async function ConsoleLayout({ children }: { children: ReactNode }) {

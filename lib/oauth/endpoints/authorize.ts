@@ -46,6 +46,23 @@ export const AUTHORIZE_CHECKS: readonly AuthorizeCheck[] = [
   launchIsLive, // last: it uses up the launch id
 ];
 
+/** Each rule's name as the audit trail records it when it refuses a request: its file in ../checks/. */
+const RULE_NAMES = new Map<AuthorizeCheck, string>([
+  [clientAndRedirectUriAreSingle, 'client-and-redirect-uri-are-single'],
+  [clientIsRegistered, 'client-is-registered'],
+  [redirectUriIsRegistered, 'redirect-uri-is-registered'],
+  [noRepeatedParameters, 'no-repeated-parameters'],
+  [launchIsFound, 'launch-is-found'],
+  [launchSimulatedError, 'launch-simulated-error'],
+  [responseTypeIsCode, 'response-type-is-code'],
+  [clientMayUseCodeFlow, 'client-may-use-code-flow'],
+  [noRequestObjects, 'no-request-objects'],
+  [audIsFhirBase, 'aud-is-fhir-base'],
+  [pkceS256, 'pkce-s256'],
+  [scopeIsValid, 'scope-is-valid'],
+  [launchIsLive, 'launch-is-live'],
+]);
+
 /** GET/POST /oauth/authorize */
 export const handleAuthorize = oauthEndpoint({ endpoint: '/oauth/authorize', style: 'authorize' }, async (call) => {
   const ctx: AuthorizeContext = {
@@ -64,7 +81,15 @@ export const handleAuthorize = oauthEndpoint({ endpoint: '/oauth/authorize', sty
     standaloneLaunch: false,
   };
   call.audit.facts = authorizeRequestFacts(ctx.params);
-  for (const check of AUTHORIZE_CHECKS) await check(ctx);
+  for (const check of AUTHORIZE_CHECKS) {
+    try {
+      await check(ctx);
+    } catch (err) {
+      // The console's flow view names the rule, its spec and what the app should do instead.
+      call.audit.facts = { ...call.audit.facts, rule: RULE_NAMES.get(check) ?? 'authorize' };
+      throw err;
+    }
+  }
 
   const client = clientOf(ctx);
   const maxAge = ctx.params.get('max_age');

@@ -8,7 +8,7 @@ import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { simulatedErrorOfLaunch, simulatedNote } from '../../launch-options/lookup';
 import { simulatedTokenFailure, simulatedTokenResponse } from '../simulated-failures';
 import { findArmedLaunch } from '../../launch-options/lookup';
-import { DEFAULT_SANDBOX_ID } from '../../sandbox';
+import { currentSandbox } from '../../sandbox/context';
 import { consumeLaunch } from '../launches';
 import { authenticateClient } from '../client-auth';
 import type { GrantType, OAuthClient } from '../clients';
@@ -121,5 +121,5 @@ function assertionLifetime(form: OAuthParams): { assertionLifetimeSeconds?: numb
 
 /** OPTIONS /oauth/token (CORS preflight). */
 export function handleTokenPreflight(req: Request): Promise<Response> {
-  return handleCorsPreflight(req, DEFAULT_SANDBOX_ID);
+  return handleCorsPreflight(req, currentSandbox().id);
 }

@@ -53,6 +53,7 @@ export async function clientCredentialsGrant(
     refresh: null, // SHOULD NOT issue refresh tokens to backend services (docs/CONFORMANCE.md #92)
     idToken: null,
   });
+  call.audit.facts = { ...call.audit.facts, tokenId: issued.accessJti };
   call.audit.detail = `issued backend access token ${issued.accessJti.slice(0, 8)}…${scope !== requested.trim() ? ` (requested: ${requested.slice(0, 300)})` : ''}`;
   return issued.body;
 }

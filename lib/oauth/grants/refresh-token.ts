@@ -17,6 +17,7 @@ import { IssuanceClaimLost, issueTokens } from '../tokens';
 import { audMismatch, refreshKind, refreshTtl } from './authorization-code';
 import { nowSeconds } from '../crypto';
 import { findPresentedToken } from './presented';
+import { sandboxNowMs } from '../../sandbox/context';
 
 export async function refreshTokenGrant(call: OAuthCall, client: OAuthClient, form: OAuthParams): Promise<TokenResponseBody> {
   const presented = form.get('refresh_token');
@@ -33,6 +34,7 @@ export async function refreshTokenGrant(call: OAuthCall, client: OAuthClient, fo
   const grant = row.grantId ? found.grant : null;
   if (!grant) throw new InvalidGrant('the refresh token is not valid');
   call.audit.launchId = grant.launchId;
+  call.audit.facts = { ...call.audit.facts, grantId: grant.id };
   if (row.rotated) {
     // Reuse of a rotated token: either the client or an attacker holds a stolen copy (RFC 9700 §4.14.2).
     await revokeGrant(grant.id);
@@ -41,7 +43,7 @@ export async function refreshTokenGrant(call: OAuthCall, client: OAuthClient, fo
     });
   }
   if (row.revoked || grant.revoked) throw new InvalidGrant('the refresh token has been revoked');
-  if (row.expiresAt.getTime() <= Date.now()) throw new InvalidGrant('the refresh token has expired: authorize again');
+  if (row.expiresAt.getTime() <= sandboxNowMs()) throw new InvalidGrant('the refresh token has expired: authorize again');
   const elsewhere = audMismatch(grant.context, call.fhirBase);
   if (elsewhere) throw new InvalidGrant(`the refresh token cannot be used here: ${elsewhere}`);
   const kind = refreshKind(row.scope) ?? 'offline';
@@ -91,6 +93,7 @@ export async function refreshTokenGrant(call: OAuthCall, client: OAuthClient, fo
       flags: ['refresh-replay'],
     });
   });
+  call.audit.facts = { ...call.audit.facts, tokenId: issued.accessJti };
   call.audit.detail = `refresh token rotated; issued access token ${issued.accessJti.slice(0, 8)}…`;
   return issued.body;
 }

@@ -26,7 +26,15 @@ export default async function ScopesPage({ searchParams }: Props) {
   const analysis = analyzeScopeString(scope.slice(0, 4000));
   const answer =
     firstParam(p.url) !== undefined || tokenId
-      ? evaluatePlaygroundRequest({ scope, patientId: patient || null, fhirUser: fhirUser || null, method, url: url.slice(0, 2000) })
+      ? evaluatePlaygroundRequest({
+          scope,
+          patientId: patient || null,
+          fhirUser: fhirUser || null,
+          // The real token's state decides first, as on the FHIR API (a revoked token is 401 whatever its scopes).
+          ...(token && scope === token.token.scope ? { tokenStatus: token.token.status } : {}),
+          method,
+          url: url.slice(0, 2000),
+        })
       : null;
 
   return (
@@ -37,7 +45,7 @@ export default async function ScopesPage({ searchParams }: Props) {
         {tokenId ? <input type="hidden" name="token" value={tokenId} /> : null}
         {token ? (
           <p className="notice">
-            Pre-filled from token <code>{token.token.id.slice(0, 10)}…</code> ({token.token.clientId}).
+            Pre-filled from token <code>{token.token.id.slice(0, 10)}…</code> ({token.token.clientId}, {token.token.status}).
           </p>
         ) : null}
         <label htmlFor="scope">
@@ -49,7 +57,7 @@ export default async function ScopesPage({ searchParams }: Props) {
           <label>
             Method
             <select name="method" defaultValue={method}>
-              {['GET', 'POST', 'PUT', 'DELETE'].map((m) => (
+              {['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].map((m) => (
                 <option key={m}>{m}</option>
               ))}
             </select>
@@ -72,7 +80,7 @@ export default async function ScopesPage({ searchParams }: Props) {
 
       {answer ? (
         <div
-          className={`notice ${answer.verdict === 'allowed' ? '' : answer.verdict === 'denied' || answer.verdict === 'invalid' ? 'bad' : 'warn'}`}
+          className={`notice ${answer.verdict === 'allowed' ? '' : answer.verdict === 'denied' || answer.verdict === 'invalid' || answer.verdict === 'unauthorized' ? 'bad' : 'warn'}`}
           data-testid="playground-answer"
         >
           <p className="big" style={{ margin: '0 0 6px' }}>

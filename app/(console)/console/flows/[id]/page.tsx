@@ -2,7 +2,7 @@ import { headers } from 'next/headers';
 import Link from 'next/link';
 import { notFound } from 'next/navigation';
 import { requireConsoleSession } from '#lib/console/auth';
-import { getFlow } from '#lib/console/flows';
+import { FLOW_KIND_LABELS, getFlowDocument } from '#lib/console/flow-events';
 import type { FlowParam } from '#lib/console/flows';
 import { publicOrigin } from '#lib/http/origin';
 import { SequenceDiagram } from '../sequence-diagram';
@@ -33,27 +33,75 @@ function Params({ params }: { params: readonly FlowParam[] }) {
 export default async function FlowPage({ params }: Props) {
   const { id } = await params;
   await requireConsoleSession(`/console/flows/${id}`);
-  const flow = await getFlow(id, { origin: publicOrigin(await headers()) });
+  const flow = await getFlowDocument(id, { origin: publicOrigin(await headers()) });
   if (!flow) notFound();
-  const { summary } = flow;
+  const base = `/api/console/flows/${encodeURIComponent(flow.id)}`;
+  const failedStep = flow.failure ? flow.steps.find((s) => s.key === flow.failure?.stepKey) : undefined;
   return (
     <>
       <p>
         <Link href="/console/flows">← Flows</Link>
       </p>
       <h1>
-        {summary.clientName ?? summary.clientId}: {summary.launchKind} launch
+        {flow.title}{' '}
+        {flow.outcome === 'failed' ? <span className="badge failed">✗ failed</span> : <span className="badge ok">✓ {FLOW_KIND_LABELS[flow.kind]}</span>}
       </h1>
       <p className="lead">
-        {summary.createdAt.toISOString()} · user {summary.userId ?? '—'} · patient {summary.patientId ?? '—'}
-        {summary.launchId ? (
+        {flow.at.toISOString()} · client {flow.clientId ?? 'unknown'} · user {flow.userId ?? '—'} · patient {flow.patientId ?? '—'}
+        {flow.launchId ? (
           <>
             {' '}
-            · <Link href={`/console/audit?launchId=${encodeURIComponent(summary.launchId)}`}>audit records of this launch</Link>
+            · <Link href={`/console/audit?launchId=${encodeURIComponent(flow.launchId)}`}>audit records of this launch</Link>
           </>
         ) : null}
-        {' · '}
-        <Link href={`/console/tokens?grantId=${encodeURIComponent(summary.grantId)}`}>tokens of this grant</Link>
+        {flow.grantId && flow.kind === 'launch' ? (
+          <>
+            {' · '}
+            <Link href={`/console/tokens?grantId=${encodeURIComponent(flow.grantId)}`}>tokens of this grant</Link>
+          </>
+        ) : null}
+        {flow.grantId && flow.kind !== 'launch' ? (
+          <>
+            {' · '}
+            <Link href={`/console/flows/${encodeURIComponent(flow.grantId)}`}>the launch this belonged to</Link>
+          </>
+        ) : null}
+      </p>
+      {flow.failure ? (
+        <div className="notice bad" data-testid="flow-failure">
+          <p className="big" style={{ margin: '0 0 6px' }}>
+            <strong>Failed at: {failedStep?.title ?? flow.failure.stepKey}</strong>
+            {flow.failure.errorCode ? (
+              <>
+                {' '}
+                — <code>{flow.failure.errorCode}</code>
+              </>
+            ) : null}
+          </p>
+          <p style={{ margin: '0 0 4px' }}>{flow.failure.description}</p>
+          <dl className="kv">
+            <dt>Rule</dt>
+            <dd data-testid="failure-rule">{flow.failure.rule.title}</dd>
+            <dt>Spec</dt>
+            <dd data-testid="failure-spec">{flow.failure.rule.spec}</dd>
+            <dt>What the app should do instead</dt>
+            <dd data-testid="failure-advice">{flow.failure.rule.advice}</dd>
+          </dl>
+        </div>
+      ) : null}
+      <p className="actions" data-testid="flow-exports">
+        <a className="button secondary" href={`${base}/export?format=curl`} download>
+          Shell transcript (curl)
+        </a>
+        <a className="button secondary" href={`${base}/export?format=postman`} download>
+          Postman collection
+        </a>
+        <Link className="button secondary" href={`/console/flows/${encodeURIComponent(flow.id)}/handout`}>
+          Printable handout
+        </Link>
+        <a className="button secondary" href={base}>
+          As JSON
+        </a>
       </p>
       {flow.notes.map((n) => (
         <p key={n} className="notice warn">
@@ -131,6 +179,13 @@ export default async function FlowPage({ params }: Props) {
                       <li key={r}>{r}</li>
                     ))}
                   </ul>
+                </div>
+              ) : null}
+              {s.rule ? (
+                <div className="notice bad" style={{ marginBottom: 0 }} data-testid="step-rule">
+                  <strong>Refused by:</strong> {s.rule.title} <span className="muted-small">({s.rule.spec})</span>
+                  <br />
+                  <strong>Instead:</strong> {s.rule.advice}
                 </div>
               ) : null}
               {s.auditId ? (
