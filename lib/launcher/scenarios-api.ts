@@ -27,8 +27,8 @@ import {
 } from './scenarios';
 import type { ScenarioResult } from './scenarios';
 import { startLaunch } from './start-launch';
-import { ensureSampleAppClient, SAMPLE_APP_CLIENT_ID } from './sample-app';
-import { BACKEND_DEMO_CLIENT_ID, ensureBackendDemoClient } from './backend-demo';
+import { ensureSampleAppClient, sampleAppClientId } from './sample-app';
+import { backendDemoClientId, ensureBackendDemoClient } from './backend-demo';
 
 const ERROR_CODES = { 400: 'invalid_request', 404: 'not_found', 409: 'conflict', 413: 'invalid_request', 415: 'invalid_request' } as const;
 
@@ -114,8 +114,8 @@ export const handleLaunchScenario = withId(async (req, id) => {
   if (!scenario) return failure(404, `no scenario '${id}'`);
   const origin = publicOrigin(req);
   // The built-in apps are registered on first use, as the launcher page does.
-  if (scenario.config.clientId === SAMPLE_APP_CLIENT_ID) await ensureSampleAppClient(origin);
-  if (scenario.config.clientId === BACKEND_DEMO_CLIENT_ID) await ensureBackendDemoClient();
+  if (scenario.config.clientId === sampleAppClientId()) await ensureSampleAppClient(origin);
+  if (scenario.config.clientId === backendDemoClientId()) await ensureBackendDemoClient();
   const started = await startLaunch(scenario.config, origin);
   return started.ok ? jsonNoStore(started) : failure(400, started.error);
 });
