@@ -110,7 +110,10 @@ describe('scenarios API', () => {
     const { callback } = await new BrowserSession(base).authorize(request.url, { persona: 'RelatedPerson/roster-growth-rp1' });
     const params = oauth.validateAuthResponse(as, client, callback, request.state);
     const tokenRes = await oauth.authorizationCodeGrantRequest(as, client, oauth.None(), params, redirectUri, request.verifier, insecure);
-    const tokens = (await oauth.processAuthorizationCodeResponse(as, client, tokenRes, { requireIdToken: true })) as oauth.TokenEndpointResponse & {
+    const tokens = (await oauth.processAuthorizationCodeResponse(as, client, tokenRes, {
+      requireIdToken: true,
+      expectedNonce: request.nonce,
+    })) as oauth.TokenEndpointResponse & {
       patient?: string;
     };
     expect(tokens.patient).toBe('roster-growth');
