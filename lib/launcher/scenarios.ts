@@ -244,11 +244,11 @@ export async function duplicateScenario(id: string, options: { sandboxId?: strin
   return createScenario({ name: `${current.name} (copy)`.slice(0, 120), description: current.description, config: current.config }, options);
 }
 
-/** A share link (`{origin}/l/{code}`) for a scenario's configuration. */
+/** A share link (`{origin}[/s/{id}]/l/{code}`, in the current sandbox) for a scenario’s configuration. */
 export async function shareScenario(id: string, origin: string, options: { sandboxId?: string; db?: Db } = {}): Promise<ScenarioResult<string>> {
   const current = await findScenario(id, options);
   if (!current) return { ok: false, status: 404, error: `no scenario '${id.slice(0, 80)}'` };
-  return { ok: true, value: `${origin}/l/${await createShareLink(current.config, options.db)}` };
+  return { ok: true, value: `${origin}${currentSandbox().basePath}/l/${await createShareLink(current.config, options.db)}` };
 }
 
 /** The share code of a share link or code as a user pastes it (`…/l/{code}`, `?share={code}`, or the code), or null. */
