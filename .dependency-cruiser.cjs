@@ -3,9 +3,10 @@
  * layers below it, never one above; type-only imports count too. `npm run lint` runs this check.
  */
 const LAYERS = [
-  ['base', '^lib/(env|fhir-id)\\.ts$|^lib/sandbox/'],
+  ['base', '^lib/(env|fhir-id)\\.ts$'],
   ['synthetic', '^lib/synthetic/'],
   ['db', '^lib/(db|generated)/'],
+  ['sandbox', '^lib/sandbox/'],
   ['http', '^lib/http/'],
   ['audit', '^lib/audit/'],
   ['ratelimit', '^lib/ratelimit/'],
@@ -16,6 +17,7 @@ const LAYERS = [
   ['seed', '^lib/seed/'],
   ['interaction', '^lib/interaction/'],
   ['launcher', '^lib/launcher/'],
+  ['workshop', '^lib/workshop/'],
   ['console', '^lib/console/'],
   ['routes', '^lib/routes/'],
 ];

@@ -338,6 +338,23 @@ await measure(
   true,
 );
 console.log(`  (search response: ${(searchBytes / 1024).toFixed(0)} KiB)`);
+// The search of `npm run bench -- leastwork` (20 per page, more pages follow), with the total the
+// server gives unasked and without it: the difference is what counting the matches costs.
+for (const [label, extra] of [
+  ['with its total', ''],
+  ['_total=none', '&_total=none'],
+]) {
+  await measure(
+    `FHIR Observation?patient&category&_count=20, ${label}`,
+    iterations,
+    async () => {
+      const res = await handleFhirRequest(new Request(`${ORIGIN}/fhir/Observation?patient=${patient}&category=${cat}&_count=20${extra}`, { headers: bearer }));
+      if (res.status !== 200) throw new Error(`search: ${res.status} ${await res.text()}`);
+      await res.arrayBuffer();
+    },
+    true,
+  );
+}
 
 console.log('\nbuilding blocks:');
 const es = await getSigningKey('ES256');

@@ -378,25 +378,39 @@ test.describe('backend service launches', () => {
   });
 });
 
-test('the launcher refuses a simulated error the chosen launch can never trigger', async ({ page }) => {
+test('a simulated error the chosen launch can never trigger is not offered, and the server refuses it', async ({ page }) => {
   failOnDialog(page);
   // invalid_jti needs a private_key_jwt client; the sample app is public.
   await page.goto('/');
   await pickOrdinaryPatient(page);
-  await page.getByLabel('Simulated error').selectOption('invalid_jti');
-  await page.getByRole('button', { name: 'Launch', exact: true }).click();
-  const refusal = page.locator('p.error[role=alert]');
-  await expect(refusal).toContainText('cannot happen in this launch');
-  await expect(refusal).toContainText('private_key_jwt');
-  expect(new URL(page.url()).pathname).toBe('/');
+  const offered = () =>
+    page
+      .getByLabel('Simulated error')
+      .locator('option')
+      .evaluateAll((els) => els.map((e) => (e as HTMLOptionElement).value));
+  expect(await offered()).not.toContain('invalid_jti');
 
   // invalid_scope is an /oauth/authorize error; a backend service never calls it.
   const client = await registerBackendClient(page.request, `e2e backend refused ${Date.now()}`);
   await page.goto('/');
   await page.getByLabel('Backend service').check();
   await page.getByLabel('App', { exact: true }).selectOption(client.clientId);
-  await page.getByLabel('Simulated error').selectOption('invalid_scope');
-  await page.getByRole('button', { name: 'Show backend instructions' }).click();
-  await expect(page.locator('p.error[role=alert]')).toContainText('a backend service never calls /oauth/authorize');
-  await expect(page.getByTestId('backend-instructions')).toHaveCount(0);
+  expect(await offered()).not.toContain('invalid_scope');
+
+  // A configuration that arms one anyway (here a saved scenario, launched over HTTP) is refused with the reason.
+  const template = (await (await page.request.get('/api/scenarios/builtin-non-ascii')).json()) as { config: Record<string, unknown> };
+  for (const [config, reason] of [
+    [{ ...template.config, simulatedError: { kind: 'invalid_jti' } }, 'private_key_jwt'],
+    [
+      { ...template.config, clientId: client.clientId, launchType: 'backend-service', simulatedError: { kind: 'invalid_scope' } },
+      'a backend service never calls /oauth/authorize',
+    ],
+  ] as const) {
+    const saved = (await (await page.request.post('/api/scenarios', { data: { name: 'cannot happen', config } })).json()) as { id: string };
+    const res = await page.request.post(`/api/scenarios/${saved.id}/launch`);
+    expect(res.status()).toBe(400);
+    const body = (await res.json()) as { error_description: string };
+    expect(body.error_description).toContain('cannot happen in this launch');
+    expect(body.error_description).toContain(reason);
+  }
 });

@@ -35,6 +35,10 @@ test('the launcher, the EHR frame and the sample app fit a 390 px screen', async
     },
   });
   expect(registered.status()).toBe(201);
+  await page.goto('/tools/jwks');
+  expect(await pageOverflow(page), 'JWKS helper').toBeLessThanOrEqual(0);
+  await page.goto('/?scenario=builtin-non-ascii');
+  expect(await pageOverflow(page), 'launcher with a scenario').toBeLessThanOrEqual(0);
   await page.goto('/');
   expect(await pageOverflow(page), 'launcher').toBeLessThanOrEqual(0);
   await pickOrdinaryPatient(page);
@@ -116,7 +120,19 @@ test.describe('console', () => {
     await page.fill('#password', CONSOLE_PASSWORD);
     await page.click('button[type=submit]');
     await expect(page).toHaveURL(/\/console\/tokens/);
-    for (const path of ['tokens', 'audit', 'alerts', 'flows', 'clients', 'clients/sample-app', 'clients/sample-app/report', 'scopes', 'rate-limits', 'data']) {
+    for (const path of [
+      'tokens',
+      'audit',
+      'alerts',
+      'flows',
+      'clients',
+      'clients/sample-app',
+      'clients/sample-app/report',
+      'scopes',
+      'rate-limits',
+      'data',
+      'backend-demo',
+    ]) {
       await page.goto(`${base}/console/${path}`);
       await expect(page.locator('h1').first()).toBeVisible();
       expect(await pageOverflow(page), path).toBeLessThanOrEqual(0);

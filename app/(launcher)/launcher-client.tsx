@@ -6,15 +6,28 @@ import { parseScopeString } from '#lib/smart/scopes';
 import { allowsPatientList, LAUNCH_TYPE_IDS, LAUNCH_TYPES, MAX_LAUNCH_PATIENTS } from '#lib/launch-options/options';
 import type { LaunchType } from '#lib/launch-options/options';
 import type { LaunchConfig } from '#lib/launcher/launch-config';
-import { defaultSimulatedError, SIMULATED_ERROR_KINDS, SIMULATED_ERRORS } from '#lib/launch-options/simulated-errors';
+import { defaultSimulatedError, SIMULATED_ERROR_KINDS, SIMULATED_ERRORS, simulatedErrorProblem } from '#lib/launch-options/simulated-errors';
 import type { SimulatedError, SimulatedErrorKind } from '#lib/launch-options/simulated-errors';
 import type { LauncherClient as LauncherApp, PatientPreview } from '#lib/launcher/directory';
 import type { LaunchStart } from '#lib/launcher/start-launch';
 import type { Persona } from '#lib/interaction/personas';
 import type { PatientSummary, PractitionerSummary } from '#lib/fhir/patient-directory';
-import { createShareLinkAction, previewPatientAction, registerAdHocAppAction, searchPatientsAction, startLaunchAction } from './actions';
+import {
+  createShareLinkAction,
+  previewPatientAction,
+  registerAdHocAppAction,
+  searchPatientsAction,
+  runBackendDemoAction,
+  setLaunchUrlAction,
+  startLaunchAction,
+} from './actions';
+import { BackendDemoSteps } from './backend-demo-steps';
+import { ScenarioPanel } from './scenarios-client';
+import type { ListedScenario, Scenario } from '#lib/launcher/scenarios';
+import type { BackendDemoRun } from '#lib/launcher/backend-demo';
 
 const ADHOC = '__adhoc__';
+const BACKEND_DEMO = 'backend-demo';
 
 const SCOPE_PRESETS: readonly { id: string; label: string; scope: string }[] = [
   { id: 'ehr', label: 'EHR launch, patient data (read)', scope: 'launch openid fhirUser patient/*.rs offline_access' },
@@ -53,6 +66,9 @@ export interface LauncherClientProps {
   readonly patientPersonas: readonly Persona[];
   readonly initialPatients: readonly PatientSummary[];
   readonly shared: LaunchConfig | null;
+  readonly scenarios: readonly ListedScenario[];
+  readonly scenario: Scenario | null;
+  readonly fromShare: string | null;
 }
 
 function PatientCard({ preview }: { preview: PatientPreview }) {
@@ -133,10 +149,77 @@ function BackendInstructions({
       ) : null}
       <p className="muted">
         The client must be registered with the public key (JWKS) of the key that signs its assertions. Register one with POST /oauth/register
-        (token_endpoint_auth_method private_key_jwt, grant_types [client_credentials]).
+        (token_endpoint_auth_method private_key_jwt, grant_types [client_credentials]); <a href="/tools/jwks">the JWKS helper</a> turns a public key into the
+        JWKS to register, or makes a key pair for you.
       </p>
       <pre>{keygen}</pre>
       <pre>{curl}</pre>
+    </div>
+  );
+}
+
+/** The app's launch URL, with a form to add one (none registered) or change it. */
+function LaunchUrlEditor({ app, onSaved }: { app: LauncherApp; onSaved: (launchUrl: string) => void }) {
+  const [editing, setEditing] = useState(false);
+  const [value, setValue] = useState(app.launchUrl ?? '');
+  const [error, setError] = useState<string | null>(null);
+  const [pending, startTransition] = useTransition();
+  useEffect(() => {
+    setEditing(false);
+    setValue(app.launchUrl ?? '');
+    setError(null);
+  }, [app.clientId, app.launchUrl]);
+  const editable = app.clientId !== 'sample-app' && app.clientType !== 'backend';
+  function save(e: FormEvent) {
+    e.preventDefault();
+    startTransition(async () => {
+      const res = await setLaunchUrlAction({ clientId: app.clientId, launchUrl: value, replace: app.launchUrl });
+      if (!res.ok) {
+        setError(res.error);
+        return;
+      }
+      setError(null);
+      setEditing(false);
+      onSaved(res.launchUrl);
+    });
+  }
+  if (app.clientType === 'backend') return <p className="muted">backend client · no launch URL (backend services are not launched by the EHR)</p>;
+  const form = (
+    <form className="row" onSubmit={save} data-testid="launch-url-form">
+      <label>
+        Launch URL{' '}
+        <input aria-label="Launch URL" value={value} onChange={(e) => setValue(e.target.value)} placeholder="http://localhost:8080/launch" size={34} />
+      </label>
+      <button type="submit" disabled={pending}>
+        {app.launchUrl ? 'Save launch URL' : 'Add launch URL'}
+      </button>
+      {app.launchUrl ? (
+        <button type="button" className="secondary" onClick={() => setEditing(false)}>
+          Cancel
+        </button>
+      ) : null}
+    </form>
+  );
+  return (
+    <div data-testid="launch-url">
+      {app.launchUrl ? (
+        <p className="muted">
+          {app.clientType} client · launch URL <code>{app.launchUrl}</code>{' '}
+          {editable && !editing ? (
+            <button type="button" className="secondary" onClick={() => setEditing(true)}>
+              Edit
+            </button>
+          ) : null}
+        </p>
+      ) : (
+        <p className="muted">{app.clientType} client · no launch URL registered: add one to launch it from the EHR (standalone launches need none).</p>
+      )}
+      {editable && (editing || !app.launchUrl) ? form : null}
+      {error ? (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      ) : null}
     </div>
   );
 }
@@ -166,6 +249,7 @@ export function LauncherClient(props: LauncherClientProps) {
   const [framed, setFramed] = useState(shared?.framed ?? true);
   const [simulatedError, setSimulatedError] = useState<SimulatedError | null>(shared?.simulatedError ?? null);
   const [result, setResult] = useState<LaunchStart | null>(null);
+  const [demoRun, setDemoRun] = useState<BackendDemoRun | null>(null);
   const [message, setMessage] = useState<string | null>(null);
   const [shareUrl, setShareUrl] = useState<string | null>(null);
   const [pending, startTransition] = useTransition();
@@ -173,6 +257,13 @@ export function LauncherClient(props: LauncherClientProps) {
   const type = LAUNCH_TYPES[launchType];
   const app = clients.find((c) => c.clientId === clientId) ?? null;
   const scopeCheck = useMemo(() => parseScopeString(scope), [scope]);
+  // Only the simulated errors this launch type and this app's client authentication can produce.
+  const fit = { launchType, tokenEndpointAuthMethod: app?.tokenEndpointAuthMethod ?? 'none' } as const;
+  const offeredErrors = SIMULATED_ERROR_KINDS.filter((k) => simulatedErrorProblem(defaultSimulatedError(k), fit) === null);
+  useEffect(() => {
+    if (simulatedError && simulatedErrorProblem(simulatedError, fit) !== null) setSimulatedError(null);
+    // fit changes with the launch type and the app only.
+  }, [launchType, app?.tokenEndpointAuthMethod]);
   // The first chosen patient is the launch context; population apps may get more (issue 6 item 2).
   const patientId = chosen[0]?.id ?? null;
   const multiple = severalPatients && allowsPatientList(launchType);
@@ -279,6 +370,7 @@ export function LauncherClient(props: LauncherClientProps) {
         clientId: res.clientId,
         name: adhoc.name || `Ad-hoc app`,
         clientType: 'public',
+        tokenEndpointAuthMethod: 'none',
         launchUrl: adhoc.launchUrl,
         redirectUris: [adhoc.redirectUri],
         scope: '',
@@ -293,10 +385,13 @@ export function LauncherClient(props: LauncherClientProps) {
   function launch() {
     setMessage(null);
     setShareUrl(null);
+    setDemoRun(null);
     startTransition(async () => {
       const res = await startLaunchAction(config());
       setResult(res);
       if (!res.ok) return;
+      // The demo client's key is the sandbox's: run it right away, with this launch armed.
+      if (res.kind === 'backend' && res.clientId === BACKEND_DEMO) setDemoRun(await runBackendDemoAction({ scope }));
       if (res.kind === 'ehr') window.location.assign(res.frameUrl ?? res.appUrl);
       else if (res.kind === 'standalone' && res.appUrl) window.location.assign(res.appUrl);
     });
@@ -316,6 +411,7 @@ export function LauncherClient(props: LauncherClientProps) {
 
   return (
     <div className="launcher">
+      <ScenarioPanel scenarios={props.scenarios} loaded={props.scenario} fromShare={props.fromShare} currentConfig={config} />
       <section className="card" aria-labelledby="app-h">
         <h2 id="app-h">1. App</h2>
         <label>
@@ -332,9 +428,7 @@ export function LauncherClient(props: LauncherClientProps) {
           </select>
         </label>
         {app ? (
-          <p className="muted">
-            {app.clientType} client · launch URL <code>{app.launchUrl ?? 'none registered'}</code>
-          </p>
+          <LaunchUrlEditor app={app} onSaved={(launchUrl) => setClients((list) => list.map((c) => (c.clientId === app.clientId ? { ...c, launchUrl } : c)))} />
         ) : null}
         {clientId === ADHOC ? (
           <div className="row">
@@ -612,7 +706,7 @@ export function LauncherClient(props: LauncherClientProps) {
             onChange={(e) => setSimulatedError(e.target.value ? defaultSimulatedError(e.target.value as SimulatedErrorKind) : null)}
           >
             <option value="">None</option>
-            {SIMULATED_ERROR_KINDS.map((k) => (
+            {offeredErrors.map((k) => (
               <option key={k} value={k}>
                 {SIMULATED_ERRORS[k].label}
               </option>
@@ -653,7 +747,7 @@ export function LauncherClient(props: LauncherClientProps) {
       </p>
       <div className="actions sticky">
         <button type="button" className="big" onClick={launch} disabled={pending || !canLaunch}>
-          {launchType === 'backend-service' ? 'Show backend instructions' : 'Launch'}
+          {launchType === 'backend-service' ? (clientId === BACKEND_DEMO ? 'Run backend demo' : 'Show backend instructions') : 'Launch'}
         </button>
         <button type="button" className="secondary" onClick={share} disabled={pending || clientId === ADHOC}>
           Share link
@@ -678,7 +772,10 @@ export function LauncherClient(props: LauncherClientProps) {
           </p>
         </div>
       ) : null}
-      {result && result.ok && result.kind === 'backend' ? <BackendInstructions result={result} scope={scope} patients={chosen} /> : null}
+      {demoRun ? <BackendDemoSteps run={demoRun} /> : null}
+      {result && result.ok && result.kind === 'backend' && result.clientId !== BACKEND_DEMO ? (
+        <BackendInstructions result={result} scope={scope} patients={chosen} />
+      ) : null}
     </div>
   );
 }

@@ -24,8 +24,6 @@ export async function loadFhirClient(): Promise<FhirBrowser> {
   return mod.default ?? mod;
 }
 
-/** client_id of the sample app (registered by lib/launcher/sample-app.ts). */
-export const SAMPLE_CLIENT_ID = 'sample-app';
 export const DEFAULT_EHR_SCOPE = 'launch openid fhirUser patient/*.rs offline_access';
 export const DEFAULT_STANDALONE_SCOPE =
   'launch/patient openid fhirUser offline_access patient/Patient.rs patient/Observation.rs patient/Condition.rs patient/MedicationRequest.rs patient/AllergyIntolerance.rs patient/Immunization.rs';

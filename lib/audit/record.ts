@@ -7,7 +7,7 @@ import { Prisma } from '../generated/sqlite/client';
 import type { AuditFacts } from './facts';
 import { serializeFacts } from './facts';
 import { GroupCommitQueue } from './group-commit';
-import { DEFAULT_SANDBOX_ID } from '../sandbox';
+import { currentSandbox } from '../sandbox/context';
 
 /** Flags a record can carry; the console lists flagged records as alerts. */
 export type AuditFlag =
@@ -83,7 +83,7 @@ export function auditRecordId(nowMs: number = Date.now()): string {
 function toRow(entry: AuditEntry, at: Date): AuditRow {
   return {
     id: auditRecordId(at.getTime()),
-    sandboxId: entry.sandboxId ?? DEFAULT_SANDBOX_ID,
+    sandboxId: entry.sandboxId ?? currentSandbox().id,
     at,
     kind: entry.kind,
     method: entry.method,

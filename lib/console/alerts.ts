@@ -6,7 +6,7 @@
  */
 import type { AuditFlag } from '../audit/record';
 import { getDb } from '../db';
-import { DEFAULT_SANDBOX_ID } from '../sandbox';
+import { currentSandbox } from '../sandbox/context';
 import { AUDIT_FLAGS } from './audit';
 
 /** What each flag means, for the alerts page. */
@@ -70,7 +70,7 @@ function isFlag(s: string): s is AuditFlag {
 
 /** Flag × client counts over every flagged record of the sandbox (optionally since a date). */
 export async function summarizeAlerts(options: { sandboxId?: string; since?: Date } = {}): Promise<AlertsSummary> {
-  const sandboxId = options.sandboxId ?? DEFAULT_SANDBOX_ID;
+  const sandboxId = options.sandboxId ?? currentSandbox().id;
   const db = getDb();
   const where = { sandboxId, flags: { not: null }, ...(options.since ? { at: { gte: options.since } } : {}) };
   const rows = await db.auditRecord.groupBy({ by: ['flags', 'clientId'], where, _count: { _all: true }, _max: { at: true } });

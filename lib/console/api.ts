@@ -9,7 +9,7 @@ import { FLOW_KINDS, getFlowDocument, listAllFlows, parseFlowFilters } from './f
 import { curlTranscript, exportCredentials, postmanCollection } from './flow-export';
 import { verifyAccessToken } from '../oauth/access-token';
 import { bearerToken } from '../oauth/http';
-import { DEFAULT_SANDBOX_ID } from '../sandbox';
+import { currentSandbox } from '../sandbox/context';
 import { consoleSessionOrResponse, readConsoleSession } from './auth';
 import { getReseedStatus } from './data';
 import { buildReportCard } from './report-card';
@@ -89,7 +89,7 @@ export async function handleClientReport(req: Request): Promise<Response> {
   if (clientId === null) return json({ error: 'not_found', error_description: 'no such client' }, 404);
   if (req.headers.get('authorization') !== null) {
     const token = bearerToken(req);
-    const verified = token ? await verifyAccessToken(token, { sandboxId: DEFAULT_SANDBOX_ID, fhirBase: fhirBaseOf(req) }) : null;
+    const verified = token ? await verifyAccessToken(token, { sandboxId: currentSandbox().id, fhirBase: fhirBaseOf(req) }) : null;
     if (!verified?.ok)
       return json({ error: 'invalid_token', error_description: verified ? verified.description : 'the Authorization header is not a Bearer token' }, 401, {
         'www-authenticate': 'Bearer error="invalid_token"',

@@ -5,7 +5,7 @@
 import type { AuditFlag } from '../audit/record';
 import { getDb } from '../db';
 import type { AuditRecord, Prisma } from '../generated/sqlite/client';
-import { DEFAULT_SANDBOX_ID } from '../sandbox';
+import { currentSandbox } from '../sandbox/context';
 import { toAuditEvent } from '../audit/audit-event';
 import { decodePagingCursor, encodePagingCursor } from '../fhir/paging-cursor';
 
@@ -135,7 +135,7 @@ export function auditFiltersToParams(f: AuditFilters): URLSearchParams {
 }
 
 /** Prisma WHERE of a filter set. */
-export function auditWhere(f: AuditFilters, sandboxId: string = DEFAULT_SANDBOX_ID): Prisma.AuditRecordWhereInput {
+export function auditWhere(f: AuditFilters, sandboxId: string = currentSandbox().id): Prisma.AuditRecordWhereInput {
   const and: Prisma.AuditRecordWhereInput[] = [{ sandboxId }];
   if (f.from || f.to) and.push({ at: { ...(f.from ? { gte: f.from } : {}), ...(f.to ? { lte: f.to } : {}) } });
   if (f.clientId) and.push({ clientId: f.clientId });
@@ -202,14 +202,14 @@ export async function countAudit(f: AuditFilters, sandboxId?: string): Promise<n
 }
 
 /** One record, or null. */
-export async function getAuditRecord(id: string, sandboxId: string = DEFAULT_SANDBOX_ID): Promise<AuditRecord | null> {
+export async function getAuditRecord(id: string, sandboxId: string = currentSandbox().id): Promise<AuditRecord | null> {
   const r = await getDb().auditRecord.findUnique({ where: { id } });
   return r && r.sandboxId === sandboxId ? r : null;
 }
 
 /** Distinct clients, users, patients and resource types for the filter drop-downs. */
 export async function auditFilterOptions(
-  sandboxId: string = DEFAULT_SANDBOX_ID,
+  sandboxId: string = currentSandbox().id,
 ): Promise<{ clients: string[]; users: string[]; patients: string[]; resourceTypes: string[] }> {
   const db = getDb();
   const pick = async (field: 'clientId' | 'userId' | 'patientId' | 'resourceType'): Promise<string[]> => {

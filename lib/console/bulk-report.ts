@@ -7,7 +7,7 @@
  */
 import type { Db } from '../db';
 import { getDb } from '../db';
-import { DEFAULT_SANDBOX_ID } from '../sandbox';
+import { currentSandbox } from '../sandbox/context';
 
 export type BulkEventKind = 'kick-off' | 'poll' | 'download' | 'delete';
 
@@ -65,7 +65,7 @@ interface Row {
 /** The client's export jobs, newest first, each with its timeline and checks. */
 export async function bulkExportReports(clientId: string, options: { sandboxId?: string; db?: Db; limit?: number } = {}): Promise<BulkJobReport[]> {
   const db = options.db ?? getDb();
-  const sandboxId = options.sandboxId ?? DEFAULT_SANDBOX_ID;
+  const sandboxId = options.sandboxId ?? currentSandbox().id;
   const rows: Row[] = await db.auditRecord.findMany({
     where: {
       sandboxId,

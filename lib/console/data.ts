@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import type { Resource } from '@medplum/fhirtypes';
 import { getDb } from '../db';
 import { env } from '../env';
-import { DEFAULT_SANDBOX_ID } from '../sandbox';
+import { currentSandbox } from '../sandbox/context';
 import { seedDataset } from '../seed/seed-dataset';
 
 export interface PatientRow {
@@ -32,7 +32,7 @@ function patientRow(id: string, content: string, lastUpdated: Date): PatientRow 
 /** Patients whose name (any part, accent- and case-insensitive index) or id contains `q`. */
 export async function searchPatients(q: string, options: { limit?: number; sandboxId?: string } = {}): Promise<PatientRow[]> {
   const db = getDb();
-  const sandboxId = options.sandboxId ?? DEFAULT_SANDBOX_ID;
+  const sandboxId = options.sandboxId ?? currentSandbox().id;
   const take = Math.min(options.limit ?? 50, 200);
   const term = q
     .trim()
@@ -59,7 +59,7 @@ export async function searchPatients(q: string, options: { limit?: number; sandb
 }
 
 /** Count of a patient's compartment resources per type. */
-export async function patientResourceCounts(patientId: string, sandboxId: string = DEFAULT_SANDBOX_ID): Promise<{ type: string; count: number }[]> {
+export async function patientResourceCounts(patientId: string, sandboxId: string = currentSandbox().id): Promise<{ type: string; count: number }[]> {
   const rows = await getDb().compartmentMember.groupBy({ by: ['type'], where: { sandboxId, patientId }, _count: { _all: true } });
   return rows.map((r) => ({ type: r.type, count: r._count._all })).sort((a, b) => a.type.localeCompare(b.type));
 }
@@ -67,7 +67,7 @@ export async function patientResourceCounts(patientId: string, sandboxId: string
 /** A patient's resources of one type (JSON parsed), newest first. */
 export async function patientResources(patientId: string, type: string, options: { limit?: number; sandboxId?: string } = {}): Promise<Resource[]> {
   const db = getDb();
-  const sandboxId = options.sandboxId ?? DEFAULT_SANDBOX_ID;
+  const sandboxId = options.sandboxId ?? currentSandbox().id;
   const members = await db.compartmentMember.findMany({ where: { sandboxId, patientId, type }, select: { resourceId: true }, take: 2000 });
   const rows = await db.resource.findMany({
     where: { sandboxId, type, id: { in: members.map((m) => m.resourceId) }, deleted: false },
@@ -85,7 +85,7 @@ export async function patientResources(patientId: string, type: string, options:
 }
 
 /** One resource, or null. */
-export async function getResource(type: string, id: string, sandboxId: string = DEFAULT_SANDBOX_ID): Promise<Resource | null> {
+export async function getResource(type: string, id: string, sandboxId: string = currentSandbox().id): Promise<Resource | null> {
   const row = await getDb().resource.findUnique({ where: { sandboxId_type_id: { sandboxId, type, id } } });
   if (!row || row.deleted) return null;
   try {
@@ -114,7 +114,7 @@ export function resourceLabel(r: Resource): string {
 
 /** The current dataset (seed, size, anchor date) as recorded by the last seeding. */
 export async function currentDataset(
-  sandboxId: string = DEFAULT_SANDBOX_ID,
+  sandboxId: string = currentSandbox().id,
 ): Promise<{ seed?: number; patients?: number; anchorDate?: string; at?: string; resources: number }> {
   const db = getDb();
   const [row, resources] = await Promise.all([
@@ -147,7 +147,7 @@ async function writeStatus(sandboxId: string, status: ReseedStatus): Promise<voi
 }
 
 /** Progress of the last reseed. */
-export async function getReseedStatus(sandboxId: string = DEFAULT_SANDBOX_ID): Promise<ReseedStatus> {
+export async function getReseedStatus(sandboxId: string = currentSandbox().id): Promise<ReseedStatus> {
   const row = await getDb().setting.findUnique({ where: { key: STATUS_KEY(sandboxId) } });
   if (!row) return IDLE;
   try {
@@ -179,7 +179,7 @@ export function parseReseedInput(fields: Record<string, string | undefined>): Re
  * Starts replacing the sandbox's FHIR data with a freshly generated dataset (clients, tokens and
  * audit stay). Returns at once; progress is read with getReseedStatus. Refuses while one runs.
  */
-export async function startReseed(input: ReseedInput, sandboxId: string = DEFAULT_SANDBOX_ID): Promise<{ started: boolean; reason?: string }> {
+export async function startReseed(input: ReseedInput, sandboxId: string = currentSandbox().id): Promise<{ started: boolean; reason?: string }> {
   const current = await getReseedStatus(sandboxId);
   if (current.state === 'running') return { started: false, reason: 'a reseed is already running' };
   const startedAt = new Date().toISOString();

@@ -10,7 +10,7 @@ import type { AuditRecord, Prisma } from '../generated/sqlite/client';
 import { getDb } from '../db';
 import { parseFacts } from '../audit/facts';
 import { toGrant } from '../oauth/grant-store';
-import { DEFAULT_SANDBOX_ID } from '../sandbox';
+import { currentSandbox } from '../sandbox/context';
 import type { AuditPosition } from './audit';
 import { splitList } from './format';
 import type { FlowRule } from './flow-rules';
@@ -165,7 +165,7 @@ export async function listAllFlows(
   options: { sandboxId?: string; limit?: number; before?: AuditPosition | null } = {},
 ): Promise<{ items: FlowListItem[]; next: AuditPosition | null }> {
   const db = getDb();
-  const sandboxId = options.sandboxId ?? DEFAULT_SANDBOX_ID;
+  const sandboxId = options.sandboxId ?? currentSandbox().id;
   const limit = Math.min(Math.max(options.limit ?? 50, 1), 500);
   const wantLaunches = (filters.kind === undefined || filters.kind === 'launch') && filters.outcome !== 'failed';
   const eventKinds = (Object.keys(EVENT_KINDS) as Exclude<FlowKind, 'launch'>[]).filter((k) => filters.kind === undefined || filters.kind === k);
@@ -275,7 +275,7 @@ function failureOf(steps: readonly FlowStep[]): FlowFailure | null {
 
 /** The flow with this id (a grant's id, or the id of the audit record a flow of another kind starts with), or null. */
 export async function getFlowDocument(id: string, options: { origin: string; sandboxId?: string; now?: Date }): Promise<FlowDocument | null> {
-  const sandboxId = options.sandboxId ?? DEFAULT_SANDBOX_ID;
+  const sandboxId = options.sandboxId ?? currentSandbox().id;
   const grantFlow = await getFlow(id, { ...options, sandboxId });
   if (grantFlow) {
     const s = grantFlow.summary;

@@ -10,7 +10,7 @@ import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { getDb } from '../db';
 import type { GrantRecord } from '../oauth/grant-store';
 import { toGrant } from '../oauth/grant-store';
-import { DEFAULT_SANDBOX_ID } from '../sandbox';
+import { currentSandbox } from '../sandbox/context';
 import { parseScopeString } from '../smart/scopes';
 import { splitList } from './format';
 import type { FlowRule } from './flow-rules';
@@ -20,6 +20,7 @@ import { parsePkceAuditNote } from '../oauth/pkce';
 import { evaluatePlaygroundRequest } from './scope-playground';
 import { explainParsedScope } from './scope-explain';
 import { accessTokenClaimsOf, tokenStatus } from './tokens';
+import { sandboxNow } from '../sandbox/context';
 
 /** The parties of a SMART launch, left to right in the sequence diagram. */
 export const LANES = ['ehr', 'browser', 'app', 'auth', 'fhir'] as const;
@@ -122,7 +123,7 @@ export interface Flow {
 export async function listFlows(options: { sandboxId?: string; clientId?: string; limit?: number } = {}): Promise<FlowSummary[]> {
   const db = getDb();
   const rows = await db.grant.findMany({
-    where: { sandboxId: options.sandboxId ?? DEFAULT_SANDBOX_ID, ...(options.clientId ? { clientId: options.clientId } : {}) },
+    where: { sandboxId: options.sandboxId ?? currentSandbox().id, ...(options.clientId ? { clientId: options.clientId } : {}) },
     orderBy: { createdAt: 'desc' },
     take: Math.min(options.limit ?? 100, 500),
   });
@@ -175,9 +176,9 @@ function outcomeOf(r: AuditRecord): FlowStep['outcome'] {
 /** The whole flow of one grant, or null when the grant is unknown. */
 export async function getFlow(grantId: string, options: { origin: string; sandboxId?: string; now?: Date }): Promise<Flow | null> {
   const db = getDb();
-  const now = options.now ?? new Date();
+  const now = options.now ?? sandboxNow();
   const row = await db.grant.findUnique({ where: { id: grantId } });
-  if (!row || row.sandboxId !== (options.sandboxId ?? DEFAULT_SANDBOX_ID)) return null;
+  if (!row || row.sandboxId !== (options.sandboxId ?? currentSandbox().id)) return null;
   const grant = toGrant(row);
   const [client, launch, codes, tokens, nextGrant] = await Promise.all([
     db.client.findUnique({ where: { clientId: grant.clientId }, select: { name: true } }),

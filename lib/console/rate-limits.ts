@@ -5,6 +5,8 @@
 import { getDb } from '../db';
 import type { Db } from '../db';
 import { windowOf } from '../ratelimit/limiter';
+import { rateLimitKeyPrefix } from '../sandbox';
+import { currentSandbox, sandboxNowMs } from '../sandbox/context';
 import type { CounterKind, RateLimitSettings } from '../ratelimit/policy';
 import { COUNTER_KINDS, counterSpec, longestWindowSeconds, parseCounterKey, rateLimitSettings } from '../ratelimit/policy';
 
@@ -47,16 +49,26 @@ const COUNTS: Record<CounterKind, string> = {
 /** Configured limits and the live counters of the current windows (at most `max`, busiest first). */
 export async function rateLimitOverview(options: { db?: Db; now?: number; max?: number; settings?: RateLimitSettings } = {}): Promise<RateLimitOverview> {
   const db = options.db ?? getDb();
-  const now = options.now ?? Date.now();
+  const now = options.now ?? sandboxNowMs();
+  const sandboxId = currentSandbox().id;
+  const sandboxPrefix = rateLimitKeyPrefix(sandboxId);
   const settings = options.settings ?? rateLimitSettings();
   const limits = COUNTER_KINDS.map((kind) => ({ kind, ...counterSpec(kind, settings), counts: COUNTS[kind] }));
 
   const since = Math.floor(now / 1000) - longestWindowSeconds(settings);
-  const rows = await db.rateLimitWindow.findMany({ where: { windowStart: { gte: since }, count: { gt: 0 } }, orderBy: { count: 'desc' }, take: 2000 });
+  const rows = await db.rateLimitWindow.findMany({
+    where: {
+      windowStart: { gte: since },
+      count: { gt: 0 },
+      ...(sandboxPrefix ? { key: { startsWith: sandboxPrefix } } : { NOT: { key: { startsWith: '@' } } }),
+    },
+    orderBy: { count: 'desc' },
+    take: 2000,
+  });
   const counters: LiveCounter[] = [];
   for (const row of rows) {
     const parsed = parseCounterKey(row.key);
-    if (!parsed) continue;
+    if (!parsed || parsed.sandboxId !== sandboxId) continue;
     const spec = counterSpec(parsed.kind, settings);
     const window = windowOf(now, spec.windowSeconds);
     if (row.windowStart !== window.start) continue;

@@ -10,7 +10,7 @@ import type { AuditFacts } from '../audit/facts';
 import { getDb } from '../db';
 import { getClient } from '../oauth/clients';
 import type { OAuthClient } from '../oauth/clients';
-import { DEFAULT_SANDBOX_ID } from '../sandbox';
+import { currentSandbox } from '../sandbox/context';
 import { parseScopeString } from '../smart/scopes';
 
 export type CheckStatus = 'pass' | 'fail' | 'not-seen' | 'not-applicable';
@@ -566,7 +566,7 @@ export function gradeClient(
 
 /** The report card of a registered client, or null when there is no such client. */
 export async function buildReportCard(clientId: string, options: { sandboxId?: string; now?: Date } = {}): Promise<ReportCard | null> {
-  const sandboxId = options.sandboxId ?? DEFAULT_SANDBOX_ID;
+  const sandboxId = options.sandboxId ?? currentSandbox().id;
   const client = await getClient(clientId, { sandboxId });
   if (!client) return null;
   const newest = await getDb().auditRecord.findMany({

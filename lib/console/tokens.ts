@@ -12,12 +12,13 @@ import type { GrantRecord } from '../oauth/grant-store';
 import { toGrant } from '../oauth/grant-store';
 import { getPublicJwks } from '../oauth/keys';
 import { accessTokenPrivateClaims } from '../oauth/tokens';
-import { DEFAULT_SANDBOX_ID } from '../sandbox';
+import { currentSandbox } from '../sandbox/context';
 import { parseScopeString } from '../smart/scopes';
 import type { ExplainedScope } from './scope-explain';
 import { explainParsedScope } from './scope-explain';
 import type { DecodedTokenJwt } from './token-jwt';
 import { decodeTokenJwt } from './token-jwt';
+import { sandboxNow } from '../sandbox/context';
 
 export const TOKEN_STATUSES = ['active', 'expired', 'revoked'] as const;
 export type TokenStatus = (typeof TOKEN_STATUSES)[number];
@@ -75,7 +76,7 @@ export function accessTokenClaimsOf(
 }
 
 /** active / expired / revoked, revoked first (a revoked token stays revoked after it expires). */
-export function tokenStatus(row: Pick<TokenRow, 'revoked' | 'expiresAt'>, now: Date = new Date()): TokenStatus {
+export function tokenStatus(row: Pick<TokenRow, 'revoked' | 'expiresAt'>, now: Date = sandboxNow()): TokenStatus {
   if (row.revoked) return 'revoked';
   return row.expiresAt.getTime() <= now.getTime() ? 'expired' : 'active';
 }
@@ -121,8 +122,8 @@ export function parseTokenFilters(params: URLSearchParams): TokenFilters {
 
 /** Tokens of the sandbox, newest first. */
 export async function listTokens(filters: TokenFilters, options: { limit?: number; now?: Date; sandboxId?: string } = {}): Promise<TokenSummary[]> {
-  const now = options.now ?? new Date();
-  const where: Prisma.TokenWhereInput = { sandboxId: options.sandboxId ?? DEFAULT_SANDBOX_ID };
+  const now = options.now ?? sandboxNow();
+  const where: Prisma.TokenWhereInput = { sandboxId: options.sandboxId ?? currentSandbox().id };
   if (filters.clientId) where.clientId = filters.clientId;
   if (filters.userId) where.userId = filters.userId;
   if (filters.patientId) where.patientId = filters.patientId;
@@ -136,7 +137,7 @@ export async function listTokens(filters: TokenFilters, options: { limit?: numbe
 }
 
 /** Distinct values for the filter drop-downs. */
-export async function tokenFilterOptions(sandboxId: string = DEFAULT_SANDBOX_ID): Promise<{ clients: string[]; users: string[]; patients: string[] }> {
+export async function tokenFilterOptions(sandboxId: string = currentSandbox().id): Promise<{ clients: string[]; users: string[]; patients: string[] }> {
   const db = getDb();
   const [clients, users, patients] = await Promise.all([
     db.token.findMany({ where: { sandboxId }, distinct: ['clientId'], select: { clientId: true }, take: 200 }),
@@ -172,10 +173,10 @@ export interface TokenDetail {
 
 /** One token with everything its console page shows, or null. */
 export async function getTokenDetail(id: string, options: { origin: string; now?: Date; sandboxId?: string }): Promise<TokenDetail | null> {
-  const now = options.now ?? new Date();
+  const now = options.now ?? sandboxNow();
   const db = getDb();
   const row = await db.token.findUnique({ where: { id } });
-  if (!row || row.sandboxId !== (options.sandboxId ?? DEFAULT_SANDBOX_ID)) return null;
+  if (!row || row.sandboxId !== (options.sandboxId ?? currentSandbox().id)) return null;
   const [grantRow, client, chainRows, key] = await Promise.all([
     row.grantId ? db.grant.findUnique({ where: { id: row.grantId } }) : Promise.resolve(null),
     db.client.findUnique({ where: { clientId: row.clientId }, select: { name: true } }),
@@ -249,7 +250,7 @@ export async function revokeTokenFromConsole(
 ): Promise<{ revoked: number; scope: RevocationScope } | null> {
   const db = getDb();
   const row = await db.token.findUnique({ where: { id } });
-  if (!row || row.sandboxId !== (options.sandboxId ?? DEFAULT_SANDBOX_ID)) return null;
+  if (!row || row.sandboxId !== (options.sandboxId ?? currentSandbox().id)) return null;
   const started = performance.now();
   const scope: RevocationScope = options.scope === 'grant' && row.grantId ? 'grant' : 'token';
   let count: number;

@@ -181,7 +181,7 @@ describe('status codes (one function decides them)', () => {
       [`Observation/${A}-lab`, 415, { method: 'PATCH' }],
       ['Observation', 405, { method: 'PUT', json: vital(`${A}-lab`, A, '2020-01-01', 1) }],
       ['', 400, { method: 'POST', json: { resourceType: 'Bundle' } }],
-      ['', 405, { method: 'POST', json: { resourceType: 'Bundle', type: 'transaction', entry: [] } }],
+      ['', 400, { method: 'POST', json: { resourceType: 'Bundle', type: 'transaction', entry: [{ request: { method: 'GET', url: 'Patient/$export' } }] } }],
       ['Observation?_format=xml', 415, {}],
       ['Observation', 415, { method: 'POST', body: '<Observation/>', headers: { 'content-type': 'application/fhir+xml' } }],
       ['Observation', 400, { method: 'POST', body: '{not json', headers: { 'content-type': 'application/fhir+json' } }],

@@ -10,17 +10,20 @@ import { FhirError } from './errors';
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']);
 export const MAX_BATCH_ENTRIES = 200;
 
-/** Checks the Bundle's shape: a batch with at most MAX_BATCH_ENTRIES entries, each with a request. */
+/**
+ * Checks the Bundle's shape: a batch or a transaction (lib/fhir/transaction.ts) with at most
+ * MAX_BATCH_ENTRIES entries, each with a request.
+ */
 export function parseBatch(body: unknown): Bundle {
   const b = body as Bundle;
   if (!b || typeof b !== 'object' || b.resourceType !== 'Bundle') throw new FhirError('invalid', 'POST [base] takes a Bundle');
-  if (b.type === 'transaction')
-    throw new FhirError('not-supported', 'Transaction Bundles are not supported; send type batch (entries are processed independently)');
-  if (b.type !== 'batch') throw new FhirError('invalid', `Bundle.type must be batch, not '${String(b.type).slice(0, 30)}'`, 'Bundle.type');
+  if (b.type !== 'batch' && b.type !== 'transaction')
+    throw new FhirError('invalid', `Bundle.type must be batch or transaction, not '${String(b.type).slice(0, 30)}'`, 'Bundle.type');
   const entries = b.entry ?? [];
-  if (entries.length > MAX_BATCH_ENTRIES) throw new FhirError('invalid', `A batch holds at most ${MAX_BATCH_ENTRIES} entries`, 'Bundle.entry');
+  if (!Array.isArray(entries)) throw new FhirError('invalid', 'Bundle.entry must be an array', 'Bundle.entry');
+  if (entries.length > MAX_BATCH_ENTRIES) throw new FhirError('invalid', `A ${b.type} holds at most ${MAX_BATCH_ENTRIES} entries`, 'Bundle.entry');
   entries.forEach((e, i) => {
-    const method = e.request?.method;
+    const method = e?.request?.method;
     if (!method || !METHODS.has(method) || typeof e.request?.url !== 'string' || !e.request.url)
       throw new FhirError('invalid', `Bundle.entry[${i}].request needs a method and a url`, `Bundle.entry[${i}].request`);
     // Relative to the base and naming a resource type: never the base itself (no batch inside a batch).
@@ -34,8 +37,17 @@ export function parseBatch(body: unknown): Bundle {
   return b;
 }
 
+/**
+ * The URL of a request relative to the FHIR base the outer request was sent to (its own URL, as the
+ * server received it: the handler derives the public base from it exactly as for the outer request).
+ */
+export function entryUrl(outer: Request, relative: string): string {
+  const url = new URL(outer.url);
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}/${relative}`;
+}
+
 /** The request one entry stands for, carrying the caller's credentials and content negotiation. */
-export function entryRequest(base: string, entry: BundleEntry, outer: Request): Request {
+export function entryRequest(entry: BundleEntry, outer: Request): Request {
   const request = entry.request!;
   // The outer request's headers (token, host and forwarding headers, so the entry is seen at the
   // same public origin and from the same client), without those describing the outer body.
@@ -69,7 +81,7 @@ export function entryRequest(base: string, entry: BundleEntry, outer: Request): 
       headers.set('content-type', 'application/fhir+json');
     }
   }
-  return new Request(`${base}/${request.url}`, { method: request.method, headers, body });
+  return new Request(entryUrl(outer, request.url), { method: request.method, headers, body });
 }
 
 /** One batch-response entry from the answer to an entry's request. */

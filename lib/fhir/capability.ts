@@ -222,7 +222,7 @@ function restResource(type: string, all: string[]): CapabilityStatementRestResou
     conditionalCreate: true,
     conditionalRead: 'not-supported',
     conditionalUpdate: true,
-    conditionalDelete: 'not-supported',
+    conditionalDelete: 'single',
     referencePolicy: ['literal', 'local'],
     searchInclude: includesOf(type),
     searchRevInclude: revIncludesOf(type, all),
@@ -296,7 +296,11 @@ export function capabilityStatement(origin: string, fhirBase: string): Capabilit
         interaction: [
           {
             code: 'batch',
-            documentation: `Each entry is answered as the request it stands for, with the caller's token; at most ${MAX_BATCH_ENTRIES} entries. Transaction Bundles are not supported.`,
+            documentation: `Each entry is answered as the request it stands for, with the caller's token; at most ${MAX_BATCH_ENTRIES} entries.`,
+          },
+          {
+            code: 'transaction',
+            documentation: `All or nothing, on one database transaction: entries are processed DELETE, POST, PUT/PATCH, then GET, each authorized as the request it stands for with the caller's token; urn:uuid fullUrls and conditional references (Type?criteria, exactly one match) are resolved in every entry; the first failing entry rolls back every write and is named in the OperationOutcome. At most ${MAX_BATCH_ENTRIES} entries; no operations.`,
           },
         ],
         searchParam: RESULT_PARAMETERS.map(({ name, type, documentation }) => ({ name, type, documentation })),

@@ -17,8 +17,20 @@ const resourceType = z.string().regex(/^[A-Z][A-Za-z]{1,63}$/);
 const fhirId = z.string().regex(FHIR_ID_PATTERN);
 
 const schemas = {
-  /** Search: sort key of the last entry (null when sorting by _id) and its id. */
-  search: z.strictObject({ k: z.literal('search'), v: z.union([z.number().finite(), z.string().max(300), z.null()]), i: fhirId }),
+  /**
+   * Search: sort key of the last entry (null when sorting by _id) and its id; with `t` the total
+   * counted on the first page and `h` the fingerprint of the query it was counted for.
+   */
+  search: z.strictObject({
+    k: z.literal('search'),
+    v: z.union([z.number().finite(), z.string().max(300), z.null()]),
+    i: fhirId,
+    t: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+    h: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{22}$/)
+      .optional(),
+  }),
   /** `Patient/{id}/$everything`: the last entry's type and id, in (type, id) order. */
   everything: z.strictObject({ k: z.literal('everything'), type: resourceType, id: fhirId }),
   /** `_history`: the last version's lastUpdated (epoch ms), id and versionId. */

@@ -26,6 +26,7 @@ export type FhirRoute =
   | { readonly kind: 'search'; readonly type: string; readonly form: boolean }
   | { readonly kind: 'create'; readonly type: string }
   | { readonly kind: 'conditional-update'; readonly type: string }
+  | { readonly kind: 'conditional-delete'; readonly type: string }
   | { readonly kind: 'history'; readonly type: string; readonly id: string | null }
   | { readonly kind: 'vread'; readonly type: string; readonly id: string; readonly version: string }
   | { readonly kind: 'expand'; readonly id: string | null }
@@ -80,7 +81,9 @@ export function routeFhirRequest(method: string, segments: readonly string[], pa
   if (second === undefined) {
     if (method === 'GET') return { kind: 'search', type: first, form: false };
     if (method === 'POST') return { kind: 'create', type: first };
-    if (method === 'PUT' && [...params].some(([k]) => k !== '_format' && k !== '_pretty')) return { kind: 'conditional-update', type: first };
+    const conditional = [...params].some(([k]) => k !== '_format' && k !== '_pretty');
+    if (method === 'PUT' && conditional) return { kind: 'conditional-update', type: first };
+    if (method === 'DELETE' && conditional) return { kind: 'conditional-delete', type: first };
     throw new FhirError('not-supported', `${method} is not supported on a resource type`);
   }
   if (second === '_search' && third === undefined) {
@@ -137,6 +140,7 @@ export function routeAccess(route: FhirRoute): { interaction: FhirInteraction; t
     case 'patch':
       return { interaction: 'update', type: route.type };
     case 'delete':
+    case 'conditional-delete':
       return { interaction: 'delete', type: route.type };
     case 'read':
       return { interaction: 'read', type: route.type };

@@ -13,7 +13,7 @@ import type { AuditEntry, AuditFlag } from '../audit/record';
 import { auditedPath, fhirRequestFacts, retryAfterOf } from '../audit/facts';
 import { recordAudit, requestSource } from '../audit/record';
 import { publicOrigin } from '../http/origin';
-import { DEFAULT_SANDBOX_ID } from '../sandbox';
+import { currentSandbox } from '../sandbox/context';
 import { isFhirResourceType, parseScopeString } from '../smart/scopes';
 import type { AccessPolicy, AllowedDecision, FhirInteraction } from '../smart/access-policy';
 import { compileAccessPolicy, SHARED_RESOURCE_TYPES } from '../smart/access-policy';
@@ -28,6 +28,7 @@ import { simulatedDeletedPatient, simulatedFhirFailure } from './simulated-failu
 import { bundle, outcomeEntry, searchEntry, selectElements, storedEntry, withoutText } from './bundle';
 import { assertAuditReader, readAuditEvent, searchAuditEvents } from './audit-events';
 import { entryRequest, parseBatch, responseEntry } from './batch';
+import { assertTransactionEntries, assignedIdOf, failureOutcome, onTransaction, processTransaction, TransactionFailure } from './transaction';
 import { capabilityStatement } from './capability';
 import { applyPatch } from './medplum';
 import type { JsonPatchOperation } from './medplum';
@@ -63,6 +64,7 @@ import {
   referringVisible,
   resourceOf,
   searchCount,
+  searchFingerprint,
   searchPage,
 } from './search/execute';
 import type { SearchRequest } from './search/parse';
@@ -87,6 +89,8 @@ export interface FhirHandlerOptions {
   excessiveResults?: number;
   /** Audit sink (default: recordAudit). */
   audit?: (entry: AuditEntry) => Promise<void>;
+  /** Counts each request against the FHIR rate limits (default true; a transaction counts its entries before it opens). */
+  rateLimited?: boolean;
 }
 
 /** What the audit record of a request accumulates while it is handled. */
@@ -123,6 +127,11 @@ interface Ctx {
   deletedPatientId: string | null;
   /** This handler, for the entries of a batch. */
   dispatch: (req: Request) => Promise<Response>;
+  /** This handler on an open database transaction, the token already verified, audit records to `sink`. */
+  onTransaction: (tx: Db, claims: TokenClaims, sink: (entry: AuditEntry) => Promise<void>) => (req: Request) => Promise<Response>;
+  /** Where audit records go. */
+  recordAudit: (entry: AuditEntry) => Promise<void>;
+  rateLimited: boolean;
 }
 
 const SEARCH_FORM = 'application/x-www-form-urlencoded';
@@ -161,10 +170,12 @@ export function createFhirHandler(options: FhirHandlerOptions = {}): (req: Reque
     const started = performance.now();
     const db = options.db ?? getDb();
     const store = options.store ?? new ResourceStore(db);
-    const sandboxId = options.sandboxId ?? DEFAULT_SANDBOX_ID;
+    const sandbox = currentSandbox();
+    const sandboxId = options.sandboxId ?? sandbox.id;
     const url = new URL(req.url);
     const origin = publicOrigin(req);
-    const base = `${origin}${basePath}`;
+    // The request's URL has no sandbox prefix (the servers strip `/s/{id}`); the base it is served at does.
+    const base = `${origin}${sandbox.basePath}${basePath}`;
     const state: AuditState = {
       interaction: 'unknown',
       resourceType: null,
@@ -204,6 +215,17 @@ export function createFhirHandler(options: FhirHandlerOptions = {}): (req: Reque
         policy: null,
         deletedPatientId: null,
         dispatch: handleFhir,
+        onTransaction: (tx, claims, sink) =>
+          createFhirHandler({
+            ...options,
+            db: tx,
+            store: new ResourceStore(tx),
+            authenticate: async () => ({ ok: true, token: claims }),
+            audit: sink,
+            rateLimited: false,
+          }),
+        recordAudit: audit,
+        rateLimited: options.rateLimited ?? true,
       };
       response = await route(ctx, authenticate);
     } catch (err) {
@@ -289,7 +311,7 @@ async function authenticateRequest(ctx: Ctx, authenticate: Authenticate): Promis
   const claims = result.token;
   ctx.audit.claims = claims;
   // Per-client and per-patient limits (lib/ratelimit): one statement; over a limit → 429 throttled.
-  await assertFhirRateLimit(claims, ctx.db);
+  if (ctx.rateLimited) await assertFhirRateLimit(claims, ctx.db);
   const { scopes } = parseScopeString(claims.scope);
   const policy = compileAccessPolicy(scopes, { patientId: claims.patientId ?? undefined, fhirUser: claims.fhirUser ?? undefined });
   ctx.policy = policy;
@@ -345,7 +367,7 @@ async function route(ctx: Ctx, authenticate: Authenticate): Promise<Response> {
   if (segments[0] === 'metadata' && segments.length === 1) {
     ctx.audit.interaction = 'capabilities';
     routeFhirRequest(method, segments, ctx.url.searchParams);
-    return fhirResponse(capabilityStatement(ctx.origin, ctx.base), 200, ctx.format);
+    return fhirResponse(capabilityStatement(`${ctx.origin}${currentSandbox().basePath}`, ctx.base), 200, ctx.format);
   }
   // Every other request needs a token, before anything about the URL is revealed (g10 1.9.10).
   const policy = await authenticateRequest(ctx, authenticate);
@@ -361,7 +383,7 @@ async function route(ctx: Ctx, authenticate: Authenticate): Promise<Response> {
   }
   switch (r.kind) {
     case 'capabilities':
-      return fhirResponse(capabilityStatement(ctx.origin, ctx.base), 200, ctx.format);
+      return fhirResponse(capabilityStatement(`${ctx.origin}${currentSandbox().basePath}`, ctx.base), 200, ctx.format);
     case 'bulk':
       // Bulk Data export (docs/CONFORMANCE.md §14): kick-off, status and files (lib/fhir/bulk).
       ctx.audit.resourceType = null;
@@ -382,6 +404,8 @@ async function route(ctx: Ctx, authenticate: Authenticate): Promise<Response> {
       return create(ctx, policy, r.type);
     case 'conditional-update':
       return conditionalUpdate(ctx, policy, r.type);
+    case 'conditional-delete':
+      return conditionalDelete(ctx, policy, r.type);
     case 'history':
       return history(ctx, policy, r.type, r.id);
     case 'vread':
@@ -504,10 +528,44 @@ async function batch(ctx: Ctx): Promise<Response> {
     throw new FhirError('invalid', 'The body is not JSON');
   }
   const b = parseBatch(body);
+  if (b.type === 'transaction') return transaction(ctx, b);
   const entries: BundleEntry[] = [];
-  for (const entry of b.entry ?? []) entries.push(await responseEntry(await ctx.dispatch(entryRequest(ctx.base, entry, ctx.req))));
+  for (const entry of b.entry ?? []) entries.push(await responseEntry(await ctx.dispatch(entryRequest(entry, ctx.req))));
   ctx.audit.resultCount = entries.length;
   return fhirResponse({ resourceType: 'Bundle', type: 'batch-response', entry: entries } satisfies Bundle, 200, ctx.format);
+}
+
+/**
+ * A transaction Bundle (lib/fhir/transaction.ts): every entry through this handler on one database
+ * transaction, with the caller's token. Each entry counts against the rate limits as its single
+ * call would (before the transaction opens) and leaves its audit record once the transaction has
+ * ended, marked when it was rolled back.
+ */
+async function transaction(ctx: Ctx, b: Bundle): Promise<Response> {
+  ctx.audit.interaction = 'transaction';
+  const claims = ctx.audit.claims;
+  if (!claims) throw new FhirAuthError('This request needs an access token (Authorization: Bearer …)', null);
+  assertTransactionEntries(b);
+  const entries = b.entry ?? [];
+  if (ctx.rateLimited) await Promise.all(entries.map(() => assertFhirRateLimit(claims, ctx.db)));
+  const records: AuditEntry[] = [];
+  const sink = async (entry: AuditEntry) => {
+    records.push(entry);
+  };
+  try {
+    const result = await onTransaction(ctx.db, (tx) => processTransaction(ctx.req, b, ctx.onTransaction(tx, claims, sink)));
+    ctx.audit.resultCount = entries.length;
+    return fhirResponse(result, 200, ctx.format);
+  } catch (err) {
+    for (const r of records) if (r.status < 400) r.detail = `${r.detail ?? ''} (rolled back with its transaction)`.trim();
+    if (!(err instanceof TransactionFailure)) throw err;
+    ctx.audit.errorCode = err.outcome.issue?.[0]?.code ?? 'processing';
+    ctx.audit.detail = `failed at Bundle.entry[${err.index}] with ${err.status}; rolled back`;
+    ctx.audit.resultCount = 0;
+    return fhirResponse(failureOutcome(err, b), err.status, ctx.format);
+  } finally {
+    await Promise.all(records.map((r) => ctx.recordAudit(r)));
+  }
 }
 
 /** The inputs of an operation: the query, plus a POSTed form or Parameters resource. */
@@ -599,9 +657,17 @@ async function search(
 
   const page = await searchPage(ctx.db, ctx.sandboxId, req, access);
   let total: number | undefined;
+  // The total a confined search gives unasked is counted once, on its first page, and carried in
+  // the next links' cursor to the later pages of the same query (FHIR R4 bundle.html: total is
+  // the number of matches when the search was run).
+  let carried: { t: number; h: string } | null = null;
   if (req.total === 'accurate' || req.total === 'estimate') total = await searchCount(ctx.db, ctx.sandboxId, req, access);
   else if (!req.cursor && !page.next) total = page.rows.length;
-  else if (req.total !== 'none' && countIsCheap(req, access)) total = await searchCount(ctx.db, ctx.sandboxId, req, access);
+  else if (req.total !== 'none' && countIsCheap(req, access)) {
+    const h = searchFingerprint(ctx.sandboxId, req, access);
+    total = req.cursor?.t !== undefined && req.cursor.h === h ? req.cursor.t : await searchCount(ctx.db, ctx.sandboxId, req, access);
+    carried = { t: total, h };
+  }
 
   const matches = page.rows;
   const included = await includes(ctx, policy, req, page.rows, issues);
@@ -615,7 +681,7 @@ async function search(
   const entries: BundleEntry[] = [...matches.map(match), ...included.map((row) => storedEntry(ctx.base, row, 'include'))];
   if (issues.length) entries.push(outcomeEntry({ resourceType: 'OperationOutcome', issue: issues }));
   const links = [{ relation: 'self', url: selfUrl(ctx, path, selfParams) }];
-  if (page.next) links.push({ relation: 'next', url: selfUrl(ctx, path, [...echo, ['_cursor', encodeCursor(page.next)]]) });
+  if (page.next) links.push({ relation: 'next', url: selfUrl(ctx, path, [...echo, ['_cursor', encodeCursor({ ...page.next, ...carried })]]) });
   // A total the client did not ask for is not what it received: the audit counts the entries then.
   ctx.audit.resultCount = req.total === 'accurate' || req.total === 'estimate' ? (total ?? 0) : matches.length + included.length;
   const result: Bundle = bundle('searchset', entries, { total, links });
@@ -831,12 +897,16 @@ async function create(ctx: Ctx, policy: AccessPolicy, type: string): Promise<Res
   assertWriteAllowed(resource, d, 'new');
   const ifNoneExist = ctx.req.headers.get('if-none-exist');
   if (ifNoneExist !== null && ifNoneExist.trim() !== '') {
-    // Conditional create (FHIR R4 http.html §3.1.0.8.1): the condition is searched within what the
-    // token may create, so it can never reveal a match outside the caller's compartment.
+    // Conditional create (FHIR R4 http.html §3.1.0.8.1): the condition is a search, so it needs the
+    // search permission (403 otherwise, as the search would answer) and is compiled with the
+    // token's search policy: a match outside what the token may see is never found, and the
+    // existing resource answered is one a search would have shown it.
+    const s = decideOrThrow(policy, 'search', type);
+    ctx.audit.scopes = [...new Set([...(ctx.audit.scopes?.split(' ') ?? []), ...s.grantedBy])].join(' ');
     const query = ifNoneExist.includes('?') ? ifNoneExist.slice(ifNoneExist.indexOf('?') + 1) : ifNoneExist;
     const req = parseAuthorizedSearch(ctx, policy, type, [...new URLSearchParams(query)], true);
     if (!req.filters.length) throw new FhirError('invalid', 'If-None-Exist has no search criteria');
-    const page = await searchPage(ctx.db, ctx.sandboxId, { ...req, count: 2, cursor: null, sort: { code: '_id', descending: false, kind: 'id' } }, scopeOf(d));
+    const page = await searchPage(ctx.db, ctx.sandboxId, { ...req, count: 2, cursor: null, sort: { code: '_id', descending: false, kind: 'id' } }, scopeOf(s));
     if (page.rows.length > 1) throw new FhirError('version-conflict', 'If-None-Exist matches more than one resource');
     const existing = page.rows[0];
     if (existing) {
@@ -846,7 +916,7 @@ async function create(ctx: Ctx, policy: AccessPolicy, type: string): Promise<Res
       return writeResponse(ctx, resourceOf(existing), existing.versionId, existing.lastUpdated, 200, true);
     }
   }
-  const stored = await ctx.store.create(ctx.sandboxId, resource);
+  const stored = await ctx.store.create(ctx.sandboxId, resource, assignedIdOf(ctx.req));
   ctx.audit.resourceId = stored.resource.id ?? null;
   ctx.audit.resultCount = 1;
   return writeResponse(ctx, stored.resource, stored.versionId, stored.lastUpdated, 201, true);
@@ -872,6 +942,29 @@ async function conditionalUpdate(ctx: Ctx, policy: AccessPolicy, type: string): 
     return update(ctx, policy, type, match.id, true);
   }
   return create(ctx, policy, type);
+}
+
+/**
+ * Conditional delete `DELETE [type]?[criteria]` (FHIR R4 http.html §3.1.0.7.1), single match only:
+ * the criteria are searched within what the token may delete; no match answers 204 (nothing to
+ * delete), one is deleted as `DELETE [type]/[id]` would be, several answer 412.
+ */
+async function conditionalDelete(ctx: Ctx, policy: AccessPolicy, type: string): Promise<Response> {
+  ctx.audit.interaction = 'delete';
+  const d = decide(ctx, policy, 'delete', type);
+  const params = [...ctx.url.searchParams].filter(([k]) => k !== '_format' && k !== '_pretty');
+  const req = parseAuthorizedSearch(ctx, policy, type, params, true);
+  if (!req.filters.length) throw new FhirError('invalid', 'A conditional delete needs search criteria');
+  const page = await searchPage(ctx.db, ctx.sandboxId, { ...req, count: 2, cursor: null, sort: { code: '_id', descending: false, kind: 'id' } }, scopeOf(d));
+  if (page.rows.length > 1) throw new FhirError('version-conflict', 'The conditional delete criteria match more than one resource');
+  const match = page.rows[0];
+  if (!match) {
+    ctx.audit.resultCount = 0;
+    ctx.audit.detail = 'conditional delete matched nothing';
+    return new Response(null, { status: 204 });
+  }
+  ctx.audit.resourceId = match.id;
+  return remove(ctx, policy, type, match.id);
 }
 
 async function update(ctx: Ctx, policy: AccessPolicy, type: string, id: string, conditional = false): Promise<Response> {

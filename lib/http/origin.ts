@@ -16,6 +16,7 @@ import { env, type TrustProxy } from '../env';
 import { headerList, headerValue, type HeaderSource } from './headers';
 import { isLoopbackHost } from './loopback';
 import { peerIsTrustedProxy } from './client-ip';
+import { currentSandbox } from '../sandbox/context';
 import { currentSocketAddress, normalizeAddress, type SocketAddress } from './socket-address';
 
 const HOST = /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*|\[[0-9a-f:.]+\])(?::\d{1,5})?$/i;
@@ -63,14 +64,22 @@ export function publicOrigin(request: Request | HeaderSource): string {
   return publicOriginFrom(request instanceof Request ? request.headers : request, currentSocketAddress());
 }
 
-/** FHIR base URL of the default sandbox ({origin}/fhir). */
-export function fhirBaseOf(req: Request): string {
-  return `${publicOrigin(req)}/fhir`;
+/**
+ * The public base URL of the request's sandbox: the origin for the default sandbox,
+ * `{origin}/s/{id}` for any other (lib/sandbox/context.ts). Every URL a sandbox advertises starts here.
+ */
+export function sandboxUrlOf(req: Request | HeaderSource): string {
+  return `${publicOrigin(req)}${currentSandbox().basePath}`;
 }
 
-/** OAuth issuer (the origin). */
+/** FHIR base URL of the request's sandbox ({origin}/fhir, or {origin}/s/{id}/fhir). */
+export function fhirBaseOf(req: Request): string {
+  return `${sandboxUrlOf(req)}/fhir`;
+}
+
+/** OAuth issuer of the request's sandbox (the origin, or {origin}/s/{id}). */
 export function issuerOf(req: Request): string {
-  return publicOrigin(req);
+  return sandboxUrlOf(req);
 }
 
 /**

@@ -18,17 +18,16 @@ import { getDb } from '../db';
 import { htmlPage, interactionHeaders, seeOther } from '../http/html';
 import { readCookie } from '../http/cookies';
 import { publicOrigin } from '../http/origin';
-import { withDatabaseUnavailablePage } from '../http/unavailable';
-import { DEFAULT_SANDBOX_ID } from '../sandbox';
+import { sandboxPageHandler } from '../http/request-sandbox';
+import { currentSandbox } from '../sandbox/context';
 import type { AuthorizedApp } from './access-management';
 import { listAuthorizedApps, revokeAppAccess } from './access-management';
-import { accessHeader, accessMessageView, accessView, ACCESS_PAGE_PATH, signInView } from './access-page';
+import { accessHeader, accessMessageView, accessPagePath, accessView, ACCESS_PAGE_PATH, signInView } from './access-page';
 import { bindingCookie, bindingCookieName, createCsrfToken, isSameOriginPost, newBinding, verifyCsrfToken } from './csrf';
 import { clearSessionCookie, createSessionCookie, readPersonaSession, useSecureCookies } from './session';
 import { attemptSignIn, lockedErrorKey, lockedSignInMessage } from './sign-in-limit';
 import type { PersonaSession } from './session';
 
-const SANDBOX = DEFAULT_SANDBOX_ID;
 /** The CSRF token's "interaction id": the page is one form for the whole sign-in. */
 const CSRF_SCOPE = 'access-management';
 const CLIENT_ID = /^[\x21-\x7e]{1,200}$/;
@@ -57,7 +56,7 @@ function bindingOf(req: Request): { binding: string; cookies: string[] } {
 async function loginRequired(req: Request, json: boolean): Promise<Response> {
   if (json)
     return jsonResponse(
-      { error: 'login_required', error_description: 'Sign in as a sandbox persona to manage app access', sign_in: `${publicOrigin(req)}${ACCESS_PAGE_PATH}` },
+      { error: 'login_required', error_description: 'Sign in as a sandbox persona to manage app access', sign_in: `${publicOrigin(req)}${accessPagePath()}` },
       401,
     );
   const { binding, cookies } = bindingOf(req);
@@ -99,9 +98,9 @@ function toJson(app: AuthorizedApp) {
 
 async function revoke(req: Request, session: PersonaSession, clientId: string): Promise<number> {
   const started = performance.now();
-  const count = await revokeAppAccess(SANDBOX, session.fhirUser, clientId);
+  const count = await revokeAppAccess(currentSandbox().id, session.fhirUser, clientId);
   await recordAudit({
-    sandboxId: SANDBOX,
+    sandboxId: currentSandbox().id,
     kind: 'oauth',
     method: req.method,
     endpoint: new URL(req.url).pathname.slice(0, 500),
@@ -117,12 +116,12 @@ async function revoke(req: Request, session: PersonaSession, clientId: string): 
 }
 
 async function clientName(clientId: string): Promise<string> {
-  const row = await getDb().client.findFirst({ where: { sandboxId: SANDBOX, clientId }, select: { name: true } });
+  const row = await getDb().client.findFirst({ where: { sandboxId: currentSandbox().id, clientId }, select: { name: true } });
   return row?.name ?? clientId;
 }
 
 /** GET /interaction/access: the persona's apps, each with what it may do and a revoke button. */
-export const handleAccessPage = withDatabaseUnavailablePage('access', async (req: Request): Promise<Response> => {
+export const handleAccessPage = sandboxPageHandler('access', async (req: Request): Promise<Response> => {
   const session = await readPersonaSession(req);
   if (!session) return loginRequired(req, false);
   const { binding, cookies } = bindingOf(req);
@@ -131,7 +130,7 @@ export const handleAccessPage = withDatabaseUnavailablePage('access', async (req
   const revokedCount = Number(url.searchParams.get('grants') ?? '0');
   const revoked =
     revokedId && CLIENT_ID.test(revokedId) && Number.isSafeInteger(revokedCount) ? { clientName: await clientName(revokedId), grants: revokedCount } : null;
-  const apps = await listAuthorizedApps(SANDBOX, session.fhirUser);
+  const apps = await listAuthorizedApps(currentSandbox().id, session.fhirUser);
   const csrf = await createCsrfToken('access', CSRF_SCOPE, binding, session.sid);
   const logoutCsrf = await createCsrfToken('logout', CSRF_SCOPE, binding, session.sid);
   return htmlPage(accessView({ apps, csrf, revoked }), {
@@ -142,39 +141,39 @@ export const handleAccessPage = withDatabaseUnavailablePage('access', async (req
 });
 
 /** POST /interaction/access/login: username and password of a sandbox persona; 303 back to the page. */
-export const handleAccessLogin = withDatabaseUnavailablePage('access', async (req: Request): Promise<Response> => {
+export const handleAccessLogin = sandboxPageHandler('access', async (req: Request): Promise<Response> => {
   if (!isSameOriginPost(req, publicOrigin(req))) return refusedPage();
   const form = await readForm(req);
   const binding = readCookie(req.headers.get('cookie'), bindingCookieName()) ?? '';
-  if (!(await verifyCsrfToken(form.get('csrf') ?? '', 'login', CSRF_SCOPE, binding))) return seeOther(`${ACCESS_PAGE_PATH}?error=csrf`);
+  if (!(await verifyCsrfToken(form.get('csrf') ?? '', 'login', CSRF_SCOPE, binding))) return seeOther(`${accessPagePath()}?error=csrf`);
   const username = (form.get('username') ?? '').slice(0, 200);
   // The failed-sign-in limits of every other sign-in path apply (lib/interaction/sign-in-limit.ts).
   const attempt = await attemptSignIn({
-    sandboxId: SANDBOX,
+    sandboxId: currentSandbox().id,
     username,
     password: form.get('password') ?? '',
     headers: req.headers,
     audit: { endpoint: `${ACCESS_PAGE_PATH}/login`, failureStatus: 303 },
   });
   if (attempt.kind === 'locked')
-    return seeOther(`${ACCESS_PAGE_PATH}?error=${lockedErrorKey(attempt.scope)}&retry=${attempt.retryAfterSeconds}&username=${encodeURIComponent(username)}`);
-  if (attempt.kind === 'failed') return seeOther(`${ACCESS_PAGE_PATH}?error=credentials&username=${encodeURIComponent(username)}`);
+    return seeOther(`${accessPagePath()}?error=${lockedErrorKey(attempt.scope)}&retry=${attempt.retryAfterSeconds}&username=${encodeURIComponent(username)}`);
+  if (attempt.kind === 'failed') return seeOther(`${accessPagePath()}?error=credentials&username=${encodeURIComponent(username)}`);
   const { cookie } = await createSessionCookie(attempt.persona);
-  return seeOther(ACCESS_PAGE_PATH, [cookie]);
+  return seeOther(accessPagePath(), [cookie]);
 });
 
 /** POST /interaction/access/logout: signs the persona out; 303 back to the (sign-in) page. */
-export const handleAccessLogout = withDatabaseUnavailablePage('access', async (req: Request): Promise<Response> => {
+export const handleAccessLogout = sandboxPageHandler('access', async (req: Request): Promise<Response> => {
   if (!isSameOriginPost(req, publicOrigin(req))) return refusedPage();
   const form = await readForm(req);
   const binding = readCookie(req.headers.get('cookie'), bindingCookieName()) ?? '';
   const session = await readPersonaSession(req);
-  if (session && !(await verifyCsrfToken(form.get('csrf') ?? '', 'logout', CSRF_SCOPE, binding, session.sid))) return seeOther(ACCESS_PAGE_PATH);
-  return seeOther(ACCESS_PAGE_PATH, [clearSessionCookie()]);
+  if (session && !(await verifyCsrfToken(form.get('csrf') ?? '', 'logout', CSRF_SCOPE, binding, session.sid))) return seeOther(accessPagePath());
+  return seeOther(accessPagePath(), [clearSessionCookie()]);
 });
 
 /** POST /interaction/access: the revoke form; 303 back to the page, which says what ended. */
-export const handleAccessForm = withDatabaseUnavailablePage('access', async (req: Request): Promise<Response> => {
+export const handleAccessForm = sandboxPageHandler('access', async (req: Request): Promise<Response> => {
   if (!isSameOriginPost(req, publicOrigin(req))) return refusedPage();
   const session = await readPersonaSession(req);
   if (!session) return loginRequired(req, false);
@@ -191,19 +190,19 @@ export const handleAccessForm = withDatabaseUnavailablePage('access', async (req
       title: 'Nothing to revoke',
       status: 404,
     });
-  return seeOther(`${ACCESS_PAGE_PATH}?revoked=${encodeURIComponent(clientId)}&grants=${count}`);
+  return seeOther(`${accessPagePath()}?revoked=${encodeURIComponent(clientId)}&grants=${count}`);
 });
 
 /** GET /interaction/access/apps: the persona's apps as JSON. */
-export const handleAccessList = withDatabaseUnavailablePage('access', async (req: Request): Promise<Response> => {
+export const handleAccessList = sandboxPageHandler('access', async (req: Request): Promise<Response> => {
   const session = await readPersonaSession(req);
   if (!session) return loginRequired(req, true);
-  const apps = await listAuthorizedApps(SANDBOX, session.fhirUser);
+  const apps = await listAuthorizedApps(currentSandbox().id, session.fhirUser);
   return jsonResponse({ fhirUser: session.fhirUser, name: session.name, apps: apps.map(toJson) }, 200);
 });
 
 /** DELETE (or POST) /interaction/access/apps/{client_id}: revokes every grant the persona gave that app. */
-export const handleAccessRevoke = withDatabaseUnavailablePage('access', async (req: Request, clientId: string): Promise<Response> => {
+export const handleAccessRevoke = sandboxPageHandler('access', async (req: Request, clientId: string): Promise<Response> => {
   if (!isSameOriginPost(req, publicOrigin(req))) return jsonResponse({ error: 'forbidden', error_description: 'Cross-origin request refused' }, 403);
   const session = await readPersonaSession(req);
   if (!session) return loginRequired(req, true);

@@ -6,9 +6,15 @@
 import type { ReactElement } from 'react';
 import type { AuthorizedApp, AuthorizedGrant } from './access-management';
 import { PERSONA_PASSWORD } from './personas';
+import { currentSandbox } from '../sandbox/context';
 
 /** The path of the page (discovery's `management_endpoint` on this origin). */
 export const ACCESS_PAGE_PATH = '/interaction/access';
+
+/** The access-management page of the request's sandbox. */
+export function accessPagePath(): string {
+  return `${currentSandbox().basePath}${ACCESS_PAGE_PATH}`;
+}
 /** The JSON API: GET lists the apps; DELETE or POST `…/{client_id}` revokes one. */
 export const ACCESS_API_PATH = '/interaction/access/apps';
 
@@ -54,7 +60,7 @@ function App({ app, csrf }: { app: AuthorizedApp; csrf: string }) {
       {app.grants.map((g) => (
         <Grant key={g.id} grant={g} />
       ))}
-      <form method="post" action={ACCESS_PAGE_PATH}>
+      <form method="post" action={accessPagePath()}>
         <input type="hidden" name="csrf" value={csrf} />
         <input type="hidden" name="client_id" value={app.clientId} />
         <button className="danger" type="submit">
@@ -72,7 +78,7 @@ export function accessHeader(input: { name: string; fhirUser: string; logoutCsrf
       <span>
         Signed in as <strong>{input.name}</strong> ({input.fhirUser})
       </span>
-      <form method="post" action={`${ACCESS_PAGE_PATH}/logout`}>
+      <form method="post" action={`${accessPagePath()}/logout`}>
         <input type="hidden" name="csrf" value={input.logoutCsrf} />
         <button className="link" type="submit">
           Sign out
@@ -137,7 +143,7 @@ export function signInView(input: SignInViewInput): ReactElement {
             {input.error}
           </p>
         ) : null}
-        <form method="post" action={`${ACCESS_PAGE_PATH}/login`}>
+        <form method="post" action={`${accessPagePath()}/login`}>
           <input type="hidden" name="csrf" value={input.csrf} />
           <label>
             Username
@@ -166,7 +172,7 @@ export function accessMessageView(title: string, message: string): ReactElement 
     <>
       <h1>{title}</h1>
       <p className="card">
-        {message} <a href={ACCESS_PAGE_PATH}>Back to your apps</a>
+        {message} <a href={accessPagePath()}>Back to your apps</a>
       </p>
     </>
   );

@@ -2,6 +2,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { serverCookie } from '../http/cookies';
 import { getAuthSecret } from './secret';
 import { useSecureCookies } from './session';
+import { currentSandbox } from '../sandbox/context';
 
 /**
  * CSRF protection of the interaction screens' forms. A random per-browser binding cookie plus an
@@ -26,9 +27,9 @@ export function newBinding(): string {
   return randomBytes(18).toString('base64url');
 }
 
-/** A `Set-Cookie` value for the binding cookie (session cookie, interaction paths only). */
+/** A `Set-Cookie` value for the binding cookie (session cookie, the sandbox's interaction paths only). */
 export function bindingCookie(value: string, secure: boolean): string {
-  return serverCookie(bindingCookieName(secure), value, { path: '/interaction', secure });
+  return serverCookie(bindingCookieName(secure), value, { path: `${currentSandbox().basePath}/interaction`, secure });
 }
 
 function mac(secret: string, purpose: CsrfPurpose, interactionId: string, binding: string, sid: string): string {

@@ -7,6 +7,7 @@ import type { PersonaSession } from './session';
 function interaction(patch: Partial<InteractionDetails> = {}): InteractionDetails {
   return {
     id: 'i1',
+    createdAt: new Date('2026-03-15T12:00:00Z'),
     clientId: 'app',
     clientName: 'App',
     requestedScope: 'launch/patient openid fhirUser patient/*.rs',
@@ -24,6 +25,27 @@ function interaction(patch: Partial<InteractionDetails> = {}): InteractionDetail
 
 const doctor: PersonaSession = { kind: 'practitioner', fhirUser: 'Practitioner/p1', name: 'Dr', sid: 's1' };
 const patient: PersonaSession = { kind: 'patient', fhirUser: 'Patient/a', name: 'Pat', sid: 's2' };
+const parent: PersonaSession = { kind: 'related-person', fhirUser: 'RelatedPerson/a-rp1', name: 'Parent', sid: 's3' };
+
+describe('a practitioner signed in before a patient launch', () => {
+  const requestAt = Date.parse('2026-03-15T12:00:00Z') / 1000;
+  const patientLaunch = interaction({ options: { ...DEFAULT_LAUNCH_OPTIONS, launchType: 'patient-standalone' } });
+
+  it('is asked to switch or continue, rather than carried on silently', () => {
+    expect(decideStep(patientLaunch, { ...doctor, signedInAt: requestAt - 600 }, {}).kind).toBe('confirm-user');
+    expect(decideStep(patientLaunch, { ...doctor, signedInAt: requestAt - 600 }, { patient: 'a' }).kind).toBe('confirm-user');
+  });
+
+  it('continues once they signed in (again) for this request, and a patient never needs to confirm', () => {
+    expect(decideStep(patientLaunch, { ...doctor, signedInAt: requestAt + 5 }, {}).kind).toBe('patient');
+    expect(decideStep(patientLaunch, { ...patient, signedInAt: requestAt - 600 }, {}).kind).toBe('consent');
+  });
+
+  it('a provider launch carries the practitioner on', () => {
+    const provider = interaction({ options: { ...DEFAULT_LAUNCH_OPTIONS, launchType: 'provider-standalone' } });
+    expect(decideStep(provider, { ...doctor, signedInAt: requestAt - 600 }, {}).kind).toBe('patient');
+  });
+});
 
 describe('interaction steps', () => {
   it('asks to sign in first', () => {
@@ -73,5 +95,18 @@ describe('interaction steps', () => {
       patientId: null,
       encounterId: null,
     });
+  });
+
+  it('a related person (proxy) always has the patient they are related to as context, whatever the scopes or the query string', () => {
+    expect(decideStep(interaction(), parent, { patient: 'someone-else' }, 'a')).toEqual({ kind: 'consent', patientId: 'a', encounterId: null });
+    const userScopes = interaction({ requestedScope: 'openid fhirUser user/*.rs', needsPatient: false });
+    expect(decideStep(userScopes, parent, {}, 'a')).toEqual({ kind: 'consent', patientId: 'a', encounterId: null });
+    expect(decideStep(interaction({ needsEncounter: true }), parent, {}, 'a')).toEqual({ kind: 'encounter', patientId: 'a' });
+  });
+
+  it('refuses a related person on another patient’s launch, or one linked to no patient', () => {
+    expect(decideStep(interaction({ patientId: 'a', needsPatient: false, launchId: 'L' }), parent, {}, 'a').kind).toBe('consent');
+    expect(decideStep(interaction({ patientId: 'ctx', needsPatient: false, launchId: 'L' }), parent, {}, 'a').kind).toBe('refused');
+    expect(decideStep(interaction(), parent, {}, null).kind).toBe('refused');
   });
 });

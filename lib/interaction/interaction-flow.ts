@@ -6,6 +6,7 @@ import type { PersonaSession } from './session';
 /** The screen an interaction shows next. */
 export type InteractionStep =
   | { readonly kind: 'login'; readonly message?: string }
+  | { readonly kind: 'confirm-user' }
   | { readonly kind: 'patient' }
   | { readonly kind: 'encounter'; readonly patientId: string }
   | { readonly kind: 'consent'; readonly patientId: string | null; readonly encounterId: string | null }
@@ -23,12 +24,29 @@ export function hasPatientScopes(scope: string): boolean {
   return parseScopeString(scope).scopes.some((s) => s.kind === 'resource' && s.context === 'patient');
 }
 
+/** The launch was made for a patient user (patient standalone or portal launch from the launcher). */
+export function isPatientLaunch(interaction: Pick<InteractionDetails, 'options'>): boolean {
+  return interaction.options.launchType === 'patient-standalone' || interaction.options.launchType === 'patient-portal';
+}
+
+/** The sign-in is older than the authorization request: it was carried over, not made for this app. */
+export function signedInBefore(session: PersonaSession, interaction: Pick<InteractionDetails, 'createdAt'>): boolean {
+  return typeof session.signedInAt === 'number' && session.signedInAt < Math.floor(interaction.createdAt.getTime() / 1000);
+}
+
 /**
  * The next step of an interaction: sign in → (practitioners) pick a patient → pick an encounter →
- * consent. Patients are their own patient context; an EHR launch's context is never changed here
- * (SMART App Launch 2.2 §app-launch; docs/CONFORMANCE.md #46, #48, #157, #160).
+ * consent. Patients are their own patient context; a related person (a proxy, e.g. a parent) always
+ * has the patient they are related to (`proxyPatientId`, from RelatedPerson.patient), and no other;
+ * an EHR launch's context is never changed here (SMART App Launch 2.2 §app-launch;
+ * docs/CONFORMANCE.md #46, #48, #157, #160).
  */
-export function decideStep(interaction: InteractionDetails, session: PersonaSession | null, selection: InteractionSelection): InteractionStep {
+export function decideStep(
+  interaction: InteractionDetails,
+  session: PersonaSession | null,
+  selection: InteractionSelection,
+  proxyPatientId: string | null = null,
+): InteractionStep {
   if (!session) return { kind: 'login' };
   const user = parseFhirUser(session.fhirUser);
   if (!user) return { kind: 'login' };
@@ -36,10 +54,24 @@ export function decideStep(interaction: InteractionDetails, session: PersonaSess
   if (interaction.userFhirUser && interaction.userFhirUser !== session.fhirUser) {
     return { kind: 'login', message: `This launch was made for the EHR user ${interaction.userFhirUser}. Continue as that user, or sign in as them.` };
   }
+  // A patient launch never continues as a practitioner who was signed in before it began (an
+  // earlier EHR launch in the same browser, say) unless they choose to: they are asked first.
+  if (user.kind === 'practitioner' && isPatientLaunch(interaction) && signedInBefore(session, interaction)) return { kind: 'confirm-user' };
   const needsPatient = interaction.needsPatient || hasPatientScopes(interaction.requestedScope);
 
   let patientId: string | null = null;
-  if (interaction.patientId) {
+  if (user.kind === 'related-person') {
+    if (!proxyPatientId) return { kind: 'refused', message: 'This related person is not linked to a patient, so there is no record to open.' };
+    if (interaction.patientId && interaction.patientId !== proxyPatientId) {
+      return {
+        kind: 'refused',
+        message: 'This launch opens the record of a patient this person is not related to. Sign in as their proxy, or as a practitioner.',
+      };
+    }
+    // A proxy's access is their patient's record: the patient is always in context, so that user/
+    // scopes are bounded to it too (lib/smart/access-policy.ts).
+    patientId = proxyPatientId;
+  } else if (interaction.patientId) {
     if (user.kind === 'patient' && user.id !== interaction.patientId) {
       return { kind: 'refused', message: 'This launch opens another patient’s record. Sign in as that patient, or as a practitioner.' };
     }

@@ -1,5 +1,5 @@
 import { publicOrigin } from '../http/origin';
-import { DEFAULT_SANDBOX_ID } from '../sandbox';
+import { currentSandbox } from '../sandbox/context';
 import { findEncounter, findPatientSummary, listEncounters, searchPatients } from '../fhir/patient-directory';
 import type { EncounterSummary, PatientSummary } from '../fhir/patient-directory';
 import { approveAll, buildConsentModel, grantedScopeFrom, parseConsentForm } from './consent';
@@ -7,7 +7,7 @@ import { bindingCookie, bindingCookieName, createCsrfToken, isSameOriginPost, ne
 import { readCookie } from '../http/cookies';
 import { htmlPage, seeOther } from '../http/html';
 import { isDatabaseUnavailable } from '../db/errors';
-import { withDatabaseUnavailablePage } from '../http/unavailable';
+import { sandboxPageHandler } from '../http/request-sandbox';
 import { decideStep } from './interaction-flow';
 import type { InteractionSelection, InteractionStep } from './interaction-flow';
 import { InteractionNotFoundError } from '../oauth/interaction';
@@ -15,7 +15,7 @@ import { attemptSignIn, lockedErrorKey, lockedSignInMessage } from './sign-in-li
 import { OAuthError } from '../oauth/errors';
 import { endSignIn, finishInteraction, loadInteraction, rejectInteraction } from './interaction-port';
 import type { InteractionDetails } from './interaction-port';
-import { consentView, encounterPickerView, errorView, loginView, patientPickerView, whoHeader } from './interaction-views';
+import { confirmUserView, consentView, encounterPickerView, errorView, loginView, patientPickerView, whoHeader } from './interaction-views';
 import { findPersonaByFhirUser, listFeaturedPersonas } from './personas';
 import type { Persona } from './personas';
 import { clearSessionCookie, createSessionCookie, readPersonaSession, useSecureCookies } from './session';
@@ -28,7 +28,6 @@ import { isFhirId } from '../fhir-id';
  * app/(interaction)/interaction/[id]/** re-exports.
  */
 
-const SANDBOX = DEFAULT_SANDBOX_ID;
 const ID_PATTERN = /^[A-Za-z0-9_-]{8,200}$/;
 const LOGIN_ERRORS: Record<string, string> = {
   credentials: 'Unknown username or wrong password.',
@@ -47,7 +46,7 @@ function forbiddenPost(): Response {
 }
 
 function page(id: string): string {
-  return `/interaction/${encodeURIComponent(id)}`;
+  return `${currentSandbox().basePath}/interaction/${encodeURIComponent(id)}`;
 }
 
 async function readForm(req: Request): Promise<URLSearchParams> {
@@ -73,25 +72,26 @@ async function resolveStep(interaction: InteractionDetails, session: PersonaSess
   let problem: string | null = null;
   let sel = selection;
   if (sel.patient && !interaction.patientId) {
-    if (!fhirIdOrNull(sel.patient) || !(await findPatientSummary(SANDBOX, sel.patient))) {
+    if (!fhirIdOrNull(sel.patient) || !(await findPatientSummary(currentSandbox().id, sel.patient))) {
       problem = 'That patient does not exist (any more). Choose another one.';
       sel = {};
     }
   }
-  let step = decideStep(interaction, session, sel);
+  const proxy = session?.kind === 'related-person' ? await findPersonaByFhirUser(currentSandbox().id, session.fhirUser) : null;
+  let step = decideStep(interaction, session, sel, proxy?.patientId ?? null);
   if (step.kind === 'consent' && step.encounterId && step.encounterId !== interaction.encounterId) {
-    const encounter = fhirIdOrNull(step.encounterId) ? await findEncounter(SANDBOX, step.encounterId) : null;
+    const encounter = fhirIdOrNull(step.encounterId) ? await findEncounter(currentSandbox().id, step.encounterId) : null;
     if (!encounter || encounter.patientId !== step.patientId) {
       problem = 'That encounter does not belong to the chosen patient.';
       step = { kind: 'encounter', patientId: step.patientId ?? '' };
     }
   }
   const patientId = step.kind === 'consent' ? step.patientId : step.kind === 'encounter' ? step.patientId : null;
-  const patient = patientId ? await findPatientSummary(SANDBOX, patientId) : null;
+  const patient = patientId ? await findPatientSummary(currentSandbox().id, patientId) : null;
   if (patientId && !patient) {
     return { step: { kind: 'refused', message: 'The patient of this launch no longer exists.' }, patient: null, encounter: null, problem };
   }
-  const encounter = step.kind === 'consent' && step.encounterId ? await findEncounter(SANDBOX, step.encounterId) : null;
+  const encounter = step.kind === 'consent' && step.encounterId ? await findEncounter(currentSandbox().id, step.encounterId) : null;
   return { step, patient, encounter, problem };
 }
 
@@ -132,7 +132,7 @@ function completeWith(
 }
 
 /** GET /interaction/{id}: the next screen of the interaction (or straight on, with skip sign-in / skip consent). */
-export const handleInteractionPage = withDatabaseUnavailablePage('interaction', async (req: Request, id: string): Promise<Response> => {
+export const handleInteractionPage = sandboxPageHandler('interaction', async (req: Request, id: string): Promise<Response> => {
   if (!ID_PATTERN.test(id)) return expiredPage();
   const interaction = await loadInteraction(id);
   if (!interaction) return expiredPage();
@@ -147,7 +147,7 @@ export const handleInteractionPage = withDatabaseUnavailablePage('interaction', 
 
   let session = await readPersonaSession(req);
   let launchUser: Persona | null = null;
-  if (interaction.userFhirUser) launchUser = await findPersonaByFhirUser(SANDBOX, interaction.userFhirUser);
+  if (interaction.userFhirUser) launchUser = await findPersonaByFhirUser(currentSandbox().id, interaction.userFhirUser);
   // Skip sign-in: the EHR user is already signed in to the EHR (SSO, docs/CONFORMANCE.md #159).
   if (!session && interaction.options.skipLogin && launchUser) {
     const signedIn = await createSessionCookie(launchUser);
@@ -165,7 +165,7 @@ export const handleInteractionPage = withDatabaseUnavailablePage('interaction', 
       const errorKey = url.searchParams.get('error') ?? '';
       const body = loginView({
         interaction,
-        personas: await listFeaturedPersonas(SANDBOX, { practitioners: 4, patients: 4 }),
+        personas: await listFeaturedPersonas(currentSandbox().id, { practitioners: 4, patients: 4 }),
         launchUser,
         csrf: await createCsrfToken('login', id, binding),
         error:
@@ -177,6 +177,11 @@ export const handleInteractionPage = withDatabaseUnavailablePage('interaction', 
       });
       return htmlPage(body, { title: 'Sign in', header, setCookies: cookies });
     }
+    case 'confirm-user': {
+      if (!session || !logoutCsrf) return expiredPage();
+      const body = confirmUserView({ interaction, session, loginCsrf: await createCsrfToken('login', id, binding), logoutCsrf });
+      return htmlPage(body, { title: 'Who is signing in?', header, setCookies: cookies });
+    }
     case 'patient': {
       const query = {
         name: (url.searchParams.get('name') ?? '').slice(0, 200),
@@ -184,12 +189,12 @@ export const handleInteractionPage = withDatabaseUnavailablePage('interaction', 
         identifier: (url.searchParams.get('identifier') ?? '').slice(0, 200),
       };
       const searched = Boolean(query.name || query.birthdate || query.identifier);
-      const results = await searchPatients(SANDBOX, { ...query, limit: 25 });
+      const results = await searchPatients(currentSandbox().id, { ...query, limit: 25 });
       return htmlPage(patientPickerView({ interaction, query, results, searched, error: problem }), { title: 'Choose a patient', header, setCookies: cookies });
     }
     case 'encounter': {
       if (!patient) return expiredPage();
-      const encounters = await listEncounters(SANDBOX, patient.id, 50);
+      const encounters = await listEncounters(currentSandbox().id, patient.id, 50);
       return htmlPage(encounterPickerView({ interaction, patient, encounters }), { title: 'Choose an encounter', header, setCookies: cookies });
     }
     case 'consent': {
@@ -209,7 +214,7 @@ export const handleInteractionPage = withDatabaseUnavailablePage('interaction', 
 });
 
 /** POST /interaction/{id}/login: a one-click persona or username/password; 303 back to the interaction. */
-export const handleInteractionLogin = withDatabaseUnavailablePage('interaction', async (req: Request, id: string): Promise<Response> => {
+export const handleInteractionLogin = sandboxPageHandler('interaction', async (req: Request, id: string): Promise<Response> => {
   if (!ID_PATTERN.test(id)) return expiredPage();
   if (!isSameOriginPost(req, publicOrigin(req))) return forbiddenPost();
   const form = await readForm(req);
@@ -223,7 +228,7 @@ export const handleInteractionLogin = withDatabaseUnavailablePage('interaction',
   // One-click personas need no password (the sandbox password is public anyway); both paths are
   // under the failed-sign-in limits of lib/interaction/sign-in-limit.
   const attempt = await attemptSignIn({
-    sandboxId: SANDBOX,
+    sandboxId: currentSandbox().id,
     oneClick,
     username,
     password: form.get('password') ?? '',
@@ -238,7 +243,7 @@ export const handleInteractionLogin = withDatabaseUnavailablePage('interaction',
 });
 
 /** POST /interaction/{id}/logout: signs the persona out and shows the sign-in screen again. */
-export const handleInteractionLogout = withDatabaseUnavailablePage('interaction', async (req: Request, id: string): Promise<Response> => {
+export const handleInteractionLogout = sandboxPageHandler('interaction', async (req: Request, id: string): Promise<Response> => {
   if (!ID_PATTERN.test(id)) return expiredPage();
   if (!isSameOriginPost(req, publicOrigin(req))) return forbiddenPost();
   const form = await readForm(req);
@@ -250,7 +255,7 @@ export const handleInteractionLogout = withDatabaseUnavailablePage('interaction'
 });
 
 /** POST /interaction/{id}/consent: Allow (code) or Deny (access_denied); 303 to the app's redirect_uri. */
-export const handleInteractionConsent = withDatabaseUnavailablePage('interaction', async (req: Request, id: string): Promise<Response> => {
+export const handleInteractionConsent = sandboxPageHandler('interaction', async (req: Request, id: string): Promise<Response> => {
   if (!ID_PATTERN.test(id)) return expiredPage();
   if (!isSameOriginPost(req, publicOrigin(req))) return forbiddenPost();
   const form = await readForm(req);

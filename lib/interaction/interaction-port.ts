@@ -11,6 +11,8 @@ import type { LaunchOptions } from '../launch-options/options';
 
 export interface InteractionDetails {
   readonly id: string;
+  /** When the app's authorization request arrived. */
+  readonly createdAt: Date;
   readonly clientId: string;
   readonly clientName: string;
   /** The requested scopes this client may be granted: what the consent screen offers. */
@@ -42,7 +44,7 @@ export interface InteractionResult {
 
 function toFhirUser(userId: string | null | undefined): string | null {
   if (!userId) return null;
-  if (/^(Practitioner|Patient)\//.test(userId)) return userId;
+  if (/^(Practitioner|Patient|RelatedPerson)\//.test(userId)) return userId;
   return null;
 }
 
@@ -59,6 +61,7 @@ export async function loadInteraction(id: string): Promise<InteractionDetails | 
   const launch = interaction.launch;
   return {
     id,
+    createdAt: interaction.createdAt,
     clientId: interaction.client.clientId,
     clientName: interaction.client.name,
     requestedScope: formatScopes(interaction.scopes),

@@ -14,6 +14,7 @@ const ESCAPED_TEXT = '&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&quot;&#x
 
 const interaction: InteractionDetails = {
   id: 'abcdefgh12345678',
+  createdAt: new Date('2026-03-15T12:00:00Z'),
   clientId: `client-${HOSTILE}`,
   clientName: HOSTILE,
   requestedScope: 'launch/patient openid fhirUser patient/Observation.rs offline_access',

@@ -5,10 +5,11 @@ import type { InteractionDetails } from './interaction-port';
 import type { Persona } from './personas';
 import { PERSONA_PASSWORD } from './personas';
 import type { PersonaSession } from './session';
+import { currentSandbox } from '../sandbox/context';
 
 /** The interaction screens, rendered by lib/http/html.tsx with React: every value is escaped by React. */
 
-const base = (id: string) => `/interaction/${encodeURIComponent(id)}`;
+const base = (id: string) => `${currentSandbox().basePath}/interaction/${encodeURIComponent(id)}`;
 
 function PatientLine({ patient: p }: { patient: PatientSummary }): ReactElement {
   return (
@@ -84,6 +85,7 @@ export function loginView(input: LoginViewInput): ReactElement {
   const { interaction, csrf } = input;
   const practitioners = input.personas.filter((p) => p.kind === 'practitioner');
   const patients = input.personas.filter((p) => p.kind === 'patient');
+  const proxies = input.personas.filter((p) => p.kind === 'related-person');
   const patientFirst = interaction.options.launchType === 'patient-standalone' || interaction.options.launchType === 'patient-portal';
   const group = (title: string, list: readonly Persona[]) =>
     list.length ? (
@@ -97,8 +99,8 @@ export function loginView(input: LoginViewInput): ReactElement {
       </>
     ) : null;
   const groups = patientFirst
-    ? [group('Patients', patients), group('Practitioners', practitioners)]
-    : [group('Practitioners', practitioners), group('Patients', patients)];
+    ? [group('Patients', patients), group('Parents and guardians (proxies)', proxies), group('Practitioners', practitioners)]
+    : [group('Practitioners', practitioners), group('Patients', patients), group('Parents and guardians (proxies)', proxies)];
   return (
     <>
       <h1>Sign in</h1>
@@ -114,11 +116,12 @@ export function loginView(input: LoginViewInput): ReactElement {
       ) : null}
       <div className="card">
         <p className="muted">
-          Sandbox personas are the synthetic practitioners and patients of this sandbox. No real PHI: every persona uses the password{' '}
+          Sandbox personas are the synthetic practitioners, patients and patients&apos; parents of this sandbox. No real PHI: every persona uses the password{' '}
           <code>{PERSONA_PASSWORD}</code>.
         </p>
         {groups[0]}
         {groups[1]}
+        {groups[2]}
       </div>
       <div className="card">
         <h2>Username and password</h2>
@@ -140,6 +143,46 @@ export function loginView(input: LoginViewInput): ReactElement {
           Usernames are <code>first.last</code> in lower case (e.g. <code>{practitioners[0]?.username ?? 'jane.doe'}</code>); any persona’s FHIR id (
           <code>Patient/…</code>) works too.
         </p>
+      </div>
+    </>
+  );
+}
+
+export interface ConfirmUserInput {
+  readonly interaction: InteractionDetails;
+  readonly session: PersonaSession;
+  readonly loginCsrf: string;
+  readonly logoutCsrf: string;
+}
+
+/**
+ * A patient launch met a practitioner who was already signed in (an earlier EHR launch in this
+ * browser): say who is signed in, and make switching the obvious choice.
+ */
+export function confirmUserView(input: ConfirmUserInput): ReactElement {
+  const { interaction, session } = input;
+  return (
+    <>
+      <h1>Who is signing in?</h1>
+      <AppIntro interaction={interaction} />
+      <div className="card" data-testid="signed-in-as">
+        <p>
+          You are already signed in as <strong>{session.name}</strong> ({session.fhirUser}), a practitioner. This is a <strong>patient</strong> launch: the app
+          expects a patient to sign in and share their own record.
+        </p>
+        <div className="actions">
+          <form method="post" action={`${base(interaction.id)}/logout`}>
+            <input type="hidden" name="csrf" value={input.logoutCsrf} />
+            <button type="submit">Sign in as a patient</button>
+          </form>
+          <form method="post" action={`${base(interaction.id)}/login`}>
+            <input type="hidden" name="csrf" value={input.loginCsrf} />
+            <input type="hidden" name="persona" value={session.fhirUser} />
+            <button type="submit" className="secondary">
+              Continue as {session.name}
+            </button>
+          </form>
+        </div>
       </div>
     </>
   );

@@ -1,6 +1,6 @@
 import type { NextAuthOptions } from 'next-auth';
 import CredentialsProvider from 'next-auth/providers/credentials';
-import { DEFAULT_SANDBOX_ID } from '../sandbox';
+import { currentSandbox } from '../sandbox/context';
 import { attemptSignIn } from './sign-in-limit';
 import { endSignIn } from './interaction-port';
 import { getAuthSecret } from './secret';
@@ -29,7 +29,7 @@ export async function getAuthOptions(): Promise<NextAuthOptions> {
         },
         async authorize(credentials, req) {
           const attempt = await attemptSignIn({
-            sandboxId: DEFAULT_SANDBOX_ID,
+            sandboxId: currentSandbox().id,
             username: credentials?.username ?? '',
             password: credentials?.password ?? '',
             headers: req.headers ?? {},

@@ -23,6 +23,17 @@ beforeAll(async () => {
   );
   await store.create(S, { resourceType: 'Patient', name: [{ family: '<script>alert(1)</script>', given: ['<b>'] }], birthDate: '1990-01-01' }, 'pat-b');
   await store.create(S, { resourceType: 'Patient', name: [{ family: 'Gone', given: ['Dead'] }], deceasedBoolean: true }, 'pat-c');
+  await store.create(
+    S,
+    {
+      resourceType: 'RelatedPerson',
+      active: true,
+      patient: { reference: 'Patient/pat-a', display: 'José Muñoz-O’Neil' },
+      relationship: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-RoleCode', code: 'MTH', display: 'mother' }], text: 'Mother' }],
+      name: [{ use: 'official', family: 'Muñoz', given: ['Inés'] }],
+    },
+    'pat-a-rp1',
+  );
 });
 
 describe('personas', () => {
@@ -51,5 +62,16 @@ describe('personas', () => {
     expect(featured.filter((p) => p.kind === 'practitioner').map((p) => p.id)).toEqual(['practitioner-2', 'practitioner-10']);
     expect(featured.filter((p) => p.kind === 'patient').map((p) => p.id)).toEqual(['pat-a']);
     expect(featured.find((p) => p.id === 'practitioner-2')?.detail).toContain('NPI 1216926612');
+  });
+
+  it('a related person signs in as a proxy for the patient they are related to', async () => {
+    const proxy = await findPersonaByUsername(S, 'ines.munoz');
+    expect(proxy).toMatchObject({ kind: 'related-person', fhirUser: 'RelatedPerson/pat-a-rp1', patientId: 'pat-a', name: 'Inés Muñoz' });
+    expect(proxy?.detail).toContain('Mother of José Muñoz-O’Neil');
+    expect((await findPersonaByUsername(S, 'pat-a-rp1'))?.fhirUser).toBe('RelatedPerson/pat-a-rp1');
+    expect((await findPersonaByFhirUser(S, 'RelatedPerson/pat-a-rp1'))?.patientId).toBe('pat-a');
+    expect(await verifyPersonaCredentials(S, 'ines.munoz', PERSONA_PASSWORD)).not.toBeNull();
+    const featured = await listFeaturedPersonas(S, { practitioners: 0, patients: 0, relatedPersons: 3 });
+    expect(featured.map((p) => p.fhirUser)).toEqual(['RelatedPerson/pat-a-rp1']);
   });
 });

@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { HumanName, Patient, Practitioner } from '@medplum/fhirtypes';
+import type { HumanName, Patient, Practitioner, RelatedPerson } from '@medplum/fhirtypes';
 import { getDb } from '../db';
 import type { Db } from '../db';
 import { normalizeString } from '../fhir/indexer';
@@ -7,28 +7,43 @@ import { formatHumanName } from '../fhir/patient-directory';
 import { isFhirId, referencePattern } from '../fhir-id';
 
 /**
- * Sandbox personas: every Practitioner and Patient of a sandbox can sign in. There is no real PHI
- * here, so all personas share one published password (shown on the sign-in page).
+ * Sandbox personas: every Practitioner, Patient and RelatedPerson of a sandbox can sign in (a
+ * RelatedPerson as a proxy for the patient it is related to, e.g. a parent for a child). There is
+ * no real PHI here, so all personas share one published password (shown on the sign-in page).
  */
 export const PERSONA_PASSWORD = 'sandbox';
 
-export type PersonaKind = 'practitioner' | 'patient';
-export type FhirUserRef = `Practitioner/${string}` | `Patient/${string}`;
+export type PersonaKind = 'practitioner' | 'patient' | 'related-person';
+export type FhirUserRef = `Practitioner/${string}` | `Patient/${string}` | `RelatedPerson/${string}`;
+type PersonaResource = Patient | Practitioner | RelatedPerson;
 
 export interface Persona {
   readonly kind: PersonaKind;
-  /** FHIR resource id of the Practitioner or Patient. */
+  /** FHIR resource id of the Practitioner, Patient or RelatedPerson. */
   readonly id: string;
-  /** `Practitioner/{id}` or `Patient/{id}`: the `fhirUser` claim. */
+  /** `Practitioner/{id}`, `Patient/{id}` or `RelatedPerson/{id}`: the `fhirUser` claim. */
   readonly fhirUser: FhirUserRef;
+  /** A proxy's patient (RelatedPerson.patient): the only patient a related person acts for. */
+  readonly patientId?: string;
   readonly name: string;
   /** What to type in the username field (`first.last`; the resource id always works too). */
   readonly username: string;
-  /** One line under the name: NPI for practitioners, birth date for patients. */
+  /** One line under the name: NPI for practitioners, birth date for patients, the patient for proxies. */
   readonly detail: string;
 }
 
-const RESOURCE_TYPE: Record<PersonaKind, 'Practitioner' | 'Patient'> = { practitioner: 'Practitioner', patient: 'Patient' };
+const RESOURCE_TYPE: Record<PersonaKind, PersonaResource['resourceType']> = {
+  practitioner: 'Practitioner',
+  patient: 'Patient',
+  'related-person': 'RelatedPerson',
+};
+const KIND_OF: Record<PersonaResource['resourceType'], PersonaKind> = {
+  Practitioner: 'practitioner',
+  Patient: 'patient',
+  RelatedPerson: 'related-person',
+};
+/** The search parameter whose index rows hold a persona's family name. */
+const FAMILY_PARAM: Record<PersonaKind, string> = { practitioner: 'family', patient: 'family', 'related-person': 'name' };
 const USERNAME_PART = /^[a-z0-9]+$/;
 const READABLE_NAME = /^[\p{L}\p{M}][\p{L}\p{M} .'’-]*$/u;
 
@@ -44,34 +59,49 @@ function officialName(names: readonly HumanName[] | undefined): HumanName | unde
  * The username of a persona: `given.family` in lower-case ASCII (accents and punctuation dropped),
  * or the resource id when the name has no usable letters (the roster's hostile names).
  */
-export function usernameFor(resource: Patient | Practitioner): string {
+export function usernameFor(resource: PersonaResource): string {
   const name = officialName(resource.name);
   const given = usernamePart(name?.given?.[0]);
   const family = usernamePart(name?.family);
   return given && family ? `${given}.${family}` : (resource.id ?? '');
 }
 
-/** The persona of a Practitioner or Patient resource. */
-export function toPersona(resource: Patient | Practitioner): Persona {
-  const kind: PersonaKind = resource.resourceType === 'Practitioner' ? 'practitioner' : 'patient';
+const PATIENT_REFERENCE = referencePattern(['Patient']);
+
+/** The persona of a Practitioner, Patient or RelatedPerson resource. */
+export function toPersona(resource: PersonaResource): Persona {
+  const kind = KIND_OF[resource.resourceType];
   const id = resource.id ?? '';
   let detail: string;
+  let patientId: string | undefined;
   if (resource.resourceType === 'Practitioner') {
     const npi = resource.identifier?.find((i) => i.system === 'http://hl7.org/fhir/sid/us-npi')?.value;
     detail = npi ? `Practitioner · NPI ${npi}` : 'Practitioner';
+  } else if (resource.resourceType === 'RelatedPerson') {
+    patientId = PATIENT_REFERENCE.exec(resource.patient?.reference ?? '')?.[2];
+    const relationship = resource.relationship?.[0]?.text ?? resource.relationship?.[0]?.coding?.[0]?.display ?? 'Related person';
+    detail = `${relationship} of ${resource.patient?.display ?? patientId ?? 'a patient'} · signs in for them`;
   } else {
     detail = resource.birthDate ? `Patient · born ${resource.birthDate}` : 'Patient';
   }
-  return { kind, id, fhirUser: `${RESOURCE_TYPE[kind]}/${id}`, name: formatHumanName(resource.name), username: usernameFor(resource), detail };
+  const persona: Persona = {
+    kind,
+    id,
+    fhirUser: `${RESOURCE_TYPE[kind]}/${id}` as FhirUserRef,
+    name: formatHumanName(resource.name),
+    username: usernameFor(resource),
+    detail,
+  };
+  return patientId ? { ...persona, patientId } : persona;
 }
 
-const PERSONA_REFERENCE = referencePattern(['Practitioner', 'Patient']);
+const PERSONA_REFERENCE = referencePattern(['Practitioner', 'Patient', 'RelatedPerson']);
 
-/** Parses `Practitioner/{id}` or `Patient/{id}`. */
+/** Parses `Practitioner/{id}`, `Patient/{id}` or `RelatedPerson/{id}`. */
 export function parseFhirUser(ref: string): { kind: PersonaKind; id: string } | null {
   const m = PERSONA_REFERENCE.exec(ref);
   if (!m) return null;
-  return { kind: m[1] === 'Practitioner' ? 'practitioner' : 'patient', id: m[2]! };
+  return { kind: KIND_OF[m[1] as PersonaResource['resourceType']], id: m[2]! };
 }
 
 /** Numeric-aware id order, so practitioner-2 comes before practitioner-10. */
@@ -85,7 +115,7 @@ async function loadPersona(sandboxId: string, kind: PersonaKind, id: string, db:
     select: { content: true, deleted: true },
   });
   if (!row || row.deleted) return null;
-  return toPersona(JSON.parse(row.content) as Patient | Practitioner);
+  return toPersona(JSON.parse(row.content) as PersonaResource);
 }
 
 /** The persona behind a `fhirUser` reference, or null when that resource does not exist. */
@@ -95,8 +125,9 @@ export async function findPersonaByFhirUser(sandboxId: string, ref: string, db: 
 }
 
 /**
- * The persona a username names: `first.last` (practitioners first, then the lowest id when two
- * people share a name), a resource id (`practitioner-3`), or a reference (`Patient/abc`).
+ * The persona a username names: `first.last` (practitioners first, then patients, then related
+ * persons; the lowest id when two people share a name), a resource id (`practitioner-3`), or a
+ * reference (`Patient/abc`, `RelatedPerson/abc`).
  */
 export async function findPersonaByUsername(sandboxId: string, username: string, db: Db = getDb()): Promise<Persona | null> {
   const input = username.trim();
@@ -110,9 +141,9 @@ export async function findPersonaByUsername(sandboxId: string, username: string,
     const family = wanted.slice(dot + 1);
     const given = wanted.slice(0, dot);
     if (USERNAME_PART.test(given) && USERNAME_PART.test(family)) {
-      for (const kind of ['practitioner', 'patient'] as const) {
+      for (const kind of ['practitioner', 'patient', 'related-person'] as const) {
         const rows = await db.searchString.findMany({
-          where: { sandboxId, type: RESOURCE_TYPE[kind], param: 'family', value: { startsWith: family.slice(0, 2) } },
+          where: { sandboxId, type: RESOURCE_TYPE[kind], param: FAMILY_PARAM[kind], value: { startsWith: family.slice(0, 2) } },
           select: { resourceId: true },
           take: 5000,
         });
@@ -124,14 +155,18 @@ export async function findPersonaByUsername(sandboxId: string, username: string,
         });
         const match = resources
           .sort((a, b) => compareIds(a.id, b.id))
-          .map((r) => JSON.parse(r.content) as Patient | Practitioner)
+          .map((r) => JSON.parse(r.content) as PersonaResource)
           .find((r) => usernameFor(r) === wanted);
         if (match) return toPersona(match);
       }
     }
   }
   if (isFhirId(input)) {
-    return (await loadPersona(sandboxId, 'practitioner', input, db)) ?? (await loadPersona(sandboxId, 'patient', input, db));
+    return (
+      (await loadPersona(sandboxId, 'practitioner', input, db)) ??
+      (await loadPersona(sandboxId, 'patient', input, db)) ??
+      (await loadPersona(sandboxId, 'related-person', input, db))
+    );
   }
   return null;
 }
@@ -151,16 +186,18 @@ export async function verifyPersonaCredentials(sandboxId: string, username: stri
 }
 
 /**
- * Personas for the one-click buttons: the first practitioners by id, and the first patients by id
- * whose names make a readable username and who are alive (the edge-case roster stays reachable by id).
+ * Personas for the one-click buttons: the first practitioners by id, the first patients by id
+ * whose names make a readable username and who are alive (the edge-case roster stays reachable by
+ * id), and the first active related persons by id (proxies: a parent signs in for a child).
  */
 export async function listFeaturedPersonas(
   sandboxId: string,
-  counts: { practitioners?: number; patients?: number } = {},
+  counts: { practitioners?: number; patients?: number; relatedPersons?: number } = {},
   db: Db = getDb(),
 ): Promise<Persona[]> {
   const wantPractitioners = counts.practitioners ?? 4;
   const wantPatients = counts.patients ?? 4;
+  const wantProxies = counts.relatedPersons ?? 2;
   const practitionerRows = await db.resource.findMany({
     where: { sandboxId, type: 'Practitioner', deleted: false },
     select: { id: true, content: true },
@@ -193,5 +230,16 @@ export async function listFeaturedPersonas(
     }
     if (skip >= 500) break;
   }
-  return [...practitioners, ...patients];
+  const proxies: Persona[] = [];
+  if (wantProxies > 0) {
+    const rows = await db.resource.findMany({ where: { sandboxId, type: 'RelatedPerson', deleted: false }, select: { id: true, content: true }, take: 500 });
+    for (const row of rows.sort((a, b) => compareIds(a.id, b.id))) {
+      const person = JSON.parse(row.content) as RelatedPerson;
+      const persona = toPersona(person);
+      if (person.active === false || !persona.patientId || persona.username === persona.id || !READABLE_NAME.test(persona.name)) continue;
+      proxies.push(persona);
+      if (proxies.length === wantProxies) break;
+    }
+  }
+  return [...practitioners, ...patients, ...proxies];
 }

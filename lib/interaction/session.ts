@@ -3,6 +3,8 @@ import { decode, encode } from 'next-auth/jwt';
 import type { JWT } from 'next-auth/jwt';
 import { env } from '../env';
 import { readCookie, serverCookie } from '../http/cookies';
+import { DEFAULT_SANDBOX_ID } from '../sandbox';
+import { currentSandbox } from '../sandbox/context';
 import { getAuthSecret } from './secret';
 import { parseFhirUser } from './personas';
 import type { FhirUserRef, Persona, PersonaKind } from './personas';
@@ -19,6 +21,8 @@ export interface PersonaSession {
   readonly sid: string;
   /** When this sign-in expires (Unix seconds), when known. */
   readonly expiresAt?: number | null;
+  /** When the persona signed in (Unix seconds), when known. */
+  readonly signedInAt?: number | null;
 }
 
 /**
@@ -37,17 +41,29 @@ export function sessionCookieName(secure: boolean = useSecureCookies()): string 
 /** The persona claims next-auth's jwt callback puts in the token (see lib/interaction/options.ts). */
 export function toPersonaSession(token: JWT | null): PersonaSession | null {
   if (!token) return null;
+  // A sign-in belongs to the sandbox it happened in (the claim is absent on the default sandbox's):
+  // the same persona in another sandbox signs in again.
+  if ((typeof token.sandbox === 'string' ? token.sandbox : DEFAULT_SANDBOX_ID) !== currentSandbox().id) return null;
   const fhirUser = typeof token.fhirUser === 'string' ? token.fhirUser : typeof token.sub === 'string' ? token.sub : '';
   const parsed = parseFhirUser(fhirUser);
   if (!parsed) return null;
   const sid = typeof token.sid === 'string' && token.sid ? token.sid : `legacy-${fhirUser}`;
   const expiresAt = typeof token.exp === 'number' ? token.exp : null;
-  return { kind: parsed.kind, fhirUser: fhirUser as FhirUserRef, name: typeof token.name === 'string' ? token.name : fhirUser, sid, expiresAt };
+  const signedInAt = typeof token.iat === 'number' ? token.iat : null;
+  return { kind: parsed.kind, fhirUser: fhirUser as FhirUserRef, name: typeof token.name === 'string' ? token.name : fhirUser, sid, expiresAt, signedInAt };
 }
 
 /** The claims of a new sign-in. */
 export function sessionClaims(persona: Persona): JWT {
-  return { sub: persona.fhirUser, name: persona.name, fhirUser: persona.fhirUser, personaKind: persona.kind, sid: randomUUID() };
+  const sandbox = currentSandbox().id;
+  return {
+    sub: persona.fhirUser,
+    name: persona.name,
+    fhirUser: persona.fhirUser,
+    personaKind: persona.kind,
+    sid: randomUUID(),
+    ...(sandbox === DEFAULT_SANDBOX_ID ? {} : { sandbox }),
+  };
 }
 
 /** The signed-in persona of a request (next-auth session cookie), or null. */

@@ -2,11 +2,12 @@ import { getDb } from '../db';
 import type { Db } from '../db';
 import { rawQuery } from '../db/direct';
 import { Prisma } from '../generated/sqlite/client';
-import { DEFAULT_SANDBOX_ID } from '../sandbox';
+import { currentSandbox } from '../sandbox/context';
 import { parseLaunchOptions } from './options';
 import type { LaunchOptions } from './options';
 import type { SimulatedError } from './simulated-errors';
 import { describeSimulatedError } from './simulated-errors';
+import { sandboxNow } from '../sandbox/context';
 
 /**
  * The launcher's options of a launch (skip sign-in/consent, PKCE, token lifetime, simulated error),
@@ -33,13 +34,13 @@ export async function getSimulatedError(launchId: string | null | undefined, db:
  */
 export async function findArmedLaunch(
   clientId: string,
-  sandboxId: string = DEFAULT_SANDBOX_ID,
+  sandboxId: string = currentSandbox().id,
   db: Db = getDb(),
 ): Promise<{ id: string; options: LaunchOptions } | null> {
   const rows = await rawQuery<{ id: string; options: string }>(
     db,
     Prisma.sql`SELECT "id", "options" FROM "Launch"
-      WHERE "sandboxId" = ${sandboxId} AND "clientId" = ${clientId} AND "consumedAt" IS NULL AND "expiresAt" > ${new Date()}
+      WHERE "sandboxId" = ${sandboxId} AND "clientId" = ${clientId} AND "consumedAt" IS NULL AND "expiresAt" > ${sandboxNow()}
       ORDER BY "createdAt" DESC LIMIT 10`,
   );
   for (const row of rows) {

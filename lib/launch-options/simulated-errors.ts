@@ -38,11 +38,47 @@ export const SIMULATED_ERRORS = {
     applies: 'authorize',
     effect: '/oauth/authorize redirects to the redirect_uri with error=invalid_scope, an error_description, the same state and iss; no code is issued.',
   },
+  state_mismatch: {
+    label: 'state mismatch on the redirect',
+    applies: 'authorize',
+    effect:
+      'After sign-in and consent, /oauth/authorize redirects with a code but a state value other than the one the app sent, as a forged or mixed-up response would: the app must refuse it and not exchange the code (RFC 6749 §10.12; RFC 9700 §4.7).',
+  },
   invalid_client_secret: {
     label: 'Invalid client secret',
     applies: 'token',
     effect:
       'Every token request of this launch fails client authentication as if the credential were wrong: error=invalid_client, HTTP 401 with WWW-Authenticate for a wrong secret (secret clients) or a bad signature (private_key_jwt clients), HTTP 400 "unknown client_id" for public clients, which send no credentials (RFC 6749 §5.2). The code is not consumed.',
+  },
+  invalid_code: {
+    label: 'Invalid authorization code',
+    applies: 'token',
+    effect:
+      'The code exchange (grant_type=authorization_code) answers HTTP 400 error=invalid_grant ("the authorization code is not valid"), as for an unknown, mistyped or already used code (RFC 6749 §5.2). The app must start the authorization again rather than retry the code.',
+  },
+  pkce_verifier_mismatch: {
+    label: 'PKCE code_verifier mismatch',
+    applies: 'token',
+    effect:
+      'The code exchange answers HTTP 400 error=invalid_grant ("code_verifier does not match the code_challenge"), as when the app sends the verifier of another authorization (RFC 7636 §4.6): it must keep one verifier per authorization request.',
+  },
+  missing_launch_context: {
+    label: 'Launch context missing from the token response',
+    applies: 'token',
+    effect:
+      'The token response leaves out patient, encounter and fhirContext although launch/patient or launch/encounter was granted (the token itself keeps its context): the app must say the context is missing, never guess a patient (SMART App Launch 2.2 §launch-context-arrives-with-your-access_token).',
+  },
+  invalid_refresh_token: {
+    label: 'Invalid refresh token',
+    applies: 'token',
+    effect:
+      'The code exchange works; every refresh_token grant of this launch answers HTTP 400 error=invalid_grant ("the refresh token is not valid"), as for an unknown or mistyped one: the app must send the user through authorization again.',
+  },
+  expired_registration: {
+    label: 'Client registration expired',
+    applies: 'token',
+    effect:
+      'Every token request of this launch fails client authentication because the registration has expired: error=invalid_client ("the client registration has expired"), HTTP 401 with WWW-Authenticate for HTTP Basic clients, HTTP 400 otherwise (RFC 6749 §5.2; RFC 7591 §3.2.1 client_secret_expires_at). The app must be registered again.',
   },
   invalid_access_token: {
     label: 'Invalid access token on FHIR calls',
@@ -209,7 +245,17 @@ export function simulatedErrorProblem(error: SimulatedError, fit: SimulatedError
     case 'invalid_client_id':
     case 'invalid_redirect_uri':
     case 'invalid_scope':
+    case 'state_mismatch':
       return backend ? 'a backend service never calls /oauth/authorize: choose a token or FHIR error' : null;
+    case 'invalid_code':
+    case 'pkce_verifier_mismatch':
+      return backend ? 'a backend service exchanges no authorization code (client_credentials)' : null;
+    case 'invalid_refresh_token':
+      return backend ? 'backend services get no refresh token (SMART App Launch 2.2 §backend-services)' : null;
+    case 'missing_launch_context':
+      return backend ? 'a backend service has no launch context' : null;
+    case 'expired_registration':
+      return null;
     case 'expired_refresh_token':
     case 'refresh_token_revoked':
       return backend ? 'backend services get no refresh token (SMART App Launch 2.2 §backend-services)' : null;

@@ -1,12 +1,13 @@
 import { findPersonaByFhirUser } from '../interaction/personas';
 import type { Persona } from '../interaction/personas';
 import { getClient } from '../oauth/clients';
-import { DEFAULT_SANDBOX_ID } from '../sandbox';
+import { currentSandbox } from '../sandbox/context';
 import { findLaunch } from '../oauth/launches';
 import { findEncounter, findPatientBanner } from '../fhir/patient-directory';
 import type { EncounterSummary, PatientBanner } from '../fhir/patient-directory';
 import type { LaunchOptions } from '../launch-options/options';
 import { appLaunchUrl } from './start-launch';
+import { sandboxNowMs } from '../sandbox/context';
 
 /** What the EHR frame shows: chrome, patient banner and the app's launch URL for the iframe. */
 export interface EhrFrame {
@@ -51,20 +52,20 @@ export async function getEhrFrame(launchId: string, origin: string): Promise<Ehr
   if (!launchUrl) return null;
   const scope = stored.appScope;
   const [banner, encounter, user] = await Promise.all([
-    launch.patientId ? findPatientBanner(DEFAULT_SANDBOX_ID, launch.patientId) : Promise.resolve(null),
-    launch.encounterId ? findEncounter(DEFAULT_SANDBOX_ID, launch.encounterId) : Promise.resolve(null),
-    launch.userId ? findPersonaByFhirUser(DEFAULT_SANDBOX_ID, launch.userId) : Promise.resolve(null),
+    launch.patientId ? findPatientBanner(currentSandbox().id, launch.patientId) : Promise.resolve(null),
+    launch.encounterId ? findEncounter(currentSandbox().id, launch.encounterId) : Promise.resolve(null),
+    launch.userId ? findPersonaByFhirUser(currentSandbox().id, launch.userId) : Promise.resolve(null),
   ]);
   return {
     launchId,
     clientName: client.name,
-    appUrl: appLaunchUrl(launchUrl, { iss: `${origin}/fhir`, launch: launchId, scope }),
+    appUrl: appLaunchUrl(launchUrl, { iss: `${origin}${currentSandbox().basePath}/fhir`, launch: launchId, scope }),
     appOrigin: new URL(launchUrl).origin,
     banner,
     age: ageInYears(banner?.birthDate ?? null),
     encounter,
     user,
     options: launch.options,
-    stale: launch.consumedAt !== null || launch.expiresAt.getTime() <= Date.now(),
+    stale: launch.consumedAt !== null || launch.expiresAt.getTime() <= sandboxNowMs(),
   };
 }

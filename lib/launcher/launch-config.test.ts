@@ -28,7 +28,7 @@ const CONFIG: LaunchConfig = {
 
 describe('simulated errors', () => {
   it('every kind has a label, an owning endpoint, an effect and a valid default', () => {
-    expect(SIMULATED_ERROR_KINDS).toHaveLength(20);
+    expect(SIMULATED_ERROR_KINDS).toHaveLength(26);
     for (const kind of SIMULATED_ERROR_KINDS) {
       const e = defaultSimulatedError(kind);
       expect(simulatedErrorSchema.safeParse(e).success).toBe(true);

@@ -1,12 +1,21 @@
 import { getClient, registerClient, updateClient } from '../oauth/clients';
 import type { OAuthClient } from '../oauth/clients';
+import { DEFAULT_SANDBOX_ID } from '../sandbox';
+import { currentSandbox } from '../sandbox/context';
 
 /** client_id of the built-in sample app (app/sample-app, written with fhirclient like a third-party app). */
 export const SAMPLE_APP_CLIENT_ID = 'sample-app';
 
-/** The sample app's URLs on an origin. */
+/** The sample app's client_id in the current sandbox (client ids are unique across sandboxes). */
+export function sampleAppClientId(): string {
+  const { id } = currentSandbox();
+  return id === DEFAULT_SANDBOX_ID ? SAMPLE_APP_CLIENT_ID : `${SAMPLE_APP_CLIENT_ID}-${id}`;
+}
+
+/** The sample app's URLs on an origin, under the current sandbox's prefix. */
 export function sampleAppUrls(origin: string): { launchUrl: string; redirectUri: string } {
-  return { launchUrl: `${origin}/sample-app/launch`, redirectUri: `${origin}/sample-app` };
+  const base = `${origin}${currentSandbox().basePath}`;
+  return { launchUrl: `${base}/sample-app/launch`, redirectUri: `${base}/sample-app` };
 }
 
 /**
@@ -15,10 +24,11 @@ export function sampleAppUrls(origin: string): { launchUrl: string; redirectUri:
  */
 export async function ensureSampleAppClient(origin: string): Promise<OAuthClient> {
   const { launchUrl, redirectUri } = sampleAppUrls(origin);
-  const existing = await getClient(SAMPLE_APP_CLIENT_ID);
+  const clientId = sampleAppClientId();
+  const existing = await getClient(clientId);
   if (existing) {
     if (existing.redirectUris.includes(redirectUri) && existing.launchUris.includes(launchUrl)) return existing;
-    const updated = await updateClient(SAMPLE_APP_CLIENT_ID, {
+    const updated = await updateClient(clientId, {
       redirectUris: [...new Set([...existing.redirectUris, redirectUri])].slice(-20),
       launchUris: [...new Set([...existing.launchUris, launchUrl])].slice(-20),
     });
@@ -26,7 +36,7 @@ export async function ensureSampleAppClient(origin: string): Promise<OAuthClient
   }
   try {
     const { client } = await registerClient({
-      clientId: SAMPLE_APP_CLIENT_ID,
+      clientId,
       name: 'SMART Sandbox sample app',
       clientType: 'public',
       redirectUris: [redirectUri],
@@ -37,7 +47,7 @@ export async function ensureSampleAppClient(origin: string): Promise<OAuthClient
     return client;
   } catch (err) {
     // Another request registered it meanwhile.
-    const again = await getClient(SAMPLE_APP_CLIENT_ID);
+    const again = await getClient(clientId);
     if (again) return ensureSampleAppClient(origin);
     throw err;
   }

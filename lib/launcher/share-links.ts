@@ -3,6 +3,8 @@ import { getDb } from '../db';
 import type { Db } from '../db';
 import { launchConfigSchema } from './launch-config';
 import type { LaunchConfig } from './launch-config';
+import { shareLinkKeyInfix } from '../sandbox';
+import { currentSandbox } from '../sandbox/context';
 
 /**
  * Shareable launch links (`/l/{code}`): a short random code for a launch configuration, kept in the
@@ -10,6 +12,9 @@ import type { LaunchConfig } from './launch-config';
  * for one), unlike smart-launcher-v2's base64 URL.
  */
 const PREFIX = 'launcher.share.';
+
+/** The Setting key of a code: the default sandbox's as before, every other sandbox's under its id (lib/sandbox/provision.ts deletes them with it). */
+const keyOf = (code: string) => `${PREFIX}${shareLinkKeyInfix(currentSandbox().id)}${code}`;
 const ALPHABET = 'abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789';
 export const SHARE_CODE_PATTERN = /^[a-km-zA-HJ-NP-Z2-9]{10}$/;
 
@@ -24,7 +29,7 @@ export async function createShareLink(config: LaunchConfig, db: Db = getDb()): P
   for (let attempt = 0; attempt < 5; attempt++) {
     const code = newCode();
     try {
-      await db.setting.create({ data: { key: PREFIX + code, value } });
+      await db.setting.create({ data: { key: keyOf(code), value } });
       return code;
     } catch {
       // Collision: try another code.
@@ -40,13 +45,13 @@ export async function createShareLink(config: LaunchConfig, db: Db = getDb()): P
 export async function createShareLinkUrl(config: unknown, origin: string, db: Db = getDb()): Promise<{ ok: true; url: string } | { ok: false; error: string }> {
   const parsed = launchConfigSchema.safeParse(config);
   if (!parsed.success) return { ok: false, error: 'The configuration is incomplete.' };
-  return { ok: true, url: `${origin}/l/${await createShareLink(parsed.data, db)}` };
+  return { ok: true, url: `${origin}${currentSandbox().basePath}/l/${await createShareLink(parsed.data, db)}` };
 }
 
 /** The configuration behind a code, or null (unknown code, or stored by an incompatible version). */
 export async function findShareLink(code: string, db: Db = getDb()): Promise<LaunchConfig | null> {
   if (!SHARE_CODE_PATTERN.test(code)) return null;
-  const row = await db.setting.findUnique({ where: { key: PREFIX + code } });
+  const row = await db.setting.findUnique({ where: { key: keyOf(code) } });
   if (!row) return null;
   try {
     const parsed = launchConfigSchema.safeParse(JSON.parse(row.value));

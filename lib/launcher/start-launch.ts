@@ -1,13 +1,13 @@
 import { getClient, registerClient } from '../oauth/clients';
 import { oauthUrls } from '../oauth/config';
-import { DEFAULT_SANDBOX_ID } from '../sandbox';
+import { currentSandbox } from '../sandbox/context';
 import { createLaunch } from '../oauth/launches';
 import { findPatientSummary, listEncounters } from '../fhir/patient-directory';
 import { findPersonaByFhirUser } from '../interaction/personas';
 import { isEhrLaunch, LAUNCH_TYPES } from '../launch-options/options';
 import { findPatientListProblem, launchConfigSchema, toLaunchOptions } from './launch-config';
 import type { LaunchConfig } from './launch-config';
-import { SAMPLE_APP_CLIENT_ID } from './sample-app';
+import { sampleAppClientId } from './sample-app';
 import { SIMULATED_ERRORS, simulatedErrorProblem } from '../launch-options/simulated-errors';
 
 /**
@@ -47,7 +47,8 @@ export async function startLaunch(input: unknown, origin: string): Promise<Launc
   const config: LaunchConfig = parsed.data;
   const client = await getClient(config.clientId);
   if (!client) return { ok: false, error: `No registered client '${config.clientId}'.` };
-  const fhirBase = `${origin}/fhir`;
+  const sandboxUrl = `${origin}${currentSandbox().basePath}`;
+  const fhirBase = `${sandboxUrl}/fhir`;
   const type = LAUNCH_TYPES[config.launchType];
   const patientListProblem = findPatientListProblem(config);
   if (patientListProblem) return { ok: false, error: patientListProblem };
@@ -61,7 +62,7 @@ export async function startLaunch(input: unknown, origin: string): Promise<Launc
       error: `The simulated error '${SIMULATED_ERRORS[config.simulatedError.kind].label}' cannot happen in this launch: ${simulatedProblem}.`,
     };
   for (const id of config.patientIds) {
-    if (!(await findPatientSummary(DEFAULT_SANDBOX_ID, id))) return { ok: false, error: `Patient '${id}' does not exist.` };
+    if (!(await findPatientSummary(currentSandbox().id, id))) return { ok: false, error: `Patient '${id}' does not exist.` };
   }
 
   if (config.launchType === 'backend-service') {
@@ -71,7 +72,7 @@ export async function startLaunch(input: unknown, origin: string): Promise<Launc
         error: `Client '${client.clientId}' is a ${client.clientType} client; a backend service launch needs a backend client (private_key_jwt, client_credentials).`,
       };
     const launchId = await createLaunch({ clientId: client.clientId, options: toLaunchOptions(config) });
-    return { ok: true, kind: 'backend', launchId, clientId: client.clientId, tokenUrl: oauthUrls(origin).token, fhirBase, patientIds: config.patientIds };
+    return { ok: true, kind: 'backend', launchId, clientId: client.clientId, tokenUrl: oauthUrls(sandboxUrl).token, fhirBase, patientIds: config.patientIds };
   }
   if (client.clientType === 'backend') return { ok: false, error: `Client '${client.clientId}' is a backend client: choose the backend service launch type.` };
 
@@ -80,7 +81,7 @@ export async function startLaunch(input: unknown, origin: string): Promise<Launc
 
   let encounterId: string | null = null;
   if (patientId && config.encounter.mode !== 'none') {
-    const encounters = await listEncounters(DEFAULT_SANDBOX_ID, patientId, 500);
+    const encounters = await listEncounters(currentSandbox().id, patientId, 500);
     const chosen = config.encounter.mode === 'latest' ? encounters[0] : encounters.find((e) => config.encounter.mode === 'id' && e.id === config.encounter.id);
     if (!chosen && config.encounter.mode === 'id') return { ok: false, error: `Encounter '${config.encounter.id}' is not one of this patient's encounters.` };
     encounterId = chosen?.id ?? null;
@@ -89,7 +90,7 @@ export async function startLaunch(input: unknown, origin: string): Promise<Launc
   // The EHR user: the chosen persona; a patient portal's user is the patient.
   let userFhirUser = config.userFhirUser;
   if (!userFhirUser && type.user === 'patient' && patientId) userFhirUser = `Patient/${patientId}`;
-  if (userFhirUser && !(await findPersonaByFhirUser(DEFAULT_SANDBOX_ID, userFhirUser))) return { ok: false, error: `User '${userFhirUser}' does not exist.` };
+  if (userFhirUser && !(await findPersonaByFhirUser(currentSandbox().id, userFhirUser))) return { ok: false, error: `User '${userFhirUser}' does not exist.` };
   if (type.user === 'patient' && userFhirUser && patientId && userFhirUser !== `Patient/${patientId}`) {
     return { ok: false, error: 'In a patient launch the signed-in patient and the patient in context must be the same person.' };
   }
@@ -98,7 +99,7 @@ export async function startLaunch(input: unknown, origin: string): Promise<Launc
   // The launch URL on the origin the launcher is used from, if registered (the sample app has one per
   // origin the sandbox was reached on: another port, or https after http); else the first one.
   const launchUrl = client.launchUris.find((u) => u.startsWith(`${origin}/`)) ?? client.launchUris[0] ?? null;
-  const scope = client.clientId === SAMPLE_APP_CLIENT_ID && config.scope.trim() ? config.scope.trim() : undefined;
+  const scope = client.clientId === sampleAppClientId() && config.scope.trim() ? config.scope.trim() : undefined;
   const launchId = await createLaunch({
     clientId: client.clientId,
     patientId,
@@ -108,9 +109,10 @@ export async function startLaunch(input: unknown, origin: string): Promise<Launc
   });
 
   if (isEhrLaunch(config.launchType)) {
-    if (!launchUrl) return { ok: false, error: `Client '${client.clientId}' has no launch URL registered: add one, or use a standalone launch.` };
+    if (!launchUrl)
+      return { ok: false, error: `Client '${client.clientId}' has no launch URL registered: add one under "1. App", or use a standalone launch.` };
     const appUrl = appLaunchUrl(launchUrl, { iss: fhirBase, launch: launchId, scope });
-    return { ok: true, kind: 'ehr', launchId, appUrl, frameUrl: config.framed ? `/ehr/${encodeURIComponent(launchId)}` : null };
+    return { ok: true, kind: 'ehr', launchId, appUrl, frameUrl: config.framed ? `${currentSandbox().basePath}/ehr/${encodeURIComponent(launchId)}` : null };
   }
   return { ok: true, kind: 'standalone', launchId, appUrl: launchUrl ? appLaunchUrl(launchUrl, { iss: fhirBase, scope }) : null, fhirBase };
 }

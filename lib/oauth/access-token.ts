@@ -11,10 +11,10 @@ import { Prisma } from '../generated/sqlite/client';
 import { simulatedErrorOfLaunch } from '../launch-options/lookup';
 import { simulatedAccessTokenRejection } from './simulated-failures';
 import { getVerificationKey } from './keys';
-import { nowSeconds } from './crypto';
 import type { GrantRecord } from './grant-store';
 import type { TokenRecord } from './tokens';
 import { ACCESS_TOKEN_ALG, ACCESS_TOKEN_TYP, GRANT_COLUMNS, grantOfRow, TOKEN_COLUMNS, tokenOfRow } from './tokens';
+import { sandboxNow, sandboxNowMs } from '../sandbox/context';
 
 export interface VerifiedAccessToken {
   readonly jti: string;
@@ -76,21 +76,12 @@ function expired(payload: JWTPayload | undefined): Refusal {
 
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
-// A signature check is a pure function of the JWT string and the key, and keys never change (a
-// rotated key keeps verifying until every token it signed has expired): so the payloads of
-// recently verified tokens are kept, bounded, and reused. Expiry is checked again on every use;
-// revocation and everything else comes from the token's row, read from the database every time.
-const VERIFIED_LIMIT = 10_000;
-const verifiedPayloads = new Map<string, JWTPayload>();
-
+/**
+ * Signature, typ and the registered claims of a JWT, checked on every request: only the key
+ * object is cached (lib/oauth/keys.ts), never a verdict, so nothing about an earlier check of the
+ * same string is trusted (docs/CONFORMANCE.md #113).
+ */
 async function verifiedPayload(jwt: string): Promise<{ ok: true; payload: JWTPayload } | Refusal> {
-  const seen = verifiedPayloads.get(jwt);
-  if (seen) {
-    // jose's rule (no clock tolerance): expired once exp <= now.
-    if (typeof seen.exp === 'number' && seen.exp > nowSeconds()) return { ok: true, payload: seen };
-    verifiedPayloads.delete(jwt);
-    return expired(seen);
-  }
   if (jwt.length > 8192 || !JWT_SHAPE.test(jwt)) return { ok: false, description: 'the access token is not a JWT issued by this server' };
   let kid: string | undefined;
   try {
@@ -107,14 +98,17 @@ async function verifiedPayload(jwt: string): Promise<{ ok: true; payload: JWTPay
 
   let payload: JWTPayload;
   try {
-    ({ payload } = await jwtVerify(jwt, key, { algorithms: [ACCESS_TOKEN_ALG], typ: ACCESS_TOKEN_TYP, requiredClaims: ['jti', 'exp', 'aud'] }));
+    ({ payload } = await jwtVerify(jwt, key, {
+      algorithms: [ACCESS_TOKEN_ALG],
+      typ: ACCESS_TOKEN_TYP,
+      requiredClaims: ['jti', 'exp', 'aud'],
+      currentDate: sandboxNow(),
+    }));
   } catch (err) {
     // jose checks the signature before the claims: the payload of a JWTExpired is genuine.
     if (err instanceof joseErrors.JWTExpired) return expired(err.payload);
     return { ok: false, description: 'the access token signature or claims are not valid' };
   }
-  if (verifiedPayloads.size >= VERIFIED_LIMIT) verifiedPayloads.delete(verifiedPayloads.keys().next().value as string);
-  verifiedPayloads.set(jwt, payload);
   return { ok: true, payload };
 }
 
@@ -154,7 +148,7 @@ export async function verifyAccessTokenCore(
   if (row.sandboxId !== opts.sandboxId) return { ok: false, description: 'the access token belongs to another sandbox' };
   const refusedToken = { id: row.id, clientId: row.clientId };
   if (row.revoked) return { ok: false, description: 'the access token has been revoked', refusedToken };
-  if (row.expiresAt.getTime() <= Date.now()) return { ok: false, description: 'the access token has expired', expiredClientId: row.clientId, refusedToken };
+  if (row.expiresAt.getTime() <= sandboxNowMs()) return { ok: false, description: 'the access token has expired', expiredClientId: row.clientId, refusedToken };
   // The launch's simulated invalid or expired token: refused here, so the FHIR API and introspection agree.
   const simulated = simulatedAccessTokenRejection(await simulatedErrorOfLaunch(typeof payload.launch_id === 'string' ? payload.launch_id : null), {
     refreshed: row.parentId !== null,

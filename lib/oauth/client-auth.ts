@@ -60,6 +60,16 @@ export function wrongCredentialsError(method: Exclude<TokenEndpointAuthMethod, '
   return new InvalidClient(`unknown client_id '${clientId.slice(0, 100)}'`, { status: 400 });
 }
 
+/**
+ * What a client whose registration has expired gets (RFC 7591 §3.2.1 client_secret_expires_at;
+ * the simulated error expired_registration): 401 with the Basic challenge after HTTP Basic, else
+ * 400, as for wrong credentials (RFC 6749 §5.2).
+ */
+export function expiredRegistrationError(method: TokenEndpointAuthMethod): InvalidClient {
+  const description = 'the client registration has expired (client_secret_expires_at has passed, RFC 7591 §3.2.1): register the client again';
+  return method === 'client_secret_basic' ? new InvalidClient(description, { challenge: BASIC_CHALLENGE }) : new InvalidClient(description, { status: 400 });
+}
+
 function methodMismatch(client: OAuthClient, used: TokenEndpointAuthMethod): InvalidClient {
   const how: Record<TokenEndpointAuthMethod, string> = {
     none: 'client_id only (public client)',

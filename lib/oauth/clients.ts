@@ -10,7 +10,7 @@ import { getDb } from '../db';
 import { rawQuery } from '../db/direct';
 import type { Client as ClientRow } from '../generated/sqlite/client';
 import { Prisma } from '../generated/sqlite/client';
-import { DEFAULT_SANDBOX_ID } from '../sandbox';
+import { currentSandbox } from '../sandbox/context';
 import type { ParsedScope } from '../smart/scopes';
 import { formatScope, parseScopeString } from '../smart/scopes';
 import type { PublicJwks } from './client-metadata';
@@ -61,9 +61,21 @@ export interface OAuthClient {
    * client introspects its own tokens only (RFC 7662 §4; docs/CONFORMANCE.md #134).
    */
   readonly introspectAnyToken: boolean;
+  /**
+   * Scopes asked for at registration that the client can never be granted, removed from `scope`
+   * with the reason (RFC 7591 §3.2.1 lets the server replace requested metadata; the registration
+   * response and the console say what was replaced and why).
+   */
+  readonly droppedScopes: readonly DroppedScope[];
   readonly hasSecret: boolean;
   readonly createdAt: Date;
   readonly updatedAt: Date;
+}
+
+/** A scope removed from a registration, and why. */
+export interface DroppedScope {
+  readonly scope: string;
+  readonly reason: string;
 }
 
 /** What registerClient accepts (camelCase; /oauth/register maps RFC 7591 names onto it). */
@@ -102,6 +114,7 @@ interface ClientMetadataJson {
   softwareId?: string | null;
   softwareVersion?: string | null;
   introspectAnyToken?: boolean;
+  droppedScopes?: DroppedScope[];
 }
 
 interface ValidClient {
@@ -193,10 +206,10 @@ export function validateClientInput(raw: ClientInput): ValidClient {
     throw new InvalidClientMetadata('public clients must use PKCE (SMART App Launch 2.2 §app-launch; docs/CONFORMANCE.md #67)');
 
   // Scopes: every registered scope must parse; backend clients get system/ resource scopes only.
-  const scope = (input.scope ?? (isBackend ? DEFAULT_BACKEND_SCOPE : DEFAULT_APP_SCOPE)).trim();
-  const { scopes, errors } = parseScopeString(scope);
+  const requestedScope = (input.scope ?? (isBackend ? DEFAULT_BACKEND_SCOPE : DEFAULT_APP_SCOPE)).trim();
+  const { scopes: requestedScopes, errors } = parseScopeString(requestedScope);
   if (errors.length) throw new InvalidClientMetadata(`scope: ${errors.map((e) => e.reason).join('; ')}`);
-  for (const s of scopes) {
+  for (const s of requestedScopes) {
     if (isBackend && (s.kind !== 'resource' || s.context !== 'system')) {
       throw new InvalidClientMetadata(`scope: a backend client can only be pre-authorised for system/ scopes, not '${formatScope(s)}'`);
     }
@@ -204,6 +217,23 @@ export function validateClientInput(raw: ClientInput): ValidClient {
       throw new InvalidClientMetadata(`scope: system/ scopes are for backend clients (SMART App Launch 2.2 §backend-services)`);
     }
   }
+
+  // offline_access and online_access ask for a refresh token, which only the refresh_token grant
+  // issues (SMART App Launch 2.2 §scopes-for-requesting-a-refresh-token): without that grant they
+  // could never be granted, so they are removed and reported rather than kept as a silent no-op.
+  const droppedScopes: DroppedScope[] = [];
+  const scopes = requestedScopes.filter((s) => {
+    if (s.kind !== 'access' || grantTypes.includes('refresh_token')) return true;
+    droppedScopes.push({
+      scope: formatScope(s),
+      reason: `${formatScope(s)} yields a refresh token, which needs the refresh_token grant: add "refresh_token" to grant_types to keep it`,
+    });
+    return false;
+  });
+  const scope = requestedScope
+    .split(/\s+/)
+    .filter((s, i, all) => s && all.indexOf(s) === i && !droppedScopes.some((d) => d.scope === s))
+    .join(' ');
 
   for (const uri of [input.logoUri, input.clientUri]) {
     if (uri && webUrlProblem(uri)) throw new InvalidClientMetadata(`'${uri}' ${webUrlProblem(uri)}`);
@@ -221,12 +251,7 @@ export function validateClientInput(raw: ClientInput): ValidClient {
     tokenEndpointAuthMethod,
     redirectUris: [...new Set(input.redirectUris)],
     launchUris: [...new Set(input.launchUris)],
-    scope: scopes.length
-      ? scope
-          .split(/\s+/)
-          .filter((s, i, all) => s && all.indexOf(s) === i)
-          .join(' ')
-      : '',
+    scope: scopes.length ? scope : '',
     grantTypes,
     jwks,
     jwksUri,
@@ -239,6 +264,7 @@ export function validateClientInput(raw: ClientInput): ValidClient {
       softwareId: input.softwareId ?? null,
       softwareVersion: input.softwareVersion ?? null,
       introspectAnyToken: input.introspectAnyToken,
+      droppedScopes,
     },
   };
 }
@@ -267,6 +293,7 @@ function toClient(row: ClientRow): OAuthClient {
     softwareId: meta.softwareId ?? null,
     softwareVersion: meta.softwareVersion ?? null,
     introspectAnyToken: meta.introspectAnyToken === true,
+    droppedScopes: Array.isArray(meta.droppedScopes) ? meta.droppedScopes : [],
     hasSecret: row.secretHash !== null,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
@@ -312,7 +339,7 @@ export async function registerClient(input: ClientInput, options: { sandboxId?: 
   const secret = needsSecret(valid.tokenEndpointAuthMethod) ? newSecret() : null;
   try {
     const row = await getDb().client.create({
-      data: { ...toRowData(valid), clientId, sandboxId: options.sandboxId ?? DEFAULT_SANDBOX_ID, secretHash: secret?.hash ?? null },
+      data: { ...toRowData(valid), clientId, sandboxId: options.sandboxId ?? currentSandbox().id, secretHash: secret?.hash ?? null },
     });
     return { client: toClient(row), clientSecret: secret?.secret ?? null };
   } catch (err) {
@@ -353,6 +380,11 @@ export async function updateClient(
   // Origins follow the redirect URIs unless they were set explicitly in this patch.
   if (!patch.allowedOrigins && (patch.redirectUris || patch.launchUris)) merged.allowedOrigins = undefined;
   const valid = validateClientInput(merged);
+  // A scope dropped earlier stays reported while it is still missing and still could not be granted.
+  for (const d of current.droppedScopes) {
+    const stillMissing = !valid.scope.split(' ').includes(d.scope) && !valid.grantTypes.includes('refresh_token');
+    if (stillMissing && !valid.metadata.droppedScopes.some((x) => x.scope === d.scope)) valid.metadata.droppedScopes.push(d);
+  }
   const row = await getDb().client.update({ where: { clientId }, data: toRowData(valid) });
   return toClient(row);
 }
@@ -360,7 +392,7 @@ export async function updateClient(
 /** Deletes a client and revokes every grant and token issued to it. */
 export async function deleteClient(clientId: string, options: { sandboxId?: string } = {}): Promise<boolean> {
   const db = getDb();
-  const sandboxId = options.sandboxId ?? DEFAULT_SANDBOX_ID;
+  const sandboxId = options.sandboxId ?? currentSandbox().id;
   const found = await db.client.findFirst({ where: { clientId, sandboxId }, select: { clientId: true } });
   if (!found) return false;
   await db.$transaction([
@@ -382,7 +414,7 @@ export async function rotateClientSecret(clientId: string, options: { sandboxId?
 
 /** Every client of a sandbox, newest first. */
 export async function listClients(options: { sandboxId?: string } = {}): Promise<OAuthClient[]> {
-  const rows = await getDb().client.findMany({ where: { sandboxId: options.sandboxId ?? DEFAULT_SANDBOX_ID }, orderBy: { createdAt: 'desc' } });
+  const rows = await getDb().client.findMany({ where: { sandboxId: options.sandboxId ?? currentSandbox().id }, orderBy: { createdAt: 'desc' } });
   return rows.map(toClient);
 }
 
@@ -439,7 +471,7 @@ async function findClientRow(clientId: string): Promise<ClientRow | null> {
 /** One client of a sandbox, or null. */
 export async function getClient(clientId: string, options: { sandboxId?: string } = {}): Promise<OAuthClient | null> {
   const row = await findClientRow(clientId);
-  if (!row || row.sandboxId !== (options.sandboxId ?? DEFAULT_SANDBOX_ID)) return null;
+  if (!row || row.sandboxId !== (options.sandboxId ?? currentSandbox().id)) return null;
   return toClient(row);
 }
 

@@ -1,5 +1,6 @@
 /** Random identifiers, hashing and constant-time comparison for secrets, codes and tokens. */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { sandboxNowMs } from '../sandbox/context';
 
 /** A random, URL-safe string with `bytes` bytes of entropy (≥ 128 bits everywhere; docs/CONFORMANCE.md #164). */
 export function randomToken(bytes = 32): string {
@@ -18,7 +19,7 @@ export function constantTimeEqual(a: string, b: string): boolean {
   return timingSafeEqual(ha, hb);
 }
 
-/** Seconds since the epoch. */
+/** Seconds since the epoch on the request's sandbox clock (lib/sandbox/context.ts: real time unless fast-forwarded). */
 export function nowSeconds(): number {
-  return Math.floor(Date.now() / 1000);
+  return Math.floor(sandboxNowMs() / 1000);
 }

@@ -122,15 +122,31 @@ export function openIdConfiguration(issuer: string) {
   };
 }
 
+/** Most issuers whose documents are kept as text (the Host header names the issuer unless PUBLIC_ORIGIN fixes it). */
+const DOCUMENTS_KEPT = 32;
+const documentTexts = new Map<string, string>();
+
+/** A discovery document as JSON text: a pure function of its issuer, so the text of recent issuers is kept. */
+function documentText(kind: 'smart' | 'openid', issuer: string): string {
+  const key = `${kind} ${issuer}`;
+  let text = documentTexts.get(key);
+  if (text === undefined) {
+    text = JSON.stringify(kind === 'smart' ? smartConfiguration(issuer) : openIdConfiguration(issuer));
+    if (documentTexts.size >= DOCUMENTS_KEPT) documentTexts.delete(documentTexts.keys().next().value as string);
+    documentTexts.set(key, text);
+  }
+  return text;
+}
+
 /** GET {fhirBase}/.well-known/smart-configuration */
 export async function handleSmartConfiguration(req: Request): Promise<Response> {
   // The FHIR base is {origin}/fhir; the issuer is the origin.
-  return new Response(JSON.stringify(smartConfiguration(issuerOf(req))), { status: 200, headers: jsonHeaders() });
+  return new Response(documentText('smart', issuerOf(req)), { status: 200, headers: jsonHeaders() });
 }
 
 /** GET {issuer}/.well-known/openid-configuration */
 export async function handleOpenIdConfiguration(req: Request): Promise<Response> {
-  return new Response(JSON.stringify(openIdConfiguration(issuerOf(req))), { status: 200, headers: jsonHeaders() });
+  return new Response(documentText('openid', issuerOf(req)), { status: 200, headers: jsonHeaders() });
 }
 
 /** OPTIONS on the discovery documents (CORS preflight from any origin; docs/CONFORMANCE.md #28). */

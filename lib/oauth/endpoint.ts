@@ -10,7 +10,7 @@ import { retryAfterOf } from '../audit/facts';
 import { recordAudit, requestSource } from '../audit/record';
 import { fhirBaseOf, issuerOf } from '../http/origin';
 import { databaseUnavailablePage } from '../http/unavailable';
-import { DEFAULT_SANDBOX_ID } from '../sandbox';
+import { currentSandbox } from '../sandbox/context';
 import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable, logDatabaseUnavailable } from '../db/errors';
 import type { ErrorTarget } from './errors';
 import { NO_STORE_HEADERS, OAuthError, PAGE_SECURITY_HEADERS, TemporarilyUnavailable, toErrorResponse } from './errors';
@@ -59,7 +59,7 @@ export function oauthEndpoint(options: EndpointOptions, run: (call: OAuthCall) =
     const started = performance.now();
     const call: OAuthCall = {
       req,
-      sandboxId: DEFAULT_SANDBOX_ID,
+      sandboxId: currentSandbox().id,
       issuer: issuerOf(req),
       fhirBase: fhirBaseOf(req),
       audit: { flags: [] },

@@ -17,6 +17,7 @@ import { formatScopes, isScopeCovered, parseScopeString } from '../smart/scopes'
 import type { LaunchOptions } from '../launch-options/options';
 import type { LaunchRecord } from './launches';
 import { findLaunch } from './launches';
+import { simulatedRedirectState } from './simulated-failures';
 import type { ClientType, OAuthClient } from './clients';
 import { getClient } from './clients';
 import { AUTH_CODE_TTL_SECONDS, INTERACTION_TTL_SECONDS, oauthUrls } from './config';
@@ -24,6 +25,7 @@ import { randomToken, sha256 } from './crypto';
 import { AccessDenied, appendToRedirectUri, authorizeErrorRedirectUrl, InvalidRequest, InvalidScope } from './errors';
 import type { GrantContext } from './grant-store';
 import { isFhirId, referencePattern } from '../fhir-id';
+import { currentSandbox, sandboxNow, sandboxNowMs } from '../sandbox/context';
 
 /** What /oauth/authorize validated and stored for the screens. */
 export interface StoredAuthorizeRequest {
@@ -75,6 +77,8 @@ export interface InteractionLaunchContext {
 export interface InteractionView {
   id: string;
   sandboxId: string;
+  /** When the app's authorization request arrived (a sign-in older than this was carried over). */
+  createdAt: Date;
   expiresAt: Date;
   client: InteractionClientInfo;
   redirectUri: string;
@@ -126,7 +130,7 @@ export async function createInteraction(input: { sandboxId: string; clientId: st
       sandboxId: input.sandboxId,
       clientId: input.clientId,
       params: JSON.stringify(input.request),
-      expiresAt: new Date(Date.now() + INTERACTION_TTL_SECONDS * 1000),
+      expiresAt: new Date(sandboxNowMs() + INTERACTION_TTL_SECONDS * 1000),
     },
   });
   return id;
@@ -135,6 +139,7 @@ export async function createInteraction(input: { sandboxId: string; clientId: st
 interface LoadedInteraction {
   id: string;
   sandboxId: string;
+  createdAt: Date;
   expiresAt: Date;
   client: OAuthClient;
   request: StoredAuthorizeRequest;
@@ -157,7 +162,8 @@ function standaloneLaunchView(launch: LaunchRecord): LaunchRecord {
 async function loadInteraction(id: string): Promise<LoadedInteraction> {
   if (typeof id !== 'string' || id.length === 0 || id.length > 100) throw new InteractionNotFoundError(String(id).slice(0, 100));
   const row = await getDb().interaction.findUnique({ where: { id } });
-  if (!row || row.expiresAt.getTime() <= Date.now()) throw new InteractionNotFoundError(id);
+  // An interaction of another sandbox is unknown here: its screens live under that sandbox's prefix.
+  if (!row || row.sandboxId !== currentSandbox().id || row.expiresAt.getTime() <= sandboxNowMs()) throw new InteractionNotFoundError(id);
   const request = JSON.parse(row.params) as StoredAuthorizeRequest;
   const client = await getClient(row.clientId, { sandboxId: row.sandboxId });
   // The client was deleted while the user was signing in.
@@ -167,6 +173,7 @@ async function loadInteraction(id: string): Promise<LoadedInteraction> {
   return {
     id,
     sandboxId: row.sandboxId,
+    createdAt: row.createdAt,
     expiresAt: row.expiresAt,
     client,
     request,
@@ -191,6 +198,7 @@ export async function getInteractionOrThrow(id: string): Promise<InteractionView
   return {
     id: it.id,
     sandboxId: it.sandboxId,
+    createdAt: it.createdAt,
     expiresAt: it.expiresAt,
     client: { clientId: client.clientId, name: client.name, clientType: client.clientType, logoUri: client.logoUri, clientUri: client.clientUri },
     redirectUri: request.redirectUri,
@@ -213,7 +221,7 @@ export async function getInteractionOrThrow(id: string): Promise<InteractionView
 
 // Deletes the interaction if it is still live; false when another request already took it.
 async function takeInteraction(id: string): Promise<boolean> {
-  const { count } = await getDb().interaction.deleteMany({ where: { id, expiresAt: { gt: new Date() } } });
+  const { count } = await getDb().interaction.deleteMany({ where: { id, expiresAt: { gt: sandboxNow() } } });
   return count === 1;
 }
 
@@ -317,26 +325,29 @@ export async function completeInteraction(id: string, input: CompleteInteraction
         codeChallenge: request.codeChallenge,
         codeChallengeMethod: request.codeChallenge ? 'S256' : null,
         nonce: request.nonce,
-        expiresAt: new Date(Date.now() + AUTH_CODE_TTL_SECONDS * 1000),
+        expiresAt: new Date(sandboxNowMs() + AUTH_CODE_TTL_SECONDS * 1000),
       },
     }),
   ]);
 
+  const state = simulatedRedirectState(options.simulatedError ?? null, request.state);
+  const simulatedState = state !== request.state;
   await recordAudit({
     sandboxId: it.sandboxId,
     kind: 'oauth',
     method: 'POST',
     endpoint: `/interaction/${id}`,
+    ...(simulatedState ? { flags: ['simulated'] } : {}),
     clientId: client.clientId,
     userId: input.userId,
     patientId: patient,
     launchId: launch?.id ?? null,
     scopes: grantedScope,
     status: 303,
-    detail: `user approved${request.legacyPkceOptional ? '; without PKCE: legacy PKCE-optional launch' : ''}${request.droppedScopes.length ? `; not granted: ${request.droppedScopes.map((d) => d.scope).join(' ')}` : ''}`,
+    detail: `user approved${simulatedState ? '; simulated error: state mismatch on the redirect' : ''}${request.legacyPkceOptional ? '; without PKCE: legacy PKCE-optional launch' : ''}${request.droppedScopes.length ? `; not granted: ${request.droppedScopes.map((d) => d.scope).join(' ')}` : ''}`,
     latencyMs: performance.now() - started,
   });
-  return appendToRedirectUri(request.redirectUri, { code, state: request.state, iss: request.issuer });
+  return appendToRedirectUri(request.redirectUri, { code, state, iss: request.issuer });
 }
 
 /** The user refused: returns the redirect URL with error=access_denied and the state (RFC 6749 §4.1.2.1; docs/CONFORMANCE.md #50). */

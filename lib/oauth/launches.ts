@@ -6,11 +6,12 @@
  */
 import { getDb } from '../db';
 import type { Launch as LaunchRow } from '../generated/sqlite/client';
-import { DEFAULT_SANDBOX_ID } from '../sandbox';
+import { currentSandbox } from '../sandbox/context';
 import { LAUNCH_TTL_SECONDS } from './config';
 import { randomToken } from './crypto';
 import { assertLaunchOptionsInput, parseLaunchOptions } from '../launch-options/options';
 import type { LaunchOptions, LaunchOptionsInput } from '../launch-options/options';
+import { sandboxNow, sandboxNowMs } from '../sandbox/context';
 
 export interface CreateLaunchInput {
   sandboxId?: string;
@@ -60,13 +61,13 @@ export async function createLaunch(input: CreateLaunchInput = {}): Promise<strin
   await getDb().launch.create({
     data: {
       id,
-      sandboxId: input.sandboxId ?? DEFAULT_SANDBOX_ID,
+      sandboxId: input.sandboxId ?? currentSandbox().id,
       clientId: input.clientId ?? null,
       patientId: input.patientId ?? null,
       encounterId: input.encounterId ?? null,
       userId: input.userId ?? null,
       options: JSON.stringify(options),
-      expiresAt: new Date(Date.now() + ttl * 1000),
+      expiresAt: new Date(sandboxNowMs() + ttl * 1000),
     },
   });
   return id;
@@ -80,16 +81,16 @@ export async function findLaunch(id: string): Promise<LaunchRecord | null> {
 }
 
 /** Why a launch cannot be used by a client right now, or null when it can. */
-export function launchProblem(launch: LaunchRecord | null, clientId: string, sandboxId: string = DEFAULT_SANDBOX_ID): string | null {
+export function launchProblem(launch: LaunchRecord | null, clientId: string, sandboxId: string = currentSandbox().id): string | null {
   if (!launch || launch.sandboxId !== sandboxId) return 'is unknown';
   if (launch.clientId !== null && launch.clientId !== clientId) return 'was created for another client';
   if (launch.consumedAt !== null) return 'was already used (a launch id is single-use: launch the app again from the EHR)';
-  if (launch.expiresAt.getTime() <= Date.now()) return 'has expired (launch the app again from the EHR)';
+  if (launch.expiresAt.getTime() <= sandboxNowMs()) return 'has expired (launch the app again from the EHR)';
   return null;
 }
 
 /** The launch if it is live (unexpired, unused) and usable by this client, else null. */
-export async function getLiveLaunch(id: string, clientId: string, sandboxId: string = DEFAULT_SANDBOX_ID): Promise<LaunchRecord | null> {
+export async function getLiveLaunch(id: string, clientId: string, sandboxId: string = currentSandbox().id): Promise<LaunchRecord | null> {
   const launch = await findLaunch(id);
   return launchProblem(launch, clientId, sandboxId) === null ? launch : null;
 }
@@ -101,9 +102,9 @@ export async function getLiveLaunch(id: string, clientId: string, sandboxId: str
 export async function consumeLaunch(
   id: string,
   clientId: string,
-  sandboxId: string = DEFAULT_SANDBOX_ID,
+  sandboxId: string = currentSandbox().id,
 ): Promise<{ ok: true; launch: LaunchRecord } | { ok: false; reason: string }> {
-  const now = new Date();
+  const now = sandboxNow();
   const updated = await getDb().launch.updateMany({
     where: { id, sandboxId, consumedAt: null, expiresAt: { gt: now }, OR: [{ clientId: null }, { clientId }] },
     data: { consumedAt: now, clientId },

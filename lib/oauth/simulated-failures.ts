@@ -6,7 +6,11 @@
  * endpoint makes one call here; none knows the list:
  *
  *   /oauth/authorize        simulatedAuthorizeFailure      invalid_client_id, invalid_redirect_uri, invalid_scope
- *   /oauth/token            simulatedTokenFailure          invalid_client_secret, invalid_jti, backend_invalid_scope
+ *   code redirect           simulatedRedirectState         state_mismatch
+ *   /oauth/token            simulatedTokenFailure          invalid_client_secret, invalid_jti, backend_invalid_scope,
+ *                                                          invalid_code, pkce_verifier_mismatch, invalid_refresh_token,
+ *                                                          expired_registration
+ *   token response          simulatedTokenResponse         missing_launch_context
  *   token issuance          simulatedIssuance              token_expires_soon, expired_refresh_token, refresh_token_revoked
  *   access-token checks     simulatedAccessTokenRejection  invalid_access_token, expired_access_token
  *
@@ -14,12 +18,13 @@
  * lib/fhir/simulated-failures.ts, and lib/launch-options/lookup.ts reads the error of a launch.
  */
 import { assertionReplayError, assertionSignatureError } from './client-assertion';
-import { wrongCredentialsError } from './client-auth';
+import { expiredRegistrationError, wrongCredentialsError } from './client-auth';
 import type { TokenEndpointAuthMethod } from './clients';
 import { unknownClientError } from './checks/client-is-registered';
 import { unregisteredRedirectUriError } from './checks/redirect-uri-is-registered';
 import type { OAuthError } from './errors';
-import { InvalidScope } from './errors';
+import { InvalidGrant, InvalidScope } from './errors';
+import { randomToken } from './crypto';
 import type { SimulatedError } from '../launch-options/simulated-errors';
 
 /**
@@ -35,11 +40,8 @@ export function simulatedAuthorizeFailure(
     case 'invalid_client_id':
       return unknownClientError(request.clientId);
     case 'invalid_redirect_uri':
-      return unregisteredRedirectUriError(
-        request.clientId,
-        request.redirectUri,
-        request.registeredRedirectUris.filter((u) => u !== request.redirectUri),
-      );
+      // The page names every URI really registered, the one sent included, and says the refusal was armed.
+      return unregisteredRedirectUriError(request.clientId, request.redirectUri, request.registeredRedirectUris, { simulated: true });
     case 'invalid_scope':
       return new InvalidScope(
         `the requested scope is not valid for client '${request.clientId}': '${(request.scope ?? '').slice(0, 300)}' (RFC 6749 §4.1.2.1)`,
@@ -72,6 +74,19 @@ export function simulatedTokenFailure(error: SimulatedError | null, request: Tok
       return wrongCredentialsError(request.method, request.clientId);
     case 'invalid_jti':
       return request.method === 'private_key_jwt' && request.assertion ? assertionReplayError(request.assertion.jti) : null;
+    case 'expired_registration':
+      return expiredRegistrationError(request.method);
+    // The words of the real checks in lib/oauth/grants/.
+    case 'invalid_code':
+      return request.grantType === 'authorization_code'
+        ? new InvalidGrant('the authorization code is not valid (unknown, mistyped, or from another server)')
+        : null;
+    case 'pkce_verifier_mismatch':
+      return request.grantType === 'authorization_code'
+        ? new InvalidGrant('code_verifier does not match the code_challenge (BASE64URL(SHA256(code_verifier)) must equal it; RFC 7636 §4.6)')
+        : null;
+    case 'invalid_refresh_token':
+      return request.grantType === 'refresh_token' ? new InvalidGrant('the refresh token is not valid (unknown or mistyped)') : null;
     case 'backend_invalid_scope':
       if (request.grantType !== 'client_credentials') return null;
       return new InvalidScope(
@@ -124,4 +139,26 @@ export function simulatedAccessTokenRejection(error: SimulatedError | null, toke
     default:
       return null;
   }
+}
+
+/**
+ * The state on the code redirect: state_mismatch replaces the app's value with another one, as a
+ * forged or mixed-up authorization response would carry (RFC 6749 §10.12; RFC 9700 §4.7); the app
+ * must refuse the response. Otherwise the app's own state, unchanged (RFC 6749 §4.1.2).
+ */
+export function simulatedRedirectState(error: SimulatedError | null, state: string | null): string | null {
+  return error?.kind === 'state_mismatch' ? randomToken(16) : state;
+}
+
+/**
+ * A successful token response: missing_launch_context leaves out the launch context members
+ * (SMART App Launch 2.2 §launch-context-arrives-with-your-access_token) that the app must not do without.
+ */
+export function simulatedTokenResponse<T extends object>(error: SimulatedError | null, body: T): T {
+  if (error?.kind !== 'missing_launch_context') return body;
+  const rest: Record<string, unknown> = { ...(body as Record<string, unknown>) };
+  delete rest.patient;
+  delete rest.encounter;
+  delete rest.fhirContext;
+  return rest as T;
 }

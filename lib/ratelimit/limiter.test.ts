@@ -7,10 +7,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, getDb } from '../db';
 import type { Db } from '../db';
+import { runInSandbox } from '../sandbox/context';
 import type { RateLimitHit } from './limiter';
-import { enabledHits, RateLimiter, retryAfterSeconds, windowOf } from './limiter';
+import { enabledHits, LEASE_MAX, RateLimiter, retryAfterSeconds, windowOf } from './limiter';
 import { describeExceeded, rateLimitMessage } from './describe';
-import { counter, parseCounterKey } from './policy';
+import { counter, isLeasedCounter, parseCounterKey } from './policy';
 // @ts-expect-error plain ESM helper without types
 import { findPgBin, startCluster } from '../../scripts/lib/pg-cluster.mjs';
 // @ts-expect-error plain ESM helper without types
@@ -56,8 +57,23 @@ describe('keys, addresses and messages', () => {
     const s = { windowSeconds: 60, client: 1200, patient: 600, registerIp: 60, signInPersona: 10, signInIp: 50 };
     expect(counter('client', 'app-1', s)).toEqual({ key: 'client:app-1', limit: 1200, windowSeconds: 60 });
     expect(counter('signin-persona', 'Practitioner/p1', s)).toEqual({ key: 'signin-persona:Practitioner/p1', limit: 10, windowSeconds: 900 });
-    expect(parseCounterKey('patient:abc:def')).toEqual({ kind: 'patient', subject: 'abc:def' });
+    expect(parseCounterKey('patient:abc:def')).toEqual({ sandboxId: 'default', kind: 'patient', subject: 'abc:def' });
     expect(parseCounterKey('other:x')).toBeNull();
+    expect([isLeasedCounter('client:a'), isLeasedCounter('patient:p'), isLeasedCounter('register-ip:1.2.3.4'), isLeasedCounter('signin-ip:1.2.3.4')]).toEqual([
+      true,
+      true,
+      false,
+      false,
+    ]);
+  });
+
+  it('counts each sandbox on its own', () => {
+    const s = { windowSeconds: 60, client: 1200, patient: 600, registerIp: 60, signInPersona: 10, signInIp: 50 };
+    const ctx = { id: 'sbx-1', basePath: '/s/sbx-1', clockOffsetSeconds: 0 };
+    const hit = runInSandbox(ctx, () => counter('signin-ip', '10.0.0.1', s));
+    expect(hit.key).toBe('@sbx-1/signin-ip:10.0.0.1');
+    expect(parseCounterKey(hit.key)).toEqual({ sandboxId: 'sbx-1', kind: 'signin-ip', subject: '10.0.0.1' });
+    expect(parseCounterKey('@sbx-1')).toBeNull();
   });
 
   it('names the limit, its variable and the wait', () => {
@@ -279,6 +295,64 @@ describe.each(databases)('on %s', (name, dbOf) => {
     expect(after.allowed).toBe(true);
     for (let i = 0; i < 4; i++) await limiter.refund([persona]);
     expect((await limiter.hit([persona])).counts.get(persona.key)).toBe(1);
+  });
+
+  it('a leased key takes units reserved ahead without a statement, each check still at its own place', async (t) => {
+    const db = available();
+    if (!db) return t.skip();
+    clock = T0 + 10_000;
+    const { db: counted, statements } = counting(db);
+    const limiter = new RateLimiter(counted, { now, retainSeconds: 3600, leased: () => true });
+    const key = { key: fresh('client'), limit: 100_000, windowSeconds: 60 };
+    const places: number[] = [];
+    for (let i = 0; i < 2 + LEASE_MAX; i++) places.push((await limiter.hit([key])).counts.get(key.key)!);
+    // The first statement learns the count, the second reserves LEASE_MAX ahead; those take none.
+    expect(statements()).toBe(2);
+    expect(places).toEqual(Array.from({ length: 2 + LEASE_MAX }, (_, i) => i + 1));
+    const row = await db.rateLimitWindow.findUnique({ where: { key_windowStart: { key: key.key, windowStart: T0 / 1000 } } });
+    expect(row?.count).toBe(2 + LEASE_MAX);
+    // A new window starts without a lease.
+    clock = T0 + 70_000;
+    expect((await limiter.hit([key])).counts.get(key.key)).toBe(1);
+    expect(statements()).toBe(3);
+  });
+
+  it('two instances with leases on one database never let more than the limit through, and count exactly near it', async (t) => {
+    const db = available();
+    if (!db) return t.skip();
+    clock = T0 + 12_000;
+    const { db: counted, statements } = counting(db);
+    const a = new RateLimiter(counted, { now, retainSeconds: 3600, leased: () => true });
+    const b = new RateLimiter(counted, { now, retainSeconds: 3600, leased: () => true });
+    const key = { key: fresh('patient'), limit: 400, windowSeconds: 60 };
+    const verdicts = [];
+    for (let i = 0; i < 500; i++) verdicts.push(await (i % 3 ? a : b).hit([key]));
+    const allowed = verdicts.filter((v) => v.allowed);
+    const allowedPlaces = allowed.map((v) => v.counts.get(key.key)!);
+    // Every allowed check holds a distinct place within the limit: together the instances never exceed it.
+    expect(new Set(allowedPlaces).size).toBe(allowed.length);
+    expect(Math.max(...allowedPlaces)).toBeLessThanOrEqual(400);
+    // Leases shrink as the window fills, so the units left unused by the other instance are few.
+    expect(allowed.length).toBeGreaterThan(400 - 2 * 2);
+    // Fewer statements than checks, yet near the limit every check is counted on its own.
+    expect(statements()).toBeLessThan(500);
+    const near = await a.hit([key]);
+    expect(near.allowed).toBe(false);
+  });
+
+  it('a small limit is counted one statement per check even when leased', async (t) => {
+    const db = available();
+    if (!db) return t.skip();
+    clock = T0 + 14_000;
+    const { db: counted, statements } = counting(db);
+    const limiter = new RateLimiter(counted, { now, retainSeconds: 3600, leased: () => true });
+    const key = { key: fresh('client'), limit: 5, windowSeconds: 60 };
+    const verdicts = [];
+    for (let i = 0; i < 7; i++) verdicts.push(await limiter.hit([key]));
+    expect(statements()).toBe(7);
+    expect(verdicts.map((v) => v.allowed)).toEqual([true, true, true, true, true, false, false]);
+    const row = await db.rateLimitWindow.findUnique({ where: { key_windowStart: { key: key.key, windowStart: T0 / 1000 } } });
+    expect(row?.count).toBe(7);
   });
 
   it('prunes windows older than the longest window, at most once per interval, off the request path', async (t) => {

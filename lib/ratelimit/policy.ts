@@ -10,6 +10,8 @@
 import type { Db } from '../db';
 import { getDb } from '../db';
 import { env } from '../env';
+import { DEFAULT_SANDBOX_ID, rateLimitKeyPrefix } from '../sandbox';
+import { currentSandbox } from '../sandbox/context';
 import type { RateLimitHit } from './limiter';
 import { RateLimiter } from './limiter';
 
@@ -61,22 +63,39 @@ export function counterSpec(kind: CounterKind, s: RateLimitSettings = rateLimitS
   }
 }
 
-/** The counter of one kind for one subject (client id, patient id, IP address, persona, console username). */
+/**
+ * The counter of one kind for one subject (client id, patient id, IP address, persona, console
+ * username) in the current sandbox: each sandbox counts on its own (lib/sandbox `rateLimitKeyPrefix`).
+ */
 export function counter(kind: CounterKind, subject: string, s: RateLimitSettings = rateLimitSettings()): RateLimitHit {
   const { limit, windowSeconds } = counterSpec(kind, s);
-  return { key: `${kind}:${subject}`, limit, windowSeconds };
+  return { key: `${rateLimitKeyPrefix(currentSandbox().id)}${kind}:${subject}`, limit, windowSeconds };
 }
 
-/** Splits a counter key into its kind and subject (null for a key this module does not write). */
-export function parseCounterKey(key: string): { kind: CounterKind; subject: string } | null {
-  const colon = key.indexOf(':');
-  const kind = key.slice(0, colon) as CounterKind;
-  return colon > 0 && COUNTER_KINDS.includes(kind) ? { kind, subject: key.slice(colon + 1) } : null;
+/** Splits a counter key into its sandbox, kind and subject (null for a key this module does not write). */
+export function parseCounterKey(key: string): { sandboxId: string; kind: CounterKind; subject: string } | null {
+  let sandboxId = DEFAULT_SANDBOX_ID;
+  let rest = key;
+  if (key.startsWith('@')) {
+    const slash = key.indexOf('/');
+    if (slash < 0) return null;
+    sandboxId = key.slice(1, slash);
+    rest = key.slice(slash + 1);
+  }
+  const colon = rest.indexOf(':');
+  const kind = rest.slice(0, colon) as CounterKind;
+  return colon > 0 && COUNTER_KINDS.includes(kind) ? { sandboxId, kind, subject: rest.slice(colon + 1) } : null;
 }
 
 /** The longest window any counter uses: older windows can go. */
 export function longestWindowSeconds(s: RateLimitSettings = rateLimitSettings()): number {
   return Math.max(s.windowSeconds, SIGN_IN_WINDOW_SECONDS);
+}
+
+/** Whether a counter's units may be reserved ahead in memory (lib/ratelimit/limiter.ts, leases). */
+export function isLeasedCounter(key: string): boolean {
+  const kind = parseCounterKey(key)?.kind;
+  return kind === 'client' || kind === 'patient';
 }
 
 const limiters = new WeakMap<Db, RateLimiter>();
@@ -85,7 +104,8 @@ const limiters = new WeakMap<Db, RateLimiter>();
 export function getRateLimiter(db: Db = getDb()): RateLimiter {
   let limiter = limiters.get(db);
   if (!limiter) {
-    limiter = new RateLimiter(db, { retainSeconds: longestWindowSeconds() });
+    // The counters of every API call lease units ahead; registration and sign-in counters are counted one statement per check.
+    limiter = new RateLimiter(db, { retainSeconds: longestWindowSeconds(), leased: isLeasedCounter });
     limiters.set(db, limiter);
   }
   return limiter;

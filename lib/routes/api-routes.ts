@@ -22,6 +22,17 @@ import {
   handleTokenRevoke,
 } from '../console/api';
 import { handleFhirRequest } from '../fhir/router';
+import { handleJwksTool, handleKeyPairTool } from '../launcher/tools-api';
+import {
+  handleCreateScenario,
+  handleDeleteScenario,
+  handleDuplicateScenario,
+  handleGetScenario,
+  handleLaunchScenario,
+  handleListScenarios,
+  handleShareScenario,
+  handleUpdateScenario,
+} from '../launcher/scenarios-api';
 import { handleHealth } from '../http/health';
 import { applyRouteSecurityHeaders } from '../http/security-headers';
 import type { RouteHeaderKind } from '../http/security-headers';
@@ -32,6 +43,11 @@ import { handleJwks } from '../oauth/endpoints/jwks';
 import { handleRegister } from '../oauth/endpoints/register';
 import { handleRevoke, handleRevokePreflight } from '../oauth/endpoints/revoke';
 import { handleToken, handleTokenPreflight } from '../oauth/endpoints/token';
+import { operationOutcome } from '../fhir/outcomes';
+import { DEFAULT_SANDBOX, resolveSandbox, runInSandbox, sandboxOfHeaders } from '../sandbox/context';
+import type { SandboxContext } from '../sandbox/context';
+import { handleJoinPage, handleJoinPost, handleResumePage, handleResumePost } from '../workshop/join';
+import { handleAttendeeClock, handleAttendeeReset, handleWorkshop, handleWorkshopCsv, handleWorkshopEvents, handleWorkshops } from '../console/workshops-api';
 
 /** The methods a route file may export (Next's list). */
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
@@ -89,6 +105,22 @@ export const API_ROUTES = {
   'console-flows': { path: '/api/console/flows', methods: { GET: handleFlowList }, headers: 'api' },
   'console-flow': { path: '/api/console/flows/[id]', methods: { GET: handleFlowDocument }, headers: 'api' },
   'console-flow-export': { path: '/api/console/flows/[id]/export', methods: { GET: handleFlowExport }, headers: 'api' },
+  'tools-jwks': { path: '/api/tools/jwks', methods: { POST: handleJwksTool }, headers: 'api' },
+  'tools-key-pair': { path: '/api/tools/key-pair', methods: { POST: handleKeyPairTool }, headers: 'api' },
+  scenarios: { path: '/api/scenarios', methods: { GET: handleListScenarios, POST: handleCreateScenario }, headers: 'api' },
+  scenario: { path: '/api/scenarios/[id]', methods: { GET: handleGetScenario, PUT: handleUpdateScenario, DELETE: handleDeleteScenario }, headers: 'api' },
+  'scenario-duplicate': { path: '/api/scenarios/[id]/duplicate', methods: { POST: handleDuplicateScenario }, headers: 'api' },
+  'scenario-share': { path: '/api/scenarios/[id]/share', methods: { POST: handleShareScenario }, headers: 'api' },
+  'scenario-launch': { path: '/api/scenarios/[id]/launch', methods: { POST: handleLaunchScenario }, headers: 'api' },
+  workshops: { path: '/api/workshops', methods: { GET: handleWorkshops, POST: handleWorkshops }, headers: 'api' },
+  workshop: { path: '/api/workshops/[id]', methods: { GET: handleWorkshop, PATCH: handleWorkshop, DELETE: handleWorkshop }, headers: 'api' },
+  'workshop-progress-csv': { path: '/api/workshops/[id]/progress.csv', methods: { GET: handleWorkshopCsv }, headers: 'api' },
+  'workshop-events': { path: '/api/workshops/[id]/events', methods: { GET: handleWorkshopEvents }, headers: 'api' },
+  'workshop-attendee-reset': { path: '/api/workshops/[id]/attendees/[attendeeId]/reset', methods: { POST: handleAttendeeReset }, headers: 'api' },
+  'workshop-attendee-clock': { path: '/api/workshops/[id]/attendees/[attendeeId]/clock', methods: { POST: handleAttendeeClock }, headers: 'api' },
+  // The join screens are HTML pages with their own complete headers (lib/workshop/join.tsx).
+  'workshop-join': { path: '/w/[code]', methods: { GET: handleJoinPage, POST: handleJoinPost }, headers: 'own' },
+  'workshop-resume': { path: '/w/[code]/[secret]', methods: { GET: handleResumePage, POST: handleResumePost }, headers: 'own' },
 } as const satisfies Record<string, ApiRoute>;
 
 export type ApiRouteKey = keyof typeof API_ROUTES;
@@ -106,16 +138,44 @@ function fallbackOf(route: ApiRoute, method: string): Handler {
   return () => new Response(null, { status: 405, headers: { allow: allowOf(route) } });
 }
 
-/** Runs the route's handler for the request's method and applies the route's security headers. */
-async function dispatch(route: ApiRoute, req: Request): Promise<Response> {
+/** Runs the route's handler for the request's method, in the request's sandbox, and applies the route's security headers. */
+async function dispatch(route: ApiRoute, req: Request, sandbox: SandboxContext): Promise<Response> {
   const handler = route.methods[req.method as HttpMethod] ?? fallbackOf(route, req.method);
-  return applyRouteSecurityHeaders(await handler(req), route.headers);
+  if (sandbox === DEFAULT_SANDBOX) return applyRouteSecurityHeaders(await handler(req), route.headers);
+  return runInSandbox(sandbox, async () => applyRouteSecurityHeaders(await handler(req), route.headers));
+}
+
+/**
+ * The answer for a `/s/{id}/…` path naming no sandbox served here, in the protocol's own shape: a
+ * FHIR OperationOutcome under `/fhir`, an OAuth error object elsewhere (RFC 6749 §5.2 shape).
+ */
+export function unknownSandboxResponse(route: ApiRoute): Response {
+  const description = 'No sandbox is served at this address (unknown, deleted, or its workshop room is closed).';
+  const fhir = route.path === '/fhir/[[...path]]';
+  const body = fhir ? operationOutcome('error', 'not-found', description) : { error: 'invalid_request', error_description: description };
+  const headers = { 'content-type': fhir ? 'application/fhir+json; charset=utf-8' : 'application/json; charset=utf-8', 'cache-control': 'no-store' };
+  return applyRouteSecurityHeaders(new Response(JSON.stringify(body), { status: 404, headers }), route.headers === 'own' ? 'api' : route.headers);
+}
+
+/** The request without its `/s/{id}` prefix, as lib handlers see every request (a rewrite may leave it on the URL). */
+function withoutSandboxPrefix(req: Request, sandbox: SandboxContext): Request {
+  if (!sandbox.basePath) return req;
+  const url = new URL(req.url);
+  if (!url.pathname.startsWith(`${sandbox.basePath}/`)) return req;
+  url.pathname = url.pathname.slice(sandbox.basePath.length);
+  return new Request(url, { method: req.method, headers: req.headers, body: req.body, signal: req.signal, duplex: 'half' } as RequestInit);
 }
 
 /** The exports of a Next route file for one route of the table (every method: 405s come from the table too). */
 export function nextRouteHandlers(key: ApiRouteKey): Record<HttpMethod, (req: Request) => Promise<Response>> {
   const route: ApiRoute = API_ROUTES[key];
-  const handle = (req: Request) => dispatch(route, req);
+  // proxy.ts rewrote a `/s/{id}/…` request to this route and named the sandbox in a header it never
+  // takes from the client.
+  const handle = async (req: Request) => {
+    const sandbox = await sandboxOfHeaders(req.headers);
+    if (!sandbox) return unknownSandboxResponse(route);
+    return dispatch(route, withoutSandboxPrefix(req, sandbox), sandbox);
+  };
   return { GET: handle, HEAD: handle, POST: handle, PUT: handle, DELETE: handle, PATCH: handle, OPTIONS: handle };
 }
 
@@ -152,7 +212,15 @@ export function matchApiRoute(pathname: string): ApiRoute | null {
   return null;
 }
 
-/** Answers a request for a path `matchApiRoute` matched, the way the route file would. */
-export function handleApiRequest(route: ApiRoute, req: Request): Promise<Response> {
-  return dispatch(route, req);
+export { splitSandboxPath } from '../sandbox';
+
+/**
+ * Answers a request for a path `matchApiRoute` matched, the way the route file would; with
+ * `sandboxId` (the request came under `/s/{sandboxId}` and its URL no longer carries the prefix)
+ * in that sandbox, or the protocol's 404 when none is served there.
+ */
+export async function handleApiRequest(route: ApiRoute, req: Request, sandboxId?: string): Promise<Response> {
+  if (sandboxId === undefined) return dispatch(route, req, DEFAULT_SANDBOX);
+  const sandbox = sandboxId === 'default' ? null : await resolveSandbox(sandboxId);
+  return sandbox ? dispatch(route, req, sandbox) : unknownSandboxResponse(route);
 }

@@ -93,6 +93,20 @@ describe('compartments by context (docs/CONFORMANCE.md #98, #119, #123)', () => 
     const d = expectAllowed(policy('user/*.rs', { fhirUser: 'https://sandbox.example/fhir/Patient/p9' }).decide('search', 'Observation'));
     expect(d.compartmentPatientId).toBe('p9');
   });
+  it.each(ALL)('user/ scopes of a related person (a proxy) reach only the patient in context: %s', (interaction) => {
+    for (const fhirUser of ['RelatedPerson/parent1', 'https://sandbox.example/fhir/RelatedPerson/parent1', 'Person/guardian1']) {
+      const d = expectAllowed(policy('user/*.cruds', { fhirUser, patientId: 'child1' }).decide(interaction, 'Observation'));
+      expect(d.compartmentPatientId).toBe('child1');
+    }
+  });
+  it('user/ scopes of a related person without a patient in context allow nothing (never every patient)', () => {
+    const d = expectDenied(policy('user/*.rs', { fhirUser: 'RelatedPerson/parent1' }).decide('search', 'Observation'));
+    expect(d.reason).toMatch(/no patient in context/);
+    // Shared (non-compartment) types stay readable, as for any user.
+    expect(
+      expectAllowed(policy('user/*.rs', { fhirUser: 'RelatedPerson/parent1', patientId: 'child1' }).decide('read', 'Practitioner')).compartmentPatientId,
+    ).toBeNull();
+  });
   it.each(ALL)('patient/ scopes without a patient in context allow nothing (%s)', (interaction) => {
     const d = expectDenied(policy('patient/*.cruds', { fhirUser: 'Practitioner/dr1' }).decide(interaction, 'Observation'));
     expect(d.reason).toMatch(/no patient in context/);

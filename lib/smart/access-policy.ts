@@ -19,7 +19,7 @@ export type GranularFilter = GranularQuery;
 export interface AccessContext {
   /** The `patient` launch context (bare id). */
   patientId?: string;
-  /** The signed-in user's FHIR reference (`Practitioner/1`, `Patient/2`, or an absolute URL of one). */
+  /** The signed-in user's FHIR reference (`Practitioner/1`, `Patient/2`, `RelatedPerson/3`, or an absolute URL of one). */
   fhirUser?: string;
 }
 
@@ -143,22 +143,28 @@ type LetterResult =
 
 const FHIR_USER_TAIL = new RegExp(`(?:^|/)(Patient|Practitioner|PractitionerRole|RelatedPerson|Person)/(${FHIR_ID_SOURCE})$`);
 
-// The patient a fhirUser of type Patient is: user/ scopes for a patient user reach only their own
-// compartment (docs/CONFORMANCE.md #98: user/ = what the user may see). Practitioners see every patient (#123).
-function patientOfFhirUser(fhirUser: string | undefined): string | null {
+/**
+ * Whose records user/ scopes reach (docs/CONFORMANCE.md #98: user/ = what the user may see):
+ * a Patient user their own compartment; a RelatedPerson or Person user (a proxy, e.g. a parent)
+ * only the compartment of the patient in context, which the authorization server sets to the
+ * patient they are related to, and nothing without one; practitioners every patient (#123).
+ */
+function userReach(fhirUser: string | undefined, patientId: string | null): { compartment: string | null } | 'none' {
   const match = fhirUser?.match(FHIR_USER_TAIL);
-  return match?.[1] === 'Patient' ? (match[2] ?? null) : null;
+  if (match?.[1] === 'Patient') return { compartment: match[2] ?? null };
+  if (match?.[1] === 'RelatedPerson' || match?.[1] === 'Person') return patientId === null ? 'none' : { compartment: patientId };
+  return { compartment: null };
 }
 
 /** Compile granted scopes and token context into a policy; non-resource scopes are ignored. */
 export function compileAccessPolicy(scopes: readonly ParsedScope[], ctx: AccessContext): AccessPolicy {
   const resourceScopes = scopes.filter((s): s is ResourceScope => s.kind === 'resource');
   const patientId = ctx.patientId && ctx.patientId !== '' ? ctx.patientId : null;
-  const userPatientId = patientOfFhirUser(ctx.fhirUser);
+  const reach = userReach(ctx.fhirUser, patientId);
 
   function compartmentOwner(context: ScopeContext): string | null | 'none' {
     if (context === 'system') return null;
-    if (context === 'user') return userPatientId;
+    if (context === 'user') return reach === 'none' ? 'none' : reach.compartment;
     // SMART App Launch 2.2 §patient-specific-scopes: patient/ scopes mean the patient in context;
     // without one they grant nothing (docs/CONFORMANCE.md #98, #119).
     return patientId ?? 'none';
@@ -217,7 +223,7 @@ export function compileAccessPolicy(scopes: readonly ParsedScope[], ctx: AccessC
       const deny = (reason: string, wouldAllow: string): DeniedDecision => ({ allowed: false, reason, wouldAllow, interaction, resourceType });
       if (denied.noPatient) {
         return deny(
-          `patient/ scopes allow ${interaction} on ${resourceType} only for the patient in context, and this token has no patient in context`,
+          `patient/ scopes (and a related person's user/ scopes) allow ${interaction} on ${resourceType} only for the patient in context, and this token has no patient in context`,
           'launch/patient',
         );
       }

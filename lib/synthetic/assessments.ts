@@ -1,8 +1,9 @@
-import type { Observation } from '@medplum/fhirtypes';
+import type { Observation, QuestionnaireResponse } from '@medplum/fhirtypes';
 import type { Chart, SmokingHistory, Visit } from './chart';
 import { DATA_ABSENT, OBSERVATION_CATEGORY, PROFILE, SYSTEM, concept, coding, loinc, sct } from './codes';
 import type { Code } from './codes';
 import { toDateTime } from './dates';
+import { recordPhq9Response } from './questionnaires';
 
 const SMOKING_CODE = loinc('72166-2', 'Tobacco smoking status');
 const SMOKING_VALUE: Record<SmokingHistory, Code> = {
@@ -12,16 +13,7 @@ const SMOKING_VALUE: Record<SmokingHistory, Code> = {
   unknown: sct('266927001', 'Tobacco smoking consumption unknown (finding)'),
 };
 
-/** Answers of the Hunger Vital Sign items (LOINC answer list LL4533-5). */
-export const HVS_ANSWER = {
-  often: loinc('LA28397-0', 'Often true'),
-  sometimes: loinc('LA6729-3', 'Sometimes true'),
-  never: loinc('LA28398-8', 'Never true'),
-} as const;
-export const HVS_ITEM = {
-  worried: loinc('88122-7', 'Within the past 12 months we worried whether our food would run out before we got money to buy more [U.S. FDA]'),
-  ranOut: loinc('88123-5', "Within the past 12 months the food we bought just didn't last and we didn't have money to get more [U.S. FDA]"),
-} as const;
+export { HVS_ANSWER, HVS_ITEM } from './screening-forms';
 const PHQ9 = loinc('44261-6', 'Patient Health Questionnaire 9 item (PHQ-9) total score [Reported]');
 const PHQ2 = loinc('55758-7', 'Patient Health Questionnaire 2 item (PHQ-2) total score [Reported]');
 const PREGNANCY_STATUS = loinc('82810-3', 'Pregnancy status');
@@ -51,18 +43,24 @@ export function recordSmokingStatus(chart: Chart, visit: Visit, status: SmokingH
   return chart.add(obs, visit);
 }
 
-/** One Hunger Vital Sign item (US Core Screening and Assessment, SDOH); `undefined` answer = declined. */
-export function recordFoodInsecurityItem(chart: Chart, visit: Visit, item: Code, answer: Code | undefined): Observation {
+/**
+ * One Hunger Vital Sign item (US Core Screening and Assessment, SDOH), derived from the
+ * QuestionnaireResponse that holds the same answer; `undefined` answer = declined.
+ */
+export function recordFoodInsecurityItem(chart: Chart, visit: Visit, item: Code, answer: Code | undefined, from?: QuestionnaireResponse): Observation {
   const obs = base(chart, visit, PROFILE.screeningAssessment, item, [OBSERVATION_CATEGORY.survey, OBSERVATION_CATEGORY.sdoh], visit.start + 8);
   obs.performer = [chart.subject];
+  if (from) obs.derivedFrom = [{ reference: `QuestionnaireResponse/${from.id ?? ''}` }];
   if (answer) obs.valueCodeableConcept = concept(answer);
   else obs.dataAbsentReason = concept(DATA_ABSENT.askedDeclined);
   return chart.add(obs, visit);
 }
 
-/** PHQ-2 or PHQ-9 total score. */
+/** PHQ-2 or PHQ-9 total score; a PHQ-9 total is derived from the QuestionnaireResponse with its item answers. */
 export function recordPhq(chart: Chart, visit: Visit, kind: 'phq2' | 'phq9', score: number): Observation {
+  const from = kind === 'phq9' ? recordPhq9Response(chart, visit, score, visit.start + 9) : undefined;
   const obs = base(chart, visit, PROFILE.screeningAssessment, kind === 'phq2' ? PHQ2 : PHQ9, [OBSERVATION_CATEGORY.survey], visit.start + 9);
+  if (from) obs.derivedFrom = [{ reference: `QuestionnaireResponse/${from.id ?? ''}` }];
   obs.valueQuantity = { value: Math.round(score), unit: '{score}', system: SYSTEM.ucum, code: '{score}' };
   return chart.add(obs, visit);
 }

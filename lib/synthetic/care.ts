@@ -1,4 +1,15 @@
-import type { CarePlan, CareTeam, CareTeamParticipant, Condition, Coverage, Goal, Practitioner, Reference } from '@medplum/fhirtypes';
+import type {
+  CarePlan,
+  CareTeam,
+  CareTeamParticipant,
+  Condition,
+  Coverage,
+  Goal,
+  Practitioner,
+  PractitionerRole,
+  Reference,
+  RelatedPerson,
+} from '@medplum/fhirtypes';
 import type { Chart, Visit } from './chart';
 import { PROFILE, SYSTEM, concept, sct } from './codes';
 import type { Code } from './codes';
@@ -16,7 +27,7 @@ function escapeXhtml(s: string): string {
 export function recordGoal(
   chart: Chart,
   visit: Visit,
-  description: string,
+  description: string | { text: string; code: Code },
   addresses: Condition,
   dueDay: number | undefined,
   status: 'active' | 'completed' | 'cancelled',
@@ -35,7 +46,7 @@ export function recordGoal(
             : { system: 'http://terminology.hl7.org/CodeSystem/goal-achievement', code: 'not-achieved', display: 'Not Achieved' },
       ],
     },
-    description: { text: description },
+    description: typeof description === 'string' ? { text: description } : concept(description.code, description.text),
     subject: chart.subject,
     startDate: toDate(visit.day),
     expressedBy: { reference: `Practitioner/${visit.practitioner.id}` },
@@ -87,15 +98,28 @@ export function recordCarePlan(
 const PCP_ROLE = sct('453231000124104', 'Primary care provider (occupation)');
 const PATIENT_ROLE = sct('116154003', 'Patient (person)');
 const SPECIALIST_ROLE = sct('309343006', 'Physician (occupation)');
+const PARENT_ROLE = sct('40683002', 'Parent (person)');
 
-/** The patient's care team: the primary care provider, the specialists seen, and the patient. */
-export function recordCareTeam(chart: Chart, pcp: StaffMember, specialists: readonly StaffMember[], startDay: number): CareTeam {
+/**
+ * The patient's care team: the primary care provider (Practitioner), the specialists seen (in
+ * their PractitionerRole at the hospital), the patient, and a minor's parent (RelatedPerson).
+ */
+export function recordCareTeam(chart: Chart, pcp: StaffMember, specialists: readonly StaffMember[], startDay: number, parent?: RelatedPerson): CareTeam {
   const member = (s: StaffMember): Reference<Practitioner> => ({ reference: `Practitioner/${s.id}`, display: `Dr. ${s.given} ${s.family}` });
+  const inRole = (s: StaffMember): Reference<PractitionerRole> => ({ reference: `PractitionerRole/${s.roleId}`, display: `Dr. ${s.given} ${s.family}` });
   const participant: CareTeamParticipant[] = [
     { role: [concept(PCP_ROLE)], member: member(pcp), onBehalfOf: { reference: `Organization/${pcp.organizationId}` } },
-    ...specialists.map((s) => ({ role: [concept(SPECIALIST_ROLE)], member: member(s), onBehalfOf: { reference: `Organization/${s.organizationId}` } })),
+    // ctm-1: onBehalfOf only for a Practitioner member; a PractitionerRole names its organization itself.
+    ...specialists.map((s) => ({ role: [concept(SPECIALIST_ROLE)], member: inRole(s) })),
     { role: [concept(PATIENT_ROLE)], member: chart.subject },
   ];
+  if (parent) {
+    const name = parent.name?.[0];
+    participant.push({
+      role: [concept(PARENT_ROLE)],
+      member: { reference: `RelatedPerson/${parent.id ?? ''}`, display: [name?.given?.[0], name?.family].filter(Boolean).join(' ') },
+    });
+  }
   const team: CareTeam = {
     resourceType: 'CareTeam',
     id: chart.id('ct'),

@@ -26,6 +26,9 @@ export const SYSTEM = {
   carePlanCategory: 'http://hl7.org/fhir/us/core/CodeSystem/careplan-category',
   v2_0203: 'http://terminology.hl7.org/CodeSystem/v2-0203',
   v2_0074: 'http://terminology.hl7.org/CodeSystem/v2-0074',
+  v2_0131: 'http://terminology.hl7.org/CodeSystem/v2-0131',
+  endpointConnectionType: 'http://terminology.hl7.org/CodeSystem/endpoint-connection-type',
+  endpointPayloadType: 'http://terminology.hl7.org/CodeSystem/endpoint-payload-type',
   v2_0487: 'http://terminology.hl7.org/CodeSystem/v2-0487',
   dataAbsentReason: 'http://terminology.hl7.org/CodeSystem/data-absent-reason',
   dischargeDisposition: 'http://terminology.hl7.org/CodeSystem/discharge-disposition',
@@ -46,9 +49,11 @@ export const SYSTEM = {
   accession: 'http://smart-sandbox.example.org/fhir/sid/accession',
   placerOrder: 'http://smart-sandbox.example.org/fhir/sid/order',
   memberId: 'http://smart-sandbox.example.org/fhir/sid/member',
+  prescriptionNumber: 'http://smart-sandbox.example.org/fhir/sid/rx',
+  questionnaire: 'http://smart-sandbox.example.org/fhir/Questionnaire',
 } as const;
 
-/** US Core 6.1.0 StructureDefinition canonical URLs. */
+/** US Core 6.1.0 StructureDefinition canonical URLs (and the base R4 one of the types US Core does not profile). */
 const US_CORE = 'http://hl7.org/fhir/us/core/StructureDefinition/';
 export const PROFILE = {
   patient: `${US_CORE}us-core-patient`,
@@ -91,6 +96,12 @@ export const PROFILE = {
   specimen: `${US_CORE}us-core-specimen`,
   implantableDevice: `${US_CORE}us-core-implantable-device`,
   provenance: `${US_CORE}us-core-provenance`,
+  medicationDispense: `${US_CORE}us-core-medicationdispense`,
+  questionnaireResponse: `${US_CORE}us-core-questionnaireresponse`,
+  relatedPerson: `${US_CORE}us-core-relatedperson`,
+  // US Core 6.1.0 profiles neither: they claim the base R4 definition.
+  questionnaire: 'http://hl7.org/fhir/StructureDefinition/Questionnaire',
+  endpoint: 'http://hl7.org/fhir/StructureDefinition/Endpoint',
   race: `${US_CORE}us-core-race`,
   ethnicity: `${US_CORE}us-core-ethnicity`,
   birthSex: `${US_CORE}us-core-birthsex`,

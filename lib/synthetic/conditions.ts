@@ -1,6 +1,6 @@
 import type { Condition } from '@medplum/fhirtypes';
 import type { Chart, Sex, Visit } from './chart';
-import { PROFILE, SYSTEM, concept, sct } from './codes';
+import { PROFILE, SYSTEM, concept, loinc, sct } from './codes';
 import type { Code } from './codes';
 import { toDate, toDateTime } from './dates';
 import type { MedicationKey } from './medications';
@@ -43,7 +43,7 @@ export interface ChronicDef {
   readonly specialty?: Specialty;
   readonly medications: (sex: Sex) => readonly MedicationKey[];
   /** The care plan written at diagnosis (SNOMED category when one fits) and the goal it pursues. */
-  readonly carePlan?: { readonly title: string; readonly code?: Code; readonly goal: string };
+  readonly carePlan?: { readonly title: string; readonly code?: Code; readonly goal: string; readonly goalCode?: Code };
 }
 
 const ramp = (from: number, to: number, max: number) => (years: number) => (years <= from ? 0 : Math.min(max, (max * (years - from)) / (to - from)));
@@ -61,6 +61,7 @@ export const CHRONIC: Record<ConditionKey, ChronicDef> = {
       title: 'Diabetes self-management plan',
       code: sct('698360004', 'Diabetes self management plan (record artifact)'),
       goal: 'Hemoglobin A1c below 7.0%',
+      goalCode: loinc('4548-4', 'Hemoglobin A1c/Hemoglobin.total in Blood'),
     },
   },
   hypertension: {
@@ -74,6 +75,7 @@ export const CHRONIC: Record<ConditionKey, ChronicDef> = {
       title: 'Hypertension lifestyle plan',
       code: sct('443402002', 'Lifestyle education regarding hypertension (procedure)'),
       goal: 'Blood pressure below 130/80 mmHg',
+      goalCode: loinc('85354-9', 'Blood pressure panel with all children optional'),
     },
   },
   hyperlipidemia: {
@@ -95,6 +97,7 @@ export const CHRONIC: Record<ConditionKey, ChronicDef> = {
       title: 'Asthma action plan',
       code: sct('699728000', 'Asthma self management (procedure)'),
       goal: 'No nighttime awakenings from asthma symptoms',
+      goalCode: sct('473391009', 'Asthma never causes night symptoms (finding)'),
     },
   },
   copd: {
@@ -119,7 +122,11 @@ export const CHRONIC: Record<ConditionKey, ChronicDef> = {
     followUp: [91, 182],
     specialty: 'psychiatry',
     medications: () => ['fluoxetine'],
-    carePlan: { title: 'Depression treatment plan', goal: 'PHQ-9 score below 5' },
+    carePlan: {
+      title: 'Depression treatment plan',
+      goal: 'PHQ-9 score below 5',
+      goalCode: loinc('44261-6', 'Patient Health Questionnaire 9 item (PHQ-9) total score [Reported]'),
+    },
   },
   anxiety: {
     key: 'anxiety',
@@ -137,7 +144,11 @@ export const CHRONIC: Record<ConditionKey, ChronicDef> = {
     followUp: [182, 182],
     specialty: 'nephrology',
     medications: () => ['lisinopril'],
-    carePlan: { title: 'Chronic kidney disease management plan', goal: 'Slow the decline of kidney function (eGFR loss under 3 mL/min/1.73m2 a year)' },
+    carePlan: {
+      title: 'Chronic kidney disease management plan',
+      goal: 'Slow the decline of kidney function (eGFR loss under 3 mL/min/1.73m2 a year)',
+      goalCode: loinc('33914-3', 'Glomerular filtration rate/1.73 sq M.predicted [Volume Rate/Area] in Serum or Plasma by Creatinine-based formula (MDRD)'),
+    },
   },
   cancer: {
     key: 'cancer',
@@ -319,6 +330,13 @@ const CATEGORY = {
 
 export type ClinicalStatus = keyof typeof CLINICAL;
 
+/** FHIR core extension US Core 6.1 profiles on Condition: the date the condition was first asserted. */
+const ASSERTED_DATE = 'http://hl7.org/fhir/StructureDefinition/condition-assertedDate';
+
+function assertedDate(day: number): NonNullable<Condition['extension']> {
+  return [{ url: ASSERTED_DATE, valueDateTime: toDate(day) }];
+}
+
 /** Problem-list entry (US Core Condition Problems and Health Concerns). */
 export function problemListCondition(
   chart: Chart,
@@ -330,6 +348,8 @@ export function problemListCondition(
     resourceType: 'Condition',
     id: chart.id('cond'),
     meta: { profile: [PROFILE.problem] },
+    // First asserted when diagnosed: at the visit, or at onset for a problem diagnosed elsewhere.
+    extension: assertedDate(opts.visit?.day ?? onsetDay),
     clinicalStatus: concept(CLINICAL[opts.status]),
     verificationStatus: concept(CONFIRMED),
     category: [concept(CATEGORY.problem)],
@@ -355,6 +375,7 @@ export function encounterDiagnosis(
     resourceType: 'Condition',
     id: chart.id('cond'),
     meta: { profile: [PROFILE.encounterDiagnosis] },
+    extension: assertedDate(visit.day),
     clinicalStatus: concept(CLINICAL[opts.status]),
     verificationStatus: concept(CONFIRMED),
     category: [concept(CATEGORY.diagnosis)],

@@ -1,4 +1,4 @@
-import type { DiagnosticReport, DocumentReference, Provenance, Reference } from '@medplum/fhirtypes';
+import type { DiagnosticReport, DocumentReference, Provenance, Reference, Resource } from '@medplum/fhirtypes';
 import type { Chart, Visit } from './chart';
 import { PROFILE, SYSTEM, concept, loinc } from './codes';
 import type { Code } from './codes';
@@ -103,6 +103,32 @@ export function recordProvenance(chart: Chart, visit: Visit): Provenance {
         type: { coding: [{ system: SYSTEM.provenanceParticipant, code: 'author', display: 'Author' }], text: 'Author' },
         who: { reference: `Practitioner/${visit.practitioner.id}`, display: `Dr. ${visit.practitioner.given} ${visit.practitioner.family}` },
         onBehalfOf: { reference: `Organization/${visit.practitioner.organizationId}` },
+      },
+    ],
+  };
+  return chart.add(prov);
+}
+
+/**
+ * US Core Provenance of what no visit produced (registration, insurance, the care team, a
+ * minor's parent, pharmacy fills): the organization that keeps them authored them.
+ */
+export function recordOrganizationProvenance(
+  chart: Chart,
+  targets: readonly Resource[],
+  organization: { id: string; name: string },
+  recorded: string,
+): Provenance {
+  const prov: Provenance = {
+    resourceType: 'Provenance',
+    id: chart.id('prov'),
+    meta: { profile: [PROFILE.provenance] },
+    target: targets.map((r) => ({ reference: `${r.resourceType}/${r.id ?? ''}` })),
+    recorded,
+    agent: [
+      {
+        type: { coding: [{ system: SYSTEM.provenanceParticipant, code: 'author', display: 'Author' }], text: 'Author' },
+        who: { reference: `Organization/${organization.id}`, display: organization.name },
       },
     ],
   };

@@ -9,7 +9,7 @@ export { generateSharedResources } from './shared';
 export { ALL_PATIENTS_GROUP_ID, conditionGroupId, GroupCollector } from './groups';
 export { generateRoster, generateRosterPatient, ROSTER_IDS, PAGING_RECORD_SIZE } from './roster';
 export type { RosterId, RosterOptions } from './roster';
-export { personas, patientPersona, usernameFor } from './personas';
+export { personas, patientPersona, relatedPersonPersona, usernameFor } from './personas';
 export type { Persona, PersonaOptions } from './personas';
 export { CONDITION_KEYS, isConditionKey } from './conditions';
 export type { ConditionKey } from './conditions';

@@ -1,4 +1,4 @@
-import type { CarePlan, Condition, MedicationRequest, Patient, Resource, ServiceRequest } from '@medplum/fhirtypes';
+import type { CarePlan, Condition, MedicationRequest, Patient, RelatedPerson, Resource, ServiceRequest } from '@medplum/fhirtypes';
 import { recordAllergy, ALLERGIES } from './allergies';
 import { HVS_ANSWER, HVS_ITEM, recordFoodInsecurityItem, recordPhq, recordPregnancyStatus, recordSmokingStatus } from './assessments';
 import { recordCarePlan, recordCareTeam, recordCoverage, recordGoal } from './care';
@@ -10,7 +10,9 @@ import { ACUTE, CHRONIC, CONDITION_KEYS, encounterDiagnosis, problemListConditio
 import type { AcuteDef, ConditionKey } from './conditions';
 import { DAYS_PER_YEAR, toDateTime } from './dates';
 import { buildPatient, displayName } from './demographics';
-import { NOTE_TYPE, recordImagingReport, recordNote, recordProvenance } from './documents';
+import { NOTE_TYPE, recordImagingReport, recordNote, recordOrganizationProvenance, recordProvenance } from './documents';
+import { recordDispenses } from './dispenses';
+import { MINOR_AGE, recordParent } from './family';
 import type { ImagingKey } from './documents';
 import { openVisit } from './encounters';
 import type { VisitSpec } from './encounters';
@@ -21,10 +23,11 @@ import type { AnalyteKey, PanelKey } from './labs';
 import { MEDICATIONS } from './medications';
 import type { MedicationKey } from './medications';
 import { composeNote } from './notes';
+import { recordHvsResponse } from './questionnaires';
 import { prescribe } from './prescriptions';
 import { PROCEDURE, implantDevice, recordProcedure } from './procedures';
 import type { Rng } from './random';
-import { LOCATION, staffOf } from './shared';
+import { LOCATION, ORG, staffOf } from './shared';
 import type { Specialty, StaffMember } from './shared';
 import { recordVitals } from './vitals';
 import type { VitalsState } from './vitals';
@@ -140,7 +143,9 @@ export function buildRecord(spec: RecordSpec): PatientRecord {
   const chart = new Chart(spec.id, rng, anchorDay, person);
   chart.add(patient);
   if (spec.demographicsOnly) return { patient, resources: chart.resources };
-  new RecordWriter(chart, spec, lastDay).write();
+  // A minor's parent: guardian, care team member and proxy who signs in for the child.
+  const parent = (lastDay - birthDay) / DAYS_PER_YEAR < MINOR_AGE ? recordParent(chart, patient) : undefined;
+  new RecordWriter(chart, spec, lastDay, parent).write();
   return { patient, resources: chart.resources };
 }
 
@@ -166,6 +171,7 @@ class RecordWriter {
     private readonly chart: Chart,
     private readonly spec: RecordSpec,
     private readonly lastDay: number,
+    private readonly parent: RelatedPerson | undefined,
   ) {
     this.rng = chart.rng;
     this.windowStart = Math.max(spec.birthDay, lastDay - Math.round(spec.historyYears * DAYS_PER_YEAR));
@@ -655,8 +661,10 @@ class RecordWriter {
     const { rng, chart } = this;
     const insecure = rng.chance(0.12);
     const answer = insecure ? (rng.chance(0.4) ? HVS_ANSWER.often : HVS_ANSWER.sometimes) : HVS_ANSWER.never;
-    recordFoodInsecurityItem(chart, visit, HVS_ITEM.worried, answer);
-    recordFoodInsecurityItem(chart, visit, HVS_ITEM.ranOut, insecure && rng.chance(0.7) ? answer : HVS_ANSWER.never);
+    const ranOut = insecure && rng.chance(0.7) ? answer : HVS_ANSWER.never;
+    const form = recordHvsResponse(chart, visit, answer, ranOut, visit.start + 8);
+    recordFoodInsecurityItem(chart, visit, HVS_ITEM.worried, answer, form);
+    recordFoodInsecurityItem(chart, visit, HVS_ITEM.ranOut, ranOut, form);
     if (insecure) this.referFoodPantry(visit);
   }
 
@@ -807,7 +815,8 @@ class RecordWriter {
     const status = ended === undefined ? 'active' : c.key === 'pregnancy' && this.chart.alive ? 'completed' : 'cancelled';
     // A goal is due a year out while the plan runs; closed plans keep no target date past their end.
     const due = ended === undefined ? visit.day + 365 : undefined;
-    const goal = recordGoal(this.chart, visit, def.carePlan.goal, c.problem, due, status);
+    const description = def.carePlan.goalCode ? { text: def.carePlan.goal, code: def.carePlan.goalCode } : def.carePlan.goal;
+    const goal = recordGoal(this.chart, visit, description, c.problem, due, status);
     const activities = [
       ...def.medications(this.spec.sex).map((m) => `Take ${MEDICATIONS[m].code.display} as prescribed`),
       'Education about the condition and its warning signs',
@@ -910,10 +919,13 @@ class RecordWriter {
     recordLab(this.chart, visit, panel, { ...values, ...override });
   }
 
-  /** Care team and insurance: one of each per record, dated by the record's span. */
+  /**
+   * Care team, insurance and pharmacy fills, dated by the record's span, and the Provenance of
+   * everything no visit produced.
+   */
   private writeAdministrative(): void {
     const { chart, rng, spec } = this;
-    recordCareTeam(chart, chart.person.pcp, [...this.specialists], this.windowStart);
+    recordCareTeam(chart, chart.person.pcp, [...this.specialists], this.windowStart, this.parent);
     const turns65 = spec.birthDay + Math.round(65 * DAYS_PER_YEAR);
     const end = chart.alive ? undefined : this.lastDay;
     const minor = (day: number): boolean => this.age(day) < 18;
@@ -928,6 +940,18 @@ class RecordWriter {
         recordCoverage(chart, plan, this.windowStart, end, plan === 'private' && minor(this.lastDay));
       }
     }
+    // The clinic keeps what no visit produced: registration, the parent, the care team, coverage and
+    // problems diagnosed elsewhere. Nothing is recorded after death (or the anchor's eve).
+    const byVisit = new Set<string>();
+    for (const r of chart.resources) if (r.resourceType === 'Provenance') for (const t of r.target) byVisit.add(t.reference ?? '');
+    const registered = chart.resources.filter((r) => r.resourceType !== 'Provenance' && !byVisit.has(`${r.resourceType}/${r.id ?? ''}`));
+    recordOrganizationProvenance(chart, registered, { id: ORG.clinic, name: 'Riverbend Family Health' }, toDateTime(this.lastDay, 0));
+    const fills = recordDispenses(chart);
+    const lastFill = fills.reduce<string | undefined>(
+      (latest, d) => (latest === undefined || (d.whenHandedOver ?? '') > latest ? d.whenHandedOver : latest),
+      undefined,
+    );
+    if (lastFill) recordOrganizationProvenance(chart, fills, { id: ORG.pharmacy, name: 'Riverbend Community Pharmacy' }, lastFill);
   }
 }
 

@@ -9,8 +9,9 @@ const COMMUNITY = { system: SYSTEM.medicationRequestCategory, code: 'community',
 const OUTPATIENT = { system: SYSTEM.medicationRequestCategory, code: 'outpatient', display: 'Outpatient' } as const;
 
 /**
- * Prescribes a catalog medication at a visit. Long-term medications are written for a year
- * (renewed at a later visit with `priorPrescription`); short courses for their course length.
+ * Prescribes a catalog medication at a visit. Long-term medications are written for a year as a
+ * 90-day supply with three refills (renewed at a later visit with `priorPrescription`); short
+ * courses for their course length, filled once.
  * The validity period never runs past death, and the status follows from the period: a course
  * that ended before the anchor is completed, one cut short by death is stopped.
  */
@@ -43,8 +44,8 @@ export function prescribe(
     dosageInstruction: [toDosage(med)],
     dispenseRequest: {
       validityPeriod: { start: toDate(visit.day), end: toDate(endDay) },
-      numberOfRepeatsAllowed: courseDays < 365 ? 0 : 11,
-      expectedSupplyDuration: { value: courseDays < 365 ? courseDays : 30, unit: 'days', system: SYSTEM.ucum, code: 'd' },
+      numberOfRepeatsAllowed: courseDays < 365 ? 0 : 3,
+      expectedSupplyDuration: { value: courseDays < 365 ? courseDays : 90, unit: 'days', system: SYSTEM.ucum, code: 'd' },
     },
   };
   if (opts.reason) mr.reasonReference = [opts.reason];

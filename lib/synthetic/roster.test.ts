@@ -161,4 +161,18 @@ describe('edge-case roster', () => {
     expect(list.filter((p) => p.kind === 'practitioner').length).toBeGreaterThan(10);
     expect(list.find((p) => p.fhirUser === 'Patient/roster-non-ascii')?.username).toBe('zoe.nunezdegard');
   });
+
+  it('offers the parents of the roster minors as proxy personas for their child', () => {
+    const proxies = personas({ anchorDate: ANCHOR }).filter((p) => p.kind === 'related-person');
+    expect(proxies.map((p) => [p.fhirUser, p.patient])).toEqual([
+      ['RelatedPerson/roster-newborn-rp1', 'Patient/roster-newborn'],
+      ['RelatedPerson/roster-growth-rp1', 'Patient/roster-growth'],
+    ]);
+    for (const p of proxies) {
+      const child = get(p.patient?.replace('Patient/', '') as RosterId);
+      const parent = child.resources.find((r) => `${r.resourceType}/${r.id ?? ''}` === p.fhirUser);
+      expect(parent?.resourceType).toBe('RelatedPerson');
+      expect(p.username).toMatch(/^[a-z]+\.(ferreira|lindgren)$/);
+    }
+  });
 });

@@ -345,6 +345,11 @@ function dataAbsentRecord(anchorDay: number, base: Pick<RecordSpec, 'id' | 'rng'
       r.dataAbsentReason = concept(DATA_ABSENT.askedDeclined);
     }
   }
+  // The screening forms hold the same declined answers: their questions stay unanswered.
+  for (const r of resources) {
+    if (r.resourceType !== 'QuestionnaireResponse') continue;
+    for (const item of r.item ?? []) delete item.answer;
+  }
   // The patient declined the blood pressure cuff at the last visit.
   const bp = findLast<Observation>(resources, 'Observation', (o) => o.code?.coding?.[0]?.code === '85354-9');
   if (bp) {

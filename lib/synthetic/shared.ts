@@ -1,7 +1,8 @@
-import type { Location, Medication, Organization, Practitioner, PractitionerRole, Resource } from '@medplum/fhirtypes';
+import type { Endpoint, Location, Medication, Organization, Practitioner, PractitionerRole, Resource } from '@medplum/fhirtypes';
 import { PROFILE, SYSTEM, coding } from './codes';
 import type { Code } from './codes';
 import { MEDICATIONS, medicationId } from './medications';
+import { screeningQuestionnaires } from './screening-forms';
 import { Rng, withFaker } from './random';
 
 /**
@@ -54,7 +55,11 @@ export const ORG = {
   medicare: 'org-medicare',
   medicaid: 'org-medicaid',
   privatePayer: 'org-lakeside-health-plan',
+  pharmacy: 'org-pharmacy',
 } as const;
+
+/** Electronic endpoints of the clinic and the hospital (PractitionerRole.endpoint, Organization.endpoint). */
+export const ENDPOINT = { clinicDirect: 'endpoint-clinic-direct', hospitalFhir: 'endpoint-hospital-fhir' } as const;
 export const LOCATION = { clinic: 'loc-clinic', specialty: 'loc-specialty', hospital: 'loc-hospital', emergency: 'loc-emergency' } as const;
 
 /** Practitioner of the shared staff, with what the generators need to schedule them. */
@@ -218,6 +223,7 @@ function build(): SharedSet {
       location: [{ reference: `Location/${member.locationId}` }],
       // One telecom only: Medplum's FHIRPath misreads invariant pd-1 when there are two.
       telecom: [{ system: 'phone', value: phone(rng), use: 'work' }],
+      endpoint: [{ reference: `Endpoint/${member.organizationId === ORG.clinic ? ENDPOINT.clinicDirect : ENDPOINT.hospitalFhir}` }],
     };
     resources.push(practitioner, role);
   });
@@ -232,6 +238,56 @@ function build(): SharedSet {
     };
     resources.push(med);
   }
+
+  // Added after everything above, so that the draws before them (names, NPIs, phones) stay as they were.
+  const endpoints: [string, string, Code, Code, string][] = [
+    [
+      ENDPOINT.clinicDirect,
+      'Riverbend Family Health Direct messaging',
+      { system: SYSTEM.endpointConnectionType, code: 'direct-project', display: 'Direct Project' },
+      { system: SYSTEM.endpointPayloadType, code: 'any', display: 'Any' },
+      'mailto:referrals@direct.riverbend-health.example.org',
+    ],
+    [
+      ENDPOINT.hospitalFhir,
+      'Riverbend General Hospital FHIR R4 API',
+      { system: SYSTEM.endpointConnectionType, code: 'hl7-fhir-rest', display: 'HL7 FHIR' },
+      { system: SYSTEM.endpointPayloadType, code: 'any', display: 'Any' },
+      'https://fhir.riverbend-health.example.org/r4',
+    ],
+  ];
+  for (const [id, name, connectionType, payloadType, address] of endpoints) {
+    const endpoint: Endpoint = {
+      resourceType: 'Endpoint',
+      id,
+      meta: { profile: [PROFILE.endpoint] },
+      status: 'active',
+      connectionType: coding(connectionType),
+      name,
+      managingOrganization: { reference: `Organization/${id === ENDPOINT.clinicDirect ? ORG.clinic : ORG.hospital}` },
+      payloadType: [{ coding: [coding(payloadType)], text: payloadType.display }],
+      payloadMimeType: id === ENDPOINT.hospitalFhir ? ['application/fhir+json'] : ['application/pdf', 'text/plain'],
+      address,
+    };
+    resources.push(endpoint);
+  }
+  for (const org of resources) {
+    if (org.resourceType !== 'Organization') continue;
+    if (org.id === ORG.clinic) org.endpoint = [{ reference: `Endpoint/${ENDPOINT.clinicDirect}` }];
+    if (org.id === ORG.hospital) org.endpoint = [{ reference: `Endpoint/${ENDPOINT.hospitalFhir}` }];
+  }
+  const pharmacy: Organization = {
+    resourceType: 'Organization',
+    id: ORG.pharmacy,
+    meta: { profile: [PROFILE.organization] },
+    identifier: [{ system: SYSTEM.npi, value: npi(rng, '2') }],
+    active: true,
+    type: [{ coding: [coding({ system: SYSTEM.organizationType, code: 'prov', display: 'Healthcare Provider' })], text: 'Pharmacy' }],
+    name: 'Riverbend Community Pharmacy',
+    telecom: [{ system: 'phone', value: phone(rng), use: 'work' }],
+    address: [{ use: 'work', line: ['118 Main Street'], city: CITY, state: STATE, postalCode: ZIP, country: 'US' }],
+  };
+  resources.push(pharmacy, ...screeningQuestionnaires());
   return { resources, staff };
 }
 
@@ -240,7 +296,10 @@ function shared(): SharedSet {
   return cache;
 }
 
-/** Organizations, Locations, Practitioners, PractitionerRoles and Medications every patient record points to. */
+/**
+ * Organizations (the clinic, the hospital, payers, the pharmacy), Locations, Practitioners,
+ * PractitionerRoles, Medications, Endpoints and the screening Questionnaires every patient record points to.
+ */
 export function generateSharedResources(): Resource[] {
   // Callers own the array they get; the cache stays intact.
   return shared().resources.map((r) => structuredClone(r));

@@ -11,7 +11,7 @@ import type { Resource } from '@medplum/fhirtypes';
 import { createDb } from '../../lib/db';
 import type { Db } from '../../lib/db';
 import { createValidator } from '../../lib/synthetic/testing/us-core-validator';
-import { discover, fhirGet, systemToken } from './support/smart-client';
+import { discover, fhirGet, registerPublicClient, runCodeFlow, systemToken } from './support/smart-client';
 import type { FhirJson } from './support/smart-client';
 
 const base = inject('baseUrl');
@@ -346,14 +346,23 @@ describe('Bulk Data export: refusals (docs/CONFORMANCE.md §14)', () => {
   });
 
   it('an unsupported parameter: 400 with Prefer: handling=strict; ignored and reported in error[] when lenient', async () => {
-    const strict = await kickOff('$export?_type=Patient&includeAssociatedData=LatestProvenanceResources', token, {
+    const strict = await kickOff('$export?_type=Patient&_bogusParameter=1', token, { headers: { prefer: 'respond-async, handling=strict' } });
+    expect(strict.status).toBe(400);
+    const m = await exportOf('$export?_type=Patient&_bogusParameter=1');
+    expect(countOf(m, 'Patient')).toBe(await total('Patient'));
+    const errors = await download(m.error[0]!.url);
+    expect(JSON.stringify(errors)).toContain('_bogusParameter');
+  });
+
+  it('an includeAssociatedData value the server does not support: 400 under handling=strict; reported in error[] and ignored when lenient', async () => {
+    const strict = await kickOff('$export?_type=Patient&includeAssociatedData=_customNotes', token, {
       headers: { prefer: 'respond-async, handling=strict' },
     });
     expect(strict.status).toBe(400);
-    const m = await exportOf('$export?_type=Patient&includeAssociatedData=LatestProvenanceResources');
-    expect(countOf(m, 'Patient')).toBe(await total('Patient'));
-    const errors = await download(m.error[0]!.url);
-    expect(JSON.stringify(errors)).toContain('includeAssociatedData');
+    expect(JSON.stringify(await strict.json())).toContain('includeAssociatedData');
+    const m = await exportOf('$export?_type=Patient&includeAssociatedData=_customNotes');
+    expect(m.output.map((o) => o.type)).toEqual(['Patient']);
+    expect(JSON.stringify(await download(m.error[0]!.url))).toContain('includeAssociatedData=_customNotes');
   });
 
   it('Group/{id}/$export of an unknown Group → 404', async () => {
@@ -432,5 +441,144 @@ describe('Bulk Data export: jobs survive their server', () => {
     const body = (await res.json()) as FhirJson;
     expect(body.resourceType).toBe('OperationOutcome');
     expect(body.issue?.[0]?.diagnostics).toMatch(/interrupted/);
+  });
+});
+
+describe('Bulk Data export: the state at transactionTime', () => {
+  it('rows changed after transactionTime are left out, also when the job runs again after a takeover', async () => {
+    const writer = await systemToken(base, as, 'system/Observation.cruds');
+    const headers = { authorization: `Bearer ${writer}`, 'content-type': 'application/fhir+json' };
+    const observation = (text: string) => ({ resourceType: 'Observation', status: 'final', code: { text }, subject: { reference: 'Patient/pat-42-0' } });
+    const post = async (text: string): Promise<Resource> => {
+      const res = await fetch(`${fhirBase}/Observation`, { method: 'POST', headers, body: JSON.stringify(observation(text)) });
+      expect(res.status).toBe(201);
+      return (await res.json()) as Resource;
+    };
+    const since = new Date(Date.now() - 50).toISOString();
+    const before = await post('transaction time: before');
+    const query = `$export?_type=Observation&_since=${encodeURIComponent(since)}`;
+    const res = await kickOff(query, token);
+    const url = res.headers.get('content-location')!;
+    const first = (await (await poll(url)).json()) as Manifest;
+    expect((await filesOf(first)).get('Observation')!.map((r) => r.id)).toEqual([before.id]);
+
+    // After the kick-off: the exported row changes and a new one is created; then the job runs
+    // again (its instance died, another takes it over) with the transactionTime it was given.
+    const put = await fetch(`${fhirBase}/Observation/${before.id}`, {
+      method: 'PUT',
+      headers,
+      body: JSON.stringify({ ...observation('transaction time: changed'), id: before.id }),
+    });
+    expect(put.status).toBe(200);
+    const after = await post('transaction time: after');
+    await db.bulkExportJob.update({
+      where: { id: url.split('/').pop()! },
+      data: { status: 'running', owner: 'gone:1', heartbeatAt: new Date(Date.now() - 3_600_000), attempts: 1, output: null, lastPollAt: null },
+    });
+    const again = (await (await poll(url)).json()) as Manifest;
+    expect(again.transactionTime).toBe(first.transactionTime);
+    const lines = [...(await filesOf(again)).values()].flat();
+    expect(lines.map((r) => r.id)).not.toContain(after.id);
+    expect(JSON.stringify(lines)).not.toContain('transaction time: changed');
+
+    // The same request now (a later transactionTime) has both rows, the changed one as it is now.
+    const now = await filesOf(await exportOf(query));
+    const rows = now.get('Observation')!;
+    expect(rows.map((r) => r.id).sort()).toEqual([before.id, after.id].sort());
+    expect(JSON.stringify(rows)).toContain('transaction time: changed');
+  });
+});
+
+describe('Bulk Data export: includeAssociatedData (IG 2.0.0 §query-parameters)', () => {
+  interface ProvenanceJson {
+    id: string;
+    target: { reference: string }[];
+    agent: unknown[];
+  }
+
+  async function provenanceOf(reference: string): Promise<ProvenanceJson[]> {
+    const found = await fhirGet(base, `Provenance?target=${reference}&_count=100`, token);
+    expect(found.status).toBe(200);
+    return (found.body.entry ?? []).map((e) => e.resource as unknown as ProvenanceJson);
+  }
+
+  it('LatestProvenanceResources adds the newest Provenance of each exported resource, RelevantProvenanceResources all of them', async () => {
+    const groups = await fhirGet(base, 'Group?_count=100', token);
+    const group = (groups.body.entry ?? []).map((e) => e.resource!).find((g) => g.id !== 'group-all' && (g.quantity as number) >= 2)!;
+    const request = (value: string) => `Group/${group.id}/$export?_type=Encounter&includeAssociatedData=${value}`;
+
+    const latest = await filesOf(await exportOf(request('LatestProvenanceResources')));
+    const encounters = latest.get('Encounter')!.map((e) => `Encounter/${e.id}`);
+    expect(encounters.length).toBeGreaterThan(0);
+    const exported = (latest.get('Provenance') ?? []) as unknown as ProvenanceJson[];
+    // Exactly the Provenance a FHIR search finds for the exported encounters (one each in the dataset).
+    const expected = new Set<string>();
+    for (const e of encounters) for (const p of await provenanceOf(e)) expected.add(p.id);
+    expect(expected.size).toBeGreaterThan(0);
+    expect(exported.map((p) => p.id).sort()).toEqual([...expected].sort());
+    for (const p of exported) expect(p.target.some((t) => encounters.includes(t.reference))).toBe(true);
+
+    // A newer Provenance of one encounter: Latest now has it instead of the older one; Relevant has both.
+    const encounter = encounters[0]!;
+    const [older] = await provenanceOf(encounter);
+    expect(older).toBeTruthy();
+    const created = await fetch(`${fhirBase}/Provenance`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await systemToken(base, as, 'system/Provenance.cruds')}`, 'content-type': 'application/fhir+json' },
+      body: JSON.stringify({ resourceType: 'Provenance', target: [{ reference: encounter }], recorded: new Date().toISOString(), agent: older!.agent }),
+    });
+    expect(created.status, await created.clone().text()).toBe(201);
+    const newer = ((await created.json()) as Resource).id!;
+    const latestIds = ((await filesOf(await exportOf(request('LatestProvenanceResources')))).get('Provenance') ?? []).map((p) => p.id);
+    expect(latestIds).toContain(newer);
+    expect(latestIds).not.toContain(older!.id);
+    const relevantIds = ((await filesOf(await exportOf(request('RelevantProvenanceResources')))).get('Provenance') ?? []).map((p) => p.id);
+    expect(relevantIds).toContain(newer);
+    expect(relevantIds).toContain(older!.id);
+    expect(relevantIds.length).toBe(latestIds.length + 1);
+  });
+
+  it('without a Provenance read scope the associated Provenance is reported in error[], never exported', async () => {
+    const narrow = await systemToken(base, as, 'system/Encounter.rs');
+    const m = await exportOf('$export?_type=Encounter&includeAssociatedData=LatestProvenanceResources', narrow);
+    expect(m.output.map((o) => o.type)).toEqual(['Encounter']);
+    expect(JSON.stringify(await download(m.error[0]!.url, narrow))).toContain('Provenance');
+  });
+});
+
+describe('Bulk Data export: user-level tokens (IG 2.0.0 §authorization: user/ read scopes)', () => {
+  it('a practitioner’s user/ token exports what the practitioner may read; a type not granted goes to error[]', async () => {
+    const reg = await registerPublicClient(base);
+    const flow = await runCodeFlow(base, as, reg, {
+      scope: 'openid fhirUser user/Patient.rs user/Condition.rs',
+      interaction: { persona: 'Practitioner/practitioner-1' },
+    });
+    const user = flow.tokens.access_token;
+    const m = await exportOf('$export?_type=Patient,Condition,Observation', user);
+    expect(m.output.map((o) => o.type).sort()).toEqual(['Condition', 'Patient']);
+    expect(countOf(m, 'Patient')).toBe(await total('Patient', user));
+    expect(countOf(m, 'Condition')).toBe(await total('Condition', user));
+    expect(countOf(m, 'Patient')).toBe(await total('Patient'));
+    expect(JSON.stringify(await download(m.error[0]!.url, user))).toContain('Observation');
+    expect((await filesOf(m, user)).get('Patient')!.length).toBe(countOf(m, 'Patient'));
+  });
+
+  it('a patient user’s user/ token exports their own compartment only; a patient/ token cannot export', async () => {
+    const reg = await registerPublicClient(base);
+    const flow = await runCodeFlow(base, as, reg, { scope: 'openid fhirUser user/Patient.rs user/Condition.rs', interaction: { persona: 'Patient/pat-42-0' } });
+    const user = flow.tokens.access_token;
+    const m = await exportOf('Patient/$export?_type=Patient,Condition', user);
+    const files = await filesOf(m, user);
+    expect(files.get('Patient')!.map((p) => p.id)).toEqual(['pat-42-0']);
+    expect(countOf(m, 'Condition')).toBe(await total('Condition?patient=pat-42-0'));
+    expect(countOf(m, 'Condition')).toBeLessThan(await total('Condition'));
+
+    const patientScoped = await runCodeFlow(base, as, await registerPublicClient(base), {
+      scope: 'openid fhirUser patient/Patient.rs patient/Condition.rs',
+      interaction: { persona: 'Patient/pat-42-0' },
+    });
+    const refused = await kickOff('Patient/$export', patientScoped.tokens.access_token);
+    expect(refused.status).toBe(403);
+    expect(((await refused.json()) as FhirJson).resourceType).toBe('OperationOutcome');
   });
 });

@@ -173,6 +173,21 @@ describe('Bundle.total and the page-size cap', () => {
     expect((await fhirGet(base, `Observation?patient=${patient}&_count=7&_total=none`, system)).body.total).toBeUndefined();
   });
 
+  it('a total carried in a next link belongs to its query: a token with another policy following the link gets its own count', async () => {
+    const patient = (await fhirGet(base, 'Patient?_count=1', system)).body.entry?.[0]?.resource?.id ?? '';
+    const vitals = await systemToken(base, as, 'system/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|vital-signs');
+    const first = await fhirGet(base, `Observation?patient=${patient}&_count=3`, system);
+    const next = first.body.link?.find((l) => l.relation === 'next')?.url ?? '';
+    expect(next).not.toBe('');
+    const own = (await fhirGet(base, `Observation?patient=${patient}&_summary=count`, vitals)).body.total ?? 0;
+    // The narrower policy matches fewer (the patient has observations of other categories too), but some.
+    expect(own).toBeGreaterThan(0);
+    expect(own).toBeLessThan(first.body.total ?? 0);
+    const followed = await fetch(next, { headers: { authorization: `Bearer ${vitals}` } });
+    expect(followed.status).toBe(200);
+    expect(((await followed.json()) as FhirJson).total).toBe(own);
+  });
+
   it('_count above the maximum page size gives a full page of 1000 and says so in an OperationOutcome entry', async () => {
     const total = (await fhirGet(base, 'Observation?_summary=count', system)).body.total ?? 0;
     expect(total).toBeGreaterThan(1000);

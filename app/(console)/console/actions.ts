@@ -8,6 +8,10 @@ import { cloneClient, registerClientFromForm, rotateClientSecretFromForm, update
 import { defaultReseedInput, parseReseedInput, startReseed } from '#lib/console/data';
 import { revokeTokenFromConsole } from '#lib/console/tokens';
 import { deleteClient } from '#lib/oauth/clients';
+import { headers } from 'next/headers';
+import { publicOrigin } from '#lib/http/origin';
+import { runBackendDemo } from '#lib/launcher/backend-demo';
+import type { BackendDemoRun } from '#lib/launcher/backend-demo';
 
 // Server actions are POSTs that Next.js checks against the Origin header (its CSRF protection);
 // each one checks the console session again, since an action is reachable without its page.
@@ -76,4 +80,10 @@ export async function reseedAction(_prev: ReseedActionState, form: FormData): Pr
   return started.started
     ? { ok: true, message: `Reseeding with seed ${input.seed}, ${input.patients} patients…` }
     : { ok: false, message: started.reason ?? 'not started' };
+}
+
+/** Runs the built-in backend service demo against this origin's endpoints. */
+export async function runBackendDemoConsoleAction(scope: string): Promise<BackendDemoRun> {
+  await requireConsoleSession('/console/backend-demo');
+  return runBackendDemo(publicOrigin(await headers()), { scope: String(scope) });
 }

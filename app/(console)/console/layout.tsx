@@ -17,7 +17,9 @@ const TABS: [string, string][] = [
   ['/console/flows', 'Flows'],
   ['/console/scopes', 'Scopes'],
   ['/console/clients', 'Clients'],
+  ['/console/backend-demo', 'Backend demo'],
   ['/console/data', 'Data'],
+  ['/console/workshops', 'Workshops'],
 ];
 
 export default async function ConsoleLayout({ children }: { children: ReactNode }) {

@@ -3,6 +3,7 @@ import { notFound } from 'next/navigation';
 import { getEhrFrame } from '#lib/launcher/ehr-frame';
 import { publicOrigin } from '#lib/http/origin';
 import { describeSimulatedError } from '#lib/launch-options/simulated-errors';
+import { inRequestSandbox } from '../../request-sandbox';
 
 export const dynamic = 'force-dynamic';
 
@@ -10,7 +11,8 @@ export const dynamic = 'force-dynamic';
 // iss and launch (SMART App Launch 2.2 §launch-app-ehr-launch; docs/CONFORMANCE.md #155, #158).
 export default async function EhrFramePage({ params }: { params: Promise<{ launchId: string }> }) {
   const { launchId } = await params;
-  const frame = await getEhrFrame(launchId, publicOrigin(await headers()));
+  const origin = publicOrigin(await headers());
+  const [frame, basePath] = await inRequestSandbox(async (sandbox) => [await getEhrFrame(launchId, origin), sandbox.basePath] as const);
   if (!frame) notFound();
   const b = frame.banner;
   return (
@@ -19,7 +21,7 @@ export default async function EhrFramePage({ params }: { params: Promise<{ launc
         <strong>Riverbend EHR</strong>
         <span className="muted-on-dark">SMART Sandbox mock EHR</span>
         <span className="ehr-user">{frame.user ? `${frame.user.name}` : 'No EHR user'}</span>
-        <a href="/">Back to launcher</a>
+        <a href={`${basePath}/`}>Back to launcher</a>
       </header>
       {b ? (
         <section className="patient-banner" aria-label="Patient banner" data-testid="patient-banner">

@@ -14,7 +14,7 @@ import { FhirError, FhirForbiddenError, FhirThrottledError } from '../errors';
 import { informationOutcome, operationOutcome } from '../outcomes';
 import { readBodyText } from '../http';
 import { readVisible } from '../search/execute';
-import { createJob, deleteJob, ERROR_FILE, needsRunner, scheduleJob, sweepExpired } from './jobs';
+import { createJob, deleteJob, ERROR_FILE, needsRunner, scheduleJob, sweepExpired, unpackChunk } from './jobs';
 import type { OutputFile, StoredParams } from './jobs';
 import type { ExportLevel } from './params';
 import { assertKickOffHeaders, isStrict, parametersOf, parseExportParams } from './params';
@@ -249,13 +249,13 @@ async function download(ctx: BulkContext, jobId: string, file: string): Promise<
   ctx.audit.resultCount = listed.count;
   const db = ctx.db;
   let seq = 0;
-  // One stored chunk (about 1 MiB of whole lines) at a time: memory stays flat whatever the file size.
+  // One stored chunk (about 1 MiB of whole lines, stored compressed) at a time: memory stays flat whatever the file size.
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
       const chunk = await db.bulkExportChunk.findUnique({ where: { jobId_type_seq: { jobId: job.id, type, seq } } });
       seq++;
       if (!chunk) controller.close();
-      else controller.enqueue(new TextEncoder().encode(chunk.content));
+      else controller.enqueue(await unpackChunk(chunk.data));
     },
   });
   return new Response(body, {

@@ -10,8 +10,13 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
 import type { OperationOutcome } from '@medplum/fhirtypes';
-import type { Db } from '../../db';
+import type { Db, DbKind } from '../../db';
+import { getDb, getDbKind, sqliteFile } from '../../db';
+import { rawQuery } from '../../db/direct';
+import { env } from '../../env';
 import { parseScopeString } from '../../smart/scopes';
 import type { AccessPolicy } from '../../smart/access-policy';
 import { compileAccessPolicy } from '../../smart/access-policy';
@@ -23,9 +28,12 @@ import type { SimulatedError } from '../../launch-options/simulated-errors';
 import type { ExportParams } from './params';
 import { compileTypeFilter } from './params';
 import type { ExportQuery } from './query';
-import { exportPage, storedTypes } from './query';
+import { exportPageSql, storedTypes } from './query';
 import { ExportCancelled } from '../errors';
 import { simulatedJobResult } from './simulated-failures';
+
+const brotliCompress = promisify(zlib.brotliCompress);
+const brotliDecompress = promisify(zlib.brotliDecompress);
 
 export type JobStatus = 'queued' | 'running' | 'completed' | 'failed';
 
@@ -49,13 +57,29 @@ export const MAX_ATTEMPTS = 3;
 const PAGE_ROWS = 5000;
 const CHUNK_BYTES = 1 << 20;
 
+/**
+ * A chunk as stored: its NDJSON compressed with Brotli at quality 1 (export-process.mjs writes the
+ * same), about a tenth of the text for less CPU than writing the text into the database.
+ */
+export async function packChunk(text: string): Promise<Uint8Array<ArrayBuffer>> {
+  const packed = await brotliCompress(Buffer.from(text), {
+    params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 1, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: Buffer.byteLength(text) },
+  });
+  return new Uint8Array(packed.buffer, packed.byteOffset, packed.byteLength) as Uint8Array<ArrayBuffer>;
+}
+
+/** The NDJSON of a stored chunk. */
+export async function unpackChunk(data: Uint8Array): Promise<Uint8Array> {
+  return brotliDecompress(data);
+}
+
 /** This process, as a job owner. */
 const OWNER = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
 
 /** The file the export process runs (see runInProcess); present in a checkout, where `npm start` runs. */
-const EXPORT_PROCESS = join(process.cwd(), 'lib', 'fhir', 'bulk', 'export-process.ts');
+const EXPORT_PROCESS = join(process.cwd(), 'lib', 'fhir', 'bulk', 'export-process.mjs');
 /** Old-generation heap of the export process, MiB: what it keeps alive is one page of rows and one chunk. */
-const EXPORT_PROCESS_HEAP_MB = 192;
+const EXPORT_PROCESS_HEAP_MB = 96;
 
 /** The policy a job reads with: the system/ and user/ scopes of the token that started it. */
 export function exportPolicy(scope: string, fhirUser: string | null): AccessPolicy {
@@ -99,7 +123,7 @@ async function runIfClaimed(db: Db, jobId: string): Promise<void> {
     return;
   }
   try {
-    if (!(await runInProcess(job.id))) await runJob(db, job, OWNER);
+    await runJob(db, job, OWNER);
   } catch (err) {
     console.error('bulk export failed:', err instanceof Error ? (err.stack ?? err.message) : String(err));
     await failJob(db, jobId, 'The export failed on the server; start a new export').catch(() => undefined);
@@ -126,8 +150,9 @@ interface Plan {
 }
 
 /** The types a job exports (`_type` ∩ what the level covers ∩ what the token may read) and the errors to report. */
-async function planOf(db: Db, sandboxId: string, params: StoredParams, scope: string): Promise<Plan> {
-  const policy = exportPolicy(scope, params.fhirUser);
+async function planOf(db: Db, job: JobRow, params: StoredParams): Promise<Plan> {
+  const { sandboxId } = job;
+  const policy = exportPolicy(job.scope, params.fhirUser);
   const stored = await storedTypes(db, sandboxId);
   const compartment = new Set([...patientCompartmentTypes(), 'Patient']);
   const errors: OperationOutcome[] = params.ignored.map((i) => operationOutcome('warning', 'not-supported', `Parameter ignored: ${i}`));
@@ -154,45 +179,114 @@ async function planOf(db: Db, sandboxId: string, params: StoredParams, scope: st
       type,
       access: scopeOf(d),
       since,
+      until: job.transactionTime,
       filters: texts ? texts.map((t) => compileTypeFilter(type, t)) : null,
       population,
       patients: params.patients,
     });
+  }
+  // includeAssociatedData: the Provenance of what is exported, unless Provenance is exported anyway.
+  if (params.associated && !queries.some((q) => q.type === 'Provenance')) {
+    const d = policy.decide('search', 'Provenance');
+    if (!d.allowed) errors.push(operationOutcome('error', 'forbidden', `Associated Provenance not exported: ${d.reason} (${d.wouldAllow} would allow it)`));
+    else
+      queries.push({
+        sandboxId,
+        type: 'Provenance',
+        access: scopeOf(d),
+        since: null,
+        until: job.transactionTime,
+        filters: null,
+        population,
+        patients: params.patients,
+        associated: { of: [...queries], latest: params.associated === 'latest' },
+      });
   }
   return simulatedJobResult(params.simulated ?? null, queries, errors);
 }
 
 export type JobRow = NonNullable<Awaited<ReturnType<Db['bulkExportJob']['findUnique']>>>;
 
-/**
- * Runs a claimed job in a child process (lib/fhir/bulk/export-process.ts), so an export never
- * holds this server's event loop or heap: reads stay fast and the server's memory flat while it
- * runs. False when no child can be started here (no checkout or no tsx): then it runs inline.
- */
-async function runInProcess(jobId: string): Promise<boolean> {
-  if (!existsSync(EXPORT_PROCESS)) return false;
-  const child = spawn(process.execPath, [`--max-old-space-size=${EXPORT_PROCESS_HEAP_MB}`, '--import', 'tsx', EXPORT_PROCESS, jobId, OWNER], {
-    cwd: process.cwd(),
-    env: process.env,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-  const code = await new Promise<number | null>((resolve) => {
-    child.once('error', () => resolve(-1));
-    child.once('exit', (c) => resolve(c));
-  });
-  if (code === -1) return false;
-  if (code !== 0) throw new Error(`export process exited with ${code}: ${stderr}`);
-  return true;
+/** What a run wrote: the row count of each type, or that the job was cancelled (or taken over) meanwhile. */
+export interface RunResult {
+  output: OutputFile[];
+  total: number;
+  cancelled: boolean;
 }
 
-/** Runs a claimed job: every planned type into chunks, then the manifest. `owner` must hold the claim. */
-export async function runJob(db: Db, job: JobRow, owner: string): Promise<void> {
-  // A run starts over: whatever an interrupted run stored is dropped.
-  await db.bulkExportChunk.deleteMany({ where: { jobId: job.id } });
-  const params = JSON.parse(job.params) as StoredParams;
-  const plan = await planOf(db, job.sandboxId, params, job.scope);
+/** The plan lib/fhir/bulk/export-process.mjs runs (its stdin). */
+interface ProcessPlan {
+  kind: DbKind;
+  /** The SQLite file or the PostgreSQL connection string. */
+  database: string;
+  jobId: string;
+  owner: string;
+  pageRows: number;
+  chunkBytes: number;
+  heartbeatMs: number;
+  elements: string[] | null;
+  /** Each type's page query; its last two parameters (id after, page size) are the process's to fill. */
+  queries: { type: string; sql: string; args: unknown[] }[];
+}
+
+/** A bound value as the driver of `kind` takes it in JSON (dates as the app's adapter stores them). */
+function processArg(kind: DbKind, value: unknown): unknown {
+  if (value instanceof Date) return kind === 'sqlite' ? value.toISOString().replace('Z', '+00:00') : value.toISOString();
+  if (typeof value === 'boolean' && kind === 'sqlite') return value ? 1 : 0;
+  if (typeof value === 'bigint') return Number(value);
+  return value ?? null;
+}
+
+function processPlan(kind: DbKind, job: JobRow, owner: string, params: StoredParams, queries: ExportQuery[]): ProcessPlan {
+  return {
+    kind,
+    database: kind === 'sqlite' ? sqliteFile(env.DATABASE_URL) : env.DATABASE_URL,
+    jobId: job.id,
+    owner,
+    pageRows: PAGE_ROWS,
+    chunkBytes: CHUNK_BYTES,
+    heartbeatMs: HEARTBEAT_MS,
+    elements: params.elements,
+    queries: queries.map((q) => {
+      const page = exportPageSql(q, '', 0, kind);
+      return { type: q.type, sql: kind === 'postgresql' ? page.text : page.sql, args: page.values.slice(0, -2).map((v) => processArg(kind, v)) };
+    }),
+  };
+}
+
+/**
+ * Runs a claimed job's queries in a child process (lib/fhir/bulk/export-process.mjs, plain Node
+ * on the database driver, at a lower priority), so an export never holds this server's event loop,
+ * heap or CPU: reads stay fast and the server's memory flat while it runs. Null when no child can be
+ * started here (no checkout, or a database other than the app's): then the job runs inline.
+ */
+async function runInProcess(db: Db, job: JobRow, owner: string, params: StoredParams, queries: ExportQuery[]): Promise<RunResult | null> {
+  if (!existsSync(EXPORT_PROCESS) || db !== getDb()) return null;
+  const plan = processPlan(getDbKind(), job, owner, params, queries);
+  const child = spawn(process.execPath, [`--max-old-space-size=${EXPORT_PROCESS_HEAP_MB}`, EXPORT_PROCESS], {
+    cwd: process.cwd(),
+    env: process.env,
+    // The IPC channel closes when this server exits, and the export process ends with it.
+    stdio: ['pipe', 'pipe', 'pipe', 'ipc'],
+  });
+  let stdout = '';
+  let stderr = '';
+  const [stdin, out, err] = [child.stdin!, child.stdout!, child.stderr!];
+  out.on('data', (d: Buffer) => (stdout += d.toString()));
+  err.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  stdin.on('error', () => undefined);
+  stdin.end(JSON.stringify(plan));
+  const code = await new Promise<number | null>((resolve) => {
+    child.once('error', () => resolve(-1));
+    child.once('close', (c) => resolve(c));
+  });
+  if (code === -1) return null;
+  if (code !== 0) throw new Error(`export process exited with ${code}: ${stderr}`);
+  return JSON.parse(stdout.trim().split('\n').pop()!) as RunResult;
+}
+
+/** Runs the queries in this process (where no export process can be started). */
+async function runInline(db: Db, job: JobRow, owner: string, params: StoredParams, queries: ExportQuery[]): Promise<RunResult> {
   const output: OutputFile[] = [];
   let lastBeat = Date.now();
   let total = 0;
@@ -203,20 +297,22 @@ export async function runJob(db: Db, job: JobRow, owner: string): Promise<void> 
     if (n.count !== 1) throw new ExportCancelled();
   };
   try {
-    for (const [i, q] of plan.queries.entries()) {
-      let after: string | null = null;
+    for (const [i, q] of queries.entries()) {
+      let after = '';
       let seq = 0;
       let count = 0;
       let buffer: string[] = [];
       let bytes = 0;
       const flush = async () => {
         if (!buffer.length) return;
-        await db.bulkExportChunk.create({ data: { jobId: job.id, type: q.type, seq: seq++, lines: buffer.length, content: `${buffer.join('\n')}\n` } });
+        await db.bulkExportChunk.create({
+          data: { jobId: job.id, type: q.type, seq: seq++, lines: buffer.length, data: await packChunk(`${buffer.join('\n')}\n`) },
+        });
         buffer = [];
         bytes = 0;
       };
       for (;;) {
-        const rows = await exportPage(db, q, after, PAGE_ROWS);
+        const rows = await rawQuery<{ id: string; content: string }>(db, exportPageSql(q, after, PAGE_ROWS));
         for (const row of rows) {
           const line = params.elements ? JSON.stringify(selectElements(JSON.parse(row.content) as never, params.elements)) : row.content;
           buffer.push(line);
@@ -227,37 +323,62 @@ export async function runJob(db: Db, job: JobRow, owner: string): Promise<void> 
         total += rows.length;
         if (rows.length < PAGE_ROWS) break;
         after = rows[rows.length - 1]!.id;
-        await beat(`${i}/${plan.queries.length} types, ${total} resources`);
+        await beat(`${i}/${queries.length} types, ${total} resources`);
         // Let requests in between pages: an export never holds the event loop for long.
         await new Promise((r) => setImmediate(r));
       }
       await flush();
       if (count) output.push({ type: q.type, count });
-      await beat(`${i + 1}/${plan.queries.length} types, ${total} resources`);
+      await beat(`${i + 1}/${queries.length} types, ${total} resources`);
     }
+    return { output, total, cancelled: false };
+  } catch (err) {
+    if (err instanceof ExportCancelled) return { output, total, cancelled: true };
+    throw err;
+  }
+}
+
+/**
+ * Runs a claimed job: every planned type into chunks, then the manifest. `owner` must hold the
+ * claim. Resolves with where the rows were read: in an export process, or inline.
+ */
+export async function runJob(db: Db, job: JobRow, owner: string): Promise<'process' | 'inline'> {
+  // A run starts over: whatever an interrupted run stored is dropped.
+  await db.bulkExportChunk.deleteMany({ where: { jobId: job.id } });
+  const params = JSON.parse(job.params) as StoredParams;
+  const plan = await planOf(db, job, params);
+  const inProcess = await runInProcess(db, job, owner, params, plan.queries);
+  const run = inProcess ?? (await runInline(db, job, owner, params, plan.queries));
+  const where = inProcess ? 'process' : 'inline';
+  if (!run.cancelled) {
     if (plan.errors.length) {
       await db.bulkExportChunk.create({
-        data: { jobId: job.id, type: ERROR_FILE, seq: 0, lines: plan.errors.length, content: `${plan.errors.map((e) => JSON.stringify(e)).join('\n')}\n` },
+        data: {
+          jobId: job.id,
+          type: ERROR_FILE,
+          seq: 0,
+          lines: plan.errors.length,
+          data: await packChunk(`${plan.errors.map((e) => JSON.stringify(e)).join('\n')}\n`),
+        },
       });
     }
     const done = await db.bulkExportJob.updateMany({
       where: { id: job.id, owner: owner, status: 'running' },
       data: {
         status: 'completed',
-        progress: `${plan.queries.length}/${plan.queries.length} types, ${total} resources`,
+        progress: `${plan.queries.length}/${plan.queries.length} types, ${run.total} resources`,
         finishedAt: new Date(),
         expiresAt: new Date(Date.now() + JOB_TTL_MS),
-        output: JSON.stringify(output),
+        output: JSON.stringify(run.output),
         errors: JSON.stringify(plan.errors.length ? [{ type: 'OperationOutcome', count: plan.errors.length }] : []),
       },
     });
-    if (done.count !== 1) throw new ExportCancelled();
-  } catch (err) {
-    if (!(err instanceof ExportCancelled)) throw err;
-    // Cancelled while running: drop what this run wrote unless another instance now owns the job.
-    const still = await db.bulkExportJob.findUnique({ where: { id: job.id }, select: { owner: true } });
-    if (!still) await db.bulkExportChunk.deleteMany({ where: { jobId: job.id } });
+    if (done.count === 1) return where;
   }
+  // Cancelled while running: drop what this run wrote unless another instance now owns the job.
+  const still = await db.bulkExportJob.findUnique({ where: { id: job.id }, select: { owner: true } });
+  if (!still) await db.bulkExportChunk.deleteMany({ where: { jobId: job.id } });
+  return where;
 }
 
 /** Creates a job (queued) and schedules it here. */

@@ -27,7 +27,15 @@ export interface ExportParams {
   patients: string[] | null;
   /** Parameters not understood and ignored (Prefer: handling=lenient), reported in error[]. */
   ignored: string[];
+  /**
+   * `includeAssociatedData`: the Provenance of the exported resources, the most recent of each
+   * (`latest`, LatestProvenanceResources) or all of them (`relevant`, RelevantProvenanceResources).
+   */
+  associated?: 'latest' | 'relevant' | null;
 }
+
+/** IG 2.0.0 §query-parameters, includeAssociatedData: the values this server supports. */
+const ASSOCIATED_DATA: Record<string, 'latest' | 'relevant'> = { LatestProvenanceResources: 'latest', RelevantProvenanceResources: 'relevant' };
 
 /** IG 2.0.0 §query-parameters: the NDJSON formats a server must accept. */
 const OUTPUT_FORMATS = new Set(['application/fhir+ndjson', 'application/ndjson', 'ndjson']);
@@ -132,7 +140,13 @@ export function parseExportParams(
       case '_pretty':
         break;
       case 'includeAssociatedData':
-        unsupported(name, 'no associated data (Provenance) is exported apart from the requested types');
+        // A value the server does not support is refused under handling=strict and reported and
+        // ignored otherwise, like an unsupported parameter (IG 2.0.0 §query-parameters).
+        for (const v of split(value)) {
+          const kind = Object.hasOwn(ASSOCIATED_DATA, v) ? ASSOCIATED_DATA[v]! : null;
+          if (!kind) unsupported(`includeAssociatedData=${v}`, 'supported values are LatestProvenanceResources and RelevantProvenanceResources');
+          else if (out.associated !== 'relevant') out.associated = kind;
+        }
         break;
       default:
         unsupported(name, 'unknown export parameter');

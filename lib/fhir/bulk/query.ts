@@ -15,12 +15,24 @@ export interface ExportQuery {
   type: string;
   access: AccessScope;
   since: Date | null;
+  /**
+   * The job's transactionTime: rows changed after it are left out, so the export is the state the
+   * server had when the job started (Bulk Data Access IG 2.0.0 §response---complete-status: the
+   * output SHOULD NOT include resources modified after transactionTime).
+   */
+  until: Date;
   /** OR of AND-ed criteria lists (`_typeFilter`), or null for all. */
   filters: SearchFilter[][] | null;
   /** Which patients' data: every patient's (`all-patients`), a Group's members, or anything (system). */
   population: { kind: 'system' } | { kind: 'all-patients' } | { kind: 'group'; groupId: string };
   /** Restrict further to these patients (`patient` parameter), or null. */
   patients: string[] | null;
+  /**
+   * `includeAssociatedData` (a Provenance query only): instead of the population, the Provenance
+   * resources that target a resource these queries export; with `latest`, only the most recent one
+   * of each exported resource (LatestProvenanceResources), else all (RelevantProvenanceResources).
+   */
+  associated?: { of: ExportQuery[]; latest: boolean };
 }
 
 const R = raw('r."id"');
@@ -47,19 +59,46 @@ function populationSql(q: ExportQuery): Sql {
   return sql`r."id" IN (SELECT cm."resourceId" FROM "CompartmentMember" cm WHERE cm."sandboxId" = ${q.sandboxId} AND cm."type" = ${q.type}${members})`;
 }
 
+/**
+ * The Provenance resources (alias r) that target a resource one of `of` exports. Provenance.target
+ * is indexed as the plain `target` parameter (SearchReference rows). Each exported type's WHERE is
+ * its own subquery on an alias r of its own.
+ */
+function associatedSql(q: ExportQuery, of: ExportQuery[], latest: boolean): Sql {
+  if (!of.length) return raw('1 = 0');
+  const exported = ors(of.map((e) => sql`(x."targetType" = ${e.type} AND x."targetId" IN (SELECT r."id" FROM "Resource" r WHERE ${exportWhere(e)}))`));
+  // LatestProvenanceResources: no other current Provenance of the same target is more recent (ties by id).
+  const newest = latest
+    ? sql` AND NOT EXISTS (SELECT 1 FROM "SearchReference" y JOIN "Resource" py ON py."sandboxId" = y."sandboxId" AND py."type" = 'Provenance' AND py."id" = y."resourceId"
+        WHERE y."sandboxId" = ${q.sandboxId} AND y."type" = 'Provenance' AND y."param" = 'target' AND y."targetType" = x."targetType" AND y."targetId" = x."targetId"
+        AND py."deleted" = false AND py."lastUpdated" <= ${q.until}
+        AND (py."lastUpdated" > p."lastUpdated" OR (py."lastUpdated" = p."lastUpdated" AND py."id" > p."id")))`
+    : raw('');
+  return sql`r."id" IN (SELECT x."resourceId" FROM "SearchReference" x JOIN "Resource" p ON p."sandboxId" = x."sandboxId" AND p."type" = 'Provenance' AND p."id" = x."resourceId"
+    WHERE x."sandboxId" = ${q.sandboxId} AND x."type" = 'Provenance' AND x."param" = 'target' AND ${exported}${newest})`;
+}
+
 /** The WHERE of an export query (shared with its count). */
 export function exportWhere(q: ExportQuery): Sql {
   const t: Target = { sandboxId: q.sandboxId, type: q.type, idCol: R };
-  const parts: Sql[] = [sql`r."sandboxId" = ${q.sandboxId}`, sql`r."type" = ${q.type}`, raw('r."deleted" = false'), accessSql(t, q.access), populationSql(q)];
+  const population = q.associated ? associatedSql(q, q.associated.of, q.associated.latest) : populationSql(q);
+  const parts: Sql[] = [sql`r."sandboxId" = ${q.sandboxId}`, sql`r."type" = ${q.type}`, raw('r."deleted" = false'), accessSql(t, q.access), population];
   if (q.since) parts.push(sql`r."lastUpdated" > ${q.since}`);
+  parts.push(sql`r."lastUpdated" <= ${q.until}`);
   if (q.filters) parts.push(ors(q.filters.map((criteria) => ands(criteria.map((f) => filterSql(t, f, raw('r."lastUpdated"'), 'exists'))))));
   return ands(parts);
 }
 
-/** One page of rows after the id `after` (exclusive), in id order: [id, JSON]. */
-export async function exportPage(db: Db, q: ExportQuery, after: string | null, limit: number): Promise<{ id: string; content: string }[]> {
-  const where = after === null ? exportWhere(q) : ands([exportWhere(q), sql`r."id" > ${after}`]);
-  return rawQuery<{ id: string; content: string }>(db, sql`SELECT r."id", r."content" FROM "Resource" r WHERE ${where} ORDER BY r."id" LIMIT ${limit}`);
+/**
+ * One page of rows after the id `after` (exclusive; '' for the first page), in id order: [id, JSON].
+ * Its last two parameters are `after` and `limit`, so one compiled statement serves every page.
+ * `bytesOf` selects the JSON as UTF-8 bytes for that database (the export process writes them
+ * without decoding them), else as text.
+ */
+export function exportPageSql(q: ExportQuery, after: string, limit: number, bytesOf: 'sqlite' | 'postgresql' | null = null): Sql {
+  const content =
+    bytesOf === 'sqlite' ? raw('CAST(r."content" AS BLOB)') : bytesOf === 'postgresql' ? raw(`convert_to(r."content", 'UTF8')`) : raw('r."content"');
+  return sql`SELECT r."id", ${content} AS "content" FROM "Resource" r WHERE ${exportWhere(q)} AND r."id" > ${after} ORDER BY r."id" LIMIT ${limit}`;
 }
 
 /** Resource types the sandbox holds (current, not deleted). */

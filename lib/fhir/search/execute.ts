@@ -3,6 +3,7 @@
  * AccessScope argument (there is no default): a query without a policy cannot be written by
  * mistake. Paging is keyset-based on (sort key, id), so pages stay consistent while data changes.
  */
+import { createHash } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
 import type { Db } from '../../db';
 import { rawQuery } from '../../db/direct';
@@ -154,6 +155,22 @@ export function countIsCheap(req: SearchRequest, access: AccessScope): boolean {
   return req.filters.some(
     (f) => f.kind === 'id' || (f.kind === 'reference' && f.values.length > 0 && f.values.every((v) => v.type === null || !SHARED.has(v.type))),
   );
+}
+
+/**
+ * A fingerprint of a search's WHERE (sandbox, type, policy and criteria, not the page position):
+ * a total carried in a paging cursor is reused only by a page of the very same query, so a cursor
+ * handed to a token with another policy is counted afresh (docs/ARCHITECTURE.md, authorization in
+ * the query).
+ */
+export function searchFingerprint(sandboxId: string, req: SearchRequest, access: AccessScope): string {
+  const where = searchWhere(sandboxId, req, access);
+  return createHash('sha256')
+    .update(where.sql)
+    .update('\u0000')
+    .update(JSON.stringify(where.values, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value)))
+    .digest('base64url')
+    .slice(0, 22);
 }
 
 /** Number of matches of a search (same WHERE as the page, policy included). */

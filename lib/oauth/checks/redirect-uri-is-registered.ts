@@ -23,8 +23,18 @@ export const redirectUriIsRegistered: AuthorizeCheck = (ctx) => {
 };
 
 /** The page a redirect_uri outside the registration gets (also what the simulated error invalid_redirect_uri shows). */
-export function unregisteredRedirectUriError(clientId: string, redirectUri: string, registeredUris: readonly string[]): UnsafeToRedirect {
+export function unregisteredRedirectUriError(
+  clientId: string,
+  redirectUri: string,
+  registeredUris: readonly string[],
+  options: { simulated?: boolean } = {},
+): UnsafeToRedirect {
   const registered = registeredUris.length ? registeredUris.map((u) => `'${u}'`).join(', ') : '(none)';
+  if (options.simulated)
+    return new UnsafeToRedirect(
+      'redirect_uri not registered',
+      `redirect_uri '${redirectUri.slice(0, 500)}' is refused as if it were not registered for client '${clientId}' (the simulated error "Invalid redirect URI" armed for this launch). Registered: ${registered}. A real refusal happens when the redirect_uri is not an exact string match of one of them (RFC 9700 §2.1); no redirect is made (RFC 6749 §4.1.2.1).`,
+    );
   return new UnsafeToRedirect(
     'redirect_uri not registered',
     `redirect_uri '${redirectUri.slice(0, 500)}' does not exactly match a URI registered for client '${clientId}'. Registered: ${registered}. The comparison is an exact string match (RFC 9700 §2.1).`,

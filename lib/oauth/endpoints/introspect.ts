@@ -26,6 +26,7 @@ import type { OAuthParams } from '../http';
 import { bearerToken, jsonNoStore, readForm } from '../http';
 import { absoluteFhirUser, contextResponseFields } from '../tokens';
 import { assertClientRateLimit } from '../rate-limit';
+import { sandboxNowMs } from '../../sandbox/context';
 
 const INACTIVE = { active: false } as const;
 
@@ -87,7 +88,8 @@ async function introspectAccessToken(call: OAuthCall, token: string): Promise<Re
 async function introspectRefreshToken(call: OAuthCall, token: string): Promise<Record<string, unknown> | null> {
   if (token.length > 200) return null;
   const row = await getDb().token.findUnique({ where: { tokenHash: sha256(token) } });
-  if (!row || row.kind !== 'refresh' || row.sandboxId !== call.sandboxId || row.revoked || row.rotated || row.expiresAt.getTime() <= Date.now()) return null;
+  if (!row || row.kind !== 'refresh' || row.sandboxId !== call.sandboxId || row.revoked || row.rotated || row.expiresAt.getTime() <= sandboxNowMs())
+    return null;
   const grant = row.grantId ? await findGrant(row.grantId) : null;
   if (!grant || grant.revoked) return null;
   call.audit.clientId = row.clientId;

@@ -7,7 +7,8 @@
  * (the RFC 7591 default) or client_secret_post → confidential-symmetric; private_key_jwt with
  * grant_types [client_credentials] → backend, otherwise confidential-asymmetric.
  * Sandbox extensions: launch_uris (EHR launch URLs), pkce_required (SMART v1 clients only) and
- * introspect_any_token (a resource server that may introspect other clients' tokens).
+ * introspect_any_token (a resource server that may introspect other clients' tokens); in the
+ * response, smart_client_type and dropped_scopes (requested scopes the client could never be granted).
  */
 import { z } from 'zod';
 import type { ClientType, OAuthClient } from '../clients';
@@ -62,6 +63,9 @@ export function toRegistrationResponse(client: OAuthClient, clientSecret: string
     introspect_any_token: client.introspectAnyToken,
     // Sandbox extension: which SMART client profile this registration became.
     smart_client_type: client.clientType,
+    // Sandbox extension: requested scopes removed from `scope`, each with the reason (RFC 7591 §3.2.1
+    // lets the server replace requested metadata; this says what was replaced).
+    ...(client.droppedScopes.length ? { dropped_scopes: client.droppedScopes.map((d) => ({ scope: d.scope, reason: d.reason })) } : {}),
   };
 }
 

@@ -5,7 +5,7 @@
  * invalid tokens answer 200 (RFC 7009 §2.2); a token of another client is invalid_grant.
  */
 import { decodeJwt } from 'jose';
-import { DEFAULT_SANDBOX_ID } from '../../sandbox';
+import { currentSandbox } from '../../sandbox/context';
 import { getDb } from '../../db';
 import { verifyAccessTokenCore } from '../access-token';
 import { authenticateClient } from '../client-auth';
@@ -67,5 +67,5 @@ export const handleRevoke = oauthEndpoint({ endpoint: '/oauth/revoke', style: 'j
 
 /** OPTIONS /oauth/revoke (CORS preflight for public clients). */
 export function handleRevokePreflight(req: Request): Promise<Response> {
-  return handleCorsPreflight(req, DEFAULT_SANDBOX_ID);
+  return handleCorsPreflight(req, currentSandbox().id);
 }

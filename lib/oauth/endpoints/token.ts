@@ -6,9 +6,9 @@
  */
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { simulatedErrorOfLaunch, simulatedNote } from '../../launch-options/lookup';
-import { simulatedTokenFailure } from '../simulated-failures';
+import { simulatedTokenFailure, simulatedTokenResponse } from '../simulated-failures';
 import { findArmedLaunch } from '../../launch-options/lookup';
-import { DEFAULT_SANDBOX_ID } from '../../sandbox';
+import { currentSandbox } from '../../sandbox/context';
 import { consumeLaunch } from '../launches';
 import { authenticateClient } from '../client-auth';
 import type { GrantType, OAuthClient } from '../clients';
@@ -68,9 +68,9 @@ export const handleToken = oauthEndpoint({ endpoint: '/oauth/token', style: 'jso
 
   switch (grantType as GrantType) {
     case 'authorization_code':
-      return jsonNoStore(await authorizationCodeGrant(call, client, form));
+      return jsonNoStore(simulatedTokenResponse(simulated, await authorizationCodeGrant(call, client, form)));
     case 'refresh_token':
-      return jsonNoStore(await refreshTokenGrant(call, client, form));
+      return jsonNoStore(simulatedTokenResponse(simulated, await refreshTokenGrant(call, client, form)));
     case 'client_credentials':
       return jsonNoStore(await clientCredentialsGrant(call, client, method, form, launchId));
   }
@@ -121,5 +121,5 @@ function assertionLifetime(form: OAuthParams): { assertionLifetimeSeconds?: numb
 
 /** OPTIONS /oauth/token (CORS preflight). */
 export function handleTokenPreflight(req: Request): Promise<Response> {
-  return handleCorsPreflight(req, DEFAULT_SANDBOX_ID);
+  return handleCorsPreflight(req, currentSandbox().id);
 }

@@ -19,6 +19,7 @@ import { findPresentedCode } from './presented';
 import { getDb } from '../../db';
 import { Prisma } from '../../generated/sqlite/client';
 import { pkceAuditNote } from '../pkce';
+import { sandboxNowMs } from '../../sandbox/context';
 
 // PKCE code_verifier (RFC 7636 §4.1): 43–128 characters of [A-Z] / [a-z] / [0-9] / "-" / "." / "_" / "~";
 // its S256 hash must equal the code_challenge the code was issued for (§4.6), checked below.
@@ -70,7 +71,7 @@ export async function authorizationCodeGrant(call: OAuthCall, client: OAuthClien
   call.audit.launchId = grant.launchId;
   call.audit.facts = { ...call.audit.facts, grantId: grant.id };
   if (stored.clientId !== client.clientId) throw new InvalidGrant('the authorization code was issued to another client (RFC 6749 §4.1.3)');
-  if (stored.expiresAt.getTime() <= Date.now())
+  if (stored.expiresAt.getTime() <= sandboxNowMs())
     throw new InvalidGrant('the authorization code has expired (codes live 60 seconds): start the authorization again');
 
   // Single use, atomically: only one request can flip `used` (RFC 6749 §4.1.2). The read above

@@ -17,6 +17,7 @@ import { IssuanceClaimLost, issueTokens } from '../tokens';
 import { audMismatch, refreshKind, refreshTtl } from './authorization-code';
 import { nowSeconds } from '../crypto';
 import { findPresentedToken } from './presented';
+import { sandboxNowMs } from '../../sandbox/context';
 
 export async function refreshTokenGrant(call: OAuthCall, client: OAuthClient, form: OAuthParams): Promise<TokenResponseBody> {
   const presented = form.get('refresh_token');
@@ -42,7 +43,7 @@ export async function refreshTokenGrant(call: OAuthCall, client: OAuthClient, fo
     });
   }
   if (row.revoked || grant.revoked) throw new InvalidGrant('the refresh token has been revoked');
-  if (row.expiresAt.getTime() <= Date.now()) throw new InvalidGrant('the refresh token has expired: authorize again');
+  if (row.expiresAt.getTime() <= sandboxNowMs()) throw new InvalidGrant('the refresh token has expired: authorize again');
   const elsewhere = audMismatch(grant.context, call.fhirBase);
   if (elsewhere) throw new InvalidGrant(`the refresh token cannot be used here: ${elsewhere}`);
   const kind = refreshKind(row.scope) ?? 'offline';

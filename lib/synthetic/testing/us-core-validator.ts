@@ -302,6 +302,9 @@ export function createValidator(): Validator {
     const errors: string[] = [];
     run(resource, undefined, errors, reference);
     for (const url of resource.meta?.profile ?? []) {
+      // The base R4 definition of the resource's own type (claimed by types US Core does not
+      // profile) is what `run(resource, undefined, …)` above has validated already.
+      if (url === `http://hl7.org/fhir/StructureDefinition/${resource.resourceType}`) continue;
       const sd = profiles.get(url);
       if (!sd) {
         errors.push(`unknown profile ${url}`);

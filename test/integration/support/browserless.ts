@@ -117,9 +117,11 @@ export class BrowserSession {
     const screens: string[] = [];
     let offered: string[] = [];
     const origin = new URL(this.base).origin;
+    // A sandbox under `/s/{id}` has its screens under that prefix.
+    const prefix = new URL(this.base).pathname.replace(/\/+$/, '');
     let next = new URL(authorizationUrl);
     for (let hop = 0; hop < 20; hop++) {
-      if (next.origin !== origin || !(next.pathname.startsWith('/interaction/') || next.pathname.startsWith('/oauth/'))) {
+      if (next.origin !== origin || !(next.pathname.startsWith(`${prefix}/interaction/`) || next.pathname.startsWith(`${prefix}/oauth/`))) {
         return { callback: next, offered, screens };
       }
       const res = await this.request(next);
@@ -129,9 +131,9 @@ export class BrowserSession {
       }
       const html = await res.text();
       if (res.status !== 200) throw new Error(`${next.pathname} answered ${res.status}: ${stripTags(html).slice(0, 600)}`);
-      const id = /^\/interaction\/([^/?]+)/.exec(next.pathname)?.[1];
+      const id = /^\/interaction\/([^/?]+)/.exec(next.pathname.slice(prefix.length))?.[1];
       if (!id) throw new Error(`unexpected page ${next.href}`);
-      const page = `/interaction/${id}`;
+      const page = `${prefix}/interaction/${id}`;
 
       if (html.includes(`action="${page}/login"`) && html.includes('<h1>Sign in</h1>')) {
         screens.push('login');

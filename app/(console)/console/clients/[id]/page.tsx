@@ -41,6 +41,24 @@ export default async function ClientPage({ params }: Props) {
           </button>
         </form>
       </div>
+      {c.clientType !== 'backend' && c.launchUris.length === 0 ? (
+        <p className="card" data-testid="no-launch-url">
+          No launch URL registered: the launcher can start standalone launches of this app only. Add one under <a href="#launchUris">Launch URLs</a> below (the
+          EHR opens it with <code>?iss=…&amp;launch=…</code>).
+        </p>
+      ) : null}
+      {c.droppedScopes.length ? (
+        <div className="card" data-testid="dropped-scopes">
+          <h2>Scopes removed at registration</h2>
+          <ul>
+            {c.droppedScopes.map((d) => (
+              <li key={d.scope}>
+                <code>{d.scope}</code>: {d.reason}
+              </li>
+            ))}
+          </ul>
+        </div>
+      ) : null}
       <ClientForm
         action={updateClientAction}
         mode="edit"

@@ -1,0 +1,313 @@
+/**
+ * `/api/workshops`: everything the instructor does with rooms, for scripts. Authenticated with HTTP
+ * Basic and the console account (RFC 7617), under the same failed-attempt limits as the console's
+ * sign-in, or with the console's own session cookie (the room pages use the same endpoints).
+ *
+ *   GET    /api/workshops                                   rooms
+ *   POST   /api/workshops                                   create (JSON) → 201 { id, code, joinUrl, … }
+ *   GET    /api/workshops/{id}                              the room, its attendees and their milestones
+ *   PATCH  /api/workshops/{id}                              { extendMinutes } | { endsAt } | { closed }
+ *   DELETE /api/workshops/{id}                              the room and every row of its sandboxes
+ *   GET    /api/workshops/{id}/progress.csv                 progress as CSV
+ *   GET    /api/workshops/{id}/events                       progress as server-sent events
+ *   POST   /api/workshops/{id}/attendees/{aid}/reset        a fresh copy of the room's dataset
+ *   POST   /api/workshops/{id}/attendees/{aid}/clock        { advanceSeconds } | { offsetSeconds } (0: real time)
+ *
+ * Joining is `POST {joinUrl}` with `{"name": …}` and `Accept: application/json` (lib/workshop/join.tsx).
+ */
+import { z } from 'zod';
+import { publicOrigin } from '../http/origin';
+import { isCrossOriginWrite } from '../http/security-headers';
+import { findAttendee, resetAttendee } from '../workshop/attendees';
+import { MILESTONES } from '../workshop/milestones';
+import { progressCsv, roomProgress } from '../workshop/progress';
+import type { AttendeeProgress } from '../workshop/progress';
+import { createRoom, deleteRoom, findRoom, firstIssue, listRooms, updateRoom } from '../workshop/rooms';
+import type { RoomView } from '../workshop/rooms';
+import { clockOffsets, setClockOffset } from '../workshop/sandboxes';
+import { joinUrl, sandboxUrls } from '../workshop/urls';
+import { accountModeFor, attemptConsoleSignIn, readConsoleSession } from './auth';
+import type { ConsoleSession } from './auth';
+
+const NO_STORE = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
+/** Largest JSON body accepted. */
+const MAX_BODY_BYTES = 64 * 1024;
+const BASIC_CHALLENGE = 'Basic realm="SMART Sandbox console", charset="UTF-8"';
+
+function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...NO_STORE, ...headers } });
+}
+
+function problem(status: number, error: string, description: string, headers: Record<string, string> = {}): Response {
+  return json({ error, error_description: description }, status, headers);
+}
+
+/** The console account of a request (HTTP Basic or the console session cookie), or the refusal. */
+async function authenticate(req: Request): Promise<ConsoleSession | Response> {
+  const authorization = req.headers.get('authorization');
+  if (authorization !== null) {
+    const match = /^Basic ([A-Za-z0-9+/=]{1,1024})$/i.exec(authorization.trim());
+    const decoded = match ? Buffer.from(match[1] ?? '', 'base64').toString('utf8') : '';
+    const colon = decoded.indexOf(':');
+    if (!match || colon < 0)
+      return problem(401, 'invalid_request', 'Authorization must be HTTP Basic with the console user and password', { 'www-authenticate': BASIC_CHALLENGE });
+    const attempt = await attemptConsoleSignIn({
+      mode: accountModeFor(req.headers),
+      username: decoded.slice(0, colon),
+      password: decoded.slice(colon + 1),
+      headers: req.headers,
+    });
+    if (attempt.kind === 'signed-in') return attempt.session;
+    if (attempt.kind === 'locked') return problem(429, 'too_many_attempts', attempt.message, { 'retry-after': String(attempt.retryAfterSeconds) });
+    return problem(401, 'invalid_credentials', 'wrong console user or password', { 'www-authenticate': BASIC_CHALLENGE });
+  }
+  const session = await readConsoleSession(req.headers);
+  if (!session) return problem(401, 'unauthorized', 'HTTP Basic with the console user and password is required', { 'www-authenticate': BASIC_CHALLENGE });
+  // A browser's cookie authenticates only same-origin writes.
+  if (isCrossOriginWrite(req.method, req.headers)) return problem(403, 'forbidden', 'cross-origin request refused');
+  return session;
+}
+
+async function readJson(req: Request): Promise<{ ok: true; value: unknown } | { ok: false; response: Response }> {
+  if (Number(req.headers.get('content-length') ?? '0') > MAX_BODY_BYTES)
+    return { ok: false, response: problem(413, 'invalid_request', 'request body too large') };
+  const text = await req.text();
+  if (text.length > MAX_BODY_BYTES) return { ok: false, response: problem(413, 'invalid_request', 'request body too large') };
+  if (text.trim() === '') return { ok: true, value: {} };
+  try {
+    return { ok: true, value: JSON.parse(text) as unknown };
+  } catch {
+    return { ok: false, response: problem(400, 'invalid_request', 'the body is not JSON') };
+  }
+}
+
+/** The path segments after /api/workshops. */
+function segmentsOf(req: Request): string[] {
+  return new URL(req.url).pathname
+    .split('/')
+    .slice(3)
+    .map((s) => {
+      try {
+        return decodeURIComponent(s);
+      } catch {
+        return '';
+      }
+    });
+}
+
+/** A room as JSON. */
+export function roomJson(room: RoomView, origin: string) {
+  return {
+    id: room.id,
+    code: room.code,
+    name: room.name,
+    joinUrl: joinUrl(origin, room.code),
+    status: room.status,
+    endsAt: room.endsAt.toISOString(),
+    closedAt: room.closedAt?.toISOString() ?? null,
+    createdAt: room.createdAt.toISOString(),
+    dataset: room.dataset,
+    exercises: room.exerciseSpecs,
+  };
+}
+
+/** One attendee's progress as JSON. */
+export function attendeeJson(row: AttendeeProgress, origin: string) {
+  const urls = sandboxUrls(origin, row.sandboxId);
+  return {
+    id: row.id,
+    name: row.name,
+    sandboxId: row.sandboxId,
+    joinedAt: row.joinedAt.toISOString(),
+    fhirBaseUrl: urls.fhirBaseUrl,
+    consoleUrl: urls.consoleUrl,
+    clockOffsetSeconds: row.clockOffsetSeconds,
+    milestones: Object.fromEntries(MILESTONES.flatMap((m) => (row.milestones[m.id] ? [[m.id, row.milestones[m.id]?.toISOString()]] : []))),
+    exercises: row.exercises.map((e) => ({ title: e.title, milestones: e.milestones, reached: e.reached, doneAt: e.doneAt?.toISOString() ?? null })),
+  };
+}
+
+export type RoomJson = ReturnType<typeof roomJson>;
+export type AttendeeJson = ReturnType<typeof attendeeJson>;
+/** What the event stream sends in each `progress` event. */
+export interface WorkshopProgressJson {
+  readonly room: RoomJson;
+  readonly attendees: AttendeeJson[];
+}
+
+/** GET/POST /api/workshops */
+export async function handleWorkshops(req: Request): Promise<Response> {
+  const auth = await authenticate(req);
+  if (auth instanceof Response) return auth;
+  const origin = publicOrigin(req);
+  if (req.method === 'GET') {
+    const rooms = await listRooms();
+    return json({ rooms: rooms.map((r) => ({ ...roomJson(r, origin), attendees: r.attendees })) });
+  }
+  const body = await readJson(req);
+  if (!body.ok) return body.response;
+  const created = await createRoom(body.value);
+  if (!created.ok) return problem(400, 'invalid_request', created.error);
+  return json(roomJson(created.room, origin), 201, { location: `${origin}/api/workshops/${created.room.id}` });
+}
+
+/** GET/PATCH/DELETE /api/workshops/{id} */
+export async function handleWorkshop(req: Request): Promise<Response> {
+  const auth = await authenticate(req);
+  if (auth instanceof Response) return auth;
+  const [id = ''] = segmentsOf(req);
+  const origin = publicOrigin(req);
+  if (req.method === 'DELETE')
+    return (await deleteRoom(id)) ? new Response(null, { status: 204, headers: NO_STORE }) : problem(404, 'not_found', 'no such room');
+  if (req.method === 'PATCH') {
+    const body = await readJson(req);
+    if (!body.ok) return body.response;
+    const updated = await updateRoom(id, body.value);
+    if (!updated.ok) return problem(updated.status, updated.status === 404 ? 'not_found' : 'invalid_request', updated.error);
+    return json(roomJson(updated.room, origin));
+  }
+  const room = await findRoom(id);
+  if (!room) return problem(404, 'not_found', 'no such room');
+  const progress = await roomProgress(room);
+  return json({ ...roomJson(room, origin), milestones: MILESTONES, attendees: progress.map((p) => attendeeJson(p, origin)) });
+}
+
+/** GET /api/workshops/{id}/progress.csv */
+export async function handleWorkshopCsv(req: Request): Promise<Response> {
+  const auth = await authenticate(req);
+  if (auth instanceof Response) return auth;
+  const [id = ''] = segmentsOf(req);
+  const room = await findRoom(id);
+  if (!room) return problem(404, 'not_found', 'no such room');
+  const csv = progressCsv(room, await roomProgress(room));
+  return new Response(csv, {
+    headers: { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': `attachment; filename="workshop-${room.code}-progress.csv"`, ...NO_STORE },
+  });
+}
+
+/** How often the event stream reads the room's progress, and how long one stream lasts before the browser reconnects. */
+const EVENT_INTERVAL_MS = 1_000;
+const EVENT_STREAM_MS = 10 * 60_000;
+
+/**
+ * GET /api/workshops/{id}/events: the room's progress as server-sent events (HTML Living Standard
+ * §9.2): a `progress` event at once and whenever an attendee joins or reaches a milestone, read
+ * from the database every second (so every instance behind one origin serves a current grid), and
+ * a comment every 15 s to keep proxies from closing the stream.
+ */
+export async function handleWorkshopEvents(req: Request): Promise<Response> {
+  const auth = await authenticate(req);
+  if (auth instanceof Response) return auth;
+  const [id = ''] = segmentsOf(req);
+  const room = await findRoom(id);
+  if (!room) return problem(404, 'not_found', 'no such room');
+  const origin = publicOrigin(req);
+  const encoder = new TextEncoder();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let closed = false;
+  const started = Date.now();
+  const stream = new ReadableStream<Uint8Array>({
+    start(controller) {
+      let last = '';
+      let lastWrite = Date.now();
+      const tick = async () => {
+        if (closed) return;
+        try {
+          const current = await findRoom(id);
+          if (!current) {
+            controller.enqueue(encoder.encode(`event: deleted\ndata: {}\n\n`));
+            closed = true;
+            controller.close();
+            return;
+          }
+          const payload = JSON.stringify({ room: roomJson(current, origin), attendees: (await roomProgress(current)).map((p) => attendeeJson(p, origin)) });
+          if (payload !== last) {
+            last = payload;
+            lastWrite = Date.now();
+            controller.enqueue(encoder.encode(`event: progress\ndata: ${payload}\n\n`));
+          } else if (Date.now() - lastWrite > 15_000) {
+            lastWrite = Date.now();
+            controller.enqueue(encoder.encode(`: keep-alive\n\n`));
+          }
+        } catch {
+          // A failed read (database restarting) skips one tick; the next one tries again.
+        }
+        if (Date.now() - started > EVENT_STREAM_MS) {
+          closed = true;
+          controller.close();
+          return;
+        }
+        if (!closed) timer = setTimeout(() => void tick(), EVENT_INTERVAL_MS);
+      };
+      controller.enqueue(encoder.encode('retry: 2000\n\n'));
+      void tick();
+    },
+    cancel() {
+      closed = true;
+      if (timer) clearTimeout(timer);
+    },
+  });
+  req.signal?.addEventListener('abort', () => {
+    closed = true;
+    if (timer) clearTimeout(timer);
+  });
+  return new Response(stream, {
+    headers: {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-accel-buffering': 'no',
+      'x-content-type-options': 'nosniff',
+    },
+  });
+}
+
+/** POST /api/workshops/{id}/attendees/{aid}/reset */
+export async function handleAttendeeReset(req: Request): Promise<Response> {
+  const auth = await authenticate(req);
+  if (auth instanceof Response) return auth;
+  const [id = '', , attendeeId = ''] = segmentsOf(req);
+  if (!(await resetAttendee(id, attendeeId))) return problem(404, 'not_found', 'no such attendee in this room');
+  return json({ reset: true });
+}
+
+const clockSchema = z.union([
+  z
+    .object({
+      advanceSeconds: z
+        .number()
+        .int()
+        .min(1)
+        .max(10 * 366 * 86_400),
+    })
+    .strict(),
+  z
+    .object({
+      offsetSeconds: z
+        .number()
+        .int()
+        .min(0)
+        .max(10 * 366 * 86_400),
+    })
+    .strict(),
+]);
+
+/** POST /api/workshops/{id}/attendees/{aid}/clock */
+export async function handleAttendeeClock(req: Request): Promise<Response> {
+  const auth = await authenticate(req);
+  if (auth instanceof Response) return auth;
+  const [id = '', , attendeeId = ''] = segmentsOf(req);
+  const body = await readJson(req);
+  if (!body.ok) return body.response;
+  const parsed = clockSchema.safeParse(body.value);
+  if (!parsed.success) return problem(400, 'invalid_request', `${firstIssue(parsed.error)} (send {"advanceSeconds": n} or {"offsetSeconds": n})`);
+  const attendee = await findAttendee(id, attendeeId);
+  if (!attendee) return problem(404, 'not_found', 'no such attendee in this room');
+  const current = (await clockOffsets([attendee.sandboxId])).get(attendee.sandboxId) ?? 0;
+  const next = 'advanceSeconds' in parsed.data ? current + parsed.data.advanceSeconds : parsed.data.offsetSeconds;
+  try {
+    await setClockOffset(attendee.sandboxId, next);
+  } catch (err) {
+    return problem(400, 'invalid_request', err instanceof RangeError ? err.message : 'the clock cannot be set');
+  }
+  return json({ clockOffsetSeconds: next });
+}

@@ -1,0 +1,73 @@
+// A parent signs in for a child: the roster minor Mateo Lindgren (Patient/roster-growth) has his
+// mother as RelatedPerson/roster-growth-rp1, a proxy persona. A standalone launch signed in as her
+// gets the child as patient context and her RelatedPerson as fhirUser, readable with the token
+// (docs/CONFORMANCE.md #80); her patient/ and user/ scopes reach the child's compartment and
+// nothing of any other patient (docs/CONFORMANCE.md #98, #119).
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import type * as oauth from 'oauth4webapi';
+import { bundleRefs, discover, fhirGet, registerSymmetricClient, runCodeFlow, systemToken, verifyIdToken } from './support/smart-client';
+
+const base = inject('baseUrl');
+const PARENT = 'RelatedPerson/roster-growth-rp1';
+const CHILD = 'roster-growth';
+const OTHER = 'roster-newborn';
+
+let as: oauth.AuthorizationServer;
+let system = '';
+
+async function proxyToken(scope: string): Promise<{ access: string; patient: string | undefined; fhirUser: unknown }> {
+  const reg = await registerSymmetricClient(base);
+  const flow = await runCodeFlow(base, as, reg, { scope, interaction: { persona: PARENT } });
+  const claims = await verifyIdToken(as, flow.tokens.id_token ?? '', reg.client.client_id);
+  return { access: flow.tokens.access_token, patient: flow.tokens.patient, fhirUser: claims.fhirUser };
+}
+
+beforeAll(async () => {
+  as = await discover(base);
+  system = await systemToken(base, as, 'system/*.rs');
+});
+
+describe('related-person (proxy) launch: a parent signs in for a child', () => {
+  it('the seeded data links the parent to the child and puts her on the child’s care team', async () => {
+    const parent = await fhirGet(base, PARENT, system);
+    expect(parent.status).toBe(200);
+    expect((parent.body.patient as { reference?: string }).reference).toBe(`Patient/${CHILD}`);
+    const teams = await fhirGet(base, `CareTeam?patient=${CHILD}`, system);
+    const members = (teams.body.entry ?? []).flatMap((e) =>
+      ((e.resource?.participant as { member?: { reference?: string } }[]) ?? []).map((p) => p.member?.reference),
+    );
+    expect(members).toContain(PARENT);
+    const related = await fhirGet(base, `RelatedPerson?patient=${CHILD}`, system);
+    expect(bundleRefs(related.body)).toEqual([PARENT]);
+  });
+
+  it('standalone launch with patient/ scopes: the child is the patient context and the parent the fhirUser, readable with the token', async () => {
+    const { access, patient, fhirUser } = await proxyToken('launch/patient openid fhirUser patient/*.rs');
+    expect(patient).toBe(CHILD);
+    expect(String(fhirUser)).toMatch(/(^|\/)RelatedPerson\/roster-growth-rp1$/);
+    expect((await fhirGet(base, PARENT, access)).status).toBe(200);
+    expect((await fhirGet(base, `Patient/${CHILD}`, access)).status).toBe(200);
+    const obs = await fhirGet(base, `Observation?patient=${CHILD}&_count=5`, access);
+    expect(obs.status).toBe(200);
+    expect(obs.body.entry?.length).toBeGreaterThan(0);
+    expect((await fhirGet(base, `Patient/${OTHER}`, access)).status).toBe(404);
+    expect((await fhirGet(base, `Observation?patient=${OTHER}`, access)).status).toBe(403);
+  });
+
+  it('user/ scopes of the parent reach the child’s compartment only, never every patient', async () => {
+    const { access, patient } = await proxyToken('openid fhirUser user/*.rs');
+    expect(patient).toBe(CHILD);
+    const patients = await fhirGet(base, 'Patient?_count=50', access);
+    expect(patients.status).toBe(200);
+    expect(bundleRefs(patients.body)).toEqual([`Patient/${CHILD}`]);
+    // The same search with the system token sees every patient: the restriction is the proxy's.
+    expect(bundleRefs((await fhirGet(base, 'Patient?_count=50', system)).body).length).toBeGreaterThan(5);
+    const own = await fhirGet(base, `Encounter?patient=${CHILD}&_total=accurate&_count=1`, access);
+    const all = await fhirGet(base, 'Encounter?_total=accurate&_count=1', access);
+    expect(all.body.total).toBe(own.body.total);
+    expect(own.body.total).toBeGreaterThan(0);
+    expect((await fhirGet(base, `Patient/${OTHER}`, access)).status).toBe(404);
+    // Shared resources (the practitioners on the child's care team) stay readable.
+    expect((await fhirGet(base, 'Practitioner?_count=1', access)).status).toBe(200);
+  });
+});

@@ -1,0 +1,417 @@
+// The isolation matrix of workshop sandboxes (issue 15, "Must hold"), over real HTTP against the
+// running app: two sandboxes A and B provisioned from the default sandbox's dataset, and the
+// default sandbox itself. For every API path, each sandbox sees nothing of the others' and refuses
+// the others' credentials (401/400/404 as the protocol requires), with the audit record in the
+// sandbox where the credential was presented; the clock of A expires A's tokens and nobody else's.
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import * as oauth from 'oauth4webapi';
+import type { Db } from '../../lib/db';
+import {
+  APP_REDIRECT_URI,
+  buildAuthorizationRequest,
+  bundleRefs,
+  discover,
+  fhirGet,
+  insecure,
+  registerPublicClient,
+  registerSymmetricClient,
+  runCodeFlow,
+  smartConfiguration,
+  systemToken,
+} from './support/smart-client';
+import type { CompletedFlow, FhirJson, RegisteredClient } from './support/smart-client';
+
+const origin = inject('baseUrl');
+const databaseUrl = inject('databaseUrl');
+const PATIENT = 'pat-42-0';
+const PRACTITIONER = 'Practitioner/practitioner-1';
+const SYSTEM_SCOPE = 'system/Patient.cruds system/Observation.cruds system/Encounter.rs system/Group.rs';
+
+/** The app's lib/ on the server's database (lib/env reads DATABASE_URL once, on first import). */
+async function serverLib() {
+  process.env.DATABASE_URL = databaseUrl;
+  const [provision, context, sandbox, db, env] = await Promise.all([
+    import('../../lib/sandbox/provision'),
+    import('../../lib/sandbox/context'),
+    import('../../lib/sandbox'),
+    import('../../lib/db'),
+    import('../../lib/env'),
+  ]);
+  if (env.env.DATABASE_URL !== databaseUrl) throw new Error('lib/env was loaded before this suite set DATABASE_URL');
+  return { ...provision, ...context, ...sandbox, db: db.getDb() as Db };
+}
+type ServerLib = Awaited<ReturnType<typeof serverLib>>;
+
+/** One sandbox as the tests use it. */
+interface Box {
+  readonly name: string;
+  readonly id: string;
+  /** `{origin}` or `{origin}/s/{id}`. */
+  readonly base: string;
+  as: oauth.AuthorizationServer;
+  /** A backend-services token (client_credentials + private_key_jwt). */
+  system: string;
+  /** A confidential client and a completed code flow of a patient persona. */
+  confidential: RegisteredClient;
+  flow: CompletedFlow;
+  /** A public client with a launch URL. */
+  app: RegisteredClient;
+  /** A Patient only this sandbox holds, and an Observation it added to the shared patient. */
+  ownPatient: string;
+  ownObservation: string;
+}
+
+let lib: ServerLib;
+const boxes: Box[] = [];
+
+async function fhir(
+  box: Box,
+  path: string,
+  token: string,
+  init: RequestInit & { json?: unknown } = {},
+): Promise<{ status: number; body: FhirJson; headers: Headers }> {
+  const headers = new Headers(init.headers);
+  headers.set('authorization', `Bearer ${token}`);
+  headers.set('accept', 'application/fhir+json');
+  if (init.json !== undefined) headers.set('content-type', 'application/fhir+json');
+  const res = await fetch(`${box.base}/fhir/${path}`, { ...init, headers, ...(init.json !== undefined ? { body: JSON.stringify(init.json) } : {}) });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: text ? (JSON.parse(text) as FhirJson) : {} };
+}
+
+async function setUp(name: string, id: string, base: string): Promise<Box> {
+  const as = await discover(base);
+  const system = await systemToken(base, as, SYSTEM_SCOPE);
+  const confidential = await registerSymmetricClient(base, { client_name: `isolation confidential ${name}` });
+  const flow = await runCodeFlow(base, as, confidential, {
+    scope: 'openid fhirUser launch/patient offline_access patient/Patient.rs patient/Observation.rs',
+    interaction: { persona: `Patient/${PATIENT}` },
+  });
+  const app = await registerPublicClient(base, { client_name: `isolation app ${name}` });
+  const box: Box = { name, id, base, as, system, confidential, flow, app, ownPatient: '', ownObservation: '' };
+  const patient = await fhir(box, 'Patient', system, {
+    method: 'POST',
+    json: { resourceType: 'Patient', name: [{ family: `Isolated${name}`, given: ['Only'] }] },
+  });
+  expect(patient.status).toBe(201);
+  box.ownPatient = String(patient.body.id);
+  const observation = await fhir(box, 'Observation', system, {
+    method: 'POST',
+    json: {
+      resourceType: 'Observation',
+      status: 'final',
+      code: { text: `written in ${name}` },
+      subject: { reference: `Patient/${PATIENT}` },
+      category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' }] }],
+    },
+  });
+  expect(observation.status).toBe(201);
+  box.ownObservation = String(observation.body.id);
+  return box;
+}
+
+/** Every ordered pair of different sandboxes. */
+function pairs(): [Box, Box][] {
+  return boxes.flatMap((a) => boxes.filter((b) => b !== a).map((b) => [a, b] as [Box, Box]));
+}
+
+beforeAll(async () => {
+  lib = await serverLib();
+  const ids = [lib.newSandboxId(), lib.newSandboxId()];
+  for (const [i, id] of ids.entries()) await lib.provisionSandbox({ id, name: `Attendee ${'AB'[i]}`, roomId: 'isolation-room', baseSandboxId: 'default' });
+  boxes.push(await setUp('D', 'default', origin));
+  boxes.push(await setUp('A', ids[0]!, `${origin}/s/${ids[0]}`));
+  boxes.push(await setUp('B', ids[1]!, `${origin}/s/${ids[1]}`));
+}, 180_000);
+
+describe('sandbox isolation: discovery and addresses', () => {
+  it('each sandbox advertises its own issuer, FHIR base and endpoints under its prefix', async () => {
+    for (const box of boxes) {
+      const smart = await smartConfiguration(box.base);
+      expect(smart.issuer).toBe(box.base);
+      expect(smart.token_endpoint).toBe(`${box.base}/oauth/token`);
+      expect(smart.authorization_endpoint).toBe(`${box.base}/oauth/authorize`);
+      expect(smart.registration_endpoint).toBe(`${box.base}/oauth/register`);
+      expect(box.as.issuer).toBe(box.base);
+      const metadata = await fetch(`${box.base}/fhir/metadata`);
+      const cs = (await metadata.json()) as { url: string; rest: { security: { extension: { extension: { url: string; valueUri: string }[] }[] } }[] };
+      expect(cs.url).toBe(`${box.base}/fhir/metadata`);
+      const uris = cs.rest[0]!.security.extension[0]!.extension.map((e) => e.valueUri);
+      expect(uris).toContain(`${box.base}/oauth/token`);
+      // Links a search returns point into the sandbox it was made in.
+      const search = await fhir(box, 'Patient?_count=1', box.system);
+      for (const link of search.body.link ?? []) expect(link.url.startsWith(`${box.base}/fhir`)).toBe(true);
+    }
+  });
+
+  it('an unknown sandbox, the default one named as /s/default, and a malformed id answer 404 in the protocol’s shape', async () => {
+    for (const id of [lib.newSandboxId(), 'default', 'bad%20id']) {
+      const fhirRes = await fetch(`${origin}/s/${id}/fhir/Patient`, { headers: { authorization: `Bearer ${boxes[0]!.system}` } });
+      expect(fhirRes.status).toBe(404);
+      expect(((await fhirRes.json()) as FhirJson).resourceType).toBe('OperationOutcome');
+      const tokenRes = await fetch(`${origin}/s/${id}/oauth/token`, { method: 'POST', body: new URLSearchParams({ grant_type: 'client_credentials' }) });
+      expect(tokenRes.status).toBe(404);
+      expect(((await tokenRes.json()) as { error: string }).error).toBe('invalid_request');
+      const discovery = await fetch(`${origin}/s/${id}/fhir/.well-known/smart-configuration`);
+      expect(discovery.status).toBe(404);
+    }
+  });
+
+  it('a client cannot choose a sandbox with the internal header', async () => {
+    const [, a] = boxes;
+    const forged = await fetch(`${origin}/fhir/Patient?_count=1`, { headers: { authorization: `Bearer ${a!.system}`, 'x-smart-sandbox': a!.id } });
+    expect(forged.status).toBe(401);
+    const page = await fetch(`${origin}/`, { headers: { 'x-smart-sandbox': a!.id } });
+    const html = await page.text();
+    expect(html).not.toContain(`isolation app ${a!.name}`);
+  });
+});
+
+describe('sandbox isolation: FHIR', () => {
+  const paths = (box: Box) => [
+    `Patient/${PATIENT}`,
+    `Patient?family=Isolated${box.name}`,
+    `Patient/${box.ownPatient}/_history`,
+    `Patient/${PATIENT}/$everything`,
+    `Observation/${box.ownObservation}`,
+    'Patient/_history?_count=5',
+  ];
+
+  it("a sandbox's tokens read its data, and are refused (401) in every other sandbox on every path", async () => {
+    for (const box of boxes) {
+      for (const path of paths(box)) expect((await fhir(box, path, box.system)).status, `${box.name} ${path}`).toBe(200);
+      expect((await fhirGet(box.base, `Patient/${PATIENT}`, box.flow.tokens.access_token)).status).toBe(200);
+    }
+    for (const [a, b] of pairs()) {
+      for (const path of paths(a)) {
+        const res = await fhir(b, path, a.system);
+        expect(res.status, `${a.name}'s token in ${b.name}: ${path}`).toBe(401);
+        expect(res.headers.get('www-authenticate')).toMatch(/invalid_token/);
+      }
+      expect((await fhirGet(b.base, `Patient/${PATIENT}`, a.flow.tokens.access_token)).status).toBe(401);
+      const write = await fhir(b, 'Patient', a.system, { method: 'POST', json: { resourceType: 'Patient' } });
+      expect(write.status).toBe(401);
+      const kickOff = await fhir(b, '$export', a.system, { headers: { prefer: 'respond-async' } });
+      expect(kickOff.status).toBe(401);
+    }
+  });
+
+  it('what one sandbox writes, no other sandbox sees (read, search, history, $everything)', async () => {
+    for (const [a, b] of pairs()) {
+      expect((await fhir(b, `Patient/${a.ownPatient}`, b.system)).status).toBe(404);
+      expect((await fhir(b, `Observation/${a.ownObservation}`, b.system)).status).toBe(404);
+      expect((await fhir(b, `Patient/${a.ownPatient}/_history`, b.system)).status).toBe(404);
+      const search = await fhir(b, `Patient?family=Isolated${a.name}`, b.system);
+      expect(bundleRefs(search.body)).toEqual([]);
+      const everything = await fhir(b, `Patient/${PATIENT}/$everything?_count=1000`, b.system);
+      expect(bundleRefs(everything.body)).not.toContain(`Observation/${a.ownObservation}`);
+      expect(bundleRefs(everything.body)).toContain(`Observation/${b.ownObservation}`);
+      const history = await fhir(b, 'Patient/_history?_count=50', b.system);
+      expect(history.status).toBe(200);
+      expect(bundleRefs(history.body)).not.toContain(`Patient/${a.ownPatient}`);
+    }
+    // Proof the searches can find what they look for: each sandbox finds its own.
+    for (const box of boxes)
+      expect(bundleRefs((await fhir(box, `Patient?family=Isolated${box.name}`, box.system)).body)).toEqual([`Patient/${box.ownPatient}`]);
+  });
+
+  it('a bulk export started in one sandbox is served there only', async () => {
+    const [, a, b] = boxes as [Box, Box, Box];
+    const kickOff = await fhir(a, 'Patient/$export?_type=Patient', a.system, { headers: { prefer: 'respond-async' } });
+    expect(kickOff.status).toBe(202);
+    const status = kickOff.headers.get('content-location') ?? '';
+    expect(status.startsWith(`${a.base}/fhir/`)).toBe(true);
+    const inB = status.replace(a.base, b.base);
+    expect((await fetch(inB, { headers: { authorization: `Bearer ${b.system}` } })).status).toBe(404);
+    expect((await fetch(status, { headers: { authorization: `Bearer ${b.system}` } })).status).toBe(401);
+    expect([200, 202]).toContain((await fetch(status, { headers: { authorization: `Bearer ${a.system}` } })).status);
+  });
+});
+
+describe('sandbox isolation: OAuth', () => {
+  it("a client's credentials, codes and refresh tokens are refused at every other sandbox's token endpoint (401 invalid_client), audited there", async () => {
+    for (const [a, b] of pairs()) {
+      const basic = `Basic ${Buffer.from(`${a.confidential.client.client_id}:${a.confidential.secret}`).toString('base64')}`;
+      const token = (form: Record<string, string>) =>
+        fetch(b.as.token_endpoint!, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic },
+          body: new URLSearchParams(form),
+        });
+      const cc = await token({ grant_type: 'client_credentials', scope: 'system/Patient.rs' });
+      expect(cc.status).toBe(401);
+      expect(((await cc.json()) as { error: string }).error).toBe('invalid_client');
+      const refresh = await token({ grant_type: 'refresh_token', refresh_token: a.flow.tokens.refresh_token ?? '' });
+      expect(refresh.status).toBe(401);
+      expect(((await refresh.json()) as { error: string }).error).toBe('invalid_client');
+      const code = await token({ grant_type: 'authorization_code', code: a.flow.code, redirect_uri: APP_REDIRECT_URI, code_verifier: a.flow.request.verifier });
+      expect(code.status).toBe(401);
+      expect(((await code.json()) as { error: string }).error).toBe('invalid_client');
+    }
+    for (const b of boxes) {
+      const others = boxes.filter((x) => x !== b).map((x) => x.confidential.client.client_id);
+      const deadline = Date.now() + 10_000;
+      let rows: { clientId: string | null; errorCode: string | null }[] = [];
+      while (Date.now() < deadline) {
+        rows = await lib.db.auditRecord.findMany({
+          where: { sandboxId: b.id, endpoint: '/oauth/token', errorCode: 'invalid_client', clientId: { in: others } },
+        });
+        if (rows.length >= 3 * others.length) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(rows.length, `refusals audited in ${b.name}`).toBeGreaterThanOrEqual(3 * others.length);
+      // …and none of them in the sandbox the client belongs to.
+      for (const a of boxes.filter((x) => x !== b)) {
+        const misplaced = await lib.db.auditRecord.count({
+          where: { sandboxId: a.id, errorCode: 'invalid_client', clientId: a.confidential.client.client_id },
+        });
+        expect(misplaced).toBe(0);
+      }
+    }
+  });
+
+  it('introspection in another sandbox says inactive, and revocation there changes nothing', async () => {
+    for (const box of boxes) {
+      const own = await oauth.processIntrospectionResponse(
+        box.as,
+        box.confidential.client,
+        await oauth.introspectionRequest(box.as, box.confidential.client, box.confidential.auth(), box.flow.tokens.access_token, insecure),
+      );
+      expect(own.active).toBe(true);
+    }
+    for (const [a, b] of pairs()) {
+      const there = await oauth.processIntrospectionResponse(
+        b.as,
+        b.confidential.client,
+        await oauth.introspectionRequest(b.as, b.confidential.client, b.confidential.auth(), a.flow.tokens.access_token, insecure),
+      );
+      expect(there.active).toBe(false);
+      const refreshThere = await oauth.processIntrospectionResponse(
+        b.as,
+        b.confidential.client,
+        await oauth.introspectionRequest(b.as, b.confidential.client, b.confidential.auth(), a.flow.tokens.refresh_token ?? '', insecure),
+      );
+      expect(refreshThere.active).toBe(false);
+      const revoke = await oauth.revocationRequest(b.as, b.confidential.client, b.confidential.auth(), a.flow.tokens.access_token, insecure);
+      expect(revoke.status).toBe(200);
+    }
+    for (const box of boxes) {
+      const still = await oauth.processIntrospectionResponse(
+        box.as,
+        box.confidential.client,
+        await oauth.introspectionRequest(box.as, box.confidential.client, box.confidential.auth(), box.flow.tokens.access_token, insecure),
+      );
+      expect(still.active).toBe(true);
+      expect((await fhirGet(box.base, `Patient/${PATIENT}`, box.flow.tokens.access_token)).status).toBe(200);
+    }
+  });
+
+  it("a launch id of one sandbox is unknown at another's authorize endpoint, and a client of one is unknown there", async () => {
+    const [, a, b] = boxes as [Box, Box, Box];
+    const launch = lib.newSandboxId();
+    await lib.db.launch.create({
+      data: {
+        id: launch,
+        sandboxId: a.id,
+        clientId: a.app.client.client_id,
+        patientId: PATIENT,
+        userId: PRACTITIONER,
+        expiresAt: new Date(Date.now() + 600_000),
+      },
+    });
+    const inB = await buildAuthorizationRequest(b.as, b.app.client.client_id, { scope: 'launch openid fhirUser patient/*.rs', aud: `${b.base}/fhir`, launch });
+    const refused = await fetch(inB.url, { redirect: 'manual' });
+    expect(refused.status).toBe(303);
+    const location = new URL(refused.headers.get('location') ?? '');
+    expect(`${location.origin}${location.pathname}`).toBe(APP_REDIRECT_URI);
+    expect(location.searchParams.get('error')).toBe('invalid_request');
+    expect(location.searchParams.get('error_description')).toMatch(/launch/);
+
+    const inA = await buildAuthorizationRequest(a.as, a.app.client.client_id, { scope: 'launch openid fhirUser patient/*.rs', aud: `${a.base}/fhir`, launch });
+    const accepted = await fetch(inA.url, { redirect: 'manual' });
+    expect(accepted.status).toBe(303);
+    expect(accepted.headers.get('location')).toMatch(new RegExp(`^${a.base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/interaction/`));
+
+    // A client of A at B's authorize endpoint: an error page, never a redirect (RFC 6749 §4.1.2.1).
+    const foreign = await buildAuthorizationRequest(b.as, a.app.client.client_id, { scope: 'openid', aud: `${b.base}/fhir` });
+    const page = await fetch(foreign.url, { redirect: 'manual' });
+    expect(page.status).toBe(400);
+    expect(page.headers.get('location')).toBeNull();
+    // A token's audience names its sandbox: an aud of A at B's authorize endpoint is refused.
+    const wrongAud = await buildAuthorizationRequest(b.as, b.app.client.client_id, { scope: 'openid', aud: `${a.base}/fhir` });
+    const aud = await fetch(wrongAud.url, { redirect: 'manual' });
+    expect(new URL(aud.headers.get('location') ?? '').searchParams.get('error')).toBe('invalid_request');
+  });
+
+  it('an interaction of one sandbox is unknown under another’s prefix', async () => {
+    const [, a, b] = boxes as [Box, Box, Box];
+    const request = await buildAuthorizationRequest(a.as, a.app.client.client_id, {
+      scope: 'openid fhirUser patient/*.rs launch/patient',
+      aud: `${a.base}/fhir`,
+    });
+    const res = await fetch(request.url, { redirect: 'manual' });
+    const interaction = res.headers.get('location') ?? '';
+    expect(interaction.startsWith(`${a.base}/interaction/`)).toBe(true);
+    expect((await fetch(interaction)).status).toBe(200);
+    const elsewhere = await fetch(interaction.replace(a.base, b.base));
+    expect(elsewhere.status).toBe(400);
+    expect(await elsewhere.text()).toMatch(/expired/);
+  });
+});
+
+describe('sandbox isolation: launcher and console', () => {
+  it('the launcher of a sandbox lists its own apps only, and its links stay in the sandbox', async () => {
+    for (const box of boxes) {
+      const html = await (await fetch(`${box.base}/`)).text();
+      expect(html, box.name).toContain(`isolation app ${box.name}`);
+      for (const other of boxes.filter((x) => x !== box)) expect(html, `${other.name} in ${box.name}`).not.toContain(`isolation app ${other.name}`);
+      expect(html).toContain(`FHIR base: <!-- -->${box.base}<!-- -->/fhir`);
+    }
+  });
+
+  it("the console API answers for the sandbox it is called in: another sandbox's client has no report there", async () => {
+    for (const box of boxes) {
+      const own = await fetch(`${box.base}/api/console/clients/${box.confidential.client.client_id}/report`, {
+        headers: { authorization: `Bearer ${box.flow.tokens.access_token}` },
+      });
+      expect(own.status, box.name).toBe(200);
+    }
+    for (const [a, b] of pairs()) {
+      const res = await fetch(`${b.base}/api/console/clients/${a.confidential.client.client_id}/report`, {
+        headers: { authorization: `Bearer ${a.flow.tokens.access_token}` },
+      });
+      expect([401, 404]).toContain(res.status);
+      expect(await res.text()).not.toContain(`isolation confidential ${a.name}`);
+    }
+  });
+});
+
+describe('sandbox isolation: the clock', () => {
+  it("moving A's clock past its tokens' expiry expires A's tokens and no one else's; reset restores real time", async () => {
+    const [d, a, b] = boxes as [Box, Box, Box];
+    const answers = async () => ({
+      a: (await fhir(a, `Patient/${PATIENT}`, a.system)).status,
+      b: (await fhir(b, `Patient/${PATIENT}`, b.system)).status,
+      d: (await fhir(d, `Patient/${PATIENT}`, d.system)).status,
+    });
+    /** Waits until the server has seen the clock change (it remembers a sandbox for a short time). */
+    const until = async (want: { a: number; b: number; d: number }) => {
+      let last = await answers();
+      for (let i = 0; i < 50 && JSON.stringify(last) !== JSON.stringify(want); i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        last = await answers();
+      }
+      return last;
+    };
+    expect(await answers()).toEqual({ a: 200, b: 200, d: 200 });
+    await lib.setSandboxClockOffset(a.id, 2 * 86_400);
+    expect(await until({ a: 401, b: 200, d: 200 })).toEqual({ a: 401, b: 200, d: 200 });
+    const expired = await fhir(a, `Patient/${PATIENT}`, a.system);
+    expect(expired.headers.get('www-authenticate')).toMatch(/expired/);
+    // A token issued on A's moved clock lives its full lifetime from A's "now".
+    const fresh = await systemToken(a.base, a.as, SYSTEM_SCOPE);
+    expect((await fhir(a, `Patient/${PATIENT}`, fresh)).status).toBe(200);
+    await lib.setSandboxClockOffset(a.id, 0);
+    expect(await until({ a: 200, b: 200, d: 200 })).toEqual({ a: 200, b: 200, d: 200 });
+  });
+});
