@@ -137,5 +137,13 @@ test.describe('console', () => {
       await expect(page.locator('h1').first()).toBeVisible();
       expect(await pageOverflow(page), path).toBeLessThanOrEqual(0);
     }
+    // A flow's own page and its printable handout (the launch of the first test is one).
+    await page.goto(`${base}/console/flows`);
+    await page.getByTestId('flows-table').locator('tbody tr a').first().click();
+    await expect(page.getByTestId('flow-timeline')).toBeVisible();
+    expect(await pageOverflow(page), 'flow').toBeLessThanOrEqual(0);
+    await page.getByRole('link', { name: 'Printable handout' }).click();
+    await expect(page.getByTestId('flow-handout')).toBeVisible();
+    expect(await pageOverflow(page), 'flow handout').toBeLessThanOrEqual(0);
   });
 });
