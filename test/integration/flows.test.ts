@@ -367,6 +367,17 @@ describe('flow exports', () => {
     }
   });
 
+  it('a backend flow exports its token request (the assertion a variable) and the calls made with its token', async () => {
+    const flow = (await list(`client=${encodeURIComponent(backendClientId)}&outcome=ok`)).flows[0]!;
+    const url = `/api/console/flows/${encodeURIComponent(flow.id)}/export?format=curl`;
+    const script = await (await consoleGet(url)).text();
+    expect(script).toContain(`--data-urlencode 'grant_type=client_credentials'`);
+    expect(script).toContain(`--data-urlencode "client_assertion=$CLIENT_ASSERTION"`);
+    expect(script).toContain(`"$BASE/fhir/Patient?_count=1"`);
+    expect(script).not.toContain(backendToken);
+    expect(await (await consoleGet(`${url}&tokens=include`)).text()).toContain(backendToken);
+  });
+
   it('a Postman collection v2.1 with one item per request and the recorded responses', async () => {
     const flow = await launchOf(pub.client.client_id);
     const res = await consoleGet(`/api/console/flows/${encodeURIComponent(flow.id)}/export?format=postman`);
