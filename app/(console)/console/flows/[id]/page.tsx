@@ -5,6 +5,7 @@ import { requireConsoleSession } from '#lib/console/auth';
 import { FLOW_KIND_LABELS, getFlowDocument } from '#lib/console/flow-events';
 import type { FlowParam } from '#lib/console/flows';
 import { publicOrigin } from '#lib/http/origin';
+import { currentSandbox } from '#lib/sandbox/context';
 import { SequenceDiagram } from '../sequence-diagram';
 import { inSandboxPage } from '../../../../request-sandbox';
 
@@ -34,7 +35,7 @@ function Params({ params }: { params: readonly FlowParam[] }) {
 async function FlowPage({ params }: Props) {
   const { id } = await params;
   await requireConsoleSession(`/console/flows/${id}`);
-  const flow = await getFlowDocument(id, { origin: publicOrigin(await headers()) });
+  const flow = await getFlowDocument(id, { origin: `${publicOrigin(await headers())}${currentSandbox().basePath}` });
   if (!flow) notFound();
   const base = `/api/console/flows/${encodeURIComponent(flow.id)}`;
   const failedStep = flow.failure ? flow.steps.find((s) => s.key === flow.failure?.stepKey) : undefined;

@@ -5,6 +5,7 @@ import { requireConsoleSession } from '#lib/console/auth';
 import { FLOW_KIND_LABELS, getFlowDocument } from '#lib/console/flow-events';
 import { LANE_LABELS } from '#lib/console/flows';
 import { publicOrigin } from '#lib/http/origin';
+import { currentSandbox } from '#lib/sandbox/context';
 import { SequenceDiagram } from '../../sequence-diagram';
 import { inSandboxPage } from '../../../../../request-sandbox';
 
@@ -16,7 +17,7 @@ type Props = { params: Promise<{ id: string }> };
 async function FlowHandoutPage({ params }: Props) {
   const { id } = await params;
   await requireConsoleSession(`/console/flows/${id}/handout`);
-  const flow = await getFlowDocument(id, { origin: publicOrigin(await headers()) });
+  const flow = await getFlowDocument(id, { origin: `${publicOrigin(await headers())}${currentSandbox().basePath}` });
   if (!flow) notFound();
   return (
     <article className="handout" data-testid="flow-handout">
