@@ -6,7 +6,8 @@
 import { z } from 'zod';
 import { getDb } from '../db';
 import type { Room } from '../generated/sqlite/client';
-import { newRoomCode, newSandboxId, parseRoomCode, randomId } from './codes';
+import { newSandboxId } from '../sandbox';
+import { newRoomCode, parseRoomCode, randomId } from './codes';
 import { exerciseListSchema, parseExercises, toExercise } from './exercises';
 import type { Exercise, ExerciseSpec } from './exercises';
 import { deleteSandboxes, seedBaseSandbox } from './sandboxes';
@@ -123,7 +124,7 @@ export async function createRoom(input: unknown, now: Date = new Date()): Promis
   }
   if (!room) return { ok: false, error: 'no free room code; try again' };
   try {
-    await seedBaseSandbox(baseSandboxId, `${value.name} (base)`, dataset);
+    await seedBaseSandbox(baseSandboxId, `${value.name} (base)`, room.id, dataset);
   } catch (err) {
     await deleteRoom(room.id);
     throw err;
