@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { getDb } from '../db';
 import type { Room } from '../generated/sqlite/client';
 import { newSandboxId } from '../sandbox';
+import { invalidateSandbox } from '../sandbox/context';
 import { newRoomCode, parseRoomCode, randomId } from './codes';
 import { exerciseListSchema, parseExercises, toExercise } from './exercises';
 import type { Exercise, ExerciseSpec } from './exercises';
@@ -192,6 +193,9 @@ export async function updateRoom(id: string, input: unknown, now: Date = new Dat
   if (closed === true) data.closedAt = room.closedAt ?? now;
   if (closed === false) data.closedAt = null;
   const updated = await db.room.update({ where: { id }, data });
+  // Whether the room's sandboxes may be served changed: this instance stops (or resumes) at once.
+  const attendees = await db.attendee.findMany({ where: { roomId: id }, select: { sandboxId: true } });
+  for (const sandboxId of [room.baseSandboxId, ...attendees.map((a) => a.sandboxId)]) invalidateSandbox(sandboxId);
   return { ok: true, room: toRoomView(updated, now) };
 }
 
