@@ -43,8 +43,12 @@ async function launchSampleApp(attendee: Attendee): Promise<void> {
   const { page } = attendee;
   await page.getByRole('link', { name: 'Open my launcher' }).click();
   await expect(page).toHaveURL(new RegExp(`/s/${attendee.sandbox}/?$`));
-  // The sandbox's own copy of the sample app is preselected.
-  await expect(page.getByLabel('App', { exact: true })).toHaveValue(/^sample-app/);
+  // The sandbox's own copy of the sample app (its client id carries the sandbox id).
+  const apps = page.getByLabel('App', { exact: true });
+  const sampleApp = async () =>
+    (await apps.locator('option').evaluateAll((options) => options.map((o) => (o as HTMLOptionElement).value))).find((v) => v.startsWith('sample-app')) ?? '';
+  await expect.poll(sampleApp, { message: 'the sandbox lists its sample app' }).toMatch(/^sample-app-/);
+  await apps.selectOption(await sampleApp());
   await expect(page.getByLabel('Provider EHR launch')).toBeChecked();
   const name = await pickOrdinaryPatient(page);
   await page.getByRole('button', { name: 'Launch', exact: true }).click();
