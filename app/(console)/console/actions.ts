@@ -2,7 +2,7 @@
 
 import { revalidatePath } from 'next/cache';
 import { redirect } from 'next/navigation';
-import { requireConsoleSession } from '#lib/console/auth';
+import { requireConsoleSession, requireInstructorSession } from '#lib/console/auth';
 import type { ClientFormResult, FormFields } from '#lib/console/clients';
 import { cloneClient, registerClientFromForm, rotateClientSecretFromForm, updateClientFromForm } from '#lib/console/clients';
 import { defaultReseedInput, parseReseedInput, startReseed } from '#lib/console/data';
@@ -80,7 +80,7 @@ export type ReseedActionState = { ok: boolean; message: string } | null;
 
 /** Starts a reseed with the form's seed and size, or the default dataset for "reset". */
 export async function reseedAction(_prev: ReseedActionState, form: FormData): Promise<ReseedActionState> {
-  await requireConsoleSession('/console/data');
+  await requireInstructorSession('/console/data');
   const input = form.get('reset') === '1' ? defaultReseedInput() : parseReseedInput(fields(form));
   if ('error' in input) return { ok: false, message: input.error };
   const started = await inRequestSandbox(() => startReseed(input));
