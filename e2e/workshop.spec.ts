@@ -1,6 +1,8 @@
 import { test, expect } from '@playwright/test';
 import type { Browser, Page } from '@playwright/test';
-import { allowIfAsked, CONSOLE_PASSWORD, CONSOLE_USER, failOnDialog, pickOrdinaryPatient, useConsoleServer } from './helpers';
+import { failOnDialog, useConsoleServer } from './helpers';
+import { signInToConsole } from './support/console';
+import { launchIntoEhrFrame } from './support/ehr-launch';
 
 // Issue 15: a workshop as an instructor runs it. The instructor creates a room in the console and
 // puts its join link, code and QR code up; three attendees, each in a browser context of their own,
@@ -12,14 +14,6 @@ interface Attendee {
   readonly name: string;
   readonly page: Page;
   readonly sandbox: string;
-}
-
-async function signIn(page: Page, base: string): Promise<void> {
-  await page.goto(`${base}/console/login`);
-  await page.fill('#username', CONSOLE_USER);
-  await page.fill('#password', CONSOLE_PASSWORD);
-  await page.click('button[type=submit]');
-  await expect(page).toHaveURL(/\/console\/tokens/);
 }
 
 async function join(browser: Browser, joinUrl: string, name: string): Promise<Attendee> {
@@ -50,11 +44,7 @@ async function launchSampleApp(attendee: Attendee): Promise<void> {
   await expect.poll(sampleApp, { message: 'the sandbox lists its sample app' }).toMatch(/^sample-app-/);
   await apps.selectOption(await sampleApp());
   await expect(page.getByLabel('Provider EHR launch')).toBeChecked();
-  const name = await pickOrdinaryPatient(page);
-  await page.getByRole('button', { name: 'Launch', exact: true }).click();
-  await page.waitForURL(/\/ehr\//);
-  const app = page.frameLocator('iframe.ehr-app');
-  await allowIfAsked(app);
+  const { app, name } = await launchIntoEhrFrame(page);
   await expect(app.getByTestId('sample-patient-name')).toHaveText(name, { timeout: 20_000 });
 }
 
@@ -67,7 +57,7 @@ test.describe('a workshop room with three attendees', () => {
     const instructorContext = await browser.newContext();
     const instructor = await instructorContext.newPage();
     failOnDialog(instructor);
-    await signIn(instructor, base);
+    await signInToConsole(instructor, base);
 
     await instructor.goto(`${base}/console/workshops`);
     await instructor.getByLabel('Name').fill('Workshop <b>e2e</b>');
