@@ -227,11 +227,16 @@ describe('/api/workshops', () => {
     const own = await get(`/s/${ada.sandboxId}/console/tokens`);
     expect(own.status).toBe(200);
     expect(await own.text()).toContain('workshop attendee');
-    // Another attendee's console and the instructor's pages send the cookie's holder to sign in.
-    for (const path of [`/s/${bob.sandboxId}/console/tokens`, '/console/tokens', '/console/workshops']) {
+    // Another attendee's console sends the cookie's holder to sign in there.
+    const other = await get(`/s/${bob.sandboxId}/console/tokens`);
+    expect(other.status).toBe(307);
+    expect(other.headers.get('location')).toMatch(new RegExp(`/s/${bob.sandboxId}/console/login`));
+    // A console page without the sandbox prefix (the default sandbox's, or the instructor's) takes
+    // the attendee to the same page of their own sandbox.
+    for (const path of ['/console/tokens', '/console/workshops']) {
       const res = await get(path);
       expect(res.status, path).toBe(307);
-      expect(res.headers.get('location'), path).toMatch(/\/console\/login/);
+      expect(res.headers.get('location'), path).toMatch(new RegExp(`/s/${ada.sandboxId}${path}$`));
     }
     // In the attendee's own sandbox, the instructor's pages send them back to their console.
     const instructorPage = await get(`/s/${ada.sandboxId}/console/workshops`);
