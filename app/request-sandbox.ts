@@ -1,3 +1,4 @@
+import type { ReactNode } from 'react';
 import { headers } from 'next/headers';
 import { notFound } from 'next/navigation';
 import { runInSandbox, sandboxOfHeaders } from '#lib/sandbox/context';
@@ -11,4 +12,9 @@ export async function inRequestSandbox<T>(work: (sandbox: SandboxContext) => Pro
   const sandbox = await sandboxOfHeaders(await headers());
   if (!sandbox) notFound();
   return runInSandbox(sandbox, () => work(sandbox));
+}
+
+/** A page component whose rendering work runs in the request's sandbox (see `inRequestSandbox`). */
+export function inSandboxPage<P>(page: (props: P) => Promise<ReactNode> | ReactNode): (props: P) => Promise<ReactNode> {
+  return (props: P) => inRequestSandbox(async () => page(props));
 }

@@ -13,6 +13,7 @@ import autocannon from 'autocannon';
 import type { Patient, Observation } from '@medplum/fhirtypes';
 import { benchmarks as suiteBenchmarks } from './suites';
 import { leastWork, rss } from './least-work';
+import { WORKSHOP_BENCH_CONSOLE } from './workshop';
 import type { BenchContext, BenchResult } from './types';
 // @ts-expect-error plain ESM helper without types
 import { prepareDatabase, startServer, freePort } from '../scripts/lib/test-server.mjs';
@@ -200,7 +201,11 @@ async function main(): Promise<void> {
   }
   // Rate limits stay on (their counting statement is part of every request's cost) but never throttle a benchmark.
   const limits = Object.fromEntries(['RATE_LIMIT_CLIENT', 'RATE_LIMIT_PATIENT', 'RATE_LIMIT_REGISTER_IP'].map((name) => [name, '1000000000']));
-  const server = await startServer({ databaseUrl, env: limits });
+  // The workshop benchmark drives /api/workshops with this console account.
+  const server = await startServer({
+    databaseUrl,
+    env: { ...limits, CONSOLE_USER: WORKSHOP_BENCH_CONSOLE.user, CONSOLE_PASSWORD: WORKSHOP_BENCH_CONSOLE.password },
+  });
   const bare = createServer((_req, res) => res.end('ok'));
   const barePort: number = await freePort();
   await new Promise<void>((r) => bare.listen(barePort, '127.0.0.1', r));

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { clientAssertion, registerBenchBackend } from './assertions';
 import type { Benchmark, BenchContext, BenchResult } from './types';
 import { exportBench } from './export';
+import { workshopBench } from './workshop';
 
 const b64url = (b: Buffer) => b.toString('base64url');
 
@@ -665,4 +666,4 @@ const launchTime: Benchmark = {
 };
 
 /** Benchmarks beyond the baselines and the store; each capability adds its own here. */
-export const benchmarks: Benchmark[] = [oauth, fhir, auditWrites, seeding, launchTime, exportBench];
+export const benchmarks: Benchmark[] = [oauth, fhir, auditWrites, seeding, launchTime, exportBench, workshopBench];

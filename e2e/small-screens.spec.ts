@@ -86,7 +86,7 @@ test('the authorization screens fit a 390 px screen: sign-in, patient and encoun
   // The encounter table scrolls inside its own box when it is wider than the screen.
   const box = page.locator('.table-scroll').first();
   expect(await box.evaluate((el) => el.getBoundingClientRect().right)).toBeLessThanOrEqual(390);
-  await page.getByRole('link', { name: 'Continue without an encounter' }).click();
+  await box.getByRole('link', { name: 'Select' }).first().click();
 
   await expect(page.getByRole('heading', { name: /^Allow / })).toBeVisible();
   expect(await pageOverflow(page), 'consent').toBeLessThanOrEqual(0);
@@ -99,7 +99,7 @@ test('the authorization screens fit a 390 px screen: sign-in, patient and encoun
   expect(new URL(page.url()).searchParams.get('code')).toBeTruthy();
 
   await page.goto(`${base}/interaction/access`);
-  await expect(page.getByTestId('access-app').first()).toBeVisible();
+  await expect(page.getByRole('heading', { name: 'Apps with access to your data' })).toBeVisible();
   expect(await pageOverflow(page), 'access management').toBeLessThanOrEqual(0);
 
   // The error page of an authorization that cannot be redirected (unregistered redirect URI).
@@ -137,5 +137,13 @@ test.describe('console', () => {
       await expect(page.locator('h1').first()).toBeVisible();
       expect(await pageOverflow(page), path).toBeLessThanOrEqual(0);
     }
+    // A flow's own page and its printable handout (the launch of the first test is one).
+    await page.goto(`${base}/console/flows`);
+    await page.getByTestId('flows-table').locator('tbody tr a').first().click();
+    await expect(page.getByTestId('flow-timeline')).toBeVisible();
+    expect(await pageOverflow(page), 'flow').toBeLessThanOrEqual(0);
+    await page.getByRole('link', { name: 'Printable handout' }).click();
+    await expect(page.getByTestId('flow-handout')).toBeVisible();
+    expect(await pageOverflow(page), 'flow handout').toBeLessThanOrEqual(0);
   });
 });

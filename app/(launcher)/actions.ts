@@ -40,29 +40,31 @@ export async function createShareLinkAction(config: unknown): Promise<{ ok: true
 }
 
 export async function setLaunchUrlAction(input: { clientId: string; launchUrl: string; replace: string | null }) {
-  return setLaunchUrl(input.clientId, input.launchUrl, { replace: input.replace });
+  return inRequestSandbox(() => setLaunchUrl(input.clientId, input.launchUrl, { replace: input.replace }));
 }
 
 export async function runBackendDemoAction(input: { scope: string }): Promise<BackendDemoRun> {
-  return runBackendDemo(publicOrigin(await headers()), { scope: input.scope });
+  const origin = publicOrigin(await headers());
+  return inRequestSandbox(() => runBackendDemo(origin, { scope: input.scope }));
 }
 
 export async function saveScenarioAction(input: { name: string; description: string; config: unknown }): Promise<ScenarioResult<Scenario>> {
-  return createScenario(input);
+  return inRequestSandbox(() => createScenario(input));
 }
 
 export async function updateScenarioAction(id: string, patch: { name: string; description: string; config: unknown }): Promise<ScenarioResult<Scenario>> {
-  return updateScenario(id, patch);
+  return inRequestSandbox(() => updateScenario(id, patch));
 }
 
 export async function duplicateScenarioAction(id: string): Promise<ScenarioResult<Scenario>> {
-  return duplicateScenario(id);
+  return inRequestSandbox(() => duplicateScenario(id));
 }
 
 export async function deleteScenarioAction(id: string): Promise<ScenarioResult<null>> {
-  return deleteScenario(id);
+  return inRequestSandbox(() => deleteScenario(id));
 }
 
 export async function shareScenarioAction(id: string): Promise<ScenarioResult<string>> {
-  return shareScenario(id, publicOrigin(await headers()));
+  const origin = publicOrigin(await headers());
+  return inRequestSandbox(() => shareScenario(id, origin));
 }

@@ -27,7 +27,6 @@ import type { ListedScenario, Scenario } from '#lib/launcher/scenarios';
 import type { BackendDemoRun } from '#lib/launcher/backend-demo';
 
 const ADHOC = '__adhoc__';
-const BACKEND_DEMO = 'backend-demo';
 
 const SCOPE_PRESETS: readonly { id: string; label: string; scope: string }[] = [
   { id: 'ehr', label: 'EHR launch, patient data (read)', scope: 'launch openid fhirUser patient/*.rs offline_access' },
@@ -68,6 +67,8 @@ export interface LauncherClientProps {
   readonly shared: LaunchConfig | null;
   readonly scenarios: readonly ListedScenario[];
   readonly scenario: Scenario | null;
+  /** client_id of the built-in backend service demo in this sandbox. */
+  readonly backendDemoClientId: string;
   readonly fromShare: string | null;
 }
 
@@ -226,6 +227,7 @@ function LaunchUrlEditor({ app, onSaved }: { app: LauncherApp; onSaved: (launchU
 
 /** The launcher form: app, launch type, context pickers, scopes, options and simulated errors. */
 export function LauncherClient(props: LauncherClientProps) {
+  const BACKEND_DEMO = props.backendDemoClientId;
   const shared = props.shared;
   const sampleApp = props.clients.find((c) => c.clientId === 'sample-app');
   const [clients, setClients] = useState<readonly LauncherApp[]>(props.clients);

@@ -18,13 +18,13 @@ export default async function LauncherPage({ searchParams }: { searchParams: Pro
   const query = await searchParams;
   const shareCode = typeof query.share === 'string' ? query.share : null;
   const scenarioId = typeof query.scenario === 'string' ? query.scenario : null;
-  const [{ basePath }, [clients, users, patients, shared, scenarios, scenario]] = await inRequestSandbox(
+  const [{ basePath }, [clients, users, patients, shared, scenarios, scenario, backendDemoClientId]] = await inRequestSandbox(
     async (sandbox) =>
       [
         sandbox,
         await loadOrLeave('launcher', `${sandbox.basePath}/`, redirect, async () => {
           await ensureSampleAppClient(origin);
-          await ensureBackendDemoClient();
+          const demo = await ensureBackendDemoClient();
           return Promise.all([
             listLauncherClients(),
             listLauncherUsers(),
@@ -32,6 +32,7 @@ export default async function LauncherPage({ searchParams }: { searchParams: Pro
             shareCode ? findShareLink(shareCode) : Promise.resolve(null),
             listScenarios(),
             scenarioId ? findScenario(scenarioId) : Promise.resolve(null),
+            demo.client.clientId,
           ]);
         }),
       ] as const,
@@ -68,6 +69,7 @@ export default async function LauncherPage({ searchParams }: { searchParams: Pro
           initialPatients={patients}
           shared={scenario?.config ?? shared}
           scenarios={scenarios}
+          backendDemoClientId={backendDemoClientId}
           scenario={scenario}
           fromShare={shared ? shareCode : null}
         />

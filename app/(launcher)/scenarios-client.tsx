@@ -15,8 +15,9 @@ export interface ScenarioPanelProps {
   readonly currentConfig: () => LaunchConfig;
 }
 
+/** The launcher of this sandbox (its page path: `/` or `/s/{id}/`) with a scenario loaded. */
 function open(id: string) {
-  window.location.assign(`/?scenario=${encodeURIComponent(id)}`);
+  window.location.assign(`${window.location.pathname}?scenario=${encodeURIComponent(id)}`);
 }
 
 /** Named scenarios: load one into the form, save the form as one, duplicate, share, delete. */
@@ -107,7 +108,7 @@ export function ScenarioPanel(props: ScenarioPanelProps) {
             onClick={() =>
               run(
                 () => deleteScenarioAction(chosen.id),
-                () => window.location.assign('/'),
+                () => window.location.assign(window.location.pathname),
               )
             }
           >

@@ -134,6 +134,11 @@ export async function handleTokenRevoke(req: Request): Promise<Response> {
   return json(result);
 }
 
+/** The origin the sandbox of the request is served at: `{origin}` for the default sandbox, `{origin}/s/{id}` for another. */
+function sandboxOrigin(req: Request): string {
+  return `${publicOrigin(req)}${currentSandbox().basePath}`;
+}
+
 const FLOW_PATH = /^\/api\/console\/flows\/([^/]+)$/;
 const FLOW_EXPORT_PATH = /^\/api\/console\/flows\/([^/]+)\/export$/;
 
@@ -169,7 +174,7 @@ export async function handleFlowDocument(req: Request): Promise<Response> {
   const session = await consoleSessionOrResponse(req);
   if (session instanceof Response) return session;
   const id = pathSegment(req, FLOW_PATH);
-  const flow = id ? await getFlowDocument(id, { origin: publicOrigin(req) }) : null;
+  const flow = id ? await getFlowDocument(id, { origin: sandboxOrigin(req) }) : null;
   if (!flow) return json({ error: 'not_found', error_description: 'no such flow' }, 404);
   const { grantFlow: _grantFlow, ...document } = flow;
   return json({ ...document, href: `/console/flows/${encodeURIComponent(flow.id)}` });
@@ -187,7 +192,7 @@ export async function handleFlowExport(req: Request): Promise<Response> {
   const format = url.searchParams.get('format') ?? 'curl';
   if (format !== 'curl' && format !== 'postman') return json({ error: 'invalid_request', error_description: 'format must be curl or postman' }, 400);
   const id = pathSegment(req, FLOW_EXPORT_PATH);
-  const origin = publicOrigin(req);
+  const origin = sandboxOrigin(req);
   const flow = id ? await getFlowDocument(id, { origin }) : null;
   if (!flow) return json({ error: 'not_found', error_description: 'no such flow' }, 404);
   const options = { origin, includeTokens: url.searchParams.get('tokens') === 'include' };

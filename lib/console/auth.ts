@@ -34,6 +34,9 @@ import { lockedSignInMessage, signInUnderLimits } from '../interaction/sign-in-l
 import { isLoopbackAddress, isLoopbackHost } from '../http/loopback';
 import { publicOrigin } from '../http/origin';
 import { currentSocketAddress } from '../http/socket-address';
+import { DEFAULT_SANDBOX_ID } from '../sandbox';
+import { currentSandbox, sandboxOfHeaders } from '../sandbox/context';
+import { attendeeForSandbox } from '../workshop/session';
 
 /** next-auth provider id of console accounts. */
 export const CONSOLE_PROVIDER_ID = 'console';
@@ -130,8 +133,13 @@ function sameSecret(a: string, b: string): boolean {
 /** Who is signed in to the console. */
 export interface ConsoleSession {
   readonly user: string;
-  /** development: the built-in admin/admin; configured: CONSOLE_USER. */
-  readonly account: 'development' | 'configured';
+  /**
+   * development: the built-in admin/admin; configured: CONSOLE_USER; attendee: a workshop attendee
+   * in their own sandbox (their join cookie), who sees that sandbox's console and no instructor page.
+   */
+  readonly account: 'development' | 'configured' | 'attendee';
+  /** For an attendee: the one sandbox the session opens. */
+  readonly sandboxId?: string;
 }
 
 /**
@@ -304,6 +312,31 @@ export const consoleAuthRoute: NextAuthRoute = nextAuthRoute(getConsoleAuthOptio
  * account rule: a development-account session stops working once the request is not local.
  */
 export async function readConsoleSession(headers: HeaderSource): Promise<ConsoleSession | null> {
+  return (await readConsoleAccountSession(headers)) ?? (await readAttendeeSession(headers));
+}
+
+/** The sandbox a request works in: the running context's, else the one proxy.ts named for a page. */
+async function requestSandboxId(headers: HeaderSource): Promise<string | null> {
+  const running = currentSandbox();
+  if (running.id !== DEFAULT_SANDBOX_ID) return running.id;
+  const named = await sandboxOfHeaders({ get: (name: string) => header(headers, name) });
+  return named?.id ?? null;
+}
+
+/**
+ * A workshop attendee's console session: only in a sandbox other than the default one, and only
+ * when the request's attendee cookie belongs to that very sandbox and its room is open (issue 15
+ * item 3: an attendee sees their own sandbox's console, nothing of other attendees).
+ */
+async function readAttendeeSession(headers: HeaderSource): Promise<ConsoleSession | null> {
+  const sandboxId = await requestSandboxId(headers);
+  if (!sandboxId || sandboxId === DEFAULT_SANDBOX_ID) return null;
+  const attendee = await attendeeForSandbox({ get: (name: string) => header(headers, name) }, sandboxId);
+  return attendee ? { user: attendee.attendee.name, account: 'attendee', sandboxId } : null;
+}
+
+/** The console account's session of a request (never an attendee's). */
+async function readConsoleAccountSession(headers: HeaderSource): Promise<ConsoleSession | null> {
   const cookies = header(headers, 'cookie');
   const secret = await getAuthSecret();
   const names = [consoleSessionCookieName(), `${useSecureCookies() ? '__Secure-' : ''}next-auth.session-token`];
@@ -335,11 +368,27 @@ export async function consoleSessionOrResponse(req: Request): Promise<ConsoleSes
   });
 }
 
-/** Page guard: the console session, or a redirect to /console/login (server components and actions only). */
+/** Page guard: the console session, or a redirect to the sandbox's /console/login (server components and actions only). */
 export async function requireConsoleSession(returnTo = '/console'): Promise<ConsoleSession> {
   const { headers } = await import('next/headers');
   const { redirect } = await import('next/navigation');
-  const session = await readConsoleSession(await headers());
-  if (!session) return redirect(`/console/login?callbackUrl=${encodeURIComponent(returnTo)}`);
+  const requestHeaders = await headers();
+  const session = await readConsoleSession(requestHeaders);
+  if (!session) {
+    const sandboxId = await requestSandboxId(requestHeaders);
+    const base = sandboxId && sandboxId !== DEFAULT_SANDBOX_ID ? `/s/${sandboxId}` : '';
+    return redirect(`${base}/console/login?callbackUrl=${encodeURIComponent(`${base}${returnTo}`)}`);
+  }
   return session;
+}
+
+/**
+ * Page guard of the instructor's pages (workshops, reseeding): the console account only. An
+ * attendee is sent to their own console, anyone else to the sign-in page.
+ */
+export async function requireInstructorSession(returnTo = '/console'): Promise<ConsoleSession> {
+  const session = await requireConsoleSession(returnTo);
+  if (session.account !== 'attendee') return session;
+  const { redirect } = await import('next/navigation');
+  return redirect(`/s/${session.sandboxId ?? ''}/console`);
 }

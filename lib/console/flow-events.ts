@@ -127,6 +127,21 @@ async function clientNames(ids: readonly (string | null)[]): Promise<Map<string,
   return new Map(rows.map((c) => [c.clientId, c.name]));
 }
 
+/** How many access tokens each grant got by refreshing (its refresh chain). */
+async function refreshCounts(grantIds: readonly string[]): Promise<Map<string, number>> {
+  if (!grantIds.length) return new Map();
+  const rows = await getDb().token.groupBy({
+    by: ['grantId'],
+    where: { grantId: { in: [...grantIds] }, kind: 'access', parentId: { not: null } },
+    _count: { _all: true },
+  });
+  return new Map(rows.flatMap((r) => (r.grantId ? [[r.grantId, r._count._all] as const] : [])));
+}
+
+function refreshSummary(n: number): string {
+  return n === 0 ? '' : `; refreshed ${n} time${n === 1 ? '' : 's'}`;
+}
+
 function eventItem(r: AuditRecord, kind: Exclude<FlowKind, 'launch'>, names: Map<string, string>): FlowListItem {
   const rule = refusalRuleOf(r);
   return {
@@ -203,7 +218,10 @@ export async function listAllFlows(
       })
     : [];
 
-  const names = await clientNames([...grants.map((g) => g.clientId), ...records.map((r) => r.clientId)]);
+  const [names, refreshed] = await Promise.all([
+    clientNames([...grants.map((g) => g.clientId), ...records.map((r) => r.clientId)]),
+    refreshCounts(grants.map((g) => g.id)),
+  ]);
   const launches: FlowListItem[] = grants.map((row) => {
     const g = toGrant(row);
     return {
@@ -216,7 +234,7 @@ export async function listAllFlows(
       userId: g.userId,
       patientId: g.context.patient,
       launchId: g.launchId,
-      summary: `${g.context.launchKind} launch authorized${g.launchId ? ' from the EHR' : ''}`,
+      summary: `${g.context.launchKind} launch authorized${g.launchId ? ' from the EHR' : ''}${refreshSummary(refreshed.get(g.id) ?? 0)}`,
       errorCode: null,
       rule: null,
       scope: g.scope,

@@ -33,17 +33,20 @@ export async function exportCredentials(flow: FlowDocument, options: ExportOptio
   if (!options.includeTokens) return { accessToken: null, accessTokenId: null };
   const now = options.now ?? new Date();
   const db = getDb();
-  let ids: string[] = [];
-  if (flow.kind === 'launch' && flow.grantId) {
-    ids = (await db.token.findMany({ where: { grantId: flow.grantId, kind: 'access' }, select: { id: true } })).map((t) => t.id);
-  } else {
-    ids = flow.steps.flatMap((s) => (s.kind !== 'fhir' && s.request?.tokenId ? [s.request.tokenId] : []));
+  const isLive = { kind: 'access', revoked: false, expiresAt: { gt: now }, jwt: { not: null } } as const;
+  // The tokens the flow's own token requests issued, newest last (the audit trail records each one's id).
+  const issued = flow.steps.flatMap((s) => (s.kind !== 'fhir' && s.kind !== 'token-response' && s.request?.tokenId ? [s.request.tokenId] : []));
+  if (issued.length) {
+    const rows = await db.token.findMany({ where: { id: { in: issued }, ...isLive } });
+    const found = [...issued]
+      .reverse()
+      .map((id) => rows.find((r) => r.id === id))
+      .find((r) => r !== undefined);
+    return found?.jwt ? { accessToken: found.jwt, accessTokenId: found.id } : { accessToken: null, accessTokenId: null };
   }
-  if (!ids.length) return { accessToken: null, accessTokenId: null };
-  const live = await db.token.findFirst({
-    where: { id: { in: ids }, kind: 'access', revoked: false, expiresAt: { gt: now }, jwt: { not: null } },
-    orderBy: { issuedAt: 'desc' },
-  });
+  // Records older than the recorded token ids: the grant's newest live token.
+  if (flow.kind !== 'launch' || !flow.grantId) return { accessToken: null, accessTokenId: null };
+  const live = await db.token.findFirst({ where: { grantId: flow.grantId, ...isLive }, orderBy: { issuedAt: 'desc' } });
   return live?.jwt ? { accessToken: live.jwt, accessTokenId: live.id } : { accessToken: null, accessTokenId: null };
 }
 

@@ -220,7 +220,12 @@ export async function getFlow(grantId: string, options: { origin: string; sandbo
       return grant.launchId === null && r.patientId === grant.context.patient && r.userId === grant.userId;
     }
     if (r.kind === 'console') return tokenIds.some((id) => r.endpoint.includes(id));
-    if (r.endpoint === '/oauth/token') return r.launchId === grant.launchId && r.userId === grant.userId && r.at >= grant.createdAt;
+    if (r.endpoint === '/oauth/token') {
+      // The grant of the code or refresh token presented, when recorded, decides.
+      const grantId = parseFacts(r.facts).grantId;
+      if (grantId) return grantId === grant.id;
+      return r.launchId === grant.launchId && r.userId === grant.userId && r.at >= grant.createdAt;
+    }
     return false;
   };
   const records = candidates.filter((r) => r !== authorize && r !== consent && belongs(r));

@@ -26,7 +26,9 @@ import { createRoom, deleteRoom, findRoom, firstIssue, listRooms, updateRoom } f
 import type { RoomView } from '../workshop/rooms';
 import { clockOffsets, setClockOffset } from '../workshop/sandboxes';
 import { joinUrl, sandboxUrls } from '../workshop/urls';
-import { accountModeFor, attemptConsoleSignIn, readConsoleSession } from './auth';
+import { DEFAULT_SANDBOX_ID } from '../sandbox';
+import { currentSandbox } from '../sandbox/context';
+import { accountModeFor, attemptConsoleSignIn, consoleSessionOrResponse, readConsoleSession } from './auth';
 import type { ConsoleSession } from './auth';
 
 const NO_STORE = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
@@ -62,7 +64,9 @@ async function authenticate(req: Request): Promise<ConsoleSession | Response> {
     return problem(401, 'invalid_credentials', 'wrong console user or password', { 'www-authenticate': BASIC_CHALLENGE });
   }
   const session = await readConsoleSession(req.headers);
-  if (!session) return problem(401, 'unauthorized', 'HTTP Basic with the console user and password is required', { 'www-authenticate': BASIC_CHALLENGE });
+  // An attendee's cookie opens their own sandbox's console, never the instructor's API.
+  if (!session || session.account === 'attendee')
+    return problem(401, 'unauthorized', 'HTTP Basic with the console user and password is required', { 'www-authenticate': BASIC_CHALLENGE });
   // A browser's cookie authenticates only same-origin writes.
   if (isCrossOriginWrite(req.method, req.headers)) return problem(403, 'forbidden', 'cross-origin request refused');
   return session;
@@ -291,19 +295,46 @@ const clockSchema = z.union([
     .strict(),
 ]);
 
+/** The new offset of a clock change request, or the 400 answer. */
+async function clockChange(req: Request, current: () => Promise<number>): Promise<number | Response> {
+  const body = await readJson(req);
+  if (!body.ok) return body.response;
+  const parsed = clockSchema.safeParse(body.value);
+  if (!parsed.success) return problem(400, 'invalid_request', `${firstIssue(parsed.error)} (send {"advanceSeconds": n} or {"offsetSeconds": n})`);
+  return 'advanceSeconds' in parsed.data ? (await current()) + parsed.data.advanceSeconds : parsed.data.offsetSeconds;
+}
+
+/**
+ * POST /s/{id}/api/console/clock with `{"advanceSeconds": n}` or `{"offsetSeconds": n}`: moves the
+ * request's sandbox's clock (issue 15 item 7), for its attendee or the console account. The
+ * default sandbox keeps real time.
+ */
+export async function handleSandboxClock(req: Request): Promise<Response> {
+  const session = await consoleSessionOrResponse(req);
+  if (session instanceof Response) return session;
+  if (isCrossOriginWrite(req.method, req.headers)) return problem(403, 'forbidden', 'cross-origin request refused');
+  const sandbox = currentSandbox();
+  if (sandbox.id === DEFAULT_SANDBOX_ID)
+    return problem(400, 'invalid_request', 'the default sandbox keeps real time; workshop sandboxes have a clock of their own');
+  const next = await clockChange(req, async () => sandbox.clockOffsetSeconds);
+  if (next instanceof Response) return next;
+  try {
+    await setClockOffset(sandbox.id, next);
+  } catch (err) {
+    return problem(400, 'invalid_request', err instanceof RangeError ? err.message : 'the clock cannot be set');
+  }
+  return json({ clockOffsetSeconds: next });
+}
+
 /** POST /api/workshops/{id}/attendees/{aid}/clock */
 export async function handleAttendeeClock(req: Request): Promise<Response> {
   const auth = await authenticate(req);
   if (auth instanceof Response) return auth;
   const [id = '', , attendeeId = ''] = segmentsOf(req);
-  const body = await readJson(req);
-  if (!body.ok) return body.response;
-  const parsed = clockSchema.safeParse(body.value);
-  if (!parsed.success) return problem(400, 'invalid_request', `${firstIssue(parsed.error)} (send {"advanceSeconds": n} or {"offsetSeconds": n})`);
   const attendee = await findAttendee(id, attendeeId);
   if (!attendee) return problem(404, 'not_found', 'no such attendee in this room');
-  const current = (await clockOffsets([attendee.sandboxId])).get(attendee.sandboxId) ?? 0;
-  const next = 'advanceSeconds' in parsed.data ? current + parsed.data.advanceSeconds : parsed.data.offsetSeconds;
+  const next = await clockChange(req, async () => (await clockOffsets([attendee.sandboxId])).get(attendee.sandboxId) ?? 0);
+  if (next instanceof Response) return next;
   try {
     await setClockOffset(attendee.sandboxId, next);
   } catch (err) {

@@ -44,6 +44,11 @@ export function shareConnection(factory: SqlDriverAdapterFactory): { factory: Sq
   return { factory: { provider: factory.provider, adapterName: factory.adapterName, connect }, connect };
 }
 
+/** The database kind of a client created by createDb (null for any other). */
+export function directKindOf(client: object): 'sqlite' | 'postgresql' | null {
+  return direct.get(client)?.kind ?? null;
+}
+
 /** Makes `rawQuery`/`rawExecute` on this client go straight to its adapter. */
 export function registerDirect(client: object, connect: Connect, kind: 'sqlite' | 'postgresql'): void {
   direct.set(client, { connect, kind });

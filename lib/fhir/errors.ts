@@ -2,6 +2,8 @@
  * Typed failures of the FHIR layer. The HTTP status of each kind is decided in exactly one
  * place (statusOf in outcomes.ts); code here only says what went wrong.
  */
+import type { OperationOutcome } from '@medplum/fhirtypes';
+
 export type FhirErrorKind =
   | 'invalid' // malformed input: bad JSON, bad id, bad search value → 400
   | 'unprocessable' // well-formed but not a valid resource, or body type ≠ URL type → 422 / 400
@@ -81,6 +83,22 @@ export class FhirThrottledError extends FhirError {
   ) {
     super('too-many-requests', message);
     this.name = 'FhirThrottledError';
+  }
+}
+
+/**
+ * The failure of one entry of a transaction Bundle (lib/fhir/transaction.ts): thrown to roll the
+ * database transaction back; the transaction is answered with the entry's own status and outcome
+ * (decided by statusOf/outcomeOf when the entry was answered).
+ */
+export class TransactionFailure extends Error {
+  constructor(
+    readonly index: number,
+    readonly status: number,
+    readonly outcome: OperationOutcome,
+  ) {
+    super(`Bundle.entry[${index}] failed with ${status}`);
+    this.name = 'TransactionFailure';
   }
 }
 

@@ -28,14 +28,14 @@ import { simulatedDeletedPatient, simulatedFhirFailure } from './simulated-failu
 import { bundle, outcomeEntry, searchEntry, selectElements, storedEntry, withoutText } from './bundle';
 import { assertAuditReader, readAuditEvent, searchAuditEvents } from './audit-events';
 import { entryRequest, parseBatch, responseEntry } from './batch';
-import { assertTransactionEntries, assignedIdOf, failureOutcome, onTransaction, processTransaction, TransactionFailure } from './transaction';
+import { assertTransactionEntries, assignedIdOf, failureOutcome, onTransaction, processTransaction } from './transaction';
 import { capabilityStatement } from './capability';
 import { applyPatch } from './medplum';
 import type { JsonPatchOperation } from './medplum';
 import { docrefInputsOfParameters, docrefInputsOfQuery, docrefSearch, parseDocref } from './docref';
 import { expandInputsOfParameters, expandValueSet, parseExpand } from './terminology';
 import { patientCompartmentTypes } from './definitions';
-import { FhirAuthError, FhirError, FhirForbiddenError, FhirThrottledError } from './errors';
+import { FhirAuthError, FhirError, FhirForbiddenError, FhirThrottledError, TransactionFailure } from './errors';
 import type { ResponseFormat } from './http';
 import {
   assertJsonBody,

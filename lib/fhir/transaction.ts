@@ -22,13 +22,16 @@
 import { randomUUID } from 'node:crypto';
 import type { Bundle, BundleEntry, OperationOutcome, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import type { Db } from '../db';
-import { FhirError } from './errors';
+import { FhirError, TransactionFailure } from './errors';
 import { entryRequest, responseEntry } from './batch';
-import { operationOutcome } from './outcomes';
+import { operationOutcome, outcomeOf, statusOf } from './outcomes';
+import { FHIR_ID_SOURCE, referencePattern } from '../fhir-id';
 
 /** Rank of each method in the processing order. */
 const ORDER: Record<string, number> = { DELETE: 0, POST: 1, PUT: 2, PATCH: 2, GET: 3, HEAD: 3 };
-const TYPE_AND_ID = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/;
+const TYPE_AND_ID = referencePattern();
+// The resource a Location or Content-Location names (`…/Type/id` or `…/Type/id/_history/n`).
+const LOCATED = new RegExp(`([A-Z][A-Za-z]+)\\/(${FHIR_ID_SOURCE})(?:\\/_history\\/[^/]+)?$`);
 const CONDITIONAL_REFERENCE = /^([A-Z][A-Za-z]+)\?(.+)$/;
 
 /** Ids the handler gives the resources of unconditional creates in a transaction (set per entry request). */
@@ -83,18 +86,6 @@ function joined(tx: object): Db {
   return proxy;
 }
 
-/** The failure of one entry: the transaction is rolled back and answered with it. */
-export class TransactionFailure extends Error {
-  constructor(
-    readonly index: number,
-    readonly status: number,
-    readonly outcome: OperationOutcome,
-  ) {
-    super(`Bundle.entry[${index}] failed with ${status}`);
-    this.name = 'TransactionFailure';
-  }
-}
-
 /** The OperationOutcome a failed transaction answers: the failing entry's issues, then which entry it was. */
 export function failureOutcome(failure: TransactionFailure, b: Bundle): OperationOutcome {
   const request = b.entry?.[failure.index]?.request;
@@ -111,9 +102,8 @@ export function failureOutcome(failure: TransactionFailure, b: Bundle): Operatio
   return { resourceType: 'OperationOutcome', issue: issues };
 }
 
-function failure(index: number, status: number, message: string, expression?: string): TransactionFailure {
-  const code = status === 412 ? 'conflict' : status >= 500 ? 'exception' : 'invalid';
-  return new TransactionFailure(index, status, operationOutcome('error', code, message, expression));
+function failure(index: number, err: FhirError): TransactionFailure {
+  return new TransactionFailure(index, statusOf(err.kind), outcomeOf(err));
 }
 
 interface Parsed {
@@ -139,7 +129,7 @@ function parseEntry(e: BundleEntry): Parsed {
 function identityOfAnswer(answer: BundleEntry): string | null {
   const location = answer.response?.location;
   if (location) {
-    const m = /([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/.exec(location);
+    const m = LOCATED.exec(location);
     if (m) return `${m[1]}/${m[2]}`;
   }
   const r = answer.resource;
@@ -164,7 +154,10 @@ export async function processTransaction(outer: Request, b: Bundle, dispatch: (r
   const claim = (identity: string, i: number) => {
     const other = written.get(identity);
     if (other !== undefined && other !== i)
-      throw failure(i, 400, `Bundle.entry[${i}] and Bundle.entry[${other}] both write ${identity}; a transaction writes each resource once`);
+      throw failure(
+        i,
+        new FhirError('invalid', `Bundle.entry[${i}] and Bundle.entry[${other}] both write ${identity}; a transaction writes each resource once`),
+      );
     written.set(identity, i);
   };
 
@@ -196,8 +189,10 @@ export async function processTransaction(outer: Request, b: Bundle, dispatch: (r
     if (running.has(owner))
       throw failure(
         from,
-        400,
-        `Bundle.entry[${from}] and Bundle.entry[${owner}] refer to each other through conditional entries; their identities cannot be resolved`,
+        new FhirError(
+          'invalid',
+          `Bundle.entry[${from}] and Bundle.entry[${owner}] refer to each other through conditional entries; their identities cannot be resolved`,
+        ),
       );
     await run(owner);
     return identities.get(fullUrl);
@@ -217,9 +212,11 @@ export async function processTransaction(outer: Request, b: Bundle, dispatch: (r
     if (matches.length !== 1)
       throw failure(
         from,
-        412,
-        `The conditional reference ${type}?${query.slice(0, 100)} matches ${matches.length === 0 ? 'no' : 'more than one'} resource; it must match exactly one`,
-        at,
+        new FhirError(
+          'version-conflict',
+          `The conditional reference ${type}?${query.slice(0, 100)} matches ${matches.length === 0 ? 'no' : 'more than one'} resource; it must match exactly one`,
+          at,
+        ),
       );
     return `${type}/${matches[0]!.resource!.id}`;
   }
@@ -239,7 +236,7 @@ export async function processTransaction(outer: Request, b: Bundle, dispatch: (r
       if (target) return target;
       if (key === 'reference') {
         if (value.startsWith('urn:uuid:') || value.startsWith('urn:oid:'))
-          throw failure(from, 400, `The reference ${value.slice(0, 100)} names no entry of this transaction`, at);
+          throw failure(from, new FhirError('invalid', `The reference ${value.slice(0, 100)} names no entry of this transaction`, at));
         const c = CONDITIONAL_REFERENCE.exec(value);
         // Its criteria may name other entries too (`Observation?subject=urn:uuid:…`).
         if (c) return resolveConditional(c[1]!, (await rewriteQuery(value, from)).slice(c[1]!.length + 1), from, at);
@@ -286,7 +283,7 @@ export async function processTransaction(outer: Request, b: Bundle, dispatch: (r
       throw new TransactionFailure(i, res.status, answer.response?.outcome ?? operationOutcome('error', 'processing', `${p.method} ${request.url} failed`));
     if (p.conditional && p.method !== 'DELETE') {
       const identity = identityOfAnswer(answer);
-      if (!identity) throw failure(i, 500, `Bundle.entry[${i}] did not say which resource it wrote`);
+      if (!identity) throw new Error(`Bundle.entry[${i}] was answered ${res.status} without naming the resource it wrote`);
       // A conditional create that found its match wrote nothing; every other write claims its resource.
       if (!(p.method === 'POST' && res.status === 200)) claim(identity, i);
       if (entry.fullUrl !== undefined) identities.set(entry.fullUrl, identity);

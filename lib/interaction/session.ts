@@ -38,6 +38,15 @@ export function sessionCookieName(secure: boolean = useSecureCookies()): string 
   return `${secure ? '__Secure-' : ''}next-auth.session-token`;
 }
 
+/**
+ * The path of the sign-in cookie: the whole origin for the default sandbox, the sandbox's prefix for
+ * any other, so that signing in or out in one sandbox leaves the others' sign-ins alone (a browser
+ * sends the longer path's cookie first, RFC 6265 §5.4).
+ */
+function sessionCookiePath(): string {
+  return `${currentSandbox().basePath}/`;
+}
+
 /** The persona claims next-auth's jwt callback puts in the token (see lib/interaction/options.ts). */
 export function toPersonaSession(token: JWT | null): PersonaSession | null {
   if (!token) return null;
@@ -89,10 +98,13 @@ export async function createSessionCookie(persona: Persona): Promise<{ cookie: s
   // Read back: encode() sets exp, which the session carries (online_access grants end with it).
   const session = toPersonaSession(await decode({ token, secret }));
   if (!session) throw new Error('persona claims do not form a session');
-  return { cookie: serverCookie(sessionCookieName(), token, { path: '/', maxAge: SESSION_MAX_AGE_SECONDS, secure: useSecureCookies() }), session };
+  return {
+    cookie: serverCookie(sessionCookieName(), token, { path: sessionCookiePath(), maxAge: SESSION_MAX_AGE_SECONDS, secure: useSecureCookies() }),
+    session,
+  };
 }
 
 /** A `Set-Cookie` value that signs the persona out. */
 export function clearSessionCookie(): string {
-  return serverCookie(sessionCookieName(), '', { path: '/', maxAge: 0, secure: useSecureCookies() });
+  return serverCookie(sessionCookieName(), '', { path: sessionCookiePath(), maxAge: 0, secure: useSecureCookies() });
 }

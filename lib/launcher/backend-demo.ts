@@ -9,6 +9,8 @@ import type { OAuthClient } from '../oauth/clients';
 import { oauthUrls } from '../oauth/config';
 import { handleToken } from '../oauth/endpoints/token';
 import { findLaunch } from '../oauth/launches';
+import { DEFAULT_SANDBOX_ID } from '../sandbox';
+import { currentSandbox } from '../sandbox/context';
 
 /**
  * The built-in backend service demo: a backend client (`backend-demo`) whose private key the
@@ -20,6 +22,12 @@ import { findLaunch } from '../oauth/launches';
 
 /** client_id of the built-in backend service demo. */
 export const BACKEND_DEMO_CLIENT_ID = 'backend-demo';
+
+/** The demo client's client_id in the current sandbox (client ids are unique across sandboxes). */
+export function backendDemoClientId(): string {
+  const { id } = currentSandbox();
+  return id === DEFAULT_SANDBOX_ID ? BACKEND_DEMO_CLIENT_ID : `${BACKEND_DEMO_CLIENT_ID}-${id}`;
+}
 const KEY_SETTING = 'launcher.backend-demo.key';
 const ALG = 'ES384';
 
@@ -52,15 +60,16 @@ async function loadOrCreateKey(): Promise<DemoKey> {
 export async function ensureBackendDemoClient(): Promise<{ client: OAuthClient; key: DemoKey }> {
   const key = await loadOrCreateKey();
   const jwks = { keys: [key.publicJwk as { kty: string; kid: string }] };
-  const existing = await getClient(BACKEND_DEMO_CLIENT_ID);
+  const clientId = backendDemoClientId();
+  const existing = await getClient(clientId);
   if (existing) {
     if (existing.jwks?.keys.some((k) => k.kid === key.kid)) return { client: existing, key };
-    const updated = await updateClient(BACKEND_DEMO_CLIENT_ID, { jwks, jwksUri: null });
+    const updated = await updateClient(clientId, { jwks, jwksUri: null });
     return { client: updated ?? existing, key };
   }
   try {
     const { client } = await registerClient({
-      clientId: BACKEND_DEMO_CLIENT_ID,
+      clientId,
       name: 'Backend service demo',
       clientType: 'backend',
       scope: 'system/*.rs',
@@ -69,7 +78,7 @@ export async function ensureBackendDemoClient(): Promise<{ client: OAuthClient; 
     });
     return { client, key };
   } catch (err) {
-    const again = await getClient(BACKEND_DEMO_CLIENT_ID);
+    const again = await getClient(clientId);
     if (again) return ensureBackendDemoClient();
     throw err;
   }
@@ -136,7 +145,11 @@ async function exchange(
   body: string | null,
   shownBody: string | null,
 ): Promise<{ shown: DemoExchange; json: unknown }> {
-  const res = await handler(new Request(url, { method, headers: requestHeadersFor(origin, headers), ...(body !== null ? { body } : {}) }));
+  // The handlers run in the current sandbox and see its paths without the `/s/{id}` prefix, as the servers hand them over.
+  const target = new URL(url);
+  const { basePath } = currentSandbox();
+  if (basePath && target.pathname.startsWith(`${basePath}/`)) target.pathname = target.pathname.slice(basePath.length);
+  const res = await handler(new Request(target, { method, headers: requestHeadersFor(origin, headers), ...(body !== null ? { body } : {}) }));
   const text = await res.text();
   let json: unknown = text;
   try {
@@ -163,8 +176,9 @@ async function exchange(
  */
 export async function runBackendDemo(origin: string, options: { scope?: string } = {}): Promise<BackendDemoRun> {
   const { client, key } = await ensureBackendDemoClient();
-  const tokenUrl = oauthUrls(origin).token;
-  const fhirBase = `${origin}/fhir`;
+  const sandboxUrl = `${origin}${currentSandbox().basePath}`;
+  const tokenUrl = oauthUrls(sandboxUrl).token;
+  const fhirBase = `${sandboxUrl}/fhir`;
   const scope = options.scope?.trim() || client.scope;
   const steps: DemoStep[] = [];
 

@@ -27,6 +27,8 @@ import {
 } from './scenarios';
 import type { ScenarioResult } from './scenarios';
 import { startLaunch } from './start-launch';
+import { ensureSampleAppClient, sampleAppClientId } from './sample-app';
+import { backendDemoClientId, ensureBackendDemoClient } from './backend-demo';
 
 const ERROR_CODES = { 400: 'invalid_request', 404: 'not_found', 409: 'conflict', 413: 'invalid_request', 415: 'invalid_request' } as const;
 
@@ -110,6 +112,10 @@ export const handleShareScenario = withId(async (req, id) => answer(await shareS
 export const handleLaunchScenario = withId(async (req, id) => {
   const scenario = await findScenario(id);
   if (!scenario) return failure(404, `no scenario '${id}'`);
-  const started = await startLaunch(scenario.config, publicOrigin(req));
+  const origin = publicOrigin(req);
+  // The built-in apps are registered on first use, as the launcher page does.
+  if (scenario.config.clientId === sampleAppClientId()) await ensureSampleAppClient(origin);
+  if (scenario.config.clientId === backendDemoClientId()) await ensureBackendDemoClient();
+  const started = await startLaunch(scenario.config, origin);
   return started.ok ? jsonNoStore(started) : failure(400, started.error);
 });

@@ -7,7 +7,7 @@ import { findPatientSummary } from '../fhir/patient-directory';
 import { currentSandbox } from '../sandbox/context';
 import { launchConfigSchema } from './launch-config';
 import type { LaunchConfig } from './launch-config';
-import { SAMPLE_APP_CLIENT_ID } from './sample-app';
+import { sampleAppClientId } from './sample-app';
 import { createShareLink, findShareLink, SHARE_CODE_PATTERN } from './share-links';
 
 /**
@@ -47,7 +47,7 @@ export type ScenarioResult<T> = { readonly ok: true; readonly value: T } | { rea
 
 function ehrConfig(patientId: string, patch: Partial<LaunchConfig> = {}): LaunchConfig {
   return {
-    clientId: SAMPLE_APP_CLIENT_ID,
+    clientId: sampleAppClientId(),
     launchType: 'provider-ehr',
     patientIds: [patientId],
     encounter: { mode: 'none' },
@@ -63,43 +63,72 @@ function ehrConfig(patientId: string, patch: Partial<LaunchConfig> = {}): Launch
   };
 }
 
-/** The built-in teaching set (patients of the edge-case roster, README "Synthetic patients"). */
-export const BUILT_IN_SCENARIOS: readonly Scenario[] = [
+/** Ids and names of the built-in teaching set. */
+export const BUILT_IN_SCENARIO_NAMES: readonly { readonly id: string; readonly name: string }[] = [
+  { id: 'builtin-growth-chart', name: 'Pediatric growth chart' },
+  { id: 'builtin-deceased', name: 'Deceased patient' },
+  { id: 'builtin-no-data', name: 'Patient with no data' },
+  { id: 'builtin-large-history', name: 'Large history (5,000 resources)' },
+  { id: 'builtin-non-ascii', name: 'Non-ASCII names' },
+  { id: 'builtin-proxy', name: 'Parent signs in for a child (proxy)' },
+];
+
+/** The built-in teaching set (patients and proxy personas of the edge-case roster, README "Synthetic patients"), for the current sandbox's sample app. */
+export function builtInScenarios(): readonly Scenario[] {
+  return BUILT_IN.map((s) => ({ ...s, config: s.config(), builtIn: true, createdAt: null, updatedAt: null }));
+}
+
+const BUILT_IN: readonly (Omit<Scenario, 'config' | 'builtIn' | 'createdAt' | 'updatedAt'> & { config: () => LaunchConfig })[] = [
   {
     id: 'builtin-growth-chart',
     name: 'Pediatric growth chart',
     description:
       'A 6-year-old with every well-child visit since birth: weight, length/height, head circumference and BMI-for-age percentiles on one growth channel. Does the app plot growth over time and use the percentile observations?',
-    config: ehrConfig('roster-growth'),
+    config: () => ehrConfig('roster-growth'),
   },
   {
     id: 'builtin-deceased',
     name: 'Deceased patient',
     description:
       'A 79-year-old whose last inpatient stay ended in death (deceasedDateTime set, nothing dated after it). Does the app say so, and avoid reminders or age computed to today?',
-    config: ehrConfig('roster-deceased'),
+    config: () => ehrConfig('roster-deceased'),
   },
   {
     id: 'builtin-no-data',
     name: 'Patient with no data',
     description: 'A Patient resource and nothing else: every search comes back empty. Does the app show empty states rather than errors or spinners?',
-    config: ehrConfig('roster-demographics-only'),
+    config: () => ehrConfig('roster-demographics-only'),
   },
   {
     id: 'builtin-large-history',
     name: 'Large history (5,000 resources)',
     description:
       'Twelve years of diabetes, CKD and hypertension care plus daily glucose readings: searches must follow next links instead of asking for everything with a huge _count.',
-    config: ehrConfig('roster-paging'),
+    config: () => ehrConfig('roster-paging'),
   },
   {
     id: 'builtin-non-ascii',
     name: 'Non-ASCII names',
     description:
       'Accented Latin letters and a second name in CJK script (Zoë Siân Ñúñez-Ødegård, 山田 花子). Does the app display, search and sort them correctly?',
-    config: ehrConfig('roster-non-ascii'),
+    config: () => ehrConfig('roster-non-ascii'),
   },
-].map((s) => ({ ...s, builtIn: true, createdAt: null, updatedAt: null }));
+  {
+    id: 'builtin-proxy',
+    name: 'Parent signs in for a child (proxy)',
+    description:
+      'A patient standalone launch where the mother of 6-year-old Mateo signs in as a related person (RelatedPerson/roster-growth-rp1, username RelatedPerson/roster-growth-rp1, password sandbox): the child is the patient context, fhirUser is the RelatedPerson. Does the app show who is acting for whom?',
+    config: () => ({
+      ...ehrConfig('roster-growth'),
+      launchType: 'patient-standalone',
+      patientIds: [],
+      userFhirUser: null,
+      skipLogin: false,
+      framed: false,
+      scope: 'launch/patient openid fhirUser patient/*.rs',
+    }),
+  },
+];
 
 function key(sandboxId: string, id: string): string {
   return `${PREFIX}${sandboxId}.${id}`;
@@ -150,7 +179,7 @@ export async function listScenarios(options: { sandboxId?: string; db?: Db } = {
     .map((r) => fromRow(r.key.slice(`${PREFIX}${sandboxId}.`.length), r.value))
     .filter((s): s is Scenario => s !== null)
     .sort((a, b) => a.name.localeCompare(b.name));
-  const all = [...BUILT_IN_SCENARIOS, ...saved];
+  const all = [...builtInScenarios(), ...saved];
   const ids = [...new Set(all.flatMap((s) => s.config.patientIds))];
   const present = new Set<string>();
   await Promise.all(ids.map(async (id) => ((await findPatientSummary(sandboxId, id)) ? present.add(id) : undefined)));
@@ -159,7 +188,7 @@ export async function listScenarios(options: { sandboxId?: string; db?: Db } = {
 
 /** One scenario (built-in or saved), or null. */
 export async function findScenario(id: string, options: { sandboxId?: string; db?: Db } = {}): Promise<Scenario | null> {
-  const builtIn = BUILT_IN_SCENARIOS.find((s) => s.id === id);
+  const builtIn = builtInScenarios().find((s) => s.id === id);
   if (builtIn) return builtIn;
   if (!ID_PATTERN.test(id)) return null;
   const row = await (options.db ?? getDb()).setting.findUnique({ where: { key: key(options.sandboxId ?? currentSandbox().id, id) } });
@@ -215,11 +244,11 @@ export async function duplicateScenario(id: string, options: { sandboxId?: strin
   return createScenario({ name: `${current.name} (copy)`.slice(0, 120), description: current.description, config: current.config }, options);
 }
 
-/** A share link (`{origin}/l/{code}`) for a scenario's configuration. */
+/** A share link (`{origin}[/s/{id}]/l/{code}`, in the current sandbox) for a scenario’s configuration. */
 export async function shareScenario(id: string, origin: string, options: { sandboxId?: string; db?: Db } = {}): Promise<ScenarioResult<string>> {
   const current = await findScenario(id, options);
   if (!current) return { ok: false, status: 404, error: `no scenario '${id.slice(0, 80)}'` };
-  return { ok: true, value: `${origin}/l/${await createShareLink(current.config, options.db)}` };
+  return { ok: true, value: `${origin}${currentSandbox().basePath}/l/${await createShareLink(current.config, options.db)}` };
 }
 
 /** The share code of a share link or code as a user pastes it (`…/l/{code}`, `?share={code}`, or the code), or null. */

@@ -92,8 +92,8 @@ export const LEASE_SHARE = 16;
 interface Lease {
   next: number;
   last: number;
-  /** The window's end (epoch seconds): the lease is dropped after it. */
-  readonly end: number;
+  /** When the window ends in real time (epoch ms; a sandbox's clock may be offset): the lease is dropped after it. */
+  readonly dropAfter: number;
 }
 
 interface PendingHit {
@@ -200,11 +200,11 @@ export class RateLimiter {
   }
 
   /** Drops the leases of windows that have ended (looked at most once a second). */
-  private dropEndedLeases(nowMs: number): void {
-    if (nowMs - this.lastLeaseSweep < 1000) return;
-    this.lastLeaseSweep = nowMs;
-    const nowSeconds = nowMs / 1000;
-    for (const [id, lease] of this.leases) if (lease.end <= nowSeconds) this.leases.delete(id);
+  private dropEndedLeases(): void {
+    const now = Date.now();
+    if (now - this.lastLeaseSweep < 1000) return;
+    this.lastLeaseSweep = now;
+    for (const [id, lease] of this.leases) if (lease.dropAfter <= now) this.leases.delete(id);
   }
 
   private schedule(): void {
@@ -220,7 +220,7 @@ export class RateLimiter {
 
   /** One statement for a batch of calls; each call gets the counts of its own position. */
   private async count(batch: readonly PendingHit[]): Promise<void> {
-    const rows = new Map<string, { key: string; windowStart: number; windowEnd: number; n: number; ahead: number; hit: RateLimitHit }>();
+    const rows = new Map<string, { key: string; windowStart: number; msLeft: number; n: number; ahead: number; hit: RateLimitHit }>();
     // The counter row of each hit of each call, in call order.
     const rowIds = batch.map((call) =>
       call.enabled.map((h) => {
@@ -228,7 +228,7 @@ export class RateLimiter {
         const id = rowKey(h.key, start);
         const row = rows.get(id);
         if (row) row.n++;
-        else rows.set(id, { key: h.key, windowStart: start, windowEnd: end, n: 1, ahead: 0, hit: h });
+        else rows.set(id, { key: h.key, windowStart: start, msLeft: end * 1000 - call.nowMs, n: 1, ahead: 0, hit: h });
         return id;
       }),
     );
@@ -251,11 +251,11 @@ export class RateLimiter {
     const finalCount = new Map(returned.map((r) => [rowKey(r.key, Number(r.windowStart)), Number(r.count)]));
     // The places of this batch's calls come first, then the units reserved ahead (a leased row's
     // lease is replaced: places it still held were counted when it was taken and stay unused).
-    if (this.leases.size > 0) this.dropEndedLeases(batch[0]?.nowMs ?? this.now());
+    if (this.leases.size > 0) this.dropEndedLeases();
     for (const [id, row] of rows) {
       if (!this.leased(row.key)) continue;
       const last = finalCount.get(id) ?? 0;
-      this.leases.set(id, { next: last - row.ahead + 1, last, end: row.windowEnd });
+      this.leases.set(id, { next: last - row.ahead + 1, last, dropAfter: Date.now() + row.msLeft });
     }
     // The count before this batch is the final count less the batch's own adds; calls take their places in order.
     const seen = new Map<string, number>();

@@ -47,7 +47,15 @@ import { operationOutcome } from '../fhir/outcomes';
 import { DEFAULT_SANDBOX, resolveSandbox, runInSandbox, sandboxOfHeaders } from '../sandbox/context';
 import type { SandboxContext } from '../sandbox/context';
 import { handleJoinPage, handleJoinPost, handleResumePage, handleResumePost } from '../workshop/join';
-import { handleAttendeeClock, handleAttendeeReset, handleWorkshop, handleWorkshopCsv, handleWorkshopEvents, handleWorkshops } from '../console/workshops-api';
+import {
+  handleAttendeeClock,
+  handleAttendeeReset,
+  handleSandboxClock,
+  handleWorkshop,
+  handleWorkshopCsv,
+  handleWorkshopEvents,
+  handleWorkshops,
+} from '../console/workshops-api';
 
 /** The methods a route file may export (Next's list). */
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
@@ -112,6 +120,7 @@ export const API_ROUTES = {
   'scenario-duplicate': { path: '/api/scenarios/[id]/duplicate', methods: { POST: handleDuplicateScenario }, headers: 'api' },
   'scenario-share': { path: '/api/scenarios/[id]/share', methods: { POST: handleShareScenario }, headers: 'api' },
   'scenario-launch': { path: '/api/scenarios/[id]/launch', methods: { POST: handleLaunchScenario }, headers: 'api' },
+  'console-clock': { path: '/api/console/clock', methods: { POST: handleSandboxClock }, headers: 'api' },
   workshops: { path: '/api/workshops', methods: { GET: handleWorkshops, POST: handleWorkshops }, headers: 'api' },
   workshop: { path: '/api/workshops/[id]', methods: { GET: handleWorkshop, PATCH: handleWorkshop, DELETE: handleWorkshop }, headers: 'api' },
   'workshop-progress-csv': { path: '/api/workshops/[id]/progress.csv', methods: { GET: handleWorkshopCsv }, headers: 'api' },

@@ -105,6 +105,32 @@ describe('resolveSandbox', () => {
     await expect(setSandboxClockOffset('default', 60)).rejects.toThrow(RangeError);
   });
 
+  it('serves a workshop sandbox while its room is open, not once it is closed or ended', async () => {
+    const db = getDb();
+    const roomId = newSandboxId();
+    const [attendee, base, tagged] = [newSandboxId(), newSandboxId(), newSandboxId()];
+    await db.room.create({
+      data: { id: roomId, code: roomId.slice(0, 8), name: 'r', baseSandboxId: base, dataset: '{}', exercises: '[]', endsAt: new Date(Date.now() + 3_600_000) },
+    });
+    await db.sandbox.createMany({
+      data: [
+        { id: attendee, name: 'a' },
+        { id: base, name: 'base' },
+        { id: tagged, name: 't', roomId },
+      ],
+    });
+    await db.attendee.create({ data: { id: newSandboxId(), roomId, sandboxId: attendee, name: 'a', sessionHash: newSandboxId(), linkHash: newSandboxId() } });
+    const served = async () => {
+      invalidateSandbox();
+      return [(await resolveSandbox(attendee))?.id ?? null, (await resolveSandbox(base))?.id ?? null, (await resolveSandbox(tagged))?.id ?? null];
+    };
+    expect(await served()).toEqual([attendee, base, tagged]);
+    await db.room.update({ where: { id: roomId }, data: { closedAt: new Date() } });
+    expect(await served()).toEqual([null, null, null]);
+    await db.room.update({ where: { id: roomId }, data: { closedAt: null, endsAt: new Date(Date.now() - 1000) } });
+    expect(await served()).toEqual([null, null, null]);
+  });
+
   it('takes the sandbox of a rewritten request from its header only', async () => {
     setSandboxLoader((id) => Promise.resolve(id === 'known' ? { id, clockOffsetSeconds: 0 } : null));
     expect(await sandboxOfHeaders(new Headers())).toBe(DEFAULT_SANDBOX);

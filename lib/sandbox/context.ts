@@ -72,8 +72,21 @@ async function loadSandbox(id: string): Promise<{ id: string; clockOffsetSeconds
   // Loaded on first use: proxy.ts imports the origin rules, which read this module, and must not
   // load the database client for it.
   const { getDb } = await import('../db');
-  const row = await getDb().sandbox.findUnique({ where: { id }, select: { id: true, clockOffsetSeconds: true } });
-  return row;
+  const db = getDb();
+  const row = await db.sandbox.findUnique({ where: { id }, select: { id: true, clockOffsetSeconds: true, roomId: true } });
+  if (!row) return null;
+  // A sandbox of a workshop room (an attendee's, or the room's base) is served while the room is
+  // open: closing or ending the room ends access; its data stays until the room is deleted.
+  const roomId =
+    row.roomId ??
+    (await db.attendee.findUnique({ where: { sandboxId: id }, select: { roomId: true } }))?.roomId ??
+    (await db.room.findUnique({ where: { baseSandboxId: id }, select: { id: true } }))?.id ??
+    null;
+  if (roomId !== null) {
+    const room = await db.room.findUnique({ where: { id: roomId }, select: { closedAt: true, endsAt: true } });
+    if (!room || room.closedAt !== null || room.endsAt.getTime() <= Date.now()) return null;
+  }
+  return { id: row.id, clockOffsetSeconds: row.clockOffsetSeconds };
 }
 
 let loader: SandboxLoader = loadSandbox;

@@ -6,7 +6,7 @@
  */
 import type { Db } from '../db';
 import { getDb, getDbKind } from '../db';
-import { rawQuery, rawTransaction } from '../db/direct';
+import { directKindOf, rawQuery, rawTransaction } from '../db/direct';
 import type { RawTransaction } from '../db/direct';
 import { Prisma } from '../generated/sqlite/client';
 import { isServedSandboxId, rateLimitKeyPrefix, shareLinkKeyInfix } from './index';
@@ -38,11 +38,12 @@ const columnCache = new Map<string, Promise<string[]>>();
 
 /** The columns of a table as the database has them (so a column added later is copied too). */
 function columnsOf(db: Db, table: string): Promise<string[]> {
-  const key = `${getDbKind()}:${table}`;
+  const kind = directKindOf(db) ?? getDbKind();
+  const key = `${kind}:${table}`;
   let columns = columnCache.get(key);
   if (!columns) {
     const query =
-      getDbKind() === 'postgresql'
+      kind === 'postgresql'
         ? sql`SELECT column_name AS name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ${table} ORDER BY ordinal_position`
         : sql`SELECT name FROM pragma_table_info(${table})`;
     columns = rawQuery<{ name: string }>(db, query).then((rows) => rows.map((r) => r.name));

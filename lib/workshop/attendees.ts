@@ -6,7 +6,8 @@
  */
 import { getDb } from '../db';
 import type { Attendee, Room } from '../generated/sqlite/client';
-import { isSecretShaped, newSandboxId, newSecret, randomId, secretHash } from './codes';
+import { newSandboxId } from '../sandbox';
+import { isSecretShaped, newSecret, randomId, secretHash } from './codes';
 import { MAX_ATTENDEES, roomStatus, toRoomView } from './rooms';
 import type { RoomView } from './rooms';
 import { deleteSandboxes, provisionAttendeeSandbox } from './sandboxes';

@@ -31,11 +31,6 @@ export function randomId(bytes = 16): string {
   return randomBytes(bytes).toString('base64url');
 }
 
-/** A fresh attendee sandbox id: 128 random bits, URL-safe, never `default`. */
-export function newSandboxId(): string {
-  return `w${randomId(16)}`;
-}
-
 /** SHA-256 (hex) of a secret: what is stored of cookies and personal links. */
 export function secretHash(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');

@@ -56,7 +56,9 @@ function pageHeaders(extra: Record<string, string> = {}): Headers {
     'content-security-policy': JOIN_CSP,
     'x-frame-options': 'DENY',
     'cache-control': 'no-store',
-    'referrer-policy': 'no-referrer',
+    // same-origin, not no-referrer: with no-referrer Chrome sends `Origin: null` on our own form
+    // POSTs; same-origin still keeps the personal link's secret from any other site.
+    'referrer-policy': 'same-origin',
     'x-content-type-options': 'nosniff',
     ...extra,
   });
@@ -68,7 +70,7 @@ function page(title: string, body: ReactNode, status = 200, setCookie?: string):
       <head>
         <meta charSet="utf-8" />
         <meta name="viewport" content="width=device-width,initial-scale=1" />
-        <meta name="referrer" content="no-referrer" />
+        <meta name="referrer" content="same-origin" />
         <title>{`${title} · SMART Sandbox workshop`}</title>
         <style dangerouslySetInnerHTML={{ __html: STYLE }} />
       </head>

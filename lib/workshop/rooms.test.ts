@@ -104,7 +104,7 @@ describe('workshop rooms', () => {
     const keptBefore = await rowCounts(keepIds);
     expect(total(before)).toBeGreaterThan(50);
     expect(before.AuditRecord).toBe(1);
-    expect(before.Setting).toBe(1);
+    expect(before.Setting).toBe(oneIds.length);
 
     expect(await deleteRoom(one.room.id)).toBe(true);
     const after = await rowCounts(oneIds);

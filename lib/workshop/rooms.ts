@@ -6,7 +6,9 @@
 import { z } from 'zod';
 import { getDb } from '../db';
 import type { Room } from '../generated/sqlite/client';
-import { newRoomCode, newSandboxId, parseRoomCode, randomId } from './codes';
+import { newSandboxId } from '../sandbox';
+import { invalidateSandbox } from '../sandbox/context';
+import { newRoomCode, parseRoomCode, randomId } from './codes';
 import { exerciseListSchema, parseExercises, toExercise } from './exercises';
 import type { Exercise, ExerciseSpec } from './exercises';
 import { deleteSandboxes, seedBaseSandbox } from './sandboxes';
@@ -123,7 +125,7 @@ export async function createRoom(input: unknown, now: Date = new Date()): Promis
   }
   if (!room) return { ok: false, error: 'no free room code; try again' };
   try {
-    await seedBaseSandbox(baseSandboxId, `${value.name} (base)`, dataset);
+    await seedBaseSandbox(baseSandboxId, `${value.name} (base)`, room.id, dataset);
   } catch (err) {
     await deleteRoom(room.id);
     throw err;
@@ -191,6 +193,9 @@ export async function updateRoom(id: string, input: unknown, now: Date = new Dat
   if (closed === true) data.closedAt = room.closedAt ?? now;
   if (closed === false) data.closedAt = null;
   const updated = await db.room.update({ where: { id }, data });
+  // Whether the room's sandboxes may be served changed: this instance stops (or resumes) at once.
+  const attendees = await db.attendee.findMany({ where: { roomId: id }, select: { sandboxId: true } });
+  for (const sandboxId of [room.baseSandboxId, ...attendees.map((a) => a.sandboxId)]) invalidateSandbox(sandboxId);
   return { ok: true, room: toRoomView(updated, now) };
 }
 

@@ -16,7 +16,7 @@ export function sandboxUrls(origin: string, sandboxId: string) {
   return {
     fhirBaseUrl: `${base}/fhir`,
     smartConfigurationUrl: `${base}/fhir/.well-known/smart-configuration`,
-    launcherUrl: `${base}/`,
+    launcherUrl: base,
     consoleUrl: `${base}/console`,
     exercisesUrl: `${base}/console/exercises`,
   };

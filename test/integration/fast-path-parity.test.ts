@@ -77,7 +77,25 @@ const preflight = (origin: string, method = 'GET', headers = 'authorization') =>
   'access-control-request-headers': headers,
 });
 
+/** A sandbox served under `/s/{id}` (provisioned before the servers start), and an id no sandbox has. */
+const SANDBOX = `parity${crypto.randomUUID().replace(/-/g, '')}`;
+const NO_SANDBOX = `none${crypto.randomUUID().replace(/-/g, '')}`;
+
 const CASES: Case[] = [
+  // A sandbox under its prefix, and one that does not exist.
+  { name: 'GET /s/{id}/fhir/.well-known/smart-configuration', send: get(`/s/${SANDBOX}/fhir/.well-known/smart-configuration`) },
+  { name: 'GET /s/{id}/fhir/metadata', send: get(`/s/${SANDBOX}/fhir/metadata`) },
+  { name: "GET /s/{id}/fhir/Patient with the default sandbox's token (401)", send: (s) => get(`/s/${SANDBOX}/fhir/Patient`, bearer(s.systemToken))(s) },
+  { name: 'POST /s/{id}/oauth/token unsupported grant', send: send('POST', `/s/${SANDBOX}/oauth/token`, { headers: FORM, body: 'grant_type=password' }) },
+  { name: 'GET /s/{unknown}/fhir/Patient (404 OperationOutcome)', send: get(`/s/${NO_SANDBOX}/fhir/Patient`) },
+  {
+    name: 'POST /s/{unknown}/oauth/token (404 OAuth error)',
+    send: send('POST', `/s/${NO_SANDBOX}/oauth/token`, { headers: FORM, body: 'grant_type=password' }),
+  },
+  {
+    name: 'GET /fhir/Patient naming the sandbox in the internal header (ignored: 401)',
+    send: (s) => get('/fhir/Patient?_count=1', { 'x-smart-sandbox': SANDBOX, authorization: 'Bearer nope' })(s),
+  },
   // Discovery, keys, the style file, health.
   { name: 'GET smart-configuration', send: get('/fhir/.well-known/smart-configuration') },
   { name: 'GET smart-configuration with Origin', send: get('/fhir/.well-known/smart-configuration', { origin: 'https://app.example' }) },
@@ -359,8 +377,12 @@ function normalise(text: string, base: string): string {
     .replace(RANDOM, (m) => (/^[a-z-]+$/.test(m) ? m : '{random}'));
 }
 
-/** Headers that describe the connection or the moment, not the answer. */
-const VOLATILE_HEADERS = new Set(['date', 'connection', 'keep-alive', 'transfer-encoding', 'content-length']);
+/**
+ * Headers that describe the connection or the moment, not the answer; and `x-middleware-rewrite`,
+ * with which Next tells its client router that proxy.ts rewrote a `/s/{id}/…` path (the fast path
+ * strips the prefix without a rewrite).
+ */
+const VOLATILE_HEADERS = new Set(['date', 'connection', 'keep-alive', 'transfer-encoding', 'content-length', 'x-middleware-rewrite']);
 
 interface Answer {
   status: number;
@@ -400,6 +422,10 @@ let sides: [Side, Side];
 const ENV = { RATE_LIMIT_CLIENT: '0', RATE_LIMIT_PATIENT: '0', RATE_LIMIT_REGISTER_IP: '0' };
 
 beforeAll(async () => {
+  const [{ createDb }, { provisionSandbox }] = await Promise.all([import('../../lib/db'), import('../../lib/sandbox/provision')]);
+  const { db } = createDb(databaseUrl);
+  await provisionSandbox({ id: SANDBOX, name: 'parity' }, db);
+  await db.$disconnect();
   [fast, viaNext] = (await Promise.all([startServer({ databaseUrl, env: ENV }), startServer({ databaseUrl, env: { ...ENV, API_FAST_PATH: '0' } })])) as [
     Server,
     Server,

@@ -9,12 +9,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type * as oauth from 'oauth4webapi';
+import * as oauth from 'oauth4webapi';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { startOwnServer } from './support/own-server';
 import type { OwnServer } from './support/own-server';
 import { BrowserSession, unescapeHtml } from './support/browserless';
-import { buildAuthorizationRequest, discover, registerPublicClient, registerSymmetricClient, runCodeFlow } from './support/smart-client';
+import { buildAuthorizationRequest, discover, insecure, registerPublicClient, registerSymmetricClient, runCodeFlow } from './support/smart-client';
 import type { CompletedFlow, RegisteredClient } from './support/smart-client';
 
 const CONSOLE_USER = 'flows-teacher';
@@ -53,6 +53,7 @@ let pub: RegisteredClient;
 let confidential: RegisteredClient;
 let launch: CompletedFlow;
 let live: CompletedFlow;
+let liveAccess = '';
 let backendClientId = '';
 let backendToken = '';
 let pkceRefusedAt = '';
@@ -178,9 +179,14 @@ beforeAll(async () => {
   // 6. A second launch, of a confidential client, whose token stays valid (for the export with tokens included).
   confidential = await registerSymmetricClient(base);
   live = await runCodeFlow(base, as, confidential, { scope: SCOPE, interaction: { persona: `Patient/${PATIENT}` } });
-  expect(
-    (await fetch(`${base}/fhir/Observation?patient=${PATIENT}&_count=1`, { headers: { authorization: `Bearer ${live.tokens.access_token}` } })).status,
-  ).toBe(200);
+  // Its refresh chain: one rotation, then a call with the new token.
+  const refreshed = await oauth.processRefreshTokenResponse(
+    as,
+    confidential.client,
+    await oauth.refreshTokenGrantRequest(as, confidential.client, confidential.auth(), live.tokens.refresh_token!, insecure),
+  );
+  liveAccess = refreshed.access_token;
+  expect((await fetch(`${base}/fhir/Observation?patient=${PATIENT}&_count=1`, { headers: { authorization: `Bearer ${liveAccess}` } })).status).toBe(200);
 }, 180_000);
 
 afterAll(async () => {
@@ -199,7 +205,11 @@ describe('flows list (GET /api/console/flows)', () => {
     for (const k of ['launch', 'authorize', 'consent', 'refresh', 'backend', 'token-use']) expect(kinds, k).toContain(k);
     const times = flows.map((f) => Date.parse(f.at));
     expect([...times].sort((a, b) => b - a)).toEqual(times);
-    expect(flows.filter((f) => f.kind === 'launch').map((f) => f.clientId)).toEqual([confidential.client.client_id, pub.client.client_id]);
+    const launches = flows.filter((f) => f.kind === 'launch');
+    expect(launches.map((f) => f.clientId)).toEqual([confidential.client.client_id, pub.client.client_id]);
+    // The refresh chain shows on the launch it belongs to.
+    expect((launches[0] as ListedFlow & { summary: string }).summary).toMatch(/refreshed 1 time$/);
+    expect((await flowDoc(launches[0]!.id)).steps.filter((s) => s.kind === 'refresh')).toHaveLength(1);
     const pkce = flows.find((f) => f.kind === 'authorize')!;
     expect(pkce).toMatchObject({ outcome: 'failed', clientId: pub.client.client_id, rule: { id: 'pkce-s256' } });
     expect(Date.parse(pkce.at)).toBeLessThanOrEqual(Date.parse(pkceRefusedAt));
@@ -334,9 +344,10 @@ describe('flow exports', () => {
   it('includes the flow’s own still-valid access token on request, and runs against the server with it', async () => {
     const flow = await launchOf(confidential.client.client_id);
     const redacted = await (await consoleGet(`/api/console/flows/${encodeURIComponent(flow.id)}/export?format=curl`)).text();
-    expect(redacted).not.toContain(live.tokens.access_token);
+    expect(redacted).not.toContain(liveAccess);
     const script = await (await consoleGet(`/api/console/flows/${encodeURIComponent(flow.id)}/export?format=curl&tokens=include`)).text();
-    expect(script).toContain(live.tokens.access_token);
+    // The newest live token of the flow: the one its refresh gave.
+    expect(script).toContain(liveAccess);
     // Never another flow's token, the client's secret, the refresh token, code or verifier.
     for (const secret of [launch.tokens.access_token, backendToken, confidential.secret!, live.tokens.refresh_token!, live.code, live.request.verifier])
       expect(script).not.toContain(secret);
@@ -354,6 +365,17 @@ describe('flow exports', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('a backend flow exports its token request (the assertion a variable) and the calls made with its token', async () => {
+    const flow = (await list(`client=${encodeURIComponent(backendClientId)}&outcome=ok`)).flows[0]!;
+    const url = `/api/console/flows/${encodeURIComponent(flow.id)}/export?format=curl`;
+    const script = await (await consoleGet(url)).text();
+    expect(script).toContain(`--data-urlencode 'grant_type=client_credentials'`);
+    expect(script).toContain(`--data-urlencode "client_assertion=$CLIENT_ASSERTION"`);
+    expect(script).toContain(`"$BASE/fhir/Patient?_count=1"`);
+    expect(script).not.toContain(backendToken);
+    expect(await (await consoleGet(`${url}&tokens=include`)).text()).toContain(backendToken);
   });
 
   it('a Postman collection v2.1 with one item per request and the recorded responses', async () => {

@@ -118,7 +118,7 @@ function pairs(): [Box, Box][] {
 beforeAll(async () => {
   lib = await serverLib();
   const ids = [lib.newSandboxId(), lib.newSandboxId()];
-  for (const [i, id] of ids.entries()) await lib.provisionSandbox({ id, name: `Attendee ${'AB'[i]}`, roomId: 'isolation-room', baseSandboxId: 'default' });
+  for (const [i, id] of ids.entries()) await lib.provisionSandbox({ id, name: `Attendee ${'AB'[i]}`, baseSandboxId: 'default' });
   boxes.push(await setUp('D', 'default', origin));
   boxes.push(await setUp('A', ids[0]!, `${origin}/s/${ids[0]}`));
   boxes.push(await setUp('B', ids[1]!, `${origin}/s/${ids[1]}`));
@@ -225,6 +225,47 @@ describe('sandbox isolation: FHIR', () => {
     expect((await fetch(inB, { headers: { authorization: `Bearer ${b.system}` } })).status).toBe(404);
     expect((await fetch(status, { headers: { authorization: `Bearer ${b.system}` } })).status).toBe(401);
     expect([200, 202]).toContain((await fetch(status, { headers: { authorization: `Bearer ${a.system}` } })).status);
+  });
+
+  it('a transaction Bundle sent to a sandbox writes there only, its locations under its prefix; another sandbox refuses its token', async () => {
+    const [, a, b] = boxes as [Box, Box, Box];
+    const family = `Transacted${Date.now()}`;
+    const bundle = {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [
+        {
+          fullUrl: 'urn:uuid:5a5a5a5a-0000-4000-8000-000000000001',
+          request: { method: 'POST', url: 'Patient' },
+          resource: { resourceType: 'Patient', name: [{ family }] },
+        },
+        {
+          request: { method: 'POST', url: 'Observation' },
+          resource: {
+            resourceType: 'Observation',
+            status: 'final',
+            code: { text: 'transaction in a sandbox' },
+            subject: { reference: 'urn:uuid:5a5a5a5a-0000-4000-8000-000000000001' },
+          },
+        },
+      ],
+    };
+    const post = (box: Box) =>
+      fetch(`${box.base}/fhir`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${a.system}`, 'content-type': 'application/fhir+json', accept: 'application/fhir+json' },
+        body: JSON.stringify(bundle),
+      });
+    expect((await post(b)).status).toBe(401);
+    const res = await post(a);
+    expect(res.status).toBe(200);
+    const entries = (((await res.json()) as FhirJson).entry ?? []) as { response?: { location?: string }; resource?: FhirJson }[];
+    for (const e of entries) expect(e.response?.location?.startsWith(`${a.base}/fhir/`), e.response?.location).toBe(true);
+    const patient = `Patient/${entries[0]?.resource?.id}`;
+    expect((entries[1]?.resource?.subject as { reference?: string } | undefined)?.reference).toBe(patient);
+    expect(bundleRefs((await fhir(a, `Patient?family=${family}`, a.system)).body)).toEqual([patient]);
+    expect(bundleRefs((await fhir(b, `Patient?family=${family}`, b.system)).body)).toEqual([]);
+    expect(bundleRefs((await fhir(boxes[0]!, `Patient?family=${family}`, boxes[0]!.system)).body)).toEqual([]);
   });
 });
 

@@ -3,7 +3,10 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import * as oauth from 'oauth4webapi';
 import { describe, expect, inject, it } from 'vitest';
+import { BrowserSession } from './support/browserless';
+import { buildAuthorizationRequest, discover, insecure } from './support/smart-client';
 
 const base = inject('baseUrl');
 const README = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
@@ -29,8 +32,15 @@ describe('scenarios API', () => {
     const res = await send('GET', '/api/scenarios');
     expect(res.status).toBe(200);
     const { scenarios } = (await res.json()) as { scenarios: ScenarioJson[] };
-    const builtIn = scenarios.filter((s) => s.builtIn).map((s) => s.config.patientIds[0]);
-    expect(builtIn).toEqual(['roster-growth', 'roster-deceased', 'roster-demographics-only', 'roster-paging', 'roster-non-ascii']);
+    const builtIn = scenarios.filter((s) => s.builtIn).map((s) => [s.id, s.config.patientIds[0] ?? null]);
+    expect(builtIn).toEqual([
+      ['builtin-growth-chart', 'roster-growth'],
+      ['builtin-deceased', 'roster-deceased'],
+      ['builtin-no-data', 'roster-demographics-only'],
+      ['builtin-large-history', 'roster-paging'],
+      ['builtin-non-ascii', 'roster-non-ascii'],
+      ['builtin-proxy', null],
+    ]);
     expect(scenarios.find((s) => s.id === 'builtin-deceased')?.missingPatients).toEqual([]);
     expect((await send('PUT', '/api/scenarios/builtin-deceased', { name: 'x' })).status).toBe(409);
     expect((await send('DELETE', '/api/scenarios/builtin-deceased')).status).toBe(409);
@@ -85,6 +95,31 @@ describe('scenarios API', () => {
     expect(appUrl.searchParams.get('launch')).toBeTruthy();
   });
 
+  it('the proxy scenario: a standalone launch of the sample app where the parent signs in and gets the child as patient', async () => {
+    const res = await send('POST', '/api/scenarios/builtin-proxy/launch');
+    expect(res.status).toBe(200);
+    const launch = (await res.json()) as { kind: string; appUrl: string };
+    expect(launch.kind).toBe('standalone');
+    expect(new URL(launch.appUrl).searchParams.get('iss')).toBe(`${base}/fhir`);
+    // The sample app's side: the authorization the armed launch applies to, signed in as the parent.
+    const as = await discover(base);
+    const scenario = (await (await send('GET', '/api/scenarios/builtin-proxy')).json()) as ScenarioJson;
+    const client: oauth.Client = { client_id: String(scenario.config.clientId), token_endpoint_auth_method: 'none' };
+    const redirectUri = `${base}/sample-app`;
+    const request = await buildAuthorizationRequest(as, client.client_id, { scope: String(scenario.config.scope), aud: `${base}/fhir`, redirectUri });
+    const { callback } = await new BrowserSession(base).authorize(request.url, { persona: 'RelatedPerson/roster-growth-rp1' });
+    const params = oauth.validateAuthResponse(as, client, callback, request.state);
+    const tokenRes = await oauth.authorizationCodeGrantRequest(as, client, oauth.None(), params, redirectUri, request.verifier, insecure);
+    const tokens = (await oauth.processAuthorizationCodeResponse(as, client, tokenRes, {
+      requireIdToken: true,
+      expectedNonce: request.nonce,
+    })) as oauth.TokenEndpointResponse & {
+      patient?: string;
+    };
+    expect(tokens.patient).toBe('roster-growth');
+    expect(String(oauth.getValidatedIdTokenClaims(tokens)?.fhirUser)).toMatch(/RelatedPerson\/roster-growth-rp1$/);
+  });
+
   it('answers bad input with 4xx and a reason', async () => {
     const template = (await (await send('GET', '/api/scenarios/builtin-growth-chart')).json()) as ScenarioJson;
     for (const [body, status] of [
@@ -110,7 +145,8 @@ describe('scenarios API', () => {
       expect(res.status).toBe(404);
       const html = await res.text();
       expect(html).toContain('This launch link is unknown');
-      expect(html).toContain('href="/?scenario=builtin-growth-chart"');
+      // The page streams its content (Next's not-found boundary), attributes JSON-quoted.
+      expect(html).toContain('/?scenario=builtin-growth-chart');
     }
   });
 

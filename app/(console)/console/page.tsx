@@ -1,5 +1,6 @@
 import { redirect } from 'next/navigation';
+import { consoleSandbox } from './sandbox-base';
 
-export default function ConsoleHome() {
-  redirect('/console/tokens');
+export default async function ConsoleHome() {
+  redirect(`${(await consoleSandbox())?.basePath ?? ''}/console/tokens`);
 }

@@ -4,7 +4,8 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { API_ROUTES, matchApiRoute, nextRouteHandlers } from '#lib/routes/api-routes';
+import { API_ROUTES, handleApiRequest, matchApiRoute, nextRouteHandlers, splitSandboxPath } from '#lib/routes/api-routes';
+import { SANDBOX_HEADER } from '#lib/sandbox/index';
 import type { ApiRouteKey } from '#lib/routes/api-routes';
 
 const root = join(import.meta.dirname, '..', '..', '..');
@@ -125,5 +126,33 @@ describe('nextRouteHandlers', () => {
     expect(post.headers.get('allow')).toBe('GET, HEAD, OPTIONS');
     expect(post.headers.get('x-content-type-options')).toBe('nosniff');
     expect(post.headers.get('x-frame-options')).toBe('DENY');
+  });
+});
+
+describe('sandbox prefix', () => {
+  it('splits /s/{id}/… into the sandbox and the path the route table knows', () => {
+    expect(splitSandboxPath('/s/abc/fhir/Patient')).toEqual({ sandboxId: 'abc', path: '/fhir/Patient' });
+    expect(splitSandboxPath('/s/abc')).toEqual({ sandboxId: 'abc', path: '/' });
+    expect(splitSandboxPath('/s//fhir')).toBeNull();
+    expect(splitSandboxPath('/fhir/Patient')).toBeNull();
+    expect(splitSandboxPath('/sample-app')).toBeNull();
+  });
+
+  it('answers an unknown sandbox with 404 in the protocol’s shape, without running the handler', async () => {
+    const fhir = await handleApiRequest(API_ROUTES.fhir, new Request('http://localhost/fhir/Patient'), 'no-such-sandbox');
+    expect(fhir.status).toBe(404);
+    expect(fhir.headers.get('content-type')).toContain('application/fhir+json');
+    expect(await fhir.json()).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ code: 'not-found' }] });
+    const token = await handleApiRequest(API_ROUTES.token, new Request('http://localhost/oauth/token', { method: 'POST' }), 'default');
+    expect(token.status).toBe(404);
+    expect(await token.json()).toMatchObject({ error: 'invalid_request' });
+    expect(token.headers.get('x-content-type-options')).toBe('nosniff');
+  });
+
+  it('a route file takes the sandbox from the header proxy.ts sets, and refuses one it cannot serve', async () => {
+    const handlers = nextRouteHandlers('jwks' satisfies ApiRouteKey);
+    const res = await handlers.GET(new Request('http://localhost/.well-known/jwks.json', { headers: { [SANDBOX_HEADER]: 'no-such-sandbox' } }));
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ error: 'invalid_request' });
   });
 });

@@ -6,7 +6,7 @@ import { ResourceStore } from '../../../lib/fhir/store';
 import { Prisma } from '../../../lib/generated/sqlite/client';
 import { registerClient } from '../../../lib/oauth/clients';
 import { counter, getRateLimiter } from '../../../lib/ratelimit/policy';
-import { runInSandbox, resolveSandbox } from '../../../lib/sandbox/context';
+import { runInSandbox, resolveSandbox, sandboxContextOf } from '../../../lib/sandbox/context';
 import { newSandboxId, rateLimitKeyPrefix } from '../../../lib/sandbox';
 import { FHIR_DATA_TABLES, SANDBOX_DATA_TABLES, deleteSandboxData, provisionSandbox } from '../../../lib/sandbox/provision';
 import { seedDataset } from '../../../lib/seed/seed-dataset';
@@ -37,7 +37,7 @@ async function rowsOf(id: string): Promise<Record<string, number>> {
 /** Gives a sandbox one row in every table that is not FHIR data. */
 async function useSandbox(id: string): Promise<void> {
   const db = getDb();
-  const ctx = await resolveSandbox(id);
+  const ctx = sandboxContextOf({ id, clockOffsetSeconds: 0 });
   const { client } = await registerClient(
     { name: `app of ${id}`, clientType: 'public', redirectUris: ['https://app.example/cb'], scope: 'launch openid patient/*.rs' },
     { sandboxId: id },
@@ -70,7 +70,7 @@ async function useSandbox(id: string): Promise<void> {
     },
   });
   await db.bulkExportChunk.create({ data: { jobId: `job-${id}`, type: 'Patient', seq: 0, lines: 1, data: new Uint8Array([123, 125]) } });
-  await runInSandbox(ctx!, () => getRateLimiter().hit([counter('client', client.clientId)]));
+  await runInSandbox(ctx, () => getRateLimiter().hit([counter('client', client.clientId)]));
 }
 
 beforeAll(async () => {

@@ -1,10 +1,11 @@
 import Link from 'next/link';
 import { summarizeAlerts } from '#lib/console/alerts';
 import { requireConsoleSession } from '#lib/console/auth';
+import { inSandboxPage } from '../../../request-sandbox';
 
 export const metadata = { title: 'Alerts · SMART Sandbox console' };
 
-export default async function AlertsPage() {
+async function AlertsPage() {
   await requireConsoleSession('/console/alerts');
   const s = await summarizeAlerts();
   return (
@@ -150,3 +151,5 @@ export default async function AlertsPage() {
     </>
   );
 }
+
+export default inSandboxPage(AlertsPage);

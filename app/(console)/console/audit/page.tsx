@@ -16,6 +16,7 @@ import { listClients } from '#lib/oauth/clients';
 import { requireConsoleSession } from '#lib/console/auth';
 import { toSearchParams } from '#lib/console/format';
 import { AuditLive } from './audit-live-client';
+import { inSandboxPage } from '../../../request-sandbox';
 
 export const metadata = { title: 'Audit trail · SMART Sandbox console' };
 
@@ -30,7 +31,7 @@ function localInput(d: Date | undefined): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }
 
-export default async function AuditPage({ searchParams }: Props) {
+async function AuditPage({ searchParams }: Props) {
   await requireConsoleSession('/console/audit');
   const params = toSearchParams(await searchParams);
   const filters = parseAuditFilters(params);
@@ -115,3 +116,5 @@ export default async function AuditPage({ searchParams }: Props) {
     </>
   );
 }
+
+export default inSandboxPage(AuditPage);

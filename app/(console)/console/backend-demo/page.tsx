@@ -1,23 +1,26 @@
 import Link from 'next/link';
 import { requireConsoleSession } from '#lib/console/auth';
-import { BACKEND_DEMO_CLIENT_ID, ensureBackendDemoClient } from '#lib/launcher/backend-demo';
+import { ensureBackendDemoClient } from '#lib/launcher/backend-demo';
+import { inSandboxPage } from '../../../request-sandbox';
 import { BackendDemoRunner } from './backend-demo-client';
 
 export const metadata = { title: 'Backend service demo · SMART Sandbox console' };
 export const dynamic = 'force-dynamic';
 
-export default async function BackendDemoPage() {
+async function BackendDemoPage() {
   await requireConsoleSession('/console/backend-demo');
   const { client } = await ensureBackendDemoClient();
   return (
     <>
       <h1>Backend service demo</h1>
       <p>
-        A registered backend client, <Link href={`/console/clients/${BACKEND_DEMO_CLIENT_ID}`}>{client.name}</Link> (<code>{BACKEND_DEMO_CLIENT_ID}</code>),
-        whose private key the sandbox holds. Running it signs a client assertion, exchanges it for an access token (client_credentials) and makes a few FHIR
-        calls, showing every request and answer. For your own backend service, <a href="/tools/jwks">the JWKS helper</a> makes the JWKS to register.
+        A registered backend client, <Link href={`/console/clients/${client.clientId}`}>{client.name}</Link> (<code>{client.clientId}</code>), whose private key
+        the sandbox holds. Running it signs a client assertion, exchanges it for an access token (client_credentials) and makes a few FHIR calls, showing every
+        request and answer. For your own backend service, <a href="/tools/jwks">the JWKS helper</a> makes the JWKS to register.
       </p>
       <BackendDemoRunner defaultScope={client.scope} />
     </>
   );
 }
+
+export default inSandboxPage(BackendDemoPage);

@@ -2,12 +2,13 @@ import Link from 'next/link';
 import { requireConsoleSession } from '#lib/console/auth';
 import { firstParam } from '#lib/console/format';
 import { listClients } from '#lib/oauth/clients';
+import { inSandboxPage } from '../../../request-sandbox';
 
 export const metadata = { title: 'Clients · SMART Sandbox console' };
 
 type Props = { searchParams: Promise<Record<string, string | string[] | undefined>> };
 
-export default async function ClientsPage({ searchParams }: Props) {
+async function ClientsPage({ searchParams }: Props) {
   await requireConsoleSession('/console/clients');
   const clients = await listClients();
   const deleted = firstParam((await searchParams).deleted) === '1';
@@ -67,3 +68,5 @@ export default async function ClientsPage({ searchParams }: Props) {
     </>
   );
 }
+
+export default inSandboxPage(ClientsPage);

@@ -3,12 +3,13 @@ import { requireConsoleSession } from '#lib/console/auth';
 import { currentDataset, getReseedStatus, searchPatients } from '#lib/console/data';
 import { firstParam } from '#lib/console/format';
 import { ReseedPanel } from './reseed-client';
+import { inSandboxPage } from '../../../request-sandbox';
 
 export const metadata = { title: 'Data · SMART Sandbox console' };
 
 type Props = { searchParams: Promise<Record<string, string | string[] | undefined>> };
 
-export default async function DataPage({ searchParams }: Props) {
+async function DataPage({ searchParams }: Props) {
   await requireConsoleSession('/console/data');
   const q = (firstParam((await searchParams).q) ?? '').slice(0, 100);
   const [patients, dataset, status] = await Promise.all([searchPatients(q), currentDataset(), getReseedStatus()]);
@@ -43,3 +44,5 @@ export default async function DataPage({ searchParams }: Props) {
     </>
   );
 }
+
+export default inSandboxPage(DataPage);

@@ -5,6 +5,7 @@ import { FLOW_KIND_LABELS, FLOW_KINDS, listAllFlows, parseFlowFilters } from '#l
 import type { FlowFilters } from '#lib/console/flow-events';
 import { toSearchParams } from '#lib/console/format';
 import { listClients } from '#lib/oauth/clients';
+import { inSandboxPage } from '../../../request-sandbox';
 
 export const metadata = { title: 'Flows · SMART Sandbox console' };
 
@@ -23,7 +24,7 @@ function filterQuery(f: FlowFilters): URLSearchParams {
   return q;
 }
 
-export default async function FlowsPage({ searchParams }: Props) {
+async function FlowsPage({ searchParams }: Props) {
   await requireConsoleSession('/console/flows');
   const params = toSearchParams(await searchParams);
   const filters = parseFlowFilters(params);
@@ -170,3 +171,5 @@ export default async function FlowsPage({ searchParams }: Props) {
     </>
   );
 }
+
+export default inSandboxPage(FlowsPage);

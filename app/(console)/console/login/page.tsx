@@ -3,6 +3,7 @@ import { redirect } from 'next/navigation';
 import { accountModeFor, consoleLockedMessage, readConsoleSession } from '#lib/console/auth';
 import { firstParam } from '#lib/console/format';
 import { LoginForm } from './login-client';
+import { inSandboxPage } from '../../../request-sandbox';
 
 export const metadata = { title: 'Console sign-in · SMART Sandbox' };
 
@@ -12,7 +13,7 @@ function safeReturn(path: string | undefined): string {
   return path && path.startsWith('/console') && !path.startsWith('//') ? path : '/console';
 }
 
-export default async function LoginPage({ searchParams }: Props) {
+async function LoginPage({ searchParams }: Props) {
   const params = await searchParams;
   const h = await headers();
   const returnTo = safeReturn(firstParam(params.callbackUrl));
@@ -51,3 +52,5 @@ export default async function LoginPage({ searchParams }: Props) {
     </div>
   );
 }
+
+export default inSandboxPage(LoginPage);

@@ -2,6 +2,7 @@ import Link from 'next/link';
 import { requireConsoleSession } from '#lib/console/auth';
 import type { LiveCounter } from '#lib/console/rate-limits';
 import { rateLimitOverview } from '#lib/console/rate-limits';
+import { inSandboxPage } from '../../../request-sandbox';
 
 export const metadata = { title: 'Rate limits · SMART Sandbox console' };
 
@@ -25,7 +26,7 @@ function subjectOf(c: LiveCounter) {
   return <code>{c.subject}</code>;
 }
 
-export default async function RateLimitsPage() {
+async function RateLimitsPage() {
   await requireConsoleSession('/console/rate-limits');
   const { limits, counters } = await rateLimitOverview();
   return (
@@ -102,3 +103,5 @@ export default async function RateLimitsPage() {
     </>
   );
 }
+
+export default inSandboxPage(RateLimitsPage);

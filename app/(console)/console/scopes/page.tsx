@@ -5,6 +5,7 @@ import { publicOrigin } from '#lib/http/origin';
 import { analyzeScopeString } from '#lib/console/scope-explain';
 import { evaluatePlaygroundRequest } from '#lib/console/scope-playground';
 import { getTokenDetail } from '#lib/console/tokens';
+import { inSandboxPage } from '../../../request-sandbox';
 
 export const metadata = { title: 'Scope playground · SMART Sandbox console' };
 
@@ -13,7 +14,7 @@ type Props = { searchParams: Promise<Record<string, string | string[] | undefine
 const EXAMPLE =
   'launch/patient openid fhirUser patient/Patient.rs patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory user/Practitioner.read offline_access';
 
-export default async function ScopesPage({ searchParams }: Props) {
+async function ScopesPage({ searchParams }: Props) {
   await requireConsoleSession('/console/scopes');
   const p = await searchParams;
   const tokenId = firstParam(p.token)?.slice(0, 200);
@@ -155,3 +156,5 @@ export default async function ScopesPage({ searchParams }: Props) {
     </>
   );
 }
+
+export default inSandboxPage(ScopesPage);

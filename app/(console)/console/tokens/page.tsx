@@ -2,12 +2,13 @@ import Link from 'next/link';
 import { requireConsoleSession } from '#lib/console/auth';
 import { relativeTime, toSearchParams } from '#lib/console/format';
 import { listTokens, parseTokenFilters, tokenFilterOptions, TOKEN_STATUSES } from '#lib/console/tokens';
+import { inSandboxPage } from '../../../request-sandbox';
 
 export const metadata = { title: 'Tokens · SMART Sandbox console' };
 
 type Props = { searchParams: Promise<Record<string, string | string[] | undefined>> };
 
-export default async function TokensPage({ searchParams }: Props) {
+async function TokensPage({ searchParams }: Props) {
   await requireConsoleSession('/console/tokens');
   const filters = parseTokenFilters(toSearchParams(await searchParams));
   const [tokens, options] = await Promise.all([listTokens(filters), tokenFilterOptions()]);
@@ -124,3 +125,5 @@ export default async function TokensPage({ searchParams }: Props) {
     </>
   );
 }
+
+export default inSandboxPage(TokensPage);

@@ -2,7 +2,7 @@
 
 import { revalidatePath } from 'next/cache';
 import { redirect } from 'next/navigation';
-import { requireConsoleSession } from '#lib/console/auth';
+import { requireInstructorSession } from '#lib/console/auth';
 import { roomInputFromForm } from '#lib/console/workshops';
 import { createRoom, deleteRoom, updateRoom } from '#lib/workshop/rooms';
 
@@ -13,7 +13,7 @@ export type CreateRoomState = { error: string } | null;
 
 /** Creates a room (seeding its base sandbox) and opens its page. */
 export async function createRoomAction(_prev: CreateRoomState, form: FormData): Promise<CreateRoomState> {
-  await requireConsoleSession('/console/workshops');
+  await requireInstructorSession('/console/workshops');
   const input = roomInputFromForm(form);
   if (!input.ok) return { error: input.error };
   const created = await createRoom(input.value);
@@ -25,7 +25,7 @@ export async function createRoomAction(_prev: CreateRoomState, form: FormData): 
 /** Closes, reopens or extends a room. */
 export async function updateRoomAction(form: FormData): Promise<void> {
   const id = String(form.get('id') ?? '');
-  await requireConsoleSession(`/console/workshops/${encodeURIComponent(id)}`);
+  await requireInstructorSession(`/console/workshops/${encodeURIComponent(id)}`);
   const change = String(form.get('change') ?? '');
   const input =
     change === 'close' ? { closed: true } : change === 'reopen' ? { closed: false } : { extendMinutes: Math.max(1, Number(form.get('minutes') ?? 60) || 60) };
@@ -36,7 +36,7 @@ export async function updateRoomAction(form: FormData): Promise<void> {
 
 /** Deletes a room and every row of its sandboxes. */
 export async function deleteRoomAction(form: FormData): Promise<void> {
-  await requireConsoleSession('/console/workshops');
+  await requireInstructorSession('/console/workshops');
   await deleteRoom(String(form.get('id') ?? ''));
   revalidatePath('/console/workshops');
   redirect('/console/workshops?deleted=1');

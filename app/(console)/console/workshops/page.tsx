@@ -1,5 +1,5 @@
 import Link from 'next/link';
-import { requireConsoleSession } from '#lib/console/auth';
+import { requireInstructorSession } from '#lib/console/auth';
 import { firstParam } from '#lib/console/format';
 import { SIMULATED_ERRORS, SIMULATED_ERROR_KINDS } from '#lib/launch-options/simulated-errors';
 import { BUILT_IN_EXERCISES, BUILT_IN_EXERCISE_IDS } from '#lib/workshop/exercises';
@@ -12,7 +12,7 @@ export const metadata = { title: 'Workshops · SMART Sandbox console' };
 type Props = { searchParams: Promise<Record<string, string | string[] | undefined>> };
 
 export default async function WorkshopsPage({ searchParams }: Props) {
-  await requireConsoleSession('/console/workshops');
+  await requireInstructorSession('/console/workshops');
   const rooms = await listRooms();
   const deleted = firstParam((await searchParams).deleted) === '1';
   return (

@@ -1,4 +1,4 @@
-import { BUILT_IN_SCENARIOS } from '#lib/launcher/scenarios';
+import { BUILT_IN_SCENARIO_NAMES } from '#lib/launcher/scenarios';
 
 export const metadata = { title: 'Unknown launch link · SMART Sandbox' };
 
@@ -8,8 +8,7 @@ export default function UnknownShareLink() {
     <>
       <nav className="top">
         <strong>SMART Sandbox</strong>
-        <a href="/">Launcher</a>
-        <a href="/console">Console</a>
+        <a href="../">Launcher</a>
       </nav>
       <main>
         <h1>This launch link is unknown</h1>
@@ -19,13 +18,14 @@ export default function UnknownShareLink() {
             mistyped, come from another sandbox (share links belong to the instance and database they were made on), or the database was reset since.
           </p>
           <p>
-            Ask for a new link, or start from the <a href="/">launcher</a>. To keep a configuration for good, save it as a named scenario there; these built-in
-            scenarios are always available:
+            Ask for a new link, or start from the <a href="../">launcher</a>. To keep a configuration for good, save it as a named scenario there; these
+            built-in scenarios are always available:
           </p>
           <ul>
-            {BUILT_IN_SCENARIOS.map((s) => (
+            {BUILT_IN_SCENARIO_NAMES.map((s) => (
               <li key={s.id}>
-                <a href={`/?scenario=${s.id}`}>{s.name}</a>
+                {/* Relative: the launcher of the sandbox this link was opened in (/l/… or /s/{id}/l/…). */}
+                <a href={`../?scenario=${s.id}`}>{s.name}</a>
               </li>
             ))}
           </ul>

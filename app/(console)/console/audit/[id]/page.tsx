@@ -6,12 +6,13 @@ import { toAuditEvent } from '#lib/audit/audit-event';
 import { requireConsoleSession } from '#lib/console/auth';
 import { FLAG_DESCRIPTIONS } from '#lib/console/alerts';
 import type { AuditFlag } from '#lib/audit/record';
+import { inSandboxPage } from '../../../../request-sandbox';
 
 export const metadata = { title: 'Audit record · SMART Sandbox console' };
 
 type Props = { params: Promise<{ id: string }> };
 
-export default async function AuditRecordPage({ params }: Props) {
+async function AuditRecordPage({ params }: Props) {
   const { id } = await params;
   await requireConsoleSession(`/console/audit/${id}`);
   const record = await getAuditRecord(id);
@@ -86,3 +87,5 @@ export default async function AuditRecordPage({ params }: Props) {
     </>
   );
 }
+
+export default inSandboxPage(AuditRecordPage);

@@ -4,12 +4,13 @@ import { requireConsoleSession } from '#lib/console/auth';
 import { getClient } from '#lib/oauth/clients';
 import { cloneClientAction, deleteClientAction, rotateSecretAction, updateClientAction } from '../../actions';
 import { ClientActionButton, ClientForm } from '../client-form-client';
+import { inSandboxPage } from '../../../../request-sandbox';
 
 export const metadata = { title: 'Client · SMART Sandbox console' };
 
 type Props = { params: Promise<{ id: string }> };
 
-export default async function ClientPage({ params }: Props) {
+async function ClientPage({ params }: Props) {
   const { id } = await params;
   await requireConsoleSession(`/console/clients/${id}`);
   const c = await getClient(id);
@@ -79,3 +80,5 @@ export default async function ClientPage({ params }: Props) {
     </>
   );
 }
+
+export default inSandboxPage(ClientPage);

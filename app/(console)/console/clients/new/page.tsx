@@ -2,10 +2,11 @@ import Link from 'next/link';
 import { requireConsoleSession } from '#lib/console/auth';
 import { registerClientAction } from '../../actions';
 import { ClientForm } from '../client-form-client';
+import { inSandboxPage } from '../../../../request-sandbox';
 
 export const metadata = { title: 'Register client · SMART Sandbox console' };
 
-export default async function NewClientPage() {
+async function NewClientPage() {
   await requireConsoleSession('/console/clients/new');
   return (
     <>
@@ -33,3 +34,5 @@ export default async function NewClientPage() {
     </>
   );
 }
+
+export default inSandboxPage(NewClientPage);

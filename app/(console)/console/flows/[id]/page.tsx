@@ -5,7 +5,9 @@ import { requireConsoleSession } from '#lib/console/auth';
 import { FLOW_KIND_LABELS, getFlowDocument } from '#lib/console/flow-events';
 import type { FlowParam } from '#lib/console/flows';
 import { publicOrigin } from '#lib/http/origin';
+import { currentSandbox } from '#lib/sandbox/context';
 import { SequenceDiagram } from '../sequence-diagram';
+import { inSandboxPage } from '../../../../request-sandbox';
 
 export const metadata = { title: 'Flow · SMART Sandbox console' };
 
@@ -30,10 +32,10 @@ function Params({ params }: { params: readonly FlowParam[] }) {
   );
 }
 
-export default async function FlowPage({ params }: Props) {
+async function FlowPage({ params }: Props) {
   const { id } = await params;
   await requireConsoleSession(`/console/flows/${id}`);
-  const flow = await getFlowDocument(id, { origin: publicOrigin(await headers()) });
+  const flow = await getFlowDocument(id, { origin: `${publicOrigin(await headers())}${currentSandbox().basePath}` });
   if (!flow) notFound();
   const base = `/api/console/flows/${encodeURIComponent(flow.id)}`;
   const failedStep = flow.failure ? flow.steps.find((s) => s.key === flow.failure?.stepKey) : undefined;
@@ -200,3 +202,5 @@ export default async function FlowPage({ params }: Props) {
     </>
   );
 }
+
+export default inSandboxPage(FlowPage);

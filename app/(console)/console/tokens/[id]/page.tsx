@@ -10,6 +10,7 @@ import { getTokenDetail } from '#lib/console/tokens';
 import { revokeTokenAction } from '../../actions';
 import { CopyButton } from '../copy-button-client';
 import { ExpiryCountdown } from '../countdown-client';
+import { inSandboxPage } from '../../../../request-sandbox';
 
 export const metadata = { title: 'Token · SMART Sandbox console' };
 
@@ -67,7 +68,7 @@ function JwtMembers({ part, values, testId }: { part: 'header' | 'claims'; value
 
 type Props = { params: Promise<{ id: string }>; searchParams: Promise<Record<string, string | string[] | undefined>> };
 
-export default async function TokenPage({ params, searchParams }: Props) {
+async function TokenPage({ params, searchParams }: Props) {
   const { id } = await params;
   await requireConsoleSession(`/console/tokens/${id}`);
   const detail = await getTokenDetail(id, { origin: publicOrigin(await headers()) });
@@ -325,3 +326,5 @@ export default async function TokenPage({ params, searchParams }: Props) {
     </>
   );
 }
+
+export default inSandboxPage(TokenPage);

@@ -1,7 +1,7 @@
 import { headers } from 'next/headers';
 import Link from 'next/link';
 import { notFound } from 'next/navigation';
-import { requireConsoleSession } from '#lib/console/auth';
+import { requireInstructorSession } from '#lib/console/auth';
 import { attendeeJson, roomJson } from '#lib/console/workshops-api';
 import { publicOrigin } from '#lib/http/origin';
 import { MILESTONES } from '#lib/workshop/milestones';
@@ -18,7 +18,7 @@ type Props = { params: Promise<{ id: string }> };
 
 export default async function RoomPage({ params }: Props) {
   const { id } = await params;
-  await requireConsoleSession(`/console/workshops/${encodeURIComponent(id)}`);
+  await requireInstructorSession(`/console/workshops/${encodeURIComponent(id)}`);
   const room = await findRoom(id);
   if (!room) notFound();
   const origin = publicOrigin(await headers());

@@ -5,6 +5,7 @@ import type { CheckStatus } from '#lib/console/report-card';
 import { buildReportCard } from '#lib/console/report-card';
 import { bulkExportReports } from '#lib/console/bulk-report';
 import { BulkExports } from '../bulk-exports';
+import { inSandboxPage } from '../../../../../request-sandbox';
 
 export const metadata = { title: 'App report card · SMART Sandbox console' };
 export const dynamic = 'force-dynamic';
@@ -13,7 +14,7 @@ type Props = { params: Promise<{ id: string }> };
 
 const LABEL: Record<CheckStatus, string> = { pass: 'pass', fail: 'fail', 'not-seen': 'not yet seen', 'not-applicable': 'does not apply' };
 
-export default async function ReportCardPage({ params }: Props) {
+async function ReportCardPage({ params }: Props) {
   const { id } = await params;
   await requireConsoleSession(`/console/clients/${id}/report`);
   const card = await buildReportCard(id);
@@ -78,3 +79,5 @@ export default async function ReportCardPage({ params }: Props) {
     </>
   );
 }
+
+export default inSandboxPage(ReportCardPage);

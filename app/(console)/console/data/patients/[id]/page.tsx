@@ -3,12 +3,13 @@ import { notFound } from 'next/navigation';
 import { requireConsoleSession } from '#lib/console/auth';
 import { getResource, patientResourceCounts, patientResources, resourceLabel } from '#lib/console/data';
 import { firstParam } from '#lib/console/format';
+import { inSandboxPage } from '../../../../../request-sandbox';
 
 export const metadata = { title: 'Patient · SMART Sandbox console' };
 
 type Props = { params: Promise<{ id: string }>; searchParams: Promise<Record<string, string | string[] | undefined>> };
 
-export default async function PatientPage({ params, searchParams }: Props) {
+async function PatientPage({ params, searchParams }: Props) {
   const { id } = await params;
   await requireConsoleSession(`/console/data/patients/${id}`);
   const sp = await searchParams;
@@ -67,3 +68,5 @@ export default async function PatientPage({ params, searchParams }: Props) {
     </>
   );
 }
+
+export default inSandboxPage(PatientPage);

@@ -5,17 +5,19 @@ import { requireConsoleSession } from '#lib/console/auth';
 import { FLOW_KIND_LABELS, getFlowDocument } from '#lib/console/flow-events';
 import { LANE_LABELS } from '#lib/console/flows';
 import { publicOrigin } from '#lib/http/origin';
+import { currentSandbox } from '#lib/sandbox/context';
 import { SequenceDiagram } from '../../sequence-diagram';
+import { inSandboxPage } from '../../../../../request-sandbox';
 
 export const metadata = { title: 'Flow handout · SMART Sandbox console' };
 
 type Props = { params: Promise<{ id: string }> };
 
 /** A printable page of one flow: the sequence diagram, then each numbered step explained. */
-export default async function FlowHandoutPage({ params }: Props) {
+async function FlowHandoutPage({ params }: Props) {
   const { id } = await params;
   await requireConsoleSession(`/console/flows/${id}/handout`);
-  const flow = await getFlowDocument(id, { origin: publicOrigin(await headers()) });
+  const flow = await getFlowDocument(id, { origin: `${publicOrigin(await headers())}${currentSandbox().basePath}` });
   if (!flow) notFound();
   return (
     <article className="handout" data-testid="flow-handout">
@@ -80,3 +82,5 @@ export default async function FlowHandoutPage({ params }: Props) {
     </article>
   );
 }
+
+export default inSandboxPage(FlowHandoutPage);
