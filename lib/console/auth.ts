@@ -36,7 +36,8 @@ import { publicOrigin } from '../http/origin';
 import { currentSocketAddress } from '../http/socket-address';
 import { DEFAULT_SANDBOX_ID } from '../sandbox';
 import { currentSandbox, sandboxOfHeaders } from '../sandbox/context';
-import { attendeeForSandbox } from '../workshop/session';
+import { roomRefusal } from '../workshop/attendees';
+import { attendeeForSandbox, readAttendeeCookie } from '../workshop/session';
 
 /** next-auth provider id of console accounts. */
 export const CONSOLE_PROVIDER_ID = 'console';
@@ -376,6 +377,12 @@ export async function requireConsoleSession(returnTo = '/console'): Promise<Cons
   const session = await readConsoleSession(requestHeaders);
   if (!session) {
     const sandboxId = await requestSandboxId(requestHeaders);
+    if (!sandboxId || sandboxId === DEFAULT_SANDBOX_ID) {
+      // A workshop attendee reaching a console page outside their sandbox (a link without the
+      // `/s/{id}` prefix) is taken to the same page of their own sandbox's console.
+      const attendee = await readAttendeeCookie({ get: (name: string) => header(requestHeaders, name) });
+      if (attendee && !roomRefusal(attendee.room)) return redirect(`/s/${attendee.attendee.sandboxId}${returnTo}`);
+    }
     const base = sandboxId && sandboxId !== DEFAULT_SANDBOX_ID ? `/s/${sandboxId}` : '';
     return redirect(`${base}/console/login?callbackUrl=${encodeURIComponent(`${base}${returnTo}`)}`);
   }

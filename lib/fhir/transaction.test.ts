@@ -163,8 +163,16 @@ describe('transaction Bundles', () => {
     expect((await handle(fhirRequest(`Observation/${o2!.resource!.id}`, user))).status).toBe(410);
   });
 
-  it('two writes of one resource fail the transaction before anything is written', async () => {
+  it('two writes of one resource, or malformed entries, fail the transaction before anything is written', async () => {
     const before = await rows();
+    for (const entry of [
+      { fullUrl: 7, request: { method: 'POST', url: 'Patient' }, resource: { resourceType: 'Patient' } },
+      { request: { method: 'POST', url: 'Patient', ifNoneExist: 7 }, resource: { resourceType: 'Patient' } },
+      { request: { method: 'POST', url: 'Patient' }, resource: 'not a resource' },
+      { request: { method: 'PUT', url: 'Patient/x' } },
+      null,
+    ])
+      expect((await transaction([entry as unknown as BundleEntry])).status, JSON.stringify(entry)).toBe(400);
     const r = await transaction([
       { request: { method: 'PUT', url: `Patient/${A}` }, resource: { resourceType: 'Patient', id: A } },
       { request: { method: 'DELETE', url: `Patient/${A}` } },

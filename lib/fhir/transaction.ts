@@ -57,7 +57,10 @@ export function assertTransactionEntries(b: Bundle): void {
       );
     if ((method === 'POST' || method === 'PUT') && !e.resource)
       throw new FhirError('invalid', `Bundle.entry[${i}] is a ${method} without a resource`, `Bundle.entry[${i}].resource`);
+    if (e.request!.ifNoneExist !== undefined && typeof e.request!.ifNoneExist !== 'string')
+      throw new FhirError('invalid', `Bundle.entry[${i}].request.ifNoneExist must be a string`, `Bundle.entry[${i}].request.ifNoneExist`);
     if (e.fullUrl !== undefined) {
+      if (typeof e.fullUrl !== 'string') throw new FhirError('invalid', `Bundle.entry[${i}].fullUrl must be a string`, `Bundle.entry[${i}].fullUrl`);
       if (fullUrls.has(e.fullUrl))
         throw new FhirError('invalid', `Bundle.entry[${i}].fullUrl '${e.fullUrl.slice(0, 100)}' is used by an earlier entry`, `Bundle.entry[${i}].fullUrl`);
       fullUrls.add(e.fullUrl);

@@ -84,7 +84,7 @@ async function loadSandbox(id: string): Promise<{ id: string; clockOffsetSeconds
     null;
   if (roomId !== null) {
     const room = await db.room.findUnique({ where: { id: roomId }, select: { closedAt: true, endsAt: true } });
-    if (!room || room.closedAt !== null || room.endsAt.getTime() <= Date.now()) return null;
+    if (room && (room.closedAt !== null || room.endsAt.getTime() <= Date.now())) return null;
   }
   return { id: row.id, clockOffsetSeconds: row.clockOffsetSeconds };
 }

@@ -115,6 +115,10 @@ export async function startAppServer({ port, hostname, tls = null, fastPath = fa
   const server = tls
     ? createHttpsServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key), minVersion: 'TLSv1.2' }, listener)
     : createHttpServer(listener);
+  // Idle keep-alive connections stay open 30 s (Node's default is 5 s): a client whose event loop
+  // is busy for a few seconds would otherwise send its next request on a socket the server has
+  // just closed ("other side closed"). Proxies in front should idle out sooner than this.
+  server.keepAliveTimeout = 30_000;
   await new Promise((resolve, reject) => {
     server.once('error', reject);
     // Like `next start`: every interface unless a hostname is given.

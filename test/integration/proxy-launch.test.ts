@@ -5,6 +5,7 @@
 // nothing of any other patient (docs/CONFORMANCE.md #98, #119).
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import type * as oauth from 'oauth4webapi';
+import { serverLib } from './support/ehr-launch';
 import { bundleRefs, discover, fhirGet, registerSymmetricClient, runCodeFlow, systemToken, verifyIdToken } from './support/smart-client';
 
 const base = inject('baseUrl');
@@ -69,5 +70,39 @@ describe('related-person (proxy) launch: a parent signs in for a child', () => {
     expect((await fhirGet(base, `Patient/${OTHER}`, access)).status).toBe(404);
     // Shared resources (the practitioners on the child's care team) stay readable.
     expect((await fhirGet(base, 'Practitioner?_count=1', access)).status).toBe(200);
+  });
+
+  // An EHR launch with no user chosen yet: whoever signs in must be allowed the launch's patient.
+  async function ehrLaunch(clientId: string, patientId: string): Promise<string> {
+    const { startLaunch } = await serverLib(inject('databaseUrl'));
+    const started = await startLaunch(
+      {
+        clientId,
+        launchType: 'provider-ehr',
+        patientIds: [patientId],
+        encounter: { mode: 'none' },
+        userFhirUser: null,
+        scope: '',
+        skipLogin: false,
+        skipConsent: false,
+        pkceRequired: true,
+        tokenLifetimeSeconds: null,
+        framed: false,
+        simulatedError: null,
+      },
+      base,
+    );
+    if (!started.ok || started.kind !== 'ehr') throw new Error('the EHR launch was not created');
+    return new URL(started.appUrl).searchParams.get('launch') ?? '';
+  }
+
+  it('an EHR launch for the child proceeds with the parent signed in; one for another patient is refused (403)', async () => {
+    const reg = await registerSymmetricClient(base);
+    const scope = 'launch openid fhirUser user/*.rs';
+    const own = await runCodeFlow(base, as, reg, { scope, launch: await ehrLaunch(reg.client.client_id, CHILD), interaction: { persona: PARENT } });
+    expect(own.tokens.patient).toBe(CHILD);
+    expect((await fhirGet(base, `Patient/${CHILD}`, own.tokens.access_token)).status).toBe(200);
+    const other = runCodeFlow(base, as, reg, { scope, launch: await ehrLaunch(reg.client.client_id, OTHER), interaction: { persona: PARENT } });
+    await expect(other).rejects.toThrow(/403.*not related to/s);
   });
 });

@@ -13,7 +13,7 @@ beforeAll(async () => {
   const [provision, sandbox, env] = await Promise.all([import('../../lib/sandbox/provision'), import('../../lib/sandbox'), import('../../lib/env')]);
   if (env.env.DATABASE_URL !== databaseUrl) throw new Error('lib/env was loaded before this suite set DATABASE_URL');
   sandboxId = sandbox.newSandboxId();
-  await provision.provisionSandbox({ id: sandboxId, name: 'Scenario box', roomId: 'scenario-room', baseSandboxId: 'default' });
+  await provision.provisionSandbox({ id: sandboxId, name: 'Scenario box', baseSandboxId: 'default' });
   sandboxBase = `${origin}/s/${sandboxId}`;
 }, 180_000);
 

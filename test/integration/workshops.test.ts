@@ -212,4 +212,61 @@ describe('/api/workshops', () => {
     });
     expect(crossOrigin.status).toBe(403);
   });
+
+  it("an attendee's cookie opens their own sandbox's console and clock, nothing of another attendee's, no instructor page", async () => {
+    const room = (await (await api('/api/workshops', { method: 'POST', body: JSON.stringify({ name: 'Console room', patients: 1 }) })).json()) as {
+      id: string;
+      joinUrl: string;
+    };
+    const adaRes = await join(room.joinUrl, 'Ada');
+    const cookie = (adaRes.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    const ada = (await adaRes.json()) as Joined;
+    const bob = (await (await join(room.joinUrl, 'Bob')).json()) as Joined;
+    const get = (path: string) => fetch(`${base}${path}`, { headers: { cookie }, redirect: 'manual' });
+
+    const own = await get(`/s/${ada.sandboxId}/console/tokens`);
+    expect(own.status).toBe(200);
+    expect(await own.text()).toContain('workshop attendee');
+    // Another attendee's console sends the cookie's holder to sign in there.
+    const other = await get(`/s/${bob.sandboxId}/console/tokens`);
+    expect(other.status).toBe(307);
+    expect(other.headers.get('location')).toMatch(new RegExp(`/s/${bob.sandboxId}/console/login`));
+    // A console page without the sandbox prefix (the default sandbox's, or the instructor's) takes
+    // the attendee to the same page of their own sandbox.
+    for (const path of ['/console/tokens', '/console/workshops']) {
+      const res = await get(path);
+      expect(res.status, path).toBe(307);
+      expect(res.headers.get('location'), path).toMatch(new RegExp(`/s/${ada.sandboxId}${path}$`));
+    }
+    // In the attendee's own sandbox, the instructor's pages send them back to their console.
+    const instructorPage = await get(`/s/${ada.sandboxId}/console/workshops`);
+    expect(instructorPage.status).toBe(307);
+    expect(instructorPage.headers.get('location')).toMatch(new RegExp(`/s/${ada.sandboxId}/console$`));
+    expect((await fetch(`${base}/api/workshops`, { headers: { cookie } })).status).toBe(401);
+    expect((await fetch(`${base}/api/workshops/${room.id}`, { headers: { cookie } })).status).toBe(401);
+
+    // The sandbox clock: the attendee moves their own, not Bob's; the instructor's API sees it.
+    const clock = (sandbox: string, body: unknown) =>
+      fetch(`${base}/s/${sandbox}/api/console/clock`, { method: 'POST', headers: { cookie, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const moved = await clock(ada.sandboxId, { advanceSeconds: 3600 });
+    expect(moved.status).toBe(200);
+    expect(await moved.json()).toEqual({ clockOffsetSeconds: 3600 });
+    expect((await clock(bob.sandboxId, { advanceSeconds: 3600 })).status).toBe(401);
+    expect((await clock(ada.sandboxId, { advanceSeconds: -5 })).status).toBe(400);
+    const view = (await (await api(`/api/workshops/${room.id}`)).json()) as { attendees: { name: string; clockOffsetSeconds: number }[] };
+    expect(view.attendees.map((a) => [a.name, a.clockOffsetSeconds])).toEqual([
+      ['Ada', 3600],
+      ['Bob', 0],
+    ]);
+    const instructorClock = await api(`/api/workshops/${room.id}/attendees/${bob.attendeeId}/clock`, {
+      method: 'POST',
+      body: JSON.stringify({ advanceSeconds: 600 }),
+    });
+    expect(await instructorClock.json()).toEqual({ clockOffsetSeconds: 600 });
+
+    // Closing the room ends the attendee's console and sandbox at once.
+    await api(`/api/workshops/${room.id}`, { method: 'PATCH', body: JSON.stringify({ closed: true }) });
+    expect((await get(`/s/${ada.sandboxId}/console/tokens`)).status).not.toBe(200);
+    expect((await fetch(`${ada.fhirBaseUrl}/metadata`)).status).toBe(404);
+  });
 });

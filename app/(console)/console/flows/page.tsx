@@ -4,6 +4,7 @@ import { requireConsoleSession } from '#lib/console/auth';
 import { FLOW_KIND_LABELS, FLOW_KINDS, listAllFlows, parseFlowFilters } from '#lib/console/flow-events';
 import type { FlowFilters } from '#lib/console/flow-events';
 import { toSearchParams } from '#lib/console/format';
+import { currentSandbox } from '#lib/sandbox/context';
 import { listClients } from '#lib/oauth/clients';
 import { inSandboxPage } from '../../../request-sandbox';
 
@@ -26,13 +27,15 @@ function filterQuery(f: FlowFilters): URLSearchParams {
 
 async function FlowsPage({ searchParams }: Props) {
   await requireConsoleSession('/console/flows');
+  // Links stay in the sandbox the page is shown for (`/s/{id}` in a workshop attendee's console).
+  const prefix = currentSandbox().basePath;
   const params = toSearchParams(await searchParams);
   const filters = parseFlowFilters(params);
   const before = decodeAuditPosition(params.get('before'));
   const [{ items, next }, clients] = await Promise.all([listAllFlows(filters, { limit: PAGE_SIZE, before }), listClients()]);
   const query = filterQuery(filters).toString();
-  const olderHref = next ? `/console/flows?${query ? `${query}&` : ''}before=${encodeAuditPosition(next)}` : null;
-  const apiHref = `/api/console/flows${query ? `?${query}` : ''}`;
+  const olderHref = next ? `${prefix}/console/flows?${query ? `${query}&` : ''}before=${encodeAuditPosition(next)}` : null;
+  const apiHref = `${prefix}/api/console/flows${query ? `?${query}` : ''}`;
   return (
     <>
       <h1>Flows</h1>
@@ -81,7 +84,7 @@ async function FlowsPage({ searchParams }: Props) {
           </select>
         </label>
         <button type="submit">Filter</button>
-        <Link className="button secondary" href="/console/flows">
+        <Link className="button secondary" href={`${prefix}/console/flows`}>
           Clear
         </Link>
       </form>
@@ -110,7 +113,7 @@ async function FlowsPage({ searchParams }: Props) {
               {items.map((f) => (
                 <tr key={f.id} data-outcome={f.outcome} data-kind={f.kind} className={f.outcome === 'failed' ? 'failed-row' : undefined}>
                   <td>
-                    <Link href={`/console/flows/${encodeURIComponent(f.id)}`}>{f.at.toISOString().replace('T', ' ').slice(0, 19)}</Link>
+                    <Link href={`${prefix}/console/flows/${encodeURIComponent(f.id)}`}>{f.at.toISOString().replace('T', ' ').slice(0, 19)}</Link>
                   </td>
                   <td>
                     {f.outcome === 'failed' ? (
@@ -158,7 +161,7 @@ async function FlowsPage({ searchParams }: Props) {
       )}
       <p className="actions" data-testid="flows-paging">
         {before ? (
-          <Link className="button secondary" href={`/console/flows${query ? `?${query}` : ''}`}>
+          <Link className="button secondary" href={`${prefix}/console/flows${query ? `?${query}` : ''}`}>
             ← Newest
           </Link>
         ) : null}

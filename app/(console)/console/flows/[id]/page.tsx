@@ -35,14 +35,16 @@ function Params({ params }: { params: readonly FlowParam[] }) {
 async function FlowPage({ params }: Props) {
   const { id } = await params;
   await requireConsoleSession(`/console/flows/${id}`);
+  // Links stay in the sandbox the page is shown for (`/s/{id}` in a workshop attendee's console).
+  const prefix = currentSandbox().basePath;
   const flow = await getFlowDocument(id, { origin: `${publicOrigin(await headers())}${currentSandbox().basePath}` });
   if (!flow) notFound();
-  const base = `/api/console/flows/${encodeURIComponent(flow.id)}`;
+  const base = `${prefix}/api/console/flows/${encodeURIComponent(flow.id)}`;
   const failedStep = flow.failure ? flow.steps.find((s) => s.key === flow.failure?.stepKey) : undefined;
   return (
     <>
       <p>
-        <Link href="/console/flows">← Flows</Link>
+        <Link href={`${prefix}/console/flows`}>← Flows</Link>
       </p>
       <h1>
         {flow.title}{' '}
@@ -53,19 +55,19 @@ async function FlowPage({ params }: Props) {
         {flow.launchId ? (
           <>
             {' '}
-            · <Link href={`/console/audit?launchId=${encodeURIComponent(flow.launchId)}`}>audit records of this launch</Link>
+            · <Link href={`${prefix}/console/audit?launchId=${encodeURIComponent(flow.launchId)}`}>audit records of this launch</Link>
           </>
         ) : null}
         {flow.grantId && flow.kind === 'launch' ? (
           <>
             {' · '}
-            <Link href={`/console/tokens?grantId=${encodeURIComponent(flow.grantId)}`}>tokens of this grant</Link>
+            <Link href={`${prefix}/console/tokens?grantId=${encodeURIComponent(flow.grantId)}`}>tokens of this grant</Link>
           </>
         ) : null}
         {flow.grantId && flow.kind !== 'launch' ? (
           <>
             {' · '}
-            <Link href={`/console/flows/${encodeURIComponent(flow.grantId)}`}>the launch this belonged to</Link>
+            <Link href={`${prefix}/console/flows/${encodeURIComponent(flow.grantId)}`}>the launch this belonged to</Link>
           </>
         ) : null}
       </p>
@@ -98,7 +100,7 @@ async function FlowPage({ params }: Props) {
         <a className="button secondary" href={`${base}/export?format=postman`} download>
           Postman collection
         </a>
-        <Link className="button secondary" href={`/console/flows/${encodeURIComponent(flow.id)}/handout`}>
+        <Link className="button secondary" href={`${prefix}/console/flows/${encodeURIComponent(flow.id)}/handout`}>
           Printable handout
         </Link>
         <a className="button secondary" href={base}>
@@ -169,7 +171,7 @@ async function FlowPage({ params }: Props) {
                     </div>
                   </div>
                   {typeof s.tokenResponse.claims.jti === 'string' ? (
-                    <Link href={`/console/tokens/${encodeURIComponent(s.tokenResponse.claims.jti)}`}>Open this token</Link>
+                    <Link href={`${prefix}/console/tokens/${encodeURIComponent(s.tokenResponse.claims.jti)}`}>Open this token</Link>
                   ) : null}
                 </>
               ) : null}
@@ -192,7 +194,7 @@ async function FlowPage({ params }: Props) {
               ) : null}
               {s.auditId ? (
                 <p className="muted-small" style={{ margin: '6px 0 0' }}>
-                  <Link href={`/console/audit/${encodeURIComponent(s.auditId)}`}>audit record</Link>
+                  <Link href={`${prefix}/console/audit/${encodeURIComponent(s.auditId)}`}>audit record</Link>
                 </p>
               ) : null}
             </div>

@@ -17,12 +17,14 @@ type Props = { params: Promise<{ id: string }> };
 async function FlowHandoutPage({ params }: Props) {
   const { id } = await params;
   await requireConsoleSession(`/console/flows/${id}/handout`);
+  // Links stay in the sandbox the page is shown for (`/s/{id}` in a workshop attendee's console).
+  const prefix = currentSandbox().basePath;
   const flow = await getFlowDocument(id, { origin: `${publicOrigin(await headers())}${currentSandbox().basePath}` });
   if (!flow) notFound();
   return (
     <article className="handout" data-testid="flow-handout">
       <p className="no-print">
-        <Link href={`/console/flows/${encodeURIComponent(flow.id)}`}>← Back to the flow</Link> · Print this page (Ctrl+P) for a handout.
+        <Link href={`${prefix}/console/flows/${encodeURIComponent(flow.id)}`}>← Back to the flow</Link> · Print this page (Ctrl+P) for a handout.
       </p>
       <h1>{flow.title}</h1>
       <p className="lead">
