@@ -5,6 +5,7 @@ import { describe, it, expect, inject, beforeAll } from 'vitest';
 import type * as oauth from 'oauth4webapi';
 import { discover, fhirGet, systemToken } from './support/smart-client';
 import type { FhirJson } from './support/smart-client';
+import { SYSTEM } from '../../lib/synthetic/codes';
 
 const base = inject('baseUrl');
 
@@ -33,6 +34,15 @@ beforeAll(async () => {
   as = await discover(base);
   system = await systemToken(base, as, 'system/*.rs');
 }, 120_000);
+
+/**
+ * The generated patients (they carry the dataset's medical record number): other suites on the
+ * shared test server create patients of their own, with none of the generated records.
+ */
+async function generatedPatients(): Promise<FhirJson[]> {
+  const patients = await searchAll('Patient?_count=500', system);
+  return patients.filter((p) => ((p.identifier as { system?: string }[] | undefined) ?? []).some((i) => i.system === SYSTEM.mrn));
+}
 
 describe('boolean and choice-type parameters match what the resource says when the element is absent', () => {
   it('Patient?deceased=false finds every patient with no death recorded, deceased=true every other one', async () => {
@@ -105,7 +115,7 @@ describe('chained parameters and _has (FHIR R4 search.html §3.1.1.4.13-14; US C
   });
 
   it('Encounter?subject:Patient.name=… returns exactly the encounters of the patients with that name', async () => {
-    const patients = await searchAll('Patient?_count=500', system);
+    const patients = await generatedPatients();
     const family = (patients[2]?.name as Named | undefined)?.[0]?.family ?? '';
     const named = new Set(patients.filter((p) => nameStartsWith(p.name as Named | undefined, family)).map((p) => `Patient/${p.id}`));
     const encounters = await searchAll('Encounter?_count=1000', system);
@@ -153,7 +163,7 @@ describe('chained parameters and _has (FHIR R4 search.html §3.1.1.4.13-14; US C
 
 describe('Bundle.total and the page-size cap', () => {
   it('a multi-page search confined to one patient carries total on every page, equal to the entries of all its pages', async () => {
-    const patient = (await fhirGet(base, 'Patient?_count=1', system)).body.entry?.[0]?.resource?.id ?? '';
+    const patient = (await generatedPatients())[0]?.id ?? '';
     const all = await searchAll(`Observation?patient=${patient}&_count=1000`, system);
     expect(all.length).toBeGreaterThan(10);
     let url: string | null = `${base}/fhir/Observation?patient=${patient}&_count=7`;
@@ -174,7 +184,7 @@ describe('Bundle.total and the page-size cap', () => {
   });
 
   it('a total carried in a next link belongs to its query: a token with another policy following the link gets its own count', async () => {
-    const patient = (await fhirGet(base, 'Patient?_count=1', system)).body.entry?.[0]?.resource?.id ?? '';
+    const patient = (await generatedPatients())[0]?.id ?? '';
     const vitals = await systemToken(base, as, 'system/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|vital-signs');
     const first = await fhirGet(base, `Observation?patient=${patient}&_count=3`, system);
     const next = first.body.link?.find((l) => l.relation === 'next')?.url ?? '';
@@ -324,7 +334,7 @@ describe('ValueSet/$expand over the R4 and US Core 6.1 value sets the data uses'
 
   it('the codes the data carries are in the expansions of the value sets US Core binds them to', async () => {
     const docs = await searchAll('DocumentReference?_count=1000', system);
-    const patients = await searchAll('Patient?_count=500', system);
+    const patients = await generatedPatients();
     const noteTypes = await expand(`url=${encodeURIComponent(`${US_CORE_VS}/us-core-clinical-note-type`)}`);
     expect(noteTypes.status).toBe(200);
     expect(noteTypes.body.resourceType).toBe('ValueSet');
