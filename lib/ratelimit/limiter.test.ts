@@ -87,7 +87,7 @@ describe('keys, addresses and messages', () => {
 });
 
 /** A Db whose raw statements are counted. */
-function counting(db: Db): { db: Db; statements: () => number } {
+function counting(db: Db, delayMs = 0): { db: Db; statements: () => number } {
   let n = 0;
   const proxy = new Proxy(db, {
     get(target, prop, receiver) {
@@ -95,7 +95,9 @@ function counting(db: Db): { db: Db; statements: () => number } {
       if (typeof value === 'function' && typeof prop === 'string' && prop.startsWith('$') && prop.includes('Raw')) {
         return (...args: unknown[]) => {
           n++;
-          return (value as (...a: unknown[]) => unknown).apply(target, args);
+          const run = () => (value as (...a: unknown[]) => unknown).apply(target, args);
+          // A slow database: the statement starts later, so statements of separate calls overlap.
+          return delayMs > 0 ? new Promise((resolve) => setTimeout(resolve, delayMs)).then(run) : run();
         };
       }
       return value;
@@ -315,6 +317,28 @@ describe.each(databases)('on %s', (name, dbOf) => {
     clock = T0 + 70_000;
     expect((await limiter.hit([key])).counts.get(key.key)).toBe(1);
     expect(statements()).toBe(3);
+  });
+
+  it('calls that arrive while a reservation is in flight reserve nothing more, so reserved units are never thrown away', async (t) => {
+    const db = available();
+    if (!db) return t.skip();
+    clock = T0 + 14_000;
+    const { db: slow } = counting(db, 20);
+    const limiter = new RateLimiter(slow, { now, retainSeconds: 3600, leased: () => true });
+    const key = { key: fresh('client'), limit: 100_000, windowSeconds: 60 };
+    await limiter.hit([key]);
+    const calls = [];
+    for (let i = 0; i < 10; i++) {
+      calls.push(limiter.hit([key]));
+      // Each call in a turn of its own, while the statements of the earlier ones are in flight.
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    const places = (await Promise.all(calls)).map((v) => v.counts.get(key.key)!);
+    expect(new Set(places).size).toBe(10);
+    const row = await db.rateLimitWindow.findUnique({ where: { key_windowStart: { key: key.key, windowStart: T0 / 1000 } } });
+    // The eleven checks and at most one reservation ahead: a limit is never reached by units no call took.
+    expect(row!.count).toBeGreaterThanOrEqual(11);
+    expect(row!.count).toBeLessThanOrEqual(11 + LEASE_MAX);
   });
 
   it('two instances with leases on one database never let more than the limit through, and count exactly near it', async (t) => {

@@ -130,6 +130,8 @@ export class RateLimiter {
   private readonly leased: (key: string) => boolean;
   /** Leases by counter row, and the last count this process saw of each leased row. */
   private readonly leases = new Map<string, Lease>();
+  /** Counter rows whose statement reserving units ahead is in flight: other statements reserve none meanwhile. */
+  private readonly reserving = new Set<string>();
   private lastLeaseSweep = 0;
 
   constructor(
@@ -195,6 +197,9 @@ export class RateLimiter {
     // The first statement of a window in this process reserves nothing: it learns the count.
     const known = this.leases.get(id);
     if (!known) return 0;
+    // One reservation at a time: calls that arrive while units are still held or already being
+    // reserved count without reserving more, so no reserved unit is thrown away unused.
+    if (known.next <= known.last || this.reserving.has(id)) return 0;
     const left = h.limit - (known.last + demand);
     return Math.max(0, Math.min(LEASE_MAX, Math.floor(left / LEASE_SHARE)));
   }
@@ -233,6 +238,8 @@ export class RateLimiter {
       }),
     );
     for (const [id, row] of rows) row.ahead = this.leaseSize(row.hit, id, row.n);
+    const reserved = [...rows].filter(([, row]) => row.ahead > 0).map(([id]) => id);
+    for (const id of reserved) this.reserving.add(id);
     // A fixed order of the rows, so that concurrent statements on PostgreSQL lock them in the same order.
     const ordered = [...rows.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.windowStart - b.windowStart));
     let returned: { key: string; windowStart: unknown; count: unknown }[];
@@ -244,16 +251,21 @@ export class RateLimiter {
             RETURNING "key", "windowStart", "count"`,
       );
     } catch (err) {
+      for (const id of reserved) this.reserving.delete(id);
       for (const call of batch) call.reject(err);
       return;
     }
+    for (const id of reserved) this.reserving.delete(id);
     this.maybePrune();
     const finalCount = new Map(returned.map((r) => [rowKey(r.key, Number(r.windowStart)), Number(r.count)]));
-    // The places of this batch's calls come first, then the units reserved ahead (a leased row's
-    // lease is replaced: places it still held were counted when it was taken and stay unused).
+    // The places of this batch's calls come first, then the units reserved ahead (a lease is
+    // replaced only when it holds no unit any more, or by the one statement reserving more).
     if (this.leases.size > 0) this.dropEndedLeases();
     for (const [id, row] of rows) {
       if (!this.leased(row.key)) continue;
+      const held = this.leases.get(id);
+      // A statement that reserved nothing leaves a lease that still holds units as it is.
+      if (row.ahead === 0 && held && held.next <= held.last) continue;
       const last = finalCount.get(id) ?? 0;
       this.leases.set(id, { next: last - row.ahead + 1, last, dropAfter: Date.now() + row.msLeft });
     }
