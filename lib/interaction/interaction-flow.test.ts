@@ -41,6 +41,12 @@ describe('a practitioner signed in before a patient launch', () => {
     expect(decideStep(patientLaunch, { ...patient, signedInAt: requestAt - 600 }, {}).kind).toBe('consent');
   });
 
+  it('within one second, the sign-in instant decides: before the request asks, after it carries on', () => {
+    const sameSecond = interaction({ options: { ...DEFAULT_LAUNCH_OPTIONS, launchType: 'patient-standalone' }, createdAt: new Date((requestAt + 0.5) * 1000) });
+    expect(decideStep(sameSecond, { ...doctor, signedInAt: requestAt + 0.2 }, {}).kind).toBe('confirm-user');
+    expect(decideStep(sameSecond, { ...doctor, signedInAt: requestAt + 0.7 }, {}).kind).toBe('patient');
+  });
+
   it('a provider launch carries the practitioner on', () => {
     const provider = interaction({ options: { ...DEFAULT_LAUNCH_OPTIONS, launchType: 'provider-standalone' } });
     expect(decideStep(provider, { ...doctor, signedInAt: requestAt - 600 }, {}).kind).toBe('patient');

@@ -21,7 +21,7 @@ export interface PersonaSession {
   readonly sid: string;
   /** When this sign-in expires (Unix seconds), when known. */
   readonly expiresAt?: number | null;
-  /** When the persona signed in (Unix seconds), when known. */
+  /** When the persona signed in (Unix seconds, to the millisecond when the sign-in recorded it), when known. */
   readonly signedInAt?: number | null;
 }
 
@@ -58,7 +58,8 @@ export function toPersonaSession(token: JWT | null): PersonaSession | null {
   if (!parsed) return null;
   const sid = typeof token.sid === 'string' && token.sid ? token.sid : `legacy-${fhirUser}`;
   const expiresAt = typeof token.exp === 'number' ? token.exp : null;
-  const signedInAt = typeof token.iat === 'number' ? token.iat : null;
+  // The sign-in's own instant (ms) when recorded; a token's iat is whole seconds.
+  const signedInAt = typeof token.signedInAtMs === 'number' ? token.signedInAtMs / 1000 : typeof token.iat === 'number' ? token.iat : null;
   return { kind: parsed.kind, fhirUser: fhirUser as FhirUserRef, name: typeof token.name === 'string' ? token.name : fhirUser, sid, expiresAt, signedInAt };
 }
 
@@ -71,6 +72,7 @@ export function sessionClaims(persona: Persona): JWT {
     fhirUser: persona.fhirUser,
     personaKind: persona.kind,
     sid: randomUUID(),
+    signedInAtMs: Date.now(),
     ...(sandbox === DEFAULT_SANDBOX_ID ? {} : { sandbox }),
   };
 }
