@@ -318,8 +318,8 @@ export async function getFlowDocument(id: string, options: { origin: string; san
     };
   }
   const db = getDb();
-  const record = await db.auditRecord.findUnique({ where: { id } });
-  if (!record || record.sandboxId !== sandboxId) return null;
+  const record = await db.auditRecord.findFirst({ where: { id, sandboxId } });
+  if (!record) return null;
   const kind = kindOfRecord(record);
   if (!kind) return null;
   const names = await clientNames([record.clientId]);

@@ -177,8 +177,8 @@ function outcomeOf(r: AuditRecord): FlowStep['outcome'] {
 export async function getFlow(grantId: string, options: { origin: string; sandboxId?: string; now?: Date }): Promise<Flow | null> {
   const db = getDb();
   const now = options.now ?? sandboxNow();
-  const row = await db.grant.findUnique({ where: { id: grantId } });
-  if (!row || row.sandboxId !== (options.sandboxId ?? currentSandbox().id)) return null;
+  const row = await db.grant.findFirst({ where: { id: grantId, sandboxId: options.sandboxId ?? currentSandbox().id } });
+  if (!row) return null;
   const grant = toGrant(row);
   const [client, launch, codes, tokens, nextGrant] = await Promise.all([
     db.client.findUnique({ where: { clientId: grant.clientId }, select: { name: true } }),

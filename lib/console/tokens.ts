@@ -175,8 +175,8 @@ export interface TokenDetail {
 export async function getTokenDetail(id: string, options: { origin: string; now?: Date; sandboxId?: string }): Promise<TokenDetail | null> {
   const now = options.now ?? sandboxNow();
   const db = getDb();
-  const row = await db.token.findUnique({ where: { id } });
-  if (!row || row.sandboxId !== (options.sandboxId ?? currentSandbox().id)) return null;
+  const row = await db.token.findFirst({ where: { id, sandboxId: options.sandboxId ?? currentSandbox().id } });
+  if (!row) return null;
   const [grantRow, client, chainRows, key] = await Promise.all([
     row.grantId ? db.grant.findUnique({ where: { id: row.grantId } }) : Promise.resolve(null),
     db.client.findUnique({ where: { clientId: row.clientId }, select: { name: true } }),
@@ -249,8 +249,8 @@ export async function revokeTokenFromConsole(
   options: { sandboxId?: string; scope?: RevocationScope } = {},
 ): Promise<{ revoked: number; scope: RevocationScope } | null> {
   const db = getDb();
-  const row = await db.token.findUnique({ where: { id } });
-  if (!row || row.sandboxId !== (options.sandboxId ?? currentSandbox().id)) return null;
+  const row = await db.token.findFirst({ where: { id, sandboxId: options.sandboxId ?? currentSandbox().id } });
+  if (!row) return null;
   const started = performance.now();
   const scope: RevocationScope = options.scope === 'grant' && row.grantId ? 'grant' : 'token';
   let count: number;

@@ -443,9 +443,10 @@ const CLIENT_COLUMNS = Prisma.raw(
 
 // The token, introspection and revocation endpoints read a client on every request: one raw,
 // indexed read of the row (Prisma's query compilation costs more than the lookup itself).
-async function findClientRow(clientId: string): Promise<ClientRow | null> {
+/** A client's row in sandbox `sandboxId` (a client of another sandbox is not found). */
+async function findClientRow(clientId: string, sandboxId: string): Promise<ClientRow | null> {
   if (!clientId || clientId.length > 200) return null;
-  const rows = await rawQuery(getDb(), Prisma.sql`SELECT ${CLIENT_COLUMNS} FROM "Client" WHERE "clientId" = ${clientId}`);
+  const rows = await rawQuery(getDb(), Prisma.sql`SELECT ${CLIENT_COLUMNS} FROM "Client" WHERE "clientId" = ${clientId} AND "sandboxId" = ${sandboxId}`);
   const r = rows[0];
   if (!r) return null;
   return {
@@ -470,8 +471,8 @@ async function findClientRow(clientId: string): Promise<ClientRow | null> {
 
 /** One client of a sandbox, or null. */
 export async function getClient(clientId: string, options: { sandboxId?: string } = {}): Promise<OAuthClient | null> {
-  const row = await findClientRow(clientId);
-  if (!row || row.sandboxId !== (options.sandboxId ?? currentSandbox().id)) return null;
+  const row = await findClientRow(clientId, options.sandboxId ?? currentSandbox().id);
+  if (!row) return null;
   return toClient(row);
 }
 
@@ -481,8 +482,8 @@ export async function getClient(clientId: string, options: { sandboxId?: string 
  * a rotated secret stops working at once on every instance.
  */
 export async function findClientForAuthentication(clientId: string, sandboxId: string): Promise<{ client: OAuthClient; secretHash: string | null } | null> {
-  const row = await findClientRow(clientId);
-  if (!row || row.sandboxId !== sandboxId) return null;
+  const row = await findClientRow(clientId, sandboxId);
+  if (!row) return null;
   return { client: toClient(row), secretHash: row.secretHash };
 }
 

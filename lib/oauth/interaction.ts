@@ -161,9 +161,9 @@ function standaloneLaunchView(launch: LaunchRecord): LaunchRecord {
 
 async function loadInteraction(id: string): Promise<LoadedInteraction> {
   if (typeof id !== 'string' || id.length === 0 || id.length > 100) throw new InteractionNotFoundError(String(id).slice(0, 100));
-  const row = await getDb().interaction.findUnique({ where: { id } });
   // An interaction of another sandbox is unknown here: its screens live under that sandbox's prefix.
-  if (!row || row.sandboxId !== currentSandbox().id || row.expiresAt.getTime() <= sandboxNowMs()) throw new InteractionNotFoundError(id);
+  const row = await getDb().interaction.findFirst({ where: { id, sandboxId: currentSandbox().id } });
+  if (!row || row.expiresAt.getTime() <= sandboxNowMs()) throw new InteractionNotFoundError(id);
   const request = JSON.parse(row.params) as StoredAuthorizeRequest;
   const client = await getClient(row.clientId, { sandboxId: row.sandboxId });
   // The client was deleted while the user was signing in.
