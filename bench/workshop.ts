@@ -8,6 +8,7 @@
 // lost (records expected from the requests sent, minus those stored).
 import { randomBytes } from 'node:crypto';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { launchConfig } from '../lib/launcher/launch-config';
 import { BrowserSession } from '../test/integration/support/browserless';
 import type { Benchmark, BenchContext, BenchResult } from './types';
 
@@ -86,20 +87,7 @@ async function attendee(ctx: BenchContext, joinUrl: string, seed: number, index:
     if (!sandboxCtx) throw new Error('the sandbox does not resolve');
     const launch = await runInSandbox(sandboxCtx, () =>
       startLaunch(
-        {
-          clientId: reg.client_id,
-          launchType: 'provider-ehr',
-          patientIds: [patientId],
-          encounter: { mode: 'none' },
-          userFhirUser: 'Practitioner/practitioner-1',
-          scope: '',
-          skipLogin: false,
-          skipConsent: false,
-          pkceRequired: true,
-          tokenLifetimeSeconds: null,
-          framed: false,
-          simulatedError: null,
-        },
+        launchConfig(reg.client_id, { launchType: 'provider-ehr', patientIds: [patientId], userFhirUser: 'Practitioner/practitioner-1' }),
         ctx.baseUrl,
       ),
     );

@@ -1,6 +1,14 @@
 import { z } from 'zod';
 import { referencePattern } from '../fhir-id';
-import { allowsPatientList, fhirIdSchema, isEhrLaunch, LAUNCH_TYPE_IDS, LAUNCH_TYPES, MAX_LAUNCH_PATIENTS } from '../launch-options/options';
+import {
+  allowsPatientList,
+  DEFAULT_LAUNCH_OPTIONS,
+  fhirIdSchema,
+  isEhrLaunch,
+  LAUNCH_TYPE_IDS,
+  LAUNCH_TYPES,
+  MAX_LAUNCH_PATIENTS,
+} from '../launch-options/options';
 import type { LaunchOptions, LaunchType } from '../launch-options/options';
 import { simulatedErrorSchema } from '../launch-options/simulated-errors';
 
@@ -32,6 +40,29 @@ export const launchConfigSchema = z.object({
 });
 
 export type LaunchConfig = z.infer<typeof launchConfigSchema>;
+
+/**
+ * A configuration for `clientId` with the default launch options (lib/launch-options/options.ts)
+ * and no patient, encounter, user or extra scope chosen, except what `choices` sets.
+ */
+export function launchConfig(clientId: string, choices: Partial<Omit<LaunchConfig, 'clientId'>> = {}): LaunchConfig {
+  const { launchType, skipLogin, skipConsent, pkceRequired, tokenLifetimeSeconds, framed, simulatedError } = DEFAULT_LAUNCH_OPTIONS;
+  return {
+    clientId,
+    launchType,
+    patientIds: [],
+    encounter: { mode: 'none' },
+    userFhirUser: null,
+    scope: '',
+    skipLogin,
+    skipConsent,
+    pkceRequired,
+    tokenLifetimeSeconds,
+    framed,
+    simulatedError,
+    ...choices,
+  };
+}
 
 /**
  * The Launch record options of a configuration (`needPatientBanner`: false when the EHR frame shows its own banner, SMART App Launch 2.2 §launch-context-for-ui-integration).

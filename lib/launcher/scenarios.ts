@@ -5,7 +5,7 @@ import type { Db } from '../db';
 import { isUniqueViolation } from '../db/errors';
 import { findPatientSummary } from '../fhir/patient-directory';
 import { currentSandbox } from '../sandbox/context';
-import { launchConfigSchema } from './launch-config';
+import { launchConfig, launchConfigSchema } from './launch-config';
 import type { LaunchConfig } from './launch-config';
 import { sampleAppClientId } from './sample-app';
 import { createShareLink, findShareLink, SHARE_CODE_PATTERN } from './share-links';
@@ -46,21 +46,15 @@ export interface ListedScenario extends Scenario {
 export type ScenarioResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly status: 400 | 404 | 409; readonly error: string };
 
 function ehrConfig(patientId: string, patch: Partial<LaunchConfig> = {}): LaunchConfig {
-  return {
-    clientId: sampleAppClientId(),
+  return launchConfig(sampleAppClientId(), {
     launchType: 'provider-ehr',
     patientIds: [patientId],
-    encounter: { mode: 'none' },
     userFhirUser: 'Practitioner/practitioner-1',
     scope: 'launch openid fhirUser patient/*.rs offline_access',
     skipLogin: true,
-    skipConsent: false,
-    pkceRequired: true,
-    tokenLifetimeSeconds: null,
     framed: true,
-    simulatedError: null,
     ...patch,
-  };
+  });
 }
 
 /** Ids and names of the built-in teaching set. */

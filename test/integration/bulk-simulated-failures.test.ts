@@ -4,6 +4,7 @@
 import { describe, expect, inject, it } from 'vitest';
 import type { BulkJobReport } from '../../lib/console/bulk-report';
 import type { SimulatedError } from '../../lib/launch-options/simulated-errors';
+import { launchConfig } from '../../lib/launcher/launch-config';
 import { serverLib } from './support/ehr-launch';
 import { clientCredentialsToken, discover, registerBackendService } from './support/smart-client';
 
@@ -29,23 +30,7 @@ async function backend(): Promise<Backend> {
 async function armed(error: SimulatedError): Promise<{ client: Backend; token: string }> {
   const client = await backend();
   const { startLaunch } = await serverLib(databaseUrl);
-  const started = await startLaunch(
-    {
-      clientId: client.clientId,
-      launchType: 'backend-service',
-      patientIds: [],
-      encounter: { mode: 'none' },
-      userFhirUser: null,
-      scope: '',
-      skipLogin: false,
-      skipConsent: false,
-      pkceRequired: true,
-      tokenLifetimeSeconds: null,
-      framed: false,
-      simulatedError: error,
-    },
-    base,
-  );
+  const started = await startLaunch(launchConfig(client.clientId, { launchType: 'backend-service', simulatedError: error }), base);
   expect(started.ok, JSON.stringify(started)).toBe(true);
   return { client, token: await client.token() };
 }

@@ -5,6 +5,7 @@
 // nothing of any other patient (docs/CONFORMANCE.md #98, #119).
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import type * as oauth from 'oauth4webapi';
+import { launchConfig } from '../../lib/launcher/launch-config';
 import { serverLib } from './support/ehr-launch';
 import { bundleRefs, discover, fhirGet, registerSymmetricClient, runCodeFlow, systemToken, verifyIdToken } from './support/smart-client';
 
@@ -75,23 +76,7 @@ describe('related-person (proxy) launch: a parent signs in for a child', () => {
   // An EHR launch with no user chosen yet: whoever signs in must be allowed the launch's patient.
   async function ehrLaunch(clientId: string, patientId: string): Promise<string> {
     const { startLaunch } = await serverLib(inject('databaseUrl'));
-    const started = await startLaunch(
-      {
-        clientId,
-        launchType: 'provider-ehr',
-        patientIds: [patientId],
-        encounter: { mode: 'none' },
-        userFhirUser: null,
-        scope: '',
-        skipLogin: false,
-        skipConsent: false,
-        pkceRequired: true,
-        tokenLifetimeSeconds: null,
-        framed: false,
-        simulatedError: null,
-      },
-      base,
-    );
+    const started = await startLaunch(launchConfig(clientId, { launchType: 'provider-ehr', patientIds: [patientId] }), base);
     if (!started.ok || started.kind !== 'ehr') throw new Error('the EHR launch was not created');
     return new URL(started.appUrl).searchParams.get('launch') ?? '';
   }

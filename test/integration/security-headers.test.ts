@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, expect, inject, beforeAll } from 'vitest';
 import { BrowserSession } from './support/browserless';
+import { launchConfig } from '../../lib/launcher/launch-config';
 import { serverLib } from './support/ehr-launch';
 import { APP_REDIRECT_URI, buildAuthorizationRequest, discover, registerPublicClient, registerSymmetricClient, systemToken } from './support/smart-client';
 import type { RegisteredClient } from './support/smart-client';
@@ -110,20 +111,7 @@ describe('React pages: per-request nonce CSP, framing rules, referrer policy', (
     await get('/'); // the launcher registers the sample app for this origin
     const { startLaunch } = await serverLib(databaseUrl);
     const started = await startLaunch(
-      {
-        clientId: 'sample-app',
-        launchType: 'provider-ehr',
-        patientIds: [PATIENT],
-        encounter: { mode: 'none' },
-        userFhirUser: PRACTITIONER,
-        scope: '',
-        skipLogin: false,
-        skipConsent: false,
-        pkceRequired: true,
-        tokenLifetimeSeconds: null,
-        framed: true,
-        simulatedError: null,
-      },
+      launchConfig('sample-app', { launchType: 'provider-ehr', patientIds: [PATIENT], userFhirUser: PRACTITIONER, framed: true }),
       base,
     );
     if (!started.ok || started.kind !== 'ehr' || !started.frameUrl) throw new Error(`framed launch refused: ${JSON.stringify(started)}`);
@@ -145,20 +133,7 @@ describe('React pages: per-request nonce CSP, framing rules, referrer policy', (
     const { startLaunch } = await serverLib(databaseUrl);
     for (const origin of [other, base]) {
       const started = await startLaunch(
-        {
-          clientId: 'sample-app',
-          launchType: 'provider-ehr',
-          patientIds: [PATIENT],
-          encounter: { mode: 'none' },
-          userFhirUser: PRACTITIONER,
-          scope: '',
-          skipLogin: false,
-          skipConsent: false,
-          pkceRequired: true,
-          tokenLifetimeSeconds: null,
-          framed: true,
-          simulatedError: null,
-        },
+        launchConfig('sample-app', { launchType: 'provider-ehr', patientIds: [PATIENT], userFhirUser: PRACTITIONER, framed: true }),
         origin,
       );
       if (!started.ok || started.kind !== 'ehr') throw new Error(`launch refused: ${JSON.stringify(started)}`);

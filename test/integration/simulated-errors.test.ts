@@ -4,6 +4,7 @@
 import * as oauth from 'oauth4webapi';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { BrowserSession } from './support/browserless';
+import { launchConfig } from '../../lib/launcher/launch-config';
 import { serverLib } from './support/ehr-launch';
 import { APP_REDIRECT_URI, buildAuthorizationRequest, discover, registerPublicClient, registerSymmetricClient } from './support/smart-client';
 import type { RegisteredClient } from './support/smart-client';
@@ -24,20 +25,14 @@ beforeAll(async () => {
 async function startArmed(kind: string | null, client: RegisteredClient) {
   const { startLaunch } = await serverLib(inject('databaseUrl'));
   return startLaunch(
-    {
-      clientId: client.client.client_id,
+    launchConfig(client.client.client_id, {
       launchType: 'provider-ehr',
       patientIds: [PATIENT],
-      encounter: { mode: 'none' },
       userFhirUser: PRACTITIONER,
-      scope: '',
       skipLogin: true,
       skipConsent: true,
-      pkceRequired: true,
-      tokenLifetimeSeconds: null,
-      framed: false,
       simulatedError: kind ? ({ kind } as never) : null,
-    },
+    }),
     base,
   );
 }
