@@ -61,7 +61,7 @@ export interface AlertsSummary {
 function auditHref(params: Record<string, string | null>): string {
   const p = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) if (v) p.set(k, v);
-  return `/console/audit?${p.toString()}`;
+  return `${currentSandbox().basePath}/console/audit?${p.toString()}`;
 }
 
 function isFlag(s: string): s is AuditFlag {

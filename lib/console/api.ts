@@ -164,7 +164,7 @@ export async function handleFlowList(req: Request): Promise<Response> {
     return json({ error: 'invalid_request', error_description: 'outcome must be ok or failed' }, 400);
   const { items, next } = await listAllFlows(parseFlowFilters(url.searchParams), { limit: limitText ? Number(limitText) : 50, before });
   return json({
-    flows: items.map((f) => ({ ...f, at: f.at.toISOString(), href: `/console/flows/${encodeURIComponent(f.id)}` })),
+    flows: items.map((f) => ({ ...f, at: f.at.toISOString(), href: `${currentSandbox().basePath}/console/flows/${encodeURIComponent(f.id)}` })),
     next: next ? encodeAuditPosition(next) : null,
   });
 }
@@ -177,7 +177,7 @@ export async function handleFlowDocument(req: Request): Promise<Response> {
   const flow = id ? await getFlowDocument(id, { origin: sandboxOrigin(req) }) : null;
   if (!flow) return json({ error: 'not_found', error_description: 'no such flow' }, 404);
   const { grantFlow: _grantFlow, ...document } = flow;
-  return json({ ...document, href: `/console/flows/${encodeURIComponent(flow.id)}` });
+  return json({ ...document, href: `${currentSandbox().basePath}/console/flows/${encodeURIComponent(flow.id)}` });
 }
 
 /**

@@ -227,6 +227,17 @@ describe('/api/workshops', () => {
     const own = await get(`/s/${ada.sandboxId}/console/tokens`);
     expect(own.status).toBe(200);
     expect(await own.text()).toContain('workshop attendee');
+    // Every console link of her pages stays in her sandbox.
+    for (const page of ['tokens', 'audit', 'alerts', 'flows', 'clients', 'clients/new', 'scopes', 'exercises']) {
+      const res = await get(`/s/${ada.sandboxId}/console/${page}`);
+      expect(res.status, page).toBe(200);
+      const links = [...(await res.text()).matchAll(/href="([^"]*\/console[^"]*)"/g)].map((m) => m[1]!);
+      expect(links.length, page).toBeGreaterThan(0);
+      expect(
+        links.filter((l) => !l.startsWith(`/s/${ada.sandboxId}/`)),
+        page,
+      ).toEqual([]);
+    }
     // Another attendee's console sends the cookie's holder to sign in there.
     const other = await get(`/s/${bob.sandboxId}/console/tokens`);
     expect(other.status).toBe(307);

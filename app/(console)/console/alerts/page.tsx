@@ -2,11 +2,13 @@ import Link from 'next/link';
 import { summarizeAlerts } from '#lib/console/alerts';
 import { requireConsoleSession } from '#lib/console/auth';
 import { inSandboxPage } from '../../../request-sandbox';
+import { currentSandbox } from '#lib/sandbox/context';
 
 export const metadata = { title: 'Alerts · SMART Sandbox console' };
 
 async function AlertsPage() {
   await requireConsoleSession('/console/alerts');
+  const sandboxBase = currentSandbox().basePath;
   const s = await summarizeAlerts();
   return (
     <>
@@ -68,7 +70,7 @@ async function AlertsPage() {
                   {Object.entries(c.flags).map(([flag, n]) => (
                     <Link
                       key={flag}
-                      href={`/console/audit?flag=${flag}${c.clientId ? `&clientId=${encodeURIComponent(c.clientId)}` : ''}`}
+                      href={`${sandboxBase}/console/audit?flag=${flag}${c.clientId ? `&clientId=${encodeURIComponent(c.clientId)}` : ''}`}
                       style={{ marginRight: 6 }}
                     >
                       <span className="badge flag">
@@ -138,7 +140,7 @@ async function AlertsPage() {
                 <td>{c.ip ?? '—'}</td>
                 <td className="muted-small">{c.userAgent ?? '—'}</td>
                 <td>
-                  <Link href="/console/audit?flag=invalid-token">
+                  <Link href={`${sandboxBase}/console/audit?flag=invalid-token`}>
                     <strong>{c.count}</strong>
                   </Link>
                 </td>

@@ -15,11 +15,14 @@ export function AuditLive({
   query,
   clientNames = {},
   paged = false,
+  sandboxBase,
 }: {
   initial: AuditRecordJson[];
   query: string;
   clientNames?: Record<string, string>;
   paged?: boolean;
+  /** The console's sandbox prefix ('' or `/s/{id}`): its API and record pages. */
+  sandboxBase: string;
 }) {
   const [records, setRecords] = useState(initial);
   const [fresh, setFresh] = useState<ReadonlySet<string>>(new Set());
@@ -34,7 +37,7 @@ export function AuditLive({
       try {
         const params = new URLSearchParams(query);
         params.set('since', newest.current);
-        const res = await fetch(`/api/console/audit?${params.toString()}`, { cache: 'no-store' });
+        const res = await fetch(`${sandboxBase}/api/console/audit?${params.toString()}`, { cache: 'no-store' });
         if (res.status === 401) {
           setError('Signed out: reload to sign in again.');
           setLive(false);
@@ -98,7 +101,7 @@ export function AuditLive({
             {records.map((r) => (
               <tr key={r.id} className={[r.flags.length ? 'flagged' : '', fresh.has(r.id) ? 'new' : ''].join(' ').trim() || undefined}>
                 <td>
-                  <Link href={`/console/audit/${encodeURIComponent(r.id)}`} title={r.at}>
+                  <Link href={`${sandboxBase}/console/audit/${encodeURIComponent(r.id)}`} title={r.at}>
                     {new Date(r.at).toLocaleTimeString()}
                   </Link>
                 </td>

@@ -17,6 +17,7 @@ import { requireConsoleSession } from '#lib/console/auth';
 import { toSearchParams } from '#lib/console/format';
 import { AuditLive } from './audit-live-client';
 import { inSandboxPage } from '../../../request-sandbox';
+import { currentSandbox } from '#lib/sandbox/context';
 
 export const metadata = { title: 'Audit trail · SMART Sandbox console' };
 
@@ -33,6 +34,7 @@ function localInput(d: Date | undefined): string {
 
 async function AuditPage({ searchParams }: Props) {
   await requireConsoleSession('/console/audit');
+  const sandboxBase = currentSandbox().basePath;
   const params = toSearchParams(await searchParams);
   const filters = parseAuditFilters(params);
   const before = decodeAuditPosition(params.get('before'));
@@ -45,7 +47,7 @@ async function AuditPage({ searchParams }: Props) {
   const clientNames = Object.fromEntries(clients.map((c) => [c.clientId, c.name]));
   const query = auditFiltersToParams(filters).toString();
   const last = records[records.length - 1];
-  const olderHref = last && records.length === PAGE_SIZE ? `/console/audit?${query ? `${query}&` : ''}before=${encodeAuditPosition(last)}` : null;
+  const olderHref = last && records.length === PAGE_SIZE ? `${sandboxBase}/console/audit?${query ? `${query}&` : ''}before=${encodeAuditPosition(last)}` : null;
   const select = (name: string, values: readonly string[], current: string | undefined, any = 'any') => (
     <select name={name} defaultValue={current ?? ''}>
       <option value="">{any}</option>
@@ -85,7 +87,7 @@ async function AuditPage({ searchParams }: Props) {
         <label>Flagged{select('flag', ['any', ...AUDIT_FLAGS], filters.flag, 'all records')}</label>
         {filters.launchId ? <input type="hidden" name="launchId" value={filters.launchId} /> : null}
         <button type="submit">Filter</button>
-        <Link className="button secondary" href="/console/audit">
+        <Link className="button secondary" href={`${sandboxBase}/console/audit`}>
           Clear
         </Link>
       </form>
@@ -93,17 +95,24 @@ async function AuditPage({ searchParams }: Props) {
         <span className="muted" data-testid="audit-count">
           {total} record(s) match{before ? `; showing ${records.length} older ones` : total > records.length ? `; showing the newest ${records.length}` : ''}.
         </span>
-        <a className="button secondary" href={`/api/console/audit.ndjson${query ? `?${query}` : ''}`} download>
+        <a className="button secondary" href={`${sandboxBase}/api/console/audit.ndjson${query ? `?${query}` : ''}`} download>
           Export NDJSON
         </a>
-        <a className="button secondary" href={`/api/console/audit.ndjson?${query ? `${query}&` : ''}format=fhir`} download>
+        <a className="button secondary" href={`${sandboxBase}/api/console/audit.ndjson?${query ? `${query}&` : ''}format=fhir`} download>
           Export as FHIR AuditEvent NDJSON
         </a>
       </p>
-      <AuditLive key={params.get('before') ?? 'newest'} initial={records.map(toAuditJson)} query={query} clientNames={clientNames} paged={before !== null} />
+      <AuditLive
+        key={params.get('before') ?? 'newest'}
+        initial={records.map(toAuditJson)}
+        query={query}
+        clientNames={clientNames}
+        paged={before !== null}
+        sandboxBase={sandboxBase}
+      />
       <p className="actions" data-testid="audit-paging">
         {before ? (
-          <Link className="button secondary" href={`/console/audit${query ? `?${query}` : ''}`}>
+          <Link className="button secondary" href={`${sandboxBase}/console/audit${query ? `?${query}` : ''}`}>
             ← Newest
           </Link>
         ) : null}

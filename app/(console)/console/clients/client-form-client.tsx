@@ -20,7 +20,7 @@ export interface ClientFormValues {
 
 type Action = (prev: ClientActionState, form: FormData) => Promise<ClientActionState>;
 
-function Result({ state }: { state: ClientActionState }) {
+function Result({ state, sandboxBase }: { state: ClientActionState; sandboxBase: string }) {
   if (!state) return null;
   if (!state.ok)
     return (
@@ -31,7 +31,7 @@ function Result({ state }: { state: ClientActionState }) {
   return (
     <div className="notice" role="status" data-testid="client-result">
       <p style={{ margin: 0 }}>
-        {state.message} <Link href={`/console/clients/${encodeURIComponent(state.client.clientId)}`}>{state.client.clientId}</Link>
+        {state.message} <Link href={`${sandboxBase}/console/clients/${encodeURIComponent(state.client.clientId)}`}>{state.client.clientId}</Link>
       </p>
       {state.clientSecret ? (
         <p style={{ margin: '6px 0 0' }}>
@@ -43,11 +43,12 @@ function Result({ state }: { state: ClientActionState }) {
 }
 
 /** Register or edit form for a client; the server action returns the result (and a new secret once). */
-export function ClientForm({ action, values, mode }: { action: Action; values: ClientFormValues; mode: 'new' | 'edit' }) {
+/** `sandboxBase`: the console's sandbox prefix ('' or `/s/{id}`), for the link to the saved client. */
+export function ClientForm({ action, values, mode, sandboxBase }: { action: Action; values: ClientFormValues; mode: 'new' | 'edit'; sandboxBase: string }) {
   const [state, formAction, pending] = useActionState(action, null);
   return (
     <form action={formAction} className="card">
-      <Result state={state} />
+      <Result state={state} sandboxBase={sandboxBase} />
       {mode === 'edit' ? <input type="hidden" name="originalClientId" value={values.clientId} /> : null}
       <div className="grid2">
         <p>
@@ -144,7 +145,19 @@ export function ClientForm({ action, values, mode }: { action: Action; values: C
 }
 
 /** A one-button form whose result (new secret, clone id) is shown next to it. */
-export function ClientActionButton({ action, clientId, label, danger }: { action: Action; clientId: string; label: string; danger?: boolean }) {
+export function ClientActionButton({
+  action,
+  clientId,
+  label,
+  danger,
+  sandboxBase,
+}: {
+  action: Action;
+  clientId: string;
+  label: string;
+  danger?: boolean;
+  sandboxBase: string;
+}) {
   const [state, formAction, pending] = useActionState(action, null);
   return (
     <form action={formAction} className="inline">
@@ -152,7 +165,7 @@ export function ClientActionButton({ action, clientId, label, danger }: { action
       <button type="submit" className={danger ? 'danger' : 'secondary'} disabled={pending}>
         {label}
       </button>
-      <Result state={state} />
+      <Result state={state} sandboxBase={sandboxBase} />
     </form>
   );
 }

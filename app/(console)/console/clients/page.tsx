@@ -3,6 +3,7 @@ import { requireConsoleSession } from '#lib/console/auth';
 import { firstParam } from '#lib/console/format';
 import { listClients } from '#lib/oauth/clients';
 import { inSandboxPage } from '../../../request-sandbox';
+import { currentSandbox } from '#lib/sandbox/context';
 
 export const metadata = { title: 'Clients · SMART Sandbox console' };
 
@@ -10,6 +11,7 @@ type Props = { searchParams: Promise<Record<string, string | string[] | undefine
 
 async function ClientsPage({ searchParams }: Props) {
   await requireConsoleSession('/console/clients');
+  const sandboxBase = currentSandbox().basePath;
   const clients = await listClients();
   const deleted = firstParam((await searchParams).deleted) === '1';
   return (
@@ -22,7 +24,7 @@ async function ClientsPage({ searchParams }: Props) {
         </p>
       ) : null}
       <p>
-        <Link className="button" href="/console/clients/new">
+        <Link className="button" href={`${sandboxBase}/console/clients/new`}>
           Register a client
         </Link>
       </p>
@@ -45,7 +47,7 @@ async function ClientsPage({ searchParams }: Props) {
             {clients.map((c) => (
               <tr key={c.clientId}>
                 <td>
-                  <Link href={`/console/clients/${encodeURIComponent(c.clientId)}`}>{c.name}</Link>
+                  <Link href={`${sandboxBase}/console/clients/${encodeURIComponent(c.clientId)}`}>{c.name}</Link>
                 </td>
                 <td>
                   <code>{c.clientId}</code>
@@ -57,8 +59,8 @@ async function ClientsPage({ searchParams }: Props) {
                   <code>{c.scope.length > 60 ? `${c.scope.slice(0, 60)}…` : c.scope}</code>
                 </td>
                 <td className="actions">
-                  <Link href={`/console/tokens?clientId=${encodeURIComponent(c.clientId)}`}>tokens</Link>
-                  <Link href={`/console/audit?clientId=${encodeURIComponent(c.clientId)}`}>audit</Link>
+                  <Link href={`${sandboxBase}/console/tokens?clientId=${encodeURIComponent(c.clientId)}`}>tokens</Link>
+                  <Link href={`${sandboxBase}/console/audit?clientId=${encodeURIComponent(c.clientId)}`}>audit</Link>
                 </td>
               </tr>
             ))}

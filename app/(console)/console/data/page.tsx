@@ -4,6 +4,7 @@ import { currentDataset, getReseedStatus, searchPatients } from '#lib/console/da
 import { firstParam } from '#lib/console/format';
 import { ReseedPanel } from './reseed-client';
 import { inSandboxPage } from '../../../request-sandbox';
+import { currentSandbox } from '#lib/sandbox/context';
 
 export const metadata = { title: 'Data · SMART Sandbox console' };
 
@@ -11,6 +12,7 @@ type Props = { searchParams: Promise<Record<string, string | string[] | undefine
 
 async function DataPage({ searchParams }: Props) {
   await requireConsoleSession('/console/data');
+  const sandboxBase = currentSandbox().basePath;
   const q = (firstParam((await searchParams).q) ?? '').slice(0, 100);
   const [patients, dataset, status] = await Promise.all([searchPatients(q), currentDataset(), getReseedStatus()]);
   return (
@@ -32,7 +34,7 @@ async function DataPage({ searchParams }: Props) {
           <tbody>
             {patients.map((p) => (
               <tr key={p.id}>
-                <td><Link href={`/console/data/patients/${encodeURIComponent(p.id)}`}>{p.name}</Link></td>
+                <td><Link href={`${sandboxBase}/console/data/patients/${encodeURIComponent(p.id)}`}>{p.name}</Link></td>
                 <td><code>{p.id}</code></td>
                 <td>{p.gender}</td>
                 <td>{p.birthDate}</td>

@@ -3,6 +3,7 @@ import { requireConsoleSession } from '#lib/console/auth';
 import type { LiveCounter } from '#lib/console/rate-limits';
 import { rateLimitOverview } from '#lib/console/rate-limits';
 import { inSandboxPage } from '../../../request-sandbox';
+import { currentSandbox } from '#lib/sandbox/context';
 
 export const metadata = { title: 'Rate limits · SMART Sandbox console' };
 
@@ -10,16 +11,16 @@ function period(seconds: number): string {
   return seconds % 60 === 0 ? `${seconds / 60} min` : `${seconds} s`;
 }
 
-function subjectOf(c: LiveCounter) {
+function subjectOf(c: LiveCounter, sandboxBase: string) {
   if (c.kind === 'client')
     return (
-      <Link href={`/console/clients/${encodeURIComponent(c.subject)}`}>
+      <Link href={`${sandboxBase}/console/clients/${encodeURIComponent(c.subject)}`}>
         <code>{c.subject}</code>
       </Link>
     );
   if (c.kind === 'patient')
     return (
-      <Link href={`/console/data/patients/${encodeURIComponent(c.subject)}`}>
+      <Link href={`${sandboxBase}/console/data/patients/${encodeURIComponent(c.subject)}`}>
         <code>{c.subject}</code>
       </Link>
     );
@@ -28,6 +29,7 @@ function subjectOf(c: LiveCounter) {
 
 async function RateLimitsPage() {
   await requireConsoleSession('/console/rate-limits');
+  const sandboxBase = currentSandbox().basePath;
   const { limits, counters } = await rateLimitOverview();
   return (
     <>
@@ -35,10 +37,10 @@ async function RateLimitsPage() {
       <p className="lead">
         Fixed windows counted in the database, shared by every instance. A caller over a limit gets 429 with Retry-After until its window ends; each refusal is
         an audit record flagged{' '}
-        <Link href="/console/audit?flag=rate-limited">
+        <Link href={`${sandboxBase}/console/audit?flag=rate-limited`}>
           <span className="badge flag">rate-limited</span>
         </Link>{' '}
-        (see <Link href="/console/alerts">Alerts</Link>).
+        (see <Link href={`${sandboxBase}/console/alerts`}>Alerts</Link>).
       </p>
       <h2>Configured limits</h2>
       <table data-testid="rate-limit-settings">
@@ -89,7 +91,7 @@ async function RateLimitsPage() {
                 <td>
                   <code>{c.kind}</code>
                 </td>
-                <td>{subjectOf(c)}</td>
+                <td>{subjectOf(c, sandboxBase)}</td>
                 <td>
                   <strong>{c.count}</strong>
                 </td>

@@ -3,6 +3,7 @@ import { requireConsoleSession } from '#lib/console/auth';
 import { relativeTime, toSearchParams } from '#lib/console/format';
 import { listTokens, parseTokenFilters, tokenFilterOptions, TOKEN_STATUSES } from '#lib/console/tokens';
 import { inSandboxPage } from '../../../request-sandbox';
+import { currentSandbox } from '#lib/sandbox/context';
 
 export const metadata = { title: 'Tokens · SMART Sandbox console' };
 
@@ -10,6 +11,7 @@ type Props = { searchParams: Promise<Record<string, string | string[] | undefine
 
 async function TokensPage({ searchParams }: Props) {
   await requireConsoleSession('/console/tokens');
+  const sandboxBase = currentSandbox().basePath;
   const filters = parseTokenFilters(toSearchParams(await searchParams));
   const [tokens, options] = await Promise.all([listTokens(filters), tokenFilterOptions()]);
   const now = new Date();
@@ -73,7 +75,7 @@ async function TokensPage({ searchParams }: Props) {
           </select>
         </label>
         <button type="submit">Filter</button>
-        <Link className="button secondary" href="/console/tokens">
+        <Link className="button secondary" href={`${sandboxBase}/console/tokens`}>
           Clear
         </Link>
       </form>
@@ -98,7 +100,7 @@ async function TokensPage({ searchParams }: Props) {
             {tokens.map((t) => (
               <tr key={t.id}>
                 <td>
-                  <Link href={`/console/tokens/${encodeURIComponent(t.id)}`}>
+                  <Link href={`${sandboxBase}/console/tokens/${encodeURIComponent(t.id)}`}>
                     <code>{t.id.slice(0, 10)}…</code>
                   </Link>
                 </td>

@@ -7,6 +7,7 @@ import { requireConsoleSession } from '#lib/console/auth';
 import { FLAG_DESCRIPTIONS } from '#lib/console/alerts';
 import type { AuditFlag } from '#lib/audit/record';
 import { inSandboxPage } from '../../../../request-sandbox';
+import { currentSandbox } from '#lib/sandbox/context';
 
 export const metadata = { title: 'Audit record · SMART Sandbox console' };
 
@@ -15,6 +16,7 @@ type Props = { params: Promise<{ id: string }> };
 async function AuditRecordPage({ params }: Props) {
   const { id } = await params;
   await requireConsoleSession(`/console/audit/${id}`);
+  const sandboxBase = currentSandbox().basePath;
   const record = await getAuditRecord(id);
   if (!record) notFound();
   const r = toAuditJson(record);
@@ -41,7 +43,7 @@ async function AuditRecordPage({ params }: Props) {
   return (
     <>
       <p>
-        <Link href="/console/audit">← Audit trail</Link>
+        <Link href={`${sandboxBase}/console/audit`}>← Audit trail</Link>
       </p>
       <h1>
         {r.method} <code>{r.endpoint}</code> <span className={`badge ${r.status >= 400 ? 'error' : 'ok'}`}>{r.status}</span>
@@ -63,19 +65,19 @@ async function AuditRecordPage({ params }: Props) {
         </dl>
         <p className="actions" style={{ marginTop: 12 }}>
           {r.clientId ? (
-            <Link className="button secondary" href={`/console/audit?clientId=${encodeURIComponent(r.clientId)}`}>
+            <Link className="button secondary" href={`${sandboxBase}/console/audit?clientId=${encodeURIComponent(r.clientId)}`}>
               All records of this client
             </Link>
           ) : null}
           {r.launchId ? (
-            <Link className="button secondary" href={`/console/audit?launchId=${encodeURIComponent(r.launchId)}`}>
+            <Link className="button secondary" href={`${sandboxBase}/console/audit?launchId=${encodeURIComponent(r.launchId)}`}>
               All records of this launch
             </Link>
           ) : null}
           {r.kind === 'fhir' && r.status === 403 ? (
             <Link
               className="button secondary"
-              href={`/console/scopes?url=${encodeURIComponent(r.endpoint)}&method=${r.method}&scope=${encodeURIComponent(r.scopes ?? '')}&patient=${encodeURIComponent(r.patientId ?? '')}`}
+              href={`${sandboxBase}/console/scopes?url=${encodeURIComponent(r.endpoint)}&method=${r.method}&scope=${encodeURIComponent(r.scopes ?? '')}&patient=${encodeURIComponent(r.patientId ?? '')}`}
             >
               Why was this denied?
             </Link>

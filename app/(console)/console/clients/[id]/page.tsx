@@ -5,6 +5,7 @@ import { getClient } from '#lib/oauth/clients';
 import { cloneClientAction, deleteClientAction, rotateSecretAction, updateClientAction } from '../../actions';
 import { ClientActionButton, ClientForm } from '../client-form-client';
 import { inSandboxPage } from '../../../../request-sandbox';
+import { currentSandbox } from '#lib/sandbox/context';
 
 export const metadata = { title: 'Client · SMART Sandbox console' };
 
@@ -13,26 +14,27 @@ type Props = { params: Promise<{ id: string }> };
 async function ClientPage({ params }: Props) {
   const { id } = await params;
   await requireConsoleSession(`/console/clients/${id}`);
+  const sandboxBase = currentSandbox().basePath;
   const c = await getClient(id);
   if (!c) notFound();
   return (
     <>
       <p>
-        <Link href="/console/clients">← Clients</Link>
+        <Link href={`${sandboxBase}/console/clients`}>← Clients</Link>
       </p>
       <h1>
         {c.name} <code className="muted-small">{c.clientId}</code>
       </h1>
       <div className="card actions">
-        {c.hasSecret ? <ClientActionButton action={rotateSecretAction} clientId={c.clientId} label="Rotate secret" /> : null}
-        <ClientActionButton action={cloneClientAction} clientId={c.clientId} label="Clone this client" />
-        <Link className="button secondary" href={`/console/tokens?clientId=${encodeURIComponent(c.clientId)}`}>
+        {c.hasSecret ? <ClientActionButton sandboxBase={sandboxBase} action={rotateSecretAction} clientId={c.clientId} label="Rotate secret" /> : null}
+        <ClientActionButton sandboxBase={sandboxBase} action={cloneClientAction} clientId={c.clientId} label="Clone this client" />
+        <Link className="button secondary" href={`${sandboxBase}/console/tokens?clientId=${encodeURIComponent(c.clientId)}`}>
           Tokens
         </Link>
-        <Link className="button secondary" href={`/console/audit?clientId=${encodeURIComponent(c.clientId)}`}>
+        <Link className="button secondary" href={`${sandboxBase}/console/audit?clientId=${encodeURIComponent(c.clientId)}`}>
           Audit
         </Link>
-        <Link className="button secondary" href={`/console/clients/${encodeURIComponent(c.clientId)}/report`}>
+        <Link className="button secondary" href={`${sandboxBase}/console/clients/${encodeURIComponent(c.clientId)}/report`}>
           Report card
         </Link>
         <form action={deleteClientAction} className="inline">
@@ -61,6 +63,7 @@ async function ClientPage({ params }: Props) {
         </div>
       ) : null}
       <ClientForm
+        sandboxBase={sandboxBase}
         action={updateClientAction}
         mode="edit"
         values={{

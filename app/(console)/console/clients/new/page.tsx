@@ -3,18 +3,21 @@ import { requireConsoleSession } from '#lib/console/auth';
 import { registerClientAction } from '../../actions';
 import { ClientForm } from '../client-form-client';
 import { inSandboxPage } from '../../../../request-sandbox';
+import { currentSandbox } from '#lib/sandbox/context';
 
 export const metadata = { title: 'Register client · SMART Sandbox console' };
 
 async function NewClientPage() {
   await requireConsoleSession('/console/clients/new');
+  const sandboxBase = currentSandbox().basePath;
   return (
     <>
       <p>
-        <Link href="/console/clients">← Clients</Link>
+        <Link href={`${sandboxBase}/console/clients`}>← Clients</Link>
       </p>
       <h1>Register a client</h1>
       <ClientForm
+        sandboxBase={sandboxBase}
         action={registerClientAction}
         mode="new"
         values={{

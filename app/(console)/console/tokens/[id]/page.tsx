@@ -11,6 +11,7 @@ import { revokeTokenAction } from '../../actions';
 import { CopyButton } from '../copy-button-client';
 import { ExpiryCountdown } from '../countdown-client';
 import { inSandboxPage } from '../../../../request-sandbox';
+import { currentSandbox } from '#lib/sandbox/context';
 
 export const metadata = { title: 'Token · SMART Sandbox console' };
 
@@ -71,6 +72,7 @@ type Props = { params: Promise<{ id: string }>; searchParams: Promise<Record<str
 async function TokenPage({ params, searchParams }: Props) {
   const { id } = await params;
   await requireConsoleSession(`/console/tokens/${id}`);
+  const sandboxBase = currentSandbox().basePath;
   const detail = await getTokenDetail(id, { origin: publicOrigin(await headers()) });
   if (!detail) notFound();
   const { token } = detail;
@@ -78,7 +80,7 @@ async function TokenPage({ params, searchParams }: Props) {
   return (
     <>
       <p>
-        <Link href="/console/tokens">← Tokens</Link>
+        <Link href={`${sandboxBase}/console/tokens`}>← Tokens</Link>
       </p>
       <h1>
         {token.kind === 'access' ? 'Access token' : 'Refresh token'} <code>{token.id.slice(0, 12)}…</code>{' '}
@@ -107,7 +109,7 @@ async function TokenPage({ params, searchParams }: Props) {
           <dt>User</dt>
           <dd>{token.userId ?? '— (no user)'}</dd>
           <dt>Patient</dt>
-          <dd>{token.patientId ? <Link href={`/console/data/patients/${encodeURIComponent(token.patientId)}`}>{token.patientId}</Link> : '—'}</dd>
+          <dd>{token.patientId ? <Link href={`${sandboxBase}/console/data/patients/${encodeURIComponent(token.patientId)}`}>{token.patientId}</Link> : '—'}</dd>
           <dt>Encounter</dt>
           <dd>{detail.encounterId ?? '—'}</dd>
           <dt>Issued</dt>
@@ -119,7 +121,7 @@ async function TokenPage({ params, searchParams }: Props) {
           <dt>Grant</dt>
           <dd>
             {token.grantId ? (
-              <Link href={`/console/flows/${encodeURIComponent(token.grantId)}`}>flow of grant {token.grantId.slice(0, 10)}…</Link>
+              <Link href={`${sandboxBase}/console/flows/${encodeURIComponent(token.grantId)}`}>flow of grant {token.grantId.slice(0, 10)}…</Link>
             ) : (
               '— (backend token, no grant)'
             )}
@@ -148,11 +150,11 @@ async function TokenPage({ params, searchParams }: Props) {
           ) : null}
           <Link
             className="button secondary"
-            href={`/console/audit?clientId=${encodeURIComponent(token.clientId)}${token.patientId ? `&patientId=${encodeURIComponent(token.patientId)}` : ''}`}
+            href={`${sandboxBase}/console/audit?clientId=${encodeURIComponent(token.clientId)}${token.patientId ? `&patientId=${encodeURIComponent(token.patientId)}` : ''}`}
           >
             Audit records of this client{token.patientId ? ' and patient' : ''}
           </Link>
-          <Link className="button secondary" href={`/console/scopes?token=${encodeURIComponent(token.id)}`}>
+          <Link className="button secondary" href={`${sandboxBase}/console/scopes?token=${encodeURIComponent(token.id)}`}>
             Test a request with this token
           </Link>
         </div>
@@ -302,7 +304,7 @@ async function TokenPage({ params, searchParams }: Props) {
           {detail.chain.map((t) => (
             <tr key={t.id} className={t.id === token.id ? 'flagged' : undefined}>
               <td>
-                <Link href={`/console/tokens/${encodeURIComponent(t.id)}`}>
+                <Link href={`${sandboxBase}/console/tokens/${encodeURIComponent(t.id)}`}>
                   <code>{t.id.slice(0, 10)}…</code>
                 </Link>
                 {t.id === token.id ? ' (this one)' : ''}

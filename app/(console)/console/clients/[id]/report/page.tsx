@@ -6,6 +6,7 @@ import { buildReportCard } from '#lib/console/report-card';
 import { bulkExportReports } from '#lib/console/bulk-report';
 import { BulkExports } from '../bulk-exports';
 import { inSandboxPage } from '../../../../../request-sandbox';
+import { currentSandbox } from '#lib/sandbox/context';
 
 export const metadata = { title: 'App report card · SMART Sandbox console' };
 export const dynamic = 'force-dynamic';
@@ -17,14 +18,15 @@ const LABEL: Record<CheckStatus, string> = { pass: 'pass', fail: 'fail', 'not-se
 async function ReportCardPage({ params }: Props) {
   const { id } = await params;
   await requireConsoleSession(`/console/clients/${id}/report`);
+  const sandboxBase = currentSandbox().basePath;
   const card = await buildReportCard(id);
   if (!card) notFound();
   const exports = card.clientType === 'backend' ? await bulkExportReports(card.clientId) : [];
-  const jsonUrl = `/api/console/clients/${encodeURIComponent(card.clientId)}/report`;
+  const jsonUrl = `${sandboxBase}/api/console/clients/${encodeURIComponent(card.clientId)}/report`;
   return (
     <>
       <p>
-        <Link href={`/console/clients/${encodeURIComponent(card.clientId)}`}>← {card.clientName}</Link>
+        <Link href={`${sandboxBase}/console/clients/${encodeURIComponent(card.clientId)}`}>← {card.clientName}</Link>
       </p>
       <h1>
         App report card <code className="muted-small">{card.clientId}</code>
@@ -62,7 +64,7 @@ async function ReportCardPage({ params }: Props) {
                     ? '—'
                     : c.evidence.map((e) => (
                         <div key={`${c.id}-${e.auditId}`}>
-                          <Link href={`/console/audit/${encodeURIComponent(e.auditId)}`}>
+                          <Link href={`${sandboxBase}/console/audit/${encodeURIComponent(e.auditId)}`}>
                             {e.method} {e.endpoint.length > 60 ? `${e.endpoint.slice(0, 60)}…` : e.endpoint} → {e.status}
                           </Link>{' '}
                           <span className="muted-small">{e.note}</span>

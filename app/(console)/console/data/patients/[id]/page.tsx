@@ -4,6 +4,7 @@ import { requireConsoleSession } from '#lib/console/auth';
 import { getResource, patientResourceCounts, patientResources, resourceLabel } from '#lib/console/data';
 import { firstParam } from '#lib/console/format';
 import { inSandboxPage } from '../../../../../request-sandbox';
+import { currentSandbox } from '#lib/sandbox/context';
 
 export const metadata = { title: 'Patient · SMART Sandbox console' };
 
@@ -12,6 +13,7 @@ type Props = { params: Promise<{ id: string }>; searchParams: Promise<Record<str
 async function PatientPage({ params, searchParams }: Props) {
   const { id } = await params;
   await requireConsoleSession(`/console/data/patients/${id}`);
+  const sandboxBase = currentSandbox().basePath;
   const sp = await searchParams;
   const patient = await getResource('Patient', id);
   if (!patient) notFound();
@@ -21,14 +23,14 @@ async function PatientPage({ params, searchParams }: Props) {
   const resources = selected ? await patientResources(id, selected) : [];
   const rawId = firstParam(sp.raw);
   const raw = rawId && selected ? resources.find((r) => r.id === rawId) ?? null : null;
-  const base = `/console/data/patients/${encodeURIComponent(id)}`;
+  const base = `${sandboxBase}/console/data/patients/${encodeURIComponent(id)}`;
   return (
     <>
-      <p><Link href="/console/data">← Data</Link></p>
+      <p><Link href={`${sandboxBase}/console/data`}>← Data</Link></p>
       <h1>Patient <code>{id}</code></h1>
       <p className="actions">
-        <Link className="button secondary" href={`/console/audit?patientId=${encodeURIComponent(id)}`}>Audit records about this patient</Link>
-        <Link className="button secondary" href={`/console/tokens?patientId=${encodeURIComponent(id)}`}>Tokens for this patient</Link>
+        <Link className="button secondary" href={`${sandboxBase}/console/audit?patientId=${encodeURIComponent(id)}`}>Audit records about this patient</Link>
+        <Link className="button secondary" href={`${sandboxBase}/console/tokens?patientId=${encodeURIComponent(id)}`}>Tokens for this patient</Link>
       </p>
       <div className="grid2">
         <div>
