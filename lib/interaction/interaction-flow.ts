@@ -31,10 +31,7 @@ export function isPatientLaunch(interaction: Pick<InteractionDetails, 'options'>
 
 /** The sign-in is older than the authorization request: it was carried over, not made for this app. */
 export function signedInBefore(session: PersonaSession, interaction: Pick<InteractionDetails, 'createdAt'>): boolean {
-  if (typeof session.signedInAt !== 'number') return false;
-  // Whole seconds (an older sign-in's iat) can only say "before" for an earlier second.
-  const createdAt = interaction.createdAt.getTime() / 1000;
-  return Number.isInteger(session.signedInAt) ? session.signedInAt < Math.floor(createdAt) : session.signedInAt < createdAt;
+  return typeof session.signedInAt === 'number' && session.signedInAt < interaction.createdAt.getTime() / 1000;
 }
 
 /**

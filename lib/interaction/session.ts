@@ -59,7 +59,9 @@ export function toPersonaSession(token: JWT | null): PersonaSession | null {
   const sid = typeof token.sid === 'string' && token.sid ? token.sid : `legacy-${fhirUser}`;
   const expiresAt = typeof token.exp === 'number' ? token.exp : null;
   // The sign-in's own instant (ms) when recorded; a token's iat is whole seconds.
-  const signedInAt = typeof token.signedInAtMs === 'number' ? token.signedInAtMs / 1000 : typeof token.iat === 'number' ? token.iat : null;
+  // The sign-in's own instant when recorded; a token's iat is whole seconds, so the sign-in happened
+  // at the latest just before the next second.
+  const signedInAt = typeof token.signedInAtMs === 'number' ? token.signedInAtMs / 1000 : typeof token.iat === 'number' ? token.iat + 1 : null;
   return { kind: parsed.kind, fhirUser: fhirUser as FhirUserRef, name: typeof token.name === 'string' ? token.name : fhirUser, sid, expiresAt, signedInAt };
 }
 

@@ -65,20 +65,20 @@ export default async function RoomPage({ params }: Props) {
                 </button>
               </form>
             )}
-            <form action={updateRoomAction} className="inline">
-              <input type="hidden" name="id" value={room.id} />
-              <input type="hidden" name="minutes" value="30" />
-              <button name="change" value="extend" className="secondary">
-                Extend 30 min
-              </button>
-            </form>
-            <form action={updateRoomAction} className="inline">
-              <input type="hidden" name="id" value={room.id} />
-              <input type="hidden" name="minutes" value="60" />
-              <button name="change" value="extend" className="secondary">
-                Extend 1 h
-              </button>
-            </form>
+            {(
+              [
+                [30, 'Extend 30 min'],
+                [60, 'Extend 1 h'],
+              ] as const
+            ).map(([minutes, label]) => (
+              <form key={minutes} action={updateRoomAction} className="inline">
+                <input type="hidden" name="id" value={room.id} />
+                <input type="hidden" name="minutes" value={minutes} />
+                <button name="change" value="extend" className="secondary">
+                  {label}
+                </button>
+              </form>
+            ))}
             <a className="button secondary" href={`/api/workshops/${encodeURIComponent(room.id)}/progress.csv`} download>
               Progress CSV
             </a>
