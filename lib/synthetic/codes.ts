@@ -51,6 +51,7 @@ export const SYSTEM = {
   memberId: 'http://smart-sandbox.example.org/fhir/sid/member',
   prescriptionNumber: 'http://smart-sandbox.example.org/fhir/sid/rx',
   questionnaire: 'http://smart-sandbox.example.org/fhir/Questionnaire',
+  odh: 'http://terminology.hl7.org/CodeSystem/PHOccupationalDataForHealthODH',
 } as const;
 
 /** US Core 6.1.0 StructureDefinition canonical URLs (and the base R4 one of the types US Core does not profile). */
@@ -80,6 +81,12 @@ export const PROFILE = {
   smokingStatus: `${US_CORE}us-core-smokingstatus`,
   screeningAssessment: `${US_CORE}us-core-observation-screening-assessment`,
   pregnancyStatus: `${US_CORE}us-core-observation-pregnancystatus`,
+  pregnancyIntent: `${US_CORE}us-core-observation-pregnancyintent`,
+  occupation: `${US_CORE}us-core-observation-occupation`,
+  sexualOrientation: `${US_CORE}us-core-observation-sexual-orientation`,
+  simpleObservation: `${US_CORE}us-core-simple-observation`,
+  clinicalResult: `${US_CORE}us-core-observation-clinical-result`,
+  vitalSigns: `${US_CORE}us-core-vital-signs`,
   diagnosticReportLab: `${US_CORE}us-core-diagnosticreport-lab`,
   diagnosticReportNote: `${US_CORE}us-core-diagnosticreport-note`,
   documentReference: `${US_CORE}us-core-documentreference`,
@@ -136,6 +143,8 @@ export const OBSERVATION_CATEGORY = {
   socialHistory: { system: SYSTEM.observationCategory, code: 'social-history', display: 'Social History' },
   survey: { system: SYSTEM.observationCategory, code: 'survey', display: 'Survey' },
   exam: { system: SYSTEM.observationCategory, code: 'exam', display: 'Exam' },
+  imaging: { system: SYSTEM.observationCategory, code: 'imaging', display: 'Imaging' },
+  procedure: { system: SYSTEM.observationCategory, code: 'procedure', display: 'Procedure' },
   sdoh: { system: SYSTEM.usCoreCategory, code: 'sdoh', display: 'SDOH' },
   cognitiveStatus: { system: SYSTEM.usCoreCategory, code: 'cognitive-status', display: 'Cognitive Status' },
 } as const satisfies Record<string, Code>;

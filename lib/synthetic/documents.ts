@@ -1,6 +1,6 @@
-import type { DiagnosticReport, DocumentReference, Provenance, Reference, Resource } from '@medplum/fhirtypes';
+import type { DiagnosticReport, DocumentReference, Observation, Provenance, Reference, Resource } from '@medplum/fhirtypes';
 import type { Chart, Visit } from './chart';
-import { PROFILE, SYSTEM, concept, loinc } from './codes';
+import { OBSERVATION_CATEGORY, PROFILE, SYSTEM, concept, coding, loinc } from './codes';
 import type { Code } from './codes';
 import { toDateTime } from './dates';
 
@@ -12,11 +12,21 @@ export const NOTE_TYPE = {
   historyPhysical: loinc('34117-2', 'History and physical note'),
 } as const;
 
+const RADIOLOGY_IMPRESSION = {
+  code: loinc('19005-8', 'Radiology Imaging study [Impression] (narrative)'),
+  category: OBSERVATION_CATEGORY.imaging,
+} as const;
+
+/** Imaging and ECG studies: the report's code and category, and the code and category of its impression result. */
 export const IMAGING = {
-  chestXray: { code: loinc('36643-5', 'XR Chest 2 Views'), category: loinc('LP29684-5', 'Radiology') },
-  ecg: { code: loinc('11524-6', 'EKG study'), category: loinc('LP29708-2', 'Cardiology') },
-  mammogram: { code: loinc('24606-6', 'MG Breast Screening'), category: loinc('LP29684-5', 'Radiology') },
-  obUltrasound: { code: loinc('11525-3', 'US Pelvis Fetus for pregnancy'), category: loinc('LP29684-5', 'Radiology') },
+  chestXray: { code: loinc('36643-5', 'XR Chest 2 Views'), category: loinc('LP29684-5', 'Radiology'), result: RADIOLOGY_IMPRESSION },
+  ecg: {
+    code: loinc('11524-6', 'EKG study'),
+    category: loinc('LP29708-2', 'Cardiology'),
+    result: { code: loinc('8601-7', 'EKG impression'), category: OBSERVATION_CATEGORY.procedure },
+  },
+  mammogram: { code: loinc('24606-6', 'MG Breast Screening'), category: loinc('LP29684-5', 'Radiology'), result: RADIOLOGY_IMPRESSION },
+  obUltrasound: { code: loinc('11525-3', 'US Pelvis Fetus for pregnancy'), category: loinc('LP29684-5', 'Radiology'), result: RADIOLOGY_IMPRESSION },
 } as const;
 export type ImagingKey = keyof typeof IMAGING;
 
@@ -67,10 +77,30 @@ function uuidFrom(chart: Chart, _visit: Visit): string {
   return `${hex(8)}-${hex(4)}-4${hex(3)}-${'89ab'[chart.rng.int(0, 3)] ?? '8'}${hex(3)}-${hex(12)}`;
 }
 
-/** Imaging or ECG report (US Core DiagnosticReport for Report and Note Exchange) with its narrative as presentedForm. */
+/**
+ * Imaging or ECG report (US Core DiagnosticReport for Report and Note Exchange) with its narrative
+ * as presentedForm and its impression as a result (US Core Observation Clinical Result).
+ */
 export function recordImagingReport(chart: Chart, visit: Visit, key: ImagingKey, impression: string): DiagnosticReport {
   const def = IMAGING[key];
   const text = `${def.code.display}\nDate: ${toDateTime(visit.day, visit.start + 40)}\n\nIMPRESSION:\n${impression}\n`;
+  const result: Observation = chart.add(
+    {
+      resourceType: 'Observation',
+      id: chart.id('obs'),
+      meta: { profile: [PROFILE.clinicalResult] },
+      status: 'final',
+      category: [{ coding: [coding(def.result.category)], text: def.result.category.display }],
+      code: concept(def.result.code),
+      subject: chart.subject,
+      encounter: visit.ref,
+      effectiveDateTime: toDateTime(visit.day, visit.start + 40),
+      issued: toDateTime(visit.day, visit.start + 100),
+      performer: [{ reference: `Practitioner/${visit.practitioner.id}` }],
+      valueString: impression,
+    },
+    visit,
+  );
   const report: DiagnosticReport = {
     resourceType: 'DiagnosticReport',
     id: chart.id('dr'),
@@ -83,6 +113,7 @@ export function recordImagingReport(chart: Chart, visit: Visit, key: ImagingKey,
     effectiveDateTime: toDateTime(visit.day, visit.start + 40),
     issued: toDateTime(visit.day, visit.start + 100),
     performer: [{ reference: `Practitioner/${visit.practitioner.id}` }],
+    result: [{ reference: `Observation/${result.id ?? ''}`, display: def.result.code.display }],
     conclusion: impression,
     presentedForm: [{ contentType: 'text/plain; charset=utf-8', language: 'en-US', data: base64(text), title: def.code.display }],
   };

@@ -6,6 +6,7 @@ import { toDateTime } from './dates';
 import { adultBmi, bmiPercentile, childWeightKg, headCm, headPercentile, heightCm, weightForLengthPercentile } from './growth';
 
 export const VITAL = {
+  panel: loinc('85353-1', 'Vital signs, weight, height, head circumference, oxygen saturation and BMI panel'),
   bpPanel: loinc('85354-9', 'Blood pressure panel with all children optional'),
   systolic: loinc('8480-6', 'Systolic blood pressure'),
   diastolic: loinc('8462-4', 'Diastolic blood pressure'),
@@ -68,7 +69,7 @@ export function bodySize(chart: Chart, day: number, extraWeightKg: number): { he
 /**
  * Records the vital signs of one visit. Infants get length, weight, head circumference and
  * their percentiles (no blood pressure, BMI or oximetry); children 2–19 get BMI-for-age; blood
- * pressure starts at 3 years, as pediatric guidelines do.
+ * pressure starts at 3 years, as pediatric guidelines do. A full set ends with the panel that groups it.
  */
 export function recordVitals(chart: Chart, visit: Visit, state: VitalsState, scope: VitalsScope): Observation[] {
   const rng = chart.rng;
@@ -163,6 +164,13 @@ export function recordVitals(chart: Chart, visit: Visit, state: VitalsState, sco
     const mean = state.respiratory === 'acute' ? 92 : state.respiratory === 'chronic' ? 93.5 : 98;
     spo2.valueQuantity = quantity(Math.min(100, rng.normal(mean, 1.2)), '%', '%', 0);
     push(spo2);
+  }
+  // The full set is also filed as one vital signs panel whose members are the measurements
+  // (US Core Vital Signs: the generic profile, for a vital sign no specific profile covers).
+  if (scope === 'full') {
+    const panel = vitalObservation(chart, visit, PROFILE.vitalSigns, VITAL.panel, visit.start + 5);
+    panel.hasMember = out.map((o) => ({ reference: `Observation/${o.id ?? ''}` }));
+    push(panel);
   }
   return out;
 }

@@ -137,11 +137,11 @@ beforeAll(async () => {
 }, 120_000);
 
 describe('CapabilityStatement: declared ⇔ answered', () => {
-  it('declares JSON only, every R4 resource type, and the US Core profiles including simple observation and the SDC questionnaire', () => {
+  it('declares JSON only, every R4 resource type, and the US Core profiles including simple observation, not the SDC questionnaire no data claims', () => {
     expect(cap.format?.some((f) => f.includes('xml'))).toBe(false);
     expect(resources.size).toBeGreaterThan(140);
     expect(resources.get('Observation')?.supportedProfile).toContain('http://hl7.org/fhir/us/core/StructureDefinition/us-core-simple-observation');
-    expect(resources.get('Questionnaire')?.supportedProfile).toContain('http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire');
+    expect(resources.get('Questionnaire')?.supportedProfile ?? []).not.toContain('http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire');
     expect(resources.get('DocumentReference')?.operation?.map((o) => o.name)).toContain('docref');
   });
 
