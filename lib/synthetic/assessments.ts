@@ -4,6 +4,7 @@ import { DATA_ABSENT, OBSERVATION_CATEGORY, PROFILE, SYSTEM, concept, coding, lo
 import type { Code } from './codes';
 import { toDateTime } from './dates';
 import { recordPhq9Response } from './questionnaires';
+import { HVS_PANEL } from './screening-forms';
 
 const SMOKING_CODE = loinc('72166-2', 'Tobacco smoking status');
 const SMOKING_VALUE: Record<SmokingHistory, Code> = {
@@ -54,6 +55,15 @@ export function recordFoodInsecurityItem(chart: Chart, visit: Visit, item: Code,
   if (from) obs.derivedFrom = [{ reference: `QuestionnaireResponse/${from.id ?? ''}` }];
   if (answer) obs.valueCodeableConcept = concept(answer);
   else obs.dataAbsentReason = concept(DATA_ABSENT.askedDeclined);
+  return chart.add(obs, visit);
+}
+
+/** The Hunger Vital Sign panel: its two item Observations as members, the form they come from. */
+export function recordFoodInsecurityPanel(chart: Chart, visit: Visit, items: readonly Observation[], from: QuestionnaireResponse): Observation {
+  const obs = visitObservation(chart, visit, PROFILE.screeningAssessment, HVS_PANEL, [OBSERVATION_CATEGORY.survey, OBSERVATION_CATEGORY.sdoh], visit.start + 8);
+  obs.performer = [chart.subject];
+  obs.hasMember = items.map((o) => ({ reference: `Observation/${o.id ?? ''}` }));
+  obs.derivedFrom = [{ reference: `QuestionnaireResponse/${from.id ?? ''}` }];
   return chart.add(obs, visit);
 }
 

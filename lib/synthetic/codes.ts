@@ -13,6 +13,7 @@ export const SYSTEM = {
   raceEthnicity: 'urn:oid:2.16.840.1.113883.6.238',
   nullFlavor: 'http://terminology.hl7.org/CodeSystem/v3-NullFlavor',
   actCode: 'http://terminology.hl7.org/CodeSystem/v3-ActCode',
+  actReason: 'http://terminology.hl7.org/CodeSystem/v3-ActReason',
   participationType: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType',
   interpretation: 'http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation',
   observationCategory: 'http://terminology.hl7.org/CodeSystem/observation-category',
@@ -33,6 +34,7 @@ export const SYSTEM = {
   dataAbsentReason: 'http://terminology.hl7.org/CodeSystem/data-absent-reason',
   dischargeDisposition: 'http://terminology.hl7.org/CodeSystem/discharge-disposition',
   provenanceParticipant: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type',
+  usCoreProvenanceParticipant: 'http://hl7.org/fhir/us/core/CodeSystem/us-core-provenance-participant-type',
   subscriberRelationship: 'http://terminology.hl7.org/CodeSystem/subscriber-relationship',
   coverageClass: 'http://terminology.hl7.org/CodeSystem/coverage-class',
   payerType: 'https://nahdo.org/sopt',
@@ -50,6 +52,7 @@ export const SYSTEM = {
   placerOrder: 'http://smart-sandbox.example.org/fhir/sid/order',
   memberId: 'http://smart-sandbox.example.org/fhir/sid/member',
   prescriptionNumber: 'http://smart-sandbox.example.org/fhir/sid/rx',
+  formResponse: 'http://smart-sandbox.example.org/fhir/sid/form-response',
   questionnaire: 'http://smart-sandbox.example.org/fhir/Questionnaire',
   odh: 'http://terminology.hl7.org/CodeSystem/PHOccupationalDataForHealthODH',
 } as const;
@@ -106,9 +109,10 @@ export const PROFILE = {
   medicationDispense: `${US_CORE}us-core-medicationdispense`,
   questionnaireResponse: `${US_CORE}us-core-questionnaireresponse`,
   relatedPerson: `${US_CORE}us-core-relatedperson`,
-  // US Core 6.1.0 profiles neither: they claim the base R4 definition.
+  // US Core 6.1.0 profiles none of these: they claim the base R4 definition.
   questionnaire: 'http://hl7.org/fhir/StructureDefinition/Questionnaire',
   endpoint: 'http://hl7.org/fhir/StructureDefinition/Endpoint',
+  media: 'http://hl7.org/fhir/StructureDefinition/Media',
   race: `${US_CORE}us-core-race`,
   ethnicity: `${US_CORE}us-core-ethnicity`,
   birthSex: `${US_CORE}us-core-birthsex`,
@@ -155,6 +159,7 @@ export const DATA_ABSENT = {
   notPerformed: { system: SYSTEM.dataAbsentReason, code: 'not-performed', display: 'Not Performed' },
   error: { system: SYSTEM.dataAbsentReason, code: 'error', display: 'Error' },
   masked: { system: SYSTEM.dataAbsentReason, code: 'masked', display: 'Masked' },
+  notApplicable: { system: SYSTEM.dataAbsentReason, code: 'not-applicable', display: 'Not Applicable' },
 } as const satisfies Record<string, Code>;
 
 export const INTERPRETATION = {

@@ -1,4 +1,4 @@
-import type { DiagnosticReport, DocumentReference, Observation, Provenance, Reference, Resource } from '@medplum/fhirtypes';
+import type { DiagnosticReport, DocumentReference, Media, Observation, Provenance, Reference, Resource } from '@medplum/fhirtypes';
 import type { Chart, Visit } from './chart';
 import { OBSERVATION_CATEGORY, PROFILE, SYSTEM, concept, coding, loinc } from './codes';
 import type { Code } from './codes';
@@ -117,7 +117,60 @@ export function recordImagingReport(chart: Chart, visit: Visit, key: ImagingKey,
     conclusion: impression,
     presentedForm: [{ contentType: 'text/plain; charset=utf-8', language: 'en-US', data: base64(text), title: def.code.display }],
   };
+  if (key === 'ecg') {
+    // The rate the impression reads, else a normal one.
+    const rate = Number(/(\d+) bpm/.exec(impression)?.[1] ?? 75);
+    const tracing = recordTracing(chart, visit, rate, visit.start + 38);
+    report.media = [{ comment: 'Rhythm strip, lead II', link: { reference: `Media/${tracing.id ?? ''}` } }];
+  }
   return chart.add(report, visit);
+}
+
+/**
+ * A rhythm strip drawn as SVG: one PQRST complex per beat at `rate` beats per minute over six
+ * seconds (25 mm/s, 10 mm/mV).
+ */
+function rhythmStrip(rate: number): string {
+  const width = 600;
+  const beat = Math.max(20, Math.round((60 / rate) * 100));
+  const points: string[] = [];
+  for (let x = 0; x < width; x += beat) {
+    points.push(
+      `${x},60`,
+      `${x + 8},56`,
+      `${x + 14},60`,
+      `${x + 22},60`,
+      `${x + 25},66`,
+      `${x + 28},15`,
+      `${x + 31},72`,
+      `${x + 34},60`,
+      `${x + 50},60`,
+      `${x + 58},52`,
+      `${x + 66},60`,
+    );
+  }
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="100" viewBox="0 0 ${width} 100"><polyline fill="none" stroke="black" stroke-width="1.5" points="${points.join(' ')}"/></svg>`;
+}
+
+/** The ECG tracing a report was read from (base R4 Media: US Core 6.1.0 does not profile it). */
+function recordTracing(chart: Chart, visit: Visit, rate: number, minute: number): Media {
+  return chart.add(
+    {
+      resourceType: 'Media',
+      id: chart.id('media'),
+      meta: { profile: [PROFILE.media] },
+      status: 'completed',
+      type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/media-type', code: 'image', display: 'Image' }], text: 'Image' },
+      modality: { coding: [{ system: 'http://dicom.nema.org/resources/ontology/DCM', code: 'ECG', display: 'Electrocardiography' }], text: 'ECG' },
+      subject: chart.subject,
+      encounter: visit.ref,
+      createdDateTime: toDateTime(visit.day, minute),
+      issued: toDateTime(visit.day, minute + 1),
+      operator: { reference: `Practitioner/${visit.practitioner.id}` },
+      content: { contentType: 'image/svg+xml', data: base64(rhythmStrip(rate)), title: 'Rhythm strip, lead II', creation: toDateTime(visit.day, minute) },
+    },
+    visit,
+  );
 }
 
 /** US Core Provenance: the practitioner authored, on behalf of the organization, what the visit produced. */
@@ -142,13 +195,15 @@ export function recordProvenance(chart: Chart, visit: Visit): Provenance {
 
 /**
  * US Core Provenance of what no visit produced (registration, insurance, the care team, a
- * minor's parent, pharmacy fills): the organization that keeps them authored them.
+ * minor's parent, pharmacy fills): the organization that keeps them authored them; `transmitted`
+ * when it also sent them to the clinic (the pharmacy's fill reports).
  */
 export function recordOrganizationProvenance(
   chart: Chart,
   targets: readonly Resource[],
   organization: { id: string; name: string },
   recorded: string,
+  opts: { transmitted?: boolean } = {},
 ): Provenance {
   const prov: Provenance = {
     resourceType: 'Provenance',
@@ -163,5 +218,12 @@ export function recordOrganizationProvenance(
       },
     ],
   };
+  // An organization that sent its records to the clinic is also their transmitter (US Core 6.1 §basic-provenance).
+  if (opts.transmitted) {
+    prov.agent.push({
+      type: { coding: [{ system: SYSTEM.usCoreProvenanceParticipant, code: 'transmitter', display: 'Transmitter' }], text: 'Transmitter' },
+      who: { reference: `Organization/${organization.id}`, display: organization.name },
+    });
+  }
   return chart.add(prov);
 }

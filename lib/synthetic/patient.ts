@@ -1,6 +1,14 @@
 import type { CarePlan, Condition, MedicationRequest, Patient, RelatedPerson, Resource, ServiceRequest } from '@medplum/fhirtypes';
 import { recordAllergy, ALLERGIES } from './allergies';
-import { HVS_ANSWER, HVS_ITEM, recordFoodInsecurityItem, recordPhq, recordPregnancyStatus, recordSmokingStatus } from './assessments';
+import {
+  HVS_ANSWER,
+  HVS_ITEM,
+  recordFoodInsecurityItem,
+  recordFoodInsecurityPanel,
+  recordPhq,
+  recordPregnancyStatus,
+  recordSmokingStatus,
+} from './assessments';
 import { recordCarePlan, recordCareTeam, recordCoverage, recordGoal } from './care';
 import { Chart } from './chart';
 import type { Person, Sex, SmokingHistory, Visit } from './chart';
@@ -16,7 +24,7 @@ import { MINOR_AGE, recordParent } from './family';
 import type { ImagingKey } from './documents';
 import { openVisit } from './encounters';
 import type { VisitSpec } from './encounters';
-import { immunize, vaccinesDue } from './immunizations';
+import { immunize, recordDeclinedImmunization, vaccinesDue } from './immunizations';
 import type { Vaccine } from './immunizations';
 import { creatinineForEgfr, egfrFromCreatinine, recordLab } from './labs';
 import type { AnalyteKey, PanelKey } from './labs';
@@ -432,6 +440,11 @@ class RecordWriter {
     this.renewPrescriptions(visit);
     let minute = visit.start + 30;
     for (const v of vaccinesDue(this.chart.ageMonths(p.day), this.vaccines, p.day, this.lastFluDay, this.vaccineCounts.get('zoster'))) {
+      // Some adults decline the flu shot; it is offered again next season.
+      if (v === 'flu' && years >= 18 && (this.social ??= new SocialHistory(this.spec.id)).declinesFluVaccine()) {
+        recordDeclinedImmunization(chart, visit, v, minute++);
+        continue;
+      }
       immunize(chart, visit, v, minute++);
       this.vaccines.set(v, p.day);
       this.vaccineCounts.set(v, (this.vaccineCounts.get(v) ?? 0) + 1);
@@ -694,8 +707,11 @@ class RecordWriter {
     const answer = insecure ? (rng.chance(0.4) ? HVS_ANSWER.often : HVS_ANSWER.sometimes) : HVS_ANSWER.never;
     const ranOut = insecure && rng.chance(0.7) ? answer : HVS_ANSWER.never;
     const form = recordHvsResponse(chart, visit, answer, ranOut, visit.start + 8);
-    recordFoodInsecurityItem(chart, visit, HVS_ITEM.worried, answer, form);
-    recordFoodInsecurityItem(chart, visit, HVS_ITEM.ranOut, ranOut, form);
+    const items = [
+      recordFoodInsecurityItem(chart, visit, HVS_ITEM.worried, answer, form),
+      recordFoodInsecurityItem(chart, visit, HVS_ITEM.ranOut, ranOut, form),
+    ];
+    recordFoodInsecurityPanel(chart, visit, items, form);
     if (insecure) this.referFoodPantry(visit);
   }
 
@@ -982,7 +998,7 @@ class RecordWriter {
       (latest, d) => (latest === undefined || (d.whenHandedOver ?? '') > latest ? d.whenHandedOver : latest),
       undefined,
     );
-    if (lastFill) recordOrganizationProvenance(chart, fills, { id: ORG.pharmacy, name: 'Riverbend Community Pharmacy' }, lastFill);
+    if (lastFill) recordOrganizationProvenance(chart, fills, { id: ORG.pharmacy, name: 'Riverbend Community Pharmacy' }, lastFill, { transmitted: true });
   }
 }
 

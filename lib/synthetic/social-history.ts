@@ -60,8 +60,8 @@ export const PREGNANCY_INTENT_VALUE = {
 export const REPRODUCTIVE_AGE = { min: 15, max: 45 } as const;
 
 /**
- * A person's social history: the stream it is drawn from is seeded by the patient id, so adding
- * it leaves every other draw of the record unchanged.
+ * A person's social history and own choices: the stream they are drawn from is seeded by the
+ * patient id, so adding them leaves every other draw of the record unchanged.
  */
 export class SocialHistory {
   private readonly rng: Rng;
@@ -91,6 +91,11 @@ export class SocialHistory {
     const v = PREGNANCY_INTENT_VALUE;
     if (conceivesWithinYear) return this.rng.weighted([v.wants, v.ambivalent, v.unsure], [75, 15, 10]);
     return this.rng.weighted([v.noDesire, v.wants, v.ambivalent, v.unsure], [60, 10, 15, 15]);
+  }
+
+  /** Whether the person declines this season's influenza vaccine when it is offered. */
+  declinesFluVaccine(): boolean {
+    return this.rng.chance(0.1);
   }
 
   /** Cognitive function narrative of an older adult's annual wellness visit. */

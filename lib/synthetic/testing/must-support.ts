@@ -47,7 +47,13 @@ function children(node: Json, key: string): Json[] {
   if (key.endsWith('[x]')) {
     const stem = key.slice(0, -3);
     for (const [k, v] of Object.entries(record)) if (k.startsWith(stem) && /^[A-Z]/.test(k.slice(stem.length))) values.push(v);
-  } else if (key in record) values.push(record[key]);
+  } else if (key in record) {
+    // A primitive's extensions are in its `_` sibling (FHIR R4 §json).
+    const primitiveElement = record[`_${key}`];
+    values.push(
+      primitiveElement && typeof primitiveElement === 'object' && !Array.isArray(primitiveElement) ? { ...primitiveElement, value: record[key] } : record[key],
+    );
+  }
   return values.flatMap((v) => (Array.isArray(v) ? v : [v]));
 }
 
