@@ -153,7 +153,7 @@ const PARAM_TYPE_DOCS: Record<SearchParamDef['type'], string> = {
   string: `Starts-with on case- and accent-normalized text. Modifiers ${modifierDoc('string')}`,
   token: `system|code, |code, code. Modifiers ${modifierDoc('token')}`,
   uri: `Exact URI. Modifiers ${modifierDoc('uri')}`,
-  reference: `id, Type/id or absolute URL; chainable one level (param[:TargetType].parameter of the target type, under the token's policy for it). Modifiers ${modifierDoc('reference')}`,
+  reference: `id, Type/id or absolute URL; a parameter over canonical elements (QuestionnaireResponse questionnaire, the instantiates-canonical ones, …) takes the canonical url (any version) or url|version; chainable one level (param[:TargetType].parameter of the target type, under the token's policy for it; a canonical is followed to the target with that url). Modifiers ${modifierDoc('reference')}`,
   number: `Prefixes eq ne gt lt ge le sa eb ap. Modifiers ${modifierDoc('number')}`,
   quantity: `number|system|code with prefixes eq ne gt lt ge le sa eb ap. Modifiers ${modifierDoc('quantity')}`,
 };

@@ -35,6 +35,8 @@ import type { JsonPatchOperation } from './medplum';
 import { docrefInputsOfParameters, docrefInputsOfQuery, docrefSearch, parseDocref } from './docref';
 import { expandInputsOfParameters, expandValueSet, parseExpand } from './terminology';
 import { patientCompartmentTypes } from './definitions';
+import { CANONICAL_TARGET } from './indexer';
+import { idsNamedByCanonicals } from './search/canonical';
 import { FhirAuthError, FhirError, FhirForbiddenError, FhirThrottledError, TransactionFailure } from './errors';
 import type { ResponseFormat } from './http';
 import {
@@ -709,6 +711,16 @@ async function includes(ctx: Ctx, policy: AccessPolicy, req: SearchRequest, rows
   for (const spec of req.include) {
     const refs = await referencesFrom(ctx.db, ctx.sandboxId, req.resourceType, ids, spec.param);
     const byType = new Map<string, string[]>();
+    const canonicals = refs.filter((r) => r.targetType === CANONICAL_TARGET).map((r) => r.targetId);
+    if (canonicals.length) {
+      // A canonical is indexed with and without its version: the versioned form names the target.
+      const versioned = new Set(canonicals.filter((c) => c.includes('|')).map((c) => c.slice(0, c.indexOf('|'))));
+      const named = canonicals.filter((c) => c.includes('|') || !versioned.has(c));
+      for (const targetType of spec.targetTypes) {
+        const found = await idsNamedByCanonicals(ctx.db, ctx.sandboxId, targetType, named, INCLUDE_LIMIT);
+        if (found.length) byType.set(targetType, found);
+      }
+    }
     for (const ref of refs) {
       if (!spec.targetTypes.includes(ref.targetType)) continue;
       const list = byType.get(ref.targetType);
@@ -897,18 +909,10 @@ async function create(ctx: Ctx, policy: AccessPolicy, type: string): Promise<Res
   assertWriteAllowed(resource, d, 'new');
   const ifNoneExist = ctx.req.headers.get('if-none-exist');
   if (ifNoneExist !== null && ifNoneExist.trim() !== '') {
-    // Conditional create (FHIR R4 http.html §3.1.0.8.1): the condition is a search, so it needs the
-    // search permission (403 otherwise, as the search would answer) and is compiled with the
-    // token's search policy: a match outside what the token may see is never found, and the
-    // existing resource answered is one a search would have shown it.
-    const s = decideOrThrow(policy, 'search', type);
-    ctx.audit.scopes = [...new Set([...(ctx.audit.scopes?.split(' ') ?? []), ...s.grantedBy])].join(' ');
+    // Conditional create (FHIR R4 http.html §3.1.0.8.1): the existing resource answered is one a
+    // search would have shown the token.
     const query = ifNoneExist.includes('?') ? ifNoneExist.slice(ifNoneExist.indexOf('?') + 1) : ifNoneExist;
-    const req = parseAuthorizedSearch(ctx, policy, type, [...new URLSearchParams(query)], true);
-    if (!req.filters.length) throw new FhirError('invalid', 'If-None-Exist has no search criteria');
-    const page = await searchPage(ctx.db, ctx.sandboxId, { ...req, count: 2, cursor: null, sort: { code: '_id', descending: false, kind: 'id' } }, scopeOf(s));
-    if (page.rows.length > 1) throw new FhirError('version-conflict', 'If-None-Exist matches more than one resource');
-    const existing = page.rows[0];
+    const existing = await conditionalMatch(ctx, policy, type, [...new URLSearchParams(query)], 'If-None-Exist');
     if (existing) {
       ctx.audit.resourceId = existing.id;
       ctx.audit.detail = 'conditional create matched an existing resource';
@@ -923,20 +927,37 @@ async function create(ctx: Ctx, policy: AccessPolicy, type: string): Promise<Res
 }
 
 /**
+ * The search a conditional interaction stands for (FHIR R4 http.html §3.1.0.4.3 update, §3.1.0.7.1
+ * delete, §3.1.0.8.1 create: each is defined by a search on its criteria). It needs the token's
+ * search permission on the type (403 otherwise, as `GET [type]?criteria` would answer) and runs
+ * exactly as that search would: the same compartment and granular policy in the query, the same
+ * 403 for a patient token naming another patient. A resource the token could not find by
+ * searching never matches, so the answer (created, updated, deleted, 412) never tells whether one
+ * exists. Several matches answer 412; the one match (or null) is returned.
+ */
+async function conditionalMatch(ctx: Ctx, policy: AccessPolicy, type: string, params: [string, string][], what: string): Promise<ResourceRow | null> {
+  const s = decideOrThrow(policy, 'search', type);
+  ctx.audit.scopes = [...new Set([...(ctx.audit.scopes?.split(' ') ?? []), ...s.grantedBy])].join(' ');
+  const req = parseAuthorizedSearch(ctx, policy, type, params, true);
+  if (!req.filters.length) throw new FhirError('invalid', `${what} has no search criteria`);
+  assertNoOtherPatientNamed(ctx, req, s);
+  const access = withoutDeletedRecord(ctx, req, scopeOf(s));
+  const page = await searchPage(ctx.db, ctx.sandboxId, { ...req, count: 2, cursor: null, sort: { code: '_id', descending: false, kind: 'id' } }, access);
+  if (page.rows.length > 1) throw new FhirError('version-conflict', `${what}: the criteria match more than one resource`);
+  return page.rows[0] ?? null;
+}
+
+/**
  * Conditional update `PUT [type]?[criteria]` (FHIR R4 http.html §3.1.0.4.3): the criteria are
- * searched within what the token may update, so a resource outside its reach never matches. One
- * match is updated (the body's id, if any, must be its id); none creates a new resource (with the
- * create permission); several answer 412.
+ * searched as the token's search would (conditionalMatch). One match is updated exactly as
+ * `PUT [type]/[id]` would be (the body's id, if any, must be its id); none creates a new resource
+ * (with the create permission); several answer 412.
  */
 async function conditionalUpdate(ctx: Ctx, policy: AccessPolicy, type: string): Promise<Response> {
   ctx.audit.interaction = 'update';
-  const d = decide(ctx, policy, 'update', type);
+  decide(ctx, policy, 'update', type);
   const params = [...ctx.url.searchParams].filter(([k]) => k !== '_format' && k !== '_pretty');
-  const req = parseAuthorizedSearch(ctx, policy, type, params, true);
-  if (!req.filters.length) throw new FhirError('invalid', 'A conditional update needs search criteria');
-  const page = await searchPage(ctx.db, ctx.sandboxId, { ...req, count: 2, cursor: null, sort: { code: '_id', descending: false, kind: 'id' } }, scopeOf(d));
-  if (page.rows.length > 1) throw new FhirError('version-conflict', 'The conditional update criteria match more than one resource');
-  const match = page.rows[0];
+  const match = await conditionalMatch(ctx, policy, type, params, 'The conditional update');
   if (match) {
     ctx.audit.resourceId = match.id;
     return update(ctx, policy, type, match.id, true);
@@ -946,18 +967,14 @@ async function conditionalUpdate(ctx: Ctx, policy: AccessPolicy, type: string): 
 
 /**
  * Conditional delete `DELETE [type]?[criteria]` (FHIR R4 http.html §3.1.0.7.1), single match only:
- * the criteria are searched within what the token may delete; no match answers 204 (nothing to
- * delete), one is deleted as `DELETE [type]/[id]` would be, several answer 412.
+ * the criteria are searched as the token's search would (conditionalMatch); no match answers 204
+ * (nothing to delete), one is deleted exactly as `DELETE [type]/[id]` would be, several answer 412.
  */
 async function conditionalDelete(ctx: Ctx, policy: AccessPolicy, type: string): Promise<Response> {
   ctx.audit.interaction = 'delete';
-  const d = decide(ctx, policy, 'delete', type);
+  decide(ctx, policy, 'delete', type);
   const params = [...ctx.url.searchParams].filter(([k]) => k !== '_format' && k !== '_pretty');
-  const req = parseAuthorizedSearch(ctx, policy, type, params, true);
-  if (!req.filters.length) throw new FhirError('invalid', 'A conditional delete needs search criteria');
-  const page = await searchPage(ctx.db, ctx.sandboxId, { ...req, count: 2, cursor: null, sort: { code: '_id', descending: false, kind: 'id' } }, scopeOf(d));
-  if (page.rows.length > 1) throw new FhirError('version-conflict', 'The conditional delete criteria match more than one resource');
-  const match = page.rows[0];
+  const match = await conditionalMatch(ctx, policy, type, params, 'The conditional delete');
   if (!match) {
     ctx.audit.resultCount = 0;
     ctx.audit.detail = 'conditional delete matched nothing';

@@ -161,6 +161,74 @@ describe('chained parameters and _has (FHIR R4 search.html §3.1.1.4.13-14; US C
   });
 });
 
+describe('canonical references (FHIR R4 search.html#reference; US Core 6.1 QuestionnaireResponse?questionnaire)', () => {
+  let responses: FhirJson[] = [];
+  let questionnaires: FhirJson[] = [];
+  const canonicalOf = (qr: FhirJson) => String(qr.questionnaire ?? '');
+  const urlOf = (canonical: string) => canonical.split('|')[0]!;
+
+  beforeAll(async () => {
+    responses = await searchAll('QuestionnaireResponse?_count=1000', system);
+    questionnaires = await searchAll('Questionnaire?_count=100', system);
+    // The dataset answers more than one questionnaire, each named by url|version.
+    expect(new Set(responses.map(canonicalOf)).size).toBeGreaterThan(1);
+    for (const qr of responses) expect(canonicalOf(qr)).toMatch(/^https?:\/\/.+\|.+$/);
+  });
+
+  it('questionnaire=url|version and questionnaire=url each return exactly the responses to that questionnaire', async () => {
+    for (const canonical of new Set(responses.map(canonicalOf))) {
+      const expected = responses.filter((qr) => canonicalOf(qr) === canonical);
+      expect(idsOf(await searchAll(`QuestionnaireResponse?questionnaire=${encodeURIComponent(canonical)}&_count=200`, system))).toEqual(idsOf(expected));
+      const url = urlOf(canonical);
+      expect(idsOf(await searchAll(`QuestionnaireResponse?questionnaire=${encodeURIComponent(url)}&_count=200`, system))).toEqual(
+        idsOf(responses.filter((qr) => urlOf(canonicalOf(qr)) === url)),
+      );
+      // With the patient (the US Core patient+questionnaire combination) and OR-ed with another url.
+      const patient = String((expected[0]?.subject as Ref | undefined)?.reference ?? '').replace('Patient/', '');
+      expect(idsOf(await searchAll(`QuestionnaireResponse?patient=${patient}&questionnaire=${encodeURIComponent(url)}`, system))).toEqual(
+        idsOf(expected.filter((qr) => (qr.subject as Ref | undefined)?.reference === `Patient/${patient}`)),
+      );
+    }
+    const all = [...new Set(responses.map((qr) => urlOf(canonicalOf(qr))))].map(encodeURIComponent).join(',');
+    expect(idsOf(await searchAll(`QuestionnaireResponse?questionnaire=${all}&_count=1000`, system))).toEqual(idsOf(responses));
+  });
+
+  it('an unknown version or url matches nothing; :missing, the chain and _include follow the canonical to its Questionnaire', async () => {
+    const canonical = canonicalOf(responses[0]!);
+    for (const other of [`${urlOf(canonical)}|0.0.0-none`, `${urlOf(canonical)}-none`, urlOf(canonical).slice(0, -2)]) {
+      const res = await fhirGet(base, `QuestionnaireResponse?questionnaire=${encodeURIComponent(other)}&_summary=count`, system);
+      expect(res.status, other).toBe(200);
+      expect(res.body.total, other).toBe(0);
+    }
+    const missing = await fhirGet(base, 'QuestionnaireResponse?questionnaire:missing=false&_summary=count', system);
+    expect(missing.body.total).toBe(responses.length);
+
+    const target = questionnaires.find((q) => `${q.url}|${q.version}` === canonical)!;
+    expect(target).toBeDefined();
+    const byTitle = await searchAll(`QuestionnaireResponse?questionnaire.title=${encodeURIComponent(String(target.title))}&_count=1000`, system);
+    expect(idsOf(byTitle)).toEqual(idsOf(responses.filter((qr) => canonicalOf(qr) === canonical)));
+
+    const included = await fhirGet(
+      base,
+      `QuestionnaireResponse?questionnaire=${encodeURIComponent(canonical)}&_include=QuestionnaireResponse:questionnaire&_count=5`,
+      system,
+    );
+    const includes = (included.body.entry ?? []).filter((e) => e.search?.mode === 'include').map((e) => `${e.resource?.resourceType}/${e.resource?.id}`);
+    expect(includes).toEqual([`Questionnaire/${target.id}`]);
+  });
+
+  it('a malformed canonical or a type modifier naming another type is 400 with an OperationOutcome; :Questionnaire answers', async () => {
+    const canonical = encodeURIComponent(canonicalOf(responses[0]!));
+    const typed = await fhirGet(base, `QuestionnaireResponse?questionnaire:Questionnaire=${canonical}&_summary=count`, system);
+    expect(typed.body.total).toBe(responses.filter((qr) => canonicalOf(qr) === canonicalOf(responses[0]!)).length);
+    for (const q of ['questionnaire=a%20b', 'questionnaire=http%3A%2F%2Fx%7C', 'questionnaire=%7C1.0', 'questionnaire:Patient=http%3A%2F%2Fx']) {
+      const res = await fhirGet(base, `QuestionnaireResponse?${q}`, system);
+      expect(res.status, q).toBe(400);
+      expect(res.body.resourceType, q).toBe('OperationOutcome');
+    }
+  });
+});
+
 describe('Bundle.total and the page-size cap', () => {
   it('a multi-page search confined to one patient carries total on every page, equal to the entries of all its pages', async () => {
     const patient = (await generatedPatients())[0]?.id ?? '';

@@ -153,7 +153,9 @@ const SHARED = new Set<string>(SHARED_RESOURCE_TYPES);
 export function countIsCheap(req: SearchRequest, access: AccessScope): boolean {
   if (access.compartmentPatientId !== null) return true;
   return req.filters.some(
-    (f) => f.kind === 'id' || (f.kind === 'reference' && f.values.length > 0 && f.values.every((v) => v.type === null || !SHARED.has(v.type))),
+    (f) =>
+      f.kind === 'id' ||
+      (f.kind === 'reference' && f.values.length > 0 && !f.canonicals.length && f.values.every((v) => v.type === null || !SHARED.has(v.type))),
   );
 }
 
