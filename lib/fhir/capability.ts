@@ -105,7 +105,7 @@ export const OPERATIONS: readonly { level: 'system' | 'type' | 'instance'; type:
     name: 'docref',
     definition: 'http://hl7.org/fhir/us/core/OperationDefinition/docref',
     documentation:
-      'GET or POST (Parameters or form): patient (required), start, end, type (system|code, OR-ed), on-demand. With start or end: the documents whose care period (context.period) overlaps them; with neither: the current documents. No document is generated on demand (on-demand=true gives an empty searchset).',
+      "GET or POST (Parameters or form): patient (required), start, end, type (system|code, OR-ed), on-demand, profile (ignored). Stored documents: with start or end, those whose care period (context.period) overlaps them; with neither, the current ones. Unless type names only other types, the first page also holds the patient's Continuity of Care Document (LOINC 34133-9) generated on demand: a FHIR document Bundle (Composition with the CCD sections: allergies, problems, medications, immunizations, procedures, results, vital signs, social history, encounters; at most 50 entries each, the most recent first, within start/end) inline as base64 application/fhir+json data of a DocumentReference that is not stored (it is generated again on each call). It holds only what the token may read: the patient under its Patient read policy, each section under its type's search policy (compartment and granular scopes; a section the token may not search is empty, emptyReason withheld). on-demand=true answers the generated document only (an empty searchset when the token cannot read the patient).",
   },
   {
     level: 'type',

@@ -4,7 +4,7 @@
  * route → format → token → access decision (403) → policy-bound query (404 for anything hidden) →
  * response → exactly one audit record.
  */
-import type { Bundle, BundleEntry, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, DocumentReference, OperationOutcomeIssue, Patient, Resource } from '@medplum/fhirtypes';
 import { z } from 'zod';
 import type { Db } from '../db';
 import { getDb } from '../db';
@@ -33,6 +33,9 @@ import { capabilityStatement } from './capability';
 import { applyPatch } from './medplum';
 import type { JsonPatchOperation } from './medplum';
 import { docrefInputsOfParameters, docrefInputsOfQuery, docrefSearch, parseDocref } from './docref';
+import type { DocrefRequest } from './docref';
+import { SECTION_ENTRIES, SUMMARY_SECTIONS, SUMMARY_TYPE, summaryDocument, summaryDocumentReference } from './summary-document';
+import type { SectionContent } from './summary-document';
 import { expandInputsOfParameters, expandValueSet, parseExpand } from './terminology';
 import { patientCompartmentTypes } from './definitions';
 import { CANONICAL_TARGET } from './indexer';
@@ -70,7 +73,7 @@ import {
   searchPage,
 } from './search/execute';
 import type { SearchRequest } from './search/parse';
-import { encodeCursor, MAX_COUNT, parseDateValue } from './search/parse';
+import { encodeCursor, MAX_COUNT, parseDateValue, parseSearch } from './search/parse';
 import { decodePagingCursor, encodePagingCursor } from './paging-cursor';
 import type { AccessScope } from './search/sql';
 import { parseResourceBody, ResourceStore } from './store';
@@ -600,24 +603,69 @@ async function expand(ctx: Ctx, id: string | null): Promise<Response> {
 /**
  * US Core `DocumentReference/$docref` (GET, or POST with Parameters or a form): the operation's
  * inputs become a DocumentReference search (lib/fhir/docref.ts) answered exactly like one, policy
- * included; its links page through the operation.
+ * included; its links page through the operation. Unless `type` names another document type, the
+ * first page also holds the patient's summary (CCD) generated on demand (generatedSummary); with
+ * `on-demand=true` it is the only document answered (US Core 6.1 OperationDefinition-docref).
  */
 async function docref(ctx: Ctx, policy: AccessPolicy): Promise<Response> {
   const op = parseDocref(docrefInputsOfQuery(await operationInputs(ctx, docrefInputsOfParameters)));
-  const view = { path: 'DocumentReference/$docref', echo: op.echo };
+  const summaryAsked = !op.types.length || op.types.includes(`${SUMMARY_TYPE.system}|${SUMMARY_TYPE.code}`);
+  const extra = async (): Promise<BundleEntry[]> => {
+    const generated = summaryAsked ? await generatedSummary(ctx, policy, op) : null;
+    return generated ? [{ fullUrl: generated.identifier?.[0]?.value, resource: generated, search: { mode: 'match' } }] : [];
+  };
+  const view = { path: 'DocumentReference/$docref', echo: op.echo, extra };
   if (op.onDemand) {
-    // US Core 6.1 OperationDefinition-docref: what cannot be generated gives an empty searchset.
-    decide(ctx, policy, 'search', 'DocumentReference');
+    // Only documents generated on demand: the same checks as the search, then the summary or nothing.
     ctx.audit.interaction = 'operation:docref';
-    ctx.audit.resultCount = 0;
-    const note = outcomeEntry(
-      operationOutcome('information', 'informational', 'This server holds stored documents only and generates none on demand (on-demand=true)'),
-    );
-    return fhirResponse(bundle('searchset', [note], { total: 0, links: [{ relation: 'self', url: selfUrl(ctx, view.path, view.echo) }] }), 200, ctx.format);
+    const d = decide(ctx, policy, 'search', 'DocumentReference');
+    assertNoOtherPatientNamed(ctx, parseAuthorizedSearch(ctx, policy, 'DocumentReference', docrefSearch(op), false), d);
+    const entries = await extra();
+    ctx.audit.resultCount = entries.length;
+    if (!entries.length) {
+      const why = summaryAsked
+        ? 'No document can be generated for this patient with this access token (the patient is not readable with it)'
+        : `Only the summary document (${SUMMARY_TYPE.system}|${SUMMARY_TYPE.code}) is generated on demand`;
+      entries.push(outcomeEntry(operationOutcome('information', 'informational', why)));
+    }
+    const total = entries.filter((e) => e.search?.mode === 'match').length;
+    return fhirResponse(bundle('searchset', entries, { total, links: [{ relation: 'self', url: selfUrl(ctx, view.path, view.echo) }] }), 200, ctx.format);
   }
   const response = await search(ctx, policy, 'DocumentReference', docrefSearch(op), view);
   ctx.audit.interaction = 'operation:docref';
   return response;
+}
+
+/**
+ * The patient's summary document, generated from what the token may read (lib/fhir/summary-document.ts):
+ * the patient under its read policy, each section under the search policy of its type, exactly as
+ * `GET [type]?patient=…` would answer it (compartment and granular filters in the query). Null when
+ * the token cannot read the patient. It is not stored: a document generated on demand describes the
+ * record at the moment it is asked for, and storing it would make a read write into the patient's
+ * record (and need a create permission the caller may not have); it is generated again on each call.
+ */
+async function generatedSummary(ctx: Ctx, policy: AccessPolicy, op: DocrefRequest): Promise<DocumentReference | null> {
+  const pd = policy.decide('read', 'Patient');
+  if (!pd.allowed || ctx.deletedPatientId === op.patient) return null;
+  const row = await readVisible(ctx.db, ctx.sandboxId, 'Patient', op.patient, scopeOf(pd));
+  if (!row || row.deleted) return null;
+  const patient = resourceOf(row) as Patient;
+  const sections: SectionContent[] = [];
+  for (const section of SUMMARY_SECTIONS) {
+    const d = policy.decide('search', section.type);
+    if (!d.allowed) {
+      sections.push({ section, resources: null });
+      continue;
+    }
+    const params: [string, string][] = [['patient', op.patient], ...section.criteria, ['_sort', `-${section.date}`], ['_count', String(SECTION_ENTRIES)]];
+    if (op.start !== null) params.push([section.date, `ge${op.start}`]);
+    if (op.end !== null) params.push([section.date, `le${op.end}`]);
+    const req = parseSearch(section.type, params, { strict: true, base: ctx.base });
+    const page = await searchPage(ctx.db, ctx.sandboxId, req, withoutDeletedRecord(ctx, req, scopeOf(d)));
+    sections.push({ section, resources: page.rows.map(resourceOf) });
+  }
+  const document = summaryDocument(ctx.base, patient, sections, new Date());
+  return summaryDocumentReference(document, patient, { start: op.start, end: op.end });
 }
 
 async function search(
@@ -625,7 +673,7 @@ async function search(
   policy: AccessPolicy,
   type: string,
   params: [string, string][],
-  view?: { path: string; echo: [string, string][] },
+  view?: { path: string; echo: [string, string][]; extra?: () => Promise<BundleEntry[]> },
 ): Promise<Response> {
   ctx.audit.interaction = 'search';
   const d = decide(ctx, policy, 'search', type);
@@ -650,8 +698,10 @@ async function search(
   const selfParams = [...echo];
   if (req.cursor) selfParams.push(['_cursor', encodeCursor(req.cursor)]);
 
+  // Entries an operation adds to its first page (the summary $docref generates), counted in its total.
+  const extra = view?.extra && !req.cursor ? await view.extra() : [];
   if (req.summary === 'count' || req.count === 0) {
-    const total = await searchCount(ctx.db, ctx.sandboxId, req, access);
+    const total = (await searchCount(ctx.db, ctx.sandboxId, req, access)) + extra.length;
     ctx.audit.resultCount = 0;
     const entries = issues.length ? [outcomeEntry({ resourceType: 'OperationOutcome', issue: issues })] : [];
     return fhirResponse(bundle('searchset', entries, { total, links: [{ relation: 'self', url: selfUrl(ctx, path, selfParams) }] }), 200, ctx.format);
@@ -680,12 +730,17 @@ async function search(
       : req.summary === 'data'
         ? searchEntry(ctx.base, withoutText(resourceOf(row)), 'match')
         : storedEntry(ctx.base, row, 'match');
-  const entries: BundleEntry[] = [...matches.map(match), ...included.map((row) => storedEntry(ctx.base, row, 'include'))];
+  if (total !== undefined && extra.length) {
+    // Later pages take the total from the cursor, which then counts the first page's extra entries.
+    total += extra.length;
+    if (carried) carried.t = total;
+  }
+  const entries: BundleEntry[] = [...extra, ...matches.map(match), ...included.map((row) => storedEntry(ctx.base, row, 'include'))];
   if (issues.length) entries.push(outcomeEntry({ resourceType: 'OperationOutcome', issue: issues }));
   const links = [{ relation: 'self', url: selfUrl(ctx, path, selfParams) }];
   if (page.next) links.push({ relation: 'next', url: selfUrl(ctx, path, [...echo, ['_cursor', encodeCursor({ ...page.next, ...carried })]]) });
   // A total the client did not ask for is not what it received: the audit counts the entries then.
-  ctx.audit.resultCount = req.total === 'accurate' || req.total === 'estimate' ? (total ?? 0) : matches.length + included.length;
+  ctx.audit.resultCount = req.total === 'accurate' || req.total === 'estimate' ? (total ?? 0) : extra.length + matches.length + included.length;
   const result: Bundle = bundle('searchset', entries, { total, links });
   return fhirResponse(result, 200, ctx.format);
 }
