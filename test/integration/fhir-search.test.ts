@@ -215,6 +215,12 @@ describe('canonical references (FHIR R4 search.html#reference; US Core 6.1 Quest
     );
     const includes = (included.body.entry ?? []).filter((e) => e.search?.mode === 'include').map((e) => `${e.resource?.resourceType}/${e.resource?.id}`);
     expect(includes).toEqual([`Questionnaire/${target.id}`]);
+
+    const reverse = await fhirGet(base, `Questionnaire?_id=${target.id}&_revinclude=QuestionnaireResponse:questionnaire`, system);
+    const referring = (reverse.body.entry ?? []).filter((e) => e.search?.mode === 'include').map((e) => e.resource!);
+    const expected = responses.filter((qr) => urlOf(canonicalOf(qr)) === target.url);
+    expect(expected.length).toBeGreaterThan(0);
+    expect(idsOf(referring)).toEqual(idsOf(expected));
   });
 
   it('a malformed canonical or a type modifier naming another type is 400 with an OperationOutcome; :Questionnaire answers', async () => {

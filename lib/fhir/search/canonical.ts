@@ -2,10 +2,12 @@
  * Canonical references (FHIR R4 references.html#canonical): `QuestionnaireResponse.questionnaire`
  * and the other canonical elements of reference parameters name their target by its `url`,
  * optionally `|version`, not by `Type/id`. Their index rows hold the URL (lib/fhir/indexer.ts
- * CANONICAL_TARGET); `_include` resolves it to the resources of the target type that carry it.
+ * CANONICAL_TARGET); `_include` resolves it to the resources of the target type that carry it,
+ * `_revinclude` finds the resources that name a target's url.
  */
 import type { Db } from '../../db';
 import { rawQuery } from '../../db/direct';
+import { CANONICAL_TARGET } from '../indexer';
 import { ands, join, sql } from './sql';
 import type { Sql } from './sql';
 
@@ -24,4 +26,17 @@ export async function idsNamedByCanonicals(db: Db, sandboxId: string, type: stri
     sql`SELECT r."id" FROM "Resource" r WHERE r."sandboxId" = ${sandboxId} AND r."type" = ${type} AND r."deleted" = false AND (${join(each, ' OR ')}) ORDER BY r."id" LIMIT ${limit}`,
   );
   return rows.map((r) => String(r.id));
+}
+
+/**
+ * `_revinclude` through a canonical reference: the reference rows (alias x) that name one of the
+ * targets by its url. A canonical with a version matches the target's url whatever its version.
+ */
+export function canonicalPairs(sandboxId: string, targets: { type: string; id: string }[]): Sql[] {
+  const byType = new Map<string, string[]>();
+  for (const t of targets) byType.set(t.type, [...(byType.get(t.type) ?? []), t.id]);
+  return [...byType].map(
+    ([type, ids]) =>
+      sql`(x."targetType" = ${CANONICAL_TARGET} AND x."targetId" IN (SELECT u."code" FROM "SearchToken" u WHERE u."sandboxId" = ${sandboxId} AND u."type" = ${type} AND u."param" = 'url' AND u."resourceId" IN (${join(ids)})))`,
+  );
 }
