@@ -6,6 +6,8 @@ import type * as oauth from 'oauth4webapi';
 import { discover, fhirGet, registerSymmetricClient, runCodeFlow, systemToken } from './support/smart-client';
 import type { FhirJson } from './support/smart-client';
 import { SYSTEM } from '../../lib/synthetic/codes';
+import { createDb } from '../../lib/db';
+import { Prisma } from '../../lib/generated/sqlite/client';
 
 const base = inject('baseUrl');
 
@@ -270,6 +272,53 @@ describe('Bundle.total and the page-size cap', () => {
     const followed = await fetch(next, { headers: { authorization: `Bearer ${vitals}` } });
     expect(followed.status).toBe(200);
     expect(((await followed.json()) as FhirJson).total).toBe(own);
+  });
+
+  it('a total follows every write to what it counts: creates and deletes over HTTP, and a write made by another connection to the database', async () => {
+    const writer = await systemToken(base, as, 'system/Patient.cruds system/Observation.cruds');
+    const send = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(`${base}/fhir/${path}`, {
+        method,
+        headers: { authorization: `Bearer ${writer}`, 'content-type': 'application/fhir+json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      expect(res.status, `${method} ${path}`).toBeLessThan(300);
+      return (await res.json().catch(() => ({}))) as FhirJson;
+    };
+    const patient = (await send('POST', 'Patient', { resourceType: 'Patient', name: [{ family: 'Totals' }] })).id ?? '';
+    const vital = {
+      resourceType: 'Observation',
+      status: 'final',
+      category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' }] }],
+      code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] },
+      subject: { reference: `Patient/${patient}` },
+      effectiveDateTime: '2024-01-01',
+    };
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await send('POST', 'Observation', vital)).id ?? '');
+    // One per page, so the total is counted (a single page would give the number of its entries).
+    const total = async () => {
+      const page = await fhirGet(base, `Observation?patient=${patient}&category=vital-signs&_count=1`, system);
+      expect(page.status).toBe(200);
+      return page.body.total;
+    };
+    expect(await total()).toBe(3);
+    expect(await total()).toBe(3);
+    ids.push((await send('POST', 'Observation', vital)).id ?? '');
+    expect(await total()).toBe(4);
+    await send('DELETE', `Observation/${ids[0]}`);
+    expect(await total()).toBe(3);
+    expect((await fhirGet(base, `Observation?patient=${patient}&category=vital-signs&_summary=count`, system)).body.total).toBe(3);
+    // Another connection (another process, a seeding run) changes the data behind the server's back.
+    const { db } = createDb(inject('databaseUrl'));
+    try {
+      await db.$executeRaw(Prisma.sql`UPDATE "Resource" SET "deleted" = ${true} WHERE "type" = 'Observation' AND "id" = ${ids[1]!}`);
+      expect(await total()).toBe(2);
+      await db.$executeRaw(Prisma.sql`UPDATE "Resource" SET "deleted" = ${false} WHERE "type" = 'Observation' AND "id" = ${ids[1]!}`);
+      expect(await total()).toBe(3);
+    } finally {
+      await db.$disconnect();
+    }
   });
 
   it('_count above the maximum page size gives a full page of 1000 and says so in an OperationOutcome entry', async () => {
