@@ -359,6 +359,8 @@ interface SqliteDirect {
   execute(query: Prisma.Sql): number;
   /** The FHIR data version now (see fhirDataVersion). */
   version(): string;
+  /** A statement without parameters (COMMIT). */
+  statement(sql: string): void;
 }
 
 interface SqliteAdapterInternals {
@@ -403,6 +405,13 @@ function sqliteDirectOf(adapter: SqlDriverAdapter): SqliteDirect | null {
                 return `${other}:${writes.fhirData}`;
               } catch (err) {
                 return onError(err);
+              }
+            },
+            statement: (sql: string) => {
+              try {
+                prepared(sql).run();
+              } catch (err) {
+                onError(err);
               }
             },
           }
@@ -560,13 +569,22 @@ export async function rawTransaction<R>(db: TransactionCapable, run: (tx: RawTra
   const adapter = await entry.connect();
   const tx = await adapter.startTransaction();
   const kind = entry.kind;
+  // On SQLite the transaction has the connection to itself from BEGIN to COMMIT (the isolation
+  // above), so its statements run straight on the connection's prepared statements, as statements
+  // outside a transaction do, instead of through the adapter's per-call mapping.
+  const sqlite = kind === 'sqlite' ? sqliteDirectOf(adapter) : null;
   let result: R;
   try {
-    result = await run({
-      query: async <T>(q: Prisma.Sql) => rowsOf<T>(await tx.queryRaw(queryOf(q, kind))),
-      execute: (q) => tx.executeRaw(queryOf(q, kind)),
-    });
-    await tx.executeRaw(STATEMENT('COMMIT'));
+    result = await run(
+      sqlite
+        ? { query: async <T>(q: Prisma.Sql) => sqlite.query<T>(q), execute: async (q) => sqlite.execute(q) }
+        : {
+            query: async <T>(q: Prisma.Sql) => rowsOf<T>(await tx.queryRaw(queryOf(q, kind))),
+            execute: (q) => tx.executeRaw(queryOf(q, kind)),
+          },
+    );
+    if (sqlite) sqlite.statement('COMMIT');
+    else await tx.executeRaw(STATEMENT('COMMIT'));
   } catch (err) {
     try {
       await tx.executeRaw(STATEMENT('ROLLBACK'));

@@ -11,6 +11,8 @@ import type { SearchRequest, SearchFilter, Cursor, IncludeSpec } from './parse';
 import type { AccessScope, Sql, Target } from './sql';
 import { accessSql, ands, filterSql, join, paramSql, raw, sortKeySql, sql } from './sql';
 import { storedAs } from '../indexer';
+import { getTypeDefinition } from '../definitions';
+import { canonicalPairs } from './canonical';
 import { SHARED_RESOURCE_TYPES } from '../../smart/access-policy';
 
 export interface ResourceRow {
@@ -172,7 +174,9 @@ const SHARED = new Set<string>(SHARED_RESOURCE_TYPES);
 export function countIsCheap(req: SearchRequest, access: AccessScope): boolean {
   if (access.compartmentPatientId !== null) return true;
   return req.filters.some(
-    (f) => f.kind === 'id' || (f.kind === 'reference' && f.values.length > 0 && f.values.every((v) => v.type === null || !SHARED.has(v.type))),
+    (f) =>
+      f.kind === 'id' ||
+      (f.kind === 'reference' && f.values.length > 0 && !f.canonicals.length && f.values.every((v) => v.type === null || !SHARED.has(v.type))),
   );
 }
 
@@ -333,6 +337,7 @@ export async function referringVisible(
   if (!targets.length) return [];
   const t = target(sandboxId, spec.sourceType);
   const pairs = targets.map((x) => sql`(x."targetType" = ${x.type} AND x."targetId" = ${x.id})`);
+  if (getTypeDefinition(spec.sourceType)?.params.get(spec.param)?.holds.canonical) pairs.push(...canonicalPairs(sandboxId, targets));
   const rows = await rawQuery<Record<string, unknown>>(
     db,
     sql`SELECT ${COLS} FROM "Resource" r WHERE r."sandboxId" = ${sandboxId} AND r."type" = ${spec.sourceType} AND r."deleted" = false
