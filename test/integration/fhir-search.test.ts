@@ -274,7 +274,7 @@ describe('Bundle.total and the page-size cap', () => {
     expect(((await followed.json()) as FhirJson).total).toBe(own);
   });
 
-  it('a total follows every write to what it counts: creates and deletes over HTTP, and a write made by another connection to the database', async () => {
+  it('a total and a page follow every write to what they show: creates and deletes over HTTP, and a write made by another connection to the database', async () => {
     const writer = await systemToken(base, as, 'system/Patient.cruds system/Observation.cruds');
     const send = async (method: string, path: string, body?: unknown) => {
       const res = await fetch(`${base}/fhir/${path}`, {
@@ -302,20 +302,31 @@ describe('Bundle.total and the page-size cap', () => {
       expect(page.status).toBe(200);
       return page.body.total;
     };
+    // And the entries of a page holding them all.
+    const found = async () => {
+      const page = await fhirGet(base, `Observation?patient=${patient}&category=vital-signs&_count=10`, system);
+      return (page.body.entry ?? []).map((e) => e.resource?.id ?? '').sort();
+    };
+    const alive = (...which: number[]) => which.map((i) => ids[i]!).sort();
     expect(await total()).toBe(3);
     expect(await total()).toBe(3);
+    expect(await found()).toEqual(alive(0, 1, 2));
     ids.push((await send('POST', 'Observation', vital)).id ?? '');
     expect(await total()).toBe(4);
+    expect(await found()).toEqual(alive(0, 1, 2, 3));
     await send('DELETE', `Observation/${ids[0]}`);
     expect(await total()).toBe(3);
+    expect(await found()).toEqual(alive(1, 2, 3));
     expect((await fhirGet(base, `Observation?patient=${patient}&category=vital-signs&_summary=count`, system)).body.total).toBe(3);
     // Another connection (another process, a seeding run) changes the data behind the server's back.
     const { db } = createDb(inject('databaseUrl'));
     try {
       await db.$executeRaw(Prisma.sql`UPDATE "Resource" SET "deleted" = ${true} WHERE "type" = 'Observation' AND "id" = ${ids[1]!}`);
       expect(await total()).toBe(2);
+      expect(await found()).toEqual(alive(2, 3));
       await db.$executeRaw(Prisma.sql`UPDATE "Resource" SET "deleted" = ${false} WHERE "type" = 'Observation' AND "id" = ${ids[1]!}`);
       expect(await total()).toBe(3);
+      expect(await found()).toEqual(alive(1, 2, 3));
     } finally {
       await db.$disconnect();
     }

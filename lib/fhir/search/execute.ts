@@ -141,19 +141,27 @@ export async function searchPage(db: Db, sandboxId: string, req: SearchRequest, 
   const query = key
     ? sql`SELECT ${COLS}, ${key} AS "sk" FROM "Resource" r WHERE ${ands(conds)} ORDER BY "sk" ${dir}, r."id" ASC LIMIT ${take}`
     : sql`SELECT ${COLS} FROM "Resource" r WHERE ${ands(conds)} ORDER BY r."id" ${dir} LIMIT ${take}`;
-  const raws = await rawQuery<Record<string, unknown>>(db, query);
-  const more = raws.length > req.count;
-  const pageRaws = more ? raws.slice(0, req.count) : raws;
-  const rows = pageRaws.map(toRow);
-  let next: Cursor | null = null;
-  const last = pageRaws[pageRaws.length - 1];
-  if (more && last) {
-    let v: number | string | null = null;
-    if (req.sort.kind === 'lastUpdated') v = toDate(last.lastUpdated).getTime();
-    else if (key) v = typeof last.sk === 'string' ? last.sk : Number(last.sk);
-    next = { v, i: String(last.id) };
-  }
-  return { rows, next };
+  const count = req.count;
+  const sortKind = req.sort.kind;
+  return keptQuery(
+    db,
+    query,
+    (raws) => {
+      const more = raws.length > count;
+      const pageRaws = more ? raws.slice(0, count) : raws;
+      const rows = pageRaws.map((r) => Object.freeze(toRow(r)));
+      let next: Cursor | null = null;
+      const last = pageRaws[pageRaws.length - 1];
+      if (more && last) {
+        let v: number | string | null = null;
+        if (sortKind === 'lastUpdated') v = toDate(last.lastUpdated).getTime();
+        else if (key) v = typeof last.sk === 'string' ? last.sk : Number(last.sk);
+        next = Object.freeze({ v, i: String(last.id) });
+      }
+      return Object.freeze({ rows: Object.freeze(rows) as ResourceRow[], next });
+    },
+    (page) => page.rows.reduce((n, r) => n + r.content.length + r.id.length + 64, 0),
+  );
 }
 
 const SHARED = new Set<string>(SHARED_RESOURCE_TYPES);
@@ -189,39 +197,78 @@ export function searchFingerprint(sandboxId: string, req: SearchRequest, access:
 }
 
 /** Counts kept per database: the query's WHERE (policy included) → its count and the FHIR data version it was counted at. */
-const counts = new WeakMap<Db, Map<string, { version: string; n: number }>>();
-const COUNTS_KEPT = 1000;
-
 /** The exact text and values of a query: equal keys, equal queries. */
 function queryKey(q: Sql): string {
   const values = q.values.map((v) => (v instanceof Date ? { date: v.getTime() } : typeof v === 'bigint' ? { bigint: String(v) } : v));
   return `${q.sql}\u0000${JSON.stringify(values)}`;
 }
 
+interface Kept {
+  version: string;
+  value: unknown;
+  size: number;
+}
+
+/** What is kept for one database: the entries in least-recently-used order, and their size. */
+interface KeptResults {
+  entries: Map<string, Kept>;
+  size: number;
+}
+
+const kept = new WeakMap<Db, KeptResults>();
+const KEPT_ENTRIES = 2000;
+/** Bound on the characters kept per database (keys and the resources' JSON). */
+const KEPT_CHARS = 16 * 1024 * 1024;
+
 /**
- * Number of matches of a search (same WHERE as the page, policy included). A count is reused while
- * the database's FHIR data version (lib/db/direct.ts `fhirDataVersion`) has not moved since it was
- * taken, for the very same WHERE: sandbox, type, compartment, granular filters and criteria are all
- * part of the key, so a count is never given to a query with another policy, and any write to the
- * resources or their index rows counts afresh. Where no version is known (PostgreSQL), it counts
- * every time.
+ * The result of a search statement (a page or a count), read from the database or reused. A result
+ * is reused only for the very same statement (its text and every value: sandbox, type, compartment,
+ * granular filters, criteria, page position), and only while the database's FHIR data version
+ * (lib/db/direct.ts `fhirDataVersion`) is the one it was read at: the policy stays in the query,
+ * a query with another policy never meets another's result, and any write to the resources, their
+ * compartments or index rows reads afresh. Where no version is known (PostgreSQL, a transaction)
+ * it reads every time. Kept values are frozen: callers share them.
  */
+async function keptQuery<V>(db: Db, query: Sql, valueOf: (rows: Record<string, unknown>[]) => V, sizeOf: (value: V) => number): Promise<V> {
+  const key = queryKey(query);
+  const mine = kept.get(db);
+  const hit = mine?.entries.get(key);
+  if (hit && hit.version === (await fhirDataVersion(db))) {
+    mine!.entries.delete(key);
+    mine!.entries.set(key, hit);
+    return hit.value as V;
+  }
+  const { rows, version } = await rawQueryAtVersion<Record<string, unknown>>(db, query);
+  const value = valueOf(rows);
+  if (version === null) return value;
+  let results = kept.get(db);
+  if (!results) kept.set(db, (results = { entries: new Map(), size: 0 }));
+  const before = results.entries.get(key);
+  if (before) {
+    results.entries.delete(key);
+    results.size -= before.size;
+  }
+  const size = key.length + sizeOf(value);
+  if (size > KEPT_CHARS / 8) return value;
+  while (results.entries.size && (results.entries.size >= KEPT_ENTRIES || results.size + size > KEPT_CHARS)) {
+    const [oldest, entry] = results.entries.entries().next().value as [string, Kept];
+    results.entries.delete(oldest);
+    results.size -= entry.size;
+  }
+  results.entries.set(key, { version, value, size });
+  results.size += size;
+  return value;
+}
+
+/** Number of matches of a search (same WHERE as the page, policy included), reused as keptQuery says. */
 export async function searchCount(db: Db, sandboxId: string, req: SearchRequest, access: AccessScope): Promise<number> {
   const query = sql`SELECT COUNT(*) AS "n" FROM "Resource" r WHERE ${searchWhere(sandboxId, req, access)}`;
-  const kept = counts.get(db);
-  const key = queryKey(query);
-  const hit = kept?.get(key);
-  if (hit && hit.version === (await fhirDataVersion(db))) return hit.n;
-  const { rows, version } = await rawQueryAtVersion<{ n: unknown }>(db, query);
-  const n = Number(rows[0]?.n ?? 0);
-  if (version !== null) {
-    let map = kept;
-    if (!map) counts.set(db, (map = new Map()));
-    map.delete(key);
-    if (map.size >= COUNTS_KEPT) map.delete(map.keys().next().value as string);
-    map.set(key, { version, n });
-  }
-  return n;
+  return keptQuery(
+    db,
+    query,
+    (rows) => Number(rows[0]?.n ?? 0),
+    () => 8,
+  );
 }
 
 /**
