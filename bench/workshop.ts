@@ -7,6 +7,7 @@
 // how long after a flow its milestone reached the instructor (grid freshness), and audit records
 // lost (records expected from the requests sent, minus those stored).
 import { randomBytes } from 'node:crypto';
+import { availableParallelism, loadavg } from 'node:os';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { launchConfig } from '../lib/launcher/launch-config';
 import { BrowserSession } from '../test/integration/support/browserless';
@@ -220,6 +221,8 @@ function watchGrid(ctx: BenchContext, roomId: string): { seen: Map<string, Map<s
 export const workshopBench: Benchmark = {
   name: 'workshop',
   async run(ctx) {
+    // The machine may be shared: its load before and after goes with the figures.
+    const loadBefore = loadavg();
     const createdAt = performance.now();
     const room = await json<{ id: string; joinUrl: string; dataset: { seed: number } }>(
       await fetch(`${ctx.baseUrl}/api/workshops`, {
@@ -291,8 +294,10 @@ export const workshopBench: Benchmark = {
     const joins = runs.filter((r) => r.joinMs > 0).map((r) => r.joinMs);
     const ehrs = runs.flatMap((r) => (r.ehrMs === null ? [] : [r.ehrMs]));
     const backends = runs.flatMap((r) => (r.backendMs === null ? [] : [r.backendMs]));
+    const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(' ');
     console.log(
       [
+        `workshop on ${/^postgres(ql)?:/.test(ctx.databaseUrl) ? 'PostgreSQL' : 'SQLite'}, ${availableParallelism()} CPUs, load average (1/5/15 min) before ${load(loadBefore)}, after ${load(loadavg())}`,
         `workshop: room created (base sandbox seeded) in ${createMs.toFixed(0)} ms`,
         `${ATTENDEES} attendees joining over ${SPREAD_SECONDS} s: join p50 ${percentile(joins, 50).toFixed(0)} ms, p95 ${percentile(joins, 95).toFixed(0)} ms, max ${Math.max(0, ...joins).toFixed(0)} ms`,
         `EHR launches ${ehrs.length}/${ATTENDEES} (p95 ${percentile(ehrs, 95).toFixed(0)} ms), backend flows ${backends.length}/${ATTENDEES} (p95 ${percentile(backends, 95).toFixed(0)} ms), attendees failed: ${failures.length}`,

@@ -8,7 +8,7 @@ import { launchIntoEhrFrame } from './support/ehr-launch';
 // puts its join link, code and QR code up; three attendees, each in a browser context of their own,
 // join with a display name, EHR-launch the sample app from their own launcher and see their own
 // console; the instructor's grid shows each of them reach the EHR launch milestone without a
-// reload. An attendee's cookie opens no other attendee's console and no instructor page.
+// reload, and an attendee's open exercise list ticks without a reload. An attendee's cookie opens no other attendee's console and no instructor page.
 
 interface Attendee {
   readonly name: string;
@@ -90,7 +90,24 @@ test.describe('a workshop room with three attendees', () => {
     const grid = instructor.getByTestId('progress-grid');
     for (const a of attendees) await expect(grid.locator(`tr[data-attendee="${a.name}"]`)).toHaveCount(1);
 
+    // Ada keeps her exercise list open in a second tab while she launches: the tick appears there
+    // without a reload (the marker set on the page survives only if it is never reloaded).
+    const [ada, grace] = attendees as [Attendee, Attendee, Attendee];
+    const exercises = await ada.page.context().newPage();
+    failOnDialog(exercises);
+    await exercises.goto(`${base}/s/${ada.sandbox}/console/exercises`);
+    await expect(exercises.getByTestId('exercises-live')).toContainText('live');
+    await expect(exercises.getByTestId('exercise').first()).toHaveAttribute('data-done', 'no');
+    await exercises.evaluate(() => {
+      (window as { notReloaded?: boolean }).notReloaded = true;
+    });
+
     for (const a of attendees) await launchSampleApp(a);
+
+    await expect(exercises.getByTestId('exercise').first()).toHaveAttribute('data-done', 'yes', { timeout: 15_000 });
+    await expect(exercises.locator('li[data-milestone="ehr-launch"]')).toHaveAttribute('data-reached', 'yes');
+    expect(await exercises.evaluate(() => (window as { notReloaded?: boolean }).notReloaded)).toBe(true);
+    await exercises.close();
 
     // Milestones derived from each sandbox's audit trail reach the grid live.
     for (const a of attendees) {
@@ -101,7 +118,6 @@ test.describe('a workshop room with three attendees', () => {
     }
 
     // Each attendee's console shows their own tokens, and only theirs.
-    const [ada, grace] = attendees as [Attendee, Attendee, Attendee];
     await ada.page.goto(`${base}/s/${ada.sandbox}/console/tokens`);
     await expect(ada.page.getByTestId('tokens-table').locator('tbody tr').first()).toBeVisible();
     await ada.page.goto(`${base}/s/${ada.sandbox}/console/exercises`);

@@ -7,6 +7,7 @@
  * PKCE verifier only masked, and no other flow's token is read).
  */
 import { getDb } from '../db';
+import { currentSandbox, sandboxNow } from '../sandbox/context';
 import type { FlowDocument } from './flow-events';
 import type { FlowStep } from './flows';
 
@@ -31,9 +32,10 @@ const REDACTED = '<redacted>';
 /** The newest access token of the flow that is still valid, when asked for; never another flow's. */
 export async function exportCredentials(flow: FlowDocument, options: ExportOptions): Promise<ExportCredentials> {
   if (!options.includeTokens) return { accessToken: null, accessTokenId: null };
-  const now = options.now ?? new Date();
+  // The sandbox's own clock decides what is still valid (issue 15 item 7), and only its tokens are read.
+  const now = options.now ?? sandboxNow();
   const db = getDb();
-  const isLive = { kind: 'access', revoked: false, expiresAt: { gt: now }, jwt: { not: null } } as const;
+  const isLive = { sandboxId: currentSandbox().id, kind: 'access', revoked: false, expiresAt: { gt: now }, jwt: { not: null } } as const;
   // The tokens the flow's own token requests issued, newest last (the audit trail records each one's id).
   const issued = flow.steps.flatMap((s) => (s.kind !== 'fhir' && s.kind !== 'token-response' && s.request?.tokenId ? [s.request.tokenId] : []));
   if (issued.length) {

@@ -10,6 +10,7 @@
  *   DELETE /api/workshops/{id}                              the room and every row of its sandboxes
  *   GET    /api/workshops/{id}/progress.csv                 progress as CSV
  *   GET    /api/workshops/{id}/events                       progress as server-sent events
+ *   GET    /s/{sandbox}/api/console/exercises/events        an attendee's own ticks as server-sent events
  *   POST   /api/workshops/{id}/attendees/{aid}/reset        a fresh copy of the room's dataset
  *   POST   /api/workshops/{id}/attendees/{aid}/clock        { advanceSeconds } | { offsetSeconds } (0: real time)
  *
@@ -18,7 +19,8 @@
 import { z } from 'zod';
 import { publicOrigin } from '../http/origin';
 import { isCrossOriginWrite } from '../http/security-headers';
-import { findAttendee, resetAttendee } from '../workshop/attendees';
+import { findAttendee, findAttendeeOfSandbox, resetAttendee } from '../workshop/attendees';
+import { subscribeRoom } from '../workshop/live';
 import { MILESTONES } from '../workshop/milestones';
 import { progressCsv, roomProgress } from '../workshop/progress';
 import type { AttendeeProgress } from '../workshop/progress';
@@ -189,72 +191,70 @@ export async function handleWorkshopCsv(req: Request): Promise<Response> {
   });
 }
 
-/** How often the event stream reads the room's progress, and how long one stream lasts before the browser reconnects. */
-const EVENT_INTERVAL_MS = 1_000;
+/** How long one event stream lasts before the browser reconnects, and how often an idle one sends a comment. */
 const EVENT_STREAM_MS = 10 * 60_000;
+const KEEP_ALIVE_MS = 15_000;
+
+/** What an event stream's subscriber can do: send an event (skipped when it repeats the last one of its name) or end the stream. */
+interface EventSink {
+  send(event: string, data: string): void;
+  close(): void;
+}
 
 /**
- * GET /api/workshops/{id}/events: the room's progress as server-sent events (HTML Living Standard
- * §9.2): a `progress` event at once and whenever an attendee joins or reaches a milestone, read
- * from the database every second (so every instance behind one origin serves a current grid), and
- * a comment every 15 s to keep proxies from closing the stream.
+ * A server-sent event stream (HTML Living Standard §9.2) fed by a room's shared poll
+ * (lib/workshop/live.ts): `start` subscribes and returns its unsubscribe; the stream ends when the
+ * client goes away, after EVENT_STREAM_MS (the browser reconnects), or when `start`'s sink closes
+ * it. A comment every 15 s keeps proxies from closing an idle stream.
  */
-export async function handleWorkshopEvents(req: Request): Promise<Response> {
-  const auth = await authenticate(req);
-  if (auth instanceof Response) return auth;
-  const [id = ''] = segmentsOf(req);
-  const room = await findRoom(id);
-  if (!room) return problem(404, 'not_found', 'no such room');
-  const origin = publicOrigin(req);
+function eventStream(req: Request, start: (sink: EventSink) => () => void): Response {
   const encoder = new TextEncoder();
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let stop: (() => void) | null = null;
   let closed = false;
-  const started = Date.now();
+  let keepAlive: ReturnType<typeof setInterval> | undefined;
+  let lifetime: ReturnType<typeof setTimeout> | undefined;
+  const finish = () => {
+    if (closed) return;
+    closed = true;
+    clearInterval(keepAlive);
+    clearTimeout(lifetime);
+    stop?.();
+  };
   const stream = new ReadableStream<Uint8Array>({
     start(controller) {
-      let last = '';
+      const last = new Map<string, string>();
       let lastWrite = Date.now();
-      const tick = async () => {
+      const write = (text: string) => {
         if (closed) return;
-        try {
-          const current = await findRoom(id);
-          if (!current) {
-            controller.enqueue(encoder.encode(`event: deleted\ndata: {}\n\n`));
-            closed = true;
-            controller.close();
-            return;
-          }
-          const payload = JSON.stringify({ room: roomJson(current, origin), attendees: (await roomProgress(current)).map((p) => attendeeJson(p, origin)) });
-          if (payload !== last) {
-            last = payload;
-            lastWrite = Date.now();
-            controller.enqueue(encoder.encode(`event: progress\ndata: ${payload}\n\n`));
-          } else if (Date.now() - lastWrite > 15_000) {
-            lastWrite = Date.now();
-            controller.enqueue(encoder.encode(`: keep-alive\n\n`));
-          }
-        } catch {
-          // A failed read (database restarting) skips one tick; the next one tries again.
-        }
-        if (Date.now() - started > EVENT_STREAM_MS) {
-          closed = true;
-          controller.close();
-          return;
-        }
-        if (!closed) timer = setTimeout(() => void tick(), EVENT_INTERVAL_MS);
+        lastWrite = Date.now();
+        controller.enqueue(encoder.encode(text));
       };
-      controller.enqueue(encoder.encode('retry: 2000\n\n'));
-      void tick();
+      const sink: EventSink = {
+        send(event, data) {
+          if (last.get(event) === data) return;
+          last.set(event, data);
+          write(`event: ${event}\ndata: ${data}\n\n`);
+        },
+        close() {
+          if (closed) return;
+          finish();
+          controller.close();
+        },
+      };
+      write('retry: 2000\n\n');
+      keepAlive = setInterval(() => {
+        if (Date.now() - lastWrite >= KEEP_ALIVE_MS) write(': keep-alive\n\n');
+      }, KEEP_ALIVE_MS);
+      lifetime = setTimeout(() => sink.close(), EVENT_STREAM_MS);
+      const unsubscribe = start(sink);
+      if (closed) unsubscribe();
+      else stop = unsubscribe;
     },
     cancel() {
-      closed = true;
-      if (timer) clearTimeout(timer);
+      finish();
     },
   });
-  req.signal?.addEventListener('abort', () => {
-    closed = true;
-    if (timer) clearTimeout(timer);
-  });
+  req.signal?.addEventListener('abort', finish);
   return new Response(stream, {
     headers: {
       'content-type': 'text/event-stream; charset=utf-8',
@@ -263,6 +263,68 @@ export async function handleWorkshopEvents(req: Request): Promise<Response> {
       'x-content-type-options': 'nosniff',
     },
   });
+}
+
+/**
+ * GET /api/workshops/{id}/events: the room's progress as server-sent events: a `progress` event at
+ * once and whenever an attendee joins, reaches a milestone or has their clock moved, and `deleted`
+ * when the room goes. Every stream open on a room shares one poll of the database
+ * (lib/workshop/live.ts), so every instance behind one origin serves a current grid.
+ */
+export async function handleWorkshopEvents(req: Request): Promise<Response> {
+  const auth = await authenticate(req);
+  if (auth instanceof Response) return auth;
+  const [id = ''] = segmentsOf(req);
+  const room = await findRoom(id);
+  if (!room) return problem(404, 'not_found', 'no such room');
+  const origin = publicOrigin(req);
+  return eventStream(req, (sink) =>
+    subscribeRoom(room.id, (snapshot) => {
+      if (!snapshot.room) {
+        sink.send('deleted', '{}');
+        sink.close();
+        return;
+      }
+      sink.send('progress', JSON.stringify({ room: roomJson(snapshot.room, origin), attendees: snapshot.attendees.map((p) => attendeeJson(p, origin)) }));
+    }),
+  );
+}
+
+/** One attendee's own progress as JSON: their milestones and exercise ticks. */
+export function ownProgressJson(row: AttendeeProgress) {
+  return {
+    clockOffsetSeconds: row.clockOffsetSeconds,
+    milestones: Object.fromEntries(MILESTONES.flatMap((m) => (row.milestones[m.id] ? [[m.id, row.milestones[m.id]?.toISOString()]] : []))),
+    exercises: row.exercises.map((e) => ({ key: e.key, reached: e.reached, doneAt: e.doneAt?.toISOString() ?? null })),
+  };
+}
+
+export type OwnProgressJson = ReturnType<typeof ownProgressJson>;
+
+/**
+ * GET /s/{id}/api/console/exercises/events: the attendee's own milestones and exercise ticks as
+ * server-sent events (issue 15 item 5: ticks appear as the sandbox observes the milestone), for
+ * the attendee of that sandbox (their cookie) or the console account. A `progress` event at once
+ * and on every change of theirs; `closed` when the room is closed, ended or deleted, or the
+ * attendee reset away. Nothing of any other attendee is sent.
+ */
+export async function handleExerciseEvents(req: Request): Promise<Response> {
+  const session = await consoleSessionOrResponse(req);
+  if (session instanceof Response) return session;
+  const sandbox = currentSandbox();
+  const attendee = sandbox.id === DEFAULT_SANDBOX_ID ? null : await findAttendeeOfSandbox(sandbox.id);
+  if (!attendee) return problem(404, 'not_found', 'this sandbox belongs to no workshop attendee');
+  return eventStream(req, (sink) =>
+    subscribeRoom(attendee.roomId, (snapshot) => {
+      const own = snapshot.attendees.find((a) => a.id === attendee.id && a.sandboxId === sandbox.id);
+      if (!snapshot.room || snapshot.room.status !== 'open' || !own) {
+        sink.send('closed', '{}');
+        sink.close();
+        return;
+      }
+      sink.send('progress', JSON.stringify(ownProgressJson(own)));
+    }),
+  );
 }
 
 /** POST /api/workshops/{id}/attendees/{aid}/reset */

@@ -48,10 +48,34 @@ describe('verifyJwt', () => {
   it('refuses a signature of another key, a changed payload, header or signature', async () => {
     const jwt = await joseSigned(claims);
     expect(verifyJwt(await joseSigned(claims, undefined, other.privateKey), es.publicKey, opts)).toEqual({ ok: false, reason: 'signature' });
-    expect(verifyJwt(tamper(jwt, 1, () => b64({ ...claims, scope: 'system/*.*' })), es.publicKey, opts)).toEqual({ ok: false, reason: 'signature' });
-    expect(verifyJwt(tamper(jwt, 0, () => b64({ alg: 'ES256', typ: 'at+jwt', kid: 'x' })), es.publicKey, opts)).toEqual({ ok: false, reason: 'signature' });
-    expect(verifyJwt(tamper(jwt, 2, (s) => s.slice(0, -2) + (s.endsWith('AA') ? 'AB' : 'AA')), es.publicKey, opts)).toEqual({ ok: false, reason: 'signature' });
-    expect(verifyJwt(tamper(jwt, 2, (s) => s.slice(0, 20)), es.publicKey, opts)).toEqual({ ok: false, reason: 'signature' });
+    expect(
+      verifyJwt(
+        tamper(jwt, 1, () => b64({ ...claims, scope: 'system/*.*' })),
+        es.publicKey,
+        opts,
+      ),
+    ).toEqual({ ok: false, reason: 'signature' });
+    expect(
+      verifyJwt(
+        tamper(jwt, 0, () => b64({ alg: 'ES256', typ: 'at+jwt', kid: 'x' })),
+        es.publicKey,
+        opts,
+      ),
+    ).toEqual({ ok: false, reason: 'signature' });
+    expect(
+      verifyJwt(
+        tamper(jwt, 2, (s) => s.slice(0, -2) + (s.endsWith('AA') ? 'AB' : 'AA')),
+        es.publicKey,
+        opts,
+      ),
+    ).toEqual({ ok: false, reason: 'signature' });
+    expect(
+      verifyJwt(
+        tamper(jwt, 2, (s) => s.slice(0, 20)),
+        es.publicKey,
+        opts,
+      ),
+    ).toEqual({ ok: false, reason: 'signature' });
   });
 
   it('refuses other algorithms, none, extensions and malformed tokens before any signature check', async () => {
@@ -76,7 +100,9 @@ describe('verifyJwt', () => {
     ] as [JWTPayload, Record<string, unknown> | undefined][]) {
       const jwt = await joseSigned(JSON.parse(JSON.stringify(payload)) as JWTPayload, header);
       expect(verifyJwt(jwt, es.publicKey, opts)).toEqual({ ok: false, reason: 'claims' });
-      await expect(jwtVerify(jwt, es.publicKey, { algorithms: ['ES256'], typ: 'at+jwt', requiredClaims: ['jti', 'exp', 'aud'], currentDate: at })).rejects.toThrow();
+      await expect(
+        jwtVerify(jwt, es.publicKey, { algorithms: ['ES256'], typ: 'at+jwt', requiredClaims: ['jti', 'exp', 'aud'], currentDate: at }),
+      ).rejects.toThrow();
     }
     expect(verifyJwt(await joseSigned({ ...claims, nbf: NOW }), es.publicKey, opts).ok).toBe(true);
   });

@@ -50,6 +50,7 @@ import { handleJoinPage, handleJoinPost, handleResumePage, handleResumePost } fr
 import {
   handleAttendeeClock,
   handleAttendeeReset,
+  handleExerciseEvents,
   handleSandboxClock,
   handleWorkshop,
   handleWorkshopCsv,
@@ -121,6 +122,7 @@ export const API_ROUTES = {
   'scenario-share': { path: '/api/scenarios/[id]/share', methods: { POST: handleShareScenario }, headers: 'api' },
   'scenario-launch': { path: '/api/scenarios/[id]/launch', methods: { POST: handleLaunchScenario }, headers: 'api' },
   'console-clock': { path: '/api/console/clock', methods: { POST: handleSandboxClock }, headers: 'api' },
+  'console-exercise-events': { path: '/api/console/exercises/events', methods: { GET: handleExerciseEvents }, headers: 'api' },
   workshops: { path: '/api/workshops', methods: { GET: handleWorkshops, POST: handleWorkshops }, headers: 'api' },
   workshop: { path: '/api/workshops/[id]', methods: { GET: handleWorkshop, PATCH: handleWorkshop, DELETE: handleWorkshop }, headers: 'api' },
   'workshop-progress-csv': { path: '/api/workshops/[id]/progress.csv', methods: { GET: handleWorkshopCsv }, headers: 'api' },

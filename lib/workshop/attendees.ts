@@ -129,6 +129,11 @@ export async function findAttendee(roomId: string, attendeeId: string): Promise<
   return attendee && attendee.roomId === roomId ? attendee : null;
 }
 
+/** The attendee whose sandbox `sandboxId` is, or null (the default sandbox, a room's base, an unknown id). */
+export async function findAttendeeOfSandbox(sandboxId: string): Promise<Attendee | null> {
+  return getDb().attendee.findUnique({ where: { sandboxId } });
+}
+
 /** Resets an attendee's sandbox: every row of it goes, and a fresh copy of the room's base takes its place (same id, links and cookie). */
 export async function resetAttendee(roomId: string, attendeeId: string): Promise<boolean> {
   const db = getDb();

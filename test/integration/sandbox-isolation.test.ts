@@ -3,7 +3,7 @@
 // default sandbox itself. For every API path, each sandbox sees nothing of the others' and refuses
 // the others' credentials (401/400/404 as the protocol requires), with the audit record in the
 // sandbox where the credential was presented; the clock of A expires A's tokens and nobody else's.
-import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import * as oauth from 'oauth4webapi';
 import type { Db } from '../../lib/db';
 import {
@@ -20,6 +20,7 @@ import {
   systemToken,
 } from './support/smart-client';
 import type { CompletedFlow, FhirJson, RegisteredClient } from './support/smart-client';
+import type { OwnServer } from './support/own-server';
 
 const origin = inject('baseUrl');
 const databaseUrl = inject('databaseUrl');
@@ -454,5 +455,253 @@ describe('sandbox isolation: the clock', () => {
     expect((await fhir(a, `Patient/${PATIENT}`, fresh)).status).toBe(200);
     await lib.setSandboxClockOffset(a.id, 0);
     expect(await until({ a: 200, b: 200, d: 200 })).toEqual({ a: 200, b: 200, d: 200 });
+  });
+});
+
+// Workshop attendees (issue 15 "Must hold": exports and SSE streams): two attendees of one room on
+// a server with a console account, each with their own join cookie. Each one's flows, exports,
+// handouts and event streams are theirs only; another attendee's cookie opens none of them, and no
+// export carries a secret or token of another sandbox.
+describe('sandbox isolation: attendees, flow exports and event streams', () => {
+  const USER = 'iso-teacher';
+  const PASSWORD = 'iso-console-password-1';
+  const BASIC = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`;
+  let server: OwnServer;
+  let roomId = '';
+
+  /** One attendee and everything secret their sandbox handed out. */
+  interface Seat {
+    readonly name: string;
+    readonly sandboxId: string;
+    readonly base: string;
+    readonly cookie: string;
+    readonly confidential: RegisteredClient;
+    readonly flow: CompletedFlow;
+    readonly system: string;
+    /** Every secret value of the sandbox: client secret, access, refresh and id tokens, codes. */
+    readonly secrets: string[];
+  }
+  const seats: Seat[] = [];
+
+  interface StreamEvent {
+    readonly event: string;
+    readonly data: string;
+  }
+
+  /** Opens an event stream and reads events until `done` holds (the test's timeout bounds the wait). */
+  async function readEvents(url: string, headers: Record<string, string>, done: (events: StreamEvent[]) => boolean) {
+    const controller = new AbortController();
+    const res = await fetch(url, { headers, signal: controller.signal });
+    const events: StreamEvent[] = [];
+    if (res.status !== 200 || !res.body) return { status: res.status, events, text: await res.text() };
+    const reader = res.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = '';
+    let text = '';
+    try {
+      while (!done(events)) {
+        const { value, done: ended } = await reader.read();
+        if (ended) break;
+        const chunk = decoder.decode(value, { stream: true });
+        text += chunk;
+        buffer += chunk;
+        for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const event = /^event: (.*)$/m.exec(block)?.[1];
+          const data = /^data: (.*)$/m.exec(block)?.[1];
+          if (event && data !== undefined) events.push({ event, data });
+        }
+      }
+    } finally {
+      controller.abort();
+    }
+    return { status: res.status, events, text };
+  }
+
+  async function join(joinUrl: string, name: string): Promise<{ sandboxId: string; cookie: string }> {
+    const res = await fetch(joinUrl, {
+      method: 'POST',
+      headers: { accept: 'application/json', 'content-type': 'application/json' },
+      body: JSON.stringify({ name }),
+    });
+    expect(res.status).toBe(201);
+    const cookie = (res.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    return { sandboxId: ((await res.json()) as { sandboxId: string }).sandboxId, cookie };
+  }
+
+  async function seat(name: string, joinUrl: string): Promise<Seat> {
+    const { sandboxId, cookie } = await join(joinUrl, name);
+    const base = `${server.url}/s/${sandboxId}`;
+    const as = await discover(base);
+    const system = await systemToken(base, as, SYSTEM_SCOPE);
+    const patient = ((await fhirGet(base, 'Patient?_count=1', system)).body.entry?.[0]?.resource?.id as string | undefined) ?? '';
+    expect(patient).not.toBe('');
+    const confidential = await registerSymmetricClient(base, { client_name: `seat confidential ${name}` });
+    const flow = await runCodeFlow(base, as, confidential, {
+      scope: 'openid fhirUser launch/patient offline_access patient/Patient.rs',
+      interaction: { persona: `Patient/${patient}` },
+    });
+    expect((await fhirGet(base, `Patient/${patient}`, flow.tokens.access_token)).status).toBe(200);
+    expect((await fhirGet(base, `Patient/${patient}`, system)).status).toBe(200);
+    const secrets = [confidential.secret ?? '', flow.code, flow.tokens.access_token, flow.tokens.refresh_token ?? '', flow.tokens.id_token ?? '', system];
+    expect(secrets.every((s) => s.length > 10)).toBe(true);
+    return { name, sandboxId, base, cookie, confidential, flow, system, secrets };
+  }
+
+  /** GET with a seat's cookie. */
+  const as = (s: Seat, url: string) => fetch(url, { headers: { cookie: s.cookie }, redirect: 'manual' });
+
+  async function flowsOf(s: Seat): Promise<{ id: string; clientId: string | null }[]> {
+    const res = await as(s, `${s.base}/api/console/flows?limit=500`);
+    expect(res.status).toBe(200);
+    return ((await res.json()) as { flows: { id: string; clientId: string | null }[] }).flows;
+  }
+
+  /** Every export of every flow of a seat, read with its own cookie (tokens included where asked). */
+  async function exportsOf(s: Seat): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (const flow of await flowsOf(s)) {
+      const id = encodeURIComponent(flow.id);
+      for (const query of ['format=curl', 'format=curl&tokens=include', 'format=postman', 'format=postman&tokens=include']) {
+        const res = await as(s, `${s.base}/api/console/flows/${id}/export?${query}`);
+        expect(res.status, `${s.name} ${flow.id} ${query}`).toBe(200);
+        out.set(`${flow.id} ${query}`, await res.text());
+      }
+      const handout = await as(s, `${s.base}/console/flows/${id}/handout`);
+      expect(handout.status, `${s.name} ${flow.id} handout`).toBe(200);
+      out.set(`${flow.id} handout`, await handout.text());
+      const document = await as(s, `${s.base}/api/console/flows/${id}`);
+      expect(document.status).toBe(200);
+      out.set(`${flow.id} document`, await document.text());
+    }
+    return out;
+  }
+
+  beforeAll(async () => {
+    // Imported here: own-server loads lib/ on import, which must follow serverLib() setting DATABASE_URL.
+    const { startOwnServer } = await import('./support/own-server');
+    server = await startOwnServer('isolation-seats', { CONSOLE_USER: USER, CONSOLE_PASSWORD: PASSWORD });
+    const created = await fetch(`${server.url}/api/workshops`, {
+      method: 'POST',
+      headers: { authorization: BASIC, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'Isolation room', patients: 2, seed: 5, exercises: [{ builtIn: 'ehr-launch' }] }),
+    });
+    expect(created.status).toBe(201);
+    const room = (await created.json()) as { id: string; joinUrl: string };
+    roomId = room.id;
+    seats.push(await seat('Ada', room.joinUrl));
+    seats.push(await seat('Bob', room.joinUrl));
+  }, 180_000);
+
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it("an attendee's cookie lists, reads and exports their own flows; another attendee's flows are unknown in their sandbox and closed in the other's", async () => {
+    const [a, b] = seats as [Seat, Seat];
+    const flowsA = await flowsOf(a);
+    const flowsB = await flowsOf(b);
+    // Each has a launch and a backend flow of their own, and none of the other's.
+    for (const [s, flows] of [
+      [a, flowsA],
+      [b, flowsB],
+    ] as const) {
+      expect(flows.length, s.name).toBeGreaterThanOrEqual(2);
+      expect(flows.map((f) => f.clientId)).toContain(s.confidential.client.client_id);
+    }
+    expect(flowsA.map((f) => f.id).filter((id) => flowsB.some((f) => f.id === id))).toEqual([]);
+    for (const [s, other, theirs] of [
+      [a, b, flowsB],
+      [b, a, flowsA],
+    ] as const) {
+      for (const flow of theirs) {
+        const id = encodeURIComponent(flow.id);
+        // In the attendee's own sandbox, the other's flow does not exist…
+        expect((await as(s, `${s.base}/api/console/flows/${id}`)).status).toBe(404);
+        expect((await as(s, `${s.base}/api/console/flows/${id}/export?format=curl`)).status).toBe(404);
+        expect((await as(s, `${s.base}/api/console/flows/${id}/export?format=postman&tokens=include`)).status).toBe(404);
+        expect((await as(s, `${s.base}/console/flows/${id}/handout`)).status).toBe(404);
+        // …and in the other's sandbox the cookie opens nothing.
+        expect((await as(s, `${other.base}/api/console/flows`)).status).toBe(401);
+        expect((await as(s, `${other.base}/api/console/flows/${id}`)).status).toBe(401);
+        expect((await as(s, `${other.base}/api/console/flows/${id}/export?format=curl&tokens=include`)).status).toBe(401);
+        const handout = await as(s, `${other.base}/console/flows/${id}/handout`);
+        expect(handout.status).toBe(307);
+        expect(handout.headers.get('location')).toMatch(new RegExp(`/s/${other.sandboxId}/console/login`));
+      }
+    }
+  });
+
+  it('no export, handout or flow document of an attendee carries a secret, token or client of another sandbox; their own live token only when asked', async () => {
+    const [a, b] = seats as [Seat, Seat];
+    for (const [s, other] of [
+      [a, b],
+      [b, a],
+    ] as const) {
+      const exports = await exportsOf(s);
+      expect(exports.size).toBeGreaterThan(0);
+      for (const [what, text] of exports) {
+        for (const secret of other.secrets) expect(text.includes(secret), `${other.name}'s secret in ${s.name}'s ${what}`).toBe(false);
+        expect(text.includes(other.confidential.client.client_id), `${other.name}'s client in ${s.name}'s ${what}`).toBe(false);
+        expect(text.includes(other.sandboxId), `${other.name}'s sandbox in ${s.name}'s ${what}`).toBe(false);
+        // Codes, refresh tokens, id tokens and client secrets are never exported, not even one's own.
+        for (const own of [s.confidential.secret ?? '', s.flow.code, s.flow.tokens.refresh_token ?? '', s.flow.tokens.id_token ?? ''])
+          expect(text.includes(own), `${s.name}'s own secret in ${what}`).toBe(false);
+      }
+      // Not vacuous: with tokens=include, their own live access tokens are in (and only then).
+      const included = [...exports].filter(([what]) => what.endsWith('tokens=include')).map(([, t]) => t);
+      const plain = [...exports].filter(([what]) => !what.includes('tokens=include')).map(([, t]) => t);
+      expect(included.some((t) => t.includes(s.flow.tokens.access_token))).toBe(true);
+      expect(included.some((t) => t.includes(s.system))).toBe(true);
+      expect(plain.some((t) => t.includes(s.flow.tokens.access_token) || t.includes(s.system))).toBe(false);
+    }
+  });
+
+  it("the instructor's event stream needs the console account; an attendee's own stream shows their progress only, live, and opens in their sandbox only", async () => {
+    const [a, b] = seats as [Seat, Seat];
+    // An attendee's cookie opens no instructor stream.
+    expect((await as(a, `${server.url}/api/workshops/${roomId}/events`)).status).toBe(401);
+    // An attendee's stream opens with their cookie in their own sandbox only.
+    expect((await as(a, `${b.base}/api/console/exercises/events`)).status).toBe(401);
+    expect((await as(b, `${a.base}/api/console/exercises/events`)).status).toBe(401);
+    expect((await as(a, `${server.url}/api/console/exercises/events`)).status).toBe(401);
+    expect((await fetch(`${a.base}/api/console/exercises/events`)).status).toBe(401);
+
+    const progress = (events: StreamEvent[]) => events.filter((e) => e.event === 'progress').map((e) => JSON.parse(e.data) as Record<string, unknown>);
+    const own = await readEvents(`${a.base}/api/console/exercises/events`, { cookie: a.cookie }, (events) => progress(events).length > 0);
+    expect(own.status).toBe(200);
+    const first = progress(own.events)[0] as { milestones: Record<string, string>; exercises: unknown[] };
+    expect(first.milestones['standalone-launch']).toBeTruthy();
+    expect(first.milestones['backend-token']).toBeTruthy();
+    expect(first.exercises).toHaveLength(1);
+    for (const leak of ['Bob', b.sandboxId, b.confidential.client.client_id, ...b.secrets]) expect(own.text.includes(leak), leak).toBe(false);
+
+    // The instructor's stream carries both attendees (and no secret of either).
+    const grid = await readEvents(`${server.url}/api/workshops/${roomId}/events`, { authorization: BASIC }, (events) => progress(events).length > 0);
+    expect(grid.status).toBe(200);
+    const attendees = (progress(grid.events)[0] as { attendees: { name: string; milestones: Record<string, string> }[] }).attendees;
+    expect(attendees.map((x) => x.name)).toEqual(['Ada', 'Bob']);
+    for (const s of seats) for (const secret of s.secrets) expect(grid.text.includes(secret)).toBe(false);
+
+    // Open streams stay current: a milestone Bob reaches now reaches the instructor's open stream
+    // and Bob's own, and nothing of it reaches Ada's.
+    const reached = (events: StreamEvent[], name: string | null) =>
+      progress(events).some((p) => {
+        const row = name ? (p as { attendees: { name: string; milestones: Record<string, string> }[] }).attendees.find((x) => x.name === name) : p;
+        return Boolean((row as { milestones?: Record<string, string> } | undefined)?.milestones?.refresh);
+      });
+    const gridLive = readEvents(`${server.url}/api/workshops/${roomId}/events`, { authorization: BASIC }, (events) => reached(events, 'Bob'));
+    const bobLive = readEvents(`${b.base}/api/console/exercises/events`, { cookie: b.cookie }, (events) => reached(events, null));
+    const adaLive = readEvents(`${a.base}/api/console/exercises/events`, { cookie: a.cookie }, (events) => progress(events).length > 0);
+    await new Promise((r) => setTimeout(r, 1_500));
+    const bas = await discover(b.base);
+    const refreshed = await oauth.refreshTokenGrantRequest(bas, b.confidential.client, b.confidential.auth(), b.flow.tokens.refresh_token ?? '', insecure);
+    expect(refreshed.status).toBe(200);
+    const [gridDone, bobDone, adaDone] = await Promise.all([gridLive, bobLive, adaLive]);
+    expect(reached(gridDone.events, 'Bob')).toBe(true);
+    expect(reached(gridDone.events, 'Ada')).toBe(false);
+    expect(reached(bobDone.events, null)).toBe(true);
+    expect(adaDone.text.includes('Bob')).toBe(false);
   });
 });
