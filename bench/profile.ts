@@ -116,7 +116,7 @@ function categoryOf(url: string, fn: string): string {
   if (m) return m[1]!;
   if (url.startsWith('node:')) return 'node:' + url.slice(5).split('/')[0];
   if (url.includes('/lib/generated/')) return 'prisma generated client';
-  const own = /\/work\/main\/(lib\/[^/]+)/.exec(url);
+  const own = /\/(lib\/[^/]+)\/[^/]+$/.exec(url.split('?')[0]!);
   return own ? own[1]! : url.slice(-40);
 }
 

@@ -146,8 +146,9 @@ export function retryAfterOf(response: Response): AuditFacts {
 /** Facts as stored (a JSON object, or null when there are none). */
 export function serializeFacts(facts: AuditFacts | null | undefined): string | null {
   if (!facts) return null;
-  const present = Object.entries(facts).filter(([, v]) => v !== undefined);
-  return present.length ? JSON.stringify(Object.fromEntries(present)) : null;
+  // JSON.stringify leaves out members whose value is undefined; a record of none of them is null.
+  for (const name in facts) if (facts[name as keyof AuditFacts] !== undefined) return JSON.stringify(facts);
+  return null;
 }
 
 /** Facts as read back from the database (anything unreadable reads as none). */

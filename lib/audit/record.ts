@@ -112,16 +112,59 @@ function toRow(entry: AuditEntry, at: Date): AuditRow {
 // know it yet, inserted as NULL: a NOT NULL column then fails the batch and each row goes through
 // Prisma's create, which applies the schema default).
 const COLUMNS = Object.values(Prisma.AuditRecordScalarFieldEnum);
-const INSERT_HEAD = Prisma.raw(`INSERT INTO "AuditRecord" (${COLUMNS.map((c) => `"${c}"`).join(', ')}) VALUES `);
+const INSERT_HEAD = `INSERT INTO "AuditRecord" (${COLUMNS.map((c) => `"${c}"`).join(', ')}) VALUES `;
+
+/** The text of a batch insert of `n` rows, in both placeholder styles, built once per batch size. */
+interface BatchText {
+  readonly strings: readonly string[];
+  readonly sql: string;
+  readonly text: string;
+}
+const batchTexts = new Map<number, BatchText>();
+
+function batchTextOf(n: number): BatchText {
+  let found = batchTexts.get(n);
+  if (!found) {
+    const strings: string[] = [`${INSERT_HEAD}(`];
+    for (let r = 0; r < n; r++) {
+      for (let c = 1; c < COLUMNS.length; c++) strings.push(', ');
+      strings.push(r === n - 1 ? ')' : '), (');
+    }
+    const sql = strings.reduce((out, s, i) => (i === 0 ? s : `${out}?${s}`), '');
+    const text = strings.reduce((out, s, i) => (i === 0 ? s : `${out}$${i}${s}`), '');
+    found = { strings, sql, text };
+    batchTexts.set(n, found);
+  }
+  return found;
+}
+
+/** A statement whose text was built once for its shape: the same Sql, without joining its parts on every read of `sql`. */
+class PreparedSql extends Prisma.Sql {
+  constructor(
+    private readonly prepared: BatchText,
+    values: unknown[],
+  ) {
+    super(prepared.strings, values);
+  }
+  override get sql(): string {
+    return this.prepared.sql;
+  }
+  override get text(): string {
+    return this.prepared.text;
+  }
+}
 
 /**
  * One multi-row INSERT with bound parameters: a single statement, so the batch commits or rolls
  * back as a whole. Raw rather than createMany, whose per-row cost in Prisma's query layer is about
- * ten times that of the statement itself (`npm run bench -- audit`).
+ * ten times that of the statement itself (`npm run bench -- audit`); its text is built once per
+ * batch size, and the prepared statement of that text is reused (lib/db/direct.ts).
  */
 function insertBatch(db: Db, rows: readonly AuditRow[]): Promise<number> {
-  const values = rows.map((row) => Prisma.sql`(${Prisma.join(COLUMNS.map((c) => (row as Record<string, unknown>)[c] ?? null))})`);
-  return rawExecute(db, Prisma.sql`${INSERT_HEAD}${Prisma.join(values)}`);
+  const values = new Array<unknown>(rows.length * COLUMNS.length);
+  let i = 0;
+  for (const row of rows) for (const c of COLUMNS) values[i++] = (row as Record<string, unknown>)[c] ?? null;
+  return rawExecute(db, new PreparedSql(batchTextOf(rows.length), values));
 }
 
 /** A group-commit queue of audit rows in front of a database (the app's by default). */

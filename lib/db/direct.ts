@@ -156,6 +156,31 @@ export async function rawQuery<T = Record<string, unknown>>(db: RawCapable, quer
   return rowsOf<T>(await adapter.queryRaw(queryOf(query, entry.kind)));
 }
 
+/**
+ * A version of a database's FHIR data (resources, compartments, search index rows): two equal
+ * versions read from one client mean that no FHIR data changed in between, so a result computed
+ * from that data at the first still holds at the second. Known for the app's SQLite connection
+ * (createDb), outside transactions; null for anything else (PostgreSQL, whose other instances
+ * write unseen, a transaction's client, a client without the direct path).
+ */
+export async function fhirDataVersion(db: RawCapable): Promise<string | null> {
+  const sqlite = await sqliteDirectOfClient(db);
+  return sqlite ? sqlite.outside(() => sqlite.version()) : null;
+}
+
+/** `rawQuery`, with the FHIR data version its rows were read at (in the same step; null as for fhirDataVersion). */
+export async function rawQueryAtVersion<T = Record<string, unknown>>(db: RawCapable, query: Prisma.Sql): Promise<{ rows: T[]; version: string | null }> {
+  const sqlite = await sqliteDirectOfClient(db);
+  if (!sqlite) return { rows: await rawQuery<T>(db, query), version: null };
+  return sqlite.outside(() => ({ version: sqlite.version(), rows: sqlite.query<T>(query) }));
+}
+
+async function sqliteDirectOfClient(db: RawCapable): Promise<SqliteDirect | null> {
+  const entry = direct.get(db);
+  if (!entry || entry.kind !== 'sqlite') return null;
+  return sqliteDirectOf(await entry.connect());
+}
+
 /** `db.$executeRaw(query)`, straight through the driver adapter when the client allows it. */
 export async function rawExecute(db: RawCapable, query: Prisma.Sql): Promise<number> {
   const entry = direct.get(db);
@@ -168,6 +193,7 @@ export async function rawExecute(db: RawCapable, query: Prisma.Sql): Promise<num
 
 interface SqliteStatement {
   reader: boolean;
+  readonly?: boolean;
   run(...params: unknown[]): unknown;
   all(...params: unknown[]): unknown[];
   columns(): unknown[];
@@ -177,6 +203,7 @@ interface SqliteStatement {
 interface SqliteDatabase {
   readonly name?: string;
   prepare(sql: string): SqliteStatement;
+  exec?(sql: string): unknown;
   pragma(source: string): unknown;
 }
 
@@ -211,9 +238,18 @@ export function cacheSqliteStatements(factory: SqlDriverAdapterFactory): SqlDriv
       const database = (adapter as unknown as { client?: SqliteDatabase }).client;
       if (database && typeof database.prepare === 'function') {
         for (const pragma of SQLITE_CONNECTION_PRAGMAS) database.pragma(pragma);
-        const prepared = cachedPrepare(database.prepare.bind(database));
+        const writes = { fhirData: 0 };
+        const prepared = cachedPrepare(database.prepare.bind(database), writes);
         preparedOf.set(database, prepared);
+        fhirWritesOf.set(database, writes);
         database.prepare = (sql) => reusable(prepared(sql));
+        if (typeof database.exec === 'function') {
+          const exec = database.exec.bind(database);
+          database.exec = (sql) => {
+            if (FHIR_DATA_TABLE.test(sql)) writes.fhirData++;
+            return exec(sql);
+          };
+        }
         // Checkpoints move to a thread of their own (lib/db/sqlite-checkpointer).
         if (database.name && database.name !== ':memory:') {
           database.pragma('wal_autocheckpoint = 0');
@@ -230,35 +266,60 @@ export function cacheSqliteStatements(factory: SqlDriverAdapterFactory): SqlDriv
   };
 }
 
-function cachedPrepare(prepare: (sql: string) => SqliteStatement): (sql: string) => SqliteStatement {
-  const cache = new Map<string, SqliteStatement>();
+/**
+ * Tables whose rows decide what a FHIR search finds and counts (the resources, their compartment
+ * membership and search index rows, and their history): a statement that writes one of them
+ * changes the FHIR data version (fhirDataVersion).
+ */
+const FHIR_DATA_TABLE = /\b(?:Resource|ResourceVersion|CompartmentMember|Search[A-Z][A-Za-z]*)\b/;
+
+interface CachedStatement {
+  stmt: SqliteStatement;
+  /** Whether running it may change FHIR data (a write naming one of FHIR_DATA_TABLE). */
+  writesFhirData: boolean;
+}
+
+/**
+ * The connection's statement cache. Every statement of the connection, Prisma's and direct ones,
+ * is looked up here right before it runs (synchronously), so counting the lookups of statements
+ * that write FHIR data counts every such write of this connection before it takes effect.
+ */
+function cachedPrepare(prepare: (sql: string) => SqliteStatement, writes: { fhirData: number }): (sql: string) => SqliteStatement {
+  const cache = new Map<string, CachedStatement>();
   return (sql) => {
-    let stmt = cache.get(sql);
-    if (stmt) {
+    let entry = cache.get(sql);
+    if (entry) {
       cache.delete(sql);
     } else {
-      stmt = prepare(sql);
+      const stmt = prepare(sql);
+      entry = { stmt, writesFhirData: stmt.readonly !== true && FHIR_DATA_TABLE.test(sql) };
       if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value as string);
     }
-    cache.set(sql, stmt);
-    return stmt;
+    cache.set(sql, entry);
+    if (entry.writesFhirData) writes.fhirData++;
+    return entry.stmt;
   };
 }
 
 /** The prepared-statement cache of each SQLite connection (the statements themselves, not wrapped). */
 const preparedOf = new WeakMap<SqliteDatabase, (sql: string) => SqliteStatement>();
 
+/** How many statements writing FHIR data each SQLite connection has run (see cachedPrepare). */
+const fhirWritesOf = new WeakMap<SqliteDatabase, { fhirData: number }>();
+
 const columnsOf = new WeakMap<SqliteStatement, unknown[]>();
 
 /** A cached statement behind the part of better-sqlite3's Statement API the adapter uses. */
 class Reusable implements SqliteStatement {
   readonly reader: boolean;
+  readonly readonly: boolean | undefined;
   private rawRows = false;
   constructor(
     private readonly stmt: SqliteStatement,
     private readonly params: unknown[] = [],
   ) {
     this.reader = stmt.reader;
+    this.readonly = stmt.readonly;
   }
   bind(...params: unknown[]): Reusable {
     return new Reusable(this.stmt, params);
@@ -296,6 +357,10 @@ interface SqliteDirect {
   outside<R>(run: () => R): R | Promise<R>;
   query<T>(query: Prisma.Sql): T[];
   execute(query: Prisma.Sql): number;
+  /** The FHIR data version now (see fhirDataVersion). */
+  version(): string;
+  /** A statement without parameters (COMMIT). */
+  statement(sql: string): void;
 }
 
 interface SqliteAdapterInternals {
@@ -311,10 +376,11 @@ function sqliteDirectOf(adapter: SqlDriverAdapter): SqliteDirect | null {
   if (found === undefined) {
     const internals = adapter as unknown as SqliteAdapterInternals;
     const prepared = internals.client ? preparedOf.get(internals.client) : undefined;
+    const writes = internals.client ? fhirWritesOf.get(internals.client) : undefined;
     const outside = internals[RUN_OUTSIDE];
     const onError = internals.onError;
     found =
-      prepared && outside && onError
+      prepared && writes && outside && onError
         ? {
             outside,
             query: <T>(q: Prisma.Sql) => {
@@ -329,6 +395,23 @@ function sqliteDirectOf(adapter: SqlDriverAdapter): SqliteDirect | null {
                 return Number((prepared(q.sql).run(...q.values.map(sqliteArg)) as { changes: number | bigint }).changes);
               } catch (err) {
                 return onError(err);
+              }
+            },
+            // Commits of other connections (other processes, the seeding writer) move data_version;
+            // this connection's own writes are counted as they run.
+            version: () => {
+              try {
+                const [[other]] = prepared('PRAGMA data_version').raw(true).all() as [[number | bigint]];
+                return `${other}:${writes.fhirData}`;
+              } catch (err) {
+                return onError(err);
+              }
+            },
+            statement: (sql: string) => {
+              try {
+                prepared(sql).run();
+              } catch (err) {
+                onError(err);
               }
             },
           }
@@ -486,13 +569,22 @@ export async function rawTransaction<R>(db: TransactionCapable, run: (tx: RawTra
   const adapter = await entry.connect();
   const tx = await adapter.startTransaction();
   const kind = entry.kind;
+  // On SQLite the transaction has the connection to itself from BEGIN to COMMIT (the isolation
+  // above), so its statements run straight on the connection's prepared statements, as statements
+  // outside a transaction do, instead of through the adapter's per-call mapping.
+  const sqlite = kind === 'sqlite' ? sqliteDirectOf(adapter) : null;
   let result: R;
   try {
-    result = await run({
-      query: async <T>(q: Prisma.Sql) => rowsOf<T>(await tx.queryRaw(queryOf(q, kind))),
-      execute: (q) => tx.executeRaw(queryOf(q, kind)),
-    });
-    await tx.executeRaw(STATEMENT('COMMIT'));
+    result = await run(
+      sqlite
+        ? { query: async <T>(q: Prisma.Sql) => sqlite.query<T>(q), execute: async (q) => sqlite.execute(q) }
+        : {
+            query: async <T>(q: Prisma.Sql) => rowsOf<T>(await tx.queryRaw(queryOf(q, kind))),
+            execute: (q) => tx.executeRaw(queryOf(q, kind)),
+          },
+    );
+    if (sqlite) sqlite.statement('COMMIT');
+    else await tx.executeRaw(STATEMENT('COMMIT'));
   } catch (err) {
     try {
       await tx.executeRaw(STATEMENT('ROLLBACK'));

@@ -7,7 +7,7 @@ import type { AccessDecision, AccessPolicy, AllowedDecision, DecideOptions, Fhir
 import { FhirForbiddenError } from './errors';
 import type { QuantityRow, ResourceIndex } from './indexer';
 import { MAX_TIME, MIN_TIME } from './dates';
-import { indexResource, rowsOfParam } from './indexer';
+import { CANONICAL_TARGET, indexResource, rowsOfParam } from './indexer';
 import type { AccessScope } from './search/sql';
 import type { DateValue, IndexTable, NumberValue, SearchFilter } from './search/parse';
 import { parseFilter } from './search/parse';
@@ -47,7 +47,10 @@ function matchesFilter(index: ResourceIndex, resource: Resource, f: SearchFilter
     }
     case 'reference': {
       const rows = rowsOfParam(index.references, type, f.code);
-      return f.values.some((v) => rows.some((r) => r.targetId === v.id && (v.type === null || r.targetType === v.type)));
+      return (
+        f.values.some((v) => rows.some((r) => r.targetId === v.id && (v.type === null || r.targetType === v.type))) ||
+        f.canonicals.some((c) => rows.some((r) => r.targetType === CANONICAL_TARGET && r.targetId === c))
+      );
     }
     case 'string': {
       const rows = rowsOfParam(index.strings, type, f.code);

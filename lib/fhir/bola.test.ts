@@ -8,7 +8,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { ResourceStore } from './store';
-import { indexResource } from './indexer';
+import { CANONICAL_TARGET, indexResource } from './indexer';
 import { getTypeDefinition } from './definitions';
 import { load, patientRecord, sharedResources } from './test-fixtures';
 import { fhirRequest, testHandler, testTokens } from './test-support';
@@ -84,7 +84,10 @@ function queriesSelecting(resource: Resource): string[] {
         `${d.param}=le${enc(new Date(d.start).toISOString().slice(0, 10))}`,
       );
   }
-  for (const r of index.references) q.push(`${r.param}=${enc(`${r.targetType}/${r.targetId}`)}`, `${r.param}=${enc(r.targetId)}`);
+  for (const r of index.references) {
+    if (r.targetType === CANONICAL_TARGET) q.push(`${r.param}=${enc(r.targetId)}`);
+    else q.push(`${r.param}=${enc(`${r.targetType}/${r.targetId}`)}`, `${r.param}=${enc(r.targetId)}`);
+  }
   for (const n of index.quantities) q.push(`${n.param}=${n.value}`, `${n.param}=ge${n.value}`);
   const present = new Set([...index.tokens, ...index.strings, ...index.dates, ...index.references, ...index.quantities].map((r) => r.param));
   for (const p of present) q.push(`${p}:missing=false`);
@@ -259,5 +262,36 @@ describe('BOLA matrix: patient A token vs patient B data', () => {
     const r = await get(`Patient?_cursor=${cursor}`, patientTokens.v2);
     expect(r.status).toBe(200);
     expect(r.body.entry ?? []).toEqual([]);
+  });
+});
+
+describe("BOLA matrix: conditional update and delete of patient A's token never reach B's resources", () => {
+  it("for every type, criteria selecting B's resource match nothing: DELETE deletes nothing (204, 403 when they name B), PUT creates A's own (201), B's resource is unchanged", async () => {
+    const writerA = await tokens.issue('launch/patient patient/*.cruds', { patientId: A });
+    for (const resource of recordB) {
+      const type = resource.resourceType;
+      const before = await get(`${type}/${resource.id}`, userToken);
+      expect(before.status).toBe(200);
+      for (const criteria of [`_id=${resource.id}`, `_tag=${encodeURIComponent('urn:test|SECRET-B')}`]) {
+        // Control: the same criteria as a search find B's resource with the user token.
+        expect((await get(`${type}?${criteria}`, userToken)).body.entry?.some((e) => e.resource?.id === resource.id)).toBe(true);
+        const del = await handle(fhirRequest(`${type}?${criteria}`, writerA, { method: 'DELETE' }));
+        // Criteria naming patient B are refused as the search is (docs/CONFORMANCE.md #119).
+        expect(del.status, `DELETE ${type}?${criteria}`).toBe(type === 'Patient' && criteria.startsWith('_id=') ? 403 : 204);
+        const own = recordA.find((r) => r.resourceType === type);
+        if (!own || type === 'Patient') continue;
+        const body = { ...own, id: undefined, meta: undefined };
+        const put = await handle(fhirRequest(`${type}?${criteria}`, writerA, { method: 'PUT', json: body }));
+        const text = await put.text();
+        expect(put.status, `PUT ${type}?${criteria}: ${text.slice(0, 200)}`).toBe(201);
+        expect(text).not.toContain('SECRET-B');
+        const created = (JSON.parse(text) as Resource).id;
+        expect(created).not.toBe(resource.id);
+        expect((await handle(fhirRequest(`${type}/${created}`, writerA, { method: 'DELETE' }))).status).toBe(204);
+      }
+      const after = await get(`${type}/${resource.id}`, userToken);
+      expect(after.status).toBe(200);
+      expect(after.body).toEqual(before.body);
+    }
   });
 });

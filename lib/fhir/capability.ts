@@ -21,13 +21,14 @@ export function smartEndpoints(origin: string): ReturnType<typeof oauthUrls> {
 }
 
 const US_CORE = 'http://hl7.org/fhir/us/core/StructureDefinition';
-const SDC = 'http://hl7.org/fhir/uv/sdc/StructureDefinition';
 /** Bulk Data Access IG 2.0.0 (docs/CONFORMANCE.md #147). */
 const BULK = 'http://hl7.org/fhir/uv/bulkdata';
 
 /**
  * US Core 6.1.0 profiles per resource type: every profile the US Core server CapabilityStatement
- * lists (capability.test.ts compares them with the package in fhir-packages/).
+ * lists (capability.test.ts compares them with the package in fhir-packages/), each claimed by the
+ * generated data, except the SDC Questionnaire profile (a SHOULD): its package is not in
+ * fhir-packages/, so no Questionnaire is validated against it and none claims it.
  */
 export const US_CORE_PROFILES: Readonly<Record<string, readonly string[]>> = {
   AllergyIntolerance: ['us-core-allergyintolerance'],
@@ -75,7 +76,6 @@ export const US_CORE_PROFILES: Readonly<Record<string, readonly string[]>> = {
   PractitionerRole: ['us-core-practitionerrole'],
   Procedure: ['us-core-procedure'],
   Provenance: ['us-core-provenance'],
-  Questionnaire: [`${SDC}/sdc-questionnaire`],
   QuestionnaireResponse: ['us-core-questionnaireresponse'],
   RelatedPerson: ['us-core-relatedperson'],
   ServiceRequest: ['us-core-servicerequest'],
@@ -105,7 +105,7 @@ export const OPERATIONS: readonly { level: 'system' | 'type' | 'instance'; type:
     name: 'docref',
     definition: 'http://hl7.org/fhir/us/core/OperationDefinition/docref',
     documentation:
-      'GET or POST (Parameters or form): patient (required), start, end, type (system|code, OR-ed), on-demand. With start or end: the documents whose care period (context.period) overlaps them; with neither: the current documents. No document is generated on demand (on-demand=true gives an empty searchset).',
+      "GET or POST (Parameters or form): patient (required), start, end, type (system|code, OR-ed), on-demand, profile (ignored). Stored documents: with start or end, those whose care period (context.period) overlaps them; with neither, the current ones. Unless type names only other types, the first page also holds the patient's Continuity of Care Document (LOINC 34133-9) generated on demand: a FHIR document Bundle (Composition with the CCD sections: allergies, problems, medications, immunizations, procedures, results, vital signs, social history, encounters; at most 50 entries each, the most recent first, within start/end) inline as base64 application/fhir+json data of a DocumentReference that is not stored (it is generated again on each call). It holds only what the token may read: the patient under its Patient read policy, each section under its type's search policy (compartment and granular scopes; a section the token may not search is empty, emptyReason withheld). on-demand=true answers the generated document only (an empty searchset when the token cannot read the patient).",
   },
   {
     level: 'type',
@@ -153,7 +153,7 @@ const PARAM_TYPE_DOCS: Record<SearchParamDef['type'], string> = {
   string: `Starts-with on case- and accent-normalized text. Modifiers ${modifierDoc('string')}`,
   token: `system|code, |code, code. Modifiers ${modifierDoc('token')}`,
   uri: `Exact URI. Modifiers ${modifierDoc('uri')}`,
-  reference: `id, Type/id or absolute URL; chainable one level (param[:TargetType].parameter of the target type, under the token's policy for it). Modifiers ${modifierDoc('reference')}`,
+  reference: `id, Type/id or absolute URL; a parameter over canonical elements (QuestionnaireResponse questionnaire, the instantiates-canonical ones, …) takes the canonical url (any version) or url|version; chainable one level (param[:TargetType].parameter of the target type, under the token's policy for it; a canonical is followed to the target with that url). Modifiers ${modifierDoc('reference')}`,
   number: `Prefixes eq ne gt lt ge le sa eb ap. Modifiers ${modifierDoc('number')}`,
   quantity: `number|system|code with prefixes eq ne gt lt ge le sa eb ap. Modifiers ${modifierDoc('quantity')}`,
 };

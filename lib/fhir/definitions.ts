@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { Bundle, CompartmentDefinition, SearchParameter, StructureDefinition } from '@medplum/fhirtypes';
-import { indexSearchParameterBundle, indexStructureDefinitionBundle, parseFhirPath, toTypedValue } from './medplum';
+import { getElementDefinition, indexSearchParameterBundle, indexStructureDefinitionBundle, parseFhirPath, toTypedValue } from './medplum';
 import type { FhirPathAtom, TypedValue } from './medplum';
 import { compileSearchPath } from './search-path';
 import type { CompiledPath } from './search-path';
@@ -29,6 +29,52 @@ export interface SearchParamDef {
    * deceased[x], so `Patient?deceased=false` must find that patient (FHIR R4 patient.html#search).
    */
   whenAbsent: TypedValue[];
+  /**
+   * What a reference parameter's elements hold: `literal` Reference elements (`Type/id`), and/or
+   * `canonical` (or uri) elements that name a resource by its canonical URL, like
+   * `QuestionnaireResponse.questionnaire` (FHIR R4 search.html#reference: "References to canonical
+   * URLs"). Both false for other parameter types.
+   */
+  holds: { literal: boolean; canonical: boolean };
+}
+
+/**
+ * The element types a per-type expression reaches, walked through the StructureDefinitions:
+ * function calls (`where(…)`, `ofType(…)`, `resolve()`) and indexes (`[0]`) are dropped, only the element path is
+ * followed. Null when a branch cannot be walked (then every kind of value is assumed).
+ */
+function elementTypesOf(expression: string): Set<string> | null {
+  const types = new Set<string>();
+  for (const branch of splitUnion(expression)) {
+    let b = branch.trim();
+    for (let prev = ''; prev !== b;) {
+      prev = b;
+      b = b.replace(/\.?[a-zA-Z]+\([^()]*\)/g, '');
+    }
+    b = b.replace(/[()]|\[\d+\]/g, '').trim();
+    const m = /^([A-Z][A-Za-z]+)((?:\.[a-zA-Z]+)+)$/.exec(b);
+    if (!m) return null;
+    let at = [m[1]!];
+    for (const segment of m[2]!.slice(1).split('.')) {
+      const next: string[] = [];
+      for (const t of at) {
+        const ed = getElementDefinition(t, segment);
+        for (const et of ed?.type ?? []) next.push(et.code === 'BackboneElement' || et.code === 'Element' ? ed!.path : et.code);
+      }
+      if (!next.length) return null;
+      at = next;
+    }
+    for (const t of at) types.add(t);
+  }
+  return types;
+}
+
+function holdsOf(type: SearchParamType, expression: string): SearchParamDef['holds'] {
+  if (type !== 'reference') return { literal: false, canonical: false };
+  const types = elementTypesOf(expression);
+  if (!types) return { literal: true, canonical: true };
+  const canonical = (t: string) => t === 'canonical' || t === 'uri';
+  return { literal: [...types].some((t) => !canonical(t)), canonical: [...types].some(canonical) };
 }
 
 /** Evaluates a parsed expression on a resource of the type that has no elements at all. */
@@ -167,6 +213,7 @@ function build(): Definitions {
         roots: rootsOf(resourceType, expression),
         compiled: compileSearchPath(resourceType, splitUnion(expression)),
         whenAbsent: valuesWhenAbsent(resourceType, atom),
+        holds: holdsOf(sp.type as SearchParamType, expression),
       });
     }
   }
@@ -184,6 +231,7 @@ function build(): Definitions {
         roots: ['meta'],
         compiled: compileSearchPath(def.resourceType, [expression]),
         whenAbsent: [],
+        holds: { literal: false, canonical: false },
       });
     }
   }

@@ -15,7 +15,7 @@ export interface DocrefRequest {
   end: string | null;
   /** `system|code` of each requested document type (OR-ed). */
   types: string[];
-  /** True: only documents generated on demand (this server generates none). */
+  /** True: only the document generated on demand (the summary, lib/fhir/summary-document.ts), no stored ones. */
   onDemand: boolean;
   /** `_count` and `_cursor`, handed to the search as they are (paging through the result). */
   paging: [string, string][];
@@ -102,7 +102,7 @@ export function parseDocref(inputs: [string, string][]): DocrefRequest {
  * The search the operation amounts to. With start or end: the documents whose care period
  * overlaps them (entered-in-error ones left out). With neither: the current documents, each
  * type's in-force one (US Core: "the most recent or current document is in scope"). Types are
- * OR-ed; without one every type is in scope (this server holds no C-CDA CCD to prefer).
+ * OR-ed; without one every type is in scope (the CCD, generated on demand, is added by the router).
  */
 export function docrefSearch(req: DocrefRequest): [string, string][] {
   const params: [string, string][] = [['patient', req.patient]];

@@ -188,8 +188,23 @@ function addDates(rows: DateRow[], param: string, tv: TypedValue): void {
   }
 }
 
+/**
+ * The `targetType` of the reference rows that hold a canonical URL (a `canonical` or `uri` element
+ * of a reference parameter, like `QuestionnaireResponse.questionnaire`): `targetId` is the URL, once
+ * without its `|version` and once with it, so `url` matches every version and `url|version` one
+ * (FHIR R4 search.html#reference, "References to canonical URLs"). Never a resource type name.
+ */
+export const CANONICAL_TARGET = 'canonical';
+
 function addReferences(rows: ReferenceRow[], param: string, tv: TypedValue): void {
   const v = tv.value as unknown;
+  if (tv.type === 'canonical' || tv.type === 'uri') {
+    if (typeof v !== 'string' || !v) return;
+    const bar = v.indexOf('|');
+    rows.push({ param, targetType: CANONICAL_TARGET, targetId: bar < 0 ? v : v.slice(0, bar) });
+    if (bar >= 0) rows.push({ param, targetType: CANONICAL_TARGET, targetId: v });
+    return;
+  }
   const ref = typeof v === 'string' ? v : v && typeof v === 'object' ? str((v as Obj).reference) : null;
   if (!ref) return;
   const parsed = parseReference(ref);

@@ -247,5 +247,17 @@ export function checkFhirRequest(
     if (others.length) throw otherPatientError(search, decision.compartmentPatientId!, others);
     return { route, decision, search };
   }
+  if ((route.kind === 'conditional-update' || route.kind === 'conditional-delete') && decision) {
+    // A conditional update or delete is defined by a search on its criteria (FHIR R4 http.html
+    // §3.1.0.4.3, §3.1.0.7.1): it needs the search permission too, and is that search's 403s.
+    const searching = decideOrThrow(policy, 'search', route.type);
+    const params = input.params.filter(([k]) => k !== '_format' && k !== '_pretty');
+    const search = parseAuthorizedSearch(policy, route.type, params, { strict: true, base: input.base });
+    if (!search.filters.length)
+      throw new FhirError('invalid', `The conditional ${route.kind === 'conditional-update' ? 'update' : 'delete'} has no search criteria`);
+    const others = otherPatientsNamed(search, searching);
+    if (others.length) throw otherPatientError(search, searching.compartmentPatientId!, others);
+    return { route, decision, search };
+  }
   return { route, decision, search: null };
 }

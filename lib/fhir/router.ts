@@ -4,7 +4,7 @@
  * route → format → token → access decision (403) → policy-bound query (404 for anything hidden) →
  * response → exactly one audit record.
  */
-import type { Bundle, BundleEntry, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, DocumentReference, OperationOutcomeIssue, Patient, Resource } from '@medplum/fhirtypes';
 import { z } from 'zod';
 import type { Db } from '../db';
 import { getDb } from '../db';
@@ -33,8 +33,13 @@ import { capabilityStatement } from './capability';
 import { applyPatch } from './medplum';
 import type { JsonPatchOperation } from './medplum';
 import { docrefInputsOfParameters, docrefInputsOfQuery, docrefSearch, parseDocref } from './docref';
+import type { DocrefRequest } from './docref';
+import { SECTION_ENTRIES, SUMMARY_SECTIONS, SUMMARY_TYPE, summaryDocument, summaryDocumentReference } from './summary-document';
+import type { SectionContent } from './summary-document';
 import { expandInputsOfParameters, expandValueSet, parseExpand } from './terminology';
 import { patientCompartmentTypes } from './definitions';
+import { CANONICAL_TARGET } from './indexer';
+import { idsNamedByCanonicals } from './search/canonical';
 import { FhirAuthError, FhirError, FhirForbiddenError, FhirThrottledError, TransactionFailure } from './errors';
 import type { ResponseFormat } from './http';
 import {
@@ -68,7 +73,7 @@ import {
   searchPage,
 } from './search/execute';
 import type { SearchRequest } from './search/parse';
-import { encodeCursor, MAX_COUNT, parseDateValue } from './search/parse';
+import { encodeCursor, MAX_COUNT, parseDateValue, parseSearch } from './search/parse';
 import { decodePagingCursor, encodePagingCursor } from './paging-cursor';
 import type { AccessScope } from './search/sql';
 import { parseResourceBody, ResourceStore } from './store';
@@ -598,24 +603,69 @@ async function expand(ctx: Ctx, id: string | null): Promise<Response> {
 /**
  * US Core `DocumentReference/$docref` (GET, or POST with Parameters or a form): the operation's
  * inputs become a DocumentReference search (lib/fhir/docref.ts) answered exactly like one, policy
- * included; its links page through the operation.
+ * included; its links page through the operation. Unless `type` names another document type, the
+ * first page also holds the patient's summary (CCD) generated on demand (generatedSummary); with
+ * `on-demand=true` it is the only document answered (US Core 6.1 OperationDefinition-docref).
  */
 async function docref(ctx: Ctx, policy: AccessPolicy): Promise<Response> {
   const op = parseDocref(docrefInputsOfQuery(await operationInputs(ctx, docrefInputsOfParameters)));
-  const view = { path: 'DocumentReference/$docref', echo: op.echo };
+  const summaryAsked = !op.types.length || op.types.includes(`${SUMMARY_TYPE.system}|${SUMMARY_TYPE.code}`);
+  const extra = async (): Promise<BundleEntry[]> => {
+    const generated = summaryAsked ? await generatedSummary(ctx, policy, op) : null;
+    return generated ? [{ fullUrl: generated.identifier?.[0]?.value, resource: generated, search: { mode: 'match' } }] : [];
+  };
+  const view = { path: 'DocumentReference/$docref', echo: op.echo, extra };
   if (op.onDemand) {
-    // US Core 6.1 OperationDefinition-docref: what cannot be generated gives an empty searchset.
-    decide(ctx, policy, 'search', 'DocumentReference');
+    // Only documents generated on demand: the same checks as the search, then the summary or nothing.
     ctx.audit.interaction = 'operation:docref';
-    ctx.audit.resultCount = 0;
-    const note = outcomeEntry(
-      operationOutcome('information', 'informational', 'This server holds stored documents only and generates none on demand (on-demand=true)'),
-    );
-    return fhirResponse(bundle('searchset', [note], { total: 0, links: [{ relation: 'self', url: selfUrl(ctx, view.path, view.echo) }] }), 200, ctx.format);
+    const d = decide(ctx, policy, 'search', 'DocumentReference');
+    assertNoOtherPatientNamed(ctx, parseAuthorizedSearch(ctx, policy, 'DocumentReference', docrefSearch(op), false), d);
+    const entries = await extra();
+    ctx.audit.resultCount = entries.length;
+    if (!entries.length) {
+      const why = summaryAsked
+        ? 'No document can be generated for this patient with this access token (the patient is not readable with it)'
+        : `Only the summary document (${SUMMARY_TYPE.system}|${SUMMARY_TYPE.code}) is generated on demand`;
+      entries.push(outcomeEntry(operationOutcome('information', 'informational', why)));
+    }
+    const total = entries.filter((e) => e.search?.mode === 'match').length;
+    return fhirResponse(bundle('searchset', entries, { total, links: [{ relation: 'self', url: selfUrl(ctx, view.path, view.echo) }] }), 200, ctx.format);
   }
   const response = await search(ctx, policy, 'DocumentReference', docrefSearch(op), view);
   ctx.audit.interaction = 'operation:docref';
   return response;
+}
+
+/**
+ * The patient's summary document, generated from what the token may read (lib/fhir/summary-document.ts):
+ * the patient under its read policy, each section under the search policy of its type, exactly as
+ * `GET [type]?patient=…` would answer it (compartment and granular filters in the query). Null when
+ * the token cannot read the patient. It is not stored: a document generated on demand describes the
+ * record at the moment it is asked for, and storing it would make a read write into the patient's
+ * record (and need a create permission the caller may not have); it is generated again on each call.
+ */
+async function generatedSummary(ctx: Ctx, policy: AccessPolicy, op: DocrefRequest): Promise<DocumentReference | null> {
+  const pd = policy.decide('read', 'Patient');
+  if (!pd.allowed || ctx.deletedPatientId === op.patient) return null;
+  const row = await readVisible(ctx.db, ctx.sandboxId, 'Patient', op.patient, scopeOf(pd));
+  if (!row || row.deleted) return null;
+  const patient = resourceOf(row) as Patient;
+  const sections: SectionContent[] = [];
+  for (const section of SUMMARY_SECTIONS) {
+    const d = policy.decide('search', section.type);
+    if (!d.allowed) {
+      sections.push({ section, resources: null });
+      continue;
+    }
+    const params: [string, string][] = [['patient', op.patient], ...section.criteria, ['_sort', `-${section.date}`], ['_count', String(SECTION_ENTRIES)]];
+    if (op.start !== null) params.push([section.date, `ge${op.start}`]);
+    if (op.end !== null) params.push([section.date, `le${op.end}`]);
+    const req = parseSearch(section.type, params, { strict: true, base: ctx.base });
+    const page = await searchPage(ctx.db, ctx.sandboxId, req, withoutDeletedRecord(ctx, req, scopeOf(d)));
+    sections.push({ section, resources: page.rows.map(resourceOf) });
+  }
+  const document = summaryDocument(ctx.base, patient, sections, new Date());
+  return summaryDocumentReference(document, patient, { start: op.start, end: op.end });
 }
 
 async function search(
@@ -623,7 +673,7 @@ async function search(
   policy: AccessPolicy,
   type: string,
   params: [string, string][],
-  view?: { path: string; echo: [string, string][] },
+  view?: { path: string; echo: [string, string][]; extra?: () => Promise<BundleEntry[]> },
 ): Promise<Response> {
   ctx.audit.interaction = 'search';
   const d = decide(ctx, policy, 'search', type);
@@ -648,8 +698,10 @@ async function search(
   const selfParams = [...echo];
   if (req.cursor) selfParams.push(['_cursor', encodeCursor(req.cursor)]);
 
+  // Entries an operation adds to its first page (the summary $docref generates), counted in its total.
+  const extra = view?.extra && !req.cursor ? await view.extra() : [];
   if (req.summary === 'count' || req.count === 0) {
-    const total = await searchCount(ctx.db, ctx.sandboxId, req, access);
+    const total = (await searchCount(ctx.db, ctx.sandboxId, req, access)) + extra.length;
     ctx.audit.resultCount = 0;
     const entries = issues.length ? [outcomeEntry({ resourceType: 'OperationOutcome', issue: issues })] : [];
     return fhirResponse(bundle('searchset', entries, { total, links: [{ relation: 'self', url: selfUrl(ctx, path, selfParams) }] }), 200, ctx.format);
@@ -678,12 +730,17 @@ async function search(
       : req.summary === 'data'
         ? searchEntry(ctx.base, withoutText(resourceOf(row)), 'match')
         : storedEntry(ctx.base, row, 'match');
-  const entries: BundleEntry[] = [...matches.map(match), ...included.map((row) => storedEntry(ctx.base, row, 'include'))];
+  if (total !== undefined && extra.length) {
+    // Later pages take the total from the cursor, which then counts the first page's extra entries.
+    total += extra.length;
+    if (carried) carried.t = total;
+  }
+  const entries: BundleEntry[] = [...extra, ...matches.map(match), ...included.map((row) => storedEntry(ctx.base, row, 'include'))];
   if (issues.length) entries.push(outcomeEntry({ resourceType: 'OperationOutcome', issue: issues }));
   const links = [{ relation: 'self', url: selfUrl(ctx, path, selfParams) }];
   if (page.next) links.push({ relation: 'next', url: selfUrl(ctx, path, [...echo, ['_cursor', encodeCursor({ ...page.next, ...carried })]]) });
   // A total the client did not ask for is not what it received: the audit counts the entries then.
-  ctx.audit.resultCount = req.total === 'accurate' || req.total === 'estimate' ? (total ?? 0) : matches.length + included.length;
+  ctx.audit.resultCount = req.total === 'accurate' || req.total === 'estimate' ? (total ?? 0) : extra.length + matches.length + included.length;
   const result: Bundle = bundle('searchset', entries, { total, links });
   return fhirResponse(result, 200, ctx.format);
 }
@@ -709,6 +766,16 @@ async function includes(ctx: Ctx, policy: AccessPolicy, req: SearchRequest, rows
   for (const spec of req.include) {
     const refs = await referencesFrom(ctx.db, ctx.sandboxId, req.resourceType, ids, spec.param);
     const byType = new Map<string, string[]>();
+    const canonicals = refs.filter((r) => r.targetType === CANONICAL_TARGET).map((r) => r.targetId);
+    if (canonicals.length) {
+      // A canonical is indexed with and without its version: the versioned form names the target.
+      const versioned = new Set(canonicals.filter((c) => c.includes('|')).map((c) => c.slice(0, c.indexOf('|'))));
+      const named = canonicals.filter((c) => c.includes('|') || !versioned.has(c));
+      for (const targetType of spec.targetTypes) {
+        const found = await idsNamedByCanonicals(ctx.db, ctx.sandboxId, targetType, named, INCLUDE_LIMIT);
+        if (found.length) byType.set(targetType, found);
+      }
+    }
     for (const ref of refs) {
       if (!spec.targetTypes.includes(ref.targetType)) continue;
       const list = byType.get(ref.targetType);
@@ -897,18 +964,10 @@ async function create(ctx: Ctx, policy: AccessPolicy, type: string): Promise<Res
   assertWriteAllowed(resource, d, 'new');
   const ifNoneExist = ctx.req.headers.get('if-none-exist');
   if (ifNoneExist !== null && ifNoneExist.trim() !== '') {
-    // Conditional create (FHIR R4 http.html §3.1.0.8.1): the condition is a search, so it needs the
-    // search permission (403 otherwise, as the search would answer) and is compiled with the
-    // token's search policy: a match outside what the token may see is never found, and the
-    // existing resource answered is one a search would have shown it.
-    const s = decideOrThrow(policy, 'search', type);
-    ctx.audit.scopes = [...new Set([...(ctx.audit.scopes?.split(' ') ?? []), ...s.grantedBy])].join(' ');
+    // Conditional create (FHIR R4 http.html §3.1.0.8.1): the existing resource answered is one a
+    // search would have shown the token.
     const query = ifNoneExist.includes('?') ? ifNoneExist.slice(ifNoneExist.indexOf('?') + 1) : ifNoneExist;
-    const req = parseAuthorizedSearch(ctx, policy, type, [...new URLSearchParams(query)], true);
-    if (!req.filters.length) throw new FhirError('invalid', 'If-None-Exist has no search criteria');
-    const page = await searchPage(ctx.db, ctx.sandboxId, { ...req, count: 2, cursor: null, sort: { code: '_id', descending: false, kind: 'id' } }, scopeOf(s));
-    if (page.rows.length > 1) throw new FhirError('version-conflict', 'If-None-Exist matches more than one resource');
-    const existing = page.rows[0];
+    const existing = await conditionalMatch(ctx, policy, type, [...new URLSearchParams(query)], 'If-None-Exist');
     if (existing) {
       ctx.audit.resourceId = existing.id;
       ctx.audit.detail = 'conditional create matched an existing resource';
@@ -923,20 +982,37 @@ async function create(ctx: Ctx, policy: AccessPolicy, type: string): Promise<Res
 }
 
 /**
+ * The search a conditional interaction stands for (FHIR R4 http.html §3.1.0.4.3 update, §3.1.0.7.1
+ * delete, §3.1.0.8.1 create: each is defined by a search on its criteria). It needs the token's
+ * search permission on the type (403 otherwise, as `GET [type]?criteria` would answer) and runs
+ * exactly as that search would: the same compartment and granular policy in the query, the same
+ * 403 for a patient token naming another patient. A resource the token could not find by
+ * searching never matches, so the answer (created, updated, deleted, 412) never tells whether one
+ * exists. Several matches answer 412; the one match (or null) is returned.
+ */
+async function conditionalMatch(ctx: Ctx, policy: AccessPolicy, type: string, params: [string, string][], what: string): Promise<ResourceRow | null> {
+  const s = decideOrThrow(policy, 'search', type);
+  ctx.audit.scopes = [...new Set([...(ctx.audit.scopes?.split(' ') ?? []), ...s.grantedBy])].join(' ');
+  const req = parseAuthorizedSearch(ctx, policy, type, params, true);
+  if (!req.filters.length) throw new FhirError('invalid', `${what} has no search criteria`);
+  assertNoOtherPatientNamed(ctx, req, s);
+  const access = withoutDeletedRecord(ctx, req, scopeOf(s));
+  const page = await searchPage(ctx.db, ctx.sandboxId, { ...req, count: 2, cursor: null, sort: { code: '_id', descending: false, kind: 'id' } }, access);
+  if (page.rows.length > 1) throw new FhirError('version-conflict', `${what}: the criteria match more than one resource`);
+  return page.rows[0] ?? null;
+}
+
+/**
  * Conditional update `PUT [type]?[criteria]` (FHIR R4 http.html §3.1.0.4.3): the criteria are
- * searched within what the token may update, so a resource outside its reach never matches. One
- * match is updated (the body's id, if any, must be its id); none creates a new resource (with the
- * create permission); several answer 412.
+ * searched as the token's search would (conditionalMatch). One match is updated exactly as
+ * `PUT [type]/[id]` would be (the body's id, if any, must be its id); none creates a new resource
+ * (with the create permission); several answer 412.
  */
 async function conditionalUpdate(ctx: Ctx, policy: AccessPolicy, type: string): Promise<Response> {
   ctx.audit.interaction = 'update';
-  const d = decide(ctx, policy, 'update', type);
+  decide(ctx, policy, 'update', type);
   const params = [...ctx.url.searchParams].filter(([k]) => k !== '_format' && k !== '_pretty');
-  const req = parseAuthorizedSearch(ctx, policy, type, params, true);
-  if (!req.filters.length) throw new FhirError('invalid', 'A conditional update needs search criteria');
-  const page = await searchPage(ctx.db, ctx.sandboxId, { ...req, count: 2, cursor: null, sort: { code: '_id', descending: false, kind: 'id' } }, scopeOf(d));
-  if (page.rows.length > 1) throw new FhirError('version-conflict', 'The conditional update criteria match more than one resource');
-  const match = page.rows[0];
+  const match = await conditionalMatch(ctx, policy, type, params, 'The conditional update');
   if (match) {
     ctx.audit.resourceId = match.id;
     return update(ctx, policy, type, match.id, true);
@@ -946,18 +1022,14 @@ async function conditionalUpdate(ctx: Ctx, policy: AccessPolicy, type: string): 
 
 /**
  * Conditional delete `DELETE [type]?[criteria]` (FHIR R4 http.html §3.1.0.7.1), single match only:
- * the criteria are searched within what the token may delete; no match answers 204 (nothing to
- * delete), one is deleted as `DELETE [type]/[id]` would be, several answer 412.
+ * the criteria are searched as the token's search would (conditionalMatch); no match answers 204
+ * (nothing to delete), one is deleted exactly as `DELETE [type]/[id]` would be, several answer 412.
  */
 async function conditionalDelete(ctx: Ctx, policy: AccessPolicy, type: string): Promise<Response> {
   ctx.audit.interaction = 'delete';
-  const d = decide(ctx, policy, 'delete', type);
+  decide(ctx, policy, 'delete', type);
   const params = [...ctx.url.searchParams].filter(([k]) => k !== '_format' && k !== '_pretty');
-  const req = parseAuthorizedSearch(ctx, policy, type, params, true);
-  if (!req.filters.length) throw new FhirError('invalid', 'A conditional delete needs search criteria');
-  const page = await searchPage(ctx.db, ctx.sandboxId, { ...req, count: 2, cursor: null, sort: { code: '_id', descending: false, kind: 'id' } }, scopeOf(d));
-  if (page.rows.length > 1) throw new FhirError('version-conflict', 'The conditional delete criteria match more than one resource');
-  const match = page.rows[0];
+  const match = await conditionalMatch(ctx, policy, type, params, 'The conditional delete');
   if (!match) {
     ctx.audit.resultCount = 0;
     ctx.audit.detail = 'conditional delete matched nothing';

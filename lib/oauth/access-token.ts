@@ -4,13 +4,14 @@
  * (SMART App Launch 2.2 §app-launch "access FHIR API"; RFC 9068 §4; docs/CONFORMANCE.md #113, #115).
  */
 import type { JWTPayload } from 'jose';
-import { decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
+import { decodeProtectedHeader } from 'jose';
 import { getDb } from '../db';
 import { rawQuery } from '../db/direct';
 import { Prisma } from '../generated/sqlite/client';
 import { simulatedErrorOfLaunch } from '../launch-options/lookup';
 import { simulatedAccessTokenRejection } from './simulated-failures';
 import { getVerificationKey } from './keys';
+import { verifyJwt } from './jws';
 import type { GrantRecord } from './grant-store';
 import type { TokenRecord } from './tokens';
 import { ACCESS_TOKEN_ALG, ACCESS_TOKEN_TYP, GRANT_COLUMNS, grantOfRow, TOKEN_COLUMNS, tokenOfRow } from './tokens';
@@ -96,20 +97,11 @@ async function verifiedPayload(jwt: string): Promise<{ ok: true; payload: JWTPay
   const key = await getVerificationKey(kid, ACCESS_TOKEN_ALG);
   if (!key) return { ok: false, description: 'the access token was signed with an unknown key' };
 
-  let payload: JWTPayload;
-  try {
-    ({ payload } = await jwtVerify(jwt, key, {
-      algorithms: [ACCESS_TOKEN_ALG],
-      typ: ACCESS_TOKEN_TYP,
-      requiredClaims: ['jti', 'exp', 'aud'],
-      currentDate: sandboxNow(),
-    }));
-  } catch (err) {
-    // jose checks the signature before the claims: the payload of a JWTExpired is genuine.
-    if (err instanceof joseErrors.JWTExpired) return expired(err.payload);
-    return { ok: false, description: 'the access token signature or claims are not valid' };
-  }
-  return { ok: true, payload };
+  const verified = verifyJwt(jwt, key, { alg: ACCESS_TOKEN_ALG, typ: ACCESS_TOKEN_TYP, requiredClaims: ['jti', 'exp', 'aud'], currentDate: sandboxNow() });
+  if (verified.ok) return { ok: true, payload: verified.payload };
+  // The signature is checked before the claims: the payload of an expired token is genuine.
+  if (verified.reason === 'expired') return expired(verified.payload);
+  return { ok: false, description: 'the access token signature or claims are not valid' };
 }
 
 /** The Token row of a jti, and its grant when asked (one indexed read, raw: this runs on every FHIR request), or null. */

@@ -3,7 +3,6 @@
  * hashed), id_tokens (RS256), every one recorded in the Token table (introspection, revocation
  * and the console read that row), and the token response body of SMART App Launch 2.2 §app-launch (docs/CONFORMANCE.md §4, §9).
  */
-import { SignJWT } from 'jose';
 import { getDb, getDbKind } from '../db';
 import { rawExecute, rawTransaction } from '../db/direct';
 import type { Grant as GrantRow, Token as TokenRow } from '../generated/sqlite/client';
@@ -16,6 +15,7 @@ import type { GrantContext, GrantRecord } from './grant-store';
 import { toGrant } from './grant-store';
 import { InvalidGrant } from './errors';
 import { getSigningKey } from './keys';
+import { signJwt } from './jws';
 
 /** RFC 9068 §2.1: the typ of JWT access tokens, checked on verification so an id_token is never taken for one. */
 export const ACCESS_TOKEN_TYP = 'at+jwt';
@@ -250,7 +250,7 @@ export async function issueTokens(input: IssueInput): Promise<IssuedTokens> {
   const jti = randomToken(18);
   const subject = input.userId ?? input.client.clientId;
 
-  // Both keys are cached CryptoKeys; the two signatures run concurrently (WebCrypto works off the main thread).
+  // Both keys are cached (lib/oauth/keys.ts); signing is node:crypto's one-shot sign (lib/oauth/jws.ts).
   const [accessKey, idKey] = await Promise.all([getSigningKey(ACCESS_TOKEN_ALG), input.idToken ? getSigningKey('RS256') : null]);
   const claims = accessTokenPrivateClaims({
     clientId: input.client.clientId,
@@ -260,17 +260,13 @@ export async function issueTokens(input: IssueInput): Promise<IssuedTokens> {
     fhirUser: input.context.fhirUser,
     launchId: input.launchId,
   });
-  const accessSigned = new SignJWT(claims)
-    .setProtectedHeader({ alg: ACCESS_TOKEN_ALG, kid: accessKey.kid, typ: ACCESS_TOKEN_TYP })
-    .setIssuer(input.issuer)
-    .setSubject(subject)
-    .setAudience(input.fhirBase)
-    .setJti(jti)
-    .setIssuedAt(iat)
-    .setExpirationTime(exp)
-    .sign(accessKey.privateKey);
+  const accessToken = signJwt(
+    { alg: ACCESS_TOKEN_ALG, kid: accessKey.kid, typ: ACCESS_TOKEN_TYP },
+    { ...claims, iss: input.issuer, sub: subject, aud: input.fhirBase, jti, iat, exp },
+    accessKey.privateKey,
+  );
 
-  let idSigned: Promise<string> | null = null;
+  let idToken: string | null = null;
   if (input.idToken && idKey) {
     // OpenID Connect Core §2 / SMART App Launch 2.2 §scopes-and-launch-context (docs/CONFORMANCE.md #76–#80).
     const idClaims: Record<string, unknown> = {};
@@ -282,16 +278,12 @@ export async function issueTokens(input: IssueInput): Promise<IssuedTokens> {
     if (fhirUser && (granted.includes('fhirUser') || granted.includes('profile'))) idClaims.fhirUser = fhirUser;
     if (fhirUser && granted.includes('profile')) idClaims.profile = fhirUser;
     if (input.idToken.nonce) idClaims.nonce = input.idToken.nonce;
-    idSigned = new SignJWT(idClaims)
-      .setProtectedHeader({ alg: 'RS256', kid: idKey.kid, typ: 'JWT' })
-      .setIssuer(input.issuer)
-      .setSubject(subject)
-      .setAudience(input.client.clientId)
-      .setIssuedAt(iat)
-      .setExpirationTime(exp)
-      .sign(idKey.privateKey);
+    idToken = signJwt(
+      { alg: 'RS256', kid: idKey.kid, typ: 'JWT' },
+      { ...idClaims, iss: input.issuer, sub: subject, aud: input.client.clientId, iat, exp },
+      idKey.privateKey,
+    );
   }
-  const [accessToken, idToken] = await Promise.all([accessSigned, idSigned]);
 
   const body: TokenResponseBody = { access_token: accessToken, token_type: 'Bearer', expires_in: issuance.accessTtlSeconds, scope: input.scope };
   if (idToken !== null) body.id_token = idToken;

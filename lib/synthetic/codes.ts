@@ -13,6 +13,7 @@ export const SYSTEM = {
   raceEthnicity: 'urn:oid:2.16.840.1.113883.6.238',
   nullFlavor: 'http://terminology.hl7.org/CodeSystem/v3-NullFlavor',
   actCode: 'http://terminology.hl7.org/CodeSystem/v3-ActCode',
+  actReason: 'http://terminology.hl7.org/CodeSystem/v3-ActReason',
   participationType: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType',
   interpretation: 'http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation',
   observationCategory: 'http://terminology.hl7.org/CodeSystem/observation-category',
@@ -33,6 +34,7 @@ export const SYSTEM = {
   dataAbsentReason: 'http://terminology.hl7.org/CodeSystem/data-absent-reason',
   dischargeDisposition: 'http://terminology.hl7.org/CodeSystem/discharge-disposition',
   provenanceParticipant: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type',
+  usCoreProvenanceParticipant: 'http://hl7.org/fhir/us/core/CodeSystem/us-core-provenance-participant-type',
   subscriberRelationship: 'http://terminology.hl7.org/CodeSystem/subscriber-relationship',
   coverageClass: 'http://terminology.hl7.org/CodeSystem/coverage-class',
   payerType: 'https://nahdo.org/sopt',
@@ -50,7 +52,9 @@ export const SYSTEM = {
   placerOrder: 'http://smart-sandbox.example.org/fhir/sid/order',
   memberId: 'http://smart-sandbox.example.org/fhir/sid/member',
   prescriptionNumber: 'http://smart-sandbox.example.org/fhir/sid/rx',
+  formResponse: 'http://smart-sandbox.example.org/fhir/sid/form-response',
   questionnaire: 'http://smart-sandbox.example.org/fhir/Questionnaire',
+  odh: 'http://terminology.hl7.org/CodeSystem/PHOccupationalDataForHealthODH',
 } as const;
 
 /** US Core 6.1.0 StructureDefinition canonical URLs (and the base R4 one of the types US Core does not profile). */
@@ -80,6 +84,12 @@ export const PROFILE = {
   smokingStatus: `${US_CORE}us-core-smokingstatus`,
   screeningAssessment: `${US_CORE}us-core-observation-screening-assessment`,
   pregnancyStatus: `${US_CORE}us-core-observation-pregnancystatus`,
+  pregnancyIntent: `${US_CORE}us-core-observation-pregnancyintent`,
+  occupation: `${US_CORE}us-core-observation-occupation`,
+  sexualOrientation: `${US_CORE}us-core-observation-sexual-orientation`,
+  simpleObservation: `${US_CORE}us-core-simple-observation`,
+  clinicalResult: `${US_CORE}us-core-observation-clinical-result`,
+  vitalSigns: `${US_CORE}us-core-vital-signs`,
   diagnosticReportLab: `${US_CORE}us-core-diagnosticreport-lab`,
   diagnosticReportNote: `${US_CORE}us-core-diagnosticreport-note`,
   documentReference: `${US_CORE}us-core-documentreference`,
@@ -99,9 +109,10 @@ export const PROFILE = {
   medicationDispense: `${US_CORE}us-core-medicationdispense`,
   questionnaireResponse: `${US_CORE}us-core-questionnaireresponse`,
   relatedPerson: `${US_CORE}us-core-relatedperson`,
-  // US Core 6.1.0 profiles neither: they claim the base R4 definition.
+  // US Core 6.1.0 profiles none of these: they claim the base R4 definition.
   questionnaire: 'http://hl7.org/fhir/StructureDefinition/Questionnaire',
   endpoint: 'http://hl7.org/fhir/StructureDefinition/Endpoint',
+  media: 'http://hl7.org/fhir/StructureDefinition/Media',
   race: `${US_CORE}us-core-race`,
   ethnicity: `${US_CORE}us-core-ethnicity`,
   birthSex: `${US_CORE}us-core-birthsex`,
@@ -136,6 +147,8 @@ export const OBSERVATION_CATEGORY = {
   socialHistory: { system: SYSTEM.observationCategory, code: 'social-history', display: 'Social History' },
   survey: { system: SYSTEM.observationCategory, code: 'survey', display: 'Survey' },
   exam: { system: SYSTEM.observationCategory, code: 'exam', display: 'Exam' },
+  imaging: { system: SYSTEM.observationCategory, code: 'imaging', display: 'Imaging' },
+  procedure: { system: SYSTEM.observationCategory, code: 'procedure', display: 'Procedure' },
   sdoh: { system: SYSTEM.usCoreCategory, code: 'sdoh', display: 'SDOH' },
   cognitiveStatus: { system: SYSTEM.usCoreCategory, code: 'cognitive-status', display: 'Cognitive Status' },
 } as const satisfies Record<string, Code>;
@@ -146,6 +159,7 @@ export const DATA_ABSENT = {
   notPerformed: { system: SYSTEM.dataAbsentReason, code: 'not-performed', display: 'Not Performed' },
   error: { system: SYSTEM.dataAbsentReason, code: 'error', display: 'Error' },
   masked: { system: SYSTEM.dataAbsentReason, code: 'masked', display: 'Masked' },
+  notApplicable: { system: SYSTEM.dataAbsentReason, code: 'not-applicable', display: 'Not Applicable' },
 } as const satisfies Record<string, Code>;
 
 export const INTERPRETATION = {

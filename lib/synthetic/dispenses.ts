@@ -2,7 +2,7 @@ import type { MedicationDispense, MedicationRequest, Resource } from '@medplum/f
 import type { Chart } from './chart';
 import { PROFILE, SYSTEM } from './codes';
 import { parseDay, toDateTime } from './dates';
-import { MEDICATIONS, medicationId } from './medications';
+import { MEDICATIONS, medicationId, supplyQuantity } from './medications';
 import type { MedicationDef, MedicationKey } from './medications';
 import { ORG } from './shared';
 
@@ -14,11 +14,6 @@ const HANDED_OVER_MINUTE = 18 * 60;
 const BY_MEDICATION_ID = new Map<string, MedicationDef>(
   Object.values(MEDICATIONS).map((m): [string, MedicationDef] => [medicationId(m.key as MedicationKey), m]),
 );
-
-function dosesPerDay(med: MedicationDef): number {
-  const days = med.periodUnit === 'h' ? med.period / 24 : med.periodUnit === 'wk' ? med.period * 7 : med.period;
-  return (med.frequency * med.doseValue) / days;
-}
 
 /**
  * The pharmacy fills of every prescription in a record (US Core MedicationDispense): the first
@@ -47,7 +42,7 @@ export function recordDispenses(chart: Chart): MedicationDispense[] {
     const lastDay = chart.alive ? chart.lastDay : chart.lastDay - 1;
     const last = Math.min(parseDay(period.end) - 1, renewal !== undefined ? renewal - 1 : Infinity, lastDay);
     const fills = 1 + (mr.dispenseRequest?.numberOfRepeatsAllowed ?? 0);
-    const quantity = Math.ceil(dosesPerDay(med) * supplyDays);
+    const quantity = supplyQuantity(med, supplyDays);
     for (let n = 0; n < fills; n++) {
       const day = first + n * supplyDays;
       if (day > last && n > 0) break;

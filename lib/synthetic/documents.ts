@@ -1,6 +1,6 @@
-import type { DiagnosticReport, DocumentReference, Provenance, Reference, Resource } from '@medplum/fhirtypes';
+import type { DiagnosticReport, DocumentReference, Media, Observation, Provenance, Reference, Resource } from '@medplum/fhirtypes';
 import type { Chart, Visit } from './chart';
-import { PROFILE, SYSTEM, concept, loinc } from './codes';
+import { OBSERVATION_CATEGORY, PROFILE, SYSTEM, concept, coding, loinc } from './codes';
 import type { Code } from './codes';
 import { toDateTime } from './dates';
 
@@ -12,11 +12,21 @@ export const NOTE_TYPE = {
   historyPhysical: loinc('34117-2', 'History and physical note'),
 } as const;
 
+const RADIOLOGY_IMPRESSION = {
+  code: loinc('19005-8', 'Radiology Imaging study [Impression] (narrative)'),
+  category: OBSERVATION_CATEGORY.imaging,
+} as const;
+
+/** Imaging and ECG studies: the report's code and category, and the code and category of its impression result. */
 export const IMAGING = {
-  chestXray: { code: loinc('36643-5', 'XR Chest 2 Views'), category: loinc('LP29684-5', 'Radiology') },
-  ecg: { code: loinc('11524-6', 'EKG study'), category: loinc('LP29708-2', 'Cardiology') },
-  mammogram: { code: loinc('24606-6', 'MG Breast Screening'), category: loinc('LP29684-5', 'Radiology') },
-  obUltrasound: { code: loinc('11525-3', 'US Pelvis Fetus for pregnancy'), category: loinc('LP29684-5', 'Radiology') },
+  chestXray: { code: loinc('36643-5', 'XR Chest 2 Views'), category: loinc('LP29684-5', 'Radiology'), result: RADIOLOGY_IMPRESSION },
+  ecg: {
+    code: loinc('11524-6', 'EKG study'),
+    category: loinc('LP29708-2', 'Cardiology'),
+    result: { code: loinc('8601-7', 'EKG impression'), category: OBSERVATION_CATEGORY.procedure },
+  },
+  mammogram: { code: loinc('24606-6', 'MG Breast Screening'), category: loinc('LP29684-5', 'Radiology'), result: RADIOLOGY_IMPRESSION },
+  obUltrasound: { code: loinc('11525-3', 'US Pelvis Fetus for pregnancy'), category: loinc('LP29684-5', 'Radiology'), result: RADIOLOGY_IMPRESSION },
 } as const;
 export type ImagingKey = keyof typeof IMAGING;
 
@@ -67,10 +77,30 @@ function uuidFrom(chart: Chart, _visit: Visit): string {
   return `${hex(8)}-${hex(4)}-4${hex(3)}-${'89ab'[chart.rng.int(0, 3)] ?? '8'}${hex(3)}-${hex(12)}`;
 }
 
-/** Imaging or ECG report (US Core DiagnosticReport for Report and Note Exchange) with its narrative as presentedForm. */
+/**
+ * Imaging or ECG report (US Core DiagnosticReport for Report and Note Exchange) with its narrative
+ * as presentedForm and its impression as a result (US Core Observation Clinical Result).
+ */
 export function recordImagingReport(chart: Chart, visit: Visit, key: ImagingKey, impression: string): DiagnosticReport {
   const def = IMAGING[key];
   const text = `${def.code.display}\nDate: ${toDateTime(visit.day, visit.start + 40)}\n\nIMPRESSION:\n${impression}\n`;
+  const result: Observation = chart.add(
+    {
+      resourceType: 'Observation',
+      id: chart.id('obs'),
+      meta: { profile: [PROFILE.clinicalResult] },
+      status: 'final',
+      category: [{ coding: [coding(def.result.category)], text: def.result.category.display }],
+      code: concept(def.result.code),
+      subject: chart.subject,
+      encounter: visit.ref,
+      effectiveDateTime: toDateTime(visit.day, visit.start + 40),
+      issued: toDateTime(visit.day, visit.start + 100),
+      performer: [{ reference: `Practitioner/${visit.practitioner.id}` }],
+      valueString: impression,
+    },
+    visit,
+  );
   const report: DiagnosticReport = {
     resourceType: 'DiagnosticReport',
     id: chart.id('dr'),
@@ -83,10 +113,64 @@ export function recordImagingReport(chart: Chart, visit: Visit, key: ImagingKey,
     effectiveDateTime: toDateTime(visit.day, visit.start + 40),
     issued: toDateTime(visit.day, visit.start + 100),
     performer: [{ reference: `Practitioner/${visit.practitioner.id}` }],
+    result: [{ reference: `Observation/${result.id ?? ''}`, display: def.result.code.display }],
     conclusion: impression,
     presentedForm: [{ contentType: 'text/plain; charset=utf-8', language: 'en-US', data: base64(text), title: def.code.display }],
   };
+  if (key === 'ecg') {
+    // The rate the impression reads, else a normal one.
+    const rate = Number(/(\d+) bpm/.exec(impression)?.[1] ?? 75);
+    const tracing = recordTracing(chart, visit, rate, visit.start + 38);
+    report.media = [{ comment: 'Rhythm strip, lead II', link: { reference: `Media/${tracing.id ?? ''}` } }];
+  }
   return chart.add(report, visit);
+}
+
+/**
+ * A rhythm strip drawn as SVG: one PQRST complex per beat at `rate` beats per minute over six
+ * seconds (25 mm/s, 10 mm/mV).
+ */
+function rhythmStrip(rate: number): string {
+  const width = 600;
+  const beat = Math.max(20, Math.round((60 / rate) * 100));
+  const points: string[] = [];
+  for (let x = 0; x < width; x += beat) {
+    points.push(
+      `${x},60`,
+      `${x + 8},56`,
+      `${x + 14},60`,
+      `${x + 22},60`,
+      `${x + 25},66`,
+      `${x + 28},15`,
+      `${x + 31},72`,
+      `${x + 34},60`,
+      `${x + 50},60`,
+      `${x + 58},52`,
+      `${x + 66},60`,
+    );
+  }
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="100" viewBox="0 0 ${width} 100"><polyline fill="none" stroke="black" stroke-width="1.5" points="${points.join(' ')}"/></svg>`;
+}
+
+/** The ECG tracing a report was read from (base R4 Media: US Core 6.1.0 does not profile it). */
+function recordTracing(chart: Chart, visit: Visit, rate: number, minute: number): Media {
+  return chart.add(
+    {
+      resourceType: 'Media',
+      id: chart.id('media'),
+      meta: { profile: [PROFILE.media] },
+      status: 'completed',
+      type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/media-type', code: 'image', display: 'Image' }], text: 'Image' },
+      modality: { coding: [{ system: 'http://dicom.nema.org/resources/ontology/DCM', code: 'ECG', display: 'Electrocardiography' }], text: 'ECG' },
+      subject: chart.subject,
+      encounter: visit.ref,
+      createdDateTime: toDateTime(visit.day, minute),
+      issued: toDateTime(visit.day, minute + 1),
+      operator: { reference: `Practitioner/${visit.practitioner.id}` },
+      content: { contentType: 'image/svg+xml', data: base64(rhythmStrip(rate)), title: 'Rhythm strip, lead II', creation: toDateTime(visit.day, minute) },
+    },
+    visit,
+  );
 }
 
 /** US Core Provenance: the practitioner authored, on behalf of the organization, what the visit produced. */
@@ -111,13 +195,15 @@ export function recordProvenance(chart: Chart, visit: Visit): Provenance {
 
 /**
  * US Core Provenance of what no visit produced (registration, insurance, the care team, a
- * minor's parent, pharmacy fills): the organization that keeps them authored them.
+ * minor's parent, pharmacy fills): the organization that keeps them authored them; `transmitted`
+ * when it also sent them to the clinic (the pharmacy's fill reports).
  */
 export function recordOrganizationProvenance(
   chart: Chart,
   targets: readonly Resource[],
   organization: { id: string; name: string },
   recorded: string,
+  opts: { transmitted?: boolean } = {},
 ): Provenance {
   const prov: Provenance = {
     resourceType: 'Provenance',
@@ -132,5 +218,12 @@ export function recordOrganizationProvenance(
       },
     ],
   };
+  // An organization that sent its records to the clinic is also their transmitter (US Core 6.1 §basic-provenance).
+  if (opts.transmitted) {
+    prov.agent.push({
+      type: { coding: [{ system: SYSTEM.usCoreProvenanceParticipant, code: 'transmitter', display: 'Transmitter' }], text: 'Transmitter' },
+      who: { reference: `Organization/${organization.id}`, display: organization.name },
+    });
+  }
   return chart.add(prov);
 }

@@ -2,17 +2,10 @@ import type { Patient, RelatedPerson } from '@medplum/fhirtypes';
 import type { Chart } from './chart';
 import { PROFILE, SYSTEM } from './codes';
 import { DAYS_PER_YEAR, toDate } from './dates';
-import { Rng, mixSeed, withFaker } from './random';
+import { Rng, hashString, mixSeed, withFaker } from './random';
 
 /** Age (years, at the anchor or at death) under which a patient's parent is on record. */
 export const MINOR_AGE = 18;
-
-/** FNV-1a over the UTF-16 units of a string. */
-function hash(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  return h >>> 0;
-}
 
 /**
  * The parent of a minor, as a US Core RelatedPerson in the child's compartment: the guardian who
@@ -26,7 +19,7 @@ export function recordParent(chart: Chart, patient: Patient): RelatedPerson {
   const name = patient.name?.find((n) => n.use === 'official') ?? patient.name?.[0];
   const home = patient.address?.find((a) => a.use === 'home' && !a.period?.end) ?? patient.address?.[0];
   const household = `${name?.family ?? ''}|${patient.birthDate ?? ''}|${home?.line?.join(' ') ?? ''}`;
-  const rng = new Rng(mixSeed(hash(household), 0x9a4e));
+  const rng = new Rng(mixSeed(hashString(household), 0x9a4e));
   const mother = rng.chance(0.6);
   const given = withFaker(rng, (f) => f.person.firstName(mother ? 'female' : 'male'));
   const family = name?.family ?? withFaker(rng, (f) => f.person.lastName());

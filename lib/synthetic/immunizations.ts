@@ -76,4 +76,26 @@ export function immunize(chart: Chart, visit: Visit, vaccine: Vaccine, minute: n
   return chart.add(imm, visit);
 }
 
+/**
+ * Records a vaccine the patient declined when it was offered (US Core Immunization with status
+ * not-done and the reason).
+ */
+export function recordDeclinedImmunization(chart: Chart, visit: Visit, vaccine: Vaccine, minute: number): Immunization {
+  const imm: Immunization = {
+    resourceType: 'Immunization',
+    id: chart.id('imm'),
+    meta: { profile: [PROFILE.immunization] },
+    status: 'not-done',
+    statusReason: concept({ system: SYSTEM.actReason, code: 'PATOBJ', display: 'patient objection' }, 'Patient declined'),
+    vaccineCode: concept(CVX[vaccine]),
+    patient: chart.subject,
+    encounter: visit.ref,
+    occurrenceDateTime: toDateTime(visit.day, minute),
+    recorded: toDateTime(visit.day, minute + 2),
+    primarySource: true,
+    location: { reference: `Location/${visit.practitioner.locationId}` },
+  };
+  return chart.add(imm, visit);
+}
+
 export type { Vaccine };

@@ -339,6 +339,12 @@ export function medicationId(key: MedicationKey): string {
   return `med-${MEDICATIONS[key].code.code}`;
 }
 
+/** Doses (tablets, puffs, ...) a supply of `days` days holds, rounded up. */
+export function supplyQuantity(med: MedicationDef, days: number): number {
+  const periodDays = med.periodUnit === 'h' ? med.period / 24 : med.periodUnit === 'wk' ? med.period * 7 : med.period;
+  return Math.ceil(((med.frequency * med.doseValue) / periodDays) * days);
+}
+
 /** FHIR Dosage for a catalog entry. */
 export function toDosage(med: MedicationDef): Dosage {
   return {

@@ -1,6 +1,14 @@
 import type { CarePlan, Condition, MedicationRequest, Patient, RelatedPerson, Resource, ServiceRequest } from '@medplum/fhirtypes';
 import { recordAllergy, ALLERGIES } from './allergies';
-import { HVS_ANSWER, HVS_ITEM, recordFoodInsecurityItem, recordPhq, recordPregnancyStatus, recordSmokingStatus } from './assessments';
+import {
+  HVS_ANSWER,
+  HVS_ITEM,
+  recordFoodInsecurityItem,
+  recordFoodInsecurityPanel,
+  recordPhq,
+  recordPregnancyStatus,
+  recordSmokingStatus,
+} from './assessments';
 import { recordCarePlan, recordCareTeam, recordCoverage, recordGoal } from './care';
 import { Chart } from './chart';
 import type { Person, Sex, SmokingHistory, Visit } from './chart';
@@ -16,7 +24,7 @@ import { MINOR_AGE, recordParent } from './family';
 import type { ImagingKey } from './documents';
 import { openVisit } from './encounters';
 import type { VisitSpec } from './encounters';
-import { immunize, vaccinesDue } from './immunizations';
+import { immunize, recordDeclinedImmunization, vaccinesDue } from './immunizations';
 import type { Vaccine } from './immunizations';
 import { creatinineForEgfr, egfrFromCreatinine, recordLab } from './labs';
 import type { AnalyteKey, PanelKey } from './labs';
@@ -24,6 +32,7 @@ import { MEDICATIONS } from './medications';
 import type { MedicationKey } from './medications';
 import { composeNote } from './notes';
 import { recordHvsResponse } from './questionnaires';
+import { REPRODUCTIVE_AGE, SocialHistory, recordCognitiveStatus, recordOccupation, recordPregnancyIntent, recordSexualOrientation } from './social-history';
 import { prescribe } from './prescriptions';
 import { PROCEDURE, implantDevice, recordProcedure } from './procedures';
 import type { Rng } from './random';
@@ -166,6 +175,8 @@ class RecordWriter {
   private readonly lastDone = new Map<string, number>();
   private acuteCondition: AcuteDef | undefined;
   private implanted = false;
+  private social: SocialHistory | undefined;
+  private socialHistoryRecorded = false;
 
   constructor(
     private readonly chart: Chart,
@@ -410,6 +421,7 @@ class RecordWriter {
     if (!this.allergiesRecorded) this.recordAllergies(visit);
     if (years >= 13) recordSmokingStatus(chart, visit, chart.person.smoking);
     if (years >= 12 && !this.has('depression', p.day)) recordPhq(chart, visit, 'phq2', rng.chance(0.85) ? 0 : rng.int(1, 3));
+    this.socialHistory(visit, years);
     if (years >= 18 && this.wellnessCount % 2 === 1) this.foodInsecurity(visit);
     if (years >= 18) {
       const lipidEvery = this.has('diabetes', p.day) || this.has('hyperlipidemia', p.day) || this.has('cad', p.day) ? 300 : 3 * 365 - 30;
@@ -428,6 +440,11 @@ class RecordWriter {
     this.renewPrescriptions(visit);
     let minute = visit.start + 30;
     for (const v of vaccinesDue(this.chart.ageMonths(p.day), this.vaccines, p.day, this.lastFluDay, this.vaccineCounts.get('zoster'))) {
+      // Some adults decline the flu shot; it is offered again next season.
+      if (v === 'flu' && years >= 18 && (this.social ??= new SocialHistory(this.spec.id)).declinesFluVaccine()) {
+        recordDeclinedImmunization(chart, visit, v, minute++);
+        continue;
+      }
       immunize(chart, visit, v, minute++);
       this.vaccines.set(v, p.day);
       this.vaccineCounts.set(v, (this.vaccineCounts.get(v) ?? 0) + 1);
@@ -444,6 +461,7 @@ class RecordWriter {
     const visit = this.open(p, chart.person.pcp, ENCOUNTER_TYPE.problem, { reason: c.code });
     recordVitals(chart, visit, this.vitalsState(p.day), 'focused');
     c.problem = problemListCondition(chart, c.code, c.onsetDay, { visit, status: this.statusOf(c, this.lastDay) });
+    citeReason(visit, c.problem);
     this.conditionWorkup(visit, c, true);
     this.startTreatment(visit, c);
     recordNote(
@@ -460,6 +478,7 @@ class RecordWriter {
     const { chart } = this;
     const specialist = this.specialistFor(c);
     const visit = this.open(p, specialist, ENCOUNTER_TYPE.consultation, { reason: c.code, minutes: 45 });
+    if (c.problem) citeReason(visit, c.problem);
     recordVitals(chart, visit, this.vitalsState(p.day), 'focused');
     encounterDiagnosis(chart, visit, c.code, { status: this.statusOf(c, p.day), onsetDay: c.onsetDay });
     // Right after a diagnosis the referral letter carries the workup; later consults repeat it.
@@ -487,6 +506,7 @@ class RecordWriter {
     recordVitals(chart, visit, this.vitalsState(p.day), 'focused');
     encounterDiagnosis(chart, visit, c.code, { status: this.statusOf(c, p.day), onsetDay: c.onsetDay });
     if (!c.problem) c.problem = problemListCondition(chart, c.code, c.onsetDay, { visit, status: this.statusOf(c, this.lastDay) });
+    citeReason(visit, c.problem);
     this.conditionWorkup(visit, c, false);
     if (!c.carePlan && CHRONIC[c.key].carePlan && !CHRONIC[c.key].specialty) this.writeCarePlan(visit, c);
     this.startTreatment(visit, c);
@@ -544,6 +564,9 @@ class RecordWriter {
     if (first) {
       recordPregnancyStatus(chart, visit, true);
       c.problem = problemListCondition(chart, c.code, c.onsetDay, { visit, status: 'active' });
+    }
+    if (c.problem) citeReason(visit, c.problem);
+    if (first) {
       this.lab(visit, 'cbc');
       this.writeCarePlan(visit, c);
     }
@@ -657,14 +680,38 @@ class RecordWriter {
     }
   }
 
+  /**
+   * Social history taken at a check-up: occupation and sexual orientation at the first adult one,
+   * pregnancy intention of a woman of reproductive age, cognitive status from 65.
+   */
+  private socialHistory(visit: Visit, years: number): void {
+    const { chart } = this;
+    if (years < REPRODUCTIVE_AGE.min) return;
+    const social = (this.social ??= new SocialHistory(this.spec.id));
+    if (years >= 18 && !this.socialHistoryRecorded) {
+      this.socialHistoryRecorded = true;
+      recordOccupation(chart, visit, social);
+      recordSexualOrientation(chart, visit, social.orientation);
+    }
+    if (sexIs(chart, 'female') && years < REPRODUCTIVE_AGE.max && !this.has('pregnancy', visit.day)) {
+      const pregnancy = this.conditions.get('pregnancy');
+      const conceives = pregnancy !== undefined && pregnancy.onsetDay > visit.day && pregnancy.onsetDay <= visit.day + 365;
+      recordPregnancyIntent(chart, visit, social.pregnancyIntent(conceives));
+    }
+    if (years >= 65) recordCognitiveStatus(chart, visit, social.cognition(years));
+  }
+
   private foodInsecurity(visit: Visit): void {
     const { rng, chart } = this;
     const insecure = rng.chance(0.12);
     const answer = insecure ? (rng.chance(0.4) ? HVS_ANSWER.often : HVS_ANSWER.sometimes) : HVS_ANSWER.never;
     const ranOut = insecure && rng.chance(0.7) ? answer : HVS_ANSWER.never;
     const form = recordHvsResponse(chart, visit, answer, ranOut, visit.start + 8);
-    recordFoodInsecurityItem(chart, visit, HVS_ITEM.worried, answer, form);
-    recordFoodInsecurityItem(chart, visit, HVS_ITEM.ranOut, ranOut, form);
+    const items = [
+      recordFoodInsecurityItem(chart, visit, HVS_ITEM.worried, answer, form),
+      recordFoodInsecurityItem(chart, visit, HVS_ITEM.ranOut, ranOut, form),
+    ];
+    recordFoodInsecurityPanel(chart, visit, items, form);
     if (insecure) this.referFoodPantry(visit);
   }
 
@@ -951,8 +998,14 @@ class RecordWriter {
       (latest, d) => (latest === undefined || (d.whenHandedOver ?? '') > latest ? d.whenHandedOver : latest),
       undefined,
     );
-    if (lastFill) recordOrganizationProvenance(chart, fills, { id: ORG.pharmacy, name: 'Riverbend Community Pharmacy' }, lastFill);
+    if (lastFill) recordOrganizationProvenance(chart, fills, { id: ORG.pharmacy, name: 'Riverbend Community Pharmacy' }, lastFill, { transmitted: true });
   }
+}
+
+/** The problem a visit is about, referenced beside its reason code (US Core Encounter reasonReference). */
+function citeReason(visit: Visit, problem: Condition): void {
+  const text = problem.code?.text;
+  visit.encounter.reasonReference = [text ? { reference: `Condition/${problem.id ?? ''}`, display: text } : { reference: `Condition/${problem.id ?? ''}` }];
 }
 
 function sexIs(chart: Chart, sex: Sex): boolean {

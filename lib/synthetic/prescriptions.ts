@@ -2,7 +2,7 @@ import type { Condition, MedicationRequest, Observation, Reference } from '@medp
 import type { Chart, Visit } from './chart';
 import { PROFILE, SYSTEM } from './codes';
 import { toDate, toDateTime } from './dates';
-import { MEDICATIONS, medicationId, toDosage } from './medications';
+import { MEDICATIONS, medicationId, supplyQuantity, toDosage } from './medications';
 import type { MedicationKey } from './medications';
 
 const COMMUNITY = { system: SYSTEM.medicationRequestCategory, code: 'community', display: 'Community' } as const;
@@ -23,6 +23,7 @@ export function prescribe(
 ): MedicationRequest {
   const med = MEDICATIONS[key];
   const courseDays: number = 'courseDays' in med ? med.courseDays : 365;
+  const supplyDays = courseDays < 365 ? courseDays : 90;
   const naturalEnd = visit.day + courseDays;
   // A prescription may run past the anchor date (it is still valid today), never past death.
   const endDay = Math.min(naturalEnd, opts.stopDay ?? Infinity, chart.alive ? Infinity : chart.lastDay);
@@ -45,7 +46,8 @@ export function prescribe(
     dispenseRequest: {
       validityPeriod: { start: toDate(visit.day), end: toDate(endDay) },
       numberOfRepeatsAllowed: courseDays < 365 ? 0 : 3,
-      expectedSupplyDuration: { value: courseDays < 365 ? courseDays : 90, unit: 'days', system: SYSTEM.ucum, code: 'd' },
+      quantity: { value: supplyQuantity(med, supplyDays), unit: med.doseUnit, system: SYSTEM.ucum, code: med.doseUcum },
+      expectedSupplyDuration: { value: supplyDays, unit: 'days', system: SYSTEM.ucum, code: 'd' },
     },
   };
   if (opts.reason) mr.reasonReference = [opts.reason];

@@ -1,17 +1,22 @@
-import type { QuestionnaireResponse, QuestionnaireResponseItem } from '@medplum/fhirtypes';
+import type { Element, QuestionnaireResponse, QuestionnaireResponseItem } from '@medplum/fhirtypes';
 import type { Chart, Visit } from './chart';
-import { PROFILE, coding } from './codes';
+import { PROFILE, SYSTEM, coding } from './codes';
 import type { Code } from './codes';
 import { toDateTime } from './dates';
 import { HVS_ITEM, PHQ9_ITEMS, PHQ9_TOTAL, PHQ_ANSWER, QUESTIONNAIRE } from './screening-forms';
 
 function response(chart: Chart, visit: Visit, which: keyof typeof QUESTIONNAIRE, minute: number, item: QuestionnaireResponseItem[]): QuestionnaireResponse {
   const q = QUESTIONNAIRE[which];
-  const qr: QuestionnaireResponse = {
+  const id = chart.id('qr');
+  // `_questionnaire` holds the extensions of the canonical (FHIR R4 §json: primitive extensions).
+  const qr: QuestionnaireResponse & { _questionnaire: Element } = {
     resourceType: 'QuestionnaireResponse',
-    id: chart.id('qr'),
+    id,
     meta: { profile: [PROFILE.questionnaireResponse] },
+    identifier: { system: SYSTEM.formResponse, value: id },
     questionnaire: `${q.url}|${q.version}`,
+    // The form's title, for a reader that cannot resolve the canonical (US Core 6.1 §StructureDefinition-us-core-questionnaireresponse).
+    _questionnaire: { extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/display', valueString: q.title }] },
     status: 'completed',
     subject: chart.subject,
     encounter: visit.ref,

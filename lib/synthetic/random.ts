@@ -12,6 +12,13 @@ export function mixSeed(a: number, b: number): number {
   return h >>> 0;
 }
 
+/** FNV-1a over the UTF-16 units of a string: seeds a stream of its own from a stable key. */
+export function hashString(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
 /** Seed of patient `index` in a dataset: independent of the dataset size, so patient i never changes when N does. */
 export function patientSeed(seed: number, index: number): number {
   // Seeds may exceed 32 bits: fold the high word in rather than truncating it.

@@ -317,8 +317,8 @@ function dataAbsentRecord(anchorDay: number, base: Pick<RecordSpec, 'id' | 'rng'
   const record = buildRecord({
     ...base,
     sex: 'male',
-    birthDay: anchorDay - years(44) - 77,
-    conditions: ['depression'],
+    birthDay: anchorDay - years(47) - 77,
+    conditions: ['depression', 'copd'],
     historyYears: 3,
     smoking: 'unknown',
     given: ['Samuel'],
@@ -358,6 +358,20 @@ function dataAbsentRecord(anchorDay: number, base: Pick<RecordSpec, 'id' | 'rng'
       c.dataAbsentReason = concept(DATA_ABSENT.askedDeclined);
     }
     delete bp.interpretation;
+  }
+  // A chest X-ray that could not be read: its impression result carries the reason instead.
+  const impression = findLast<Observation>(resources, 'Observation', (o) => o.code?.coding?.[0]?.code === '19005-8');
+  if (impression) {
+    delete impression.valueString;
+    impression.dataAbsentReason = concept(DATA_ABSENT.error);
+    const report = findLast<DiagnosticReport>(resources, 'DiagnosticReport', (d) =>
+      (d.result ?? []).some((r) => r.reference === `Observation/${impression.id ?? ''}`),
+    );
+    if (report) {
+      report.conclusion = 'Non-diagnostic study because of patient motion. Repeat radiograph advised.';
+      const text = `${report.code?.text ?? 'Chest X-ray'}\nDate: ${report.effectiveDateTime ?? ''}\n\nIMPRESSION:\n${report.conclusion}\n`;
+      for (const form of report.presentedForm ?? []) form.data = Buffer.from(text, 'utf8').toString('base64');
+    }
   }
   // A weight that was not measured (wheelchair scale unavailable).
   const weight = findLast<Observation>(resources, 'Observation', (o) => o.code?.coding?.[0]?.code === '29463-7');

@@ -33,7 +33,7 @@ const PHQ9_PANEL = loinc('44249-1', 'PHQ-9 quick depression assessment panel [Re
 export const PHQ9_TOTAL = loinc('44261-6', 'Patient Health Questionnaire 9 item (PHQ-9) total score [Reported]');
 
 /** Hunger Vital Sign (LOINC panel 88121-9): two items answered from LOINC answer list LL4533-5. */
-const HVS_PANEL = loinc('88121-9', 'Hunger Vital Sign [HVS]');
+export const HVS_PANEL = loinc('88121-9', 'Hunger Vital Sign [HVS]');
 export const HVS_ANSWER = {
   often: loinc('LA28397-0', 'Often true'),
   sometimes: loinc('LA6729-3', 'Sometimes true'),
@@ -45,8 +45,8 @@ export const HVS_ITEM = {
 } as const;
 
 export const QUESTIONNAIRE = {
-  phq9: { id: 'questionnaire-phq-9', url: `${SYSTEM.questionnaire}/phq-9`, version: '1.0.0' },
-  hvs: { id: 'questionnaire-hunger-vital-sign', url: `${SYSTEM.questionnaire}/hunger-vital-sign`, version: '1.0.0' },
+  phq9: { id: 'questionnaire-phq-9', url: `${SYSTEM.questionnaire}/phq-9`, version: '1.0.0', title: 'Patient Health Questionnaire-9 (PHQ-9)' },
+  hvs: { id: 'questionnaire-hunger-vital-sign', url: `${SYSTEM.questionnaire}/hunger-vital-sign`, version: '1.0.0', title: 'Hunger Vital Sign (HVS)' },
 } as const;
 
 function choiceItem(code: Code, answers: readonly Code[]): QuestionnaireItem {
@@ -70,7 +70,7 @@ export function screeningQuestionnaires(): Questionnaire[] {
       url: QUESTIONNAIRE.phq9.url,
       version: QUESTIONNAIRE.phq9.version,
       name: 'PHQ9',
-      title: 'Patient Health Questionnaire-9 (PHQ-9)',
+      title: QUESTIONNAIRE.phq9.title,
       status: 'active',
       subjectType: ['Patient'],
       code: [coding(PHQ9_PANEL)],
@@ -87,7 +87,7 @@ export function screeningQuestionnaires(): Questionnaire[] {
       url: QUESTIONNAIRE.hvs.url,
       version: QUESTIONNAIRE.hvs.version,
       name: 'HungerVitalSign',
-      title: 'Hunger Vital Sign (HVS)',
+      title: QUESTIONNAIRE.hvs.title,
       status: 'active',
       subjectType: ['Patient'],
       code: [coding(HVS_PANEL)],

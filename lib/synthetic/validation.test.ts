@@ -2,12 +2,29 @@ import type { Observation, Patient, Resource } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
 import { CONDITION_KEYS, generateDataset, generatePatient } from './index';
 import { PROFILE } from './codes';
+import { createProfileCoverage } from './testing/must-support';
 import { createValidator } from './testing/us-core-validator';
 
 const ANCHOR = '2025-06-01';
 const COHORT_SIZE = 200;
 
 const validator = createValidator();
+
+/**
+ * Profiles of the US Core 6.1.0 package the data does not claim, each with the reason it cannot
+ * apply: none.
+ */
+const PROFILES_NOT_APPLICABLE: Record<string, string> = {};
+
+/** Must-support elements (`profile element-id`) the data cannot fill in, each with the reason. */
+const MUST_SUPPORT_NOT_APPLICABLE: Record<string, string> = {
+  'us-core-documentreference DocumentReference.content.attachment.url':
+    'invariant us-core-6 asks for url or data: every note is sent inline as data, with no Binary to point to',
+  'us-core-questionnaireresponse QuestionnaireResponse.item.item': 'the PHQ-9 and Hunger Vital Sign forms have no nested items',
+  'us-core-questionnaireresponse QuestionnaireResponse.item.answer.item': 'the PHQ-9 and Hunger Vital Sign forms have no nested items',
+  'us-core-questionnaireresponse QuestionnaireResponse.questionnaire.extension:url':
+    'us-core-extension-questionnaire-uri locates a form that is not a FHIR Questionnaire; every form here is one',
+};
 
 function first<T extends Resource>(resources: readonly Resource[], pred: (r: Resource) => r is T): T {
   const r = resources.find(pred);
@@ -56,6 +73,25 @@ describe('US Core 6.1.0 validation', () => {
     expect(validator.validate(unknownProfile)).toContain('unknown profile http://example.org/StructureDefinition/nope');
   });
 
+  it('sees a profile no resource claims and a must-support element no resource fills in (the coverage check is not vacuous)', () => {
+    const occupation = PROFILE.occupation;
+    const isOccupation = (r: Resource): r is Observation => r.resourceType === 'Observation' && r.meta?.profile?.[0] === occupation;
+    const coverage = createProfileCoverage();
+    for (const r of sample) if (!isOccupation(r)) coverage.add(r);
+    expect(coverage.unclaimed()).toContain(occupation);
+    const noIndustry = first(sample, isOccupation);
+    delete noIndustry.component;
+    coverage.add(noIndustry);
+    expect(coverage.unclaimed()).not.toContain(occupation);
+    expect(coverage.missingMustSupport()).toContain('us-core-observation-occupation Observation.component:industry.value[x]');
+    const wrongIndustry = first(sample, isOccupation);
+    wrongIndustry.component = [{ code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] }, valueQuantity: { value: 1 } }];
+    coverage.add(wrongIndustry);
+    expect(coverage.missingMustSupport()).toContain('us-core-observation-occupation Observation.component:industry.value[x]');
+    coverage.add(first(sample, isOccupation));
+    expect(coverage.missingMustSupport()).not.toContain('us-core-observation-occupation Observation.component:industry.value[x]');
+  });
+
   it('gives the same verdicts as Medplum validateResource({ profile }) on valid and corrupted resources', () => {
     const resources = [...sample, ...generatePatient(1, { seed: 99, anchorDate: ANCHOR, condition: 'pregnancy' }).resources];
     const corrupted = resources.slice(0, 120).map((r) => {
@@ -74,14 +110,17 @@ describe('US Core 6.1.0 validation', () => {
   }, 180_000);
 
   it(
-    `validates every resource of a ${COHORT_SIZE}-patient cohort, one patient per cohort condition, the roster and the shared resources`,
-    { timeout: 300_000 },
+    `validates every resource of a ${COHORT_SIZE}-patient cohort, one patient per cohort condition, the roster and the shared resources; they claim every profile of the US Core 6.1.0 package and fill in every must-support element`,
+    // Several minutes of validation on a loaded machine.
+    { timeout: 600_000 },
     () => {
       const failures: string[] = [];
       const profiles = new Set<string>();
+      const coverage = createProfileCoverage();
       let count = 0;
       const check = (r: Resource): void => {
         count++;
+        coverage.add(r);
         for (const p of r.meta?.profile ?? []) profiles.add(p);
         expect(r.meta?.profile?.length, `${r.resourceType}/${r.id ?? ''} claims no profile`).toBeGreaterThan(0);
         for (const e of validator.validate(r)) if (failures.length < 50) failures.push(`${r.resourceType}/${r.id ?? ''} ${e}`);
@@ -96,6 +135,11 @@ describe('US Core 6.1.0 validation', () => {
       // Every profile the generator knows is exercised by this dataset.
       const generated = Object.values(PROFILE).filter((p) => !/us-core-(race|ethnicity|birthsex)$/.test(p));
       expect(generated.filter((p) => !profiles.has(p))).toEqual([]);
+      // Every resource profile of the package (kind resource, derivation constraint) is claimed,
+      // and each of its must-support elements is filled in by a resource conforming to it.
+      expect(coverage.profiles.length).toBeGreaterThanOrEqual(49);
+      expect(coverage.unclaimed()).toEqual(Object.keys(PROFILES_NOT_APPLICABLE).sort());
+      expect(coverage.missingMustSupport()).toEqual(Object.keys(MUST_SUPPORT_NOT_APPLICABLE).sort());
     },
   );
 });

@@ -1,11 +1,12 @@
 import type { Observation, ObservationComponent, Quantity } from '@medplum/fhirtypes';
 import type { Chart, Visit } from './chart';
-import { OBSERVATION_CATEGORY, PROFILE, SYSTEM, concept, coding, loinc } from './codes';
+import { DATA_ABSENT, OBSERVATION_CATEGORY, PROFILE, SYSTEM, concept, coding, loinc } from './codes';
 import type { Code } from './codes';
 import { toDateTime } from './dates';
 import { adultBmi, bmiPercentile, childWeightKg, headCm, headPercentile, heightCm, weightForLengthPercentile } from './growth';
 
 export const VITAL = {
+  panel: loinc('85353-1', 'Vital signs, weight, height, head circumference, oxygen saturation and BMI panel'),
   bpPanel: loinc('85354-9', 'Blood pressure panel with all children optional'),
   systolic: loinc('8480-6', 'Systolic blood pressure'),
   diastolic: loinc('8462-4', 'Diastolic blood pressure'),
@@ -21,6 +22,8 @@ export const VITAL = {
   bmiPercentile: loinc('59576-9', 'Body mass index (BMI) [Percentile] Per age and sex'),
   weightForLength: loinc('77606-2', 'Weight-for-length Per age and sex'),
   headPercentile: loinc('8289-1', 'Head Occipital-frontal circumference Percentile'),
+  oxygenFlowRate: loinc('3151-8', 'Inhaled oxygen flow rate'),
+  oxygenConcentration: loinc('3150-0', 'Inhaled oxygen concentration'),
 } as const;
 
 export function quantity(value: number, unit: string, code = unit, decimals = 1): Quantity {
@@ -68,7 +71,7 @@ export function bodySize(chart: Chart, day: number, extraWeightKg: number): { he
 /**
  * Records the vital signs of one visit. Infants get length, weight, head circumference and
  * their percentiles (no blood pressure, BMI or oximetry); children 2–19 get BMI-for-age; blood
- * pressure starts at 3 years, as pediatric guidelines do.
+ * pressure starts at 3 years, as pediatric guidelines do. A full set ends with the panel that groups it.
  */
 export function recordVitals(chart: Chart, visit: Visit, state: VitalsState, scope: VitalsScope): Observation[] {
   const rng = chart.rng;
@@ -162,7 +165,28 @@ export function recordVitals(chart: Chart, visit: Visit, state: VitalsState, sco
     const spo2 = vitalObservation(chart, visit, PROFILE.pulseOximetry, VITAL.spo2, minute, [VITAL.spo2, VITAL.spo2Generic]);
     const mean = state.respiratory === 'acute' ? 92 : state.respiratory === 'chronic' ? 93.5 : 98;
     spo2.valueQuantity = quantity(Math.min(100, rng.normal(mean, 1.2)), '%', '%', 0);
+    // With lung disease the oxygen breathed is part of the reading: room air (21 %, no flow), or
+    // 2 L/min by nasal cannula when the saturation is low, whose concentration is not measured.
+    if (state.respiratory !== 'none') {
+      const onOxygen = (spo2.valueQuantity.value ?? 100) < 92;
+      spo2.component = onOxygen
+        ? [
+            { code: concept(VITAL.oxygenFlowRate), valueQuantity: quantity(2, 'L/min', 'L/min', 0) },
+            { code: concept(VITAL.oxygenConcentration), dataAbsentReason: concept(DATA_ABSENT.unknown) },
+          ]
+        : [
+            { code: concept(VITAL.oxygenFlowRate), dataAbsentReason: concept(DATA_ABSENT.notApplicable) },
+            { code: concept(VITAL.oxygenConcentration), valueQuantity: quantity(21, '%', '%', 0) },
+          ];
+    }
     push(spo2);
+  }
+  // The full set is also filed as one vital signs panel whose members are the measurements
+  // (US Core Vital Signs: the generic profile, for a vital sign no specific profile covers).
+  if (scope === 'full') {
+    const panel = vitalObservation(chart, visit, PROFILE.vitalSigns, VITAL.panel, visit.start + 5);
+    panel.hasMember = out.map((o) => ({ reference: `Observation/${o.id ?? ''}` }));
+    push(panel);
   }
   return out;
 }

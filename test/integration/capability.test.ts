@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { describe, it, expect, inject, beforeAll } from 'vitest';
 import type * as oauth from 'oauth4webapi';
 import { discover, fhirGet, systemToken } from './support/smart-client';
+import { getTypeDefinition } from '../../lib/fhir/definitions';
 
 const base = inject('baseUrl');
 
@@ -18,6 +19,9 @@ interface SearchParam {
 }
 interface RestResource {
   type: string;
+  conditionalCreate?: boolean;
+  conditionalUpdate?: boolean;
+  conditionalDelete?: string;
   interaction?: { code: string }[];
   searchParam?: SearchParam[];
   searchInclude?: string[];
@@ -137,11 +141,11 @@ beforeAll(async () => {
 }, 120_000);
 
 describe('CapabilityStatement: declared ⇔ answered', () => {
-  it('declares JSON only, every R4 resource type, and the US Core profiles including simple observation and the SDC questionnaire', () => {
+  it('declares JSON only, every R4 resource type, and the US Core profiles including simple observation, not the SDC questionnaire no data claims', () => {
     expect(cap.format?.some((f) => f.includes('xml'))).toBe(false);
     expect(resources.size).toBeGreaterThan(140);
     expect(resources.get('Observation')?.supportedProfile).toContain('http://hl7.org/fhir/us/core/StructureDefinition/us-core-simple-observation');
-    expect(resources.get('Questionnaire')?.supportedProfile).toContain('http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire');
+    expect(resources.get('Questionnaire')?.supportedProfile ?? []).not.toContain('http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire');
     expect(resources.get('DocumentReference')?.operation?.map((o) => o.name)).toContain('docref');
   });
 
@@ -238,6 +242,54 @@ describe('CapabilityStatement: declared ⇔ answered', () => {
     expect(no.length).toBeGreaterThan(100);
     expect(await mismatches(yes, answered)).toEqual([]);
     expect(await mismatches(no, refused)).toEqual([]);
+  }, 600_000);
+
+  it('every declared reference parameter over canonical elements answers a canonical url with and without |version', async () => {
+    const paths: string[] = [];
+    for (const [type, r] of resources) {
+      for (const p of r.searchParam ?? []) {
+        if (p.type !== 'reference' || !getTypeDefinition(type)?.params.get(p.name)?.holds.canonical) continue;
+        for (const value of ['http://example.org/fhir/Questionnaire/x', 'http://example.org/fhir/Questionnaire/x|1.0.0'])
+          paths.push(`${type}?${p.name}=${encodeURIComponent(value)}&_count=1`);
+      }
+    }
+    // QuestionnaireResponse.questionnaire (US Core), the instantiates-canonical ones, relatedArtifact ones, …
+    expect(paths).toContain(`QuestionnaireResponse?questionnaire=${encodeURIComponent('http://example.org/fhir/Questionnaire/x|1.0.0')}&_count=1`);
+    expect(paths.length).toBeGreaterThan(100);
+    expect(await mismatches(paths, answered)).toEqual([]);
+  }, 600_000);
+
+  it("each type's declared conditional create, update and delete are what the router answers; AuditEvent declares and answers none", async () => {
+    const writer = await systemToken(base, as, 'system/*.cruds');
+    const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
+      const res = await fetch(`${base}/fhir/${path}`, {
+        method,
+        headers: { authorization: `Bearer ${writer}`, accept: 'application/fhir+json', 'content-type': 'application/fhir+json', ...headers },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await res.text();
+      return { status: res.status, body: (text ? JSON.parse(text) : {}) as { id?: string } };
+    };
+    const bad: string[] = [];
+    const none = `no-such-id-${Date.now()}`;
+    for (const [type, r] of resources) {
+      // Conditional delete: no match deletes nothing (204); undeclared is 405.
+      const del = await call('DELETE', `${type}?_id=${none}`);
+      if (del.status !== (r.conditionalDelete === 'single' ? 204 : 405)) bad.push(`DELETE ${type}?_id → ${del.status}`);
+      // Conditional update: no match goes on to create, which refuses a body of another type (400); undeclared is 405.
+      const put = await call('PUT', `${type}?_id=${none}`, { resourceType: type === 'Basic' ? 'Patient' : 'Basic' });
+      if (put.status !== (r.conditionalUpdate ? 400 : 405)) bad.push(`PUT ${type}?_id → ${put.status}`);
+    }
+    // Conditional create: a match answers 200 with the existing resource and writes nothing.
+    for (const type of US_CORE_TYPES) {
+      const r = resources.get(type)!;
+      const existing = (await fhirGet(base, `${type}?_count=1`, writer)).body.entry?.[0]?.resource;
+      if (!existing) continue;
+      const created = await call('POST', type, { resourceType: type }, { 'if-none-exist': `_id=${existing.id}` });
+      if (!r.conditionalCreate || created.status !== 200 || created.body.id !== existing.id) bad.push(`POST ${type} If-None-Exist → ${created.status}`);
+    }
+    expect(resources.get('AuditEvent')?.conditionalDelete).toBeUndefined();
+    expect(bad).toEqual([]);
   }, 600_000);
 
   it('the declared operations answer; operations not declared are refused', async () => {

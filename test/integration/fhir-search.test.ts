@@ -3,9 +3,11 @@
 // the answer must be in it (and every member of it in the answer).
 import { describe, it, expect, inject, beforeAll } from 'vitest';
 import type * as oauth from 'oauth4webapi';
-import { discover, fhirGet, systemToken } from './support/smart-client';
+import { discover, fhirGet, registerSymmetricClient, runCodeFlow, systemToken } from './support/smart-client';
 import type { FhirJson } from './support/smart-client';
 import { SYSTEM } from '../../lib/synthetic/codes';
+import { createDb } from '../../lib/db';
+import { Prisma } from '../../lib/generated/sqlite/client';
 
 const base = inject('baseUrl');
 
@@ -161,6 +163,80 @@ describe('chained parameters and _has (FHIR R4 search.html §3.1.1.4.13-14; US C
   });
 });
 
+describe('canonical references (FHIR R4 search.html#reference; US Core 6.1 QuestionnaireResponse?questionnaire)', () => {
+  let responses: FhirJson[] = [];
+  let questionnaires: FhirJson[] = [];
+  const canonicalOf = (qr: FhirJson) => String(qr.questionnaire ?? '');
+  const urlOf = (canonical: string) => canonical.split('|')[0]!;
+
+  beforeAll(async () => {
+    responses = await searchAll('QuestionnaireResponse?_count=1000', system);
+    questionnaires = await searchAll('Questionnaire?_count=100', system);
+    // The dataset answers more than one questionnaire, each named by url|version.
+    expect(new Set(responses.map(canonicalOf)).size).toBeGreaterThan(1);
+    for (const qr of responses) expect(canonicalOf(qr)).toMatch(/^https?:\/\/.+\|.+$/);
+  });
+
+  it('questionnaire=url|version and questionnaire=url each return exactly the responses to that questionnaire', async () => {
+    for (const canonical of new Set(responses.map(canonicalOf))) {
+      const expected = responses.filter((qr) => canonicalOf(qr) === canonical);
+      expect(idsOf(await searchAll(`QuestionnaireResponse?questionnaire=${encodeURIComponent(canonical)}&_count=200`, system))).toEqual(idsOf(expected));
+      const url = urlOf(canonical);
+      expect(idsOf(await searchAll(`QuestionnaireResponse?questionnaire=${encodeURIComponent(url)}&_count=200`, system))).toEqual(
+        idsOf(responses.filter((qr) => urlOf(canonicalOf(qr)) === url)),
+      );
+      // With the patient (the US Core patient+questionnaire combination) and OR-ed with another url.
+      const patient = String((expected[0]?.subject as Ref | undefined)?.reference ?? '').replace('Patient/', '');
+      expect(idsOf(await searchAll(`QuestionnaireResponse?patient=${patient}&questionnaire=${encodeURIComponent(url)}`, system))).toEqual(
+        idsOf(expected.filter((qr) => (qr.subject as Ref | undefined)?.reference === `Patient/${patient}`)),
+      );
+    }
+    const all = [...new Set(responses.map((qr) => urlOf(canonicalOf(qr))))].map(encodeURIComponent).join(',');
+    expect(idsOf(await searchAll(`QuestionnaireResponse?questionnaire=${all}&_count=1000`, system))).toEqual(idsOf(responses));
+  });
+
+  it('an unknown version or url matches nothing; :missing, the chain and _include follow the canonical to its Questionnaire', async () => {
+    const canonical = canonicalOf(responses[0]!);
+    for (const other of [`${urlOf(canonical)}|0.0.0-none`, `${urlOf(canonical)}-none`, urlOf(canonical).slice(0, -2)]) {
+      const res = await fhirGet(base, `QuestionnaireResponse?questionnaire=${encodeURIComponent(other)}&_summary=count`, system);
+      expect(res.status, other).toBe(200);
+      expect(res.body.total, other).toBe(0);
+    }
+    const missing = await fhirGet(base, 'QuestionnaireResponse?questionnaire:missing=false&_summary=count', system);
+    expect(missing.body.total).toBe(responses.length);
+
+    const target = questionnaires.find((q) => `${q.url}|${q.version}` === canonical)!;
+    expect(target).toBeDefined();
+    const byTitle = await searchAll(`QuestionnaireResponse?questionnaire.title=${encodeURIComponent(String(target.title))}&_count=1000`, system);
+    expect(idsOf(byTitle)).toEqual(idsOf(responses.filter((qr) => canonicalOf(qr) === canonical)));
+
+    const included = await fhirGet(
+      base,
+      `QuestionnaireResponse?questionnaire=${encodeURIComponent(canonical)}&_include=QuestionnaireResponse:questionnaire&_count=5`,
+      system,
+    );
+    const includes = (included.body.entry ?? []).filter((e) => e.search?.mode === 'include').map((e) => `${e.resource?.resourceType}/${e.resource?.id}`);
+    expect(includes).toEqual([`Questionnaire/${target.id}`]);
+
+    const reverse = await fhirGet(base, `Questionnaire?_id=${target.id}&_revinclude=QuestionnaireResponse:questionnaire`, system);
+    const referring = (reverse.body.entry ?? []).filter((e) => e.search?.mode === 'include').map((e) => e.resource!);
+    const expected = responses.filter((qr) => urlOf(canonicalOf(qr)) === target.url);
+    expect(expected.length).toBeGreaterThan(0);
+    expect(idsOf(referring)).toEqual(idsOf(expected));
+  });
+
+  it('a malformed canonical or a type modifier naming another type is 400 with an OperationOutcome; :Questionnaire answers', async () => {
+    const canonical = encodeURIComponent(canonicalOf(responses[0]!));
+    const typed = await fhirGet(base, `QuestionnaireResponse?questionnaire:Questionnaire=${canonical}&_summary=count`, system);
+    expect(typed.body.total).toBe(responses.filter((qr) => canonicalOf(qr) === canonicalOf(responses[0]!)).length);
+    for (const q of ['questionnaire=a%20b', 'questionnaire=http%3A%2F%2Fx%7C', 'questionnaire=%7C1.0', 'questionnaire:Patient=http%3A%2F%2Fx']) {
+      const res = await fhirGet(base, `QuestionnaireResponse?${q}`, system);
+      expect(res.status, q).toBe(400);
+      expect(res.body.resourceType, q).toBe('OperationOutcome');
+    }
+  });
+});
+
 describe('Bundle.total and the page-size cap', () => {
   it('a multi-page search confined to one patient carries total on every page, equal to the entries of all its pages', async () => {
     const patient = (await generatedPatients())[0]?.id ?? '';
@@ -196,6 +272,53 @@ describe('Bundle.total and the page-size cap', () => {
     const followed = await fetch(next, { headers: { authorization: `Bearer ${vitals}` } });
     expect(followed.status).toBe(200);
     expect(((await followed.json()) as FhirJson).total).toBe(own);
+  });
+
+  it('a total follows every write to what it counts: creates and deletes over HTTP, and a write made by another connection to the database', async () => {
+    const writer = await systemToken(base, as, 'system/Patient.cruds system/Observation.cruds');
+    const send = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(`${base}/fhir/${path}`, {
+        method,
+        headers: { authorization: `Bearer ${writer}`, 'content-type': 'application/fhir+json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      expect(res.status, `${method} ${path}`).toBeLessThan(300);
+      return (await res.json().catch(() => ({}))) as FhirJson;
+    };
+    const patient = (await send('POST', 'Patient', { resourceType: 'Patient', name: [{ family: 'Totals' }] })).id ?? '';
+    const vital = {
+      resourceType: 'Observation',
+      status: 'final',
+      category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' }] }],
+      code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] },
+      subject: { reference: `Patient/${patient}` },
+      effectiveDateTime: '2024-01-01',
+    };
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await send('POST', 'Observation', vital)).id ?? '');
+    // One per page, so the total is counted (a single page would give the number of its entries).
+    const total = async () => {
+      const page = await fhirGet(base, `Observation?patient=${patient}&category=vital-signs&_count=1`, system);
+      expect(page.status).toBe(200);
+      return page.body.total;
+    };
+    expect(await total()).toBe(3);
+    expect(await total()).toBe(3);
+    ids.push((await send('POST', 'Observation', vital)).id ?? '');
+    expect(await total()).toBe(4);
+    await send('DELETE', `Observation/${ids[0]}`);
+    expect(await total()).toBe(3);
+    expect((await fhirGet(base, `Observation?patient=${patient}&category=vital-signs&_summary=count`, system)).body.total).toBe(3);
+    // Another connection (another process, a seeding run) changes the data behind the server's back.
+    const { db } = createDb(inject('databaseUrl'));
+    try {
+      await db.$executeRaw(Prisma.sql`UPDATE "Resource" SET "deleted" = ${true} WHERE "type" = 'Observation' AND "id" = ${ids[1]!}`);
+      expect(await total()).toBe(2);
+      await db.$executeRaw(Prisma.sql`UPDATE "Resource" SET "deleted" = ${false} WHERE "type" = 'Observation' AND "id" = ${ids[1]!}`);
+      expect(await total()).toBe(3);
+    } finally {
+      await db.$disconnect();
+    }
   });
 
   it('_count above the maximum page size gives a full page of 1000 and says so in an OperationOutcome entry', async () => {
@@ -248,12 +371,22 @@ describe('DocumentReference/$docref (US Core 6.1 OperationDefinition-docref)', (
     return searchAll(`DocumentReference/$docref?${query}`, system);
   }
 
-  it('patient alone: every current document of the patient, and nothing else', async () => {
+  /** The stored documents of an answer (the generated summary has no id: it is not stored). */
+  const stored = (found: FhirJson[]) => found.filter((d) => d.id !== undefined);
+  const generatedOf = (found: FhirJson[]) => found.filter((d) => d.id === undefined);
+
+  it("patient alone: every current document of the patient and the patient's summary generated on demand, nothing else", async () => {
     const expected = docs.filter((d) => d.status === 'current');
-    expect(idsOf(await docref(`patient=${patient}&_count=3`))).toEqual(idsOf(expected));
+    const found = await docref(`patient=${patient}&_count=3`);
+    expect(idsOf(stored(found))).toEqual(idsOf(expected));
+    const generated = generatedOf(found) as DocRef[];
+    expect(generated).toHaveLength(1);
+    expect(codeOf(generated[0]!)).toMatchObject({ system: 'http://loinc.org', code: '34133-9' });
+    expect((generated[0]!.subject as Ref | undefined)?.reference).toBe(`Patient/${patient}`);
     const res = await fhirGet(base, `DocumentReference/$docref?patient=Patient/${patient}`, system);
     expect(res.status).toBe(200);
     expect(res.body.type).toBe('searchset');
+    expect(res.body.total).toBe(expected.length + 1);
     expect(res.body.link?.find((l) => l.relation === 'self')?.url).toContain('DocumentReference/$docref?patient=');
   });
 
@@ -270,8 +403,8 @@ describe('DocumentReference/$docref (US Core 6.1 OperationDefinition-docref)', (
     const q = new URLSearchParams({ patient, type, start, end }).toString();
     expect(idsOf(await docref(q))).toEqual(idsOf(expected));
     const byRange = docs.filter((d) => d.status !== 'entered-in-error' && overlaps(d, start, end));
-    expect(idsOf(await docref(new URLSearchParams({ patient, start, end }).toString()))).toEqual(idsOf(byRange));
-    expect(idsOf(await docref(new URLSearchParams({ patient, start }).toString()))).toEqual(
+    expect(idsOf(stored(await docref(new URLSearchParams({ patient, start, end }).toString())))).toEqual(idsOf(byRange));
+    expect(idsOf(stored(await docref(new URLSearchParams({ patient, start }).toString())))).toEqual(
       idsOf(docs.filter((d) => d.status !== 'entered-in-error' && overlaps(d, start, null))),
     );
 
@@ -299,12 +432,138 @@ describe('DocumentReference/$docref (US Core 6.1 OperationDefinition-docref)', (
     expect(idsOf(((await form.json()) as FhirJson).entry?.map((e) => e.resource ?? {}) ?? [])).toEqual(idsOf(expected));
   });
 
-  it('on-demand=true: an empty searchset saying no document is generated on demand; bad input is 400', async () => {
+  /** The FHIR document a generated DocumentReference carries inline. */
+  function documentOf(d: FhirJson): { entry: { fullUrl?: string; resource: FhirJson }[] } {
+    const data = (d.content as { attachment?: { data?: string; contentType?: string } }[] | undefined)?.[0]?.attachment;
+    expect(data?.contentType).toBe('application/fhir+json');
+    const doc = JSON.parse(Buffer.from(data?.data ?? '', 'base64').toString('utf8')) as { type?: string; entry: { fullUrl?: string; resource: FhirJson }[] };
+    expect(doc.type).toBe('document');
+    return doc;
+  }
+
+  type Section = { code?: { coding?: { code?: string }[] }; entry?: { reference?: string }[]; emptyReason?: { coding?: { code?: string }[] } };
+  const SECTION_SEARCHES: Record<string, string> = {
+    '48765-2': 'AllergyIntolerance?_sort=-date',
+    '11450-4': 'Condition?_sort=-onset-date',
+    '10160-0': 'MedicationRequest?_sort=-authoredon',
+    '11369-6': 'Immunization?_sort=-date',
+    '47519-4': 'Procedure?_sort=-date',
+    '30954-2': 'Observation?category=laboratory&_sort=-date',
+    '8716-3': 'Observation?category=vital-signs&_sort=-date',
+    '29762-2': 'Observation?category=social-history&_sort=-date',
+    '46240-8': 'Encounter?_sort=-date',
+  };
+
+  it("on-demand=true: only the generated summary, a CCD-shaped FHIR document whose every section holds exactly the patient's records a search returns", async () => {
     const res = await fhirGet(base, `DocumentReference/$docref?patient=${patient}&on-demand=true`, system);
     expect(res.status).toBe(200);
-    expect((res.body.entry ?? []).filter((e) => e.search?.mode === 'match')).toEqual([]);
-    expect(JSON.stringify(res.body.entry)).toContain('on demand');
-    expect(idsOf(await docref(`patient=${patient}&on-demand=false`))).toEqual(idsOf(docs.filter((d) => d.status === 'current')));
+    const matches = (res.body.entry ?? []).filter((e) => e.search?.mode === 'match');
+    expect(matches).toHaveLength(1);
+    expect(res.body.total).toBe(1);
+    const reference = matches[0]!.resource!;
+    expect(reference.id).toBeUndefined();
+    expect((reference.meta as { profile?: string[] } | undefined)?.profile).toContain(
+      'http://hl7.org/fhir/us/core/StructureDefinition/us-core-documentreference',
+    );
+    const doc = documentOf(reference);
+    const [composition, ...rest] = doc.entry.map((e) => e.resource);
+    expect(composition?.resourceType).toBe('Composition');
+    expect((composition?.type as { coding?: { code?: string }[] }).coding?.[0]?.code).toBe('34133-9');
+    expect(rest[0]).toMatchObject({ resourceType: 'Patient', id: patient });
+    const inDocument = new Set(rest.map((r) => `${r.resourceType}/${r.id}`));
+    const sections = (composition?.section ?? []) as Section[];
+    expect(sections.map((x) => x.code?.coding?.[0]?.code).sort()).toEqual(Object.keys(SECTION_SEARCHES).sort());
+    let entries = 0;
+    for (const section of sections) {
+      const code = section.code?.coding?.[0]?.code ?? '';
+      const expected = await searchAll(`${SECTION_SEARCHES[code]}&patient=${patient}&_count=50`, system);
+      const refs = (section.entry ?? []).map((e) => e.reference ?? '');
+      // The 50 most recent (or all), each in the document and of this patient.
+      expect(refs.sort(), code).toEqual(idsOf(expected.slice(0, 50)));
+      for (const ref of refs) expect(inDocument.has(ref), ref).toBe(true);
+      if (!refs.length) expect(section.emptyReason?.coding?.[0]?.code, code).toBe('nilknown');
+      entries += refs.length;
+    }
+    expect(entries).toBeGreaterThan(10);
+    for (const r of rest.slice(1)) expect(JSON.stringify(r.subject ?? r.patient)).toContain(`Patient/${patient}`);
+    // Independently of the search engine: the allergies, immunizations and problems are every one of the patient's.
+    for (const [code, type] of [
+      ['48765-2', 'AllergyIntolerance'],
+      ['11369-6', 'Immunization'],
+      ['11450-4', 'Condition'],
+    ] as const) {
+      const own = (await searchAll(`${type}?_count=1000`, system)).filter((r) => JSON.stringify(r.subject ?? r.patient).includes(`"Patient/${patient}"`));
+      const section = sections.find((x) => x.code?.coding?.[0]?.code === code)!;
+      if (own.length <= 50) expect((section.entry ?? []).map((e) => e.reference).sort(), type).toEqual(idsOf(own));
+    }
+
+    // A type other than the summary's generates nothing; the summary's type does.
+    const other = await fhirGet(
+      base,
+      `DocumentReference/$docref?patient=${patient}&on-demand=true&type=${encodeURIComponent('http://loinc.org|11506-3')}`,
+      system,
+    );
+    expect((other.body.entry ?? []).filter((e) => e.search?.mode === 'match')).toEqual([]);
+    expect(JSON.stringify(other.body.entry)).toContain('on demand');
+    const ccd = await fhirGet(
+      base,
+      `DocumentReference/$docref?patient=${patient}&on-demand=true&type=${encodeURIComponent('http://loinc.org|34133-9')}`,
+      system,
+    );
+    expect(ccd.body.total).toBe(1);
+    // Neither stored nor generated for an unknown patient.
+    const unknown = await fhirGet(base, 'DocumentReference/$docref?patient=no-such-patient&on-demand=true', system);
+    expect((unknown.body.entry ?? []).filter((e) => e.search?.mode === 'match')).toEqual([]);
+  });
+
+  it("scoped like a search: a patient token's summary holds only what its scopes let it search; another patient's is 403 (BOLA matrix)", async () => {
+    const reg = await registerSymmetricClient(base);
+    const flow = await runCodeFlow(base, as, reg, {
+      scope:
+        'launch/patient openid fhirUser patient/Patient.rs patient/DocumentReference.rs patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory',
+      interaction: { persona: `Patient/${patient}` },
+    });
+    expect(flow.tokens.patient).toBe(patient);
+    const token = flow.tokens.access_token;
+    const res = await fhirGet(base, `DocumentReference/$docref?patient=${patient}&on-demand=true`, token);
+    expect(res.status).toBe(200);
+    const reference = (res.body.entry ?? []).find((e) => e.search?.mode === 'match')?.resource;
+    expect(reference).toBeDefined();
+    const doc = documentOf(reference!);
+    const sections = ((doc.entry[0]?.resource.section ?? []) as Section[]).map((x) => [x.code?.coding?.[0]?.code, x] as const);
+    const byCode = new Map(sections);
+    const labs = await searchAll(`Observation?patient=${patient}&category=laboratory&_sort=-date&_count=50`, system);
+    const vitals = await searchAll(`Observation?patient=${patient}&category=vital-signs&_count=50`, system);
+    expect(labs.length).toBeGreaterThan(0);
+    expect(vitals.length).toBeGreaterThan(0);
+    expect((byCode.get('30954-2')?.entry ?? []).map((e) => e.reference).sort()).toEqual(idsOf(labs.slice(0, 50)));
+    // Vital signs are Observations too, outside the granular scope: none, as a search would answer.
+    expect(byCode.get('8716-3')?.entry).toBeUndefined();
+    expect(byCode.get('8716-3')?.emptyReason?.coding?.[0]?.code).toBe('nilknown');
+    // No scope for these types at all: withheld.
+    for (const code of ['48765-2', '11450-4', '10160-0', '46240-8']) {
+      expect(byCode.get(code)?.entry, code).toBeUndefined();
+      expect(byCode.get(code)?.emptyReason?.coding?.[0]?.code, code).toBe('withheld');
+    }
+    const types = new Set(doc.entry.slice(1).map((e) => e.resource.resourceType));
+    expect([...types].sort()).toEqual(['Observation', 'Patient']);
+    for (const e of doc.entry.slice(1)) expect(JSON.stringify(e.resource)).not.toMatch(/vital-signs/);
+
+    const other = (await generatedPatients()).find((p) => p.id !== patient)!.id;
+    for (const q of [`patient=${other}&on-demand=true`, `patient=${other}`]) {
+      const refused = await fhirGet(base, `DocumentReference/$docref?${q}`, token);
+      expect(refused.status, q).toBe(403);
+      expect(JSON.stringify(refused.body)).not.toContain('"data"');
+    }
+    // Control: the system token gets the other patient's summary.
+    const seen = await fhirGet(base, `DocumentReference/$docref?patient=${other}&on-demand=true`, system);
+    expect(seen.body.total).toBe(1);
+  });
+
+  it('on-demand=false answers the stored documents and the generated one; bad input is 400', async () => {
+    const both = await docref(`patient=${patient}&on-demand=false`);
+    expect(idsOf(stored(both))).toEqual(idsOf(docs.filter((d) => d.status === 'current')));
+    expect(generatedOf(both)).toHaveLength(1);
     for (const q of [
       '',
       'start=2020-01-01',

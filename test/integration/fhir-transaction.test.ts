@@ -460,3 +460,111 @@ describe('conditional create (If-None-Exist, FHIR R4 http.html §3.1.0.8.1)', ()
     expect((await send(`/Observation/${hidden.body.id}`, holder, 'DELETE', undefined)).status).toBe(204);
   });
 });
+
+describe('conditional update and delete (FHIR R4 http.html §3.1.0.4.3, §3.1.0.7.1): a search, under the search policy', () => {
+  const marker = (m: string) => `identifier=${encodeURIComponent(`urn:it-tx:${run}|${m}`)}`;
+
+  it('a token with update and delete but no search permission is refused with 403 and changes nothing; the plain calls are allowed', async () => {
+    const reg = await registerSymmetricClient(base);
+    const flow = await runCodeFlow(base, as, reg, {
+      scope: 'launch/patient openid fhirUser patient/Observation.rud',
+      interaction: { persona: `Patient/${HOLDER}` },
+    });
+    const noSearch = flow.tokens.access_token;
+    const own = await send('/Observation', writer, 'POST', observation(`Patient/${HOLDER}`, 'cu-no-search'));
+    expect(own.status).toBe(201);
+    const before = await rows();
+    const put = await send(`/Observation?${marker('cu-no-search')}`, noSearch, 'PUT', observation(`Patient/${HOLDER}`, 'cu-no-search', 99));
+    expect(put.status).toBe(403);
+    expect(put.body.resourceType).toBe('OperationOutcome');
+    expect(put.text).toContain('.s');
+    const del = await send(`/Observation?${marker('cu-no-search')}`, noSearch, 'DELETE', undefined);
+    expect(del.status).toBe(403);
+    // The same refusal whether or not anything matches: nothing is learnt from it.
+    expect((await send(`/Observation?${marker('cu-nothing-matches')}`, noSearch, 'DELETE', undefined)).status).toBe(403);
+    expect(await rows()).toEqual(before);
+    expect((await fhirGet(base, `Observation/${own.body.id}`, reader)).body.valueQuantity).toEqual(own.body.valueQuantity);
+    // Control: the same token updates and deletes the resource by id.
+    const body = { ...observation(`Patient/${HOLDER}`, 'cu-no-search', 98), id: own.body.id };
+    expect((await send(`/Observation/${own.body.id}`, noSearch, 'PUT', body)).status).toBe(200);
+    expect((await send(`/Observation/${own.body.id}`, noSearch, 'DELETE', undefined)).status).toBe(204);
+  });
+
+  it('one match is updated or deleted, none creates (update) or does nothing (delete), several are 412', async () => {
+    const first = await send(`/Observation?${marker('cu-flow')}`, holder, 'PUT', observation(`Patient/${HOLDER}`, 'cu-flow', 71));
+    expect(first.status).toBe(201);
+    const again = await send(`/Observation?${marker('cu-flow')}`, holder, 'PUT', observation(`Patient/${HOLDER}`, 'cu-flow', 72));
+    expect(again.status).toBe(200);
+    expect(again.body.id).toBe(first.body.id);
+    expect((again.body.meta as { versionId?: string } | undefined)?.versionId).toBe('2');
+    expect((await send('/Observation', holder, 'POST', observation(`Patient/${HOLDER}`, 'cu-flow'))).status).toBe(201);
+    const before = await rows();
+    expect((await send(`/Observation?${marker('cu-flow')}`, holder, 'PUT', observation(`Patient/${HOLDER}`, 'cu-flow', 73))).status).toBe(412);
+    expect((await send(`/Observation?${marker('cu-flow')}`, holder, 'DELETE', undefined)).status).toBe(412);
+    expect(await rows()).toEqual(before);
+    for (const e of (await fhirGet(base, `Observation?${marker('cu-flow')}`, reader)).body.entry ?? [])
+      expect((await send(`/Observation?_id=${e.resource?.id}`, holder, 'DELETE', undefined)).status).toBe(204);
+    expect((await fhirGet(base, `Observation?${marker('cu-flow')}`, reader)).body.entry ?? []).toEqual([]);
+    expect((await send(`/Observation?${marker('cu-flow')}`, holder, 'DELETE', undefined)).status).toBe(204);
+  });
+});
+
+describe("BOLA matrix: conditional update and delete of a patient token never reach another patient's resource", () => {
+  const marker = (m: string) => `identifier=${encodeURIComponent(`urn:it-tx:${run}|${m}`)}`;
+
+  it("a match in the other patient's compartment behaves as no match: no 412, no update, no delete, nothing revealed", async () => {
+    // The same identifier on one Observation of each patient: the system token sees two.
+    const victims = await send('/Observation', writer, 'POST', observation(`Patient/${VICTIM}`, 'cu-shared', 60));
+    expect(victims.status).toBe(201);
+    const victimBefore = (await fhirGet(base, `Observation/${victims.body.id}`, reader)).body;
+    const owned = await send('/Observation', writer, 'POST', observation(`Patient/${HOLDER}`, 'cu-shared', 61));
+    expect(owned.status).toBe(201);
+    // Control: with a token that reaches both, the criteria match twice.
+    expect((await send(`/Observation?${marker('cu-shared')}`, writer, 'PUT', observation(`Patient/${HOLDER}`, 'cu-shared', 62))).status).toBe(412);
+    expect((await send(`/Observation?${marker('cu-shared')}`, writer, 'DELETE', undefined)).status).toBe(412);
+
+    // The patient token sees only its own: the update is of its own Observation, not a 412.
+    const put = await send(`/Observation?${marker('cu-shared')}`, holder, 'PUT', observation(`Patient/${HOLDER}`, 'cu-shared', 63));
+    expect(put.status).toBe(200);
+    expect(put.body.id).toBe(owned.body.id);
+    expect(put.text).not.toContain(VICTIM);
+    // By the other patient's id: no match, so a new Observation of its own; the other one untouched.
+    const byId = await send(`/Observation?_id=${victims.body.id}`, holder, 'PUT', observation(`Patient/${HOLDER}`, 'cu-by-id', 64));
+    expect(byId.status).toBe(201);
+    expect(byId.body.id).not.toBe(victims.body.id);
+    expect(byId.text).not.toContain(VICTIM);
+    expect((await send(`/Observation?_id=${victimObs}`, holder, 'DELETE', undefined)).status).toBe(204);
+    expect((await send(`/Observation?_id=${victims.body.id}`, holder, 'DELETE', undefined)).status).toBe(204);
+    expect((await send(`/Observation?${marker('cu-shared')}`, holder, 'DELETE', undefined)).status).toBe(204);
+    // Naming the other patient is refused as the search would be (docs/CONFORMANCE.md #119).
+    for (const method of ['PUT', 'DELETE']) {
+      const named = await send(`/Observation?patient=${VICTIM}`, holder, method, method === 'PUT' ? observation(`Patient/${HOLDER}`, 'cu-named') : undefined);
+      expect(named.status, method).toBe(403);
+      expect(named.text).not.toContain(victims.body.id as string);
+    }
+
+    // Every Observation of the other patient is as it was; the holder's own was deleted.
+    expect((await fhirGet(base, `Observation/${victims.body.id}`, reader)).body).toEqual(victimBefore);
+    expect((await fhirGet(base, `Observation/${victimObs}`, reader)).body).toEqual(victimObsBefore);
+    expect((await fhirGet(base, `Observation/${owned.body.id}`, reader)).status).toBe(410);
+    expect((await send(`/Observation/${victims.body.id}`, writer, 'DELETE', undefined)).status).toBe(204);
+    expect((await send(`/Observation/${byId.body.id}`, holder, 'DELETE', undefined)).status).toBe(204);
+  });
+
+  it("conditional entries of a transaction follow the same rule: the other patient's match is not found, the transaction does not leak it", async () => {
+    const victims = await send('/Observation', writer, 'POST', observation(`Patient/${VICTIM}`, 'cu-tx', 50));
+    const victimBefore = (await fhirGet(base, `Observation/${victims.body.id}`, reader)).body;
+    const result = await transaction(holder, [
+      { request: { method: 'DELETE', url: `Observation?${marker('cu-tx')}` } },
+      { resource: observation(`Patient/${HOLDER}`, 'cu-tx-new', 51), request: { method: 'PUT', url: `Observation?_id=${victims.body.id}` } },
+    ]);
+    expect(result.status).toBe(200);
+    expect(result.body.entry?.map(statusOf)).toEqual([204, 201]);
+    expect(result.text).not.toContain(VICTIM);
+    expect((await fhirGet(base, `Observation/${victims.body.id}`, reader)).body).toEqual(victimBefore);
+    const created = /\/Observation\/([^/]+)\/_history\//.exec(result.body.entry?.[1]?.response?.location ?? '')?.[1];
+    expect(created).toBeDefined();
+    expect((await send(`/Observation/${created}`, holder, 'DELETE', undefined)).status).toBe(204);
+    expect((await send(`/Observation/${victims.body.id}`, writer, 'DELETE', undefined)).status).toBe(204);
+  });
+});

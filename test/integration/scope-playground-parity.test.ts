@@ -72,6 +72,8 @@ function generatedRequests(): { method: string; path: string }[] {
       { method: 'GET', path: `${t}/no-such-id-1/_history/1` },
       { method: 'PUT', path: t },
       { method: 'PUT', path: `${t}?identifier=no-such-identifier` },
+      { method: 'DELETE', path: `${t}?identifier=no-such-identifier` },
+      { method: 'DELETE', path: `${t}?patient=${OTHER}&identifier=no-such-identifier` },
       { method: 'DELETE', path: t },
       { method: 'DELETE', path: `${t}/no-such-id-1` },
       { method: 'POST', path: t },

@@ -6,11 +6,13 @@
 import { createHash } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
 import type { Db } from '../../db';
-import { rawQuery } from '../../db/direct';
+import { fhirDataVersion, rawQuery, rawQueryAtVersion } from '../../db/direct';
 import type { SearchRequest, SearchFilter, Cursor, IncludeSpec } from './parse';
 import type { AccessScope, Sql, Target } from './sql';
 import { accessSql, ands, filterSql, join, paramSql, raw, sortKeySql, sql } from './sql';
 import { storedAs } from '../indexer';
+import { getTypeDefinition } from '../definitions';
+import { canonicalPairs } from './canonical';
 import { SHARED_RESOURCE_TYPES } from '../../smart/access-policy';
 
 export interface ResourceRow {
@@ -55,8 +57,19 @@ function target(sandboxId: string, type: string): Target {
   return { sandboxId, type, idCol: R };
 }
 
+// The WHERE of the request a search is answering, built once for its page, count and fingerprint.
+const builtWhere = new WeakMap<SearchRequest, { sandboxId: string; access: AccessScope; where: Sql }>();
+
 /** The WHERE of a search: tenant, type, not deleted, the policy, then the client's criteria. */
 function searchWhere(sandboxId: string, req: SearchRequest, access: AccessScope): Sql {
+  const built = builtWhere.get(req);
+  if (built && built.sandboxId === sandboxId && built.access === access) return built.where;
+  const where = buildSearchWhere(sandboxId, req, access);
+  builtWhere.set(req, { sandboxId, access, where });
+  return where;
+}
+
+function buildSearchWhere(sandboxId: string, req: SearchRequest, access: AccessScope): Sql {
   const t = target(sandboxId, req.resourceType);
   const driver = driverOf(req.filters, access);
   return ands([
@@ -153,7 +166,9 @@ const SHARED = new Set<string>(SHARED_RESOURCE_TYPES);
 export function countIsCheap(req: SearchRequest, access: AccessScope): boolean {
   if (access.compartmentPatientId !== null) return true;
   return req.filters.some(
-    (f) => f.kind === 'id' || (f.kind === 'reference' && f.values.length > 0 && f.values.every((v) => v.type === null || !SHARED.has(v.type))),
+    (f) =>
+      f.kind === 'id' ||
+      (f.kind === 'reference' && f.values.length > 0 && !f.canonicals.length && f.values.every((v) => v.type === null || !SHARED.has(v.type))),
   );
 }
 
@@ -173,10 +188,40 @@ export function searchFingerprint(sandboxId: string, req: SearchRequest, access:
     .slice(0, 22);
 }
 
-/** Number of matches of a search (same WHERE as the page, policy included). */
+/** Counts kept per database: the query's WHERE (policy included) → its count and the FHIR data version it was counted at. */
+const counts = new WeakMap<Db, Map<string, { version: string; n: number }>>();
+const COUNTS_KEPT = 1000;
+
+/** The exact text and values of a query: equal keys, equal queries. */
+function queryKey(q: Sql): string {
+  const values = q.values.map((v) => (v instanceof Date ? { date: v.getTime() } : typeof v === 'bigint' ? { bigint: String(v) } : v));
+  return `${q.sql}\u0000${JSON.stringify(values)}`;
+}
+
+/**
+ * Number of matches of a search (same WHERE as the page, policy included). A count is reused while
+ * the database's FHIR data version (lib/db/direct.ts `fhirDataVersion`) has not moved since it was
+ * taken, for the very same WHERE: sandbox, type, compartment, granular filters and criteria are all
+ * part of the key, so a count is never given to a query with another policy, and any write to the
+ * resources or their index rows counts afresh. Where no version is known (PostgreSQL), it counts
+ * every time.
+ */
 export async function searchCount(db: Db, sandboxId: string, req: SearchRequest, access: AccessScope): Promise<number> {
-  const rows = await rawQuery<{ n: unknown }>(db, sql`SELECT COUNT(*) AS "n" FROM "Resource" r WHERE ${searchWhere(sandboxId, req, access)}`);
-  return Number(rows[0]?.n ?? 0);
+  const query = sql`SELECT COUNT(*) AS "n" FROM "Resource" r WHERE ${searchWhere(sandboxId, req, access)}`;
+  const kept = counts.get(db);
+  const key = queryKey(query);
+  const hit = kept?.get(key);
+  if (hit && hit.version === (await fhirDataVersion(db))) return hit.n;
+  const { rows, version } = await rawQueryAtVersion<{ n: unknown }>(db, query);
+  const n = Number(rows[0]?.n ?? 0);
+  if (version !== null) {
+    let map = kept;
+    if (!map) counts.set(db, (map = new Map()));
+    map.delete(key);
+    if (map.size >= COUNTS_KEPT) map.delete(map.keys().next().value as string);
+    map.set(key, { version, n });
+  }
+  return n;
 }
 
 /**
@@ -245,6 +290,7 @@ export async function referringVisible(
   if (!targets.length) return [];
   const t = target(sandboxId, spec.sourceType);
   const pairs = targets.map((x) => sql`(x."targetType" = ${x.type} AND x."targetId" = ${x.id})`);
+  if (getTypeDefinition(spec.sourceType)?.params.get(spec.param)?.holds.canonical) pairs.push(...canonicalPairs(sandboxId, targets));
   const rows = await rawQuery<Record<string, unknown>>(
     db,
     sql`SELECT ${COLS} FROM "Resource" r WHERE r."sandboxId" = ${sandboxId} AND r."type" = ${spec.sourceType} AND r."deleted" = false

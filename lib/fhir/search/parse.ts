@@ -53,7 +53,8 @@ export type SearchFilter =
   | { kind: 'token-text'; code: string; values: string[] }
   | { kind: 'string'; code: string; modifier: null | 'exact' | 'contains'; values: string[] }
   | { kind: 'date'; code: string; values: DateValue[] }
-  | { kind: 'reference'; code: string; values: ReferenceValue[] }
+  /** `values` match literal references; `canonicals` (`url` or `url|version`) match canonical elements. Either may match. */
+  | { kind: 'reference'; code: string; values: ReferenceValue[]; canonicals: string[] }
   | { kind: 'number'; code: string; values: NumberValue[] }
   | { kind: 'missing'; code: string; table: IndexTable; missing: boolean }
   /** `subject:Patient.name=x`: the reference `code` points at a resource of one of the targets that matches. */
@@ -268,6 +269,23 @@ function parseReference(name: string, raw: string, def: SearchParamDef, typeModi
   return { type, id: m[2]! };
 }
 
+/** A value of a parameter holding literal and canonical references, as a literal reference when it is one the parameter can hold. */
+function literalReferenceOf(name: string, raw: string, def: SearchParamDef, typeModifier: string | null, base: string | null): ReferenceValue[] {
+  try {
+    return [parseReference(name, raw, def, typeModifier, base)];
+  } catch {
+    return [];
+  }
+}
+
+/** A canonical URL search value: `url` or `url|version` (no spaces; the version is not empty). */
+function parseCanonical(name: string, raw: string): string {
+  const text = unescape(raw.trim());
+  if (/\s/.test(text) || text.endsWith('|') || text.startsWith('|') || text.split('|').length > 2)
+    throw bad(name, `'${raw.slice(0, 60)}' is not a canonical URL (url or url|version)`);
+  return text;
+}
+
 /**
  * Parses the values of one search parameter (already split on commas) with an optional
  * modifier. Used for client parameters and for granular scope filters alike.
@@ -314,7 +332,16 @@ export function parseFilter(resourceType: string, name: string, modifier: string
           throw bad(name, `modifier :${modifier} is not supported (use :[ResourceType] or :missing)`);
         typeModifier = modifier;
       }
-      return { kind: 'reference', code: name, values: values.map((v) => parseReference(name, v, def, typeModifier, base)) };
+      if (!def.holds.canonical)
+        return { kind: 'reference', code: name, values: values.map((v) => parseReference(name, v, def, typeModifier, base)), canonicals: [] };
+      // A parameter over canonical elements (FHIR R4 search.html#reference, "References to
+      // canonical URLs") takes `url` or `url|version`; one that also holds literal references
+      // matches a value either way.
+      if (typeModifier !== null && def.targets.length && !def.targets.includes(typeModifier))
+        throw bad(name, `${typeModifier} is not a target type of this parameter (${def.targets.join(', ')})`);
+      const canonicals = values.map((v) => parseCanonical(name, v));
+      const literal = def.holds.literal ? values.flatMap((v) => literalReferenceOf(name, v, def, typeModifier, base)) : [];
+      return { kind: 'reference', code: name, values: literal, canonicals };
     }
     case 'number':
     case 'quantity':

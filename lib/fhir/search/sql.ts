@@ -9,7 +9,8 @@
 import { Prisma } from '../../generated/sqlite/client';
 import { MAX_TIME, MIN_TIME } from '../dates';
 import { FhirError } from '../errors';
-import { storedAs } from '../indexer';
+import { getTypeDefinition } from '../definitions';
+import { CANONICAL_TARGET, storedAs } from '../indexer';
 import type { DateValue, IndexTable, LinkedCriterion, NumberValue, SearchFilter, SortSpec, TokenValue } from './parse';
 import { parseFilter } from './parse';
 import type { AccessScope } from './scope';
@@ -184,7 +185,10 @@ export function filterSql(t: Target, f: SearchFilter, lastUpdatedCol: Sql | null
         t,
         'SearchReference',
         f.code,
-        ors(f.values.map((v) => (v.type ? sql`(x."targetType" = ${v.type} AND x."targetId" = ${v.id})` : sql`x."targetId" = ${v.id}`))),
+        ors([
+          ...f.values.map((v) => (v.type ? sql`(x."targetType" = ${v.type} AND x."targetId" = ${v.id})` : sql`x."targetId" = ${v.id}`)),
+          ...f.canonicals.map((c) => sql`(x."targetType" = ${CANONICAL_TARGET} AND x."targetId" = ${c})`),
+        ]),
         false,
         form,
       );
@@ -197,7 +201,15 @@ export function filterSql(t: Target, f: SearchFilter, lastUpdatedCol: Sql | null
         t,
         'SearchReference',
         f.code,
-        ors(f.targets.map((c) => sql`(x."targetType" = ${c.type} AND x."targetId" IN (${linkedIds(t.sandboxId, c)}))`)),
+        ors(
+          f.targets.flatMap((c) => {
+            const literal = sql`(x."targetType" = ${c.type} AND x."targetId" IN (${linkedIds(t.sandboxId, c)}))`;
+            if (!getTypeDefinition(t.type)?.params.get(f.code)?.holds.canonical) return [literal];
+            // A canonical reference names its target by the target's url (indexed without its version too).
+            const urls = sql`SELECT u."code" FROM "SearchToken" u WHERE u."sandboxId" = ${t.sandboxId} AND u."type" = ${c.type} AND u."param" = 'url' AND u."resourceId" IN (${linkedIds(t.sandboxId, c)})`;
+            return [literal, sql`(x."targetType" = ${CANONICAL_TARGET} AND x."targetId" IN (${urls}))`];
+          }),
+        ),
         false,
         form,
       );
