@@ -30,8 +30,17 @@ export function createDb(url: string, instrument: (factory: SqlDriverAdapterFact
   if (kind === 'postgresql') {
     // A connection that cannot be had within 10 s (server unreachable without a refusal, or every
     // connection busy) fails the query instead of queueing it forever; callers answer 503 (lib/db/errors).
+    // Named statements (pgStatementNames) are planned for each execution's own values, as unnamed
+    // ones are: after five runs PostgreSQL may otherwise switch a named statement to a generic plan,
+    // which for a search's page query (its selectivity depends on the values) was measured at
+    // hundreds of milliseconds per call instead of one.
     const shared = shareConnection(
-      instrument(new PrismaPg({ connectionString: url, max: 10, connectionTimeoutMillis: 10_000 }, { statementNameGenerator: pgStatementNames() })),
+      instrument(
+        new PrismaPg(
+          { connectionString: url, max: 10, connectionTimeoutMillis: 10_000, options: '-c plan_cache_mode=force_custom_plan' },
+          { statementNameGenerator: pgStatementNames() },
+        ),
+      ),
     );
     const db = new PgClient({ adapter: shared.factory }) as unknown as Db;
     registerDirect(db, shared.connect, kind);

@@ -101,6 +101,11 @@ describe.skipIf(!available)('the same requests on SQLite and PostgreSQL', () => 
     await cluster?.stop();
   });
 
+  it('plans every named statement for its own values (no generic plan for a search)', async () => {
+    const rows = await pg!.$queryRawUnsafe<{ plan_cache_mode: string }[]>('SHOW plan_cache_mode');
+    expect(rows[0]?.plan_cache_mode).toBe('force_custom_plan');
+  });
+
   it('answers identically (search families, modifiers, sort, paging, includes, history, $everything)', async () => {
     const onSqlite = await run(createDb(process.env.DATABASE_URL ?? '').db);
     const onPostgres = await run(pg!);
