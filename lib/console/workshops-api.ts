@@ -12,7 +12,7 @@
  *   GET    /api/workshops/{id}/events                       progress as server-sent events
  *   GET    /s/{sandbox}/api/console/exercises/events        an attendee's own ticks as server-sent events
  *   POST   /api/workshops/{id}/attendees/{aid}/reset        a fresh copy of the room's dataset
- *   POST   /api/workshops/{id}/attendees/{aid}/clock        { advanceSeconds } | { offsetSeconds } (0: real time)
+ *   POST   /api/workshops/{id}/attendees/{aid}/clock        { advanceSeconds } | { offsetSeconds } (0: real time) | { untilSeconds }
  *
  * Joining is `POST {joinUrl}` with `{"name": …}` and `Accept: application/json` (lib/workshop/join.tsx).
  */
@@ -355,19 +355,32 @@ const clockSchema = z.union([
         .max(10 * 366 * 86_400),
     })
     .strict(),
+  // An instant (seconds since the epoch) the sandbox's "now" jumps to, e.g. just before a token's
+  // expiry; it only moves the clock forward.
+  z.object({ untilSeconds: z.number().int().min(0) }).strict(),
 ]);
+
+const MAX_CLOCK_OFFSET_SECONDS = 10 * 366 * 86_400;
 
 /** The new offset of a clock change request, or the 400 answer. */
 async function clockChange(req: Request, current: () => Promise<number>): Promise<number | Response> {
   const body = await readJson(req);
   if (!body.ok) return body.response;
   const parsed = clockSchema.safeParse(body.value);
-  if (!parsed.success) return problem(400, 'invalid_request', `${firstIssue(parsed.error)} (send {"advanceSeconds": n} or {"offsetSeconds": n})`);
-  return 'advanceSeconds' in parsed.data ? (await current()) + parsed.data.advanceSeconds : parsed.data.offsetSeconds;
+  if (!parsed.success)
+    return problem(400, 'invalid_request', `${firstIssue(parsed.error)} (send {"advanceSeconds": n}, {"offsetSeconds": n} or {"untilSeconds": t})`);
+  if ('advanceSeconds' in parsed.data) return (await current()) + parsed.data.advanceSeconds;
+  if ('offsetSeconds' in parsed.data) return parsed.data.offsetSeconds;
+  const offset = parsed.data.untilSeconds - Math.floor(Date.now() / 1000);
+  const now = await current();
+  if (offset < now) return problem(400, 'invalid_request', "untilSeconds is before the sandbox's current time: its clock only moves forward (reset it first)");
+  if (offset > MAX_CLOCK_OFFSET_SECONDS) return problem(400, 'invalid_request', 'untilSeconds is more than ten years ahead of real time');
+  return offset;
 }
 
 /**
- * POST /s/{id}/api/console/clock with `{"advanceSeconds": n}` or `{"offsetSeconds": n}`: moves the
+ * POST /s/{id}/api/console/clock with `{"advanceSeconds": n}`, `{"offsetSeconds": n}` or
+ * `{"untilSeconds": t}` (the instant the sandbox's now jumps to, such as just before a token's expiry): moves the
  * request's sandbox's clock (issue 15 item 7), for its attendee or the console account. The
  * default sandbox keeps real time.
  */

@@ -64,6 +64,12 @@ describe('canonical reference parameters', () => {
       { param: 'questionnaire', targetType: CANONICAL_TARGET, targetId: 'http://example.org/Questionnaire/phq-9' },
       { param: 'questionnaire', targetType: CANONICAL_TARGET, targetId: 'http://example.org/Questionnaire/phq-9|1.0.0' },
     ]);
+    // A primitive extension on the canonical (the form's display) leaves its rows as they are.
+    const withDisplay = {
+      ...qr,
+      _questionnaire: { extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/display', valueString: 'PHQ-9' }] },
+    } as unknown as Resource;
+    expect(indexResource(withDisplay).references.filter((r) => r.param === 'questionnaire')).toEqual(rows);
     const f = parseFilter('QuestionnaireResponse', 'questionnaire', null, ['http://example.org/Questionnaire/phq-9|1.0.0', 'http://example.org/q']);
     expect(f).toMatchObject({ kind: 'reference', values: [], canonicals: ['http://example.org/Questionnaire/phq-9|1.0.0', 'http://example.org/q'] });
     expect(() => parseFilter('QuestionnaireResponse', 'questionnaire', null, ['http://example.org/q|'])).toThrow(/canonical/);

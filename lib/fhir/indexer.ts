@@ -89,6 +89,15 @@ function evaluate(def: SearchParamDef, root: TypedValue, fhirPathOnly: boolean):
 }
 
 /**
+ * A primitive that carries extensions (`"questionnaire": "…", "_questionnaire": {extension}`)
+ * comes out of FHIRPath as a String, Number or Boolean object: its value is the primitive.
+ */
+function primitiveOf(tv: TypedValue): TypedValue {
+  const v = tv.value as unknown;
+  return v instanceof String || v instanceof Number || v instanceof Boolean ? { type: tv.type, value: v.valueOf() } : tv;
+}
+
+/**
  * Names a resource's top-level keys can be searched from: each key, and for a choice element
  * (`valueQuantity`, `effectivePeriod`) every prefix that ends before a capital letter.
  */
@@ -396,7 +405,8 @@ export function indexResource(resource: Resource, options: IndexOptions = {}): R
     const values = absent ? param.whenAbsent : evaluate(param, root, fhirPathOnly);
     if (!values.length) continue;
     const firstToken = out.tokens.length;
-    for (const tv of values) {
+    for (const value of values) {
+      const tv = primitiveOf(value);
       switch (param.type) {
         case 'token':
         case 'uri':

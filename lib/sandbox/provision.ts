@@ -80,8 +80,36 @@ async function copyTable(tx: RawTransaction, db: Db, table: string, from: string
 }
 
 /**
- * Creates the Sandbox row of `id` and copies the FHIR data of `baseSandboxId` into it, in one
- * transaction. Throws when `id` is not a servable sandbox id or already exists.
+ * PostgreSQL: the Sandbox row, every table's copy and the dataset setting in one statement of
+ * data-modifying CTEs, atomic on its own: one round trip to the server instead of one per table
+ * inside a transaction (on a busy machine each round trip waits for the server process to be
+ * scheduled). Every CTE reads the snapshot taken before any of them writes, so each copies exactly
+ * the base's rows.
+ */
+async function provisionInOneStatement(db: Db, input: ProvisionInput, base: string): Promise<Record<string, number>> {
+  const copies = await Promise.all(
+    FHIR_DATA_TABLES.map(async (table, i) => {
+      const columns = join((await columnsOf(db, table)).filter((c) => c !== 'sandboxId' && c !== 'rowId').map(quoted), ', ');
+      return sql`${raw(`c${i}`)} AS (INSERT INTO ${quoted(table)} ("sandboxId", ${columns}) SELECT CAST(${input.id} AS TEXT), ${columns} FROM ${quoted(table)} WHERE "sandboxId" = ${base} RETURNING 1)`;
+    }),
+  );
+  const counts = join(
+    FHIR_DATA_TABLES.map((table, i) => sql`(SELECT count(*) FROM ${raw(`c${i}`)}) AS ${quoted(table)}`),
+    ', ',
+  );
+  const [row] = await rawQuery<Record<string, number | bigint | string>>(
+    db,
+    sql`WITH s AS (INSERT INTO "Sandbox" ("id", "name", "roomId") VALUES (${input.id}, ${input.name}, ${input.roomId ?? null}) RETURNING 1),
+    ${join(copies, ', ')},
+    d AS (INSERT INTO "Setting" ("key", "value") SELECT CAST(${`dataset:${input.id}`} AS TEXT), "value" FROM "Setting" WHERE "key" = ${settingKeysOf(base)[0]} RETURNING 1)
+    SELECT (SELECT count(*) FROM s) AS "sandbox", (SELECT count(*) FROM d) AS "setting", ${counts}`,
+  );
+  return Object.fromEntries(FHIR_DATA_TABLES.map((table) => [table, Number(row?.[table] ?? 0)]));
+}
+
+/**
+ * Creates the Sandbox row of `id` and copies the FHIR data of `baseSandboxId` into it, atomically
+ * (one transaction; on PostgreSQL one statement). Throws when `id` is not a servable sandbox id or already exists.
  */
 export async function provisionSandbox(input: ProvisionInput, db: Db = getDb()): Promise<ProvisionResult> {
   if (!isServedSandboxId(input.id)) throw new RangeError(`'${input.id}' cannot name a provisioned sandbox`);
@@ -89,6 +117,11 @@ export async function provisionSandbox(input: ProvisionInput, db: Db = getDb()):
   // Read outside the transaction: on SQLite a transaction has the one connection to itself.
   if (input.baseSandboxId) for (const table of FHIR_DATA_TABLES) await columnsOf(db, table);
   const copied: Record<string, number> = {};
+  if (input.baseSandboxId && (directKindOf(db) ?? getDbKind()) === 'postgresql') {
+    Object.assign(copied, await provisionInOneStatement(db, input, input.baseSandboxId));
+    invalidateSandbox(input.id);
+    return { id: input.id, copied };
+  }
   await rawTransaction(db, async (tx) => {
     await tx.execute(sql`INSERT INTO "Sandbox" ("id", "name", "roomId") VALUES (${input.id}, ${input.name}, ${input.roomId ?? null})`);
     const base = input.baseSandboxId;

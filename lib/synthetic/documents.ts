@@ -120,40 +120,37 @@ export function recordImagingReport(chart: Chart, visit: Visit, key: ImagingKey,
   if (key === 'ecg') {
     // The rate the impression reads, else a normal one.
     const rate = Number(/(\d+) bpm/.exec(impression)?.[1] ?? 75);
-    const tracing = recordTracing(chart, visit, rate, visit.start + 38);
+    const tracing = recordTracing(chart, visit, rate, /fibrillation/i.test(impression), visit.start + 38);
     report.media = [{ comment: 'Rhythm strip, lead II', link: { reference: `Media/${tracing.id ?? ''}` } }];
   }
   return chart.add(report, visit);
 }
 
+/** RR intervals of atrial fibrillation, as fractions of the mean: irregularly irregular. */
+const IRREGULAR_RR = [1, 0.78, 1.27, 0.9, 1.12, 0.74, 1.31, 0.95, 0.83, 1.18] as const;
+
 /**
- * A rhythm strip drawn as SVG: one PQRST complex per beat at `rate` beats per minute over six
- * seconds (25 mm/s, 10 mm/mV).
+ * A rhythm strip drawn as SVG at `rate` beats per minute over six seconds (100 px a second):
+ * P wave, QRS and T wave per beat in sinus rhythm; in atrial fibrillation no P wave, a fibrillating
+ * baseline and irregular RR intervals.
  */
-function rhythmStrip(rate: number): string {
+function rhythmStrip(rate: number, fibrillation: boolean): string {
   const width = 600;
-  const beat = Math.max(20, Math.round((60 / rate) * 100));
+  const mean = Math.max(25, Math.round((60 / rate) * 100));
   const points: string[] = [];
-  for (let x = 0; x < width; x += beat) {
-    points.push(
-      `${x},60`,
-      `${x + 8},56`,
-      `${x + 14},60`,
-      `${x + 22},60`,
-      `${x + 25},66`,
-      `${x + 28},15`,
-      `${x + 31},72`,
-      `${x + 34},60`,
-      `${x + 50},60`,
-      `${x + 58},52`,
-      `${x + 66},60`,
-    );
+  for (let x = 0, beat = 0; x < width; beat++) {
+    const next = x + (fibrillation ? Math.max(70, Math.round(mean * (IRREGULAR_RR[beat % IRREGULAR_RR.length] ?? 1))) : Math.max(70, mean));
+    if (!fibrillation) points.push(`${x},60`, `${x + 8},56`, `${x + 14},60`);
+    points.push(`${x + 22},60`, `${x + 25},66`, `${x + 28},15`, `${x + 31},72`, `${x + 34},60`, `${x + 50},60`, `${x + 58},52`, `${x + 66},60`);
+    // Fibrillatory waves fill the baseline up to the next beat.
+    if (fibrillation) for (let w = x + 72, up = true; w < next + 22; w += 6, up = !up) points.push(`${w},${up ? 58 : 62}`);
+    x = next;
   }
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="100" viewBox="0 0 ${width} 100"><polyline fill="none" stroke="black" stroke-width="1.5" points="${points.join(' ')}"/></svg>`;
 }
 
 /** The ECG tracing a report was read from (base R4 Media: US Core 6.1.0 does not profile it). */
-function recordTracing(chart: Chart, visit: Visit, rate: number, minute: number): Media {
+function recordTracing(chart: Chart, visit: Visit, rate: number, fibrillation: boolean, minute: number): Media {
   return chart.add(
     {
       resourceType: 'Media',
@@ -167,7 +164,12 @@ function recordTracing(chart: Chart, visit: Visit, rate: number, minute: number)
       createdDateTime: toDateTime(visit.day, minute),
       issued: toDateTime(visit.day, minute + 1),
       operator: { reference: `Practitioner/${visit.practitioner.id}` },
-      content: { contentType: 'image/svg+xml', data: base64(rhythmStrip(rate)), title: 'Rhythm strip, lead II', creation: toDateTime(visit.day, minute) },
+      content: {
+        contentType: 'image/svg+xml',
+        data: base64(rhythmStrip(rate, fibrillation)),
+        title: 'Rhythm strip, lead II',
+        creation: toDateTime(visit.day, minute),
+      },
     },
     visit,
   );

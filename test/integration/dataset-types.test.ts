@@ -98,6 +98,43 @@ describe('the new dataset types are stored and searchable (US Core 6.1 SHALL sea
     }
   });
 
+  it('the observations of the profiles the dataset gained are found by patient+code and patient+category, each claiming its profile', async () => {
+    const US_CORE = 'http://hl7.org/fhir/us/core/StructureDefinition/';
+    const gained: [code: string, category: string, profile: string][] = [
+      ['11341-5', 'social-history', 'us-core-observation-occupation'],
+      ['76690-7', 'social-history', 'us-core-observation-sexual-orientation'],
+      ['86645-9', 'social-history', 'us-core-observation-pregnancyintent'],
+      ['11332-4', 'cognitive-status', 'us-core-simple-observation'],
+      ['85353-1', 'vital-signs', 'us-core-vital-signs'],
+      ['19005-8', 'imaging', 'us-core-observation-clinical-result'],
+      ['8601-7', 'procedure', 'us-core-observation-clinical-result'],
+    ];
+    for (const [code, category, profile] of gained) {
+      const all = await searchAll(`Observation?code=http://loinc.org|${code}&_count=1000`);
+      expect(all.length, code).toBeGreaterThan(0);
+      for (const o of all) expect((o.meta as { profile?: string[] }).profile, `${code} ${String(o.id)}`).toContain(`${US_CORE}${profile}`);
+      const patient = (ref(all[0] as FhirJson, 'subject') ?? '').replace('Patient/', '');
+      const own = all.filter((o) => ref(o, 'subject') === `Patient/${patient}`);
+      expect(idsOf(await searchAll(`Observation?patient=${patient}&code=http://loinc.org|${code}`))).toEqual(idsOf(own));
+      const inCategory = await searchAll(`Observation?patient=${patient}&category=${category}&_count=1000`);
+      expect(idsOf(inCategory)).toEqual(expect.arrayContaining(idsOf(own)));
+    }
+  });
+
+  it('an ECG report includes its impression and its rhythm strip: _include=DiagnosticReport:result and Media by patient', async () => {
+    const reports = await searchAll('DiagnosticReport?code=http://loinc.org|11524-6&_count=1000');
+    expect(reports.length).toBeGreaterThan(0);
+    const report = reports[0] as FhirJson;
+    const patient = (ref(report, 'subject') ?? '').replace('Patient/', '');
+    const page = await searchAll(`DiagnosticReport?patient=${patient}&code=http://loinc.org|11524-6&_include=DiagnosticReport:result`);
+    const results = new Set(idsOf(page.filter((r) => r.resourceType === 'Observation')));
+    for (const r of page.filter((x) => x.resourceType === 'DiagnosticReport'))
+      for (const res of r.result as { reference?: string }[]) expect(results.has(res.reference ?? '')).toBe(true);
+    const strips = idsOf(await searchAll(`Media?patient=${patient}`));
+    for (const r of page.filter((x) => x.resourceType === 'DiagnosticReport'))
+      for (const m of r.media as { link: { reference?: string } }[]) expect(strips).toContain(m.link.reference);
+  });
+
   it('Provenance targets the new types: _revinclude=Provenance:target returns the pharmacy’s Provenance with the fills', async () => {
     const { patient } = await byPatient('MedicationDispense', 'subject');
     const page = await searchAll(`MedicationDispense?patient=${patient}&_revinclude=Provenance:target`);

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Prisma } from '../../lib/generated/sqlite/client';
 import { startOwnServer } from './support/own-server';
 import type { OwnServer } from './support/own-server';
+import { discover, systemToken } from './support/smart-client';
 
 const USER = 'ws-teacher';
 const PASSWORD = 'ws-console-password-1';
@@ -279,5 +280,53 @@ describe('/api/workshops', () => {
     await api(`/api/workshops/${room.id}`, { method: 'PATCH', body: JSON.stringify({ closed: true }) });
     expect((await get(`/s/${ada.sandboxId}/console/tokens`)).status).not.toBe(200);
     expect((await fetch(`${ada.fhirBaseUrl}/metadata`)).status).toBe(404);
+  });
+
+  it("moves a sandbox's clock to just before a token's expiry: the token answers until then and is expired right after (issue 15 item 7)", async () => {
+    const room = (await (await api('/api/workshops', { method: 'POST', body: JSON.stringify({ name: 'Expiry room', patients: 1 }) })).json()) as {
+      id: string;
+      joinUrl: string;
+    };
+    const adaRes = await join(room.joinUrl, 'Ada');
+    const cookie = (adaRes.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    const ada = (await adaRes.json()) as Joined;
+    const root = `${base}/s/${ada.sandboxId}`;
+    const token = await systemToken(root, await discover(root), 'system/Patient.rs');
+    const exp = (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { exp: number }).exp;
+    const read = () => fetch(`${ada.fhirBaseUrl}/Patient?_count=1`, { headers: { authorization: `Bearer ${token}` } });
+    const clock = (body: unknown) =>
+      fetch(`${base}/s/${ada.sandboxId}/api/console/clock`, {
+        method: 'POST',
+        headers: { cookie, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+
+    // The token's console page offers the jump in a workshop sandbox.
+    const list = await (await fetch(`${base}/s/${ada.sandboxId}/console/tokens`, { headers: { cookie } })).text();
+    const detailPath = /href="(\/s\/[^"]+\/console\/tokens\/[^"?]+)"/.exec(list)?.[1];
+    expect(detailPath).toBeDefined();
+    expect(await (await fetch(`${base}${detailPath}`, { headers: { cookie } })).text()).toContain('data-testid="clock-to-expiry"');
+
+    const jumped = await clock({ untilSeconds: exp - 30 });
+    expect(jumped.status).toBe(200);
+    const { clockOffsetSeconds } = (await jumped.json()) as { clockOffsetSeconds: number };
+    const expected = exp - 30 - Math.floor(Date.now() / 1000);
+    expect(Math.abs(clockOffsetSeconds - expected)).toBeLessThanOrEqual(2);
+    expect((await read()).status).toBe(200);
+    // Backwards is refused (reset to real time first); so are malformed instants.
+    for (const body of [{ untilSeconds: exp - 3600 }, { untilSeconds: 'soon' }, { untilSeconds: exp, advanceSeconds: 5 }]) {
+      const res = await clock(body);
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(await res.json()).toMatchObject({ error: 'invalid_request' });
+    }
+    // One minute later on the sandbox's clock the token has expired (the server notices the change within its short cache).
+    expect((await clock({ advanceSeconds: 60 })).status).toBe(200);
+    let status = (await read()).status;
+    for (let i = 0; i < 50 && status !== 401; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      status = (await read()).status;
+    }
+    expect(status).toBe(401);
+    expect((await clock({ offsetSeconds: 0 })).status).toBe(200);
   });
 });

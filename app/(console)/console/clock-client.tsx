@@ -47,3 +47,30 @@ export function ClockControls({ base, offsetSeconds }: { base: string; offsetSec
     </div>
   );
 }
+
+/**
+ * Moves the sandbox's clock to `secondsBefore` seconds before `expiresAt` (an ISO instant), so the
+ * next calls with that token run just before it expires (issue 15 item 7).
+ */
+export function ClockToExpiry({ base, expiresAt, secondsBefore = 30 }: { base: string; expiresAt: string; secondsBefore?: number }) {
+  const [state, setState] = useState<{ done: boolean; error: string | null }>({ done: false, error: null });
+  async function move() {
+    const untilSeconds = Math.floor(new Date(expiresAt).getTime() / 1000) - secondsBefore;
+    const res = await fetch(`${base}/api/console/clock`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ untilSeconds }),
+    });
+    const answer = (await res.json().catch(() => ({}))) as { error_description?: string };
+    if (res.ok) window.location.reload();
+    else setState({ done: false, error: answer.error_description ?? `failed (${res.status})` });
+  }
+  return (
+    <>
+      <button type="button" className="secondary" data-testid="clock-to-expiry" onClick={() => void move()} disabled={state.done}>
+        Move the sandbox clock to {secondsBefore} s before this token expires
+      </button>
+      {state.error ? <span className="error"> {state.error}</span> : null}
+    </>
+  );
+}

@@ -11,15 +11,19 @@ function format(ms: number): string {
   return `${h > 0 ? `${h}h ` : ''}${String(m).padStart(h > 0 ? 2 : 1, '0')}m ${String(r).padStart(2, '0')}s`;
 }
 
-/** Live time left until `expiresAt` (ISO string), ticking every second. */
-export function ExpiryCountdown({ expiresAt, revoked }: { expiresAt: string; revoked: boolean }) {
+/**
+ * Live time left until `expiresAt` (ISO string), ticking every second, on the sandbox's clock
+ * (`clockOffsetSeconds` ahead of real time in a workshop sandbox whose clock was moved).
+ */
+export function ExpiryCountdown({ expiresAt, revoked, clockOffsetSeconds = 0 }: { expiresAt: string; revoked: boolean; clockOffsetSeconds?: number }) {
   const target = new Date(expiresAt).getTime();
   const [now, setNow] = useState<number | null>(null);
   useEffect(() => {
-    setNow(Date.now());
-    const t = setInterval(() => setNow(Date.now()), 1000);
+    const tick = () => setNow(Date.now() + clockOffsetSeconds * 1000);
+    tick();
+    const t = setInterval(tick, 1000);
     return () => clearInterval(t);
-  }, []);
+  }, [clockOffsetSeconds]);
   if (revoked) return <span className="countdown">revoked (expiry no longer matters)</span>;
   if (now === null) return <span className="countdown">…</span>;
   const left = target - now;

@@ -10,6 +10,8 @@ import { getTokenDetail } from '#lib/console/tokens';
 import { revokeTokenAction } from '../../actions';
 import { CopyButton } from '../copy-button-client';
 import { ExpiryCountdown } from '../countdown-client';
+import { ClockToExpiry } from '../../clock-client';
+import { DEFAULT_SANDBOX_ID } from '#lib/sandbox/index';
 import { inSandboxPage } from '../../../../request-sandbox';
 import { currentSandbox } from '#lib/sandbox/context';
 
@@ -72,7 +74,8 @@ type Props = { params: Promise<{ id: string }>; searchParams: Promise<Record<str
 async function TokenPage({ params, searchParams }: Props) {
   const { id } = await params;
   await requireConsoleSession(`/console/tokens/${id}`);
-  const sandboxBase = currentSandbox().basePath;
+  const sandbox = currentSandbox();
+  const sandboxBase = sandbox.basePath;
   const detail = await getTokenDetail(id, { origin: publicOrigin(await headers()) });
   if (!detail) notFound();
   const { token } = detail;
@@ -116,7 +119,9 @@ async function TokenPage({ params, searchParams }: Props) {
           <dd>{token.issuedAt.toISOString()}</dd>
           <dt>Expires</dt>
           <dd>
-            {token.expiresAt.toISOString()} — <ExpiryCountdown expiresAt={token.expiresAt.toISOString()} revoked={token.status === 'revoked'} />
+            {token.expiresAt.toISOString()} —{' '}
+            <ExpiryCountdown expiresAt={token.expiresAt.toISOString()} revoked={token.status === 'revoked'} clockOffsetSeconds={sandbox.clockOffsetSeconds} />
+            {sandbox.clockOffsetSeconds ? <span className="muted-small"> (sandbox clock)</span> : null}
           </dd>
           <dt>Grant</dt>
           <dd>
@@ -157,6 +162,10 @@ async function TokenPage({ params, searchParams }: Props) {
           <Link className="button secondary" href={`${sandboxBase}/console/scopes?token=${encodeURIComponent(token.id)}`}>
             Test a request with this token
           </Link>
+          {/* A workshop sandbox's clock can jump to just before this token expires (issue 15 item 7). */}
+          {sandbox.id !== DEFAULT_SANDBOX_ID && token.status === 'active' ? (
+            <ClockToExpiry base={sandboxBase} expiresAt={token.expiresAt.toISOString()} />
+          ) : null}
         </div>
       </div>
 
