@@ -707,17 +707,21 @@ async function search(
     return fhirResponse(bundle('searchset', entries, { total, links: [{ relation: 'self', url: selfUrl(ctx, path, selfParams) }] }), 200, ctx.format);
   }
 
-  const page = await searchPage(ctx.db, ctx.sandboxId, req, access);
-  let total: number | undefined;
   // The total a confined search gives unasked is counted once, on its first page, and carried in
   // the next links' cursor to the later pages of the same query (FHIR R4 bundle.html: total is
-  // the number of matches when the search was run).
+  // the number of matches when the search was run). Where it is counted, the page's statement counts it.
+  const asked = req.total === 'accurate' || req.total === 'estimate';
+  const unasked = !asked && req.total !== 'none' && countIsCheap(req, access);
+  const h = unasked ? searchFingerprint(ctx.sandboxId, req, access) : null;
+  const inCursor = req.cursor?.t !== undefined && req.cursor.h === h ? req.cursor.t : undefined;
+  const page = await searchPage(ctx.db, ctx.sandboxId, req, access, asked || (unasked && inCursor === undefined));
+  const count = async () => page.total ?? (await searchCount(ctx.db, ctx.sandboxId, req, access));
+  let total: number | undefined;
   let carried: { t: number; h: string } | null = null;
-  if (req.total === 'accurate' || req.total === 'estimate') total = await searchCount(ctx.db, ctx.sandboxId, req, access);
+  if (asked) total = await count();
   else if (!req.cursor && !page.next) total = page.rows.length;
-  else if (req.total !== 'none' && countIsCheap(req, access)) {
-    const h = searchFingerprint(ctx.sandboxId, req, access);
-    total = req.cursor?.t !== undefined && req.cursor.h === h ? req.cursor.t : await searchCount(ctx.db, ctx.sandboxId, req, access);
+  else if (unasked && h !== null) {
+    total = inCursor ?? (await count());
     carried = { t: total, h };
   }
 

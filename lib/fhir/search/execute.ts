@@ -28,6 +28,8 @@ export interface Page {
   rows: ResourceRow[];
   /** Cursor of the next page, or null when this is the last one. */
   next: Cursor | null;
+  /** Number of matches, when asked for and the page has entries (counted by the page's own statement). */
+  total?: number;
 }
 
 const R = raw('r."id"');
@@ -122,8 +124,11 @@ function cursorValue(req: SearchRequest, c: Cursor): number | string | Date | nu
   return c.v;
 }
 
-/** One page of a search. */
-export async function searchPage(db: Db, sandboxId: string, req: SearchRequest, access: AccessScope): Promise<Page> {
+/**
+ * One page of a search; with `withTotal`, the number of matches too, counted in the same statement
+ * (one round trip and one plan instead of two on PostgreSQL).
+ */
+export async function searchPage(db: Db, sandboxId: string, req: SearchRequest, access: AccessScope, withTotal = false): Promise<Page> {
   const where = searchWhere(sandboxId, req, access);
   const key = sortKeySql(target(sandboxId, req.resourceType), req.sort);
   const dir = raw(req.sort.descending ? 'DESC' : 'ASC');
@@ -138,9 +143,11 @@ export async function searchPage(db: Db, sandboxId: string, req: SearchRequest, 
     }
   }
   const take = req.count + 1;
+  // An uncorrelated scalar subquery, evaluated once per statement; its alias r is its own.
+  const cols = withTotal ? sql`${COLS}, (SELECT COUNT(*) FROM "Resource" r WHERE ${where}) AS "total"` : COLS;
   const query = key
-    ? sql`SELECT ${COLS}, ${key} AS "sk" FROM "Resource" r WHERE ${ands(conds)} ORDER BY "sk" ${dir}, r."id" ASC LIMIT ${take}`
-    : sql`SELECT ${COLS} FROM "Resource" r WHERE ${ands(conds)} ORDER BY r."id" ${dir} LIMIT ${take}`;
+    ? sql`SELECT ${cols}, ${key} AS "sk" FROM "Resource" r WHERE ${ands(conds)} ORDER BY "sk" ${dir}, r."id" ASC LIMIT ${take}`
+    : sql`SELECT ${cols} FROM "Resource" r WHERE ${ands(conds)} ORDER BY r."id" ${dir} LIMIT ${take}`;
   const count = req.count;
   const sortKind = req.sort.kind;
   return keptQuery(
@@ -158,7 +165,9 @@ export async function searchPage(db: Db, sandboxId: string, req: SearchRequest, 
         else if (key) v = typeof last.sk === 'string' ? last.sk : Number(last.sk);
         next = Object.freeze({ v, i: String(last.id) });
       }
-      return Object.freeze({ rows: Object.freeze(rows) as ResourceRow[], next });
+      const first = raws[0];
+      const total = withTotal && first ? Number(first.total) : undefined;
+      return Object.freeze({ rows: Object.freeze(rows) as ResourceRow[], next, ...(total === undefined ? {} : { total }) });
     },
     (page) => page.rows.reduce((n, r) => n + r.content.length + r.id.length + 64, 0),
   );
