@@ -176,6 +176,27 @@ export const leastWork: Benchmark = {
         { authorization: `Bearer ${lwPatientToken}` },
         { authorization: `Bearer ${ourPatientToken}` },
       );
+      // The same search with a different statement each request (a `_lastUpdated` bound that every
+      // row passes, one second later each time): no search result of an earlier request is reused
+      // (lib/fhir/search/execute.ts keeps results per statement), so this is the search's whole cost.
+      {
+        const workload = 'GET /fhir/Observation?patient&category&_count=20, a new query each time (patient token)';
+        const distinct = (name: string, url: string, headers: Record<string, string>) => {
+          let i = 0;
+          return ctx.http(name, url, {
+            headers,
+            requests: [
+              {
+                method: 'GET',
+                setupRequest: (req) => ({ ...req, path: `${search}&_lastUpdated=gt${new Date(Date.UTC(1970, 0, 1) + 1000 * i++).toISOString()}` }),
+              },
+            ],
+          });
+        };
+        const least = await distinct(`least work: ${workload}`, lw.url, { authorization: `Bearer ${lwPatientToken}` });
+        const ours = await distinct(`${workload} (${label})`, ctx.baseUrl, { authorization: `Bearer ${ourPatientToken}` });
+        pairs.push({ workload, least, ours });
+      }
 
       const seconds = Number(process.env.BENCH_SECONDS ?? 5);
       const once = async (workload: string, bodies: { lw: string[]; ours: string[] }, headers: Record<string, string>, path: string) => {
