@@ -74,12 +74,18 @@ function searchWhere(sandboxId: string, req: SearchRequest, access: AccessScope)
 function buildSearchWhere(sandboxId: string, req: SearchRequest, access: AccessScope): Sql {
   const t = target(sandboxId, req.resourceType);
   const driver = driverOf(req.filters, access);
+  // With another criterion to drive the query (the compartment, a reference, a code), a
+  // `_lastUpdated` bound is checked per row: written as an expression, no planner takes the
+  // (sandboxId, type, lastUpdated) index for it and walks every resource of the type in the range
+  // (measured on Observation?patient&category&_lastUpdated=gt1970…: 24 ms a query that way, 1.7 ms
+  // without the bound). Alone, it keeps its index.
+  const lastUpdated = raw(driver === null ? 'r."lastUpdated"' : 'COALESCE(r."lastUpdated", r."lastUpdated")');
   return ands([
     sql`r."sandboxId" = ${sandboxId}`,
     sql`r."type" = ${req.resourceType}`,
     raw('r."deleted" = false'),
     accessSql(t, access, driver === 'granular' ? 'in' : 'exists'),
-    ...[...req.filters].sort((a, b) => checkOrder(a) - checkOrder(b)).map((f) => filterSql(t, f, raw('r."lastUpdated"'), f === driver ? 'in' : 'exists')),
+    ...[...req.filters].sort((a, b) => checkOrder(a) - checkOrder(b)).map((f) => filterSql(t, f, lastUpdated, f === driver ? 'in' : 'exists')),
   ]);
 }
 
