@@ -52,17 +52,7 @@ export function vaccinesDue(months: number, given: ReadonlyMap<Vaccine, number>,
 /** Records one administered vaccine (US Core Immunization). */
 export function immunize(chart: Chart, visit: Visit, vaccine: Vaccine, minute: number): Immunization {
   const imm: Immunization = {
-    resourceType: 'Immunization',
-    id: chart.id('imm'),
-    meta: { profile: [PROFILE.immunization] },
-    status: 'completed',
-    vaccineCode: concept(CVX[vaccine]),
-    patient: chart.subject,
-    encounter: visit.ref,
-    occurrenceDateTime: toDateTime(visit.day, minute),
-    recorded: toDateTime(visit.day, minute + 2),
-    primarySource: true,
-    location: { reference: `Location/${visit.practitioner.locationId}` },
+    ...offered(chart, visit, vaccine, minute, 'completed'),
     lotNumber: `${String.fromCharCode(65 + chart.rng.int(0, 25))}${chart.rng.digits(5)}`,
     route: concept(ROUTE[vaccine] ?? INTRAMUSCULAR),
     doseQuantity: { value: vaccine === 'rotavirus' ? 2 : 0.5, unit: 'mL', system: SYSTEM.ucum, code: 'mL' },
@@ -82,11 +72,19 @@ export function immunize(chart: Chart, visit: Visit, vaccine: Vaccine, minute: n
  */
 export function recordDeclinedImmunization(chart: Chart, visit: Visit, vaccine: Vaccine, minute: number): Immunization {
   const imm: Immunization = {
+    ...offered(chart, visit, vaccine, minute, 'not-done'),
+    statusReason: concept({ system: SYSTEM.actReason, code: 'PATOBJ', display: 'patient objection' }, 'Patient declined'),
+  };
+  return chart.add(imm, visit);
+}
+
+/** What every Immunization of a visit records, given or declined (US Core Immunization). */
+function offered(chart: Chart, visit: Visit, vaccine: Vaccine, minute: number, status: Immunization['status']): Immunization {
+  return {
     resourceType: 'Immunization',
     id: chart.id('imm'),
     meta: { profile: [PROFILE.immunization] },
-    status: 'not-done',
-    statusReason: concept({ system: SYSTEM.actReason, code: 'PATOBJ', display: 'patient objection' }, 'Patient declined'),
+    status,
     vaccineCode: concept(CVX[vaccine]),
     patient: chart.subject,
     encounter: visit.ref,
@@ -95,7 +93,6 @@ export function recordDeclinedImmunization(chart: Chart, visit: Visit, vaccine: 
     primarySource: true,
     location: { reference: `Location/${visit.practitioner.locationId}` },
   };
-  return chart.add(imm, visit);
 }
 
 export type { Vaccine };

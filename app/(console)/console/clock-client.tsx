@@ -8,6 +8,15 @@ const STEPS: [string, number][] = [
   ['+1 day', 86_400],
 ];
 
+/** Sends a clock change to the sandbox's clock API: its new offset, or why it was refused. */
+async function postClock(base: string, body: Record<string, number>): Promise<{ offsetSeconds: number } | { error: string }> {
+  const res = await fetch(`${base}/api/console/clock`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const answer = (await res.json().catch(() => ({}))) as { clockOffsetSeconds?: number; error_description?: string };
+  return res.ok && typeof answer.clockOffsetSeconds === 'number'
+    ? { offsetSeconds: answer.clockOffsetSeconds }
+    : { error: answer.error_description ?? `failed (${res.status})` };
+}
+
 function describe(seconds: number): string {
   if (seconds === 0) return 'real time';
   const d = Math.floor(seconds / 86_400);
@@ -25,12 +34,11 @@ export function ClockControls({ base, offsetSeconds }: { base: string; offsetSec
   const [offset, setOffset] = useState(offsetSeconds);
   const [error, setError] = useState<string | null>(null);
   async function move(body: Record<string, number>) {
-    const res = await fetch(`${base}/api/console/clock`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    const answer = (await res.json().catch(() => ({}))) as { clockOffsetSeconds?: number; error_description?: string };
-    if (res.ok && typeof answer.clockOffsetSeconds === 'number') {
-      setOffset(answer.clockOffsetSeconds);
+    const answer = await postClock(base, body);
+    if ('offsetSeconds' in answer) {
+      setOffset(answer.offsetSeconds);
       setError(null);
-    } else setError(answer.error_description ?? `failed (${res.status})`);
+    } else setError(answer.error);
   }
   return (
     <div className={`notice${offset ? ' warn' : ''}`} data-testid="sandbox-clock" style={{ margin: '8px 16px' }}>
@@ -53,24 +61,18 @@ export function ClockControls({ base, offsetSeconds }: { base: string; offsetSec
  * next calls with that token run just before it expires (issue 15 item 7).
  */
 export function ClockToExpiry({ base, expiresAt, secondsBefore = 30 }: { base: string; expiresAt: string; secondsBefore?: number }) {
-  const [state, setState] = useState<{ done: boolean; error: string | null }>({ done: false, error: null });
+  const [error, setError] = useState<string | null>(null);
   async function move() {
-    const untilSeconds = Math.floor(new Date(expiresAt).getTime() / 1000) - secondsBefore;
-    const res = await fetch(`${base}/api/console/clock`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ untilSeconds }),
-    });
-    const answer = (await res.json().catch(() => ({}))) as { error_description?: string };
-    if (res.ok) window.location.reload();
-    else setState({ done: false, error: answer.error_description ?? `failed (${res.status})` });
+    const answer = await postClock(base, { untilSeconds: Math.floor(new Date(expiresAt).getTime() / 1000) - secondsBefore });
+    if ('offsetSeconds' in answer) window.location.reload();
+    else setError(answer.error);
   }
   return (
     <>
-      <button type="button" className="secondary" data-testid="clock-to-expiry" onClick={() => void move()} disabled={state.done}>
+      <button type="button" className="secondary" data-testid="clock-to-expiry" onClick={() => void move()}>
         Move the sandbox clock to {secondsBefore} s before this token expires
       </button>
-      {state.error ? <span className="error"> {state.error}</span> : null}
+      {error ? <span className="error"> {error}</span> : null}
     </>
   );
 }
