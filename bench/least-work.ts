@@ -156,7 +156,11 @@ export const leastWork: Benchmark = {
       const lwPatientToken = await lwToken(`patient=${PATIENT}&scope=${encodeURIComponent('patient/*.rs')}`);
       const lwSystemToken = await lwToken(`scope=${encodeURIComponent('system/*.rs')}`);
 
+      // BENCH_WORKLOADS=<regular expression>: only the workloads whose name matches (to profile one).
+      const filter = process.env.BENCH_WORKLOADS ? new RegExp(process.env.BENCH_WORKLOADS, 'i') : null;
+      const wanted = (workload: string) => !filter || filter.test(workload);
       const get = async (workload: string, path: string, lwHeaders: Record<string, string>, ourHeaders: Record<string, string>) => {
+        if (!wanted(workload)) return;
         const least = await ctx.http(`least work: ${workload}`, `${lw.url}${path}`, { headers: lwHeaders });
         const ours = await ctx.http(`${workload} (${label})`, `${ctx.baseUrl}${path}`, { headers: ourHeaders });
         pairs.push({ workload, least, ours });
@@ -181,25 +185,28 @@ export const leastWork: Benchmark = {
       // (lib/fhir/search/execute.ts keeps results per statement), so this is the search's whole cost.
       {
         const workload = 'GET /fhir/Observation?patient&category&_count=20, a new query each time (patient token)';
-        const distinct = (name: string, url: string, headers: Record<string, string>) => {
-          let i = 0;
-          return ctx.http(name, url, {
-            headers,
-            requests: [
-              {
-                method: 'GET',
-                setupRequest: (req) => ({ ...req, path: `${search}&_lastUpdated=gt${new Date(Date.UTC(1970, 0, 1) + 1000 * i++).toISOString()}` }),
-              },
-            ],
-          });
-        };
-        const least = await distinct(`least work: ${workload}`, lw.url, { authorization: `Bearer ${lwPatientToken}` });
-        const ours = await distinct(`${workload} (${label})`, ctx.baseUrl, { authorization: `Bearer ${ourPatientToken}` });
-        pairs.push({ workload, least, ours });
+        if (wanted(workload)) {
+          const distinct = (name: string, url: string, headers: Record<string, string>) => {
+            let i = 0;
+            return ctx.http(name, url, {
+              headers,
+              requests: [
+                {
+                  method: 'GET',
+                  setupRequest: (req) => ({ ...req, path: `${search}&_lastUpdated=gt${new Date(Date.UTC(1970, 0, 1) + 1000 * i++).toISOString()}` }),
+                },
+              ],
+            });
+          };
+          const least = await distinct(`least work: ${workload}`, lw.url, { authorization: `Bearer ${lwPatientToken}` });
+          const ours = await distinct(`${workload} (${label})`, ctx.baseUrl, { authorization: `Bearer ${ourPatientToken}` });
+          pairs.push({ workload, least, ours });
+        }
       }
 
       const seconds = Number(process.env.BENCH_SECONDS ?? 5);
       const once = async (workload: string, bodies: { lw: string[]; ours: string[] }, headers: Record<string, string>, path: string) => {
+        if (!wanted(workload)) return;
         const run = async (name: string, url: string, list: string[]) => {
           let i = 0;
           const tally = errorTally();
@@ -229,7 +236,7 @@ export const leastWork: Benchmark = {
       };
 
       // client_credentials with a fresh ES384 assertion per request (each jti single-use).
-      const n = Number(process.env.BENCH_ASSERTIONS ?? 6000);
+      const n = wanted('client_credentials (fresh ES384 assertion)') ? Number(process.env.BENCH_ASSERTIONS ?? 6000) : 0;
       const expiresAt = Math.floor(Date.now() / 1000) + 290;
       const cc = (assertion: string) =>
         form({
@@ -263,7 +270,8 @@ export const leastWork: Benchmark = {
       await once('client_credentials (fresh ES384 assertion)', ccBodies, { 'content-type': 'application/x-www-form-urlencoded' }, '/oauth/token');
 
       // Authorization-code exchange (PKCE, id_token, refresh token), then refresh with rotation.
-      const codeCount = Number(process.env.BENCH_CODES ?? 1500);
+      const exchangeName = 'authorization_code + PKCE + id_token';
+      const codeCount = wanted(exchangeName) || wanted('refresh_token (rotation)') ? Number(process.env.BENCH_CODES ?? 1500) : 0;
       const ourCodes = await makeCodes(ctx, clientId, REDIRECT_URI, PATIENT, codeCount);
       const lwCodes = await json<{ code: string; verifier: string }[]>(fetch(`${lw.url}/_setup/codes?n=${codeCount}`));
       const codeBody = (c: { code: string; verifier: string }) =>
@@ -295,10 +303,11 @@ export const leastWork: Benchmark = {
         tally.print(workload);
         return r;
       };
-      const exchangeName = 'authorization_code + PKCE + id_token';
-      const leastExchange = await collect(`least work: ${exchangeName}`, lw.url, lwCodes, refresh.lw);
-      const ourExchange = await collect(`${exchangeName} (${label})`, ctx.baseUrl, ourCodes, refresh.ours);
-      pairs.push({ workload: exchangeName, least: leastExchange, ours: ourExchange });
+      if (codeCount > 0) {
+        const leastExchange = await collect(`least work: ${exchangeName}`, lw.url, lwCodes, refresh.lw);
+        const ourExchange = await collect(`${exchangeName} (${label})`, ctx.baseUrl, ourCodes, refresh.ours);
+        if (wanted(exchangeName)) pairs.push({ workload: exchangeName, least: leastExchange, ours: ourExchange });
+      }
       await once(
         'refresh_token (rotation)',
         {
@@ -312,9 +321,11 @@ export const leastWork: Benchmark = {
       // Introspection of one active token by a confidential client.
       const introspect = async (name: string, base: string, token: string) =>
         ctx.http(name, `${base}/oauth/introspect`, { method: 'POST', headers: formHeaders, body: form({ token }) });
-      const leastIntro = await introspect('least work: POST /oauth/introspect', lw.url, lwPatientToken);
-      const ourIntro = await introspect(`POST /oauth/introspect (${label})`, ctx.baseUrl, ourPatientToken);
-      pairs.push({ workload: 'POST /oauth/introspect', least: leastIntro, ours: ourIntro });
+      if (wanted('POST /oauth/introspect')) {
+        const leastIntro = await introspect('least work: POST /oauth/introspect', lw.url, lwPatientToken);
+        const ourIntro = await introspect(`POST /oauth/introspect (${label})`, ctx.baseUrl, ourPatientToken);
+        pairs.push({ workload: 'POST /oauth/introspect', least: leastIntro, ours: ourIntro });
+      }
     } finally {
       lw.child.kill('SIGTERM');
     }

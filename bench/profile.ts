@@ -8,6 +8,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Session } from 'node:inspector/promises';
 import { clientAssertion, registerBenchBackend } from './assertions';
+import { summarizeProfile } from './cpu-profile';
+import type { CpuProfile } from './cpu-profile';
 import type { SqlDriverAdapter, SqlDriverAdapterFactory, SqlQuery, Transaction } from '@prisma/driver-adapter-utils';
 
 const url = process.argv[2] ?? '';
@@ -102,24 +104,7 @@ function summary(name: string, samples: Sample[]): string {
   return `${name.padEnd(44)} cpu ${mean((s) => s.cpuMs).toFixed(2)} ms  wall mean ${mean((s) => s.ms).toFixed(2)} ms  p50 ${q(0.5).toFixed(2)}  p99 ${q(0.99).toFixed(2)}  statements ${mean((s) => s.statements).toFixed(1)}  driver ${mean((s) => s.driverMs).toFixed(2)} ms  other ${mean((s) => s.ms - s.driverMs).toFixed(2)} ms`;
 }
 
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  hitCount?: number;
-}
-
-// Where CPU time goes, by origin of the code (with CPU_PROFILE=1): the self time of every
-// sampled function, grouped by package, plus the heaviest functions.
-function categoryOf(url: string, fn: string): string {
-  if (!url) return fn === '(garbage collector)' ? 'GC' : fn === '(program)' || fn === '(idle)' ? fn : 'native';
-  const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
-  if (m) return m[1]!;
-  if (url.startsWith('node:')) return 'node:' + url.slice(5).split('/')[0];
-  if (url.includes('/lib/generated/')) return 'prisma generated client';
-  const own = /\/(lib\/[^/]+)\/[^/]+$/.exec(url.split('?')[0]!);
-  return own ? own[1]! : url.slice(-40);
-}
-
+// Where CPU time goes (with CPU_PROFILE=1): bench/cpu-profile.ts summarizes the profile of each measured loop.
 async function withCpuProfile<T>(name: string, run: () => Promise<T>): Promise<T> {
   if (!process.env.CPU_PROFILE) return run();
   const session = new Session();
@@ -128,28 +113,9 @@ async function withCpuProfile<T>(name: string, run: () => Promise<T>): Promise<T
   await session.post('Profiler.setSamplingInterval', { interval: 100 });
   await session.post('Profiler.start');
   const result = await run();
-  const { profile } = (await session.post('Profiler.stop')) as { profile: { nodes: ProfileNode[]; samples: number[] } };
+  const { profile } = (await session.post('Profiler.stop')) as { profile: CpuProfile };
   session.disconnect();
-  const byCategory = new Map<string, number>();
-  const byFunction = new Map<string, number>();
-  let total = 0;
-  for (const node of profile.nodes) {
-    const hits = node.hitCount ?? 0;
-    if (!hits || node.callFrame.functionName === '(idle)') continue;
-    total += hits;
-    const cat = categoryOf(node.callFrame.url, node.callFrame.functionName);
-    byCategory.set(cat, (byCategory.get(cat) ?? 0) + hits);
-    const key = `${node.callFrame.functionName || '(anonymous)'} ${node.callFrame.url.replace(/.*node_modules\//, '').replace(/.*\/work\/main\//, '')}:${node.callFrame.lineNumber}`;
-    byFunction.set(key, (byFunction.get(key) ?? 0) + hits);
-  }
-  const top = (m: Map<string, number>, n: number) =>
-    [...m]
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, n)
-      .map(([k, v]) => `      ${((v / total) * 100).toFixed(1).padStart(5)}%  ${k}`);
-  console.log(
-    `  CPU profile of ${name} (self time, busy samples only):\n    by origin:\n${top(byCategory, 14).join('\n')}\n    heaviest functions:\n${top(byFunction, 12).join('\n')}`,
-  );
+  console.log(`  CPU profile of ${name} (busy samples only):\n${summarizeProfile(profile, 12).join('\n')}`);
   return result;
 }
 

@@ -3,7 +3,8 @@
 // http server returning a constant). Prints a table and writes bench/results/<time>.json.
 // NEXT_DIST_DIR names the build (default .next-bench, built with the benchmark route when missing);
 // BENCH_DATABASE_TEMPLATE=<file.db> starts from a copy of a seeded SQLite database instead of
-// seeding BENCH_PATIENTS (1,000) patients; BENCH_SECONDS per benchmark.
+// seeding BENCH_PATIENTS (1,000) patients; BENCH_SECONDS per benchmark; BENCH_CPU_PROFILE=<dir> profiles
+// the server (node --cpu-prof; summarize with bench/cpu-profile.ts).
 import { createServer } from 'node:http';
 import { closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -204,7 +205,13 @@ async function main(): Promise<void> {
   // The workshop benchmark drives /api/workshops with this console account.
   const server = await startServer({
     databaseUrl,
-    env: { ...limits, CONSOLE_USER: WORKSHOP_BENCH_CONSOLE.user, CONSOLE_PASSWORD: WORKSHOP_BENCH_CONSOLE.password },
+    env: {
+      ...limits,
+      CONSOLE_USER: WORKSHOP_BENCH_CONSOLE.user,
+      CONSOLE_PASSWORD: WORKSHOP_BENCH_CONSOLE.password,
+    },
+    // BENCH_CPU_PROFILE=<dir>: the server writes its CPU profile there when it stops (bench/cpu-profile.ts reads it).
+    nodeArgs: process.env.BENCH_CPU_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`] : [],
   });
   const bare = createServer((_req, res) => res.end('ok'));
   const barePort: number = await freePort();

@@ -18,11 +18,11 @@ export function prepareDatabase(databaseUrl, extraEnv = {}) {
   });
 }
 
-/** Starts the app server; resolves { url, stop() } once /api/health answers. */
-export async function startServer({ databaseUrl, port, env = {} }) {
+/** Starts the app server (`nodeArgs`: options for its node, e.g. --cpu-prof); resolves { url, stop() } once /api/health answers. */
+export async function startServer({ databaseUrl, port, env = {}, nodeArgs = [] }) {
   port ??= await freePort();
   const url = `http://localhost:${port}`;
-  const child = spawn(process.execPath, [...socketAddressPreload, join(root, 'scripts', 'lib', 'app-server.mjs'), '--port', String(port)], {
+  const child = spawn(process.execPath, [...nodeArgs, ...socketAddressPreload, join(root, 'scripts', 'lib', 'app-server.mjs'), '--port', String(port)], {
     cwd: root,
     env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), NODE_ENV: 'production', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
