@@ -83,8 +83,20 @@ const summary = await seedDataset({
   }
   process.exit(1);
 });
-if (summary.skipped) console.log(`seed: the database already holds data (${summary.existing} resources); nothing to do`);
-else {
+if (summary.skipped) {
+  console.log(`seed: the database already holds data (${summary.existing} resources); nothing to do`);
+  const outdated = summary.outdated;
+  if (outdated) {
+    const made =
+      outdated.stored === null
+        ? 'by a version of SMART Sandbox that did not record its dataset version'
+        : `at dataset version ${outdated.stored}, ${outdated.stored < outdated.current ? 'older' : 'newer'} than this version's ${outdated.current}`;
+    console.log(
+      `seed: note: its synthetic dataset was stored ${made}, so it may lack resources or search index rows that this version generates.\n` +
+        '      `npm run db:reset` regenerates it (clients, tokens and data you added are lost).',
+    );
+  }
+} else {
   console.log(
     `seeded ${summary.patients} patients, ${summary.resources} resources in ${summary.seconds.toFixed(1)} s (${Math.round(summary.resources / Math.max(summary.seconds, 0.001))} resources/s)`,
   );

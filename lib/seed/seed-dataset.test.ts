@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { env } from '../env';
 import { getDb } from '../db';
+import { DATASET_VERSION } from './dataset-version';
 import { seedDataset } from './seed-dataset';
 import type { SeedOptions } from './seed-dataset';
 
@@ -27,6 +28,20 @@ describe('seedDataset', () => {
 
     const again = await seedDataset({ ...base, ifEmpty: true });
     expect(again).toMatchObject({ skipped: true, existing: first.resources });
+    expect(again.outdated).toBeUndefined();
+    const record = JSON.parse((await db.setting.findUniqueOrThrow({ where: { key: 'dataset:seed-test' } })).value) as Record<string, unknown>;
+    expect(record.version).toBe(DATASET_VERSION);
+
+    // A dataset stored by an earlier version (or one that recorded none) is left alone, and said to be outdated.
+    for (const [stored, value] of [
+      [DATASET_VERSION - 1, { ...record, version: DATASET_VERSION - 1 }],
+      [null, { ...record, version: undefined }],
+    ] as const) {
+      await db.setting.update({ where: { key: 'dataset:seed-test' }, data: { value: JSON.stringify(value) } });
+      const outdated = await seedDataset({ ...base, ifEmpty: true });
+      expect(outdated).toMatchObject({ skipped: true, existing: first.resources, outdated: { stored, current: DATASET_VERSION } });
+    }
+    expect(await db.resource.count({ where: { sandboxId: 'seed-test' } })).toBe(first.resources);
 
     const reset = await seedDataset({ ...base, reset: true, seed: 4 });
     expect(reset.patients).toBe(2);

@@ -4,6 +4,7 @@ import type { BulkWriter } from '../fhir/bulk-writer';
 import { createDb } from '../db';
 import { createBulkWriter } from '../fhir/bulk-writer';
 import { ROSTER_IDS } from '../synthetic';
+import { DATASET_VERSION } from './dataset-version';
 import { streamSeedBatches } from './pipeline';
 
 export interface SeedOptions {
@@ -32,6 +33,11 @@ export interface SeedSummary {
   seconds: number;
   seed: number;
   anchorDate: string;
+  /**
+   * When a non-empty sandbox was left alone (ifEmpty) and its dataset was stored at another
+   * DATASET_VERSION (null: before versions were recorded), that version and ours.
+   */
+  outdated?: { stored: number | null; current: number };
 }
 
 function progressBar(out: SeedOptions['progress'], total: number): (done: number, resources: number, final?: boolean) => void {
@@ -103,6 +109,18 @@ function parseSpec(value: string): DatasetSpec | null {
   }
 }
 
+/** The DATASET_VERSION the sandbox's complete dataset was stored at; null when its record names none (or there is no record). */
+async function storedDatasetVersion(db: Db, sandboxId: string): Promise<number | null> {
+  const record = await db.setting.findUnique({ where: { key: datasetKey(sandboxId) } });
+  if (!record) return null;
+  try {
+    const version = (JSON.parse(record.value) as { version?: unknown }).version;
+    return Number.isInteger(version) ? (version as number) : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Checks what the sandbox holds, then stores the dataset unless there is nothing to do. */
 async function seedWith(db: Db, opts: SeedOptions, anchorDate: string): Promise<SeedSummary> {
   const existing = await db.resource.count({ where: { sandboxId: opts.sandboxId } });
@@ -118,8 +136,20 @@ async function seedWith(db: Db, opts: SeedOptions, anchorDate: string): Promise<
     roster: opts.includeRoster,
   };
   // A sandbox with data and no marker holds a complete dataset (or data of its own): leave it.
-  if (opts.ifEmpty && existing > 0 && !marker)
-    return { skipped: true, existing, patients: 0, resources: 0, byType: {}, seconds: 0, seed: opts.seed, anchorDate };
+  if (opts.ifEmpty && existing > 0 && !marker) {
+    const stored = await storedDatasetVersion(db, opts.sandboxId);
+    return {
+      skipped: true,
+      existing,
+      patients: 0,
+      resources: 0,
+      byType: {},
+      seconds: 0,
+      seed: opts.seed,
+      anchorDate,
+      ...(stored === DATASET_VERSION ? {} : { outdated: { stored, current: DATASET_VERSION } }),
+    };
+  }
   const writer = createBulkWriter(opts.databaseUrl);
   let stored: { summary: SeedSummary; started: number };
   try {
@@ -215,6 +245,7 @@ async function store(
     patients: spec.patients,
     condition: spec.condition,
     roster: spec.roster,
+    version: DATASET_VERSION,
     at: new Date().toISOString(),
   });
   await db.$transaction([
