@@ -37,7 +37,7 @@ import type { DocrefRequest } from './docref';
 import { SECTION_ENTRIES, SUMMARY_SECTIONS, SUMMARY_TYPE, summaryDocument, summaryDocumentReference } from './summary-document';
 import type { SectionContent } from './summary-document';
 import { expandInputsOfParameters, expandValueSet, parseExpand } from './terminology';
-import { patientCompartmentTypes } from './definitions';
+import { getTypeDefinition, patientCompartmentTypes } from './definitions';
 import { CANONICAL_TARGET } from './indexer';
 import { idsNamedByCanonicals } from './search/canonical';
 import { FhirAuthError, FhirError, FhirForbiddenError, FhirThrottledError, TransactionFailure } from './errors';
@@ -664,8 +664,61 @@ async function generatedSummary(ctx: Ctx, policy: AccessPolicy, op: DocrefReques
     const page = await searchPage(ctx.db, ctx.sandboxId, req, withoutDeletedRecord(ctx, req, scopeOf(d)));
     sections.push({ section, resources: page.rows.map(resourceOf) });
   }
-  const document = summaryDocument(ctx.base, patient, sections, new Date());
+  const document = summaryDocument(ctx.base, patient, sections, new Date(), await documentReferences(ctx, policy, patient, sections));
   return summaryDocumentReference(document, patient, { start: op.start, end: op.end });
+}
+
+/** Most ids of one type read in one statement for a generated document's references. */
+const REFERENCE_CHUNK = 200;
+
+/**
+ * What the patient and the sections' entries refer to (their organization and practitioners, the
+ * entries' encounters, performers, locations, medications), so that the document carries what it
+ * references (FHIR R4 documents.html §3.3.1: the bundle holds the Composition and the resources it
+ * refers to, directly or indirectly). Each type is read under the token's read policy, exactly as
+ * `GET [type]/[id]` would be: what the token may not read stays out, its reference unresolved. One
+ * level only: what these resources refer to in turn is not followed.
+ */
+async function documentReferences(ctx: Ctx, policy: AccessPolicy, patient: Patient, sections: SectionContent[]): Promise<Resource[]> {
+  const carried = [patient, ...sections.flatMap((s) => s.resources ?? [])];
+  const present = new Set(carried.map((r) => `${r.resourceType}/${r.id ?? ''}`));
+  const wanted = new Map<string, Set<string>>();
+  for (const ref of literalReferences(carried)) {
+    const m = /^([A-Z][A-Za-z]{1,63})\/([A-Za-z0-9\-.]{1,64})$/.exec(ref);
+    if (!m || present.has(ref) || !getTypeDefinition(m[1]!)) continue;
+    let ids = wanted.get(m[1]!);
+    if (!ids) wanted.set(m[1]!, (ids = new Set()));
+    ids.add(m[2]!);
+  }
+  const out: Resource[] = [];
+  for (const [type, idSet] of [...wanted].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+    const d = policy.decide('read', type);
+    if (!d.allowed) continue;
+    const ids = [...idSet].sort();
+    for (let i = 0; i < ids.length; i += REFERENCE_CHUNK) {
+      const chunk = ids.slice(i, i + REFERENCE_CHUNK);
+      out.push(...(await readManyVisible(ctx.db, ctx.sandboxId, type, chunk, scopeOf(d), chunk.length)).map(resourceOf));
+    }
+  }
+  return out;
+}
+
+/** Every literal `reference` (relative `Type/id`) held anywhere in the resources. */
+function literalReferences(resources: readonly Resource[]): Set<string> {
+  const found = new Set<string>();
+  const walk = (value: unknown): void => {
+    if (Array.isArray(value)) {
+      for (const v of value) walk(v);
+      return;
+    }
+    if (value === null || typeof value !== 'object') return;
+    for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
+      if (key === 'reference' && typeof v === 'string') found.add(v);
+      else if (key !== 'text' && key !== 'contained') walk(v);
+    }
+  };
+  for (const r of resources) walk(r);
+  return found;
 }
 
 async function search(

@@ -110,10 +110,11 @@ function fullUrlOf(base: string, r: Resource): string {
 
 /**
  * The FHIR document (Bundle.type document, FHIR R4 documents.html): the Composition first, then
- * the patient and every section entry. A section the token may not search is present, empty,
+ * the patient, every section entry and the `referenced` resources (what those refer to and the
+ * caller may read). A section the token may not search is present, empty,
  * with emptyReason `withheld`; one with nothing recorded says so with `nilknown`.
  */
-export function summaryDocument(base: string, patient: Patient, sections: SectionContent[], now: Date): Bundle {
+export function summaryDocument(base: string, patient: Patient, sections: SectionContent[], now: Date, referenced: readonly Resource[] = []): Bundle {
   const compositionUrl = `urn:uuid:${randomUUID()}`;
   const entries: Resource[] = [patient];
   const seen = new Set([`${patient.resourceType}/${patient.id ?? ''}`]);
@@ -137,7 +138,15 @@ export function summaryDocument(base: string, patient: Patient, sections: Sectio
     }
     return out;
   });
-  const organization = patient.managingOrganization?.reference ? { reference: patient.managingOrganization.reference } : undefined;
+  for (const r of referenced) {
+    const key = `${r.resourceType}/${r.id ?? ''}`;
+    if (!seen.has(key)) entries.push(r);
+    seen.add(key);
+  }
+  // The author is the patient's organization when the document carries it (every reference of the
+  // Composition resolves inside the bundle: FHIR R4 documents.html §3.3.1), else named only.
+  const orgRef = patient.managingOrganization?.reference;
+  const organization = orgRef && seen.has(orgRef) ? { reference: orgRef } : undefined;
   const composition: Composition = {
     resourceType: 'Composition',
     status: 'final',

@@ -496,7 +496,20 @@ describe('DocumentReference/$docref (US Core 6.1 OperationDefinition-docref)', (
       entries += refs.length;
     }
     expect(entries).toBeGreaterThan(10);
-    for (const r of rest.slice(1)) expect(JSON.stringify(r.subject ?? r.patient)).toContain(`Patient/${patient}`);
+    const sectionRefs = new Set(sections.flatMap((x) => (x.entry ?? []).map((e) => e.reference ?? '')));
+    const entryResources = rest.filter((r) => sectionRefs.has(`${r.resourceType}/${r.id}`));
+    expect(entryResources).toHaveLength(sectionRefs.size);
+    for (const r of entryResources) expect(JSON.stringify(r.subject ?? r.patient)).toContain(`Patient/${patient}`);
+    // What the Composition, the patient and the entries refer to is in the document too (FHIR R4
+    // documents.html §3.3.1), read like a GET of it: every such reference resolves inside the bundle.
+    const firstLevel = [composition, rest[0], ...entryResources].flatMap((r) =>
+      [...JSON.stringify(r).matchAll(/"reference":"([A-Z][A-Za-z]+\/[^"#]+)"/g)].map((m) => m[1]!),
+    );
+    for (const ref of firstLevel) expect(inDocument.has(ref), ref).toBe(true);
+    const referenced = rest.filter((r) => r !== rest[0] && !sectionRefs.has(`${r.resourceType}/${r.id}`));
+    expect(referenced.map((r) => r.resourceType)).toEqual(expect.arrayContaining(['Organization', 'Practitioner']));
+    for (const r of referenced) expect(firstLevel, `${r.resourceType}/${r.id}`).toContain(`${r.resourceType}/${r.id}`);
+    expect((composition?.author as { reference?: string }[])[0]?.reference).toBe((rest[0]?.managingOrganization as { reference?: string }).reference);
     // Independently of the search engine: the allergies, immunizations and problems are every one of the patient's.
     for (const [code, type] of [
       ['48765-2', 'AllergyIntolerance'],
