@@ -101,6 +101,17 @@ function segmentsOf(req: Request): string[] {
     });
 }
 
+/**
+ * The opening of a handler of one room or one attendee: the console account, then `find` with the
+ * ids the path names (/api/workshops/{id}/attendees/{aid}/…); nothing found is a 404 saying `missing`.
+ */
+async function authenticateAndFind<T>(req: Request, find: (id: string, attendeeId: string) => Promise<T | null>, missing: string): Promise<T | Response> {
+  const auth = await authenticate(req);
+  if (auth instanceof Response) return auth;
+  const [id = '', , attendeeId = ''] = segmentsOf(req);
+  return (await find(id, attendeeId)) ?? problem(404, 'not_found', missing);
+}
+
 /** A room as JSON. */
 export function roomJson(room: RoomView, origin: string) {
   return {
@@ -180,11 +191,8 @@ export async function handleWorkshop(req: Request): Promise<Response> {
 
 /** GET /api/workshops/{id}/progress.csv */
 export async function handleWorkshopCsv(req: Request): Promise<Response> {
-  const auth = await authenticate(req);
-  if (auth instanceof Response) return auth;
-  const [id = ''] = segmentsOf(req);
-  const room = await findRoom(id);
-  if (!room) return problem(404, 'not_found', 'no such room');
+  const room = await authenticateAndFind(req, findRoom, 'no such room');
+  if (room instanceof Response) return room;
   const csv = progressCsv(room, await roomProgress(room));
   return new Response(csv, {
     headers: { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': `attachment; filename="workshop-${room.code}-progress.csv"`, ...NO_STORE },
@@ -272,11 +280,8 @@ function eventStream(req: Request, start: (sink: EventSink) => () => void): Resp
  * (lib/workshop/live.ts), so every instance behind one origin serves a current grid.
  */
 export async function handleWorkshopEvents(req: Request): Promise<Response> {
-  const auth = await authenticate(req);
-  if (auth instanceof Response) return auth;
-  const [id = ''] = segmentsOf(req);
-  const room = await findRoom(id);
-  if (!room) return problem(404, 'not_found', 'no such room');
+  const room = await authenticateAndFind(req, findRoom, 'no such room');
+  if (room instanceof Response) return room;
   const origin = publicOrigin(req);
   return eventStream(req, (sink) =>
     subscribeRoom(room.id, (snapshot) => {
@@ -403,11 +408,8 @@ export async function handleSandboxClock(req: Request): Promise<Response> {
 
 /** POST /api/workshops/{id}/attendees/{aid}/clock */
 export async function handleAttendeeClock(req: Request): Promise<Response> {
-  const auth = await authenticate(req);
-  if (auth instanceof Response) return auth;
-  const [id = '', , attendeeId = ''] = segmentsOf(req);
-  const attendee = await findAttendee(id, attendeeId);
-  if (!attendee) return problem(404, 'not_found', 'no such attendee in this room');
+  const attendee = await authenticateAndFind(req, findAttendee, 'no such attendee in this room');
+  if (attendee instanceof Response) return attendee;
   const next = await clockChange(req, async () => (await clockOffsets([attendee.sandboxId])).get(attendee.sandboxId) ?? 0);
   if (next instanceof Response) return next;
   try {

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { discover, systemToken } from '../integration/support/smart-client';
 import { openDb } from './support/db';
-import { freePort, freshDatabase, prepareDatabase, SERVER_ENV, startServer } from './support/servers';
+import { at, freePort, freshDatabase, prepareDatabase, SERVER_ENV, sleep, startServer } from './support/servers';
 import type { TestServer } from './support/servers';
 
 interface Manifest {
@@ -18,15 +18,6 @@ let b: TestServer;
 let databaseUrl = '';
 let origin = '';
 let token = '';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** The same URL on another instance (both answer for one public origin, as behind a proxy). */
-function at(server: TestServer, url: string): string {
-  const u = new URL(url);
-  u.host = new URL(server.url).host;
-  return u.toString();
-}
 
 async function kickOff(server: TestServer, path: string): Promise<string> {
   const res = await fetch(`${server.url}/fhir/${path}`, {

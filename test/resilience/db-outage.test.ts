@@ -9,15 +9,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openDb } from './support/db';
 import { clientPost, exchangeCode, fhirStatus, obtainCodes, PATIENT, refreshToken, registerConfidentialApp, succeeded } from './support/oauth';
 import type { TokenOutcome } from './support/oauth';
-import { findPgBin, freshDatabase, prepareDatabase, SERVER_ENV, startCluster, startServer } from './support/servers';
+import { findPgBin, freshDatabase, prepareDatabase, SERVER_ENV, sleep, startCluster, startServer } from './support/servers';
 import type { PgCluster, TestServer } from './support/servers';
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterAll(async () => {
   for (const fn of cleanup.reverse()) await fn();
 });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Internals a response must never show: stack frames, SQL, driver and ORM names, socket errors. */
 const INTERNALS = /\bat [\w.<>]+ \(|SELECT [^<]*FROM|INSERT INTO|UPDATE "|[Pp]risma|ECONNREFUSED|57P0\d|SQLITE_|node_modules/;

@@ -11,7 +11,7 @@ import { checkDataset } from './support/dataset-check';
 import { openDb, tokenInvariants, withDb } from './support/db';
 import { exchangeCode, fhirStatus, obtainCodes, PATIENT, refreshToken, registerApp, succeeded } from './support/oauth';
 import type { IssuedCode, TokenOutcome } from './support/oauth';
-import { databaseKinds, freshDatabase, prepareDatabase, SERVER_ENV, startServer } from './support/servers';
+import { databaseKinds, freshDatabase, prepareDatabase, SERVER_ENV, sleep, startServer } from './support/servers';
 import type { TestServer } from './support/servers';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -26,9 +26,6 @@ function dropLater(url: string): void {
 }
 
 const SEED_SPEC = { seed: 7, anchorDate: '2026-01-01', patients: 30 } as const;
-
-/** Resolves after `ms`. */
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 for (const kind of databaseKinds()) {
   describe(`kill -9 on ${kind}`, () => {

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { discover, fhirGet, insecure, registerBackendService, registerSymmetricClient, runCodeFlow } from '../integration/support/smart-client';
 import type { BackendService } from '../integration/support/smart-client';
-import { freePort, freshDatabase, prepareDatabase, SERVER_ENV, startServer } from './support/servers';
+import { at, freePort, freshDatabase, prepareDatabase, SERVER_ENV, sleep, startServer } from './support/servers';
 import type { TestServer } from './support/servers';
 
 const BASIC = `Basic ${Buffer.from(`${SERVER_ENV.CONSOLE_USER}:${SERVER_ENV.CONSOLE_PASSWORD}`).toString('base64')}`;
@@ -29,15 +29,6 @@ interface Seat {
   readonly base: string;
 }
 const seats: Seat[] = [];
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** The same URL on another instance (both answer for one public origin, as behind a proxy). */
-function at(server: TestServer, url: string): string {
-  const u = new URL(url);
-  u.host = new URL(server.url).host;
-  return u.toString();
-}
 
 /** Joins the room through one instance. */
 async function join(server: TestServer, name: string): Promise<Seat> {

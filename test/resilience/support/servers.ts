@@ -1,4 +1,5 @@
-// Typed access to the plain-ESM test helpers: built-app servers, databases, a PostgreSQL cluster.
+// Typed access to the plain-ESM test helpers (built-app servers, databases, a PostgreSQL cluster)
+// and the small helpers the suites share around them.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,6 +39,16 @@ export const startServer = startServerUntyped as (options: { databaseUrl: string
 
 /** A TCP port on loopback that is free right now. */
 export const freePort = freePortUntyped as () => Promise<number>;
+
+/** The same URL on another instance (both answer for one public origin, as behind a proxy). */
+export function at(server: TestServer, url: string): string {
+  const u = new URL(url);
+  u.host = new URL(server.url).host;
+  return u.toString();
+}
+
+/** Resolves after `ms`. */
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const freshPostgresDatabase = freshPostgresDatabaseUntyped as (serverUrl: string, prefix?: string) => Promise<string>;
 export const findPgBin = findPgBinUntyped as () => string | null;

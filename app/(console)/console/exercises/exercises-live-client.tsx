@@ -1,8 +1,8 @@
 'use client';
 
-import { useEffect, useState } from 'react';
 import type { ReactNode } from 'react';
 import type { OwnProgressJson } from '#lib/console/workshops-api';
+import { useLiveProgress } from '../live-progress-client';
 
 interface Props {
   /** `/s/{id}`: the attendee's sandbox. */
@@ -21,30 +21,14 @@ function time(iso: string | undefined): string {
  * a tick appears as soon as the sandbox's audit trail shows the milestone, without a reload.
  */
 export function LiveExercises({ basePath, initial, exercises, milestones }: Props) {
-  const [data, setData] = useState(initial);
-  const [live, setLive] = useState<'connecting' | 'live' | 'closed'>('connecting');
-
-  useEffect(() => {
-    const source = new EventSource(`${basePath}/api/console/exercises/events`);
-    source.addEventListener('open', () => setLive('live'));
-    source.addEventListener('error', () => setLive((s) => (s === 'closed' ? s : 'connecting')));
-    source.addEventListener('progress', (event) => {
-      setLive('live');
-      setData(JSON.parse((event as MessageEvent<string>).data) as OwnProgressJson);
-    });
-    source.addEventListener('closed', () => {
-      source.close();
-      setLive('closed');
-    });
-    return () => source.close();
-  }, [basePath]);
+  const { data, state } = useLiveProgress(`${basePath}/api/console/exercises/events`, 'closed', initial);
 
   const reached = data.milestones as Record<string, string | undefined>;
   const done = new Map(data.exercises.map((e) => [e.key, e.doneAt]));
   return (
     <>
       <p className="muted-small" data-testid="exercises-live">
-        {live === 'live' ? '● live: ticks appear as your sandbox observes each step' : live === 'closed' ? '○ the room is closed' : '○ connecting…'}
+        {state === 'live' ? '● live: ticks appear as your sandbox observes each step' : state === 'ended' ? '○ the room is closed' : '○ connecting…'}
       </p>
       {exercises.length === 0 ? <p className="card muted">The instructor has not attached exercises to this room.</p> : null}
       {exercises.map((e) => {

@@ -1,7 +1,8 @@
 'use client';
 
-import { useEffect, useState } from 'react';
+import { useState } from 'react';
 import type { AttendeeJson, WorkshopProgressJson } from '#lib/console/workshops-api';
+import { useLiveProgress } from '../../live-progress-client';
 
 interface Props {
   roomId: string;
@@ -33,24 +34,10 @@ function offset(seconds: number): string {
  * move their sandbox's clock, reset their sandbox.
  */
 export function ProgressGrid({ roomId, initial, milestones }: Props) {
-  const [data, setData] = useState(initial);
-  const [live, setLive] = useState(false);
   const [message, setMessage] = useState<string | null>(null);
-
-  useEffect(() => {
-    const source = new EventSource(`/api/workshops/${encodeURIComponent(roomId)}/events`);
-    source.addEventListener('open', () => setLive(true));
-    source.addEventListener('error', () => setLive(false));
-    source.addEventListener('progress', (event) => {
-      setLive(true);
-      setData(JSON.parse((event as MessageEvent<string>).data) as WorkshopProgressJson);
-    });
-    source.addEventListener('deleted', () => {
-      source.close();
-      setMessage('This room was deleted.');
-    });
-    return () => source.close();
-  }, [roomId]);
+  const { data, state } = useLiveProgress(`/api/workshops/${encodeURIComponent(roomId)}/events`, 'deleted', initial, () =>
+    setMessage('This room was deleted.'),
+  );
 
   async function post(attendee: AttendeeJson, action: 'reset' | 'clock', body: unknown, done: string) {
     const res = await fetch(`/api/workshops/${encodeURIComponent(roomId)}/attendees/${encodeURIComponent(attendee.id)}/${action}`, {
@@ -65,7 +52,7 @@ export function ProgressGrid({ roomId, initial, milestones }: Props) {
   return (
     <>
       <p className="muted-small" data-testid="grid-live">
-        {live ? '● live' : '○ connecting…'} · {data.attendees.length} attendee{data.attendees.length === 1 ? '' : 's'}
+        {state !== 'connecting' ? '● live' : '○ connecting…'} · {data.attendees.length} attendee{data.attendees.length === 1 ? '' : 's'}
       </p>
       {message ? (
         <p className="notice" role="status">
