@@ -1,4 +1,5 @@
-// Builds one migrated SQLite template database for the unit tests; each test file copies it.
+// Builds one migrated SQLite template database for the unit tests; each test file copies it into a
+// folder of its own beside it (test/setup-unit.ts), and the teardown removes them all.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

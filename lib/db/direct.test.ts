@@ -1,6 +1,6 @@
 import { describe, it, expect, vi } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -87,12 +87,14 @@ describe('statements straight through the driver adapter', () => {
   }, 20_000);
 
   it('the checkpoint thread does not keep a process alive: a script that used the database ends by itself', () => {
-    const script = join(mkdtempSync(join(tmpdir(), 'db-exit-')), 'uses-db.mts');
+    const dir = mkdtempSync(join(tmpdir(), 'db-exit-'));
+    const script = join(dir, 'uses-db.mts');
     writeFileSync(
       script,
       `const { getDb } = await import(${JSON.stringify(new URL('./index.ts', import.meta.url).pathname)});\nconsole.log(await getDb().setting.count());\n`,
     );
     const run = spawnSync(process.execPath, ['--import', 'tsx', script], { env: { ...process.env }, encoding: 'utf8', timeout: 20_000 });
+    rmSync(dir, { recursive: true, force: true });
     expect(run.stderr).not.toContain('checkpoint');
     expect(run.signal, run.stderr).toBeNull();
     expect(run.status, run.stderr).toBe(0);

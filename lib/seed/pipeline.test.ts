@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdtempSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -65,20 +65,24 @@ describe('seed pipeline', () => {
 
   it('stores the same resources and index rows through either thread', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'seed-pipeline-'));
-    const files = [join(dir, 'worker.db'), join(dir, 'inline.db')];
-    for (const f of files) copyFileSync(sqliteFile(env.DATABASE_URL), f);
-    for (const [file, threads] of [
-      [files[0]!, 'worker'],
-      [files[1]!, 'inline'],
-    ] as const) {
-      const writer = createBulkWriter(`file:${file}`);
-      try {
-        for await (const batch of streamSeedBatches(plan, { threads })) await writer.writeBatch(batch);
-      } finally {
-        await writer.close();
+    try {
+      const files = [join(dir, 'worker.db'), join(dir, 'inline.db')];
+      for (const f of files) copyFileSync(sqliteFile(env.DATABASE_URL), f);
+      for (const [file, threads] of [
+        [files[0]!, 'worker'],
+        [files[1]!, 'inline'],
+      ] as const) {
+        const writer = createBulkWriter(`file:${file}`);
+        try {
+          for await (const batch of streamSeedBatches(plan, { threads })) await writer.writeBatch(batch);
+        } finally {
+          await writer.close();
+        }
       }
+      expect(dumpDatabase(files[0]!)).toBe(dumpDatabase(files[1]!));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
-    expect(dumpDatabase(files[0]!)).toBe(dumpDatabase(files[1]!));
   }, 300_000);
 
   it('keeps the worker at most maxAhead batches ahead of a slow writer', async () => {

@@ -1,6 +1,6 @@
-import { describe, it, expect, inject } from 'vitest';
+import { afterAll, describe, it, expect, inject } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -12,9 +12,16 @@ import { freshPostgresDatabase } from '../../scripts/lib/pg-database.mjs';
 
 const kind = inject('databaseKind');
 
+const folders: string[] = [];
+afterAll(() => {
+  for (const dir of folders) rmSync(dir, { recursive: true, force: true });
+});
+
 async function emptyDatabaseUrl(): Promise<string> {
   if (kind === 'postgresql') return freshPostgresDatabase(process.env.TEST_DATABASE_URL!, 'mig');
-  return `file:${join(mkdtempSync(join(tmpdir(), 'sandbox-mig-')), 'm.db')}`;
+  const dir = mkdtempSync(join(tmpdir(), 'sandbox-mig-'));
+  folders.push(dir);
+  return `file:${join(dir, 'm.db')}`;
 }
 
 async function tablesOf(url: string): Promise<string[]> {
