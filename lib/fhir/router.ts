@@ -80,7 +80,7 @@ import { parseResourceBody, ResourceStore } from './store';
 import { handleBulk } from './bulk/endpoints';
 import type { FhirRoute } from './request-access';
 import { otherPatientError, otherPatientsNamed, parseAuthorizedSearch as parseAuthorizedSearchOf, patientsNamedIn, routeFhirRequest } from './request-access';
-import { isFhirId } from '../fhir-id';
+import { isFhirId, referencePattern } from '../fhir-id';
 
 export interface FhirHandlerOptions {
   db?: Db;
@@ -668,6 +668,9 @@ async function generatedSummary(ctx: Ctx, policy: AccessPolicy, op: DocrefReques
   return summaryDocumentReference(document, patient, { start: op.start, end: op.end });
 }
 
+/** `{Type}/{id}` of any resource type (lib/fhir-id.ts). */
+const ANY_REFERENCE = referencePattern();
+
 /** Most ids of one type read in one statement for a generated document's references. */
 const REFERENCE_CHUNK = 200;
 
@@ -684,7 +687,7 @@ async function documentReferences(ctx: Ctx, policy: AccessPolicy, patient: Patie
   const present = new Set(carried.map((r) => `${r.resourceType}/${r.id ?? ''}`));
   const wanted = new Map<string, Set<string>>();
   for (const ref of literalReferences(carried)) {
-    const m = /^([A-Z][A-Za-z]{1,63})\/([A-Za-z0-9\-.]{1,64})$/.exec(ref);
+    const m = ANY_REFERENCE.exec(ref);
     if (!m || present.has(ref) || !getTypeDefinition(m[1]!)) continue;
     let ids = wanted.get(m[1]!);
     if (!ids) wanted.set(m[1]!, (ids = new Set()));
