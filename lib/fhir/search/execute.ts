@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
 import type { Db } from '../../db';
-import { fhirDataVersion, rawQuery, rawQueryAtVersion } from '../../db/direct';
+import { directKindOf, fhirDataVersion, rawQuery, rawQueryAtVersion } from '../../db/direct';
 import type { SearchRequest, SearchFilter, Cursor, IncludeSpec } from './parse';
 import type { AccessScope, Sql, Target } from './sql';
 import { accessSql, ands, filterSql, join, paramSql, raw, sortKeySql, sql } from './sql';
@@ -138,22 +138,42 @@ export async function searchPage(db: Db, sandboxId: string, req: SearchRequest, 
   const where = searchWhere(sandboxId, req, access);
   const key = sortKeySql(target(sandboxId, req.resourceType), req.sort);
   const dir = raw(req.sort.descending ? 'DESC' : 'ASC');
-  const conds: Sql[] = [where];
-  if (req.cursor) {
+  // The rows after the cursor, as conditions on a row's sort value and id.
+  const after = (sortValue: Sql | null, id: Sql): Sql[] => {
+    if (!req.cursor) return [];
     const cv = cursorValue(req, req.cursor);
-    if (key && cv !== null) {
+    if (sortValue && cv !== null) {
       const cmp = raw(req.sort.descending ? '<' : '>');
-      conds.push(sql`(${key} ${cmp} ${cv} OR (${key} = ${cv} AND r."id" > ${req.cursor.i}))`);
-    } else if (!key) {
-      conds.push(req.sort.descending ? sql`r."id" < ${req.cursor.i}` : sql`r."id" > ${req.cursor.i}`);
+      return [sql`(${sortValue} ${cmp} ${cv} OR (${sortValue} = ${cv} AND ${id} > ${req.cursor.i}))`];
     }
-  }
+    if (!sortValue) return [req.sort.descending ? sql`${id} < ${req.cursor.i}` : sql`${id} > ${req.cursor.i}`];
+    return [];
+  };
   const take = req.count + 1;
-  // An uncorrelated scalar subquery, evaluated once per statement; its alias r is its own.
-  const cols = withTotal ? sql`${COLS}, (SELECT COUNT(*) FROM "Resource" r WHERE ${where}) AS "total"` : COLS;
-  const query = key
-    ? sql`SELECT ${cols}, ${key} AS "sk" FROM "Resource" r WHERE ${ands(conds)} ORDER BY "sk" ${dir}, r."id" ASC LIMIT ${take}`
-    : sql`SELECT ${cols} FROM "Resource" r WHERE ${ands(conds)} ORDER BY r."id" ${dir} LIMIT ${take}`;
+  let query: Sql;
+  if (withTotal && directKindOf(db) === 'postgresql') {
+    // PostgreSQL: the matches are found once (a CTE referenced twice is materialized), then counted
+    // and paged from there, and only the page's rows are read whole. The form below, with the
+    // count as its own subquery, finds them twice and reads every match's content before sorting:
+    // measured on Observation?patient&category in a 221-Observation compartment, 3.7 ms a
+    // statement instead of 6.5. On SQLite the form below is the faster one (0.9 ms against 1.2):
+    // its page stops after the first rows in id order and its count reads covering indexes only.
+    const m = { sk: raw('m."sk"'), id: raw('m."id"') };
+    const order = key ? sql`p."sk" ${dir}, p."id" ASC` : sql`p."id" ${dir}`;
+    query = sql`WITH m AS MATERIALIZED (SELECT r."id"${key ? sql`, ${key} AS "sk"` : raw('')} FROM "Resource" r WHERE ${where})
+      SELECT ${COLS}${key ? raw(', p."sk" AS "sk"') : raw('')}, (SELECT COUNT(*) FROM m) AS "total"
+      FROM (SELECT m."id"${key ? raw(', m."sk"') : raw('')} FROM m WHERE ${ands([raw('true'), ...after(key ? m.sk : null, m.id)])}
+            ORDER BY ${key ? sql`m."sk" ${dir}, m."id" ASC` : sql`m."id" ${dir}`} LIMIT ${take}) p
+      JOIN "Resource" r ON r."sandboxId" = ${sandboxId} AND r."type" = ${req.resourceType} AND r."id" = p."id"
+      ORDER BY ${order}`;
+  } else {
+    const conds: Sql[] = [where, ...after(key, raw('r."id"'))];
+    // An uncorrelated scalar subquery, evaluated once per statement; its alias r is its own.
+    const cols = withTotal ? sql`${COLS}, (SELECT COUNT(*) FROM "Resource" r WHERE ${where}) AS "total"` : COLS;
+    query = key
+      ? sql`SELECT ${cols}, ${key} AS "sk" FROM "Resource" r WHERE ${ands(conds)} ORDER BY "sk" ${dir}, r."id" ASC LIMIT ${take}`
+      : sql`SELECT ${cols} FROM "Resource" r WHERE ${ands(conds)} ORDER BY r."id" ${dir} LIMIT ${take}`;
+  }
   const count = req.count;
   const sortKind = req.sort.kind;
   return keptQuery(
