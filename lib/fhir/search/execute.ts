@@ -150,6 +150,8 @@ export async function searchPage(db: Db, sandboxId: string, req: SearchRequest, 
     return [];
   };
   const take = req.count + 1;
+  // Page order: the sort value, then the id (alone when there is no sort value).
+  const orderOf = (sortValue: Sql, id: Sql): Sql => (key ? sql`${sortValue} ${dir}, ${id} ASC` : sql`${id} ${dir}`);
   let query: Sql;
   if (withTotal && directKindOf(db) === 'postgresql') {
     // PostgreSQL: the matches are found once (a CTE referenced twice is materialized), then counted
@@ -158,21 +160,21 @@ export async function searchPage(db: Db, sandboxId: string, req: SearchRequest, 
     // measured on Observation?patient&category in a 221-Observation compartment, 3.7 ms a
     // statement instead of 6.5. On SQLite the form below is the faster one (0.9 ms against 1.2):
     // its page stops after the first rows in id order and its count reads covering indexes only.
+    // The policy is in the CTE's WHERE; the join only reads back the rows it kept.
     const m = { sk: raw('m."sk"'), id: raw('m."id"') };
-    const order = key ? sql`p."sk" ${dir}, p."id" ASC` : sql`p."id" ${dir}`;
+    const p = { sk: raw('p."sk"'), id: raw('p."id"') };
     query = sql`WITH m AS MATERIALIZED (SELECT r."id"${key ? sql`, ${key} AS "sk"` : raw('')} FROM "Resource" r WHERE ${where})
-      SELECT ${COLS}${key ? raw(', p."sk" AS "sk"') : raw('')}, (SELECT COUNT(*) FROM m) AS "total"
-      FROM (SELECT m."id"${key ? raw(', m."sk"') : raw('')} FROM m WHERE ${ands([raw('true'), ...after(key ? m.sk : null, m.id)])}
-            ORDER BY ${key ? sql`m."sk" ${dir}, m."id" ASC` : sql`m."id" ${dir}`} LIMIT ${take}) p
-      JOIN "Resource" r ON r."sandboxId" = ${sandboxId} AND r."type" = ${req.resourceType} AND r."id" = p."id"
-      ORDER BY ${order}`;
+      SELECT ${COLS}${key ? sql`, ${p.sk} AS "sk"` : raw('')}, (SELECT COUNT(*) FROM m) AS "total"
+      FROM (SELECT ${m.id}${key ? sql`, ${m.sk}` : raw('')} FROM m WHERE ${ands(after(key ? m.sk : null, m.id))}
+            ORDER BY ${orderOf(m.sk, m.id)} LIMIT ${take}) p
+      JOIN "Resource" r ON r."sandboxId" = ${sandboxId} AND r."type" = ${req.resourceType} AND r."id" = ${p.id}
+      ORDER BY ${orderOf(p.sk, p.id)}`;
   } else {
-    const conds: Sql[] = [where, ...after(key, raw('r."id"'))];
+    const id = raw('r."id"');
+    const conds: Sql[] = [where, ...after(key, id)];
     // An uncorrelated scalar subquery, evaluated once per statement; its alias r is its own.
     const cols = withTotal ? sql`${COLS}, (SELECT COUNT(*) FROM "Resource" r WHERE ${where}) AS "total"` : COLS;
-    query = key
-      ? sql`SELECT ${cols}, ${key} AS "sk" FROM "Resource" r WHERE ${ands(conds)} ORDER BY "sk" ${dir}, r."id" ASC LIMIT ${take}`
-      : sql`SELECT ${cols} FROM "Resource" r WHERE ${ands(conds)} ORDER BY r."id" ${dir} LIMIT ${take}`;
+    query = sql`SELECT ${cols}${key ? sql`, ${key} AS "sk"` : raw('')} FROM "Resource" r WHERE ${ands(conds)} ORDER BY ${orderOf(raw('"sk"'), id)} LIMIT ${take}`;
   }
   const count = req.count;
   const sortKind = req.sort.kind;
